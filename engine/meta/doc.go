@@ -1,0 +1,67 @@
+// Package meta owns AkiDB's metadata store: one SQLite database,
+// <data-dir>/akidb.db, opened through mattn/go-sqlite3. Today it holds the
+// catalog (tenants and their collections); API keys, quotas, the audit log,
+// the DLQ and runtime configuration join it as further migrations.
+//
+// # File
+//
+// The database and its -wal and -shm files have mode 0600: Open creates the
+// file itself with that mode before SQLite sees it, and chmods it (and the
+// sidecars) back to 0600 if it finds them looser. Every connection runs
+// with journal_mode=WAL (readers never block the writer), synchronous=FULL
+// (a commit is on disk when it returns, so callers may acknowledge it),
+// foreign_keys=ON, a busy timeout, and BEGIN IMMEDIATE transactions (a
+// writer takes the lock up front and queues on the busy timeout instead of
+// failing when it upgrades from reading). These are DSN options, so every
+// pooled connection gets them; Open checks that WAL took effect.
+//
+// # Migrations
+//
+// Schema changes are the files migrations/NNNN_name.sql, embedded in the
+// binary. Their versions run 1, 2, 3, ... with no gaps. Open applies those
+// above the database's version in order, each in its own transaction
+// together with its row in schema_migrations(version, name, applied_at),
+// so a failing migration leaves the database whole at the version before.
+// A database whose version is above the newest embedded migration was
+// written by a newer akidb: Open refuses it with *SchemaTooNewError rather
+// than write to tables it does not understand. Adding a table is adding a
+// file; never edit a file that has shipped. A migration runs inside a
+// transaction with foreign keys on, so one that rebuilds a table must keep
+// the references valid (PRAGMA foreign_keys cannot change inside a
+// transaction).
+//
+// # Schema (version 1)
+//
+//	tenants(id TEXT PK, name TEXT UNIQUE NOT NULL, created_at INTEGER)
+//	collections(id TEXT PK, tenant_id TEXT REFERENCES tenants, name TEXT,
+//	            dimension INTEGER, metric TEXT, m INTEGER, ef_construction INTEGER,
+//	            state TEXT CHECK IN ('creating','ready','dropping'),
+//	            created_at INTEGER, UNIQUE(tenant_id, name))
+//
+// Tables are STRICT. Times are INTEGER Unix milliseconds, UTC. Ids are
+// random version-4 UUIDs in canonical lowercase form, except the tenant
+// "default", which migration 0001 creates and which cannot be deleted.
+// A collection id names its directory, collections/<id>/.
+//
+// # Collections and their directories
+//
+// The engine owns a collection's directory, this package its catalog row;
+// the state column keeps them consistent across crashes:
+//
+//	create: InsertCollection (creating) -> engine makes the directory -> MarkCollectionReady
+//	drop:   MarkCollectionDropping      -> engine removes the directory -> DeleteCollection
+//
+// On startup the engine lists the creating and dropping rows
+// (ListCollectionsByState) and finishes them (creating: remove the
+// directory if any and delete the row; dropping: remove the directory and
+// delete the row), then removes directories that have no row. A name stays
+// taken until its row is deleted.
+//
+// # Errors
+//
+// Callers branch with errors.Is on ErrNotFound, ErrAlreadyExists (UNIQUE
+// and PRIMARY KEY violations), ErrInUse, ErrInvalidArgument,
+// ErrInvalidTransition and ErrCorrupt, and with errors.As on
+// *SchemaTooNewError. Packages running their own queries through DB map
+// SQLite errors the same way with TranslateError.
+package meta
