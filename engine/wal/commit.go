@@ -1,0 +1,216 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// maxSpare is the largest pending buffer kept for reuse; a burst of huge
+// records should not pin its memory forever.
+const maxSpare = 4 << 20
+
+// run is the committer: the only goroutine that writes or fsyncs segments.
+// While it writes and fsyncs one group, new appends accumulate in pending
+// and go out together next time round: that is the group commit.
+func (l *Log) run() {
+	defer close(l.done)
+	var tick <-chan time.Time
+	if l.ticker != nil {
+		defer l.ticker.Stop()
+		tick = l.ticker.Chan()
+	}
+	for {
+		if closing := l.drain(); closing {
+			l.shutdown()
+			return
+		}
+		select {
+		case <-l.kick:
+		case <-tick:
+			if err := l.syncIfDirty(); err != nil {
+				l.fail(err)
+			}
+		case reply := <-l.syncReq:
+			l.drain()
+			err := l.syncIfDirty()
+			if err != nil {
+				l.fail(err)
+			}
+			reply <- l.currentErr(err)
+		}
+	}
+}
+
+// drain commits pending groups until there are none and reports whether
+// Close has been called (no group can arrive after that).
+func (l *Log) drain() (closing bool) {
+	for {
+		l.mu.Lock()
+		buf, units, g, closing := l.pending, l.units, l.group, l.closed
+		if g != nil {
+			l.pending, l.spare, l.units, l.group = l.spare[:0], nil, nil, nil
+		}
+		l.mu.Unlock()
+		if g == nil {
+			return closing
+		}
+		l.commit(buf, units, g)
+	}
+}
+
+// commit writes one group's records, fsyncs them under SyncAlways, and
+// releases the waiting callers with the outcome.
+func (l *Log) commit(buf []byte, units []unit, g *commitGroup) {
+	err := l.currentErr(nil)
+	if err == nil {
+		if err = l.writeUnits(buf, units); err == nil && l.opts.Sync == SyncAlways {
+			err = l.syncIfDirty()
+		}
+		if err != nil {
+			l.fail(err)
+		}
+	}
+	l.mu.Lock()
+	if err == nil {
+		l.ackedSeq = units[len(units)-1].lastSeq
+	} else {
+		g.err = l.failErr
+		if g.err == nil { // the log was closed, not failed
+			g.err = err
+		}
+	}
+	if cap(buf) <= maxSpare {
+		l.spare = buf[:0]
+	}
+	l.mu.Unlock()
+	close(g.done)
+}
+
+// writeUnits writes units to the active segment, rolling to a new segment
+// before a unit that would take the segment past SegmentSize. A unit that
+// is bigger than a whole segment still goes in, alone, into a fresh one.
+func (l *Log) writeUnits(buf []byte, units []unit) error {
+	for i := 0; i < len(units); {
+		u := units[i]
+		if l.activeOff > segmentHeaderSize && l.activeOff+int64(u.end-u.start) > l.opts.SegmentSize {
+			if err := l.roll(u.firstSeq); err != nil {
+				return err
+			}
+		}
+		j := i
+		for j+1 < len(units) && l.activeOff+int64(units[j+1].end-u.start) <= l.opts.SegmentSize {
+			j++
+		}
+		if err := l.writeActive(buf[u.start:units[j].end], units[j].lastSeq); err != nil {
+			return err
+		}
+		i = j + 1
+	}
+	return nil
+}
+
+// writeActive writes b at the end of the active segment's records.
+func (l *Log) writeActive(b []byte, lastSeq uint64) error {
+	n, err := l.active.WriteAt(b, l.activeOff)
+	if n > 0 {
+		l.dirty = true
+	}
+	if err == nil && n != len(b) {
+		err = io.ErrShortWrite
+	}
+	if err != nil {
+		return fmt.Errorf("write %s at offset %d (%d of %d bytes written): %w", l.active.Name(), l.activeOff, n, len(b), err)
+	}
+	l.activeOff += int64(n)
+	l.mu.Lock()
+	l.segs[len(l.segs)-1].end = l.activeOff
+	l.writtenSeq = lastSeq
+	l.mu.Unlock()
+	return nil
+}
+
+// roll finishes the active segment and starts a new one whose first record
+// will be firstSeq. The old segment is fsynced first under every policy, so
+// only the last segment can ever hold a torn write.
+func (l *Log) roll(firstSeq uint64) error {
+	if err := l.syncIfDirty(); err != nil {
+		return err
+	}
+	old := l.active
+	l.active = nil
+	if err := old.Close(); err != nil {
+		return fmt.Errorf("close finished segment %s: %w", old.Name(), err)
+	}
+	f, path, err := createSegment(l.fs, l.dir, firstSeq, l.opts.SegmentSize)
+	if err != nil {
+		return err
+	}
+	l.active, l.activeOff, l.dirty = f, segmentHeaderSize, false
+	l.mu.Lock()
+	l.segs = append(l.segs, segmentMeta{path: path, firstSeq: firstSeq, end: segmentHeaderSize})
+	l.mu.Unlock()
+	l.logger.Debug("wal: new segment", "segment", path, "first_seq", firstSeq)
+	return nil
+}
+
+// syncIfDirty fdatasyncs the active segment if it has unsynced writes.
+func (l *Log) syncIfDirty() error {
+	if !l.dirty || l.active == nil || l.currentErr(nil) != nil {
+		return nil
+	}
+	start := l.opts.Clock.Now()
+	err := l.active.Sync()
+	if l.opts.FsyncObserver != nil {
+		l.opts.FsyncObserver(l.opts.Clock.Now().Sub(start))
+	}
+	if err != nil {
+		return fmt.Errorf("fdatasync %s: %w", l.active.Name(), err)
+	}
+	l.dirty = false
+	return nil
+}
+
+// fail puts the log into the failed state for good. After a write or fsync
+// error the kernel may have dropped the dirty pages, so retrying could
+// "succeed" over lost data: the only honest answer is to stop.
+func (l *Log) fail(cause error) {
+	l.mu.Lock()
+	first := l.failErr == nil
+	if first {
+		l.failErr = failedError(cause)
+	}
+	l.mu.Unlock()
+	if first {
+		l.logger.Error("wal: log failed; refusing all further appends", "dir", l.dir, "err", cause)
+	}
+}
+
+// currentErr returns the fail-stop error if the log has failed, else err.
+func (l *Log) currentErr(err error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.failErr != nil {
+		return l.failErr
+	}
+	return err
+}
+
+// shutdown is the committer's last act: fsync what was written and close.
+func (l *Log) shutdown() {
+	var errs []error
+	if err := l.syncIfDirty(); err != nil {
+		l.fail(err)
+	}
+	if err := l.currentErr(nil); err != nil {
+		errs = append(errs, err)
+	}
+	if l.active != nil {
+		if err := l.active.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("wal: close %s: %w", l.active.Name(), err))
+		}
+		l.active = nil
+	}
+	l.closeErr = errors.Join(errs...)
+}

@@ -1,0 +1,334 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// Log is an open write-ahead log. Append, AppendBatch, LastSeq, FirstSeq,
+// Err, Sync, Replay and TruncateBefore are safe for concurrent use.
+type Log struct {
+	dir    string
+	opts   Options
+	fs     FS
+	logger *slog.Logger
+
+	mu         sync.Mutex
+	pending    []byte        // framed records waiting for the committer
+	units      []unit        // one per Append/AppendBatch call in pending
+	group      *commitGroup  // the callers waiting on pending; nil if none
+	spare      []byte        // a drained buffer kept for reuse as pending
+	nextSeq    uint64        // sequence number of the next record
+	ackedSeq   uint64        // last record whose Append has returned success
+	writtenSeq uint64        // last record written into a segment
+	failErr    error         // set once, on the first write/fsync error
+	closed     bool          // Close was called
+	segs       []segmentMeta // live segments, oldest first; the last is active
+
+	// retireMu keeps TruncateBefore from removing a segment Replay reads.
+	retireMu sync.RWMutex
+
+	kick     chan struct{}   // wakes the committer; capacity 1
+	syncReq  chan chan error // explicit Sync requests
+	done     chan struct{}   // closed when the committer has exited
+	closeErr error           // the committer's last word, read after done
+
+	// Owned by the committer goroutine (and by Open before it starts).
+	active    File
+	activeOff int64  // where the next record goes in active
+	dirty     bool   // active has writes not yet fsynced
+	ticker    Ticker // SyncInterval only
+}
+
+// segmentMeta is a live segment. end is the offset after its last record;
+// for the active segment it moves with every write.
+type segmentMeta struct {
+	path     string
+	firstSeq uint64
+	end      int64
+}
+
+// unit is one Append or AppendBatch call inside the pending buffer. A unit
+// is never split across segments, which is what makes a batch atomic.
+type unit struct {
+	start, end        int // byte range in pending
+	firstSeq, lastSeq uint64
+}
+
+// commitGroup is every caller whose records went out in one write (and,
+// under SyncAlways, one fsync). done is closed when err is final.
+type commitGroup struct {
+	done chan struct{}
+	err  error
+}
+
+// Open opens the log in dir, creating dir and a first segment if needed,
+// and recovers it: a torn tail in the last segment is cut off (the bytes
+// are kept as a .broken file next to it and a warning is logged), while
+// anything a crash cannot explain fails Open with a *CorruptionError and
+// leaves the directory untouched. Appends continue after the last record.
+func Open(dir string, opts Options) (*Log, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	fsys := o.FS
+	if err := ensureDir(fsys, dir); err != nil {
+		return nil, err
+	}
+	ls, err := scanLog(fsys, dir, false)
+	if err != nil {
+		return nil, err
+	}
+	if len(ls.problems) > 0 {
+		p := ls.problems[0]
+		if p.Kind != TornTail {
+			return nil, p.corruptionError()
+		}
+		if _, err := cutTornTail(fsys, ls.segs[len(ls.segs)-1], o.Logger); err != nil {
+			return nil, err
+		}
+	}
+	if err := removeTmp(fsys, dir, ls.listing.tmp, o.Logger); err != nil {
+		return nil, err
+	}
+
+	l := &Log{
+		dir:     dir,
+		opts:    o,
+		fs:      fsys,
+		logger:  o.Logger,
+		kick:    make(chan struct{}, 1),
+		syncReq: make(chan chan error),
+		done:    make(chan struct{}),
+	}
+	if len(ls.segs) == 0 {
+		f, path, err := createSegment(fsys, dir, o.FirstSeq, o.SegmentSize)
+		if err != nil {
+			return nil, fmt.Errorf("wal: %w", err)
+		}
+		l.active, l.activeOff = f, segmentHeaderSize
+		l.segs = []segmentMeta{{path: path, firstSeq: o.FirstSeq, end: segmentHeaderSize}}
+		l.nextSeq = o.FirstSeq
+	} else {
+		for _, sc := range ls.segs {
+			l.segs = append(l.segs, segmentMeta{path: sc.path, firstSeq: sc.firstSeq, end: sc.end})
+		}
+		last := ls.segs[len(ls.segs)-1]
+		f, err := openActive(fsys, last.path, o.SegmentSize)
+		if err != nil {
+			return nil, err
+		}
+		l.active, l.activeOff = f, last.end
+		l.nextSeq = last.lastSeq + 1
+	}
+	l.ackedSeq, l.writtenSeq = l.nextSeq-1, l.nextSeq-1
+	if o.Sync == SyncInterval {
+		l.ticker = o.Clock.NewTicker(o.SyncInterval)
+	}
+	go l.run()
+	return l, nil
+}
+
+// ensureDir creates dir if needed and makes its entry in the parent durable.
+func ensureDir(fsys FS, dir string) error {
+	_, err := fsys.Stat(dir)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("wal: stat %s: %w", dir, err)
+	}
+	if err := fsys.MkdirAll(dir, dirPerm); err != nil {
+		return fmt.Errorf("wal: create %s: %w", dir, err)
+	}
+	if err := fsys.SyncDir(filepath.Dir(dir)); err != nil {
+		return fmt.Errorf("wal: sync parent of %s: %w", dir, err)
+	}
+	return nil
+}
+
+// openActive opens the last segment for appending and preallocates it to
+// the segment size if it is shorter (it was cut, or written by a build with
+// a smaller segment size).
+func openActive(fsys FS, path string, segmentSize int64) (File, error) {
+	f, err := fsys.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, fmt.Errorf("wal: open %s: %w", path, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("wal: stat %s: %w", path, err)
+	}
+	if fi.Size() < segmentSize {
+		if err := f.Allocate(segmentSize); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("wal: preallocate %s: %w", path, err)
+		}
+	}
+	return f, nil
+}
+
+// Append adds one record and returns its sequence number once the record is
+// covered by the sync policy: fsynced under SyncAlways, written (in the page
+// cache) under SyncInterval and SyncNone. On error nothing is acknowledged;
+// the record may or may not survive a restart.
+func (l *Log) Append(typ byte, payload []byte) (uint64, error) {
+	if len(payload) > l.opts.MaxRecordSize {
+		return 0, fmt.Errorf("%w: payload is %d bytes, the limit is %d", ErrTooLarge, len(payload), l.opts.MaxRecordSize)
+	}
+	l.mu.Lock()
+	if err := l.reserveLocked(1); err != nil {
+		l.mu.Unlock()
+		return 0, err
+	}
+	seq := l.nextSeq
+	start := len(l.pending)
+	l.pending = appendRecord(l.pending, seq, 0, typ, payload)
+	l.units = append(l.units, unit{start: start, end: len(l.pending), firstSeq: seq, lastSeq: seq})
+	l.nextSeq++
+	g := l.groupLocked()
+	l.mu.Unlock()
+	return seq, l.wait(g)
+}
+
+// AppendBatch adds records with consecutive sequence numbers, in order, with
+// no other caller's records between them, in one write and one fsync, and
+// returns the last sequence number. The batch is atomic across crashes too:
+// after a restart either all of it is in the log or none of it. A batch must
+// fit in one segment (or be a single record).
+func (l *Log) AppendBatch(recs []Record) (uint64, error) {
+	if len(recs) == 0 {
+		return 0, errors.New("wal: empty batch")
+	}
+	total := 0
+	for i, r := range recs {
+		if len(r.Payload) > l.opts.MaxRecordSize {
+			return 0, fmt.Errorf("%w: record %d of the batch is %d bytes, the limit is %d", ErrTooLarge, i, len(r.Payload), l.opts.MaxRecordSize)
+		}
+		total += frameSize(len(r.Payload))
+	}
+	if limit := l.opts.SegmentSize - segmentHeaderSize; len(recs) > 1 && int64(total) > limit {
+		return 0, fmt.Errorf("%w: batch of %d records is %d bytes framed; a batch must fit in one segment (%d bytes)", ErrTooLarge, len(recs), total, limit)
+	}
+	l.mu.Lock()
+	if err := l.reserveLocked(len(recs)); err != nil {
+		l.mu.Unlock()
+		return 0, err
+	}
+	first := l.nextSeq
+	start := len(l.pending)
+	for i, r := range recs {
+		var flags byte
+		if i < len(recs)-1 {
+			flags = flagBatchContinues
+		}
+		l.pending = appendRecord(l.pending, first+uint64(i), flags, r.Type, r.Payload)
+	}
+	last := first + uint64(len(recs)) - 1
+	l.units = append(l.units, unit{start: start, end: len(l.pending), firstSeq: first, lastSeq: last})
+	l.nextSeq = last + 1
+	g := l.groupLocked()
+	l.mu.Unlock()
+	return last, l.wait(g)
+}
+
+// reserveLocked checks that n more records can be appended.
+func (l *Log) reserveLocked(n int) error {
+	if l.closed {
+		return ErrClosed
+	}
+	if l.failErr != nil {
+		return l.failErr
+	}
+	if uint64(n) > math.MaxUint64-(l.nextSeq-1) {
+		return fmt.Errorf("wal: sequence numbers exhausted (next is %d)", l.nextSeq)
+	}
+	return nil
+}
+
+// groupLocked returns the group the records just added to pending belong to.
+func (l *Log) groupLocked() *commitGroup {
+	if l.group == nil {
+		l.group = &commitGroup{done: make(chan struct{})}
+	}
+	return l.group
+}
+
+// wait wakes the committer and blocks until the group is committed.
+func (l *Log) wait(g *commitGroup) error {
+	l.signal()
+	<-g.done
+	return g.err
+}
+
+func (l *Log) signal() {
+	select {
+	case l.kick <- struct{}{}:
+	default: // a wake-up is already pending
+	}
+}
+
+// LastSeq returns the sequence number of the last acknowledged record (0 if
+// the log has never held one and started at 1).
+func (l *Log) LastSeq() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ackedSeq
+}
+
+// FirstSeq returns the sequence number of the oldest record the log holds
+// (or will hold, if it is empty).
+func (l *Log) FirstSeq() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.segs[0].firstSeq
+}
+
+// Err returns the fail-stop error once the log has failed, else nil.
+func (l *Log) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.failErr
+}
+
+// Sync writes everything appended so far and fsyncs it, whatever the policy
+// (a checkpoint under SyncInterval/SyncNone calls it before relying on the
+// log).
+func (l *Log) Sync() error {
+	l.mu.Lock()
+	closed := l.closed
+	l.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	reply := make(chan error, 1)
+	select {
+	case l.syncReq <- reply:
+		return <-reply
+	case <-l.done:
+		return ErrClosed
+	}
+}
+
+// Close commits and fsyncs what is pending, closes the active segment and
+// stops the committer. It returns the fail-stop error if the log failed.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return ErrClosed
+	}
+	l.closed = true
+	l.mu.Unlock()
+	l.signal()
+	<-l.done
+	return l.closeErr
+}
