@@ -1,0 +1,90 @@
+package hnsw
+
+// ExactSearch returns the k nearest live nodes to q by brute force over the
+// arena, ascending by distance, skipping deleted nodes and those allow
+// rejects (allow == nil accepts all). Nodes whose Add is still in flight are
+// not seen. q must have length Dim (nil otherwise).
+func (g *Graph) ExactSearch(q []float32, k int, allow func(id uint32) bool) []Neighbor {
+	if k <= 0 || len(q) != g.dim {
+		return nil
+	}
+	g.structMu.RLock()
+	defer g.structMu.RUnlock()
+	n := g.count.Load()
+	tab := g.table.Load().chunks
+	n = min(n, uint64(limitOf(tab)))
+	s := g.getScratch()
+	res := s.res[:0]
+	for id := uint32(0); uint64(id) < n; id++ {
+		c := tab[id>>chunkBits]
+		i := id & chunkMask
+		if m := c.meta[i].Load(); m&metaReady == 0 || m&metaDeleted != 0 {
+			continue
+		}
+		if allow != nil && !allow(id) {
+			continue
+		}
+		off := int(i) * g.dim
+		d := g.dist(q, c.vecs[off:off+g.dim:off+g.dim])
+		res = pushBounded(res, k, d, id)
+	}
+	s.res = res
+	out := drainNeighbors(&s.res)
+	g.putScratch(s)
+	return out
+}
+
+// ExactSearchIDs returns the k nearest of the given ids to q by brute force,
+// ascending by distance. Unknown, in-flight, deleted and repeated ids are
+// skipped. q must have length Dim (nil otherwise).
+func (g *Graph) ExactSearchIDs(q []float32, k int, ids []uint32) []Neighbor {
+	if k <= 0 || len(q) != g.dim {
+		return nil
+	}
+	g.structMu.RLock()
+	defer g.structMu.RUnlock()
+	tab := g.table.Load().chunks
+	n := uint32(min(g.count.Load(), uint64(limitOf(tab))))
+	s := g.getScratch()
+	s.vis.reset(int(limitOf(tab)))
+	stamps, epoch := s.vis.stamps, s.vis.epoch
+	res := s.res[:0]
+	for _, id := range ids {
+		if id >= n || stamps[id] == epoch {
+			continue
+		}
+		stamps[id] = epoch
+		c := tab[id>>chunkBits]
+		i := id & chunkMask
+		if m := c.meta[i].Load(); m&metaReady == 0 || m&metaDeleted != 0 {
+			continue
+		}
+		off := int(i) * g.dim
+		d := g.dist(q, c.vecs[off:off+g.dim:off+g.dim])
+		res = pushBounded(res, k, d, id)
+	}
+	s.res = res
+	out := drainNeighbors(&s.res)
+	g.putScratch(s)
+	return out
+}
+
+// pushBounded keeps the k best (smallest dist) items in a max-heap; ties are
+// broken towards the smaller id so that brute force is deterministic.
+func pushBounded(h maxHeap, k int, d float32, id uint32) maxHeap {
+	if len(h) < k {
+		h.push(d, id)
+	} else if d < h[0].dist || (d == h[0].dist && id < h[0].id) {
+		h.replaceTop(d, id)
+	}
+	return h
+}
+
+func drainNeighbors(h *maxHeap) []Neighbor {
+	out := make([]Neighbor, len(*h))
+	for i := len(out) - 1; i >= 0; i-- {
+		it := h.pop()
+		out[i] = Neighbor{ID: it.id, Dist: it.dist}
+	}
+	return out
+}

@@ -1,0 +1,35 @@
+package hnsw
+
+// selectNeighbors is Malkov & Yashunin's Algorithm 4 as hnswlib implements
+// it (getNeighborsByHeuristic2, keepPrunedConnections = false): walk the
+// candidates from closest to furthest and keep one only if it is closer to
+// the base point than to every neighbour kept so far. This spreads links
+// over directions instead of spending them all on one tight cluster.
+//
+// cands must be sorted ascending by distance to the base point. Fewer than m
+// candidates are all kept, unpruned, as hnswlib does. The result is appended
+// to out[:0].
+func (g *Graph) selectNeighbors(tab []*chunk, cands []item, m int, out []item) []item {
+	out = out[:0]
+	if len(cands) < m {
+		return append(out, cands...)
+	}
+	dist := g.dist
+	for _, c := range cands {
+		if len(out) >= m {
+			break
+		}
+		cv := g.vec(tab, c.id)
+		good := true
+		for _, s := range out {
+			if dist(g.vec(tab, s.id), cv) < c.dist {
+				good = false
+				break
+			}
+		}
+		if good {
+			out = append(out, c)
+		}
+	}
+	return out
+}

@@ -1,0 +1,197 @@
+package hnsw
+
+import (
+	"fmt"
+	"math"
+	"sync/atomic"
+)
+
+// Add copies vec into the arena, links it into the graph and returns its id.
+// Ids are dense and handed out in call order. Add is safe to call from many
+// goroutines at once; inserts share no global lock except when a node raises
+// the graph's top level (about log_M(n) times in total).
+func (g *Graph) Add(vec []float32) (uint32, error) {
+	if len(vec) != g.dim {
+		return 0, fmt.Errorf("hnsw add: %w: got %d, want %d", ErrDimension, len(vec), g.dim)
+	}
+	for i, x := range vec {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return 0, fmt.Errorf("hnsw add: %w (index %d)", ErrInvalidVector, i)
+		}
+	}
+	g.structMu.RLock()
+	defer g.structMu.RUnlock()
+	g.mutateMu.RLock()
+	defer g.mutateMu.RUnlock()
+
+	id, c, err := g.allocate()
+	if err != nil {
+		return 0, fmt.Errorf("hnsw add: %w", err)
+	}
+	i := int(id & chunkMask)
+	off := i * g.dim
+	v := c.vecs[off : off+g.dim : off+g.dim]
+	copy(v, vec)
+	level := g.randomLevel()
+	if level > 0 {
+		c.upper[i] = make([]uint32, level*g.strideUp)
+		g.upperWords.Add(int64(level * g.strideUp))
+	}
+	// Publish the vector and level before any list can name this node.
+	c.meta[i].Store(metaReady | uint32(level)<<metaLevelShift)
+
+	s := g.getScratch()
+	g.insert(s, id, level, v)
+	g.putScratch(s)
+	return id, nil
+}
+
+// insert links an allocated, published node (hnswlib's addPoint).
+func (g *Graph) insert(s *scratch, id uint32, level int, v []float32) {
+	e := g.entry.Load()
+	if e == noEntry {
+		g.entryMu.Lock()
+		if g.entry.Load() == noEntry {
+			g.entry.Store(packEntry(id, level))
+			g.entryMu.Unlock()
+			return
+		}
+		g.entryMu.Unlock()
+		e = g.entry.Load()
+	}
+	ep, top := unpackEntry(e)
+	raising := false
+	if level > top {
+		g.entryMu.Lock()
+		ep, top = unpackEntry(g.entry.Load())
+		if level > top {
+			raising = true // keep entryMu until this node is the entry point
+		} else {
+			g.entryMu.Unlock()
+		}
+	}
+
+	tab := g.table.Load().chunks
+	cur, curDist := ep, g.dist(v, g.vec(tab, ep))
+	for l := top; l > level; l-- {
+		cur, curDist = g.greedyClosest(tab, v, cur, curDist, l)
+	}
+	epDeleted := metaOf(tab, ep)&metaDeleted != 0
+	for l := min(level, top); l >= 0; l-- {
+		g.searchLayer(s, tab, v, cur, curDist, l, g.efc, nil, true, id)
+		if epDeleted {
+			// As hnswlib: a deleted entry point still offers a link, so a
+			// graph whose nodes are all deleted stays connected.
+			d := g.dist(v, g.vec(tab, ep))
+			if len(s.res) < g.efc {
+				s.res.push(d, ep)
+			} else if d < s.res[0].dist {
+				s.res.replaceTop(d, ep)
+			}
+		}
+		s.sorted = s.res.drainAscending(s.sorted)
+		if len(s.sorted) == 0 {
+			continue
+		}
+		s.sel = g.selectNeighbors(tab, s.sorted, g.m, s.sel)
+		g.setOwnLinks(s, tab, id, l, s.sel)
+		for _, nb := range s.sel {
+			g.addReverseLink(s, tab, nb.id, id, l)
+		}
+		cur, curDist = s.sel[0].id, s.sel[0].dist
+	}
+	if raising {
+		g.entry.Store(packEntry(id, level))
+		g.entryMu.Unlock()
+	}
+}
+
+// setOwnLinks writes the chosen neighbours of a new node at level. Another
+// insert may already have linked to this node at this level (it can reach
+// the node through a higher layer), so existing entries are merged rather
+// than overwritten.
+func (g *Graph) setOwnLinks(s *scratch, tab []*chunk, id uint32, level int, sel []item) {
+	c := tab[id>>chunkBits]
+	lk := &c.locks[id&chunkMask]
+	lk.Lock()
+	defer lk.Unlock()
+	// The list may name nodes added after our table snapshot; everything
+	// written under this lock was published with a table at least as new.
+	tab = g.table.Load().chunks
+	list := g.linkList(tab, id, level)
+	cnt := int(list[0])
+	if cnt == 0 {
+		for j, it := range sel {
+			atomic.StoreUint32(&list[1+j], it.id)
+		}
+		atomic.StoreUint32(&list[0], uint32(len(sel)))
+		return
+	}
+	v := g.vec(tab, id)
+	cs := append(s.shrink[:0], sel...)
+	for _, x := range list[1 : 1+cnt] {
+		dup := false
+		for _, it := range sel {
+			if it.id == x {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			cs = append(cs, item{g.dist(g.vec(tab, x), v), x})
+		}
+	}
+	sortItems(cs)
+	s.shrink = cs
+	g.writeList(tab, list, cs, g.maxLinks(level), s)
+}
+
+// addReverseLink adds from -> to at level. A full list is shrunk by re-running
+// the heuristic over its entries plus the new one (hnswlib's behaviour),
+// which may drop the new link.
+func (g *Graph) addReverseLink(s *scratch, tab []*chunk, from, to uint32, level int) {
+	c := tab[from>>chunkBits]
+	lk := &c.locks[from&chunkMask]
+	lk.Lock()
+	defer lk.Unlock()
+	tab = g.table.Load().chunks // as in setOwnLinks
+	list := g.linkList(tab, from, level)
+	cnt := int(list[0])
+	for _, x := range list[1 : 1+cnt] {
+		if x == to {
+			return
+		}
+	}
+	mcur := g.maxLinks(level)
+	if cnt < mcur {
+		atomic.StoreUint32(&list[1+cnt], to)
+		atomic.StoreUint32(&list[0], uint32(cnt+1))
+		return
+	}
+	fv := g.vec(tab, from)
+	cs := append(s.shrink[:0], item{g.dist(g.vec(tab, to), fv), to})
+	for _, x := range list[1 : 1+cnt] {
+		cs = append(cs, item{g.dist(g.vec(tab, x), fv), x})
+	}
+	sortItems(cs)
+	s.shrink = cs
+	g.writeList(tab, list, cs, mcur, s)
+}
+
+// writeList stores the heuristic's pick of at most mcur from cs (ascending)
+// into list, with the caller holding the node's lock. Ids go in before the
+// count, and words past the new count are zeroed.
+func (g *Graph) writeList(tab []*chunk, list []uint32, cs []item, mcur int, s *scratch) {
+	old := int(list[0])
+	if len(cs) > mcur {
+		s.shrinkSel = g.selectNeighbors(tab, cs, mcur, s.shrinkSel)
+		cs = s.shrinkSel
+	}
+	for j, it := range cs {
+		atomic.StoreUint32(&list[1+j], it.id)
+	}
+	for j := len(cs); j < old; j++ {
+		atomic.StoreUint32(&list[1+j], 0)
+	}
+	atomic.StoreUint32(&list[0], uint32(len(cs)))
+}

@@ -1,0 +1,56 @@
+package hnsw
+
+// visitedSet marks nodes seen by one search. Instead of clearing an array per
+// search, every search takes a new epoch and a node counts as visited when
+// its stamp equals the epoch; the array is cleared only when the uint16
+// epoch wraps (once per 65535 searches).
+type visitedSet struct {
+	stamps []uint16
+	epoch  uint16
+}
+
+// reset starts a new search over ids < n.
+func (v *visitedSet) reset(n int) {
+	if len(v.stamps) < n {
+		// Grow with headroom so that a growing graph does not reallocate on
+		// every chunk; a fresh array is all zero, so any epoch >= 1 works.
+		v.stamps = make([]uint16, max(n, len(v.stamps)+len(v.stamps)/2))
+		v.epoch = 0
+	}
+	v.epoch++
+	if v.epoch == 0 {
+		clear(v.stamps)
+		v.epoch = 1
+	}
+}
+
+// scratch is the per-operation working memory, pooled per graph so that a
+// steady-state Search or Add allocates nothing but its result.
+type scratch struct {
+	vis   visitedSet
+	cands minHeap
+	res   maxHeap
+	// sorted holds search results in ascending order for the heuristic.
+	sorted []item
+	// sel receives the heuristic's choice for the node being inserted.
+	sel []item
+	// shrink and shrinkSel serve a neighbour list being pruned (reverse
+	// edges, vacuum repair) while sel is still in use.
+	shrink    []item
+	shrinkSel []item
+	// batch holds the unvisited neighbours of the node being expanded.
+	batch []uint32
+}
+
+func (g *Graph) getScratch() *scratch {
+	if s, ok := g.pool.Get().(*scratch); ok {
+		return s
+	}
+	return &scratch{}
+}
+
+func (g *Graph) putScratch(s *scratch) {
+	s.cands = s.cands[:0]
+	s.res = s.res[:0]
+	g.pool.Put(s)
+}
