@@ -1,0 +1,169 @@
+package engine
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/akidb/akidb/engine/distance"
+	"github.com/akidb/akidb/engine/wal"
+)
+
+// upserter is what the write benchmarks drive: the in-memory collection
+// (no log) or a durable handle.
+type upserter func(recs []Record) error
+
+func benchVectors(n, dim int) [][]float32 {
+	rng := rand.New(rand.NewPCG(1, 2))
+	return clustered(rng, n, dim)
+}
+
+// runWriters upserts b.N batches of batchSize 512-d vectors from 8
+// goroutines and reports vectors/s.
+func runWriters(b *testing.B, up upserter, batchSize int) {
+	vecs := benchVectors(4096, 512)
+	var next atomic.Int64
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			batch := make([]Record, batchSize)
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(b.N) {
+					return
+				}
+				for j := range batch {
+					k := int(i)*batchSize + j
+					batch[j] = Record{ID: strconv.Itoa(k), Vector: vecs[k%len(vecs)]}
+				}
+				if err := up(batch); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N*batchSize)/time.Since(start).Seconds(), "vectors/s")
+}
+
+// BenchmarkUpsert8Writers compares durable upserts (fsync=always, group
+// commit) with the same upserts into a collection with no log at all.
+func BenchmarkUpsert8Writers(b *testing.B) {
+	for _, batch := range []int{1, 100} {
+		b.Run(fmt.Sprintf("batch=%d/no-wal", batch), func(b *testing.B) {
+			c, err := NewCollection(CollectionConfig{Name: "b", Dimension: 512, Metric: distance.L2})
+			if err != nil {
+				b.Fatal(err)
+			}
+			runWriters(b, c.Upsert, batch)
+		})
+		for _, policy := range []wal.SyncPolicy{wal.SyncAlways, wal.SyncNone} {
+			b.Run(fmt.Sprintf("batch=%d/wal-%s", batch, policy), func(b *testing.B) {
+				db, err := Open(b.TempDir(), Config{Sync: policy, CheckpointRecords: -1, CheckpointBytes: -1})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer db.Close()
+				if _, err := db.CreateCollection(bg, DefaultTenant, CollectionConfig{Name: "b", Dimension: 512, Metric: distance.L2}); err != nil {
+					b.Fatal(err)
+				}
+				h, _ := db.Collection(DefaultTenant, "b")
+				runWriters(b, func(r []Record) error { return h.Upsert(bg, r) }, batch)
+				b.StopTimer()
+			})
+		}
+	}
+}
+
+// BenchmarkRestart measures how long a data dir with AKIDB_BENCH_RESTART_N
+// (default 100,000) 512-d vectors takes to open: newest snapshot plus the
+// log after it (AKIDB_BENCH_RESTART_TAIL records, default 0).
+func BenchmarkRestart(b *testing.B) {
+	n := envInt("AKIDB_BENCH_RESTART_N", 100000)
+	tail := envInt("AKIDB_BENCH_RESTART_TAIL", 0)
+	dir := b.TempDir()
+	db, err := Open(dir, Config{CheckpointRecords: -1, CheckpointBytes: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.CreateCollection(bg, DefaultTenant, CollectionConfig{Name: "r", Dimension: 512, Metric: distance.L2}); err != nil {
+		b.Fatal(err)
+	}
+	h, _ := db.Collection(DefaultTenant, "r")
+	load := func(from, to int) {
+		var wg sync.WaitGroup
+		var next atomic.Int64
+		next.Store(int64(from))
+		for w := 0; w < 2; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rng := rand.New(rand.NewPCG(uint64(from), uint64(w)))
+				for {
+					s := int(next.Add(500)) - 500
+					if s >= to {
+						return
+					}
+					batch := make([]Record, 0, 500)
+					for i := s; i < min(s+500, to); i++ {
+						v := make([]float32, 512)
+						for j := range v {
+							v[j] = float32(rng.NormFloat64())
+						}
+						batch = append(batch, Record{ID: strconv.Itoa(i), Vector: v})
+					}
+					if err := h.Upsert(bg, batch); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	load(0, n-tail)
+	if err := h.Checkpoint(); err != nil {
+		b.Fatal(err)
+	}
+	load(n-tail, n)
+	if err := db.closeWithoutCheckpoint(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		db, err := Open(dir, Config{CheckpointRecords: -1, CheckpointBytes: -1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		el := time.Since(start)
+		h, _ := db.Collection(DefaultTenant, "r")
+		if h.Count() != n {
+			b.Fatalf("count %d", h.Count())
+		}
+		b.ReportMetric(el.Seconds(), "open_s")
+		if tail > 0 {
+			b.ReportMetric(float64(tail)/el.Seconds(), "replay_records/s(upper-bound)")
+		}
+		b.StopTimer()
+		_ = db.closeWithoutCheckpoint()
+		b.StartTimer()
+	}
+}
+
+func envInt(key string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(key)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,148 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/akidb/akidb/engine/snapshot"
+)
+
+// keepSnapshots is how many snapshots a collection keeps: the newest, and
+// one older with the log since it, to fall back on if the newest is found
+// damaged.
+const keepSnapshots = 2
+
+// Checkpoint writes a snapshot of the collection if anything changed since
+// the last one, then deletes older snapshots and the log segments that no
+// kept snapshot needs. Writes pause while the state is written (searches
+// do not). Tombstones are vacuumed first when they exceed VacuumRatio.
+func (h *Handle) Checkpoint() error {
+	h.ckptMu.Lock()
+	defer h.ckptMu.Unlock()
+	h.ckptQueued.Store(false)
+	if h.closed.Load() {
+		return ErrClosed
+	}
+	start := time.Now()
+	err := h.checkpoint()
+	h.db.cfg.Observer.Checkpoint(h.info.Name, time.Since(start), err)
+	if err != nil {
+		h.db.log.Error("checkpoint failed", "collection", h.info.Name, "tenant", h.info.TenantID, "err", err)
+	}
+	return err
+}
+
+func (h *Handle) checkpoint() error {
+	c := h.c
+	c.writeGate.Lock()
+	seq := c.appliedSeq()
+	seqs, err := snapshot.List(h.db.cfg.FS, h.snapshotDir())
+	if err != nil {
+		c.writeGate.Unlock()
+		return err
+	}
+	if len(seqs) > 0 && seqs[0] == seq {
+		c.writeGate.Unlock()
+		h.sinceRecords.Store(0)
+		h.sinceBytes.Store(0)
+		return nil // nothing new
+	}
+	if st := c.graph.Len(); st > 0 && float64(c.graph.Deleted()) >= h.db.cfg.VacuumRatio*float64(st) {
+		if _, err := c.vacuumGated(); err != nil {
+			c.writeGate.Unlock()
+			return err
+		}
+	}
+	w, err := snapshot.Create(h.db.cfg.FS, h.snapshotDir(), seq)
+	if err == nil {
+		if err = c.EncodeState(w); err != nil {
+			w.Abort()
+		} else {
+			err = w.Commit()
+		}
+	}
+	// Counters restart at the snapshot; writes resume.
+	h.sinceRecords.Store(0)
+	h.sinceBytes.Store(0)
+	c.writeGate.Unlock()
+	if err != nil {
+		return fmt.Errorf("checkpoint %s at %d: %w", h.info.Name, seq, err)
+	}
+	return h.pruneAfterCheckpoint()
+}
+
+// pruneAfterCheckpoint keeps the newest keepSnapshots snapshots and the
+// log from the oldest kept one on.
+func (h *Handle) pruneAfterCheckpoint() error {
+	seqs, err := snapshot.List(h.db.cfg.FS, h.snapshotDir())
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, old := range seqs[min(len(seqs), keepSnapshots):] {
+		if err := h.db.cfg.FS.Remove(h.snapshotDir() + "/" + snapshot.FileName(old)); err != nil {
+			errs = append(errs, fmt.Errorf("remove old snapshot %d: %w", old, err))
+		}
+	}
+	if len(seqs) >= keepSnapshots {
+		oldestKept := seqs[keepSnapshots-1]
+		if err := h.wal.TruncateBefore(oldestKept + 1); err != nil {
+			errs = append(errs, fmt.Errorf("truncate log before %d: %w", oldestKept+1, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkpointer runs requested checkpoints in the background, one at a
+// time, so the writer that crossed the threshold does not pay for it.
+type checkpointer struct {
+	db      *DB
+	reqs    chan *Handle
+	done    chan struct{}
+	mu      sync.Mutex
+	stopped bool
+}
+
+func newCheckpointer(db *DB) *checkpointer {
+	cp := &checkpointer{db: db, reqs: make(chan *Handle, 64), done: make(chan struct{})}
+	go cp.run()
+	return cp
+}
+
+func (cp *checkpointer) run() {
+	defer close(cp.done)
+	for h := range cp.reqs {
+		if h.closed.Load() {
+			continue
+		}
+		_ = h.Checkpoint()
+	}
+}
+
+// request queues h; if the queue is full the request is dropped and the
+// next write over the threshold asks again.
+func (cp *checkpointer) request(h *Handle) {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	if cp.stopped {
+		h.ckptQueued.Store(false)
+		return
+	}
+	select {
+	case cp.reqs <- h:
+	default:
+		h.ckptQueued.Store(false)
+	}
+}
+
+func (cp *checkpointer) stop() {
+	cp.mu.Lock()
+	if !cp.stopped {
+		cp.stopped = true
+		close(cp.reqs)
+	}
+	cp.mu.Unlock()
+	<-cp.done
+}

@@ -1,0 +1,15 @@
+// Package engine is the AkiDB database: collections of vectors with string
+// ids and JSON metadata, indexed by an HNSW graph (engine/hnsw) over SIMD
+// distance kernels (engine/distance) and filtered by engine/filter.
+//
+// A Collection's write path is one function per operation kind
+// (prepare -> sequence -> apply) so that a write-ahead log can sit between
+// the sequencing and the apply step: a write is made durable under a
+// sequence number, then applied. Graph insertion runs in parallel across
+// writers, but the step that makes records visible (publish) runs strictly
+// in sequence order, so the visible state after any set of writes equals
+// the state after applying them one by one in log order. That is what makes
+// replay deterministic and idempotent by sequence number.
+//
+// The engine imports no transport or CLI packages.
+package engine

@@ -1,0 +1,336 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/akidb/akidb/engine/filter"
+	"github.com/akidb/akidb/engine/meta"
+	"github.com/akidb/akidb/engine/record"
+	"github.com/akidb/akidb/engine/snapshot"
+	"github.com/akidb/akidb/engine/wal"
+)
+
+// CollectionInfo is a collection's catalog entry.
+type CollectionInfo struct {
+	ID        string
+	TenantID  string
+	Name      string
+	Config    CollectionConfig
+	CreatedAt time.Time
+}
+
+// Handle is a durable collection: every write goes through its log before
+// it is applied and acknowledged. Reads go straight to the in-memory
+// collection.
+type Handle struct {
+	db   *DB
+	info CollectionInfo
+	dir  string
+	c    *Collection
+	wal  *wal.Log
+
+	// sinceCheckpoint counts records and log bytes since the last snapshot.
+	sinceRecords atomic.Int64
+	sinceBytes   atomic.Int64
+	ckptQueued   atomic.Bool
+	ckptMu       sync.Mutex // one checkpoint at a time
+	closed       atomic.Bool
+}
+
+func (h *Handle) walDir() string      { return filepath.Join(h.dir, "wal") }
+func (h *Handle) snapshotDir() string { return filepath.Join(h.dir, "snapshots") }
+
+// Info returns the catalog entry.
+func (h *Handle) Info() CollectionInfo { return h.info }
+
+// Collection exposes the in-memory collection for reads.
+func (h *Handle) Collection() *Collection { return h.c }
+
+// Stats, Get, Count, Scroll and Search read the in-memory state.
+func (h *Handle) Stats() Stats                  { return h.c.Stats() }
+func (h *Handle) Count() int                    { return h.c.Count() }
+func (h *Handle) Get(id string) (Record, error) { return h.c.Get(id) }
+func (h *Handle) Search(req SearchRequest) (SearchResult, error) {
+	return h.c.Search(req)
+}
+func (h *Handle) Scroll(cursor string, limit int, withVectors bool) (ScrollPage, error) {
+	return h.c.Scroll(cursor, limit, withVectors)
+}
+
+// Upsert logs the batch, waits for the fsync that covers it (per the sync
+// policy), applies it and only then returns. A validation error changes
+// nothing; a log error leaves the collection read-only (fail-stop).
+func (h *Handle) Upsert(ctx context.Context, recs []Record) error {
+	b, err := h.c.PrepareUpsert(recs)
+	if err != nil {
+		return err
+	}
+	u := record.Upsert{Dim: h.c.cfg.Dimension, IDs: make([]string, len(b.Records)), Vectors: make([]float32, 0, len(b.Records)*h.c.cfg.Dimension), Metadata: b.MetadataJSON}
+	for i, r := range b.Records {
+		u.IDs[i] = r.ID
+		u.Vectors = append(u.Vectors, r.Vector...)
+	}
+	payload, err := record.EncodeUpsert(nil, u)
+	if err != nil {
+		return fmt.Errorf("collection %s: %w", h.info.Name, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	end := h.c.BeginWrite()
+	seq, err := h.append(record.TypeUpsert, payload)
+	if err == nil {
+		err = h.c.ApplyUpsert(seq, b)
+	}
+	end()
+	if err != nil {
+		return err
+	}
+	h.wrote(len(b.Records), len(payload))
+	return nil
+}
+
+// Delete logs and applies the deletion of ids, returning how many existed.
+func (h *Handle) Delete(ctx context.Context, ids []string) (int, error) {
+	b, err := h.c.PrepareDelete(ids)
+	if err != nil {
+		return 0, err
+	}
+	payload, err := record.EncodeDelete(nil, record.Delete{IDs: b.IDs})
+	if err != nil {
+		return 0, fmt.Errorf("collection %s: %w", h.info.Name, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	end := h.c.BeginWrite()
+	seq, err := h.append(record.TypeDelete, payload)
+	n := 0
+	if err == nil {
+		n, err = h.c.ApplyDelete(seq, b)
+	}
+	end()
+	if err != nil {
+		return 0, err
+	}
+	h.wrote(len(b.IDs), len(payload))
+	return n, nil
+}
+
+// DeleteWhere deletes the records matching f (at the moment it runs;
+// records written concurrently may or may not be included) and returns
+// how many were deleted.
+func (h *Handle) DeleteWhere(ctx context.Context, f *filter.Filter) (int, error) {
+	ids := h.c.MatchingIDs(f)
+	total := 0
+	for start := 0; start < len(ids); start += 1000 {
+		n, err := h.Delete(ctx, ids[start:min(start+1000, len(ids))])
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// append writes one record to the log. When the log fails, the collection
+// is failed too, so no writer waits for a sequence number that will never
+// be applied.
+func (h *Handle) append(typ byte, payload []byte) (uint64, error) {
+	if h.closed.Load() {
+		return 0, fmt.Errorf("collection %s: %w", h.info.Name, ErrClosed)
+	}
+	seq, err := h.wal.Append(typ, payload)
+	if err != nil {
+		if h.wal.Err() != nil {
+			h.c.Fail(fmt.Errorf("collection %s is read-only after a log failure: %w", h.info.Name, h.wal.Err()))
+		}
+		return 0, fmt.Errorf("collection %s: log: %w", h.info.Name, err)
+	}
+	return seq, nil
+}
+
+func (h *Handle) wrote(records, bytes int) {
+	r := h.sinceRecords.Add(int64(records))
+	b := h.sinceBytes.Add(int64(bytes))
+	cfg := h.db.cfg
+	if (cfg.CheckpointRecords > 0 && r >= int64(cfg.CheckpointRecords)) || (cfg.CheckpointBytes > 0 && b >= cfg.CheckpointBytes) {
+		if h.ckptQueued.CompareAndSwap(false, true) {
+			h.db.ckpt.request(h)
+		}
+	}
+}
+
+// openCollection recovers a collection: newest intact snapshot, then the
+// log after it.
+func (db *DB) openCollection(row meta.Collection) (*Handle, error) {
+	start := time.Now()
+	cfg, err := configFromRow(row)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handle{db: db, dir: db.collectionDir(row.ID), info: CollectionInfo{ID: row.ID, TenantID: row.TenantID, Name: row.Name, Config: cfg, CreatedAt: row.CreatedAt}}
+	if err := snapshot.RemoveTemps(db.cfg.FS, h.snapshotDir()); err != nil {
+		return nil, err
+	}
+	c, err := db.loadNewestSnapshot(h, cfg)
+	if err != nil {
+		return nil, err
+	}
+	h.c = c
+	log, err := db.openLog(h, c.applied)
+	if err != nil {
+		return nil, err
+	}
+	if log.LastSeq() < c.applied {
+		// The snapshot is newer than the log's end: the log lost a tail
+		// it had not fsynced (fsync=interval/none and a power cut) or was
+		// repaired. Everything it holds is in the snapshot; set it aside
+		// and start a log that continues after the snapshot, or new
+		// writes would reuse sequence numbers the snapshot already has.
+		_ = log.Close()
+		dst := fmt.Sprintf("%s.superseded.%d", h.walDir(), time.Now().UnixNano())
+		if err := os.Rename(h.walDir(), dst); err != nil {
+			return nil, fmt.Errorf("set aside a log behind its snapshot: %w", err)
+		}
+		db.log.Warn("log ends before the newest snapshot; kept it aside and started a new one", "collection", row.Name, "log_last_seq", log.LastSeq(), "snapshot_seq", c.applied, "kept_as", dst)
+		if log, err = db.openLog(h, c.applied); err != nil {
+			return nil, err
+		}
+	}
+	h.wal = log
+	if first := log.FirstSeq(); first > c.applied+1 && log.LastSeq() >= first {
+		_ = log.Close()
+		return nil, fmt.Errorf("log starts at sequence %d but the snapshot covers only up to %d: records %d..%d are missing", first, c.applied, c.applied+1, first-1)
+	}
+	replayed := 0
+	err = log.Replay(c.applied+1, func(seq uint64, typ byte, payload []byte) error {
+		replayed++
+		return applyLogged(c, seq, typ, payload)
+	})
+	if err != nil {
+		_ = log.Close()
+		return nil, fmt.Errorf("replay log: %w", err)
+	}
+	if c.applied != log.LastSeq() && log.LastSeq() > c.applied {
+		_ = log.Close()
+		return nil, fmt.Errorf("replay stopped at sequence %d, log ends at %d", c.applied, log.LastSeq())
+	}
+	c.nextSeq = c.applied
+	h.sinceRecords.Store(int64(replayed))
+	db.cfg.Observer.Recovered(row.Name, time.Since(start), replayed)
+	db.log.Info("collection recovered", "collection", row.Name, "tenant", row.TenantID, "records", c.Count(), "snapshot_seq", c.applied-uint64(replayed), "replayed", replayed, "duration", time.Since(start))
+	return h, nil
+}
+
+func (db *DB) openLog(h *Handle, applied uint64) (*wal.Log, error) {
+	return wal.Open(h.walDir(), wal.Options{
+		FS: db.cfg.FS, Logger: db.log.With("collection", h.info.Name, "tenant", h.info.TenantID),
+		SegmentSize: db.cfg.SegmentSize, Sync: db.cfg.Sync, SyncInterval: db.cfg.SyncInterval,
+		FirstSeq: applied + 1, FsyncObserver: db.cfg.Observer.WALFsync,
+	})
+}
+
+// applyLogged applies one log record to c.
+func applyLogged(c *Collection, seq uint64, typ byte, payload []byte) error {
+	switch typ {
+	case record.TypeUpsert:
+		u, err := record.DecodeUpsert(payload)
+		if err != nil {
+			return fmt.Errorf("record %d: %w", seq, err)
+		}
+		b, err := c.batchFromLog(u)
+		if err != nil {
+			return fmt.Errorf("record %d: %w", seq, err)
+		}
+		return c.ApplyUpsert(seq, b)
+	case record.TypeDelete:
+		d, err := record.DecodeDelete(payload)
+		if err != nil {
+			return fmt.Errorf("record %d: %w", seq, err)
+		}
+		_, err = c.ApplyDelete(seq, DeleteBatch{IDs: d.IDs})
+		return err
+	}
+	return fmt.Errorf("record %d: unknown record type %d", seq, typ)
+}
+
+// loadNewestSnapshot returns the collection from the newest snapshot that
+// reads back intact, or an empty one when there is none. A damaged
+// snapshot is skipped with a warning (the log since the older snapshot is
+// kept for exactly this case).
+func (db *DB) loadNewestSnapshot(h *Handle, cfg CollectionConfig) (*Collection, error) {
+	seqs, err := snapshot.List(db.cfg.FS, h.snapshotDir())
+	if err != nil {
+		return nil, err
+	}
+	for _, seq := range seqs {
+		c, err := readSnapshot(db.cfg.FS, h.snapshotDir(), seq)
+		if err == nil {
+			if c.cfg.Dimension != cfg.Dimension || c.cfg.Metric != cfg.Metric {
+				return nil, fmt.Errorf("snapshot %d is for dimension %d %s, the catalog says %d %s", seq, c.cfg.Dimension, c.cfg.Metric, cfg.Dimension, cfg.Metric)
+			}
+			c.cfg.Name = cfg.Name
+			return c, nil
+		}
+		var ce *snapshot.CorruptError
+		if !errors.As(err, &ce) && !errors.Is(err, errState) {
+			return nil, err
+		}
+		db.log.Warn("snapshot unusable, trying an older one", "collection", cfg.Name, "seq", seq, "err", err)
+	}
+	return NewCollection(cfg)
+}
+
+func readSnapshot(fsys wal.FS, dir string, seq uint64) (*Collection, error) {
+	r, err := snapshot.Open(fsys, dir, seq)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	c, err := DecodeState(r)
+	if err != nil {
+		// A checksum failure inside the stream surfaces from the decoder
+		// wrapped; report it as the snapshot's corruption.
+		var ce *snapshot.CorruptError
+		if errors.As(err, &ce) {
+			return nil, ce
+		}
+		return nil, err
+	}
+	if err := r.Finish(); err != nil {
+		return nil, err
+	}
+	if c.applied != seq {
+		return nil, &snapshot.CorruptError{Path: r.Path(), Reason: fmt.Sprintf("state covers sequence %d, file is for %d", c.applied, seq)}
+	}
+	return c, nil
+}
+
+// close stops the collection: optionally a final checkpoint, then the log.
+func (h *Handle) close(checkpoint bool) error {
+	if h.wal == nil || h.closed.Load() {
+		return nil
+	}
+	var errs []error
+	if checkpoint && h.wal.Err() == nil {
+		if err := h.Checkpoint(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	// Keep writers out while the log closes.
+	h.c.writeGate.Lock()
+	h.closed.Store(true)
+	if err := h.wal.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close log of %s: %w", h.info.Name, err))
+	}
+	h.c.writeGate.Unlock()
+	return errors.Join(errs...)
+}

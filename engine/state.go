@@ -1,0 +1,203 @@
+package engine
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/akidb/akidb/engine/distance"
+	"github.com/akidb/akidb/engine/hnsw"
+)
+
+// stateVersion is the version of the collection state layout below. The
+// snapshot container (engine/snapshot) frames and checksums it.
+//
+//	u32 stateVersion
+//	u32 len | config JSON {name, dimension, metric, m, ef_construction, seed}
+//	u64 applied sequence number
+//	u32 generation
+//	u32 node slots N
+//	N x { u16 idLen (0 = empty slot) | id | u32 metaLen | metadata JSON }
+//	graph (engine/hnsw Encode layout)
+const stateVersion = 1
+
+type stateConfig struct {
+	Name           string `json:"name"`
+	Dimension      int    `json:"dimension"`
+	Metric         string `json:"metric"`
+	M              int    `json:"m"`
+	EfConstruction int    `json:"ef_construction"`
+	Seed           int64  `json:"seed"`
+}
+
+func toStateConfig(cfg CollectionConfig) stateConfig {
+	return stateConfig{Name: cfg.Name, Dimension: cfg.Dimension, Metric: cfg.Metric.String(), M: cfg.M, EfConstruction: cfg.EfConstruction, Seed: cfg.Seed}
+}
+
+func (sc stateConfig) collectionConfig() (CollectionConfig, error) {
+	m, err := distance.ParseMetric(sc.Metric)
+	if err != nil {
+		return CollectionConfig{}, err
+	}
+	return CollectionConfig{Name: sc.Name, Dimension: sc.Dimension, Metric: m, M: sc.M, EfConstruction: sc.EfConstruction, Seed: sc.Seed}.withDefaults()
+}
+
+// EncodeState writes the collection's full state. The caller must keep
+// writers out (Pause) so the state is the one at AppliedSeq.
+func (c *Collection) EncodeState(w io.Writer) error {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	bw := bufio.NewWriterSize(w, 1<<20)
+	cfgJSON, err := json.Marshal(toStateConfig(c.cfg))
+	if err != nil {
+		return fmt.Errorf("encode state config: %w", err)
+	}
+	var hdr []byte
+	hdr = binary.LittleEndian.AppendUint32(hdr, stateVersion)
+	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(len(cfgJSON)))
+	hdr = append(hdr, cfgJSON...)
+	hdr = binary.LittleEndian.AppendUint64(hdr, c.applied)
+	hdr = binary.LittleEndian.AppendUint32(hdr, c.generation)
+	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(len(c.extID)))
+	if _, err := bw.Write(hdr); err != nil {
+		return err
+	}
+	var buf []byte
+	for n, id := range c.extID {
+		buf = buf[:0]
+		buf = binary.LittleEndian.AppendUint16(buf, uint16(len(id)))
+		buf = append(buf, id...)
+		var meta []byte
+		if id != "" && c.meta[n] != nil {
+			if meta, err = json.Marshal(c.meta[n]); err != nil {
+				return fmt.Errorf("encode metadata of %q: %w", id, err)
+			}
+		}
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(meta)))
+		buf = append(buf, meta...)
+		if _, err := bw.Write(buf); err != nil {
+			return err
+		}
+	}
+	if err := c.graph.Encode(bw); err != nil {
+		return fmt.Errorf("encode graph: %w", err)
+	}
+	return bw.Flush()
+}
+
+var errState = errors.New("invalid collection state")
+
+// DecodeState rebuilds a collection from EncodeState's output. It validates
+// everything and never trusts a length beyond the limits it implies.
+func DecodeState(r io.Reader) (*Collection, error) {
+	br := bufio.NewReaderSize(r, 1<<20)
+	var fixed [8]byte
+	read := func(b []byte, what string) error {
+		if _, err := io.ReadFull(br, b); err != nil {
+			return fmt.Errorf("%w: read %s: %w", errState, what, err)
+		}
+		return nil
+	}
+	if err := read(fixed[:8], "header"); err != nil {
+		return nil, err
+	}
+	if v := binary.LittleEndian.Uint32(fixed[0:4]); v != stateVersion {
+		return nil, fmt.Errorf("%w: state version %d, this binary reads %d", errState, v, stateVersion)
+	}
+	cfgLen := binary.LittleEndian.Uint32(fixed[4:8])
+	if cfgLen > 64<<10 {
+		return nil, fmt.Errorf("%w: config length %d", errState, cfgLen)
+	}
+	cfgJSON := make([]byte, cfgLen)
+	if err := read(cfgJSON, "config"); err != nil {
+		return nil, err
+	}
+	var sc stateConfig
+	if err := json.Unmarshal(cfgJSON, &sc); err != nil {
+		return nil, fmt.Errorf("%w: config: %v", errState, err)
+	}
+	cfg, err := sc.collectionConfig()
+	if err != nil {
+		return nil, fmt.Errorf("%w: config: %v", errState, err)
+	}
+	var hdr [16]byte
+	if err := read(hdr[:], "counters"); err != nil {
+		return nil, err
+	}
+	applied := binary.LittleEndian.Uint64(hdr[0:8])
+	generation := binary.LittleEndian.Uint32(hdr[8:12])
+	slots := int(binary.LittleEndian.Uint32(hdr[12:16]))
+	// Slots are appended as they are read, so a lying count cannot make
+	// this allocate ahead of the input; the graph must then agree.
+	var (
+		extID []string
+		meta  []map[string]any
+		byID  = make(map[string]uint32)
+		idb   int64
+		buf   = make([]byte, 0, 256)
+	)
+	for n := 0; n < slots; n++ {
+		var l2 [2]byte
+		if err := read(l2[:], "slot id length"); err != nil {
+			return nil, err
+		}
+		idLen := int(binary.LittleEndian.Uint16(l2[:]))
+		if idLen > MaxIDBytes {
+			return nil, fmt.Errorf("%w: slot %d: id length %d", errState, n, idLen)
+		}
+		buf = buf[:idLen]
+		if err := read(buf, "slot id"); err != nil {
+			return nil, err
+		}
+		id := string(buf)
+		var l4 [4]byte
+		if err := read(l4[:], "metadata length"); err != nil {
+			return nil, err
+		}
+		metaLen := int(binary.LittleEndian.Uint32(l4[:]))
+		if metaLen > MaxMetadataBytes {
+			return nil, fmt.Errorf("%w: slot %d: metadata length %d", errState, n, metaLen)
+		}
+		var m map[string]any
+		if metaLen > 0 {
+			raw := make([]byte, metaLen)
+			if err := read(raw, "metadata"); err != nil {
+				return nil, err
+			}
+			if err := json.Unmarshal(raw, &m); err != nil {
+				return nil, fmt.Errorf("%w: slot %d: metadata: %v", errState, n, err)
+			}
+		}
+		if id != "" {
+			if _, dup := byID[id]; dup {
+				return nil, fmt.Errorf("%w: id %q appears twice", errState, id)
+			}
+			byID[id] = uint32(n)
+			idb += int64(len(id))
+		}
+		extID = append(extID, id)
+		meta = append(meta, m)
+	}
+	g, err := hnsw.Decode(br)
+	if err != nil {
+		return nil, fmt.Errorf("%w: graph: %w", errState, err)
+	}
+	gc := g.Config()
+	if gc.Dim != cfg.Dimension || gc.Metric != cfg.Metric || gc.M != cfg.M {
+		return nil, fmt.Errorf("%w: graph (dim %d, %s, M %d) does not match the config (dim %d, %s, M %d)", errState, gc.Dim, gc.Metric, gc.M, cfg.Dimension, cfg.Metric, cfg.M)
+	}
+	if g.Len() != slots {
+		return nil, fmt.Errorf("%w: graph has %d nodes, state has %d slots", errState, g.Len(), slots)
+	}
+	for id, n := range byID {
+		if g.IsDeleted(n) {
+			return nil, fmt.Errorf("%w: live record %q points at a deleted node", errState, id)
+		}
+	}
+	c := newCollectionWithGraph(cfg, g, applied)
+	c.extID, c.meta, c.byID, c.idBytes, c.generation = extID, meta, byID, idb, generation
+	return c, nil
+}

@@ -1,0 +1,294 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"unicode/utf8"
+
+	"github.com/akidb/akidb/engine/distance"
+	"github.com/akidb/akidb/engine/record"
+)
+
+// UpsertBatch is a validated, normalised batch ready to be logged and applied.
+// Within a batch, a later record with the same id wins.
+type UpsertBatch struct {
+	Records []Record
+	// MetadataJSON holds each record's metadata as compact JSON (nil for
+	// none), for the log.
+	MetadataJSON [][]byte
+}
+
+// DeleteBatch lists ids to delete.
+type DeleteBatch struct {
+	IDs []string
+}
+
+// ValidateID checks a caller's record id.
+func ValidateID(field, id string) error {
+	if id == "" {
+		return invalid(field, "id must not be empty")
+	}
+	if len(id) > MaxIDBytes {
+		return invalid(field, "id is %d bytes, the limit is %d", len(id), MaxIDBytes)
+	}
+	if !utf8.ValidString(id) {
+		return invalid(field, "id must be valid UTF-8")
+	}
+	return nil
+}
+
+// ValidateVector checks length and that every value is finite.
+func ValidateVector(field string, v []float32, dim int) error {
+	if len(v) == 0 {
+		return invalid(field, "vector must not be empty")
+	}
+	if len(v) != dim {
+		return invalid(field, "vector has %d dimensions, the collection has %d", len(v), dim)
+	}
+	for i, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return invalid(fmt.Sprintf("%s[%d]", field, i), "value must be a finite number")
+		}
+	}
+	return nil
+}
+
+// PrepareUpsert validates records and returns a batch that owns copies of
+// the vectors (normalised for cosine). Nothing is changed on error.
+func (c *Collection) PrepareUpsert(recs []Record) (UpsertBatch, error) {
+	if len(recs) == 0 {
+		return UpsertBatch{}, invalid("vectors", "batch is empty")
+	}
+	out := make([]Record, len(recs))
+	metaJSON := make([][]byte, len(recs))
+	arena := make([]float32, len(recs)*c.cfg.Dimension)
+	for i, r := range recs {
+		field := fmt.Sprintf("vectors[%d]", i)
+		if err := ValidateID(field+".id", r.ID); err != nil {
+			return UpsertBatch{}, err
+		}
+		if err := ValidateVector(field+".vector", r.Vector, c.cfg.Dimension); err != nil {
+			return UpsertBatch{}, err
+		}
+		v := arena[i*c.cfg.Dimension : (i+1)*c.cfg.Dimension : (i+1)*c.cfg.Dimension]
+		copy(v, r.Vector)
+		if c.cfg.Metric == distance.Cosine && !distance.Normalize(v) {
+			return UpsertBatch{}, invalid(field+".vector", "a cosine collection cannot store a zero vector")
+		}
+		meta := r.Metadata
+		if len(meta) > 0 {
+			raw, err := json.Marshal(meta)
+			if err != nil {
+				return UpsertBatch{}, invalid(field+".metadata", "not representable as JSON: %v", err)
+			}
+			if len(raw) > MaxMetadataBytes {
+				return UpsertBatch{}, invalid(field+".metadata", "is %d bytes as JSON, the limit is %d", len(raw), MaxMetadataBytes)
+			}
+			metaJSON[i] = raw
+			// Keep a private copy decoded the way a restart will decode
+			// it, so the caller's later changes to its map cannot reach
+			// the collection and numbers are always float64.
+			meta = nil
+			if err := json.Unmarshal(raw, &meta); err != nil {
+				return UpsertBatch{}, invalid(field+".metadata", "%v", err)
+			}
+		} else {
+			meta = nil
+		}
+		out[i] = Record{ID: r.ID, Vector: v, Metadata: meta}
+	}
+	return UpsertBatch{Records: out, MetadataJSON: metaJSON}, nil
+}
+
+// PrepareDelete validates ids.
+func (c *Collection) PrepareDelete(ids []string) (DeleteBatch, error) {
+	if len(ids) == 0 {
+		return DeleteBatch{}, invalid("ids", "no ids given")
+	}
+	for i, id := range ids {
+		if err := ValidateID(fmt.Sprintf("ids[%d]", i), id); err != nil {
+			return DeleteBatch{}, err
+		}
+	}
+	return DeleteBatch{IDs: append([]string(nil), ids...)}, nil
+}
+
+// Upsert inserts or replaces records. Replacing an id replaces its vector
+// and metadata. The batch is validated as a whole first: on a validation
+// error nothing is written.
+func (c *Collection) Upsert(recs []Record) error {
+	b, err := c.PrepareUpsert(recs)
+	if err != nil {
+		return err
+	}
+	c.writeGate.RLock()
+	defer c.writeGate.RUnlock()
+	return c.ApplyUpsert(c.takeSeq(), b)
+}
+
+// Delete removes records by id and returns how many existed.
+func (c *Collection) Delete(ids []string) (int, error) {
+	b, err := c.PrepareDelete(ids)
+	if err != nil {
+		return 0, err
+	}
+	c.writeGate.RLock()
+	defer c.writeGate.RUnlock()
+	return c.ApplyDelete(c.takeSeq(), b)
+}
+
+// BeginWrite admits one write: hold it from before taking a sequence
+// number until the write is applied, then call the returned function.
+func (c *Collection) BeginWrite() (end func()) {
+	c.writeGate.RLock()
+	return c.writeGate.RUnlock
+}
+
+// takeSeq hands out sequence numbers for collections with no log in front.
+func (c *Collection) takeSeq() uint64 {
+	c.seqMu.Lock()
+	defer c.seqMu.Unlock()
+	c.nextSeq++
+	return c.nextSeq
+}
+
+// ApplyUpsert applies a prepared batch under sequence number seq. A caller
+// that runs writes concurrently must hold the write gate (BeginWrite) from
+// before it takes seq until ApplyUpsert returns. Graph
+// insertion runs concurrently with other writers; publication waits for
+// every lower sequence number. A seq at or below the applied one is a
+// replay of something already applied and is ignored.
+func (c *Collection) ApplyUpsert(seq uint64, b UpsertBatch) error {
+	if c.alreadyApplied(seq) {
+		return nil
+	}
+	nodes := make([]uint32, len(b.Records))
+	var addErr error
+	for i, r := range b.Records {
+		n, err := c.graph.Add(r.Vector)
+		if err != nil {
+			addErr = fmt.Errorf("collection %s: index record %q: %w", c.cfg.Name, r.ID, err)
+			// Un-index what this batch added; the batch is all or nothing.
+			for _, done := range nodes[:i] {
+				_ = c.graph.Delete(done)
+			}
+			break
+		}
+		nodes[i] = n
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.waitTurnLocked(seq); err != nil {
+		return err
+	}
+	defer c.finishTurnLocked(seq)
+	if addErr != nil {
+		return addErr
+	}
+	for i, r := range b.Records {
+		n := nodes[i]
+		for int(n) >= len(c.extID) {
+			c.extID = append(c.extID, "")
+			c.meta = append(c.meta, nil)
+		}
+		if old, ok := c.byID[r.ID]; ok {
+			c.unpublishLocked(old)
+		}
+		c.byID[r.ID] = n
+		c.extID[n] = r.ID
+		c.meta[n] = r.Metadata
+		c.idBytes += int64(len(r.ID))
+	}
+	return nil
+}
+
+// ApplyDelete applies a prepared delete under sequence number seq and
+// returns how many of the ids existed.
+func (c *Collection) ApplyDelete(seq uint64, b DeleteBatch) (int, error) {
+	if c.alreadyApplied(seq) {
+		return 0, nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.waitTurnLocked(seq); err != nil {
+		return 0, err
+	}
+	defer c.finishTurnLocked(seq)
+	n := 0
+	for _, id := range b.IDs {
+		if node, ok := c.byID[id]; ok {
+			c.unpublishLocked(node)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// unpublishLocked removes a live node from the maps and tombstones it.
+func (c *Collection) unpublishLocked(node uint32) {
+	id := c.extID[node]
+	delete(c.byID, id)
+	c.idBytes -= int64(len(id))
+	c.extID[node] = ""
+	c.meta[node] = nil
+	// The node was added by this collection, so Delete cannot fail on a
+	// bad id; a double delete is harmless.
+	_ = c.graph.Delete(node)
+}
+
+func (c *Collection) alreadyApplied(seq uint64) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return seq <= c.applied
+}
+
+// waitTurnLocked blocks until every sequence number below seq is applied.
+func (c *Collection) waitTurnLocked(seq uint64) error {
+	for c.applied+1 < seq && c.failed == nil {
+		c.turn.Wait()
+	}
+	if c.failed != nil {
+		return c.failed
+	}
+	if c.applied >= seq {
+		return fmt.Errorf("collection %s: sequence %d applied twice", c.cfg.Name, seq)
+	}
+	return nil
+}
+
+func (c *Collection) finishTurnLocked(seq uint64) {
+	c.applied = seq
+	c.turn.Broadcast()
+}
+
+// Fail stops the collection from applying further writes (used when the log
+// in front of it fails): waiting and future writers get err.
+func (c *Collection) Fail(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.failed == nil {
+		c.failed = err
+	}
+	c.turn.Broadcast()
+}
+
+// batchFromLog turns a decoded log record back into a batch. The vectors
+// were validated and normalised before they were logged.
+func (c *Collection) batchFromLog(u record.Upsert) (UpsertBatch, error) {
+	if u.Dim != c.cfg.Dimension {
+		return UpsertBatch{}, fmt.Errorf("logged batch has dimension %d, collection has %d", u.Dim, c.cfg.Dimension)
+	}
+	b := UpsertBatch{Records: make([]Record, len(u.IDs)), MetadataJSON: u.Metadata}
+	for i, id := range u.IDs {
+		r := Record{ID: id, Vector: u.Vectors[i*u.Dim : (i+1)*u.Dim : (i+1)*u.Dim]}
+		if len(u.Metadata[i]) > 0 {
+			if err := json.Unmarshal(u.Metadata[i], &r.Metadata); err != nil {
+				return UpsertBatch{}, fmt.Errorf("metadata of %q: %w", id, err)
+			}
+		}
+		b.Records[i] = r
+	}
+	return b, nil
+}
