@@ -30,13 +30,23 @@
 // the references valid (PRAGMA foreign_keys cannot change inside a
 // transaction).
 //
-// # Schema (version 1)
+// # Schema (version 2)
 //
+//	-- 0001_catalog
 //	tenants(id TEXT PK, name TEXT UNIQUE NOT NULL, created_at INTEGER)
 //	collections(id TEXT PK, tenant_id TEXT REFERENCES tenants, name TEXT,
 //	            dimension INTEGER, metric TEXT, m INTEGER, ef_construction INTEGER,
 //	            state TEXT CHECK IN ('creating','ready','dropping'),
 //	            created_at INTEGER, UNIQUE(tenant_id, name))
+//	-- 0002_auth
+//	api_keys(id TEXT PK (16 chars), tenant_id REFERENCES tenants ON DELETE CASCADE,
+//	         role TEXT CHECK IN ('admin','writer','reader'), name TEXT,
+//	         secret_hash BLOB (SHA-256 of the secret, 32 bytes; never the key),
+//	         collections TEXT (JSON array; '[]' = all), created_at INTEGER,
+//	         expires_at INTEGER NULL, revoked_at INTEGER NULL)
+//	audit_events(id INTEGER PK AUTOINCREMENT, at INTEGER, tenant_id, key_id,
+//	             remote_addr, action, target, result CHECK IN ('ok','denied','failed'),
+//	             request_id)  -- no foreign keys: the trail outlives tenants
 //
 // Tables are STRICT. Times are INTEGER Unix milliseconds, UTC. Ids are
 // random version-4 UUIDs in canonical lowercase form, except the tenant
