@@ -1,0 +1,120 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/akidb/akidb/engine"
+)
+
+// Code is an error kind of the API, shared by both transports.
+type Code string
+
+// The error codes of the REST contract.
+const (
+	CodeInvalidArgument  Code = "invalid_argument"
+	CodeUnauthenticated  Code = "unauthenticated"
+	CodePermissionDenied Code = "permission_denied"
+	CodeNotFound         Code = "not_found"
+	CodeAlreadyExists    Code = "already_exists"
+	CodeTooLarge         Code = "too_large"
+	CodeRateLimited      Code = "rate_limited"
+	CodeQuotaExceeded    Code = "quota_exceeded"
+	CodeUnavailable      Code = "unavailable"
+	CodeDeadlineExceeded Code = "deadline_exceeded"
+	CodeInternal         Code = "internal"
+	// CodeMethodNotAllowed: the path exists but not with this HTTP method
+	// (REST only; gRPC has no such case).
+	CodeMethodNotAllowed Code = "method_not_allowed"
+)
+
+// Status is how a code travels on each transport.
+type Status struct {
+	HTTP int
+	GRPC codes.Code
+}
+
+// statusTable is the one mapping from API codes to transport statuses.
+var statusTable = map[Code]Status{
+	CodeInvalidArgument:  {http.StatusBadRequest, codes.InvalidArgument},
+	CodeUnauthenticated:  {http.StatusUnauthorized, codes.Unauthenticated},
+	CodePermissionDenied: {http.StatusForbidden, codes.PermissionDenied},
+	CodeNotFound:         {http.StatusNotFound, codes.NotFound},
+	CodeAlreadyExists:    {http.StatusConflict, codes.AlreadyExists},
+	CodeTooLarge:         {http.StatusRequestEntityTooLarge, codes.InvalidArgument},
+	CodeRateLimited:      {http.StatusTooManyRequests, codes.ResourceExhausted},
+	CodeQuotaExceeded:    {http.StatusForbidden, codes.ResourceExhausted},
+	CodeUnavailable:      {http.StatusServiceUnavailable, codes.Unavailable},
+	CodeDeadlineExceeded: {http.StatusGatewayTimeout, codes.DeadlineExceeded},
+	CodeInternal:         {http.StatusInternalServerError, codes.Internal},
+	CodeMethodNotAllowed: {http.StatusMethodNotAllowed, codes.Unimplemented},
+}
+
+// StatusOf returns the transport statuses for a code (internal for unknown).
+func StatusOf(c Code) Status {
+	if s, ok := statusTable[c]; ok {
+		return s
+	}
+	return statusTable[CodeInternal]
+}
+
+// Codes lists every code (for tests and docs).
+func Codes() []Code {
+	out := make([]Code, 0, len(statusTable))
+	for c := range statusTable {
+		out = append(out, c)
+	}
+	return out
+}
+
+// Error is an API error: a code, a message safe to show the caller, and
+// optional details. Its JSON form is the body of the error envelope.
+type Error struct {
+	Code    Code           `json:"code"`
+	Message string         `json:"message"`
+	Details map[string]any `json:"details,omitempty"`
+	// RetryAfterSeconds, when > 0, is sent as Retry-After / RetryInfo.
+	RetryAfterSeconds int `json:"-"`
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
+
+// Errorf builds an *Error.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// AsError turns any error from the service or the engine into an *Error,
+// mapping engine sentinels; anything unrecognised is internal and its text
+// is not shown to the caller.
+func AsError(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var ae *Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	var ve *engine.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		return &Error{Code: CodeInvalidArgument, Message: ve.Error(), Details: map[string]any{"field": ve.Field}}
+	case errors.Is(err, engine.ErrInvalidArgument):
+		return &Error{Code: CodeInvalidArgument, Message: err.Error()}
+	case errors.Is(err, engine.ErrNotFound):
+		return &Error{Code: CodeNotFound, Message: err.Error()}
+	case errors.Is(err, engine.ErrAlreadyExists):
+		return &Error{Code: CodeAlreadyExists, Message: err.Error()}
+	case errors.Is(err, engine.ErrClosed):
+		return &Error{Code: CodeUnavailable, Message: "the server is shutting down"}
+	case errors.Is(err, context.DeadlineExceeded):
+		return &Error{Code: CodeDeadlineExceeded, Message: "the request deadline passed"}
+	case errors.Is(err, context.Canceled):
+		return &Error{Code: CodeUnavailable, Message: "the request was cancelled"}
+	}
+	return &Error{Code: CodeInternal, Message: "internal error"}
+}

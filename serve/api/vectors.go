@@ -1,0 +1,212 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/akidb/akidb/engine"
+	"github.com/akidb/akidb/engine/filter"
+)
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func invalidField(field, format string, args ...any) *Error {
+	return &Error{Code: CodeInvalidArgument, Message: field + ": " + fmt.Sprintf(format, args...), Details: map[string]any{"field": field}}
+}
+
+// checkFloats refuses NaN, infinities and values beyond float32 range
+// (which a decoder may have turned into infinities).
+func checkFloats(field string, v []float32) *Error {
+	for i, x := range v {
+		f := float64(x)
+		if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > math.MaxFloat32 {
+			return invalidField(fmt.Sprintf("%s[%d]", field, i), "must be a finite number within float32 range")
+		}
+	}
+	return nil
+}
+
+// Upsert inserts or replaces a batch of records, all or nothing.
+func (s *Service) Upsert(ctx context.Context, name string, req UpsertRequest) (UpsertResponse, error) {
+	h, err := s.handle(ctx, name)
+	if err != nil {
+		return UpsertResponse{}, err
+	}
+	lim := s.opts.Limits
+	if len(req.Vectors) == 0 {
+		return UpsertResponse{}, invalidField("vectors", "at least one vector is required")
+	}
+	if len(req.Vectors) > lim.MaxBatch {
+		return UpsertResponse{}, &Error{Code: CodeTooLarge, Message: fmt.Sprintf("batch of %d vectors exceeds the limit of %d", len(req.Vectors), lim.MaxBatch), Details: map[string]any{"field": "vectors", "limit": lim.MaxBatch}}
+	}
+	dim := h.Info().Config.Dimension
+	recs := make([]engine.Record, len(req.Vectors))
+	for i, v := range req.Vectors {
+		field := fmt.Sprintf("vectors[%d]", i)
+		if len(v.ID) > lim.MaxIDBytes {
+			return UpsertResponse{}, invalidField(field+".id", "is %d bytes, the limit is %d", len(v.ID), lim.MaxIDBytes)
+		}
+		if len(v.Vector) == 0 {
+			return UpsertResponse{}, invalidField(field+".vector", "must not be empty")
+		}
+		if len(v.Vector) != dim {
+			return UpsertResponse{}, invalidField(field+".vector", "has %d dimensions, the collection has %d", len(v.Vector), dim)
+		}
+		if e := checkFloats(field+".vector", v.Vector); e != nil {
+			return UpsertResponse{}, e
+		}
+		if lim.MaxMetadataBytes < engine.MaxMetadataBytes && len(v.Metadata) > 0 {
+			// The engine enforces its own cap; a lower configured limit is
+			// checked here on the same measure (compact JSON).
+			raw, err := json.Marshal(v.Metadata)
+			if err != nil || len(raw) > lim.MaxMetadataBytes {
+				return UpsertResponse{}, invalidField(field+".metadata", "is %d bytes as JSON, the limit is %d", len(raw), lim.MaxMetadataBytes)
+			}
+		}
+		recs[i] = engine.Record{ID: v.ID, Vector: v.Vector, Metadata: v.Metadata}
+	}
+	if err := h.Upsert(ctx, recs); err != nil {
+		return UpsertResponse{}, AsError(err)
+	}
+	return UpsertResponse{Upserted: len(recs)}, nil
+}
+
+func parseFilter(raw []byte) (*filter.Filter, *Error) {
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) {
+		return nil, nil
+	}
+	f, err := filter.Parse(trimmed)
+	if err != nil {
+		return nil, invalidField("filter", "%v", err)
+	}
+	return f, nil
+}
+
+// Query returns the k nearest records.
+func (s *Service) Query(ctx context.Context, name string, req QueryRequest) (QueryResponse, error) {
+	h, err := s.handle(ctx, name)
+	if err != nil {
+		return QueryResponse{}, err
+	}
+	lim := s.opts.Limits
+	if req.K < 1 || req.K > lim.MaxK {
+		return QueryResponse{}, invalidField("k", "must be between 1 and %d, got %d", lim.MaxK, req.K)
+	}
+	if req.Ef < 0 || req.Ef > lim.MaxEf {
+		return QueryResponse{}, invalidField("ef", "must be between 1 and %d, got %d", lim.MaxEf, req.Ef)
+	}
+	if len(req.Vector) == 0 {
+		return QueryResponse{}, invalidField("vector", "must not be empty")
+	}
+	if e := checkFloats("vector", req.Vector); e != nil {
+		return QueryResponse{}, e
+	}
+	f, ferr := parseFilter(req.Filter)
+	if ferr != nil {
+		return QueryResponse{}, ferr
+	}
+	withMeta := req.IncludeMetadata == nil || *req.IncludeMetadata
+	res, err := h.Search(engine.SearchRequest{Vector: req.Vector, K: req.K, Ef: req.Ef, Filter: f, Exact: req.Exact, WithVectors: req.IncludeVector, WithMetadata: withMeta})
+	if err != nil {
+		return QueryResponse{}, AsError(err)
+	}
+	out := QueryResponse{Results: make([]QueryHit, len(res.Hits)), Strategy: res.Strategy}
+	for i, hit := range res.Hits {
+		out.Results[i] = QueryHit{ID: hit.ID, Score: hit.Score, Metadata: hit.Metadata, Vector: hit.Vector}
+	}
+	return out, nil
+}
+
+// GetVector returns one record.
+func (s *Service) GetVector(ctx context.Context, name, id string) (Vector, error) {
+	h, err := s.handle(ctx, name)
+	if err != nil {
+		return Vector{}, err
+	}
+	if err := engine.ValidateID("id", id); err != nil {
+		return Vector{}, AsError(err)
+	}
+	r, err := h.Get(id)
+	if err != nil {
+		return Vector{}, Errorf(CodeNotFound, "vector %q not found in collection %q", id, name)
+	}
+	return Vector{ID: r.ID, Vector: r.Vector, Metadata: r.Metadata}, nil
+}
+
+// DeleteVector deletes one record; a missing id is not_found.
+func (s *Service) DeleteVector(ctx context.Context, name, id string) (DeleteResponse, error) {
+	h, err := s.handle(ctx, name)
+	if err != nil {
+		return DeleteResponse{}, err
+	}
+	if err := engine.ValidateID("id", id); err != nil {
+		return DeleteResponse{}, AsError(err)
+	}
+	n, err := h.Delete(ctx, []string{id})
+	if err != nil {
+		return DeleteResponse{}, AsError(err)
+	}
+	if n == 0 {
+		return DeleteResponse{}, Errorf(CodeNotFound, "vector %q not found in collection %q", id, name)
+	}
+	return DeleteResponse{Deleted: n}, nil
+}
+
+// DeleteVectors deletes by ids or by filter.
+func (s *Service) DeleteVectors(ctx context.Context, name string, req DeleteRequest) (DeleteResponse, error) {
+	h, err := s.handle(ctx, name)
+	if err != nil {
+		return DeleteResponse{}, err
+	}
+	f, ferr := parseFilter(req.Filter)
+	if ferr != nil {
+		return DeleteResponse{}, ferr
+	}
+	switch {
+	case len(req.IDs) > 0 && f != nil:
+		return DeleteResponse{}, invalidField("ids", "give ids or a filter, not both")
+	case len(req.IDs) > s.opts.Limits.MaxDeleteIDs:
+		return DeleteResponse{}, &Error{Code: CodeTooLarge, Message: fmt.Sprintf("%d ids exceed the limit of %d", len(req.IDs), s.opts.Limits.MaxDeleteIDs)}
+	case len(req.IDs) > 0:
+		n, err := h.Delete(ctx, req.IDs)
+		if err != nil {
+			return DeleteResponse{}, AsError(err)
+		}
+		return DeleteResponse{Deleted: n}, nil
+	case f != nil:
+		n, err := h.DeleteWhere(ctx, f)
+		if err != nil {
+			return DeleteResponse{Deleted: n}, AsError(err)
+		}
+		return DeleteResponse{Deleted: n}, nil
+	}
+	return DeleteResponse{}, invalidField("ids", "give ids or a filter")
+}
+
+// Scroll pages through a collection.
+func (s *Service) Scroll(ctx context.Context, name string, req ScrollRequest) (ScrollResponse, error) {
+	h, err := s.handle(ctx, name)
+	if err != nil {
+		return ScrollResponse{}, err
+	}
+	if req.Limit == 0 {
+		req.Limit = 100
+	}
+	if req.Limit < 1 || req.Limit > s.opts.Limits.MaxScrollLimit {
+		return ScrollResponse{}, invalidField("limit", "must be between 1 and %d, got %d", s.opts.Limits.MaxScrollLimit, req.Limit)
+	}
+	page, err := h.Scroll(req.Cursor, req.Limit, req.IncludeVector)
+	if err != nil {
+		return ScrollResponse{}, AsError(err)
+	}
+	out := ScrollResponse{Vectors: make([]Vector, len(page.Records)), NextCursor: page.NextCursor}
+	for i, r := range page.Records {
+		out.Vectors[i] = Vector{ID: r.ID, Vector: r.Vector, Metadata: r.Metadata}
+	}
+	return out, nil
+}

@@ -1,0 +1,102 @@
+package grpc
+
+import (
+	"fmt"
+
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/akidb/akidb/serve/api"
+	"github.com/akidb/akidb/serve/grpc/akidbv1"
+)
+
+// Conversions between akidb.v1 messages and serve/api types. They only
+// copy: every check belongs to the service, so both transports refuse the
+// same things with the same words.
+
+// metadataIn turns a Struct into the JSON-shaped map the service takes;
+// an absent Struct is no metadata.
+func metadataIn(s *structpb.Struct) map[string]any {
+	if s == nil {
+		return nil
+	}
+	return s.AsMap()
+}
+
+// metadataOut turns stored metadata (decoded JSON) into a Struct; empty
+// metadata is absent, as REST omits it.
+func metadataOut(m map[string]any) (*structpb.Struct, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	s, err := structpb.NewStruct(m)
+	if err != nil {
+		return nil, fmt.Errorf("metadata to Struct: %w", err)
+	}
+	return s, nil
+}
+
+func filterIn(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	return []byte(s)
+}
+
+func hnswOut(p api.HNSWParams) *akidbv1.HNSWParams {
+	return &akidbv1.HNSWParams{M: int32(p.M), EfConstruction: int32(p.EfConstruction)}
+}
+
+func collectionOut(c api.Collection) *akidbv1.Collection {
+	out := &akidbv1.Collection{
+		Name: c.Name, Dimension: int32(c.Dimension), Metric: c.Metric,
+		Hnsw: hnswOut(c.HNSW), CreatedAt: timestamppb.New(c.CreatedAt),
+	}
+	if c.Stats != nil {
+		out.Stats = &akidbv1.CollectionStats{Count: int64(c.Stats.Count), Deleted: int64(c.Stats.Deleted), MemoryBytes: c.Stats.MemoryBytes}
+	}
+	return out
+}
+
+func vectorsIn(in []*akidbv1.Vector) []api.Vector {
+	out := make([]api.Vector, len(in))
+	for i, v := range in {
+		out[i] = api.Vector{ID: v.GetId(), Vector: v.GetVector(), Metadata: metadataIn(v.GetMetadata())}
+	}
+	return out
+}
+
+func vectorOut(v api.Vector) (*akidbv1.Vector, error) {
+	md, err := metadataOut(v.Metadata)
+	if err != nil {
+		return nil, fmt.Errorf("vector %q: %w", v.ID, err)
+	}
+	return &akidbv1.Vector{Id: v.ID, Vector: v.Vector, Metadata: md}, nil
+}
+
+func queryIn(req *akidbv1.QueryRequest) api.QueryRequest {
+	return api.QueryRequest{
+		Vector: req.GetVector(), K: int(req.GetK()), Ef: int(req.GetEf()),
+		Filter: filterIn(req.GetFilterJson()), Exact: req.GetExact(),
+		IncludeVector: req.GetIncludeVector(), IncludeMetadata: req.IncludeMetadata,
+	}
+}
+
+func queryOut(r api.QueryResponse) (*akidbv1.QueryResponse, error) {
+	out := &akidbv1.QueryResponse{Results: make([]*akidbv1.QueryHit, len(r.Results)), Strategy: r.Strategy}
+	for i, h := range r.Results {
+		md, err := metadataOut(h.Metadata)
+		if err != nil {
+			return nil, fmt.Errorf("hit %q: %w", h.ID, err)
+		}
+		out.Results[i] = &akidbv1.QueryHit{Id: h.ID, Score: h.Score, Metadata: md, Vector: h.Vector}
+	}
+	return out, nil
+}
+
+func statusOut(st api.StatusResponse) *akidbv1.GetStatusResponse {
+	return &akidbv1.GetStatusResponse{
+		Version: st.Version, Ready: st.Ready, Collections: int64(st.Collections),
+		Vectors: int64(st.Vectors), DataDir: st.DataDir, UptimeS: st.UptimeS,
+	}
+}

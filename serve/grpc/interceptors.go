@@ -1,0 +1,54 @@
+package grpc
+
+import (
+	"context"
+	"runtime/debug"
+	"strings"
+
+	"google.golang.org/grpc"
+
+	"github.com/akidb/akidb/serve/api"
+)
+
+// akidbPrefix starts the full method name of every akidb.v1 RPC.
+const akidbPrefix = "/akidb.v1."
+
+// recoverUnary turns a panic in a handler into an internal error for that
+// RPC instead of a crashed server, and logs it with the stack.
+func (s *Server) recoverUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.ErrorContext(ctx, "grpc: panic in handler", "method", info.FullMethod, "panic", r, "stack", string(debug.Stack()))
+			resp, err = nil, ErrorStatus(api.Errorf(api.CodeInternal, "internal error")).Err()
+		}
+	}()
+	return handler(ctx, req)
+}
+
+// recoverStream is recoverUnary for streaming RPCs (health Watch,
+// reflection).
+func (s *Server) recoverStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.ErrorContext(ss.Context(), "grpc: panic in stream handler", "method", info.FullMethod, "panic", r, "stack", string(debug.Stack()))
+			err = ErrorStatus(api.Errorf(api.CodeInternal, "internal error")).Err()
+		}
+	}()
+	return handler(srv, ss)
+}
+
+// authenticateUnary attaches the caller of every akidb.v1 RPC to its
+// context, or fails the RPC with the authenticator's error. Health and
+// reflection need no credentials (like REST's probes).
+func (s *Server) authenticateUnary(authn func(context.Context) (api.Caller, *api.Error)) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		if !strings.HasPrefix(info.FullMethod, akidbPrefix) {
+			return handler(ctx, req)
+		}
+		caller, aerr := authn(ctx)
+		if aerr != nil {
+			return nil, ErrorStatus(aerr).Err()
+		}
+		return handler(api.WithCaller(ctx, caller), req)
+	}
+}

@@ -1,0 +1,156 @@
+package grpc
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/akidb/akidb/serve/api"
+	"github.com/akidb/akidb/serve/grpc/akidbv1"
+)
+
+// Transport limits that are not part of api.Limits. They keep one client
+// from holding resources it does not use.
+const (
+	// MaxConcurrentStreams bounds the RPCs in flight on one connection;
+	// further RPCs wait in the client until one finishes.
+	MaxConcurrentStreams = 128
+	// ConnectionTimeout bounds the connection handshake (TLS included),
+	// so a client that connects and says nothing is dropped.
+	ConnectionTimeout = 10 * time.Second
+	// KeepaliveMinTime is the shortest ping interval a client may use;
+	// a client pinging more often is disconnected (GOAWAY
+	// too_many_pings). Clients may ping without active RPCs.
+	KeepaliveMinTime = 10 * time.Second
+	// KeepaliveTime and KeepaliveTimeout: the server pings a connection
+	// quiet for KeepaliveTime and closes it when the ping is not answered
+	// within KeepaliveTimeout, so dead peers do not keep streams open.
+	KeepaliveTime    = time.Minute
+	KeepaliveTimeout = 20 * time.Second
+	// MaxConnectionIdle closes connections with no RPC for this long
+	// (clients reconnect transparently).
+	MaxConnectionIdle = 15 * time.Minute
+	// MaxHeaderListSize bounds the request metadata (headers) of one RPC;
+	// credentials are a few KiB at most.
+	MaxHeaderListSize = 1 << 20
+)
+
+// Options configure a Server.
+type Options struct {
+	// Logger receives internal errors and recovered panics; nil discards.
+	Logger *slog.Logger
+	// Limits sets the message size limits (MaxBodyBytes, both
+	// directions). The zero value means the service's limits, which is
+	// what should normally be used: the request limits themselves are
+	// enforced by the service.
+	Limits api.Limits
+	// UnaryInterceptors run first (outermost), in order, for every unary
+	// RPC including health checks: metrics and access logs belong here,
+	// so they see every outcome, including failed authentication.
+	UnaryInterceptors []grpc.UnaryServerInterceptor
+	// ServerOptions are appended after the server's own options, so they
+	// may override them (TLS credentials, stream interceptors, ...).
+	ServerOptions []grpc.ServerOption
+	// Authenticate, when not nil, runs for every akidb.v1 RPC (not health
+	// or reflection) after the interceptors above. It returns the caller,
+	// which is attached to the context with api.WithCaller, or an error
+	// that is sent as the RPC's status through ErrorStatus.
+	Authenticate func(ctx context.Context) (api.Caller, *api.Error)
+}
+
+// Server is the gRPC server of an api.Service: the akidb.v1 services,
+// grpc.health.v1 and reflection, registered on one *grpc.Server.
+type Server struct {
+	svc    *api.Service
+	log    *slog.Logger
+	grpc   *grpc.Server
+	health *health.Server
+}
+
+// healthServices are the service names whose health the server reports:
+// the whole server ("") and the data plane.
+var healthServices = []string{"", akidbv1.CollectionService_ServiceDesc.ServiceName}
+
+// NewServer builds the server. Its health starts from svc.Ready(); call
+// UpdateHealth (or SetServing) whenever readiness changes.
+func NewServer(svc *api.Service, opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	lim := opts.Limits
+	if lim == (api.Limits{}) {
+		lim = svc.Limits()
+	}
+	if lim.MaxBodyBytes <= 0 {
+		lim.MaxBodyBytes = api.DefaultLimits().MaxBodyBytes
+	}
+	msgMax := int(min(lim.MaxBodyBytes, int64(maxInt32)))
+
+	s := &Server{svc: svc, log: opts.Logger, health: health.NewServer()}
+
+	interceptors := append([]grpc.UnaryServerInterceptor(nil), opts.UnaryInterceptors...)
+	interceptors = append(interceptors, s.recoverUnary)
+	if opts.Authenticate != nil {
+		interceptors = append(interceptors, s.authenticateUnary(opts.Authenticate))
+	}
+	serverOpts := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(msgMax),
+		grpc.MaxSendMsgSize(msgMax),
+		grpc.MaxConcurrentStreams(MaxConcurrentStreams),
+		grpc.ConnectionTimeout(ConnectionTimeout),
+		grpc.MaxHeaderListSize(MaxHeaderListSize),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: KeepaliveMinTime, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: KeepaliveTime, Timeout: KeepaliveTimeout, MaxConnectionIdle: MaxConnectionIdle}),
+		grpc.ChainUnaryInterceptor(interceptors...),
+		grpc.ChainStreamInterceptor(s.recoverStream),
+	}
+	s.grpc = grpc.NewServer(append(serverOpts, opts.ServerOptions...)...)
+
+	akidbv1.RegisterCollectionServiceServer(s.grpc, &collectionServer{s: s})
+	akidbv1.RegisterManagementServiceServer(s.grpc, &managementServer{s: s})
+	healthpb.RegisterHealthServer(s.grpc, s.health)
+	reflection.Register(s.grpc)
+	s.UpdateHealth()
+	return s
+}
+
+const maxInt32 = 1<<31 - 1
+
+// GRPCServer returns the underlying server, e.g. to register more
+// services before Serve.
+func (s *Server) GRPCServer() *grpc.Server { return s.grpc }
+
+// Serve accepts connections on lis until Stop or Shutdown.
+func (s *Server) Serve(lis net.Listener) error { return s.grpc.Serve(lis) }
+
+// Shutdown reports NOT_SERVING on every health service (for good: later
+// SetServing calls are ignored), stops accepting RPCs and waits for those
+// in flight. When ctx ends first (health Watch streams, for one, last as
+// long as their clients keep them) it closes every connection and returns
+// ctx.Err().
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.health.Shutdown()
+	done := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.grpc.Stop()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// Stop closes every connection and listener at once.
+func (s *Server) Stop() { s.grpc.Stop() }

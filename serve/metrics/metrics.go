@@ -1,0 +1,226 @@
+package metrics
+
+import (
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Namespace prefixes every AkiDB metric.
+const Namespace = "akidb"
+
+// latencyBuckets suit request and search latencies on small machines:
+// 100µs to 10s.
+var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
+// fsyncBuckets: 50µs (NVMe) to 2.5s (a struggling SD card).
+var fsyncBuckets = []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}
+
+// longBuckets suit checkpoints and recovery: 10ms to 10 minutes.
+var longBuckets = []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600}
+
+// Metrics holds AkiDB's collectors. Create it with New.
+type Metrics struct {
+	httpRequests  *prometheus.CounterVec
+	httpDuration  *prometheus.HistogramVec
+	grpcRequests  *prometheus.CounterVec
+	grpcDuration  *prometheus.HistogramVec
+	search        prometheus.Histogram
+	upsert        prometheus.Histogram
+	walFsync      prometheus.Histogram
+	snapshot      prometheus.Histogram
+	snapshotFails prometheus.Counter
+	recovery      prometheus.Histogram
+	replayed      prometheus.Counter
+	stats         *statsCollector
+}
+
+// New creates AkiDB's metrics and registers them, with the process and Go
+// runtime collectors, on reg.
+func New(reg prometheus.Registerer) (*Metrics, error) {
+	if reg == nil {
+		return nil, fmt.Errorf("metrics: a registerer is required")
+	}
+	m := &Metrics{
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "http_requests_total",
+			Help: "REST requests served, by route template, method and HTTP status.",
+		}, []string{"route", "method", "status"}),
+		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: "http_request_duration_seconds",
+			Help:    "REST request latency, by route template and method.",
+			Buckets: latencyBuckets,
+		}, []string{"route", "method"}),
+		grpcRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "grpc_requests_total",
+			Help: "gRPC unary calls served, by full method and status code.",
+		}, []string{"method", "code"}),
+		grpcDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: "grpc_request_duration_seconds",
+			Help:    "gRPC unary call latency, by full method.",
+			Buckets: latencyBuckets,
+		}, []string{"method"}),
+		search: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: "search_duration_seconds",
+			Help:    "Service time of successful queries (both transports).",
+			Buckets: latencyBuckets,
+		}),
+		upsert: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: "upsert_duration_seconds",
+			Help:    "Service time of successful upserts, including the covering fsync (both transports).",
+			Buckets: latencyBuckets,
+		}),
+		walFsync: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: "wal_fsync_duration_seconds",
+			Help:    "Duration of write-ahead log fsyncs.",
+			Buckets: fsyncBuckets,
+		}),
+		snapshot: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: "snapshot_duration_seconds",
+			Help:    "Duration of collection checkpoints (snapshot written and log truncated), failed ones included.",
+			Buckets: longBuckets,
+		}),
+		snapshotFails: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "snapshot_failures_total",
+			Help: "Checkpoints that failed.",
+		}),
+		recovery: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: "recovery_duration_seconds",
+			Help:    "Time to recover one collection at startup (snapshot load and log replay).",
+			Buckets: longBuckets,
+		}),
+		replayed: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "recovery_replayed_records_total",
+			Help: "Write-ahead log records replayed during recovery.",
+		}),
+		stats: newStatsCollector(),
+	}
+	for _, c := range []prometheus.Collector{
+		m.httpRequests, m.httpDuration, m.grpcRequests, m.grpcDuration,
+		m.search, m.upsert, m.walFsync, m.snapshot, m.snapshotFails,
+		m.recovery, m.replayed, m.stats,
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		collectors.NewGoCollector(),
+	} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// Handler serves the metrics g gathers in the Prometheus exposition
+// formats.
+func Handler(g prometheus.Gatherer) http.Handler {
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
+}
+
+// SetStatsSource sets the function akidb_collections and akidb_vectors are
+// read from at each scrape (totals over every tenant). Until it is set,
+// and while it is nil, the two gauges are absent.
+func (m *Metrics) SetStatsSource(f func() (collections, vectors int)) {
+	if m == nil {
+		return
+	}
+	m.stats.set(f)
+}
+
+// ObserveSearch records the service time of a successful query.
+func (m *Metrics) ObserveSearch(d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.search.Observe(d.Seconds())
+}
+
+// ObserveUpsert records the service time of a successful upsert.
+func (m *Metrics) ObserveUpsert(d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.upsert.Observe(d.Seconds())
+}
+
+// WALFsync implements engine.Observer.
+func (m *Metrics) WALFsync(d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.walFsync.Observe(d.Seconds())
+}
+
+// Checkpoint implements engine.Observer. The collection is not a label
+// (cardinality); the engine logs which one failed.
+func (m *Metrics) Checkpoint(_ string, d time.Duration, err error) {
+	if m == nil {
+		return
+	}
+	m.snapshot.Observe(d.Seconds())
+	if err != nil {
+		m.snapshotFails.Inc()
+	}
+}
+
+// Recovered implements engine.Observer.
+func (m *Metrics) Recovered(_ string, d time.Duration, replayed int) {
+	if m == nil {
+		return
+	}
+	m.recovery.Observe(d.Seconds())
+	if replayed > 0 {
+		m.replayed.Add(float64(replayed))
+	}
+}
+
+// statsCollector reports collection and vector totals computed at scrape
+// time, so they are never stale and cost nothing between scrapes.
+type statsCollector struct {
+	collections *prometheus.Desc
+	vectors     *prometheus.Desc
+
+	mu  sync.Mutex
+	src func() (collections, vectors int)
+}
+
+func newStatsCollector() *statsCollector {
+	return &statsCollector{
+		collections: prometheus.NewDesc(Namespace+"_collections", "Collections, over every tenant.", nil, nil),
+		vectors:     prometheus.NewDesc(Namespace+"_vectors", "Live vectors, over every tenant.", nil, nil),
+	}
+}
+
+func (s *statsCollector) set(f func() (int, int)) {
+	s.mu.Lock()
+	s.src = f
+	s.mu.Unlock()
+}
+
+func (s *statsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- s.collections
+	ch <- s.vectors
+}
+
+func (s *statsCollector) Collect(ch chan<- prometheus.Metric) {
+	s.mu.Lock()
+	src := s.src
+	s.mu.Unlock()
+	if src == nil {
+		return
+	}
+	cols, vecs := src()
+	ch <- gauge(s.collections, cols)
+	ch <- gauge(s.vectors, vecs)
+}
+
+func gauge(d *prometheus.Desc, v int) prometheus.Metric {
+	m, err := prometheus.NewConstMetric(d, prometheus.GaugeValue, float64(v))
+	if err != nil {
+		return prometheus.NewInvalidMetric(d, err)
+	}
+	return m
+}

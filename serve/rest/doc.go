@@ -1,0 +1,34 @@
+// Package rest serves AkiDB's REST API (the v1 contract in
+// docs/openapi.yaml and docs/api.md) with Gin, over serve/api.Service.
+//
+// Handlers are thin: decode the request (decode.go: exactly one strict JSON
+// object, bounded by Limits.MaxBodyBytes), call the service, encode the
+// answer; every error leaves through writeError (respond.go), which maps the
+// api.Code to its HTTP status through the one table in serve/api and writes
+// the envelope {"error":{"code","message","details"}}.
+//
+// Middleware, outermost first: request id (X-Request-ID, echoed when sane,
+// generated otherwise), access log (slog: debug per request, warn for 5xx),
+// metrics (route template labels), panic recovery (answers with the
+// internal envelope), and, on /api/v1 routes only, Options.Authenticate.
+// Probes, /metrics and unmatched routes never authenticate.
+//
+// Routing decisions:
+//   - Paths are matched escaped and path parameters are unescaped with
+//     url.PathUnescape, so a record id may contain "/" (sent as %2F) or "+"
+//     (sent as is); Gin's own unescaping would turn "+" into a space.
+//   - Trailing-slash redirects are off: /api/v1/collections/ is a 404, not a
+//     redirect, because API clients should not silently follow 301/307s.
+//   - Request bodies must be sent as Content-Type application/json. Besides
+//     stating the format, it makes a browser send a CORS preflight, so a web
+//     page cannot forge writes against a server on localhost that runs
+//     without authentication.
+//   - A wrong method on a known path is 405 with an Allow header and the
+//     code "method_not_allowed" (in the shared status table; gRPC never
+//     produces it).
+//
+// The OpenAPI document is embedded from openapi.yaml in this directory, a
+// copy of docs/openapi.yaml (go:embed cannot reach ../../docs); a test
+// fails when the two differ, and another when the document's routes and
+// the registered routes differ.
+package rest

@@ -1,0 +1,65 @@
+package rest
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/akidb/akidb/serve/api"
+)
+
+// errorEnvelope is the body of every error response.
+type errorEnvelope struct {
+	Error *api.Error `json:"error"`
+}
+
+// writeJSON writes v with status.
+func writeJSON(c *gin.Context, status int, v any) {
+	h := c.Writer.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	c.Status(status)
+	if err := json.NewEncoder(c.Writer).Encode(v); err != nil {
+		// The status is out; all that is left is to say so in the log.
+		_ = c.Error(err)
+	}
+}
+
+// writeError answers with err mapped through the shared status table. The
+// original error goes to the access log (the client sees only the mapped
+// message, which hides internal errors' text).
+func writeError(c *gin.Context, err error) {
+	ae := api.AsError(err)
+	if ae == nil { // a typed nil: no error to show, so a bug of ours
+		ae = &api.Error{Code: api.CodeInternal, Message: "internal error"}
+		err = errors.New("writeError called without an error")
+	}
+	writeErrorStatus(c, api.StatusOf(ae.Code).HTTP, ae)
+	_ = c.Error(err)
+}
+
+func writeErrorStatus(c *gin.Context, status int, ae *api.Error) {
+	if ae.RetryAfterSeconds > 0 {
+		c.Header("Retry-After", strconv.Itoa(ae.RetryAfterSeconds))
+	}
+	writeJSON(c, status, errorEnvelope{Error: ae})
+}
+
+// respond writes v with status, or the error.
+func respond(c *gin.Context, status int, v any, err error) {
+	if ae, isAE := err.(*api.Error); isAE && ae == nil {
+		// A nil *api.Error returned as error is non-nil; it means success.
+		err = nil
+	}
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	writeJSON(c, status, v)
+}
+
+// ok is respond with 200.
+func ok(c *gin.Context, v any, err error) { respond(c, http.StatusOK, v, err) }
