@@ -1,0 +1,144 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// Execute runs the akidb command line and exits with its status.
+func Execute() {
+	os.Exit(Run(newOSState()))
+}
+
+// exitError carries a specific exit code out of a command (for example
+// fsck's "problems found") without printing anything extra.
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// Run executes the command tree against st and returns the process exit code.
+func Run(st *State) int {
+	root, _ := newRootCommand(st)
+	root.SetArgs(st.Args)
+	ctx, cancel := st.SignalContext(context.Background())
+	defer cancel()
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	fmt.Fprintf(st.Stderr, "akidb: %v\n", err)
+	return 1
+}
+
+// globalFlags are the settings every command shares.
+type globalFlags struct {
+	configFile string
+	logLevel   string
+	logFormat  string
+}
+
+// cli is what subcommand constructors receive: the OS state, the layered
+// configuration and, once flags are parsed, the logger.
+type cli struct {
+	st     *State
+	v      *viper.Viper
+	global globalFlags
+	logger *slog.Logger
+}
+
+// newRootCommand builds the command tree; the cli it returns is for tests.
+func newRootCommand(st *State) (*cobra.Command, *cli) {
+	c := &cli{st: st, v: viper.New()}
+	root := &cobra.Command{
+		Use:           "akidb",
+		Short:         "AkiDB: a vector database for edge devices",
+		Long:          "AkiDB is a vector database for edge devices: an HNSW engine with SIMD kernels, a write-ahead log and SQLite metadata in one binary.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			return c.setup(cmd)
+		},
+	}
+	root.SetOut(st.Stdout)
+	root.SetErr(st.Stderr)
+	root.SetIn(st.Stdin)
+	pf := root.PersistentFlags()
+	pf.StringVar(&c.global.configFile, "config", "", "config file (TOML or YAML); settings layer as flags > AKIDB_* env > file > defaults")
+	pf.String("log-level", "info", "log level: debug, info, warn, error")
+	pf.String("log-format", "text", "log format: text or json")
+
+	root.AddCommand(newVersionCommand(c))
+	root.AddCommand(newBenchCommand(c))
+	root.AddCommand(newServeCommand(c))
+	root.AddCommand(newFsckCommand(c))
+	return root, c
+}
+
+// setup layers configuration for the command being run and builds the logger.
+func (c *cli) setup(cmd *cobra.Command) error {
+	v := c.v
+	v.SetEnvPrefix("AKIDB")
+	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_", ".", "_"))
+	// Bind every flag the command can see, local and inherited, under its
+	// own name so that "--ef-construction", AKIDB_EF_CONSTRUCTION and an
+	// "ef-construction" key in the config file all set the same value.
+	var bindErr error
+	bind := func(f *pflag.Flag) {
+		if bindErr == nil {
+			bindErr = v.BindPFlag(f.Name, f)
+		}
+	}
+	cmd.Flags().VisitAll(bind)
+	cmd.InheritedFlags().VisitAll(bind)
+	if bindErr != nil {
+		return fmt.Errorf("bind flags: %w", bindErr)
+	}
+	for _, key := range v.AllKeys() {
+		envKey := "AKIDB_" + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(key))
+		if val, ok := c.st.LookupEnv(envKey); ok {
+			// Environment beats the config file but not an explicit flag.
+			if f := cmd.Flags().Lookup(key); f == nil || !f.Changed {
+				v.Set(key, val)
+			}
+		}
+	}
+	if c.global.configFile != "" {
+		v.SetConfigFile(c.global.configFile)
+		if err := v.ReadInConfig(); err != nil {
+			return fmt.Errorf("read config %s: %w", c.global.configFile, err)
+		}
+	}
+	logger, err := newLogger(c.st, v.GetString("log-level"), v.GetString("log-format"))
+	if err != nil {
+		return err
+	}
+	c.logger = logger
+	return nil
+}
+
+func newLogger(st *State, level, format string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(st.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(st.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
