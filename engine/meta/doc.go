@@ -30,7 +30,7 @@
 // the references valid (PRAGMA foreign_keys cannot change inside a
 // transaction).
 //
-// # Schema (version 2)
+// # Schema (version 3)
 //
 //	-- 0001_catalog
 //	tenants(id TEXT PK, name TEXT UNIQUE NOT NULL, created_at INTEGER)
@@ -47,6 +47,13 @@
 //	audit_events(id INTEGER PK AUTOINCREMENT, at INTEGER, tenant_id, key_id,
 //	             remote_addr, action, target, result CHECK IN ('ok','denied','failed'),
 //	             request_id)  -- no foreign keys: the trail outlives tenants
+//	-- 0003_limits
+//	tenant_quotas(tenant_id PK REFERENCES tenants ON DELETE CASCADE,
+//	              qps_limit REAL NULL, burst INTEGER NULL, max_collections,
+//	              max_vectors, max_storage_bytes INTEGER NULL, updated_at)
+//	api_key_rate_limits(key_id PK REFERENCES api_keys ON DELETE CASCADE,
+//	              qps_limit REAL, burst INTEGER NULL, updated_at)
+//	runtime_config(key TEXT PK, value TEXT (valid JSON), updated_at)
 //
 // Tables are STRICT. Times are INTEGER Unix milliseconds, UTC. Ids are
 // random version-4 UUIDs in canonical lowercase form, except the tenant

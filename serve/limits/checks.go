@@ -1,0 +1,192 @@
+package limits
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/akidb/akidb/serve/api"
+)
+
+// Usage is what a tenant holds: the sums over its collections of what the
+// engine reports (GET /api/v1/collections/{name}: count and memory_bytes).
+type Usage struct {
+	Collections  int64 `json:"collections"`
+	Vectors      int64 `json:"vectors"`       // live records
+	StorageBytes int64 `json:"storage_bytes"` // the engine's memory_bytes
+}
+
+func (u Usage) add(v Usage) Usage {
+	return Usage{u.Collections + v.Collections, u.Vectors + v.Vectors, u.StorageBytes + v.StorageBytes}
+}
+
+// UsageSource reports tenants' usage. The engine knows it (count and
+// memory per collection); the wiring sums it per tenant. Both methods
+// are called on request paths and at scrape time, so they must be cheap
+// and must not fail: before the engine has recovered they report zero.
+type UsageSource interface {
+	// TenantUsage is one tenant's usage.
+	TenantUsage(tenantID string) Usage
+	// AllTenantUsage is the usage of every tenant that has collections.
+	AllTenantUsage() map[string]Usage
+}
+
+// Quota resource names: the error details' "resource" and the metrics'
+// resource label.
+const (
+	ResourceCollections  = "collections"
+	ResourceVectors      = "vectors"
+	ResourceStorageBytes = "storage_bytes"
+)
+
+// CheckUpsert refuses a write that would take the tenant past
+// max_vectors or max_storage_bytes, with quota_exceeded (403) saying which,
+// the limit, the current usage and the addition. addVectors is the number
+// of records the write adds (new ids; a conservative caller may pass the
+// batch size), addBytes their estimated size (EstimateRecordBytes). A
+// write that adds nothing passes even when the tenant is over (its quota
+// was lowered, say): it may replace and delete, not grow.
+func (e Effective) CheckUpsert(cur Usage, addVectors, addBytes int64) *api.Error {
+	if err := exceeds(ResourceVectors, "max_vectors", e.MaxVectors, cur.Vectors, addVectors); err != nil {
+		return err
+	}
+	return exceeds(ResourceStorageBytes, "max_storage_bytes", e.MaxStorageBytes, cur.StorageBytes, addBytes)
+}
+
+// CheckCreateCollection refuses a collection past max_collections.
+func (e Effective) CheckCreateCollection(currentCollections int64) *api.Error {
+	return exceeds(ResourceCollections, "max_collections", e.MaxCollections, currentCollections, 1)
+}
+
+func exceeds(resource, field string, limit *int64, cur, add int64) *api.Error {
+	if limit == nil || add <= 0 || cur+add <= *limit {
+		return nil
+	}
+	return &api.Error{
+		Code:    api.CodeQuotaExceeded,
+		Message: fmt.Sprintf("tenant quota exceeded: %s is %d; the tenant has %d and the request adds %d", field, *limit, cur, add),
+		Details: map[string]any{"resource": resource, "limit": *limit, "current": cur, "requested": add},
+	}
+}
+
+// unlimited reports whether no storage limit applies, so checks can skip
+// computing usage.
+func (e Effective) unlimited() bool {
+	return e.MaxCollections == nil && e.MaxVectors == nil && e.MaxStorageBytes == nil
+}
+
+// CheckUpsert is Effective(tenantID).CheckUpsert with the usage given as
+// numbers.
+func (q *Quotas) CheckUpsert(tenantID string, currentVectors, currentBytes, addVectors, addBytes int64) *api.Error {
+	return q.Effective(tenantID).CheckUpsert(Usage{Vectors: currentVectors, StorageBytes: currentBytes}, addVectors, addBytes)
+}
+
+// CheckCreateCollection is Effective(tenantID).CheckCreateCollection.
+func (q *Quotas) CheckCreateCollection(tenantID string, currentCollections int64) *api.Error {
+	return q.Effective(tenantID).CheckCreateCollection(currentCollections)
+}
+
+// EstimateRecordBytes is what one record adds to storage for the upsert
+// check: its vector (4 bytes a dimension), id and metadata JSON. The
+// engine's memory_bytes, which the usage is, also counts index links and
+// allocates in chunks, so the estimate is a lower bound and usage can end
+// a little above the limit after the write that reaches it.
+func EstimateRecordBytes(dimension, idBytes, metadataBytes int) int64 {
+	return 4*int64(dimension) + int64(idBytes) + int64(metadataBytes)
+}
+
+// Guard checks writes against quotas with the usage from a UsageSource,
+// counting the writes it has admitted that are still running, so that
+// concurrent writes cannot pass one check each and together exceed the
+// quota. It is safe for concurrent use.
+//
+// Between the engine applying a write and done being called the write is
+// counted twice (in the usage and as pending); that errs on refusing.
+type Guard struct {
+	quotas *Quotas
+	usage  UsageSource
+
+	mu      sync.Mutex
+	pending map[string]Usage
+}
+
+// NewGuard returns a Guard over quotas and usage.
+func NewGuard(quotas *Quotas, usage UsageSource) *Guard {
+	return &Guard{quotas: quotas, usage: usage, pending: make(map[string]Usage)}
+}
+
+func noop() {}
+
+// BeginUpsert admits a write adding addVectors records of addBytes, or
+// refuses it with quota_exceeded (an *api.Error) before anything is
+// written: a batch is admitted or refused whole. On admission call done
+// once the write has finished, whether it succeeded or not.
+func (g *Guard) BeginUpsert(tenantID string, addVectors, addBytes int64) (done func(), err error) {
+	return g.begin(tenantID, Usage{Vectors: addVectors, StorageBytes: addBytes}, func(e Effective, cur Usage) *api.Error {
+		return e.CheckUpsert(cur, addVectors, addBytes)
+	})
+}
+
+// BeginCreateCollection admits creating one collection, or refuses it
+// with quota_exceeded. On admission call done once the creation has
+// finished.
+func (g *Guard) BeginCreateCollection(tenantID string) (done func(), err error) {
+	return g.begin(tenantID, Usage{Collections: 1}, func(e Effective, cur Usage) *api.Error {
+		return e.CheckCreateCollection(cur.Collections)
+	})
+}
+
+func (g *Guard) begin(tenantID string, add Usage, check func(Effective, Usage) *api.Error) (func(), error) {
+	eff := g.quotas.Effective(tenantID)
+	if eff.unlimited() {
+		return noop, nil // the common case costs no usage computation
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	cur := g.usage.TenantUsage(tenantID).add(g.pending[tenantID])
+	if e := check(eff, cur); e != nil {
+		return nil, e
+	}
+	g.pending[tenantID] = g.pending[tenantID].add(add)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			p := g.pending[tenantID].add(Usage{-add.Collections, -add.Vectors, -add.StorageBytes})
+			if p == (Usage{}) {
+				delete(g.pending, tenantID)
+			} else {
+				g.pending[tenantID] = p
+			}
+		})
+	}, nil
+}
+
+// TenantReport is one tenant's usage against its effective quota.
+type TenantReport struct {
+	TenantID  string
+	Usage     Usage
+	Effective Effective
+}
+
+// Report is every tenant's usage against its quota: the tenants the usage
+// source reports and those with a quota of their own. For the metrics.
+func (g *Guard) Report() []TenantReport {
+	all := g.usage.AllTenantUsage()
+	g.quotas.mu.RLock()
+	ids := make([]string, 0, len(all)+len(g.quotas.tenants))
+	for id := range g.quotas.tenants {
+		if _, ok := all[id]; !ok {
+			ids = append(ids, id)
+		}
+	}
+	g.quotas.mu.RUnlock()
+	for id := range all {
+		ids = append(ids, id)
+	}
+	out := make([]TenantReport, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, TenantReport{TenantID: id, Usage: all[id], Effective: g.quotas.Effective(id)})
+	}
+	return out
+}

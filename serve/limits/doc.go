@@ -1,0 +1,115 @@
+// Package limits owns what each tenant is allowed and the server-wide
+// settings behind it: tenant quotas and API key rates (persisted in the
+// metadata database, migration 0003_limits), the runtime configuration
+// (rate limit defaults, changeable without a restart), the quota checks
+// before writes, the process memory limit, and the metrics of all of it.
+// The token buckets and the in-flight bound themselves are serve/ratelimit.
+//
+// # Quotas
+//
+// A tenant's quota has five fields, each either set for the tenant or
+// NULL, meaning "the server default":
+//
+//	field              range        NULL means
+//	qps_limit          1..10000     the runtime default_qps (100)
+//	burst              1..1000000   qps_limit x default_burst_multiplier, rounded up (200)
+//	max_collections    >= 0         Defaults.MaxCollections (nil: unlimited)
+//	max_vectors        >= 0         Defaults.MaxVectors (nil: unlimited)
+//	max_storage_bytes  >= 0         Defaults.MaxStorageBytes (nil: unlimited)
+//
+// A maximum of 0 allows nothing (no collections: a frozen tenant). An
+// update is partial: an absent field stays, null returns it to the
+// default, a value sets it; a value out of range refuses the whole update
+// with invalid_argument naming the field and the reason. Quotas holds every
+// quota in memory (the server is the only writer of its data directory)
+// and writes through, so a change applies from the tenant's next request
+// and requests never read SQLite. Rows go with their tenant (ON DELETE
+// CASCADE); call ForgetTenant after deleting one.
+//
+// An API key may have a rate of its own (qps_limit, optional burst;
+// KeyRate). A request then needs a token from both buckets; the stricter
+// wins.
+//
+// # Quota checks
+//
+// Usage is the engine's: per collection, count (live records) and
+// memory_bytes, summed per tenant by the wiring's UsageSource. Storage is
+// that memory figure. A write is checked before anything is written and
+// refused whole (a batch is all or nothing) with 403 quota_exceeded, with
+// details {resource, limit, current, requested}:
+//
+//	upsert:            current + added > max_vectors, or + estimated bytes > max_storage_bytes
+//	create collection: current + 1 > max_collections
+//
+// Added records are the new ids (or, conservatively, the batch size);
+// their bytes are estimated with EstimateRecordBytes (4 x dimension + id +
+// metadata), a lower bound of what the engine will report, so usage can end
+// slightly above max_storage_bytes after the write that reaches it. A
+// write that adds nothing (a replacement, a delete) always passes, so a
+// tenant whose quota was lowered below its usage can still shrink. Guard
+// counts admitted writes still running, so concurrent writes cannot each
+// pass and together exceed a quota; with no maximum set (the default) it
+// does not compute usage at all.
+//
+// # Runtime configuration
+//
+// RuntimeConfig holds RateLimitConfig {enabled, default_qps,
+// default_burst_multiplier} (defaults true, 100, 2), stored as JSON under
+// the key "rate_limit" of the runtime_config table and reloaded on start.
+// An update is validated (default_qps 1..10000, multiplier 1..100; else
+// invalid_argument with the field and reason), written, then put in force
+// with an atomic pointer swap: every request reads it without a lock, so
+// it applies to the next request of every tenant without its own rate and
+// to new tenants. Changes() counts updates that changed something. A
+// stored value that does not decode or is out of range is logged as an
+// error and the defaults are used, because the server must start for an
+// administrator to fix it through the API. enabled=false switches all
+// rate limiting off (tenant and key rates included); quotas on storage
+// still apply.
+//
+// # Memory limit
+//
+// ApplyMemoryLimit, called once by `akidb serve` at startup: if the
+// GOMEMLIMIT environment variable is set the Go runtime has applied it and
+// it is left alone; otherwise the soft limit is set to 75% of the memory
+// available to the process, the smallest of the cgroup v2 memory.max of
+// its cgroup and each ancestor (through /proc/self/cgroup; "max" is no
+// limit), the cgroup v1 memory.limit_in_bytes, and /proc/meminfo MemTotal.
+// The other 25% is for what the Go heap does not count (SQLite, stacks)
+// and for the collector to act before the OOM killer. If nothing can be
+// detected it returns an error, which the server logs, and runs without.
+//
+// # Metrics
+//
+// NewMetrics registers on the given prometheus.Registerer (no globals):
+// akidb_ratelimit_allowed_total{tenant}, akidb_ratelimit_limited_total{tenant},
+// akidb_shed_requests_total, akidb_runtime_config_changes_total and
+// akidb_quota_usage_ratio{tenant,resource} (usage / limit, for limited
+// resources only, computed at scrape time from SetQuotaReporter's Guard;
+// a limit of 0 reads 1 when nothing is used and +Inf otherwise).
+//
+// # Wiring
+//
+//	store := engine's *meta.Store
+//	rc, _ := limits.NewRuntimeConfig(ctx, store, logger)
+//	quotas, _ := limits.NewQuotas(ctx, store, rc, limits.Defaults{...from flags})
+//	guard := limits.NewGuard(quotas, usageSource)         // usageSource: sums engine stats per tenant
+//	m, _ := limits.NewMetrics(reg, limits.MetricsSources{Shedder: shedder, Config: rc})
+//	m.SetQuotaReporter(guard)
+//
+// Per request: limiter.Allow(tenant, keyID, quotas.RatesFor(tenant, keyID))
+// (see serve/ratelimit for the order). In the service, before writes:
+//
+//	done, err := guard.BeginUpsert(tenant, newRecords, bytes); if err != nil { return err }; defer done()
+//	done, err := guard.BeginCreateCollection(tenant);         if err != nil { return err }; defer done()
+//
+// serve/api cannot import this package (it imports serve/api for
+// api.Error), so the service takes the guard through a small interface of
+// its own with those two methods.
+//
+// Admin API (as wired): GET/POST /admin/tenants/{id}/quota (Quotas.Get /
+// Quotas.Set with a QuotaUpdate body), GET /admin/config
+// (RuntimeConfig.Settings), POST /admin/config/rate-limit (a
+// RateLimitUpdate body); actions quota.read/quota.write and
+// config.read/config.write.
+package limits

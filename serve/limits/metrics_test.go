@@ -1,0 +1,106 @@
+package limits
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/akidb/akidb/engine/meta"
+	"github.com/akidb/akidb/serve/ratelimit"
+)
+
+func TestMetrics(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openStore(t, "")
+	acme, _ := s.CreateTenant(ctx, "acme")
+	rc := newRuntimeConfig(t, s)
+	q := newQuotas(t, s, rc, Defaults{})
+	shed := ratelimit.NewShedder(1)
+	reg := prometheus.NewPedanticRegistry()
+	m, err := NewMetrics(reg, MetricsSources{Shedder: shed, Config: rc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewMetrics(reg, MetricsSources{}); err == nil {
+		t.Fatal("registering twice on one registry succeeded")
+	}
+
+	m.ObserveRateLimit(acme.ID, true)
+	m.ObserveRateLimit(acme.ID, true)
+	m.ObserveRateLimit(acme.ID, false)
+	release, _ := shed.TryAcquire()
+	shed.TryAcquire()
+	shed.TryAcquire()
+	release()
+	if _, err := rc.UpdateRateLimit(ctx, RateLimitUpdate{DefaultQPS: ptr(10.0)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Set(ctx, acme.ID, QuotaUpdate{MaxVectors: meta.SetTo[int64](200), MaxStorageBytes: meta.SetTo[int64](0)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Set(ctx, meta.DefaultTenantID, QuotaUpdate{MaxCollections: meta.SetTo[int64](4)}); err != nil {
+		t.Fatal(err)
+	}
+	usage := &fakeUsage{usage: map[string]Usage{acme.ID: {Collections: 3, Vectors: 50, StorageBytes: 0}, "other": {Vectors: 7}}}
+	m.SetQuotaReporter(NewGuard(q, usage))
+
+	want := `
+# HELP akidb_quota_usage_ratio Tenant usage divided by its quota, for resources with a limit (collections, vectors, storage_bytes); 1 or more means further growth is refused.
+# TYPE akidb_quota_usage_ratio gauge
+akidb_quota_usage_ratio{resource="collections",tenant="default"} 0
+akidb_quota_usage_ratio{resource="storage_bytes",tenant="` + acme.ID + `"} 1
+akidb_quota_usage_ratio{resource="vectors",tenant="` + acme.ID + `"} 0.25
+# HELP akidb_ratelimit_allowed_total Requests the tenant's (and key's) token buckets let through.
+# TYPE akidb_ratelimit_allowed_total counter
+akidb_ratelimit_allowed_total{tenant="` + acme.ID + `"} 2
+# HELP akidb_ratelimit_limited_total Requests refused with rate_limited (429) by the tenant's or key's token bucket.
+# TYPE akidb_ratelimit_limited_total counter
+akidb_ratelimit_limited_total{tenant="` + acme.ID + `"} 1
+# HELP akidb_runtime_config_changes_total Runtime setting updates that changed a value since the server started.
+# TYPE akidb_runtime_config_changes_total counter
+akidb_runtime_config_changes_total 1
+# HELP akidb_shed_requests_total Requests refused with unavailable (503) because too many were in flight.
+# TYPE akidb_shed_requests_total counter
+akidb_shed_requests_total 2
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
+		t.Fatal(err)
+	}
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+
+	m.ForgetTenant(acme.ID)
+	if n := testutil.CollectAndCount(m.allowed) + testutil.CollectAndCount(m.limited); n != 0 {
+		t.Fatalf("%d rate limit series left for a forgotten tenant", n)
+	}
+	m.SetQuotaReporter(nil)
+	if n := testutil.CollectAndCount(m.quota); n != 0 {
+		t.Fatalf("%d quota series without a reporter", n)
+	}
+
+	// A nil *Metrics is a no-op.
+	var nilM *Metrics
+	nilM.ObserveRateLimit("x", true)
+	nilM.SetQuotaReporter(nil)
+	nilM.ForgetTenant("x")
+}
+
+func TestUsageRatio(t *testing.T) {
+	for _, c := range []struct {
+		used, limit int64
+		want        float64
+	}{{0, 10, 0}, {5, 10, 0.5}, {12, 10, 1.2}, {0, 0, 1}, {1, 0, math.Inf(1)}} {
+		if got := usageRatio(c.used, c.limit); got != c.want {
+			t.Errorf("usageRatio(%d, %d) = %v, want %v", c.used, c.limit, got, c.want)
+		}
+	}
+}

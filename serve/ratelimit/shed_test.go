@@ -1,0 +1,162 @@
+package ratelimit
+
+import (
+	"context"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/akidb/akidb/serve/api"
+)
+
+func TestShedderBound(t *testing.T) {
+	s := NewShedder(2)
+	r1, ok1 := s.TryAcquire()
+	r2, ok2 := s.TryAcquire()
+	if !ok1 || !ok2 || s.InFlight() != 2 {
+		t.Fatalf("first two: %v %v, in flight %d", ok1, ok2, s.InFlight())
+	}
+	if r, ok := s.TryAcquire(); ok || r != nil {
+		t.Fatal("a third request was admitted past the bound of 2")
+	}
+	if s.Shed() != 1 {
+		t.Fatalf("shed %d, want 1", s.Shed())
+	}
+	r1()
+	r3, ok := s.TryAcquire()
+	if !ok {
+		t.Fatal("refused after a release")
+	}
+	r2()
+	r3()
+	if s.InFlight() != 0 {
+		t.Fatalf("in flight %d after all releases", s.InFlight())
+	}
+
+	// Raising the bound admits more at once; lowering it refuses new ones.
+	s.SetMax(3)
+	var rs []func()
+	for i := 0; i < 3; i++ {
+		r, ok := s.TryAcquire()
+		if !ok {
+			t.Fatalf("request %d refused under a bound of 3", i)
+		}
+		rs = append(rs, r)
+	}
+	s.SetMax(1)
+	if _, ok := s.TryAcquire(); ok {
+		t.Fatal("admitted with 3 in flight under a bound of 1")
+	}
+	for _, r := range rs {
+		r()
+	}
+	if _, ok := s.TryAcquire(); !ok {
+		t.Fatal("refused with nothing in flight")
+	}
+
+	e := OverloadedError()
+	if e.Code != api.CodeUnavailable || e.RetryAfterSeconds != 1 || api.StatusOf(e.Code).HTTP != http.StatusServiceUnavailable {
+		t.Fatalf("overloaded error %+v", e)
+	}
+}
+
+func TestShedderDefaults(t *testing.T) {
+	if got := DefaultMaxInFlight(2); got != 128 {
+		t.Fatalf("default for 2 CPUs %d, want 128", got)
+	}
+	if got := DefaultMaxInFlight(0); got != MinDefaultInFlight {
+		t.Fatalf("default for 0 CPUs %d", got)
+	}
+	if got := NewShedder(0).Max(); got != DefaultMaxInFlight(runtime.GOMAXPROCS(0)) {
+		t.Fatalf("NewShedder(0).Max() = %d", got)
+	}
+}
+
+// Never more than the bound in flight, and every refusal counted.
+func TestShedderConcurrent(t *testing.T) {
+	const bound, goroutines, tries = 4, 16, 2000
+	s := NewShedder(bound)
+	var (
+		wg       sync.WaitGroup
+		inside   atomic.Int64
+		peak     atomic.Int64
+		admitted atomic.Int64
+	)
+	for g := 0; g < goroutines; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < tries; i++ {
+				release, ok := s.TryAcquire()
+				if !ok {
+					continue
+				}
+				admitted.Add(1)
+				n := inside.Add(1)
+				for {
+					p := peak.Load()
+					if n <= p || peak.CompareAndSwap(p, n) {
+						break
+					}
+				}
+				runtime.Gosched()
+				inside.Add(-1)
+				release()
+			}
+		}()
+	}
+	wg.Wait()
+	if p := peak.Load(); p > bound {
+		t.Fatalf("%d requests inside at once, bound %d", p, bound)
+	}
+	if got := uint64(admitted.Load()) + s.Shed(); got != goroutines*tries {
+		t.Fatalf("admitted + shed = %d, want %d", got, goroutines*tries)
+	}
+	if s.InFlight() != 0 {
+		t.Fatalf("in flight %d at the end", s.InFlight())
+	}
+}
+
+func TestWithRequestTimeout(t *testing.T) {
+	before := time.Now()
+	ctx, cancel := WithRequestTimeout(context.Background(), 0)
+	defer cancel()
+	dl, ok := ctx.Deadline()
+	if !ok || dl.Before(before.Add(DefaultRequestTimeout)) || dl.After(time.Now().Add(DefaultRequestTimeout)) {
+		t.Fatalf("default deadline %v (ok %v), want about now+%v", dl, ok, DefaultRequestTimeout)
+	}
+
+	// An earlier deadline of the client's stays.
+	parent, cancelParent := context.WithTimeout(context.Background(), time.Second)
+	defer cancelParent()
+	want, _ := parent.Deadline()
+	ctx2, cancel2 := WithRequestTimeout(parent, time.Hour)
+	defer cancel2()
+	if got, _ := ctx2.Deadline(); !got.Equal(want) {
+		t.Fatalf("deadline %v, want the client's %v", got, want)
+	}
+	// A shorter server timeout wins over a later client deadline.
+	ctx3, cancel3 := WithRequestTimeout(parent, time.Millisecond)
+	defer cancel3()
+	if got, _ := ctx3.Deadline(); !got.Before(want) {
+		t.Fatalf("deadline %v not before the client's %v", got, want)
+	}
+	<-ctx3.Done() // the deadline really fires
+	if ctx3.Err() != context.DeadlineExceeded {
+		t.Fatalf("err %v", ctx3.Err())
+	}
+}
+
+func BenchmarkShedderParallel(b *testing.B) {
+	s := NewShedder(1 << 20)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if release, ok := s.TryAcquire(); ok {
+				release()
+			}
+		}
+	})
+}
