@@ -39,7 +39,8 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if d.Config() != g.Config() || d.Len() != g.Len() || d.Deleted() != g.Deleted() || d.MemoryBytes() != g.MemoryBytes() {
-		t.Fatalf("decoded %v (mem %d), want %v (mem %d)", d, d.MemoryBytes(), g, g.MemoryBytes())
+		t.Fatalf("decoded config %+v len %d deleted %d mem %d, want %+v %d %d %d", d.Config(), d.Len(), d.Deleted(),
+			d.MemoryBytes(), g.Config(), g.Len(), g.Deleted(), g.MemoryBytes())
 	}
 	for i, q := range clustered(73, 50, 24, 20) {
 		a, b := g.Search(q, 10, 40, nil), d.Search(q, 10, 40, nil)

@@ -23,8 +23,8 @@ func TestConcurrentMixedWorkload(t *testing.T) {
 		deleteN = 600
 	)
 	data := clustered(81, n, dim, 20)
-	queries := clustered(82, 64, dim, 20)
-	g := build(t, Config{Dim: dim, Metric: distance.L2, M: 8, EfConstruction: 64, Seed: 1}, data[:seedN])
+	queries := clustered(82, 200, dim, 20)
+	g := build(t, Config{Dim: dim, Metric: distance.L2, M: 16, EfConstruction: 100, Seed: 1}, data[:seedN])
 	byID := make([][]float32, n)
 	copy(byID, data[:seedN])
 
@@ -146,7 +146,11 @@ func TestConcurrentMixedWorkload(t *testing.T) {
 		t.Fatalf("Len %d Deleted %d, want %d and %d", g.Len(), g.Deleted(), n, seedN/2)
 	}
 	checkInvariants(t, g)
-	if r := meanRecall(t, g, byID, queries, 10, 64, nil); r < 0.95 {
+	r := meanRecall(t, g, byID, queries, 10, 64, nil)
+	t.Logf("recall after concurrent build: %.4f", r)
+	// The interleaving (and so the graph) differs from run to run; a
+	// single-threaded build of this data scores about 0.99.
+	if r < 0.95 {
 		t.Fatalf("recall after concurrent build %.4f < 0.95", r)
 	}
 

@@ -22,7 +22,7 @@ const (
 	MaxM              = 100
 	MaxEfConstruction = 5000
 	// MaxDim bounds the vector dimension. One arena chunk holds chunkSize
-	// vectors, so this also bounds one chunk to 32 MiB.
+	// vectors, so this also bounds one chunk to 16 MiB.
 	MaxDim = 16384
 	// MaxNodes bounds the number of ids a graph hands out (ids are uint32,
 	// and math.MaxUint32 means "no node" in oldToNew and the encoding).

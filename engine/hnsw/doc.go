@@ -20,7 +20,7 @@
 // # Memory layout
 //
 // Nodes have dense uint32 ids in insertion order. Everything per node lives
-// in chunks of 512 nodes: the vectors (one []float32), the layer-0 rows
+// in chunks of 256 nodes: the vectors (one []float32), the layer-0 rows
 // ([count, id_1 .. id_2M] in one []uint32), a meta word (ready, deleted,
 // level), a mutex, and for the ~1/M nodes above layer 0 one []uint32 of
 // level rows [count, id_1 .. id_M]. Chunks never move; growth copies the
@@ -89,5 +89,5 @@
 // itself, not repeated within a row, and has a level >= the row's layer; the
 // entry point has the top level and no node has a higher one; the tombstone
 // popcount equals the deleted count. Decode reads exactly these bytes and
-// allocates in step with what it has read (at most one 512-node chunk ahead).
+// allocates in step with what it has read (at most one 256-node chunk ahead).
 package hnsw

@@ -1,7 +1,6 @@
 package hnsw
 
 import (
-	"fmt"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -13,7 +12,7 @@ import (
 // allocated, so a reader holding a table snapshot can keep using it while
 // the graph grows; growth copies the (small) table and swaps it atomically.
 const (
-	chunkBits = 9
+	chunkBits = 8
 	chunkSize = 1 << chunkBits
 	chunkMask = chunkSize - 1
 )
@@ -152,10 +151,12 @@ func (g *Graph) grow(ci int) *chunkTable {
 	if ci < len(t.chunks) {
 		return t
 	}
-	chunks := make([]*chunk, ci+1, max(ci+1, 2*len(t.chunks)))
-	copy(chunks, t.chunks)
-	for i := len(t.chunks); i <= ci; i++ {
-		chunks[i] = g.newChunk()
+	// Appending in place is safe: a reader's snapshot never looks past its
+	// own length, and the slots written here are past it. Doubling keeps
+	// growth amortised O(1) per chunk.
+	chunks := t.chunks
+	for len(chunks) <= ci {
+		chunks = append(chunks, g.newChunk())
 	}
 	nt := &chunkTable{chunks: chunks}
 	g.table.Store(nt)
@@ -273,9 +274,4 @@ func (g *Graph) MemoryBytes() int64 {
 	chunks := int64(len(g.table.Load().chunks))
 	perNode := int64(g.dim*4+g.stride0*4) + 24 /* upper slice header */ + 4 /* meta */ + 8 /* lock */
 	return chunks*chunkSize*perNode + g.upperWords.Load()*4
-}
-
-func (g *Graph) String() string {
-	return fmt.Sprintf("hnsw.Graph{dim=%d metric=%s M=%d efc=%d len=%d deleted=%d}",
-		g.dim, g.cfg.Metric, g.m, g.efc, g.Len(), g.Deleted())
 }

@@ -78,7 +78,7 @@ func (g *Graph) insert(s *scratch, id uint32, level int, v []float32) {
 	}
 	epDeleted := metaOf(tab, ep)&metaDeleted != 0
 	for l := min(level, top); l >= 0; l-- {
-		g.searchLayer(s, tab, v, cur, curDist, l, g.efc, nil, true, id)
+		tab = g.searchLayer(s, tab, v, cur, curDist, l, g.efc, nil, true, id)
 		if epDeleted {
 			// As hnswlib: a deleted entry point still offers a link, so a
 			// graph whose nodes are all deleted stays connected.

@@ -11,7 +11,8 @@ import (
 // Deleted nodes are never returned. allow, when not nil, restricts which ids
 // may be results; it is called at most once per visited node, must be safe
 // for concurrent use if Search is called concurrently, and must not call
-// back into the graph's mutating methods.
+// back into the graph (Search holds a read lock that a pending Vacuum would
+// make a second acquisition wait on).
 //
 // Filtering and tombstones follow hnswlib's isIdAllowed path: traversal goes
 // through every node (deleted and disallowed ones included) so the graph
@@ -80,13 +81,17 @@ func (g *Graph) greedyClosest(tab []*chunk, q []float32, cur uint32, curDist flo
 // to ef accepted nodes in s.res (a max-heap). A node is accepted when it is
 // not self, not deleted (if skipDeleted) and allowed (if allow != nil).
 //
+// Nodes added after the caller's table snapshot can show up in lists; the
+// search then reloads the table and widens its visited set, and returns the
+// table it ended with, which the caller must use for the result ids.
+//
 // The loop mirrors hnswlib's searchBaseLayer(ST): a candidate is expanded
 // and every unvisited neighbour is measured; a neighbour joins the frontier
 // when the result heap is not full or it beats the heap's worst, and joins
 // the result heap only if accepted. The search ends when the closest
 // frontier node is worse than the heap's worst and the heap is full.
 func (g *Graph) searchLayer(s *scratch, tab []*chunk, q []float32, ep uint32, epDist float32,
-	level, ef int, allow func(uint32) bool, skipDeleted bool, self uint32) {
+	level, ef int, allow func(uint32) bool, skipDeleted bool, self uint32) []*chunk {
 	limit := limitOf(tab)
 	s.vis.reset(int(limit))
 	stamps, epoch := s.vis.stamps[:limit], s.vis.epoch
@@ -135,26 +140,33 @@ func (g *Graph) searchLayer(s *scratch, tab []*chunk, q []float32, ep uint32, ep
 		// Two passes over the neighbours. The first marks the unvisited ones
 		// and starts fetching the first line of each, so their misses
 		// overlap; the second measures them while prefetching the whole of
-		// the next vector. On 784-d MNIST this is worth ~25% QPS.
+		// the next vector. On 784-d MNIST this is worth about 1.5x in QPS.
 		batch := s.batch[:0]
 		for j := range list {
 			nb := atomic.LoadUint32(&list[j])
-			if nb >= limit || stamps[nb] == epoch {
+			if nb >= limit {
+				tab, stamps = g.widen(s)
+				limit = uint32(len(stamps))
+				if nb >= limit {
+					continue
+				}
+			}
+			if stamps[nb] == epoch {
 				continue
 			}
 			stamps[nb] = epoch
-			pf(&tab[nb>>chunkBits].vecs[int(nb&chunkMask)*dim], 1)
+			prefetchLines(&tab[nb>>chunkBits].vecs[int(nb&chunkMask)*dim], 1)
 			batch = append(batch, nb)
 		}
 		s.batch = batch
 		if len(batch) > 0 {
 			nb := batch[0]
-			pf(&tab[nb>>chunkBits].vecs[int(nb&chunkMask)*dim], lines)
+			prefetchLines(&tab[nb>>chunkBits].vecs[int(nb&chunkMask)*dim], lines)
 		}
 		for bi, nb := range batch {
 			if bi+1 < len(batch) {
 				nx := batch[bi+1]
-				pf(&tab[nx>>chunkBits].vecs[int(nx&chunkMask)*dim], lines)
+				prefetchLines(&tab[nx>>chunkBits].vecs[int(nx&chunkMask)*dim], lines)
 			}
 			off := int(nb&chunkMask) * dim
 			d := dist(q, tab[nb>>chunkBits].vecs[off:off+dim:off+dim])
@@ -174,6 +186,20 @@ func (g *Graph) searchLayer(s *scratch, tab []*chunk, q []float32, ep uint32, ep
 	}
 	s.cands = cands
 	s.res = res
+	return tab
+}
+
+// widen reloads the chunk table for a search that met an id past its
+// snapshot and grows the visited set to match, keeping this search's marks.
+func (g *Graph) widen(s *scratch) ([]*chunk, []uint16) {
+	tab := g.table.Load().chunks
+	limit := int(limitOf(tab))
+	if len(s.vis.stamps) < limit {
+		grown := make([]uint16, limit+limit/2)
+		copy(grown, s.vis.stamps)
+		s.vis.stamps = grown
+	}
+	return tab, s.vis.stamps[:limit]
 }
 
 func (g *Graph) accept(tab []*chunk, id uint32, allow func(uint32) bool, skipDeleted bool, self uint32) bool {
@@ -184,12 +210,4 @@ func (g *Graph) accept(tab []*chunk, id uint32, allow func(uint32) bool, skipDel
 		return false
 	}
 	return allow == nil || allow(id)
-}
-
-const prefetchOn = false
-
-func pf(p *float32, n int) {
-	if prefetchOn {
-		prefetchLines(p, n)
-	}
 }
