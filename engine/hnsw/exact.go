@@ -1,5 +1,11 @@
 package hnsw
 
+// exactPrefetchAhead is how many vectors ahead a brute-force scan asks the
+// CPU to load. A vector of a few hundred dimensions spans most of a 4 KiB
+// page and hardware prefetchers stop at page boundaries, so the scan is
+// otherwise bound by memory latency.
+const exactPrefetchAhead = 2
+
 // ExactSearch returns the k nearest live nodes to q by brute force over the
 // arena, ascending by distance, skipping deleted nodes and those allow
 // rejects (allow == nil accepts all). Nodes whose Add is still in flight are
@@ -15,9 +21,13 @@ func (g *Graph) ExactSearch(q []float32, k int, allow func(id uint32) bool) []Ne
 	n = min(n, uint64(limitOf(tab)))
 	s := g.getScratch()
 	res := s.res[:0]
+	lines := (g.dim*4 + 63) / 64
 	for id := uint32(0); uint64(id) < n; id++ {
 		c := tab[id>>chunkBits]
 		i := id & chunkMask
+		if ahead := id + exactPrefetchAhead; uint64(ahead) < n {
+			prefetchLines(&tab[ahead>>chunkBits].vecs[int(ahead&chunkMask)*g.dim], lines)
+		}
 		if m := c.meta[i].Load(); m&metaReady == 0 || m&metaDeleted != 0 {
 			continue
 		}
@@ -49,7 +59,13 @@ func (g *Graph) ExactSearchIDs(q []float32, k int, ids []uint32) []Neighbor {
 	s.vis.reset(int(limitOf(tab)))
 	stamps, epoch := s.vis.stamps, s.vis.epoch
 	res := s.res[:0]
-	for _, id := range ids {
+	lines := (g.dim*4 + 63) / 64
+	for j, id := range ids {
+		if j+exactPrefetchAhead < len(ids) {
+			if ahead := ids[j+exactPrefetchAhead]; ahead < n {
+				prefetchLines(&tab[ahead>>chunkBits].vecs[int(ahead&chunkMask)*g.dim], lines)
+			}
+		}
 		if id >= n || stamps[id] == epoch {
 			continue
 		}
