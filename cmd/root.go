@@ -83,6 +83,9 @@ func newRootCommand(st *State) (*cobra.Command, *cli) {
 	root.AddCommand(newBenchCommand(c))
 	root.AddCommand(newServeCommand(c))
 	root.AddCommand(newFsckCommand(c))
+	root.AddCommand(newKeysCommand(c))
+	root.AddCommand(newTenantsCommand(c))
+	root.AddCommand(newCertsCommand(c))
 	return root, c
 }
 

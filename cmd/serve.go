@@ -1,12 +1,16 @@
 package cmd
 
 import (
+	"bytes"
 	"fmt"
+	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/akidb/akidb/engine/wal"
 	"github.com/akidb/akidb/serve"
+	"github.com/akidb/akidb/serve/auth"
 )
 
 func newServeCommand(c *cli) *cobra.Command {
@@ -18,12 +22,30 @@ func newServeCommand(c *cli) *cobra.Command {
 its data in ./akidb-data and listens on 127.0.0.1:8080 (REST) and
 127.0.0.1:9090 (gRPC). SIGINT or SIGTERM stop it gracefully: new requests are
 refused, requests in flight finish (up to --shutdown-timeout), every
-collection is checkpointed, and the data directory is closed.`,
+collection is checkpointed, and the data directory is closed.
+
+Security is on by default. Every /api/v1 and /admin request and every
+akidb.v1 RPC needs a credential: "Authorization: Bearer <api-key-or-jwt>" (or
+X-API-Key; gRPC metadata "authorization"). On the first start of an empty data
+directory an admin key is created, printed once on stderr and written to
+<data-dir>/secrets/bootstrap-admin.key (0600). --auth=false (AKIDB_AUTH=false)
+turns authentication off for trusted local development only.
+
+--tls-cert and --tls-key serve REST and gRPC over TLS (1.3 unless
+--tls-min-version 1.2); --tls-client-ca also requires client certificates
+(mTLS). The certificate is reloaded when its files change and on SIGHUP.
+JWTs are signed with --jwt-secret-file or AKIDB_JWT_SECRET (at least 32 bytes),
+else with <data-dir>/secrets/jwt.key, generated once. See docs/security.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := serveConfig(c)
 			if err != nil {
 				return err
+			}
+			if c.st.Hangups != nil {
+				reload, stop := c.st.Hangups()
+				defer stop()
+				cfg.Reload = reload
 			}
 			return serve.Run(cmd.Context(), cfg, c.logger, c.st.Stderr)
 		},
@@ -49,6 +71,18 @@ collection is checkpointed, and the data directory is closed.`,
 	f.Int("max-dimension", def.Limits.MaxDimension, "dimension of a new collection")
 	f.Int64("max-body-bytes", def.Limits.MaxBodyBytes, "request body (REST) and message (gRPC) size")
 	f.Int("max-delete-ids", def.Limits.MaxDeleteIDs, "ids per delete request")
+	f.Bool("auth", true, "require credentials on every API request; --auth=false is for trusted local development only")
+	f.String("jwt-secret-file", "", "file holding the JWT signing secret (at least 32 bytes); default: AKIDB_JWT_SECRET, else <data-dir>/secrets/jwt.key")
+	f.Duration("token-ttl", auth.DefaultTokenTTL, "lifetime of a JWT issued by POST /api/v1/auth/token")
+	f.Duration("key-cache-ttl", auth.DefaultCacheTTL, "how long a verified API key is trusted from memory (revocations through this server apply at once)")
+	f.Int("auth-max-failures", auth.DefaultMaxFailures, "failed authentications from one address before it is refused for --auth-failure-window")
+	f.Duration("auth-failure-window", auth.DefaultFailureWindow, "window in which --auth-max-failures count, and how long a throttled address waits")
+	f.Duration("audit-retention", auth.DefaultAuditRetention, "how long audit events are kept")
+	f.Int("audit-max-events", auth.DefaultAuditMaxEvents, "most audit events kept")
+	f.String("tls-cert", "", "PEM certificate (chain) for REST and gRPC; with --tls-key turns on TLS")
+	f.String("tls-key", "", "PEM private key of --tls-cert")
+	f.String("tls-client-ca", "", "PEM CA bundle: require client certificates signed by it (mutual TLS)")
+	f.String("tls-min-version", "1.3", "lowest TLS version accepted: 1.3 or 1.2")
 	return cmd
 }
 
@@ -81,10 +115,51 @@ func serveConfig(c *cli) (serve.Config, error) {
 	cfg.Limits.MaxDimension = v.GetInt("max-dimension")
 	cfg.Limits.MaxBodyBytes = v.GetInt64("max-body-bytes")
 	cfg.Limits.MaxDeleteIDs = v.GetInt("max-delete-ids")
+	cfg.Auth.Disabled = !v.GetBool("auth")
+	cfg.Auth.TokenTTL = v.GetDuration("token-ttl")
+	cfg.Auth.KeyCacheTTL = v.GetDuration("key-cache-ttl")
+	cfg.Auth.Throttle.MaxFailures = v.GetInt("auth-max-failures")
+	cfg.Auth.Throttle.Window = v.GetDuration("auth-failure-window")
+	cfg.Auth.AuditRetention = v.GetDuration("audit-retention")
+	cfg.Auth.AuditMaxEvents = v.GetInt("audit-max-events")
+	if cfg.Auth.JWTSecret, err = jwtSecret(c, v.GetString("jwt-secret-file")); err != nil {
+		return cfg, err
+	}
+	cfg.TLS.CertFile = v.GetString("tls-cert")
+	cfg.TLS.KeyFile = v.GetString("tls-key")
+	cfg.TLS.ClientCAFile = v.GetString("tls-client-ca")
+	cfg.TLS.MinVersion = v.GetString("tls-min-version")
 	if err := validateServeConfig(cfg); err != nil {
 		return cfg, err
 	}
 	return cfg, nil
+}
+
+// jwtSecret reads the signing secret from --jwt-secret-file or the
+// AKIDB_JWT_SECRET environment variable (not a flag: a flag's value shows
+// in the process list). Surrounding whitespace is not part of it. Neither
+// set: nil, and serve/auth keeps one in the data directory.
+func jwtSecret(c *cli, file string) ([]byte, error) {
+	env, inEnv := c.st.LookupEnv("AKIDB_JWT_SECRET")
+	var secret []byte
+	switch {
+	case file != "" && inEnv:
+		return nil, fmt.Errorf("both --jwt-secret-file and AKIDB_JWT_SECRET are set; use one")
+	case file != "":
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("--jwt-secret-file: %w", err)
+		}
+		secret = bytes.TrimSpace(data)
+	case inEnv:
+		secret = []byte(strings.TrimSpace(env))
+	default:
+		return nil, nil
+	}
+	if len(secret) < auth.MinJWTSecretLen {
+		return nil, fmt.Errorf("the JWT signing secret is %d bytes; it must be at least %d (e.g. head -c 32 /dev/urandom | base64)", len(secret), auth.MinJWTSecretLen)
+	}
+	return secret, nil
 }
 
 func validateServeConfig(cfg serve.Config) error {
@@ -103,6 +178,14 @@ func validateServeConfig(cfg serve.Config) error {
 		return fmt.Errorf("--shutdown-timeout must be positive")
 	case cfg.Engine.VacuumRatio <= 0 || cfg.Engine.VacuumRatio > 1:
 		return fmt.Errorf("--vacuum-ratio must be in (0, 1]")
+	case (cfg.TLS.CertFile == "") != (cfg.TLS.KeyFile == ""):
+		return fmt.Errorf("--tls-cert and --tls-key go together")
+	case cfg.TLS.ClientCAFile != "" && cfg.TLS.CertFile == "":
+		return fmt.Errorf("--tls-client-ca (mutual TLS) needs --tls-cert and --tls-key")
+	case cfg.TLS.MinVersion != "1.3" && cfg.TLS.MinVersion != "1.2":
+		return fmt.Errorf("--tls-min-version must be 1.3 or 1.2")
+	case cfg.Auth.TokenTTL <= 0:
+		return fmt.Errorf("--token-ttl must be positive")
 	}
 	return nil
 }

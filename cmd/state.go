@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 )
 
@@ -19,6 +20,10 @@ type State struct {
 	LookupEnv func(key string) (string, bool)
 	// SignalContext returns a context cancelled on SIGINT or SIGTERM.
 	SignalContext func(parent context.Context) (context.Context, context.CancelFunc)
+	// Hangups, if not nil, returns a channel that receives a value on
+	// every SIGHUP (`akidb serve` reloads its TLS certificate then) and a
+	// function that stops the delivery.
+	Hangups func() (<-chan struct{}, func())
 }
 
 func newOSState() *State {
@@ -31,5 +36,35 @@ func newOSState() *State {
 		SignalContext: func(parent context.Context) (context.Context, context.CancelFunc) {
 			return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 		},
+		Hangups: notifyHangups,
+	}
+}
+
+// notifyHangups delivers SIGHUP as values on a channel; several signals
+// before the receiver looks are one reload.
+func notifyHangups() (<-chan struct{}, func()) {
+	sig := make(chan os.Signal, 1)
+	out := make(chan struct{}, 1)
+	done := make(chan struct{})
+	signal.Notify(sig, syscall.SIGHUP)
+	go func() {
+		for {
+			select {
+			case <-sig:
+				select {
+				case out <- struct{}{}:
+				default:
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return out, func() {
+		once.Do(func() {
+			signal.Stop(sig)
+			close(done)
+		})
 	}
 }

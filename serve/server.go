@@ -8,17 +8,22 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	"github.com/akidb/akidb/engine"
+	"github.com/akidb/akidb/serve/access"
 	"github.com/akidb/akidb/serve/api"
+	"github.com/akidb/akidb/serve/auth"
 	grpcserver "github.com/akidb/akidb/serve/grpc"
 	"github.com/akidb/akidb/serve/metrics"
 	"github.com/akidb/akidb/serve/rest"
+	"github.com/akidb/akidb/serve/tlsconf"
 )
 
 // Config is everything `akidb serve` can be told.
@@ -38,6 +43,51 @@ type Config struct {
 	IdleTimeout       time.Duration
 	// MaxConcurrentStreams bounds HTTP/2 and gRPC streams per connection.
 	MaxConcurrentStreams uint32
+	// Auth configures authentication, authorization and the audit trail.
+	// It is on unless Auth.Disabled.
+	Auth AuthConfig
+	// TLS: a CertFile and KeyFile turn on TLS for both REST and gRPC (one
+	// certificate, reloaded without a restart when its files change or a
+	// value arrives on Reload); ClientCAFile also requires client
+	// certificates (mTLS). All empty: plaintext.
+	TLS tlsconf.Config
+	// Reload, if not nil, reloads the TLS material on every value
+	// received (the CLI sends one per SIGHUP).
+	Reload <-chan struct{}
+	// Notices receives what the operator must read once: the bootstrap
+	// admin key of a new data directory, the warning that authentication
+	// is off. Nil: Run writes them to its out; Start discards them.
+	Notices io.Writer
+}
+
+// AuthConfig configures the security layer of `akidb serve`.
+type AuthConfig struct {
+	// Disabled turns authentication off (`akidb serve --auth=false`): every
+	// request acts as an unrestricted admin of the default tenant, and no
+	// bootstrap key is made. For trusted local development only.
+	Disabled bool
+	// JWTSecret signs tokens (at least 32 bytes); nil: read from, or
+	// generated once into, <data-dir>/secrets/jwt.key.
+	JWTSecret []byte
+	// TokenTTL is the lifetime of an issued JWT (default 24h).
+	TokenTTL time.Duration
+	// KeyCacheTTL bounds how long a key row is trusted from memory
+	// (default 5m); revocations through this server apply at once anyway.
+	KeyCacheTTL time.Duration
+	// Throttle slows down repeated authentication failures per address.
+	Throttle auth.ThrottleConfig
+	// AuditRetention and AuditMaxEvents bound the audit trail (defaults
+	// 90 days, 100000 events).
+	AuditRetention time.Duration
+	AuditMaxEvents int
+	// Now is the clock of keys, tokens, the throttle and the audit trail
+	// (tests); nil is time.Now.
+	Now func() time.Time
+}
+
+// TLSEnabled reports whether cfg asks for TLS.
+func (cfg Config) TLSEnabled() bool {
+	return cfg.TLS.CertFile != "" || cfg.TLS.KeyFile != "" || cfg.TLS.ClientCAFile != ""
 }
 
 // DefaultConfig is the embedded default: data in ./akidb-data, REST on
@@ -70,6 +120,12 @@ type Server struct {
 	http     *http.Server
 	grpc     *grpc.Server
 	grpcAPI  *grpcserver.Server
+	guard    *access.Guard
+	tls      *tlsconf.Reloader // nil: plaintext
+	notices  io.Writer
+	bg       context.Context // ends at shutdown: the TLS watcher and reload loop
+	stopBg   context.CancelFunc
+	bgWG     sync.WaitGroup
 	db       *engine.DB
 	closing  bool // shutdown began; a late-finishing recovery closes its DB
 	dbMu     sync.Mutex
@@ -90,19 +146,35 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	s := &Server{cfg: cfg, log: logger, registry: reg, metrics: m, errs: make(chan error, 3), ready: make(chan struct{})}
+	s := &Server{cfg: cfg, log: logger, registry: reg, metrics: m, errs: make(chan error, 3), ready: make(chan struct{}), notices: cfg.Notices}
+	if s.notices == nil {
+		s.notices = io.Discard
+	}
 	s.svc = api.New(api.Options{Limits: cfg.Limits, Logger: logger, Version: cfg.Version, DataDir: cfg.DataDir})
+	s.guard = access.New(access.Options{Disabled: cfg.Auth.Disabled, Logger: logger})
 	m.SetStatsSource(s.stats)
+	if cfg.TLSEnabled() {
+		if s.tls, err = tlsconf.New(cfg.TLS, logger); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Auth.Disabled {
+		logger.Warn("AUTHENTICATION IS OFF: every request acts as an unrestricted admin; for trusted local development only")
+		fmt.Fprint(s.notices, authOffWarning)
+	}
 
 	if s.restLn, err = net.Listen("tcp", cfg.RESTAddr); err != nil {
+		s.closeTLS()
 		return nil, fmt.Errorf("listen for REST on %s: %w", cfg.RESTAddr, err)
 	}
 	if s.grpcLn, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
 		_ = s.restLn.Close()
+		s.closeTLS()
 		return nil, fmt.Errorf("listen for gRPC on %s: %w", cfg.GRPCAddr, err)
 	}
+	s.bg, s.stopBg = context.WithCancel(context.Background())
 
-	handler := rest.NewHandler(s.svc, rest.Options{Logger: logger, Metrics: m, MetricsHandler: metrics.Handler(reg), Limits: cfg.Limits})
+	handler := rest.NewHandler(s.svc, rest.Options{Logger: logger, Metrics: m, MetricsHandler: metrics.Handler(reg), Limits: cfg.Limits, Guard: s.guard})
 	s.http = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -113,21 +185,43 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: int(cfg.MaxConcurrentStreams)},
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	grpcOpts := []grpc.ServerOption{
+		grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams),
+		grpc.ConnectionTimeout(cfg.ReadHeaderTimeout),
+	}
+	if s.tls != nil {
+		s.http.TLSConfig = s.tls.TLSConfig()
+		grpcOpts = append(grpcOpts, grpc.Creds(credentials.NewTLS(s.tls.TLSConfig())))
+	}
 	s.grpcAPI = grpcserver.NewServer(s.svc, grpcserver.Options{
-		Logger: logger, Limits: cfg.Limits,
+		Logger: logger, Limits: cfg.Limits, Guard: s.guard,
 		UnaryInterceptors: []grpc.UnaryServerInterceptor{m.UnaryServerInterceptor()},
-		ServerOptions: []grpc.ServerOption{
-			grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams),
-			grpc.ConnectionTimeout(cfg.ReadHeaderTimeout),
-		},
+		ServerOptions:     grpcOpts,
 	})
 	s.grpc = s.grpcAPI.GRPCServer()
 
 	go func() {
-		if err := s.http.Serve(s.restLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if s.tls != nil {
+			// The certificate comes from TLSConfig, hence no file names.
+			err = s.http.ServeTLS(s.restLn, "", "")
+		} else {
+			err = s.http.Serve(s.restLn)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.errs <- fmt.Errorf("REST server: %w", err)
 		}
 	}()
+	if s.tls != nil {
+		s.bgWG.Go(func() {
+			if err := s.tls.Watch(s.bg); err != nil && !errors.Is(err, tlsconf.ErrClosed) {
+				logger.Warn("tls: certificate files are not watched; reload with SIGHUP", "err", err)
+			}
+		})
+	}
+	if cfg.Reload != nil {
+		s.bgWG.Go(func() { s.reloadLoop(cfg.Reload) })
+	}
 	go func() {
 		if err := s.grpc.Serve(s.grpcLn); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			s.errs <- fmt.Errorf("gRPC server: %w", err)
@@ -137,6 +231,17 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
+// authOffWarning is printed once when authentication is disabled.
+const authOffWarning = `
+  ******************************************************************
+  *  WARNING: AUTHENTICATION IS OFF (--auth=false)                  *
+  *  Every request acts as an unrestricted admin: anyone who can    *
+  *  reach these ports can read, change and delete all data and     *
+  *  manage keys. Use this for trusted local development only.      *
+  ******************************************************************
+
+`
+
 func (s *Server) openEngine() {
 	ecfg := s.cfg.Engine
 	ecfg.Logger = s.log
@@ -145,6 +250,11 @@ func (s *Server) openEngine() {
 	db, err := engine.Open(s.cfg.DataDir, ecfg)
 	if err != nil {
 		s.errs <- fmt.Errorf("open data dir %s: %w", s.cfg.DataDir, err)
+		return
+	}
+	if err := s.openSecurity(db); err != nil {
+		_ = db.Close()
+		s.errs <- err
 		return
 	}
 	s.dbMu.Lock()
@@ -159,6 +269,83 @@ func (s *Server) openEngine() {
 	s.grpcAPI.SetServing(true)
 	s.log.Info("ready", "data_dir", s.cfg.DataDir, "collections", len(db.ListCollections("")), "recovery", time.Since(start).Round(time.Millisecond))
 	close(s.ready)
+}
+
+// openSecurity builds the authenticator and the audit trail over the
+// opened catalog, gives a new data directory its bootstrap admin key, and
+// attaches them to the guard. It runs after engine.Open and before the
+// service is ready, so no request is served without them.
+func (s *Server) openSecurity(db *engine.DB) error {
+	ac := s.cfg.Auth
+	authn, err := auth.New(db.Meta(), auth.Config{
+		DataDir: s.cfg.DataDir, JWTSecret: ac.JWTSecret, TokenTTL: ac.TokenTTL, CacheTTL: ac.KeyCacheTTL,
+		Throttle: ac.Throttle, Logger: s.log, Now: ac.Now,
+	})
+	if err != nil {
+		return fmt.Errorf("authentication: %w", err)
+	}
+	if !ac.Disabled {
+		key, err := authn.EnsureBootstrapAdmin(context.Background(), s.cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		if key != "" {
+			fmt.Fprintf(s.notices, bootstrapNotice, key.Reveal(), filepath.Join(s.cfg.DataDir, auth.SecretsDir, auth.BootstrapKeyFile))
+		}
+	}
+	auditor := auth.NewAuditor(db.Meta(), auth.AuditConfig{Retention: ac.AuditRetention, MaxEvents: ac.AuditMaxEvents, Logger: s.log, Now: ac.Now})
+	return s.guard.Attach(access.Deps{Authenticator: authn, Auditor: auditor, Store: db.Meta(), Collections: db})
+}
+
+// bootstrapNotice shows the first admin key, once.
+const bootstrapNotice = `
+akidb: this is a new data directory, so it has no API keys. An admin key of
+the "default" tenant was created; it is shown this once:
+
+    %s
+
+It is also in %s (mode 0600).
+Send it as "Authorization: Bearer <key>". Create keys for your applications
+with "akidb keys create", and rotate or revoke this one when you are done.
+
+`
+
+// ReloadTLS re-reads the certificate, key and client CA files now (the
+// CLI calls it on SIGHUP). On failure the previous material keeps serving.
+func (s *Server) ReloadTLS() error {
+	if s.tls == nil {
+		return errors.New("reload tls: the server does not use TLS")
+	}
+	return s.tls.Reload()
+}
+
+// TLS is the reloader of the TLS material being served (its Status,
+// WaitForGeneration), or nil without TLS.
+func (s *Server) TLS() *tlsconf.Reloader { return s.tls }
+
+func (s *Server) reloadLoop(reload <-chan struct{}) {
+	for {
+		select {
+		case <-s.bg.Done():
+			return
+		case _, ok := <-reload:
+			if !ok {
+				return
+			}
+			if s.tls == nil {
+				s.log.Info("reload requested; there is no TLS material to reload")
+				continue
+			}
+			// Failures are logged by the reloader and keep the old material.
+			_ = s.tls.Reload()
+		}
+	}
+}
+
+func (s *Server) closeTLS() {
+	if s.tls != nil {
+		s.tls.Close()
+	}
 }
 
 func (s *Server) stats() (collections, vectors int) {
@@ -202,6 +389,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) shutdown(ctx context.Context) error {
 	s.svc.BeginShutdown()
 	s.grpcAPI.SetServing(false)
+	s.stopBg()
+	defer func() {
+		s.bgWG.Wait()
+		s.closeTLS()
+	}()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.ShutdownTimeout)
 	defer cancel()
 	var errs []error
@@ -233,11 +425,21 @@ func (s *Server) shutdown(ctx context.Context) error {
 // Run serves until ctx is cancelled (SIGINT/SIGTERM in the CLI) or a fatal
 // error, then shuts down. It prints where it listens and where its data is.
 func Run(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) error {
+	if cfg.Notices == nil {
+		cfg.Notices = out
+	}
 	s, err := Start(cfg, logger)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "akidb %s: REST on http://%s, gRPC on %s, data in %s\n", cfg.Version, s.RESTAddr(), s.GRPCAddr(), cfg.DataDir)
+	scheme, authState := "http", "on"
+	if cfg.TLSEnabled() {
+		scheme = "https"
+	}
+	if cfg.Auth.Disabled {
+		authState = "OFF"
+	}
+	fmt.Fprintf(out, "akidb %s: REST on %s://%s, gRPC on %s, data in %s, authentication %s\n", cfg.Version, scheme, s.RESTAddr(), s.GRPCAddr(), cfg.DataDir, authState)
 	var runErr error
 	select {
 	case <-ctx.Done():

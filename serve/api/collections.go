@@ -28,6 +28,11 @@ func (s *Service) CreateCollection(ctx context.Context, req CreateCollectionRequ
 	if err := engine.ValidateName(req.Name); err != nil {
 		return Collection{}, AsError(err)
 	}
+	if !callerMaySee(ctx, req.Name) {
+		// A key limited to some collections cannot widen its reach by
+		// creating another one.
+		return Collection{}, Errorf(CodePermissionDenied, "this key is limited to some collections and may not create %q", req.Name)
+	}
 	if req.Dimension < 1 || req.Dimension > s.opts.Limits.MaxDimension {
 		return Collection{}, &Error{Code: CodeInvalidArgument, Message: "dimension must be between 1 and " + itoa(s.opts.Limits.MaxDimension), Details: map[string]any{"field": "dimension"}}
 	}

@@ -21,12 +21,15 @@ const (
 	CodePermissionDenied Code = "permission_denied"
 	CodeNotFound         Code = "not_found"
 	CodeAlreadyExists    Code = "already_exists"
-	CodeTooLarge         Code = "too_large"
-	CodeRateLimited      Code = "rate_limited"
-	CodeQuotaExceeded    Code = "quota_exceeded"
-	CodeUnavailable      Code = "unavailable"
-	CodeDeadlineExceeded Code = "deadline_exceeded"
-	CodeInternal         Code = "internal"
+	// CodeFailedPrecondition: the request is valid but the object's state
+	// refuses it (deleting a tenant that still has collections).
+	CodeFailedPrecondition Code = "failed_precondition"
+	CodeTooLarge           Code = "too_large"
+	CodeRateLimited        Code = "rate_limited"
+	CodeQuotaExceeded      Code = "quota_exceeded"
+	CodeUnavailable        Code = "unavailable"
+	CodeDeadlineExceeded   Code = "deadline_exceeded"
+	CodeInternal           Code = "internal"
 	// CodeMethodNotAllowed: the path exists but not with this HTTP method
 	// (REST only; gRPC has no such case).
 	CodeMethodNotAllowed Code = "method_not_allowed"
@@ -40,18 +43,19 @@ type Status struct {
 
 // statusTable is the one mapping from API codes to transport statuses.
 var statusTable = map[Code]Status{
-	CodeInvalidArgument:  {http.StatusBadRequest, codes.InvalidArgument},
-	CodeUnauthenticated:  {http.StatusUnauthorized, codes.Unauthenticated},
-	CodePermissionDenied: {http.StatusForbidden, codes.PermissionDenied},
-	CodeNotFound:         {http.StatusNotFound, codes.NotFound},
-	CodeAlreadyExists:    {http.StatusConflict, codes.AlreadyExists},
-	CodeTooLarge:         {http.StatusRequestEntityTooLarge, codes.InvalidArgument},
-	CodeRateLimited:      {http.StatusTooManyRequests, codes.ResourceExhausted},
-	CodeQuotaExceeded:    {http.StatusForbidden, codes.ResourceExhausted},
-	CodeUnavailable:      {http.StatusServiceUnavailable, codes.Unavailable},
-	CodeDeadlineExceeded: {http.StatusGatewayTimeout, codes.DeadlineExceeded},
-	CodeInternal:         {http.StatusInternalServerError, codes.Internal},
-	CodeMethodNotAllowed: {http.StatusMethodNotAllowed, codes.Unimplemented},
+	CodeInvalidArgument:    {http.StatusBadRequest, codes.InvalidArgument},
+	CodeUnauthenticated:    {http.StatusUnauthorized, codes.Unauthenticated},
+	CodePermissionDenied:   {http.StatusForbidden, codes.PermissionDenied},
+	CodeNotFound:           {http.StatusNotFound, codes.NotFound},
+	CodeAlreadyExists:      {http.StatusConflict, codes.AlreadyExists},
+	CodeFailedPrecondition: {http.StatusConflict, codes.FailedPrecondition},
+	CodeTooLarge:           {http.StatusRequestEntityTooLarge, codes.InvalidArgument},
+	CodeRateLimited:        {http.StatusTooManyRequests, codes.ResourceExhausted},
+	CodeQuotaExceeded:      {http.StatusForbidden, codes.ResourceExhausted},
+	CodeUnavailable:        {http.StatusServiceUnavailable, codes.Unavailable},
+	CodeDeadlineExceeded:   {http.StatusGatewayTimeout, codes.DeadlineExceeded},
+	CodeInternal:           {http.StatusInternalServerError, codes.Internal},
+	CodeMethodNotAllowed:   {http.StatusMethodNotAllowed, codes.Unimplemented},
 }
 
 // StatusOf returns the transport statuses for a code (internal for unknown).

@@ -20,6 +20,12 @@
 //   - Health: "" and "akidb.v1.CollectionService" report SERVING exactly
 //     when the owner says so (SetServing / UpdateHealth from
 //     api.Service.Ready); nothing polls.
+//   - Authorization: actions.go maps every akidb.v1 RPC, by full method
+//     name, to one auth.Action (a test walks Methods() against it); with
+//     Options.Guard (serve/access) an interceptor authenticates the
+//     "authorization" metadata, authorizes the action and audits, and the
+//     ManagementService serves the admin RPCs (admin.go). Health and
+//     reflection are public; any other method, or stream, is refused.
 //
 // The filter of Query and Delete travels as a JSON string (filter_json) so
 // the filter parser sees the same bytes as over REST. Metadata travels as

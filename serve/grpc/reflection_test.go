@@ -97,6 +97,12 @@ func TestMethods(t *testing.T) {
 		akidbv1.CollectionService_Upsert_FullMethodName, akidbv1.CollectionService_Query_FullMethodName,
 		akidbv1.CollectionService_Get_FullMethodName, akidbv1.CollectionService_Delete_FullMethodName,
 		akidbv1.CollectionService_Scroll_FullMethodName, akidbv1.ManagementService_GetStatus_FullMethodName,
+		akidbv1.ManagementService_IssueToken_FullMethodName,
+		akidbv1.ManagementService_CreateTenant_FullMethodName, akidbv1.ManagementService_ListTenants_FullMethodName,
+		akidbv1.ManagementService_DeleteTenant_FullMethodName,
+		akidbv1.ManagementService_CreateAPIKey_FullMethodName, akidbv1.ManagementService_ListAPIKeys_FullMethodName,
+		akidbv1.ManagementService_RevokeAPIKey_FullMethodName, akidbv1.ManagementService_RotateAPIKey_FullMethodName,
+		akidbv1.ManagementService_ListAuditEvents_FullMethodName,
 	}
 	slices.Sort(want)
 	if !slices.Equal(got, want) {

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 
+	"github.com/akidb/akidb/serve/access"
 	"github.com/akidb/akidb/serve/api"
 	"github.com/akidb/akidb/serve/grpc/akidbv1"
 )
@@ -58,10 +59,21 @@ type Options struct {
 	// ServerOptions are appended after the server's own options, so they
 	// may override them (TLS credentials, stream interceptors, ...).
 	ServerOptions []grpc.ServerOption
-	// Authenticate, when not nil, runs for every akidb.v1 RPC (not health
-	// or reflection) after the interceptors above. It returns the caller,
+	// Guard, when not nil, admits every akidb.v1 RPC after the
+	// interceptors above: it authenticates the call's credential
+	// (metadata "authorization: Bearer ..." or "x-api-key"), authorizes
+	// the method's action (MethodAction), attaches the caller and audits
+	// the outcome, and it serves the ManagementService's admin RPCs.
+	// Health and reflection stay public; any other method is refused.
+	// Nil means no authentication (tests of the data plane); the admin
+	// RPCs then answer UNAVAILABLE. `akidb serve` always sets it.
+	Guard *access.Guard
+	// Authenticate is a simpler hook for tests and embedders: when not
+	// nil (and Guard is), it runs for every akidb.v1 RPC (not health or
+	// reflection) after the interceptors above. It returns the caller,
 	// which is attached to the context with api.WithCaller, or an error
-	// that is sent as the RPC's status through ErrorStatus.
+	// that is sent as the RPC's status through ErrorStatus. It neither
+	// authorizes actions nor audits.
 	Authenticate func(ctx context.Context) (api.Caller, *api.Error)
 }
 
@@ -69,6 +81,7 @@ type Options struct {
 // grpc.health.v1 and reflection, registered on one *grpc.Server.
 type Server struct {
 	svc    *api.Service
+	guard  *access.Guard
 	log    *slog.Logger
 	grpc   *grpc.Server
 	health *health.Server
@@ -93,11 +106,16 @@ func NewServer(svc *api.Service, opts Options) *Server {
 	}
 	msgMax := int(min(lim.MaxBodyBytes, int64(maxInt32)))
 
-	s := &Server{svc: svc, log: opts.Logger, health: health.NewServer()}
+	s := &Server{svc: svc, guard: opts.Guard, log: opts.Logger, health: health.NewServer()}
 
 	interceptors := append([]grpc.UnaryServerInterceptor(nil), opts.UnaryInterceptors...)
 	interceptors = append(interceptors, s.recoverUnary)
-	if opts.Authenticate != nil {
+	streamInterceptors := []grpc.StreamServerInterceptor{s.recoverStream}
+	switch {
+	case opts.Guard != nil:
+		interceptors = append(interceptors, s.guardUnary(opts.Guard))
+		streamInterceptors = append(streamInterceptors, s.guardStream)
+	case opts.Authenticate != nil:
 		interceptors = append(interceptors, s.authenticateUnary(opts.Authenticate))
 	}
 	serverOpts := []grpc.ServerOption{
@@ -109,7 +127,7 @@ func NewServer(svc *api.Service, opts Options) *Server {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: KeepaliveMinTime, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: KeepaliveTime, Timeout: KeepaliveTimeout, MaxConnectionIdle: MaxConnectionIdle}),
 		grpc.ChainUnaryInterceptor(interceptors...),
-		grpc.ChainStreamInterceptor(s.recoverStream),
+		grpc.ChainStreamInterceptor(streamInterceptors...),
 	}
 	s.grpc = grpc.NewServer(append(serverOpts, opts.ServerOptions...)...)
 

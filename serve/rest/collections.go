@@ -6,6 +6,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/akidb/akidb/serve/access"
 	"github.com/akidb/akidb/serve/api"
 )
 
@@ -24,6 +25,7 @@ func (s *server) createCollection(c *gin.Context) {
 		writeError(c, e)
 		return
 	}
+	access.CallFrom(c.Request.Context()).SetTarget(req.Name) // the audit trail's target: the name is in the body
 	col, err := s.svc.CreateCollection(c.Request.Context(), req)
 	if err == nil {
 		c.Header("Location", "/api/v1/collections/"+url.PathEscape(col.Name))

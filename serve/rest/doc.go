@@ -8,9 +8,19 @@
 // the envelope {"error":{"code","message","details"}}.
 //
 // Middleware, outermost first: request id (X-Request-ID, echoed when sane,
-// generated otherwise), access log (slog: debug per request, warn for 5xx),
-// metrics (route template labels), panic recovery (answers with the
-// internal envelope), and, on /api/v1 routes only, Options.Authenticate.
+// generated otherwise), HSTS (on responses served over TLS), access log
+// (slog: debug per request, warn for 5xx), metrics (route template
+// labels), panic recovery (answers with the internal envelope), and, on
+// every route that is not public, the security layer: Options.Guard
+// (serve/access: authenticate, authorize the route's action, audit) or,
+// for tests, the simpler Options.Authenticate hook.
+//
+// Authorization: actions.go maps every route, by method and template, to
+// one auth.Action, and lists the public ones (probes, /metrics); a test
+// walks the registered routes and fails on one in neither list, and a
+// route in neither is refused at run time rather than served openly.
+// POST /api/v1/auth/token authenticates the key it exchanges itself; the
+// /admin routes (admin.go) call the guard's administration service.
 // Probes, /metrics and unmatched routes never authenticate.
 //
 // Routing decisions:

@@ -6,7 +6,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/akidb/akidb/serve/access"
 	"github.com/akidb/akidb/serve/api"
+	"github.com/akidb/akidb/serve/auth"
 	"github.com/akidb/akidb/serve/metrics"
 )
 
@@ -21,9 +23,18 @@ type Options struct {
 	// Limits: the REST layer enforces MaxBodyBytes itself (the service
 	// enforces the rest). The zero value means the service's limits.
 	Limits api.Limits
-	// Authenticate, if set, runs before every /api/v1 route (never the
-	// probes or /metrics) and returns the caller the request acts for, or
-	// the error to answer with.
+	// Guard, if set, admits every route that is not public (see
+	// RouteAction and PublicRoute): it authenticates the credential,
+	// authorizes the route's action, attaches the caller and audits the
+	// outcome; it also serves the /admin routes and POST
+	// /api/v1/auth/token. Nil means no authentication at all (tests of
+	// the data plane); the admin and token routes then answer
+	// unavailable. `akidb serve` always sets it.
+	Guard *access.Guard
+	// Authenticate is a simpler hook for tests and embedders: if set (and
+	// Guard is not), it runs before every route that is not public and
+	// returns the caller the request acts for, or the error to answer
+	// with. It neither authorizes actions nor audits.
 	Authenticate func(*http.Request) (api.Caller, *api.Error)
 }
 
@@ -36,29 +47,37 @@ type Route struct {
 type routeDef struct {
 	method, path string
 	handle       func(*server, *gin.Context)
-	// api routes are under /api/v1 and go through Authenticate.
-	api bool
 }
 
-// routeTable is every route the handler serves.
+// routeTable is every route the handler serves. Its actions (or its being
+// public) are in actions.go.
 var routeTable = []routeDef{
-	{http.MethodPost, "/api/v1/collections", (*server).createCollection, true},
-	{http.MethodGet, "/api/v1/collections", (*server).listCollections, true},
-	{http.MethodGet, "/api/v1/collections/:name", (*server).getCollection, true},
-	{http.MethodDelete, "/api/v1/collections/:name", (*server).deleteCollection, true},
-	{http.MethodPost, "/api/v1/collections/:name/insert", (*server).upsert, true},
-	{http.MethodPost, "/api/v1/collections/:name/query", (*server).query, true},
-	{http.MethodPost, "/api/v1/collections/:name/delete", (*server).deleteVectors, true},
-	{http.MethodGet, "/api/v1/collections/:name/vectors", (*server).scroll, true},
-	{http.MethodGet, "/api/v1/collections/:name/vectors/:id", (*server).getVector, true},
-	{http.MethodDelete, "/api/v1/collections/:name/vectors/:id", (*server).deleteVector, true},
-	{http.MethodGet, "/api/v1/status", (*server).status, true},
-	{http.MethodGet, "/api/v1/openapi.yaml", (*server).openAPI, true},
-	{http.MethodGet, "/livez", (*server).livez, false},
-	{http.MethodGet, "/readyz", (*server).readyz, false},
-	{http.MethodGet, "/healthz", (*server).readyz, false},
-	{http.MethodGet, "/startupz", (*server).startupz, false},
-	{http.MethodGet, "/metrics", (*server).serveMetrics, false},
+	{http.MethodPost, "/api/v1/collections", (*server).createCollection},
+	{http.MethodGet, "/api/v1/collections", (*server).listCollections},
+	{http.MethodGet, "/api/v1/collections/:name", (*server).getCollection},
+	{http.MethodDelete, "/api/v1/collections/:name", (*server).deleteCollection},
+	{http.MethodPost, "/api/v1/collections/:name/insert", (*server).upsert},
+	{http.MethodPost, "/api/v1/collections/:name/query", (*server).query},
+	{http.MethodPost, "/api/v1/collections/:name/delete", (*server).deleteVectors},
+	{http.MethodGet, "/api/v1/collections/:name/vectors", (*server).scroll},
+	{http.MethodGet, "/api/v1/collections/:name/vectors/:id", (*server).getVector},
+	{http.MethodDelete, "/api/v1/collections/:name/vectors/:id", (*server).deleteVector},
+	{http.MethodGet, "/api/v1/status", (*server).status},
+	{http.MethodGet, "/api/v1/openapi.yaml", (*server).openAPI},
+	{http.MethodPost, "/api/v1/auth/token", (*server).issueToken},
+	{http.MethodPost, "/admin/tenants", (*server).createTenant},
+	{http.MethodGet, "/admin/tenants", (*server).listTenants},
+	{http.MethodDelete, "/admin/tenants/:id", (*server).deleteTenant},
+	{http.MethodPost, "/admin/api-keys", (*server).createKey},
+	{http.MethodGet, "/admin/api-keys", (*server).listKeys},
+	{http.MethodDelete, "/admin/api-keys/:id", (*server).revokeKey},
+	{http.MethodPost, "/admin/api-keys/:id/rotate", (*server).rotateKey},
+	{http.MethodGet, "/admin/audit", (*server).listAudit},
+	{http.MethodGet, "/livez", (*server).livez},
+	{http.MethodGet, "/readyz", (*server).readyz},
+	{http.MethodGet, "/healthz", (*server).readyz},
+	{http.MethodGet, "/startupz", (*server).startupz},
+	{http.MethodGet, "/metrics", (*server).serveMetrics},
 }
 
 // Routes lists every route NewHandler registers.
@@ -76,6 +95,7 @@ type server struct {
 	metrics  *metrics.Metrics
 	metricsH http.Handler
 	maxBody  int64
+	guard    *access.Guard
 }
 
 // NewHandler returns the REST API over svc.
@@ -94,7 +114,7 @@ func newEngine(svc *api.Service, opts Options) *gin.Engine {
 	if lim.MaxBodyBytes <= 0 {
 		lim.MaxBodyBytes = api.DefaultLimits().MaxBodyBytes
 	}
-	s := &server{svc: svc, log: opts.Logger, metrics: opts.Metrics, metricsH: opts.MetricsHandler, maxBody: lim.MaxBodyBytes}
+	s := &server{svc: svc, log: opts.Logger, metrics: opts.Metrics, metricsH: opts.MetricsHandler, maxBody: lim.MaxBodyBytes, guard: opts.Guard}
 
 	// Release mode keeps Gin from printing routes and warnings to stdout;
 	// it is process-wide in Gin, and idempotent.
@@ -107,13 +127,25 @@ func newEngine(svc *api.Service, opts Options) *gin.Engine {
 	e.UnescapePathValues = false // pathParam unescapes, keeping "+"
 	e.ForwardedByClientIP = false
 
-	e.Use(s.requestID, s.accessLog, opts.Metrics.GinMiddleware(), s.recoverPanics)
+	e.Use(s.requestID, hsts, s.accessLog, opts.Metrics.GinMiddleware(), s.recoverPanics)
 	e.NoRoute(s.noRoute)
 	e.NoMethod(s.noMethod)
 	for _, r := range routeTable {
 		handle := r.handle
 		chain := []gin.HandlerFunc{func(c *gin.Context) { handle(s, c) }}
-		if r.api && opts.Authenticate != nil {
+		action, needsCredentials := RouteAction(r.method, r.path)
+		switch {
+		case !needsCredentials:
+			// Public (or, by a bug that a test catches, unmapped: such a
+			// route is refused below rather than served openly).
+			if !PublicRoute(r.method, r.path) {
+				chain = []gin.HandlerFunc{unmapped}
+			}
+		case action == auth.ActionTokenIssue:
+			// The handler authenticates the key it exchanges.
+		case opts.Guard != nil:
+			chain = append([]gin.HandlerFunc{s.admit(action)}, chain...)
+		case opts.Authenticate != nil:
 			chain = append([]gin.HandlerFunc{authenticate(opts.Authenticate)}, chain...)
 		}
 		e.Handle(r.method, r.path, chain...)

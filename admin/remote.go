@@ -1,0 +1,238 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/akidb/akidb/serve/access"
+	"github.com/akidb/akidb/serve/api"
+	"github.com/akidb/akidb/serve/auth"
+)
+
+// RemoteConfig configures Dial.
+type RemoteConfig struct {
+	// Server is the REST base URL, e.g. https://db.example:8080.
+	Server string
+	// APIKey authenticates every request (Authorization: Bearer); a JWT
+	// works too.
+	APIKey string
+	// CAFile, if set, is a PEM bundle trusted for the server's
+	// certificate instead of the system roots (a dev CA, say).
+	CAFile string
+	// CertFile and KeyFile, if set, are the client certificate for a
+	// server that requires mutual TLS.
+	CertFile, KeyFile string
+	// Timeout bounds each request (default 30s).
+	Timeout time.Duration
+	// HTTPClient replaces the client built from the fields above (tests).
+	HTTPClient *http.Client
+}
+
+// Remote administers a running server through its /admin endpoints.
+type Remote struct {
+	base   *url.URL
+	key    string
+	client *http.Client
+}
+
+var _ Admin = (*Remote)(nil)
+
+// maxResponse bounds a response body read.
+const maxResponse = 64 << 20
+
+// Dial checks the configuration and returns a client; it does not
+// connect until the first call.
+func Dial(cfg RemoteConfig) (*Remote, error) {
+	u, err := url.Parse(strings.TrimRight(cfg.Server, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--server %q: want a URL such as http://127.0.0.1:8080", cfg.Server)
+	}
+	if cfg.APIKey == "" {
+		return nil, errors.New("an API key is required with --server: pass --api-key or set AKIDB_API_KEY")
+	}
+	client := cfg.HTTPClient
+	if client == nil {
+		tc, err := clientTLS(cfg)
+		if err != nil {
+			return nil, err
+		}
+		timeout := cfg.Timeout
+		if timeout <= 0 {
+			timeout = 30 * time.Second
+		}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.TLSClientConfig = tc
+		tr.Proxy = nil // an admin credential does not go through a proxy picked up from the environment
+		client = &http.Client{Transport: tr, Timeout: timeout}
+	}
+	return &Remote{base: u, key: cfg.APIKey, client: client}, nil
+}
+
+func clientTLS(cfg RemoteConfig) (*tls.Config, error) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read CA bundle: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("CA bundle %s holds no PEM certificate", cfg.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	if cfg.CertFile != "" || cfg.KeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("client certificate: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+// Close releases idle connections.
+func (r *Remote) Close() error {
+	r.client.CloseIdleConnections()
+	return nil
+}
+
+// call sends one request and decodes the answer into out, or returns the
+// server's error as an *api.Error.
+func (r *Remote) call(ctx context.Context, method, path string, query url.Values, body, out any) error {
+	u := *r.base
+	u.Path = r.base.Path + path
+	u.RawQuery = query.Encode()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("encode request: %w", err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+r.key)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return fmt.Errorf("%s %s: read response: %w", method, path, err)
+	}
+	if resp.StatusCode >= 300 {
+		var env struct {
+			Error *api.Error `json:"error"`
+		}
+		if json.Unmarshal(data, &env) == nil && env.Error != nil && env.Error.Code != "" {
+			if s := resp.Header.Get("Retry-After"); s != "" {
+				env.Error.RetryAfterSeconds, _ = strconv.Atoi(s)
+			}
+			return env.Error
+		}
+		return fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, clip(string(data), 200))
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s %s: decode response: %w", method, path, err)
+	}
+	return nil
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+func esc(s string) string { return url.PathEscape(s) }
+
+func (r *Remote) CreateTenant(ctx context.Context, name string) (access.Tenant, error) {
+	var t access.Tenant
+	err := r.call(ctx, http.MethodPost, "/admin/tenants", nil, access.CreateTenantRequest{Name: name}, &t)
+	return t, err
+}
+
+func (r *Remote) ListTenants(ctx context.Context) ([]access.Tenant, error) {
+	var list access.TenantList
+	err := r.call(ctx, http.MethodGet, "/admin/tenants", nil, nil, &list)
+	return list.Tenants, err
+}
+
+func (r *Remote) DeleteTenant(ctx context.Context, id string, force bool) (access.TenantDeleted, error) {
+	var res access.TenantDeleted
+	q := url.Values{}
+	if force {
+		q.Set("force", "true")
+	}
+	err := r.call(ctx, http.MethodDelete, "/admin/tenants/"+esc(id), q, nil, &res)
+	return res, err
+}
+
+func (r *Remote) CreateKey(ctx context.Context, req access.CreateKeyRequest) (access.CreatedKey, error) {
+	var k access.CreatedKey
+	err := r.call(ctx, http.MethodPost, "/admin/api-keys", nil, req, &k)
+	return k, err
+}
+
+func (r *Remote) ListKeys(ctx context.Context, tenant string) ([]auth.KeyInfo, error) {
+	var list access.KeyList
+	q := url.Values{}
+	if tenant != "" {
+		q.Set("tenant", tenant)
+	}
+	err := r.call(ctx, http.MethodGet, "/admin/api-keys", q, nil, &list)
+	return list.Keys, err
+}
+
+func (r *Remote) RevokeKey(ctx context.Context, id string) (auth.KeyInfo, error) {
+	var k auth.KeyInfo
+	err := r.call(ctx, http.MethodDelete, "/admin/api-keys/"+esc(id), nil, nil, &k)
+	return k, err
+}
+
+func (r *Remote) RotateKey(ctx context.Context, id string, overlap time.Duration) (access.RotatedKey, error) {
+	var res access.RotatedKey
+	err := r.call(ctx, http.MethodPost, "/admin/api-keys/"+esc(id)+"/rotate", nil, access.RotateKeyRequest{Overlap: overlapString(overlap)}, &res)
+	return res, err
+}
+
+func (r *Remote) ListAudit(ctx context.Context, tenant, cursor string, limit int) (auth.EventPage, error) {
+	var page auth.EventPage
+	q := url.Values{}
+	if tenant != "" {
+		q.Set("tenant", tenant)
+	}
+	if cursor != "" {
+		q.Set("cursor", cursor)
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	err := r.call(ctx, http.MethodGet, "/admin/audit", q, nil, &page)
+	return page, err
+}

@@ -1,0 +1,92 @@
+package rest
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/akidb/akidb/serve/access"
+	"github.com/akidb/akidb/serve/api"
+	"github.com/akidb/akidb/serve/auth"
+	"github.com/akidb/akidb/serve/tlsconf"
+)
+
+// credentialOf reads the request's credential: Authorization: Bearer, or
+// X-API-Key.
+func credentialOf(c *gin.Context) (string, *api.Error) {
+	return access.Credential(c.GetHeader(access.AuthorizationHeader), c.GetHeader(access.APIKeyHeader))
+}
+
+// admit runs the guard for a route's action: authenticate (401/429),
+// authorize (403), attach the caller, run the handler, audit the outcome.
+func (s *server) admit(action auth.Action) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		cred, aerr := credentialOf(c)
+		if aerr != nil {
+			writeError(c, aerr)
+			c.Abort()
+			return
+		}
+		ctx, call, err := s.guard.Begin(c.Request.Context(), access.Request{
+			Action: action, Credential: cred, RemoteAddr: c.Request.RemoteAddr,
+			RequestID: requestIDOf(c), Target: targetOf(c),
+		})
+		if err != nil {
+			writeError(c, err)
+			c.Abort()
+			return
+		}
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
+		call.End(ctx, outcome(c))
+	}
+}
+
+// targetOf names what a route acts on, for the audit trail: the
+// collection, else the key or tenant id.
+func targetOf(c *gin.Context) string {
+	for _, p := range []string{"name", "id"} {
+		if v := c.Param(p); v != "" {
+			if u, err := url.PathUnescape(v); err == nil {
+				return u
+			}
+			return v
+		}
+	}
+	return ""
+}
+
+// outcome is the error a handler answered with (writeError records it),
+// or nil for a success.
+func outcome(c *gin.Context) error {
+	if c.Writer.Status() < http.StatusBadRequest {
+		return nil
+	}
+	if last := c.Errors.Last(); last != nil {
+		return last.Err
+	}
+	return errors.New(http.StatusText(c.Writer.Status()))
+}
+
+// unmapped refuses a route that has no action and is not public: a
+// programming error that TestEveryRouteHasAnAction catches; it must never
+// become an open door.
+func unmapped(c *gin.Context) {
+	writeError(c, api.Errorf(api.CodePermissionDenied, "this route has no authorization rule"))
+	c.Abort()
+}
+
+// hsts tells browsers to keep to HTTPS on responses served over TLS.
+func hsts(c *gin.Context) {
+	if c.Request.TLS != nil {
+		c.Header("Strict-Transport-Security", tlsconf.HSTSHeader)
+	}
+	c.Next()
+}
+
+// noGuard answers the routes that exist only with a security layer.
+func noGuard(c *gin.Context) {
+	writeError(c, api.Errorf(api.CodeUnavailable, "this server runs without its security layer; keys, tenants, tokens and the audit trail are not served"))
+}
