@@ -48,7 +48,7 @@ func (l *lockedBuffer) String() string {
 
 // testConfig is a server on loopback ports chosen by the kernel, over a
 // fresh data directory.
-func testConfig(t *testing.T) Config {
+func testConfig(t testing.TB) Config {
 	cfg := DefaultConfig()
 	cfg.DataDir = filepath.Join(t.TempDir(), "data")
 	cfg.RESTAddr = "127.0.0.1:0"
@@ -107,7 +107,7 @@ func startServer(t *testing.T, cfg Config) *started {
 }
 
 // bootstrapKey reads the key the first start wrote.
-func bootstrapKey(t *testing.T, dataDir string) string {
+func bootstrapKey(t testing.TB, dataDir string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dataDir, auth.SecretsDir, auth.BootstrapKeyFile))
 	if err != nil {
@@ -159,7 +159,7 @@ func do(t *testing.T, client *http.Client, method, url, cred string, body any) h
 func (s *started) restURL(path string) string { return "http://" + s.RESTAddr().String() + path }
 
 // grpcClients dials the server's gRPC port without TLS.
-func (s *started) grpcClients(t *testing.T) (akidbv1.CollectionServiceClient, akidbv1.ManagementServiceClient) {
+func (s *started) grpcClients(t testing.TB) (akidbv1.CollectionServiceClient, akidbv1.ManagementServiceClient) {
 	t.Helper()
 	conn, err := grpc.NewClient(s.GRPCAddr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
