@@ -86,6 +86,7 @@ func newRootCommand(st *State) (*cobra.Command, *cli) {
 	root.AddCommand(newKeysCommand(c))
 	root.AddCommand(newTenantsCommand(c))
 	root.AddCommand(newCertsCommand(c))
+	root.AddCommand(newLoadtestCommand(c))
 	return root, c
 }
 
