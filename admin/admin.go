@@ -6,6 +6,7 @@ import (
 
 	"github.com/akidb/akidb/serve/access"
 	"github.com/akidb/akidb/serve/auth"
+	"github.com/akidb/akidb/serve/limits"
 )
 
 // Admin manages tenants and API keys, online (Remote) or offline (Local).
@@ -27,6 +28,23 @@ type Admin interface {
 	RotateKey(ctx context.Context, id string, overlap time.Duration) (access.RotatedKey, error)
 	// ListAudit pages through the audit trail, newest first.
 	ListAudit(ctx context.Context, tenant, cursor string, limit int) (auth.EventPage, error)
+
+	// GetQuota returns a tenant's (id or name) quota, what applies and,
+	// online, its usage (offline: Usage is nil).
+	GetQuota(ctx context.Context, tenant string) (access.TenantQuota, error)
+	// SetQuota changes a tenant's quota partially.
+	SetQuota(ctx context.Context, tenant string, u limits.QuotaUpdate) (access.TenantQuota, error)
+	// GetKeyRate, SetKeyRate and ClearKeyRate read, set and remove an API
+	// key's own rate limit.
+	GetKeyRate(ctx context.Context, id string) (access.KeyRateLimit, error)
+	SetKeyRate(ctx context.Context, id string, u limits.KeyRateUpdate) (access.KeyRateLimit, error)
+	ClearKeyRate(ctx context.Context, id string) (access.KeyRateLimitCleared, error)
+	// GetConfig returns the effective configuration (offline: Server is
+	// nil, and the quota defaults are the server's flags, which offline
+	// administration does not know: shown as unlimited).
+	GetConfig(ctx context.Context) (access.RuntimeConfig, error)
+	// SetRateLimit changes the rate limit defaults.
+	SetRateLimit(ctx context.Context, u limits.RateLimitUpdate) (access.RuntimeConfig, error)
 	Close() error
 }
 

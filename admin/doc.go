@@ -1,5 +1,6 @@
-// Package admin is the client side of `akidb keys` and `akidb tenants`:
-// one interface, Admin, with two implementations.
+// Package admin is the client side of `akidb keys`, `akidb tenants`,
+// `akidb quota` and `akidb config`: one interface, Admin, with two
+// implementations.
 //
 //   - Remote (online, --server URL --api-key KEY) calls a running server's
 //     /admin REST endpoints. The server authorizes the key as for any
@@ -12,6 +13,12 @@
 //     the server (serve/access) as the operator, auditing with the remote
 //     address "offline". Whoever can open the data directory owns it
 //     anyway; the operating system's file permissions are the check.
+//
+// Quotas and the runtime configuration offline: the quotas and settings
+// are read and written in the catalog like the server does, but usage is
+// not reported (it needs the loaded collections) and the server's default
+// maxima (its --quota-max-* flags) are unknown, so the effective maxima
+// leave them out; a server started afterwards applies what was set.
 //
 // Secrets: a created or rotated key is returned once, in CreatedKey.Key,
 // for the command to print; nothing here logs it.

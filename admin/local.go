@@ -13,6 +13,7 @@ import (
 	"github.com/akidb/akidb/engine/meta"
 	"github.com/akidb/akidb/serve/access"
 	"github.com/akidb/akidb/serve/auth"
+	"github.com/akidb/akidb/serve/limits"
 )
 
 // OfflineRemoteAddr is the remote address of offline changes in the audit
@@ -81,8 +82,19 @@ func OpenLocal(ctx context.Context, cfg LocalConfig) (*Local, error) {
 		return nil, err
 	}
 	auditor := auth.NewAuditor(l.store, auth.AuditConfig{Logger: cfg.Logger, Now: cfg.Now})
+	rc, err := limits.NewRuntimeConfig(ctx, l.store, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	// The server's default storage maxima are its flags, unknown here:
+	// the effective maxima shown offline leave them out.
+	quotas, err := limits.NewQuotas(ctx, l.store, rc, limits.Defaults{})
+	if err != nil {
+		return nil, err
+	}
 	l.guard = access.New(access.Options{Logger: cfg.Logger})
-	if err := l.guard.Attach(access.Deps{Authenticator: authn, Auditor: auditor, Store: l.store}); err != nil {
+	if err := l.guard.Attach(access.Deps{Authenticator: authn, Auditor: auditor, Store: l.store,
+		Limits: &access.LimitDeps{Quotas: quotas, Config: rc}}); err != nil {
 		return nil, err
 	}
 	ok = true
@@ -167,5 +179,45 @@ func (l *Local) RotateKey(ctx context.Context, id string, overlap time.Duration)
 func (l *Local) ListAudit(ctx context.Context, tenant, cursor string, limit int) (auth.EventPage, error) {
 	return do(ctx, l, auth.ActionAuditRead, tenant, func(ctx context.Context) (auth.EventPage, error) {
 		return l.guard.ListAudit(ctx, tenant, cursor, limit)
+	})
+}
+
+func (l *Local) GetQuota(ctx context.Context, tenant string) (access.TenantQuota, error) {
+	return do(ctx, l, auth.ActionQuotaRead, tenant, func(ctx context.Context) (access.TenantQuota, error) {
+		return l.guard.GetQuota(ctx, tenant)
+	})
+}
+
+func (l *Local) SetQuota(ctx context.Context, tenant string, u limits.QuotaUpdate) (access.TenantQuota, error) {
+	return do(ctx, l, auth.ActionQuotaWrite, tenant, func(ctx context.Context) (access.TenantQuota, error) {
+		return l.guard.SetQuota(ctx, tenant, u)
+	})
+}
+
+func (l *Local) GetKeyRate(ctx context.Context, id string) (access.KeyRateLimit, error) {
+	return do(ctx, l, auth.ActionQuotaRead, id, func(ctx context.Context) (access.KeyRateLimit, error) {
+		return l.guard.GetKeyRate(ctx, id)
+	})
+}
+
+func (l *Local) SetKeyRate(ctx context.Context, id string, u limits.KeyRateUpdate) (access.KeyRateLimit, error) {
+	return do(ctx, l, auth.ActionQuotaWrite, id, func(ctx context.Context) (access.KeyRateLimit, error) {
+		return l.guard.SetKeyRate(ctx, id, u)
+	})
+}
+
+func (l *Local) ClearKeyRate(ctx context.Context, id string) (access.KeyRateLimitCleared, error) {
+	return do(ctx, l, auth.ActionQuotaWrite, id, func(ctx context.Context) (access.KeyRateLimitCleared, error) {
+		return l.guard.ClearKeyRate(ctx, id)
+	})
+}
+
+func (l *Local) GetConfig(ctx context.Context) (access.RuntimeConfig, error) {
+	return do(ctx, l, auth.ActionConfigRead, "", l.guard.GetConfig)
+}
+
+func (l *Local) SetRateLimit(ctx context.Context, u limits.RateLimitUpdate) (access.RuntimeConfig, error) {
+	return do(ctx, l, auth.ActionConfigWrite, limits.RateLimitKey, func(ctx context.Context) (access.RuntimeConfig, error) {
+		return l.guard.SetRateLimit(ctx, u)
 	})
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/akidb/akidb/serve/access"
 	"github.com/akidb/akidb/serve/api"
 	"github.com/akidb/akidb/serve/auth"
+	"github.com/akidb/akidb/serve/limits"
 )
 
 // RemoteConfig configures Dial.
@@ -235,4 +236,46 @@ func (r *Remote) ListAudit(ctx context.Context, tenant, cursor string, limit int
 	}
 	err := r.call(ctx, http.MethodGet, "/admin/audit", q, nil, &page)
 	return page, err
+}
+
+func (r *Remote) GetQuota(ctx context.Context, tenant string) (access.TenantQuota, error) {
+	var q access.TenantQuota
+	err := r.call(ctx, http.MethodGet, "/admin/tenants/"+esc(tenant)+"/quota", nil, nil, &q)
+	return q, err
+}
+
+func (r *Remote) SetQuota(ctx context.Context, tenant string, u limits.QuotaUpdate) (access.TenantQuota, error) {
+	var q access.TenantQuota
+	err := r.call(ctx, http.MethodPost, "/admin/tenants/"+esc(tenant)+"/quota", nil, u, &q)
+	return q, err
+}
+
+func (r *Remote) GetKeyRate(ctx context.Context, id string) (access.KeyRateLimit, error) {
+	var k access.KeyRateLimit
+	err := r.call(ctx, http.MethodGet, "/admin/api-keys/"+esc(id)+"/rate-limit", nil, nil, &k)
+	return k, err
+}
+
+func (r *Remote) SetKeyRate(ctx context.Context, id string, u limits.KeyRateUpdate) (access.KeyRateLimit, error) {
+	var k access.KeyRateLimit
+	err := r.call(ctx, http.MethodPost, "/admin/api-keys/"+esc(id)+"/rate-limit", nil, u, &k)
+	return k, err
+}
+
+func (r *Remote) ClearKeyRate(ctx context.Context, id string) (access.KeyRateLimitCleared, error) {
+	var res access.KeyRateLimitCleared
+	err := r.call(ctx, http.MethodDelete, "/admin/api-keys/"+esc(id)+"/rate-limit", nil, nil, &res)
+	return res, err
+}
+
+func (r *Remote) GetConfig(ctx context.Context) (access.RuntimeConfig, error) {
+	var c access.RuntimeConfig
+	err := r.call(ctx, http.MethodGet, "/admin/config", nil, nil, &c)
+	return c, err
+}
+
+func (r *Remote) SetRateLimit(ctx context.Context, u limits.RateLimitUpdate) (access.RuntimeConfig, error) {
+	var c access.RuntimeConfig
+	err := r.call(ctx, http.MethodPost, "/admin/config/rate-limit", nil, u, &c)
+	return c, err
 }

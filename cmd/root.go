@@ -86,6 +86,8 @@ func newRootCommand(st *State) (*cobra.Command, *cli) {
 	root.AddCommand(newKeysCommand(c))
 	root.AddCommand(newTenantsCommand(c))
 	root.AddCommand(newCertsCommand(c))
+	root.AddCommand(newQuotaCommand(c))
+	root.AddCommand(newConfigCommand(c))
 	root.AddCommand(newLoadtestCommand(c))
 	return root, c
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -11,6 +12,7 @@ import (
 	"github.com/akidb/akidb/engine/wal"
 	"github.com/akidb/akidb/serve"
 	"github.com/akidb/akidb/serve/auth"
+	"github.com/akidb/akidb/serve/ratelimit"
 )
 
 func newServeCommand(c *cli) *cobra.Command {
@@ -35,7 +37,14 @@ turns authentication off for trusted local development only.
 --tls-min-version 1.2); --tls-client-ca also requires client certificates
 (mTLS). The certificate is reloaded when its files change and on SIGHUP.
 JWTs are signed with --jwt-secret-file or AKIDB_JWT_SECRET (at least 32 bytes),
-else with <data-dir>/secrets/jwt.key, generated once. See docs/security.md.`,
+else with <data-dir>/secrets/jwt.key, generated once. See docs/security.md.
+
+Every tenant has a token bucket (default 100 requests/s, burst 200; "akidb
+config set" changes the defaults, "akidb quota set" a tenant's own, both
+without a restart). --max-in-flight bounds the requests being served at once
+and --request-timeout each one; past either the answer is 503 with
+Retry-After. Unless GOMEMLIMIT is set, the Go heap is held to 75% of the
+memory available (cgroup limit or RAM). See docs/limits.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := serveConfig(c)
@@ -83,6 +92,12 @@ else with <data-dir>/secrets/jwt.key, generated once. See docs/security.md.`,
 	f.String("tls-key", "", "PEM private key of --tls-cert")
 	f.String("tls-client-ca", "", "PEM CA bundle: require client certificates signed by it (mutual TLS)")
 	f.String("tls-min-version", "1.3", "lowest TLS version accepted: 1.3 or 1.2")
+	f.Int("max-in-flight", 0, fmt.Sprintf("requests in flight at once, REST and gRPC together; more are answered 503 at once (0: %d per CPU, at least %d; %d here)",
+		ratelimit.DefaultInFlightPerCPU, ratelimit.MinDefaultInFlight, ratelimit.DefaultMaxInFlight(runtime.GOMAXPROCS(0))))
+	f.Duration("request-timeout", ratelimit.DefaultRequestTimeout, "longest a request may run (or the client's earlier deadline); past it the answer is 503 with Retry-After")
+	f.Int64("quota-max-collections", -1, "default most collections per tenant, for tenants whose quota sets none (-1: unlimited)")
+	f.Int64("quota-max-vectors", -1, "default most live records per tenant (-1: unlimited)")
+	f.Int64("quota-max-storage-bytes", -1, "default most bytes of in-memory collection size per tenant (-1: unlimited)")
 	return cmd
 }
 
@@ -129,6 +144,20 @@ func serveConfig(c *cli) (serve.Config, error) {
 	cfg.TLS.KeyFile = v.GetString("tls-key")
 	cfg.TLS.ClientCAFile = v.GetString("tls-client-ca")
 	cfg.TLS.MinVersion = v.GetString("tls-min-version")
+	cfg.Limiting.MaxInFlight = v.GetInt("max-in-flight")
+	cfg.Limiting.RequestTimeout = v.GetDuration("request-timeout")
+	for _, q := range []struct {
+		flag string
+		dst  **int64
+	}{{"quota-max-collections", &cfg.Limiting.QuotaDefaults.MaxCollections}, {"quota-max-vectors", &cfg.Limiting.QuotaDefaults.MaxVectors},
+		{"quota-max-storage-bytes", &cfg.Limiting.QuotaDefaults.MaxStorageBytes}} {
+		switch n := v.GetInt64(q.flag); {
+		case n < -1:
+			return cfg, fmt.Errorf("--%s must be -1 (unlimited) or at least 0", q.flag)
+		case n >= 0:
+			*q.dst = &n
+		}
+	}
 	if err := validateServeConfig(cfg); err != nil {
 		return cfg, err
 	}
@@ -186,6 +215,10 @@ func validateServeConfig(cfg serve.Config) error {
 		return fmt.Errorf("--tls-min-version must be 1.3 or 1.2")
 	case cfg.Auth.TokenTTL <= 0:
 		return fmt.Errorf("--token-ttl must be positive")
+	case cfg.Limiting.MaxInFlight < 0:
+		return fmt.Errorf("--max-in-flight must not be negative (0: the default)")
+	case cfg.Limiting.RequestTimeout <= 0:
+		return fmt.Errorf("--request-timeout must be positive")
 	}
 	return nil
 }

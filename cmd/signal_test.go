@@ -125,6 +125,10 @@ func TestServeSIGTERMDuringWrites(t *testing.T) {
 	}
 	key := strings.TrimSpace(string(keyBytes))
 	base := "http://" + srv.rest + "/api/v1/collections"
+	// The test measures durability, not the per-tenant rate limit.
+	if code, body, err := request("POST", "http://"+srv.rest+"/admin/config/rate-limit", key, `{"enabled":false}`); err != nil || code != 200 {
+		t.Fatalf("disable rate limit: %d %s %v", code, body, err)
+	}
 	if code, body, err := request("POST", base, key, `{"name":"sig","dimension":4,"metric":"l2"}`); err != nil || code != 201 {
 		t.Fatalf("create: %d %s %v", code, body, err)
 	}

@@ -45,6 +45,7 @@ func setupQueryBench(b *testing.B) *queryBench {
 		cfg := testConfig(b)
 		s := startServerB(b, cfg)
 		key := bootstrapKey(b, cfg.DataDir)
+		disableRateLimit(b, s, key)
 		client := &http.Client{}
 		post := func(path string, body any) {
 			raw, _ := json.Marshal(body)

@@ -18,6 +18,15 @@ import (
 	"github.com/akidb/akidb/serve/grpc/akidbv1"
 )
 
+// disableRateLimit turns the per-tenant rate limit off (a persisted
+// runtime setting): these tests measure correctness, not limits.
+func disableRateLimit(t testing.TB, s *started, key string) {
+	t.Helper()
+	if r := do(t, &http.Client{}, "POST", s.restURL("/admin/config/rate-limit"), key, map[string]any{"enabled": false}); r.status != 200 {
+		t.Fatalf("disable rate limit: %d %s", r.status, r.body)
+	}
+}
+
 func randVec(rng *rand.Rand, dim int) []float32 {
 	v := make([]float32, dim)
 	for i := range v {
@@ -31,6 +40,7 @@ func randVec(rng *rand.Rand, dim int) []float32 {
 func TestTransportsAgree(t *testing.T) {
 	s := startServer(t, testConfig(t))
 	key := bootstrapKey(t, s.cfg.DataDir)
+	disableRateLimit(t, s, key)
 	client := &http.Client{}
 	col, _ := s.grpcClients(t)
 	ctx := rpcCtx(t, key)
@@ -178,6 +188,7 @@ func TestShutdownDuringWritesKeepsAcknowledged(t *testing.T) {
 	cfg.Engine.Sync = wal.SyncAlways
 	s := startServer(t, cfg)
 	key := bootstrapKey(t, cfg.DataDir)
+	disableRateLimit(t, s, key)
 	client := &http.Client{}
 	if r := do(t, client, "POST", s.restURL("/api/v1/collections"), key, map[string]any{"name": "w", "dimension": 4, "metric": "l2"}); r.status != http.StatusCreated {
 		t.Fatalf("create: %d %s", r.status, r.body)

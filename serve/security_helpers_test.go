@@ -124,7 +124,7 @@ type httpResult struct {
 }
 
 // do sends a REST request with the credential (if any) to base.
-func do(t *testing.T, client *http.Client, method, url, cred string, body any) httpResult {
+func do(t testing.TB, client *http.Client, method, url, cred string, body any) httpResult {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,7 +22,9 @@ import (
 	"github.com/akidb/akidb/serve/api"
 	"github.com/akidb/akidb/serve/auth"
 	grpcserver "github.com/akidb/akidb/serve/grpc"
+	"github.com/akidb/akidb/serve/limits"
 	"github.com/akidb/akidb/serve/metrics"
+	"github.com/akidb/akidb/serve/ratelimit"
 	"github.com/akidb/akidb/serve/rest"
 	"github.com/akidb/akidb/serve/tlsconf"
 )
@@ -58,6 +61,34 @@ type Config struct {
 	// admin key of a new data directory, the warning that authentication
 	// is off. Nil: Run writes them to its out; Start discards them.
 	Notices io.Writer
+	// Limiting configures load shedding, rate limits and quotas
+	// (docs/limits.md).
+	Limiting LimitingConfig
+
+	// memoryLimitSource is where Run's memory limit came from, for GET
+	// /admin/config.
+	memoryLimitSource string
+}
+
+// LimitingConfig configures what keeps one client from taking the server
+// down: the in-flight bound and request timeout (both transports share
+// them), the default storage quotas, and the clock of the rate limit
+// buckets. The rate limit defaults themselves are runtime settings
+// (persisted, changed with POST /admin/config/rate-limit), not flags.
+type LimitingConfig struct {
+	// MaxInFlight bounds the requests in flight, REST and gRPC together;
+	// past it a request is answered 503 at once. <= 0:
+	// ratelimit.DefaultMaxInFlight(GOMAXPROCS) (128 on 2 cores).
+	MaxInFlight int
+	// RequestTimeout bounds each request (<= 0: 30s, or the client's
+	// earlier deadline); past it the answer is 503 with Retry-After.
+	RequestTimeout time.Duration
+	// QuotaDefaults are the storage maxima of tenants whose quota sets
+	// none (nil fields: unlimited).
+	QuotaDefaults limits.Defaults
+	// Now is the clock of the rate limit buckets (tests pass a fake one);
+	// nil is time.Now.
+	Now func() time.Time
 }
 
 // AuthConfig configures the security layer of `akidb serve`.
@@ -104,6 +135,7 @@ func DefaultConfig() Config {
 		WriteTimeout:         60 * time.Second,
 		IdleTimeout:          120 * time.Second,
 		MaxConcurrentStreams: 250,
+		Limiting:             LimitingConfig{RequestTimeout: ratelimit.DefaultRequestTimeout},
 	}
 }
 
@@ -121,6 +153,10 @@ type Server struct {
 	grpc     *grpc.Server
 	grpcAPI  *grpcserver.Server
 	guard    *access.Guard
+	shedder  *ratelimit.Shedder
+	limiter  *ratelimit.Limiter
+	limitM   *limits.Metrics
+	changes  configChanges
 	tls      *tlsconf.Reloader // nil: plaintext
 	notices  io.Writer
 	bg       context.Context // ends at shutdown: the TLS watcher and reload loop
@@ -153,6 +189,13 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	s.svc = api.New(api.Options{Limits: cfg.Limits, Logger: logger, Version: cfg.Version, DataDir: cfg.DataDir})
 	s.guard = access.New(access.Options{Disabled: cfg.Auth.Disabled, Logger: logger})
 	m.SetStatsSource(s.stats)
+	s.shedder = ratelimit.NewShedder(cfg.Limiting.MaxInFlight)
+	if s.limiter, err = ratelimit.New(ratelimit.Config{Now: cfg.Limiting.Now}); err != nil {
+		return nil, err
+	}
+	if s.limitM, err = limits.NewMetrics(reg, limits.MetricsSources{Shedder: s.shedder, Config: &s.changes}); err != nil {
+		return nil, err
+	}
 	if cfg.TLSEnabled() {
 		if s.tls, err = tlsconf.New(cfg.TLS, logger); err != nil {
 			return nil, err
@@ -174,7 +217,8 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	s.bg, s.stopBg = context.WithCancel(context.Background())
 
-	handler := rest.NewHandler(s.svc, rest.Options{Logger: logger, Metrics: m, MetricsHandler: metrics.Handler(reg), Limits: cfg.Limits, Guard: s.guard})
+	handler := rest.NewHandler(s.svc, rest.Options{Logger: logger, Metrics: m, MetricsHandler: metrics.Handler(reg), Limits: cfg.Limits, Guard: s.guard,
+		Shedder: s.shedder, RequestTimeout: cfg.Limiting.RequestTimeout})
 	s.http = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -197,6 +241,7 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 		Logger: logger, Limits: cfg.Limits, Guard: s.guard,
 		UnaryInterceptors: []grpc.UnaryServerInterceptor{m.UnaryServerInterceptor()},
 		ServerOptions:     grpcOpts,
+		Shedder:           s.shedder, RequestTimeout: cfg.Limiting.RequestTimeout,
 	})
 	s.grpc = s.grpcAPI.GRPCServer()
 
@@ -294,7 +339,66 @@ func (s *Server) openSecurity(db *engine.DB) error {
 		}
 	}
 	auditor := auth.NewAuditor(db.Meta(), auth.AuditConfig{Retention: ac.AuditRetention, MaxEvents: ac.AuditMaxEvents, Logger: s.log, Now: ac.Now})
-	return s.guard.Attach(access.Deps{Authenticator: authn, Auditor: auditor, Store: db.Meta(), Collections: db})
+	lim, err := s.openLimits(db)
+	if err != nil {
+		return err
+	}
+	return s.guard.Attach(access.Deps{Authenticator: authn, Auditor: auditor, Store: db.Meta(), Collections: db, Limits: lim})
+}
+
+// openLimits loads the runtime settings and every quota from the catalog,
+// hands the quota guard to the service and the usage to the metrics, and
+// returns what the access guard rate-limits and administers with.
+func (s *Server) openLimits(db *engine.DB) (*access.LimitDeps, error) {
+	ctx := context.Background()
+	rc, err := limits.NewRuntimeConfig(ctx, db.Meta(), s.log)
+	if err != nil {
+		return nil, err
+	}
+	quotas, err := limits.NewQuotas(ctx, db.Meta(), rc, s.cfg.Limiting.QuotaDefaults)
+	if err != nil {
+		return nil, err
+	}
+	usage := limits.NewEngineUsage(db)
+	qguard := limits.NewGuard(quotas, usage)
+	s.svc.SetQuotaGuard(qguard)
+	s.limitM.SetQuotaReporter(qguard)
+	s.changes.set(rc)
+	rl := rc.RateLimit()
+	s.log.Info("limits", "max_in_flight", s.shedder.Max(), "request_timeout", requestTimeout(s.cfg.Limiting.RequestTimeout),
+		"rate_limiting", rl.Enabled, "default_qps", rl.DefaultQPS, "default_burst_multiplier", rl.DefaultBurstMultiplier)
+	fixed := access.ServerSettings{
+		Version: s.cfg.Version, AuthEnabled: !s.cfg.Auth.Disabled, TLSEnabled: s.tls != nil,
+		RESTAddr: s.RESTAddr().String(), GRPCAddr: s.GRPCAddr().String(),
+		MemoryLimitSource: s.cfg.memoryLimitSource, RequestLimits: access.RequestLimitsOf(s.svc.Limits()),
+	}
+	return &access.LimitDeps{
+		Quotas: quotas, Config: rc, Limiter: s.limiter, Metrics: s.limitM, Usage: usage,
+		Server: access.ServerSettingsFunc(fixed, s.shedder, s.cfg.Limiting.RequestTimeout),
+	}, nil
+}
+
+func requestTimeout(d time.Duration) time.Duration {
+	if d <= 0 {
+		return ratelimit.DefaultRequestTimeout
+	}
+	return d
+}
+
+// configChanges reads akidb_runtime_config_changes_total from the runtime
+// settings once the catalog is open (the metric is registered before).
+type configChanges struct {
+	rc atomic.Pointer[limits.RuntimeConfig]
+}
+
+func (c *configChanges) set(rc *limits.RuntimeConfig) { c.rc.Store(rc) }
+
+// Changes is the number of runtime setting changes since the start.
+func (c *configChanges) Changes() uint64 {
+	if rc := c.rc.Load(); rc != nil {
+		return rc.Changes()
+	}
+	return 0
 }
 
 // bootstrapNotice shows the first admin key, once.
@@ -375,6 +479,10 @@ func (s *Server) Ready() <-chan struct{} { return s.ready }
 // not opening).
 func (s *Server) Errors() <-chan error { return s.errs }
 
+// Shedder is the in-flight bound both transports share (tests watch its
+// InFlight).
+func (s *Server) Shedder() *ratelimit.Shedder { return s.shedder }
+
 // Registry is the server's metrics registry.
 func (s *Server) Registry() *prometheus.Registry { return s.registry }
 
@@ -427,6 +535,13 @@ func (s *Server) shutdown(ctx context.Context) error {
 func Run(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) error {
 	if cfg.Notices == nil {
 		cfg.Notices = out
+	}
+	// The memory limit is process-wide, so Run (the CLI) sets it, not
+	// Start (which tests run many times in one process).
+	if ml, err := limits.ApplyMemoryLimit(limits.MemoryLimitDeps{Logger: logger}); err != nil {
+		logger.Warn("no memory limit: the memory available could not be detected; set GOMEMLIMIT", "err", err)
+	} else {
+		cfg.memoryLimitSource = ml.Source
 	}
 	s, err := Start(cfg, logger)
 	if err != nil {

@@ -149,6 +149,7 @@ func (g *Guard) DeleteTenant(ctx context.Context, ref string, force bool) (Tenan
 	// Its keys went with it (ON DELETE CASCADE); stop them now, not
 	// within the cache's lifetime.
 	d.Authenticator.ForgetTenant(t.ID)
+	g.forgetTenant(ctx, d, t.ID)
 	out.Deleted = true
 	return out, nil
 }
@@ -357,16 +358,21 @@ func orCaller(tenantID string, c api.Caller) string {
 
 // IssueToken exchanges an API key (a token does not buy a token) for a
 // JWT and audits the exchange. It needs no Begin: the credential is the
-// request's subject.
-func (g *Guard) IssueToken(ctx context.Context, credential, remoteAddr, requestID string) (auth.Token, error) {
+// request's subject (req.Credential, RemoteAddr, RequestID; req.Action is
+// ignored). The exchange takes a rate limit token of the key's tenant like
+// any request; refused, it answers rate_limited and issues nothing.
+func (g *Guard) IssueToken(ctx context.Context, req Request) (auth.Token, error) {
 	d, err := g.dependencies()
 	if err != nil {
 		return auth.Token{}, err
 	}
-	req := Request{Action: auth.ActionTokenIssue, Credential: credential, RemoteAddr: remoteAddr, RequestID: requestID}
-	tok, caller, err := d.Authenticator.ExchangeKey(ctx, credential, remoteAddr)
+	req.Action = auth.ActionTokenIssue
+	tok, caller, err := d.Authenticator.ExchangeKey(ctx, req.Credential, req.RemoteAddr)
 	if err != nil {
 		g.recordRefusal(ctx, d, caller, req, err)
+		return auth.Token{}, err
+	}
+	if err := g.rateLimit(d, caller, req); err != nil {
 		return auth.Token{}, err
 	}
 	g.record(ctx, d, caller, req, caller.KeyID, nil)

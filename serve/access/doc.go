@@ -14,9 +14,13 @@
 //
 // # Order of a request
 //
-//	Begin(ctx, Request{Action, Credential, RemoteAddr, RequestID, Target})
+// The transports shed first (serve/ratelimit.Shedder: 503 past the
+// in-flight bound), then:
+//
+//	Begin(ctx, Request{Action, Credential, RemoteAddr, RequestID, Target, OnRateLimit})
 //	  database not open yet                      -> unavailable (503)
-//	  authn.Authenticate(credential, remote)     -> unauthenticated (401) / rate_limited (429)
+//	  authn.Authenticate(credential, remote)     -> unauthenticated (401) / rate_limited (429, throttle)
+//	  limiter.Allow(tenant, key, quotas.RatesFor) -> rate_limited (429; OnRateLimit gets the headers)
 //	  auth.Authorize(caller, action)             -> permission_denied (403)
 //	  ctx = api.WithCaller(ctx, caller) + the *Call
 //	service / admin method                       -> tenant scoping: another tenant's
@@ -31,7 +35,17 @@
 //
 // With Options.Disabled (`akidb serve --auth=false`) Begin skips
 // authentication and every request acts as the operator: an unrestricted
-// admin of the default tenant. That is for trusted local development only.
+// admin of the default tenant (and is rate limited as that tenant). That
+// is for trusted local development only.
+//
+// # Limits
+//
+// Deps.Limits (LimitDeps: serve/limits quotas and runtime settings, a
+// serve/ratelimit limiter) adds the rate limit step above and the
+// operations of limits.go: tenant quotas with usage (quota.read,
+// tenant-scoped; quota.write, operator), API key rates (same actions) and
+// the runtime configuration (config.read, config.write, operator). Offline
+// administration attaches quotas and settings without a limiter or usage.
 //
 // # What is audited
 //
@@ -46,7 +60,8 @@
 //
 // Not written, to keep a flood from turning into database writes: requests
 // without any credential (logged at debug), requests refused by the
-// failure throttle (rate_limited; the throttle logs a warning when it
-// starts refusing an address), and successful data-plane requests (the
-// access log and the metrics count those).
+// failure throttle or a rate limit bucket (rate_limited; the throttle logs
+// a warning when it starts refusing an address, the limits' metrics count
+// the buckets' refusals), and successful data-plane requests (the access
+// log and the metrics count those).
 package access

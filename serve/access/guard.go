@@ -12,6 +12,7 @@ import (
 	"github.com/akidb/akidb/engine/meta"
 	"github.com/akidb/akidb/serve/api"
 	"github.com/akidb/akidb/serve/auth"
+	"github.com/akidb/akidb/serve/ratelimit"
 )
 
 // Options configure a Guard.
@@ -39,6 +40,10 @@ type Deps struct {
 	// Collections may be nil (offline administration): a forced tenant
 	// deletion is then refused.
 	Collections Collections
+	// Limits, if set, rate-limits every admitted request and serves the
+	// quota, key rate and runtime configuration operations; nil: none of
+	// it (those operations answer unavailable).
+	Limits *LimitDeps
 }
 
 // Guard authenticates, authorizes and audits requests, and serves the
@@ -100,6 +105,10 @@ type Request struct {
 	// Target names the object (a collection, key or tenant id), if the
 	// route has one; handlers may refine it with Call.SetTarget.
 	Target string
+	// OnRateLimit, if set, is told the rate limit decision of a request
+	// that went through a bucket, allowed or refused, so the transport can
+	// send its headers (X-RateLimit-*, Retry-After).
+	OnRateLimit func(ratelimit.Decision)
 }
 
 // Call is one admitted request, for End to audit. It travels in the
@@ -159,7 +168,8 @@ func (c *Call) End(ctx context.Context, err error) {
 }
 
 // Begin admits a request: it authenticates the credential (unless
-// authentication is disabled) and authorizes the action, and returns ctx
+// authentication is disabled), takes a token from the caller's rate limit
+// buckets (Deps.Limits) and authorizes the action, and returns ctx
 // carrying the caller (api.CallerFrom) and the Call (CallFrom), which the
 // transport ends with End after the handler. Refusals are *api.Error
 // (unavailable, unauthenticated, rate_limited, permission_denied) and are
@@ -169,19 +179,22 @@ func (g *Guard) Begin(ctx context.Context, req Request) (context.Context, *Call,
 	if err != nil {
 		return ctx, nil, err
 	}
-	if g.opts.Disabled {
-		return g.admit(ctx, d, Operator(), req)
+	caller := Operator()
+	if !g.opts.Disabled {
+		if caller, err = d.Authenticator.Authenticate(ctx, req.Credential, req.RemoteAddr); err != nil {
+			g.recordRefusal(ctx, d, api.Caller{}, req, err)
+			return ctx, nil, err
+		}
 	}
-	caller, err := d.Authenticator.Authenticate(ctx, req.Credential, req.RemoteAddr)
-	if err != nil {
-		g.recordRefusal(ctx, d, api.Caller{}, req, err)
+	if err := g.rateLimit(d, caller, req); err != nil {
 		return ctx, nil, err
 	}
 	return g.admit(ctx, d, caller, req)
 }
 
 // BeginAs admits a request for a caller that is already known (offline
-// administration acts as Operator): it authorizes the action only.
+// administration acts as Operator): it authorizes the action only, and
+// takes no rate limit token.
 func (g *Guard) BeginAs(ctx context.Context, caller api.Caller, req Request) (context.Context, *Call, error) {
 	d, err := g.dependencies()
 	if err != nil {

@@ -43,6 +43,13 @@ func (s *Service) CreateCollection(ctx context.Context, req CreateCollectionRequ
 	if err != nil {
 		return Collection{}, &Error{Code: CodeInvalidArgument, Message: err.Error(), Details: map[string]any{"field": "metric"}}
 	}
+	if g := s.quotaGuard(); g != nil {
+		done, err := g.BeginCreateCollection(tenant(ctx))
+		if err != nil {
+			return Collection{}, err
+		}
+		defer done()
+	}
 	info, err := db.CreateCollection(ctx, tenant(ctx), engine.CollectionConfig{
 		Name: req.Name, Dimension: req.Dimension, Metric: m, M: req.HNSW.M, EfConstruction: req.HNSW.EfConstruction,
 	})

@@ -9,4 +9,10 @@
 // The request and response structs here are the JSON contract of the REST
 // API (field names are the JSON names); gRPC converts its messages to and
 // from them.
+//
+// Quotas: with SetQuotaGuard (serve/limits.Guard, through the QuotaGuard
+// interface) writes are checked after validation and before anything is
+// written: an upsert by the records it adds (new ids, counted once, with
+// EstimateRecordBytes each), a collection create by one; a refusal is
+// quota_exceeded (403) and the batch is refused whole.
 package api

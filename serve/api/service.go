@@ -24,6 +24,7 @@ type Options struct {
 // shutdown begins.
 type Service struct {
 	db       atomic.Pointer[engine.DB]
+	quota    atomic.Pointer[quotaHolder]
 	stopping atomic.Bool
 	opts     Options
 	started  time.Time

@@ -69,6 +69,17 @@ func (s *Service) Upsert(ctx context.Context, name string, req UpsertRequest) (U
 		}
 		recs[i] = engine.Record{ID: v.ID, Vector: v.Vector, Metadata: v.Metadata}
 	}
+	// The quota check comes after validation (a bad batch is 400 whatever
+	// the quota) and before anything is written (a batch over the quota
+	// is refused whole).
+	if g := s.quotaGuard(); g != nil && g.StorageLimited(tenant(ctx)) {
+		addVectors, addBytes := upsertAdds(h, req.Vectors, dim)
+		done, err := g.BeginUpsert(tenant(ctx), addVectors, addBytes)
+		if err != nil {
+			return UpsertResponse{}, err
+		}
+		defer done()
+	}
 	if err := h.Upsert(ctx, recs); err != nil {
 		return UpsertResponse{}, AsError(err)
 	}

@@ -18,7 +18,7 @@ import (
 
 // noGuard answers the admin RPCs on a server without a security layer.
 func noGuard() error {
-	return ErrorStatus(api.Errorf(api.CodeUnavailable, "this server runs without its security layer; keys, tenants, tokens and the audit trail are not served")).Err()
+	return ErrorStatus(api.Errorf(api.CodeUnavailable, "this server runs without its security layer; keys, tenants, tokens, quotas, the runtime configuration and the audit trail are not served")).Err()
 }
 
 // timeOut is a Timestamp, or nil for the zero time ("never", "not").
@@ -50,7 +50,9 @@ func (m *managementServer) IssueToken(ctx context.Context, _ *akidbv1.IssueToken
 	if aerr != nil {
 		return nil, ErrorStatus(aerr).Err()
 	}
-	tok, err := m.s.guard.IssueToken(ctx, cred, peerAddr(ctx), requestIDOf(ctx))
+	tok, err := m.s.guard.IssueToken(ctx, access.Request{
+		Credential: cred, RemoteAddr: peerAddr(ctx), RequestID: requestIDOf(ctx), OnRateLimit: m.s.rateLimitHeaders(ctx),
+	})
 	if err != nil {
 		return nil, m.s.fail(ctx, err)
 	}

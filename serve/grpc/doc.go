@@ -24,8 +24,15 @@
 //     name, to one auth.Action (a test walks Methods() against it); with
 //     Options.Guard (serve/access) an interceptor authenticates the
 //     "authorization" metadata, authorizes the action and audits, and the
-//     ManagementService serves the admin RPCs (admin.go). Health and
+//     ManagementService serves the admin RPCs (admin.go; quotas.go for
+//     quotas, key rates and the runtime configuration). Health and
 //     reflection are public; any other method, or stream, is refused.
+//   - Limits: with Options.Shedder an interceptor before the guard bounds
+//     the akidb.v1 RPCs in flight (UNAVAILABLE + RetryInfo past it) and
+//     each one's time (Options.RequestTimeout; its expiry is UNAVAILABLE
+//     too, the client's own deadline DEADLINE_EXCEEDED). The guard's rate
+//     limit decision goes out as response header metadata
+//     (x-ratelimit-limit, -remaining, -reset, retry-after).
 //
 // The filter of Query and Delete travels as a JSON string (filter_json) so
 // the filter parser sees the same bytes as over REST. Metadata travels as

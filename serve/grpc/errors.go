@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/akidb/akidb/serve/api"
+	"github.com/akidb/akidb/serve/ratelimit"
 )
 
 // ErrorDomain is the ErrorInfo domain of every AkiDB error.
@@ -66,8 +67,13 @@ func detailStrings(d map[string]any) map[string]string {
 }
 
 // fail sends err as the RPC's status and logs what the caller is not
-// shown: the cause of an internal error.
+// shown: the cause of an internal error. An RPC stopped by the server's
+// own request timeout (not the client's deadline) fails with UNAVAILABLE
+// and a RetryInfo (ratelimit.TimeoutError), whatever the handler saw.
 func (s *Server) fail(ctx context.Context, err error) error {
+	if ratelimit.ServerTimedOut(ctx, err) {
+		err = ratelimit.TimeoutError(s.timeout)
+	}
 	st := ErrorStatus(err)
 	if st.Code() == codes.Internal {
 		method, _ := grpc.Method(ctx)

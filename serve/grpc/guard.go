@@ -3,6 +3,7 @@ package grpc
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -13,6 +14,7 @@ import (
 	"github.com/akidb/akidb/serve/access"
 	"github.com/akidb/akidb/serve/api"
 	"github.com/akidb/akidb/serve/auth"
+	"github.com/akidb/akidb/serve/ratelimit"
 )
 
 // Metadata keys of a call's credential and request id: the REST header
@@ -103,7 +105,7 @@ func (s *Server) guardUnary(g *access.Guard) grpc.UnaryServerInterceptor {
 		}
 		ctx, call, err := g.Begin(ctx, access.Request{
 			Action: action, Credential: cred, RemoteAddr: peerAddr(ctx),
-			RequestID: requestIDOf(ctx), Target: targetOf(req),
+			RequestID: requestIDOf(ctx), Target: targetOf(req), OnRateLimit: s.rateLimitHeaders(ctx),
 		})
 		if err != nil {
 			return nil, s.fail(ctx, err)
@@ -111,6 +113,26 @@ func (s *Server) guardUnary(g *access.Guard) grpc.UnaryServerInterceptor {
 		resp, err := handler(ctx, req)
 		call.End(ctx, apiErrorOf(err))
 		return resp, err
+	}
+}
+
+// rateLimitHeaders sends a rate limit decision as response header
+// metadata: the REST headers' names, lowercased (x-ratelimit-limit,
+// x-ratelimit-remaining, x-ratelimit-reset, retry-after). They go out with
+// the response, or with the status of a refused call.
+func (s *Server) rateLimitHeaders(ctx context.Context) func(ratelimit.Decision) {
+	return func(d ratelimit.Decision) {
+		h := d.Headers()
+		if len(h) == 0 {
+			return
+		}
+		md := metadata.MD{}
+		for k, v := range h {
+			md.Set(strings.ToLower(k), v)
+		}
+		if err := grpc.SetHeader(ctx, md); err != nil {
+			s.log.DebugContext(ctx, "grpc: rate limit headers not sent", "err", err)
+		}
 	}
 }
 

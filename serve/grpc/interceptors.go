@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/akidb/akidb/serve/api"
+	"github.com/akidb/akidb/serve/ratelimit"
 )
 
 // akidbPrefix starts the full method name of every akidb.v1 RPC.
@@ -51,4 +52,23 @@ func (s *Server) authenticateUnary(authn func(context.Context) (api.Caller, *api
 		}
 		return handler(api.WithCaller(ctx, caller), req)
 	}
+}
+
+// shedUnary admits every akidb.v1 RPC under the in-flight bound, before
+// authentication, or fails it at once with UNAVAILABLE and a RetryInfo of
+// 1 s. An admitted RPC runs under the server's request timeout. Health
+// and reflection are never shed: an orchestrator must be able to probe an
+// overloaded server.
+func (s *Server) shedUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if !strings.HasPrefix(info.FullMethod, akidbPrefix) {
+		return handler(ctx, req)
+	}
+	release, ok := s.shedder.TryAcquire()
+	if !ok {
+		return nil, ErrorStatus(ratelimit.OverloadedError()).Err()
+	}
+	defer release()
+	ctx, cancel := ratelimit.WithRequestTimeout(ctx, s.timeout)
+	defer cancel()
+	return handler(ctx, req)
 }

@@ -103,6 +103,10 @@ func TestMethods(t *testing.T) {
 		akidbv1.ManagementService_CreateAPIKey_FullMethodName, akidbv1.ManagementService_ListAPIKeys_FullMethodName,
 		akidbv1.ManagementService_RevokeAPIKey_FullMethodName, akidbv1.ManagementService_RotateAPIKey_FullMethodName,
 		akidbv1.ManagementService_ListAuditEvents_FullMethodName,
+		akidbv1.ManagementService_GetTenantQuota_FullMethodName, akidbv1.ManagementService_SetTenantQuota_FullMethodName,
+		akidbv1.ManagementService_GetKeyRateLimit_FullMethodName, akidbv1.ManagementService_SetKeyRateLimit_FullMethodName,
+		akidbv1.ManagementService_ClearKeyRateLimit_FullMethodName,
+		akidbv1.ManagementService_GetRuntimeConfig_FullMethodName, akidbv1.ManagementService_SetRateLimitConfig_FullMethodName,
 	}
 	slices.Sort(want)
 	if !slices.Equal(got, want) {

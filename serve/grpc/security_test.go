@@ -182,6 +182,36 @@ var grpcOps = map[string]grpcOp{
 		_, err := e.mgmt.ListAuditEvents(ctx, &akidbv1.ListAuditEventsRequest{Tenant: f.TenantRef(s), Limit: 5})
 		return err
 	}},
+	"quota.get": {akidbv1.ManagementService_GetTenantQuota_FullMethodName, func(ctx context.Context, e *env, f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) error {
+		_, err := e.mgmt.GetTenantQuota(ctx, &akidbv1.GetTenantQuotaRequest{Tenant: f.ScopeTenant(r, s)})
+		return err
+	}},
+	"quota.set": {akidbv1.ManagementService_SetTenantQuota_FullMethodName, func(ctx context.Context, e *env, f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) error {
+		n := int64(1000)
+		_, err := e.mgmt.SetTenantQuota(ctx, &akidbv1.SetTenantQuotaRequest{Tenant: f.ScopeTenant(r, s), MaxVectors: &n})
+		return err
+	}},
+	"keyrate.get": {akidbv1.ManagementService_GetKeyRateLimit_FullMethodName, func(ctx context.Context, e *env, f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) error {
+		_, err := e.mgmt.GetKeyRateLimit(ctx, &akidbv1.GetKeyRateLimitRequest{Id: f.RatedVictim(r, s)})
+		return err
+	}},
+	"keyrate.set": {akidbv1.ManagementService_SetKeyRateLimit_FullMethodName, func(ctx context.Context, e *env, f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) error {
+		_, err := e.mgmt.SetKeyRateLimit(ctx, &akidbv1.SetKeyRateLimitRequest{Id: f.Victim(r, s), QpsLimit: 5})
+		return err
+	}},
+	"keyrate.clear": {akidbv1.ManagementService_ClearKeyRateLimit_FullMethodName, func(ctx context.Context, e *env, f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) error {
+		_, err := e.mgmt.ClearKeyRateLimit(ctx, &akidbv1.ClearKeyRateLimitRequest{Id: f.RatedVictim(r, s)})
+		return err
+	}},
+	"config.get": {akidbv1.ManagementService_GetRuntimeConfig_FullMethodName, func(ctx context.Context, e *env, f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) error {
+		_, err := e.mgmt.GetRuntimeConfig(ctx, &akidbv1.GetRuntimeConfigRequest{})
+		return err
+	}},
+	"config.set": {akidbv1.ManagementService_SetRateLimitConfig_FullMethodName, func(ctx context.Context, e *env, f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) error {
+		qps := 100.0
+		_, err := e.mgmt.SetRateLimitConfig(ctx, &akidbv1.SetRateLimitConfigRequest{DefaultQps: &qps})
+		return err
+	}},
 }
 
 // TestAccessMatrix calls every akidb.v1 RPC as every role, on the own

@@ -15,6 +15,7 @@ import (
 	"github.com/akidb/akidb/serve/access"
 	"github.com/akidb/akidb/serve/api"
 	"github.com/akidb/akidb/serve/grpc/akidbv1"
+	"github.com/akidb/akidb/serve/ratelimit"
 )
 
 // Transport limits that are not part of api.Limits. They keep one client
@@ -75,16 +76,29 @@ type Options struct {
 	// that is sent as the RPC's status through ErrorStatus. It neither
 	// authorizes actions nor audits.
 	Authenticate func(ctx context.Context) (api.Caller, *api.Error)
+	// Shedder, if set, bounds the akidb.v1 RPCs in flight, before
+	// authentication: past the bound an RPC fails at once with
+	// UNAVAILABLE and a RetryInfo of 1 s. Health and reflection are never
+	// shed. `akidb serve` shares one with the REST server.
+	Shedder *ratelimit.Shedder
+	// RequestTimeout bounds each admitted RPC (<= 0:
+	// ratelimit.DefaultRequestTimeout; a client's earlier deadline stays);
+	// used with Shedder. An RPC the bound stops fails with UNAVAILABLE and
+	// a RetryInfo of 1 s; one stopped by the client's deadline with
+	// DEADLINE_EXCEEDED.
+	RequestTimeout time.Duration
 }
 
 // Server is the gRPC server of an api.Service: the akidb.v1 services,
 // grpc.health.v1 and reflection, registered on one *grpc.Server.
 type Server struct {
-	svc    *api.Service
-	guard  *access.Guard
-	log    *slog.Logger
-	grpc   *grpc.Server
-	health *health.Server
+	svc     *api.Service
+	guard   *access.Guard
+	log     *slog.Logger
+	shedder *ratelimit.Shedder
+	timeout time.Duration
+	grpc    *grpc.Server
+	health  *health.Server
 }
 
 // healthServices are the service names whose health the server reports:
@@ -106,10 +120,13 @@ func NewServer(svc *api.Service, opts Options) *Server {
 	}
 	msgMax := int(min(lim.MaxBodyBytes, int64(maxInt32)))
 
-	s := &Server{svc: svc, guard: opts.Guard, log: opts.Logger, health: health.NewServer()}
+	s := &Server{svc: svc, guard: opts.Guard, log: opts.Logger, health: health.NewServer(), shedder: opts.Shedder, timeout: opts.RequestTimeout}
 
 	interceptors := append([]grpc.UnaryServerInterceptor(nil), opts.UnaryInterceptors...)
 	interceptors = append(interceptors, s.recoverUnary)
+	if opts.Shedder != nil {
+		interceptors = append(interceptors, s.shedUnary)
+	}
 	streamInterceptors := []grpc.StreamServerInterceptor{s.recoverStream}
 	switch {
 	case opts.Guard != nil:

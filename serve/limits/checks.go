@@ -86,12 +86,13 @@ func (q *Quotas) CheckCreateCollection(tenantID string, currentCollections int64
 }
 
 // EstimateRecordBytes is what one record adds to storage for the upsert
-// check: its vector (4 bytes a dimension), id and metadata JSON. The
-// engine's memory_bytes, which the usage is, also counts index links and
-// allocates in chunks, so the estimate is a lower bound and usage can end
-// a little above the limit after the write that reaches it.
+// check: its vector (4 bytes a dimension), id and metadata JSON
+// (api.EstimateRecordBytes, which the service uses). The engine's
+// memory_bytes, which the usage is, also counts index links and allocates
+// in chunks, so the estimate is a lower bound and usage can end a little
+// above the limit after the write that reaches it.
 func EstimateRecordBytes(dimension, idBytes, metadataBytes int) int64 {
-	return 4*int64(dimension) + int64(idBytes) + int64(metadataBytes)
+	return api.EstimateRecordBytes(dimension, idBytes, metadataBytes)
 }
 
 // Guard checks writes against quotas with the usage from a UsageSource,
@@ -115,6 +116,18 @@ func NewGuard(quotas *Quotas, usage UsageSource) *Guard {
 }
 
 func noop() {}
+
+// StorageLimited reports whether any maximum (collections, vectors,
+// storage) applies to the tenant. When none does, the Begin methods admit
+// without computing usage, and a caller may skip estimating what a write
+// adds.
+func (g *Guard) StorageLimited(tenantID string) bool {
+	return !g.quotas.Effective(tenantID).unlimited()
+}
+
+// Usage is the tenant's current usage, from the usage source (the
+// writes admitted and still running are not included).
+func (g *Guard) Usage(tenantID string) Usage { return g.usage.TenantUsage(tenantID) }
 
 // BeginUpsert admits a write adding addVectors records of addBytes, or
 // refuses it with quota_exceeded (an *api.Error) before anything is

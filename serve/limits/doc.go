@@ -33,8 +33,8 @@
 // # Quota checks
 //
 // Usage is the engine's: per collection, count (live records) and
-// memory_bytes, summed per tenant by the wiring's UsageSource. Storage is
-// that memory figure. A write is checked before anything is written and
+// memory_bytes, summed per tenant by EngineUsage (a UsageSource). Storage
+// is that memory figure. A write is checked before anything is written and
 // refused whole (a batch is all or nothing) with 403 quota_exceeded, with
 // details {resource, limit, current, requested}:
 //
@@ -83,33 +83,40 @@
 //
 // NewMetrics registers on the given prometheus.Registerer (no globals):
 // akidb_ratelimit_allowed_total{tenant}, akidb_ratelimit_limited_total{tenant},
-// akidb_shed_requests_total, akidb_runtime_config_changes_total and
+// akidb_shed_requests_total, akidb_requests_in_flight,
+// akidb_runtime_config_changes_total and
 // akidb_quota_usage_ratio{tenant,resource} (usage / limit, for limited
 // resources only, computed at scrape time from SetQuotaReporter's Guard;
 // a limit of 0 reads 1 when nothing is used and +Inf otherwise).
 //
 // # Wiring
 //
-//	store := engine's *meta.Store
-//	rc, _ := limits.NewRuntimeConfig(ctx, store, logger)
-//	quotas, _ := limits.NewQuotas(ctx, store, rc, limits.Defaults{...from flags})
-//	guard := limits.NewGuard(quotas, usageSource)         // usageSource: sums engine stats per tenant
-//	m, _ := limits.NewMetrics(reg, limits.MetricsSources{Shedder: shedder, Config: rc})
-//	m.SetQuotaReporter(guard)
+// As serve/server.go does it, once the engine's catalog is open:
 //
-// Per request: limiter.Allow(tenant, keyID, quotas.RatesFor(tenant, keyID))
-// (see serve/ratelimit for the order). In the service, before writes:
+//	rc, _ := limits.NewRuntimeConfig(ctx, db.Meta(), logger)
+//	quotas, _ := limits.NewQuotas(ctx, db.Meta(), rc, cfg.Limiting.QuotaDefaults) // --quota-max-*
+//	usage := limits.NewEngineUsage(db)          // per tenant: sum of collection Stats
+//	guard := limits.NewGuard(quotas, usage)
+//	svc.SetQuotaGuard(guard)                    // serve/api checks writes with it
+//	m.SetQuotaReporter(guard)                   // m: NewMetrics(reg, {Shedder, Config}) made at Start
+//	access.LimitDeps{Quotas: quotas, Config: rc, Limiter: limiter, Metrics: m, Usage: usage}
 //
-//	done, err := guard.BeginUpsert(tenant, newRecords, bytes); if err != nil { return err }; defer done()
-//	done, err := guard.BeginCreateCollection(tenant);         if err != nil { return err }; defer done()
+// Per request (serve/access): limiter.Allow(tenant, keyID,
+// quotas.RatesFor(tenant, keyID)). In the service, before writes, through
+// serve/api.QuotaGuard (serve/api cannot import this package, which
+// imports serve/api for api.Error): Guard.StorageLimited, then
+// BeginUpsert / BeginCreateCollection.
 //
-// serve/api cannot import this package (it imports serve/api for
-// api.Error), so the service takes the guard through a small interface of
-// its own with those two methods.
+// Usage (EngineUsage) is the engine's: collections, live records
+// (Stats.Count) and storage_bytes = Stats.MemoryBytes, the in-memory size,
+// which grows in steps of 256 records (the index's allocation unit) and
+// leaves out metadata and the files on disk.
 //
-// Admin API (as wired): GET/POST /admin/tenants/{id}/quota (Quotas.Get /
-// Quotas.Set with a QuotaUpdate body), GET /admin/config
-// (RuntimeConfig.Settings), POST /admin/config/rate-limit (a
-// RateLimitUpdate body); actions quota.read/quota.write and
-// config.read/config.write.
+// Admin API (serve/access, serve/rest, serve/grpc): GET/POST
+// /admin/tenants/{id}/quota (Quotas.Get / Quotas.Set with a QuotaUpdate
+// body), GET/POST/DELETE /admin/api-keys/{id}/rate-limit (KeyRate,
+// SetKeyRate, ClearKeyRate), GET /admin/config (Settings as
+// "rate_limiting", beside the server's fixed settings), POST
+// /admin/config/rate-limit (a RateLimitUpdate body); actions
+// quota.read/quota.write and config.read/config.write.
 package limits

@@ -9,8 +9,12 @@ import (
 )
 
 // ShedCounter is what akidb_shed_requests_total reads
-// (*ratelimit.Shedder is one).
+// (*ratelimit.Shedder is one). If it also has InFlight() int, as the
+// Shedder does, akidb_requests_in_flight reads that.
 type ShedCounter interface{ Shed() uint64 }
+
+// inFlightCounter is the optional half of a ShedCounter.
+type inFlightCounter interface{ InFlight() int }
 
 // ChangeCounter is what akidb_runtime_config_changes_total reads
 // (*RuntimeConfig is one).
@@ -31,6 +35,7 @@ type MetricsSources struct {
 //	akidb_ratelimit_allowed_total{tenant}       requests a tenant's buckets let through
 //	akidb_ratelimit_limited_total{tenant}       requests refused with rate_limited
 //	akidb_shed_requests_total                   requests refused by the in-flight bound
+//	akidb_requests_in_flight                    requests admitted by the in-flight bound, not yet done
 //	akidb_runtime_config_changes_total          runtime setting updates that changed something
 //	akidb_quota_usage_ratio{tenant,resource}    usage / limit, for limited resources only
 //
@@ -71,6 +76,15 @@ func NewMetrics(reg prometheus.Registerer, src MetricsSources) (*Metrics, error)
 		}
 		return float64(src.Shedder.Shed())
 	})
+	inFlight := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: "akidb", Name: "requests_in_flight",
+		Help: "Requests admitted by the in-flight bound (--max-in-flight) and not yet done, both transports.",
+	}, func() float64 {
+		if c, ok := src.Shedder.(inFlightCounter); ok {
+			return float64(c.InFlight())
+		}
+		return 0
+	})
 	changes := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Namespace: "akidb", Name: "runtime_config_changes_total",
 		Help: "Runtime setting updates that changed a value since the server started.",
@@ -80,7 +94,7 @@ func NewMetrics(reg prometheus.Registerer, src MetricsSources) (*Metrics, error)
 		}
 		return float64(src.Config.Changes())
 	})
-	for _, c := range []prometheus.Collector{m.allowed, m.limited, shed, changes, m.quota} {
+	for _, c := range []prometheus.Collector{m.allowed, m.limited, shed, inFlight, changes, m.quota} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register limits metrics: %w", err)
 		}

@@ -36,6 +36,8 @@ func TestMetrics(t *testing.T) {
 	shed.TryAcquire()
 	shed.TryAcquire()
 	release()
+	hold, _ := shed.TryAcquire() // one request in flight at scrape time
+	defer hold()
 	if _, err := rc.UpdateRateLimit(ctx, RateLimitUpdate{DefaultQPS: ptr(10.0)}); err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +62,9 @@ akidb_ratelimit_allowed_total{tenant="` + acme.ID + `"} 2
 # HELP akidb_ratelimit_limited_total Requests refused with rate_limited (429) by the tenant's or key's token bucket.
 # TYPE akidb_ratelimit_limited_total counter
 akidb_ratelimit_limited_total{tenant="` + acme.ID + `"} 1
+# HELP akidb_requests_in_flight Requests admitted by the in-flight bound (--max-in-flight) and not yet done, both transports.
+# TYPE akidb_requests_in_flight gauge
+akidb_requests_in_flight 1
 # HELP akidb_runtime_config_changes_total Runtime setting updates that changed a value since the server started.
 # TYPE akidb_runtime_config_changes_total counter
 akidb_runtime_config_changes_total 1

@@ -2,6 +2,7 @@ package limits
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -70,6 +71,30 @@ type QuotaUpdate struct {
 	MaxCollections  meta.Patch[int64]   `json:"max_collections"`
 	MaxVectors      meta.Patch[int64]   `json:"max_vectors"`
 	MaxStorageBytes meta.Patch[int64]   `json:"max_storage_bytes"`
+}
+
+// MarshalJSON writes the fields the update changes: a value, or null for
+// a field returned to the default; a field left as it is is absent. It is
+// the inverse of decoding, so a client can send what it was given.
+func (u QuotaUpdate) MarshalJSON() ([]byte, error) {
+	m := map[string]any{}
+	if u.QPSLimit.Set {
+		m["qps_limit"] = u.QPSLimit.Value
+	}
+	for _, f := range []struct {
+		name string
+		p    meta.Patch[int64]
+	}{{"burst", u.Burst}, {"max_collections", u.MaxCollections}, {"max_vectors", u.MaxVectors}, {"max_storage_bytes", u.MaxStorageBytes}} {
+		if f.p.Set {
+			m[f.name] = f.p.Value
+		}
+	}
+	return json.Marshal(m)
+}
+
+// Empty reports whether the update changes nothing.
+func (u QuotaUpdate) Empty() bool {
+	return !u.QPSLimit.Set && !u.Burst.Set && !u.MaxCollections.Set && !u.MaxVectors.Set && !u.MaxStorageBytes.Set
 }
 
 // Validate refuses values outside the policy ranges (qps_limit 1..10000,
@@ -192,6 +217,13 @@ func (q *Quotas) Reload(ctx context.Context) error {
 	q.tenants, q.keys = tenants, keys
 	q.mu.Unlock()
 	return nil
+}
+
+// Defaults are the storage limits of tenants whose quota leaves a field
+// unset.
+func (q *Quotas) Defaults() Defaults {
+	return Defaults{MaxCollections: pick(nil, q.defaults.MaxCollections), MaxVectors: pick(nil, q.defaults.MaxVectors),
+		MaxStorageBytes: pick(nil, q.defaults.MaxStorageBytes)}
 }
 
 // ForgetTenant drops a deleted tenant's quota from memory.

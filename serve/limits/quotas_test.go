@@ -286,3 +286,30 @@ func TestQuotasConcurrent(t *testing.T) {
 		t.Fatalf("in memory %v, stored %v", got, *tq.Quota.QPSLimit)
 	}
 }
+
+// TestQuotaUpdateJSON: MarshalJSON writes exactly what decoding reads
+// back: absent fields stay absent, null returns to the default.
+func TestQuotaUpdateJSON(t *testing.T) {
+	u := QuotaUpdate{QPSLimit: meta.SetTo(12.5), Burst: meta.SetNull[int64](), MaxVectors: meta.SetTo[int64](0)}
+	b, err := json.Marshal(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != `{"burst":null,"max_vectors":0,"qps_limit":12.5}` {
+		t.Fatalf("JSON %s", b)
+	}
+	var back QuotaUpdate
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !back.QPSLimit.Set || *back.QPSLimit.Value != 12.5 || !back.Burst.Set || back.Burst.Value != nil ||
+		!back.MaxVectors.Set || *back.MaxVectors.Value != 0 || back.MaxCollections.Set || back.MaxStorageBytes.Set {
+		t.Fatalf("decoded back %+v", back)
+	}
+	if back.Empty() || !(QuotaUpdate{}).Empty() {
+		t.Fatal("Empty is wrong")
+	}
+	if b, _ := json.Marshal(QuotaUpdate{}); string(b) != `{}` {
+		t.Fatalf("empty update JSON %s", b)
+	}
+}

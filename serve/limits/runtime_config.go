@@ -77,9 +77,10 @@ type RateLimitUpdate struct {
 	DefaultBurstMultiplier *float64 `json:"default_burst_multiplier,omitempty"`
 }
 
-// Settings is every runtime setting, the body of GET /admin/config.
+// Settings is every runtime setting: the "rate_limiting" object of GET
+// /admin/config (serve/access adds the static server settings beside it).
 type Settings struct {
-	RateLimit RateLimitConfig `json:"rate_limit"`
+	RateLimit RateLimitConfig `json:"rate_limiting"`
 }
 
 // ConfigStore is where runtime settings persist; *meta.Store is one.

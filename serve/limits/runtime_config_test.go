@@ -43,7 +43,7 @@ func TestRuntimeConfigDefaultsUpdateAndReopen(t *testing.T) {
 		t.Fatalf("no-op update: %v, changes %d", err, rc.Changes())
 	}
 	settings, _ := json.Marshal(rc.Settings())
-	if string(settings) != `{"rate_limit":{"enabled":false,"default_qps":250,"default_burst_multiplier":1.5}}` {
+	if string(settings) != `{"rate_limiting":{"enabled":false,"default_qps":250,"default_burst_multiplier":1.5}}` {
 		t.Fatalf("settings JSON %s", settings)
 	}
 

@@ -48,8 +48,8 @@
 // the time until every bucket it needs holds a token, rounded up to whole
 // seconds, at least 1; waiting that long is always enough. gRPC answers
 // RESOURCE_EXHAUSTED with a RetryInfo detail of the same seconds (from
-// api.Error.RetryAfterSeconds) and may send the headers as response
-// metadata with lowercase keys. With rate limiting disabled the Decision
+// api.Error.RetryAfterSeconds) and sends the headers as response header
+// metadata with lowercase keys (serve/grpc). With rate limiting disabled the Decision
 // has Limit 0 and no headers are sent.
 //
 // # Load shedding
@@ -60,18 +60,23 @@
 // Retry-After: 1 (OverloadedError) instead of queueing until everyone
 // times out. WithRequestTimeout bounds each request (default 30 s, or the
 // client's earlier deadline), which also bounds how long it holds its
-// slot. The bound counts requests, not bytes: with 32 MiB bodies the
-// worst case is 4 GiB on 2 cores, which is what GOMEMLIMIT
-// (serve/limits.ApplyMemoryLimit) and the body limit are for.
+// slot; a request stopped by the server's own bound (ServerTimedOut) is
+// answered like a shed one, 503 with Retry-After: 1 (TimeoutError), while
+// one stopped by the client's deadline is deadline_exceeded. The bound
+// counts requests, not bytes: with 32 MiB bodies the worst case is 4 GiB
+// on 2 cores, which is what GOMEMLIMIT (serve/limits.ApplyMemoryLimit)
+// and the body limit are for.
 //
 // # Wiring
 //
-// The order of a request (REST middleware / gRPC interceptor):
+// The order of a request (REST middleware / gRPC interceptor; as wired in
+// serve/rest, serve/grpc and serve/access):
 //
-//	probes (/healthz /livez /readyz /startupz) and /metrics: none of this
-//	authenticate                 -> 401 (the caller: tenant and key id)
+//	probes (/healthz /livez /readyz /startupz) and /metrics, gRPC health
+//	and reflection: none of this
 //	shed: TryAcquire             -> 503 unavailable, Retry-After: 1; defer release()
 //	      ctx = WithRequestTimeout(ctx, cfg.RequestTimeout)
+//	authenticate                 -> 401 (the caller: tenant and key id)
 //	rate limit: d := limiter.Allow(tenant, keyID, quotas.RatesFor(tenant, keyID))
 //	      set d.Headers() on the response (also when refused);
 //	      metrics.ObserveRateLimit(tenant, d.Allowed) if d.Limited()
@@ -79,9 +84,10 @@
 //	authorize                    -> 403
 //	service (quotas checked before writes: serve/limits.Guard) -> engine
 //
-// Authentication comes first so the bucket is the caller's tenant's (an
-// unauthenticated flood is the auth failure throttle's business), and
-// shedding before rate limiting so an overloaded server spends nothing on
-// buckets. Probes and /metrics must never be shed or limited: an
-// orchestrator that cannot probe an overloaded server restarts it.
+// Shedding comes first so an overloaded server spends nothing on a
+// request it cannot take, not even the key lookup; authentication comes
+// before the buckets so the bucket is the caller's tenant's (an
+// unauthenticated flood is the auth failure throttle's business). Probes
+// and /metrics must never be shed or limited: an orchestrator that cannot
+// probe an overloaded server restarts it.
 package ratelimit

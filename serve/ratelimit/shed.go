@@ -2,6 +2,8 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -103,16 +105,52 @@ func OverloadedError() *api.Error {
 	}
 }
 
+// ErrRequestTimeout is the cause (context.Cause) of a request context
+// whose deadline WithRequestTimeout set and which passed it: the server's
+// own bound, not a deadline of the client's.
+var ErrRequestTimeout = errors.New("the request took longer than the server's request timeout")
+
 // WithRequestTimeout bounds ctx by timeout (<= 0: DefaultRequestTimeout).
 // A deadline the client already set (a gRPC deadline, say) stays if it is
-// earlier. Cancel the returned context when the request is done.
+// earlier. Cancel the returned context when the request is done. When the
+// server's bound is what ends the request, context.Cause of the context
+// is ErrRequestTimeout (see ServerTimedOut).
 //
 // A write that passes its deadline after the engine has logged it may
-// still be applied although the client is told deadline_exceeded; upserts
-// and deletes are idempotent, so retrying is safe.
+// still be applied although the client is told it failed; upserts and
+// deletes are idempotent, so retrying is safe.
 func WithRequestTimeout(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
 	if timeout <= 0 {
 		timeout = DefaultRequestTimeout
 	}
-	return context.WithTimeout(ctx, timeout)
+	return context.WithTimeoutCause(ctx, timeout, ErrRequestTimeout)
+}
+
+// ServerTimedOut reports whether err ended the request because the
+// server's request timeout (WithRequestTimeout) passed, rather than the
+// client's own deadline or a cancellation: then the answer is
+// TimeoutError, not deadline_exceeded. err may be the context's error or
+// the service's answer to it (an *api.Error deadline_exceeded).
+func ServerTimedOut(ctx context.Context, err error) bool {
+	if err == nil || !errors.Is(context.Cause(ctx), ErrRequestTimeout) {
+		return false
+	}
+	var ae *api.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ae) && ae.Code == api.CodeDeadlineExceeded)
+}
+
+// TimeoutError is the answer to a request stopped by the server's request
+// timeout: unavailable (503, UNAVAILABLE) with Retry-After: 1. The server
+// is too busy to finish the request in time, which is the client's cue to
+// back off, as for a shed request.
+func TimeoutError(timeout time.Duration) *api.Error {
+	if timeout <= 0 {
+		timeout = DefaultRequestTimeout
+	}
+	return &api.Error{
+		Code:              api.CodeUnavailable,
+		Message:           fmt.Sprintf("the request did not finish within the server's request timeout (%s); retry shortly", timeout),
+		Details:           map[string]any{"request_timeout_seconds": timeout.Seconds()},
+		RetryAfterSeconds: ShedRetryAfterSeconds,
+	}
 }

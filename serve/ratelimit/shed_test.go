@@ -2,8 +2,10 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -159,4 +161,41 @@ func BenchmarkShedderParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestServerTimedOut tells the server's request timeout from the client's
+// deadline and from a cancellation.
+func TestServerTimedOut(t *testing.T) {
+	ctx, cancel := WithRequestTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	<-ctx.Done()
+	if !ServerTimedOut(ctx, ctx.Err()) {
+		t.Fatalf("the server's timeout fired, cause %v", context.Cause(ctx))
+	}
+	if !ServerTimedOut(ctx, api.AsError(ctx.Err())) {
+		t.Fatal("the service's deadline_exceeded after the server's timeout is not recognised")
+	}
+	if ServerTimedOut(ctx, errors.New("other")) {
+		t.Fatal("an unrelated error counts as the server's timeout")
+	}
+
+	client, cancelClient := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancelClient()
+	ctx2, cancel2 := WithRequestTimeout(client, time.Hour)
+	defer cancel2()
+	<-ctx2.Done()
+	if ServerTimedOut(ctx2, ctx2.Err()) {
+		t.Fatal("the client's deadline counts as the server's timeout")
+	}
+
+	ctx3, cancel3 := WithRequestTimeout(context.Background(), time.Hour)
+	cancel3()
+	if ServerTimedOut(ctx3, ctx3.Err()) {
+		t.Fatal("a cancellation counts as the server's timeout")
+	}
+
+	e := TimeoutError(2 * time.Second)
+	if e.Code != api.CodeUnavailable || e.RetryAfterSeconds != 1 || !strings.Contains(e.Message, "2s") {
+		t.Fatalf("TimeoutError = %+v", e)
+	}
 }

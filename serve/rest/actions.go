@@ -30,6 +30,13 @@ var routeActions = map[string]auth.Action{
 	"DELETE /admin/api-keys/:id":                   auth.ActionKeyRevoke,
 	"POST /admin/api-keys/:id/rotate":              auth.ActionKeyRotate,
 	"GET /admin/audit":                             auth.ActionAuditRead,
+	"GET /admin/tenants/:id/quota":                 auth.ActionQuotaRead,
+	"POST /admin/tenants/:id/quota":                auth.ActionQuotaWrite,
+	"GET /admin/api-keys/:id/rate-limit":           auth.ActionQuotaRead,
+	"POST /admin/api-keys/:id/rate-limit":          auth.ActionQuotaWrite,
+	"DELETE /admin/api-keys/:id/rate-limit":        auth.ActionQuotaWrite,
+	"GET /admin/config":                            auth.ActionConfigRead,
+	"POST /admin/config/rate-limit":                auth.ActionConfigWrite,
 }
 
 // publicRoutes need no credentials and map to no action: the probes, which

@@ -23,7 +23,9 @@ func (s *server) issueToken(c *gin.Context) {
 		writeError(c, aerr)
 		return
 	}
-	tok, err := s.guard.IssueToken(c.Request.Context(), cred, c.Request.RemoteAddr, requestIDOf(c))
+	tok, err := s.guard.IssueToken(c.Request.Context(), access.Request{
+		Credential: cred, RemoteAddr: c.Request.RemoteAddr, RequestID: requestIDOf(c), OnRateLimit: rateLimitHeaders(c),
+	})
 	if err == nil {
 		// A token is a credential: no cache may keep it.
 		c.Header("Cache-Control", "no-store")

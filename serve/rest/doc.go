@@ -11,16 +11,21 @@
 // generated otherwise), HSTS (on responses served over TLS), access log
 // (slog: debug per request, warn for 5xx), metrics (route template
 // labels), panic recovery (answers with the internal envelope), and, on
-// every route that is not public, the security layer: Options.Guard
-// (serve/access: authenticate, authorize the route's action, audit) or,
-// for tests, the simpler Options.Authenticate hook.
+// every route that is not public, load shedding (Options.Shedder: 503
+// with Retry-After past the in-flight bound; the request timeout, whose
+// expiry writeError answers 503 too) and then the security layer:
+// Options.Guard (serve/access: authenticate, rate limit the tenant and
+// key, sending X-RateLimit-* on every limited answer, authorize the
+// route's action, audit) or, for tests, the simpler Options.Authenticate
+// hook.
 //
 // Authorization: actions.go maps every route, by method and template, to
 // one auth.Action, and lists the public ones (probes, /metrics); a test
 // walks the registered routes and fails on one in neither list, and a
 // route in neither is refused at run time rather than served openly.
 // POST /api/v1/auth/token authenticates the key it exchanges itself; the
-// /admin routes (admin.go) call the guard's administration service.
+// /admin routes (admin.go, limits.go for quotas, key rates and the runtime
+// configuration) call the guard's administration service.
 // Probes, /metrics and unmatched routes never authenticate.
 //
 // Routing decisions:

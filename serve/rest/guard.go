@@ -10,6 +10,7 @@ import (
 	"github.com/akidb/akidb/serve/access"
 	"github.com/akidb/akidb/serve/api"
 	"github.com/akidb/akidb/serve/auth"
+	"github.com/akidb/akidb/serve/ratelimit"
 	"github.com/akidb/akidb/serve/tlsconf"
 )
 
@@ -31,7 +32,7 @@ func (s *server) admit(action auth.Action) gin.HandlerFunc {
 		}
 		ctx, call, err := s.guard.Begin(c.Request.Context(), access.Request{
 			Action: action, Credential: cred, RemoteAddr: c.Request.RemoteAddr,
-			RequestID: requestIDOf(c), Target: targetOf(c),
+			RequestID: requestIDOf(c), Target: targetOf(c), OnRateLimit: rateLimitHeaders(c),
 		})
 		if err != nil {
 			writeError(c, err)
@@ -42,6 +43,42 @@ func (s *server) admit(action auth.Action) gin.HandlerFunc {
 		c.Next()
 		call.End(ctx, outcome(c))
 	}
+}
+
+// rateLimitHeaders sends a rate limit decision's headers
+// (X-RateLimit-Limit, -Remaining, -Reset; Retry-After when refused).
+func rateLimitHeaders(c *gin.Context) func(ratelimit.Decision) {
+	return func(d ratelimit.Decision) {
+		h := c.Writer.Header()
+		for k, v := range d.Headers() {
+			// Set as spelled (X-RateLimit-Limit, not Go's canonical
+			// X-Ratelimit-Limit): header names are case-insensitive, but
+			// people read them in curl output and docs.
+			h[k] = []string{v}
+		}
+	}
+}
+
+// requestTimeoutKey holds the request timeout in the Gin context, for
+// the message of a request it stopped.
+const requestTimeoutKey = "akidb.request_timeout"
+
+// shed admits the request under the in-flight bound, or answers 503
+// unavailable with Retry-After: 1 at once; an admitted request runs under
+// the server's request timeout and frees its slot when it is done.
+func (s *server) shed(c *gin.Context) {
+	release, ok := s.shedder.TryAcquire()
+	if !ok {
+		writeError(c, ratelimit.OverloadedError())
+		c.Abort()
+		return
+	}
+	defer release()
+	c.Set(requestTimeoutKey, s.timeout)
+	ctx, cancel := ratelimit.WithRequestTimeout(c.Request.Context(), s.timeout)
+	defer cancel()
+	c.Request = c.Request.WithContext(ctx)
+	c.Next()
 }
 
 // targetOf names what a route acts on, for the audit trail: the
@@ -88,5 +125,5 @@ func hsts(c *gin.Context) {
 
 // noGuard answers the routes that exist only with a security layer.
 func noGuard(c *gin.Context) {
-	writeError(c, api.Errorf(api.CodeUnavailable, "this server runs without its security layer; keys, tenants, tokens and the audit trail are not served"))
+	writeError(c, api.Errorf(api.CodeUnavailable, "this server runs without its security layer; keys, tenants, tokens, quotas, the runtime configuration and the audit trail are not served"))
 }

@@ -3,6 +3,7 @@ package rest
 import (
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/akidb/akidb/serve/api"
 	"github.com/akidb/akidb/serve/auth"
 	"github.com/akidb/akidb/serve/metrics"
+	"github.com/akidb/akidb/serve/ratelimit"
 )
 
 // Options configure the REST handler.
@@ -36,6 +38,15 @@ type Options struct {
 	// returns the caller the request acts for, or the error to answer
 	// with. It neither authorizes actions nor audits.
 	Authenticate func(*http.Request) (api.Caller, *api.Error)
+	// Shedder, if set, bounds the requests in flight on every route that
+	// is not public, before authentication: past the bound a request is
+	// answered 503 unavailable with Retry-After: 1. `akidb serve` shares
+	// one with the gRPC server.
+	Shedder *ratelimit.Shedder
+	// RequestTimeout bounds each admitted request's context (<= 0:
+	// ratelimit.DefaultRequestTimeout); used with Shedder. A request the
+	// bound stops is answered 503 unavailable with Retry-After: 1.
+	RequestTimeout time.Duration
 }
 
 // Route is a registered method and path (Gin syntax: /collections/:name).
@@ -73,6 +84,13 @@ var routeTable = []routeDef{
 	{http.MethodDelete, "/admin/api-keys/:id", (*server).revokeKey},
 	{http.MethodPost, "/admin/api-keys/:id/rotate", (*server).rotateKey},
 	{http.MethodGet, "/admin/audit", (*server).listAudit},
+	{http.MethodGet, "/admin/tenants/:id/quota", (*server).getQuota},
+	{http.MethodPost, "/admin/tenants/:id/quota", (*server).setQuota},
+	{http.MethodGet, "/admin/api-keys/:id/rate-limit", (*server).getKeyRate},
+	{http.MethodPost, "/admin/api-keys/:id/rate-limit", (*server).setKeyRate},
+	{http.MethodDelete, "/admin/api-keys/:id/rate-limit", (*server).clearKeyRate},
+	{http.MethodGet, "/admin/config", (*server).getConfig},
+	{http.MethodPost, "/admin/config/rate-limit", (*server).setRateLimit},
 	{http.MethodGet, "/livez", (*server).livez},
 	{http.MethodGet, "/readyz", (*server).readyz},
 	{http.MethodGet, "/healthz", (*server).readyz},
@@ -96,6 +114,8 @@ type server struct {
 	metricsH http.Handler
 	maxBody  int64
 	guard    *access.Guard
+	shedder  *ratelimit.Shedder
+	timeout  time.Duration
 }
 
 // NewHandler returns the REST API over svc.
@@ -114,7 +134,8 @@ func newEngine(svc *api.Service, opts Options) *gin.Engine {
 	if lim.MaxBodyBytes <= 0 {
 		lim.MaxBodyBytes = api.DefaultLimits().MaxBodyBytes
 	}
-	s := &server{svc: svc, log: opts.Logger, metrics: opts.Metrics, metricsH: opts.MetricsHandler, maxBody: lim.MaxBodyBytes, guard: opts.Guard}
+	s := &server{svc: svc, log: opts.Logger, metrics: opts.Metrics, metricsH: opts.MetricsHandler, maxBody: lim.MaxBodyBytes, guard: opts.Guard,
+		shedder: opts.Shedder, timeout: opts.RequestTimeout}
 
 	// Release mode keeps Gin from printing routes and warnings to stdout;
 	// it is process-wide in Gin, and idempotent.
@@ -147,6 +168,11 @@ func newEngine(svc *api.Service, opts Options) *gin.Engine {
 			chain = append([]gin.HandlerFunc{s.admit(action)}, chain...)
 		case opts.Authenticate != nil:
 			chain = append([]gin.HandlerFunc{authenticate(opts.Authenticate)}, chain...)
+		}
+		if needsCredentials && opts.Shedder != nil {
+			// Before authentication: an overloaded server spends nothing
+			// on a request it cannot take. Public routes are never shed.
+			chain = append([]gin.HandlerFunc{s.shed}, chain...)
 		}
 		e.Handle(r.method, r.path, chain...)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/akidb/akidb/serve/api"
+	"github.com/akidb/akidb/serve/ratelimit"
 )
 
 // errorEnvelope is the body of every error response.
@@ -31,7 +32,14 @@ func writeJSON(c *gin.Context, status int, v any) {
 // writeError answers with err mapped through the shared status table. The
 // original error goes to the access log (the client sees only the mapped
 // message, which hides internal errors' text).
+//
+// A request stopped by the server's own request timeout (not the client's
+// deadline) is answered 503 unavailable with Retry-After: 1
+// (ratelimit.TimeoutError) whatever the handler saw.
 func writeError(c *gin.Context, err error) {
+	if ratelimit.ServerTimedOut(c.Request.Context(), err) {
+		err = ratelimit.TimeoutError(c.GetDuration(requestTimeoutKey))
+	}
 	ae := api.AsError(err)
 	if ae == nil { // a typed nil: no error to show, so a bug of ours
 		ae = &api.Error{Code: api.CodeInternal, Message: "internal error"}

@@ -172,6 +172,27 @@ var restOps = map[string]struct {
 	"audit.list": {"GET /admin/audit", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
 		return restCall{"GET", "/admin/audit?limit=5&tenant=" + url.QueryEscape(f.TenantRef(s)), nil, http.StatusOK}
 	}},
+	"quota.get": {"GET /admin/tenants/:id/quota", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
+		return restCall{"GET", "/admin/tenants/" + f.ScopeTenant(r, s) + "/quota", nil, http.StatusOK}
+	}},
+	"quota.set": {"POST /admin/tenants/:id/quota", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
+		return restCall{"POST", "/admin/tenants/" + f.ScopeTenant(r, s) + "/quota", map[string]any{"max_vectors": 1000}, http.StatusOK}
+	}},
+	"keyrate.get": {"GET /admin/api-keys/:id/rate-limit", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
+		return restCall{"GET", "/admin/api-keys/" + f.RatedVictim(r, s) + "/rate-limit", nil, http.StatusOK}
+	}},
+	"keyrate.set": {"POST /admin/api-keys/:id/rate-limit", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
+		return restCall{"POST", "/admin/api-keys/" + f.Victim(r, s) + "/rate-limit", map[string]any{"qps_limit": 5}, http.StatusOK}
+	}},
+	"keyrate.clear": {"DELETE /admin/api-keys/:id/rate-limit", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
+		return restCall{"DELETE", "/admin/api-keys/" + f.RatedVictim(r, s) + "/rate-limit", nil, http.StatusOK}
+	}},
+	"config.get": {"GET /admin/config", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
+		return restCall{"GET", "/admin/config", nil, http.StatusOK}
+	}},
+	"config.set": {"POST /admin/config/rate-limit", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
+		return restCall{"POST", "/admin/config/rate-limit", map[string]any{"default_qps": 100}, http.StatusOK}
+	}},
 }
 
 // TestAccessMatrix calls every route that needs credentials as every role,

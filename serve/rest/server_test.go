@@ -19,6 +19,7 @@ import (
 	"github.com/akidb/akidb/engine"
 	"github.com/akidb/akidb/serve/api"
 	"github.com/akidb/akidb/serve/metrics"
+	"github.com/akidb/akidb/serve/ratelimit"
 )
 
 // testServer is the REST handler over a real engine, served on a loopback
@@ -38,6 +39,8 @@ type setup struct {
 	noMetrics bool
 	limits    api.Limits
 	auth      func(*http.Request) (api.Caller, *api.Error)
+	shedder   *ratelimit.Shedder
+	timeout   time.Duration
 }
 
 type lockedBuffer struct {
@@ -74,7 +77,7 @@ func newTestServer(t *testing.T, opts ...func(*setup)) *testServer {
 	if !cfg.noDB {
 		ts.openDB()
 	}
-	ro := Options{Logger: logger, Limits: cfg.limits, Authenticate: cfg.auth}
+	ro := Options{Logger: logger, Limits: cfg.limits, Authenticate: cfg.auth, Shedder: cfg.shedder, RequestTimeout: cfg.timeout}
 	if !cfg.noMetrics {
 		ts.reg = prometheus.NewRegistry()
 		m, err := metrics.New(ts.reg)

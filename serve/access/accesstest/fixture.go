@@ -23,6 +23,7 @@ import (
 	"github.com/akidb/akidb/serve/access"
 	"github.com/akidb/akidb/serve/api"
 	"github.com/akidb/akidb/serve/auth"
+	"github.com/akidb/akidb/serve/limits"
 )
 
 // Role is who calls in a cell of the matrix.
@@ -91,6 +92,10 @@ type Fixture struct {
 	Authn   *auth.Authenticator
 	Auditor *auth.Auditor
 	Clock   *Clock
+	// Limits are the quotas and runtime settings the guard administers.
+	// They have no Limiter: the matrix makes far more requests than a
+	// bucket holds; rate limiting has its own tests.
+	Limits *access.LimitDeps
 
 	Alpha, Beta string // tenant ids
 	creds       map[Role]string
@@ -123,8 +128,17 @@ func New(t testing.TB) *Fixture {
 		t.Fatalf("auth.New: %v", err)
 	}
 	f.Auditor = auth.NewAuditor(db.Meta(), auth.AuditConfig{Now: f.Clock.Now})
+	rc, err := limits.NewRuntimeConfig(context.Background(), db.Meta(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	quotas, err := limits.NewQuotas(context.Background(), db.Meta(), rc, limits.Defaults{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Limits = &access.LimitDeps{Quotas: quotas, Config: rc, Usage: limits.NewEngineUsage(db)}
 	f.Guard = access.New(access.Options{})
-	if err := f.Guard.Attach(access.Deps{Authenticator: f.Authn, Auditor: f.Auditor, Store: db.Meta(), Collections: db}); err != nil {
+	if err := f.Guard.Attach(access.Deps{Authenticator: f.Authn, Auditor: f.Auditor, Store: db.Meta(), Collections: db, Limits: f.Limits}); err != nil {
 		t.Fatal(err)
 	}
 	f.Svc = api.New(api.Options{Now: f.Clock.Now})
@@ -225,6 +239,17 @@ func (f *Fixture) Victim(r Role, s Scope) string {
 		f.t.Fatalf("create victim key: %v", err)
 	}
 	return info.ID
+}
+
+// RatedVictim is Victim with a rate limit of its own (5 requests per
+// second), for key rate cells that read or clear one.
+func (f *Fixture) RatedVictim(r Role, s Scope) string {
+	f.t.Helper()
+	id := f.Victim(r, s)
+	if _, err := f.Limits.Quotas.SetKeyRate(context.Background(), id, limits.KeyRateUpdate{QPSLimit: 5}); err != nil {
+		f.t.Fatalf("rate-limit victim key: %v", err)
+	}
+	return id
 }
 
 // Scratch creates an empty tenant for a tenant.delete cell and returns

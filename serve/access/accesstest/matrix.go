@@ -43,6 +43,16 @@ var Matrix = []Expectation{
 	{"key.revoke", "401 403 403 ok ok 401 401", "401 403 403 404 ok 401 401"},
 	{"key.rotate", "401 403 403 ok ok 401 401", "401 403 403 404 ok 401 401"},
 	{"audit.list", "401 403 403 ok ok 401 401", "401 403 403 404 ok 401 401"},
+	// Quotas: reading is the tenant's writers' and admins' (quota.read),
+	// changing them and the runtime settings is the operator's
+	// (quota.write and config.* are global actions).
+	{"quota.get", "401 403 ok ok ok 401 401", "401 403 404 404 ok 401 401"},
+	{"quota.set", "401 403 403 403 ok 401 401", "401 403 403 403 ok 401 401"},
+	{"keyrate.get", "401 403 ok ok ok 401 401", "401 403 404 404 ok 401 401"},
+	{"keyrate.set", "401 403 403 403 ok 401 401", "401 403 403 403 ok 401 401"},
+	{"keyrate.clear", "401 403 403 403 ok 401 401", "401 403 403 403 ok 401 401"},
+	{"config.get", "401 403 403 403 ok 401 401", "401 403 403 403 ok 401 401"},
+	{"config.set", "401 403 403 403 ok 401 401", "401 403 403 403 ok 401 401"},
 }
 
 // Want returns the expected code of a cell ("" for success).

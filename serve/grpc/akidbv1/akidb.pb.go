@@ -2417,6 +2417,1267 @@ func (x *ListAuditEventsResponse) GetNextCursor() string {
 	return ""
 }
 
+// QuotaLimits are a tenant's quota as stored: an unset field takes the
+// server default (docs/limits.md).
+type QuotaLimits struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// qps_limit: requests per second, 1 to 10000.
+	QpsLimit *float64 `protobuf:"fixed64,1,opt,name=qps_limit,json=qpsLimit,proto3,oneof" json:"qps_limit,omitempty"`
+	// burst: the token bucket's size, 1 to 1000000.
+	Burst           *int64 `protobuf:"varint,2,opt,name=burst,proto3,oneof" json:"burst,omitempty"`
+	MaxCollections  *int64 `protobuf:"varint,3,opt,name=max_collections,json=maxCollections,proto3,oneof" json:"max_collections,omitempty"`
+	MaxVectors      *int64 `protobuf:"varint,4,opt,name=max_vectors,json=maxVectors,proto3,oneof" json:"max_vectors,omitempty"`
+	MaxStorageBytes *int64 `protobuf:"varint,5,opt,name=max_storage_bytes,json=maxStorageBytes,proto3,oneof" json:"max_storage_bytes,omitempty"`
+	// updated_at is unset when the tenant never had a quota of its own.
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QuotaLimits) Reset() {
+	*x = QuotaLimits{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuotaLimits) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuotaLimits) ProtoMessage() {}
+
+func (x *QuotaLimits) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuotaLimits.ProtoReflect.Descriptor instead.
+func (*QuotaLimits) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *QuotaLimits) GetQpsLimit() float64 {
+	if x != nil && x.QpsLimit != nil {
+		return *x.QpsLimit
+	}
+	return 0
+}
+
+func (x *QuotaLimits) GetBurst() int64 {
+	if x != nil && x.Burst != nil {
+		return *x.Burst
+	}
+	return 0
+}
+
+func (x *QuotaLimits) GetMaxCollections() int64 {
+	if x != nil && x.MaxCollections != nil {
+		return *x.MaxCollections
+	}
+	return 0
+}
+
+func (x *QuotaLimits) GetMaxVectors() int64 {
+	if x != nil && x.MaxVectors != nil {
+		return *x.MaxVectors
+	}
+	return 0
+}
+
+func (x *QuotaLimits) GetMaxStorageBytes() int64 {
+	if x != nil && x.MaxStorageBytes != nil {
+		return *x.MaxStorageBytes
+	}
+	return 0
+}
+
+func (x *QuotaLimits) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+// EffectiveQuota is what applies to a tenant now.
+type EffectiveQuota struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// rate_limit_enabled is the server-wide switch; when false nothing is
+	// rate limited and qps_limit and burst are what would apply.
+	RateLimitEnabled bool    `protobuf:"varint,1,opt,name=rate_limit_enabled,json=rateLimitEnabled,proto3" json:"rate_limit_enabled,omitempty"`
+	QpsLimit         float64 `protobuf:"fixed64,2,opt,name=qps_limit,json=qpsLimit,proto3" json:"qps_limit,omitempty"`
+	Burst            int64   `protobuf:"varint,3,opt,name=burst,proto3" json:"burst,omitempty"`
+	// An unset maximum is unlimited.
+	MaxCollections  *int64 `protobuf:"varint,4,opt,name=max_collections,json=maxCollections,proto3,oneof" json:"max_collections,omitempty"`
+	MaxVectors      *int64 `protobuf:"varint,5,opt,name=max_vectors,json=maxVectors,proto3,oneof" json:"max_vectors,omitempty"`
+	MaxStorageBytes *int64 `protobuf:"varint,6,opt,name=max_storage_bytes,json=maxStorageBytes,proto3,oneof" json:"max_storage_bytes,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *EffectiveQuota) Reset() {
+	*x = EffectiveQuota{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EffectiveQuota) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EffectiveQuota) ProtoMessage() {}
+
+func (x *EffectiveQuota) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EffectiveQuota.ProtoReflect.Descriptor instead.
+func (*EffectiveQuota) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *EffectiveQuota) GetRateLimitEnabled() bool {
+	if x != nil {
+		return x.RateLimitEnabled
+	}
+	return false
+}
+
+func (x *EffectiveQuota) GetQpsLimit() float64 {
+	if x != nil {
+		return x.QpsLimit
+	}
+	return 0
+}
+
+func (x *EffectiveQuota) GetBurst() int64 {
+	if x != nil {
+		return x.Burst
+	}
+	return 0
+}
+
+func (x *EffectiveQuota) GetMaxCollections() int64 {
+	if x != nil && x.MaxCollections != nil {
+		return *x.MaxCollections
+	}
+	return 0
+}
+
+func (x *EffectiveQuota) GetMaxVectors() int64 {
+	if x != nil && x.MaxVectors != nil {
+		return *x.MaxVectors
+	}
+	return 0
+}
+
+func (x *EffectiveQuota) GetMaxStorageBytes() int64 {
+	if x != nil && x.MaxStorageBytes != nil {
+		return *x.MaxStorageBytes
+	}
+	return 0
+}
+
+// QuotaUsage is what a tenant holds: sums over its collections of the
+// engine's figures (storage_bytes: their in-memory size).
+type QuotaUsage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collections   int64                  `protobuf:"varint,1,opt,name=collections,proto3" json:"collections,omitempty"`
+	Vectors       int64                  `protobuf:"varint,2,opt,name=vectors,proto3" json:"vectors,omitempty"`
+	StorageBytes  int64                  `protobuf:"varint,3,opt,name=storage_bytes,json=storageBytes,proto3" json:"storage_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QuotaUsage) Reset() {
+	*x = QuotaUsage{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuotaUsage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuotaUsage) ProtoMessage() {}
+
+func (x *QuotaUsage) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuotaUsage.ProtoReflect.Descriptor instead.
+func (*QuotaUsage) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *QuotaUsage) GetCollections() int64 {
+	if x != nil {
+		return x.Collections
+	}
+	return 0
+}
+
+func (x *QuotaUsage) GetVectors() int64 {
+	if x != nil {
+		return x.Vectors
+	}
+	return 0
+}
+
+func (x *QuotaUsage) GetStorageBytes() int64 {
+	if x != nil {
+		return x.StorageBytes
+	}
+	return 0
+}
+
+type TenantQuota struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	TenantId  string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	Quota     *QuotaLimits           `protobuf:"bytes,2,opt,name=quota,proto3" json:"quota,omitempty"`
+	Effective *EffectiveQuota        `protobuf:"bytes,3,opt,name=effective,proto3" json:"effective,omitempty"`
+	// usage is unset when no server runs (offline administration).
+	Usage         *QuotaUsage `protobuf:"bytes,4,opt,name=usage,proto3" json:"usage,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TenantQuota) Reset() {
+	*x = TenantQuota{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TenantQuota) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TenantQuota) ProtoMessage() {}
+
+func (x *TenantQuota) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TenantQuota.ProtoReflect.Descriptor instead.
+func (*TenantQuota) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *TenantQuota) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *TenantQuota) GetQuota() *QuotaLimits {
+	if x != nil {
+		return x.Quota
+	}
+	return nil
+}
+
+func (x *TenantQuota) GetEffective() *EffectiveQuota {
+	if x != nil {
+		return x.Effective
+	}
+	return nil
+}
+
+func (x *TenantQuota) GetUsage() *QuotaUsage {
+	if x != nil {
+		return x.Usage
+	}
+	return nil
+}
+
+type GetTenantQuotaRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// tenant is the tenant's id or name.
+	Tenant        string `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTenantQuotaRequest) Reset() {
+	*x = GetTenantQuotaRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTenantQuotaRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTenantQuotaRequest) ProtoMessage() {}
+
+func (x *GetTenantQuotaRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTenantQuotaRequest.ProtoReflect.Descriptor instead.
+func (*GetTenantQuotaRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *GetTenantQuotaRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+// SetTenantQuotaRequest changes the fields it sets; the fields named in
+// reset_fields return to the server default; the others stay.
+type SetTenantQuotaRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Tenant          string                 `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	QpsLimit        *float64               `protobuf:"fixed64,2,opt,name=qps_limit,json=qpsLimit,proto3,oneof" json:"qps_limit,omitempty"`
+	Burst           *int64                 `protobuf:"varint,3,opt,name=burst,proto3,oneof" json:"burst,omitempty"`
+	MaxCollections  *int64                 `protobuf:"varint,4,opt,name=max_collections,json=maxCollections,proto3,oneof" json:"max_collections,omitempty"`
+	MaxVectors      *int64                 `protobuf:"varint,5,opt,name=max_vectors,json=maxVectors,proto3,oneof" json:"max_vectors,omitempty"`
+	MaxStorageBytes *int64                 `protobuf:"varint,6,opt,name=max_storage_bytes,json=maxStorageBytes,proto3,oneof" json:"max_storage_bytes,omitempty"`
+	// reset_fields names fields (qps_limit, burst, max_collections, max_vectors,
+	// max_storage_bytes) to return to the server default; a field may not
+	// be both set and reset.
+	ResetFields   []string `protobuf:"bytes,7,rep,name=reset_fields,json=resetFields,proto3" json:"reset_fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetTenantQuotaRequest) Reset() {
+	*x = SetTenantQuotaRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetTenantQuotaRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetTenantQuotaRequest) ProtoMessage() {}
+
+func (x *SetTenantQuotaRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetTenantQuotaRequest.ProtoReflect.Descriptor instead.
+func (*SetTenantQuotaRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *SetTenantQuotaRequest) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *SetTenantQuotaRequest) GetQpsLimit() float64 {
+	if x != nil && x.QpsLimit != nil {
+		return *x.QpsLimit
+	}
+	return 0
+}
+
+func (x *SetTenantQuotaRequest) GetBurst() int64 {
+	if x != nil && x.Burst != nil {
+		return *x.Burst
+	}
+	return 0
+}
+
+func (x *SetTenantQuotaRequest) GetMaxCollections() int64 {
+	if x != nil && x.MaxCollections != nil {
+		return *x.MaxCollections
+	}
+	return 0
+}
+
+func (x *SetTenantQuotaRequest) GetMaxVectors() int64 {
+	if x != nil && x.MaxVectors != nil {
+		return *x.MaxVectors
+	}
+	return 0
+}
+
+func (x *SetTenantQuotaRequest) GetMaxStorageBytes() int64 {
+	if x != nil && x.MaxStorageBytes != nil {
+		return *x.MaxStorageBytes
+	}
+	return 0
+}
+
+func (x *SetTenantQuotaRequest) GetResetFields() []string {
+	if x != nil {
+		return x.ResetFields
+	}
+	return nil
+}
+
+// KeyRateLimit is an API key's own rate limit.
+type KeyRateLimit struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	KeyId    string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	TenantId string                 `protobuf:"bytes,2,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	QpsLimit float64                `protobuf:"fixed64,3,opt,name=qps_limit,json=qpsLimit,proto3" json:"qps_limit,omitempty"`
+	// burst is unset when it is qps_limit × the default burst multiplier.
+	Burst *int64 `protobuf:"varint,4,opt,name=burst,proto3,oneof" json:"burst,omitempty"`
+	// effective_burst is the key's bucket size.
+	EffectiveBurst int64                  `protobuf:"varint,5,opt,name=effective_burst,json=effectiveBurst,proto3" json:"effective_burst,omitempty"`
+	UpdatedAt      *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *KeyRateLimit) Reset() {
+	*x = KeyRateLimit{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyRateLimit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyRateLimit) ProtoMessage() {}
+
+func (x *KeyRateLimit) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyRateLimit.ProtoReflect.Descriptor instead.
+func (*KeyRateLimit) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *KeyRateLimit) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *KeyRateLimit) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *KeyRateLimit) GetQpsLimit() float64 {
+	if x != nil {
+		return x.QpsLimit
+	}
+	return 0
+}
+
+func (x *KeyRateLimit) GetBurst() int64 {
+	if x != nil && x.Burst != nil {
+		return *x.Burst
+	}
+	return 0
+}
+
+func (x *KeyRateLimit) GetEffectiveBurst() int64 {
+	if x != nil {
+		return x.EffectiveBurst
+	}
+	return 0
+}
+
+func (x *KeyRateLimit) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+type GetKeyRateLimitRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetKeyRateLimitRequest) Reset() {
+	*x = GetKeyRateLimitRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetKeyRateLimitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetKeyRateLimitRequest) ProtoMessage() {}
+
+func (x *GetKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetKeyRateLimitRequest.ProtoReflect.Descriptor instead.
+func (*GetKeyRateLimitRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *GetKeyRateLimitRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type SetKeyRateLimitRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// qps_limit: 1 to 10000 requests per second.
+	QpsLimit float64 `protobuf:"fixed64,2,opt,name=qps_limit,json=qpsLimit,proto3" json:"qps_limit,omitempty"`
+	// burst: 1 to 1000000; unset: qps_limit × the default burst multiplier.
+	Burst         *int64 `protobuf:"varint,3,opt,name=burst,proto3,oneof" json:"burst,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetKeyRateLimitRequest) Reset() {
+	*x = SetKeyRateLimitRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetKeyRateLimitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetKeyRateLimitRequest) ProtoMessage() {}
+
+func (x *SetKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetKeyRateLimitRequest.ProtoReflect.Descriptor instead.
+func (*SetKeyRateLimitRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *SetKeyRateLimitRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *SetKeyRateLimitRequest) GetQpsLimit() float64 {
+	if x != nil {
+		return x.QpsLimit
+	}
+	return 0
+}
+
+func (x *SetKeyRateLimitRequest) GetBurst() int64 {
+	if x != nil && x.Burst != nil {
+		return *x.Burst
+	}
+	return 0
+}
+
+type ClearKeyRateLimitRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClearKeyRateLimitRequest) Reset() {
+	*x = ClearKeyRateLimitRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClearKeyRateLimitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClearKeyRateLimitRequest) ProtoMessage() {}
+
+func (x *ClearKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClearKeyRateLimitRequest.ProtoReflect.Descriptor instead.
+func (*ClearKeyRateLimitRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *ClearKeyRateLimitRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type ClearKeyRateLimitResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	KeyId         string                 `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	Cleared       bool                   `protobuf:"varint,2,opt,name=cleared,proto3" json:"cleared,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClearKeyRateLimitResponse) Reset() {
+	*x = ClearKeyRateLimitResponse{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClearKeyRateLimitResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClearKeyRateLimitResponse) ProtoMessage() {}
+
+func (x *ClearKeyRateLimitResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClearKeyRateLimitResponse.ProtoReflect.Descriptor instead.
+func (*ClearKeyRateLimitResponse) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *ClearKeyRateLimitResponse) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *ClearKeyRateLimitResponse) GetCleared() bool {
+	if x != nil {
+		return x.Cleared
+	}
+	return false
+}
+
+// RateLimitConfig is the server-wide rate limit setting.
+type RateLimitConfig struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Enabled bool                   `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// default_qps is the rate of tenants whose quota sets none.
+	DefaultQps float64 `protobuf:"fixed64,2,opt,name=default_qps,json=defaultQps,proto3" json:"default_qps,omitempty"`
+	// default_burst_multiplier: a bucket's size, when not set, is its rate
+	// times this, rounded up.
+	DefaultBurstMultiplier float64 `protobuf:"fixed64,3,opt,name=default_burst_multiplier,json=defaultBurstMultiplier,proto3" json:"default_burst_multiplier,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
+}
+
+func (x *RateLimitConfig) Reset() {
+	*x = RateLimitConfig{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RateLimitConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RateLimitConfig) ProtoMessage() {}
+
+func (x *RateLimitConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RateLimitConfig.ProtoReflect.Descriptor instead.
+func (*RateLimitConfig) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *RateLimitConfig) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *RateLimitConfig) GetDefaultQps() float64 {
+	if x != nil {
+		return x.DefaultQps
+	}
+	return 0
+}
+
+func (x *RateLimitConfig) GetDefaultBurstMultiplier() float64 {
+	if x != nil {
+		return x.DefaultBurstMultiplier
+	}
+	return 0
+}
+
+// QuotaDefaults are the storage maxima of tenants whose quota sets none;
+// unset is unlimited.
+type QuotaDefaults struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	MaxCollections  *int64                 `protobuf:"varint,1,opt,name=max_collections,json=maxCollections,proto3,oneof" json:"max_collections,omitempty"`
+	MaxVectors      *int64                 `protobuf:"varint,2,opt,name=max_vectors,json=maxVectors,proto3,oneof" json:"max_vectors,omitempty"`
+	MaxStorageBytes *int64                 `protobuf:"varint,3,opt,name=max_storage_bytes,json=maxStorageBytes,proto3,oneof" json:"max_storage_bytes,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *QuotaDefaults) Reset() {
+	*x = QuotaDefaults{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuotaDefaults) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuotaDefaults) ProtoMessage() {}
+
+func (x *QuotaDefaults) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuotaDefaults.ProtoReflect.Descriptor instead.
+func (*QuotaDefaults) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *QuotaDefaults) GetMaxCollections() int64 {
+	if x != nil && x.MaxCollections != nil {
+		return *x.MaxCollections
+	}
+	return 0
+}
+
+func (x *QuotaDefaults) GetMaxVectors() int64 {
+	if x != nil && x.MaxVectors != nil {
+		return *x.MaxVectors
+	}
+	return 0
+}
+
+func (x *QuotaDefaults) GetMaxStorageBytes() int64 {
+	if x != nil && x.MaxStorageBytes != nil {
+		return *x.MaxStorageBytes
+	}
+	return 0
+}
+
+// RequestLimits are the per-request limits of the server.
+type RequestLimits struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	MaxBatch         int64                  `protobuf:"varint,1,opt,name=max_batch,json=maxBatch,proto3" json:"max_batch,omitempty"`
+	MaxK             int64                  `protobuf:"varint,2,opt,name=max_k,json=maxK,proto3" json:"max_k,omitempty"`
+	MaxEf            int64                  `protobuf:"varint,3,opt,name=max_ef,json=maxEf,proto3" json:"max_ef,omitempty"`
+	MaxIdBytes       int64                  `protobuf:"varint,4,opt,name=max_id_bytes,json=maxIdBytes,proto3" json:"max_id_bytes,omitempty"`
+	MaxMetadataBytes int64                  `protobuf:"varint,5,opt,name=max_metadata_bytes,json=maxMetadataBytes,proto3" json:"max_metadata_bytes,omitempty"`
+	MaxDimension     int64                  `protobuf:"varint,6,opt,name=max_dimension,json=maxDimension,proto3" json:"max_dimension,omitempty"`
+	MaxBodyBytes     int64                  `protobuf:"varint,7,opt,name=max_body_bytes,json=maxBodyBytes,proto3" json:"max_body_bytes,omitempty"`
+	MaxDeleteIds     int64                  `protobuf:"varint,8,opt,name=max_delete_ids,json=maxDeleteIds,proto3" json:"max_delete_ids,omitempty"`
+	MaxScrollLimit   int64                  `protobuf:"varint,9,opt,name=max_scroll_limit,json=maxScrollLimit,proto3" json:"max_scroll_limit,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *RequestLimits) Reset() {
+	*x = RequestLimits{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestLimits) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestLimits) ProtoMessage() {}
+
+func (x *RequestLimits) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestLimits.ProtoReflect.Descriptor instead.
+func (*RequestLimits) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *RequestLimits) GetMaxBatch() int64 {
+	if x != nil {
+		return x.MaxBatch
+	}
+	return 0
+}
+
+func (x *RequestLimits) GetMaxK() int64 {
+	if x != nil {
+		return x.MaxK
+	}
+	return 0
+}
+
+func (x *RequestLimits) GetMaxEf() int64 {
+	if x != nil {
+		return x.MaxEf
+	}
+	return 0
+}
+
+func (x *RequestLimits) GetMaxIdBytes() int64 {
+	if x != nil {
+		return x.MaxIdBytes
+	}
+	return 0
+}
+
+func (x *RequestLimits) GetMaxMetadataBytes() int64 {
+	if x != nil {
+		return x.MaxMetadataBytes
+	}
+	return 0
+}
+
+func (x *RequestLimits) GetMaxDimension() int64 {
+	if x != nil {
+		return x.MaxDimension
+	}
+	return 0
+}
+
+func (x *RequestLimits) GetMaxBodyBytes() int64 {
+	if x != nil {
+		return x.MaxBodyBytes
+	}
+	return 0
+}
+
+func (x *RequestLimits) GetMaxDeleteIds() int64 {
+	if x != nil {
+		return x.MaxDeleteIds
+	}
+	return 0
+}
+
+func (x *RequestLimits) GetMaxScrollLimit() int64 {
+	if x != nil {
+		return x.MaxScrollLimit
+	}
+	return 0
+}
+
+// ServerSettings are fixed when the server starts.
+type ServerSettings struct {
+	state                 protoimpl.MessageState `protogen:"open.v1"`
+	Version               string                 `protobuf:"bytes,1,opt,name=version,proto3" json:"version,omitempty"`
+	AuthEnabled           bool                   `protobuf:"varint,2,opt,name=auth_enabled,json=authEnabled,proto3" json:"auth_enabled,omitempty"`
+	TlsEnabled            bool                   `protobuf:"varint,3,opt,name=tls_enabled,json=tlsEnabled,proto3" json:"tls_enabled,omitempty"`
+	RestAddr              string                 `protobuf:"bytes,4,opt,name=rest_addr,json=restAddr,proto3" json:"rest_addr,omitempty"`
+	GrpcAddr              string                 `protobuf:"bytes,5,opt,name=grpc_addr,json=grpcAddr,proto3" json:"grpc_addr,omitempty"`
+	MaxInFlight           int64                  `protobuf:"varint,6,opt,name=max_in_flight,json=maxInFlight,proto3" json:"max_in_flight,omitempty"`
+	InFlight              int64                  `protobuf:"varint,7,opt,name=in_flight,json=inFlight,proto3" json:"in_flight,omitempty"`
+	RequestTimeoutSeconds float64                `protobuf:"fixed64,8,opt,name=request_timeout_seconds,json=requestTimeoutSeconds,proto3" json:"request_timeout_seconds,omitempty"`
+	// memory_limit_bytes is unset when the runtime has no memory limit.
+	MemoryLimitBytes  *int64         `protobuf:"varint,9,opt,name=memory_limit_bytes,json=memoryLimitBytes,proto3,oneof" json:"memory_limit_bytes,omitempty"`
+	MemoryLimitSource string         `protobuf:"bytes,10,opt,name=memory_limit_source,json=memoryLimitSource,proto3" json:"memory_limit_source,omitempty"`
+	RequestLimits     *RequestLimits `protobuf:"bytes,11,opt,name=request_limits,json=requestLimits,proto3" json:"request_limits,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *ServerSettings) Reset() {
+	*x = ServerSettings{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServerSettings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServerSettings) ProtoMessage() {}
+
+func (x *ServerSettings) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServerSettings.ProtoReflect.Descriptor instead.
+func (*ServerSettings) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *ServerSettings) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *ServerSettings) GetAuthEnabled() bool {
+	if x != nil {
+		return x.AuthEnabled
+	}
+	return false
+}
+
+func (x *ServerSettings) GetTlsEnabled() bool {
+	if x != nil {
+		return x.TlsEnabled
+	}
+	return false
+}
+
+func (x *ServerSettings) GetRestAddr() string {
+	if x != nil {
+		return x.RestAddr
+	}
+	return ""
+}
+
+func (x *ServerSettings) GetGrpcAddr() string {
+	if x != nil {
+		return x.GrpcAddr
+	}
+	return ""
+}
+
+func (x *ServerSettings) GetMaxInFlight() int64 {
+	if x != nil {
+		return x.MaxInFlight
+	}
+	return 0
+}
+
+func (x *ServerSettings) GetInFlight() int64 {
+	if x != nil {
+		return x.InFlight
+	}
+	return 0
+}
+
+func (x *ServerSettings) GetRequestTimeoutSeconds() float64 {
+	if x != nil {
+		return x.RequestTimeoutSeconds
+	}
+	return 0
+}
+
+func (x *ServerSettings) GetMemoryLimitBytes() int64 {
+	if x != nil && x.MemoryLimitBytes != nil {
+		return *x.MemoryLimitBytes
+	}
+	return 0
+}
+
+func (x *ServerSettings) GetMemoryLimitSource() string {
+	if x != nil {
+		return x.MemoryLimitSource
+	}
+	return ""
+}
+
+func (x *ServerSettings) GetRequestLimits() *RequestLimits {
+	if x != nil {
+		return x.RequestLimits
+	}
+	return nil
+}
+
+// RuntimeConfig is the effective configuration; only rate_limiting
+// changes while the server runs.
+type RuntimeConfig struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RateLimiting  *RateLimitConfig       `protobuf:"bytes,1,opt,name=rate_limiting,json=rateLimiting,proto3" json:"rate_limiting,omitempty"`
+	QuotaDefaults *QuotaDefaults         `protobuf:"bytes,2,opt,name=quota_defaults,json=quotaDefaults,proto3" json:"quota_defaults,omitempty"`
+	Server        *ServerSettings        `protobuf:"bytes,3,opt,name=server,proto3" json:"server,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RuntimeConfig) Reset() {
+	*x = RuntimeConfig{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RuntimeConfig) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RuntimeConfig) ProtoMessage() {}
+
+func (x *RuntimeConfig) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RuntimeConfig.ProtoReflect.Descriptor instead.
+func (*RuntimeConfig) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *RuntimeConfig) GetRateLimiting() *RateLimitConfig {
+	if x != nil {
+		return x.RateLimiting
+	}
+	return nil
+}
+
+func (x *RuntimeConfig) GetQuotaDefaults() *QuotaDefaults {
+	if x != nil {
+		return x.QuotaDefaults
+	}
+	return nil
+}
+
+func (x *RuntimeConfig) GetServer() *ServerSettings {
+	if x != nil {
+		return x.Server
+	}
+	return nil
+}
+
+type GetRuntimeConfigRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRuntimeConfigRequest) Reset() {
+	*x = GetRuntimeConfigRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRuntimeConfigRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRuntimeConfigRequest) ProtoMessage() {}
+
+func (x *GetRuntimeConfigRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRuntimeConfigRequest.ProtoReflect.Descriptor instead.
+func (*GetRuntimeConfigRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{57}
+}
+
+// SetRateLimitConfigRequest changes the fields it sets.
+type SetRateLimitConfigRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Enabled *bool                  `protobuf:"varint,1,opt,name=enabled,proto3,oneof" json:"enabled,omitempty"`
+	// default_qps: 1 to 10000.
+	DefaultQps *float64 `protobuf:"fixed64,2,opt,name=default_qps,json=defaultQps,proto3,oneof" json:"default_qps,omitempty"`
+	// default_burst_multiplier: 1 to 100.
+	DefaultBurstMultiplier *float64 `protobuf:"fixed64,3,opt,name=default_burst_multiplier,json=defaultBurstMultiplier,proto3,oneof" json:"default_burst_multiplier,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
+}
+
+func (x *SetRateLimitConfigRequest) Reset() {
+	*x = SetRateLimitConfigRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetRateLimitConfigRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetRateLimitConfigRequest) ProtoMessage() {}
+
+func (x *SetRateLimitConfigRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetRateLimitConfigRequest.ProtoReflect.Descriptor instead.
+func (*SetRateLimitConfigRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *SetRateLimitConfigRequest) GetEnabled() bool {
+	if x != nil && x.Enabled != nil {
+		return *x.Enabled
+	}
+	return false
+}
+
+func (x *SetRateLimitConfigRequest) GetDefaultQps() float64 {
+	if x != nil && x.DefaultQps != nil {
+		return *x.DefaultQps
+	}
+	return 0
+}
+
+func (x *SetRateLimitConfigRequest) GetDefaultBurstMultiplier() float64 {
+	if x != nil && x.DefaultBurstMultiplier != nil {
+		return *x.DefaultBurstMultiplier
+	}
+	return 0
+}
+
 var File_akidb_v1_akidb_proto protoreflect.FileDescriptor
 
 const file_akidb_v1_akidb_proto_rawDesc = "" +
@@ -2596,7 +3857,134 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\x17ListAuditEventsResponse\x12,\n" +
 	"\x06events\x18\x01 \x03(\v2\x14.akidb.v1.AuditEventR\x06events\x12\x1f\n" +
 	"\vnext_cursor\x18\x02 \x01(\tR\n" +
-	"nextCursor2\xfa\x04\n" +
+	"nextCursor\"\xdc\x02\n" +
+	"\vQuotaLimits\x12 \n" +
+	"\tqps_limit\x18\x01 \x01(\x01H\x00R\bqpsLimit\x88\x01\x01\x12\x19\n" +
+	"\x05burst\x18\x02 \x01(\x03H\x01R\x05burst\x88\x01\x01\x12,\n" +
+	"\x0fmax_collections\x18\x03 \x01(\x03H\x02R\x0emaxCollections\x88\x01\x01\x12$\n" +
+	"\vmax_vectors\x18\x04 \x01(\x03H\x03R\n" +
+	"maxVectors\x88\x01\x01\x12/\n" +
+	"\x11max_storage_bytes\x18\x05 \x01(\x03H\x04R\x0fmaxStorageBytes\x88\x01\x01\x129\n" +
+	"\n" +
+	"updated_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAtB\f\n" +
+	"\n" +
+	"_qps_limitB\b\n" +
+	"\x06_burstB\x12\n" +
+	"\x10_max_collectionsB\x0e\n" +
+	"\f_max_vectorsB\x14\n" +
+	"\x12_max_storage_bytes\"\xb0\x02\n" +
+	"\x0eEffectiveQuota\x12,\n" +
+	"\x12rate_limit_enabled\x18\x01 \x01(\bR\x10rateLimitEnabled\x12\x1b\n" +
+	"\tqps_limit\x18\x02 \x01(\x01R\bqpsLimit\x12\x14\n" +
+	"\x05burst\x18\x03 \x01(\x03R\x05burst\x12,\n" +
+	"\x0fmax_collections\x18\x04 \x01(\x03H\x00R\x0emaxCollections\x88\x01\x01\x12$\n" +
+	"\vmax_vectors\x18\x05 \x01(\x03H\x01R\n" +
+	"maxVectors\x88\x01\x01\x12/\n" +
+	"\x11max_storage_bytes\x18\x06 \x01(\x03H\x02R\x0fmaxStorageBytes\x88\x01\x01B\x12\n" +
+	"\x10_max_collectionsB\x0e\n" +
+	"\f_max_vectorsB\x14\n" +
+	"\x12_max_storage_bytes\"m\n" +
+	"\n" +
+	"QuotaUsage\x12 \n" +
+	"\vcollections\x18\x01 \x01(\x03R\vcollections\x12\x18\n" +
+	"\avectors\x18\x02 \x01(\x03R\avectors\x12#\n" +
+	"\rstorage_bytes\x18\x03 \x01(\x03R\fstorageBytes\"\xbb\x01\n" +
+	"\vTenantQuota\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12+\n" +
+	"\x05quota\x18\x02 \x01(\v2\x15.akidb.v1.QuotaLimitsR\x05quota\x126\n" +
+	"\teffective\x18\x03 \x01(\v2\x18.akidb.v1.EffectiveQuotaR\teffective\x12*\n" +
+	"\x05usage\x18\x04 \x01(\v2\x14.akidb.v1.QuotaUsageR\x05usage\"/\n" +
+	"\x15GetTenantQuotaRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\"\xe6\x02\n" +
+	"\x15SetTenantQuotaRequest\x12\x16\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12 \n" +
+	"\tqps_limit\x18\x02 \x01(\x01H\x00R\bqpsLimit\x88\x01\x01\x12\x19\n" +
+	"\x05burst\x18\x03 \x01(\x03H\x01R\x05burst\x88\x01\x01\x12,\n" +
+	"\x0fmax_collections\x18\x04 \x01(\x03H\x02R\x0emaxCollections\x88\x01\x01\x12$\n" +
+	"\vmax_vectors\x18\x05 \x01(\x03H\x03R\n" +
+	"maxVectors\x88\x01\x01\x12/\n" +
+	"\x11max_storage_bytes\x18\x06 \x01(\x03H\x04R\x0fmaxStorageBytes\x88\x01\x01\x12!\n" +
+	"\freset_fields\x18\a \x03(\tR\vresetFieldsB\f\n" +
+	"\n" +
+	"_qps_limitB\b\n" +
+	"\x06_burstB\x12\n" +
+	"\x10_max_collectionsB\x0e\n" +
+	"\f_max_vectorsB\x14\n" +
+	"\x12_max_storage_bytes\"\xe8\x01\n" +
+	"\fKeyRateLimit\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x1b\n" +
+	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x1b\n" +
+	"\tqps_limit\x18\x03 \x01(\x01R\bqpsLimit\x12\x19\n" +
+	"\x05burst\x18\x04 \x01(\x03H\x00R\x05burst\x88\x01\x01\x12'\n" +
+	"\x0feffective_burst\x18\x05 \x01(\x03R\x0eeffectiveBurst\x129\n" +
+	"\n" +
+	"updated_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAtB\b\n" +
+	"\x06_burst\"(\n" +
+	"\x16GetKeyRateLimitRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"j\n" +
+	"\x16SetKeyRateLimitRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
+	"\tqps_limit\x18\x02 \x01(\x01R\bqpsLimit\x12\x19\n" +
+	"\x05burst\x18\x03 \x01(\x03H\x00R\x05burst\x88\x01\x01B\b\n" +
+	"\x06_burst\"*\n" +
+	"\x18ClearKeyRateLimitRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"L\n" +
+	"\x19ClearKeyRateLimitResponse\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x18\n" +
+	"\acleared\x18\x02 \x01(\bR\acleared\"\x86\x01\n" +
+	"\x0fRateLimitConfig\x12\x18\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\x12\x1f\n" +
+	"\vdefault_qps\x18\x02 \x01(\x01R\n" +
+	"defaultQps\x128\n" +
+	"\x18default_burst_multiplier\x18\x03 \x01(\x01R\x16defaultBurstMultiplier\"\xce\x01\n" +
+	"\rQuotaDefaults\x12,\n" +
+	"\x0fmax_collections\x18\x01 \x01(\x03H\x00R\x0emaxCollections\x88\x01\x01\x12$\n" +
+	"\vmax_vectors\x18\x02 \x01(\x03H\x01R\n" +
+	"maxVectors\x88\x01\x01\x12/\n" +
+	"\x11max_storage_bytes\x18\x03 \x01(\x03H\x02R\x0fmaxStorageBytes\x88\x01\x01B\x12\n" +
+	"\x10_max_collectionsB\x0e\n" +
+	"\f_max_vectorsB\x14\n" +
+	"\x12_max_storage_bytes\"\xc3\x02\n" +
+	"\rRequestLimits\x12\x1b\n" +
+	"\tmax_batch\x18\x01 \x01(\x03R\bmaxBatch\x12\x13\n" +
+	"\x05max_k\x18\x02 \x01(\x03R\x04maxK\x12\x15\n" +
+	"\x06max_ef\x18\x03 \x01(\x03R\x05maxEf\x12 \n" +
+	"\fmax_id_bytes\x18\x04 \x01(\x03R\n" +
+	"maxIdBytes\x12,\n" +
+	"\x12max_metadata_bytes\x18\x05 \x01(\x03R\x10maxMetadataBytes\x12#\n" +
+	"\rmax_dimension\x18\x06 \x01(\x03R\fmaxDimension\x12$\n" +
+	"\x0emax_body_bytes\x18\a \x01(\x03R\fmaxBodyBytes\x12$\n" +
+	"\x0emax_delete_ids\x18\b \x01(\x03R\fmaxDeleteIds\x12(\n" +
+	"\x10max_scroll_limit\x18\t \x01(\x03R\x0emaxScrollLimit\"\xdb\x03\n" +
+	"\x0eServerSettings\x12\x18\n" +
+	"\aversion\x18\x01 \x01(\tR\aversion\x12!\n" +
+	"\fauth_enabled\x18\x02 \x01(\bR\vauthEnabled\x12\x1f\n" +
+	"\vtls_enabled\x18\x03 \x01(\bR\n" +
+	"tlsEnabled\x12\x1b\n" +
+	"\trest_addr\x18\x04 \x01(\tR\brestAddr\x12\x1b\n" +
+	"\tgrpc_addr\x18\x05 \x01(\tR\bgrpcAddr\x12\"\n" +
+	"\rmax_in_flight\x18\x06 \x01(\x03R\vmaxInFlight\x12\x1b\n" +
+	"\tin_flight\x18\a \x01(\x03R\binFlight\x126\n" +
+	"\x17request_timeout_seconds\x18\b \x01(\x01R\x15requestTimeoutSeconds\x121\n" +
+	"\x12memory_limit_bytes\x18\t \x01(\x03H\x00R\x10memoryLimitBytes\x88\x01\x01\x12.\n" +
+	"\x13memory_limit_source\x18\n" +
+	" \x01(\tR\x11memoryLimitSource\x12>\n" +
+	"\x0erequest_limits\x18\v \x01(\v2\x17.akidb.v1.RequestLimitsR\rrequestLimitsB\x15\n" +
+	"\x13_memory_limit_bytes\"\xc1\x01\n" +
+	"\rRuntimeConfig\x12>\n" +
+	"\rrate_limiting\x18\x01 \x01(\v2\x19.akidb.v1.RateLimitConfigR\frateLimiting\x12>\n" +
+	"\x0equota_defaults\x18\x02 \x01(\v2\x17.akidb.v1.QuotaDefaultsR\rquotaDefaults\x120\n" +
+	"\x06server\x18\x03 \x01(\v2\x18.akidb.v1.ServerSettingsR\x06server\"\x19\n" +
+	"\x17GetRuntimeConfigRequest\"\xd8\x01\n" +
+	"\x19SetRateLimitConfigRequest\x12\x1d\n" +
+	"\aenabled\x18\x01 \x01(\bH\x00R\aenabled\x88\x01\x01\x12$\n" +
+	"\vdefault_qps\x18\x02 \x01(\x01H\x01R\n" +
+	"defaultQps\x88\x01\x01\x12=\n" +
+	"\x18default_burst_multiplier\x18\x03 \x01(\x01H\x02R\x16defaultBurstMultiplier\x88\x01\x01B\n" +
+	"\n" +
+	"\b_enabledB\x0e\n" +
+	"\f_default_qpsB\x1b\n" +
+	"\x19_default_burst_multiplier2\xfa\x04\n" +
 	"\x11CollectionService\x12K\n" +
 	"\x10CreateCollection\x12!.akidb.v1.CreateCollectionRequest\x1a\x14.akidb.v1.Collection\x12V\n" +
 	"\x0fListCollections\x12 .akidb.v1.ListCollectionsRequest\x1a!.akidb.v1.ListCollectionsResponse\x12E\n" +
@@ -2606,7 +3994,8 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\x05Query\x12\x16.akidb.v1.QueryRequest\x1a\x17.akidb.v1.QueryResponse\x12-\n" +
 	"\x03Get\x12\x14.akidb.v1.GetRequest\x1a\x10.akidb.v1.Vector\x12;\n" +
 	"\x06Delete\x12\x17.akidb.v1.DeleteRequest\x1a\x18.akidb.v1.DeleteResponse\x12;\n" +
-	"\x06Scroll\x12\x17.akidb.v1.ScrollRequest\x1a\x18.akidb.v1.ScrollResponse2\x81\x06\n" +
+	"\x06Scroll\x12\x17.akidb.v1.ScrollRequest\x1a\x18.akidb.v1.ScrollResponse2\xb1\n" +
+	"\n" +
 	"\x11ManagementService\x12D\n" +
 	"\tGetStatus\x12\x1a.akidb.v1.GetStatusRequest\x1a\x1b.akidb.v1.GetStatusResponse\x12G\n" +
 	"\n" +
@@ -2618,7 +4007,14 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\vListAPIKeys\x12\x1c.akidb.v1.ListAPIKeysRequest\x1a\x1d.akidb.v1.ListAPIKeysResponse\x12?\n" +
 	"\fRevokeAPIKey\x12\x1d.akidb.v1.RevokeAPIKeyRequest\x1a\x10.akidb.v1.APIKey\x12M\n" +
 	"\fRotateAPIKey\x12\x1d.akidb.v1.RotateAPIKeyRequest\x1a\x1e.akidb.v1.RotateAPIKeyResponse\x12V\n" +
-	"\x0fListAuditEvents\x12 .akidb.v1.ListAuditEventsRequest\x1a!.akidb.v1.ListAuditEventsResponseB3Z1github.com/akidb/akidb/serve/grpc/akidbv1;akidbv1b\x06proto3"
+	"\x0fListAuditEvents\x12 .akidb.v1.ListAuditEventsRequest\x1a!.akidb.v1.ListAuditEventsResponse\x12H\n" +
+	"\x0eGetTenantQuota\x12\x1f.akidb.v1.GetTenantQuotaRequest\x1a\x15.akidb.v1.TenantQuota\x12H\n" +
+	"\x0eSetTenantQuota\x12\x1f.akidb.v1.SetTenantQuotaRequest\x1a\x15.akidb.v1.TenantQuota\x12K\n" +
+	"\x0fGetKeyRateLimit\x12 .akidb.v1.GetKeyRateLimitRequest\x1a\x16.akidb.v1.KeyRateLimit\x12K\n" +
+	"\x0fSetKeyRateLimit\x12 .akidb.v1.SetKeyRateLimitRequest\x1a\x16.akidb.v1.KeyRateLimit\x12\\\n" +
+	"\x11ClearKeyRateLimit\x12\".akidb.v1.ClearKeyRateLimitRequest\x1a#.akidb.v1.ClearKeyRateLimitResponse\x12N\n" +
+	"\x10GetRuntimeConfig\x12!.akidb.v1.GetRuntimeConfigRequest\x1a\x17.akidb.v1.RuntimeConfig\x12R\n" +
+	"\x12SetRateLimitConfig\x12#.akidb.v1.SetRateLimitConfigRequest\x1a\x17.akidb.v1.RuntimeConfigB3Z1github.com/akidb/akidb/serve/grpc/akidbv1;akidbv1b\x06proto3"
 
 var (
 	file_akidb_v1_akidb_proto_rawDescOnce sync.Once
@@ -2632,118 +4028,159 @@ func file_akidb_v1_akidb_proto_rawDescGZIP() []byte {
 	return file_akidb_v1_akidb_proto_rawDescData
 }
 
-var file_akidb_v1_akidb_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
+var file_akidb_v1_akidb_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
 var file_akidb_v1_akidb_proto_goTypes = []any{
-	(*HNSWParams)(nil),               // 0: akidb.v1.HNSWParams
-	(*CreateCollectionRequest)(nil),  // 1: akidb.v1.CreateCollectionRequest
-	(*CollectionStats)(nil),          // 2: akidb.v1.CollectionStats
-	(*Collection)(nil),               // 3: akidb.v1.Collection
-	(*ListCollectionsRequest)(nil),   // 4: akidb.v1.ListCollectionsRequest
-	(*ListCollectionsResponse)(nil),  // 5: akidb.v1.ListCollectionsResponse
-	(*GetCollectionRequest)(nil),     // 6: akidb.v1.GetCollectionRequest
-	(*DeleteCollectionRequest)(nil),  // 7: akidb.v1.DeleteCollectionRequest
-	(*DeleteCollectionResponse)(nil), // 8: akidb.v1.DeleteCollectionResponse
-	(*Vector)(nil),                   // 9: akidb.v1.Vector
-	(*UpsertRequest)(nil),            // 10: akidb.v1.UpsertRequest
-	(*UpsertResponse)(nil),           // 11: akidb.v1.UpsertResponse
-	(*QueryRequest)(nil),             // 12: akidb.v1.QueryRequest
-	(*QueryHit)(nil),                 // 13: akidb.v1.QueryHit
-	(*QueryResponse)(nil),            // 14: akidb.v1.QueryResponse
-	(*GetRequest)(nil),               // 15: akidb.v1.GetRequest
-	(*DeleteRequest)(nil),            // 16: akidb.v1.DeleteRequest
-	(*DeleteResponse)(nil),           // 17: akidb.v1.DeleteResponse
-	(*ScrollRequest)(nil),            // 18: akidb.v1.ScrollRequest
-	(*ScrollResponse)(nil),           // 19: akidb.v1.ScrollResponse
-	(*GetStatusRequest)(nil),         // 20: akidb.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),        // 21: akidb.v1.GetStatusResponse
-	(*IssueTokenRequest)(nil),        // 22: akidb.v1.IssueTokenRequest
-	(*IssueTokenResponse)(nil),       // 23: akidb.v1.IssueTokenResponse
-	(*Tenant)(nil),                   // 24: akidb.v1.Tenant
-	(*CreateTenantRequest)(nil),      // 25: akidb.v1.CreateTenantRequest
-	(*ListTenantsRequest)(nil),       // 26: akidb.v1.ListTenantsRequest
-	(*ListTenantsResponse)(nil),      // 27: akidb.v1.ListTenantsResponse
-	(*DeleteTenantRequest)(nil),      // 28: akidb.v1.DeleteTenantRequest
-	(*DeleteTenantResponse)(nil),     // 29: akidb.v1.DeleteTenantResponse
-	(*APIKey)(nil),                   // 30: akidb.v1.APIKey
-	(*CreateAPIKeyRequest)(nil),      // 31: akidb.v1.CreateAPIKeyRequest
-	(*CreateAPIKeyResponse)(nil),     // 32: akidb.v1.CreateAPIKeyResponse
-	(*ListAPIKeysRequest)(nil),       // 33: akidb.v1.ListAPIKeysRequest
-	(*ListAPIKeysResponse)(nil),      // 34: akidb.v1.ListAPIKeysResponse
-	(*RevokeAPIKeyRequest)(nil),      // 35: akidb.v1.RevokeAPIKeyRequest
-	(*RotateAPIKeyRequest)(nil),      // 36: akidb.v1.RotateAPIKeyRequest
-	(*RotateAPIKeyResponse)(nil),     // 37: akidb.v1.RotateAPIKeyResponse
-	(*AuditEvent)(nil),               // 38: akidb.v1.AuditEvent
-	(*ListAuditEventsRequest)(nil),   // 39: akidb.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil),  // 40: akidb.v1.ListAuditEventsResponse
-	(*timestamppb.Timestamp)(nil),    // 41: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),          // 42: google.protobuf.Struct
+	(*HNSWParams)(nil),                // 0: akidb.v1.HNSWParams
+	(*CreateCollectionRequest)(nil),   // 1: akidb.v1.CreateCollectionRequest
+	(*CollectionStats)(nil),           // 2: akidb.v1.CollectionStats
+	(*Collection)(nil),                // 3: akidb.v1.Collection
+	(*ListCollectionsRequest)(nil),    // 4: akidb.v1.ListCollectionsRequest
+	(*ListCollectionsResponse)(nil),   // 5: akidb.v1.ListCollectionsResponse
+	(*GetCollectionRequest)(nil),      // 6: akidb.v1.GetCollectionRequest
+	(*DeleteCollectionRequest)(nil),   // 7: akidb.v1.DeleteCollectionRequest
+	(*DeleteCollectionResponse)(nil),  // 8: akidb.v1.DeleteCollectionResponse
+	(*Vector)(nil),                    // 9: akidb.v1.Vector
+	(*UpsertRequest)(nil),             // 10: akidb.v1.UpsertRequest
+	(*UpsertResponse)(nil),            // 11: akidb.v1.UpsertResponse
+	(*QueryRequest)(nil),              // 12: akidb.v1.QueryRequest
+	(*QueryHit)(nil),                  // 13: akidb.v1.QueryHit
+	(*QueryResponse)(nil),             // 14: akidb.v1.QueryResponse
+	(*GetRequest)(nil),                // 15: akidb.v1.GetRequest
+	(*DeleteRequest)(nil),             // 16: akidb.v1.DeleteRequest
+	(*DeleteResponse)(nil),            // 17: akidb.v1.DeleteResponse
+	(*ScrollRequest)(nil),             // 18: akidb.v1.ScrollRequest
+	(*ScrollResponse)(nil),            // 19: akidb.v1.ScrollResponse
+	(*GetStatusRequest)(nil),          // 20: akidb.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),         // 21: akidb.v1.GetStatusResponse
+	(*IssueTokenRequest)(nil),         // 22: akidb.v1.IssueTokenRequest
+	(*IssueTokenResponse)(nil),        // 23: akidb.v1.IssueTokenResponse
+	(*Tenant)(nil),                    // 24: akidb.v1.Tenant
+	(*CreateTenantRequest)(nil),       // 25: akidb.v1.CreateTenantRequest
+	(*ListTenantsRequest)(nil),        // 26: akidb.v1.ListTenantsRequest
+	(*ListTenantsResponse)(nil),       // 27: akidb.v1.ListTenantsResponse
+	(*DeleteTenantRequest)(nil),       // 28: akidb.v1.DeleteTenantRequest
+	(*DeleteTenantResponse)(nil),      // 29: akidb.v1.DeleteTenantResponse
+	(*APIKey)(nil),                    // 30: akidb.v1.APIKey
+	(*CreateAPIKeyRequest)(nil),       // 31: akidb.v1.CreateAPIKeyRequest
+	(*CreateAPIKeyResponse)(nil),      // 32: akidb.v1.CreateAPIKeyResponse
+	(*ListAPIKeysRequest)(nil),        // 33: akidb.v1.ListAPIKeysRequest
+	(*ListAPIKeysResponse)(nil),       // 34: akidb.v1.ListAPIKeysResponse
+	(*RevokeAPIKeyRequest)(nil),       // 35: akidb.v1.RevokeAPIKeyRequest
+	(*RotateAPIKeyRequest)(nil),       // 36: akidb.v1.RotateAPIKeyRequest
+	(*RotateAPIKeyResponse)(nil),      // 37: akidb.v1.RotateAPIKeyResponse
+	(*AuditEvent)(nil),                // 38: akidb.v1.AuditEvent
+	(*ListAuditEventsRequest)(nil),    // 39: akidb.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),   // 40: akidb.v1.ListAuditEventsResponse
+	(*QuotaLimits)(nil),               // 41: akidb.v1.QuotaLimits
+	(*EffectiveQuota)(nil),            // 42: akidb.v1.EffectiveQuota
+	(*QuotaUsage)(nil),                // 43: akidb.v1.QuotaUsage
+	(*TenantQuota)(nil),               // 44: akidb.v1.TenantQuota
+	(*GetTenantQuotaRequest)(nil),     // 45: akidb.v1.GetTenantQuotaRequest
+	(*SetTenantQuotaRequest)(nil),     // 46: akidb.v1.SetTenantQuotaRequest
+	(*KeyRateLimit)(nil),              // 47: akidb.v1.KeyRateLimit
+	(*GetKeyRateLimitRequest)(nil),    // 48: akidb.v1.GetKeyRateLimitRequest
+	(*SetKeyRateLimitRequest)(nil),    // 49: akidb.v1.SetKeyRateLimitRequest
+	(*ClearKeyRateLimitRequest)(nil),  // 50: akidb.v1.ClearKeyRateLimitRequest
+	(*ClearKeyRateLimitResponse)(nil), // 51: akidb.v1.ClearKeyRateLimitResponse
+	(*RateLimitConfig)(nil),           // 52: akidb.v1.RateLimitConfig
+	(*QuotaDefaults)(nil),             // 53: akidb.v1.QuotaDefaults
+	(*RequestLimits)(nil),             // 54: akidb.v1.RequestLimits
+	(*ServerSettings)(nil),            // 55: akidb.v1.ServerSettings
+	(*RuntimeConfig)(nil),             // 56: akidb.v1.RuntimeConfig
+	(*GetRuntimeConfigRequest)(nil),   // 57: akidb.v1.GetRuntimeConfigRequest
+	(*SetRateLimitConfigRequest)(nil), // 58: akidb.v1.SetRateLimitConfigRequest
+	(*timestamppb.Timestamp)(nil),     // 59: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),           // 60: google.protobuf.Struct
 }
 var file_akidb_v1_akidb_proto_depIdxs = []int32{
 	0,  // 0: akidb.v1.CreateCollectionRequest.hnsw:type_name -> akidb.v1.HNSWParams
 	0,  // 1: akidb.v1.Collection.hnsw:type_name -> akidb.v1.HNSWParams
-	41, // 2: akidb.v1.Collection.created_at:type_name -> google.protobuf.Timestamp
+	59, // 2: akidb.v1.Collection.created_at:type_name -> google.protobuf.Timestamp
 	2,  // 3: akidb.v1.Collection.stats:type_name -> akidb.v1.CollectionStats
 	3,  // 4: akidb.v1.ListCollectionsResponse.collections:type_name -> akidb.v1.Collection
-	42, // 5: akidb.v1.Vector.metadata:type_name -> google.protobuf.Struct
+	60, // 5: akidb.v1.Vector.metadata:type_name -> google.protobuf.Struct
 	9,  // 6: akidb.v1.UpsertRequest.vectors:type_name -> akidb.v1.Vector
-	42, // 7: akidb.v1.QueryHit.metadata:type_name -> google.protobuf.Struct
+	60, // 7: akidb.v1.QueryHit.metadata:type_name -> google.protobuf.Struct
 	13, // 8: akidb.v1.QueryResponse.results:type_name -> akidb.v1.QueryHit
 	9,  // 9: akidb.v1.ScrollResponse.vectors:type_name -> akidb.v1.Vector
-	41, // 10: akidb.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	41, // 11: akidb.v1.Tenant.created_at:type_name -> google.protobuf.Timestamp
+	59, // 10: akidb.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	59, // 11: akidb.v1.Tenant.created_at:type_name -> google.protobuf.Timestamp
 	24, // 12: akidb.v1.ListTenantsResponse.tenants:type_name -> akidb.v1.Tenant
-	41, // 13: akidb.v1.APIKey.created_at:type_name -> google.protobuf.Timestamp
-	41, // 14: akidb.v1.APIKey.expires_at:type_name -> google.protobuf.Timestamp
-	41, // 15: akidb.v1.APIKey.revoked_at:type_name -> google.protobuf.Timestamp
+	59, // 13: akidb.v1.APIKey.created_at:type_name -> google.protobuf.Timestamp
+	59, // 14: akidb.v1.APIKey.expires_at:type_name -> google.protobuf.Timestamp
+	59, // 15: akidb.v1.APIKey.revoked_at:type_name -> google.protobuf.Timestamp
 	30, // 16: akidb.v1.CreateAPIKeyResponse.key_info:type_name -> akidb.v1.APIKey
 	30, // 17: akidb.v1.ListAPIKeysResponse.keys:type_name -> akidb.v1.APIKey
 	30, // 18: akidb.v1.RotateAPIKeyResponse.old_key:type_name -> akidb.v1.APIKey
 	32, // 19: akidb.v1.RotateAPIKeyResponse.new_key:type_name -> akidb.v1.CreateAPIKeyResponse
-	41, // 20: akidb.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	59, // 20: akidb.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
 	38, // 21: akidb.v1.ListAuditEventsResponse.events:type_name -> akidb.v1.AuditEvent
-	1,  // 22: akidb.v1.CollectionService.CreateCollection:input_type -> akidb.v1.CreateCollectionRequest
-	4,  // 23: akidb.v1.CollectionService.ListCollections:input_type -> akidb.v1.ListCollectionsRequest
-	6,  // 24: akidb.v1.CollectionService.GetCollection:input_type -> akidb.v1.GetCollectionRequest
-	7,  // 25: akidb.v1.CollectionService.DeleteCollection:input_type -> akidb.v1.DeleteCollectionRequest
-	10, // 26: akidb.v1.CollectionService.Upsert:input_type -> akidb.v1.UpsertRequest
-	12, // 27: akidb.v1.CollectionService.Query:input_type -> akidb.v1.QueryRequest
-	15, // 28: akidb.v1.CollectionService.Get:input_type -> akidb.v1.GetRequest
-	16, // 29: akidb.v1.CollectionService.Delete:input_type -> akidb.v1.DeleteRequest
-	18, // 30: akidb.v1.CollectionService.Scroll:input_type -> akidb.v1.ScrollRequest
-	20, // 31: akidb.v1.ManagementService.GetStatus:input_type -> akidb.v1.GetStatusRequest
-	22, // 32: akidb.v1.ManagementService.IssueToken:input_type -> akidb.v1.IssueTokenRequest
-	25, // 33: akidb.v1.ManagementService.CreateTenant:input_type -> akidb.v1.CreateTenantRequest
-	26, // 34: akidb.v1.ManagementService.ListTenants:input_type -> akidb.v1.ListTenantsRequest
-	28, // 35: akidb.v1.ManagementService.DeleteTenant:input_type -> akidb.v1.DeleteTenantRequest
-	31, // 36: akidb.v1.ManagementService.CreateAPIKey:input_type -> akidb.v1.CreateAPIKeyRequest
-	33, // 37: akidb.v1.ManagementService.ListAPIKeys:input_type -> akidb.v1.ListAPIKeysRequest
-	35, // 38: akidb.v1.ManagementService.RevokeAPIKey:input_type -> akidb.v1.RevokeAPIKeyRequest
-	36, // 39: akidb.v1.ManagementService.RotateAPIKey:input_type -> akidb.v1.RotateAPIKeyRequest
-	39, // 40: akidb.v1.ManagementService.ListAuditEvents:input_type -> akidb.v1.ListAuditEventsRequest
-	3,  // 41: akidb.v1.CollectionService.CreateCollection:output_type -> akidb.v1.Collection
-	5,  // 42: akidb.v1.CollectionService.ListCollections:output_type -> akidb.v1.ListCollectionsResponse
-	3,  // 43: akidb.v1.CollectionService.GetCollection:output_type -> akidb.v1.Collection
-	8,  // 44: akidb.v1.CollectionService.DeleteCollection:output_type -> akidb.v1.DeleteCollectionResponse
-	11, // 45: akidb.v1.CollectionService.Upsert:output_type -> akidb.v1.UpsertResponse
-	14, // 46: akidb.v1.CollectionService.Query:output_type -> akidb.v1.QueryResponse
-	9,  // 47: akidb.v1.CollectionService.Get:output_type -> akidb.v1.Vector
-	17, // 48: akidb.v1.CollectionService.Delete:output_type -> akidb.v1.DeleteResponse
-	19, // 49: akidb.v1.CollectionService.Scroll:output_type -> akidb.v1.ScrollResponse
-	21, // 50: akidb.v1.ManagementService.GetStatus:output_type -> akidb.v1.GetStatusResponse
-	23, // 51: akidb.v1.ManagementService.IssueToken:output_type -> akidb.v1.IssueTokenResponse
-	24, // 52: akidb.v1.ManagementService.CreateTenant:output_type -> akidb.v1.Tenant
-	27, // 53: akidb.v1.ManagementService.ListTenants:output_type -> akidb.v1.ListTenantsResponse
-	29, // 54: akidb.v1.ManagementService.DeleteTenant:output_type -> akidb.v1.DeleteTenantResponse
-	32, // 55: akidb.v1.ManagementService.CreateAPIKey:output_type -> akidb.v1.CreateAPIKeyResponse
-	34, // 56: akidb.v1.ManagementService.ListAPIKeys:output_type -> akidb.v1.ListAPIKeysResponse
-	30, // 57: akidb.v1.ManagementService.RevokeAPIKey:output_type -> akidb.v1.APIKey
-	37, // 58: akidb.v1.ManagementService.RotateAPIKey:output_type -> akidb.v1.RotateAPIKeyResponse
-	40, // 59: akidb.v1.ManagementService.ListAuditEvents:output_type -> akidb.v1.ListAuditEventsResponse
-	41, // [41:60] is the sub-list for method output_type
-	22, // [22:41] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	59, // 22: akidb.v1.QuotaLimits.updated_at:type_name -> google.protobuf.Timestamp
+	41, // 23: akidb.v1.TenantQuota.quota:type_name -> akidb.v1.QuotaLimits
+	42, // 24: akidb.v1.TenantQuota.effective:type_name -> akidb.v1.EffectiveQuota
+	43, // 25: akidb.v1.TenantQuota.usage:type_name -> akidb.v1.QuotaUsage
+	59, // 26: akidb.v1.KeyRateLimit.updated_at:type_name -> google.protobuf.Timestamp
+	54, // 27: akidb.v1.ServerSettings.request_limits:type_name -> akidb.v1.RequestLimits
+	52, // 28: akidb.v1.RuntimeConfig.rate_limiting:type_name -> akidb.v1.RateLimitConfig
+	53, // 29: akidb.v1.RuntimeConfig.quota_defaults:type_name -> akidb.v1.QuotaDefaults
+	55, // 30: akidb.v1.RuntimeConfig.server:type_name -> akidb.v1.ServerSettings
+	1,  // 31: akidb.v1.CollectionService.CreateCollection:input_type -> akidb.v1.CreateCollectionRequest
+	4,  // 32: akidb.v1.CollectionService.ListCollections:input_type -> akidb.v1.ListCollectionsRequest
+	6,  // 33: akidb.v1.CollectionService.GetCollection:input_type -> akidb.v1.GetCollectionRequest
+	7,  // 34: akidb.v1.CollectionService.DeleteCollection:input_type -> akidb.v1.DeleteCollectionRequest
+	10, // 35: akidb.v1.CollectionService.Upsert:input_type -> akidb.v1.UpsertRequest
+	12, // 36: akidb.v1.CollectionService.Query:input_type -> akidb.v1.QueryRequest
+	15, // 37: akidb.v1.CollectionService.Get:input_type -> akidb.v1.GetRequest
+	16, // 38: akidb.v1.CollectionService.Delete:input_type -> akidb.v1.DeleteRequest
+	18, // 39: akidb.v1.CollectionService.Scroll:input_type -> akidb.v1.ScrollRequest
+	20, // 40: akidb.v1.ManagementService.GetStatus:input_type -> akidb.v1.GetStatusRequest
+	22, // 41: akidb.v1.ManagementService.IssueToken:input_type -> akidb.v1.IssueTokenRequest
+	25, // 42: akidb.v1.ManagementService.CreateTenant:input_type -> akidb.v1.CreateTenantRequest
+	26, // 43: akidb.v1.ManagementService.ListTenants:input_type -> akidb.v1.ListTenantsRequest
+	28, // 44: akidb.v1.ManagementService.DeleteTenant:input_type -> akidb.v1.DeleteTenantRequest
+	31, // 45: akidb.v1.ManagementService.CreateAPIKey:input_type -> akidb.v1.CreateAPIKeyRequest
+	33, // 46: akidb.v1.ManagementService.ListAPIKeys:input_type -> akidb.v1.ListAPIKeysRequest
+	35, // 47: akidb.v1.ManagementService.RevokeAPIKey:input_type -> akidb.v1.RevokeAPIKeyRequest
+	36, // 48: akidb.v1.ManagementService.RotateAPIKey:input_type -> akidb.v1.RotateAPIKeyRequest
+	39, // 49: akidb.v1.ManagementService.ListAuditEvents:input_type -> akidb.v1.ListAuditEventsRequest
+	45, // 50: akidb.v1.ManagementService.GetTenantQuota:input_type -> akidb.v1.GetTenantQuotaRequest
+	46, // 51: akidb.v1.ManagementService.SetTenantQuota:input_type -> akidb.v1.SetTenantQuotaRequest
+	48, // 52: akidb.v1.ManagementService.GetKeyRateLimit:input_type -> akidb.v1.GetKeyRateLimitRequest
+	49, // 53: akidb.v1.ManagementService.SetKeyRateLimit:input_type -> akidb.v1.SetKeyRateLimitRequest
+	50, // 54: akidb.v1.ManagementService.ClearKeyRateLimit:input_type -> akidb.v1.ClearKeyRateLimitRequest
+	57, // 55: akidb.v1.ManagementService.GetRuntimeConfig:input_type -> akidb.v1.GetRuntimeConfigRequest
+	58, // 56: akidb.v1.ManagementService.SetRateLimitConfig:input_type -> akidb.v1.SetRateLimitConfigRequest
+	3,  // 57: akidb.v1.CollectionService.CreateCollection:output_type -> akidb.v1.Collection
+	5,  // 58: akidb.v1.CollectionService.ListCollections:output_type -> akidb.v1.ListCollectionsResponse
+	3,  // 59: akidb.v1.CollectionService.GetCollection:output_type -> akidb.v1.Collection
+	8,  // 60: akidb.v1.CollectionService.DeleteCollection:output_type -> akidb.v1.DeleteCollectionResponse
+	11, // 61: akidb.v1.CollectionService.Upsert:output_type -> akidb.v1.UpsertResponse
+	14, // 62: akidb.v1.CollectionService.Query:output_type -> akidb.v1.QueryResponse
+	9,  // 63: akidb.v1.CollectionService.Get:output_type -> akidb.v1.Vector
+	17, // 64: akidb.v1.CollectionService.Delete:output_type -> akidb.v1.DeleteResponse
+	19, // 65: akidb.v1.CollectionService.Scroll:output_type -> akidb.v1.ScrollResponse
+	21, // 66: akidb.v1.ManagementService.GetStatus:output_type -> akidb.v1.GetStatusResponse
+	23, // 67: akidb.v1.ManagementService.IssueToken:output_type -> akidb.v1.IssueTokenResponse
+	24, // 68: akidb.v1.ManagementService.CreateTenant:output_type -> akidb.v1.Tenant
+	27, // 69: akidb.v1.ManagementService.ListTenants:output_type -> akidb.v1.ListTenantsResponse
+	29, // 70: akidb.v1.ManagementService.DeleteTenant:output_type -> akidb.v1.DeleteTenantResponse
+	32, // 71: akidb.v1.ManagementService.CreateAPIKey:output_type -> akidb.v1.CreateAPIKeyResponse
+	34, // 72: akidb.v1.ManagementService.ListAPIKeys:output_type -> akidb.v1.ListAPIKeysResponse
+	30, // 73: akidb.v1.ManagementService.RevokeAPIKey:output_type -> akidb.v1.APIKey
+	37, // 74: akidb.v1.ManagementService.RotateAPIKey:output_type -> akidb.v1.RotateAPIKeyResponse
+	40, // 75: akidb.v1.ManagementService.ListAuditEvents:output_type -> akidb.v1.ListAuditEventsResponse
+	44, // 76: akidb.v1.ManagementService.GetTenantQuota:output_type -> akidb.v1.TenantQuota
+	44, // 77: akidb.v1.ManagementService.SetTenantQuota:output_type -> akidb.v1.TenantQuota
+	47, // 78: akidb.v1.ManagementService.GetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
+	47, // 79: akidb.v1.ManagementService.SetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
+	51, // 80: akidb.v1.ManagementService.ClearKeyRateLimit:output_type -> akidb.v1.ClearKeyRateLimitResponse
+	56, // 81: akidb.v1.ManagementService.GetRuntimeConfig:output_type -> akidb.v1.RuntimeConfig
+	56, // 82: akidb.v1.ManagementService.SetRateLimitConfig:output_type -> akidb.v1.RuntimeConfig
+	57, // [57:83] is the sub-list for method output_type
+	31, // [31:57] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_akidb_v1_akidb_proto_init() }
@@ -2752,13 +4189,21 @@ func file_akidb_v1_akidb_proto_init() {
 		return
 	}
 	file_akidb_v1_akidb_proto_msgTypes[12].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[41].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[42].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[46].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[47].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[49].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[53].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[55].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[58].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_akidb_v1_akidb_proto_rawDesc), len(file_akidb_v1_akidb_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   41,
+			NumMessages:   59,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -480,16 +480,23 @@ var CollectionService_ServiceDesc = grpc.ServiceDesc{
 }
 
 const (
-	ManagementService_GetStatus_FullMethodName       = "/akidb.v1.ManagementService/GetStatus"
-	ManagementService_IssueToken_FullMethodName      = "/akidb.v1.ManagementService/IssueToken"
-	ManagementService_CreateTenant_FullMethodName    = "/akidb.v1.ManagementService/CreateTenant"
-	ManagementService_ListTenants_FullMethodName     = "/akidb.v1.ManagementService/ListTenants"
-	ManagementService_DeleteTenant_FullMethodName    = "/akidb.v1.ManagementService/DeleteTenant"
-	ManagementService_CreateAPIKey_FullMethodName    = "/akidb.v1.ManagementService/CreateAPIKey"
-	ManagementService_ListAPIKeys_FullMethodName     = "/akidb.v1.ManagementService/ListAPIKeys"
-	ManagementService_RevokeAPIKey_FullMethodName    = "/akidb.v1.ManagementService/RevokeAPIKey"
-	ManagementService_RotateAPIKey_FullMethodName    = "/akidb.v1.ManagementService/RotateAPIKey"
-	ManagementService_ListAuditEvents_FullMethodName = "/akidb.v1.ManagementService/ListAuditEvents"
+	ManagementService_GetStatus_FullMethodName          = "/akidb.v1.ManagementService/GetStatus"
+	ManagementService_IssueToken_FullMethodName         = "/akidb.v1.ManagementService/IssueToken"
+	ManagementService_CreateTenant_FullMethodName       = "/akidb.v1.ManagementService/CreateTenant"
+	ManagementService_ListTenants_FullMethodName        = "/akidb.v1.ManagementService/ListTenants"
+	ManagementService_DeleteTenant_FullMethodName       = "/akidb.v1.ManagementService/DeleteTenant"
+	ManagementService_CreateAPIKey_FullMethodName       = "/akidb.v1.ManagementService/CreateAPIKey"
+	ManagementService_ListAPIKeys_FullMethodName        = "/akidb.v1.ManagementService/ListAPIKeys"
+	ManagementService_RevokeAPIKey_FullMethodName       = "/akidb.v1.ManagementService/RevokeAPIKey"
+	ManagementService_RotateAPIKey_FullMethodName       = "/akidb.v1.ManagementService/RotateAPIKey"
+	ManagementService_ListAuditEvents_FullMethodName    = "/akidb.v1.ManagementService/ListAuditEvents"
+	ManagementService_GetTenantQuota_FullMethodName     = "/akidb.v1.ManagementService/GetTenantQuota"
+	ManagementService_SetTenantQuota_FullMethodName     = "/akidb.v1.ManagementService/SetTenantQuota"
+	ManagementService_GetKeyRateLimit_FullMethodName    = "/akidb.v1.ManagementService/GetKeyRateLimit"
+	ManagementService_SetKeyRateLimit_FullMethodName    = "/akidb.v1.ManagementService/SetKeyRateLimit"
+	ManagementService_ClearKeyRateLimit_FullMethodName  = "/akidb.v1.ManagementService/ClearKeyRateLimit"
+	ManagementService_GetRuntimeConfig_FullMethodName   = "/akidb.v1.ManagementService/GetRuntimeConfig"
+	ManagementService_SetRateLimitConfig_FullMethodName = "/akidb.v1.ManagementService/SetRateLimitConfig"
 )
 
 // ManagementServiceClient is the client API for ManagementService service.
@@ -532,6 +539,30 @@ type ManagementServiceClient interface {
 	// ListAuditEvents pages through the audit trail, newest first
 	// (REST: GET /admin/audit?tenant=&cursor=&limit=).
 	ListAuditEvents(ctx context.Context, in *ListAuditEventsRequest, opts ...grpc.CallOption) (*ListAuditEventsResponse, error)
+	// GetTenantQuota returns a tenant's quota, what applies and its usage;
+	// a writer or admin of the tenant, or the operator
+	// (REST: GET /admin/tenants/{id}/quota).
+	GetTenantQuota(ctx context.Context, in *GetTenantQuotaRequest, opts ...grpc.CallOption) (*TenantQuota, error)
+	// SetTenantQuota changes a tenant's quota partially; operator only
+	// (REST: POST /admin/tenants/{id}/quota).
+	SetTenantQuota(ctx context.Context, in *SetTenantQuotaRequest, opts ...grpc.CallOption) (*TenantQuota, error)
+	// GetKeyRateLimit returns an API key's own rate limit; NOT_FOUND when
+	// it has none (REST: GET /admin/api-keys/{id}/rate-limit).
+	GetKeyRateLimit(ctx context.Context, in *GetKeyRateLimitRequest, opts ...grpc.CallOption) (*KeyRateLimit, error)
+	// SetKeyRateLimit gives an API key a rate limit of its own, applied
+	// beside its tenant's (the stricter wins); operator only
+	// (REST: POST /admin/api-keys/{id}/rate-limit).
+	SetKeyRateLimit(ctx context.Context, in *SetKeyRateLimitRequest, opts ...grpc.CallOption) (*KeyRateLimit, error)
+	// ClearKeyRateLimit removes an API key's own rate limit; operator only
+	// (REST: DELETE /admin/api-keys/{id}/rate-limit).
+	ClearKeyRateLimit(ctx context.Context, in *ClearKeyRateLimitRequest, opts ...grpc.CallOption) (*ClearKeyRateLimitResponse, error)
+	// GetRuntimeConfig returns the effective configuration, never a
+	// secret; operator only (REST: GET /admin/config).
+	GetRuntimeConfig(ctx context.Context, in *GetRuntimeConfigRequest, opts ...grpc.CallOption) (*RuntimeConfig, error)
+	// SetRateLimitConfig changes the rate limit defaults, from the next
+	// request on and across restarts; operator only
+	// (REST: POST /admin/config/rate-limit).
+	SetRateLimitConfig(ctx context.Context, in *SetRateLimitConfigRequest, opts ...grpc.CallOption) (*RuntimeConfig, error)
 }
 
 type managementServiceClient struct {
@@ -642,6 +673,76 @@ func (c *managementServiceClient) ListAuditEvents(ctx context.Context, in *ListA
 	return out, nil
 }
 
+func (c *managementServiceClient) GetTenantQuota(ctx context.Context, in *GetTenantQuotaRequest, opts ...grpc.CallOption) (*TenantQuota, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TenantQuota)
+	err := c.cc.Invoke(ctx, ManagementService_GetTenantQuota_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *managementServiceClient) SetTenantQuota(ctx context.Context, in *SetTenantQuotaRequest, opts ...grpc.CallOption) (*TenantQuota, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TenantQuota)
+	err := c.cc.Invoke(ctx, ManagementService_SetTenantQuota_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *managementServiceClient) GetKeyRateLimit(ctx context.Context, in *GetKeyRateLimitRequest, opts ...grpc.CallOption) (*KeyRateLimit, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(KeyRateLimit)
+	err := c.cc.Invoke(ctx, ManagementService_GetKeyRateLimit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *managementServiceClient) SetKeyRateLimit(ctx context.Context, in *SetKeyRateLimitRequest, opts ...grpc.CallOption) (*KeyRateLimit, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(KeyRateLimit)
+	err := c.cc.Invoke(ctx, ManagementService_SetKeyRateLimit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *managementServiceClient) ClearKeyRateLimit(ctx context.Context, in *ClearKeyRateLimitRequest, opts ...grpc.CallOption) (*ClearKeyRateLimitResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ClearKeyRateLimitResponse)
+	err := c.cc.Invoke(ctx, ManagementService_ClearKeyRateLimit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *managementServiceClient) GetRuntimeConfig(ctx context.Context, in *GetRuntimeConfigRequest, opts ...grpc.CallOption) (*RuntimeConfig, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RuntimeConfig)
+	err := c.cc.Invoke(ctx, ManagementService_GetRuntimeConfig_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *managementServiceClient) SetRateLimitConfig(ctx context.Context, in *SetRateLimitConfigRequest, opts ...grpc.CallOption) (*RuntimeConfig, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RuntimeConfig)
+	err := c.cc.Invoke(ctx, ManagementService_SetRateLimitConfig_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ManagementServiceServer is the server API for ManagementService service.
 // All implementations must embed UnimplementedManagementServiceServer
 // for forward compatibility.
@@ -682,6 +783,30 @@ type ManagementServiceServer interface {
 	// ListAuditEvents pages through the audit trail, newest first
 	// (REST: GET /admin/audit?tenant=&cursor=&limit=).
 	ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error)
+	// GetTenantQuota returns a tenant's quota, what applies and its usage;
+	// a writer or admin of the tenant, or the operator
+	// (REST: GET /admin/tenants/{id}/quota).
+	GetTenantQuota(context.Context, *GetTenantQuotaRequest) (*TenantQuota, error)
+	// SetTenantQuota changes a tenant's quota partially; operator only
+	// (REST: POST /admin/tenants/{id}/quota).
+	SetTenantQuota(context.Context, *SetTenantQuotaRequest) (*TenantQuota, error)
+	// GetKeyRateLimit returns an API key's own rate limit; NOT_FOUND when
+	// it has none (REST: GET /admin/api-keys/{id}/rate-limit).
+	GetKeyRateLimit(context.Context, *GetKeyRateLimitRequest) (*KeyRateLimit, error)
+	// SetKeyRateLimit gives an API key a rate limit of its own, applied
+	// beside its tenant's (the stricter wins); operator only
+	// (REST: POST /admin/api-keys/{id}/rate-limit).
+	SetKeyRateLimit(context.Context, *SetKeyRateLimitRequest) (*KeyRateLimit, error)
+	// ClearKeyRateLimit removes an API key's own rate limit; operator only
+	// (REST: DELETE /admin/api-keys/{id}/rate-limit).
+	ClearKeyRateLimit(context.Context, *ClearKeyRateLimitRequest) (*ClearKeyRateLimitResponse, error)
+	// GetRuntimeConfig returns the effective configuration, never a
+	// secret; operator only (REST: GET /admin/config).
+	GetRuntimeConfig(context.Context, *GetRuntimeConfigRequest) (*RuntimeConfig, error)
+	// SetRateLimitConfig changes the rate limit defaults, from the next
+	// request on and across restarts; operator only
+	// (REST: POST /admin/config/rate-limit).
+	SetRateLimitConfig(context.Context, *SetRateLimitConfigRequest) (*RuntimeConfig, error)
 	mustEmbedUnimplementedManagementServiceServer()
 }
 
@@ -721,6 +846,27 @@ func (UnimplementedManagementServiceServer) RotateAPIKey(context.Context, *Rotat
 }
 func (UnimplementedManagementServiceServer) ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListAuditEvents not implemented")
+}
+func (UnimplementedManagementServiceServer) GetTenantQuota(context.Context, *GetTenantQuotaRequest) (*TenantQuota, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetTenantQuota not implemented")
+}
+func (UnimplementedManagementServiceServer) SetTenantQuota(context.Context, *SetTenantQuotaRequest) (*TenantQuota, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetTenantQuota not implemented")
+}
+func (UnimplementedManagementServiceServer) GetKeyRateLimit(context.Context, *GetKeyRateLimitRequest) (*KeyRateLimit, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetKeyRateLimit not implemented")
+}
+func (UnimplementedManagementServiceServer) SetKeyRateLimit(context.Context, *SetKeyRateLimitRequest) (*KeyRateLimit, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetKeyRateLimit not implemented")
+}
+func (UnimplementedManagementServiceServer) ClearKeyRateLimit(context.Context, *ClearKeyRateLimitRequest) (*ClearKeyRateLimitResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ClearKeyRateLimit not implemented")
+}
+func (UnimplementedManagementServiceServer) GetRuntimeConfig(context.Context, *GetRuntimeConfigRequest) (*RuntimeConfig, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetRuntimeConfig not implemented")
+}
+func (UnimplementedManagementServiceServer) SetRateLimitConfig(context.Context, *SetRateLimitConfigRequest) (*RuntimeConfig, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetRateLimitConfig not implemented")
 }
 func (UnimplementedManagementServiceServer) mustEmbedUnimplementedManagementServiceServer() {}
 func (UnimplementedManagementServiceServer) testEmbeddedByValue()                           {}
@@ -923,6 +1069,132 @@ func _ManagementService_ListAuditEvents_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ManagementService_GetTenantQuota_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetTenantQuotaRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ManagementServiceServer).GetTenantQuota(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ManagementService_GetTenantQuota_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ManagementServiceServer).GetTenantQuota(ctx, req.(*GetTenantQuotaRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ManagementService_SetTenantQuota_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetTenantQuotaRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ManagementServiceServer).SetTenantQuota(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ManagementService_SetTenantQuota_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ManagementServiceServer).SetTenantQuota(ctx, req.(*SetTenantQuotaRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ManagementService_GetKeyRateLimit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetKeyRateLimitRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ManagementServiceServer).GetKeyRateLimit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ManagementService_GetKeyRateLimit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ManagementServiceServer).GetKeyRateLimit(ctx, req.(*GetKeyRateLimitRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ManagementService_SetKeyRateLimit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetKeyRateLimitRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ManagementServiceServer).SetKeyRateLimit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ManagementService_SetKeyRateLimit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ManagementServiceServer).SetKeyRateLimit(ctx, req.(*SetKeyRateLimitRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ManagementService_ClearKeyRateLimit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ClearKeyRateLimitRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ManagementServiceServer).ClearKeyRateLimit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ManagementService_ClearKeyRateLimit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ManagementServiceServer).ClearKeyRateLimit(ctx, req.(*ClearKeyRateLimitRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ManagementService_GetRuntimeConfig_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetRuntimeConfigRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ManagementServiceServer).GetRuntimeConfig(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ManagementService_GetRuntimeConfig_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ManagementServiceServer).GetRuntimeConfig(ctx, req.(*GetRuntimeConfigRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ManagementService_SetRateLimitConfig_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetRateLimitConfigRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ManagementServiceServer).SetRateLimitConfig(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ManagementService_SetRateLimitConfig_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ManagementServiceServer).SetRateLimitConfig(ctx, req.(*SetRateLimitConfigRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ManagementService_ServiceDesc is the grpc.ServiceDesc for ManagementService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -969,6 +1241,34 @@ var ManagementService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListAuditEvents",
 			Handler:    _ManagementService_ListAuditEvents_Handler,
+		},
+		{
+			MethodName: "GetTenantQuota",
+			Handler:    _ManagementService_GetTenantQuota_Handler,
+		},
+		{
+			MethodName: "SetTenantQuota",
+			Handler:    _ManagementService_SetTenantQuota_Handler,
+		},
+		{
+			MethodName: "GetKeyRateLimit",
+			Handler:    _ManagementService_GetKeyRateLimit_Handler,
+		},
+		{
+			MethodName: "SetKeyRateLimit",
+			Handler:    _ManagementService_SetKeyRateLimit_Handler,
+		},
+		{
+			MethodName: "ClearKeyRateLimit",
+			Handler:    _ManagementService_ClearKeyRateLimit_Handler,
+		},
+		{
+			MethodName: "GetRuntimeConfig",
+			Handler:    _ManagementService_GetRuntimeConfig_Handler,
+		},
+		{
+			MethodName: "SetRateLimitConfig",
+			Handler:    _ManagementService_SetRateLimitConfig_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
