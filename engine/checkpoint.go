@@ -16,8 +16,9 @@ const keepSnapshots = 2
 
 // Checkpoint writes a snapshot of the collection if anything changed since
 // the last one, then deletes older snapshots and the log segments that no
-// kept snapshot needs. Writes pause while the state is written (searches
-// do not). Tombstones are vacuumed first when they exceed VacuumRatio.
+// kept snapshot needs. Writes pause only while the state is captured (a
+// copy of the ids and neighbour lists, and a vacuum when tombstones exceed
+// VacuumRatio), not while it is written; searches never pause.
 func (h *Handle) Checkpoint() error {
 	h.ckptMu.Lock()
 	defer h.ckptMu.Unlock()
@@ -55,18 +56,20 @@ func (h *Handle) checkpoint() error {
 			return err
 		}
 	}
+	// Take the state, then let writes resume: writing it out (hundreds of
+	// megabytes for a large collection) happens while writes go on.
+	st := c.captureState()
+	h.sinceRecords.Store(0)
+	h.sinceBytes.Store(0)
+	c.writeGate.Unlock()
 	w, err := snapshot.Create(h.db.cfg.FS, h.snapshotDir(), seq)
 	if err == nil {
-		if err = c.EncodeState(w); err != nil {
+		if err = st.encode(w); err != nil {
 			w.Abort()
 		} else {
 			err = w.Commit()
 		}
 	}
-	// Counters restart at the snapshot; writes resume.
-	h.sinceRecords.Store(0)
-	h.sinceBytes.Store(0)
-	c.writeGate.Unlock()
 	if err != nil {
 		return fmt.Errorf("checkpoint %s at %d: %w", h.info.Name, seq, err)
 	}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -295,5 +296,40 @@ func TestFaultInjectionEveryKthOperation(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// A captured state encodes as it was when captured, whatever writes and
+// deletes happen before it is written out.
+func TestCapturedStateIgnoresLaterWrites(t *testing.T) {
+	c := newTestCollection(t, 8, distance.L2)
+	mustUpsert(t, c, recs("old", 0, 300, 8))
+	st := c.captureState()
+	mustUpsert(t, c, recs("new", 0, 300, 8))
+	if _, err := c.Delete([]string{"old-1", "old-2"}); err != nil {
+		t.Fatal(err)
+	}
+	mustUpsert(t, c, recs("old", 5, 6, 8)) // replaces old-5 with a new node
+	var buf bytes.Buffer
+	if err := st.encode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeState(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Count() != 300 || got.graph.Len() != 300 || got.graph.Deleted() != 0 {
+		t.Fatalf("decoded count %d, nodes %d, deleted %d; want the 300 records of the capture", got.Count(), got.graph.Len(), got.graph.Deleted())
+	}
+	for i := 0; i < 300; i++ {
+		id := fmt.Sprintf("old-%d", i)
+		r, err := got.Get(id)
+		if err != nil || r.Vector[0] != vectorFor(id, 8)[0] {
+			t.Fatalf("%s: %v", id, err)
+		}
+	}
+	res, err := got.Search(SearchRequest{Vector: vectorFor("old-9", 8), K: 1})
+	if err != nil || res.Hits[0].ID != "old-9" {
+		t.Fatalf("search in the decoded capture: %+v %v", res, err)
 	}
 }

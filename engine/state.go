@@ -45,13 +45,40 @@ func (sc stateConfig) collectionConfig() (CollectionConfig, error) {
 	return CollectionConfig{Name: sc.Name, Dimension: sc.Dimension, Metric: m, M: sc.M, EfConstruction: sc.EfConstruction, Seed: sc.Seed}.withDefaults()
 }
 
-// EncodeState writes the collection's full state. The caller must keep
-// writers out (Pause) so the state is the one at AppliedSeq.
-func (c *Collection) EncodeState(w io.Writer) error {
+// stateCapture is a collection's state at one sequence number, taken while
+// writes are paused. Writing it out needs no lock, so writes resume as soon
+// as it is taken: ids and metadata maps never change once published, and
+// the graph's mutable parts are copied by hnsw's Freeze.
+type stateCapture struct {
+	cfg        CollectionConfig
+	applied    uint64
+	generation uint32
+	extID      []string
+	meta       []map[string]any
+	graph      *hnsw.Frozen
+}
+
+// captureState takes the state; the caller keeps writers out (write gate)
+// so that it is the state at exactly the applied sequence number.
+func (c *Collection) captureState() *stateCapture {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
+	return &stateCapture{
+		cfg: c.cfg, applied: c.applied, generation: c.generation,
+		extID: append([]string(nil), c.extID...),
+		meta:  append([]map[string]any(nil), c.meta...),
+		graph: c.graph.Freeze(),
+	}
+}
+
+// EncodeState writes the collection's full state. The caller must keep
+// writers out (BeginWrite's gate) so the state is the one at the applied
+// sequence number.
+func (c *Collection) EncodeState(w io.Writer) error { return c.captureState().encode(w) }
+
+func (st *stateCapture) encode(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
-	cfgJSON, err := json.Marshal(toStateConfig(c.cfg))
+	cfgJSON, err := json.Marshal(toStateConfig(st.cfg))
 	if err != nil {
 		return fmt.Errorf("encode state config: %w", err)
 	}
@@ -59,20 +86,20 @@ func (c *Collection) EncodeState(w io.Writer) error {
 	hdr = binary.LittleEndian.AppendUint32(hdr, stateVersion)
 	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(len(cfgJSON)))
 	hdr = append(hdr, cfgJSON...)
-	hdr = binary.LittleEndian.AppendUint64(hdr, c.applied)
-	hdr = binary.LittleEndian.AppendUint32(hdr, c.generation)
-	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(len(c.extID)))
+	hdr = binary.LittleEndian.AppendUint64(hdr, st.applied)
+	hdr = binary.LittleEndian.AppendUint32(hdr, st.generation)
+	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(len(st.extID)))
 	if _, err := bw.Write(hdr); err != nil {
 		return err
 	}
 	var buf []byte
-	for n, id := range c.extID {
+	for n, id := range st.extID {
 		buf = buf[:0]
 		buf = binary.LittleEndian.AppendUint16(buf, uint16(len(id)))
 		buf = append(buf, id...)
 		var meta []byte
-		if id != "" && c.meta[n] != nil {
-			if meta, err = json.Marshal(c.meta[n]); err != nil {
+		if id != "" && st.meta[n] != nil {
+			if meta, err = json.Marshal(st.meta[n]); err != nil {
 				return fmt.Errorf("encode metadata of %q: %w", id, err)
 			}
 		}
@@ -82,7 +109,7 @@ func (c *Collection) EncodeState(w io.Writer) error {
 			return err
 		}
 	}
-	if err := c.graph.Encode(bw); err != nil {
+	if err := st.graph.Encode(bw); err != nil {
 		return fmt.Errorf("encode graph: %w", err)
 	}
 	return bw.Flush()

@@ -24,11 +24,36 @@ var (
 )
 
 // Encode writes the whole graph (configuration, level-generator state,
-// tombstones, vectors and every neighbour list) to w. It waits for in-flight
-// Adds and Deletes and holds new ones off while it writes; searches go on.
+// tombstones, vectors and every neighbour list) to w, as of the moment it
+// is called (see Freeze): Adds and Deletes wait only while the mutable parts
+// are copied, not while the output is written; searches go on throughout.
 // The output is a pure function of the graph's state, so equal graphs
 // encode to equal bytes.
 func (g *Graph) Encode(w io.Writer) error {
+	return g.Freeze().Encode(w)
+}
+
+// Frozen is the graph as it was at one moment, ready to be encoded while
+// the graph goes on changing. Freeze copies under the mutation lock only
+// what inserts and deletes change in place: levels, tombstones and
+// neighbour lists (about 4*(2M+1) bytes a node). Vectors are not copied:
+// a node's vector never changes once it is added (replacing a record adds
+// a new node), so Encode reads them from the arena; Vacuum, which does
+// move them, waits for Encode.
+type Frozen struct {
+	g      *Graph
+	header [headerLen]byte
+	n      int
+	tab    []*chunk
+	levels []byte
+	dead   []byte
+	links0 []uint32 // n rows of stride0 words
+	upper  []uint32 // rows of strideUp words: every upper layer of every node, by id then layer
+}
+
+// Freeze captures the graph's state for Encode. Adds and Deletes wait
+// while it copies; searches do not.
+func (g *Graph) Freeze() *Frozen {
 	g.structMu.RLock()
 	defer g.structMu.RUnlock()
 	g.mutateMu.Lock()
@@ -36,14 +61,12 @@ func (g *Graph) Encode(w io.Writer) error {
 
 	n := int(g.count.Load())
 	tab := g.table.Load().chunks
-	size := int64(headerLen) + int64(n)*int64(2+4*g.dim+4*g.stride0) + g.upperWords.Load()*4 + 4
-	e := &encoder{w: w, buf: make([]byte, 0, min(size, ioBufSize))}
-
+	f := &Frozen{g: g, n: n, tab: tab}
 	entryID, top := uint32(noID), 0
 	if ent := g.entry.Load(); ent != noEntry {
 		entryID, top = unpackEntry(ent)
 	}
-	var h [headerLen]byte
+	h := &f.header
 	copy(h[0:4], headerMagic[:])
 	le := binary.LittleEndian
 	le.PutUint16(h[4:], codecVersion)
@@ -59,34 +82,46 @@ func (g *Graph) Encode(w io.Writer) error {
 	le.PutUint32(h[52:], uint32(g.deleted.Load()))
 	le.PutUint32(h[56:], entryID)
 	le.PutUint32(h[60:], uint32(top))
-	e.bytes(h[:])
 
+	f.levels = make([]byte, n)
+	f.dead = make([]byte, (n+7)/8)
+	f.links0 = make([]uint32, 0, n*g.stride0)
 	for id := 0; id < n; id++ {
-		e.byte1(byte(levelOfMeta(metaOf(tab, uint32(id)))))
-	}
-	for id := 0; id < n; id += 8 {
-		var b byte
-		for j := 0; j < 8 && id+j < n; j++ {
-			if g.isDel(tab, uint32(id+j)) {
-				b |= 1 << j
-			}
+		m := metaOf(tab, uint32(id))
+		f.levels[id] = byte(levelOfMeta(m))
+		if m&metaDeleted != 0 {
+			f.dead[id/8] |= 1 << (id % 8)
 		}
-		e.byte1(b)
-	}
-	for ci := 0; ci<<chunkBits < n; ci++ {
-		cnt := min(chunkSize, n-ci<<chunkBits)
-		for _, f := range tab[ci].vecs[:cnt*g.dim] {
-			e.u32(math.Float32bits(f))
+		f.links0 = append(f.links0, g.linkList(tab, uint32(id), 0)...)
+		for l := 1; l <= levelOfMeta(m); l++ {
+			f.upper = append(f.upper, g.linkList(tab, uint32(id), l)...)
 		}
 	}
-	for id := 0; id < n; id++ {
-		e.list(g.linkList(tab, uint32(id), 0))
-	}
-	for id := 0; id < n; id++ {
-		c := tab[id>>chunkBits]
-		for l := 1; l <= levelOfMeta(c.meta[id&chunkMask].Load()); l++ {
-			e.list(g.linkList(tab, uint32(id), l))
+	return f
+}
+
+// Encode writes the frozen state in the layout described in doc.go.
+func (f *Frozen) Encode(w io.Writer) error {
+	g := f.g
+	// Keep Vacuum, which rewrites the arena, out while vectors are read.
+	g.structMu.RLock()
+	defer g.structMu.RUnlock()
+	size := int64(headerLen) + int64(f.n)*int64(2+4*g.dim+4*g.stride0) + int64(len(f.upper))*4 + 4
+	e := &encoder{w: w, buf: make([]byte, 0, min(size, ioBufSize))}
+	e.bytes(f.header[:])
+	e.bytes(f.levels)
+	e.bytes(f.dead)
+	for ci := 0; ci<<chunkBits < f.n; ci++ {
+		cnt := min(chunkSize, f.n-ci<<chunkBits)
+		for _, x := range f.tab[ci].vecs[:cnt*g.dim] {
+			e.u32(math.Float32bits(x))
 		}
+	}
+	for off := 0; off < len(f.links0); off += g.stride0 {
+		e.list(f.links0[off : off+g.stride0])
+	}
+	for off := 0; off < len(f.upper); off += g.strideUp {
+		e.list(f.upper[off : off+g.strideUp])
 	}
 	e.bytes(trailerMagic[:])
 	return e.flush()
