@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 
@@ -102,17 +103,7 @@ func (s *server) listKeys(c *gin.Context) {
 }
 
 func (s *server) revokeKey(c *gin.Context) {
-	if s.guard == nil {
-		noGuard(c)
-		return
-	}
-	id, e := pathParam(c, "id")
-	if e != nil {
-		writeError(c, e)
-		return
-	}
-	k, err := s.guard.RevokeKey(c.Request.Context(), id)
-	ok(c, k, err)
+	s.adminByID(c, nil, func(ctx context.Context, id string) (any, error) { return s.guard.RevokeKey(ctx, id) })
 }
 
 func (s *server) rotateKey(c *gin.Context) {

@@ -1,6 +1,8 @@
 package rest
 
 import (
+	"context"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/akidb/akidb/serve/limits"
@@ -10,83 +12,25 @@ import (
 // configuration: decode, call the guard's administration service, encode.
 
 func (s *server) getQuota(c *gin.Context) {
-	if s.guard == nil {
-		noGuard(c)
-		return
-	}
-	id, e := pathParam(c, "id")
-	if e != nil {
-		writeError(c, e)
-		return
-	}
-	q, err := s.guard.GetQuota(c.Request.Context(), id)
-	ok(c, q, err)
+	s.adminByID(c, nil, func(ctx context.Context, id string) (any, error) { return s.guard.GetQuota(ctx, id) })
 }
 
 func (s *server) setQuota(c *gin.Context) {
-	if s.guard == nil {
-		noGuard(c)
-		return
-	}
-	id, e := pathParam(c, "id")
-	if e != nil {
-		writeError(c, e)
-		return
-	}
 	var u limits.QuotaUpdate
-	if e := s.decodeBody(c, &u); e != nil {
-		writeError(c, e)
-		return
-	}
-	q, err := s.guard.SetQuota(c.Request.Context(), id, u)
-	ok(c, q, err)
+	s.adminByID(c, &u, func(ctx context.Context, id string) (any, error) { return s.guard.SetQuota(ctx, id, u) })
 }
 
 func (s *server) getKeyRate(c *gin.Context) {
-	if s.guard == nil {
-		noGuard(c)
-		return
-	}
-	id, e := pathParam(c, "id")
-	if e != nil {
-		writeError(c, e)
-		return
-	}
-	r, err := s.guard.GetKeyRate(c.Request.Context(), id)
-	ok(c, r, err)
+	s.adminByID(c, nil, func(ctx context.Context, id string) (any, error) { return s.guard.GetKeyRate(ctx, id) })
 }
 
 func (s *server) setKeyRate(c *gin.Context) {
-	if s.guard == nil {
-		noGuard(c)
-		return
-	}
-	id, e := pathParam(c, "id")
-	if e != nil {
-		writeError(c, e)
-		return
-	}
 	var u limits.KeyRateUpdate
-	if e := s.decodeBody(c, &u); e != nil {
-		writeError(c, e)
-		return
-	}
-	r, err := s.guard.SetKeyRate(c.Request.Context(), id, u)
-	ok(c, r, err)
+	s.adminByID(c, &u, func(ctx context.Context, id string) (any, error) { return s.guard.SetKeyRate(ctx, id, u) })
 }
 
 func (s *server) clearKeyRate(c *gin.Context) {
-	if s.guard == nil {
-		noGuard(c)
-		return
-	}
-	id, e := pathParam(c, "id")
-	if e != nil {
-		writeError(c, e)
-		return
-	}
-	r, err := s.guard.ClearKeyRate(c.Request.Context(), id)
-	ok(c, r, err)
+	s.adminByID(c, nil, func(ctx context.Context, id string) (any, error) { return s.guard.ClearKeyRate(ctx, id) })
 }
 
 func (s *server) getConfig(c *gin.Context) {
@@ -110,4 +54,28 @@ func (s *server) setRateLimit(c *gin.Context) {
 	}
 	cfg, err := s.guard.SetRateLimit(c.Request.Context(), u)
 	ok(c, cfg, err)
+}
+
+// adminByID serves an admin route that names its object by {id}: it
+// checks that the security layer is there, reads the id, decodes the body
+// into body when body is not nil, and answers what call returns. call runs
+// only when the guard is set.
+func (s *server) adminByID(c *gin.Context, body any, call func(ctx context.Context, id string) (any, error)) {
+	if s.guard == nil {
+		noGuard(c)
+		return
+	}
+	id, e := pathParam(c, "id")
+	if e != nil {
+		writeError(c, e)
+		return
+	}
+	if body != nil {
+		if e := s.decodeBody(c, body); e != nil {
+			writeError(c, e)
+			return
+		}
+	}
+	v, err := call(c.Request.Context(), id)
+	ok(c, v, err)
 }
