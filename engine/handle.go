@@ -85,12 +85,19 @@ func (h *Handle) Upsert(ctx context.Context, recs []Record) error {
 		return err
 	}
 	end := h.c.BeginWrite()
-	seq, err := h.append(record.TypeUpsert, payload)
-	if err == nil {
-		err = h.c.ApplyUpsert(seq, b)
+	defer end()
+	// Index first, invisibly: the graph work overlaps the fsyncs of other
+	// writers' groups instead of queueing behind them.
+	ib := h.c.indexUpsert(b)
+	if ib.err != nil {
+		return ib.err
 	}
-	end()
+	seq, err := h.append(record.TypeUpsert, payload)
 	if err != nil {
+		h.c.discardUpsert(ib)
+		return err
+	}
+	if err := h.c.publishUpsert(seq, ib); err != nil {
 		return err
 	}
 	h.wrote(len(b.Records), len(payload))

@@ -163,32 +163,67 @@ func (c *Collection) ApplyUpsert(seq uint64, b UpsertBatch) error {
 	if c.alreadyApplied(seq) {
 		return nil
 	}
-	nodes := make([]uint32, len(b.Records))
-	var addErr error
+	ib := c.indexUpsert(b)
+	if ib.err != nil {
+		// Take the turn anyway so later sequence numbers are not held up.
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if err := c.waitTurnLocked(seq); err != nil {
+			return err
+		}
+		c.finishTurnLocked(seq)
+		return ib.err
+	}
+	return c.publishUpsert(seq, ib)
+}
+
+// indexedBatch is a batch whose vectors are in the graph but not visible.
+type indexedBatch struct {
+	b     UpsertBatch
+	nodes []uint32
+	err   error
+}
+
+// indexUpsert adds a batch's vectors to the graph, invisible to readers
+// until publishUpsert. A durable write runs it before logging the batch,
+// so the graph work of one writer overlaps other writers' log fsync; if
+// logging then fails, discardUpsert takes the nodes out again. On error
+// the batch's nodes are already removed: all or nothing.
+func (c *Collection) indexUpsert(b UpsertBatch) indexedBatch {
+	ib := indexedBatch{b: b, nodes: make([]uint32, len(b.Records))}
 	for i, r := range b.Records {
 		n, err := c.graph.Add(r.Vector)
 		if err != nil {
-			addErr = fmt.Errorf("collection %s: index record %q: %w", c.cfg.Name, r.ID, err)
-			// Un-index what this batch added; the batch is all or nothing.
-			for _, done := range nodes[:i] {
-				_ = c.graph.Delete(done)
-			}
-			break
+			ib.err = fmt.Errorf("collection %s: index record %q: %w", c.cfg.Name, r.ID, err)
+			c.discardUpsert(indexedBatch{nodes: ib.nodes[:i]})
+			return ib
 		}
-		nodes[i] = n
+		ib.nodes[i] = n
 	}
+	return ib
+}
 
+// discardUpsert tombstones the nodes of a batch that will not be published.
+func (c *Collection) discardUpsert(ib indexedBatch) {
+	for _, n := range ib.nodes {
+		// The nodes were added by this collection: Delete cannot fail on
+		// an unknown id.
+		_ = c.graph.Delete(n)
+	}
+}
+
+// publishUpsert makes an indexed batch visible under sequence number seq,
+// after every lower sequence number.
+func (c *Collection) publishUpsert(seq uint64, ib indexedBatch) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.waitTurnLocked(seq); err != nil {
+		c.discardUpsert(ib)
 		return err
 	}
 	defer c.finishTurnLocked(seq)
-	if addErr != nil {
-		return addErr
-	}
-	for i, r := range b.Records {
-		n := nodes[i]
+	for i, r := range ib.b.Records {
+		n := ib.nodes[i]
 		for int(n) >= len(c.extID) {
 			c.extID = append(c.extID, "")
 			c.meta = append(c.meta, nil)

@@ -48,8 +48,8 @@
 //     header, each next record has the previous number + 1, and each
 //     segment's name is the previous segment's last number + 1.
 //   - Every byte after the last record of a segment is zero: segments are
-//     preallocated (fallocate, or an extending truncate) before use and
-//     never reused. A zero length field therefore marks the end of the data.
+//     preallocated (fallocate, or an extending truncate) and zero-filled
+//     before use (see zeroFill), and never reused. A zero length field therefore marks the end of the data.
 //   - A segment name never exists without a whole, durable header: segments
 //     are created as .tmp, header written, preallocated, fsynced, renamed,
 //     and the directory fsynced.
