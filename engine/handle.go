@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -218,10 +219,12 @@ func (db *DB) openCollection(row meta.Collection) (*Handle, error) {
 		return nil, fmt.Errorf("log starts at sequence %d but the snapshot covers only up to %d: records %d..%d are missing", first, c.applied, c.applied+1, first-1)
 	}
 	replayed := 0
+	rp := newReplayer(c, runtime.GOMAXPROCS(0))
 	err = log.Replay(c.applied+1, func(seq uint64, typ byte, payload []byte) error {
 		replayed++
-		return applyLogged(c, seq, typ, payload)
+		return rp.submit(seq, typ, payload)
 	})
+	err = errors.Join(err, rp.wait())
 	if err != nil {
 		_ = log.Close()
 		return nil, fmt.Errorf("replay log: %w", err)
@@ -245,28 +248,93 @@ func (db *DB) openLog(h *Handle, applied uint64) (*wal.Log, error) {
 	})
 }
 
-// applyLogged applies one log record to c.
-func applyLogged(c *Collection, seq uint64, typ byte, payload []byte) error {
+// replayer applies log records to a collection with several workers: the
+// graph work of consecutive upserts runs in parallel, and publication stays
+// in sequence order (ApplyUpsert waits for its turn), so the result is the
+// same as applying the records one by one. Records are handed out in
+// sequence order and at most `workers` are in flight, so a worker waiting
+// for its turn always waits for one that is already being applied.
+type replayer struct {
+	c    *Collection
+	jobs chan replayJob
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	err  error
+}
+
+type replayJob struct {
+	seq    uint64
+	upsert *UpsertBatch
+	delete *DeleteBatch
+}
+
+func newReplayer(c *Collection, workers int) *replayer {
+	rp := &replayer{c: c, jobs: make(chan replayJob)}
+	for range max(1, workers) {
+		rp.wg.Add(1)
+		go rp.work()
+	}
+	return rp
+}
+
+func (rp *replayer) work() {
+	defer rp.wg.Done()
+	for j := range rp.jobs {
+		var err error
+		if j.upsert != nil {
+			err = rp.c.ApplyUpsert(j.seq, *j.upsert)
+		} else {
+			_, err = rp.c.ApplyDelete(j.seq, *j.delete)
+		}
+		if err != nil {
+			rp.mu.Lock()
+			if rp.err == nil {
+				rp.err = fmt.Errorf("record %d: %w", j.seq, err)
+			}
+			rp.mu.Unlock()
+		}
+	}
+}
+
+// submit decodes one record (the payload is only valid during the call)
+// and hands it to a worker.
+func (rp *replayer) submit(seq uint64, typ byte, payload []byte) error {
+	rp.mu.Lock()
+	err := rp.err
+	rp.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	j := replayJob{seq: seq}
 	switch typ {
 	case record.TypeUpsert:
 		u, err := record.DecodeUpsert(payload)
 		if err != nil {
 			return fmt.Errorf("record %d: %w", seq, err)
 		}
-		b, err := c.batchFromLog(u)
+		b, err := rp.c.batchFromLog(u)
 		if err != nil {
 			return fmt.Errorf("record %d: %w", seq, err)
 		}
-		return c.ApplyUpsert(seq, b)
+		j.upsert = &b
 	case record.TypeDelete:
 		d, err := record.DecodeDelete(payload)
 		if err != nil {
 			return fmt.Errorf("record %d: %w", seq, err)
 		}
-		_, err = c.ApplyDelete(seq, DeleteBatch{IDs: d.IDs})
-		return err
+		j.delete = &DeleteBatch{IDs: d.IDs}
+	default:
+		return fmt.Errorf("record %d: unknown record type %d", seq, typ)
 	}
-	return fmt.Errorf("record %d: unknown record type %d", seq, typ)
+	rp.jobs <- j
+	return nil
+}
+
+// wait lets the workers finish and returns the first error.
+func (rp *replayer) wait() error {
+	close(rp.jobs)
+	rp.wg.Wait()
+	return rp.err
 }
 
 // loadNewestSnapshot returns the collection from the newest snapshot that
