@@ -37,7 +37,7 @@ test-noasm:
 
 test-arm64:
 	@command -v qemu-aarch64-static >/dev/null || { echo "qemu-aarch64-static missing: apt-get install qemu-user-static (.ci/run does this)"; exit 1; }
-	CGO_ENABLED=0 GOARCH=arm64 $(GO) test -json -count=1 -timeout 20m -exec qemu-aarch64-static $(ARM64_PKGS) | $(TESTREPORT) "arm64 (qemu)"
+	CGO_ENABLED=0 GOARCH=arm64 $(GO) test -json -count=1 -timeout 20m -exec qemu-aarch64-static $(ARM64_PKGS) | $(TESTREPORT) "arm64"
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 200ms ./engine/...
