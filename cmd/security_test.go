@@ -289,17 +289,17 @@ func TestServeBootstrapOnStderr(t *testing.T) {
 		}
 		done := make(chan int, 1)
 		go func() { done <- Run(st) }()
-		deadline := time.Now().Add(waitTimeout)
+		deadline := time.After(waitTimeout)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
 		for !strings.Contains(stderr.String(), `msg=ready`) {
 			select {
 			case code := <-done:
 				t.Fatalf("serve exited %d:\n%s", code, stderr.String())
-			default:
-			}
-			if time.Now().After(deadline) {
+			case <-deadline:
 				t.Fatalf("serve not ready:\n%s", stderr.String())
+			case <-tick.C: // poll the output again
 			}
-			time.Sleep(5 * time.Millisecond) // polling the output, with a deadline
 		}
 		cancel()
 		if code := <-done; code != 0 {
