@@ -157,20 +157,8 @@ func (s *Store) ListAPIKeys(ctx context.Context, tenantID string) ([]APIKey, err
 		args = append(args, tenantID)
 	}
 	q += ` ORDER BY created_at, id`
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	out, err := queryAll(ctx, s.db, scanAPIKey, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list api keys: %w", TranslateError(err))
-	}
-	var out []APIKey
-	for rows.Next() {
-		k, err := scanAPIKey(rows)
-		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("list api keys: %w", err)
-		}
-		out = append(out, k)
-	}
-	if err := closeRows(rows); err != nil {
 		return nil, fmt.Errorf("list api keys: %w", err)
 	}
 	return out, nil

@@ -76,27 +76,23 @@ func (s *Store) ListAuditEvents(ctx context.Context, tenantID string, beforeID i
 	}
 	q += ` ORDER BY id DESC LIMIT ?`
 	args = append(args, limit)
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	out, err := queryAll(ctx, s.db, scanAuditEvent, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list audit events: %w", TranslateError(err))
-	}
-	var out []AuditEvent
-	for rows.Next() {
-		var (
-			e  AuditEvent
-			at int64
-		)
-		if err := rows.Scan(&e.ID, &at, &e.TenantID, &e.KeyID, &e.RemoteAddr, &e.Action, &e.Target, &e.Result, &e.RequestID); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("list audit events: %w", TranslateError(err))
-		}
-		e.At = fromMillis(at)
-		out = append(out, e)
-	}
-	if err := closeRows(rows); err != nil {
 		return nil, fmt.Errorf("list audit events: %w", err)
 	}
 	return out, nil
+}
+
+func scanAuditEvent(sc scanner) (AuditEvent, error) {
+	var (
+		e  AuditEvent
+		at int64
+	)
+	if err := sc.Scan(&e.ID, &at, &e.TenantID, &e.KeyID, &e.RemoteAddr, &e.Action, &e.Target, &e.Result, &e.RequestID); err != nil {
+		return AuditEvent{}, err
+	}
+	e.At = fromMillis(at)
+	return e, nil
 }
 
 // PruneAuditEvents deletes the events older than olderThan (zero: no age

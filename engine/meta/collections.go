@@ -269,23 +269,7 @@ func (s *Store) ListCollectionsByState(ctx context.Context, states ...string) ([
 }
 
 func (s *Store) queryCollections(ctx context.Context, query string, args ...any) ([]Collection, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, TranslateError(err)
-	}
-	var out []Collection
-	for rows.Next() {
-		c, err := scanCollection(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	if err := closeRows(rows); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return queryAll(ctx, s.db, scanCollection, query, args...)
 }
 
 func scanCollection(sc scanner) (Collection, error) {

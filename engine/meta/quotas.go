@@ -188,20 +188,8 @@ func (s *Store) UpdateQuota(ctx context.Context, tenantID string, u QuotaUpdate)
 // ListQuotas returns the quota of every tenant, tenants without a row
 // included (every field nil), ordered by tenant id.
 func (s *Store) ListQuotas(ctx context.Context) ([]Quota, error) {
-	rows, err := s.db.QueryContext(ctx, selectQuota+` ORDER BY t.id`)
+	out, err := queryAll(ctx, s.db, scanQuota, selectQuota+` ORDER BY t.id`)
 	if err != nil {
-		return nil, fmt.Errorf("list quotas: %w", TranslateError(err))
-	}
-	var out []Quota
-	for rows.Next() {
-		q, err := scanQuota(rows)
-		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("list quotas: %w", err)
-		}
-		out = append(out, q)
-	}
-	if err := closeRows(rows); err != nil {
 		return nil, fmt.Errorf("list quotas: %w", err)
 	}
 	return out, nil
@@ -298,20 +286,8 @@ func (s *Store) DeleteKeyRateLimit(ctx context.Context, keyID string) error {
 
 // ListKeyRateLimits returns every key's rate limit, ordered by key id.
 func (s *Store) ListKeyRateLimits(ctx context.Context) ([]KeyRateLimit, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT key_id, qps_limit, burst, updated_at FROM api_key_rate_limits ORDER BY key_id`)
+	out, err := queryAll(ctx, s.db, scanKeyRateLimit, `SELECT key_id, qps_limit, burst, updated_at FROM api_key_rate_limits ORDER BY key_id`)
 	if err != nil {
-		return nil, fmt.Errorf("list key rate limits: %w", TranslateError(err))
-	}
-	var out []KeyRateLimit
-	for rows.Next() {
-		l, err := scanKeyRateLimit(rows)
-		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("list key rate limits: %w", err)
-		}
-		out = append(out, l)
-	}
-	if err := closeRows(rows); err != nil {
 		return nil, fmt.Errorf("list key rate limits: %w", err)
 	}
 	return out, nil

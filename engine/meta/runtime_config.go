@@ -74,20 +74,8 @@ func (s *Store) GetRuntimeSetting(ctx context.Context, key string) (RuntimeSetti
 
 // ListRuntimeSettings returns every document, ordered by key.
 func (s *Store) ListRuntimeSettings(ctx context.Context) ([]RuntimeSetting, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT key, value, updated_at FROM runtime_config ORDER BY key`)
+	out, err := queryAll(ctx, s.db, scanRuntimeSetting, `SELECT key, value, updated_at FROM runtime_config ORDER BY key`)
 	if err != nil {
-		return nil, fmt.Errorf("list runtime config: %w", TranslateError(err))
-	}
-	var out []RuntimeSetting
-	for rows.Next() {
-		r, err := scanRuntimeSetting(rows)
-		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("list runtime config: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := closeRows(rows); err != nil {
 		return nil, fmt.Errorf("list runtime config: %w", err)
 	}
 	return out, nil

@@ -245,3 +245,25 @@ func closeRows(rows *sql.Rows) error {
 	}
 	return TranslateError(err)
 }
+
+// queryAll runs query and scans every row with scan. Errors are translated
+// (TranslateError); callers add what they were listing.
+func queryAll[T any](ctx context.Context, db *sql.DB, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, TranslateError(err)
+	}
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			rows.Close()
+			return nil, TranslateError(err)
+		}
+		out = append(out, v)
+	}
+	if err := closeRows(rows); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

@@ -57,20 +57,8 @@ func (s *Store) GetTenantByName(ctx context.Context, name string) (Tenant, error
 
 // ListTenants returns all tenants ordered by name.
 func (s *Store) ListTenants(ctx context.Context) ([]Tenant, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, name, created_at FROM tenants ORDER BY name`)
+	out, err := queryAll(ctx, s.db, scanTenant, `SELECT id, name, created_at FROM tenants ORDER BY name`)
 	if err != nil {
-		return nil, fmt.Errorf("list tenants: %w", TranslateError(err))
-	}
-	var out []Tenant
-	for rows.Next() {
-		t, err := scanTenant(rows)
-		if err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("list tenants: %w", err)
-		}
-		out = append(out, t)
-	}
-	if err := closeRows(rows); err != nil {
 		return nil, fmt.Errorf("list tenants: %w", err)
 	}
 	return out, nil
