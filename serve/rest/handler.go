@@ -60,6 +60,19 @@ type routeDef struct {
 	handle       func(*server, *gin.Context)
 }
 
+// needsGuard wraps a handler of the security layer's own routes (keys,
+// tenants, tokens, quotas, runtime config, audit): without a guard they
+// answer unavailable instead of running.
+func needsGuard(h func(*server, *gin.Context)) func(*server, *gin.Context) {
+	return func(s *server, c *gin.Context) {
+		if s.guard == nil {
+			noGuard(c)
+			return
+		}
+		h(s, c)
+	}
+}
+
 // routeTable is every route the handler serves. Its actions (or its being
 // public) are in actions.go.
 var routeTable = []routeDef{
@@ -75,22 +88,22 @@ var routeTable = []routeDef{
 	{http.MethodDelete, "/api/v1/collections/:name/vectors/:id", (*server).deleteVector},
 	{http.MethodGet, "/api/v1/status", (*server).status},
 	{http.MethodGet, "/api/v1/openapi.yaml", (*server).openAPI},
-	{http.MethodPost, "/api/v1/auth/token", (*server).issueToken},
-	{http.MethodPost, "/admin/tenants", (*server).createTenant},
-	{http.MethodGet, "/admin/tenants", (*server).listTenants},
-	{http.MethodDelete, "/admin/tenants/:id", (*server).deleteTenant},
-	{http.MethodPost, "/admin/api-keys", (*server).createKey},
-	{http.MethodGet, "/admin/api-keys", (*server).listKeys},
-	{http.MethodDelete, "/admin/api-keys/:id", (*server).revokeKey},
-	{http.MethodPost, "/admin/api-keys/:id/rotate", (*server).rotateKey},
-	{http.MethodGet, "/admin/audit", (*server).listAudit},
-	{http.MethodGet, "/admin/tenants/:id/quota", (*server).getQuota},
-	{http.MethodPost, "/admin/tenants/:id/quota", (*server).setQuota},
-	{http.MethodGet, "/admin/api-keys/:id/rate-limit", (*server).getKeyRate},
-	{http.MethodPost, "/admin/api-keys/:id/rate-limit", (*server).setKeyRate},
-	{http.MethodDelete, "/admin/api-keys/:id/rate-limit", (*server).clearKeyRate},
-	{http.MethodGet, "/admin/config", (*server).getConfig},
-	{http.MethodPost, "/admin/config/rate-limit", (*server).setRateLimit},
+	{http.MethodPost, "/api/v1/auth/token", needsGuard((*server).issueToken)},
+	{http.MethodPost, "/admin/tenants", needsGuard((*server).createTenant)},
+	{http.MethodGet, "/admin/tenants", needsGuard((*server).listTenants)},
+	{http.MethodDelete, "/admin/tenants/:id", needsGuard((*server).deleteTenant)},
+	{http.MethodPost, "/admin/api-keys", needsGuard((*server).createKey)},
+	{http.MethodGet, "/admin/api-keys", needsGuard((*server).listKeys)},
+	{http.MethodDelete, "/admin/api-keys/:id", needsGuard((*server).revokeKey)},
+	{http.MethodPost, "/admin/api-keys/:id/rotate", needsGuard((*server).rotateKey)},
+	{http.MethodGet, "/admin/audit", needsGuard((*server).listAudit)},
+	{http.MethodGet, "/admin/tenants/:id/quota", needsGuard((*server).getQuota)},
+	{http.MethodPost, "/admin/tenants/:id/quota", needsGuard((*server).setQuota)},
+	{http.MethodGet, "/admin/api-keys/:id/rate-limit", needsGuard((*server).getKeyRate)},
+	{http.MethodPost, "/admin/api-keys/:id/rate-limit", needsGuard((*server).setKeyRate)},
+	{http.MethodDelete, "/admin/api-keys/:id/rate-limit", needsGuard((*server).clearKeyRate)},
+	{http.MethodGet, "/admin/config", needsGuard((*server).getConfig)},
+	{http.MethodPost, "/admin/config/rate-limit", needsGuard((*server).setRateLimit)},
 	{http.MethodGet, "/livez", (*server).livez},
 	{http.MethodGet, "/readyz", (*server).readyz},
 	{http.MethodGet, "/healthz", (*server).readyz},
