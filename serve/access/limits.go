@@ -175,15 +175,8 @@ func quotaView(l *LimitDeps, tq limits.TenantQuota) TenantQuota {
 // usage. quota.read: a writer or admin of the tenant, or the operator;
 // another tenant's is not_found.
 func (g *Guard) GetQuota(ctx context.Context, tenant string) (TenantQuota, error) {
-	d, c, err := g.begin(ctx)
+	d, c, l, err := g.beginLimits(ctx, auth.ActionQuotaRead)
 	if err != nil {
-		return TenantQuota{}, err
-	}
-	l, err := limitsOf(d)
-	if err != nil {
-		return TenantQuota{}, err
-	}
-	if err := auth.Authorize(c, auth.ActionQuotaRead); err != nil {
 		return TenantQuota{}, err
 	}
 	t, err := resolveTenant(ctx, d, tenant)
@@ -205,15 +198,8 @@ func (g *Guard) GetQuota(ctx context.Context, tenant string) (TenantQuota, error
 // returns a field to the default); quota.write, operator only. It applies
 // from the tenant's next request and survives restarts.
 func (g *Guard) SetQuota(ctx context.Context, tenant string, u limits.QuotaUpdate) (TenantQuota, error) {
-	d, c, err := g.begin(ctx)
+	d, _, l, err := g.beginLimits(ctx, auth.ActionQuotaWrite)
 	if err != nil {
-		return TenantQuota{}, err
-	}
-	l, err := limitsOf(d)
-	if err != nil {
-		return TenantQuota{}, err
-	}
-	if err := auth.Authorize(c, auth.ActionQuotaWrite); err != nil {
 		return TenantQuota{}, err
 	}
 	CallFrom(ctx).SetTarget(tenant)
@@ -247,15 +233,8 @@ func (g *Guard) runtimeConfig(l *LimitDeps) RuntimeConfig {
 // GetConfig returns the effective configuration (config.read, operator
 // only).
 func (g *Guard) GetConfig(ctx context.Context) (RuntimeConfig, error) {
-	d, c, err := g.begin(ctx)
+	_, _, l, err := g.beginLimits(ctx, auth.ActionConfigRead)
 	if err != nil {
-		return RuntimeConfig{}, err
-	}
-	l, err := limitsOf(d)
-	if err != nil {
-		return RuntimeConfig{}, err
-	}
-	if err := auth.Authorize(c, auth.ActionConfigRead); err != nil {
 		return RuntimeConfig{}, err
 	}
 	return g.runtimeConfig(l), nil
@@ -266,15 +245,8 @@ func (g *Guard) GetConfig(ctx context.Context) (RuntimeConfig, error) {
 // 1..100), persisted, and in force from the next request of every tenant
 // without a rate of its own.
 func (g *Guard) SetRateLimit(ctx context.Context, u limits.RateLimitUpdate) (RuntimeConfig, error) {
-	d, c, err := g.begin(ctx)
+	_, _, l, err := g.beginLimits(ctx, auth.ActionConfigWrite)
 	if err != nil {
-		return RuntimeConfig{}, err
-	}
-	l, err := limitsOf(d)
-	if err != nil {
-		return RuntimeConfig{}, err
-	}
-	if err := auth.Authorize(c, auth.ActionConfigWrite); err != nil {
 		return RuntimeConfig{}, err
 	}
 	CallFrom(ctx).SetTarget(limits.RateLimitKey)
@@ -284,12 +256,10 @@ func (g *Guard) SetRateLimit(ctx context.Context, u limits.RateLimitUpdate) (Run
 	return g.runtimeConfig(l), nil
 }
 
-// keyRateKey loads key id for a rate limit action: another tenant's key
-// is not_found unless the caller is an operator.
+// keyRateKey loads key id for a rate limit action the caller is already
+// authorized for (beginLimits): another tenant's key is not_found unless the caller is
+// an operator.
 func keyRateKey(ctx context.Context, d *Deps, c api.Caller, action auth.Action, id string) (auth.KeyInfo, error) {
-	if err := auth.Authorize(c, action); err != nil {
-		return auth.KeyInfo{}, err
-	}
 	CallFrom(ctx).SetTarget(id)
 	if !meta.ValidAPIKeyID(id) {
 		return auth.KeyInfo{}, api.Errorf(api.CodeNotFound, "api key %q: not found", id)
@@ -316,11 +286,7 @@ func keyRateView(l *LimitDeps, k auth.KeyInfo, r limits.KeyRate) KeyRateLimit {
 // tenant's key is not_found). A key without one is not_found too: it
 // passes its tenant's bucket only.
 func (g *Guard) GetKeyRate(ctx context.Context, id string) (KeyRateLimit, error) {
-	d, c, err := g.begin(ctx)
-	if err != nil {
-		return KeyRateLimit{}, err
-	}
-	l, err := limitsOf(d)
+	d, c, l, err := g.beginLimits(ctx, auth.ActionQuotaRead)
 	if err != nil {
 		return KeyRateLimit{}, err
 	}
@@ -338,11 +304,7 @@ func (g *Guard) GetKeyRate(ctx context.Context, id string) (KeyRateLimit, error)
 // SetKeyRate gives an API key a rate limit of its own, applied beside its
 // tenant's (the stricter wins); quota.write, operator only.
 func (g *Guard) SetKeyRate(ctx context.Context, id string, u limits.KeyRateUpdate) (KeyRateLimit, error) {
-	d, c, err := g.begin(ctx)
-	if err != nil {
-		return KeyRateLimit{}, err
-	}
-	l, err := limitsOf(d)
+	d, c, l, err := g.beginLimits(ctx, auth.ActionQuotaWrite)
 	if err != nil {
 		return KeyRateLimit{}, err
 	}
@@ -361,11 +323,7 @@ func (g *Guard) SetKeyRate(ctx context.Context, id string, u limits.KeyRateUpdat
 // ClearKeyRate removes an API key's own rate limit (quota.write, operator
 // only); a key without one is not_found.
 func (g *Guard) ClearKeyRate(ctx context.Context, id string) (KeyRateLimitCleared, error) {
-	d, c, err := g.begin(ctx)
-	if err != nil {
-		return KeyRateLimitCleared{}, err
-	}
-	l, err := limitsOf(d)
+	d, c, l, err := g.beginLimits(ctx, auth.ActionQuotaWrite)
 	if err != nil {
 		return KeyRateLimitCleared{}, err
 	}
@@ -410,4 +368,22 @@ func ServerSettingsFunc(fixed ServerSettings, shedder *ratelimit.Shedder, timeou
 		s.MemoryLimitBytes = CurrentMemoryLimit()
 		return s
 	}
+}
+
+// beginLimits starts an administration call of the limits: the request's
+// dependencies and caller, the limit services (unavailable when the server
+// runs without them) and the caller's authorization for action.
+func (g *Guard) beginLimits(ctx context.Context, action auth.Action) (*Deps, api.Caller, *LimitDeps, error) {
+	d, c, err := g.begin(ctx)
+	if err != nil {
+		return nil, api.Caller{}, nil, err
+	}
+	l, err := limitsOf(d)
+	if err != nil {
+		return nil, api.Caller{}, nil, err
+	}
+	if err := auth.Authorize(c, action); err != nil {
+		return nil, api.Caller{}, nil, err
+	}
+	return d, c, l, nil
 }
