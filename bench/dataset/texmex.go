@@ -111,7 +111,7 @@ func DecodeIvecs(r io.Reader, size int64, maxRows int) ([][]int32, error) {
 func readFile(path string, decode func(r io.Reader, size int64) error) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", path, err)
+		return err // *os.PathError already says "open <path>: ..."
 	}
 	defer f.Close()
 	st, err := f.Stat()
