@@ -181,3 +181,76 @@ func TestConcurrentMixedWorkload(t *testing.T) {
 	}
 	checkInvariants(t, g)
 }
+
+// TestShrinkKeepsStaleWordsValid pins what lock-free readers rely on when a
+// full list is shrunk: a reader that loaded the old, larger count reads the
+// words past the new count, so those must still name nodes of that layer.
+// They used to be zeroed, which named node 0; when node 0 had no upper
+// layers, concurrent inserts crashed on its missing layer-1 list.
+func TestShrinkKeepsStaleWordsValid(t *testing.T) {
+	data := clustered(5, 400, 8, 4)
+	g := build(t, Config{Dim: 8, Metric: distance.L2, M: 4, EfConstruction: 32, Seed: 3}, data)
+	tab := g.table.Load().chunks
+	for id := uint32(0); id < uint32(g.Len()); id++ {
+		if levelOfMeta(metaOf(tab, id)) < 1 {
+			continue
+		}
+		list := g.linkList(tab, id, 1)
+		cnt := int(list[0])
+		if cnt < 3 {
+			continue
+		}
+		before := append([]uint32(nil), list...)
+		v := g.vec(tab, id)
+		cs := []item{{g.dist(g.vec(tab, list[1]), v), list[1]}}
+		g.writeList(tab, list, cs, g.maxLinks(1), g.getScratch())
+		if list[0] != 1 || list[1] != before[1] {
+			t.Fatalf("node %d: list after shrink to one = %v", id, list[:2])
+		}
+		for j := 2; j <= cnt; j++ {
+			if list[j] != before[j] {
+				t.Fatalf("node %d: word %d past the new count changed from %d to %d", id, j, before[j], list[j])
+			}
+			if levelOfMeta(metaOf(tab, list[j])) < 1 {
+				t.Fatalf("node %d: word %d names node %d, which has no layer 1", id, j, list[j])
+			}
+		}
+		return
+	}
+	t.Fatal("no node with a layer-1 list of 3 or more; the fixture needs more nodes")
+}
+
+// TestConcurrentAddsSmallM inserts from several goroutines into a graph with
+// M=2, where upper layers are common and lists are shrunk constantly, while
+// searches run: the interleavings that once crashed on a zeroed word.
+func TestConcurrentAddsSmallM(t *testing.T) {
+	const n, dim = 6000, 8
+	data := clustered(11, n, dim, 8)
+	g := mustNew(t, Config{Dim: dim, Metric: distance.L2, M: 2, EfConstruction: 16, Seed: 2})
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= n {
+					return
+				}
+				if _, err := g.Add(data[i]); err != nil {
+					t.Error(err)
+					return
+				}
+				if i%8 == 0 {
+					g.Search(data[i], 5, 16, nil)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if g.Len() != n {
+		t.Fatalf("Len = %d, want %d", g.Len(), n)
+	}
+	checkInvariants(t, g)
+}

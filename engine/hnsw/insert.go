@@ -180,18 +180,18 @@ func (g *Graph) addReverseLink(s *scratch, tab []*chunk, from, to uint32, level 
 
 // writeList stores the heuristic's pick of at most mcur from cs (ascending)
 // into list, with the caller holding the node's lock. Ids go in before the
-// count, and words past the new count are zeroed.
+// count. Words past the new count keep their old ids on purpose: a reader
+// that loaded the old, larger count still reads them, and an old id is a
+// node that has this layer, whereas a zero would name node 0, which may
+// not (it crashed concurrent inserts at layer 1). Encode writes the words
+// past the count as zero.
 func (g *Graph) writeList(tab []*chunk, list []uint32, cs []item, mcur int, s *scratch) {
-	old := int(list[0])
 	if len(cs) > mcur {
 		s.shrinkSel = g.selectNeighbors(tab, cs, mcur, s.shrinkSel)
 		cs = s.shrinkSel
 	}
 	for j, it := range cs {
 		atomic.StoreUint32(&list[1+j], it.id)
-	}
-	for j := len(cs); j < old; j++ {
-		atomic.StoreUint32(&list[1+j], 0)
 	}
 	atomic.StoreUint32(&list[0], uint32(len(cs)))
 }
