@@ -48,6 +48,12 @@ func (l *Log) run() {
 func (l *Log) drain() (closing bool) {
 	for {
 		l.mu.Lock()
+		if hold := l.holdLocked(); hold > 0 {
+			l.holds++
+			l.mu.Unlock()
+			l.sleep(hold)
+			continue
+		}
 		buf, units, g, closing := l.pending, l.units, l.group, l.closed
 		if g != nil {
 			l.pending, l.spare, l.units, l.group = l.spare[:0], nil, nil, nil
@@ -57,6 +63,33 @@ func (l *Log) drain() (closing bool) {
 			return closing
 		}
 		l.commit(buf, units, g)
+	}
+}
+
+// holdLocked says how much longer the committer should hold the pending
+// group back so more records can join it (0: commit now). Under SyncAlways
+// with a CommitDelay, while other writers are in flight (between Submit
+// and the end of Wait) and some of the group's callers have not reached
+// Wait yet, the group is held for up to CommitDelay after its first
+// record: those callers are about to wait, and one fsync for all of them
+// costs far less CPU than one each. A lone writer is never held (its fsync
+// overlaps its own work instead), and a group whose callers all wait goes
+// at once.
+func (l *Log) holdLocked() time.Duration {
+	g := l.group
+	if g == nil || l.closed || l.opts.Sync != SyncAlways || l.opts.CommitDelay <= 0 || g.waiting >= g.calls || l.inFlight.Load() < 2 {
+		return 0
+	}
+	return l.opts.CommitDelay - l.opts.Clock.Now().Sub(g.opened)
+}
+
+// sleep waits for d or until a caller reaches Wait (which kicks).
+func (l *Log) sleep(d time.Duration) {
+	t := l.opts.Clock.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-l.kick:
+	case <-t.Chan():
 	}
 }
 

@@ -90,4 +90,11 @@
 // releasing every waiter of that group; appends arriving meanwhile form the
 // next group. Under SyncInterval the same goroutine fdatasyncs on a ticker;
 // under SyncNone only when a segment is finished, on Sync and on Close.
+//
+// Submit splits Append in two: it queues a record and returns its sequence
+// number at once, and Pending.Wait blocks until the record is covered. Under
+// SyncAlways with a CommitDelay, while other writers are in flight, the
+// committer holds a group whose callers have not all reached Wait for up to
+// the delay, so concurrent writers share fewer fsyncs; a group whose callers
+// all wait, or a lone writer's, goes at once.
 package wal

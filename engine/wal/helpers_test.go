@@ -200,6 +200,15 @@ func (c *fakeClock) NewTicker(d time.Duration) Ticker {
 	return fakeTicker{c.ticks}
 }
 
+// NewTimer returns a timer that never fires: tests of the commit delay
+// drive it with Wait calls, not time.
+func (c *fakeClock) NewTimer(d time.Duration) Timer { return fakeTimer{} }
+
+type fakeTimer struct{}
+
+func (fakeTimer) Chan() <-chan time.Time { return nil }
+func (fakeTimer) Stop() bool             { return true }
+
 // tick delivers one tick; it returns once the committer has received it.
 func (c *fakeClock) tick() { c.ticks <- time.Time{} }
 

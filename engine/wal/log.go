@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // Log is an open write-ahead log. Append, AppendBatch, LastSeq, FirstSeq,
@@ -23,6 +25,8 @@ type Log struct {
 	pending    []byte        // framed records waiting for the committer
 	units      []unit        // one per Append/AppendBatch call in pending
 	group      *commitGroup  // the callers waiting on pending; nil if none
+	inFlight   atomic.Int64  // Submit calls whose Wait has not returned
+	holds      int           // times the committer held a group back (tests)
 	spare      []byte        // a drained buffer kept for reuse as pending
 	nextSeq    uint64        // sequence number of the next record
 	ackedSeq   uint64        // last record whose Append has returned success
@@ -62,10 +66,15 @@ type unit struct {
 }
 
 // commitGroup is every caller whose records went out in one write (and,
-// under SyncAlways, one fsync). done is closed when err is final.
+// under SyncAlways, one fsync). done is closed when err is final. The
+// other fields are guarded by Log.mu while the group is pending.
 type commitGroup struct {
 	done chan struct{}
 	err  error
+
+	opened  time.Time // when its first record was queued
+	calls   int       // Submit/AppendBatch calls in it
+	waiting int       // of those, how many callers are blocked in Wait
 }
 
 // Open opens the log in dir, creating dir and a first segment if needed,
@@ -181,13 +190,46 @@ func openActive(fsys FS, path string, segmentSize int64) (File, error) {
 // cache) under SyncInterval and SyncNone. On error nothing is acknowledged;
 // the record may or may not survive a restart.
 func (l *Log) Append(typ byte, payload []byte) (uint64, error) {
+	seq, p, err := l.Submit(typ, payload)
+	if err != nil {
+		return 0, err
+	}
+	return seq, p.Wait()
+}
+
+// Pending is a record Submit has queued. Until Wait returns nil the record
+// is not acknowledged: it may or may not survive a crash.
+type Pending struct {
+	g *commitGroup
+	l *Log
+}
+
+// Wait blocks until the record is covered by the sync policy (as Append)
+// and returns the commit's outcome. Call it once.
+func (p Pending) Wait() error {
+	p.l.mu.Lock()
+	if p.l.group == p.g {
+		p.g.waiting++
+	}
+	p.l.mu.Unlock()
+	p.l.signal()
+	<-p.g.done
+	p.l.inFlight.Add(-1)
+	return p.g.err
+}
+
+// Submit queues one record, wakes the committer and returns the record's
+// sequence number at once, so the caller can do other work while the
+// record is written and fsynced; it must call Wait before acknowledging.
+// Records are committed in sequence order whatever order Waits happen in.
+func (l *Log) Submit(typ byte, payload []byte) (uint64, Pending, error) {
 	if len(payload) > l.opts.MaxRecordSize {
-		return 0, fmt.Errorf("%w: payload is %d bytes, the limit is %d", ErrTooLarge, len(payload), l.opts.MaxRecordSize)
+		return 0, Pending{}, fmt.Errorf("%w: payload is %d bytes, the limit is %d", ErrTooLarge, len(payload), l.opts.MaxRecordSize)
 	}
 	l.mu.Lock()
 	if err := l.reserveLocked(1); err != nil {
 		l.mu.Unlock()
-		return 0, err
+		return 0, Pending{}, err
 	}
 	seq := l.nextSeq
 	start := len(l.pending)
@@ -196,7 +238,8 @@ func (l *Log) Append(typ byte, payload []byte) (uint64, error) {
 	l.nextSeq++
 	g := l.groupLocked()
 	l.mu.Unlock()
-	return seq, l.wait(g)
+	l.signal()
+	return seq, Pending{g: g, l: l}, nil
 }
 
 // AppendBatch adds records with consecutive sequence numbers, in order, with
@@ -237,7 +280,7 @@ func (l *Log) AppendBatch(recs []Record) (uint64, error) {
 	l.nextSeq = last + 1
 	g := l.groupLocked()
 	l.mu.Unlock()
-	return last, l.wait(g)
+	return last, Pending{g: g, l: l}.Wait()
 }
 
 // reserveLocked checks that n more records can be appended.
@@ -257,16 +300,11 @@ func (l *Log) reserveLocked(n int) error {
 // groupLocked returns the group the records just added to pending belong to.
 func (l *Log) groupLocked() *commitGroup {
 	if l.group == nil {
-		l.group = &commitGroup{done: make(chan struct{})}
+		l.group = &commitGroup{done: make(chan struct{}), opened: l.opts.Clock.Now()}
 	}
+	l.group.calls++
+	l.inFlight.Add(1)
 	return l.group
-}
-
-// wait wakes the committer and blocks until the group is committed.
-func (l *Log) wait(g *commitGroup) error {
-	l.signal()
-	<-g.done
-	return g.err
 }
 
 func (l *Log) signal() {

@@ -1,0 +1,153 @@
+package wal
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+// TestSubmitCommitsWithoutWaiting: a lone Submit is written and fsynced
+// without anyone calling Wait (so its fsync overlaps the caller's work),
+// and Wait then returns at once with the outcome.
+func TestSubmitCommitsWithoutWaiting(t *testing.T) {
+	tfs := newTrackFS()
+	l := mustOpen(t, t.TempDir(), Options{FS: tfs, CommitDelay: time.Hour, Clock: newFakeClock()})
+	defer l.Close()
+	seq, p, err := l.Submit(1, []byte("alone"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the record to be durable without Wait", func() bool { return tfs.isDurable(seq) })
+	if err := p.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.LastSeq(); got != seq {
+		t.Fatalf("LastSeq = %d, want %d", got, seq)
+	}
+}
+
+// TestCommitDelayHoldsGroupUntilCallersWait: with writers in flight, the
+// committer holds a group back (the fake clock's delay never expires)
+// while any of its callers is still busy, and commits it with one fsync
+// once they all wait.
+func TestCommitDelayHoldsGroupUntilCallersWait(t *testing.T) {
+	tfs := newTrackFS()
+	l := mustOpen(t, t.TempDir(), Options{FS: tfs, CommitDelay: time.Hour, Clock: newFakeClock()})
+	defer l.Close()
+	// Keep the committer inside the first record's fsync so the next two
+	// records form a group of their own.
+	tfs.mu.Lock()
+	tfs.block = true
+	tfs.mu.Unlock()
+	s1, p1, err := l.Submit(1, []byte("one"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-tfs.entered
+	s2, p2, err := l.Submit(1, []byte("two"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3, p3, err := l.Submit(1, []byte("three"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(tfs.released)
+	if err := p1.Wait(); err != nil || !tfs.isDurable(s1) {
+		t.Fatalf("first record: Wait %v, durable %v", err, tfs.isDurable(s1))
+	}
+	base := tfs.syncCount()
+	waitFor(t, "the committer to hold the second group", func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.holds > 0
+	})
+	second := make(chan error, 1)
+	go func() { second <- p2.Wait() }()
+	waitFor(t, "the second caller to wait", func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.group != nil && l.group.waiting == 1
+	})
+	l.mu.Lock()
+	hold := l.holdLocked()
+	l.mu.Unlock()
+	if hold <= 0 {
+		t.Fatal("with one of two callers waiting, the group is no longer held")
+	}
+	if tfs.isDurable(s2) || tfs.isDurable(s3) {
+		t.Fatal("a held group was committed while one of its callers was still busy")
+	}
+	if err := p3.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-second; err != nil {
+		t.Fatal(err)
+	}
+	if !tfs.isDurable(s2) || !tfs.isDurable(s3) {
+		t.Fatal("records not durable after their Waits returned")
+	}
+	if got := tfs.syncCount() - base; got != 1 {
+		t.Fatalf("%d fsyncs for the held group of two, want 1", got)
+	}
+}
+
+// TestCommitDelayExpires: a held group goes out once the delay passes, with
+// its callers still busy.
+func TestCommitDelayExpires(t *testing.T) {
+	tfs := newTrackFS()
+	l := mustOpen(t, t.TempDir(), Options{FS: tfs, CommitDelay: time.Millisecond})
+	defer l.Close()
+	var seqs []uint64
+	var ps []Pending
+	for range 3 {
+		s, p, err := l.Submit(1, []byte("busy"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, s)
+		ps = append(ps, p)
+	}
+	waitFor(t, "the held records to be committed after the delay", func() bool {
+		return tfs.isDurable(seqs[len(seqs)-1])
+	})
+	for _, p := range ps {
+		if err := p.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestSubmitErrors: a record that is too large or a closed log fails
+// Submit; a failed fsync fails the Wait of every record it covered.
+func TestSubmitErrors(t *testing.T) {
+	l := mustOpen(t, t.TempDir(), Options{MaxRecordSize: 8})
+	if _, _, err := l.Submit(1, make([]byte, 9)); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("Submit of 9 bytes with limit 8: %v, want ErrTooLarge", err)
+	}
+	mustClose(t, l)
+	if _, _, err := l.Submit(1, []byte("x")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Submit after Close: %v, want ErrClosed", err)
+	}
+
+	ffs := NewFaultFS(OSFS{})
+	l = mustOpen(t, t.TempDir(), Options{FS: ffs})
+	ffs.AddRule(Rule{Op: OpSync, Err: errors.New("injected EIO")})
+	_, p, err := l.Submit(1, []byte("doomed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Wait(); err == nil || !errors.Is(err, ErrFailed) {
+		t.Fatalf("Wait after a failed fsync: %v, want ErrFailed", err)
+	}
+	if _, _, err := l.Submit(1, []byte("after")); !errors.Is(err, ErrFailed) {
+		t.Fatalf("Submit after fail-stop: %v, want ErrFailed", err)
+	}
+	_ = l.Close()
+}
+
+func TestNegativeCommitDelayRefused(t *testing.T) {
+	if _, err := Open(t.TempDir(), Options{CommitDelay: -time.Millisecond}); err == nil {
+		t.Fatal("Open accepted a negative commit delay")
+	}
+}
