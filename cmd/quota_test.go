@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/akidb/akidb/engine"
 	"github.com/akidb/akidb/serve"
 	"github.com/akidb/akidb/serve/access"
 )
@@ -156,7 +157,18 @@ func TestServeLimitFlags(t *testing.T) {
 		l.QuotaDefaults.MaxCollections == nil || *l.QuotaDefaults.MaxCollections != 0 || l.QuotaDefaults.MaxStorageBytes != nil {
 		t.Fatalf("limiting %+v", l)
 	}
-	for _, bad := range [][]string{{"--max-in-flight", "-1"}, {"--request-timeout", "0s"}, {"--quota-max-vectors", "-2"}} {
+	// --commit-delay: the default, an explicit value, and 0 meaning "off"
+	// (the engine reads a zero CommitDelay as "use the default").
+	for _, c := range []struct {
+		args []string
+		want time.Duration
+	}{{nil, engine.DefaultCommitDelay}, {[]string{"--commit-delay", "50us"}, 50 * time.Microsecond}, {[]string{"--commit-delay", "0s"}, -1}} {
+		cfg, err := parse(c.args...)
+		if err != nil || cfg.Engine.CommitDelay != c.want {
+			t.Errorf("%v: CommitDelay %v (%v), want %v", c.args, cfg.Engine.CommitDelay, err, c.want)
+		}
+	}
+	for _, bad := range [][]string{{"--max-in-flight", "-1"}, {"--request-timeout", "0s"}, {"--quota-max-vectors", "-2"}, {"--commit-delay", "-1ms"}} {
 		if _, err := parse(bad...); err == nil {
 			t.Errorf("%v accepted", bad)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/akidb/akidb/engine"
 	"github.com/akidb/akidb/engine/wal"
 	"github.com/akidb/akidb/serve"
 	"github.com/akidb/akidb/serve/auth"
@@ -65,6 +66,7 @@ memory available (cgroup limit or RAM). See docs/limits.md.`,
 	f.String("grpc-addr", def.GRPCAddr, "gRPC listen address")
 	f.String("fsync", "always", "log fsync policy: always (no acknowledged write is lost), interval, none")
 	f.Duration("fsync-interval", 0, "fsync period for --fsync=interval (default 100ms)")
+	f.Duration("commit-delay", engine.DefaultCommitDelay, "fsync=always: the longest a write waits for concurrent writes to share its fsync (0 disables)")
 	f.Int64("segment-size", 64<<20, "log segment size in bytes")
 	f.Int("checkpoint-records", 50000, "checkpoint a collection after this many logged records (-1 disables)")
 	f.Int64("checkpoint-bytes", 256<<20, "checkpoint a collection after this many logged bytes (-1 disables)")
@@ -115,6 +117,14 @@ func serveConfig(c *cli) (serve.Config, error) {
 	}
 	cfg.Engine.Sync = policy
 	cfg.Engine.SyncInterval = v.GetDuration("fsync-interval")
+	switch d := v.GetDuration("commit-delay"); {
+	case d < 0:
+		return cfg, fmt.Errorf("--commit-delay %v: must not be negative", d)
+	case d == 0:
+		cfg.Engine.CommitDelay = -1 // the engine reads 0 as "default"
+	default:
+		cfg.Engine.CommitDelay = d
+	}
 	cfg.Engine.SegmentSize = v.GetInt64("segment-size")
 	cfg.Engine.CheckpointRecords = v.GetInt("checkpoint-records")
 	cfg.Engine.CheckpointBytes = v.GetInt64("checkpoint-bytes")

@@ -23,13 +23,17 @@ func benchVectors(n, dim int) [][]float32 {
 	return clustered(rng, n, dim)
 }
 
-// runWriters upserts b.N batches of batchSize 512-d vectors from 8
-// goroutines and reports vectors/s.
+// runWriters upserts b.N batches of batchSize distinct 512-d vectors from
+// 8 goroutines and reports vectors/s. Every vector is distinct because
+// repeated vectors make HNSW inserts slower the more copies there are, which
+// would make runs of different b.N incomparable; run the variants with the
+// same -benchtime Nx to compare them on the same work.
 func runWriters(b *testing.B, up upserter, batchSize int) {
-	vecs := benchVectors(4096, 512)
+	vecs := benchVectors(b.N*batchSize, 512)
 	var next atomic.Int64
 	b.ResetTimer()
 	start := time.Now()
+	cpu0, _ := processCPU()
 	var wg sync.WaitGroup
 	for w := 0; w < 8; w++ {
 		wg.Add(1)
@@ -43,7 +47,7 @@ func runWriters(b *testing.B, up upserter, batchSize int) {
 				}
 				for j := range batch {
 					k := int(i)*batchSize + j
-					batch[j] = Record{ID: strconv.Itoa(k), Vector: vecs[k%len(vecs)]}
+					batch[j] = Record{ID: strconv.Itoa(k), Vector: vecs[k]}
 				}
 				if err := up(batch); err != nil {
 					b.Error(err)
@@ -53,7 +57,31 @@ func runWriters(b *testing.B, up upserter, batchSize int) {
 		}()
 	}
 	wg.Wait()
-	b.ReportMetric(float64(b.N*batchSize)/time.Since(start).Seconds(), "vectors/s")
+	el := time.Since(start)
+	b.ReportMetric(float64(b.N*batchSize)/el.Seconds(), "vectors/s")
+	if cpu, ok := processCPU(); ok {
+		b.ReportMetric((cpu-cpu0).Seconds()/el.Seconds(), "cores")
+	}
+}
+
+// fsyncCounter counts the log's fsyncs, for the fsyncs-per-write figure.
+type fsyncCounter struct {
+	nopObserver
+	n     atomic.Int64
+	total atomic.Int64 // nanoseconds
+}
+
+func (f *fsyncCounter) WALFsync(d time.Duration) {
+	f.n.Add(1)
+	f.total.Add(int64(d))
+}
+
+func (f *fsyncCounter) report(b *testing.B, writes int) {
+	n := f.n.Load()
+	b.ReportMetric(float64(n)/float64(writes), "fsyncs/write")
+	if n > 0 {
+		b.ReportMetric(float64(f.total.Load())/float64(n)/1e3, "µs/fsync")
+	}
 }
 
 // BenchmarkUpsert8Writers compares durable upserts (fsync=always, group
@@ -67,9 +95,14 @@ func BenchmarkUpsert8Writers(b *testing.B) {
 			}
 			runWriters(b, c.Upsert, batch)
 		})
-		for _, policy := range []wal.SyncPolicy{wal.SyncAlways, wal.SyncNone} {
-			b.Run(fmt.Sprintf("batch=%d/wal-%s", batch, policy), func(b *testing.B) {
-				db, err := Open(b.TempDir(), Config{Sync: policy, CheckpointRecords: -1, CheckpointBytes: -1})
+		for _, v := range []struct {
+			name   string
+			policy wal.SyncPolicy
+			delay  time.Duration
+		}{{"wal-always", wal.SyncAlways, 0}, {"wal-always-nodelay", wal.SyncAlways, -1}, {"wal-none", wal.SyncNone, 0}} {
+			b.Run(fmt.Sprintf("batch=%d/%s", batch, v.name), func(b *testing.B) {
+				fsyncs := &fsyncCounter{}
+				db, err := Open(b.TempDir(), Config{Sync: v.policy, CommitDelay: v.delay, CheckpointRecords: -1, CheckpointBytes: -1, Observer: fsyncs})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -78,8 +111,11 @@ func BenchmarkUpsert8Writers(b *testing.B) {
 					b.Fatal(err)
 				}
 				h, _ := db.Collection(DefaultTenant, "b")
+				fsyncs.n.Store(0) // the collection's creation is not part of the run
+				fsyncs.total.Store(0)
 				runWriters(b, func(r []Record) error { return h.Upsert(bg, r) }, batch)
 				b.StopTimer()
+				fsyncs.report(b, b.N)
 			})
 		}
 	}

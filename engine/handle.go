@@ -87,15 +87,28 @@ func (h *Handle) Upsert(ctx context.Context, recs []Record) error {
 	}
 	end := h.c.BeginWrite()
 	defer end()
-	// Index first, invisibly: the graph work overlaps the fsyncs of other
-	// writers' groups instead of queueing behind them.
-	ib := h.c.indexUpsert(b)
-	if ib.err != nil {
-		return ib.err
-	}
-	seq, err := h.append(record.TypeUpsert, payload)
+	// Queue the record first and index while the log writes and fsyncs it:
+	// the graph work (most of an upsert's time) overlaps the fsync instead
+	// of adding to it, and the record joins the earliest commit group it
+	// can. The new nodes stay invisible until publishUpsert.
+	seq, pending, err := h.submit(record.TypeUpsert, payload)
 	if err != nil {
-		h.c.discardUpsert(ib)
+		return err
+	}
+	ib := h.c.indexUpsert(b)
+	if err := h.await(pending); err != nil {
+		if ib.err == nil {
+			h.c.discardUpsert(ib)
+		}
+		return err
+	}
+	if ib.err != nil {
+		// The batch is in the log but not in memory, so the two disagree
+		// until a restart replays it: stop writes rather than build on
+		// that. (Validation has already passed, so only a resource limit
+		// such as a full graph gets here.)
+		err := fmt.Errorf("collection %s is read-only: a logged write could not be applied: %w", h.info.Name, ib.err)
+		h.c.Fail(err)
 		return err
 	}
 	if err := h.c.publishUpsert(seq, ib); err != nil {
@@ -148,21 +161,50 @@ func (h *Handle) DeleteWhere(ctx context.Context, f *filter.Filter) (int, error)
 	return total, nil
 }
 
-// append writes one record to the log. When the log fails, the collection
-// is failed too, so no writer waits for a sequence number that will never
-// be applied.
+// append writes one record to the log and waits until it is covered by
+// the sync policy.
 func (h *Handle) append(typ byte, payload []byte) (uint64, error) {
-	if h.closed.Load() {
-		return 0, fmt.Errorf("collection %s: %w", h.info.Name, ErrClosed)
-	}
-	seq, err := h.wal.Append(typ, payload)
+	seq, pending, err := h.submit(typ, payload)
 	if err != nil {
-		if h.wal.Err() != nil {
-			h.c.Fail(fmt.Errorf("collection %s is read-only after a log failure: %w", h.info.Name, h.wal.Err()))
-		}
-		return 0, fmt.Errorf("collection %s: log: %w", h.info.Name, err)
+		return 0, err
 	}
-	return seq, nil
+	return seq, h.await(pending)
+}
+
+// submit queues one record in the log without waiting for it.
+func (h *Handle) submit(typ byte, payload []byte) (uint64, wal.Pending, error) {
+	if h.closed.Load() {
+		return 0, wal.Pending{}, fmt.Errorf("collection %s: %w", h.info.Name, ErrClosed)
+	}
+	seq, pending, err := h.wal.Submit(typ, payload)
+	if err != nil {
+		h.failIfLogFailed()
+		return 0, wal.Pending{}, fmt.Errorf("collection %s: log: %w", h.info.Name, err)
+	}
+	return seq, pending, nil
+}
+
+// await waits for a submitted record. A record whose commit failed holds a
+// sequence number that will never be applied, so the collection is failed
+// too and no later writer waits for it.
+func (h *Handle) await(p wal.Pending) error {
+	if err := p.Wait(); err != nil {
+		if !h.failIfLogFailed() {
+			h.c.Fail(fmt.Errorf("collection %s is read-only: a log write did not commit: %w", h.info.Name, err))
+		}
+		return fmt.Errorf("collection %s: log: %w", h.info.Name, err)
+	}
+	return nil
+}
+
+// failIfLogFailed fails the collection once the log has failed and reports
+// whether it had.
+func (h *Handle) failIfLogFailed() bool {
+	werr := h.wal.Err()
+	if werr != nil {
+		h.c.Fail(fmt.Errorf("collection %s is read-only after a log failure: %w", h.info.Name, werr))
+	}
+	return werr != nil
 }
 
 func (h *Handle) wrote(records, bytes int) {
@@ -243,7 +285,7 @@ func (db *DB) openCollection(row meta.Collection) (*Handle, error) {
 func (db *DB) openLog(h *Handle, applied uint64) (*wal.Log, error) {
 	return wal.Open(h.walDir(), wal.Options{
 		FS: db.cfg.FS, Logger: db.log.With("collection", h.info.Name, "tenant", h.info.TenantID),
-		SegmentSize: db.cfg.SegmentSize, Sync: db.cfg.Sync, SyncInterval: db.cfg.SyncInterval,
+		SegmentSize: db.cfg.SegmentSize, Sync: db.cfg.Sync, SyncInterval: db.cfg.SyncInterval, CommitDelay: db.cfg.CommitDelay,
 		FirstSeq: applied + 1, FsyncObserver: db.cfg.Observer.WALFsync,
 	})
 }

@@ -1,0 +1,15 @@
+package engine
+
+import (
+	"syscall"
+	"time"
+)
+
+// processCPU returns the user plus system CPU time the process has used.
+func processCPU() (time.Duration, bool) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, false
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), true
+}
