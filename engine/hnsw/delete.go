@@ -47,6 +47,9 @@ func (g *Graph) Delete(id uint32) error {
 func (g *Graph) Vacuum() ([]uint32, error) {
 	g.structMu.Lock()
 	defer g.structMu.Unlock()
+	if u := g.unlinked.Load(); u > 0 {
+		return nil, fmt.Errorf("hnsw vacuum: %d reserved nodes are not linked yet", u)
+	}
 	n := int(g.count.Load())
 	tab := g.table.Load().chunks
 	oldToNew := make([]uint32, n)

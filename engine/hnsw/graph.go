@@ -86,6 +86,7 @@ type Graph struct {
 	levelSeq   atomic.Uint64 // draws of the level generator so far
 	deleted    atomic.Int64
 	upperWords atomic.Int64
+	unlinked   atomic.Int64 // reserved nodes not yet linked or abandoned
 
 	pool sync.Pool // *scratch
 }

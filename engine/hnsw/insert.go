@@ -11,6 +11,20 @@ import (
 // goroutines at once; inserts share no global lock except when a node raises
 // the graph's top level (about log_M(n) times in total).
 func (g *Graph) Add(vec []float32) (uint32, error) {
+	id, err := g.Reserve(vec)
+	if err != nil {
+		return 0, err
+	}
+	g.Link(id)
+	return id, nil
+}
+
+// Reserve is the first half of Add: it copies vec into the arena and
+// returns its id, but links it into no neighbour list. Until Link, the node
+// is seen by ExactSearch, ExactSearchIDs and Vector but never by Search.
+// Every reserved node must be passed to Link or Abandon, and Freeze and
+// Vacuum must not run while any is pending (Unlinked reports how many).
+func (g *Graph) Reserve(vec []float32) (uint32, error) {
 	if len(vec) != g.dim {
 		return 0, fmt.Errorf("hnsw add: %w: got %d, want %d", ErrDimension, len(vec), g.dim)
 	}
@@ -37,14 +51,36 @@ func (g *Graph) Add(vec []float32) (uint32, error) {
 		c.upper[i] = make([]uint32, level*g.strideUp)
 		g.upperWords.Add(int64(level * g.strideUp))
 	}
+	g.unlinked.Add(1)
 	// Publish the vector and level before any list can name this node.
 	c.meta[i].Store(metaReady | uint32(level)<<metaLevelShift)
-
-	s := g.getScratch()
-	g.insert(s, id, level, v)
-	g.putScratch(s)
 	return id, nil
 }
+
+// Link is the second half of Add: it links a node Reserve returned into
+// the graph. Safe to call from many goroutines at once.
+func (g *Graph) Link(id uint32) {
+	g.structMu.RLock()
+	defer g.structMu.RUnlock()
+	g.mutateMu.RLock()
+	defer g.mutateMu.RUnlock()
+	tab := g.table.Load().chunks
+	level := levelOfMeta(metaOf(tab, id))
+	s := g.getScratch()
+	g.insert(s, id, level, g.vec(tab, id))
+	g.putScratch(s)
+	g.unlinked.Add(-1)
+}
+
+// Abandon tombstones a reserved node that will never be linked (its write
+// was given up); it stays out of every list until Vacuum removes it.
+func (g *Graph) Abandon(id uint32) {
+	_ = g.Delete(id) // id came from Reserve, so it exists
+	g.unlinked.Add(-1)
+}
+
+// Unlinked returns how many reserved nodes are waiting for Link or Abandon.
+func (g *Graph) Unlinked() int { return int(g.unlinked.Load()) }
 
 // insert links an allocated, published node (hnswlib's addPoint).
 func (g *Graph) insert(s *scratch, id uint32, level int, v []float32) {
