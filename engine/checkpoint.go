@@ -37,7 +37,7 @@ func (h *Handle) Checkpoint() error {
 
 func (h *Handle) checkpoint() error {
 	c := h.c
-	c.writeGate.Lock()
+	c.lockWrites()
 	seq := c.appliedSeq()
 	seqs, err := snapshot.List(h.db.cfg.FS, h.snapshotDir())
 	if err != nil {

@@ -116,6 +116,16 @@ type Collection struct {
 	// seqMu guards nextSeq for collections without a log.
 	seqMu   sync.Mutex
 	nextSeq uint64
+
+	// staged holds published nodes whose graph linking runs in the
+	// background (stage.go); guarded by mu. stageRoom and stageEmpty (on
+	// mu) wake writers waiting for room and drains waiting for none.
+	staged     map[uint32]struct{}
+	stageLimit int
+	stageRoom  *sync.Cond
+	stageEmpty *sync.Cond
+	stageWaits int    // times a writer waited for room (tests)
+	beforeLink func() // test hook, run by each background linker first
 }
 
 // NewCollection returns an empty in-memory collection.
@@ -140,6 +150,10 @@ func newCollectionWithGraph(cfg CollectionConfig, g *hnsw.Graph, applied uint64)
 		nextSeq: applied,
 	}
 	c.turn = sync.NewCond(&c.mu)
+	c.staged = make(map[uint32]struct{})
+	c.stageLimit = DefaultStageLimit
+	c.stageRoom = sync.NewCond(&c.mu)
+	c.stageEmpty = sync.NewCond(&c.mu)
 	return c
 }
 

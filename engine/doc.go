@@ -11,5 +11,11 @@
 // the state after applying them one by one in log order. That is what makes
 // replay deterministic and idempotent by sequence number.
 //
+// A durable upsert (Handle.Upsert) only reserves its vectors in the graph's
+// arena before it is acknowledged; linking them into the graph runs in the
+// background (stage.go). Searches scan the staged vectors exactly until
+// they are linked, checkpoints and vacuum wait for the backlog to drain,
+// and writers wait for room when it is full. Replay links synchronously.
+//
 // The engine imports no transport or CLI packages.
 package engine

@@ -43,6 +43,9 @@ type Handle struct {
 	ckptQueued   atomic.Bool
 	ckptMu       sync.Mutex // one checkpoint at a time
 	closed       atomic.Bool
+	// writers counts Upsert and Delete calls past validation, for the log's
+	// commit delay (wal.Options.Writers).
+	writers atomic.Int64
 }
 
 func (h *Handle) walDir() string      { return filepath.Join(h.dir, "wal") }
@@ -85,17 +88,22 @@ func (h *Handle) Upsert(ctx context.Context, recs []Record) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	h.writers.Add(1)
+	defer h.writers.Add(-1)
+	// Wait for room in the staged backlog before entering the log, so
+	// writers slow to the pace at which the graph absorbs them.
+	h.c.waitStageRoom(len(b.Records))
 	end := h.c.BeginWrite()
 	defer end()
-	// Queue the record first and index while the log writes and fsyncs it:
-	// the graph work (most of an upsert's time) overlaps the fsync instead
-	// of adding to it, and the record joins the earliest commit group it
-	// can. The new nodes stay invisible until publishUpsert.
+	// Queue the record, reserve the vectors in the arena while the log
+	// writes and fsyncs it, then publish. Linking the vectors into the
+	// graph (most of the work) happens in the background after the
+	// acknowledgement; until then searches scan them exactly (stage.go).
 	seq, pending, err := h.submit(record.TypeUpsert, payload)
 	if err != nil {
 		return err
 	}
-	ib := h.c.indexUpsert(b)
+	ib := h.c.stageUpsert(b)
 	if err := h.await(pending); err != nil {
 		if ib.err == nil {
 			h.c.discardUpsert(ib)
@@ -131,6 +139,8 @@ func (h *Handle) Delete(ctx context.Context, ids []string) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
+	h.writers.Add(1)
+	defer h.writers.Add(-1)
 	end := h.c.BeginWrite()
 	seq, err := h.append(record.TypeDelete, payload)
 	n := 0
@@ -287,6 +297,7 @@ func (db *DB) openLog(h *Handle, applied uint64) (*wal.Log, error) {
 		FS: db.cfg.FS, Logger: db.log.With("collection", h.info.Name, "tenant", h.info.TenantID),
 		SegmentSize: db.cfg.SegmentSize, Sync: db.cfg.Sync, SyncInterval: db.cfg.SyncInterval, CommitDelay: db.cfg.CommitDelay,
 		FirstSeq: applied + 1, FsyncObserver: db.cfg.Observer.WALFsync,
+		Writers: func() int { return int(h.writers.Load()) },
 	})
 }
 

@@ -95,11 +95,11 @@ func (c *Collection) Search(req SearchRequest) (SearchResult, error) {
 	case req.Filter == nil:
 		strategy = StrategyGraph
 		nb = c.graph.Search(q, req.K, ef, nil)
-		nb = c.dropUnpublished(nb)
+		nb = c.withStaged(q, req.K, c.dropUnpublished(nb), c.isPublished)
 		if len(nb) < min(req.K, live) {
 			// A concurrent writer's nodes were in the graph but not yet
 			// visible; search again admitting only visible ones.
-			nb = c.graph.Search(q, req.K, ef, c.isPublished)
+			nb = c.withStaged(q, req.K, c.graph.Search(q, req.K, ef, c.isPublished), c.isPublished)
 		}
 	default:
 		match := func(n uint32) bool { return c.isPublished(n) && req.Filter.Match(c.meta[n]) }
@@ -108,7 +108,7 @@ func (c *Collection) Search(req SearchRequest) (SearchResult, error) {
 			nb = c.graph.ExactSearch(q, req.K, match)
 		} else {
 			strategy = StrategyFilteredGraph
-			nb = c.graph.Search(q, req.K, ef, match)
+			nb = c.withStaged(q, req.K, c.graph.Search(q, req.K, ef, match), match)
 			if len(nb) < req.K {
 				// The graph search could not reach k matches; only an exact
 				// scan can tell whether more exist. Never return fewer

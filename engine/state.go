@@ -58,8 +58,9 @@ type stateCapture struct {
 	graph      *hnsw.Frozen
 }
 
-// captureState takes the state; the caller keeps writers out (write gate)
-// so that it is the state at exactly the applied sequence number.
+// captureState takes the state; the caller keeps writers out and the
+// staged backlog drained (lockWrites) so that it is the state at exactly
+// the applied sequence number, with every node linked.
 func (c *Collection) captureState() *stateCapture {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
@@ -73,8 +74,11 @@ func (c *Collection) captureState() *stateCapture {
 
 // EncodeState writes the collection's full state. The caller must keep
 // writers out (BeginWrite's gate) so the state is the one at the applied
-// sequence number.
-func (c *Collection) EncodeState(w io.Writer) error { return c.captureState().encode(w) }
+// sequence number; EncodeState waits for staged nodes to be linked.
+func (c *Collection) EncodeState(w io.Writer) error {
+	c.waitLinked()
+	return c.captureState().encode(w)
+}
 
 func (st *stateCapture) encode(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 1<<20)

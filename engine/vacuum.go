@@ -16,7 +16,7 @@ type VacuumStats struct {
 // in-flight writes and blocks new ones and searches while it runs. Scroll
 // cursors issued before it are invalidated.
 func (c *Collection) Vacuum() (VacuumStats, error) {
-	c.writeGate.Lock()
+	c.lockWrites()
 	defer c.writeGate.Unlock()
 	return c.vacuumGated()
 }

@@ -182,6 +182,9 @@ type indexedBatch struct {
 	b     UpsertBatch
 	nodes []uint32
 	err   error
+	// staged: the nodes are reserved but not linked (stageUpsert);
+	// publishing them starts their linking in the background.
+	staged bool
 }
 
 // indexUpsert adds a batch's vectors to the graph, invisible to readers
@@ -205,6 +208,12 @@ func (c *Collection) indexUpsert(b UpsertBatch) indexedBatch {
 
 // discardUpsert tombstones the nodes of a batch that will not be published.
 func (c *Collection) discardUpsert(ib indexedBatch) {
+	if ib.staged {
+		for _, n := range ib.nodes {
+			c.graph.Abandon(n)
+		}
+		return
+	}
 	for _, n := range ib.nodes {
 		// The nodes were added by this collection: Delete cannot fail on
 		// an unknown id.
@@ -215,6 +224,16 @@ func (c *Collection) discardUpsert(ib indexedBatch) {
 // publishUpsert makes an indexed batch visible under sequence number seq,
 // after every lower sequence number.
 func (c *Collection) publishUpsert(seq uint64, ib indexedBatch) error {
+	if err := c.publishUpsertLocking(seq, ib); err != nil {
+		return err
+	}
+	if ib.staged {
+		c.linkStaged(ib.nodes)
+	}
+	return nil
+}
+
+func (c *Collection) publishUpsertLocking(seq uint64, ib indexedBatch) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.waitTurnLocked(seq); err != nil {
@@ -222,6 +241,11 @@ func (c *Collection) publishUpsert(seq uint64, ib indexedBatch) error {
 		return err
 	}
 	defer c.finishTurnLocked(seq)
+	if ib.staged {
+		for _, n := range ib.nodes {
+			c.staged[n] = struct{}{}
+		}
+	}
 	for i, r := range ib.b.Records {
 		n := ib.nodes[i]
 		for int(n) >= len(c.extID) {

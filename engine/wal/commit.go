@@ -57,6 +57,7 @@ func (l *Log) drain() (closing bool) {
 		buf, units, g, closing := l.pending, l.units, l.group, l.closed
 		if g != nil {
 			l.pending, l.spare, l.units, l.group = l.spare[:0], nil, nil, nil
+			l.committing = g.calls
 		}
 		l.mu.Unlock()
 		if g == nil {
@@ -77,7 +78,16 @@ func (l *Log) drain() (closing bool) {
 // at once.
 func (l *Log) holdLocked() time.Duration {
 	g := l.group
-	if g == nil || l.closed || l.opts.Sync != SyncAlways || l.opts.CommitDelay <= 0 || g.waiting >= g.calls || l.inFlight.Load() < 2 {
+	if g == nil || l.closed || l.opts.Sync != SyncAlways || l.opts.CommitDelay <= 0 {
+		return 0
+	}
+	if l.opts.Writers != nil {
+		// Writers that could still join: all of them but those whose
+		// records are in the commit under way.
+		if g.calls >= l.opts.Writers()-l.committing {
+			return 0
+		}
+	} else if g.waiting >= g.calls || l.inFlight.Load() < 2 {
 		return 0
 	}
 	return l.opts.CommitDelay - l.opts.Clock.Now().Sub(g.opened)
@@ -117,6 +127,7 @@ func (l *Log) commit(buf []byte, units []unit, g *commitGroup) {
 	if cap(buf) <= maxSpare {
 		l.spare = buf[:0]
 	}
+	l.committing = 0
 	l.mu.Unlock()
 	close(g.done)
 }

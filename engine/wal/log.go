@@ -27,6 +27,7 @@ type Log struct {
 	group      *commitGroup  // the callers waiting on pending; nil if none
 	inFlight   atomic.Int64  // Submit calls whose Wait has not returned
 	holds      int           // times the committer held a group back (tests)
+	committing int           // calls in the group being written and fsynced
 	spare      []byte        // a drained buffer kept for reuse as pending
 	nextSeq    uint64        // sequence number of the next record
 	ackedSeq   uint64        // last record whose Append has returned success

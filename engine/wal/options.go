@@ -95,6 +95,11 @@ type Options struct {
 	// little latency under concurrency for fewer fsyncs; a lone writer is
 	// never delayed. 0 disables it; negative is invalid.
 	CommitDelay time.Duration
+	// Writers, if set, reports how many callers are currently on their way
+	// to Submit or in Wait (the caller counts them). With it, the commit
+	// delay holds a group until it has a record from every writer not in
+	// the commit under way, instead of until its callers all wait.
+	Writers func() int
 	// Clock drives the SyncInterval ticker, the commit delay and fsync
 	// timings; nil means the real clock. Tests pass a fake.
 	Clock Clock

@@ -2,6 +2,7 @@ package wal
 
 import (
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -149,5 +150,62 @@ func TestSubmitErrors(t *testing.T) {
 func TestNegativeCommitDelayRefused(t *testing.T) {
 	if _, err := Open(t.TempDir(), Options{CommitDelay: -time.Millisecond}); err == nil {
 		t.Fatal("Open accepted a negative commit delay")
+	}
+}
+
+// TestCommitDelayWaitsForEveryWriter: with a Writers count, a group is held
+// until it has a record from every writer (the fake clock's delay never
+// expires), and a lone writer is not held at all.
+func TestCommitDelayWaitsForEveryWriter(t *testing.T) {
+	tfs := newTrackFS()
+	var writers atomic.Int64
+	l := mustOpen(t, t.TempDir(), Options{FS: tfs, CommitDelay: time.Hour, Clock: newFakeClock(),
+		Writers: func() int { return int(writers.Load()) }})
+	defer l.Close()
+
+	writers.Store(1)
+	seq, p, err := l.Submit(1, []byte("alone"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a lone writer's record to be committed", func() bool { return tfs.isDurable(seq) })
+	if err := p.Wait(); err != nil {
+		t.Fatal(err)
+	}
+
+	writers.Store(3)
+	base := tfs.syncCount()
+	var seqs []uint64
+	errs := make(chan error, 3)
+	for i := range 3 {
+		s, p, err := l.Submit(1, []byte("member"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seqs = append(seqs, s)
+		go func() { errs <- p.Wait() }()
+		if i < 2 {
+			waitFor(t, "the committer to hold the incomplete group", func() bool {
+				l.mu.Lock()
+				defer l.mu.Unlock()
+				return l.group != nil && l.group.waiting == i+1 && l.holdLocked() > 0
+			})
+			if tfs.isDurable(s) {
+				t.Fatalf("record %d of 3 was committed before the third writer joined", i+1)
+			}
+		}
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range seqs {
+		if !tfs.isDurable(s) {
+			t.Fatalf("seq %d not durable after its Wait", s)
+		}
+	}
+	if got := tfs.syncCount() - base; got != 1 {
+		t.Fatalf("%d fsyncs for a group of three, want 1", got)
 	}
 }

@@ -1,0 +1,125 @@
+package engine
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/akidb/akidb/engine/hnsw"
+)
+
+// Staged indexing. A durable upsert is acknowledged once its log record is
+// fsynced and its records are published; linking its vectors into the HNSW
+// graph (most of an upsert's CPU) then continues in the background. Until
+// a staged node is linked, searches find it by an exact scan of the staged
+// set, so every acknowledged record is searchable at once (read your
+// writes). Writers wait for room when StageLimit nodes are staged, which
+// bounds both the backlog and the cost of that scan. Decoupling the two is
+// what lets concurrent writers share fsyncs without leaving the CPU idle
+// while they wait for them (docs/durability.md).
+
+// DefaultStageLimit is how many published vectors may wait to be linked
+// into the graph before writers wait for room.
+const DefaultStageLimit = 1024
+
+// stageUpsert reserves a batch's vectors in the graph's arena without
+// linking them: the cheap half of indexing. On error nothing stays
+// reserved.
+func (c *Collection) stageUpsert(b UpsertBatch) indexedBatch {
+	ib := indexedBatch{b: b, nodes: make([]uint32, len(b.Records)), staged: true}
+	for i, r := range b.Records {
+		n, err := c.graph.Reserve(r.Vector)
+		if err != nil {
+			ib.err = fmt.Errorf("collection %s: index record %q: %w", c.cfg.Name, r.ID, err)
+			for _, m := range ib.nodes[:i] {
+				c.graph.Abandon(m)
+			}
+			return ib
+		}
+		ib.nodes[i] = n
+	}
+	return ib
+}
+
+// waitStageRoom blocks while the staged backlog has no room for n more
+// nodes (a batch larger than the limit waits for an empty backlog).
+func (c *Collection) waitStageRoom(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.staged) > 0 && len(c.staged)+n > c.stageLimit {
+		c.stageWaits++
+		c.stageRoom.Wait()
+	}
+}
+
+// waitLinked blocks until every staged node is linked. Callers hold the
+// write gate exclusively, so no new node is staged meanwhile; snapshots
+// and vacuum need a graph with no unlinked node.
+func (c *Collection) waitLinked() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.staged) > 0 {
+		c.stageEmpty.Wait()
+	}
+}
+
+// lockWrites takes the write gate exclusively and waits for the staged
+// backlog to drain.
+func (c *Collection) lockWrites() {
+	c.writeGate.Lock()
+	c.waitLinked()
+}
+
+// linkStaged links published staged nodes into the graph in the background
+// and then removes them from the staged set.
+func (c *Collection) linkStaged(nodes []uint32) {
+	hook := c.beforeLink
+	go func() {
+		if hook != nil {
+			hook()
+		}
+		for _, n := range nodes {
+			c.graph.Link(n)
+		}
+		c.mu.Lock()
+		for _, n := range nodes {
+			delete(c.staged, n)
+			// One waiting writer per freed slot: waking them all for
+			// every linked vector costs more than the link itself.
+			c.stageRoom.Signal()
+		}
+		if len(c.staged) == 0 {
+			// Whatever its size, every waiting batch fits now.
+			c.stageRoom.Broadcast()
+			c.stageEmpty.Broadcast()
+		}
+		c.mu.Unlock()
+	}()
+}
+
+// withStaged merges the staged nodes accept admits into nb, the graph's
+// answer, keeping the k nearest; c.mu must be held.
+func (c *Collection) withStaged(q []float32, k int, nb []hnsw.Neighbor, accept func(uint32) bool) []hnsw.Neighbor {
+	if len(c.staged) == 0 {
+		return nb
+	}
+	ids := make([]uint32, 0, len(c.staged))
+	for n := range c.staged {
+		if accept(n) && !slices.ContainsFunc(nb, func(x hnsw.Neighbor) bool { return x.ID == n }) {
+			ids = append(ids, n)
+		}
+	}
+	if len(ids) == 0 {
+		return nb
+	}
+	out := append(nb, c.graph.ExactSearchIDs(q, k, ids)...)
+	slices.SortStableFunc(out, func(a, b hnsw.Neighbor) int {
+		switch {
+		case a.Dist < b.Dist:
+			return -1
+		case a.Dist > b.Dist:
+			return 1
+		}
+		return 0
+	})
+	return out[:min(k, len(out))]
+}
