@@ -126,6 +126,12 @@ func (h *Handle) Upsert(ctx context.Context, recs []Record) error {
 	return nil
 }
 
+// WaitIndexed blocks until every acknowledged upsert is linked into the
+// graph, that is until background indexing has caught up. Searches do not
+// need it (they scan what is not linked yet); benchmarks and tests that
+// compare graph results use it.
+func (h *Handle) WaitIndexed() { h.c.waitLinked() }
+
 // Delete logs and applies the deletion of ids, returning how many existed.
 func (h *Handle) Delete(ctx context.Context, ids []string) (int, error) {
 	b, err := h.c.PrepareDelete(ids)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -112,14 +113,16 @@ func (c *Collection) withStaged(q []float32, k int, nb []hnsw.Neighbor, accept f
 		return nb
 	}
 	out := append(nb, c.graph.ExactSearchIDs(q, k, ids)...)
-	slices.SortStableFunc(out, func(a, b hnsw.Neighbor) int {
+	// Ties go to the lower node id, so the order does not depend on the
+	// staged set's (map) iteration order.
+	slices.SortFunc(out, func(a, b hnsw.Neighbor) int {
 		switch {
 		case a.Dist < b.Dist:
 			return -1
 		case a.Dist > b.Dist:
 			return 1
 		}
-		return 0
+		return cmp.Compare(a.ID, b.ID)
 	})
 	return out[:min(k, len(out))]
 }

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/akidb/akidb/engine"
 	"github.com/akidb/akidb/engine/wal"
 	"github.com/akidb/akidb/serve/api"
 	"github.com/akidb/akidb/serve/grpc/akidbv1"
@@ -62,6 +63,12 @@ func TestTransportsAgree(t *testing.T) {
 	if _, err := col.Upsert(ctx, &akidbv1.UpsertRequest{Collection: "docs", Vectors: grpcVecs}); err != nil {
 		t.Fatalf("grpc upsert: %v", err)
 	}
+	// Let background indexing finish, so both transports query one graph.
+	h, err := s.db.Collection(engine.DefaultTenant, "docs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.WaitIndexed()
 
 	// The same queries give the same hits and scores on both transports.
 	for q := 0; q < 20; q++ {
