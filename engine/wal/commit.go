@@ -69,13 +69,13 @@ func (l *Log) drain() (closing bool) {
 
 // holdLocked says how much longer the committer should hold the pending
 // group back so more records can join it (0: commit now). Under SyncAlways
-// with a CommitDelay, while other writers are in flight (between Submit
-// and the end of Wait) and some of the group's callers have not reached
-// Wait yet, the group is held for up to CommitDelay after its first
-// record: those callers are about to wait, and one fsync for all of them
-// costs far less CPU than one each. A lone writer is never held (its fsync
-// overlaps its own work instead), and a group whose callers all wait goes
-// at once.
+// with a CommitDelay, a group is held for up to CommitDelay after its
+// first record while more records are expected: with Options.Writers,
+// until it has one from every writer not in the commit under way; without,
+// while other writers are in flight (between Submit and the end of Wait)
+// and some of the group's callers have not reached Wait yet. One fsync for
+// all of them costs far less CPU than one each. A lone writer is never
+// held.
 func (l *Log) holdLocked() time.Duration {
 	g := l.group
 	if g == nil || l.closed || l.opts.Sync != SyncAlways || l.opts.CommitDelay <= 0 {

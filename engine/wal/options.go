@@ -90,15 +90,17 @@ type Options struct {
 	// fsync (from the committer goroutine; keep it cheap).
 	FsyncObserver func(time.Duration)
 	// CommitDelay is how long, at most, the committer holds back an fsync
-	// under SyncAlways while writers that queued records into the group
-	// have not yet started waiting for them (see Submit). It trades a
-	// little latency under concurrency for fewer fsyncs; a lone writer is
-	// never delayed. 0 disables it; negative is invalid.
+	// under SyncAlways while more records are expected to join the group
+	// (see Writers; without it, while callers that queued records with
+	// Submit have not started waiting yet). It trades a little latency
+	// under concurrency for fewer fsyncs; a lone writer is never delayed.
+	// 0 disables it; negative is invalid.
 	CommitDelay time.Duration
 	// Writers, if set, reports how many callers are currently on their way
 	// to Submit or in Wait (the caller counts them). With it, the commit
 	// delay holds a group until it has a record from every writer not in
-	// the commit under way, instead of until its callers all wait.
+	// the commit under way. It is called with the log's lock held: keep it
+	// to an atomic load.
 	Writers func() int
 	// Clock drives the SyncInterval ticker, the commit delay and fsync
 	// timings; nil means the real clock. Tests pass a fake.
