@@ -105,7 +105,7 @@ func (c *Collection) withStaged(q []float32, k int, nb []hnsw.Neighbor, accept f
 	}
 	ids := make([]uint32, 0, len(c.staged))
 	for n := range c.staged {
-		if accept(n) && !slices.ContainsFunc(nb, func(x hnsw.Neighbor) bool { return x.ID == n }) {
+		if accept(n) {
 			ids = append(ids, n)
 		}
 	}
@@ -114,7 +114,8 @@ func (c *Collection) withStaged(q []float32, k int, nb []hnsw.Neighbor, accept f
 	}
 	out := append(nb, c.graph.ExactSearchIDs(q, k, ids)...)
 	// Ties go to the lower node id, so the order does not depend on the
-	// staged set's (map) iteration order.
+	// staged set's (map) iteration order, and a node the graph search
+	// found too (linked meanwhile) ends up next to its twin.
 	slices.SortFunc(out, func(a, b hnsw.Neighbor) int {
 		switch {
 		case a.Dist < b.Dist:
@@ -124,5 +125,6 @@ func (c *Collection) withStaged(q []float32, k int, nb []hnsw.Neighbor, accept f
 		}
 		return cmp.Compare(a.ID, b.ID)
 	})
+	out = slices.CompactFunc(out, func(a, b hnsw.Neighbor) bool { return a.ID == b.ID })
 	return out[:min(k, len(out))]
 }

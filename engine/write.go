@@ -187,22 +187,20 @@ type indexedBatch struct {
 	staged bool
 }
 
-// indexUpsert adds a batch's vectors to the graph, invisible to readers
-// until publishUpsert. A durable write runs it before logging the batch,
-// so the graph work of one writer overlaps other writers' log fsync; if
-// logging then fails, discardUpsert takes the nodes out again. On error
-// the batch's nodes are already removed: all or nothing.
+// indexUpsert adds a batch's vectors to the graph and links them, invisible
+// to readers until publishUpsert: the synchronous path of ApplyUpsert
+// (in-memory collections and replay). Durable writes stage instead and
+// link in the background (stage.go). On error the batch's nodes are
+// already removed: all or nothing.
 func (c *Collection) indexUpsert(b UpsertBatch) indexedBatch {
-	ib := indexedBatch{b: b, nodes: make([]uint32, len(b.Records))}
-	for i, r := range b.Records {
-		n, err := c.graph.Add(r.Vector)
-		if err != nil {
-			ib.err = fmt.Errorf("collection %s: index record %q: %w", c.cfg.Name, r.ID, err)
-			c.discardUpsert(indexedBatch{nodes: ib.nodes[:i]})
-			return ib
-		}
-		ib.nodes[i] = n
+	ib := c.stageUpsert(b)
+	if ib.err != nil {
+		return ib
 	}
+	for _, n := range ib.nodes {
+		c.graph.Link(n)
+	}
+	ib.staged = false
 	return ib
 }
 

@@ -49,7 +49,6 @@ func (l *Log) drain() (closing bool) {
 	for {
 		l.mu.Lock()
 		if hold := l.holdLocked(); hold > 0 {
-			l.holds++
 			l.mu.Unlock()
 			l.sleep(hold)
 			continue
@@ -69,31 +68,21 @@ func (l *Log) drain() (closing bool) {
 
 // holdLocked says how much longer the committer should hold the pending
 // group back so more records can join it (0: commit now). Under SyncAlways
-// with a CommitDelay, a group is held for up to CommitDelay after its
-// first record while more records are expected: with Options.Writers,
-// until it has one from every writer not in the commit under way; without,
-// while other writers are in flight (between Submit and the end of Wait)
-// and some of the group's callers have not reached Wait yet. One fsync for
-// all of them costs far less CPU than one each. A lone writer is never
-// held.
+// with a CommitDelay and a Writers count, a group is held for up to
+// CommitDelay after its first record until it has a record from every
+// writer not in the commit under way: one fsync for all of them costs far
+// less CPU than one each. A lone writer is never held.
 func (l *Log) holdLocked() time.Duration {
 	g := l.group
-	if g == nil || l.closed || l.opts.Sync != SyncAlways || l.opts.CommitDelay <= 0 {
-		return 0
-	}
-	if l.opts.Writers != nil {
-		// Writers that could still join: all of them but those whose
-		// records are in the commit under way.
-		if g.calls >= l.opts.Writers()-l.committing {
-			return 0
-		}
-	} else if g.waiting >= g.calls || l.inFlight.Load() < 2 {
+	if g == nil || l.closed || l.opts.Sync != SyncAlways || l.opts.CommitDelay <= 0 || l.opts.Writers == nil ||
+		g.calls >= l.opts.Writers()-l.committing {
 		return 0
 	}
 	return l.opts.CommitDelay - l.opts.Clock.Now().Sub(g.opened)
 }
 
-// sleep waits for d or until a caller reaches Wait (which kicks).
+// sleep waits for d or until a new record (Submit kicks) may complete the
+// group.
 func (l *Log) sleep(d time.Duration) {
 	t := l.opts.Clock.NewTimer(d)
 	defer t.Stop()

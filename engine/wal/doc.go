@@ -93,8 +93,8 @@
 //
 // Submit splits Append in two: it queues a record and returns its sequence
 // number at once, and Pending.Wait blocks until the record is covered. Under
-// SyncAlways with a CommitDelay, the committer holds a group for up to the
-// delay while more records are expected (Options.Writers, or callers still
-// busy between Submit and Wait), so concurrent writers share fewer fsyncs;
-// a lone writer's record goes at once.
+// SyncAlways with a CommitDelay and a Writers count, the committer holds a
+// group for up to the delay until every writer not in the commit under way
+// has joined it, so concurrent writers share fewer fsyncs; a lone writer's
+// record goes at once.
 package wal

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -25,8 +24,6 @@ type Log struct {
 	pending    []byte        // framed records waiting for the committer
 	units      []unit        // one per Append/AppendBatch call in pending
 	group      *commitGroup  // the callers waiting on pending; nil if none
-	inFlight   atomic.Int64  // Submit calls whose Wait has not returned
-	holds      int           // times the committer held a group back (tests)
 	committing int           // calls in the group being written and fsynced
 	spare      []byte        // a drained buffer kept for reuse as pending
 	nextSeq    uint64        // sequence number of the next record
@@ -73,9 +70,8 @@ type commitGroup struct {
 	done chan struct{}
 	err  error
 
-	opened  time.Time // when its first record was queued
-	calls   int       // Submit/AppendBatch calls in it
-	waiting int       // of those, how many callers are blocked in Wait
+	opened time.Time // when its first record was queued
+	calls  int       // Submit/AppendBatch calls in it
 }
 
 // Open opens the log in dir, creating dir and a first segment if needed,
@@ -202,20 +198,12 @@ func (l *Log) Append(typ byte, payload []byte) (uint64, error) {
 // is not acknowledged: it may or may not survive a crash.
 type Pending struct {
 	g *commitGroup
-	l *Log
 }
 
 // Wait blocks until the record is covered by the sync policy (as Append)
-// and returns the commit's outcome. Call it once.
+// and returns the commit's outcome.
 func (p Pending) Wait() error {
-	p.l.mu.Lock()
-	if p.l.group == p.g {
-		p.g.waiting++
-	}
-	p.l.mu.Unlock()
-	p.l.signal()
 	<-p.g.done
-	p.l.inFlight.Add(-1)
 	return p.g.err
 }
 
@@ -240,7 +228,7 @@ func (l *Log) Submit(typ byte, payload []byte) (uint64, Pending, error) {
 	g := l.groupLocked()
 	l.mu.Unlock()
 	l.signal()
-	return seq, Pending{g: g, l: l}, nil
+	return seq, Pending{g: g}, nil
 }
 
 // AppendBatch adds records with consecutive sequence numbers, in order, with
@@ -281,7 +269,8 @@ func (l *Log) AppendBatch(recs []Record) (uint64, error) {
 	l.nextSeq = last + 1
 	g := l.groupLocked()
 	l.mu.Unlock()
-	return last, Pending{g: g, l: l}.Wait()
+	l.signal()
+	return last, Pending{g: g}.Wait()
 }
 
 // reserveLocked checks that n more records can be appended.
@@ -304,7 +293,6 @@ func (l *Log) groupLocked() *commitGroup {
 		l.group = &commitGroup{done: make(chan struct{}), opened: l.opts.Clock.Now()}
 	}
 	l.group.calls++
-	l.inFlight.Add(1)
 	return l.group
 }
 

@@ -90,11 +90,10 @@ type Options struct {
 	// fsync (from the committer goroutine; keep it cheap).
 	FsyncObserver func(time.Duration)
 	// CommitDelay is how long, at most, the committer holds back an fsync
-	// under SyncAlways while more records are expected to join the group
-	// (see Writers; without it, while callers that queued records with
-	// Submit have not started waiting yet). It trades a little latency
-	// under concurrency for fewer fsyncs; a lone writer is never delayed.
-	// 0 disables it; negative is invalid.
+	// under SyncAlways while more records are expected to join the group;
+	// it needs Writers to know that. It trades a little latency under
+	// concurrency for fewer fsyncs; a lone writer is never delayed. 0
+	// disables it; negative is invalid.
 	CommitDelay time.Duration
 	// Writers, if set, reports how many callers are currently on their way
 	// to Submit or in Wait (the caller counts them). With it, the commit

@@ -7,9 +7,10 @@ import (
 	"time"
 )
 
-// TestSubmitCommitsWithoutWaiting: a lone Submit is written and fsynced
-// without anyone calling Wait (so its fsync overlaps the caller's work),
-// and Wait then returns at once with the outcome.
+// TestSubmitCommitsWithoutWaiting: a Submit is written and fsynced without
+// anyone calling Wait (so its fsync overlaps the caller's work), and Wait
+// then returns at once with the outcome. Without a Writers count the
+// commit delay holds nothing.
 func TestSubmitCommitsWithoutWaiting(t *testing.T) {
 	tfs := newTrackFS()
 	l := mustOpen(t, t.TempDir(), Options{FS: tfs, CommitDelay: time.Hour, Clock: newFakeClock()})
@@ -27,77 +28,11 @@ func TestSubmitCommitsWithoutWaiting(t *testing.T) {
 	}
 }
 
-// TestCommitDelayHoldsGroupUntilCallersWait: with writers in flight, the
-// committer holds a group back (the fake clock's delay never expires)
-// while any of its callers is still busy, and commits it with one fsync
-// once they all wait.
-func TestCommitDelayHoldsGroupUntilCallersWait(t *testing.T) {
-	tfs := newTrackFS()
-	l := mustOpen(t, t.TempDir(), Options{FS: tfs, CommitDelay: time.Hour, Clock: newFakeClock()})
-	defer l.Close()
-	// Keep the committer inside the first record's fsync so the next two
-	// records form a group of their own.
-	tfs.mu.Lock()
-	tfs.block = true
-	tfs.mu.Unlock()
-	s1, p1, err := l.Submit(1, []byte("one"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	<-tfs.entered
-	s2, p2, err := l.Submit(1, []byte("two"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s3, p3, err := l.Submit(1, []byte("three"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	close(tfs.released)
-	if err := p1.Wait(); err != nil || !tfs.isDurable(s1) {
-		t.Fatalf("first record: Wait %v, durable %v", err, tfs.isDurable(s1))
-	}
-	base := tfs.syncCount()
-	waitFor(t, "the committer to hold the second group", func() bool {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		return l.holds > 0
-	})
-	second := make(chan error, 1)
-	go func() { second <- p2.Wait() }()
-	waitFor(t, "the second caller to wait", func() bool {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		return l.group != nil && l.group.waiting == 1
-	})
-	l.mu.Lock()
-	hold := l.holdLocked()
-	l.mu.Unlock()
-	if hold <= 0 {
-		t.Fatal("with one of two callers waiting, the group is no longer held")
-	}
-	if tfs.isDurable(s2) || tfs.isDurable(s3) {
-		t.Fatal("a held group was committed while one of its callers was still busy")
-	}
-	if err := p3.Wait(); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-second; err != nil {
-		t.Fatal(err)
-	}
-	if !tfs.isDurable(s2) || !tfs.isDurable(s3) {
-		t.Fatal("records not durable after their Waits returned")
-	}
-	if got := tfs.syncCount() - base; got != 1 {
-		t.Fatalf("%d fsyncs for the held group of two, want 1", got)
-	}
-}
-
-// TestCommitDelayExpires: a held group goes out once the delay passes, with
-// its callers still busy.
+// TestCommitDelayExpires: a held group goes out once the delay passes,
+// although the writers it waits for never come.
 func TestCommitDelayExpires(t *testing.T) {
 	tfs := newTrackFS()
-	l := mustOpen(t, t.TempDir(), Options{FS: tfs, CommitDelay: time.Millisecond})
+	l := mustOpen(t, t.TempDir(), Options{FS: tfs, CommitDelay: time.Millisecond, Writers: func() int { return 100 }})
 	defer l.Close()
 	var seqs []uint64
 	var ps []Pending
@@ -188,7 +123,7 @@ func TestCommitDelayWaitsForEveryWriter(t *testing.T) {
 			waitFor(t, "the committer to hold the incomplete group", func() bool {
 				l.mu.Lock()
 				defer l.mu.Unlock()
-				return l.group != nil && l.group.waiting == i+1 && l.holdLocked() > 0
+				return l.group != nil && l.group.calls == i+1 && l.holdLocked() > 0
 			})
 			if tfs.isDurable(s) {
 				t.Fatalf("record %d of 3 was committed before the third writer joined", i+1)
