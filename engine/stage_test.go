@@ -39,8 +39,8 @@ func TestStagedRecordsAreSearchableBeforeLinking(t *testing.T) {
 	if err := h.Upsert(bg, base); err != nil {
 		t.Fatal(err)
 	}
-	if got := h.c.graph.Unlinked(); got != 50 {
-		t.Fatalf("Unlinked = %d with linking held, want 50", got)
+	if got, backlog := h.c.graph.Unlinked(), h.IndexBacklog(); got != 50 || backlog != 50 {
+		t.Fatalf("Unlinked = %d, IndexBacklog = %d with linking held, want 50", got, backlog)
 	}
 	f, err := filter.Parse([]byte(`{"i": {"$gte": 40}}`))
 	if err != nil {
@@ -99,8 +99,8 @@ func TestStagedRecordsAreSearchableBeforeLinking(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if got := h.c.graph.Unlinked(); got != 0 {
-		t.Fatalf("Unlinked = %d after a checkpoint", got)
+	if got, backlog := h.c.graph.Unlinked(), h.IndexBacklog(); got != 0 || backlog != 0 {
+		t.Fatalf("Unlinked = %d, IndexBacklog = %d after a checkpoint", got, backlog)
 	}
 	if err := db.Close(); err != nil {
 		t.Fatal(err)

@@ -69,6 +69,9 @@ func TestTransportsAgree(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.WaitIndexed()
+	if v, b := metricValue(t, s, client, "akidb_vectors"), metricValue(t, s, client, "akidb_index_backlog_vectors"); v != 400 || b != 0 {
+		t.Fatalf("/metrics after indexing caught up: akidb_vectors %v, akidb_index_backlog_vectors %v; want 400 and 0", v, b)
+	}
 
 	// The same queries give the same hits and scores on both transports.
 	for q := 0; q < 20; q++ {

@@ -452,20 +452,22 @@ func (s *Server) closeTLS() {
 	}
 }
 
-func (s *Server) stats() (collections, vectors int) {
+func (s *Server) stats() metrics.Totals {
 	s.dbMu.Lock()
 	db := s.db
 	s.dbMu.Unlock()
+	var t metrics.Totals
 	if db == nil {
-		return 0, 0
+		return t
 	}
 	for _, info := range db.ListCollections("") {
-		collections++
+		t.Collections++
 		if h, err := db.Collection(info.TenantID, info.Name); err == nil {
-			vectors += h.Count()
+			t.Vectors += h.Count()
+			t.IndexBacklog += h.IndexBacklog()
 		}
 	}
-	return collections, vectors
+	return t
 }
 
 // RESTAddr and GRPCAddr are the bound addresses (useful with port 0).

@@ -14,8 +14,9 @@
 //   - gRPC metrics are labelled with the full method name of a registered
 //     RPC (unknown services never reach interceptors) and the status code.
 //   - Latency histograms carry no collection or tenant label.
-//   - akidb_collections and akidb_vectors are computed at scrape time from
-//     the function given to SetStatsSource, without labels.
+//   - akidb_collections, akidb_vectors and akidb_index_backlog_vectors are
+//     computed at scrape time from the function given to SetStatsSource,
+//     without labels.
 //
 // Search and upsert latency (akidb_search_duration_seconds,
 // akidb_upsert_duration_seconds) are the service time of successful calls

@@ -120,10 +120,19 @@ func Handler(g prometheus.Gatherer) http.Handler {
 	return promhttp.HandlerFor(g, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
-// SetStatsSource sets the function akidb_collections and akidb_vectors are
-// read from at each scrape (totals over every tenant). Until it is set,
-// and while it is nil, the two gauges are absent.
-func (m *Metrics) SetStatsSource(f func() (collections, vectors int)) {
+// Totals are the gauges computed at scrape time, over every tenant.
+type Totals struct {
+	Collections int
+	Vectors     int
+	// IndexBacklog is acknowledged vectors not yet linked into their HNSW
+	// graph (searches scan them exactly until they are).
+	IndexBacklog int
+}
+
+// SetStatsSource sets the function akidb_collections, akidb_vectors and
+// akidb_index_backlog_vectors are read from at each scrape. Until it is
+// set, and while it is nil, the gauges are absent.
+func (m *Metrics) SetStatsSource(f func() Totals) {
 	if m == nil {
 		return
 	}
@@ -182,19 +191,22 @@ func (m *Metrics) Recovered(_ string, d time.Duration, replayed int) {
 type statsCollector struct {
 	collections *prometheus.Desc
 	vectors     *prometheus.Desc
+	backlog     *prometheus.Desc
 
 	mu  sync.Mutex
-	src func() (collections, vectors int)
+	src func() Totals
 }
 
 func newStatsCollector() *statsCollector {
 	return &statsCollector{
 		collections: prometheus.NewDesc(Namespace+"_collections", "Collections, over every tenant.", nil, nil),
 		vectors:     prometheus.NewDesc(Namespace+"_vectors", "Live vectors, over every tenant.", nil, nil),
+		backlog: prometheus.NewDesc(Namespace+"_index_backlog_vectors",
+			"Acknowledged vectors not yet linked into the HNSW graph (searched exactly until they are), over every tenant.", nil, nil),
 	}
 }
 
-func (s *statsCollector) set(f func() (int, int)) {
+func (s *statsCollector) set(f func() Totals) {
 	s.mu.Lock()
 	s.src = f
 	s.mu.Unlock()
@@ -203,6 +215,7 @@ func (s *statsCollector) set(f func() (int, int)) {
 func (s *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- s.collections
 	ch <- s.vectors
+	ch <- s.backlog
 }
 
 func (s *statsCollector) Collect(ch chan<- prometheus.Metric) {
@@ -212,9 +225,10 @@ func (s *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	if src == nil {
 		return
 	}
-	cols, vecs := src()
-	ch <- gauge(s.collections, cols)
-	ch <- gauge(s.vectors, vecs)
+	t := src()
+	ch <- gauge(s.collections, t.Collections)
+	ch <- gauge(s.vectors, t.Vectors)
+	ch <- gauge(s.backlog, t.IndexBacklog)
 }
 
 func gauge(d *prometheus.Desc, v int) prometheus.Metric {

@@ -82,7 +82,7 @@ func driveAll(t *testing.T, m *Metrics) {
 	m.Checkpoint("c", time.Second, errors.New("disk full"))
 	m.Recovered("c", 500*time.Millisecond, 42)
 	m.Recovered("d", 10*time.Millisecond, 0)
-	m.SetStatsSource(func() (int, int) { return 3, 1234 })
+	m.SetStatsSource(func() Totals { return Totals{Collections: 3, Vectors: 1234, IndexBacklog: 17} })
 }
 
 func TestEveryMetricPassesLint(t *testing.T) {
@@ -113,7 +113,7 @@ func TestEveryMetricPassesLint(t *testing.T) {
 		"akidb_search_duration_seconds", "akidb_upsert_duration_seconds",
 		"akidb_wal_fsync_duration_seconds", "akidb_snapshot_duration_seconds",
 		"akidb_snapshot_failures_total", "akidb_recovery_duration_seconds",
-		"akidb_recovery_replayed_records_total", "akidb_collections", "akidb_vectors",
+		"akidb_recovery_replayed_records_total", "akidb_collections", "akidb_vectors", "akidb_index_backlog_vectors",
 		"go_goroutines", "process_start_time_seconds",
 	} {
 		if !seen[want] {
@@ -158,7 +158,7 @@ func TestValues(t *testing.T) {
 			t.Errorf("%s count = %d, want %d", name, got, want)
 		}
 	}
-	for name, want := range map[string]float64{"akidb_collections": 3, "akidb_vectors": 1234} {
+	for name, want := range map[string]float64{"akidb_collections": 3, "akidb_vectors": 1234, "akidb_index_backlog_vectors": 17} {
 		if got := gaugeValue(t, reg, name); got != want {
 			t.Errorf("%s = %v, want %v", name, got, want)
 		}
@@ -167,7 +167,7 @@ func TestValues(t *testing.T) {
 
 func TestStatsAbsentWithoutSource(t *testing.T) {
 	_, reg := newTestMetrics(t)
-	n, err := testutil.GatherAndCount(reg, "akidb_collections", "akidb_vectors")
+	n, err := testutil.GatherAndCount(reg, "akidb_collections", "akidb_vectors", "akidb_index_backlog_vectors")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestNilMetricsIsANoOp(t *testing.T) {
 	m.WALFsync(time.Second)
 	m.Checkpoint("c", time.Second, errors.New("x"))
 	m.Recovered("c", time.Second, 1)
-	m.SetStatsSource(func() (int, int) { return 1, 1 })
+	m.SetStatsSource(func() Totals { return Totals{Collections: 1, Vectors: 1} })
 	r := gin.New()
 	r.Use(m.GinMiddleware())
 	r.GET("/x", func(c *gin.Context) { c.String(http.StatusTeapot, "t") })
