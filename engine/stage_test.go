@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -162,4 +164,135 @@ func waitUntil(t testing.TB, what string, cond func() bool) {
 		}
 		<-tick.C
 	}
+}
+
+// TestStagedConcurrentWritesSearchesCheckpoints runs durable writers
+// (upserts, replacements, deletes) against searchers, checkpoints and
+// vacuums at once, with a small staging limit so writers also wait for
+// room. Under -race it checks the staging locks; afterwards every record
+// must be found by a graph search at its exact vector, in memory and after
+// a restart.
+func TestStagedConcurrentWritesSearchesCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	db := openTestDB(t, dir, Config{VacuumRatio: 0.01})
+	if _, err := db.CreateCollection(bg, DefaultTenant, CollectionConfig{Name: "s", Dimension: 8, Metric: distance.L2}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := db.Collection(DefaultTenant, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.c.mu.Lock()
+	h.c.stageLimit = 16
+	h.c.mu.Unlock()
+
+	const writers, perWriter = 4, 150
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWriter {
+				r := recs(fmt.Sprintf("w%d", w), i, i+1, 8)
+				if err := h.Upsert(bg, r); err != nil {
+					t.Error(err)
+					return
+				}
+				if i%10 == 9 { // replace an earlier record, delete another
+					again := recs(fmt.Sprintf("w%d", w), i-5, i-4, 8)
+					if err := h.Upsert(bg, again); err != nil {
+						t.Error(err)
+						return
+					}
+					if _, err := h.Delete(bg, []string{fmt.Sprintf("w%d-%d", w, i-9)}); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	stop := make(chan struct{})
+	var bgWG sync.WaitGroup
+	bgWG.Add(2)
+	go func() { // searcher
+		defer bgWG.Done()
+		f, _ := filter.Parse([]byte(`{"i": {"$lt": 75}}`))
+		for n := 0; ; n++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			q := vectorFor(fmt.Sprintf("w%d-%d", n%writers, n%perWriter), 8)
+			for _, req := range []SearchRequest{{Vector: q, K: 5}, {Vector: q, K: 5, Filter: f}, {Vector: q, K: 3, Exact: true}} {
+				if _, err := h.Search(req); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}
+	}()
+	go func() { // checkpoints (each may vacuum) and explicit vacuums
+		defer bgWG.Done()
+		for n := 0; ; n++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := h.Checkpoint(); err != nil {
+				t.Error(err)
+				return
+			}
+			if _, err := h.c.Vacuum(); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	bgWG.Wait()
+	if t.Failed() {
+		return
+	}
+
+	check := func(h *Handle, when string) {
+		t.Helper()
+		want := 0
+		for w := range writers {
+			for i := range perWriter {
+				id := fmt.Sprintf("w%d-%d", w, i)
+				deleted := i%10 == 0 && i+9 < perWriter
+				_, err := h.Get(id)
+				if deleted != errors.Is(err, ErrNotFound) {
+					t.Fatalf("%s: %s deleted=%v, Get: %v", when, id, deleted, err)
+				}
+				if deleted {
+					continue
+				}
+				want++
+				res, err := h.Search(SearchRequest{Vector: vectorFor(id, 8), K: 1, Ef: 200})
+				if err != nil || len(res.Hits) != 1 || res.Hits[0].ID != id || res.Hits[0].Score != 0 {
+					t.Fatalf("%s: graph search for %s = %+v, %v", when, id, res.Hits, err)
+				}
+			}
+		}
+		if h.Count() != want {
+			t.Fatalf("%s: Count = %d, want %d", when, h.Count(), want)
+		}
+	}
+	h.WaitIndexed()
+	check(h, "in memory")
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db2 := openTestDB(t, dir, Config{})
+	defer db2.Close()
+	h2, err := db2.Collection(DefaultTenant, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(h2, "after restart")
 }
