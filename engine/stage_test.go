@@ -29,6 +29,22 @@ func stagedHandle(t *testing.T, dir string) (*DB, *Handle, func()) {
 	return db, h, func() { once.Do(func() { close(gate) }) }
 }
 
+// reopenStaged closes db and opens dir again, returning the collection "s"
+// of the new DB (closed when the test ends).
+func reopenStaged(t *testing.T, db *DB, dir string) *Handle {
+	t.Helper()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db2 := openTestDB(t, dir, Config{})
+	t.Cleanup(func() { _ = db2.Close() })
+	h, err := db2.Collection(DefaultTenant, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
 // TestStagedRecordsAreSearchableBeforeLinking: an acknowledged upsert is
 // found by every kind of search while its graph linking has not run, a
 // staged record can be replaced and deleted, and a checkpoint waits for the
@@ -104,15 +120,7 @@ func TestStagedRecordsAreSearchableBeforeLinking(t *testing.T) {
 	if got, backlog := h.c.graph.Unlinked(), h.IndexBacklog(); got != 0 || backlog != 0 {
 		t.Fatalf("Unlinked = %d, IndexBacklog = %d after a checkpoint", got, backlog)
 	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db2 := openTestDB(t, dir, Config{})
-	defer db2.Close()
-	h2, err := db2.Collection(DefaultTenant, "s")
-	if err != nil {
-		t.Fatal(err)
-	}
+	h2 := reopenStaged(t, db, dir)
 	res, err := h2.Search(SearchRequest{Vector: moved.Vector, K: 1})
 	if err != nil || len(res.Hits) != 1 || res.Hits[0].ID != moved.ID {
 		t.Fatalf("after restart the graph search for %s = %+v, %v", moved.ID, res.Hits, err)
@@ -285,14 +293,6 @@ func TestStagedConcurrentWritesSearchesCheckpoints(t *testing.T) {
 	}
 	h.WaitIndexed()
 	check(h, "in memory")
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db2 := openTestDB(t, dir, Config{})
-	defer db2.Close()
-	h2, err := db2.Collection(DefaultTenant, "s")
-	if err != nil {
-		t.Fatal(err)
-	}
+	h2 := reopenStaged(t, db, dir)
 	check(h2, "after restart")
 }
