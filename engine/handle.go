@@ -134,11 +134,7 @@ func (h *Handle) WaitIndexed() { h.c.waitLinked() }
 
 // IndexBacklog returns how many acknowledged vectors are not linked into
 // the graph yet (searches scan them exactly until they are).
-func (h *Handle) IndexBacklog() int {
-	h.c.mu.RLock()
-	defer h.c.mu.RUnlock()
-	return len(h.c.staged)
-}
+func (h *Handle) IndexBacklog() int { return h.c.stagedLen() }
 
 // Delete logs and applies the deletion of ids, returning how many existed.
 func (h *Handle) Delete(ctx context.Context, ids []string) (int, error) {

@@ -63,6 +63,13 @@ func (c *Collection) waitLinked() {
 	}
 }
 
+// stagedLen returns how many published nodes wait to be linked.
+func (c *Collection) stagedLen() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.staged)
+}
+
 // lockWrites takes the write gate exclusively and waits for the staged
 // backlog to drain.
 func (c *Collection) lockWrites() {

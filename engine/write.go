@@ -222,7 +222,7 @@ func (c *Collection) discardUpsert(ib indexedBatch) {
 // publishUpsert makes an indexed batch visible under sequence number seq,
 // after every lower sequence number.
 func (c *Collection) publishUpsert(seq uint64, ib indexedBatch) error {
-	if err := c.publishUpsertLocking(seq, ib); err != nil {
+	if err := c.makeVisible(seq, ib); err != nil {
 		return err
 	}
 	if ib.staged {
@@ -231,7 +231,9 @@ func (c *Collection) publishUpsert(seq uint64, ib indexedBatch) error {
 	return nil
 }
 
-func (c *Collection) publishUpsertLocking(seq uint64, ib indexedBatch) error {
+// makeVisible is publishUpsert's locked part: it maps the ids to the new
+// nodes (recording staged ones) in sequence order.
+func (c *Collection) makeVisible(seq uint64, ib indexedBatch) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.waitTurnLocked(seq); err != nil {
