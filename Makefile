@@ -3,6 +3,9 @@
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -ec
 GO ?= go
+# The approved toolchain (Go 1.27.3 fixes the standard library's known
+# vulnerabilities of 1.26.8); the go command fetches it from the module proxy.
+export GOTOOLCHAIN := go1.27.3
 BIN ?= bin/akidb
 TESTREPORT := $(GO) run ./.ci/testreport
 # Packages whose concurrency is tested under the race detector.
@@ -11,16 +14,25 @@ RACE_PKGS := ./engine/...
 ARM64_PKGS := ./engine/distance/... ./engine/hnsw/...
 MNIST_DIR ?= /tmp/akidb-mnist
 
-.PHONY: build test check-fmt vet test-unit test-race test-arm64 test-noasm bench bench-mnist crashtest proto clean
+.PHONY: build test check-fmt check-tidy vet test-unit test-race test-arm64 test-noasm bench bench-mnist crashtest proto clean
 
 build:
 	$(GO) build -trimpath -o $(BIN) .
 
-test: check-fmt vet test-unit test-race test-noasm test-arm64
+test: check-fmt check-tidy vet test-unit test-race test-noasm test-arm64
 
 check-fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+# go.mod and go.sum must be exactly what `go mod tidy` makes.
+check-tidy:
+	@cp go.mod /tmp/akidb-go.mod.$$$$ && cp go.sum /tmp/akidb-go.sum.$$$$; \
+	$(GO) mod tidy; \
+	if ! git diff --quiet -- go.mod go.sum; then \
+	  echo "go.mod/go.sum are not tidy; run go mod tidy:"; git --no-pager diff -- go.mod go.sum; \
+	  cp /tmp/akidb-go.mod.$$$$ go.mod; cp /tmp/akidb-go.sum.$$$$ go.sum; exit 1; fi; \
+	rm -f /tmp/akidb-go.mod.$$$$ /tmp/akidb-go.sum.$$$$
 
 vet:
 	$(GO) vet ./...
