@@ -3,7 +3,10 @@
 // numbered records; group commit; recovery of torn tails; verification and
 // repair. It moves bytes only: a record is a type byte and a payload, and a
 // codec elsewhere gives them meaning. It imports nothing of AkiDB and does
-// all file access through the FS interface (OSFS, or FaultFS in tests).
+// all file access through the FS interface: OSFS; in tests FaultFS, which
+// fails chosen calls or cuts the power at one, over MemFS, an in-memory
+// filesystem that knows what an fsync has made durable and so what a power
+// cut keeps (see MemFS for the model).
 //
 // docs/wal.md is the user-facing version of this; the two must agree.
 //
