@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/akidb/akidb/engine/meta"
 )
@@ -35,10 +34,10 @@ func (db *DB) CreateCollection(ctx context.Context, tenant string, cfg Collectio
 	}
 	db.cfg.crashAt("create:row")
 	dir := db.collectionDir(row.ID)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := db.cfg.FS.MkdirAll(dir, 0o700); err != nil {
 		return CollectionInfo{}, db.undoCreate(ctx, row, fmt.Errorf("create %s: %w", dir, err))
 	}
-	if err := syncDir(db.collectionsDir()); err != nil {
+	if err := syncDir(db.cfg.FS, db.collectionsDir()); err != nil {
 		return CollectionInfo{}, db.undoCreate(ctx, row, err)
 	}
 	db.cfg.crashAt("create:dir")
@@ -61,7 +60,7 @@ func (db *DB) undoCreate(ctx context.Context, row meta.Collection, cause error) 
 	errs := []error{cause}
 	if err := db.meta.MarkCollectionDropping(ctx, row.ID); err != nil {
 		errs = append(errs, err)
-	} else if err := removeDirDurably(db.collectionDir(row.ID)); err != nil {
+	} else if err := db.removeDirDurably(db.collectionDir(row.ID)); err != nil {
 		errs = append(errs, err)
 	} else if err := db.meta.DeleteCollection(ctx, row.ID); err != nil {
 		errs = append(errs, err)
@@ -89,7 +88,7 @@ func (db *DB) DropCollection(ctx context.Context, tenant, name string) error {
 	if err := h.close(false); err != nil {
 		db.log.Warn("closing a dropped collection's log", "collection", name, "err", err)
 	}
-	if err := removeDirDurably(h.dir); err != nil {
+	if err := db.removeDirDurably(h.dir); err != nil {
 		return err
 	}
 	db.cfg.crashAt("drop:removed")

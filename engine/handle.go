@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -267,8 +266,11 @@ func (db *DB) openCollection(row meta.Collection) (*Handle, error) {
 		// writes would reuse sequence numbers the snapshot already has.
 		_ = log.Close()
 		dst := fmt.Sprintf("%s.superseded.%d", h.walDir(), time.Now().UnixNano())
-		if err := os.Rename(h.walDir(), dst); err != nil {
+		if err := db.cfg.FS.Rename(h.walDir(), dst); err != nil {
 			return nil, fmt.Errorf("set aside a log behind its snapshot: %w", err)
+		}
+		if err := syncDir(db.cfg.FS, h.dir); err != nil {
+			return nil, err
 		}
 		db.log.Warn("log ends before the newest snapshot; kept it aside and started a new one", "collection", row.Name, "log_last_seq", log.LastSeq(), "snapshot_seq", c.applied, "kept_as", dst)
 		if log, err = db.openLog(h, c.applied); err != nil {

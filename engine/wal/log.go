@@ -3,11 +3,9 @@ package wal
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"math"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 )
@@ -142,20 +140,11 @@ func Open(dir string, opts Options) (*Log, error) {
 	return l, nil
 }
 
-// ensureDir creates dir if needed and makes its entry in the parent durable.
+// ensureDir creates dir (and missing parents) if needed and makes each new
+// entry durable in its parent.
 func ensureDir(fsys FS, dir string) error {
-	_, err := fsys.Stat(dir)
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("wal: stat %s: %w", dir, err)
-	}
-	if err := fsys.MkdirAll(dir, dirPerm); err != nil {
-		return fmt.Errorf("wal: create %s: %w", dir, err)
-	}
-	if err := fsys.SyncDir(filepath.Dir(dir)); err != nil {
-		return fmt.Errorf("wal: sync parent of %s: %w", dir, err)
+	if err := MkdirAllDurable(fsys, dir, dirPerm); err != nil {
+		return fmt.Errorf("wal: %w", err)
 	}
 	return nil
 }
