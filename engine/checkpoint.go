@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -23,8 +24,8 @@ func (h *Handle) Checkpoint() error {
 	h.ckptMu.Lock()
 	defer h.ckptMu.Unlock()
 	h.ckptQueued.Store(false)
-	if h.closed.Load() {
-		return ErrClosed
+	if err := h.stopping(); err != nil {
+		return err
 	}
 	start := time.Now()
 	err := h.checkpoint()
@@ -62,18 +63,56 @@ func (h *Handle) checkpoint() error {
 	h.sinceRecords.Store(0)
 	h.sinceBytes.Store(0)
 	c.writeGate.Unlock()
-	w, err := snapshot.Create(h.db.cfg.FS, h.snapshotDir(), seq)
-	if err == nil {
-		if err = st.encode(w); err != nil {
-			w.Abort()
-		} else {
-			err = w.Commit()
-		}
-	}
-	if err != nil {
+	if err := h.writeSnapshot(st, seq); err != nil {
 		return fmt.Errorf("checkpoint %s at %d: %w", h.info.Name, seq, err)
 	}
+	if err := h.stopping(); err != nil {
+		return err
+	}
 	return h.pruneAfterCheckpoint()
+}
+
+// writeSnapshot writes the captured state as the snapshot for seq. It
+// gives up (removing what it wrote) as soon as the handle starts closing,
+// so a drop waits for at most one megabyte more of it.
+func (h *Handle) writeSnapshot(st *stateCapture, seq uint64) error {
+	if err := h.stopping(); err != nil {
+		return err
+	}
+	w, err := snapshot.Create(h.db.cfg.FS, h.snapshotDir(), seq)
+	if err != nil {
+		return err
+	}
+	if err := st.encode(stopWriter{w: w, stop: h.stopping}); err != nil {
+		w.Abort()
+		return err
+	}
+	if err := h.stopping(); err != nil {
+		w.Abort()
+		return err
+	}
+	return w.Commit()
+}
+
+// stopping returns ErrClosed once the handle is closing or closed.
+func (h *Handle) stopping() error {
+	if h.closing.Load() || h.closed.Load() {
+		return fmt.Errorf("collection %s: %w", h.info.Name, ErrClosed)
+	}
+	return nil
+}
+
+// stopWriter fails writes once stop does.
+type stopWriter struct {
+	w    io.Writer
+	stop func() error
+}
+
+func (s stopWriter) Write(p []byte) (int, error) {
+	if err := s.stop(); err != nil {
+		return 0, err
+	}
+	return s.w.Write(p)
 }
 
 // pruneAfterCheckpoint keeps the newest keepSnapshots snapshots and the

@@ -55,7 +55,8 @@ type Config struct {
 	Observer Observer
 
 	// crashAt, set by tests, is called at the named steps of create and
-	// drop so a child process can die exactly there.
+	// drop so a child process can die exactly there (or a test can wait
+	// for a step).
 	crashAt func(step string)
 }
 

@@ -85,6 +85,7 @@ func (db *DB) DropCollection(ctx context.Context, tenant, name string) error {
 	}
 	db.cfg.crashAt("drop:marked")
 	delete(db.cols, colKey(tenant, name))
+	db.cfg.crashAt("drop:closing")
 	if err := h.close(false); err != nil {
 		db.log.Warn("closing a dropped collection's log", "collection", name, "err", err)
 	}

@@ -41,7 +41,11 @@ type Handle struct {
 	sinceBytes   atomic.Int64
 	ckptQueued   atomic.Bool
 	ckptMu       sync.Mutex // one checkpoint at a time
-	closed       atomic.Bool
+	// closing is set when close begins: a running checkpoint stops at its
+	// next step, and close waits for it (ckptMu) before the log closes and
+	// a drop removes the directory.
+	closing atomic.Bool
+	closed  atomic.Bool
 	// writers counts Upsert and Delete calls past validation, for the log's
 	// commit delay (wal.Options.Writers).
 	writers atomic.Int64
@@ -465,6 +469,11 @@ func (h *Handle) close(checkpoint bool) error {
 			errs = append(errs, err)
 		}
 	}
+	// Stop a checkpoint still running (the background checkpointer's) and
+	// wait for it: nothing may write in the directory once close returns.
+	h.closing.Store(true)
+	h.ckptMu.Lock()
+	defer h.ckptMu.Unlock()
 	// Keep writers out while the log closes.
 	h.c.writeGate.Lock()
 	h.closed.Store(true)
