@@ -113,9 +113,14 @@ type DB struct {
 	lock *dirlock.Lock
 	meta *meta.Store
 
+	// mu guards closed, cols and busy, and is never held across I/O.
 	mu     sync.RWMutex
 	closed bool
 	cols   map[string]*Handle // by tenant + "\x00" + name
+	// busy holds the names (colKey) with a create or drop in flight; the
+	// channel is closed when it ends (claimName).
+	busy map[string]chan struct{}
+	ddl  sync.WaitGroup // creates and drops in flight, for Close
 
 	ckpt *checkpointer
 }
@@ -137,7 +142,7 @@ func Open(dir string, cfg Config) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{dir: dir, cfg: cfg, log: cfg.Logger, lock: lock, cols: make(map[string]*Handle)}
+	db := &DB{dir: dir, cfg: cfg, log: cfg.Logger, lock: lock, cols: make(map[string]*Handle), busy: make(map[string]chan struct{})}
 	ok := false
 	defer func() {
 		if !ok {
@@ -339,6 +344,7 @@ func (db *DB) Close() error {
 	}
 	db.closed = true
 	db.mu.Unlock()
+	db.ddl.Wait()
 	if db.ckpt != nil {
 		db.ckpt.stop()
 	}
@@ -371,6 +377,7 @@ func (db *DB) closeWithoutCheckpoint() error {
 	db.mu.Lock()
 	db.closed = true
 	db.mu.Unlock()
+	db.ddl.Wait()
 	if db.ckpt != nil {
 		db.ckpt.stop()
 	}

@@ -12,17 +12,22 @@ import (
 // row is written first (state creating), then the directory, then the row
 // is marked ready: a crash at any point leaves either nothing or a row
 // that the next Open rolls back. A taken name is ErrAlreadyExists.
+//
+// No database-wide lock is held across the catalog writes and the file
+// I/O: only the name is claimed (claimName), so other tenants' requests,
+// and creates and drops of other names, go on meanwhile.
 func (db *DB) CreateCollection(ctx context.Context, tenant string, cfg CollectionConfig) (CollectionInfo, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return CollectionInfo{}, err
 	}
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	if db.closed {
-		return CollectionInfo{}, ErrClosed
+	key := colKey(tenant, cfg.Name)
+	existing, release, err := db.claimName(ctx, key)
+	if err != nil {
+		return CollectionInfo{}, err
 	}
-	if _, ok := db.cols[colKey(tenant, cfg.Name)]; ok {
+	defer release()
+	if existing != nil {
 		return CollectionInfo{}, fmt.Errorf("collection %q: %w", cfg.Name, ErrAlreadyExists)
 	}
 	row, err := db.meta.InsertCollection(ctx, meta.Collection{
@@ -32,6 +37,9 @@ func (db *DB) CreateCollection(ctx context.Context, tenant string, cfg Collectio
 	if err != nil {
 		return CollectionInfo{}, translateMetaErr(err)
 	}
+	// From here on the steps must finish or be undone whatever the caller's
+	// context does: a cancelled create must not leave a row behind.
+	ctx = context.WithoutCancel(ctx)
 	db.cfg.crashAt("create:row")
 	dir := db.collectionDir(row.ID)
 	if err := db.cfg.FS.MkdirAll(dir, 0o700); err != nil {
@@ -51,8 +59,48 @@ func (db *DB) CreateCollection(ctx context.Context, tenant string, cfg Collectio
 		return CollectionInfo{}, db.undoCreate(ctx, row, err)
 	}
 	db.cfg.crashAt("create:ready")
-	db.cols[colKey(tenant, cfg.Name)] = h
+	// Installed even if Close has begun: Close waits for creates in flight
+	// and closes what they made.
+	db.mu.Lock()
+	db.cols[key] = h
+	db.mu.Unlock()
 	return h.info, nil
+}
+
+// claimName waits until no create or drop of key is in flight, then marks
+// one in flight and returns the collection now under that name (nil if
+// none) and the function that ends the claim. The claim, not db.mu, is
+// what the create or drop holds while it does its I/O.
+func (db *DB) claimName(ctx context.Context, key string) (*Handle, func(), error) {
+	for {
+		db.mu.Lock()
+		if db.closed {
+			db.mu.Unlock()
+			return nil, nil, ErrClosed
+		}
+		busy, ok := db.busy[key]
+		if !ok {
+			break
+		}
+		db.mu.Unlock()
+		select {
+		case <-busy:
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+	}
+	defer db.mu.Unlock()
+	done := make(chan struct{})
+	db.busy[key] = done
+	db.ddl.Add(1)
+	release := func() {
+		db.mu.Lock()
+		delete(db.busy, key)
+		db.mu.Unlock()
+		close(done)
+		db.ddl.Done()
+	}
+	return db.cols[key], release, nil
 }
 
 // undoCreate rolls a half-made collection back, as recovery would.
@@ -69,22 +117,27 @@ func (db *DB) undoCreate(ctx context.Context, row meta.Collection, cause error) 
 }
 
 // DropCollection deletes a collection and its data. The row is marked
-// dropping first, so a crash part-way is finished by the next Open.
+// dropping first, so a crash part-way is finished by the next Open. Like
+// CreateCollection it holds only the name's claim across its I/O; it
+// waits for a checkpoint of the collection that is running (Handle.close).
 func (db *DB) DropCollection(ctx context.Context, tenant, name string) error {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	if db.closed {
-		return ErrClosed
+	key := colKey(tenant, name)
+	h, release, err := db.claimName(ctx, key)
+	if err != nil {
+		return err
 	}
-	h, ok := db.cols[colKey(tenant, name)]
-	if !ok {
+	defer release()
+	if h == nil {
 		return fmt.Errorf("collection %q: %w", name, ErrNotFound)
 	}
 	if err := db.meta.MarkCollectionDropping(ctx, h.info.ID); err != nil {
 		return translateMetaErr(err)
 	}
+	ctx = context.WithoutCancel(ctx) // marked: finish it whatever the caller does
 	db.cfg.crashAt("drop:marked")
-	delete(db.cols, colKey(tenant, name))
+	db.mu.Lock()
+	delete(db.cols, key)
+	db.mu.Unlock()
 	db.cfg.crashAt("drop:closing")
 	if err := h.close(false); err != nil {
 		db.log.Warn("closing a dropped collection's log", "collection", name, "err", err)
