@@ -28,8 +28,9 @@ const DefaultCommitDelay = time.Millisecond
 // DefaultTenant is the tenant that exists in every data directory.
 const DefaultTenant = meta.DefaultTenantID
 
-// Config tunes a DB. The zero value is usable: fsync=always, 64 MiB
-// segments, checkpoints every 50,000 records or 256 MiB of log.
+// Config tunes a DB. The zero value is usable: fsync=always, log segments
+// growing from 64 KiB to 64 MiB, checkpoints every 50,000 records or
+// 256 MiB of log.
 type Config struct {
 	Logger *slog.Logger
 	// FS is the filesystem the logs and snapshots use; nil is the OS's.
@@ -42,6 +43,8 @@ type Config struct {
 	// (see wal.Options.CommitDelay): 0 means DefaultCommitDelay, negative
 	// disables it.
 	CommitDelay time.Duration
+	// SegmentSize is the most a log segment grows to (wal.Options); 0 is
+	// 64 MiB. A collection's log starts with a 64 KiB segment.
 	SegmentSize int64
 	// A collection is checkpointed when the log since its last snapshot
 	// holds CheckpointRecords records (vectors or deleted ids) or

@@ -3,7 +3,9 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -249,4 +251,33 @@ func TestCreateAndDrop50WhileAnotherTenantQueries(t *testing.T) {
 		t.Fatalf("collections/ holds %d entries after the churn, want 1: %v", len(entries), err)
 	}
 	t.Logf("%d queries during 50 creates and drops", queries)
+}
+
+// TestNewCollectionsCostLittleDisk: a collection's log starts with a small
+// segment (it used to be 64 MiB, zero-filled, per collection), so 50 empty
+// collections with the default settings take a few MiB at most.
+func TestNewCollectionsCostLittleDisk(t *testing.T) {
+	dir := t.TempDir()
+	db := openTestDB(t, dir, Config{})
+	defer db.Close()
+	for i := 0; i < 50; i++ {
+		if _, err := db.CreateCollection(bg, DefaultTenant, CollectionConfig{Name: fmt.Sprint("c", i), Dimension: 8, Metric: distance.L2}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var total int64
+	err := filepath.WalkDir(db.collectionsDir(), func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		total += fi.Size()
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total > 50*(wal.DefaultInitialSegmentSize+4096) {
+		t.Fatalf("50 empty collections take %d bytes of files", total)
+	}
 }

@@ -136,11 +136,43 @@ func (l *Log) writeUnits(buf []byte, units []unit) error {
 		for j+1 < len(units) && l.activeOff+int64(units[j+1].end-u.start) <= l.opts.SegmentSize {
 			j++
 		}
+		if err := l.ensureRoom(l.activeOff + int64(units[j].end-u.start)); err != nil {
+			return err
+		}
 		if err := l.writeActive(buf[u.start:units[j].end], units[j].lastSeq); err != nil {
 			return err
 		}
 		i = j + 1
 	}
+	return nil
+}
+
+// ensureRoom grows the active segment to hold at least end bytes: it
+// doubles (up to SegmentSize, or to end for a unit bigger than a segment),
+// and the new space is zero-filled and fsynced before any record goes in,
+// as a new segment's is (see zeroFill), so that every byte after the last
+// record stays zero and later fdatasyncs cover only the records.
+func (l *Log) ensureRoom(end int64) error {
+	size := l.activeSize
+	if end <= size {
+		return nil
+	}
+	grown := max(end, min(2*size, l.opts.SegmentSize))
+	name := l.active.Name()
+	if err := l.active.Allocate(grown); err != nil {
+		return fmt.Errorf("grow %s to %d bytes: %w", name, grown, err)
+	}
+	if err := zeroFill(l.active, size, grown); err != nil {
+		return fmt.Errorf("grow %s to %d bytes: zero-fill: %w", name, grown, err)
+	}
+	if err := l.active.Sync(); err != nil {
+		return fmt.Errorf("grow %s to %d bytes: fdatasync: %w", name, grown, err)
+	}
+	l.activeSize, l.dirty = grown, false
+	l.mu.Lock()
+	l.segs[len(l.segs)-1].size = grown
+	l.mu.Unlock()
+	l.logger.Debug("wal: segment grown", "segment", name, "bytes", grown)
 	return nil
 }
 
@@ -176,13 +208,16 @@ func (l *Log) roll(firstSeq uint64) error {
 	if err := old.Close(); err != nil {
 		return fmt.Errorf("close finished segment %s: %w", old.Name(), err)
 	}
-	f, path, err := createSegment(l.fs, l.dir, firstSeq, l.opts.SegmentSize)
+	// A log busy enough to fill a segment gets its next one at the size
+	// this one reached, rather than growing it again from small.
+	size := max(l.opts.InitialSegmentSize, min(l.activeSize, l.opts.SegmentSize))
+	f, path, err := createSegment(l.fs, l.dir, firstSeq, size)
 	if err != nil {
 		return err
 	}
-	l.active, l.activeOff, l.dirty = f, segmentHeaderSize, false
+	l.active, l.activeOff, l.activeSize, l.dirty = f, segmentHeaderSize, size, false
 	l.mu.Lock()
-	l.segs = append(l.segs, segmentMeta{path: path, firstSeq: firstSeq, end: segmentHeaderSize})
+	l.segs = append(l.segs, segmentMeta{path: path, firstSeq: firstSeq, end: segmentHeaderSize, size: size})
 	l.mu.Unlock()
 	l.logger.Debug("wal: new segment", "segment", path, "first_seq", firstSeq)
 	return nil

@@ -40,18 +40,21 @@ type Log struct {
 	closeErr error           // the committer's last word, read after done
 
 	// Owned by the committer goroutine (and by Open before it starts).
-	active    File
-	activeOff int64  // where the next record goes in active
-	dirty     bool   // active has writes not yet fsynced
-	ticker    Ticker // SyncInterval only
+	active     File
+	activeOff  int64  // where the next record goes in active
+	activeSize int64  // bytes allocated (and zero-filled) in active
+	dirty      bool   // active has writes not yet fsynced
+	ticker     Ticker // SyncInterval only
 }
 
 // segmentMeta is a live segment. end is the offset after its last record;
-// for the active segment it moves with every write.
+// for the active segment it moves with every write, and size (the file's
+// length) with every growth.
 type segmentMeta struct {
 	path     string
 	firstSeq uint64
 	end      int64
+	size     int64
 }
 
 // unit is one Append or AppendBatch call inside the pending buffer. A unit
@@ -113,23 +116,24 @@ func Open(dir string, opts Options) (*Log, error) {
 		done:    make(chan struct{}),
 	}
 	if len(ls.segs) == 0 {
-		f, path, err := createSegment(fsys, dir, o.FirstSeq, o.SegmentSize)
+		f, path, err := createSegment(fsys, dir, o.FirstSeq, o.InitialSegmentSize)
 		if err != nil {
 			return nil, fmt.Errorf("wal: %w", err)
 		}
-		l.active, l.activeOff = f, segmentHeaderSize
-		l.segs = []segmentMeta{{path: path, firstSeq: o.FirstSeq, end: segmentHeaderSize}}
+		l.active, l.activeOff, l.activeSize = f, segmentHeaderSize, o.InitialSegmentSize
+		l.segs = []segmentMeta{{path: path, firstSeq: o.FirstSeq, end: segmentHeaderSize, size: o.InitialSegmentSize}}
 		l.nextSeq = o.FirstSeq
 	} else {
 		for _, sc := range ls.segs {
-			l.segs = append(l.segs, segmentMeta{path: sc.path, firstSeq: sc.firstSeq, end: sc.end})
+			l.segs = append(l.segs, segmentMeta{path: sc.path, firstSeq: sc.firstSeq, end: sc.end, size: sc.size})
 		}
 		last := ls.segs[len(ls.segs)-1]
-		f, err := openActive(fsys, last.path, o.SegmentSize)
+		f, size, err := openActive(fsys, last.path)
 		if err != nil {
 			return nil, err
 		}
-		l.active, l.activeOff = f, last.end
+		l.active, l.activeOff, l.activeSize = f, last.end, size
+		l.segs[len(l.segs)-1].size = size
 		l.nextSeq = last.lastSeq + 1
 	}
 	l.ackedSeq, l.writtenSeq = l.nextSeq-1, l.nextSeq-1
@@ -149,26 +153,19 @@ func ensureDir(fsys FS, dir string) error {
 	return nil
 }
 
-// openActive opens the last segment for appending and preallocates it to
-// the segment size if it is shorter (it was cut, or written by a build with
-// a smaller segment size).
-func openActive(fsys FS, path string, segmentSize int64) (File, error) {
+// openActive opens the last segment for appending and returns its size.
+// It is grown as records need room (Log.ensureRoom), not here.
+func openActive(fsys FS, path string) (File, int64, error) {
 	f, err := fsys.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
-		return nil, fmt.Errorf("wal: open %s: %w", path, err)
+		return nil, 0, fmt.Errorf("wal: open %s: %w", path, err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("wal: stat %s: %w", path, err)
+		return nil, 0, fmt.Errorf("wal: stat %s: %w", path, err)
 	}
-	if fi.Size() < segmentSize {
-		if err := f.Allocate(segmentSize); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("wal: preallocate %s: %w", path, err)
-		}
-	}
-	return f, nil
+	return f, fi.Size(), nil
 }
 
 // Append adds one record and returns its sequence number once the record is
@@ -306,6 +303,18 @@ func (l *Log) FirstSeq() uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.segs[0].firstSeq
+}
+
+// Size returns the bytes the log's segment files hold on disk (their
+// lengths: segments are allocated ahead of the records in them).
+func (l *Log) Size() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var n int64
+	for _, s := range l.segs {
+		n += s.size
+	}
+	return n
 }
 
 // Err returns the fail-stop error once the log has failed, else nil.
