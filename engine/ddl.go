@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/akidb/akidb/engine/meta"
+	"github.com/akidb/akidb/engine/wal"
 )
 
 // CreateCollection creates an empty collection for the tenant. The catalog
@@ -103,9 +104,10 @@ func (db *DB) claimName(ctx context.Context, key string) (*Handle, func(), error
 	return db.cols[key], release, nil
 }
 
-// undoCreate rolls a half-made collection back, as recovery would.
+// undoCreate rolls a half-made collection back, as recovery would. A
+// full disk as the cause makes the error ErrNoSpace.
 func (db *DB) undoCreate(ctx context.Context, row meta.Collection, cause error) error {
-	errs := []error{cause}
+	errs := []error{noSpace(cause)}
 	if err := db.meta.MarkCollectionDropping(ctx, row.ID); err != nil {
 		errs = append(errs, err)
 	} else if err := db.removeDirDurably(db.collectionDir(row.ID)); err != nil {
@@ -152,8 +154,22 @@ func (db *DB) DropCollection(ctx context.Context, tenant, name string) error {
 	return nil
 }
 
+// noSpace marks err with ErrNoSpace when it comes from a full disk: the
+// filesystem's ENOSPC or EDQUOT, the log's refusal, SQLite's SQLITE_FULL.
+func noSpace(err error) error {
+	if err == nil || errors.Is(err, ErrNoSpace) {
+		return err
+	}
+	if wal.IsNoSpace(err) || errors.Is(err, wal.ErrNoSpace) || errors.Is(err, meta.ErrNoSpace) {
+		return fmt.Errorf("%w: %w", ErrNoSpace, err)
+	}
+	return err
+}
+
 func translateMetaErr(err error) error {
 	switch {
+	case errors.Is(err, meta.ErrNoSpace):
+		return noSpace(err)
 	case errors.Is(err, meta.ErrAlreadyExists):
 		return fmt.Errorf("%w: %w", ErrAlreadyExists, err)
 	case errors.Is(err, meta.ErrNotFound):

@@ -102,16 +102,25 @@ func (h *Handle) Upsert(ctx context.Context, recs []Record) error {
 	// writes and fsyncs it, then publish. Linking the vectors into the
 	// graph (most of the work) happens in the background after the
 	// acknowledgement; until then searches scan them exactly (stage.go).
+	// While the disk is full, reserve only once the log has taken the
+	// record: a refused write then leaves nothing in the arena.
+	logFirst := h.wal.NoSpace()
 	seq, pending, err := h.submit(record.TypeUpsert, payload)
 	if err != nil {
 		return err
 	}
-	ib := h.c.stageUpsert(b)
+	var ib indexedBatch
+	if !logFirst {
+		ib = h.c.stageUpsert(b)
+	}
 	if err := h.await(pending); err != nil {
-		if ib.err == nil {
+		if !logFirst && ib.err == nil {
 			h.c.discardUpsert(ib)
 		}
 		return err
+	}
+	if logFirst {
+		ib = h.c.stageUpsert(b)
 	}
 	if ib.err != nil {
 		// The batch is in the log but not in memory, so the two disagree
@@ -207,11 +216,16 @@ func (h *Handle) submit(typ byte, payload []byte) (uint64, wal.Pending, error) {
 	return seq, pending, nil
 }
 
-// await waits for a submitted record. A record whose commit failed holds a
+// await waits for a submitted record. A record refused for lack of disk
+// space is ErrNoSpace: the log gave its sequence number back and goes on,
+// and so does the collection. A record whose commit failed holds a
 // sequence number that will never be applied, so the collection is failed
 // too and no later writer waits for it.
 func (h *Handle) await(p wal.Pending) error {
 	if err := p.Wait(); err != nil {
+		if errors.Is(err, wal.ErrNoSpace) {
+			return fmt.Errorf("collection %s: %w: %w", h.info.Name, ErrNoSpace, err)
+		}
 		if !h.failIfLogFailed() {
 			h.c.Fail(fmt.Errorf("collection %s is read-only: a log write did not commit: %w", h.info.Name, err))
 		}

@@ -28,6 +28,7 @@ type Log struct {
 	ackedSeq   uint64        // last record whose Append has returned success
 	writtenSeq uint64        // last record written into a segment
 	failErr    error         // set once, on the first write/fsync error
+	noSpace    bool          // the last commit refused records for lack of space
 	closed     bool          // Close was called
 	segs       []segmentMeta // live segments, oldest first; the last is active
 
@@ -70,6 +71,10 @@ type unit struct {
 type commitGroup struct {
 	done chan struct{}
 	err  error
+	// refuseFrom: with err, only records from this sequence number on
+	// failed (the disk filled part-way through the group; the records
+	// before it are committed). 0 for all of them.
+	refuseFrom uint64
 
 	opened time.Time // when its first record was queued
 	calls  int       // Submit/AppendBatch calls in it
@@ -183,14 +188,19 @@ func (l *Log) Append(typ byte, payload []byte) (uint64, error) {
 // Pending is a record Submit has queued. Until Wait returns nil the record
 // is not acknowledged: it may or may not survive a crash.
 type Pending struct {
-	g *commitGroup
+	g    *commitGroup
+	last uint64 // the last sequence number of the call's records
 }
 
 // Wait blocks until the record is covered by the sync policy (as Append)
-// and returns the commit's outcome.
+// and returns the commit's outcome: nil, an ErrNoSpace refusal (the log
+// goes on), or the fail-stop error.
 func (p Pending) Wait() error {
 	<-p.g.done
-	return p.g.err
+	if p.g.err != nil && p.last >= p.g.refuseFrom {
+		return p.g.err
+	}
+	return nil
 }
 
 // Submit queues one record, wakes the committer and returns the record's
@@ -214,7 +224,7 @@ func (l *Log) Submit(typ byte, payload []byte) (uint64, Pending, error) {
 	g := l.groupLocked()
 	l.mu.Unlock()
 	l.signal()
-	return seq, Pending{g: g}, nil
+	return seq, Pending{g: g, last: seq}, nil
 }
 
 // AppendBatch adds records with consecutive sequence numbers, in order, with
@@ -256,7 +266,10 @@ func (l *Log) AppendBatch(recs []Record) (uint64, error) {
 	g := l.groupLocked()
 	l.mu.Unlock()
 	l.signal()
-	return last, Pending{g: g}.Wait()
+	if err := (Pending{g: g, last: last}).Wait(); err != nil {
+		return 0, err
+	}
+	return last, nil
 }
 
 // reserveLocked checks that n more records can be appended.
@@ -315,6 +328,14 @@ func (l *Log) Size() int64 {
 		n += s.size
 	}
 	return n
+}
+
+// NoSpace reports whether the last commit refused records for lack of
+// disk space (ErrNoSpace) and none has succeeded since.
+func (l *Log) NoSpace() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.noSpace
 }
 
 // Err returns the fail-stop error once the log has failed, else nil.

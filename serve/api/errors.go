@@ -117,6 +117,8 @@ func AsError(err error) *Error {
 		return &Error{Code: CodeNotFound, Message: err.Error()}
 	case errors.Is(err, engine.ErrAlreadyExists):
 		return &Error{Code: CodeAlreadyExists, Message: err.Error()}
+	case errors.Is(err, engine.ErrNoSpace):
+		return &Error{Code: CodeInsufficientStorage, Message: "the disk is full: the write was refused and nothing of it was stored; reads go on, and writes succeed again once space is freed"}
 	case errors.Is(err, engine.ErrClosed):
 		return &Error{Code: CodeUnavailable, Message: "the server is shutting down"}
 	case errors.Is(err, context.DeadlineExceeded):
