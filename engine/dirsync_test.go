@@ -16,12 +16,7 @@ import (
 // them keeps them. Without the snapshots/ entry, the second checkpoint's
 // log truncation left a log that starts after records no snapshot holds.
 func TestNewDirectoriesSurviveAPowerCut(t *testing.T) {
-	dir := t.TempDir()
-	m := wal.NewMemFS()
-	if err := m.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	m.MakeDurable()
+	dir, m := memDataDir(t)
 	// A directory the catalog does not know, to be moved to lost+found.
 	stray := dir + "/collections/stray"
 	if err := wal.MkdirAllDurable(m, stray, 0o700); err != nil {

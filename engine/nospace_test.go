@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/akidb/akidb/engine/distance"
-	"github.com/akidb/akidb/engine/wal"
 )
 
 // TestFullDiskRefusesWritesAndResumes fills a small disk (a MemFS with a
@@ -18,12 +17,7 @@ import (
 // on, and once space returns writes succeed again without a restart. A
 // reopen then holds every acknowledged write and none of the refused ones.
 func TestFullDiskRefusesWritesAndResumes(t *testing.T) {
-	dir := t.TempDir()
-	m := wal.NewMemFS()
-	if err := m.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	m.MakeDurable()
+	dir, m := memDataDir(t)
 	db := openTestDB(t, dir, Config{FS: m, CheckpointRecords: -1})
 	if _, err := db.CreateCollection(bg, DefaultTenant, CollectionConfig{Name: "c", Dimension: 16, Metric: distance.L2}); err != nil {
 		t.Fatal(err)

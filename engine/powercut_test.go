@@ -30,6 +30,19 @@ func powerCutCycles() int {
 	return 24
 }
 
+// memDataDir returns a real temporary data directory (for the catalog)
+// and a MemFS for the collections, in which that directory exists durably.
+func memDataDir(t testing.TB) (string, *wal.MemFS) {
+	t.Helper()
+	dir := t.TempDir()
+	m := wal.NewMemFS()
+	if err := m.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	m.MakeDurable()
+	return dir, m
+}
+
 // ackLog is what the workload of one cycle had acknowledged.
 type ackLog struct {
 	mu        sync.Mutex
@@ -54,13 +67,8 @@ func (a *ackLog) set(f func()) {
 // none of the acknowledged deletes and drops. `make crashtest` runs 400
 // cycles (AKIDB_POWERCUT_CYCLES).
 func TestPowerCutNeverLosesAcknowledgedWrites(t *testing.T) {
-	dir := t.TempDir()
+	dir, m := memDataDir(t)
 	rng := rand.New(rand.NewPCG(2026, 13))
-	m := wal.NewMemFS()
-	if err := m.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	m.MakeDurable()
 	db := openTestDB(t, dir, Config{FS: m})
 	if _, err := db.CreateCollection(bg, DefaultTenant, CollectionConfig{Name: "pc", Dimension: crashDim, Metric: distance.L2}); err != nil {
 		t.Fatal(err)
