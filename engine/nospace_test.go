@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/akidb/akidb/engine/distance"
+	"github.com/akidb/akidb/engine/snapshot"
+	"github.com/akidb/akidb/engine/wal"
 )
 
 // TestFullDiskRefusesWritesAndResumes fills a small disk (a MemFS with a
@@ -141,5 +143,50 @@ func TestFullDiskRefusesWritesAndResumes(t *testing.T) {
 	}
 	if n := h.Count(); n != len(acked)-1 {
 		t.Fatalf("%d records after reopen, want %d", n, len(acked)-1)
+	}
+}
+
+// TestSnapshotAfterARefusedWrite: a refused upsert leaves its reserved
+// vectors abandoned at the end of the arena; the next snapshot must still
+// describe every node slot (it wrote only the published ones, which the
+// decoder then refused as not matching the graph, so a restart fell back
+// to an older snapshot or none).
+func TestSnapshotAfterARefusedWrite(t *testing.T) {
+	dir := t.TempDir()
+	ff := wal.NewFaultFS(nil)
+	db := openTestDB(t, dir, Config{FS: ff, CheckpointRecords: -1})
+	if _, err := db.CreateCollection(bg, DefaultTenant, CollectionConfig{Name: "c", Dimension: 4, Metric: distance.L2}); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := db.Collection(DefaultTenant, "c")
+	if err := h.Upsert(bg, recs("ok", 0, 40, 4)); err != nil {
+		t.Fatal(err)
+	}
+	ff.AddRule(wal.Rule{Op: wal.OpWrite, PathSuffix: ".wal", Err: syscall.ENOSPC})
+	// One node in 41 abandoned: too few tombstones for the checkpoint to vacuum.
+	if err := h.Upsert(bg, recs("refused", 0, 1, 4)); !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("upsert: %v, want ErrNoSpace", err)
+	}
+	if err := h.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	seqs, err := snapshot.List(ff, h.snapshotDir())
+	if err != nil || len(seqs) != 1 {
+		t.Fatalf("snapshots: %v %v", seqs, err)
+	}
+	r, err := snapshot.Open(ff, h.snapshotDir(), seqs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	c, err := DecodeState(r)
+	if err != nil {
+		t.Fatalf("the snapshot taken after a refused write does not decode: %v", err)
+	}
+	if c.Count() != 40 {
+		t.Fatalf("snapshot holds %d records, want 40", c.Count())
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

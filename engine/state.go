@@ -64,12 +64,15 @@ type stateCapture struct {
 func (c *Collection) captureState() *stateCapture {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return &stateCapture{
-		cfg: c.cfg, applied: c.applied, generation: c.generation,
-		extID: append([]string(nil), c.extID...),
-		meta:  append([]map[string]any(nil), c.meta...),
-		graph: c.graph.Freeze(),
-	}
+	st := &stateCapture{cfg: c.cfg, applied: c.applied, generation: c.generation, graph: c.graph.Freeze()}
+	// One slot per node of the graph: nodes past the last published one
+	// (reserved by a write that was then refused) are empty slots.
+	n := st.graph.Len()
+	st.extID = make([]string, n)
+	st.meta = make([]map[string]any, n)
+	copy(st.extID, c.extID)
+	copy(st.meta, c.meta)
+	return st
 }
 
 // EncodeState writes the collection's full state. The caller must keep
