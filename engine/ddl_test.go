@@ -60,6 +60,38 @@ func twoTenants(t testing.TB, cfg Config, n, dim int) (*DB, string) {
 	return db, other.ID
 }
 
+// background runs f(g, 0), f(g, 1), ... on n goroutines (g = 0..n-1) until
+// the returned stop is called or f returns an error; stop waits for them
+// and returns the first error.
+func background(n int, f func(g, i int) error) (stop func() error) {
+	done := make(chan struct{})
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for g := 0; g < n; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				if err := f(g, i); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	return func() error {
+		close(done)
+		wg.Wait()
+		close(errs)
+		return <-errs
+	}
+}
+
 // stepSignal returns a Config.crashAt that closes the returned channel the
 // first time the named step is reached.
 func stepSignal(step string) (func(string), chan struct{}) {
@@ -165,7 +197,7 @@ func TestQueriesDoNotWaitForCreateOrDropIO(t *testing.T) {
 		go func() {
 			h, err := db.Collection(DefaultTenant, "q")
 			if err == nil {
-				_, err = h.Search(SearchRequest{Vector: vectorFor("r-1", 8), K: 5})
+				_, err = h.Search(bg, SearchRequest{Vector: vectorFor("r-1", 8), K: 5})
 			}
 			if err == nil && len(db.ListCollections("")) == 0 {
 				err = errors.New("no collections listed")
@@ -194,32 +226,22 @@ func TestQueriesDoNotWaitForCreateOrDropIO(t *testing.T) {
 func TestCreateAndDrop50WhileAnotherTenantQueries(t *testing.T) {
 	db, other := twoTenants(t, Config{}, 500, 8)
 	defer db.Close()
-	stop := make(chan struct{})
 	var queries int
-	qerr := make(chan error, 1)
-	go func() {
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				qerr <- nil
-				return
-			default:
+	stop := background(1, func(_, i int) error {
+		h, err := db.Collection(DefaultTenant, "q")
+		if err == nil {
+			var res SearchResult
+			res, err = h.Search(bg, SearchRequest{Vector: vectorFor(fmt.Sprint("r-", i%500), 8), K: 10})
+			if err == nil && len(res.Hits) != 10 {
+				err = fmt.Errorf("%d hits", len(res.Hits))
 			}
-			h, err := db.Collection(DefaultTenant, "q")
-			if err == nil {
-				var res SearchResult
-				res, err = h.Search(SearchRequest{Vector: vectorFor(fmt.Sprint("r-", i%500), 8), K: 10})
-				if err == nil && len(res.Hits) != 10 {
-					err = fmt.Errorf("%d hits", len(res.Hits))
-				}
-			}
-			if err != nil {
-				qerr <- fmt.Errorf("query %d: %w", i, err)
-				return
-			}
-			queries++
 		}
-	}()
+		if err != nil {
+			return fmt.Errorf("query %d: %w", i, err)
+		}
+		queries++
+		return nil
+	})
 	for i := 0; i < 50; i++ {
 		name := fmt.Sprint("churn-", i)
 		if _, err := db.CreateCollection(bg, other, CollectionConfig{Name: name, Dimension: 8, Metric: distance.L2}); err != nil {
@@ -236,8 +258,7 @@ func TestCreateAndDrop50WhileAnotherTenantQueries(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	close(stop)
-	if err := <-qerr; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	if queries == 0 {

@@ -64,8 +64,8 @@ func (h *Handle) Collection() *Collection { return h.c }
 func (h *Handle) Stats() Stats                  { return h.c.Stats() }
 func (h *Handle) Count() int                    { return h.c.Count() }
 func (h *Handle) Get(id string) (Record, error) { return h.c.Get(id) }
-func (h *Handle) Search(req SearchRequest) (SearchResult, error) {
-	return h.c.Search(req)
+func (h *Handle) Search(ctx context.Context, req SearchRequest) (SearchResult, error) {
+	return h.c.Search(ctx, req)
 }
 func (h *Handle) Scroll(cursor string, limit int, withVectors bool) (ScrollPage, error) {
 	return h.c.Scroll(cursor, limit, withVectors)
@@ -181,7 +181,10 @@ func (h *Handle) Delete(ctx context.Context, ids []string) (int, error) {
 // records written concurrently may or may not be included) and returns
 // how many were deleted.
 func (h *Handle) DeleteWhere(ctx context.Context, f *filter.Filter) (int, error) {
-	ids := h.c.MatchingIDs(f)
+	ids, err := h.c.MatchingIDs(ctx, f)
+	if err != nil {
+		return 0, err
+	}
 	total := 0
 	for start := 0; start < len(ids); start += 1000 {
 		n, err := h.Delete(ctx, ids[start:min(start+1000, len(ids))])

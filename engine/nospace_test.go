@@ -105,7 +105,7 @@ func TestFullDiskRefusesWritesAndResumes(t *testing.T) {
 	if _, err := h.Get(acked[len(acked)-1]); err != nil {
 		t.Fatalf("read on a full disk: %v", err)
 	}
-	res, err := h.Search(SearchRequest{Vector: vectorFor(acked[0], 16), K: 3})
+	res, err := h.Search(bg, SearchRequest{Vector: vectorFor(acked[0], 16), K: 3})
 	if err != nil || len(res.Hits) != 3 || res.Hits[0].ID != acked[0] {
 		t.Fatalf("search on a full disk: %v %+v", err, res.Hits)
 	}

@@ -70,8 +70,12 @@ func (c *Collection) captureState() *stateCapture {
 	n := st.graph.Len()
 	st.extID = make([]string, n)
 	st.meta = make([]map[string]any, n)
-	copy(st.extID, c.extID)
-	copy(st.meta, c.meta)
+	tab := c.slots.Load()
+	for i := range n {
+		if s := tab.get(uint32(i)); s != nil {
+			st.extID[i], st.meta[i] = s.id, s.meta
+		}
+	}
 	return st
 }
 
@@ -167,10 +171,10 @@ func DecodeState(r io.Reader) (*Collection, error) {
 	// Slots are appended as they are read, so a lying count cannot make
 	// this allocate ahead of the input; the graph must then agree.
 	var (
-		extID []string
-		meta  []map[string]any
+		table = slotsFor(0)
 		byID  = make(map[string]uint32)
 		idb   int64
+		metab int64
 		buf   = make([]byte, 0, 256)
 	)
 	for n := 0; n < slots; n++ {
@@ -211,9 +215,12 @@ func DecodeState(r io.Reader) (*Collection, error) {
 			}
 			byID[id] = uint32(n)
 			idb += int64(len(id))
+			metab += int64(metaLen)
+			for n >= table.nodes() {
+				table.chunks = append(table.chunks, new(slotChunk))
+			}
+			table.chunks[n>>slotChunkBits][n&slotChunkMask].Store(&slot{id: id, meta: m, metaBytes: int64(metaLen)})
 		}
-		extID = append(extID, id)
-		meta = append(meta, m)
 	}
 	g, err := hnsw.Decode(br)
 	if err != nil {
@@ -232,6 +239,8 @@ func DecodeState(r io.Reader) (*Collection, error) {
 		}
 	}
 	c := newCollectionWithGraph(cfg, g, applied)
-	c.extID, c.meta, c.byID, c.idBytes, c.generation = extID, meta, byID, idb, generation
+	c.byID, c.idBytes, c.metaBytes, c.generation = byID, idb, metab, generation
+	c.slots.Store(table)
+	c.live.Store(int64(len(byID)))
 	return c, nil
 }
