@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -45,13 +46,14 @@ func (h *Handle) checkpoint() error {
 		c.writeGate.Unlock()
 		return err
 	}
-	if len(seqs) > 0 && seqs[0] == seq {
+	compact := h.compact.Swap(false) && c.graph.Deleted() > 0
+	if len(seqs) > 0 && seqs[0] == seq && !compact {
 		c.writeGate.Unlock()
 		h.sinceRecords.Store(0)
 		h.sinceBytes.Store(0)
 		return nil // nothing new
 	}
-	if st := c.graph.Len(); st > 0 && float64(c.graph.Deleted()) >= h.db.cfg.VacuumRatio*float64(st) {
+	if st := c.graph.Len(); st > 0 && (compact || float64(c.graph.Deleted()) >= h.db.cfg.VacuumRatio*float64(st)) {
 		if _, err := c.vacuumGated(); err != nil {
 			c.writeGate.Unlock()
 			return err
@@ -118,6 +120,7 @@ func (s stopWriter) Write(p []byte) (int, error) {
 // pruneAfterCheckpoint keeps the newest keepSnapshots snapshots and the
 // log from the oldest kept one on.
 func (h *Handle) pruneAfterCheckpoint() error {
+	defer h.refreshSnapshotBytes()
 	seqs, err := snapshot.List(h.db.cfg.FS, h.snapshotDir())
 	if err != nil {
 		return err
@@ -135,6 +138,32 @@ func (h *Handle) pruneAfterCheckpoint() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// refreshSnapshotBytes sums the sizes of the snapshots on disk; a file it
+// cannot stat counts for nothing (Stats must not fail).
+func (h *Handle) refreshSnapshotBytes() {
+	fsys := h.db.cfg.FS
+	seqs, _ := snapshot.List(fsys, h.snapshotDir())
+	var n int64
+	for _, seq := range seqs {
+		if fi, err := fsys.Stat(filepath.Join(h.snapshotDir(), snapshot.FileName(seq))); err == nil {
+			n += fi.Size()
+		}
+	}
+	h.snapshotBytes.Store(n)
+}
+
+// RequestCompaction asks for a checkpoint in the background that vacuums
+// every tombstone (deleted and replaced records keep their vectors in
+// memory until a vacuum) and lets the log be truncated. A tenant refused
+// for its quota is given back what deletes and replacements freed, without
+// waiting for the usual thresholds.
+func (h *Handle) RequestCompaction() {
+	h.compact.Store(true)
+	if h.ckptQueued.CompareAndSwap(false, true) {
+		h.db.ckpt.request(h)
+	}
 }
 
 // checkpointer runs requested checkpoints in the background, one at a

@@ -86,7 +86,11 @@ type Stats struct {
 	Count          int    `json:"count"`
 	Deleted        int    `json:"deleted"`
 	MemoryBytes    int64  `json:"memory_bytes"`
-	AppliedSeq     uint64 `json:"applied_seq"`
+	// DiskBytes is what the collection's files hold: its log segments
+	// (allocated ahead of the records in them) and its snapshots. Zero
+	// for an in-memory Collection.
+	DiskBytes  int64  `json:"disk_bytes"`
+	AppliedSeq uint64 `json:"applied_seq"`
 }
 
 // Collection is an in-memory set of records indexed by an HNSW graph. It is

@@ -49,6 +49,12 @@ type Handle struct {
 	// writers counts Upsert and Delete calls past validation, for the log's
 	// commit delay (wal.Options.Writers).
 	writers atomic.Int64
+	// snapshotBytes is the size of the snapshots on disk, as of the last
+	// checkpoint (or the open).
+	snapshotBytes atomic.Int64
+	// compact asks the next checkpoint to vacuum whatever tombstones
+	// there are, not only past VacuumRatio (RequestCompaction).
+	compact atomic.Bool
 }
 
 func (h *Handle) walDir() string      { return filepath.Join(h.dir, "wal") }
@@ -60,8 +66,18 @@ func (h *Handle) Info() CollectionInfo { return h.info }
 // Collection exposes the in-memory collection for reads.
 func (h *Handle) Collection() *Collection { return h.c }
 
-// Stats, Get, Count, Scroll and Search read the in-memory state.
-func (h *Handle) Stats() Stats                  { return h.c.Stats() }
+// Stats returns the collection's counts, memory and disk usage.
+func (h *Handle) Stats() Stats {
+	st := h.c.Stats()
+	st.DiskBytes = h.DiskBytes()
+	return st
+}
+
+// DiskBytes is what the collection's files hold: log segments and
+// snapshots (temporary files of a checkpoint being written aside).
+func (h *Handle) DiskBytes() int64 { return h.wal.Size() + h.snapshotBytes.Load() }
+
+// Get, Count, Scroll and Search read the in-memory state.
 func (h *Handle) Count() int                    { return h.c.Count() }
 func (h *Handle) Get(id string) (Record, error) { return h.c.Get(id) }
 func (h *Handle) Search(ctx context.Context, req SearchRequest) (SearchResult, error) {
@@ -320,6 +336,7 @@ func (db *DB) openCollection(row meta.Collection) (*Handle, error) {
 	}
 	c.nextSeq = c.applied
 	h.sinceRecords.Store(int64(replayed))
+	h.refreshSnapshotBytes()
 	db.cfg.Observer.Recovered(row.Name, time.Since(start), replayed)
 	db.log.Info("collection recovered", "collection", row.Name, "tenant", row.TenantID, "records", c.Count(), "snapshot_seq", c.applied-uint64(replayed), "replayed", replayed, "duration", time.Since(start))
 	return h, nil

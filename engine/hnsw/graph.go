@@ -286,6 +286,13 @@ func (g *Graph) AppendVector(dst []float32, id uint32) []float32 {
 	return append(dst, g.vec(tab, id)...)
 }
 
+// NodeBytes is what one more node adds to MemoryBytes on average: its
+// vector, its layer-0 list and bookkeeping, and its expected share of
+// upper-layer lists (a node has 1/(M-1) upper layers on average).
+func (g *Graph) NodeBytes() int64 {
+	return int64(g.dim*4+g.stride0*4) + 24 + 4 + 8 + int64(g.strideUp*4)/int64(g.m-1)
+}
+
 // MemoryBytes returns the bytes held by vectors, neighbour lists and
 // per-node bookkeeping (arena chunks are counted whole).
 func (g *Graph) MemoryBytes() int64 {
