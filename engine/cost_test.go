@@ -70,19 +70,26 @@ func TestUsageCountsWhatIsHeld(t *testing.T) {
 		t.Fatalf("after compaction: %d bytes; %d before the replacements, %d with their tombstones", st.MemoryBytes, m.MemoryBytes, replaced.MemoryBytes)
 	}
 
-	var files int64
-	err := filepath.WalkDir(meta.dir, func(_ string, d fs.DirEntry, err error) error {
+	files := dirBytes(t, meta.dir)
+	if got := meta.Stats().DiskBytes; got != files || got == 0 {
+		t.Fatalf("DiskBytes = %d, the collection's files hold %d", got, files)
+	}
+}
+
+// dirBytes is the size of the files under dir.
+func dirBytes(t *testing.T, dir string) int64 {
+	t.Helper()
+	var total int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
 		fi, err := d.Info()
-		files += fi.Size()
+		total += fi.Size()
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := meta.Stats().DiskBytes; got != files || got == 0 {
-		t.Fatalf("DiskBytes = %d, the collection's files hold %d", got, files)
-	}
+	return total
 }

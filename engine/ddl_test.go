@@ -3,9 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -286,19 +284,7 @@ func TestNewCollectionsCostLittleDisk(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var total int64
-	err := filepath.WalkDir(db.collectionsDir(), func(_ string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		fi, err := d.Info()
-		total += fi.Size()
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if total > 50*(wal.DefaultInitialSegmentSize+4096) {
+	if total := dirBytes(t, db.collectionsDir()); total > 50*(wal.DefaultInitialSegmentSize+4096) {
 		t.Fatalf("50 empty collections take %d bytes of files", total)
 	}
 }
