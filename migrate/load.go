@@ -22,6 +22,7 @@ type migration struct {
 	db      *engine.DB
 	tenants map[string]string // v2 tenant name -> v2 tenant id
 	batches int
+	saves   int
 	saved   time.Time
 }
 
@@ -381,7 +382,8 @@ func (m *migration) loadCollection(ctx context.Context, h *engine.Handle, c *Col
 				if err := m.saveState(); err != nil {
 					return err
 				}
-				m.opts.Hook(fmt.Sprintf("saved:%d", m.batches))
+				m.saves++
+				m.opts.Hook(fmt.Sprintf("saved:%d", m.saves))
 			}
 			return nil
 		})

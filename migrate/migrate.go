@@ -84,7 +84,8 @@ type Options struct {
 	// Hook, when set, is called at named steps (tests stop the process
 	// there): "plan", "state-created", "tenants", "collection:<key>",
 	// "batch:<n>" (the n-th batch is acknowledged, before the state file
-	// records it), "saved:<n>" (after it does), "loaded", "verified".
+	// records it), "saved:<n>" (the n-th save of the state while
+	// loading), "loaded", "verified".
 	Hook func(step string)
 }
 

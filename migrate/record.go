@@ -214,13 +214,13 @@ func nonFiniteToken(text []byte, off int64) string {
 		return ""
 	}
 	rest := text[at:]
-	for _, tok := range []string{"NaN", "Infinity", "-Infinity"} {
+	if bytes.HasPrefix(rest, []byte("Infinity")) && at > 0 && text[at-1] == '-' {
+		return "-Infinity" // the '-' was read as the start of a number
+	}
+	for _, tok := range []string{"NaN", "Infinity"} {
 		if bytes.HasPrefix(rest, []byte(tok)) {
 			return tok
 		}
-	}
-	if at > 0 && text[at-1] == '-' && bytes.HasPrefix(rest, []byte("Infinity")) {
-		return "-Infinity"
 	}
 	return ""
 }
