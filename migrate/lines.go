@@ -137,6 +137,39 @@ func (r *spanReader) read(s span) ([]byte, error) {
 	return buf, nil
 }
 
+// lineGroup is consecutive live lines of a collection: live[from:from+len(lines)].
+type lineGroup struct {
+	from  int
+	lines [][]byte
+}
+
+// readLive reads c's live lines from index start on, in file order, and
+// emits them in groups: a group closes when full(count, bytes, next)
+// says the next line does not fit.
+func readLive(c *CollectionPlan, start int, full func(count, size int, next span) bool, emit func(lineGroup) error) error {
+	sr, err := openSpans(c.DataFile)
+	if err != nil {
+		return err
+	}
+	defer sr.Close()
+	for i := start; i < len(c.live); {
+		g := lineGroup{from: i}
+		size := 0
+		for ; i < len(c.live) && (len(g.lines) == 0 || !full(len(g.lines), size, c.live[i])); i++ {
+			line, err := sr.read(c.live[i])
+			if err != nil {
+				return err
+			}
+			g.lines = append(g.lines, line)
+			size += len(line)
+		}
+		if err := emit(g); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // readSpanAt reads one line anywhere in the file (verification samples).
 func readSpanAt(f *os.File, s span) ([]byte, error) {
 	buf := make([]byte, s.n)

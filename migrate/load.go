@@ -288,12 +288,6 @@ func (m *migration) ensureCollection(ctx context.Context, c *CollectionPlan) (*e
 	return m.db.Collection(tid, c.V2Name)
 }
 
-// loadBatch is a run of lines that become records: live[from:to].
-type loadBatch struct {
-	from, to int
-	lines    [][]byte
-}
-
 type loadResult struct {
 	to   int
 	recs []engine.Record
@@ -314,32 +308,13 @@ func (m *migration) loadCollection(ctx context.Context, h *engine.Handle, c *Col
 	sh := c.shape()
 	perRecord := 4*c.Dimension + 16
 	return runOrdered(ctx, m.opts.Workers,
-		func(emit func(loadBatch) error) error {
-			sr, err := openSpans(c.DataFile)
-			if err != nil {
-				return err
-			}
-			defer sr.Close()
-			for i := start; i < len(c.live); {
-				b := loadBatch{from: i}
-				size := 0
-				for ; i < len(c.live) && i-b.from < m.opts.Batch && (size == 0 || size+perRecord+int(c.live[i].n) <= maxBatchBytes); i++ {
-					line, err := sr.read(c.live[i])
-					if err != nil {
-						return err
-					}
-					b.lines = append(b.lines, line)
-					size += perRecord + len(line)
-				}
-				b.to = i
-				if err := emit(b); err != nil {
-					return err
-				}
-			}
-			return nil
+		func(emit func(lineGroup) error) error {
+			return readLive(c, start, func(count, size int, next span) bool {
+				return count == m.opts.Batch || (count+1)*perRecord+size+int(next.n) > maxBatchBytes
+			}, emit)
 		},
-		func(b loadBatch) loadResult {
-			out := loadResult{to: b.to, recs: make([]engine.Record, 0, len(b.lines))}
+		func(b lineGroup) loadResult {
+			out := loadResult{to: b.from + len(b.lines), recs: make([]engine.Record, 0, len(b.lines))}
 			for j, line := range b.lines {
 				s := c.live[b.from+j]
 				pl := parseLine(line, s.n, c.DataFile, s.line, sh, parseOptions{metadata: true})

@@ -228,10 +228,6 @@ func (m *migration) verifyCollection(ctx context.Context, h *engine.Handle, c *C
 	dist := c.metric.Func()
 	answers := make([]truth, len(queries))
 	var v1sum checksum
-	type chunk struct {
-		from  int
-		lines [][]byte
-	}
 	type result struct {
 		sum   checksum
 		ids   []string
@@ -239,28 +235,10 @@ func (m *migration) verifyCollection(ctx context.Context, h *engine.Handle, c *C
 		err   error
 	}
 	err = runOrdered(ctx, m.opts.Workers,
-		func(emit func(chunk) error) error {
-			sr, err := openSpans(c.DataFile)
-			if err != nil {
-				return err
-			}
-			defer sr.Close()
-			for i := 0; i < len(c.live); {
-				ch := chunk{from: i}
-				for ; i < len(c.live) && i-ch.from < 256; i++ {
-					line, err := sr.read(c.live[i])
-					if err != nil {
-						return err
-					}
-					ch.lines = append(ch.lines, line)
-				}
-				if err := emit(ch); err != nil {
-					return err
-				}
-			}
-			return nil
+		func(emit func(lineGroup) error) error {
+			return readLive(c, 0, func(count, _ int, _ span) bool { return count == 256 }, emit)
 		},
-		func(ch chunk) result {
+		func(ch lineGroup) result {
 			var r result
 			for j, line := range ch.lines {
 				s := c.live[ch.from+j]
