@@ -50,14 +50,16 @@ func BenchmarkMigrateVsREST(b *testing.B) {
 			s := timeRESTInsert(b, bodies, n, dim)
 			mig, rest = append(mig, m.Seconds()), append(rest, s.Seconds())
 			ratios = append(ratios, s.Seconds()/m.Seconds())
-			b.Logf("round %d: migrate %.1f s (%.0f records/s), REST %.1f s (%.0f records/s), REST/migrate %.2f",
+			// Printed at once (b.Logf shows only at the end), so a long
+			// run can be followed.
+			fmt.Fprintf(os.Stderr, "round %d: migrate %.1f s (%.0f records/s), REST %.1f s (%.0f records/s), REST/migrate %.2f\n",
 				r+1, m.Seconds(), float64(n)/m.Seconds(), s.Seconds(), float64(n)/s.Seconds(), s.Seconds()/m.Seconds())
 		}
 	}
 	b.ReportMetric(median(mig), "migrate-s")
 	b.ReportMetric(median(rest), "rest-s")
 	b.ReportMetric(median(ratios), "rest/migrate")
-	b.Logf("%d x %d-d, %d rounds: median migrate %.1f s, median REST %.1f s, median ratio REST/migrate %.2f",
+	fmt.Fprintf(os.Stderr, "%d x %d-d, %d rounds: median migrate %.1f s, median REST %.1f s, median ratio REST/migrate %.2f\n",
 		n, dim, len(ratios), median(mig), median(rest), median(ratios))
 }
 
