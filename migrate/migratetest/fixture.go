@@ -1,6 +1,7 @@
 package migratetest
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -159,14 +160,74 @@ func SingleTenant(dir string, records int, seed uint64) (*Fixture, error) {
 }
 
 // Large writes one collection of n records of dim dimensions, each id
-// once (no repeats or deletes), clustered like real embeddings: the speed
-// measurement's input.
+// once (no repeats or deletes), shaped like real embeddings: points of a
+// 16-dimensional mixture of clusters mapped into dim dimensions, plus a
+// little noise, so their intrinsic dimension is low (noise in all dim
+// dimensions would make every point almost equally far from every other,
+// which no embedding model produces). The speed measurement's input.
 func Large(dir string, n, dim int, seed uint64) (*Fixture, error) {
 	f := &Fixture{Dir: dir, Collections: []*Collection{{Dir: "embeddings", Name: "embeddings", Dim: dim, Metric: "cosine", V2Tenant: "default", V2Name: "embeddings"}}}
-	if err := os.MkdirAll(filepath.Join(dir, "collections"), 0o755); err != nil {
+	c := f.Collections[0]
+	path := filepath.Join(dir, "collections", c.Dir)
+	if err := os.MkdirAll(path, 0o755); err != nil {
 		return nil, err
 	}
-	return f, f.writeCollection(f.Collections[0], n, rand.New(rand.NewPCG(seed, 11)), false)
+	if err := os.WriteFile(filepath.Join(path, "manifest.json"), Manifest(c.Name, dim, c.Metric, ""), 0o644); err != nil {
+		return nil, err
+	}
+	out, err := os.Create(filepath.Join(path, "vectors.jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	defer out.Close()
+	rng := rand.New(rand.NewPCG(seed, 11))
+	const latent = 16
+	proj := make([][]float32, latent)
+	for i := range proj {
+		proj[i] = make([]float32, dim)
+		for j := range proj[i] {
+			proj[i][j] = float32(rng.NormFloat64())
+		}
+	}
+	centres := make([][]float64, 32)
+	for i := range centres {
+		centres[i] = make([]float64, latent)
+		for j := range centres[i] {
+			centres[i][j] = rng.NormFloat64() * 3
+		}
+	}
+	c.Final = make(map[string]Record, n)
+	w := bufio.NewWriterSize(out, 1<<20)
+	z := make([]float64, latent)
+	for i := 0; i < n; i++ {
+		ctr := centres[rng.IntN(len(centres))]
+		for j := range z {
+			z[j] = ctr[j] + rng.NormFloat64()
+		}
+		v := make([]float32, dim)
+		for j := range v {
+			x := rng.NormFloat64() * 0.05
+			for k := range z {
+				x += z[k] * float64(proj[k][j])
+			}
+			v[j] = float32(x)
+		}
+		id := fmt.Sprintf("emb-%07d", i)
+		fmt.Fprintf(w, `{"id": %q, "vector": [`, id)
+		for j, x := range v {
+			if j > 0 {
+				w.WriteString(", ")
+			}
+			w.WriteString(strconv.FormatFloat(float64(x), 'g', -1, 32))
+		}
+		w.WriteString("], \"metadata\": {\"n\": " + strconv.Itoa(i) + "}}\n")
+		c.Final[id] = Record{ID: id, Vector: v, Metadata: map[string]any{"n": float64(i)}}
+		c.Lines++
+	}
+	if err := w.Flush(); err != nil {
+		return nil, err
+	}
+	return f, out.Close()
 }
 
 func (f *Fixture) writeTenants() error {
