@@ -271,5 +271,6 @@ func callerOf(row meta.APIKey) api.Caller {
 	if len(row.Collections) > 0 {
 		c.Collections = append([]string(nil), row.Collections...)
 	}
+	c.Operator = IsOperator(c)
 	return c
 }

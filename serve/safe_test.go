@@ -1,0 +1,58 @@
+package serve
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/akidb/akidb/serve/access"
+	"github.com/akidb/akidb/serve/grpc/akidbv1"
+)
+
+// writerKey creates a writer key of the default tenant with the operator
+// key and returns it.
+func writerKey(t *testing.T, s *started, client *http.Client, operator string) string {
+	t.Helper()
+	r := do(t, client, "POST", s.restURL("/admin/api-keys"), operator, access.CreateKeyRequest{Role: "writer", Name: "app"})
+	if r.status != http.StatusCreated {
+		t.Fatalf("create writer key: %d %s", r.status, r.body)
+	}
+	var k access.CreatedKey
+	if err := json.Unmarshal(r.body, &k); err != nil {
+		t.Fatal(err)
+	}
+	return k.Key
+}
+
+// TestStatusHidesDataDirFromTenants: the data directory is the
+// operator's business; a tenant's key sees the status without it, on
+// both transports.
+func TestStatusHidesDataDirFromTenants(t *testing.T) {
+	cfg := testConfig(t)
+	s := startServer(t, cfg)
+	client := &http.Client{Timeout: waitTimeout}
+	op := bootstrapKey(t, cfg.DataDir)
+	app := writerKey(t, s, client, op)
+
+	for _, c := range []struct {
+		who, cred string
+		want      bool
+	}{{"operator", op, true}, {"writer", app, false}} {
+		r := do(t, client, "GET", s.restURL("/api/v1/status"), c.cred, nil)
+		if r.status != http.StatusOK {
+			t.Fatalf("%s: %d %s", c.who, r.status, r.body)
+		}
+		if got := strings.Contains(string(r.body), "data_dir"); got != c.want {
+			t.Errorf("REST status as %s shows data_dir: %v, want %v: %s", c.who, got, c.want, r.body)
+		}
+		_, mgmt := s.grpcClients(t)
+		st, err := mgmt.GetStatus(rpcCtx(t, c.cred), &akidbv1.GetStatusRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := st.GetDataDir() != ""; got != c.want {
+			t.Errorf("gRPC status as %s shows data_dir %q, want shown: %v", c.who, st.GetDataDir(), c.want)
+		}
+	}
+}
