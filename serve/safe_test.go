@@ -56,3 +56,43 @@ func TestStatusHidesDataDirFromTenants(t *testing.T) {
 		}
 	}
 }
+
+// TestCreatesAnswer201WithLocation: every REST create answers 201 with
+// a Location header naming what it made.
+func TestCreatesAnswer201WithLocation(t *testing.T) {
+	cfg := testConfig(t)
+	s := startServer(t, cfg)
+	client := &http.Client{Timeout: waitTimeout}
+	op := bootstrapKey(t, cfg.DataDir)
+	id := func(r httpResult, path string) string {
+		t.Helper()
+		var v map[string]any
+		if err := json.Unmarshal(r.body, &v); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range strings.Split(path, ".") {
+			if m, ok := v[k].(map[string]any); ok {
+				v = m
+				continue
+			}
+			s, _ := v[k].(string)
+			return s
+		}
+		return ""
+	}
+	check := func(what string, r httpResult, want string) {
+		t.Helper()
+		if r.status != http.StatusCreated || r.header.Get("Location") != want || want == "" {
+			t.Errorf("%s: %d, Location %q; want 201 and %q (%s)", what, r.status, r.header.Get("Location"), want, r.body)
+		}
+	}
+	r := do(t, client, "POST", s.restURL("/api/v1/collections"), op, map[string]any{"name": "docs", "dimension": 2})
+	check("collection", r, "/api/v1/collections/docs")
+	r = do(t, client, "POST", s.restURL("/admin/tenants"), op, access.CreateTenantRequest{Name: "acme"})
+	check("tenant", r, "/admin/tenants/"+id(r, "id"))
+	r = do(t, client, "POST", s.restURL("/admin/api-keys"), op, access.CreateKeyRequest{Role: "reader", Tenant: "acme"})
+	key := id(r, "id")
+	check("key", r, "/admin/api-keys/"+key)
+	r = do(t, client, "POST", s.restURL("/admin/api-keys/"+key+"/rotate"), op, nil)
+	check("rotated key", r, "/admin/api-keys/"+id(r, "new.id"))
+}
