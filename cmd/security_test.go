@@ -349,6 +349,9 @@ func TestServeSecurityFlags(t *testing.T) {
 	if cfg, err := probe(nil, "--auth=false"); err != nil || !cfg.Auth.Disabled {
 		t.Fatalf("--auth=false: %v %v", cfg.Auth.Disabled, err)
 	}
+	if cfg, err := probe(nil, "--allow-plaintext"); err != nil || !cfg.AllowPlaintext {
+		t.Fatalf("--allow-plaintext: %v %v", cfg.AllowPlaintext, err)
+	}
 	secret := strings.Repeat("k", 40)
 	if cfg, err := probe(map[string]string{"AKIDB_JWT_SECRET": secret + "\n"}); err != nil || string(cfg.Auth.JWTSecret) != secret {
 		t.Fatalf("AKIDB_JWT_SECRET: %q %v", cfg.Auth.JWTSecret, err)
@@ -379,6 +382,30 @@ func TestServeSecurityFlags(t *testing.T) {
 	} {
 		if _, err := probe(c.env, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want an error with %q", name, err, c.want)
+		}
+	}
+}
+
+// TestServeRefusesExposure: plaintext or --auth=false on an address
+// other than loopback stops `akidb serve` before it listens, saying why
+// and what to do.
+func TestServeRefusesExposure(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--rest-addr", "0.0.0.0:0"}, "--allow-plaintext"},
+		{[]string{"--grpc-addr", "[::]:0"}, "--tls-cert"},
+		{[]string{"--rest-addr", "0.0.0.0:0", "--allow-plaintext", "--auth=false"}, "--auth=false"},
+	} {
+		args := append([]string{"serve", "--data-dir", dir, "--rest-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"}, c.args...)
+		code, _, errs := runCLI(t, nil, args...)
+		if code == 0 || !strings.Contains(errs, c.want) || !strings.Contains(errs, "reachable from the network") {
+			t.Errorf("%v: exit %d, stderr %q; want a refusal naming %s", c.args, code, errs, c.want)
+		}
+		if strings.Contains(errs, "REST on") {
+			t.Errorf("%v: printed the start-up banner before refusing:\n%s", c.args, errs)
 		}
 	}
 }

@@ -32,7 +32,12 @@ akidb.v1 RPC needs a credential: "Authorization: Bearer <api-key-or-jwt>" (or
 X-API-Key; gRPC metadata "authorization"). On the first start of an empty data
 directory an admin key is created, printed once on stderr and written to
 <data-dir>/secrets/bootstrap-admin.key (0600). --auth=false (AKIDB_AUTH=false)
-turns authentication off for trusted local development only.
+turns authentication off for trusted local development only; it is refused
+on an address other than loopback.
+
+On an address other than loopback (0.0.0.0, a LAN IP, a host name) the
+server refuses to start without TLS unless --allow-plaintext is given (for a
+proxy in front that terminates TLS); it then warns at start and on /readyz.
 
 --tls-cert and --tls-key serve REST and gRPC over TLS (1.3 unless
 --tls-min-version 1.2); --tls-client-ca also requires client certificates
@@ -82,7 +87,8 @@ memory available (cgroup limit or RAM). See docs/limits.md.`,
 	f.Int("max-dimension", def.Limits.MaxDimension, "dimension of a new collection")
 	f.Int64("max-body-bytes", def.Limits.MaxBodyBytes, "request body (REST) and message (gRPC) size")
 	f.Int("max-delete-ids", def.Limits.MaxDeleteIDs, "ids per delete request")
-	f.Bool("auth", true, "require credentials on every API request; --auth=false is for trusted local development only")
+	f.Bool("auth", true, "require credentials on every API request; --auth=false is for trusted local development only and refused on an address other than loopback")
+	f.Bool("allow-plaintext", false, "serve without TLS on an address other than loopback (a proxy in front terminates TLS); refused without it")
 	f.String("jwt-secret-file", "", "file holding the JWT signing secret (at least 32 bytes); default: AKIDB_JWT_SECRET, else <data-dir>/secrets/jwt.key")
 	f.Duration("token-ttl", auth.DefaultTokenTTL, "lifetime of a JWT issued by POST /api/v1/auth/token")
 	f.Duration("key-cache-ttl", auth.DefaultCacheTTL, "how long a verified API key is trusted from memory (revocations through this server apply at once)")
@@ -141,6 +147,7 @@ func serveConfig(c *cli) (serve.Config, error) {
 	cfg.Limits.MaxBodyBytes = v.GetInt64("max-body-bytes")
 	cfg.Limits.MaxDeleteIDs = v.GetInt("max-delete-ids")
 	cfg.Auth.Disabled = !v.GetBool("auth")
+	cfg.AllowPlaintext = v.GetBool("allow-plaintext")
 	cfg.Auth.TokenTTL = v.GetDuration("token-ttl")
 	cfg.Auth.KeyCacheTTL = v.GetDuration("key-cache-ttl")
 	cfg.Auth.Throttle.MaxFailures = v.GetInt("auth-max-failures")

@@ -64,6 +64,10 @@ type Config struct {
 	// Limiting configures load shedding, rate limits and quotas
 	// (docs/limits.md).
 	Limiting LimitingConfig
+	// AllowPlaintext lets the server listen without TLS on an address
+	// other than loopback (for a TLS-terminating proxy in front); it then
+	// warns at start and on /readyz. Without it Start refuses that.
+	AllowPlaintext bool
 
 	// memoryLimitSource is where Run's memory limit came from, for GET
 	// /admin/config.
@@ -177,6 +181,10 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	warnings, err := checkExposure(cfg)
+	if err != nil {
+		return nil, err
+	}
 	reg := prometheus.NewRegistry()
 	m, err := metrics.New(reg)
 	if err != nil {
@@ -201,6 +209,10 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 			return nil, err
 		}
 	}
+	for _, w := range warnings {
+		logger.Warn(w)
+		fmt.Fprintf(s.notices, "\nakidb: WARNING: %s.\n\n", w)
+	}
 	if cfg.Auth.Disabled {
 		logger.Warn("AUTHENTICATION IS OFF: every request acts as an unrestricted admin; for trusted local development only")
 		fmt.Fprint(s.notices, authOffWarning)
@@ -218,7 +230,7 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	s.bg, s.stopBg = context.WithCancel(context.Background())
 
 	handler := rest.NewHandler(s.svc, rest.Options{Logger: logger, Metrics: m, MetricsHandler: metrics.Handler(reg), Limits: cfg.Limits, Guard: s.guard,
-		Shedder: s.shedder, RequestTimeout: cfg.Limiting.RequestTimeout})
+		Shedder: s.shedder, RequestTimeout: cfg.Limiting.RequestTimeout, ReadyWarnings: warnings})
 	s.http = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,

@@ -47,6 +47,9 @@ type Options struct {
 	// ratelimit.DefaultRequestTimeout); used with Shedder. A request the
 	// bound stops is answered 503 unavailable with Retry-After: 1.
 	RequestTimeout time.Duration
+	// ReadyWarnings are shown in the body of /readyz and /healthz (for
+	// example that the server runs without TLS on a reachable address).
+	ReadyWarnings []string
 }
 
 // Route is a registered method and path (Gin syntax: /collections/:name).
@@ -129,6 +132,7 @@ type server struct {
 	guard    *access.Guard
 	shedder  *ratelimit.Shedder
 	timeout  time.Duration
+	warnings []string
 }
 
 // NewHandler returns the REST API over svc.
@@ -148,7 +152,7 @@ func newEngine(svc *api.Service, opts Options) *gin.Engine {
 		lim.MaxBodyBytes = api.DefaultLimits().MaxBodyBytes
 	}
 	s := &server{svc: svc, log: opts.Logger, metrics: opts.Metrics, metricsH: opts.MetricsHandler, maxBody: lim.MaxBodyBytes, guard: opts.Guard,
-		shedder: opts.Shedder, timeout: opts.RequestTimeout}
+		shedder: opts.Shedder, timeout: opts.RequestTimeout, warnings: opts.ReadyWarnings}
 
 	// Release mode keeps Gin from printing routes and warnings to stdout;
 	// it is process-wide in Gin, and idempotent.

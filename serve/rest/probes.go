@@ -16,8 +16,11 @@ import (
 var openAPIDocument []byte
 
 // probeStatus is the whole body of a probe answer: no data, ever.
+// Warnings (readyz and healthz only) are the operator's configuration
+// risks, such as plaintext on a reachable address.
 type probeStatus struct {
-	Status string `json:"status"`
+	Status   string   `json:"status"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // livez: the process is up and serving HTTP.
@@ -29,11 +32,11 @@ func (s *server) livez(c *gin.Context) {
 func (s *server) readyz(c *gin.Context) {
 	switch {
 	case s.svc.Ready():
-		writeJSON(c, http.StatusOK, probeStatus{Status: "ok"})
+		writeJSON(c, http.StatusOK, probeStatus{Status: "ok", Warnings: s.warnings})
 	case !s.svc.Started():
-		writeJSON(c, http.StatusServiceUnavailable, probeStatus{Status: "starting"})
+		writeJSON(c, http.StatusServiceUnavailable, probeStatus{Status: "starting", Warnings: s.warnings})
 	default:
-		writeJSON(c, http.StatusServiceUnavailable, probeStatus{Status: "stopping"})
+		writeJSON(c, http.StatusServiceUnavailable, probeStatus{Status: "stopping", Warnings: s.warnings})
 	}
 }
 
