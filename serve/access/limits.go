@@ -255,7 +255,6 @@ func (g *Guard) SetRateLimit(ctx context.Context, u limits.RateLimitUpdate) (Run
 	return g.runtimeConfig(l), nil
 }
 
-
 func keyRateView(l *LimitDeps, k auth.KeyInfo, r limits.KeyRate) KeyRateLimit {
 	burst := l.Config.RateLimit().BurstFor(r.QPSLimit)
 	if r.Burst != nil {
