@@ -410,6 +410,22 @@ func TestServeRefusesExposure(t *testing.T) {
 	}
 }
 
+// TestServeDataDirInUse: a second server on a data directory in use
+// fails with the holder named and without first printing the start-up
+// banner, which would say it serves.
+func TestServeDataDirInUse(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	_, stop := startServer(t, dir)
+	defer stop()
+	code, _, errs := runCLI(t, nil, "serve", "--data-dir", dir, "--rest-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0")
+	if code == 0 || !strings.Contains(errs, "LOCK") && !strings.Contains(errs, "in use") {
+		t.Fatalf("second server: exit %d, stderr:\n%s", code, errs)
+	}
+	if strings.Contains(errs, "REST on") {
+		t.Fatalf("the banner was printed before the fatal error:\n%s", errs)
+	}
+}
+
 // TestCertsDev writes a dev certificate set and refuses to overwrite it.
 func TestCertsDev(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "certs")
@@ -425,7 +441,20 @@ func TestCertsDev(t *testing.T) {
 	if code, _, errs := runCLI(t, nil, "certs", "dev", "--out", dir); code == 0 || !strings.Contains(errs, "already exists") {
 		t.Fatalf("overwrite: %d %q", code, errs)
 	}
-	if code, _, errs := runCLI(t, nil, "certs", "dev"); code == 0 || !strings.Contains(errs, "--out") {
-		t.Fatalf("no --out: %d %q", code, errs)
+	// Without --out: ./dev-certs, which .gitignore keeps out of commits.
+	wd, err := os.Getwd() // the package directory, cmd/
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	if out := mustCLI(t, nil, "certs", "dev"); !strings.Contains(out, filepath.Join("dev-certs", "server.crt")) {
+		t.Fatalf("no --out:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join("dev-certs", "ca.crt")); err != nil {
+		t.Fatalf("default --out: %v", err)
+	}
+	ignore, err := os.ReadFile(filepath.Join(filepath.Dir(wd), ".gitignore"))
+	if err != nil || !strings.Contains(string(ignore), "/dev-certs/") {
+		t.Fatalf(".gitignore does not keep dev-certs out: %v", err)
 	}
 }

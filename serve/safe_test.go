@@ -96,3 +96,24 @@ func TestCreatesAnswer201WithLocation(t *testing.T) {
 	r = do(t, client, "POST", s.restURL("/admin/api-keys/"+key+"/rotate"), op, nil)
 	check("rotated key", r, "/admin/api-keys/"+id(r, "new.id"))
 }
+
+// TestQueryWithoutK: a query without k says k is required, on both
+// transports, rather than "got 0".
+func TestQueryWithoutK(t *testing.T) {
+	cfg := testConfig(t)
+	s := startServer(t, cfg)
+	client := &http.Client{Timeout: waitTimeout}
+	op := bootstrapKey(t, cfg.DataDir)
+	if r := do(t, client, "POST", s.restURL("/api/v1/collections"), op, map[string]any{"name": "docs", "dimension": 2}); r.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	r := do(t, client, "POST", s.restURL("/api/v1/collections/docs/query"), op, map[string]any{"vector": []float32{1, 0}})
+	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "k: is required") || strings.Contains(string(r.body), "got 0") {
+		t.Errorf("REST query without k: %d %s", r.status, r.body)
+	}
+	col, _ := s.grpcClients(t)
+	_, err := col.Query(rpcCtx(t, op), &akidbv1.QueryRequest{Collection: "docs", Vector: []float32{1, 0}})
+	if err == nil || !strings.Contains(err.Error(), "k: is required") {
+		t.Errorf("gRPC query without k: %v", err)
+	}
+}

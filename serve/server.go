@@ -568,13 +568,23 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) er
 	if cfg.Auth.Disabled {
 		authState = "OFF"
 	}
-	fmt.Fprintf(out, "akidb %s: REST on %s://%s, gRPC on %s, data in %s, authentication %s\n", cfg.Version, scheme, s.RESTAddr(), s.GRPCAddr(), cfg.DataDir, authState)
 	var runErr error
-	select {
-	case <-ctx.Done():
-		logger.Info("shutting down", "reason", context.Cause(ctx))
-	case runErr = <-s.errs:
-		logger.Error("fatal", "err", runErr)
+	ready := s.ready
+	for done := false; !done; {
+		select {
+		case <-ready:
+			// Said once the data directory is open, so that a fatal error
+			// (the directory in use, say) is not preceded by a line
+			// claiming the server runs.
+			fmt.Fprintf(out, "akidb %s: REST on %s://%s, gRPC on %s, data in %s, authentication %s\n", cfg.Version, scheme, s.RESTAddr(), s.GRPCAddr(), cfg.DataDir, authState)
+			ready = nil
+		case <-ctx.Done():
+			logger.Info("shutting down", "reason", context.Cause(ctx))
+			done = true
+		case runErr = <-s.errs:
+			logger.Error("fatal", "err", runErr)
+			done = true
+		}
 	}
 	shutCtx := context.WithoutCancel(ctx)
 	if err := s.Shutdown(shutCtx); err != nil {

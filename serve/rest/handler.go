@@ -47,6 +47,9 @@ type Options struct {
 	// ratelimit.DefaultRequestTimeout); used with Shedder. A request the
 	// bound stops is answered 503 unavailable with Retry-After: 1.
 	RequestTimeout time.Duration
+	// Now is the clock of the log's summaries of refused requests (nil:
+	// time.Now).
+	Now func() time.Time
 	// ReadyWarnings are shown in the body of /readyz and /healthz (for
 	// example that the server runs without TLS on a reachable address).
 	ReadyWarnings []string
@@ -133,6 +136,7 @@ type server struct {
 	shedder  *ratelimit.Shedder
 	timeout  time.Duration
 	warnings []string
+	refusals *refusalLog
 }
 
 // NewHandler returns the REST API over svc.
@@ -152,7 +156,8 @@ func newEngine(svc *api.Service, opts Options) *gin.Engine {
 		lim.MaxBodyBytes = api.DefaultLimits().MaxBodyBytes
 	}
 	s := &server{svc: svc, log: opts.Logger, metrics: opts.Metrics, metricsH: opts.MetricsHandler, maxBody: lim.MaxBodyBytes, guard: opts.Guard,
-		shedder: opts.Shedder, timeout: opts.RequestTimeout, warnings: opts.ReadyWarnings}
+		shedder: opts.Shedder, timeout: opts.RequestTimeout, warnings: opts.ReadyWarnings,
+		refusals: newRefusalLog(opts.Logger, opts.Now)}
 
 	// Release mode keeps Gin from printing routes and warnings to stdout;
 	// it is process-wide in Gin, and idempotent.
