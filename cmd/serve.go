@@ -30,8 +30,10 @@ collection is checkpointed, and the data directory is closed.
 Security is on by default. Every /api/v1 and /admin request and every
 akidb.v1 RPC needs a credential: "Authorization: Bearer <api-key-or-jwt>" (or
 X-API-Key; gRPC metadata "authorization"). On the first start of an empty data
-directory an admin key is created, printed once on stderr and written to
-<data-dir>/secrets/bootstrap-admin.key (0600). --auth=false (AKIDB_AUTH=false)
+directory an admin key is created and written to
+<data-dir>/secrets/bootstrap-admin.key (0600), and printed once on stderr if
+that is a terminal (else only the file's path is). Revoking or rotating that
+key deletes the file. --auth=false (AKIDB_AUTH=false)
 turns authentication off for trusted local development only; it is refused
 on an address other than loopback.
 
@@ -57,6 +59,7 @@ memory available (cgroup limit or RAM). See docs/limits.md.`,
 			if err != nil {
 				return err
 			}
+			cfg.NoticesTerminal = c.st.StderrTerminal
 			if c.st.Hangups != nil {
 				reload, stop := c.st.Hangups()
 				defer stop()

@@ -37,8 +37,10 @@ func TestBootstrapKey(t *testing.T) {
 	if !strings.HasPrefix(key, auth.KeyPrefix) || len(key) != auth.KeyLen {
 		t.Fatalf("bootstrap key %q", key)
 	}
-	if n := strings.Count(s.notices.String(), key); n != 1 {
-		t.Fatalf("the key appears %d times in the notices:\n%s", n, s.notices.String())
+	// The notices are not a terminal here: they name the file, not the key.
+	keyFile := filepath.Join(cfg.DataDir, auth.SecretsDir, auth.BootstrapKeyFile)
+	if n := strings.Count(s.notices.String(), key); n != 0 || !strings.Contains(s.notices.String(), keyFile) {
+		t.Fatalf("the key appears %d times in the notices (want 0 and the file's path):\n%s", n, s.notices.String())
 	}
 	if strings.Contains(s.logs.String(), key) {
 		t.Fatal("the bootstrap key is in the log")
@@ -70,6 +72,26 @@ func TestBootstrapKey(t *testing.T) {
 	}
 	if r := do(t, client, "GET", again.restURL("/admin/tenants"), key, nil); r.status != http.StatusOK {
 		t.Fatalf("after a restart: %d %s", r.status, r.body)
+	}
+}
+
+// TestBootstrapKeyOnTerminal: on a terminal the new key is shown once;
+// revoking it through the server deletes its file.
+func TestBootstrapKeyOnTerminal(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.NoticesTerminal = true
+	s := startServer(t, cfg)
+	key := bootstrapKey(t, cfg.DataDir)
+	if n := strings.Count(s.notices.String(), key); n != 1 {
+		t.Fatalf("the key appears %d times on the terminal:\n%s", n, s.notices.String())
+	}
+	id := strings.Split(key, "_")[1]
+	client := &http.Client{Timeout: waitTimeout}
+	if r := do(t, client, "DELETE", s.restURL("/admin/api-keys/"+id), key, nil); r.status != http.StatusOK {
+		t.Fatalf("revoke: %d %s", r.status, r.body)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, auth.SecretsDir, auth.BootstrapKeyFile)); !os.IsNotExist(err) {
+		t.Fatalf("the revoked bootstrap key's file is still there: %v", err)
 	}
 }
 

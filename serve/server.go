@@ -58,9 +58,14 @@ type Config struct {
 	// received (the CLI sends one per SIGHUP).
 	Reload <-chan struct{}
 	// Notices receives what the operator must read once: the bootstrap
-	// admin key of a new data directory, the warning that authentication
-	// is off. Nil: Run writes them to its out; Start discards them.
+	// admin key of a new data directory (or, unless NoticesTerminal, only
+	// where it is kept), the warning that authentication is off. Nil: Run
+	// writes them to its out; Start discards them.
 	Notices io.Writer
+	// NoticesTerminal says Notices is a terminal that a person reads, so
+	// the bootstrap key may be shown on it. Otherwise (a journal, a log
+	// file, a pipe, which keep what they get) only the key file's path is.
+	NoticesTerminal bool
 	// Limiting configures load shedding, rate limits and quotas
 	// (docs/limits.md).
 	Limiting LimitingConfig
@@ -347,7 +352,12 @@ func (s *Server) openSecurity(db *engine.DB) error {
 			return err
 		}
 		if key != "" {
-			fmt.Fprintf(s.notices, bootstrapNotice, key.Reveal(), filepath.Join(s.cfg.DataDir, auth.SecretsDir, auth.BootstrapKeyFile))
+			path := filepath.Join(s.cfg.DataDir, auth.SecretsDir, auth.BootstrapKeyFile)
+			if s.cfg.NoticesTerminal {
+				fmt.Fprintf(s.notices, bootstrapNotice, key.Reveal(), path)
+			} else {
+				fmt.Fprintf(s.notices, bootstrapPathNotice, path, path)
+			}
 		}
 	}
 	auditor := auth.NewAuditor(db.Meta(), auth.AuditConfig{Retention: ac.AuditRetention, MaxEvents: ac.AuditMaxEvents, Logger: s.log, Now: ac.Now})
@@ -420,9 +430,25 @@ the "default" tenant was created; it is shown this once:
 
     %s
 
-It is also in %s (mode 0600).
+It is also in %s (mode 0600) until it is revoked or rotated.
 Send it as "Authorization: Bearer <key>". Create keys for your applications
 with "akidb keys create", and rotate or revoke this one when you are done.
+
+`
+
+// bootstrapPathNotice says where the first admin key is when the notices
+// do not go to a terminal: a journal or log file would keep the key.
+const bootstrapPathNotice = `
+akidb: this is a new data directory, so it has no API keys. An admin key of
+the "default" tenant was created and written to
+
+    %s   (mode 0600)
+
+It is not printed here because this output is not a terminal (a journal or
+log file would keep it). Read it with: cat %s
+The file is deleted when the key is revoked or rotated.
+Create keys for your applications with "akidb keys create", and rotate or
+revoke this one when you are done.
 
 `
 
