@@ -328,7 +328,8 @@ func TestServeSecurityFlags(t *testing.T) {
 		if env == nil {
 			env = map[string]string{}
 		}
-		root, c := newRootCommand(&State{LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }, Stderr: &bytes.Buffer{}})
+		defer setEnv(t, env)()
+		root, c := newRootCommand(&State{LookupEnv: os.LookupEnv, Stderr: &bytes.Buffer{}})
 		cmd, rest, err := root.Find(append([]string{"serve"}, args...))
 		if err != nil {
 			t.Fatal(err)

@@ -18,7 +18,9 @@ type State struct {
 	Stderr io.Writer
 	Stdin  io.Reader
 	Args   []string
-	// LookupEnv is consulted for AKIDB_* settings.
+	// LookupEnv is consulted for variables that are not settings of a
+	// flag (AKIDB_JWT_SECRET). The AKIDB_<KEY> settings themselves are
+	// read by viper (AutomaticEnv) from the process environment.
 	LookupEnv func(key string) (string, bool)
 	// SignalContext returns a context cancelled on SIGINT or SIGTERM.
 	SignalContext func(parent context.Context) (context.Context, context.CancelFunc)
