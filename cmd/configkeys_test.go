@@ -79,3 +79,11 @@ func TestConfigUnknownKeysRefused(t *testing.T) {
 		t.Fatalf("a serve key in the file of another command: exit %d %q", code, errs)
 	}
 }
+
+// TestConfigExampleIsValid: every key of docs/config.example.toml is one
+// the commands know.
+func TestConfigExampleIsValid(t *testing.T) {
+	if code, _, errs := runCLI(t, nil, "version", "--config", filepath.Join("..", "docs", "config.example.toml")); code != 0 {
+		t.Fatalf("docs/config.example.toml: exit %d %s", code, errs)
+	}
+}
