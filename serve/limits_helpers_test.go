@@ -77,17 +77,19 @@ func mustStatus(t *testing.T, r httpResult, status int, code api.Code) httpResul
 
 // rateHeaders are a response's rate limit headers ("" when absent).
 type rateHeaders struct {
-	limit, remaining, reset, retryAfter string
+	qps, burst, remaining, reset, retryAfter string
 }
 
 func headersOf(r httpResult) rateHeaders {
-	return rateHeaders{r.header.Get("X-RateLimit-Limit"), r.header.Get("X-RateLimit-Remaining"),
+	return rateHeaders{r.header.Get("X-RateLimit-Limit"), r.header.Get("X-RateLimit-Burst"), r.header.Get("X-RateLimit-Remaining"),
 		r.header.Get("X-RateLimit-Reset"), r.header.Get("Retry-After")}
 }
 
-// wantHeaders builds the expected headers from numbers (retryAfter < 0: absent).
-func wantHeaders(limit, remaining, reset, retryAfter int) rateHeaders {
-	h := rateHeaders{strconv.Itoa(limit), strconv.Itoa(remaining), strconv.Itoa(reset), ""}
+// wantHeaders builds the expected headers from numbers: the rate per
+// second (X-RateLimit-Limit), the burst, and so on (retryAfter < 0:
+// absent).
+func wantHeaders(qps, burst, remaining, reset, retryAfter int) rateHeaders {
+	h := rateHeaders{strconv.Itoa(qps), strconv.Itoa(burst), strconv.Itoa(remaining), strconv.Itoa(reset), ""}
 	if retryAfter >= 0 {
 		h.retryAfter = strconv.Itoa(retryAfter)
 	}

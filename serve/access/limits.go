@@ -152,7 +152,7 @@ func (g *Guard) rateLimit(d *Deps, c api.Caller, req Request) error {
 	if req.OnRateLimit != nil {
 		req.OnRateLimit(dec)
 	}
-	if e := dec.Err(); e != nil {
+	if e := dec.Err(c.TenantID, c.KeyID); e != nil {
 		g.log.Debug("rate limited", "tenant", c.TenantID, "key", c.KeyID, "action", req.Action,
 			"retry_after_s", e.RetryAfterSeconds, "request_id", req.RequestID)
 		return e

@@ -82,7 +82,7 @@ func TestRateLimitOrder(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Code != api.CodeRateLimited || ae.RetryAfterSeconds != 1 {
 		t.Fatalf("forbidden with the bucket empty: %v", err)
 	}
-	if len(seen) != 3 || seen[0].Remaining != 1 || seen[1].Remaining != 0 || seen[2].Allowed || seen[2].Limit != 2 {
+	if len(seen) != 3 || seen[0].Remaining != 1 || seen[1].Remaining != 0 || seen[2].Allowed || seen[2].Burst != 2 {
 		t.Fatalf("decisions %+v", seen)
 	}
 	// The 401 and the 403 are audited, the 429 is not.

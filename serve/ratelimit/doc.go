@@ -38,7 +38,8 @@
 // Every rate-limited REST response carries, for the bucket that binds
 // more (fewer requests left, then the longer wait):
 //
-//	X-RateLimit-Limit      the bucket size (burst): requests possible at once
+//	X-RateLimit-Limit      the rate, requests per second (the IETF drafts' limit per 1 s window)
+//	X-RateLimit-Burst      the bucket size: requests possible at once
 //	X-RateLimit-Remaining  whole tokens left after this request
 //	X-RateLimit-Reset      seconds until the bucket is full again, rounded up (0: full)
 //
@@ -80,7 +81,8 @@
 //	rate limit: d := limiter.Allow(tenant, keyID, quotas.RatesFor(tenant, keyID))
 //	      set d.Headers() on the response (also when refused);
 //	      metrics.ObserveRateLimit(tenant, d.Allowed) if d.Limited()
-//	      if e := d.Err(); e != nil -> 429 rate_limited, Retry-After
+//	      if e := d.Err(tenant, keyID); e != nil -> 429 rate_limited, Retry-After,
+//	      naming the limit that refused it (d.Source) and how to raise it
 //	authorize                    -> 403
 //	service (quotas checked before writes: serve/limits.Guard) -> engine
 //
