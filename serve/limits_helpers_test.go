@@ -106,13 +106,19 @@ func decodeJSON[T any](t *testing.T, r httpResult) T {
 	return v
 }
 
-// metricValue scrapes /metrics and returns the value of one series, given
-// as it appears in the exposition (`name{label="v"}`); -1 when absent.
+// metricValue scrapes /metrics (for a series with a tenant label,
+// /admin/metrics with the bootstrap key) and returns the value of one
+// series, given as it appears in the exposition (`name{label="v"}`); -1
+// when absent.
 func metricValue(t *testing.T, s *started, client *http.Client, series string) float64 {
 	t.Helper()
-	r := do(t, client, "GET", s.restURL("/metrics"), "", nil)
+	path, cred := "/metrics", ""
+	if strings.Contains(series, `tenant="`) {
+		path, cred = "/admin/metrics", bootstrapKey(t, s.cfg.DataDir)
+	}
+	r := do(t, client, "GET", s.restURL(path), cred, nil)
 	if r.status != http.StatusOK {
-		t.Fatalf("/metrics: %d", r.status)
+		t.Fatalf("%s: %d", path, r.status)
 	}
 	for _, line := range strings.Split(string(r.body), "\n") {
 		if rest, ok := strings.CutPrefix(line, series+" "); ok {

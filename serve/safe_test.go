@@ -117,3 +117,57 @@ func TestQueryWithoutK(t *testing.T) {
 		t.Errorf("gRPC query without k: %v", err)
 	}
 }
+
+// TestMetricsTenantSeriesBehindAuth: the public /metrics names no
+// tenant; the operator reads the tenant-labelled series at
+// /admin/metrics, and a tenant's admin may not.
+func TestMetricsTenantSeriesBehindAuth(t *testing.T) {
+	cfg := testConfig(t)
+	s := startServer(t, cfg)
+	client := &http.Client{Timeout: waitTimeout}
+	op := bootstrapKey(t, cfg.DataDir)
+	r := do(t, client, "POST", s.restURL("/admin/tenants"), op, access.CreateTenantRequest{Name: "acme"})
+	var tn access.Tenant
+	if err := json.Unmarshal(r.body, &tn); err != nil || tn.ID == "" {
+		t.Fatalf("create tenant: %s %v", r.body, err)
+	}
+	r = do(t, client, "POST", s.restURL("/admin/api-keys"), op, access.CreateKeyRequest{Tenant: "acme", Role: "admin"})
+	var k access.CreatedKey
+	if err := json.Unmarshal(r.body, &k); err != nil {
+		t.Fatal(err)
+	}
+	// A request of acme's through its bucket, and a quota so that the
+	// usage gauge has a series.
+	do(t, client, "GET", s.restURL("/api/v1/collections"), k.Key, nil)
+	do(t, client, "POST", s.restURL("/admin/tenants/acme/quota"), op, map[string]any{"max_collections": 5})
+
+	public := do(t, client, "GET", s.restURL("/metrics"), "", nil)
+	if public.status != http.StatusOK || strings.Contains(string(public.body), tn.ID) || strings.Contains(string(public.body), "tenant=") {
+		t.Fatalf("public /metrics names a tenant (%d):\n%s", public.status, grepLines(string(public.body), "tenant"))
+	}
+	if !strings.Contains(string(public.body), "akidb_shed_requests_total") {
+		t.Fatal("public /metrics lost its totals")
+	}
+	if r := do(t, client, "GET", s.restURL("/admin/metrics"), "", nil); r.status != http.StatusUnauthorized {
+		t.Fatalf("/admin/metrics without a key: %d", r.status)
+	}
+	if r := do(t, client, "GET", s.restURL("/admin/metrics"), k.Key, nil); r.status != http.StatusForbidden {
+		t.Fatalf("/admin/metrics as a tenant's admin: %d %s", r.status, r.body)
+	}
+	full := do(t, client, "GET", s.restURL("/admin/metrics"), op, nil)
+	for _, want := range []string{`akidb_ratelimit_allowed_total{tenant="` + tn.ID + `"}`, `akidb_quota_usage_ratio{resource="collections",tenant="` + tn.ID + `"}`, "akidb_shed_requests_total"} {
+		if full.status != http.StatusOK || !strings.Contains(string(full.body), want) {
+			t.Fatalf("/admin/metrics as the operator (%d) lacks %s", full.status, want)
+		}
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

@@ -190,7 +190,9 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	reg := prometheus.NewRegistry()
+	// reg is public (GET /metrics); tenantReg holds the series labelled
+	// with tenant ids, served only to the operator (GET /admin/metrics).
+	reg, tenantReg := prometheus.NewRegistry(), prometheus.NewRegistry()
 	m, err := metrics.New(reg)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
@@ -206,7 +208,7 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	if s.limiter, err = ratelimit.New(ratelimit.Config{Now: cfg.Limiting.Now}); err != nil {
 		return nil, err
 	}
-	if s.limitM, err = limits.NewMetrics(reg, limits.MetricsSources{Shedder: s.shedder, Config: &s.changes}); err != nil {
+	if s.limitM, err = limits.NewMetrics(reg, tenantReg, limits.MetricsSources{Shedder: s.shedder, Config: &s.changes}); err != nil {
 		return nil, err
 	}
 	if cfg.TLSEnabled() {
@@ -234,7 +236,8 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	s.bg, s.stopBg = context.WithCancel(context.Background())
 
-	handler := rest.NewHandler(s.svc, rest.Options{Logger: logger, Metrics: m, MetricsHandler: metrics.Handler(reg), Limits: cfg.Limits, Guard: s.guard,
+	handler := rest.NewHandler(s.svc, rest.Options{Logger: logger, Metrics: m, MetricsHandler: metrics.Handler(reg),
+		TenantMetricsHandler: metrics.Handler(prometheus.Gatherers{reg, tenantReg}), Limits: cfg.Limits, Guard: s.guard,
 		Shedder: s.shedder, RequestTimeout: cfg.Limiting.RequestTimeout, ReadyWarnings: warnings})
 	s.http = &http.Server{
 		Handler:           handler,

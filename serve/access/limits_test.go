@@ -25,7 +25,7 @@ func limitedGuard(t *testing.T, f *accesstest.Fixture, opts access.Options) *acc
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := limits.NewMetrics(prometheus.NewRegistry(), limits.MetricsSources{})
+	m, err := limits.NewMetrics(prometheus.NewRegistry(), prometheus.NewRegistry(), limits.MetricsSources{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestRateLimitMetricsAndDisabledAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := limits.NewMetrics(reg, limits.MetricsSources{})
+	m, err := limits.NewMetrics(reg, reg, limits.MetricsSources{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -113,6 +113,7 @@
 //	audit.read           x
 //	status.read          x      x       x
 //	token.issue          x      x       x
+//	metrics.read         G
 //
 // A key limited to collections reaches only those; serve/api applies the
 // list (another collection is not_found).

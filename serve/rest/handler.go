@@ -20,8 +20,13 @@ type Options struct {
 	// Metrics, if not nil, counts and times requests and records search
 	// and upsert latency.
 	Metrics *metrics.Metrics
-	// MetricsHandler serves GET /metrics; nil answers 404.
+	// MetricsHandler serves GET /metrics, public: totals, no tenant ids;
+	// nil answers 404.
 	MetricsHandler http.Handler
+	// TenantMetricsHandler serves GET /admin/metrics (action
+	// metrics.read, the operator's): every series, those labelled with
+	// tenant ids included. Nil: MetricsHandler.
+	TenantMetricsHandler http.Handler
 	// Limits: the REST layer enforces MaxBodyBytes itself (the service
 	// enforces the rest). The zero value means the service's limits.
 	Limits api.Limits
@@ -103,6 +108,7 @@ var routeTable = []routeDef{
 	{http.MethodDelete, "/admin/api-keys/:id", needsGuard((*server).revokeKey)},
 	{http.MethodPost, "/admin/api-keys/:id/rotate", needsGuard((*server).rotateKey)},
 	{http.MethodGet, "/admin/audit", needsGuard((*server).listAudit)},
+	{http.MethodGet, "/admin/metrics", (*server).serveTenantMetrics},
 	{http.MethodGet, "/admin/tenants/:id/quota", needsGuard((*server).getQuota)},
 	{http.MethodPost, "/admin/tenants/:id/quota", needsGuard((*server).setQuota)},
 	{http.MethodGet, "/admin/api-keys/:id/rate-limit", needsGuard((*server).getKeyRate)},
@@ -131,6 +137,7 @@ type server struct {
 	log      *slog.Logger
 	metrics  *metrics.Metrics
 	metricsH http.Handler
+	tenantH  http.Handler
 	maxBody  int64
 	guard    *access.Guard
 	shedder  *ratelimit.Shedder
@@ -155,7 +162,7 @@ func newEngine(svc *api.Service, opts Options) *gin.Engine {
 	if lim.MaxBodyBytes <= 0 {
 		lim.MaxBodyBytes = api.DefaultLimits().MaxBodyBytes
 	}
-	s := &server{svc: svc, log: opts.Logger, metrics: opts.Metrics, metricsH: opts.MetricsHandler, maxBody: lim.MaxBodyBytes, guard: opts.Guard,
+	s := &server{svc: svc, log: opts.Logger, metrics: opts.Metrics, metricsH: opts.MetricsHandler, tenantH: opts.TenantMetricsHandler, maxBody: lim.MaxBodyBytes, guard: opts.Guard,
 		shedder: opts.Shedder, timeout: opts.RequestTimeout, warnings: opts.ReadyWarnings,
 		refusals: newRefusalLog(opts.Logger, opts.Now)}
 

@@ -57,6 +57,20 @@ func (s *server) serveMetrics(c *gin.Context) {
 	s.metricsH.ServeHTTP(c.Writer, c.Request)
 }
 
+// serveTenantMetrics is GET /admin/metrics: the whole exposition, the
+// tenant-labelled series included, for the operator.
+func (s *server) serveTenantMetrics(c *gin.Context) {
+	h := s.tenantH
+	if h == nil {
+		h = s.metricsH
+	}
+	if h == nil {
+		writeError(c, api.Errorf(api.CodeNotFound, "metrics are not enabled on this server"))
+		return
+	}
+	h.ServeHTTP(c.Writer, c.Request)
+}
+
 func (s *server) status(c *gin.Context) {
 	st, err := s.svc.Status(c.Request.Context())
 	ok(c, st, err)
