@@ -126,23 +126,14 @@ func TestMetricsTenantSeriesBehindAuth(t *testing.T) {
 	s := startServer(t, cfg)
 	client := &http.Client{Timeout: waitTimeout}
 	op := bootstrapKey(t, cfg.DataDir)
-	r := do(t, client, "POST", s.restURL("/admin/tenants"), op, access.CreateTenantRequest{Name: "acme"})
-	var tn access.Tenant
-	if err := json.Unmarshal(r.body, &tn); err != nil || tn.ID == "" {
-		t.Fatalf("create tenant: %s %v", r.body, err)
-	}
-	r = do(t, client, "POST", s.restURL("/admin/api-keys"), op, access.CreateKeyRequest{Tenant: "acme", Role: "admin"})
-	var k access.CreatedKey
-	if err := json.Unmarshal(r.body, &k); err != nil {
-		t.Fatal(err)
-	}
+	tenant, key, _ := tenantKey(t, s, client, op, "acme", "admin")
 	// A request of acme's through its bucket, and a quota so that the
 	// usage gauge has a series.
-	do(t, client, "GET", s.restURL("/api/v1/collections"), k.Key, nil)
+	do(t, client, "GET", s.restURL("/api/v1/collections"), key, nil)
 	do(t, client, "POST", s.restURL("/admin/tenants/acme/quota"), op, map[string]any{"max_collections": 5})
 
 	public := do(t, client, "GET", s.restURL("/metrics"), "", nil)
-	if public.status != http.StatusOK || strings.Contains(string(public.body), tn.ID) || strings.Contains(string(public.body), "tenant=") {
+	if public.status != http.StatusOK || strings.Contains(string(public.body), tenant) || strings.Contains(string(public.body), "tenant=") {
 		t.Fatalf("public /metrics names a tenant (%d):\n%s", public.status, grepLines(string(public.body), "tenant"))
 	}
 	if !strings.Contains(string(public.body), "akidb_shed_requests_total") {
@@ -151,11 +142,11 @@ func TestMetricsTenantSeriesBehindAuth(t *testing.T) {
 	if r := do(t, client, "GET", s.restURL("/admin/metrics"), "", nil); r.status != http.StatusUnauthorized {
 		t.Fatalf("/admin/metrics without a key: %d", r.status)
 	}
-	if r := do(t, client, "GET", s.restURL("/admin/metrics"), k.Key, nil); r.status != http.StatusForbidden {
+	if r := do(t, client, "GET", s.restURL("/admin/metrics"), key, nil); r.status != http.StatusForbidden {
 		t.Fatalf("/admin/metrics as a tenant's admin: %d %s", r.status, r.body)
 	}
 	full := do(t, client, "GET", s.restURL("/admin/metrics"), op, nil)
-	for _, want := range []string{`akidb_ratelimit_allowed_total{tenant="` + tn.ID + `"}`, `akidb_quota_usage_ratio{resource="collections",tenant="` + tn.ID + `"}`, "akidb_shed_requests_total"} {
+	for _, want := range []string{`akidb_ratelimit_allowed_total{tenant="` + tenant + `"}`, `akidb_quota_usage_ratio{resource="collections",tenant="` + tenant + `"}`, "akidb_shed_requests_total"} {
 		if full.status != http.StatusOK || !strings.Contains(string(full.body), want) {
 			t.Fatalf("/admin/metrics as the operator (%d) lacks %s", full.status, want)
 		}

@@ -17,14 +17,7 @@ import (
 func TestNoTenantOracle(t *testing.T) {
 	f := accesstest.New(t)
 	ctx := context.Background()
-	as := func(r accesstest.Role, a auth.Action) context.Context {
-		t.Helper()
-		c, _, err := f.Guard.Begin(ctx, access.Request{Action: a, Credential: f.Credential(r), RemoteAddr: "192.0.2.9:1"})
-		if err != nil {
-			t.Fatalf("%s %s: %v", r, a, err)
-		}
-		return c
-	}
+	as := beginAs(t, f)
 	// An unused key id of the right form.
 	unknownKey := "aaaaaaaaaaaaaaaa"
 	betaKey, _, err := f.Authn.Create(ctx, f.Beta, auth.RoleReader, "beta-reader", nil, 0)
