@@ -91,6 +91,14 @@ func (h *Handle) Scroll(cursor string, limit int, withVectors bool) (ScrollPage,
 // policy), applies it and only then returns. A validation error changes
 // nothing; a log error leaves the collection read-only (fail-stop).
 func (h *Handle) Upsert(ctx context.Context, recs []Record) error {
+	return h.upsert(ctx, recs, 0)
+}
+
+// upsert is Upsert and UpsertBulk: with linkers == 0 the vectors are
+// linked into the graph in the background after the acknowledgement
+// (stage.go); with linkers > 0 they are linked by that many goroutines
+// before the batch is published.
+func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int) error {
 	b, err := h.c.PrepareUpsert(recs)
 	if err != nil {
 		return err
@@ -109,17 +117,28 @@ func (h *Handle) Upsert(ctx context.Context, recs []Record) error {
 	}
 	h.writers.Add(1)
 	defer h.writers.Add(-1)
-	// Wait for room in the staged backlog before entering the log, so
-	// writers slow to the pace at which the graph absorbs them.
-	h.c.waitStageRoom(len(b.Records))
+	if linkers == 0 {
+		// Wait for room in the staged backlog before entering the log,
+		// so writers slow to the pace at which the graph absorbs them.
+		h.c.waitStageRoom(len(b.Records))
+	}
 	end := h.c.BeginWrite()
 	defer end()
 	// Queue the record, reserve the vectors in the arena while the log
 	// writes and fsyncs it, then publish. Linking the vectors into the
 	// graph (most of the work) happens in the background after the
 	// acknowledgement; until then searches scan them exactly (stage.go).
-	// While the disk is full, reserve only once the log has taken the
-	// record: a refused write then leaves nothing in the arena.
+	// A bulk upsert links them while the log syncs instead. While the
+	// disk is full, reserve only once the log has taken the record: a
+	// refused write then leaves nothing in the arena.
+	stage := func() indexedBatch {
+		ib := h.c.stageUpsert(b)
+		if ib.err == nil && linkers > 0 {
+			h.c.linkParallel(ib.nodes, linkers)
+			ib.staged = false
+		}
+		return ib
+	}
 	logFirst := h.wal.NoSpace()
 	seq, pending, err := h.submit(record.TypeUpsert, payload)
 	if err != nil {
@@ -127,7 +146,7 @@ func (h *Handle) Upsert(ctx context.Context, recs []Record) error {
 	}
 	var ib indexedBatch
 	if !logFirst {
-		ib = h.c.stageUpsert(b)
+		ib = stage()
 	}
 	if err := h.await(pending); err != nil {
 		if !logFirst && ib.err == nil {
@@ -136,7 +155,7 @@ func (h *Handle) Upsert(ctx context.Context, recs []Record) error {
 		return err
 	}
 	if logFirst {
-		ib = h.c.stageUpsert(b)
+		ib = stage()
 	}
 	if ib.err != nil {
 		// The batch is in the log but not in memory, so the two disagree
