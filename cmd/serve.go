@@ -110,6 +110,7 @@ memory available (cgroup limit or RAM). See docs/limits.md.`,
 	f.Int64("quota-max-collections", -1, "default most collections per tenant, for tenants whose quota sets none (-1: unlimited)")
 	f.Int64("quota-max-vectors", -1, "default most live records per tenant (-1: unlimited)")
 	f.Int64("quota-max-storage-bytes", -1, "default most bytes of in-memory collection size per tenant (-1: unlimited)")
+	f.Int64("quota-max-disk-bytes", -1, "default most bytes of collection files (logs, snapshots) per tenant (-1: unlimited)")
 	return cmd
 }
 
@@ -172,7 +173,7 @@ func serveConfig(c *cli) (serve.Config, error) {
 		flag string
 		dst  **int64
 	}{{"quota-max-collections", &cfg.Limiting.QuotaDefaults.MaxCollections}, {"quota-max-vectors", &cfg.Limiting.QuotaDefaults.MaxVectors},
-		{"quota-max-storage-bytes", &cfg.Limiting.QuotaDefaults.MaxStorageBytes}} {
+		{"quota-max-storage-bytes", &cfg.Limiting.QuotaDefaults.MaxStorageBytes}, {"quota-max-disk-bytes", &cfg.Limiting.QuotaDefaults.MaxDiskBytes}} {
 		switch n := v.GetInt64(q.flag); {
 		case n < -1:
 			return cfg, fmt.Errorf("--%s must be -1 (unlimited) or at least 0", q.flag)

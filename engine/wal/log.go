@@ -330,6 +330,28 @@ func (l *Log) Size() int64 {
 	return n
 }
 
+// GrowthFor returns how many bytes the log's files would grow by if a
+// record with a payload of n bytes were appended now, after what is queued:
+// 0 when it fits in the space the active segment has allocated, else the
+// growth of that segment (it doubles) or the size of the segment the log
+// would roll to. Appends running meanwhile change it: it is an estimate,
+// for quota checks.
+func (l *Log) GrowthFor(n int) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	last := l.segs[len(l.segs)-1]
+	size := int64(frameSize(n))
+	end := last.end + int64(len(l.pending)) + size
+	switch {
+	case end <= last.size:
+		return 0
+	case end > l.opts.SegmentSize && end-size > segmentHeaderSize:
+		// A roll: a new segment as big as this one, or as the record.
+		return max(l.opts.InitialSegmentSize, min(last.size, l.opts.SegmentSize), segmentHeaderSize+size)
+	}
+	return max(end, min(2*last.size, l.opts.SegmentSize)) - last.size
+}
+
 // NoSpace reports whether the last commit refused records for lack of
 // disk space (ErrNoSpace) and none has succeeded since.
 func (l *Log) NoSpace() bool {
