@@ -42,7 +42,8 @@ type serverCodec struct {
 
 // decoded is what the codec kept of one request.
 type decoded struct {
-	upsert []byte     // an UpsertRequest's bytes
+	upsert []byte     // an UpsertRequest's bytes, in buf
+	buf    mem.Buffer // from gRPC's buffer pool; freed when the RPC ends
 	err    *api.Error // why the request could not be decoded
 }
 
@@ -56,11 +57,14 @@ func (c *serverCodec) Marshal(v any) (mem.BufferSlice, error) { return c.base.Ma
 
 func (c *serverCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	if req, ok := v.(*akidbv1.UpsertRequest); ok {
-		raw := data.Materialize()
+		// A pooled buffer rather than a new copy: under load the large
+		// buffers of one upsert serve the next.
+		buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+		raw := buf.ReadOnlyData()
 		name, err := upsertCollection(raw)
 		req.Reset()
 		req.Collection = name
-		c.kept.Store(v, decoded{upsert: raw, err: err})
+		c.kept.Store(v, decoded{upsert: raw, buf: buf, err: err})
 		return nil
 	}
 	if err := c.base.Unmarshal(data, v); err != nil {
@@ -167,7 +171,11 @@ type decodedKey struct{}
 // happens next).
 func (s *Server) takeDecoded(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	if v, ok := s.codec.kept.LoadAndDelete(req); ok {
-		ctx = context.WithValue(ctx, decodedKey{}, v.(decoded))
+		d := v.(decoded)
+		if d.buf != nil {
+			defer d.buf.Free()
+		}
+		ctx = context.WithValue(ctx, decodedKey{}, d)
 	}
 	return handler(ctx, req)
 }

@@ -145,6 +145,12 @@ func (r *Reader) fill() bool {
 	return true
 }
 
+// ensure reads until n bytes are buffered past pos, or the input ends.
+func (r *Reader) ensure(n int) {
+	for r.end-r.pos < n && r.fill() {
+	}
+}
+
 // ioErr is the error to return when the input ended early: the underlying
 // reader's error, or a syntax error at the end of the input.
 func (r *Reader) ioErr(what string) error {
@@ -342,8 +348,8 @@ func (r *Reader) appendString(dst []byte, maxLen int) ([]byte, error) {
 			}
 			n += len(dst) - before
 		default: // a multi-byte UTF-8 sequence
-			if r.end-r.pos < utf8.UTFMax && !utf8.FullRune(r.buf[r.pos:r.end]) {
-				r.fill() // may add nothing: then the check below fails
+			if !utf8.FullRune(r.buf[r.pos:r.end]) {
+				r.ensure(utf8.UTFMax) // may add nothing: then the check below fails
 			}
 			ru, size := utf8.DecodeRune(r.buf[r.pos:r.end])
 			if ru == utf8.RuneError && size <= 1 {
@@ -361,9 +367,7 @@ func (r *Reader) appendString(dst []byte, maxLen int) ([]byte, error) {
 
 // escape decodes one backslash escape at r.pos.
 func (r *Reader) escape(dst []byte) ([]byte, error) {
-	if r.end-r.pos < 12 { // the longest: a surrogate pair, \uXXXX\uXXXX
-		r.fill()
-	}
+	r.ensure(12) // the longest: a surrogate pair, \uXXXX\uXXXX
 	if r.end-r.pos < 2 {
 		return dst, r.ioErr("a string")
 	}

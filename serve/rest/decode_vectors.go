@@ -23,11 +23,17 @@ import (
 // every known field is short, so a longer key is unknown anyway.
 const maxKeyLen = 64
 
-// decoding carries what a stream decoder needs to explain an error.
+// decoding carries what a stream decoder needs to explain an error, and
+// a buffer for the strings it reads.
 type decoding struct {
 	s     *server
 	r     *jsonread.Reader
 	limit int64
+	buf   *[]byte
+}
+
+func newDecoding(s *server, r *jsonread.Reader) decoding {
+	return decoding{s: s, r: r, limit: s.maxBody, buf: new([]byte)}
 }
 
 // fail explains an error of the reader met while reading field.
@@ -155,24 +161,26 @@ func (d decoding) float32s(field string, dst []float32, maxLen int, tooMany func
 		if !more {
 			return dst, nil
 		}
-		elem := field + "[" + strconv.Itoa(len(dst)) + "]"
+		// The element's name is only made for an error: building it for
+		// every value would allocate more than the values themselves.
+		elem := func() string { return field + "[" + strconv.Itoa(len(dst)) + "]" }
 		if len(dst) >= maxLen {
 			return dst, tooMany()
 		}
 		k, err := d.r.Peek()
 		if err != nil {
-			return dst, d.fail(err, elem)
+			return dst, d.fail(err, elem())
 		}
 		if k != jsonread.Number {
-			return dst, d.wrongType(elem, k, "a number")
+			return dst, d.wrongType(elem(), k, "a number")
 		}
 		f, err := d.r.Float(32)
 		if err != nil {
 			var je *jsonread.Error
 			if errors.As(err, &je) && je.Kind == jsonread.Range {
-				return dst, api.InvalidField(elem, "must be a finite number within float32 range (about ±3.4e38)")
+				return dst, api.InvalidField(elem(), "must be a finite number within float32 range (about ±3.4e38)")
 			}
-			return dst, d.fail(err, elem)
+			return dst, d.fail(err, elem())
 		}
 		dst = append(dst, float32(f))
 	}
@@ -260,7 +268,7 @@ func decodeUpsert(s *server, c *gin.Context, r *jsonread.Reader) (any, *api.Erro
 	if err != nil {
 		return nil, api.AsError(err)
 	}
-	d := decoding{s: s, r: r, limit: s.maxBody}
+	d := newDecoding(s, r)
 	seen := once{}
 	e = d.object("", func(key, field string) *api.Error {
 		if key != "vectors" {
@@ -288,7 +296,6 @@ func (d decoding) records(b *api.UpsertBatch) *api.Error {
 	if err := d.r.BeginArray(); err != nil {
 		return d.fail(err, "vectors")
 	}
-	var id []byte
 	for {
 		more, err := d.r.More()
 		if err != nil {
@@ -304,8 +311,9 @@ func (d decoding) records(b *api.UpsertBatch) *api.Error {
 		e := d.object(rec, func(key, field string) *api.Error {
 			switch key {
 			case "id":
-				var e *api.Error
-				if id, e = d.str(field, id[:0], b.MaxIDBytes()); e != nil {
+				id, e := d.str(field, (*d.buf)[:0], b.MaxIDBytes())
+				*d.buf = id
+				if e != nil {
 					return e
 				}
 				return b.ID(id)
@@ -391,7 +399,8 @@ func (d decoding) metadata(w *api.MetadataWriter) *api.Error {
 			}
 		}
 	case jsonread.String:
-		s, err := d.r.AppendString(nil, engine.MaxMetadataBytes)
+		s, err := d.r.AppendString((*d.buf)[:0], engine.MaxMetadataBytes)
+		*d.buf = s
 		if err != nil {
 			return d.metaFail(err, w)
 		}
@@ -426,7 +435,7 @@ func (d decoding) metaFail(err error, w *api.MetadataWriter) *api.Error {
 // decodeQuery decodes POST .../query into an api.QueryRequest; the vector
 // may have at most engine.MaxDimension values.
 func decodeQuery(s *server, _ *gin.Context, r *jsonread.Reader) (any, *api.Error) {
-	d := decoding{s: s, r: r, limit: s.maxBody}
+	d := newDecoding(s, r)
 	var q api.QueryRequest
 	seen := once{}
 	e := d.object("", func(key, field string) *api.Error {
@@ -470,7 +479,7 @@ func decodeQuery(s *server, _ *gin.Context, r *jsonread.Reader) (any, *api.Error
 // decodeDelete decodes POST .../delete into an api.DeleteRequest: at most
 // MaxDeleteIDs ids of at most MaxIDBytes, or a filter.
 func decodeDelete(s *server, _ *gin.Context, r *jsonread.Reader) (any, *api.Error) {
-	d := decoding{s: s, r: r, limit: s.maxBody}
+	d := newDecoding(s, r)
 	lim := s.svc.Limits()
 	var req api.DeleteRequest
 	seen := once{}
