@@ -52,7 +52,7 @@ type Shedder struct {
 	inFlight atomic.Int64
 	shed     atomic.Uint64
 	busy     atomic.Uint64 // refused for a tenant's share
-	release  func() // s.done, bound once so TryAcquire allocates nothing
+	release  func()        // s.done, bound once so TryAcquire allocates nothing
 
 	mu      sync.Mutex
 	tenants map[string]int // requests in flight per tenant (Admit)
