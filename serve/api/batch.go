@@ -82,7 +82,8 @@ type UpsertBatch struct {
 
 // BeginUpsert starts an upsert into the caller's collection name.
 // bodyRead reports how many bytes of the request body have been read (a
-// transport that has the whole message passes its size).
+// transport that has the whole message passes its size); nil means the
+// batch comes as Go values, and the memory bound does not apply.
 func (s *Service) BeginUpsert(ctx context.Context, name string, bodyRead func() int64) (*UpsertBatch, error) {
 	h, err := s.handle(ctx, name)
 	if err != nil {
@@ -205,12 +206,13 @@ func (b *UpsertBatch) End() *Error {
 }
 
 // checkMemory refuses the request once it holds more than
-// RequestMemoryFactor times its body (or the floor).
+// RequestMemoryFactor times its body (or the floor). A batch given as Go
+// values (no body) is not bounded: its caller holds it already.
 func (b *UpsertBatch) checkMemory() *Error {
-	base := int64(0)
-	if b.bodyRead != nil {
-		base = b.bodyRead()
+	if b.bodyRead == nil {
+		return nil
 	}
+	base := b.bodyRead()
 	limit := RequestMemoryFactor * max(base, RequestMemoryFloor)
 	if b.mem <= limit {
 		return nil

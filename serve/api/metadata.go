@@ -97,6 +97,15 @@ func (w *MetadataWriter) Path() string {
 	return b.String()
 }
 
+// NextPath names the value about to be written: in an array, its element
+// (Path()[n]); in an object, the member whose key was written last.
+func (w *MetadataWriter) NextPath() string {
+	if n := len(w.stack); n > 0 && !w.stack[n-1].object {
+		return w.Path() + "[" + strconv.Itoa(w.stack[n-1].members) + "]"
+	}
+	return w.Path()
+}
+
 func (w *MetadataWriter) fail(format string, args ...any) *Error {
 	return invalidField(w.Path(), format, args...)
 }

@@ -60,11 +60,7 @@ func (s *server) readBody(spec bodySpec) gin.HandlerFunc {
 		}
 		v, e := s.readBodyOnce(c, spec.stream)
 		if e != nil {
-			if e.Code == api.CodeRequestTimeout {
-				// The connection's read side has failed; it cannot carry
-				// another request.
-				c.Header("Connection", "close")
-			}
+			refuseUnreadBody(c)
 			writeError(c, e)
 			c.Abort()
 			return
@@ -133,6 +129,16 @@ func (s *server) bodyOf(c *gin.Context, decode streamDecoder) (any, *api.Error) 
 		return nil, s.jsonError(err, limit)
 	}
 	return v, nil
+}
+
+// refuseUnreadBody closes the connection after an answer given before the
+// body was read whole (a refusal, a body stopped at its first bad value, a
+// read that timed out): net/http would otherwise read what is left of the
+// body before answering, which is what a slow sender wants it to do.
+func refuseUnreadBody(c *gin.Context) {
+	if c.Request.ContentLength != 0 {
+		c.Header("Connection", "close")
+	}
 }
 
 func isSyntax(err error) bool {

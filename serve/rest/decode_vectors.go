@@ -367,7 +367,7 @@ func (d decoding) metadata(w *api.MetadataWriter) *api.Error {
 		for {
 			key, more, err := d.r.Key(engine.MaxMetadataBytes)
 			if err != nil {
-				return d.metaFail(err, w)
+				return d.metaFail(err, w.Path())
 			}
 			if !more {
 				return w.End()
@@ -402,13 +402,13 @@ func (d decoding) metadata(w *api.MetadataWriter) *api.Error {
 		s, err := d.r.AppendString((*d.buf)[:0], engine.MaxMetadataBytes)
 		*d.buf = s
 		if err != nil {
-			return d.metaFail(err, w)
+			return d.metaFail(err, w.NextPath())
 		}
 		return w.String(s)
 	case jsonread.Number:
 		tok, err := d.r.NumberToken()
 		if err != nil {
-			return d.fail(err, w.Path())
+			return d.fail(err, w.NextPath())
 		}
 		return w.NumberText(tok)
 	case jsonread.Bool:
@@ -424,12 +424,12 @@ func (d decoding) metadata(w *api.MetadataWriter) *api.Error {
 	return w.Null()
 }
 
-func (d decoding) metaFail(err error, w *api.MetadataWriter) *api.Error {
+func (d decoding) metaFail(err error, path string) *api.Error {
 	var je *jsonread.Error
 	if errors.As(err, &je) && je.Kind == jsonread.TooLong {
-		return api.InvalidField(w.Path(), "is more than %d bytes, the limit of a record's metadata", engine.MaxMetadataBytes)
+		return api.InvalidField(path, "is more than %d bytes, the limit of a record's metadata", engine.MaxMetadataBytes)
 	}
-	return d.fail(err, w.Path())
+	return d.fail(err, path)
 }
 
 // decodeQuery decodes POST .../query into an api.QueryRequest; the vector

@@ -26,6 +26,7 @@ func (s *server) admit(action auth.Action) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		cred, aerr := credentialOf(c)
 		if aerr != nil {
+			refuseUnreadBody(c)
 			writeError(c, aerr)
 			c.Abort()
 			return
@@ -35,6 +36,7 @@ func (s *server) admit(action auth.Action) gin.HandlerFunc {
 			RequestID: requestIDOf(c), Target: targetOf(c), OnRateLimit: rateLimitHeaders(c),
 		})
 		if err != nil {
+			refuseUnreadBody(c)
 			writeError(c, err)
 			c.Abort()
 			return
@@ -72,6 +74,9 @@ const requestTimeoutKey = "akidb.request_timeout"
 func (s *server) enter(c *gin.Context) {
 	release, e := s.shedder.Admit(tenantOf(c))
 	if e != nil {
+		if _, read := c.Get(bodyKey); !read {
+			refuseUnreadBody(c) // a body sent to a route that reads none
+		}
 		writeError(c, e)
 		c.Abort()
 		return
