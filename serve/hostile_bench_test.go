@@ -233,11 +233,11 @@ func runHostileClient(b *testing.B) {
 		}()
 	}
 	calmRun("trickle")
+	report("trickle", map[string]int{"bodies being read": s.Bodies().InFlight(), "refused at once (429)": int(s.Bodies().TenantRefused())})
 	close(stopTrickle)
 	for _, c := range conns {
 		_ = c.Close()
 	}
-	report("trickle", map[string]int{"bodies being read": s.Bodies().InFlight()})
 
 	// (b) Worst-case 31 MiB bodies.
 	tiny := jsonBody(worstBody, worstBody, func(int) string { return `{"id":"a","vector":[1]}` })
