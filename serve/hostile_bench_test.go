@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -159,20 +158,31 @@ func (h *hostile) stop() map[string]int {
 	return h.counts
 }
 
-func runHostileClient(b *testing.B) {
+// startBench starts a server with the defaults (and edit's changes) on
+// loopback ports, waits until it is ready and shuts it down when the
+// benchmark ends.
+func startBench(b *testing.B, edit func(*Config)) (*Server, Config) {
 	cfg := DefaultConfig()
 	cfg.DataDir = b.TempDir()
 	cfg.RESTAddr, cfg.GRPCAddr = "127.0.0.1:0", "127.0.0.1:0"
+	if edit != nil {
+		edit(&cfg)
+	}
 	s, err := Start(cfg, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer func() { _ = s.Shutdown(context.Background()) }()
+	b.Cleanup(func() { _ = s.Shutdown(context.Background()) })
 	select {
 	case <-s.Ready():
 	case err := <-s.Errors():
 		b.Fatal(err)
 	}
+	return s, cfg
+}
+
+func runHostileClient(b *testing.B) {
+	s, cfg := startBench(b, nil)
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	defer tr.CloseIdleConnections()
 	h := &benchServer{b: b, s: s, base: "http://" + s.RESTAddr().String(), boot: readKey(b, cfg.DataDir), client: &http.Client{Transport: tr, Timeout: time.Minute}}
@@ -208,35 +218,16 @@ func runHostileClient(b *testing.B) {
 	calmRun("alone")
 
 	// (a) Trickled bodies on 200 connections.
-	var conns []net.Conn
 	stopTrickle := make(chan struct{})
+	var tricklers []*trickler
 	for range 200 {
-		conn, err := net.Dial("tcp", s.RESTAddr().String())
-		if err != nil {
-			b.Fatal(err)
-		}
-		conns = append(conns, conn)
-		fmt.Fprintf(conn, "POST /api/v1/collections/one/insert HTTP/1.1\r\nHost: akidb\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{", bad)
-		go func() {
-			tick := time.NewTicker(50 * time.Millisecond)
-			defer tick.Stop()
-			for {
-				select {
-				case <-stopTrickle:
-					return
-				case <-tick.C:
-					if _, err := conn.Write([]byte(" ")); err != nil {
-						return
-					}
-				}
-			}
-		}()
+		tricklers = append(tricklers, startTrickle(b, s.RESTAddr().String(), "/api/v1/collections/one/insert", bad, stopTrickle))
 	}
 	calmRun("trickle")
 	report("trickle", map[string]int{"bodies being read": s.Bodies().InFlight(), "refused at once (429)": int(s.Bodies().TenantRefused())})
 	close(stopTrickle)
-	for _, c := range conns {
-		_ = c.Close()
+	for _, tr := range tricklers {
+		_ = tr.conn.Close()
 	}
 
 	// (b) Worst-case 31 MiB bodies.

@@ -19,7 +19,7 @@ type trickler struct {
 	status chan int
 }
 
-func startTrickle(t *testing.T, addr, path, key string, stop <-chan struct{}) *trickler {
+func startTrickle(t testing.TB, addr, path, key string, stop <-chan struct{}) *trickler {
 	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
