@@ -20,8 +20,13 @@ type Options struct {
 	// Metrics, if not nil, counts and times requests and records search
 	// and upsert latency.
 	Metrics *metrics.Metrics
-	// MetricsHandler serves GET /metrics; nil answers 404.
+	// MetricsHandler serves GET /metrics, public: totals, no tenant ids;
+	// nil answers 404.
 	MetricsHandler http.Handler
+	// TenantMetricsHandler serves GET /admin/metrics (action
+	// metrics.read, the operator's): every series, those labelled with
+	// tenant ids included. Nil: MetricsHandler.
+	TenantMetricsHandler http.Handler
 	// Limits: the REST layer enforces MaxBodyBytes itself (the service
 	// enforces the rest). The zero value means the service's limits.
 	Limits api.Limits
@@ -60,6 +65,12 @@ type Options struct {
 	// api.DefaultMaxResponseBytes of the limits); a larger one is answered
 	// 400 response_too_large instead.
 	MaxResponseBytes int64
+	// Now is the clock of the log's summaries of refused requests (nil:
+	// time.Now).
+	Now func() time.Time
+	// ReadyWarnings are shown in the body of /readyz and /healthz (for
+	// example that the server runs without TLS on a reachable address).
+	ReadyWarnings []string
 }
 
 // Route is a registered method and path (Gin syntax: /collections/:name).
@@ -129,6 +140,7 @@ var routeTable = []routeDef{
 	{http.MethodDelete, "/admin/api-keys/:id", needsGuard((*server).revokeKey), noBody},
 	{http.MethodPost, "/admin/api-keys/:id/rotate", needsGuard((*server).rotateKey), optionalBody},
 	{http.MethodGet, "/admin/audit", needsGuard((*server).listAudit), noBody},
+	{http.MethodGet, "/admin/metrics", (*server).serveTenantMetrics, noBody},
 	{http.MethodGet, "/admin/tenants/:id/quota", needsGuard((*server).getQuota), noBody},
 	{http.MethodPost, "/admin/tenants/:id/quota", needsGuard((*server).setQuota), smallBody},
 	{http.MethodGet, "/admin/api-keys/:id/rate-limit", needsGuard((*server).getKeyRate), noBody},
@@ -157,6 +169,7 @@ type server struct {
 	log         *slog.Logger
 	metrics     *metrics.Metrics
 	metricsH    http.Handler
+	tenantH     http.Handler
 	maxBody     int64
 	maxResponse int64
 	guard       *access.Guard
@@ -164,6 +177,8 @@ type server struct {
 	bodies      *ratelimit.Shedder
 	bodyTimeout time.Duration
 	timeout     time.Duration
+	warnings    []string
+	refusals    *refusalLog
 }
 
 // NewHandler returns the REST API over svc.
@@ -188,8 +203,9 @@ func newEngine(svc *api.Service, opts Options) *gin.Engine {
 	if opts.MaxResponseBytes <= 0 {
 		opts.MaxResponseBytes = lim.MaxResponse()
 	}
-	s := &server{svc: svc, log: opts.Logger, metrics: opts.Metrics, metricsH: opts.MetricsHandler, maxBody: lim.MaxBodyBytes, guard: opts.Guard,
-		shedder: opts.Shedder, bodies: opts.Bodies, bodyTimeout: opts.BodyTimeout, timeout: opts.RequestTimeout, maxResponse: opts.MaxResponseBytes}
+	s := &server{svc: svc, log: opts.Logger, metrics: opts.Metrics, metricsH: opts.MetricsHandler, tenantH: opts.TenantMetricsHandler, maxBody: lim.MaxBodyBytes, guard: opts.Guard,
+		shedder: opts.Shedder, bodies: opts.Bodies, bodyTimeout: opts.BodyTimeout, timeout: opts.RequestTimeout, maxResponse: opts.MaxResponseBytes,
+		warnings: opts.ReadyWarnings, refusals: newRefusalLog(opts.Logger, opts.Now)}
 
 	// Release mode keeps Gin from printing routes and warnings to stdout;
 	// it is process-wide in Gin, and idempotent.
