@@ -173,14 +173,16 @@ func (s *Shedder) Shed() uint64 { return s.shed.Load() }
 func (s *Shedder) TenantRefused() uint64 { return s.busy.Load() }
 
 // TenantBusyError is the answer to a request of a tenant that holds its
-// share of the in-flight bound: rate_limited (429) with Retry-After: 1.
-// Other tenants are still served.
+// share of the in-flight bound: rate_limited (429) with Retry-After: 1,
+// details.limit "tenant_in_flight" (beside the rate limits' tenant_default,
+// tenant_quota and key). Other tenants are still served.
 func TenantBusyError(limit int, share float64, serverMax int) *api.Error {
 	return &api.Error{
 		Code: api.CodeRateLimited,
-		Message: fmt.Sprintf("this tenant has %d requests in flight, its limit (%.0f%% of the server's %d); retry shortly",
+		Message: fmt.Sprintf("this tenant has %d requests in flight, its limit (%.0f%% of the server's %d, --tenant-in-flight-share); retry shortly",
 			limit, share*100, serverMax),
-		Details:           map[string]any{"limit": limit, "reason": "tenant_in_flight", "retry_after_seconds": ShedRetryAfterSeconds},
+		Details: map[string]any{"limit": "tenant_in_flight", "in_flight": limit, "server_in_flight": serverMax,
+			"retry_after_seconds": ShedRetryAfterSeconds, "raise_with": []string{"akidb serve --tenant-in-flight-share F", "akidb serve --max-in-flight N"}},
 		RetryAfterSeconds: ShedRetryAfterSeconds,
 	}
 }
