@@ -1,0 +1,171 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/akidb/akidb/engine/distance"
+)
+
+func viewRecords(t *testing.T, v *RecordView) []Record {
+	t.Helper()
+	var out []Record
+	for r, err := range v.Records() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	if len(out) != v.Info().Count {
+		t.Fatalf("view yielded %d records, its info says %d", len(out), v.Info().Count)
+	}
+	return out
+}
+
+// Views taken while writers upsert, replace and delete are each one
+// consistent state: ids are unique, untouched records are all there, and
+// every record's vector and metadata come from the same write.
+func TestViewUnderConcurrentWrites(t *testing.T) {
+	const dim, stable, writers, rounds = 4, 300, 4, 150
+	c := newTestCollection(t, dim, distance.L2)
+	var base []Record
+	for i := range stable {
+		base = append(base, Record{ID: fmt.Sprintf("stable-%d", i), Vector: []float32{-1, float32(i), 0, 1}, Metadata: map[string]any{"stable": true}})
+	}
+	mustUpsert(t, c, base)
+
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range rounds {
+				id := fmt.Sprintf("w%d-%d", w, r%10)
+				// The version is in both the vector and the metadata.
+				ver := float64(r + 1)
+				if err := c.Upsert([]Record{{ID: id, Vector: []float32{float32(ver), float32(w), float32(r), 1}, Metadata: map[string]any{"ver": ver}}}); err != nil {
+					errs <- err
+					return
+				}
+				if r%3 == 2 {
+					if _, err := c.Delete([]string{fmt.Sprintf("w%d-%d", w, (r+5)%10)}); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+		}()
+	}
+	var lastSeq uint64
+	for range 30 {
+		v := c.View()
+		if v.Info().Seq < lastSeq {
+			t.Fatalf("view seq went back from %d to %d", lastSeq, v.Info().Seq)
+		}
+		lastSeq = v.Info().Seq
+		seen := map[string]bool{}
+		stableSeen := 0
+		for _, r := range viewRecords(t, v) {
+			if seen[r.ID] {
+				t.Fatalf("id %s twice in one view", r.ID)
+			}
+			seen[r.ID] = true
+			if r.Metadata["stable"] == true {
+				stableSeen++
+				continue
+			}
+			if ver, _ := r.Metadata["ver"].(float64); float32(ver) != r.Vector[0] {
+				t.Fatalf("%s: vector from version %v, metadata from version %v", r.ID, r.Vector[0], ver)
+			}
+		}
+		if stableSeen != stable {
+			t.Fatalf("view has %d of the %d untouched records", stableSeen, stable)
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	// Quiet now: a view is exactly the collection.
+	got := viewRecords(t, c.View())
+	if len(got) != c.Count() {
+		t.Fatalf("final view has %d records, collection %d", len(got), c.Count())
+	}
+	for _, r := range got {
+		want, err := c.Get(r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := range want.Vector {
+			if want.Vector[j] != r.Vector[j] {
+				t.Fatalf("%s: view vector %v, stored %v", r.ID, r.Vector, want.Vector)
+			}
+		}
+	}
+}
+
+func TestViewExpiresAtVacuumAndStopsEarly(t *testing.T) {
+	c := newTestCollection(t, 4, distance.L2)
+	mustUpsert(t, c, recs("r", 0, 1000, 4))
+	v := c.View()
+	// Stopping early is allowed.
+	n := 0
+	for range v.Records() {
+		if n++; n == 10 {
+			break
+		}
+	}
+	if _, err := c.Delete([]string{"r-1", "r-2"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Vacuum(); err != nil {
+		t.Fatal(err)
+	}
+	var last error
+	count := 0
+	for _, err := range v.Records() {
+		if err != nil {
+			last = err
+			break
+		}
+		count++
+	}
+	if !errors.Is(last, ErrViewExpired) || count != 0 {
+		t.Fatalf("after a vacuum: %d records then %v, want ErrViewExpired at once", count, last)
+	}
+	// A new view reads the vacuumed collection.
+	if got := viewRecords(t, c.View()); len(got) != 998 {
+		t.Fatalf("new view: %d records", len(got))
+	}
+}
+
+func TestHandleViewLabelsAndClosed(t *testing.T) {
+	db := openTestDB(t, t.TempDir(), Config{})
+	if _, err := db.CreateCollection(bg, DefaultTenant, CollectionConfig{Name: "docs", Dimension: 4, Metric: distance.Cosine}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := db.Collection(DefaultTenant, "docs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Upsert(bg, recs("d", 0, 20, 4)); err != nil {
+		t.Fatal(err)
+	}
+	v, err := h.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := v.Info(); info.Tenant != DefaultTenant || info.Name != "docs" || info.Count != 20 || info.Seq != 1 || info.Metric != distance.Cosine || info.Dimension != 4 {
+		t.Fatalf("view info %+v", info)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.View(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("view of a closed collection: %v", err)
+	}
+}
