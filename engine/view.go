@@ -95,40 +95,67 @@ func (v *RecordView) Info() ViewInfo { return v.info }
 // (normalised, for a cosine collection, as it is stored); metadata maps
 // are shared with the collection and must not be modified. If the
 // collection was vacuumed since the view was taken it yields
-// ErrViewExpired as its last element.
+// ErrViewExpired as its last element. Each is the same without a vector
+// allocation per record.
 func (v *RecordView) Records() iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
-		batch := make([]Record, 0, viewBatch)
-		for start := 0; start < len(v.ids); start += viewBatch {
-			var err error
-			batch, err = v.readBatch(batch[:0], start, min(start+viewBatch, len(v.ids)))
-			if err != nil {
-				yield(Record{}, err)
-				return
+		stopped := errors.New("stopped")
+		err := v.each(func(r Record) error {
+			if !yield(r, nil) {
+				return stopped
 			}
-			for _, r := range batch {
-				if !yield(r, nil) {
-					return
-				}
-			}
+			return nil
+		}, false)
+		if err != nil && err != stopped {
+			yield(Record{}, err)
 		}
 	}
 }
 
-// readBatch copies the live records of nodes [from, to) out of the index.
-func (v *RecordView) readBatch(dst []Record, from, to int) ([]Record, error) {
-	dim := v.info.Dimension
-	live := 0
-	for _, id := range v.ids[from:to] {
-		if id != "" {
-			live++
+// Each calls fn for every record of the view in insertion order, as
+// Records yields them, and returns fn's first error or ErrViewExpired
+// (wrapped). The record's Vector is only valid during the call: the view
+// reuses one buffer, so a caller that keeps a vector copies it. This is
+// what lets an export read a large collection without making garbage in
+// proportion to its size.
+func (v *RecordView) Each(fn func(Record) error) error { return v.each(fn, true) }
+
+func (v *RecordView) each(fn func(Record) error, reuse bool) error {
+	batch := make([]Record, 0, viewBatch)
+	var arena []float32
+	if reuse {
+		arena = make([]float32, viewBatch*v.info.Dimension)
+	}
+	for start := 0; start < len(v.ids); start += viewBatch {
+		end := min(start+viewBatch, len(v.ids))
+		if !reuse {
+			// One allocation per batch, which its records keep.
+			live := 0
+			for _, id := range v.ids[start:end] {
+				if id != "" {
+					live++
+				}
+			}
+			arena = make([]float32, live*v.info.Dimension)
+		}
+		var err error
+		batch, err = v.readBatch(batch[:0], arena, start, end)
+		if err != nil {
+			return err
+		}
+		for _, r := range batch {
+			if err := fn(r); err != nil {
+				return err
+			}
 		}
 	}
-	if live == 0 {
-		return dst, nil
-	}
-	// One allocation for the batch's vectors; each record keeps its slice.
-	arena := make([]float32, live*dim)
+	return nil
+}
+
+// readBatch copies the live records of nodes [from, to) out of the index,
+// their vectors into arena (which has room for them).
+func (v *RecordView) readBatch(dst []Record, arena []float32, from, to int) ([]Record, error) {
+	dim := v.info.Dimension
 	c := v.c
 	c.mu.RLock()
 	defer c.mu.RUnlock()

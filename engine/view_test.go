@@ -169,3 +169,47 @@ func TestHandleViewLabelsAndClosed(t *testing.T) {
 		t.Fatalf("view of a closed collection: %v", err)
 	}
 }
+
+// Each yields what Records yields, reusing its vector buffer, and stops at
+// the callback's first error.
+func TestViewEachMatchesRecords(t *testing.T) {
+	c := newTestCollection(t, 8, distance.L2)
+	mustUpsert(t, c, recs("r", 0, 700, 8))
+	if _, err := c.Delete([]string{"r-5", "r-300", "r-699"}); err != nil {
+		t.Fatal(err)
+	}
+	v := c.View()
+	want := viewRecords(t, v)
+	var got []Record
+	if err := v.Each(func(r Record) error {
+		r.Vector = append([]float32(nil), r.Vector...) // only valid during the call
+		got = append(got, r)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) || len(got) != 697 {
+		t.Fatalf("Each: %d records, Records: %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].ID != want[i].ID || fmt.Sprint(got[i].Vector) != fmt.Sprint(want[i].Vector) || got[i].Metadata["i"] != want[i].Metadata["i"] {
+			t.Fatalf("record %d: Each %+v, Records %+v", i, got[i], want[i])
+		}
+	}
+	stop := errors.New("enough")
+	calls := 0
+	if err := v.Each(func(Record) error {
+		if calls++; calls == 300 {
+			return stop
+		}
+		return nil
+	}); !errors.Is(err, stop) || calls != 300 {
+		t.Fatalf("after %d calls: %v", calls, err)
+	}
+	if _, err := c.Vacuum(); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Each(func(Record) error { return nil }); !errors.Is(err, ErrViewExpired) {
+		t.Fatalf("Each after a vacuum: %v", err)
+	}
+}

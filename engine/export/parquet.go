@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"iter"
 	"strconv"
 
 	"github.com/parquet-go/parquet-go"
@@ -56,8 +55,10 @@ const DefaultRowGroupBytes = 32 << 20
 // *engine.RecordView is one.
 type Source interface {
 	Info() engine.ViewInfo
-	// Records yields Info().Count records; an error ends it.
-	Records() iter.Seq2[engine.Record, error]
+	// Each calls fn for each of Info().Count records and returns fn's
+	// first error or its own. A record's Vector need only be valid
+	// during the call.
+	Each(fn func(engine.Record) error) error
 }
 
 // Options tune WriteParquet. The zero value is usable.
@@ -106,18 +107,23 @@ func WriteParquet(ctx context.Context, w io.Writer, src Source, opts Options) (S
 	if opts.RowGroupBytes <= 0 {
 		opts.RowGroupBytes = DefaultRowGroupBytes
 	}
-	if info.Dimension < 1 {
-		return Summary{}, fmt.Errorf("export %s: %w: dimension %d", info.Name, ErrSourceMismatch, info.Dimension)
+	if info.Dimension < 1 || info.Dimension > engine.MaxDimension || info.Count < 0 {
+		return Summary{}, fmt.Errorf("export %s: %w: dimension %d, %d records", info.Name, ErrSourceMismatch, info.Dimension, info.Count)
 	}
 	hash := sha256.New()
 	out := &countingWriter{w: io.MultiWriter(w, hash)}
 	pw := parquet.NewGenericWriter[row](out, writerOptions(info, opts)...)
 	sum := Summary{Seq: info.Seq}
+	dim := info.Dimension
 	var (
-		batch      = make([]row, 0, writeBatch)
+		batch = make([]row, 0, writeBatch)
+		// The batch's vectors: Source vectors are only valid during the
+		// call, and parquet-go copies rows when they are written, so one
+		// buffer serves the whole export.
+		vectors    = make([]float32, writeBatch*dim)
 		groupBytes int64
 		groupRows  int64
-		metaBuf    bytes.Buffer
+		metaEnc    = newMetaEncoder()
 	)
 	flushBatch := func() error {
 		if len(batch) == 0 {
@@ -126,7 +132,6 @@ func WriteParquet(ctx context.Context, w io.Writer, src Source, opts Options) (S
 		if _, err := pw.Write(batch); err != nil {
 			return fmt.Errorf("write rows: %w", err)
 		}
-		clear(batch) // drop references to the vectors written
 		batch = batch[:0]
 		return nil
 	}
@@ -144,36 +149,39 @@ func WriteParquet(ctx context.Context, w io.Writer, src Source, opts Options) (S
 		groupBytes, groupRows = 0, 0
 		return nil
 	}
-	for rec, err := range src.Records() {
+	err := src.Each(func(rec engine.Record) error {
+		if len(rec.Vector) != dim {
+			return fmt.Errorf("%w: record %q has %d values, the collection's dimension is %d", ErrSourceMismatch, rec.ID, len(rec.Vector), dim)
+		}
+		if sum.Rows == int64(info.Count) {
+			return fmt.Errorf("%w: more than the %d records the source said", ErrSourceMismatch, info.Count)
+		}
+		meta, err := metaEnc.encode(rec.Metadata)
 		if err != nil {
-			return sum, fmt.Errorf("export %s: read records: %w", info.Name, err)
+			return fmt.Errorf("metadata of %q: %w", rec.ID, err)
 		}
-		if len(rec.Vector) != info.Dimension {
-			return sum, fmt.Errorf("export %s: %w: record %q has %d values, the collection's dimension is %d", info.Name, ErrSourceMismatch, rec.ID, len(rec.Vector), info.Dimension)
-		}
-		meta, err := metadataJSON(&metaBuf, rec.Metadata)
-		if err != nil {
-			return sum, fmt.Errorf("export %s: metadata of %q: %w", info.Name, rec.ID, err)
-		}
-		batch = append(batch, row{ID: rec.ID, Vector: rec.Vector, Metadata: meta})
+		vec := vectors[len(batch)*dim : (len(batch)+1)*dim : (len(batch)+1)*dim]
+		copy(vec, rec.Vector)
+		batch = append(batch, row{ID: rec.ID, Vector: vec, Metadata: meta})
 		sum.Rows++
 		groupRows++
-		groupBytes += int64(len(rec.ID) + 4*len(rec.Vector) + len(meta))
-		if groupBytes >= opts.RowGroupBytes {
+		groupBytes += int64(len(rec.ID) + 4*dim + len(meta))
+		switch {
+		case groupBytes >= opts.RowGroupBytes:
 			if err := ctx.Err(); err != nil {
-				return sum, err
+				return err
 			}
-			if err := endGroup(); err != nil {
-				return sum, fmt.Errorf("export %s: %w", info.Name, err)
-			}
-		} else if len(batch) == writeBatch {
+			return endGroup()
+		case len(batch) == writeBatch:
 			if err := ctx.Err(); err != nil {
-				return sum, err
+				return err
 			}
-			if err := flushBatch(); err != nil {
-				return sum, fmt.Errorf("export %s: %w", info.Name, err)
-			}
+			return flushBatch()
 		}
+		return nil
+	})
+	if err != nil {
+		return sum, fmt.Errorf("export %s: %w", info.Name, err)
 	}
 	if sum.Rows != int64(info.Count) {
 		return sum, fmt.Errorf("export %s: %w: %d records read, the source said %d", info.Name, ErrSourceMismatch, sum.Rows, info.Count)
@@ -220,19 +228,29 @@ type createdBy string
 
 func (c createdBy) ConfigureWriter(cfg *parquet.WriterConfig) { cfg.CreatedBy = string(c) }
 
-// metadataJSON renders metadata as compact JSON without HTML escaping
-// (readers see "<" as "<"), "{}" for none.
-func metadataJSON(buf *bytes.Buffer, m map[string]any) (string, error) {
-	if len(m) == 0 {
+// metaEncoder renders metadata as compact JSON without HTML escaping
+// (readers see "<" as "<"), "{}" for none, reusing one buffer and encoder.
+type metaEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+func newMetaEncoder() *metaEncoder {
+	m := &metaEncoder{}
+	m.enc = json.NewEncoder(&m.buf)
+	m.enc.SetEscapeHTML(false)
+	return m
+}
+
+func (m *metaEncoder) encode(meta map[string]any) (string, error) {
+	if len(meta) == 0 {
 		return "{}", nil
 	}
-	buf.Reset()
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(m); err != nil {
+	m.buf.Reset()
+	if err := m.enc.Encode(meta); err != nil {
 		return "", err
 	}
-	return string(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))), nil
+	return string(bytes.TrimSuffix(m.buf.Bytes(), []byte("\n"))), nil
 }
 
 type countingWriter struct {

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"iter"
 	"math"
 	"reflect"
 	"strconv"
@@ -366,17 +365,13 @@ type fakeSource struct {
 
 func (f fakeSource) Info() engine.ViewInfo { return f.info }
 
-func (f fakeSource) Records() iter.Seq2[engine.Record, error] {
-	return func(yield func(engine.Record, error) bool) {
-		for _, r := range f.recs {
-			if !yield(r, nil) {
-				return
-			}
-		}
-		if f.err != nil {
-			yield(engine.Record{}, f.err)
+func (f fakeSource) Each(fn func(engine.Record) error) error {
+	for _, r := range f.recs {
+		if err := fn(r); err != nil {
+			return err
 		}
 	}
+	return f.err
 }
 
 func TestWriteParquetRefusesBadSources(t *testing.T) {
@@ -393,6 +388,7 @@ func TestWriteParquetRefusesBadSources(t *testing.T) {
 		{"fewer records than said", fakeSource{info: info, recs: []engine.Record{good}}, ErrSourceMismatch},
 		{"more records than said", fakeSource{info: info, recs: []engine.Record{good, good, good}}, ErrSourceMismatch},
 		{"no dimension", fakeSource{info: engine.ViewInfo{Name: "bad"}}, ErrSourceMismatch},
+		{"huge dimension", fakeSource{info: engine.ViewInfo{Name: "bad", Dimension: 1 << 40}}, ErrSourceMismatch},
 		{"read error", fakeSource{info: info, recs: []engine.Record{good}, err: boom}, boom},
 		{"metadata not JSON", fakeSource{info: info, recs: []engine.Record{good, {ID: "b", Vector: []float32{1, 2, 3}, Metadata: map[string]any{"f": func() {}}}}}, nil},
 	}
