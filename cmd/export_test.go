@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -271,4 +273,42 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// A failed write, or an --out that appears while exporting, leaves the
+// target as it was and no temporary file behind.
+func TestWriteFileAtomically(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "out.parquet")
+	boom := fmt.Errorf("write failed")
+	err := writeFileAtomically(target, false, func(w io.Writer) error {
+		_, _ = w.Write([]byte("partial"))
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("failed write: %v", err)
+	}
+	err = writeFileAtomically(target, false, func(w io.Writer) error {
+		_, _ = w.Write([]byte("mine"))
+		return os.WriteFile(target, []byte("someone else's"), 0o600)
+	})
+	if err == nil || !strings.Contains(err.Error(), "appeared while exporting") {
+		t.Fatalf("target appeared meanwhile: %v", err)
+	}
+	if b := mustRead(t, target); string(b) != "someone else's" {
+		t.Fatalf("target overwritten: %q", b)
+	}
+	if err := writeFileAtomically(target, true, func(w io.Writer) error {
+		_, err := w.Write([]byte("forced"))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if b := mustRead(t, target); string(b) != "forced" {
+		t.Fatalf("forced write: %q", b)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("files left: %v", entries)
+	}
 }

@@ -82,9 +82,14 @@ func (h *Handle) View() (*RecordView, error) {
 	if h.closed.Load() {
 		return nil, fmt.Errorf("collection %s: %w", h.info.Name, ErrClosed)
 	}
-	v := h.c.View()
+	return h.label(h.c.View()), nil
+}
+
+// label names the view by the handle's tenant and collection; a
+// checkpoint labels its viewGated view the same way.
+func (h *Handle) label(v *RecordView) *RecordView {
 	v.info.Tenant, v.info.Name = h.info.TenantID, h.info.Name
-	return v, nil
+	return v
 }
 
 // Info describes the view.

@@ -110,6 +110,9 @@ func WriteParquet(ctx context.Context, w io.Writer, src Source, opts Options) (S
 	if info.Dimension < 1 || info.Dimension > engine.MaxDimension || info.Count < 0 {
 		return Summary{}, fmt.Errorf("export %s: %w: dimension %d, %d records", info.Name, ErrSourceMismatch, info.Dimension, info.Count)
 	}
+	if err := ctx.Err(); err != nil {
+		return Summary{}, err
+	}
 	hash := sha256.New()
 	out := &countingWriter{w: io.MultiWriter(w, hash)}
 	pw := parquet.NewGenericWriter[row](out, writerOptions(info, opts)...)
