@@ -28,7 +28,7 @@ import (
 func exportFixture(t *testing.T) (dir string, want map[string][]engine.Record) {
 	t.Helper()
 	dir = filepath.Join(t.TempDir(), "data")
-	db, err := engine.Open(dir, engine.Config{})
+	db, err := engine.Open(dir, engine.Config{SegmentSize: 32 << 10}) // small segments: quick to compare byte for byte
 	if err != nil {
 		t.Fatal(err)
 	}

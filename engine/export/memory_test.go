@@ -48,13 +48,13 @@ func liveHeap() uint64 {
 }
 
 // The writer holds about one row group, however large the collection:
-// 80 MiB of records through 2 MiB row groups never keep more than a small
+// 40 MiB of records through 1 MiB row groups never keep more than a small
 // multiple of a row group reachable.
 func TestWriteParquetMemoryIsBoundedByARowGroup(t *testing.T) {
-	const dim, count, groupBytes = 256, 80_000, 2 << 20 // 80k x 1 KiB vectors
+	const dim, count, groupBytes = 256, 40_000, 1 << 20 // 40k x 1 KiB vectors
 	base := liveHeap()
 	var peak uint64
-	src := genSource{dim: dim, count: count, probeEvery: 4000, probe: func() {
+	src := genSource{dim: dim, count: count, probeEvery: 2000, probe: func() {
 		if h := liveHeap(); h > peak {
 			peak = h
 		}

@@ -130,7 +130,9 @@ func sameRecords(t *testing.T, got []fileRow, want []engine.Record) {
 
 func newCollection(t *testing.T, name string, dim int, metric distance.Metric) *engine.Collection {
 	t.Helper()
-	c, err := engine.NewCollection(engine.CollectionConfig{Name: name, Dimension: dim, Metric: metric, Seed: 1})
+	// A sparse graph builds fast (under the race detector too); exports
+	// do not depend on its quality.
+	c, err := engine.NewCollection(engine.CollectionConfig{Name: name, Dimension: dim, Metric: metric, M: 4, EfConstruction: 8, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,10 +283,10 @@ func TestWriteParquetCosineVectorsAreNormalised(t *testing.T) {
 // A collection larger than a row group is written as several, each
 // within the bound (plus at most one record), and reads back whole.
 func TestWriteParquetSeveralRowGroups(t *testing.T) {
-	const dim, records = 24, 20000
+	const dim, records = 24, 8000
 	c := newCollection(t, "big", dim, distance.L2)
 	upsertRange(t, c, 0, records, 0, richMeta)
-	const groupBytes = 256 << 10
+	const groupBytes = 64 << 10
 	data, sum := export(t, c.View(), Options{RowGroupBytes: groupBytes})
 	rb := readExport(t, data)
 	want := liveRecords(t, c)
