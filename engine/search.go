@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/akidb/akidb/engine/distance"
 	"github.com/akidb/akidb/engine/filter"
@@ -91,10 +92,10 @@ func (c *Collection) Search(ctx context.Context, req SearchRequest) (SearchResul
 		if c.scanHook != nil {
 			c.scanHook()
 		}
-		return ctx.Err() != nil
+		return expired(ctx) != nil
 	}
 	for {
-		if err := ctx.Err(); err != nil {
+		if err := expired(ctx); err != nil {
 			return SearchResult{}, err
 		}
 		res, err := c.search(req, q, ef, stop)
@@ -106,10 +107,24 @@ func (c *Collection) Search(ctx context.Context, req SearchRequest) (SearchResul
 			c.mu.RUnlock() //nolint:staticcheck // an empty critical section: waiting is the point
 			continue
 		case errors.Is(err, hnsw.ErrStopped):
-			return SearchResult{}, ctx.Err()
+			return SearchResult{}, expired(ctx)
 		}
 		return res, err
 	}
+}
+
+// expired returns ctx's error, or context.DeadlineExceeded once its
+// deadline has passed even if the context has not been told yet: the timer
+// that cancels it can run a millisecond late on a busy machine, and a
+// search checks its deadline far more often than that.
+func expired(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // errRenumbered: a vacuum changed node ids while a search ran.

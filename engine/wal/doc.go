@@ -64,7 +64,10 @@
 //     "batch continues" flag but the last, so recovery can tell a whole
 //     batch from a partial one.
 //   - The log is fail-stop: after one write or fsync error it writes nothing
-//     more.
+//     more. The one exception is a full disk found while allocating (growing
+//     or creating a segment, or a write(2) that wrote nothing): the records
+//     waiting for that room are refused with ErrNoSpace, their sequence
+//     numbers given back, and the log goes on (see commit).
 //
 // # Recovery (Open)
 //
