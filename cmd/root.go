@@ -89,6 +89,7 @@ func newRootCommand(st *State) (*cobra.Command, *cli) {
 	root.AddCommand(newQuotaCommand(c))
 	root.AddCommand(newConfigCommand(c))
 	root.AddCommand(newLoadtestCommand(c))
+	root.AddCommand(newHealthCommand(c))
 	return root, c
 }
 

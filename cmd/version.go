@@ -11,15 +11,19 @@ import (
 	"github.com/akidb/akidb/engine/distance"
 )
 
-// Set at release time with -ldflags "-X github.com/akidb/akidb/cmd.version=...".
+// Stamped at release time (goreleaser.yaml, make build-static) with
+// -ldflags "-X github.com/akidb/akidb/cmd.version=... -X ...cmd.commit=...
+// -X ...cmd.date=...".
 var (
 	version = "dev"
 	commit  = ""
+	date    = "" // build time, RFC 3339
 )
 
 type versionInfo struct {
 	Version string `json:"version"`
 	Commit  string `json:"commit,omitempty"`
+	Date    string `json:"date,omitempty"`
 	Go      string `json:"go"`
 	OS      string `json:"os"`
 	Arch    string `json:"arch"`
@@ -27,12 +31,15 @@ type versionInfo struct {
 }
 
 func currentVersion() versionInfo {
-	vi := versionInfo{Version: version, Commit: commit, Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, Kernels: distance.Implementation()}
+	vi := versionInfo{Version: version, Commit: commit, Date: date, Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, Kernels: distance.Implementation()}
 	if vi.Commit == "" {
 		if bi, ok := debug.ReadBuildInfo(); ok {
 			for _, s := range bi.Settings {
-				if s.Key == "vcs.revision" {
+				switch {
+				case s.Key == "vcs.revision":
 					vi.Commit = s.Value
+				case s.Key == "vcs.time" && vi.Date == "":
+					vi.Date = s.Value
 				}
 			}
 		}
@@ -51,7 +58,7 @@ func newVersionCommand(c *cli) *cobra.Command {
 			if asJSON {
 				return json.NewEncoder(c.st.Stdout).Encode(vi)
 			}
-			_, err := fmt.Fprintf(c.st.Stdout, "akidb %s (commit %s, %s, %s/%s, kernels %s)\n", vi.Version, orNone(vi.Commit), vi.Go, vi.OS, vi.Arch, vi.Kernels)
+			_, err := fmt.Fprintf(c.st.Stdout, "akidb %s (commit %s, built %s, %s, %s/%s, kernels %s)\n", vi.Version, orNone(vi.Commit), orNone(vi.Date), vi.Go, vi.OS, vi.Arch, vi.Kernels)
 			return err
 		},
 	}

@@ -100,6 +100,10 @@ type AuthConfig struct {
 	// JWTSecret signs tokens (at least 32 bytes); nil: read from, or
 	// generated once into, <data-dir>/secrets/jwt.key.
 	JWTSecret []byte
+	// BootstrapKey, if set, is the first admin key of a new data
+	// directory (from --bootstrap-admin-key-file, e.g. a Kubernetes
+	// Secret) instead of one generated, saved and printed by the server.
+	BootstrapKey auth.APIKey
 	// TokenTTL is the lifetime of an issued JWT (default 24h).
 	TokenTTL time.Duration
 	// KeyCacheTTL bounds how long a key row is trusted from memory
@@ -329,7 +333,11 @@ func (s *Server) openSecurity(db *engine.DB) error {
 	if err != nil {
 		return fmt.Errorf("authentication: %w", err)
 	}
-	if !ac.Disabled {
+	if !ac.Disabled && ac.BootstrapKey != "" {
+		if _, err := authn.ImportBootstrapAdmin(context.Background(), ac.BootstrapKey); err != nil {
+			return err
+		}
+	} else if !ac.Disabled {
 		key, err := authn.EnsureBootstrapAdmin(context.Background(), s.cfg.DataDir)
 		if err != nil {
 			return err
