@@ -42,6 +42,14 @@ func Run(st *State) int {
 	return 1
 }
 
+// Command returns the whole command tree as the binary runs it, for tools
+// that document it (cmd/mangen writes the man pages from it).
+func Command() *cobra.Command {
+	root, _ := newRootCommand(newOSState())
+	root.InitDefaultCompletionCmd()
+	return root
+}
+
 // globalFlags are the settings every command shares.
 type globalFlags struct {
 	configFile string

@@ -149,6 +149,7 @@ type Server struct {
 	log      *slog.Logger
 	svc      *api.Service
 	registry *prometheus.Registry
+	recorder *metrics.Recorder // every collector registered on registry
 	metrics  *metrics.Metrics
 
 	restLn   net.Listener
@@ -181,12 +182,14 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	reg := prometheus.NewRegistry()
+	// Collectors register through reg, which keeps them for MetricNames.
+	registry := prometheus.NewRegistry()
+	reg := metrics.NewRecorder(registry)
 	m, err := metrics.New(reg)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	s := &Server{cfg: cfg, log: logger, registry: reg, metrics: m, errs: make(chan error, 3), ready: make(chan struct{}), notices: cfg.Notices}
+	s := &Server{cfg: cfg, log: logger, registry: registry, recorder: reg, metrics: m, errs: make(chan error, 3), ready: make(chan struct{}), notices: cfg.Notices}
 	if s.notices == nil {
 		s.notices = io.Discard
 	}
@@ -221,7 +224,7 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	s.bg, s.stopBg = context.WithCancel(context.Background())
 
-	handler := rest.NewHandler(s.svc, rest.Options{Logger: logger, Metrics: m, MetricsHandler: metrics.Handler(reg), Limits: cfg.Limits, Guard: s.guard,
+	handler := rest.NewHandler(s.svc, rest.Options{Logger: logger, Metrics: m, MetricsHandler: metrics.Handler(registry), Limits: cfg.Limits, Guard: s.guard,
 		Shedder: s.shedder, RequestTimeout: cfg.Limiting.RequestTimeout})
 	s.http = &http.Server{
 		Handler:           handler,
@@ -495,6 +498,11 @@ func (s *Server) Shedder() *ratelimit.Shedder { return s.shedder }
 
 // Registry is the server's metrics registry.
 func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+// MetricNames lists every metric the server can export, whether or not it
+// has a series yet (packaging/'s dashboard and alerts are checked
+// against it).
+func (s *Server) MetricNames() []string { return s.recorder.Names() }
 
 // Shutdown stops accepting, drains in-flight requests within
 // ShutdownTimeout, then checkpoints and closes the engine. Safe to call
