@@ -99,7 +99,7 @@ release-deps:
 	  echo "apt-get install$$need"; apt-get update -qq; \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; fi
 
-build-static-%: release-deps
+build-static-amd64 build-static-arm64: build-static-%: release-deps
 	CGO_ENABLED=1 GOOS=linux GOARCH=$* CC=$(CC_$*) $(GO) build -trimpath -tags '$(STATIC_TAGS)' \
 	  -ldflags '$(STATIC_LDFLAGS)' -o bin/linux/$*/akidb .
 

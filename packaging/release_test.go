@@ -45,7 +45,35 @@ func TestReleaseBinary(t *testing.T) {
 				t.Errorf("no kernels reported: %+v", vi)
 			}
 			serveInsertQuery(t, b)
+			if b.exec == "" {
+				bashCompletes(t, b)
+			}
 		})
+	}
+}
+
+// bashCompletes sources the binary's bash completion script in a real
+// bash, with the binary on PATH as a user installs it, and completes
+// "akidb ke" and "akidb serve --tls-c".
+func bashCompletes(t *testing.T, b binary) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Symlink(b.path, filepath.Join(dir, "akidb")); err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(dir, "akidb.bash")
+	if err := os.WriteFile(script, []byte(b.run(t, baseEnv(), "completion", "bash")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for line, want := range map[string]string{"akidb ke": "keys", "akidb serve --tls-c": "--tls-cert"} {
+		cmd := exec.Command("bash", "--norc", "--noprofile", "-c", `source "$1"; read -ra COMP_WORDS <<< "$2"; [[ "$2" == *" " ]] && COMP_WORDS+=("");
+COMP_CWORD=$((${#COMP_WORDS[@]}-1)); COMP_LINE="$2"; COMP_POINT=${#COMP_LINE}; __start_akidb; printf '%s\n' "${COMPREPLY[@]}"`, "bash", script, line)
+		cmd.Env = baseEnv()
+		cmd.Env[0] = "PATH=" + dir + ":" + os.Getenv("PATH")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), want) {
+			t.Errorf("bash completion of %q: %v, want %q in\n%s", line, err, want, out)
+		}
 	}
 }
 
