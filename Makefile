@@ -94,6 +94,7 @@ release-deps:
 	command -v qemu-aarch64-static >/dev/null || need="$$need qemu-user-static"; \
 	command -v buildah >/dev/null || need="$$need buildah"; \
 	command -v systemd-analyze >/dev/null || need="$$need systemd"; \
+	[ -f /usr/share/bash-completion/bash_completion ] || need="$$need bash-completion"; \
 	[ -f /etc/ssl/certs/ca-certificates.crt ] || need="$$need ca-certificates"; \
 	if [ -n "$$need" ]; then \
 	  echo "apt-get install$$need"; apt-get update -qq; \
