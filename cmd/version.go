@@ -11,9 +11,12 @@ import (
 	"github.com/akidb/akidb/engine/distance"
 )
 
-// Stamped at release time (goreleaser.yaml, make build-static) with
-// -ldflags "-X github.com/akidb/akidb/cmd.version=... -X ...cmd.commit=...
-// -X ...cmd.date=...".
+// version, commit and date are stamped by the linker: `make build` sets
+// version and commit to `git describe --tags --always --dirty` and the full
+// commit hash; release builds (goreleaser.yaml, make build-static-*) also
+// set date, with -ldflags "-X github.com/akidb/akidb/cmd.version=... -X
+// github.com/akidb/akidb/cmd.commit=... -X github.com/akidb/akidb/cmd.date=...".
+// Unstamped: "dev", and the commit and time from the Go build info if any.
 var (
 	version = "dev"
 	commit  = ""

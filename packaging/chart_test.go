@@ -289,10 +289,15 @@ func TestChartServesItsProbes(t *testing.T) {
 						a = l + "127.0.0.1:0"
 					}
 				}
-				if f, _, ok := strings.Cut(strings.TrimPrefix(a, "--"), "="); ok && strings.HasPrefix(a, "--") && !flags[f] {
+				if f, _, _ := strings.Cut(strings.TrimPrefix(a, "--"), "="); strings.HasPrefix(a, "--") && !flags[f] {
 					t.Errorf("argument %s: akidb serve has no --%s", a, f)
 				}
 				argv = append(argv, a)
+			}
+			// The server refuses plaintext off loopback unless told; the pod
+			// listens on every interface.
+			if !contains(argv, "--allow-plaintext") && !containsPrefix(argv, "--tls-cert=") {
+				t.Errorf("the pod serves plaintext on 0.0.0.0 without --allow-plaintext: it would not start (%v)", argv)
 			}
 			if listens["--rest-addr="] != ports["http"] || listens["--grpc-addr="] != ports["grpc"] {
 				t.Fatalf("the server listens on %v, the container ports are %v", listens, ports)
@@ -367,6 +372,15 @@ func standIn(t *testing.T, b binary, volume string) map[string][]byte {
 	}
 	t.Fatalf("no stand-in for the Secret mounted as %s", volume)
 	return nil
+}
+
+func containsPrefix(s []string, prefix string) bool {
+	for _, x := range s {
+		if strings.HasPrefix(x, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 func secretData(s *corev1.Secret) map[string][]byte {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,12 +59,21 @@ type Config struct {
 	// received (the CLI sends one per SIGHUP).
 	Reload <-chan struct{}
 	// Notices receives what the operator must read once: the bootstrap
-	// admin key of a new data directory, the warning that authentication
-	// is off. Nil: Run writes them to its out; Start discards them.
+	// admin key of a new data directory (or, unless NoticesTerminal, only
+	// where it is kept), the warning that authentication is off. Nil: Run
+	// writes them to its out; Start discards them.
 	Notices io.Writer
+	// NoticesTerminal says Notices is a terminal that a person reads, so
+	// the bootstrap key may be shown on it. Otherwise (a journal, a log
+	// file, a pipe, which keep what they get) only the key file's path is.
+	NoticesTerminal bool
 	// Limiting configures load shedding, rate limits and quotas
 	// (docs/limits.md).
 	Limiting LimitingConfig
+	// AllowPlaintext lets the server listen without TLS on an address
+	// other than loopback (for a TLS-terminating proxy in front); it then
+	// warns at start and on /readyz. Without it Start refuses that.
+	AllowPlaintext bool
 
 	// memoryLimitSource is where Run's memory limit came from, for GET
 	// /admin/config.
@@ -149,7 +159,7 @@ type Server struct {
 	log      *slog.Logger
 	svc      *api.Service
 	registry *prometheus.Registry
-	recorder *metrics.Recorder // every collector registered on registry
+	recorders []*metrics.Recorder // every collector registered, public and operator-only
 	metrics  *metrics.Metrics
 
 	restLn   net.Listener
@@ -182,14 +192,20 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	// Collectors register through reg, which keeps them for MetricNames.
-	registry := prometheus.NewRegistry()
-	reg := metrics.NewRecorder(registry)
+	warnings, err := checkExposure(cfg)
+	if err != nil {
+		return nil, err
+	}
+	// reg is public (GET /metrics); tenantReg holds the series labelled
+	// with tenant ids, served only to the operator (GET /admin/metrics).
+	// Both keep the collectors registered through them, for MetricNames.
+	publicRegistry, tenantRegistry := prometheus.NewRegistry(), prometheus.NewRegistry()
+	reg, tenantReg := metrics.NewRecorder(publicRegistry), metrics.NewRecorder(tenantRegistry)
 	m, err := metrics.New(reg)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	s := &Server{cfg: cfg, log: logger, registry: registry, recorder: reg, metrics: m, errs: make(chan error, 3), ready: make(chan struct{}), notices: cfg.Notices}
+	s := &Server{cfg: cfg, log: logger, registry: publicRegistry, recorders: []*metrics.Recorder{reg, tenantReg}, metrics: m, errs: make(chan error, 3), ready: make(chan struct{}), notices: cfg.Notices}
 	if s.notices == nil {
 		s.notices = io.Discard
 	}
@@ -200,13 +216,17 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	if s.limiter, err = ratelimit.New(ratelimit.Config{Now: cfg.Limiting.Now}); err != nil {
 		return nil, err
 	}
-	if s.limitM, err = limits.NewMetrics(reg, limits.MetricsSources{Shedder: s.shedder, Config: &s.changes}); err != nil {
+	if s.limitM, err = limits.NewMetrics(reg, tenantReg, limits.MetricsSources{Shedder: s.shedder, Config: &s.changes}); err != nil {
 		return nil, err
 	}
 	if cfg.TLSEnabled() {
 		if s.tls, err = tlsconf.New(cfg.TLS, logger); err != nil {
 			return nil, err
 		}
+	}
+	for _, w := range warnings {
+		logger.Warn(w)
+		fmt.Fprintf(s.notices, "\nakidb: WARNING: %s.\n\n", w)
 	}
 	if cfg.Auth.Disabled {
 		logger.Warn("AUTHENTICATION IS OFF: every request acts as an unrestricted admin; for trusted local development only")
@@ -224,8 +244,9 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	s.bg, s.stopBg = context.WithCancel(context.Background())
 
-	handler := rest.NewHandler(s.svc, rest.Options{Logger: logger, Metrics: m, MetricsHandler: metrics.Handler(registry), Limits: cfg.Limits, Guard: s.guard,
-		Shedder: s.shedder, RequestTimeout: cfg.Limiting.RequestTimeout})
+	handler := rest.NewHandler(s.svc, rest.Options{Logger: logger, Metrics: m, MetricsHandler: metrics.Handler(publicRegistry),
+		TenantMetricsHandler: metrics.Handler(prometheus.Gatherers{publicRegistry, tenantRegistry}), Limits: cfg.Limits, Guard: s.guard,
+		Shedder: s.shedder, RequestTimeout: cfg.Limiting.RequestTimeout, ReadyWarnings: warnings})
 	s.http = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -346,7 +367,12 @@ func (s *Server) openSecurity(db *engine.DB) error {
 			return err
 		}
 		if key != "" {
-			fmt.Fprintf(s.notices, bootstrapNotice, key.Reveal(), filepath.Join(s.cfg.DataDir, auth.SecretsDir, auth.BootstrapKeyFile))
+			path := filepath.Join(s.cfg.DataDir, auth.SecretsDir, auth.BootstrapKeyFile)
+			if s.cfg.NoticesTerminal {
+				fmt.Fprintf(s.notices, bootstrapNotice, key.Reveal(), path)
+			} else {
+				fmt.Fprintf(s.notices, bootstrapPathNotice, path, path)
+			}
 		}
 	}
 	auditor := auth.NewAuditor(db.Meta(), auth.AuditConfig{Retention: ac.AuditRetention, MaxEvents: ac.AuditMaxEvents, Logger: s.log, Now: ac.Now})
@@ -419,9 +445,25 @@ the "default" tenant was created; it is shown this once:
 
     %s
 
-It is also in %s (mode 0600).
+It is also in %s (mode 0600) until it is revoked or rotated.
 Send it as "Authorization: Bearer <key>". Create keys for your applications
 with "akidb keys create", and rotate or revoke this one when you are done.
+
+`
+
+// bootstrapPathNotice says where the first admin key is when the notices
+// do not go to a terminal: a journal or log file would keep the key.
+const bootstrapPathNotice = `
+akidb: this is a new data directory, so it has no API keys. An admin key of
+the "default" tenant was created and written to
+
+    %s   (mode 0600)
+
+It is not printed here because this output is not a terminal (a journal or
+log file would keep it). Read it with: cat %s
+The file is deleted when the key is revoked or rotated.
+Create keys for your applications with "akidb keys create", and rotate or
+revoke this one when you are done.
 
 `
 
@@ -499,10 +541,17 @@ func (s *Server) Shedder() *ratelimit.Shedder { return s.shedder }
 // Registry is the server's metrics registry.
 func (s *Server) Registry() *prometheus.Registry { return s.registry }
 
-// MetricNames lists every metric the server can export, whether or not it
-// has a series yet (packaging/'s dashboard and alerts are checked
-// against it).
-func (s *Server) MetricNames() []string { return s.recorder.Names() }
+// MetricNames lists every metric the server can export, on GET /metrics
+// and (the tenant-labelled ones) GET /admin/metrics, whether or not it has
+// a series yet (packaging/'s dashboard and alerts are checked against it).
+func (s *Server) MetricNames() []string {
+	var names []string
+	for _, r := range s.recorders {
+		names = append(names, r.Names()...)
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
 
 // Shutdown stops accepting, drains in-flight requests within
 // ShutdownTimeout, then checkpoints and closes the engine. Safe to call
@@ -572,13 +621,23 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) er
 	if cfg.Auth.Disabled {
 		authState = "OFF"
 	}
-	fmt.Fprintf(out, "akidb %s: REST on %s://%s, gRPC on %s, data in %s, authentication %s\n", cfg.Version, scheme, s.RESTAddr(), s.GRPCAddr(), cfg.DataDir, authState)
 	var runErr error
-	select {
-	case <-ctx.Done():
-		logger.Info("shutting down", "reason", context.Cause(ctx))
-	case runErr = <-s.errs:
-		logger.Error("fatal", "err", runErr)
+	ready := s.ready
+	for done := false; !done; {
+		select {
+		case <-ready:
+			// Said once the data directory is open, so that a fatal error
+			// (the directory in use, say) is not preceded by a line
+			// claiming the server runs.
+			fmt.Fprintf(out, "akidb %s: REST on %s://%s, gRPC on %s, data in %s, authentication %s\n", cfg.Version, scheme, s.RESTAddr(), s.GRPCAddr(), cfg.DataDir, authState)
+			ready = nil
+		case <-ctx.Done():
+			logger.Info("shutting down", "reason", context.Cause(ctx))
+			done = true
+		case runErr = <-s.errs:
+			logger.Error("fatal", "err", runErr)
+			done = true
+		}
 	}
 	shutCtx := context.WithoutCancel(ctx)
 	if err := s.Shutdown(shutCtx); err != nil {

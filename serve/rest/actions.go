@@ -37,10 +37,12 @@ var routeActions = map[string]auth.Action{
 	"DELETE /admin/api-keys/:id/rate-limit":        auth.ActionQuotaWrite,
 	"GET /admin/config":                            auth.ActionConfigRead,
 	"POST /admin/config/rate-limit":                auth.ActionConfigWrite,
+	"GET /admin/metrics":                           auth.ActionMetricsRead,
 }
 
 // publicRoutes need no credentials and map to no action: the probes, which
-// carry no data, and the Prometheus exposition, which carries totals only.
+// carry no data, and the Prometheus exposition, which carries totals only
+// (the series labelled with tenant ids are at /admin/metrics).
 var publicRoutes = map[string]bool{
 	"GET /livez":    true,
 	"GET /readyz":   true,

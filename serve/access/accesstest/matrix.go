@@ -53,6 +53,8 @@ var Matrix = []Expectation{
 	{"keyrate.clear", "401 403 403 403 ok 401 401", "401 403 403 403 ok 401 401"},
 	{"config.get", "401 403 403 403 ok 401 401", "401 403 403 403 ok 401 401"},
 	{"config.set", "401 403 403 403 ok 401 401", "401 403 403 403 ok 401 401"},
+	// Metrics labelled with tenant ids are the operator's (REST only).
+	{"metrics", "401 403 403 403 ok 401 401", "401 403 403 403 ok 401 401"},
 }
 
 // Want returns the expected code of a cell ("" for success).
