@@ -155,12 +155,12 @@ func DefaultConfig() Config {
 
 // Server is a running `akidb serve`.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	svc      *api.Service
-	registry *prometheus.Registry
+	cfg       Config
+	log       *slog.Logger
+	svc       *api.Service
+	registry  *prometheus.Registry
 	recorders []*metrics.Recorder // every collector registered, public and operator-only
-	metrics  *metrics.Metrics
+	metrics   *metrics.Metrics
 
 	restLn   net.Listener
 	grpcLn   net.Listener
