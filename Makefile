@@ -207,12 +207,16 @@ vulncheck: govulncheck vulndb build-static-amd64
 # The full release, locally: goreleaser check, then a snapshot of both
 # archives, checksums and SBOMs in dist/. The image step needs a Docker
 # engine with buildx; without one it is skipped (make image builds it).
+# goreleaser reads the commit only with a remote to name; the repository
+# need not have one, so the recipe gives it through git's environment.
+RELEASE_REMOTE ?= https://github.com/akidb/akidb.git
 release-snapshot: release-deps goreleaser cyclonedx-gomod
 	$(GORELEASER) check
 	@skip=publish,sign; \
 	if ! docker info >/dev/null 2>&1; then \
 	  echo "no Docker engine here: skipping goreleaser's image step (make image builds the image with buildah)"; skip=$$skip,docker; fi; \
-	PATH=$(dir $(CYCLONEDX)):$$PATH $(GORELEASER) release --snapshot --clean --skip=$$skip
+	GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=remote.origin.url GIT_CONFIG_VALUE_0=$(RELEASE_REMOTE) \
+	  PATH=$(dir $(CYCLONEDX)):$$PATH $(GORELEASER) release --snapshot --clean --skip=$$skip
 	cd packaging && AKIDB_BINARIES="$$(ls $(CURDIR)/dist/akidb-linux-amd64_linux_amd64*/akidb) $$(ls $(CURDIR)/dist/akidb-linux-arm64_linux_arm64*/akidb)@qemu-aarch64-static" \
 	  $(GO) test -count=1 -timeout 15m -run 'TestReleaseBinary' -v . | grep -E '^(=== RUN|--- |PASS|FAIL|ok)'
 	ls -l dist/*.tar.gz dist/*checksums.txt dist/*.cdx.json
