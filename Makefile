@@ -19,14 +19,14 @@ RACE_PKGS := ./engine/...
 ARM64_PKGS := ./engine/distance/... ./engine/hnsw/...
 MNIST_DIR ?= /tmp/akidb-mnist
 
-.PHONY: build test check-fmt check-tidy vet test-unit test-race test-arm64 test-noasm bench bench-mnist crashtest proto clean \
+.PHONY: build test check-fmt check-tidy vet test-unit test-race test-arm64 test-noasm test-parquet-duckdb bench bench-mnist crashtest proto clean \
 	release-deps build-static-amd64 build-static-arm64 print-static test-release-arm64 test-packaging image image-files \
 	completions man release-snapshot vulncheck vulndb helm goreleaser govulncheck cyclonedx-gomod
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
 
-test: check-fmt check-tidy vet test-unit test-race test-noasm test-arm64 test-release-arm64 test-packaging vulncheck
+test: check-fmt check-tidy vet test-unit test-race test-noasm test-arm64 test-parquet-duckdb test-release-arm64 test-packaging vulncheck
 
 check-fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -57,6 +57,12 @@ test-noasm:
 test-arm64:
 	@command -v qemu-aarch64-static >/dev/null || { echo "qemu-aarch64-static missing: apt-get install qemu-user-static (.ci/run does this)"; exit 1; }
 	CGO_ENABLED=0 GOARCH=arm64 $(GO) test -json -count=1 -timeout 20m -exec qemu-aarch64-static $(ARM64_PKGS) | $(TESTREPORT) "arm64"
+
+# Another tool reads `akidb export`'s Parquet: DuckDB (Node.js client, installed
+# from npm into ~/.cache/akidb/duckdb-node once) queries a file the real binary
+# wrote. Needs node and npm; fails, never skips, when anything is missing.
+test-parquet-duckdb: build
+	.ci/parquet-duckdb/run.sh $(BIN)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 200ms ./engine/...

@@ -90,6 +90,7 @@ func newRootCommand(st *State) (*cobra.Command, *cli) {
 	root.AddCommand(newConfigCommand(c))
 	root.AddCommand(newLoadtestCommand(c))
 	root.AddCommand(newHealthCommand(c))
+	root.AddCommand(newExportCommand(c))
 	root.AddCommand(newMigrateCommand(c))
 	return root, c
 }
