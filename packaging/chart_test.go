@@ -276,8 +276,19 @@ func TestChartServesItsProbes(t *testing.T) {
 			var argv []string
 			listens := map[string]int32{}
 			for _, a := range append(c.Command, c.Args...) {
-				for mp, dir := range mounts {
-					a = strings.ReplaceAll(a, "="+mp, "="+dir)
+				// One substitution per argument (the temporary folders are
+				// themselves under /tmp, a mount path too).
+				if name, val, ok := strings.Cut(a, "="); ok {
+					for mp, dir := range mounts {
+						if val == mp {
+							a = name + "=" + dir
+							break
+						}
+						if rest, ok := strings.CutPrefix(val, mp+"/"); ok {
+							a = name + "=" + filepath.Join(dir, rest)
+							break
+						}
+					}
 				}
 				for _, l := range []string{"--rest-addr=", "--grpc-addr="} {
 					if addr, ok := strings.CutPrefix(a, l); ok {
