@@ -89,28 +89,49 @@ func (h *Handle) Scroll(cursor string, limit int, withVectors bool) (ScrollPage,
 
 // Upsert logs the batch, waits for the fsync that covers it (per the sync
 // policy), applies it and only then returns. A validation error changes
-// nothing; a log error leaves the collection read-only (fail-stop).
+// nothing; a log error leaves the collection read-only (fail-stop). recs
+// is not changed.
 func (h *Handle) Upsert(ctx context.Context, recs []Record) error {
-	return h.upsert(ctx, recs, 0)
+	return h.upsert(ctx, recs, 0, false)
 }
 
-// upsert is Upsert and UpsertBulk: with linkers == 0 the vectors are
-// linked into the graph in the background after the acknowledgement
-// (stage.go); with linkers > 0 they are linked by that many goroutines
-// before the batch is published.
-func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int) error {
-	b, err := h.c.PrepareUpsert(recs)
+// UpsertOwned is Upsert for a caller that gives recs up: the batch is
+// written from recs itself, its vectors normalised in place and each
+// record's metadata JSON dropped once it is logged, so the write holds
+// the batch once, not in several copies (the serving layer decodes a
+// request into recs for this call only). recs must not be used after the
+// call, whatever its outcome.
+func (h *Handle) UpsertOwned(ctx context.Context, recs []Record) error {
+	return h.upsert(ctx, recs, 0, true)
+}
+
+// upsert is Upsert, UpsertOwned and UpsertBulk: with linkers == 0 the
+// vectors are linked into the graph in the background after the
+// acknowledgement (stage.go); with linkers > 0 they are linked by that
+// many goroutines before the batch is published.
+//
+// What a large batch holds at its peak is its vectors and metadata as
+// given, the log record, then the graph's copy of the vectors and the
+// decoded metadata: the log record is built straight from the records
+// (record.EncodeUpsertRows) into a frame the log writes as it is
+// (wal.SubmitFrame), and with owned, the metadata JSON goes as it is
+// decoded and the vectors once the graph has its copy.
+func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int, owned bool) error {
+	b, raw, err := h.c.prepareRecords(recs, owned)
 	if err != nil {
 		return err
 	}
-	u := record.Upsert{Dim: h.c.cfg.Dimension, IDs: make([]string, len(b.Records)), Vectors: make([]float32, 0, len(b.Records)*h.c.cfg.Dimension), Metadata: b.MetadataJSON}
-	for i, r := range b.Records {
-		u.IDs[i] = r.ID
-		u.Vectors = append(u.Vectors, r.Vector...)
-	}
-	payload, err := record.EncodeUpsert(nil, u)
+	dim := h.c.cfg.Dimension
+	frame, err := record.EncodeUpsertRows(make([]byte, wal.FrameHeaderSize), dim, len(b.Records), func(i int) (string, []float32, []byte) {
+		r := &b.Records[i]
+		return r.ID, r.Vector, raw[i]
+	})
 	if err != nil {
 		return fmt.Errorf("collection %s: %w", h.info.Name, err)
+	}
+	payloadBytes := len(frame) - wal.FrameHeaderSize
+	if err := decodeMetadata(b, raw, owned); err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -137,10 +158,17 @@ func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int) error {
 			h.c.linkParallel(ib.nodes, linkers)
 			ib.staged = false
 		}
+		if owned {
+			// The graph has its copy; publishing needs ids and metadata.
+			for i := range b.Records {
+				b.Records[i].Vector = nil
+			}
+		}
 		return ib
 	}
 	logFirst := h.wal.NoSpace()
-	seq, pending, err := h.submit(record.TypeUpsert, payload)
+	seq, pending, err := h.submitFrame(record.TypeUpsert, frame)
+	frame = nil // the log's now
 	if err != nil {
 		return err
 	}
@@ -169,7 +197,7 @@ func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int) error {
 	if err := h.c.publishUpsert(seq, ib); err != nil {
 		return err
 	}
-	h.wrote(len(b.Records), len(payload))
+	h.wrote(len(b.Records), payloadBytes)
 	return nil
 }
 
@@ -243,10 +271,19 @@ func (h *Handle) append(typ byte, payload []byte) (uint64, error) {
 
 // submit queues one record in the log without waiting for it.
 func (h *Handle) submit(typ byte, payload []byte) (uint64, wal.Pending, error) {
+	return h.queue(func() (uint64, wal.Pending, error) { return h.wal.Submit(typ, payload) })
+}
+
+// submitFrame queues one record built in a frame (wal.SubmitFrame).
+func (h *Handle) submitFrame(typ byte, frame []byte) (uint64, wal.Pending, error) {
+	return h.queue(func() (uint64, wal.Pending, error) { return h.wal.SubmitFrame(typ, frame) })
+}
+
+func (h *Handle) queue(submit func() (uint64, wal.Pending, error)) (uint64, wal.Pending, error) {
 	if h.closed.Load() {
 		return 0, wal.Pending{}, fmt.Errorf("collection %s: %w", h.info.Name, ErrClosed)
 	}
-	seq, pending, err := h.wal.Submit(typ, payload)
+	seq, pending, err := submit()
 	if err != nil {
 		h.failIfLogFailed()
 		return 0, wal.Pending{}, fmt.Errorf("collection %s: log: %w", h.info.Name, err)

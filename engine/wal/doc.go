@@ -105,4 +105,10 @@
 // group for up to the delay until every writer not in the commit under way
 // has joined it, so concurrent writers share fewer fsyncs; a lone writer's
 // record goes at once.
+//
+// SubmitFrame takes a record the caller built in place, with room for the
+// header in front of the payload. A large one (64 KiB or more) is not
+// copied into the shared buffer: the committer writes it from the
+// caller's frame with a pwrite(2) of its own, in sequence order among the
+// others, so a batch of tens of megabytes is held once while it is logged.
 package wal

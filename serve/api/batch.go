@@ -247,10 +247,15 @@ func (s *Service) WriteUpsert(ctx context.Context, b *UpsertBatch) (UpsertRespon
 		}
 		defer done()
 	}
-	if err := b.h.Upsert(ctx, b.recs); err != nil {
+	// The batch was decoded for this write alone: the engine takes it, so
+	// that it writes from these records rather than from copies of them.
+	n := len(b.recs)
+	recs := b.recs
+	b.recs = nil
+	if err := b.h.UpsertOwned(ctx, recs); err != nil {
 		return UpsertResponse{}, AsError(err)
 	}
-	return UpsertResponse{Upserted: len(b.recs)}, nil
+	return UpsertResponse{Upserted: n}, nil
 }
 
 // Upsert inserts or replaces a batch of records given as Go values, all
