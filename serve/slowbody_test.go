@@ -21,12 +21,19 @@ type trickler struct {
 
 func startTrickle(t testing.TB, addr, path, key string, stop <-chan struct{}) *trickler {
 	t.Helper()
+	return startTrickleSized(t, addr, path, key, 100000, stop)
+}
+
+// startTrickleSized is startTrickle with a body of contentLength bytes
+// declared.
+func startTrickleSized(t testing.TB, addr, path, key string, contentLength int64, stop <-chan struct{}) *trickler {
+	t.Helper()
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tr := &trickler{conn: conn, status: make(chan int, 1)}
-	head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: akidb\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"vectors\":[", path, key)
+	head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: akidb\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{\"vectors\":[", path, key, contentLength)
 	if _, err := conn.Write([]byte(head)); err != nil {
 		t.Fatal(err)
 	}

@@ -76,9 +76,28 @@ func (s *Server) shedUnary(ctx context.Context, req any, info *grpc.UnaryServerI
 		return nil, ErrorStatus(e).Err()
 	}
 	defer release()
+	if s.budget != nil {
+		held, e := s.budget.Reserve(tenant, messageSize(ctx, req))
+		if e != nil {
+			return nil, ErrorStatus(e).Err()
+		}
+		defer held.Release()
+	}
 	ctx, cancel := ratelimit.WithRequestTimeout(ctx, s.timeout)
 	defer cancel()
 	return handler(ctx, req)
+}
+
+// messageSize is the size of a request message: what it holds in memory
+// once received, and what it counts toward the body budget.
+func messageSize(ctx context.Context, req any) int64 {
+	if raw, _, ok := keptUpsert(ctx); ok {
+		return int64(len(raw))
+	}
+	if m, ok := req.(proto.Message); ok {
+		return int64(proto.Size(m))
+	}
+	return 0
 }
 
 // boundResponse answers RESOURCE_EXHAUSTED response_too_large, with the

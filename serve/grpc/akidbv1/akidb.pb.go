@@ -3458,8 +3458,18 @@ type ServerSettings struct {
 	MemoryLimitBytes  *int64         `protobuf:"varint,9,opt,name=memory_limit_bytes,json=memoryLimitBytes,proto3,oneof" json:"memory_limit_bytes,omitempty"`
 	MemoryLimitSource string         `protobuf:"bytes,10,opt,name=memory_limit_source,json=memoryLimitSource,proto3" json:"memory_limit_source,omitempty"`
 	RequestLimits     *RequestLimits `protobuf:"bytes,11,opt,name=request_limits,json=requestLimits,proto3" json:"request_limits,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The share of the bounds one tenant may hold, and what it comes to of
+	// max_in_flight.
+	TenantInFlightShare float64 `protobuf:"fixed64,12,opt,name=tenant_in_flight_share,json=tenantInFlightShare,proto3" json:"tenant_in_flight_share,omitempty"`
+	TenantMaxInFlight   int64   `protobuf:"varint,13,opt,name=tenant_max_in_flight,json=tenantMaxInFlight,proto3" json:"tenant_max_in_flight,omitempty"`
+	// The time to send a REST body or a gRPC request message.
+	BodyTimeoutSeconds float64 `protobuf:"fixed64,14,opt,name=body_timeout_seconds,json=bodyTimeoutSeconds,proto3" json:"body_timeout_seconds,omitempty"`
+	// The bytes of request bodies and messages held at once, and held now.
+	MaxInflightBodyBytes int64 `protobuf:"varint,15,opt,name=max_inflight_body_bytes,json=maxInflightBodyBytes,proto3" json:"max_inflight_body_bytes,omitempty"`
+	InflightBodyBytes    int64 `protobuf:"varint,16,opt,name=inflight_body_bytes,json=inflightBodyBytes,proto3" json:"inflight_body_bytes,omitempty"`
+	MaxResponseBytes     int64 `protobuf:"varint,17,opt,name=max_response_bytes,json=maxResponseBytes,proto3" json:"max_response_bytes,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *ServerSettings) Reset() {
@@ -3567,6 +3577,48 @@ func (x *ServerSettings) GetRequestLimits() *RequestLimits {
 		return x.RequestLimits
 	}
 	return nil
+}
+
+func (x *ServerSettings) GetTenantInFlightShare() float64 {
+	if x != nil {
+		return x.TenantInFlightShare
+	}
+	return 0
+}
+
+func (x *ServerSettings) GetTenantMaxInFlight() int64 {
+	if x != nil {
+		return x.TenantMaxInFlight
+	}
+	return 0
+}
+
+func (x *ServerSettings) GetBodyTimeoutSeconds() float64 {
+	if x != nil {
+		return x.BodyTimeoutSeconds
+	}
+	return 0
+}
+
+func (x *ServerSettings) GetMaxInflightBodyBytes() int64 {
+	if x != nil {
+		return x.MaxInflightBodyBytes
+	}
+	return 0
+}
+
+func (x *ServerSettings) GetInflightBodyBytes() int64 {
+	if x != nil {
+		return x.InflightBodyBytes
+	}
+	return 0
+}
+
+func (x *ServerSettings) GetMaxResponseBytes() int64 {
+	if x != nil {
+		return x.MaxResponseBytes
+	}
+	return 0
 }
 
 // RuntimeConfig is the effective configuration; only rate_limiting
@@ -4019,7 +4071,7 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\rmax_dimension\x18\x06 \x01(\x03R\fmaxDimension\x12$\n" +
 	"\x0emax_body_bytes\x18\a \x01(\x03R\fmaxBodyBytes\x12$\n" +
 	"\x0emax_delete_ids\x18\b \x01(\x03R\fmaxDeleteIds\x12(\n" +
-	"\x10max_scroll_limit\x18\t \x01(\x03R\x0emaxScrollLimit\"\xdb\x03\n" +
+	"\x10max_scroll_limit\x18\t \x01(\x03R\x0emaxScrollLimit\"\x88\x06\n" +
 	"\x0eServerSettings\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12!\n" +
 	"\fauth_enabled\x18\x02 \x01(\bR\vauthEnabled\x12\x1f\n" +
@@ -4033,7 +4085,13 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\x12memory_limit_bytes\x18\t \x01(\x03H\x00R\x10memoryLimitBytes\x88\x01\x01\x12.\n" +
 	"\x13memory_limit_source\x18\n" +
 	" \x01(\tR\x11memoryLimitSource\x12>\n" +
-	"\x0erequest_limits\x18\v \x01(\v2\x17.akidb.v1.RequestLimitsR\rrequestLimitsB\x15\n" +
+	"\x0erequest_limits\x18\v \x01(\v2\x17.akidb.v1.RequestLimitsR\rrequestLimits\x123\n" +
+	"\x16tenant_in_flight_share\x18\f \x01(\x01R\x13tenantInFlightShare\x12/\n" +
+	"\x14tenant_max_in_flight\x18\r \x01(\x03R\x11tenantMaxInFlight\x120\n" +
+	"\x14body_timeout_seconds\x18\x0e \x01(\x01R\x12bodyTimeoutSeconds\x125\n" +
+	"\x17max_inflight_body_bytes\x18\x0f \x01(\x03R\x14maxInflightBodyBytes\x12.\n" +
+	"\x13inflight_body_bytes\x18\x10 \x01(\x03R\x11inflightBodyBytes\x12,\n" +
+	"\x12max_response_bytes\x18\x11 \x01(\x03R\x10maxResponseBytesB\x15\n" +
 	"\x13_memory_limit_bytes\"\xc1\x01\n" +
 	"\rRuntimeConfig\x12>\n" +
 	"\rrate_limiting\x18\x01 \x01(\v2\x19.akidb.v1.RateLimitConfigR\frateLimiting\x12>\n" +
