@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/akidb/akidb/serve/access"
 	"github.com/akidb/akidb/serve/api"
@@ -118,5 +120,49 @@ func TestAdminConfigShowsBounds(t *testing.T) {
 	if g := rc.GetServer(); g.GetTenantInFlightShare() != 0.25 || g.GetTenantMaxInFlight() != 8 || g.GetBodyTimeoutSeconds() != 7 ||
 		g.GetMaxInflightBodyBytes() != 64<<20 || g.GetMaxResponseBytes() != 1<<20 {
 		t.Fatalf("GetRuntimeConfig server settings: %+v", g)
+	}
+}
+
+// TestBodyBudgetCountsWhatIsDecoded: an upsert whose small body decodes
+// into much more (metadata of many small values, which a request may hold
+// up to 3 × 4 MiB of) holds what it decoded against the body budget, not
+// only its body, on both transports: past the budget it is refused with
+// 503 inflight_body_bytes (gRPC UNAVAILABLE) while it is decoded. Counting
+// bodies alone, a server's small requests could hold 12 MiB each.
+func TestBodyBudgetCountsWhatIsDecoded(t *testing.T) {
+	const mib = 1 << 20
+	cfg := testConfig(t)
+	cfg.Auth.Disabled = true
+	cfg.Limits.MaxBodyBytes = mib
+	cfg.Limiting.MaxInflightBodyBytes = 2 * mib
+	s := startServer(t, cfg)
+	client := newClient(t)
+	mustStatus(t, do(t, client, "POST", s.restURL("/api/v1/collections"), "", map[string]any{"name": "x", "dimension": 1}), http.StatusCreated, "")
+	// 20 records of 5000 zeros in a list: 200 KB of JSON, about 3.4 MiB
+	// decoded.
+	meta := `{"n":[` + repeatJSON("0", 5000) + `]}`
+	body := jsonBody(mib, 20, func(i int) string { return fmt.Sprintf(`{"id":"r%d","vector":[1],"metadata":%s}`, i, meta) })
+	code, answer := postRaw(t, client, s.restURL("/api/v1/collections/x/insert"), bytes.TrimRight(body, " "))
+	if code != http.StatusServiceUnavailable || !strings.Contains(string(answer), `"limit":"inflight_body_bytes"`) {
+		t.Fatalf("REST: %d %s, want 503 inflight_body_bytes", code, answer)
+	}
+	zeros := make([]any, 5000)
+	for i := range zeros {
+		zeros[i] = 0.0
+	}
+	md, err := structpb.NewStruct(map[string]any{"n": zeros})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vectors := make([]*akidbv1.Vector, 15) // 0.8 MiB of protobuf, about 3 MiB decoded
+	for i := range vectors {
+		vectors[i] = &akidbv1.Vector{Id: fmt.Sprint("r", i), Vector: []float32{1}, Metadata: md}
+	}
+	_, err = akidbv1.NewCollectionServiceClient(grpcConn(t, s)).Upsert(rpcCtx(t, ""), &akidbv1.UpsertRequest{Collection: "x", Vectors: vectors})
+	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "--max-inflight-body-bytes") {
+		t.Fatalf("gRPC: %v, want UNAVAILABLE for the body budget", err)
+	}
+	if used := s.Budget().Used(); used != 0 {
+		t.Fatalf("%d bytes of the budget still held after the refusals", used)
 	}
 }

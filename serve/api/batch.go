@@ -73,6 +73,7 @@ type UpsertBatch struct {
 	// reports the bytes of body read so far.
 	mem      int64
 	bodyRead func() int64
+	hold     func(mem int64) *Error
 
 	field            string // "vectors[i]"
 	hasID, hasVector bool
@@ -91,6 +92,12 @@ func (s *Service) BeginUpsert(ctx context.Context, name string, bodyRead func() 
 	}
 	return &UpsertBatch{h: h, name: name, lim: s.opts.Limits, dim: h.Info().Config.Dimension, bodyRead: bodyRead}, nil
 }
+
+// HoldWith makes the batch report what it holds (see RequestMemoryFactor)
+// to hold each time it grows, so that the transport counts it toward the
+// server's bound of the memory requests hold: hold refuses with the error
+// to answer.
+func (b *UpsertBatch) HoldWith(hold func(mem int64) *Error) { b.hold = hold }
 
 // Dimension is the collection's: every vector must have it.
 func (b *UpsertBatch) Dimension() int { return b.dim }
@@ -215,6 +222,9 @@ func (b *UpsertBatch) checkMemory() *Error {
 	base := b.bodyRead()
 	limit := RequestMemoryFactor * max(base, RequestMemoryFloor)
 	if b.mem <= limit {
+		if b.hold != nil {
+			return b.hold(b.mem)
+		}
 		return nil
 	}
 	return &Error{Code: CodeTooLarge,

@@ -77,15 +77,37 @@ func (s *Server) shedUnary(ctx context.Context, req any, info *grpc.UnaryServerI
 	}
 	defer release()
 	if s.budget != nil {
-		held, e := s.budget.Reserve(tenant, messageSize(ctx, req))
+		size := messageSize(ctx, req)
+		held, e := s.budget.Reserve(tenant, size)
 		if e != nil {
 			return nil, ErrorStatus(e).Err()
 		}
 		defer held.Release()
+		ctx = context.WithValue(ctx, heldKey{}, heldMessage{held, size})
 	}
 	ctx, cancel := ratelimit.WithRequestTimeout(ctx, s.timeout)
 	defer cancel()
 	return handler(ctx, req)
+}
+
+// heldKey holds an RPC's heldMessage in its context.
+type heldKey struct{}
+
+// heldMessage is what an RPC holds of the body budget: its message's
+// size, and what it decodes from it.
+type heldMessage struct {
+	res  *ratelimit.Reservation
+	size int64
+}
+
+// holdDecoded makes the RPC of ctx hold its message and mem bytes decoded
+// from it (UpsertBatch.HoldWith); without a budget it does nothing.
+func holdDecoded(ctx context.Context) func(mem int64) *api.Error {
+	h, ok := ctx.Value(heldKey{}).(heldMessage)
+	if !ok {
+		return nil
+	}
+	return func(mem int64) *api.Error { return h.res.GrowTo(h.size + mem) }
 }
 
 // messageSize is the size of a request message: what it holds in memory

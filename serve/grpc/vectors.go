@@ -23,6 +23,9 @@ func (c *collectionServer) Upsert(ctx context.Context, req *akidbv1.UpsertReques
 	if err != nil {
 		return nil, c.s.fail(ctx, err)
 	}
+	if hold := holdDecoded(ctx); hold != nil {
+		b.HoldWith(hold)
+	}
 	var e *api.Error
 	if fromWire {
 		e = decodeUpsertWire(raw, b)

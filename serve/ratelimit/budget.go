@@ -133,6 +133,23 @@ func (r *Reservation) Grow(n int64) *api.Error {
 	return nil
 }
 
+// GrowTo grows what the request holds to total bytes, if it holds less
+// (what it has decoded from its body may take more than the body),
+// refusing as Grow does.
+func (r *Reservation) GrowTo(total int64) *api.Error {
+	return r.Grow(total - r.Held())
+}
+
+// Held is what the request holds.
+func (r *Reservation) Held() int64 {
+	if r == nil {
+		return 0
+	}
+	r.b.mu.Lock()
+	defer r.b.mu.Unlock()
+	return r.n
+}
+
 // Release gives back everything the request held. Calling it again does
 // nothing.
 func (r *Reservation) Release() {

@@ -102,9 +102,19 @@ type heldBody struct {
 	res    *ratelimit.Reservation
 }
 
+// heldKey holds a body's *heldBody in the Gin context while its decoder
+// runs.
+const heldKey = "akidb.held"
+
+// growTo makes the body hold total bytes if it holds less: what a decoder
+// has made of it (UpsertBatch.HoldWith).
+func (h *heldBody) growTo(total int64) *api.Error {
+	return h.take(total - h.res.Held())
+}
+
 // take adds n bytes to what the body holds.
 func (h *heldBody) take(n int64) *api.Error {
-	if h.budget == nil {
+	if h.budget == nil || n <= 0 {
 		return nil
 	}
 	if h.res == nil {
@@ -120,13 +130,12 @@ func (h *heldBody) take(n int64) *api.Error {
 const budgetStep = 64 << 10
 
 // budgetReader takes a body of undeclared length into the budget as it
-// is read, a budgetStep (or the read) at a time; a refusal ends the read
-// with a *budgetError.
+// is read, a budgetStep (or the read) at a time beyond what the body
+// holds already; a refusal ends the read with a *budgetError.
 type budgetReader struct {
-	r     io.Reader
-	held  *heldBody
-	taken int64 // bytes of the budget taken
-	read  int64
+	r    io.Reader
+	held *heldBody
+	read int64
 }
 
 // budgetError is a budget refusal met while a body was read.
@@ -135,12 +144,10 @@ type budgetError struct{ e *api.Error }
 func (b *budgetError) Error() string { return b.e.Message }
 
 func (b *budgetReader) Read(p []byte) (int, error) {
-	if need := b.read + int64(len(p)) - b.taken; need > 0 {
-		step := max(need, budgetStep)
-		if e := b.held.take(step); e != nil {
+	if need := b.read + int64(len(p)) - b.held.res.Held(); need > 0 {
+		if e := b.held.take(max(need, budgetStep)); e != nil {
 			return 0, &budgetError{e}
 		}
-		b.taken += step
 	}
 	n, err := b.r.Read(p)
 	b.read += int64(n)
@@ -193,6 +200,7 @@ func (s *server) bodyOf(c *gin.Context, decode streamDecoder, held *heldBody) (a
 	if k != jsonread.Object {
 		return nil, badJSON("the request body must be a JSON object", jr.Offset())
 	}
+	c.Set(heldKey, held)
 	v, e := decode(s, c, jr)
 	if e != nil {
 		return nil, e
