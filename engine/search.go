@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"runtime"
 	"time"
 
 	"github.com/akidb/akidb/engine/distance"
@@ -58,6 +59,14 @@ const (
 	exactSelectivity  = 0.02
 )
 
+// yieldAfterChecks is how many deadline checks (of hnsw.StopEvery distance
+// computations each) a search makes before it lets other goroutines run
+// at each further check (runtime.Gosched): a long scan runs in turns of a
+// few tens of microseconds, so short queries running beside it are not
+// held up by Go's 10 ms preemption, while an ordinary graph search (a few
+// thousand distance computations) never yields.
+const yieldAfterChecks = 16
+
 // Search returns up to k nearest live records. With a filter, it returns k
 // results whenever at least k records match.
 //
@@ -88,9 +97,13 @@ func (c *Collection) Search(ctx context.Context, req SearchRequest) (SearchResul
 			return SearchResult{}, invalid("vector", "a cosine query cannot be the zero vector")
 		}
 	}
+	checks := 0
 	stop := func() bool {
 		if c.scanHook != nil {
 			c.scanHook()
+		}
+		if checks++; checks > yieldAfterChecks {
+			runtime.Gosched()
 		}
 		return expired(ctx) != nil
 	}
