@@ -157,7 +157,9 @@ func (m *MemStore) ListIncompleteUploads(ctx context.Context, prefix string) ([]
 			out = append(out, IncompleteUpload{Key: k, UploadID: id})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key || out[i].Key == out[j].Key && out[i].UploadID < out[j].UploadID })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Key < out[j].Key || out[i].Key == out[j].Key && out[i].UploadID < out[j].UploadID
+	})
 	return out, nil
 }
 
