@@ -14,9 +14,9 @@ func obj(key string, first, last uint64) tier.Object {
 
 func sampleManifest() *tier.Manifest {
 	return &tier.Manifest{FormatVersion: 1, CollectionID: "id", TenantID: "default", Tenant: "default", Name: "docs", Dimension: 4, Metric: "l2",
-		HNSW:      tier.HNSW{M: 16, EfConstruction: 100},
-		Snapshots: []tier.Object{obj("snapshots/a", 100, 100), obj("snapshots/b", 200, 200)},
-		Segments:  []tier.Object{obj("log/1", 101, 150), obj("log/2", 151, 250), obj("log/3", 251, 300)},
+		HNSW:       tier.HNSW{M: 16, EfConstruction: 100},
+		Snapshots:  []tier.Object{obj("snapshots/a", 100, 100), obj("snapshots/b", 200, 200)},
+		Segments:   []tier.Object{obj("log/1", 101, 150), obj("log/2", 151, 250), obj("log/3", 251, 300)},
 		ShippedSeq: 300}
 }
 
