@@ -317,6 +317,8 @@ func TestRestoreRefusesATamperedObjectAndLeavesNothing(t *testing.T) {
 	}
 }
 
-func containsFold(s, sub string) bool { return strings.Contains(strings.ToLower(s), strings.ToLower(sub)) }
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+}
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
