@@ -43,6 +43,7 @@ type FaultStore struct {
 	latency  time.Duration
 	cutAfter int64 // the next Put's reader fails after this many bytes; -1: no cut
 	calls    map[Op]int
+	putHook  func(key string, sent int64)
 }
 
 var _ ObjectStore = (*FaultStore)(nil)
@@ -104,6 +105,15 @@ func (f *FaultStore) CutNextPut(n int64) {
 	f.cutAfter = n
 }
 
+// OnPutProgress calls hook as a Put's body is read, with the bytes read so
+// far (hook may block, or stop the store under the upload: the tests kill
+// MinIO mid-upload this way). nil removes it.
+func (f *FaultStore) OnPutProgress(hook func(key string, sent int64)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.putHook = hook
+}
+
 // Calls is how many calls of op (OpAny: all) were made, failed ones
 // included.
 func (f *FaultStore) Calls(op Op) int {
@@ -161,13 +171,30 @@ func (f *FaultStore) Put(ctx context.Context, key string, r io.Reader, size int6
 		return err
 	}
 	f.mu.Lock()
-	cut := f.cutAfter
+	cut, hook := f.cutAfter, f.putHook
 	f.cutAfter = -1
 	f.mu.Unlock()
 	if cut >= 0 {
 		r = &cutReader{r: r, left: cut}
 	}
+	if hook != nil {
+		r = &progressReader{r: r, key: key, hook: hook}
+	}
 	return f.inner.Put(ctx, key, r, size, opts)
+}
+
+type progressReader struct {
+	r    io.Reader
+	key  string
+	sent int64
+	hook func(string, int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.sent += int64(n)
+	p.hook(p.key, p.sent)
+	return n, err
 }
 
 type cutReader struct {
