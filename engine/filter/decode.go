@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // jsonKind is the type of a decoded JSON value.
@@ -171,6 +172,10 @@ func syntaxError(dec *json.Decoder, err error) *ParseError {
 	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
+		// Go 1.27's decoder reports a truncated input as a syntax error.
+		if strings.Contains(se.Error(), "unexpected end of JSON input") {
+			return errorf(rootPath, "invalid JSON: unexpected end of input")
+		}
 		return errorf(rootPath, "invalid JSON at byte %d: %v", se.Offset, se)
 	}
 	return errorf(rootPath, "invalid JSON at byte %d: %v", dec.InputOffset(), fmt.Sprint(err))

@@ -12,7 +12,7 @@ func TestParseErrors(t *testing.T) {
 	}{
 		// not JSON, or not one JSON value
 		{`{`, `filter: invalid JSON: unexpected end of input`},
-		{`{"a":}`, `filter: invalid JSON at byte 5: invalid character '}' looking for beginning of value`},
+		{`{"a":}`, `filter: invalid JSON at byte 6: missing value after object key`},
 		{`{} {}`, `filter: invalid JSON: unexpected data after the filter at byte 4`},
 		{`{"a":1,"a":2}`, `filter: invalid JSON: duplicate key "a" at byte 10`},
 		// the top level

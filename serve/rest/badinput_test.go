@@ -54,8 +54,8 @@ func TestBadInputsChangeNothing(t *testing.T) {
 	cases := []badCase{
 		// insert
 		{"wrong dimension", "POST", ins, `{"vectors":[{"id":"x","vector":[1,2]}]}`, nil, bad, inv, "vectors[0].vector"},
-		{"beyond float32", "POST", ins, `{"vectors":[{"id":"x","vector":[1,1e39,0]}]}`, nil, bad, inv, "vectors.vector"},
-		{"beyond float32 negative", "POST", ins, `{"vectors":[{"id":"x","vector":[1,-3.5e38,0]}]}`, nil, bad, inv, "vectors.vector"},
+		{"beyond float32", "POST", ins, `{"vectors":[{"id":"x","vector":[1,1e39,0]}]}`, nil, bad, inv, "vectors[0].vector[1]"},
+		{"beyond float32 negative", "POST", ins, `{"vectors":[{"id":"x","vector":[1,-3.5e38,0]}]}`, nil, bad, inv, "vectors[0].vector[1]"},
 		{"NaN literal", "POST", ins, `{"vectors":[{"id":"x","vector":[NaN,0,0]}]}`, nil, bad, inv, ""},
 		{"Infinity literal", "POST", ins, `{"vectors":[{"id":"x","vector":[Infinity,0,0]}]}`, nil, bad, inv, ""},
 		{"empty vector", "POST", ins, `{"vectors":[{"id":"x","vector":[]}]}`, nil, bad, inv, "vectors[0].vector"},
@@ -63,7 +63,7 @@ func TestBadInputsChangeNothing(t *testing.T) {
 		{"empty id", "POST", ins, `{"vectors":[{"id":"","vector":[1,2,3]}]}`, nil, bad, inv, "vectors[0].id"},
 		{"id over 256 bytes", "POST", ins, api.UpsertRequest{Vectors: []api.Vector{{ID: long, Vector: []float32{1, 2, 3}}}}, nil, bad, inv, "vectors[0].id"},
 		{"metadata over 64 KiB", "POST", ins, api.UpsertRequest{Vectors: []api.Vector{{ID: "x", Vector: []float32{1, 2, 3}, Metadata: map[string]any{"blob": strings.Repeat("m", 64<<10)}}}}, nil, bad, inv, "vectors[0].metadata"},
-		{"metadata not an object", "POST", ins, `{"vectors":[{"id":"x","vector":[1,2,3],"metadata":[1]}]}`, nil, bad, inv, "vectors.metadata"},
+		{"metadata not an object", "POST", ins, `{"vectors":[{"id":"x","vector":[1,2,3],"metadata":[1]}]}`, nil, bad, inv, "vectors[0].metadata"},
 		{"batch over 1000", "POST", ins, api.UpsertRequest{Vectors: manyVectors(1001)}, nil, http.StatusRequestEntityTooLarge, api.CodeTooLarge, "vectors"},
 		{"empty batch", "POST", ins, `{"vectors":[]}`, nil, bad, inv, "vectors"},
 		{"unknown top-level field", "POST", ins, `{"vectors":[{"id":"x","vector":[1,2,3]}],"upsert":true}`, nil, bad, inv, "upsert"},
@@ -93,7 +93,7 @@ func TestBadInputsChangeNothing(t *testing.T) {
 		{"ef over limit", "POST", qry, `{"vector":[1,2,3],"k":1,"ef":10001}`, nil, bad, inv, "ef"},
 		{"ef negative", "POST", qry, `{"vector":[1,2,3],"k":1,"ef":-1}`, nil, bad, inv, "ef"},
 		{"query wrong dimension", "POST", qry, `{"vector":[1,2],"k":1}`, nil, bad, inv, "vector"},
-		{"query beyond float32", "POST", qry, `{"vector":[1e39,2,3],"k":1}`, nil, bad, inv, "vector"},
+		{"query beyond float32", "POST", qry, `{"vector":[1e39,2,3],"k":1}`, nil, bad, inv, "vector[0]"},
 		{"query empty vector", "POST", qry, `{"vector":[],"k":1}`, nil, bad, inv, "vector"},
 		{"query bad filter", "POST", qry, `{"vector":[1,2,3],"k":1,"filter":{"$bogus":1}}`, nil, bad, inv, "filter"},
 		{"query unknown field", "POST", qry, `{"vector":[1,2,3],"k":1,"top_k":3}`, nil, bad, inv, "top_k"},

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -136,11 +137,24 @@ func decodeError(err error, skipped, limit int64) *api.Error {
 	return readError(err, limit)
 }
 
+// fieldName turns encoding/json's dotted path ("vectors.0.vector.1") into
+// the form the API's other messages use ("vectors[0].vector[1]").
 func fieldName(f string) string {
 	if f == "" {
 		return "body"
 	}
-	return f
+	var b strings.Builder
+	for i, seg := range strings.Split(f, ".") {
+		if _, err := strconv.Atoi(seg); err == nil && i > 0 {
+			b.WriteString("[" + seg + "]")
+			continue
+		}
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(seg)
+	}
+	return b.String()
 }
 
 // wantOf names the JSON a Go type accepts, for error messages.
