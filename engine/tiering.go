@@ -296,3 +296,8 @@ func (db *DB) unregisterFromTier(h *Handle) {
 		db.tier.Unregister(h.info.ID)
 	}
 }
+
+// Snapshots lists the collection's local snapshots, newest first.
+func (h *Handle) Snapshots() ([]uint64, error) {
+	return snapshot.List(h.db.cfg.FS, h.snapshotDir())
+}
