@@ -74,9 +74,33 @@ func ParseEndpoint(endpoint string) (host string, secure bool, err error) {
 	return u.Host, u.Scheme == "https", nil
 }
 
-// Open connects to the endpoint and checks the bucket (creating it if
-// CreateBucket is set).
+// ErrBucketMissing: the bucket does not exist and CreateBucket is off.
+var ErrBucketMissing = errors.New("bucket does not exist")
+
+// Open is New then CheckBucket.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
+	s, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.CheckBucket(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Unreachable reports whether err is the store not answering (a network
+// error, a timeout) rather than the store answering no (a missing bucket,
+// refused credentials).
+func Unreachable(err error) bool {
+	if err == nil || errors.Is(err, ErrBucketMissing) {
+		return false
+	}
+	return minio.ToErrorResponse(errors.Unwrap(err)).Code == "" && minio.ToErrorResponse(err).Code == ""
+}
+
+// New checks the configuration and makes the client; it does not connect.
+func New(cfg Config) (*Store, error) {
 	host, secure, err := ParseEndpoint(cfg.Endpoint)
 	if err != nil {
 		return nil, err
@@ -133,14 +157,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3: %w", err)
 	}
-	s := &Store{cfg: cfg, client: client, core: minio.Core{Client: client}, name: "s3://" + cfg.Bucket}
-	if err := s.checkBucket(ctx); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return &Store{cfg: cfg, client: client, core: minio.Core{Client: client}, name: "s3://" + cfg.Bucket}, nil
 }
 
-func (s *Store) checkBucket(ctx context.Context) error {
+// CheckBucket checks that the bucket exists, creating it if CreateBucket
+// is set.
+func (s *Store) CheckBucket(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	ok, err := s.client.BucketExists(ctx, s.cfg.Bucket)
@@ -151,7 +173,7 @@ func (s *Store) checkBucket(ctx context.Context) error {
 		return nil
 	}
 	if !s.cfg.CreateBucket {
-		return fmt.Errorf("s3: bucket %s does not exist at %s (create it, or let akidb create it with --s3-create-bucket)", s.cfg.Bucket, s.cfg.Endpoint)
+		return fmt.Errorf("s3: %w: %s at %s (create it, or let akidb create it with --s3-create-bucket)", ErrBucketMissing, s.cfg.Bucket, s.cfg.Endpoint)
 	}
 	if err := s.client.MakeBucket(ctx, s.cfg.Bucket, minio.MakeBucketOptions{Region: s.cfg.Region}); err != nil {
 		if code := minio.ToErrorResponse(err).Code; code != "BucketAlreadyOwnedByYou" && code != "BucketAlreadyExists" {
