@@ -83,7 +83,7 @@ func (d *DLQ) run(ctx context.Context, anyTime bool) (RetryResult, error) {
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
-		o, err := d.process(ctx, e, false)
+		o, err := d.process(ctx, e, false, func() (bool, error) { return d.t.retry(ctx, e) })
 		if err != nil {
 			return res, err
 		}
@@ -100,7 +100,7 @@ func (d *DLQ) RetryEntry(ctx context.Context, id int64) (RetryResult, error) {
 	if err != nil {
 		return res, err
 	}
-	o, err := d.process(ctx, e, true)
+	o, err := d.process(ctx, e, true, func() (bool, error) { return d.t.retry(ctx, e) })
 	if err != nil {
 		return res, err
 	}
@@ -150,12 +150,19 @@ const (
 	outcomeDeferred
 )
 
-// process retries one entry and records the outcome in the queue. The
-// error is the catalog's; the retry's own failure is an outcome.
-func (d *DLQ) process(ctx context.Context, e meta.DLQEntry, operator bool) (outcome, error) {
+// process retries one entry (with retry) and records the outcome in the
+// queue. The error is the catalog's; the retry's own failure is an
+// outcome. A failure that leaves the breaker open (it tripped it, or it
+// was the half-open probe) says the store is down, not that this entry is
+// bad: like a retry the open breaker refused, it is put off without being
+// counted, so an outage does not turn entries permanent.
+func (d *DLQ) process(ctx context.Context, e meta.DLQEntry, operator bool, retry func() (bool, error)) (outcome, error) {
 	t := d.t
-	obsolete, err := t.retry(ctx, e)
+	obsolete, err := retry()
 	now := t.cfg.Clock.Now()
+	if err != nil && !errors.Is(err, ErrBreakerOpen) && ctx.Err() == nil && t.breaker.Status().State != BreakerClosed {
+		err = fmt.Errorf("%w (the store is failing: %w)", ErrBreakerOpen, err)
+	}
 	switch {
 	case err == nil:
 		if derr := t.meta.DeleteDLQEntry(context.WithoutCancel(ctx), e.ID); derr != nil && !errors.Is(derr, meta.ErrNotFound) {
@@ -173,7 +180,11 @@ func (d *DLQ) process(ctx context.Context, e meta.DLQEntry, operator bool) (outc
 		if st := t.breaker.Status(); st.OpenUntil.After(now) {
 			next = st.OpenUntil
 		}
-		if uerr := t.meta.UpdateDLQAttempt(context.WithoutCancel(ctx), e.ID, e.RetryCount, e.LastError, next, e.Status); uerr != nil {
+		last := e.LastError
+		if !errors.Is(err, ErrBreakerOpen) || err.Error() != ErrBreakerOpen.Error() {
+			last = err.Error()
+		}
+		if uerr := t.meta.UpdateDLQAttempt(context.WithoutCancel(ctx), e.ID, e.RetryCount, last, next, e.Status); uerr != nil {
 			return 0, uerr
 		}
 		return outcomeDeferred, nil
@@ -227,6 +238,11 @@ func (t *Tier) retry(ctx context.Context, e meta.DLQEntry) (obsolete bool, err e
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return t.retryLocked(ctx, c, e)
+}
+
+// retryLocked is retry of an upload of c, with c.mu held.
+func (t *Tier) retryLocked(ctx context.Context, c *colState, e meta.DLQEntry) (obsolete bool, err error) {
 	if c.removed {
 		return true, nil
 	}
@@ -290,4 +306,27 @@ func (c *colState) obsolete(a *artifact) string {
 		}
 	}
 	return ""
+}
+
+// retryDueLog retries c's queued log object from the ship pass when its
+// entry is due, so that shipping resumes at the ship interval after an
+// outage instead of at the retry worker's next run. It goes through the
+// same bookkeeping as the worker (counts, back-off, metrics).
+func (t *Tier) retryDueLog(ctx context.Context, c *colState) {
+	for _, a := range c.queue {
+		if a.kind != KindLog || a.state != queued || a.dlqID == 0 {
+			continue
+		}
+		e, err := t.meta.GetDLQEntry(ctx, a.dlqID)
+		if err != nil || e.Status != meta.DLQPending || e.NextAttemptAt.After(t.cfg.Clock.Now()) {
+			return
+		}
+		if t.breaker.State() == BreakerOpen {
+			return // no call: the breaker would refuse it
+		}
+		if _, err := t.dlq.process(ctx, e, false, func() (bool, error) { return t.retryLocked(ctx, c, e) }); err != nil {
+			t.log.Warn("tier: recording a retry failed", "dlq_id", e.ID, "err", err)
+		}
+		return
+	}
 }

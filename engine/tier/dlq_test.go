@@ -170,3 +170,62 @@ func TestDLQDiscardOfALogUploadShipsTheRecordsAgainFromTheLog(t *testing.T) {
 		t.Fatalf("second discard: %v", err)
 	}
 }
+
+// An outage does not turn entries permanent: failures that trip the
+// breaker, and failed half-open probes, are put off without counting.
+func TestDLQFailuresWhileTheStoreIsDownAreNotCounted(t *testing.T) {
+	f := newFixture(t, nil)
+	src := newFakeSource(t, f.meta, "docs")
+	queueDeletes(t, f, src, 8)
+	f.store.FailAlways(tier.OpAny, errors.New("connection refused"))
+	for range 10 {
+		if _, err := f.tier.DLQ().RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Advance(10 * time.Minute) // past the back-off and the cool-down: each run starts with a probe
+	}
+	counted := 0
+	for _, e := range f.dlq("") {
+		if e.Status == meta.DLQPermanent {
+			t.Fatalf("an entry turned permanent during an outage: %+v", e)
+		}
+		counted += e.RetryCount
+	}
+	// Only the failures before the breaker opened count (at most 4).
+	if counted > 4 {
+		t.Fatalf("%d retries counted during the outage", counted)
+	}
+	f.store.Heal()
+	for range 3 {
+		_, _ = f.tier.DLQ().RunOnce(ctx)
+		f.clock.Advance(10 * time.Minute)
+	}
+	if left := f.dlq(""); len(left) != 0 {
+		t.Fatalf("left after the outage: %+v", left)
+	}
+}
+
+// After an outage, log shipping resumes at the next ship pass once the
+// log object's entry is due: the pass retries it itself.
+func TestShipPassRetriesItsDueLogUpload(t *testing.T) {
+	f := newFixture(t, nil)
+	src := newFakeSource(t, f.meta, "docs")
+	f.register(src)
+	_ = f.tier.ShipOnce(ctx)
+	src.write(5)
+	f.store.FailNext(tier.OpPut, 1, nil)
+	_ = f.tier.ShipOnce(ctx)
+	if len(f.dlq("")) != 1 {
+		t.Fatal("no DLQ entry")
+	}
+	last := src.write(5)
+	if err := f.tier.ShipOnce(ctx); err != nil { // due at once: retried, then the rest staged
+		t.Fatal(err)
+	}
+	if m := f.manifest(src); m.ShippedSeq != last || len(f.dlq("")) != 0 {
+		t.Fatalf("shipped %d of %d, queue %+v", m.ShippedSeq, last, f.dlq(""))
+	}
+	if f.obs.retries["success"] != 1 {
+		t.Fatalf("retry metrics %v", f.obs.retries)
+	}
+}

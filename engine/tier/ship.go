@@ -52,6 +52,7 @@ func (t *Tier) pass(parent context.Context, c *colState) error {
 	if c.remoteChecked && !c.swept {
 		errs = append(errs, t.sweep(ctx, c))
 	}
+	t.retryDueLog(ctx, c)
 	synced, err := c.src.SyncedSeq()
 	if err != nil {
 		errs = append(errs, fmt.Errorf("sync log: %w", err))

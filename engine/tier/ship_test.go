@@ -375,8 +375,9 @@ func TestRestartCleansOrphansAndFinishesTheQueue(t *testing.T) {
 			t.Fatal("an object no manifest lists survived the sweep")
 		}
 	}
-	if res, _ := f.tier.DLQ().RunOnce(ctx); res.Succeeded != 1 {
-		t.Fatalf("retry after the restart: %+v", res)
+	// The pass retried the due log upload itself.
+	if left := f.dlq(""); len(left) != 0 {
+		t.Fatalf("queue after the restart's first pass: %+v", left)
 	}
 	if m := f.manifest(src); m.ShippedSeq != 15 {
 		t.Fatalf("shipped %d after the restart", m.ShippedSeq)
