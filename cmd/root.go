@@ -89,6 +89,10 @@ func newRootCommand(st *State) (*cobra.Command, *cli) {
 	root.AddCommand(newQuotaCommand(c))
 	root.AddCommand(newConfigCommand(c))
 	root.AddCommand(newLoadtestCommand(c))
+	root.AddCommand(newRestoreCommand(c))
+	root.AddCommand(newDLQCommand(c))
+	root.AddCommand(newCheckpointCommand(c))
+	root.AddCommand(newStorageCommand(c))
 	return root, c
 }
 
