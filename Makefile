@@ -13,13 +13,25 @@ RACE_PKGS := ./engine/...
 # Packages with architecture-specific code, run for arm64 under qemu.
 ARM64_PKGS := ./engine/distance/... ./engine/hnsw/...
 MNIST_DIR ?= /tmp/akidb-mnist
+# The MinIO server the object storage tier's tests run against (a real
+# server on 127.0.0.1; see engine/tier/s3/s3test). Built once into GOBIN
+# (default ~/go/bin), about ten minutes on two cores; later runs reuse it.
+MINIO_MODULE := github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
 
-.PHONY: build test check-fmt check-tidy vet test-unit test-race test-arm64 test-noasm bench bench-mnist crashtest proto clean
+.PHONY: build test check-fmt check-tidy vet minio test-unit test-race test-arm64 test-noasm bench bench-mnist crashtest proto clean
 
 build:
 	$(GO) build -trimpath -o $(BIN) .
 
-test: check-fmt check-tidy vet test-unit test-race test-noasm test-arm64
+test: check-fmt check-tidy vet minio test-unit test-race test-noasm test-arm64
+
+# Installs the minio server binary when it is missing (the tier's tests
+# fail, never skip, without it).
+minio:
+	@bin="$$($(GO) env GOBIN)"; [ -n "$$bin" ] || bin="$$($(GO) env GOPATH | cut -d: -f1)/bin"; \
+	if [ -x "$$bin/minio" ]; then echo "minio server: $$bin/minio"; \
+	else echo "installing the minio server into $$bin (once; about ten minutes on two cores)"; \
+	  GOFLAGS= $(GO) install $(MINIO_MODULE); fi
 
 check-fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
