@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/akidb/akidb/engine"
 	"github.com/akidb/akidb/engine/tier/s3/s3test"
-	"github.com/akidb/akidb/engine/wal"
 	"github.com/akidb/akidb/serve"
 	"github.com/akidb/akidb/serve/access"
 	"github.com/akidb/akidb/serve/api"
@@ -69,31 +67,9 @@ func TestTierCommandsWithMinIO(t *testing.T) {
 	s3cfg := minio.Config("akidb")
 	env := map[string]string{"AKIDB_S3_ACCESS_KEY": s3test.AccessKey, "AKIDB_S3_SECRET_KEY": s3test.SecretKey}
 	dir := filepath.Join(t.TempDir(), "data")
-	cfg := serve.DefaultConfig()
-	cfg.DataDir, cfg.RESTAddr, cfg.GRPCAddr = dir, "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Engine.Sync = wal.SyncNone
-	cfg.Tier = serve.TierConfig{S3: &s3cfg, Prefix: "edge/box1", ShipInterval: 50 * time.Millisecond, DefaultPolicy: engine.TierMemoryS3}
-	s, err := serve.Start(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	stop := func() {
-		if !stopped {
-			stopped = true
-			if err := s.Shutdown(context.Background()); err != nil {
-				t.Errorf("shutdown: %v", err)
-			}
-		}
-	}
-	t.Cleanup(stop)
-	select {
-	case <-s.Ready():
-	case err := <-s.Errors():
-		t.Fatal(err)
-	case <-time.After(waitTimeout):
-		t.Fatal("server not ready")
-	}
+	s, stop := startServerWith(t, dir, func(cfg *serve.Config) {
+		cfg.Tier = serve.TierConfig{S3: &s3cfg, Prefix: "edge/box1", ShipInterval: 50 * time.Millisecond, DefaultPolicy: engine.TierMemoryS3}
+	})
 	key := readBootstrap(t, dir)
 	server := "http://" + s.RESTAddr().String()
 	env["AKIDB_API_KEY"] = key

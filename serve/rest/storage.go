@@ -44,14 +44,10 @@ func (s *server) storageStatus(c *gin.Context) {
 }
 
 func (s *server) listDLQ(c *gin.Context) {
-	limit := 0
-	if v, has := c.GetQuery("limit"); has {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			writeError(c, queryError("limit", "must be a positive integer, got %q", clip(v, 100)))
-			return
-		}
-		limit = n
+	limit, e := limitQuery(c)
+	if e != nil {
+		writeError(c, e)
+		return
 	}
 	page, err := s.guard.ListDLQ(c.Request.Context(), c.Query("status"), c.Query("cursor"), limit)
 	ok(c, page, err)
