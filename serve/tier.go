@@ -81,6 +81,8 @@ func (s *Server) engineTier() (*engine.TierConfig, error) {
 	if err != nil {
 		return nil, fmt.Errorf("object store: %w", err)
 	}
+	s.log.Info("object storage tier", "store", store.Name(), "prefix", tc.Prefix, "default_policy", tc.DefaultPolicy,
+		"ship_interval", tc.ShipInterval, "keep_snapshots", tc.KeepSnapshots, "dlq_retry_interval", tc.DLQRetryInterval)
 	return &engine.TierConfig{NoBackground: tc.Manual, Tier: tier.Config{
 		Store: store, Prefix: tc.Prefix, Clock: tc.Clock, Observer: s.metrics,
 		ShipInterval: tc.ShipInterval, KeepSnapshots: tc.KeepSnapshots,

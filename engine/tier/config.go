@@ -68,8 +68,8 @@ type Config struct {
 	Parquet ParquetWriter
 }
 
-// ParquetWriter writes a Parquet export of a collection to path, with seq
-// in the file's key-value metadata; it returns the file's size.
+// ParquetWriter writes a Parquet export of a collection's records as of
+// the snapshot at seq to path, with seq in the file's key-value metadata.
 type ParquetWriter func(src Source, seq uint64, path string) error
 
 func (c Config) withDefaults() (Config, error) {
