@@ -233,7 +233,11 @@ func (t *Tier) retry(ctx context.Context, e meta.DLQEntry) (obsolete bool, err e
 	}
 	c := t.col(e.CollectionID)
 	if c == nil {
-		// Not shipped any more (its policy went back to memory).
+		// Not shipped any more (its policy went back to memory): drop the
+		// tier's own staged copy with the entry.
+		if e.Kind != KindSnapshot && e.LocalFile != "" {
+			_ = os.Remove(e.LocalFile)
+		}
 		return true, nil
 	}
 	c.mu.Lock()

@@ -152,6 +152,21 @@ func (m *Manifest) NewestSnapshot() uint64 {
 	return m.Snapshots[len(m.Snapshots)-1].LastSeq
 }
 
+// lists reports whether the manifest refers to the relative key.
+func (m *Manifest) lists(key string) bool {
+	if m == nil {
+		return false
+	}
+	for _, list := range [][]Object{m.Snapshots, m.Segments, m.Parquet} {
+		for _, o := range list {
+			if o.Key == key {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // extend returns how far the log objects reach contiguously from base.
 func extend(segs []Object, base uint64) uint64 {
 	reach := base

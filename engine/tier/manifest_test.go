@@ -94,3 +94,15 @@ func TestManifestPlan(t *testing.T) {
 		t.Errorf("across a gap: %v", err)
 	}
 }
+
+func TestManifestLists(t *testing.T) {
+	m := sampleManifest()
+	for key, want := range map[string]bool{"snapshots/a": true, "log/2": true, "log/9": false, "manifest.json": false} {
+		if got := tier.ManifestLists(m, key); got != want {
+			t.Errorf("lists(%q) = %v", key, got)
+		}
+	}
+	if tier.ManifestLists(nil, "log/2") {
+		t.Error("a nil manifest lists something")
+	}
+}

@@ -652,9 +652,13 @@ func (t *Tier) retain(ctx context.Context, c *colState) error {
 }
 
 // deleteObjects deletes objects no manifest lists any more; a failure
-// queues the delete in the DLQ.
+// queues the delete in the DLQ. An object the current manifest lists is
+// never deleted, whoever asks.
 func (t *Tier) deleteObjects(ctx context.Context, c *colState, objs []Object, kind string) {
 	for _, o := range objs {
+		if c.man.lists(o.Key) {
+			continue
+		}
 		k := kind
 		if k == "" {
 			k = kindOfKey(o.Key)
