@@ -7,6 +7,11 @@ GO ?= go
 # vulnerabilities of 1.26.8); the go command fetches it from the module proxy.
 export GOTOOLCHAIN := go1.27.3
 BIN ?= bin/akidb
+# `akidb version` says what was built: `git describe` and the commit,
+# stamped into the package variables of cmd/version.go.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -X github.com/akidb/akidb/cmd.version=$(VERSION) -X github.com/akidb/akidb/cmd.commit=$(COMMIT)
 TESTREPORT := $(GO) run ./.ci/testreport
 # Packages whose concurrency is tested under the race detector.
 RACE_PKGS := ./engine/...
@@ -21,7 +26,7 @@ MINIO_MODULE := github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
 .PHONY: build test check-fmt check-tidy vet minio test-unit test-race test-arm64 test-noasm bench bench-mnist crashtest proto clean
 
 build:
-	$(GO) build -trimpath -o $(BIN) .
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
 
 test: check-fmt check-tidy vet minio test-unit test-race test-noasm test-arm64
 

@@ -18,7 +18,7 @@ func addAdminFlags(cmd *cobra.Command) {
 	pf := cmd.PersistentFlags()
 	pf.String("data-dir", "./akidb-data", "offline: the data directory (no server may have it open)")
 	pf.String("server", "", "online: the server's REST URL, e.g. http://127.0.0.1:8080 (AKIDB_SERVER)")
-	pf.String("api-key", "", "online: an admin API key or token (AKIDB_API_KEY)")
+	addAPIKeyFlags(pf, "online: an admin API key or token (AKIDB_API_KEY)")
 	pf.String("ca-cert", "", "online: PEM CA bundle to trust for the server's certificate")
 	pf.String("client-cert", "", "online: PEM client certificate, for a server that requires mTLS")
 	pf.String("client-key", "", "online: PEM key of --client-cert")
@@ -28,14 +28,18 @@ func addAdminFlags(cmd *cobra.Command) {
 
 // openAdmin connects to the server (--server) or opens the data
 // directory.
-func openAdmin(ctx context.Context, c *cli) (admin.Admin, error) {
+func openAdmin(ctx context.Context, c *cli, cmd *cobra.Command) (admin.Admin, error) {
 	if err := checkOutput(c); err != nil {
 		return nil, err
 	}
 	v := c.v
 	if server := v.GetString("server"); server != "" {
+		key, err := apiKey(c, cmd)
+		if err != nil {
+			return nil, err
+		}
 		return admin.Dial(admin.RemoteConfig{
-			Server: server, APIKey: v.GetString("api-key"),
+			Server: server, APIKey: key,
 			CAFile: v.GetString("ca-cert"), CertFile: v.GetString("client-cert"), KeyFile: v.GetString("client-key"),
 			Timeout: v.GetDuration("timeout"),
 		})
@@ -46,7 +50,7 @@ func openAdmin(ctx context.Context, c *cli) (admin.Admin, error) {
 // withAdmin runs fn with an open Admin and closes it.
 func withAdmin(cmd *cobra.Command, c *cli, fn func(context.Context, admin.Admin) error) (err error) {
 	ctx := cmd.Context()
-	a, err := openAdmin(ctx, c)
+	a, err := openAdmin(ctx, c, cmd)
 	if err != nil {
 		return err
 	}

@@ -32,13 +32,14 @@ THESE ARE NOT FOR PRODUCTION: the CA is self-signed and trusted by nothing
 else, its key is thrown away, nothing is revoked or renewed, and anyone who
 can read the directory can impersonate the server or a client. Use
 certificates from your own CA, cert-manager or ACME in production.`,
-		Example: `  akidb certs dev --out ./dev-certs
+		Example: `  akidb certs dev                 # into ./dev-certs
+  akidb certs dev --out /tmp/akidb-certs
   akidb serve --tls-cert dev-certs/server.crt --tls-key dev-certs/server.key --tls-client-ca dev-certs/ca.crt`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			out := c.v.GetString("out")
 			if out == "" {
-				return fmt.Errorf("--out is required")
+				return fmt.Errorf("--out must not be empty")
 			}
 			hosts, err := cmd.Flags().GetStringSlice("host")
 			if err != nil {
@@ -57,7 +58,7 @@ certificates from your own CA, cert-manager or ACME in production.`,
 			return nil
 		},
 	}
-	cmd.Flags().String("out", "", "directory to write into (created 0700 if missing)")
+	cmd.Flags().String("out", "dev-certs", "directory to write into (created 0700 if missing)")
 	cmd.Flags().StringSlice("host", nil, "host names and IPs of the server certificate (default localhost,127.0.0.1,::1)")
 	return cmd
 }

@@ -10,13 +10,46 @@ import (
 	"testing"
 )
 
+// setEnv sets env in the process environment, where viper reads AKIDB_*
+// settings, until the returned function runs or the test ends. Tests that
+// use it must not run in parallel.
+func setEnv(t testing.TB, env map[string]string) (restore func()) {
+	t.Helper()
+	var undo []func()
+	for k, v := range env {
+		prev, had := os.LookupEnv(k)
+		if err := os.Setenv(k, v); err != nil {
+			t.Fatal(err)
+		}
+		undo = append(undo, func() {
+			if had {
+				_ = os.Setenv(k, prev)
+			} else {
+				_ = os.Unsetenv(k)
+			}
+		})
+	}
+	done := false
+	restore = func() {
+		if !done {
+			done = true
+			for _, u := range undo {
+				u()
+			}
+		}
+	}
+	t.Cleanup(restore)
+	return restore
+}
+
 // runCLI runs the command tree in-process with the given args and env.
 func runCLI(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	defer setEnv(t, env)()
 	var out, errb bytes.Buffer
 	st := &State{
 		Stdout: &out, Stderr: &errb, Stdin: strings.NewReader(""), Args: args,
-		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		LookupEnv: os.LookupEnv,
 		SignalContext: func(p context.Context) (context.Context, context.CancelFunc) {
 			return context.WithCancel(p)
 		},
@@ -72,7 +105,8 @@ func TestConfigLayering(t *testing.T) {
 	var got map[string]any
 	probe := func(env map[string]string, args ...string) {
 		t.Helper()
-		root, c := newRootCommand(&State{LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }, Stderr: &bytes.Buffer{}})
+		defer setEnv(t, env)()
+		root, c := newRootCommand(&State{LookupEnv: os.LookupEnv, Stderr: &bytes.Buffer{}})
 		cmd, rest, err := root.Find(args)
 		if err != nil {
 			t.Fatal(err)

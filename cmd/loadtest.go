@@ -54,7 +54,7 @@ server/client CPU and memory. --fail-on conditions exit with status 3.`,
 	}
 	f := cmd.Flags()
 	f.String("target", "", "URL of a running server (http:// or https://); empty starts an embedded server on loopback")
-	f.String("api-key", "", "API key sent as 'Authorization: Bearer' to --target (also AKIDB_API_KEY)")
+	addAPIKeyFlags(f, "API key sent as 'Authorization: Bearer' to --target (also AKIDB_API_KEY)")
 	f.Bool("insecure", false, "do not verify the --target's TLS certificate")
 	f.String("ca", "", "PEM file of CA certificates to trust for an https --target")
 	f.Int("qps", def.QPS, "constant request rate (requests per second)")
@@ -94,10 +94,13 @@ server/client CPU and memory. --fail-on conditions exit with status 3.`,
 // loadtestConfig turns the layered settings into loadtest.Config.
 func loadtestConfig(c *cli, cmd *cobra.Command) (loadtest.Config, error) {
 	v := c.v
+	var err error
 	cfg := loadtest.DefaultConfig()
 	cfg.Version = version
 	cfg.Target = v.GetString("target")
-	cfg.APIKey = v.GetString("api-key")
+	if cfg.APIKey, err = apiKey(c, cmd); err != nil {
+		return cfg, err
+	}
 	cfg.Insecure = v.GetBool("insecure")
 	cfg.CAFile = v.GetString("ca")
 	cfg.QPS = v.GetInt("qps")

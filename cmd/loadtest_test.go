@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -82,7 +83,8 @@ func TestLoadtestClosedPort(t *testing.T) {
 func TestLoadtestAPIKeyFromEnv(t *testing.T) {
 	probe := func(env map[string]string, args ...string) string {
 		t.Helper()
-		root, c := newRootCommand(&State{LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }, Stderr: &bytes.Buffer{}})
+		defer setEnv(t, env)()
+		root, c := newRootCommand(&State{LookupEnv: os.LookupEnv, Stderr: &bytes.Buffer{}})
 		cmd, rest, err := root.Find(args)
 		if err != nil {
 			t.Fatal(err)

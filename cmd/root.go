@@ -42,19 +42,11 @@ func Run(st *State) int {
 	return 1
 }
 
-// globalFlags are the settings every command shares.
-type globalFlags struct {
-	configFile string
-	logLevel   string
-	logFormat  string
-}
-
 // cli is what subcommand constructors receive: the OS state, the layered
 // configuration and, once flags are parsed, the logger.
 type cli struct {
 	st     *State
 	v      *viper.Viper
-	global globalFlags
 	logger *slog.Logger
 }
 
@@ -75,7 +67,7 @@ func newRootCommand(st *State) (*cobra.Command, *cli) {
 	root.SetErr(st.Stderr)
 	root.SetIn(st.Stdin)
 	pf := root.PersistentFlags()
-	pf.StringVar(&c.global.configFile, "config", "", "config file (TOML or YAML); settings layer as flags > AKIDB_* env > file > defaults")
+	pf.String("config", "", "config file (TOML or YAML); settings layer as flags > AKIDB_* env > file > defaults")
 	pf.String("log-level", "info", "log level: debug, info, warn, error")
 	pf.String("log-format", "text", "log format: text or json")
 
@@ -97,13 +89,19 @@ func newRootCommand(st *State) (*cobra.Command, *cli) {
 }
 
 // setup layers configuration for the command being run and builds the logger.
+//
+// Viper does the layering: a flag given on the command line, then the
+// AKIDB_<KEY> environment variable (AutomaticEnv: the key in upper case,
+// "-" and "." as "_"), then the config file, then the flag's default.
+// Every flag the command can see is bound under its own name, so
+// "--ef-construction", AKIDB_EF_CONSTRUCTION and an "ef-construction" key
+// in the config file all set the same value. --config itself may come
+// from AKIDB_CONFIG.
 func (c *cli) setup(cmd *cobra.Command) error {
 	v := c.v
 	v.SetEnvPrefix("AKIDB")
 	v.SetEnvKeyReplacer(strings.NewReplacer("-", "_", ".", "_"))
-	// Bind every flag the command can see, local and inherited, under its
-	// own name so that "--ef-construction", AKIDB_EF_CONSTRUCTION and an
-	// "ef-construction" key in the config file all set the same value.
+	v.AutomaticEnv()
 	var bindErr error
 	bind := func(f *pflag.Flag) {
 		if bindErr == nil {
@@ -115,19 +113,13 @@ func (c *cli) setup(cmd *cobra.Command) error {
 	if bindErr != nil {
 		return fmt.Errorf("bind flags: %w", bindErr)
 	}
-	for _, key := range v.AllKeys() {
-		envKey := "AKIDB_" + strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(key))
-		if val, ok := c.st.LookupEnv(envKey); ok {
-			// Environment beats the config file but not an explicit flag.
-			if f := cmd.Flags().Lookup(key); f == nil || !f.Changed {
-				v.Set(key, val)
-			}
+	if file := v.GetString("config"); file != "" {
+		if err := checkConfigKeys(file, cmd.Root()); err != nil {
+			return err
 		}
-	}
-	if c.global.configFile != "" {
-		v.SetConfigFile(c.global.configFile)
+		v.SetConfigFile(file)
 		if err := v.ReadInConfig(); err != nil {
-			return fmt.Errorf("read config %s: %w", c.global.configFile, err)
+			return fmt.Errorf("read config %s: %w", file, err)
 		}
 	}
 	logger, err := newLogger(c.st, v.GetString("log-level"), v.GetString("log-format"))

@@ -318,7 +318,9 @@ func TestServeBootstrapOnStderr(t *testing.T) {
 	}
 	first := run()
 	key := readBootstrap(t, dir)
-	if strings.Count(first, key) != 1 || !strings.Contains(first, "authentication on") {
+	// Stderr is not a terminal here (as under systemd): the key stays out
+	// of it, the file's path is there.
+	if strings.Contains(first, key) || !strings.Contains(first, auth.BootstrapKeyFile) || !strings.Contains(first, "authentication on") {
 		t.Fatalf("first start's stderr:\n%s", first)
 	}
 	second := run()
@@ -335,7 +337,8 @@ func TestServeSecurityFlags(t *testing.T) {
 		if env == nil {
 			env = map[string]string{}
 		}
-		root, c := newRootCommand(&State{LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }, Stderr: &bytes.Buffer{}})
+		defer setEnv(t, env)()
+		root, c := newRootCommand(&State{LookupEnv: os.LookupEnv, Stderr: &bytes.Buffer{}})
 		cmd, rest, err := root.Find(append([]string{"serve"}, args...))
 		if err != nil {
 			t.Fatal(err)
@@ -357,6 +360,9 @@ func TestServeSecurityFlags(t *testing.T) {
 	}
 	if cfg, err := probe(nil, "--auth=false"); err != nil || !cfg.Auth.Disabled {
 		t.Fatalf("--auth=false: %v %v", cfg.Auth.Disabled, err)
+	}
+	if cfg, err := probe(nil, "--allow-plaintext"); err != nil || !cfg.AllowPlaintext {
+		t.Fatalf("--allow-plaintext: %v %v", cfg.AllowPlaintext, err)
 	}
 	secret := strings.Repeat("k", 40)
 	if cfg, err := probe(map[string]string{"AKIDB_JWT_SECRET": secret + "\n"}); err != nil || string(cfg.Auth.JWTSecret) != secret {
@@ -392,6 +398,46 @@ func TestServeSecurityFlags(t *testing.T) {
 	}
 }
 
+// TestServeRefusesExposure: plaintext or --auth=false on an address
+// other than loopback stops `akidb serve` before it listens, saying why
+// and what to do.
+func TestServeRefusesExposure(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--rest-addr", "0.0.0.0:0"}, "--allow-plaintext"},
+		{[]string{"--grpc-addr", "[::]:0"}, "--tls-cert"},
+		{[]string{"--rest-addr", "0.0.0.0:0", "--allow-plaintext", "--auth=false"}, "--auth=false"},
+	} {
+		args := append([]string{"serve", "--data-dir", dir, "--rest-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"}, c.args...)
+		code, _, errs := runCLI(t, nil, args...)
+		if code == 0 || !strings.Contains(errs, c.want) || !strings.Contains(errs, "reachable from the network") {
+			t.Errorf("%v: exit %d, stderr %q; want a refusal naming %s", c.args, code, errs, c.want)
+		}
+		if strings.Contains(errs, "REST on") {
+			t.Errorf("%v: printed the start-up banner before refusing:\n%s", c.args, errs)
+		}
+	}
+}
+
+// TestServeDataDirInUse: a second server on a data directory in use
+// fails with the holder named and without first printing the start-up
+// banner, which would say it serves.
+func TestServeDataDirInUse(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	_, stop := startServer(t, dir)
+	defer stop()
+	code, _, errs := runCLI(t, nil, "serve", "--data-dir", dir, "--rest-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0")
+	if code == 0 || !strings.Contains(errs, "LOCK") && !strings.Contains(errs, "in use") {
+		t.Fatalf("second server: exit %d, stderr:\n%s", code, errs)
+	}
+	if strings.Contains(errs, "REST on") {
+		t.Fatalf("the banner was printed before the fatal error:\n%s", errs)
+	}
+}
+
 // TestCertsDev writes a dev certificate set and refuses to overwrite it.
 func TestCertsDev(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "certs")
@@ -407,7 +453,20 @@ func TestCertsDev(t *testing.T) {
 	if code, _, errs := runCLI(t, nil, "certs", "dev", "--out", dir); code == 0 || !strings.Contains(errs, "already exists") {
 		t.Fatalf("overwrite: %d %q", code, errs)
 	}
-	if code, _, errs := runCLI(t, nil, "certs", "dev"); code == 0 || !strings.Contains(errs, "--out") {
-		t.Fatalf("no --out: %d %q", code, errs)
+	// Without --out: ./dev-certs, which .gitignore keeps out of commits.
+	wd, err := os.Getwd() // the package directory, cmd/
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	if out := mustCLI(t, nil, "certs", "dev"); !strings.Contains(out, filepath.Join("dev-certs", "server.crt")) {
+		t.Fatalf("no --out:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join("dev-certs", "ca.crt")); err != nil {
+		t.Fatalf("default --out: %v", err)
+	}
+	ignore, err := os.ReadFile(filepath.Join(filepath.Dir(wd), ".gitignore"))
+	if err != nil || !strings.Contains(string(ignore), "/dev-certs/") {
+		t.Fatalf(".gitignore does not keep dev-certs out: %v", err)
 	}
 }

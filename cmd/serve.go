@@ -31,9 +31,16 @@ collection is checkpointed, and the data directory is closed.
 Security is on by default. Every /api/v1 and /admin request and every
 akidb.v1 RPC needs a credential: "Authorization: Bearer <api-key-or-jwt>" (or
 X-API-Key; gRPC metadata "authorization"). On the first start of an empty data
-directory an admin key is created, printed once on stderr and written to
-<data-dir>/secrets/bootstrap-admin.key (0600). --auth=false (AKIDB_AUTH=false)
-turns authentication off for trusted local development only.
+directory an admin key is created and written to
+<data-dir>/secrets/bootstrap-admin.key (0600), and printed once on stderr if
+that is a terminal (else only the file's path is). Revoking or rotating that
+key deletes the file. --auth=false (AKIDB_AUTH=false)
+turns authentication off for trusted local development only; it is refused
+on an address other than loopback.
+
+On an address other than loopback (0.0.0.0, a LAN IP, a host name) the
+server refuses to start without TLS unless --allow-plaintext is given (for a
+proxy in front that terminates TLS); it then warns at start and on /readyz.
 
 --tls-cert and --tls-key serve REST and gRPC over TLS (1.3 unless
 --tls-min-version 1.2); --tls-client-ca also requires client certificates
@@ -61,6 +68,7 @@ docs/tiering.md.`,
 			if err != nil {
 				return err
 			}
+			cfg.NoticesTerminal = c.st.StderrTerminal
 			if c.st.Hangups != nil {
 				reload, stop := c.st.Hangups()
 				defer stop()
@@ -91,12 +99,14 @@ docs/tiering.md.`,
 	f.Int("max-dimension", def.Limits.MaxDimension, "dimension of a new collection")
 	f.Int64("max-body-bytes", def.Limits.MaxBodyBytes, "request body (REST) and message (gRPC) size")
 	f.Int("max-delete-ids", def.Limits.MaxDeleteIDs, "ids per delete request")
-	f.Bool("auth", true, "require credentials on every API request; --auth=false is for trusted local development only")
+	f.Bool("auth", true, "require credentials on every API request; --auth=false is for trusted local development only and refused on an address other than loopback")
+	f.Bool("allow-plaintext", false, "serve without TLS on an address other than loopback (a proxy in front terminates TLS); refused without it")
 	f.String("jwt-secret-file", "", "file holding the JWT signing secret (at least 32 bytes); default: AKIDB_JWT_SECRET, else <data-dir>/secrets/jwt.key")
 	f.Duration("token-ttl", auth.DefaultTokenTTL, "lifetime of a JWT issued by POST /api/v1/auth/token")
 	f.Duration("key-cache-ttl", auth.DefaultCacheTTL, "how long a verified API key is trusted from memory (revocations through this server apply at once)")
-	f.Int("auth-max-failures", auth.DefaultMaxFailures, "failed authentications from one address before it is refused for --auth-failure-window")
-	f.Duration("auth-failure-window", auth.DefaultFailureWindow, "window in which --auth-max-failures count, and how long a throttled address waits")
+	f.Int("auth-max-failures", auth.DefaultMaxFailures, "failed authentications of one key id from one address before that key id is refused from there for --auth-failure-window (other keys still work)")
+	f.Int("auth-max-source-failures", 0, fmt.Sprintf("failed authentications from one address, whatever the key ids, before the whole address is refused (0: %d × --auth-max-failures)", auth.DefaultSourceFailuresFactor))
+	f.Duration("auth-failure-window", auth.DefaultFailureWindow, "window in which failures count, and how long a throttled key id or address waits")
 	f.Duration("audit-retention", auth.DefaultAuditRetention, "how long audit events are kept")
 	f.Int("audit-max-events", auth.DefaultAuditMaxEvents, "most audit events kept")
 	f.String("tls-cert", "", "PEM certificate (chain) for REST and gRPC; with --tls-key turns on TLS")
@@ -199,9 +209,11 @@ func serveConfig(c *cli) (serve.Config, error) {
 	cfg.Limits.MaxBodyBytes = v.GetInt64("max-body-bytes")
 	cfg.Limits.MaxDeleteIDs = v.GetInt("max-delete-ids")
 	cfg.Auth.Disabled = !v.GetBool("auth")
+	cfg.AllowPlaintext = v.GetBool("allow-plaintext")
 	cfg.Auth.TokenTTL = v.GetDuration("token-ttl")
 	cfg.Auth.KeyCacheTTL = v.GetDuration("key-cache-ttl")
 	cfg.Auth.Throttle.MaxFailures = v.GetInt("auth-max-failures")
+	cfg.Auth.Throttle.MaxSourceFailures = v.GetInt("auth-max-source-failures")
 	cfg.Auth.Throttle.Window = v.GetDuration("auth-failure-window")
 	cfg.Auth.AuditRetention = v.GetDuration("audit-retention")
 	cfg.Auth.AuditMaxEvents = v.GetInt("audit-max-events")

@@ -7,6 +7,8 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+
+	"github.com/mattn/go-isatty"
 )
 
 // State owns everything the CLI takes from the operating system, so tests
@@ -16,10 +18,16 @@ type State struct {
 	Stderr io.Writer
 	Stdin  io.Reader
 	Args   []string
-	// LookupEnv is consulted for AKIDB_* settings.
+	// LookupEnv is consulted for variables that are not settings of a
+	// flag (AKIDB_JWT_SECRET). The AKIDB_<KEY> settings themselves are
+	// read by viper (AutomaticEnv) from the process environment.
 	LookupEnv func(key string) (string, bool)
 	// SignalContext returns a context cancelled on SIGINT or SIGTERM.
 	SignalContext func(parent context.Context) (context.Context, context.CancelFunc)
+	// StderrTerminal says whether Stderr is a terminal: only then does
+	// `akidb serve` show a new bootstrap admin key on it (a service
+	// manager's journal or a log file would keep it).
+	StderrTerminal bool
 	// Hangups, if not nil, returns a channel that receives a value on
 	// every SIGHUP (`akidb serve` reloads its TLS certificate then) and a
 	// function that stops the delivery.
@@ -36,7 +44,8 @@ func newOSState() *State {
 		SignalContext: func(parent context.Context) (context.Context, context.CancelFunc) {
 			return signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
 		},
-		Hangups: notifyHangups,
+		Hangups:        notifyHangups,
+		StderrTerminal: isatty.IsTerminal(os.Stderr.Fd()) || isatty.IsCygwinTerminal(os.Stderr.Fd()),
 	}
 }
 

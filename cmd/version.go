@@ -11,7 +11,11 @@ import (
 	"github.com/akidb/akidb/engine/distance"
 )
 
-// Set at release time with -ldflags "-X github.com/akidb/akidb/cmd.version=...".
+// version and commit are stamped by the linker: `make build` sets them
+// to `git describe --tags --always --dirty` and the full commit hash with
+// -ldflags "-X github.com/akidb/akidb/cmd.version=... -X
+// github.com/akidb/akidb/cmd.commit=..." (release builds set the same two).
+// Unstamped: "dev", and the commit from the Go build info if any.
 var (
 	version = "dev"
 	commit  = ""

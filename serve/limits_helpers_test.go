@@ -77,17 +77,19 @@ func mustStatus(t *testing.T, r httpResult, status int, code api.Code) httpResul
 
 // rateHeaders are a response's rate limit headers ("" when absent).
 type rateHeaders struct {
-	limit, remaining, reset, retryAfter string
+	qps, burst, remaining, reset, retryAfter string
 }
 
 func headersOf(r httpResult) rateHeaders {
-	return rateHeaders{r.header.Get("X-RateLimit-Limit"), r.header.Get("X-RateLimit-Remaining"),
+	return rateHeaders{r.header.Get("X-RateLimit-Limit"), r.header.Get("X-RateLimit-Burst"), r.header.Get("X-RateLimit-Remaining"),
 		r.header.Get("X-RateLimit-Reset"), r.header.Get("Retry-After")}
 }
 
-// wantHeaders builds the expected headers from numbers (retryAfter < 0: absent).
-func wantHeaders(limit, remaining, reset, retryAfter int) rateHeaders {
-	h := rateHeaders{strconv.Itoa(limit), strconv.Itoa(remaining), strconv.Itoa(reset), ""}
+// wantHeaders builds the expected headers from numbers: the rate per
+// second (X-RateLimit-Limit), the burst, and so on (retryAfter < 0:
+// absent).
+func wantHeaders(qps, burst, remaining, reset, retryAfter int) rateHeaders {
+	h := rateHeaders{strconv.Itoa(qps), strconv.Itoa(burst), strconv.Itoa(remaining), strconv.Itoa(reset), ""}
 	if retryAfter >= 0 {
 		h.retryAfter = strconv.Itoa(retryAfter)
 	}
@@ -104,13 +106,19 @@ func decodeJSON[T any](t *testing.T, r httpResult) T {
 	return v
 }
 
-// metricValue scrapes /metrics and returns the value of one series, given
-// as it appears in the exposition (`name{label="v"}`); -1 when absent.
+// metricValue scrapes /metrics (for a series with a tenant label,
+// /admin/metrics with the bootstrap key) and returns the value of one
+// series, given as it appears in the exposition (`name{label="v"}`); -1
+// when absent.
 func metricValue(t *testing.T, s *started, client *http.Client, series string) float64 {
 	t.Helper()
-	r := do(t, client, "GET", s.restURL("/metrics"), "", nil)
+	path, cred := "/metrics", ""
+	if strings.Contains(series, `tenant="`) {
+		path, cred = "/admin/metrics", bootstrapKey(t, s.cfg.DataDir)
+	}
+	r := do(t, client, "GET", s.restURL(path), cred, nil)
 	if r.status != http.StatusOK {
-		t.Fatalf("/metrics: %d", r.status)
+		t.Fatalf("%s: %d", path, r.status)
 	}
 	for _, line := range strings.Split(string(r.body), "\n") {
 		if rest, ok := strings.CutPrefix(line, series+" "); ok {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,25 +34,32 @@ func TestRateLimitBurstThenExactRefill(t *testing.T) {
 	for i := range 200 {
 		r := mustStatus(t, do(t, client, "GET", list, key, nil), http.StatusOK, "")
 		// Reset: the 200-(199-i) tokens taken refill at 100/s, rounded up.
-		if got, w := headersOf(r), wantHeaders(200, 199-i, (i+1+99)/100, -1); got != w {
+		if got, w := headersOf(r), wantHeaders(100, 200, 199-i, (i+1+99)/100, -1); got != w {
 			t.Fatalf("request %d: headers %+v, want %+v", i, got, w)
 		}
 	}
 	r := mustStatus(t, do(t, client, "GET", list, key, nil), http.StatusTooManyRequests, api.CodeRateLimited)
-	if got, w := headersOf(r), wantHeaders(200, 0, 2, 1); got != w {
+	if got, w := headersOf(r), wantHeaders(100, 200, 0, 2, 1); got != w {
 		t.Fatalf("refused: headers %+v, want %+v", got, w)
 	}
 	env := decodeJSON[struct {
 		Error api.Error `json:"error"`
 	}](t, r)
-	if env.Error.Details["retry_after_seconds"] != float64(1) || env.Error.Details["limit"] != float64(200) {
+	if env.Error.Details["retry_after_seconds"] != float64(1) || env.Error.Details["limit"] != "tenant_default" ||
+		env.Error.Details["qps"] != float64(100) || env.Error.Details["burst"] != float64(200) {
 		t.Fatalf("refusal details %v", env.Error.Details)
+	}
+	// The message says which limit, its rate, and how to raise it.
+	for _, want := range []string{"the default limit of 100 requests/s (burst 200)", "akidb quota set --tenant " + tenant + " --qps N", "akidb config set --default-qps N"} {
+		if !strings.Contains(env.Error.Message, want) {
+			t.Fatalf("refusal message %q lacks %q", env.Error.Message, want)
+		}
 	}
 
 	// 10 ms refill exactly one token at 100/s: one request, then 429.
 	clock.Advance(10 * time.Millisecond)
 	r = mustStatus(t, do(t, client, "GET", list, key, nil), http.StatusOK, "")
-	if got, w := headersOf(r), wantHeaders(200, 0, 2, -1); got != w {
+	if got, w := headersOf(r), wantHeaders(100, 200, 0, 2, -1); got != w {
 		t.Fatalf("after 10ms: headers %+v, want %+v", got, w)
 	}
 	r = mustStatus(t, do(t, client, "GET", list, key, nil), http.StatusTooManyRequests, api.CodeRateLimited)
@@ -69,7 +77,7 @@ func TestRateLimitBurstThenExactRefill(t *testing.T) {
 
 	// Another tenant is untouched by acme's empty bucket.
 	_, other, _ := tenantKey(t, s, client, boot, "beta", "reader")
-	if got, w := headersOf(mustStatus(t, do(t, client, "GET", list, other, nil), http.StatusOK, "")), wantHeaders(200, 199, 1, -1); got != w {
+	if got, w := headersOf(mustStatus(t, do(t, client, "GET", list, other, nil), http.StatusOK, "")), wantHeaders(100, 200, 199, 1, -1); got != w {
 		t.Fatalf("another tenant: headers %+v, want %+v", got, w)
 	}
 
@@ -108,18 +116,18 @@ func TestRateLimitPerKeyAndPerTenant(t *testing.T) {
 	// The batch key: its own bucket (3) binds, not the tenant's (200).
 	for i := range 3 {
 		r := mustStatus(t, do(t, client, "GET", list, batch, nil), http.StatusOK, "")
-		if got, w := headersOf(r), wantHeaders(3, 2-i, i+1, -1); got != w {
+		if got, w := headersOf(r), wantHeaders(1, 3, 2-i, i+1, -1); got != w {
 			t.Fatalf("batch key request %d: %+v, want %+v", i, got, w)
 		}
 	}
 	r = mustStatus(t, do(t, client, "GET", list, batch, nil), http.StatusTooManyRequests, api.CodeRateLimited)
-	if got, w := headersOf(r), wantHeaders(3, 0, 3, 1); got != w {
+	if got, w := headersOf(r), wantHeaders(1, 3, 0, 3, 1); got != w {
 		t.Fatalf("batch key refused: %+v, want %+v", got, w)
 	}
 	// The interactive key of the same tenant sees the tenant's bucket: 3
 	// taken by the batch key, none by its refusal.
 	r = mustStatus(t, do(t, client, "GET", list, inter, nil), http.StatusOK, "")
-	if got, w := headersOf(r), wantHeaders(200, 196, 1, -1); got != w {
+	if got, w := headersOf(r), wantHeaders(100, 200, 196, 1, -1); got != w {
 		t.Fatalf("interactive key: %+v, want %+v", got, w)
 	}
 
@@ -128,7 +136,7 @@ func TestRateLimitPerKeyAndPerTenant(t *testing.T) {
 	mustStatus(t, do(t, client, "POST", s.restURL("/admin/tenants/acme/quota"), boot, map[string]any{"qps_limit": 1, "burst": 2}), http.StatusOK, "")
 	for i := range 2 {
 		r := mustStatus(t, do(t, client, "GET", list, inter, nil), http.StatusOK, "")
-		if got := headersOf(r); got.limit != "2" || got.remaining != fmt.Sprint(1-i) {
+		if got := headersOf(r); got.burst != "2" || got.remaining != fmt.Sprint(1-i) {
 			t.Fatalf("after the tenant quota, request %d: %+v", i, got)
 		}
 	}
@@ -162,7 +170,7 @@ func TestRuntimeConfigChange(t *testing.T) {
 	// default below does not stop the test's administration.
 	mustStatus(t, do(t, client, "POST", s.restURL("/admin/tenants/default/quota"), boot, map[string]any{"qps_limit": 10000}), http.StatusOK, "")
 	list := s.restURL("/api/v1/collections")
-	if got := headersOf(mustStatus(t, do(t, client, "GET", list, key, nil), http.StatusOK, "")); got.limit != "200" || got.remaining != "199" {
+	if got := headersOf(mustStatus(t, do(t, client, "GET", list, key, nil), http.StatusOK, "")); got.burst != "200" || got.remaining != "199" {
 		t.Fatalf("before: %+v", got)
 	}
 
@@ -172,14 +180,14 @@ func TestRuntimeConfigChange(t *testing.T) {
 		t.Fatalf("config after the change %+v", cfg)
 	}
 	// The very next request: the 199 tokens are capped at the new burst.
-	if got, w := headersOf(mustStatus(t, do(t, client, "GET", list, key, nil), http.StatusOK, "")), wantHeaders(5, 4, 1, -1); got != w {
+	if got, w := headersOf(mustStatus(t, do(t, client, "GET", list, key, nil), http.StatusOK, "")), wantHeaders(5, 5, 4, 1, -1); got != w {
 		t.Fatalf("next request: %+v, want %+v", got, w)
 	}
 	_, fresh, _ := tenantKey(t, s, client, boot, "newco", "reader")
-	if got, w := headersOf(mustStatus(t, do(t, client, "GET", list, fresh, nil), http.StatusOK, "")), wantHeaders(5, 4, 1, -1); got != w {
+	if got, w := headersOf(mustStatus(t, do(t, client, "GET", list, fresh, nil), http.StatusOK, "")), wantHeaders(5, 5, 4, 1, -1); got != w {
 		t.Fatalf("new tenant: %+v, want %+v", got, w)
 	}
-	if got := headersOf(mustStatus(t, do(t, client, "GET", list, own, nil), http.StatusOK, "")); got.limit != "80" {
+	if got := headersOf(mustStatus(t, do(t, client, "GET", list, own, nil), http.StatusOK, "")); got.burst != "80" {
 		t.Fatalf("a tenant with its own rate: %+v", got)
 	}
 
@@ -251,10 +259,10 @@ func TestLimitsSurviveRestart(t *testing.T) {
 	}
 	// Enforced: the key's bucket (6) binds over the tenant's (9); the
 	// operator's tenant has the stored default, 42 × 3.
-	if got := headersOf(mustStatus(t, do(t, client, "GET", s2.restURL("/api/v1/collections"), key, nil), http.StatusOK, "")); got.limit != "6" || got.remaining != "5" {
+	if got := headersOf(mustStatus(t, do(t, client, "GET", s2.restURL("/api/v1/collections"), key, nil), http.StatusOK, "")); got.burst != "6" || got.remaining != "5" {
 		t.Fatalf("acme after restart: %+v", got)
 	}
-	if got := headersOf(mustStatus(t, do(t, client, "GET", s2.restURL("/api/v1/collections"), boot, nil), http.StatusOK, "")); got.limit != "126" {
+	if got := headersOf(mustStatus(t, do(t, client, "GET", s2.restURL("/api/v1/collections"), boot, nil), http.StatusOK, "")); got.burst != "126" {
 		t.Fatalf("default tenant after restart: %+v", got)
 	}
 }
@@ -280,8 +288,8 @@ func TestRESTAndGRPCShareTheBucket(t *testing.T) {
 		if _, err := col.ListCollections(rpcCtx(t, key), &akidbv1.ListCollectionsRequest{}, grpc.Header(&md)); err != nil {
 			t.Fatalf("gRPC %d: %v", i, err)
 		}
-		if got := (rateHeaders{first(md, "x-ratelimit-limit"), first(md, "x-ratelimit-remaining"), first(md, "x-ratelimit-reset"), first(md, "retry-after")}); got != wantHeaders(4, 1-i, 3+i, -1) {
-			t.Fatalf("gRPC %d metadata %+v, want %+v", i, got, wantHeaders(4, 1-i, 3+i, -1))
+		if got := (rateHeaders{first(md, "x-ratelimit-limit"), first(md, "x-ratelimit-burst"), first(md, "x-ratelimit-remaining"), first(md, "x-ratelimit-reset"), first(md, "retry-after")}); got != wantHeaders(1, 4, 1-i, 3+i, -1) {
+			t.Fatalf("gRPC %d metadata %+v, want %+v", i, got, wantHeaders(1, 4, 1-i, 3+i, -1))
 		}
 	}
 	var md metadata.MD
@@ -303,7 +311,7 @@ func TestRESTAndGRPCShareTheBucket(t *testing.T) {
 	if retry == nil || retry.GetRetryDelay().AsDuration() != time.Second || reason != string(api.CodeRateLimited) {
 		t.Fatalf("refusal details: retry %v, reason %q", retry, reason)
 	}
-	if first(md, "retry-after") != "1" || first(md, "x-ratelimit-remaining") != "0" || first(md, "x-ratelimit-limit") != "4" {
+	if first(md, "retry-after") != "1" || first(md, "x-ratelimit-remaining") != "0" || first(md, "x-ratelimit-limit") != "1" || first(md, "x-ratelimit-burst") != "4" {
 		t.Fatalf("refusal metadata %v", md)
 	}
 	mustStatus(t, do(t, client, "GET", list, key, nil), http.StatusTooManyRequests, api.CodeRateLimited)

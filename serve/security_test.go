@@ -37,8 +37,10 @@ func TestBootstrapKey(t *testing.T) {
 	if !strings.HasPrefix(key, auth.KeyPrefix) || len(key) != auth.KeyLen {
 		t.Fatalf("bootstrap key %q", key)
 	}
-	if n := strings.Count(s.notices.String(), key); n != 1 {
-		t.Fatalf("the key appears %d times in the notices:\n%s", n, s.notices.String())
+	// The notices are not a terminal here: they name the file, not the key.
+	keyFile := filepath.Join(cfg.DataDir, auth.SecretsDir, auth.BootstrapKeyFile)
+	if n := strings.Count(s.notices.String(), key); n != 0 || !strings.Contains(s.notices.String(), keyFile) {
+		t.Fatalf("the key appears %d times in the notices (want 0 and the file's path):\n%s", n, s.notices.String())
 	}
 	if strings.Contains(s.logs.String(), key) {
 		t.Fatal("the bootstrap key is in the log")
@@ -70,6 +72,26 @@ func TestBootstrapKey(t *testing.T) {
 	}
 	if r := do(t, client, "GET", again.restURL("/admin/tenants"), key, nil); r.status != http.StatusOK {
 		t.Fatalf("after a restart: %d %s", r.status, r.body)
+	}
+}
+
+// TestBootstrapKeyOnTerminal: on a terminal the new key is shown once;
+// revoking it through the server deletes its file.
+func TestBootstrapKeyOnTerminal(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.NoticesTerminal = true
+	s := startServer(t, cfg)
+	key := bootstrapKey(t, cfg.DataDir)
+	if n := strings.Count(s.notices.String(), key); n != 1 {
+		t.Fatalf("the key appears %d times on the terminal:\n%s", n, s.notices.String())
+	}
+	id := strings.Split(key, "_")[1]
+	client := &http.Client{Timeout: waitTimeout}
+	if r := do(t, client, "DELETE", s.restURL("/admin/api-keys/"+id), key, nil); r.status != http.StatusOK {
+		t.Fatalf("revoke: %d %s", r.status, r.body)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, auth.SecretsDir, auth.BootstrapKeyFile)); !os.IsNotExist(err) {
+		t.Fatalf("the revoked bootstrap key's file is still there: %v", err)
 	}
 }
 
@@ -316,9 +338,10 @@ func mustPublicPEM(t *testing.T, k *rsa.PublicKey) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 }
 
-// TestFailureThrottle: after the configured failures from one address,
-// the address is answered 429 with Retry-After (gRPC: RESOURCE_EXHAUSTED
-// with RetryInfo), even with a good key, until the window passes.
+// TestFailureThrottle: after the configured failures of one key from one
+// address, that key is refused (429 with Retry-After, gRPC
+// RESOURCE_EXHAUSTED) for the window, on both transports, while another
+// key from the same address keeps working.
 func TestFailureThrottle(t *testing.T) {
 	cfg := testConfig(t)
 	var mu sync.Mutex
@@ -338,19 +361,26 @@ func TestFailureThrottle(t *testing.T) {
 			t.Fatalf("failure %d: %d %s", i, r.status, r.body)
 		}
 	}
-	r := do(t, client, "GET", s.restURL("/api/v1/collections"), boot, nil)
+	r := do(t, client, "GET", s.restURL("/api/v1/collections"), bad, nil)
 	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") != "60" {
 		t.Fatalf("throttled: %d Retry-After %q %s", r.status, r.header.Get("Retry-After"), r.body)
 	}
 	col, _ := s.grpcClients(t)
-	_, err := col.ListCollections(rpcCtx(t, boot), &akidbv1.ListCollectionsRequest{})
+	_, err := col.ListCollections(rpcCtx(t, bad), &akidbv1.ListCollectionsRequest{})
 	if status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("gRPC while throttled: %v", err)
+	}
+	// The stale key does not lock out the others from this address.
+	if r := do(t, client, "GET", s.restURL("/api/v1/collections"), boot, nil); r.status != http.StatusOK {
+		t.Fatalf("another key while one is throttled: %d %s", r.status, r.body)
+	}
+	if _, err := col.ListCollections(rpcCtx(t, boot), &akidbv1.ListCollectionsRequest{}); err != nil {
+		t.Fatalf("gRPC, another key while one is throttled: %v", err)
 	}
 	mu.Lock()
 	clock = clock.Add(time.Minute)
 	mu.Unlock()
-	if r := do(t, client, "GET", s.restURL("/api/v1/collections"), boot, nil); r.status != http.StatusOK {
+	if r := do(t, client, "GET", s.restURL("/api/v1/collections"), bad, nil); r.status != http.StatusUnauthorized {
 		t.Fatalf("after the window: %d %s", r.status, r.body)
 	}
 }

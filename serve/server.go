@@ -58,14 +58,23 @@ type Config struct {
 	// received (the CLI sends one per SIGHUP).
 	Reload <-chan struct{}
 	// Notices receives what the operator must read once: the bootstrap
-	// admin key of a new data directory, the warning that authentication
-	// is off. Nil: Run writes them to its out; Start discards them.
+	// admin key of a new data directory (or, unless NoticesTerminal, only
+	// where it is kept), the warning that authentication is off. Nil: Run
+	// writes them to its out; Start discards them.
 	Notices io.Writer
+	// NoticesTerminal says Notices is a terminal that a person reads, so
+	// the bootstrap key may be shown on it. Otherwise (a journal, a log
+	// file, a pipe, which keep what they get) only the key file's path is.
+	NoticesTerminal bool
 	// Limiting configures load shedding, rate limits and quotas
 	// (docs/limits.md).
 	Limiting LimitingConfig
 	// Tier configures the object storage tier (docs/tiering.md).
 	Tier TierConfig
+	// AllowPlaintext lets the server listen without TLS on an address
+	// other than loopback (for a TLS-terminating proxy in front); it then
+	// warns at start and on /readyz. Without it Start refuses that.
+	AllowPlaintext bool
 
 	// memoryLimitSource is where Run's memory limit came from, for GET
 	// /admin/config.
@@ -179,7 +188,13 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	reg := prometheus.NewRegistry()
+	warnings, err := checkExposure(cfg)
+	if err != nil {
+		return nil, err
+	}
+	// reg is public (GET /metrics); tenantReg holds the series labelled
+	// with tenant ids, served only to the operator (GET /admin/metrics).
+	reg, tenantReg := prometheus.NewRegistry(), prometheus.NewRegistry()
 	m, err := metrics.New(reg)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
@@ -195,13 +210,17 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	if s.limiter, err = ratelimit.New(ratelimit.Config{Now: cfg.Limiting.Now}); err != nil {
 		return nil, err
 	}
-	if s.limitM, err = limits.NewMetrics(reg, limits.MetricsSources{Shedder: s.shedder, Config: &s.changes}); err != nil {
+	if s.limitM, err = limits.NewMetrics(reg, tenantReg, limits.MetricsSources{Shedder: s.shedder, Config: &s.changes}); err != nil {
 		return nil, err
 	}
 	if cfg.TLSEnabled() {
 		if s.tls, err = tlsconf.New(cfg.TLS, logger); err != nil {
 			return nil, err
 		}
+	}
+	for _, w := range warnings {
+		logger.Warn(w)
+		fmt.Fprintf(s.notices, "\nakidb: WARNING: %s.\n\n", w)
 	}
 	if cfg.Auth.Disabled {
 		logger.Warn("AUTHENTICATION IS OFF: every request acts as an unrestricted admin; for trusted local development only")
@@ -219,8 +238,9 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	s.bg, s.stopBg = context.WithCancel(context.Background())
 
-	handler := rest.NewHandler(s.svc, rest.Options{Logger: logger, Metrics: m, MetricsHandler: metrics.Handler(reg), Limits: cfg.Limits, Guard: s.guard,
-		Shedder: s.shedder, RequestTimeout: cfg.Limiting.RequestTimeout})
+	handler := rest.NewHandler(s.svc, rest.Options{Logger: logger, Metrics: m, MetricsHandler: metrics.Handler(reg),
+		TenantMetricsHandler: metrics.Handler(prometheus.Gatherers{reg, tenantReg}), Limits: cfg.Limits, Guard: s.guard,
+		Shedder: s.shedder, RequestTimeout: cfg.Limiting.RequestTimeout, ReadyWarnings: warnings})
 	s.http = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -345,7 +365,12 @@ func (s *Server) openSecurity(db *engine.DB) error {
 			return err
 		}
 		if key != "" {
-			fmt.Fprintf(s.notices, bootstrapNotice, key.Reveal(), filepath.Join(s.cfg.DataDir, auth.SecretsDir, auth.BootstrapKeyFile))
+			path := filepath.Join(s.cfg.DataDir, auth.SecretsDir, auth.BootstrapKeyFile)
+			if s.cfg.NoticesTerminal {
+				fmt.Fprintf(s.notices, bootstrapNotice, key.Reveal(), path)
+			} else {
+				fmt.Fprintf(s.notices, bootstrapPathNotice, path, path)
+			}
 		}
 	}
 	auditor := auth.NewAuditor(db.Meta(), auth.AuditConfig{Retention: ac.AuditRetention, MaxEvents: ac.AuditMaxEvents, Logger: s.log, Now: ac.Now})
@@ -418,9 +443,25 @@ the "default" tenant was created; it is shown this once:
 
     %s
 
-It is also in %s (mode 0600).
+It is also in %s (mode 0600) until it is revoked or rotated.
 Send it as "Authorization: Bearer <key>". Create keys for your applications
 with "akidb keys create", and rotate or revoke this one when you are done.
+
+`
+
+// bootstrapPathNotice says where the first admin key is when the notices
+// do not go to a terminal: a journal or log file would keep the key.
+const bootstrapPathNotice = `
+akidb: this is a new data directory, so it has no API keys. An admin key of
+the "default" tenant was created and written to
+
+    %s   (mode 0600)
+
+It is not printed here because this output is not a terminal (a journal or
+log file would keep it). Read it with: cat %s
+The file is deleted when the key is revoked or rotated.
+Create keys for your applications with "akidb keys create", and rotate or
+revoke this one when you are done.
 
 `
 
@@ -566,13 +607,23 @@ func Run(ctx context.Context, cfg Config, logger *slog.Logger, out io.Writer) er
 	if cfg.Auth.Disabled {
 		authState = "OFF"
 	}
-	fmt.Fprintf(out, "akidb %s: REST on %s://%s, gRPC on %s, data in %s, authentication %s\n", cfg.Version, scheme, s.RESTAddr(), s.GRPCAddr(), cfg.DataDir, authState)
 	var runErr error
-	select {
-	case <-ctx.Done():
-		logger.Info("shutting down", "reason", context.Cause(ctx))
-	case runErr = <-s.errs:
-		logger.Error("fatal", "err", runErr)
+	ready := s.ready
+	for done := false; !done; {
+		select {
+		case <-ready:
+			// Said once the data directory is open, so that a fatal error
+			// (the directory in use, say) is not preceded by a line
+			// claiming the server runs.
+			fmt.Fprintf(out, "akidb %s: REST on %s://%s, gRPC on %s, data in %s, authentication %s\n", cfg.Version, scheme, s.RESTAddr(), s.GRPCAddr(), cfg.DataDir, authState)
+			ready = nil
+		case <-ctx.Done():
+			logger.Info("shutting down", "reason", context.Cause(ctx))
+			done = true
+		case runErr = <-s.errs:
+			logger.Error("fatal", "err", runErr)
+			done = true
+		}
 	}
 	shutCtx := context.WithoutCancel(ctx)
 	if err := s.Shutdown(shutCtx); err != nil {

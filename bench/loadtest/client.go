@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 )
 
@@ -184,6 +185,45 @@ func (c *apiClient) checkReachable(ctx context.Context) error {
 		return fmt.Errorf("server at %s answered /readyz with HTTP %d: is it an AkiDB server?", c.base, ae.Status)
 	}
 	return fmt.Errorf("server at %s is not reachable: %w", c.base, err)
+}
+
+// serverRate asks the server which rate limit binds the load's
+// credential: one authenticated request (GET /api/v1/collections; it
+// takes a token like any other) and its X-RateLimit-Limit (requests per
+// second) and X-RateLimit-Burst headers. limited is false when the server
+// sent none (rate limiting off, or a server that does not say).
+func (c *apiClient) serverRate(ctx context.Context) (qps float64, burst int, limited bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/api/v1/collections", nil)
+	if err != nil {
+		return 0, 0, false, err
+	}
+	for k, v := range c.header {
+		req.Header[k] = v
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, 0, false, fmt.Errorf("GET /api/v1/collections: %w", err)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	qps, err = strconv.ParseFloat(resp.Header.Get("X-RateLimit-Limit"), 64)
+	if err != nil || qps <= 0 {
+		return 0, 0, false, nil
+	}
+	burst, _ = strconv.Atoi(resp.Header.Get("X-RateLimit-Burst"))
+	return qps, burst, true, nil
+}
+
+// rateWarning is the warning for a load faster than the server lets the
+// credential go, or "".
+func rateWarning(qps float64, burst, want int) string {
+	if qps >= float64(want) {
+		return ""
+	}
+	return fmt.Sprintf("the server limits this credential's tenant (or key) to %s requests/s (burst %d; X-RateLimit-Limit), below the %d qps asked for: "+
+		"requests past it will be answered 429 and the figures will be of the limit, not the server. "+
+		"An operator can raise it: akidb quota set --tenant <tenant> --qps %d, or akidb config set --default-qps %d for every tenant (docs/limits.md)",
+		strconv.FormatFloat(qps, 'g', -1, 64), burst, want, want, want)
 }
 
 // authHint explains a 401/403 during setup.

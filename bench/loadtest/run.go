@@ -87,6 +87,22 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer, logger *slog
 			notes = append(notes, note)
 		}
 	}
+	if emb == nil {
+		// Said before the load starts: a load against a rate limit
+		// measures the limit.
+		want := cfg.QPS
+		if cfg.Ramp != nil {
+			want = cfg.Ramp.End
+		}
+		qps, burst, limited, err := api.serverRate(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("ask the server's rate limit: %w", authHint(err))
+		}
+		if w := rateWarning(qps, burst, want); limited && w != "" {
+			fmt.Fprintf(stderr, "akidb loadtest: warning: %s\n", w)
+			notes = append(notes, w)
+		}
+	}
 
 	coll := cfg.Collection
 	if coll == "" {

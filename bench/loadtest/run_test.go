@@ -412,9 +412,18 @@ func TestRunRateLimits(t *testing.T) {
 	}
 	cfg.Target, cfg.APIKey = e.URL, e.APIKey
 	cfg.QPS, cfg.Duration = 100, time.Second
-	rep, err = Run(t.Context(), cfg, &bytes.Buffer{}, &bytes.Buffer{}, nil)
+	var stderr bytes.Buffer
+	rep, err = Run(t.Context(), cfg, &bytes.Buffer{}, &stderr, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Warned before the load, even with --quiet, and in the report.
+	const warning = "limits this credential's tenant (or key) to 20 requests/s (burst 20; X-RateLimit-Limit), below the 100 qps asked for"
+	if !strings.Contains(stderr.String(), "warning: ") || !strings.Contains(stderr.String(), warning) || !strings.Contains(stderr.String(), "akidb quota set") {
+		t.Fatalf("no warning before the load: %q", stderr.String())
+	}
+	if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.Contains(n, warning) }) {
+		t.Fatalf("notes %q lack the warning", rep.Notes)
 	}
 	limited := rep.StatusCodes["429"]
 	if limited == 0 || rep.SuccessRatio == 1 {

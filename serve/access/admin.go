@@ -33,6 +33,22 @@ func metaError(what string, err error) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
+// hidden answers an action on another tenant's object exactly as one on
+// an object nobody has: "<what>: not found", where what names the object
+// as the caller referred to it. Without it the two answers differed (a
+// bare "not found" against "tenant \"x\": not found"), which told a tenant's
+// admin which other tenants and keys exist. Other errors pass unchanged.
+func hidden(err error, what string) error {
+	if ae := api.AsError(err); ae != nil && ae.Code == api.CodeNotFound {
+		return api.Errorf(api.CodeNotFound, "%s: not found", what)
+	}
+	return err
+}
+
+func tenantWhat(ref string) string { return fmt.Sprintf("tenant %q", ref) }
+
+func keyWhat(id string) string { return fmt.Sprintf("api key %q", id) }
+
 func tenantOf(t meta.Tenant) Tenant { return Tenant{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt} }
 
 // resolveTenant finds a tenant by id, then by name.
@@ -208,7 +224,7 @@ func (g *Guard) CreateKey(ctx context.Context, req CreateKeyRequest) (CreatedKey
 		}
 	}
 	if err := auth.AuthorizeKeyGrant(c, tenantID, role, req.Collections); err != nil {
-		return CreatedKey{}, err
+		return CreatedKey{}, hidden(err, tenantWhat(req.Tenant))
 	}
 	info, key, err := d.Authenticator.Create(ctx, tenantID, role, req.Name, req.Collections, ttl)
 	if err != nil {
@@ -237,7 +253,7 @@ func (g *Guard) ListKeys(ctx context.Context, tenant string) (KeyList, error) {
 	}
 	if tenantID != "" {
 		if err := auth.AuthorizeTenant(c, auth.ActionKeyList, tenantID); err != nil {
-			return KeyList{}, err
+			return KeyList{}, hidden(err, tenantWhat(tenant))
 		}
 		CallFrom(ctx).SetTarget(tenantID)
 	} else if err := auth.Authorize(c, auth.ActionKeyList); err != nil {
@@ -257,19 +273,30 @@ func (g *Guard) ListKeys(ctx context.Context, tenant string) (KeyList, error) {
 // not_found, and a key broader than the caller's own (a higher role, or
 // more collections) is permission_denied.
 func ownKey(ctx context.Context, d *Deps, c api.Caller, action auth.Action, id string) (auth.KeyInfo, error) {
-	CallFrom(ctx).SetTarget(id)
-	if !meta.ValidAPIKeyID(id) {
-		return auth.KeyInfo{}, api.Errorf(api.CodeNotFound, "api key %q: not found", id)
-	}
-	k, err := d.Authenticator.Get(ctx, id)
+	k, err := scopedKey(ctx, d, c, action, id)
 	if err != nil {
-		return auth.KeyInfo{}, err
-	}
-	if err := auth.AuthorizeTenant(c, action, k.TenantID); err != nil {
 		return auth.KeyInfo{}, err
 	}
 	if err := auth.AuthorizeKeyGrant(c, k.TenantID, k.Role, k.Collections); err != nil {
 		return auth.KeyInfo{}, err
+	}
+	return k, nil
+}
+
+// scopedKey loads key id for an action the caller is already authorized
+// for: another tenant's key is not_found (unless the caller is an
+// operator), with the same message as a key that does not exist.
+func scopedKey(ctx context.Context, d *Deps, c api.Caller, action auth.Action, id string) (auth.KeyInfo, error) {
+	CallFrom(ctx).SetTarget(id)
+	if !meta.ValidAPIKeyID(id) {
+		return auth.KeyInfo{}, api.Errorf(api.CodeNotFound, "%s: not found", keyWhat(id))
+	}
+	k, err := d.Authenticator.Get(ctx, id)
+	if err == nil {
+		err = auth.AuthorizeTenant(c, action, k.TenantID)
+	}
+	if err != nil {
+		return auth.KeyInfo{}, hidden(err, keyWhat(id))
 	}
 	return k, nil
 }
@@ -334,7 +361,7 @@ func (g *Guard) ListAudit(ctx context.Context, tenant, cursor string, limit int)
 		}
 	}
 	if err := auth.AuthorizeTenant(c, auth.ActionAuditRead, orCaller(tenantID, c)); err != nil {
-		return auth.EventPage{}, err
+		return auth.EventPage{}, hidden(err, tenantWhat(tenant))
 	}
 	CallFrom(ctx).SetTarget(tenantID)
 	page, err := d.Auditor.List(ctx, tenantID, cursor, limit)

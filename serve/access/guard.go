@@ -91,7 +91,7 @@ func (g *Guard) dependencies() (*Deps, error) {
 // disabled, and the one offline administration acts as: an unrestricted
 // admin of the default tenant.
 func Operator() api.Caller {
-	return api.Caller{TenantID: meta.DefaultTenantID, Role: string(auth.RoleAdmin)}
+	return api.Caller{TenantID: meta.DefaultTenantID, Role: string(auth.RoleAdmin), Operator: true}
 }
 
 // Request describes a request to Begin.

@@ -143,17 +143,23 @@ func TestDisabledActsAsOperator(t *testing.T) {
 // TestAdminScoping covers the administration service directly: a tenant
 // admin is confined to its tenant, grants no more than it has, and the
 // operator reaches everything.
-func TestAdminScoping(t *testing.T) {
-	f := accesstest.New(t)
-	ctx := context.Background()
-	as := func(r accesstest.Role, a auth.Action) context.Context {
+// beginAs returns a function that admits a request of the role for the
+// action and returns its context, failing the test if it is refused.
+func beginAs(t *testing.T, f *accesstest.Fixture) func(accesstest.Role, auth.Action) context.Context {
+	return func(r accesstest.Role, a auth.Action) context.Context {
 		t.Helper()
-		c, _, err := f.Guard.Begin(ctx, access.Request{Action: a, Credential: f.Credential(r), RemoteAddr: "192.0.2.9:1"})
+		c, _, err := f.Guard.Begin(context.Background(), access.Request{Action: a, Credential: f.Credential(r), RemoteAddr: "192.0.2.9:1"})
 		if err != nil {
 			t.Fatalf("%s %s: %v", r, a, err)
 		}
 		return c
 	}
+}
+
+func TestAdminScoping(t *testing.T) {
+	f := accesstest.New(t)
+	ctx := context.Background()
+	as := beginAs(t, f)
 	code := func(err error) api.Code {
 		if err == nil {
 			return ""

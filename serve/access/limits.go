@@ -7,7 +7,6 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/akidb/akidb/engine/meta"
 	"github.com/akidb/akidb/serve/api"
 	"github.com/akidb/akidb/serve/auth"
 	"github.com/akidb/akidb/serve/limits"
@@ -153,7 +152,7 @@ func (g *Guard) rateLimit(d *Deps, c api.Caller, req Request) error {
 	if req.OnRateLimit != nil {
 		req.OnRateLimit(dec)
 	}
-	if e := dec.Err(); e != nil {
+	if e := dec.Err(c.TenantID, c.KeyID); e != nil {
 		g.log.Debug("rate limited", "tenant", c.TenantID, "key", c.KeyID, "action", req.Action,
 			"retry_after_s", e.RetryAfterSeconds, "request_id", req.RequestID)
 		return e
@@ -184,7 +183,7 @@ func (g *Guard) GetQuota(ctx context.Context, tenant string) (TenantQuota, error
 		return TenantQuota{}, err
 	}
 	if err := auth.AuthorizeTenant(c, auth.ActionQuotaRead, t.ID); err != nil {
-		return TenantQuota{}, err
+		return TenantQuota{}, hidden(err, tenantWhat(tenant))
 	}
 	CallFrom(ctx).SetTarget(t.ID)
 	tq, err := l.Quotas.Get(ctx, t.ID)
@@ -256,24 +255,6 @@ func (g *Guard) SetRateLimit(ctx context.Context, u limits.RateLimitUpdate) (Run
 	return g.runtimeConfig(l), nil
 }
 
-// keyRateKey loads key id for a rate limit action the caller is already
-// authorized for (beginLimits): another tenant's key is not_found unless the caller is
-// an operator.
-func keyRateKey(ctx context.Context, d *Deps, c api.Caller, action auth.Action, id string) (auth.KeyInfo, error) {
-	CallFrom(ctx).SetTarget(id)
-	if !meta.ValidAPIKeyID(id) {
-		return auth.KeyInfo{}, api.Errorf(api.CodeNotFound, "api key %q: not found", id)
-	}
-	k, err := d.Authenticator.Get(ctx, id)
-	if err != nil {
-		return auth.KeyInfo{}, err
-	}
-	if err := auth.AuthorizeTenant(c, action, k.TenantID); err != nil {
-		return auth.KeyInfo{}, err
-	}
-	return k, nil
-}
-
 func keyRateView(l *LimitDeps, k auth.KeyInfo, r limits.KeyRate) KeyRateLimit {
 	burst := l.Config.RateLimit().BurstFor(r.QPSLimit)
 	if r.Burst != nil {
@@ -290,7 +271,7 @@ func (g *Guard) GetKeyRate(ctx context.Context, id string) (KeyRateLimit, error)
 	if err != nil {
 		return KeyRateLimit{}, err
 	}
-	k, err := keyRateKey(ctx, d, c, auth.ActionQuotaRead, id)
+	k, err := scopedKey(ctx, d, c, auth.ActionQuotaRead, id)
 	if err != nil {
 		return KeyRateLimit{}, err
 	}
@@ -308,7 +289,7 @@ func (g *Guard) SetKeyRate(ctx context.Context, id string, u limits.KeyRateUpdat
 	if err != nil {
 		return KeyRateLimit{}, err
 	}
-	k, err := keyRateKey(ctx, d, c, auth.ActionQuotaWrite, id)
+	k, err := scopedKey(ctx, d, c, auth.ActionQuotaWrite, id)
 	if err != nil {
 		return KeyRateLimit{}, err
 	}
@@ -327,7 +308,7 @@ func (g *Guard) ClearKeyRate(ctx context.Context, id string) (KeyRateLimitCleare
 	if err != nil {
 		return KeyRateLimitCleared{}, err
 	}
-	k, err := keyRateKey(ctx, d, c, auth.ActionQuotaWrite, id)
+	k, err := scopedKey(ctx, d, c, auth.ActionQuotaWrite, id)
 	if err != nil {
 		return KeyRateLimitCleared{}, err
 	}

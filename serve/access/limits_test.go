@@ -25,7 +25,7 @@ func limitedGuard(t *testing.T, f *accesstest.Fixture, opts access.Options) *acc
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := limits.NewMetrics(prometheus.NewRegistry(), limits.MetricsSources{})
+	m, err := limits.NewMetrics(prometheus.NewRegistry(), prometheus.NewRegistry(), limits.MetricsSources{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +82,7 @@ func TestRateLimitOrder(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Code != api.CodeRateLimited || ae.RetryAfterSeconds != 1 {
 		t.Fatalf("forbidden with the bucket empty: %v", err)
 	}
-	if len(seen) != 3 || seen[0].Remaining != 1 || seen[1].Remaining != 0 || seen[2].Allowed || seen[2].Limit != 2 {
+	if len(seen) != 3 || seen[0].Remaining != 1 || seen[1].Remaining != 0 || seen[2].Allowed || seen[2].Burst != 2 {
 		t.Fatalf("decisions %+v", seen)
 	}
 	// The 401 and the 403 are audited, the 429 is not.
@@ -119,7 +119,7 @@ func TestRateLimitMetricsAndDisabledAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := limits.NewMetrics(reg, limits.MetricsSources{})
+	m, err := limits.NewMetrics(reg, reg, limits.MetricsSources{})
 	if err != nil {
 		t.Fatal(err)
 	}

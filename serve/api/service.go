@@ -75,6 +75,10 @@ type Caller struct {
 	Role     string
 	// Collections, if not empty, limits the caller to these collections.
 	Collections []string
+	// Operator is set by the authenticator when the caller speaks for the
+	// whole server (auth.IsOperator): only it sees server-wide details
+	// such as the data directory.
+	Operator bool
 }
 
 type callerKey struct{}
@@ -101,7 +105,11 @@ func tenant(ctx context.Context) string {
 
 // Status reports readiness and totals.
 func (s *Service) Status(ctx context.Context) (StatusResponse, error) {
-	st := StatusResponse{Version: s.opts.Version, Ready: s.Ready(), DataDir: s.opts.DataDir, UptimeS: int64(s.opts.Now().Sub(s.started).Seconds())}
+	st := StatusResponse{Version: s.opts.Version, Ready: s.Ready(), UptimeS: int64(s.opts.Now().Sub(s.started).Seconds())}
+	if c, ok := CallerFrom(ctx); ok && c.Operator {
+		// Where the data lives is the operator's business, not a tenant's.
+		st.DataDir = s.opts.DataDir
+	}
 	if db := s.db.Load(); db != nil {
 		for _, info := range db.ListCollections(tenant(ctx)) {
 			st.Collections++

@@ -105,6 +105,10 @@ func (s *Service) Query(ctx context.Context, name string, req QueryRequest) (Que
 		return QueryResponse{}, err
 	}
 	lim := s.opts.Limits
+	if req.K == 0 {
+		// Absent from the request (JSON and protobuf alike read it as 0).
+		return QueryResponse{}, invalidField("k", "is required: the number of neighbours to return, between 1 and %d", lim.MaxK)
+	}
 	if req.K < 1 || req.K > lim.MaxK {
 		return QueryResponse{}, invalidField("k", "must be between 1 and %d, got %d", lim.MaxK, req.K)
 	}

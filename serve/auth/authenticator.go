@@ -169,13 +169,22 @@ func (a *Authenticator) Authenticate(ctx context.Context, credential, remoteAddr
 func (a *Authenticator) authenticate(ctx context.Context, credential, remoteAddr string, tokensOK bool) (meta.APIKey, error) {
 	now := a.now()
 	addr := addrKey(remoteAddr)
-	if wait := a.throttle.blocked(addr, now); wait > 0 {
-		secs := int(math.Ceil(wait.Seconds()))
-		e := api.Errorf(api.CodeRateLimited, "too many failed authentication attempts; retry in %d seconds", secs)
+	credential = strings.TrimSpace(credential)
+	keyID := ""
+	if len(credential) <= MaxCredentialLen {
+		keyID = credentialKeyID(credential)
+	}
+	if b := a.throttle.blocked(addr, keyID, now); b.wait > 0 {
+		secs := int(math.Ceil(b.wait.Seconds()))
+		var e *api.Error
+		if b.source {
+			e = api.Errorf(api.CodeRateLimited, "too many failed authentication attempts from this address; retry in %d seconds", secs)
+		} else {
+			e = api.Errorf(api.CodeRateLimited, "too many failed authentication attempts with this key from this address; other keys still work; retry in %d seconds", secs)
+		}
 		e.RetryAfterSeconds = secs
 		return meta.APIKey{}, e
 	}
-	credential = strings.TrimSpace(credential)
 	if credential == "" {
 		// Not a guess: not counted.
 		return meta.APIKey{}, api.Errorf(api.CodeUnauthenticated, "missing credential: send Authorization: Bearer <api-key-or-token>")
@@ -200,9 +209,14 @@ func (a *Authenticator) authenticate(ctx context.Context, credential, remoteAddr
 	}
 	if reason != "" {
 		a.logger.Debug("authentication failed", "remote", addr, "reason", reason)
-		if a.throttle.fail(addr, now) {
-			a.logger.Warn("throttling authentication from an address after repeated failures", "remote", addr,
-				"failures", a.throttle.cfg.MaxFailures, "for", a.throttle.cfg.Window)
+		pairBlocked, sourceBlocked := a.throttle.fail(addr, keyID, now)
+		if pairBlocked {
+			a.logger.Warn("throttling authentication with one key id from an address after repeated failures (a stale key?); other keys from it still work",
+				"remote", addr, "key_id", keyID, "failures", a.throttle.cfg.MaxFailures, "for", a.throttle.cfg.Window)
+		}
+		if sourceBlocked {
+			a.logger.Warn("throttling all authentication from an address after repeated failures across key ids", "remote", addr,
+				"failures", a.throttle.cfg.MaxSourceFailures, "for", a.throttle.cfg.Window)
 		}
 		return meta.APIKey{}, errUnauthenticated()
 	}
@@ -271,5 +285,6 @@ func callerOf(row meta.APIKey) api.Caller {
 	if len(row.Collections) > 0 {
 		c.Collections = append([]string(nil), row.Collections...)
 	}
+	c.Operator = IsOperator(c)
 	return c
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/akidb/akidb/engine/meta"
 	"github.com/akidb/akidb/serve/api"
@@ -140,4 +141,44 @@ func TestJWTKeyFile(t *testing.T) {
 	}
 	_, err = a2.Authenticate(ctx, "", addr)
 	wantCode(t, err, api.CodeUnauthenticated)
+}
+
+// TestBootstrapFileGoesWithItsKey: revoking or rotating the bootstrap key
+// deletes its file, so a dead (or dying) admin key does not stay on disk
+// in plain text; revoking another key leaves the file alone.
+func TestBootstrapFileGoesWithItsKey(t *testing.T) {
+	ctx := context.Background()
+	for _, how := range []string{"revoke", "rotate"} {
+		t.Run(how, func(t *testing.T) {
+			dir := t.TempDir()
+			e := newEnv(t, func(c *Config) { c.DataDir = dir })
+			key, err := e.a.EnsureBootstrapAdmin(ctx, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			file := filepath.Join(dir, SecretsDir, BootstrapKeyFile)
+			other, _ := mustCreate(t, e, "default", RoleReader, nil, 0)
+			if _, err := e.a.Revoke(ctx, other.ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(file); err != nil {
+				t.Fatalf("revoking another key touched the bootstrap file: %v", err)
+			}
+			switch how {
+			case "revoke":
+				_, err = e.a.Revoke(ctx, key.ID())
+			case "rotate":
+				_, err = e.a.Rotate(ctx, key.ID(), time.Hour)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(file); !os.IsNotExist(err) {
+				t.Fatalf("after %s the bootstrap key file is still there: %v", how, err)
+			}
+			if !strings.Contains(e.logs.String(), "deleted the bootstrap admin key file") {
+				t.Fatalf("nothing logged:\n%s", e.logs.String())
+			}
+		})
+	}
 }

@@ -62,12 +62,18 @@
 // Every refusal is unauthenticated with one message, "invalid or expired
 // credential", whatever the reason (the debug log has the reason and the
 // key id, never the secret). Failures are counted per client address (the
-// IP, or an IPv6 /64): after MaxFailures (5) within Window (1 minute) the
-// address is answered rate_limited with RetryAfterSeconds for Window,
-// without looking at its credentials and without sleeping. The count
-// restarts when the window has passed. At most MaxAddresses (10000) are
-// tracked, least recently failing forgotten first. A missing credential
-// is not counted. Clients behind one NAT share a count.
+// IP, or an IPv6 /64) and key id (the public part of an API key, or the
+// key a token names, read unverified): after MaxFailures (5) of one key id
+// from one address within Window (1 minute), that key id is answered
+// rate_limited with RetryAfterSeconds from that address for Window,
+// without looking at the credential and without sleeping, while other
+// keys from the address still work (an application with a stale key does
+// not lock out the device). After MaxSourceFailures (10 × MaxFailures)
+// from one address across key ids, the whole address is refused: the
+// ceiling for guessing. Counts restart when the window has passed. At
+// most MaxAddresses (10000) addresses, and as many (address, key id)
+// pairs, are tracked, least recently failing forgotten first. A missing
+// credential is not counted. Clients behind one NAT share the counts.
 //
 // # Bootstrap
 //
@@ -110,6 +116,7 @@
 //	audit.read           x
 //	status.read          x      x       x
 //	token.issue          x      x       x
+//	metrics.read         G
 //
 // A key limited to collections reaches only those; serve/api applies the
 // list (another collection is not_found).

@@ -147,6 +147,7 @@ func (a *Authenticator) Revoke(ctx context.Context, id string) (KeyInfo, error) 
 		return KeyInfo{}, apiError("revoke api key "+id, err)
 	}
 	a.logger.Info("revoked api key", "key_id", row.ID, "tenant", row.TenantID)
+	a.removeBootstrapFile(row.ID, "revoked")
 	return infoOf(row), nil
 }
 
@@ -182,6 +183,7 @@ func (a *Authenticator) Rotate(ctx context.Context, id string, overlap time.Dura
 	}
 	a.logger.Info("rotated api key", "old_key_id", old.ID, "new_key_id", created.ID, "tenant", created.TenantID,
 		"old_expires_at", old.ExpiresAt, "old_revoked_at", old.RevokedAt)
+	a.removeBootstrapFile(old.ID, "rotated")
 	return Rotation{Old: infoOf(old), New: infoOf(created), Key: key}, nil
 }
 

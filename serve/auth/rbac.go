@@ -61,6 +61,7 @@ const (
 	ActionAuditRead    Action = "audit.read"
 	ActionStatusRead   Action = "status.read"
 	ActionTokenIssue   Action = "token.issue"
+	ActionMetricsRead  Action = "metrics.read"
 )
 
 // actionInfo is one row of the permission table.
@@ -101,6 +102,7 @@ var permissions = [...]actionInfo{
 	{ActionAuditRead, RoleAdmin, false},
 	{ActionStatusRead, RoleReader, false},
 	{ActionTokenIssue, RoleReader, false},
+	{ActionMetricsRead, RoleAdmin, true},
 }
 
 func rank(r Role) int {

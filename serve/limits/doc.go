@@ -98,7 +98,7 @@
 //	usage := limits.NewEngineUsage(db)          // per tenant: sum of collection Stats
 //	guard := limits.NewGuard(quotas, usage)
 //	svc.SetQuotaGuard(guard)                    // serve/api checks writes with it
-//	m.SetQuotaReporter(guard)                   // m: NewMetrics(reg, {Shedder, Config}) made at Start
+//	m.SetQuotaReporter(guard)                   // m: NewMetrics(reg, tenantReg, {Shedder, Config}) made at Start
 //	access.LimitDeps{Quotas: quotas, Config: rc, Limiter: limiter, Metrics: m, Usage: usage}
 //
 // Per request (serve/access): limiter.Allow(tenant, keyID,

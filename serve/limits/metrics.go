@@ -41,6 +41,9 @@ type MetricsSources struct {
 //
 // The tenant label's values are tenant ids, made by administrators, so
 // the label is bounded; ForgetTenant drops a deleted tenant's series.
+// Tenant ids are not for everyone to read: the series with a tenant label
+// go on their own registerer, which the server serves behind
+// authentication (GET /admin/metrics), the others on the public one.
 // Every method is safe on a nil *Metrics.
 type Metrics struct {
 	allowed *prometheus.CounterVec
@@ -48,11 +51,12 @@ type Metrics struct {
 	quota   *quotaCollector
 }
 
-// NewMetrics creates the metrics and registers them on reg (no global
-// registration).
-func NewMetrics(reg prometheus.Registerer, src MetricsSources) (*Metrics, error) {
-	if reg == nil {
-		return nil, fmt.Errorf("limits metrics: a registerer is required")
+// NewMetrics creates the metrics and registers them (no global
+// registration): those without a tenant label on public, the
+// tenant-labelled ones on tenants.
+func NewMetrics(public, tenants prometheus.Registerer, src MetricsSources) (*Metrics, error) {
+	if public == nil || tenants == nil {
+		return nil, fmt.Errorf("limits metrics: a public and a tenants registerer are required")
 	}
 	m := &Metrics{
 		allowed: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -94,8 +98,13 @@ func NewMetrics(reg prometheus.Registerer, src MetricsSources) (*Metrics, error)
 		}
 		return float64(src.Config.Changes())
 	})
-	for _, c := range []prometheus.Collector{m.allowed, m.limited, shed, inFlight, changes, m.quota} {
-		if err := reg.Register(c); err != nil {
+	for _, c := range []prometheus.Collector{shed, inFlight, changes} {
+		if err := public.Register(c); err != nil {
+			return nil, fmt.Errorf("register limits metrics: %w", err)
+		}
+	}
+	for _, c := range []prometheus.Collector{m.allowed, m.limited, m.quota} {
+		if err := tenants.Register(c); err != nil {
 			return nil, fmt.Errorf("register limits metrics: %w", err)
 		}
 	}

@@ -21,11 +21,11 @@ func TestMetrics(t *testing.T) {
 	q := newQuotas(t, s, rc, Defaults{})
 	shed := ratelimit.NewShedder(1)
 	reg := prometheus.NewPedanticRegistry()
-	m, err := NewMetrics(reg, MetricsSources{Shedder: shed, Config: rc})
+	m, err := NewMetrics(reg, reg, MetricsSources{Shedder: shed, Config: rc})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewMetrics(reg, MetricsSources{}); err == nil {
+	if _, err := NewMetrics(reg, reg, MetricsSources{}); err == nil {
 		t.Fatal("registering twice on one registry succeeded")
 	}
 

@@ -292,6 +292,10 @@ func (q *Quotas) RatesFor(tenantID, keyID string) ratelimit.Rates {
 	q.mu.RUnlock()
 	var r ratelimit.Rates
 	r.Tenant = q.effective(row).Rate()
+	r.TenantSource = ratelimit.SourceTenantDefault
+	if row.QPSLimit != nil || row.Burst != nil {
+		r.TenantSource = ratelimit.SourceTenantQuota
+	}
 	if hasKey && keyID != "" {
 		r.Key = ratelimit.Rate{QPS: key.QPSLimit, Burst: rc.BurstFor(key.QPSLimit)}
 		if key.Burst != nil {

@@ -131,14 +131,14 @@ func TestRatesFor(t *testing.T) {
 	rc := newRuntimeConfig(t, s)
 	q := newQuotas(t, s, rc, Defaults{})
 
-	if got := q.RatesFor(acme.ID, key.ID); got != (ratelimit.Rates{Tenant: ratelimit.Rate{QPS: 100, Burst: 200}}) {
+	if got := q.RatesFor(acme.ID, key.ID); got != (ratelimit.Rates{Tenant: ratelimit.Rate{QPS: 100, Burst: 200}, TenantSource: ratelimit.SourceTenantDefault}) {
 		t.Fatalf("defaults %+v", got)
 	}
 	// Its own rate without a burst: burst = rate × multiplier, rounded up.
 	if _, err := q.Set(ctx, acme.ID, QuotaUpdate{QPSLimit: meta.SetTo(2.5)}); err != nil {
 		t.Fatal(err)
 	}
-	if got := q.RatesFor(acme.ID, ""); got.Tenant != (ratelimit.Rate{QPS: 2.5, Burst: 5}) {
+	if got := q.RatesFor(acme.ID, ""); got.Tenant != (ratelimit.Rate{QPS: 2.5, Burst: 5}) || got.TenantSource != ratelimit.SourceTenantQuota {
 		t.Fatalf("own rate %+v", got)
 	}
 
@@ -152,7 +152,7 @@ func TestRatesFor(t *testing.T) {
 	if _, err := q.SetKeyRate(ctx, key.ID, KeyRateUpdate{QPSLimit: 3}); err != nil {
 		t.Fatal(err)
 	}
-	want := ratelimit.Rates{Tenant: ratelimit.Rate{QPS: 2.5, Burst: 5}, Key: ratelimit.Rate{QPS: 3, Burst: 6}}
+	want := ratelimit.Rates{Tenant: ratelimit.Rate{QPS: 2.5, Burst: 5}, Key: ratelimit.Rate{QPS: 3, Burst: 6}, TenantSource: ratelimit.SourceTenantQuota}
 	if got := q.RatesFor(acme.ID, key.ID); got != want {
 		t.Fatalf("with key rate %+v, want %+v", got, want)
 	}
@@ -222,26 +222,26 @@ func TestRuntimeChangeReachesTheLimiter(t *testing.T) {
 	}
 	allow := func(tenant string) ratelimit.Decision { return l.Allow(tenant, "", q.RatesFor(tenant, "")) }
 
-	if d := allow(meta.DefaultTenantID); d.Limit != 200 || d.Remaining != 199 {
+	if d := allow(meta.DefaultTenantID); d.Burst != 200 || d.Remaining != 199 {
 		t.Fatalf("default tenant before: %+v", d)
 	}
 	if _, err := rc.UpdateRateLimit(ctx, RateLimitUpdate{DefaultQPS: ptr(5.0), DefaultBurstMultiplier: ptr(1.0)}); err != nil {
 		t.Fatal(err)
 	}
-	if d := allow(meta.DefaultTenantID); d.Limit != 5 || d.Remaining != 4 || d.Reset != 200*time.Millisecond {
+	if d := allow(meta.DefaultTenantID); d.Burst != 5 || d.Remaining != 4 || d.Reset != 200*time.Millisecond {
 		t.Fatalf("default tenant on the next request: %+v", d)
 	}
-	if d := allow("brand-new"); d.Limit != 5 || d.Remaining != 4 {
+	if d := allow("brand-new"); d.Burst != 5 || d.Remaining != 4 {
 		t.Fatalf("new tenant: %+v", d)
 	}
-	if d := allow(own.ID); d.Limit != 10 || d.Remaining != 9 {
+	if d := allow(own.ID); d.Burst != 10 || d.Remaining != 9 {
 		t.Fatalf("tenant with its own rate: %+v", d)
 	}
 	// A tenant quota change applies on its next request too.
 	if _, err := q.Set(ctx, own.ID, QuotaUpdate{Burst: meta.SetTo[int64](3)}); err != nil {
 		t.Fatal(err)
 	}
-	if d := allow(own.ID); d.Limit != 3 || d.Remaining != 2 {
+	if d := allow(own.ID); d.Burst != 3 || d.Remaining != 2 {
 		t.Fatalf("after the tenant's burst changed: %+v", d)
 	}
 }

@@ -4,7 +4,10 @@
 // checkpoints and recovery).
 //
 // Nothing is registered globally: New registers everything on the
-// prometheus.Registerer it is given, and Handler serves a Gatherer.
+// prometheus.Registerer it is given, and Handler serves a Gatherer. No
+// metric here has a tenant label; the server keeps the ones that do
+// (serve/limits) on a registry of their own, served at /admin/metrics to
+// the operator only, while /metrics is public.
 //
 // Cardinality is bounded by construction:
 //   - HTTP metrics are labelled with the Gin route template

@@ -23,12 +23,37 @@ func (r Rate) burst() float64 {
 	return float64(r.Burst)
 }
 
+// Source names the limit a bucket enforces, for the answer to say which
+// one refused a request and how to raise it.
+type Source string
+
+// The sources.
+const (
+	// SourceTenantDefault: the tenant has no rate of its own; the
+	// runtime default applies (akidb config set --default-qps).
+	SourceTenantDefault Source = "tenant_default"
+	// SourceTenantQuota: the tenant's quota sets its rate (akidb quota
+	// set --tenant T --qps N).
+	SourceTenantQuota Source = "tenant_quota"
+	// SourceKey: the API key has a rate of its own (akidb quota key set).
+	SourceKey Source = "key"
+)
+
 // Rates are the buckets a request must pass: its tenant's and, when the
 // caller's API key has a rate of its own, the key's. The zero Rates limit
-// nothing (rate limiting disabled).
+// nothing (rate limiting disabled). TenantSource says where the tenant's
+// rate comes from ("" is SourceTenantDefault).
 type Rates struct {
-	Tenant Rate
-	Key    Rate
+	Tenant       Rate
+	Key          Rate
+	TenantSource Source
+}
+
+func (r Rates) tenantSource() Source {
+	if r.TenantSource == "" {
+		return SourceTenantDefault
+	}
+	return r.TenantSource
 }
 
 // bucket is a token bucket. Its rate is not stored for refilling: every
@@ -74,15 +99,19 @@ func (b *bucket) full(now time.Time) bool {
 
 // bucketState is a bucket after a decision, as the headers describe it.
 type bucketState struct {
-	limit     int
+	qps       float64
+	burst     int
+	source    Source
 	remaining int
 	reset     time.Duration // until full
 	wait      time.Duration // until one token is there; 0 if there is one
 }
 
-func (b *bucket) state(r Rate) bucketState {
+func (b *bucket) state(r Rate, src Source) bucketState {
 	s := bucketState{
-		limit:     int(r.burst()),
+		qps:       r.QPS,
+		burst:     int(r.burst()),
+		source:    src,
 		remaining: int(math.Floor(b.tokens)),
 		reset:     timeFor(r.burst()-b.tokens, r.QPS),
 	}

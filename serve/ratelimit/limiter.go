@@ -86,7 +86,7 @@ func New(cfg Config) (*Limiter, error) {
 // under one lock: a request is charged to both or to neither, so a
 // refusal by the key's bucket costs the tenant nothing and vice versa.
 //
-// With neither rate limited it returns an allowed Decision with Limit 0
+// With neither rate limited it returns an allowed Decision with Burst 0
 // (no headers) and keeps no state.
 func (l *Limiter) Allow(tenantID, keyID string, r Rates) Decision {
 	tenantLimited := r.Tenant.Limited()
@@ -121,7 +121,7 @@ func (l *Limiter) Allow(tenantID, keyID string, r Rates) Decision {
 	var bind bucketState
 	switch {
 	case tb != nil && kb != nil:
-		ts, ks := tb.state(r.Tenant), kb.state(r.Key)
+		ts, ks := tb.state(r.Tenant, r.tenantSource()), kb.state(r.Key, SourceKey)
 		bind = ts
 		if ks.binding(ts) {
 			bind = ks
@@ -130,16 +130,17 @@ func (l *Limiter) Allow(tenantID, keyID string, r Rates) Decision {
 			d.RetryAfter = max(ts.wait, ks.wait)
 		}
 	case tb != nil:
-		bind = tb.state(r.Tenant)
+		bind = tb.state(r.Tenant, r.tenantSource())
 		d.RetryAfter = bind.wait
 	default:
-		bind = kb.state(r.Key)
+		bind = kb.state(r.Key, SourceKey)
 		d.RetryAfter = bind.wait
 	}
 	if allowed {
 		d.RetryAfter = 0
 	}
-	d.Limit, d.Remaining, d.Reset = bind.limit, bind.remaining, bind.reset
+	d.QPS, d.Burst, d.Source = bind.qps, bind.burst, bind.source
+	d.Remaining, d.Reset = bind.remaining, bind.reset
 	return d
 }
 

@@ -45,8 +45,11 @@ func newLimiter(t testing.TB, clock *fakeClock, cfg Config) *Limiter {
 
 var defaultRates = Rates{Tenant: Rate{QPS: 100, Burst: 200}}
 
+// wantDecision compares the bucket numbers of a decision; its QPS and
+// Source are TestDecisionNamesTheLimit's.
 func wantDecision(t *testing.T, what string, got, want Decision) {
 	t.Helper()
+	got.QPS, got.Source = 0, ""
 	if got != want {
 		t.Fatalf("%s: got %+v\nwant %+v", what, got, want)
 	}
@@ -58,25 +61,25 @@ func TestBurstThenExactRefill(t *testing.T) {
 	l := newLimiter(t, clock, Config{})
 
 	wantDecision(t, "first", l.Allow("acme", "", defaultRates),
-		Decision{Allowed: true, Limit: 200, Remaining: 199, Reset: 10 * time.Millisecond})
+		Decision{Allowed: true, Burst: 200, Remaining: 199, Reset: 10 * time.Millisecond})
 	for i := 2; i < 200; i++ {
 		if d := l.Allow("acme", "", defaultRates); !d.Allowed || d.Remaining != 200-i {
 			t.Fatalf("request %d: %+v", i, d)
 		}
 	}
 	wantDecision(t, "200th", l.Allow("acme", "", defaultRates),
-		Decision{Allowed: true, Limit: 200, Remaining: 0, Reset: 2 * time.Second})
-	refused := Decision{Allowed: false, Limit: 200, Remaining: 0, Reset: 2 * time.Second, RetryAfter: 10 * time.Millisecond}
+		Decision{Allowed: true, Burst: 200, Remaining: 0, Reset: 2 * time.Second})
+	refused := Decision{Allowed: false, Burst: 200, Remaining: 0, Reset: 2 * time.Second, RetryAfter: 10 * time.Millisecond}
 	wantDecision(t, "201st", l.Allow("acme", "", defaultRates), refused)
 	// A refusal takes nothing: asking again says the same.
 	wantDecision(t, "202nd", l.Allow("acme", "", defaultRates), refused)
 
 	clock.Advance(9 * time.Millisecond)
 	wantDecision(t, "after 9ms", l.Allow("acme", "", defaultRates),
-		Decision{Allowed: false, Limit: 200, Remaining: 0, Reset: 1991 * time.Millisecond, RetryAfter: time.Millisecond})
+		Decision{Allowed: false, Burst: 200, Remaining: 0, Reset: 1991 * time.Millisecond, RetryAfter: time.Millisecond})
 	clock.Advance(time.Millisecond)
 	wantDecision(t, "after 10ms", l.Allow("acme", "", defaultRates),
-		Decision{Allowed: true, Limit: 200, Remaining: 0, Reset: 2 * time.Second})
+		Decision{Allowed: true, Burst: 200, Remaining: 0, Reset: 2 * time.Second})
 	wantDecision(t, "again after 10ms", l.Allow("acme", "", defaultRates), refused)
 
 	// 50 ms buys exactly 5.
@@ -115,11 +118,11 @@ func TestHeadersAndRetryAfter(t *testing.T) {
 	slow := Rates{Tenant: Rate{QPS: 0.25, Burst: 2}} // one token per 4 s
 
 	d := l.Allow("t", "", slow)
-	if h := d.Headers(); len(h) != 3 || h[HeaderLimit] != "2" || h[HeaderRemaining] != "1" || h[HeaderReset] != "4" {
+	if h := d.Headers(); len(h) != 4 || h[HeaderLimit] != "0.25" || h[HeaderBurst] != "2" || h[HeaderRemaining] != "1" || h[HeaderReset] != "4" {
 		t.Fatalf("allowed headers %v", h)
 	}
-	if d.Err() != nil || d.RetryAfterSeconds() != 0 {
-		t.Fatalf("allowed: err %v, retry after %d", d.Err(), d.RetryAfterSeconds())
+	if d.Err("t", "") != nil || d.RetryAfterSeconds() != 0 {
+		t.Fatalf("allowed: err %v, retry after %d", d.Err("t", ""), d.RetryAfterSeconds())
 	}
 	l.Allow("t", "", slow)
 	d = l.Allow("t", "", slow)
@@ -128,11 +131,11 @@ func TestHeadersAndRetryAfter(t *testing.T) {
 	}
 	clock.Advance(1500 * time.Millisecond) // 2.5 s to go: Retry-After 3
 	d = l.Allow("t", "", slow)
-	want := map[string]string{HeaderLimit: "2", HeaderRemaining: "0", HeaderReset: "7", HeaderRetryAfter: "3"}
+	want := map[string]string{HeaderLimit: "0.25", HeaderBurst: "2", HeaderRemaining: "0", HeaderReset: "7", HeaderRetryAfter: "3"}
 	if h := d.Headers(); fmt.Sprint(h) != fmt.Sprint(want) {
 		t.Fatalf("refused headers %v, want %v", h, want)
 	}
-	e := d.Err()
+	e := d.Err("t", "")
 	if e == nil || e.Code != api.CodeRateLimited || e.RetryAfterSeconds != 3 {
 		t.Fatalf("refused error %+v", e)
 	}
@@ -150,8 +153,8 @@ func TestHeadersAndRetryAfter(t *testing.T) {
 		wait time.Duration
 		secs int
 	}{{0, 1}, {time.Nanosecond, 1}, {999 * time.Millisecond, 1}, {time.Second, 1}, {time.Second + 1, 2}, {2 * time.Second, 2}} {
-		d := Decision{Allowed: false, Limit: 1, RetryAfter: c.wait}
-		if got := d.RetryAfterSeconds(); got != c.secs || d.Err().RetryAfterSeconds != c.secs || d.Headers()[HeaderRetryAfter] != fmt.Sprint(c.secs) {
+		d := Decision{Allowed: false, Burst: 1, RetryAfter: c.wait}
+		if got := d.RetryAfterSeconds(); got != c.secs || d.Err("t", "").RetryAfterSeconds != c.secs || d.Headers()[HeaderRetryAfter] != fmt.Sprint(c.secs) {
 			t.Errorf("RetryAfter %v: %d seconds, want %d", c.wait, got, c.secs)
 		}
 	}
@@ -171,13 +174,13 @@ func TestKeyAndTenantBuckets(t *testing.T) {
 	noKeyRate := Rates{Tenant: tenant}
 
 	// The key's bucket binds: its numbers are in the headers.
-	wantDecision(t, "key 1", l.Allow("acme", "keyA", withKey), Decision{Allowed: true, Limit: 2, Remaining: 1, Reset: time.Second})
-	wantDecision(t, "key 2", l.Allow("acme", "keyA", withKey), Decision{Allowed: true, Limit: 2, Remaining: 0, Reset: 2 * time.Second})
+	wantDecision(t, "key 1", l.Allow("acme", "keyA", withKey), Decision{Allowed: true, Burst: 2, Remaining: 1, Reset: time.Second})
+	wantDecision(t, "key 2", l.Allow("acme", "keyA", withKey), Decision{Allowed: true, Burst: 2, Remaining: 0, Reset: 2 * time.Second})
 	wantDecision(t, "key 3", l.Allow("acme", "keyA", withKey),
-		Decision{Allowed: false, Limit: 2, Remaining: 0, Reset: 2 * time.Second, RetryAfter: time.Second})
+		Decision{Allowed: false, Burst: 2, Remaining: 0, Reset: 2 * time.Second, RetryAfter: time.Second})
 	// The refusal cost the tenant nothing: 200 - 2 taken, then this one.
 	wantDecision(t, "other key", l.Allow("acme", "keyB", noKeyRate),
-		Decision{Allowed: true, Limit: 200, Remaining: 197, Reset: 30 * time.Millisecond})
+		Decision{Allowed: true, Burst: 200, Remaining: 197, Reset: 30 * time.Millisecond})
 
 	// Now the tenant's bucket is the stricter one.
 	clock.Advance(time.Hour)
@@ -185,7 +188,7 @@ func TestKeyAndTenantBuckets(t *testing.T) {
 	l.Allow("tiny", "keyB", Rates{Tenant: small.Tenant})
 	l.Allow("tiny", "keyB", Rates{Tenant: small.Tenant})
 	wantDecision(t, "tenant empty", l.Allow("tiny", "keyC", small),
-		Decision{Allowed: false, Limit: 2, Remaining: 0, Reset: time.Second, RetryAfter: 500 * time.Millisecond})
+		Decision{Allowed: false, Burst: 2, Remaining: 0, Reset: time.Second, RetryAfter: 500 * time.Millisecond})
 	if b, _ := l.buckets.Peek(bucketKey{key: true, id: "keyC"}); b == nil || b.tokens != 200 {
 		t.Fatalf("the tenant's refusal took from the key's bucket: %+v", b)
 	}
@@ -195,7 +198,7 @@ func TestKeyAndTenantBuckets(t *testing.T) {
 	both := Rates{Tenant: Rate{QPS: 4, Burst: 1}, Key: Rate{QPS: 1, Burst: 1}}
 	l.Allow("pair", "keyD", both)
 	d := l.Allow("pair", "keyD", both)
-	if d.Allowed || d.RetryAfter != time.Second || d.Limit != 1 || d.Reset != time.Second {
+	if d.Allowed || d.RetryAfter != time.Second || d.Burst != 1 || d.Reset != time.Second {
 		t.Fatalf("both empty: %+v", d)
 	}
 	clock.Advance(250 * time.Millisecond) // the tenant has a token, the key not yet
@@ -224,7 +227,7 @@ func TestRuntimeChangeAppliesOnNextRequest(t *testing.T) {
 	}
 	faster := Rates{Tenant: Rate{QPS: 1000, Burst: 2000}}
 	wantDecision(t, "faster", l.Allow("acme", "", faster),
-		Decision{Allowed: false, Limit: 2000, Remaining: 0, Reset: 2 * time.Second, RetryAfter: time.Millisecond})
+		Decision{Allowed: false, Burst: 2000, Remaining: 0, Reset: 2 * time.Second, RetryAfter: time.Millisecond})
 	clock.Advance(time.Millisecond)
 	if d := l.Allow("acme", "", faster); !d.Allowed {
 		t.Fatalf("one token at 1000/s after 1ms: %+v", d)
@@ -234,13 +237,13 @@ func TestRuntimeChangeAppliesOnNextRequest(t *testing.T) {
 	clock.Advance(time.Hour)
 	l.Allow("acme", "", faster)
 	low := Rates{Tenant: Rate{QPS: 1000, Burst: 10}}
-	wantDecision(t, "lower burst", l.Allow("acme", "", low), Decision{Allowed: true, Limit: 10, Remaining: 9, Reset: time.Millisecond})
+	wantDecision(t, "lower burst", l.Allow("acme", "", low), Decision{Allowed: true, Burst: 10, Remaining: 9, Reset: time.Millisecond})
 
 	// Disabled: allowed, no headers, and the bucket is left alone.
 	if d := l.Allow("acme", "", Rates{}); !d.Allowed || d.Limited() || d.Headers() != nil {
 		t.Fatalf("disabled: %+v", d)
 	}
-	wantDecision(t, "re-enabled", l.Allow("acme", "", low), Decision{Allowed: true, Limit: 10, Remaining: 8, Reset: 2 * time.Millisecond})
+	wantDecision(t, "re-enabled", l.Allow("acme", "", low), Decision{Allowed: true, Burst: 10, Remaining: 8, Reset: 2 * time.Millisecond})
 }
 
 func TestClockSteppingBackAddsNothing(t *testing.T) {

@@ -45,10 +45,12 @@ var routeActions = map[string]auth.Action{
 	"POST /admin/dlq/retry":                        auth.ActionStorageAdmin,
 	"POST /admin/dlq/:id/retry":                    auth.ActionStorageAdmin,
 	"DELETE /admin/dlq/:id":                        auth.ActionStorageAdmin,
+	"GET /admin/metrics":                           auth.ActionMetricsRead,
 }
 
 // publicRoutes need no credentials and map to no action: the probes, which
-// carry no data, and the Prometheus exposition, which carries totals only.
+// carry no data, and the Prometheus exposition, which carries totals only
+// (the series labelled with tenant ids are at /admin/metrics).
 var publicRoutes = map[string]bool{
 	"GET /livez":    true,
 	"GET /readyz":   true,

@@ -2,7 +2,7 @@ package rest
 
 import (
 	"context"
-	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
@@ -37,7 +37,7 @@ func (s *server) createTenant(c *gin.Context) {
 		return
 	}
 	t, err := s.guard.CreateTenant(c.Request.Context(), req)
-	respond(c, http.StatusCreated, t, err)
+	created(c, "/admin/tenants/"+url.PathEscape(t.ID), t, err)
 }
 
 func (s *server) listTenants(c *gin.Context) {
@@ -70,7 +70,7 @@ func (s *server) createKey(c *gin.Context) {
 	if err == nil {
 		c.Header("Cache-Control", "no-store")
 	}
-	respond(c, http.StatusCreated, k, err)
+	created(c, "/admin/api-keys/"+url.PathEscape(k.ID), k, err)
 }
 
 func (s *server) listKeys(c *gin.Context) {
@@ -100,7 +100,7 @@ func (s *server) rotateKey(c *gin.Context) {
 	if err == nil {
 		c.Header("Cache-Control", "no-store")
 	}
-	respond(c, http.StatusCreated, r, err)
+	created(c, "/admin/api-keys/"+url.PathEscape(r.New.ID), r, err)
 }
 
 func (s *server) listAudit(c *gin.Context) {

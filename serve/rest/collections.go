@@ -1,7 +1,6 @@
 package rest
 
 import (
-	"net/http"
 	"net/url"
 
 	"github.com/gin-gonic/gin"
@@ -27,10 +26,7 @@ func (s *server) createCollection(c *gin.Context) {
 	}
 	access.CallFrom(c.Request.Context()).SetTarget(req.Name) // the audit trail's target: the name is in the body
 	col, err := s.svc.CreateCollection(c.Request.Context(), req)
-	if err == nil {
-		c.Header("Location", "/api/v1/collections/"+url.PathEscape(col.Name))
-	}
-	respond(c, http.StatusCreated, col, err)
+	created(c, "/api/v1/collections/"+url.PathEscape(col.Name), col, err)
 }
 
 func (s *server) listCollections(c *gin.Context) {

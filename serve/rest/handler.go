@@ -20,8 +20,13 @@ type Options struct {
 	// Metrics, if not nil, counts and times requests and records search
 	// and upsert latency.
 	Metrics *metrics.Metrics
-	// MetricsHandler serves GET /metrics; nil answers 404.
+	// MetricsHandler serves GET /metrics, public: totals, no tenant ids;
+	// nil answers 404.
 	MetricsHandler http.Handler
+	// TenantMetricsHandler serves GET /admin/metrics (action
+	// metrics.read, the operator's): every series, those labelled with
+	// tenant ids included. Nil: MetricsHandler.
+	TenantMetricsHandler http.Handler
 	// Limits: the REST layer enforces MaxBodyBytes itself (the service
 	// enforces the rest). The zero value means the service's limits.
 	Limits api.Limits
@@ -47,6 +52,12 @@ type Options struct {
 	// ratelimit.DefaultRequestTimeout); used with Shedder. A request the
 	// bound stops is answered 503 unavailable with Retry-After: 1.
 	RequestTimeout time.Duration
+	// Now is the clock of the log's summaries of refused requests (nil:
+	// time.Now).
+	Now func() time.Time
+	// ReadyWarnings are shown in the body of /readyz and /healthz (for
+	// example that the server runs without TLS on a reachable address).
+	ReadyWarnings []string
 }
 
 // Route is a registered method and path (Gin syntax: /collections/:name).
@@ -98,6 +109,7 @@ var routeTable = []routeDef{
 	{http.MethodDelete, "/admin/api-keys/:id", needsGuard((*server).revokeKey)},
 	{http.MethodPost, "/admin/api-keys/:id/rotate", needsGuard((*server).rotateKey)},
 	{http.MethodGet, "/admin/audit", needsGuard((*server).listAudit)},
+	{http.MethodGet, "/admin/metrics", (*server).serveTenantMetrics},
 	{http.MethodGet, "/admin/tenants/:id/quota", needsGuard((*server).getQuota)},
 	{http.MethodPost, "/admin/tenants/:id/quota", needsGuard((*server).setQuota)},
 	{http.MethodGet, "/admin/api-keys/:id/rate-limit", needsGuard((*server).getKeyRate)},
@@ -133,10 +145,13 @@ type server struct {
 	log      *slog.Logger
 	metrics  *metrics.Metrics
 	metricsH http.Handler
+	tenantH  http.Handler
 	maxBody  int64
 	guard    *access.Guard
 	shedder  *ratelimit.Shedder
 	timeout  time.Duration
+	warnings []string
+	refusals *refusalLog
 }
 
 // NewHandler returns the REST API over svc.
@@ -155,8 +170,9 @@ func newEngine(svc *api.Service, opts Options) *gin.Engine {
 	if lim.MaxBodyBytes <= 0 {
 		lim.MaxBodyBytes = api.DefaultLimits().MaxBodyBytes
 	}
-	s := &server{svc: svc, log: opts.Logger, metrics: opts.Metrics, metricsH: opts.MetricsHandler, maxBody: lim.MaxBodyBytes, guard: opts.Guard,
-		shedder: opts.Shedder, timeout: opts.RequestTimeout}
+	s := &server{svc: svc, log: opts.Logger, metrics: opts.Metrics, metricsH: opts.MetricsHandler, tenantH: opts.TenantMetricsHandler, maxBody: lim.MaxBodyBytes, guard: opts.Guard,
+		shedder: opts.Shedder, timeout: opts.RequestTimeout, warnings: opts.ReadyWarnings,
+		refusals: newRefusalLog(opts.Logger, opts.Now)}
 
 	// Release mode keeps Gin from printing routes and warnings to stdout;
 	// it is process-wide in Gin, and idempotent.

@@ -53,16 +53,26 @@ func newRequestID() string {
 
 func requestIDOf(c *gin.Context) string { return c.GetString(requestIDKey) }
 
-// accessLog writes one line per request: debug normally, warn for 5xx.
+// accessLog writes one line per request: debug normally, warn for 5xx
+// but 503, whose refusals refusalLog sums up.
 func (s *server) accessLog(c *gin.Context) {
 	start := time.Now()
 	c.Next()
 	status := c.Writer.Status()
 	level := slog.LevelDebug
-	if status >= 500 {
+	ctx := c.Request.Context()
+	switch {
+	case status == http.StatusServiceUnavailable:
+		// Refusals (recovering, shutting down, overloaded) are summed up
+		// once per interval; the request's own line stays at debug.
+		reason := ""
+		if err := c.Errors.Last(); err != nil {
+			reason = err.Err.Error()
+		}
+		s.refusals.refused(ctx, reason)
+	case status >= 500:
 		level = slog.LevelWarn
 	}
-	ctx := c.Request.Context()
 	if !s.log.Enabled(ctx, level) {
 		return
 	}

@@ -16,8 +16,11 @@ import (
 var openAPIDocument []byte
 
 // probeStatus is the whole body of a probe answer: no data, ever.
+// Warnings (readyz and healthz only) are the operator's configuration
+// risks, such as plaintext on a reachable address.
 type probeStatus struct {
-	Status string `json:"status"`
+	Status   string   `json:"status"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // livez: the process is up and serving HTTP.
@@ -29,11 +32,11 @@ func (s *server) livez(c *gin.Context) {
 func (s *server) readyz(c *gin.Context) {
 	switch {
 	case s.svc.Ready():
-		writeJSON(c, http.StatusOK, probeStatus{Status: "ok"})
+		writeJSON(c, http.StatusOK, probeStatus{Status: "ok", Warnings: s.warnings})
 	case !s.svc.Started():
-		writeJSON(c, http.StatusServiceUnavailable, probeStatus{Status: "starting"})
+		writeJSON(c, http.StatusServiceUnavailable, probeStatus{Status: "starting", Warnings: s.warnings})
 	default:
-		writeJSON(c, http.StatusServiceUnavailable, probeStatus{Status: "stopping"})
+		writeJSON(c, http.StatusServiceUnavailable, probeStatus{Status: "stopping", Warnings: s.warnings})
 	}
 }
 
@@ -52,6 +55,20 @@ func (s *server) serveMetrics(c *gin.Context) {
 		return
 	}
 	s.metricsH.ServeHTTP(c.Writer, c.Request)
+}
+
+// serveTenantMetrics is GET /admin/metrics: the whole exposition, the
+// tenant-labelled series included, for the operator.
+func (s *server) serveTenantMetrics(c *gin.Context) {
+	h := s.tenantH
+	if h == nil {
+		h = s.metricsH
+	}
+	if h == nil {
+		writeError(c, api.Errorf(api.CodeNotFound, "metrics are not enabled on this server"))
+		return
+	}
+	h.ServeHTTP(c.Writer, c.Request)
 }
 
 func (s *server) status(c *gin.Context) {

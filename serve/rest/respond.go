@@ -69,5 +69,14 @@ func respond(c *gin.Context, status int, v any, err error) {
 	writeJSON(c, status, v)
 }
 
+// created answers a create: 201 with a Location header naming the new
+// object (the URI its DELETE or GET addresses), or the error.
+func created(c *gin.Context, location string, v any, err error) {
+	if ae, isAE := err.(*api.Error); err == nil || isAE && ae == nil {
+		c.Header("Location", location)
+	}
+	respond(c, http.StatusCreated, v, err)
+}
+
 // ok is respond with 200.
 func ok(c *gin.Context, v any, err error) { respond(c, http.StatusOK, v, err) }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"log/slog"
 	"net"
 	"net/http"
@@ -36,7 +38,8 @@ func newGuardedServer(t *testing.T, f *accesstest.Fixture) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: NewHandler(f.Svc, Options{Logger: logger, Guard: f.Guard}), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: NewHandler(f.Svc, Options{Logger: logger, Guard: f.Guard,
+		TenantMetricsHandler: promhttp.HandlerFor(prometheus.NewRegistry(), promhttp.HandlerOpts{})}), ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	t.Cleanup(func() {
@@ -144,6 +147,9 @@ var restOps = map[string]struct {
 	}},
 	"openapi": {"GET /api/v1/openapi.yaml", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
 		return restCall{"GET", "/api/v1/openapi.yaml", nil, http.StatusOK}
+	}},
+	"metrics": {"GET /admin/metrics", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
+		return restCall{"GET", "/admin/metrics", nil, http.StatusOK}
 	}},
 	"token.issue": {"POST /api/v1/auth/token", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
 		return restCall{"POST", "/api/v1/auth/token", nil, http.StatusOK}

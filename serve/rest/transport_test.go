@@ -260,22 +260,31 @@ func TestAuthenticateSlot(t *testing.T) {
 	}
 }
 
+// TestServerErrorsLoggedAtWarn: a refusal with 503 has its request line
+// at debug and is summed up in a warning (TestRecoveryRefusalsLoggedOncePerInterval
+// checks the once-per-interval part).
 func TestServerErrorsLoggedAtWarn(t *testing.T) {
 	ts := newTestServer(t, func(s *setup) { s.noDB = true })
 	ts.call("GET", "/api/v1/collections", nil, "X-Request-ID", "warn-me").envelope(t, http.StatusServiceUnavailable, api.CodeUnavailable)
-	for _, line := range strings.Split(ts.logs.String(), "\n") {
-		if strings.Contains(line, `"request_id":"warn-me"`) {
-			var rec map[string]any
-			if err := json.Unmarshal([]byte(line), &rec); err != nil {
-				t.Fatal(err)
-			}
-			if rec["level"] != "WARN" || rec["status"] != float64(503) || rec["route"] != "/api/v1/collections" {
-				t.Fatalf("log line %v", rec)
-			}
-			return
+	var line, summary map[string]any
+	for _, l := range strings.Split(ts.logs.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(l), &rec) != nil {
+			continue
+		}
+		switch {
+		case rec["request_id"] == "warn-me":
+			line = rec
+		case rec["msg"] == "requests refused: 503 unavailable":
+			summary = rec
 		}
 	}
-	t.Fatal("no log line for the request")
+	if line == nil || line["level"] != "DEBUG" || line["status"] != float64(503) || line["route"] != "/api/v1/collections" {
+		t.Fatalf("request log line %v", line)
+	}
+	if summary == nil || summary["level"] != "WARN" || summary["count"] != float64(1) {
+		t.Fatalf("refusal summary %v", summary)
+	}
 }
 
 func TestSaneRequestID(t *testing.T) {

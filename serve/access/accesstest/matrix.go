@@ -66,6 +66,8 @@ var Matrix = []Expectation{
 	{"dlq.retry_entry", "401 403 403 403 ok 401 401", "401 403 403 403 ok 401 401"},
 	{"dlq.discard", "401 403 403 403 ok 401 401", "401 403 403 403 ok 401 401"},
 	{"breaker.reset", "401 403 403 403 ok 401 401", "401 403 403 403 ok 401 401"},
+	// Metrics labelled with tenant ids are the operator's (REST only).
+	{"metrics", "401 403 403 403 ok 401 401", "401 403 403 403 ok 401 401"},
 }
 
 // Want returns the expected code of a cell ("" for success).
