@@ -98,7 +98,8 @@ bucket and prefix. See docs/tiering.md.`,
 			}
 			fmt.Fprintf(c.st.Stdout, "restored %s/%s as id %s from %s (%s)\n", res.Tenant, res.Name, res.ID, res.ManifestKey, cfg.Endpoint)
 			fmt.Fprintf(c.st.Stdout, "  snapshot at %d, %d log records replayed from %d objects, up to sequence %d\n", res.SnapshotSeq, res.Replayed, res.Segments, res.ToSeq)
-			fmt.Fprintf(c.st.Stdout, "  %d records, %d bytes downloaded and verified in %s\n", res.Records, res.Bytes, res.Duration.Round(time.Millisecond))
+			fmt.Fprintf(c.st.Stdout, "  %d records, %d bytes downloaded and verified in %s (download %s, open %s)\n", res.Records, res.Bytes,
+				res.Duration.Round(time.Millisecond), res.Download.Round(time.Millisecond), res.Open.Round(time.Millisecond))
 			return nil
 		},
 	}

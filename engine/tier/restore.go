@@ -142,7 +142,7 @@ func Download(ctx context.Context, s ObjectStore, manifestKey string, o Object, 
 	if info.SHA256 != "" && info.SHA256 != o.SHA256 {
 		return fmt.Errorf("%s: %w: stored with sha-256 %s, the manifest says %s", key, ErrChecksumMismatch, info.SHA256, o.SHA256)
 	}
-	if _, err := io.Copy(w, NewVerifyingReader(rc, o.Size, o.SHA256)); err != nil {
+	if _, err := io.CopyBuffer(w, NewVerifyingReader(rc, o.Size, o.SHA256), make([]byte, 1<<20)); err != nil {
 		return fmt.Errorf("download %s: %w", key, err)
 	}
 	return nil

@@ -228,6 +228,7 @@ func BenchmarkRestoreFromMinIO(b *testing.B) {
 		}
 		b.ReportMetric(el.Seconds(), "restore_s")
 		b.ReportMetric(float64(res.Bytes)/el.Seconds()/(1<<20), "MiB/s")
-		b.Logf("restore: %d records, snapshot at %d, %d log records replayed, %d bytes downloaded, %v", res.Records, res.SnapshotSeq, res.Replayed, res.Bytes, el.Round(time.Millisecond))
+		b.Logf("restore: %d records, snapshot at %d, %d log records replayed, %d bytes downloaded; %v (download and verify %v, open %v)",
+			res.Records, res.SnapshotSeq, res.Replayed, res.Bytes, el.Round(time.Millisecond), res.Download.Round(time.Millisecond), res.Open.Round(time.Millisecond))
 	}
 }
