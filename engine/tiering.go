@@ -139,9 +139,16 @@ func (db *DB) SetTierPolicy(ctx context.Context, tenant, name, policy string) (C
 	if err := db.ValidateTierPolicy(policy); err != nil {
 		return CollectionInfo{}, err
 	}
-	h, err := db.Collection(tenant, name)
-	if err != nil {
-		return CollectionInfo{}, err
+	// Shared with other readers, exclusive of a drop: a collection being
+	// dropped is never registered again.
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.closed {
+		return CollectionInfo{}, ErrClosed
+	}
+	h, ok := db.cols[colKey(tenant, name)]
+	if !ok {
+		return CollectionInfo{}, fmt.Errorf("collection %q: %w", name, ErrNotFound)
 	}
 	h.policyMu.Lock()
 	defer h.policyMu.Unlock()
