@@ -81,6 +81,7 @@ func newRootCommand(st *State) (*cobra.Command, *cli) {
 	root.AddCommand(newQuotaCommand(c))
 	root.AddCommand(newConfigCommand(c))
 	root.AddCommand(newLoadtestCommand(c))
+	root.AddCommand(newMigrateCommand(c))
 	root.AddCommand(newRestoreCommand(c))
 	root.AddCommand(newDLQCommand(c))
 	root.AddCommand(newCheckpointCommand(c))

@@ -31,6 +31,7 @@ func TestMain(m *testing.M) {
 		}
 		st := newOSState()
 		st.Args = args
+		st.MigrateHook = migratePauseHook()
 		os.Exit(Run(st))
 	}
 	os.Exit(m.Run())
@@ -45,7 +46,7 @@ type cliChild struct {
 
 var listenLine = regexp.MustCompile(`REST on http://(127\.0\.0\.1:\d+)`)
 
-func startServeChild(t *testing.T, dataDir string) *cliChild {
+func startServeChild(t testing.TB, dataDir string) *cliChild {
 	t.Helper()
 	args, _ := json.Marshal([]string{"serve", "--data-dir", dataDir, "--rest-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--log-level", "info"})
 	cmd := exec.Command(os.Args[0], "-test.run=^$")

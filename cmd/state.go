@@ -32,6 +32,9 @@ type State struct {
 	// every SIGHUP (`akidb serve` reloads its TLS certificate then) and a
 	// function that stops the delivery.
 	Hangups func() (<-chan struct{}, func())
+	// MigrateHook, if not nil, is called at the named steps of `akidb
+	// migrate` (tests stop the process there to kill it).
+	MigrateHook func(step string)
 }
 
 func newOSState() *State {

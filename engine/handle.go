@@ -82,6 +82,14 @@ func (h *Handle) Scroll(cursor string, limit int, withVectors bool) (ScrollPage,
 // policy), applies it and only then returns. A validation error changes
 // nothing; a log error leaves the collection read-only (fail-stop).
 func (h *Handle) Upsert(ctx context.Context, recs []Record) error {
+	return h.upsert(ctx, recs, 0)
+}
+
+// upsert is Upsert and UpsertBulk: with linkers == 0 the vectors are
+// linked into the graph in the background after the acknowledgement
+// (stage.go); with linkers > 0 they are linked by that many goroutines
+// before the batch is published.
+func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int) error {
 	b, err := h.c.PrepareUpsert(recs)
 	if err != nil {
 		return err
@@ -100,20 +108,27 @@ func (h *Handle) Upsert(ctx context.Context, recs []Record) error {
 	}
 	h.writers.Add(1)
 	defer h.writers.Add(-1)
-	// Wait for room in the staged backlog before entering the log, so
-	// writers slow to the pace at which the graph absorbs them.
-	h.c.waitStageRoom(len(b.Records))
+	if linkers == 0 {
+		// Wait for room in the staged backlog before entering the log,
+		// so writers slow to the pace at which the graph absorbs them.
+		h.c.waitStageRoom(len(b.Records))
+	}
 	end := h.c.BeginWrite()
 	defer end()
 	// Queue the record, reserve the vectors in the arena while the log
 	// writes and fsyncs it, then publish. Linking the vectors into the
 	// graph (most of the work) happens in the background after the
 	// acknowledgement; until then searches scan them exactly (stage.go).
+	// A bulk upsert links them while the log syncs instead.
 	seq, pending, err := h.submit(record.TypeUpsert, payload)
 	if err != nil {
 		return err
 	}
 	ib := h.c.stageUpsert(b)
+	if ib.err == nil && linkers > 0 {
+		h.c.linkParallel(ib.nodes, linkers)
+		ib.staged = false
+	}
 	if err := h.await(pending); err != nil {
 		if ib.err == nil {
 			h.c.discardUpsert(ib)
