@@ -1,6 +1,7 @@
 package s3_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -62,5 +63,33 @@ func TestOpenChecksItsConfiguration(t *testing.T) {
 	c.PartSize = 1 << 20
 	if _, err := s3.Open(ctx, c); err == nil {
 		t.Error("a part size below 5 MiB was accepted")
+	}
+}
+
+// A MinIO on https with a certificate from a private CA: trusted with
+// --s3-ca-file, refused without it, accepted with an explicit skip of the
+// verification.
+func TestTLSWithACAFile(t *testing.T) {
+	srv := s3test.StartTLS(t)
+	ctx := context.Background()
+	cfg := srv.Config("tls")
+	st, err := s3.Open(ctx, cfg)
+	if err != nil {
+		t.Fatalf("with the CA file: %v", err)
+	}
+	data, sum := tiertest.Data(1, 1000)
+	if err := st.Put(ctx, "k", bytes.NewReader(data), 1000, tier.PutOptions{SHA256: sum}); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := st.Head(ctx, "k"); err != nil || info.SHA256 != sum {
+		t.Fatalf("head over TLS: %+v %v", info, err)
+	}
+	cfg.CAFile = ""
+	if _, err := s3.Open(ctx, cfg); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("without the CA file: %v, want a certificate error", err)
+	}
+	cfg.InsecureSkipVerify = true
+	if _, err := s3.Open(ctx, cfg); err != nil {
+		t.Fatalf("with verification skipped: %v", err)
 	}
 }

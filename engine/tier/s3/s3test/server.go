@@ -11,6 +11,8 @@ package s3test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -79,6 +81,11 @@ type Server struct {
 	addr    string
 	console string
 
+	// tls: the server speaks https with a certificate from a throwaway
+	// CA (CAFile).
+	certsDir string
+	caFile   string
+
 	mu  sync.Mutex
 	cmd *exec.Cmd
 	out *bytes.Buffer
@@ -100,6 +107,26 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
+// StartTLS is Start with the server on https, its certificate (for
+// 127.0.0.1) signed by a throwaway CA whose PEM file is CAFile.
+func StartTLS(t testing.TB) *Server {
+	t.Helper()
+	bin, err := Binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{t: t, bin: bin, dir: t.TempDir(), addr: freeAddr(t), console: freeAddr(t)}
+	s.certsDir = filepath.Join(t.TempDir(), "certs")
+	s.caFile = writeTLS(t, s.certsDir)
+	s.start()
+	t.Cleanup(s.Kill)
+	return s
+}
+
+// CAFile is the PEM file of the CA that signed a StartTLS server's
+// certificate ("" for a plain server).
+func (s *Server) CAFile() string { return s.caFile }
+
 func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -112,7 +139,11 @@ func freeAddr(t testing.TB) string {
 
 func (s *Server) start() {
 	s.t.Helper()
-	cmd := exec.Command(s.bin, "server", "--quiet", "--address", s.addr, "--console-address", s.console, s.dir)
+	args := []string{"server", "--quiet", "--address", s.addr, "--console-address", s.console}
+	if s.certsDir != "" {
+		args = append(args, "--certs-dir", s.certsDir)
+	}
+	cmd := exec.Command(s.bin, append(args, s.dir)...)
 	cmd.Env = append(os.Environ(),
 		"MINIO_ROOT_USER="+AccessKey, "MINIO_ROOT_PASSWORD="+SecretKey,
 		"MINIO_BROWSER=off", "MINIO_UPDATE=off", "MINIO_CI_CD=1")
@@ -139,7 +170,19 @@ func (s *Server) start() {
 // waitReady polls the health endpoint until it answers 200, the process
 // exits, or readyTimeout passes.
 func (s *Server) waitReady(exited <-chan struct{}) error {
-	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	tr := &http.Transport{Proxy: nil}
+	scheme := "http"
+	if s.caFile != "" {
+		pem, err := os.ReadFile(s.caFile)
+		if err != nil {
+			return err
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(pem)
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		scheme = "https"
+	}
+	client := &http.Client{Timeout: 2 * time.Second, Transport: tr}
 	defer client.CloseIdleConnections()
 	deadline := time.NewTimer(readyTimeout)
 	defer deadline.Stop()
@@ -147,12 +190,13 @@ func (s *Server) waitReady(exited <-chan struct{}) error {
 	defer tick.Stop()
 	// The health check answers before the object layer is up ("Server
 	// not initialized yet"): also wait for an authenticated call.
-	mc, err := minio.New(s.addr, &minio.Options{Creds: credentials.NewStaticV4(AccessKey, SecretKey, ""), MaxRetries: 1})
+	mc, err := minio.New(s.addr, &minio.Options{Creds: credentials.NewStaticV4(AccessKey, SecretKey, ""), MaxRetries: 1,
+		Secure: s.caFile != "", Transport: tr})
 	if err != nil {
 		return err
 	}
 	for {
-		resp, err := client.Get("http://" + s.addr + "/minio/health/ready")
+		resp, err := client.Get(scheme + "://" + s.addr + "/minio/health/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -175,8 +219,13 @@ func (s *Server) waitReady(exited <-chan struct{}) error {
 }
 
 // Addr is host:port; Endpoint the URL.
-func (s *Server) Addr() string     { return s.addr }
-func (s *Server) Endpoint() string { return "http://" + s.addr }
+func (s *Server) Addr() string { return s.addr }
+func (s *Server) Endpoint() string {
+	if s.caFile != "" {
+		return "https://" + s.addr
+	}
+	return "http://" + s.addr
+}
 
 // Kill stops the server with SIGKILL (an outage, or the end of a test)
 // and waits for the process to be gone. Killing a stopped server does
@@ -203,7 +252,7 @@ func (s *Server) Restart() {
 // Config returns a store configuration for bucket on this server.
 func (s *Server) Config(bucket string) s3.Config {
 	return s3.Config{Endpoint: s.Endpoint(), Bucket: bucket, Region: "us-east-1", AccessKey: AccessKey, SecretKey: SecretKey,
-		PathStyle: true, CreateBucket: true, PartSize: s3.MinPartSize, MaxRetries: 1}
+		PathStyle: true, CreateBucket: true, PartSize: s3.MinPartSize, MaxRetries: 1, CAFile: s.caFile}
 }
 
 // Store opens a store on bucket (created if missing).
