@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -91,6 +92,15 @@ type LimitingConfig struct {
 	// past it a request is answered 503 at once. <= 0:
 	// ratelimit.DefaultMaxInFlight(GOMAXPROCS) (128 on 2 cores).
 	MaxInFlight int
+	// TenantShare is the share of MaxInFlight (and of the bodies being
+	// read) that one tenant may hold, in (0, 1]; 0:
+	// ratelimit.DefaultTenantShare (half). Past it the tenant's requests
+	// are answered 429 while other tenants are still served.
+	TenantShare float64
+	// BodyTimeout bounds the time a client has to send a REST request
+	// body (<= 0: rest.DefaultBodyTimeout); a slower one is answered 408.
+	// The body is read before the request takes an in-flight slot.
+	BodyTimeout time.Duration
 	// RequestTimeout bounds each request (<= 0: 30s, or the client's
 	// earlier deadline); past it the answer is 503 with Retry-After.
 	RequestTimeout time.Duration
@@ -111,6 +121,10 @@ type AuthConfig struct {
 	// JWTSecret signs tokens (at least 32 bytes); nil: read from, or
 	// generated once into, <data-dir>/secrets/jwt.key.
 	JWTSecret []byte
+	// BootstrapKey, if set, is the first admin key of a new data
+	// directory (from --bootstrap-admin-key-file, e.g. a Kubernetes
+	// Secret) instead of one generated, saved and printed by the server.
+	BootstrapKey auth.APIKey
 	// TokenTTL is the lifetime of an issued JWT (default 24h).
 	TokenTTL time.Duration
 	// KeyCacheTTL bounds how long a key row is trusted from memory
@@ -146,17 +160,19 @@ func DefaultConfig() Config {
 		WriteTimeout:         60 * time.Second,
 		IdleTimeout:          120 * time.Second,
 		MaxConcurrentStreams: 250,
-		Limiting:             LimitingConfig{RequestTimeout: ratelimit.DefaultRequestTimeout},
+		Limiting: LimitingConfig{RequestTimeout: ratelimit.DefaultRequestTimeout, TenantShare: ratelimit.DefaultTenantShare,
+			BodyTimeout: rest.DefaultBodyTimeout},
 	}
 }
 
 // Server is a running `akidb serve`.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	svc      *api.Service
-	registry *prometheus.Registry
-	metrics  *metrics.Metrics
+	cfg       Config
+	log       *slog.Logger
+	svc       *api.Service
+	registry  *prometheus.Registry
+	recorders []*metrics.Recorder // every collector registered, public and operator-only
+	metrics   *metrics.Metrics
 
 	restLn   net.Listener
 	grpcLn   net.Listener
@@ -165,6 +181,7 @@ type Server struct {
 	grpcAPI  *grpcserver.Server
 	guard    *access.Guard
 	shedder  *ratelimit.Shedder
+	bodies   *ratelimit.Shedder
 	limiter  *ratelimit.Limiter
 	limitM   *limits.Metrics
 	changes  configChanges
@@ -194,12 +211,14 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	// reg is public (GET /metrics); tenantReg holds the series labelled
 	// with tenant ids, served only to the operator (GET /admin/metrics).
-	reg, tenantReg := prometheus.NewRegistry(), prometheus.NewRegistry()
+	// Both keep the collectors registered through them, for MetricNames.
+	publicRegistry, tenantRegistry := prometheus.NewRegistry(), prometheus.NewRegistry()
+	reg, tenantReg := metrics.NewRecorder(publicRegistry), metrics.NewRecorder(tenantRegistry)
 	m, err := metrics.New(reg)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	s := &Server{cfg: cfg, log: logger, registry: reg, metrics: m, errs: make(chan error, 3), ready: make(chan struct{}), notices: cfg.Notices}
+	s := &Server{cfg: cfg, log: logger, registry: publicRegistry, recorders: []*metrics.Recorder{reg, tenantReg}, metrics: m, errs: make(chan error, 3), ready: make(chan struct{}), notices: cfg.Notices}
 	if s.notices == nil {
 		s.notices = io.Discard
 	}
@@ -207,6 +226,12 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	s.guard = access.New(access.Options{Disabled: cfg.Auth.Disabled, Logger: logger})
 	m.SetStatsSource(s.stats)
 	s.shedder = ratelimit.NewShedder(cfg.Limiting.MaxInFlight)
+	s.shedder.SetTenantShare(cfg.Limiting.TenantShare)
+	// As many bodies may be read at once as requests served, with the
+	// same share per tenant: a body that arrives slowly holds one of
+	// these, never an in-flight slot.
+	s.bodies = ratelimit.NewShedder(cfg.Limiting.MaxInFlight)
+	s.bodies.SetTenantShare(cfg.Limiting.TenantShare)
 	if s.limiter, err = ratelimit.New(ratelimit.Config{Now: cfg.Limiting.Now}); err != nil {
 		return nil, err
 	}
@@ -238,9 +263,10 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	s.bg, s.stopBg = context.WithCancel(context.Background())
 
-	handler := rest.NewHandler(s.svc, rest.Options{Logger: logger, Metrics: m, MetricsHandler: metrics.Handler(reg),
-		TenantMetricsHandler: metrics.Handler(prometheus.Gatherers{reg, tenantReg}), Limits: cfg.Limits, Guard: s.guard,
-		Shedder: s.shedder, RequestTimeout: cfg.Limiting.RequestTimeout, ReadyWarnings: warnings})
+	handler := rest.NewHandler(s.svc, rest.Options{Logger: logger, Metrics: m, MetricsHandler: metrics.Handler(publicRegistry),
+		TenantMetricsHandler: metrics.Handler(prometheus.Gatherers{publicRegistry, tenantRegistry}), Limits: cfg.Limits, Guard: s.guard,
+		Shedder: s.shedder, Bodies: s.bodies, BodyTimeout: cfg.Limiting.BodyTimeout, RequestTimeout: cfg.Limiting.RequestTimeout,
+		ReadyWarnings: warnings})
 	s.http = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -359,7 +385,11 @@ func (s *Server) openSecurity(db *engine.DB) error {
 	if err != nil {
 		return fmt.Errorf("authentication: %w", err)
 	}
-	if !ac.Disabled {
+	if !ac.Disabled && ac.BootstrapKey != "" {
+		if _, err := authn.ImportBootstrapAdmin(context.Background(), ac.BootstrapKey); err != nil {
+			return err
+		}
+	} else if !ac.Disabled {
 		key, err := authn.EnsureBootstrapAdmin(context.Background(), s.cfg.DataDir)
 		if err != nil {
 			return err
@@ -400,7 +430,8 @@ func (s *Server) openLimits(db *engine.DB) (*access.LimitDeps, error) {
 	s.limitM.SetQuotaReporter(qguard)
 	s.changes.set(rc)
 	rl := rc.RateLimit()
-	s.log.Info("limits", "max_in_flight", s.shedder.Max(), "request_timeout", requestTimeout(s.cfg.Limiting.RequestTimeout),
+	s.log.Info("limits", "max_in_flight", s.shedder.Max(), "tenant_in_flight", s.shedder.TenantMax(),
+		"request_timeout", requestTimeout(s.cfg.Limiting.RequestTimeout), "max_response_bytes", s.svc.Limits().MaxResponse(),
 		"rate_limiting", rl.Enabled, "default_qps", rl.DefaultQPS, "default_burst_multiplier", rl.DefaultBurstMultiplier)
 	fixed := access.ServerSettings{
 		Version: s.cfg.Version, AuthEnabled: !s.cfg.Auth.Disabled, TLSEnabled: s.tls != nil,
@@ -536,8 +567,23 @@ func (s *Server) Errors() <-chan error { return s.errs }
 // InFlight).
 func (s *Server) Shedder() *ratelimit.Shedder { return s.shedder }
 
+// Bodies is the bound of REST request bodies being read at once.
+func (s *Server) Bodies() *ratelimit.Shedder { return s.bodies }
+
 // Registry is the server's metrics registry.
 func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+// MetricNames lists every metric the server can export, on GET /metrics
+// and (the tenant-labelled ones) GET /admin/metrics, whether or not it has
+// a series yet (packaging/'s dashboard and alerts are checked against it).
+func (s *Server) MetricNames() []string {
+	var names []string
+	for _, r := range s.recorders {
+		names = append(names, r.Names()...)
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
 
 // Shutdown stops accepting, drains in-flight requests within
 // ShutdownTimeout, then checkpoints and closes the engine. Safe to call

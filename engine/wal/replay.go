@@ -44,15 +44,16 @@ func (l *Log) Replay(fromSeq uint64, fn func(seq uint64, typ byte, payload []byt
 	// Start in the last segment whose first record is <= fromSeq.
 	i := sort.Search(len(segs), func(i int) bool { return segs[i].firstSeq > fromSeq }) - 1
 	for ; i < len(segs); i++ {
-		if err := l.replaySegment(segs[i], fromSeq, fn); err != nil {
+		if err := replaySegment(l.fs, segs[i], fromSeq, fn); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (l *Log) replaySegment(seg segmentMeta, fromSeq uint64, fn func(uint64, byte, []byte) error) error {
-	f, err := l.fs.OpenFile(seg.path, os.O_RDONLY, 0)
+// replaySegment reads one segment up to seg.end; it modifies nothing.
+func replaySegment(fsys FS, seg segmentMeta, fromSeq uint64, fn func(uint64, byte, []byte) error) error {
+	f, err := fsys.OpenFile(seg.path, os.O_RDONLY, 0)
 	if err != nil {
 		return fmt.Errorf("wal: replay: open %s: %w", seg.path, err)
 	}
