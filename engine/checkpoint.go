@@ -59,6 +59,7 @@ func (h *Handle) checkpoint() error {
 	// Take the state, then let writes resume: writing it out (hundreds of
 	// megabytes for a large collection) happens while writes go on.
 	st := c.captureState()
+	view := h.parquetView()
 	h.sinceRecords.Store(0)
 	h.sinceBytes.Store(0)
 	c.writeGate.Unlock()
@@ -73,6 +74,7 @@ func (h *Handle) checkpoint() error {
 	if err != nil {
 		return fmt.Errorf("checkpoint %s at %d: %w", h.info.Name, seq, err)
 	}
+	h.writeParquet(view, seq)
 	h.tierCheckpointed()
 	return h.pruneAfterCheckpoint()
 }

@@ -7,9 +7,12 @@ package engine
 // kicks the tier's own workers once its snapshot is written.
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -37,6 +40,13 @@ type TierConfig struct {
 	// ShutdownShipTimeout bounds the last ship pass Close makes after the
 	// final checkpoints (default 10s; negative: none).
 	ShutdownShipTimeout time.Duration
+	// Parquet, if set, writes a view's records as Parquet to w (serve
+	// passes engine/export's WriteParquet: it imports this package, so the
+	// engine takes it as a function). Every checkpoint of a memory-s3
+	// collection then also writes its records, as of the snapshot's
+	// sequence number, into the tier's staging directory, and the shipper
+	// uploads that file after the snapshot (kind parquet).
+	Parquet func(ctx context.Context, w io.Writer, v *RecordView) error
 }
 
 // ValidateTierPolicy checks a tiering policy for a new or changed
@@ -189,6 +199,56 @@ func (h *Handle) tierHoldsSnapshot(seq uint64) bool {
 func (h *Handle) tierCheckpointed() {
 	if h.db.tier != nil && h.db.tier.Registered(h.info.ID) {
 		h.db.tier.Kick()
+	}
+}
+
+// parquetView returns the view a checkpoint exports as Parquet (nil when
+// it exports none). The caller holds the write gate exclusively, so the
+// view is at the snapshot's sequence number; taking it copies the id and
+// metadata tables only.
+func (h *Handle) parquetView() *RecordView {
+	tc := h.db.cfg.Tier
+	if h.db.tier == nil || tc == nil || tc.Parquet == nil || h.TierPolicy() != TierMemoryS3 {
+		return nil
+	}
+	return h.label(h.c.viewGated())
+}
+
+// writeParquet writes the checkpoint's Parquet export into the tier's
+// staging directory (temp file, then rename), after the snapshot and
+// outside the write pause. A failure costs the export, never the
+// checkpoint: it is logged and the snapshot ships without it.
+func (h *Handle) writeParquet(v *RecordView, seq uint64) {
+	if v == nil {
+		return
+	}
+	dir := tier.StagingDir(h.dir)
+	final := filepath.Join(dir, tier.ParquetFileName(seq))
+	tmp := final + ".tmp"
+	err := func() error {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+		if err != nil {
+			return err
+		}
+		bw := bufio.NewWriterSize(f, 1<<20)
+		err = h.db.cfg.Tier.Parquet(context.Background(), bw, v)
+		if err == nil {
+			err = bw.Flush()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Rename(tmp, final)
+		}
+		return err
+	}()
+	if err != nil {
+		_ = os.Remove(tmp)
+		h.db.log.Warn("the checkpoint's Parquet export failed; its snapshot ships without it", "collection", h.info.Name, "seq", seq, "err", err)
 	}
 }
 

@@ -2,8 +2,10 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -322,3 +324,81 @@ func containsFold(s, sub string) bool {
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+func TestCheckpointWritesParquetAndTheTierShipsItAfterItsSnapshot(t *testing.T) {
+	store := tier.NewMemStore()
+	cfg := tieredConfig(store, nil)
+	var failNext bool
+	cfg.Tier.Parquet = func(_ context.Context, w io.Writer, v *RecordView) error {
+		if failNext {
+			failNext = false
+			return errors.New("disk full (test)")
+		}
+		n := 0
+		if err := v.Each(func(Record) error { n++; return nil }); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintf(w, "export of %s/%s at %d: %d records", v.Info().Tenant, v.Info().Name, v.Info().Seq, n)
+		return err
+	}
+	db := openTestDB(t, t.TempDir(), cfg)
+	defer db.Close()
+	h := createTiered(t, db, "docs")
+	plain, err := db.CreateCollection(bg, DefaultTenant, CollectionConfig{Name: "plain", Dimension: 8, Metric: distance.L2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upsertRange(t, h, "a", 0, 120)
+	if err := h.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	seq := h.c.appliedSeq()
+	// Writes after the checkpoint are not in its export.
+	upsertRange(t, h, "b", 0, 30)
+	if err := db.Tier().ShipOnce(bg); err != nil {
+		t.Fatal(err)
+	}
+	found, err := tier.FindShipped(bg, store, "box", "default", "docs", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := found.Manifest
+	if len(m.Parquet) != 1 || m.Parquet[0].LastSeq != seq || m.NewestSnapshot() != seq {
+		t.Fatalf("manifest: parquet %+v, newest snapshot %d, want both at %d", m.Parquet, m.NewestSnapshot(), seq)
+	}
+	b, err := tier.DownloadBytes(bg, store, found.Key, m.Parquet[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("export of default/docs at %d: 120 records", seq); string(b) != want {
+		t.Fatalf("shipped export %q, want %q", b, want)
+	}
+	if staged, _ := os.ReadDir(tier.StagingDir(h.dir)); len(staged) != 0 {
+		t.Fatalf("staged files left after shipping: %v", staged)
+	}
+	// A memory collection exports nothing.
+	ph, _ := db.Collection(DefaultTenant, "plain")
+	upsertRange(t, ph, "p", 0, 10)
+	if err := ph.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(tier.StagingDir(db.collectionDir(plain.ID))); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a memory collection has a staging directory: %v", err)
+	}
+	// A failed export costs the export, not the checkpoint or its upload.
+	failNext = true
+	upsertRange(t, h, "c", 0, 10)
+	if err := h.Checkpoint(); err != nil {
+		t.Fatalf("checkpoint with a failing export: %v", err)
+	}
+	if err := db.Tier().ShipOnce(bg); err != nil {
+		t.Fatal(err)
+	}
+	found, _ = tier.FindShipped(bg, store, "box", "default", "docs", "")
+	if got := found.Manifest; got.NewestSnapshot() != h.c.appliedSeq() || len(got.Parquet) != 1 || got.Parquet[0].LastSeq != seq {
+		t.Fatalf("after a failed export: newest snapshot %d (want %d), parquet %+v", got.NewestSnapshot(), h.c.appliedSeq(), got.Parquet)
+	}
+	if staged, _ := os.ReadDir(tier.StagingDir(h.dir)); len(staged) != 0 {
+		t.Fatalf("a failed export left files: %v", staged)
+	}
+}

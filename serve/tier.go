@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/akidb/akidb/engine"
+	"github.com/akidb/akidb/engine/export"
 	"github.com/akidb/akidb/engine/meta"
 	"github.com/akidb/akidb/engine/tier"
 	"github.com/akidb/akidb/engine/tier/s3"
@@ -83,7 +85,13 @@ func (s *Server) engineTier() (*engine.TierConfig, error) {
 	}
 	s.log.Info("object storage tier", "store", store.Name(), "prefix", tc.Prefix, "default_policy", tc.DefaultPolicy,
 		"ship_interval", tc.ShipInterval, "keep_snapshots", tc.KeepSnapshots, "dlq_retry_interval", tc.DLQRetryInterval)
-	return &engine.TierConfig{NoBackground: tc.Manual, Tier: tier.Config{
+	// Each checkpoint of a memory-s3 collection also exports its records as
+	// Parquet, shipped after the snapshot (docs/tiering.md).
+	parquet := func(ctx context.Context, w io.Writer, v *engine.RecordView) error {
+		_, err := export.WriteParquet(ctx, w, v, export.Options{Version: s.cfg.Version})
+		return err
+	}
+	return &engine.TierConfig{NoBackground: tc.Manual, Parquet: parquet, Tier: tier.Config{
 		Store: store, Prefix: tc.Prefix, Clock: tc.Clock, Observer: s.metrics,
 		ShipInterval: tc.ShipInterval, KeepSnapshots: tc.KeepSnapshots,
 		DLQRetryInterval: tc.DLQRetryInterval, DLQBatch: tc.DLQBatch, DLQMaxRetries: tc.DLQMaxRetries,

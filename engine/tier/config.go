@@ -62,15 +62,7 @@ type Config struct {
 	// Jitter returns a number in [0, 1) for the DLQ back-off (default
 	// math/rand); tests fix it.
 	Jitter func() float64
-	// Parquet, if set, writes a collection's records as Parquet at a
-	// snapshot's sequence number; each shipped snapshot is then followed
-	// by a Parquet object (kind parquet).
-	Parquet ParquetWriter
 }
-
-// ParquetWriter writes a Parquet export of a collection's records as of
-// the snapshot at seq to path, with seq in the file's key-value metadata.
-type ParquetWriter func(src Source, seq uint64, path string) error
 
 func (c Config) withDefaults() (Config, error) {
 	if c.Store == nil {

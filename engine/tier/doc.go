@@ -28,9 +28,12 @@
 // A pass over a collection (every ShipInterval, soon after a checkpoint,
 // or ShipOnce) does, in order:
 //
-//  1. stage the newest local snapshot if the store lacks it (a snapshot
-//     waiting in the DLQ is superseded by a newer one: the newer one and
-//     the log after it restore everything the older would);
+//  1. stage the newest local snapshot if the store lacks it, with the
+//     Parquet export the engine wrote at that checkpoint into the staging
+//     directory (ParquetFileName), if any: a Parquet file is one more
+//     object kind, shipped and retained like the snapshot it belongs to
+//     (a snapshot waiting in the DLQ is superseded by a newer one: the
+//     newer one and the log after it restore everything the older would);
 //  2. stage the durable log after what is shipped, read from the local
 //     log by sequence range into chunk files (the segment format, at most
 //     ChunkBytes each). The recovery point is therefore the ship interval

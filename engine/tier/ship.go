@@ -172,8 +172,9 @@ func (t *Tier) sweep(ctx context.Context, c *colState) error {
 }
 
 // stageSnapshot queues the newest local snapshot if the store does not
-// have it, and drops queued older snapshots it supersedes (a newer
-// snapshot plus the log after it restores everything they would).
+// have it, with its Parquet export if the engine wrote one, and drops
+// queued older snapshots it supersedes (a newer snapshot plus the log
+// after it restores everything they would).
 func (t *Tier) stageSnapshot(c *colState) error {
 	seqs, err := c.src.Snapshots()
 	if err != nil {
@@ -183,6 +184,7 @@ func (t *Tier) stageSnapshot(c *colState) error {
 		return nil
 	}
 	n := seqs[0]
+	defer t.cleanStagedParquet(c, n)
 	if n <= c.man.NewestSnapshot() || c.find(snapshotKey(n)) != nil {
 		return nil
 	}
@@ -202,27 +204,43 @@ func (t *Tier) stageSnapshot(c *colState) error {
 	}
 	c.queue = append(c.queue, &artifact{kind: KindSnapshot, first: n, last: n, rel: snapshotKey(n), path: path, size: size, sha: sum})
 	c.updateHolds()
-	if t.cfg.Parquet != nil {
-		if err := t.stageParquet(c, n); err != nil {
-			t.log.Error("tier: Parquet export failed; the snapshot ships without it", "collection", c.info.Name, "seq", n, "err", err)
-		}
+	if err := t.stageParquet(c, n); err != nil {
+		t.log.Error("tier: the Parquet export of a snapshot cannot be staged; the snapshot ships without it", "collection", c.info.Name, "seq", n, "err", err)
 	}
 	c.sortQueue()
 	return nil
 }
 
+// stageParquet queues the Parquet export the engine wrote for the snapshot
+// at seq, if there is one.
 func (t *Tier) stageParquet(c *colState, seq uint64) error {
-	path := filepath.Join(c.stagingDir(), fmt.Sprintf("%020d%s", seq, parquetExt))
-	if err := t.cfg.Parquet(c.src, seq, path); err != nil {
-		_ = os.Remove(path)
-		return err
-	}
+	path := filepath.Join(c.stagingDir(), ParquetFileName(seq))
 	sum, size, err := HashFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
 	c.queue = append(c.queue, &artifact{kind: KindParquet, first: seq, last: seq, rel: parquetKey(seq), path: path, size: size, sha: sum, own: true})
 	return nil
+}
+
+// cleanStagedParquet removes staged Parquet exports that will never ship:
+// those of snapshots older than the newest local one that nothing queues
+// (a newer snapshot superseded them before they were staged).
+func (t *Tier) cleanStagedParquet(c *colState, newest uint64) {
+	names, err := os.ReadDir(c.stagingDir())
+	if err != nil {
+		return
+	}
+	for _, e := range names {
+		seq, ok := parquetSeq(e.Name())
+		if !ok || seq >= newest || c.find(parquetKey(seq)) != nil {
+			continue
+		}
+		_ = os.Remove(filepath.Join(c.stagingDir(), e.Name()))
+	}
 }
 
 // logCursor is the last log record the store has or the queue holds.

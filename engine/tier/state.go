@@ -95,7 +95,7 @@ type sample struct {
 
 const maxSamples = 4096
 
-func (c *colState) stagingDir() string   { return filepath.Join(c.tierDir, "staging") }
+func (c *colState) stagingDir() string   { return StagingDir(c.src.Dir()) }
 func (c *colState) manifestCopy() string { return filepath.Join(c.tierDir, ManifestName) }
 func (c *colState) key(rel string) string {
 	return c.prefix + rel
@@ -261,9 +261,32 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// removeOrphanStaging deletes staged files no DLQ entry refers to: a crash
-// left them, and their content is still in the log (or, for a Parquet
-// export, is written again at the next checkpoint).
+// StagingDir is where the tier stages a collection's objects: log chunks
+// it cuts, and the Parquet exports the engine writes at each checkpoint
+// (ParquetFileName) for the shipper to upload after their snapshot.
+func StagingDir(collectionDir string) string { return filepath.Join(collectionDir, "tier", "staging") }
+
+// ParquetFileName is the name of the Parquet export of the snapshot at seq
+// in StagingDir.
+func ParquetFileName(seq uint64) string { return fmt.Sprintf("%020d%s", seq, parquetExt) }
+
+// parquetSeq parses a ParquetFileName.
+func parquetSeq(name string) (uint64, bool) {
+	base, ok := strings.CutSuffix(name, parquetExt)
+	if !ok || len(base) != 20 {
+		return 0, false
+	}
+	var seq uint64
+	if _, err := fmt.Sscanf(base, "%020d", &seq); err != nil {
+		return 0, false
+	}
+	return seq, true
+}
+
+// removeOrphanStaging deletes staged log chunks no DLQ entry refers to: a
+// crash left them, and their records are still in the log. Parquet exports
+// stay: the engine wrote them at a checkpoint and cannot write them again;
+// the shipper ships or removes them with their snapshot.
 func removeOrphanStaging(dir string, keep map[string]bool) error {
 	names, err := os.ReadDir(dir)
 	if err != nil {
@@ -271,7 +294,7 @@ func removeOrphanStaging(dir string, keep map[string]bool) error {
 	}
 	for _, n := range names {
 		p := filepath.Join(dir, n.Name())
-		if keep[p] {
+		if _, isParquet := parquetSeq(n.Name()); keep[p] || isParquet {
 			continue
 		}
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -6,15 +6,18 @@ package s3_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,7 +26,10 @@ import (
 	"time"
 
 	"github.com/akidb/akidb/engine"
+	"github.com/parquet-go/parquet-go"
+
 	"github.com/akidb/akidb/engine/distance"
+	"github.com/akidb/akidb/engine/export"
 	"github.com/akidb/akidb/engine/meta"
 	"github.com/akidb/akidb/engine/tier"
 	"github.com/akidb/akidb/engine/tier/s3"
@@ -100,7 +106,12 @@ func TestShipRetentionAndRestoreThroughMinIO(t *testing.T) {
 	srv := s3test.Start(t)
 	store := srv.Store(t, "akidb")
 	dir := filepath.Join(t.TempDir(), "original")
-	db := open(t, dir, tierConfig(store, nil, func(c *tier.Config) { c.KeepSnapshots = 2 }))
+	cfg := tierConfig(store, nil, func(c *tier.Config) { c.KeepSnapshots = 2 })
+	cfg.Tier.Parquet = func(ctx context.Context, w io.Writer, v *engine.RecordView) error {
+		_, err := export.WriteParquet(ctx, w, v, export.Options{})
+		return err
+	}
+	db := open(t, dir, cfg)
 	if _, err := db.CreateCollection(bg, engine.DefaultTenant, engine.CollectionConfig{Name: "docs", Dimension: 32, Metric: distance.L2, EfConstruction: 40, TierPolicy: engine.TierMemoryS3}); err != nil {
 		t.Fatal(err)
 	}
@@ -117,11 +128,13 @@ func TestShipRetentionAndRestoreThroughMinIO(t *testing.T) {
 			}
 		}
 	}
+	var lastCheckpointCount int
 	for round := range 4 {
 		write(fmt.Sprintf("r%d", round), 0, 300)
 		if err := h.Checkpoint(); err != nil {
 			t.Fatal(err)
 		}
+		lastCheckpointCount = h.Count()
 		write(fmt.Sprintf("t%d", round), 0, 50)
 		if err := db.Tier().ShipOnce(bg); err != nil {
 			t.Fatal(err)
@@ -145,13 +158,51 @@ func TestShipRetentionAndRestoreThroughMinIO(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := found.Manifest
-	if len(m.Snapshots) != 2 || m.ShippedSeq != st.DurableSeq {
-		t.Fatalf("manifest: %d snapshots, shipped %d", len(m.Snapshots), m.ShippedSeq)
+	if len(m.Snapshots) != 2 || m.ShippedSeq != st.DurableSeq || len(m.Parquet) != 2 {
+		t.Fatalf("manifest: %d snapshots, %d Parquet exports, shipped %d", len(m.Snapshots), len(m.Parquet), m.ShippedSeq)
+	}
+	// The newest Parquet export is the newest snapshot's records, readable
+	// by parquet-go's generic reader.
+	pq := m.Parquet[len(m.Parquet)-1]
+	if pq.LastSeq != m.NewestSnapshot() {
+		t.Fatalf("newest Parquet export at %d, newest snapshot at %d", pq.LastSeq, m.NewestSnapshot())
+	}
+	data, err := tier.DownloadBytes(bg, store, found.Key, pq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatalf("open the shipped Parquet: %v", err)
+	}
+	if v, _ := pf.Lookup(export.KeySeq); v != strconv.FormatUint(pq.LastSeq, 10) {
+		t.Fatalf("Parquet %s = %q, want %d", export.KeySeq, v, pq.LastSeq)
+	}
+	type pqRow struct {
+		ID       string    `parquet:"id"`
+		Vector   []float32 `parquet:"vector,list"`
+		Metadata string    `parquet:"metadata"`
+	}
+	rd := parquet.NewGenericReader[pqRow](bytes.NewReader(data))
+	rows := make([]pqRow, lastCheckpointCount+1)
+	n, err := rd.Read(rows)
+	if err != nil && !errors.Is(err, io.EOF) {
+		t.Fatal(err)
+	}
+	rd.Close()
+	if n != lastCheckpointCount {
+		t.Fatalf("%d rows in the newest Parquet export, the collection had %d at that checkpoint", n, lastCheckpointCount)
+	}
+	for _, r := range rows[:n] {
+		v := vectorFor(r.ID, 32)
+		if len(r.Vector) != 32 || r.Vector[3] != v[3] || !strings.Contains(r.Metadata, `"p":`) {
+			t.Fatalf("row %s: %v %s", r.ID, r.Vector[:4], r.Metadata)
+		}
 	}
 	// Retention: the bucket holds what the manifest lists, nothing more.
 	colPrefix := strings.TrimSuffix(found.Key, tier.ManifestName)
 	listed := map[string]bool{tier.ManifestName: true}
-	for _, list := range [][]tier.Object{m.Snapshots, m.Segments} {
+	for _, list := range [][]tier.Object{m.Snapshots, m.Segments, m.Parquet} {
 		for _, o := range list {
 			listed[o.Key] = true
 		}
