@@ -25,15 +25,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/akidb/akidb/engine"
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/akidb/akidb/engine"
 	"github.com/akidb/akidb/engine/distance"
-	"github.com/akidb/akidb/engine/export"
 	"github.com/akidb/akidb/engine/meta"
 	"github.com/akidb/akidb/engine/tier"
 	"github.com/akidb/akidb/engine/tier/s3"
 	"github.com/akidb/akidb/engine/tier/s3/s3test"
+	"github.com/akidb/akidb/export"
 )
 
 var bg = context.Background()
