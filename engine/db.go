@@ -15,6 +15,7 @@ import (
 	"github.com/akidb/akidb/engine/dirlock"
 	"github.com/akidb/akidb/engine/distance"
 	"github.com/akidb/akidb/engine/meta"
+	"github.com/akidb/akidb/engine/tier"
 	"github.com/akidb/akidb/engine/wal"
 )
 
@@ -54,6 +55,11 @@ type Config struct {
 	VacuumRatio float64
 	// Observer receives timings for metrics; nil discards them.
 	Observer Observer
+	// Tier, if set, ships memory-s3 collections to object storage
+	// (tiering.go); DefaultTierPolicy is the policy of collections created
+	// without one ("": memory).
+	Tier              *TierConfig
+	DefaultTierPolicy string
 
 	// crashAt, set by tests, is called at the named steps of create and
 	// drop so a child process can die exactly there.
@@ -118,6 +124,7 @@ type DB struct {
 	cols   map[string]*Handle // by tenant + "\x00" + name
 
 	ckpt *checkpointer
+	tier *tier.Tier // nil: no object storage
 }
 
 func colKey(tenant, name string) string { return tenant + "\x00" + name }
@@ -139,6 +146,9 @@ func Open(dir string, cfg Config) (*DB, error) {
 	ok := false
 	defer func() {
 		if !ok {
+			if db.tier != nil {
+				db.tier.Close()
+			}
 			db.closeAll()
 		}
 	}()
@@ -164,6 +174,9 @@ func Open(dir string, cfg Config) (*DB, error) {
 		db.cols[colKey(row.TenantID, row.Name)] = h
 	}
 	db.ckpt = newCheckpointer(db)
+	if err := db.openTier(); err != nil {
+		return nil, err
+	}
 	ok = true
 	return db, nil
 }
@@ -294,7 +307,7 @@ func (db *DB) ListCollections(tenant string) []CollectionInfo {
 	var out []CollectionInfo
 	for _, h := range db.cols {
 		if tenant == "" || h.info.TenantID == tenant {
-			out = append(out, h.info)
+			out = append(out, h.Info())
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -337,6 +350,7 @@ func (db *DB) Close() error {
 	if db.ckpt != nil {
 		db.ckpt.stop()
 	}
+	db.closeTier()
 	return db.closeAll()
 }
 
@@ -368,6 +382,9 @@ func (db *DB) closeWithoutCheckpoint() error {
 	db.mu.Unlock()
 	if db.ckpt != nil {
 		db.ckpt.stop()
+	}
+	if db.tier != nil {
+		db.tier.Close()
 	}
 	for _, h := range db.cols {
 		_ = h.close(false)

@@ -18,6 +18,10 @@ func (db *DB) CreateCollection(ctx context.Context, tenant string, cfg Collectio
 	if err != nil {
 		return CollectionInfo{}, err
 	}
+	policy, err := db.newCollectionPolicy(cfg.TierPolicy)
+	if err != nil {
+		return CollectionInfo{}, err
+	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	if db.closed {
@@ -28,7 +32,7 @@ func (db *DB) CreateCollection(ctx context.Context, tenant string, cfg Collectio
 	}
 	row, err := db.meta.InsertCollection(ctx, meta.Collection{
 		TenantID: tenant, Name: cfg.Name, Dimension: cfg.Dimension, Metric: cfg.Metric.String(),
-		M: cfg.M, EfConstruction: cfg.EfConstruction,
+		M: cfg.M, EfConstruction: cfg.EfConstruction, TierPolicy: policy,
 	})
 	if err != nil {
 		return CollectionInfo{}, translateMetaErr(err)
@@ -53,7 +57,8 @@ func (db *DB) CreateCollection(ctx context.Context, tenant string, cfg Collectio
 	}
 	db.cfg.crashAt("create:ready")
 	db.cols[colKey(tenant, cfg.Name)] = h
-	return h.info, nil
+	db.registerWithTier(h)
+	return h.Info(), nil
 }
 
 // undoCreate rolls a half-made collection back, as recovery would.
@@ -86,6 +91,7 @@ func (db *DB) DropCollection(ctx context.Context, tenant, name string) error {
 	}
 	db.cfg.crashAt("drop:marked")
 	delete(db.cols, colKey(tenant, name))
+	db.unregisterFromTier(h)
 	if err := h.close(false); err != nil {
 		db.log.Warn("closing a dropped collection's log", "collection", name, "err", err)
 	}

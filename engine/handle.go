@@ -25,6 +25,8 @@ type CollectionInfo struct {
 	Name      string
 	Config    CollectionConfig
 	CreatedAt time.Time
+	// TierPolicy is memory or memory-s3 (tiering.go).
+	TierPolicy string
 }
 
 // Handle is a durable collection: every write goes through its log before
@@ -46,13 +48,21 @@ type Handle struct {
 	// writers counts Upsert and Delete calls past validation, for the log's
 	// commit delay (wal.Options.Writers).
 	writers atomic.Int64
+	// tierPolicy (a string) can change while the collection is open;
+	// policyMu orders the changes (tiering.go).
+	tierPolicy atomic.Value
+	policyMu   sync.Mutex
 }
 
 func (h *Handle) walDir() string      { return filepath.Join(h.dir, "wal") }
 func (h *Handle) snapshotDir() string { return filepath.Join(h.dir, "snapshots") }
 
 // Info returns the catalog entry.
-func (h *Handle) Info() CollectionInfo { return h.info }
+func (h *Handle) Info() CollectionInfo {
+	i := h.info
+	i.TierPolicy = h.TierPolicy()
+	return i
+}
 
 // Collection exposes the in-memory collection for reads.
 func (h *Handle) Collection() *Collection { return h.c }
@@ -262,6 +272,7 @@ func (db *DB) openCollection(row meta.Collection) (*Handle, error) {
 		return nil, err
 	}
 	h := &Handle{db: db, dir: db.collectionDir(row.ID), info: CollectionInfo{ID: row.ID, TenantID: row.TenantID, Name: row.Name, Config: cfg, CreatedAt: row.CreatedAt}}
+	h.tierPolicy.Store(row.TierPolicy)
 	if err := snapshot.RemoveTemps(db.cfg.FS, h.snapshotDir()); err != nil {
 		return nil, err
 	}
