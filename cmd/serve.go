@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/akidb/akidb/engine"
+	"github.com/akidb/akidb/engine/tier"
 	"github.com/akidb/akidb/engine/wal"
 	"github.com/akidb/akidb/serve"
 	"github.com/akidb/akidb/serve/api"
@@ -59,7 +60,16 @@ A REST body is read, within --body-timeout (408 past it; a gRPC message
 must arrive within it too), before the request takes its slot;
 --max-inflight-body-bytes bounds the bytes of bodies held at once (503 past
 it) and --max-response-bytes an answer. Unless GOMEMLIMIT is set, the Go heap is held to 75% of the
-memory available (cgroup limit or RAM). See docs/limits.md.`,
+memory available (cgroup limit or RAM). See docs/limits.md.
+
+With --s3-endpoint and --s3-bucket, collections with the memory-s3 tiering
+policy (--tier-policy sets the default; PATCH /api/v1/collections/{name}
+changes one) ship every snapshot and, every --s3-ship-interval, the durable log
+to MinIO/S3; failed uploads wait in a dead-letter queue that a worker retries.
+Credentials: AKIDB_S3_ACCESS_KEY and AKIDB_S3_SECRET_KEY, or the
+--s3-*-key-file flags. "akidb restore" brings a collection back. See
+docs/tiering.md.`,
+
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := serveConfig(c)
@@ -125,7 +135,56 @@ memory available (cgroup limit or RAM). See docs/limits.md.`,
 	f.Int64("quota-max-vectors", -1, "default most live records per tenant (-1: unlimited)")
 	f.Int64("quota-max-storage-bytes", -1, "default most bytes of in-memory collection size per tenant (-1: unlimited)")
 	f.Int64("quota-max-disk-bytes", -1, "default most bytes of collection files (logs, snapshots) per tenant (-1: unlimited)")
+	addS3Flags(f)
+	f.String("tier-policy", engine.TierMemory, "tiering policy of collections created without one: memory, or memory-s3 (needs --s3-endpoint)")
+	f.Duration("s3-ship-interval", tier.DefaultShipInterval, "how often the durable log is shipped to the object store: the recovery point")
+	f.Int("s3-keep-snapshots", tier.DefaultKeepSnapshots, "snapshots kept in the object store per collection, with the log after the oldest")
+	f.Duration("dlq-retry-interval", tier.DefaultDLQRetryInterval, "how often the dead-letter queue's retry worker runs (and the base of its back-off)")
+	f.Int("dlq-batch", tier.DefaultDLQBatch, "entries one retry run takes, oldest first")
+	f.Int("dlq-max-retries", tier.DefaultDLQMaxRetries, "failed retries after which an entry is permanent (an operator retries or discards it)")
 	return cmd
+}
+
+// tierConfig reads the object storage tier's flags.
+func tierConfig(c *cli) (serve.TierConfig, error) {
+	v := c.v
+	var tc serve.TierConfig
+	s3cfg, err := s3Config(c)
+	if err != nil {
+		return tc, err
+	}
+	tc.S3 = s3cfg
+	tc.Prefix = v.GetString("s3-prefix")
+	tc.DefaultPolicy = v.GetString("tier-policy")
+	switch tc.DefaultPolicy {
+	case engine.TierMemory:
+	case engine.TierMemoryS3:
+		if s3cfg == nil {
+			return tc, fmt.Errorf("--tier-policy memory-s3 needs an object store: set --s3-endpoint and --s3-bucket")
+		}
+	case engine.TierS3Only:
+		return tc, fmt.Errorf("--tier-policy s3-only is not available yet; use memory or memory-s3")
+	default:
+		return tc, fmt.Errorf("--tier-policy %q: want memory or memory-s3", tc.DefaultPolicy)
+	}
+	tc.ShipInterval = v.GetDuration("s3-ship-interval")
+	tc.KeepSnapshots = v.GetInt("s3-keep-snapshots")
+	tc.DLQRetryInterval = v.GetDuration("dlq-retry-interval")
+	tc.DLQBatch = v.GetInt("dlq-batch")
+	tc.DLQMaxRetries = v.GetInt("dlq-max-retries")
+	switch {
+	case tc.ShipInterval <= 0:
+		return tc, fmt.Errorf("--s3-ship-interval must be positive")
+	case tc.KeepSnapshots < 1:
+		return tc, fmt.Errorf("--s3-keep-snapshots must be at least 1")
+	case tc.DLQRetryInterval <= 0:
+		return tc, fmt.Errorf("--dlq-retry-interval must be positive")
+	case tc.DLQBatch < 1 || tc.DLQBatch > 1000:
+		return tc, fmt.Errorf("--dlq-batch must be between 1 and 1000")
+	case tc.DLQMaxRetries < 1:
+		return tc, fmt.Errorf("--dlq-max-retries must be at least 1")
+	}
+	return tc, nil
 }
 
 // serveConfig turns the layered settings into serve.Config.
@@ -201,6 +260,9 @@ func serveConfig(c *cli) (serve.Config, error) {
 		case n >= 0:
 			*q.dst = &n
 		}
+	}
+	if cfg.Tier, err = tierConfig(c); err != nil {
+		return cfg, err
 	}
 	if err := validateServeConfig(cfg); err != nil {
 		return cfg, err

@@ -62,6 +62,7 @@ func (h *Handle) checkpoint() error {
 	// Take the state, then let writes resume: writing it out (hundreds of
 	// megabytes for a large collection) happens while writes go on.
 	st := c.captureState()
+	view := h.parquetView()
 	h.sinceRecords.Store(0)
 	h.sinceBytes.Store(0)
 	c.writeGate.Unlock()
@@ -71,6 +72,8 @@ func (h *Handle) checkpoint() error {
 	if err := h.stopping(); err != nil {
 		return err
 	}
+	h.writeParquet(view, seq)
+	h.tierCheckpointed()
 	return h.pruneAfterCheckpoint()
 }
 
@@ -118,7 +121,9 @@ func (s stopWriter) Write(p []byte) (int, error) {
 }
 
 // pruneAfterCheckpoint keeps the newest keepSnapshots snapshots and the
-// log from the oldest kept one on.
+// log from the oldest kept one on, and whatever the object storage tier
+// has not confirmed uploaded yet (a snapshot queued for upload, the log
+// after what the store's manifest reaches).
 func (h *Handle) pruneAfterCheckpoint() error {
 	defer h.refreshSnapshotBytes()
 	seqs, err := snapshot.List(h.db.cfg.FS, h.snapshotDir())
@@ -127,14 +132,20 @@ func (h *Handle) pruneAfterCheckpoint() error {
 	}
 	var errs []error
 	for _, old := range seqs[min(len(seqs), keepSnapshots):] {
+		if h.tierHoldsSnapshot(old) {
+			continue
+		}
 		if err := h.db.cfg.FS.Remove(h.snapshotDir() + "/" + snapshot.FileName(old)); err != nil {
 			errs = append(errs, fmt.Errorf("remove old snapshot %d: %w", old, err))
 		}
 	}
 	if len(seqs) >= keepSnapshots {
-		oldestKept := seqs[keepSnapshots-1]
-		if err := h.wal.TruncateBefore(oldestKept + 1); err != nil {
-			errs = append(errs, fmt.Errorf("truncate log before %d: %w", oldestKept+1, err))
+		before := seqs[keepSnapshots-1] + 1
+		if keep := h.keepLogFrom(); keep > 0 {
+			before = min(before, keep)
+		}
+		if err := h.wal.TruncateBefore(before); err != nil {
+			errs = append(errs, fmt.Errorf("truncate log before %d: %w", before, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -40,6 +40,10 @@ type CollectionConfig struct {
 	M              int   // HNSW links per node (layer 0 has 2*M); default 16
 	EfConstruction int   // HNSW build beam width; default 200
 	Seed           int64 // level RNG seed, for reproducible graphs
+	// TierPolicy is the initial tiering policy of a collection made with
+	// DB.CreateCollection ("": the DB's default); it can change later
+	// (DB.SetTierPolicy). In-memory collections ignore it.
+	TierPolicy string
 }
 
 // withDefaults fills unset HNSW parameters and validates the rest.

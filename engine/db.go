@@ -14,6 +14,7 @@ import (
 	"github.com/akidb/akidb/engine/dirlock"
 	"github.com/akidb/akidb/engine/distance"
 	"github.com/akidb/akidb/engine/meta"
+	"github.com/akidb/akidb/engine/tier"
 	"github.com/akidb/akidb/engine/wal"
 )
 
@@ -56,6 +57,11 @@ type Config struct {
 	VacuumRatio float64
 	// Observer receives timings for metrics; nil discards them.
 	Observer Observer
+	// Tier, if set, ships memory-s3 collections to object storage
+	// (tiering.go); DefaultTierPolicy is the policy of collections created
+	// without one ("": memory).
+	Tier              *TierConfig
+	DefaultTierPolicy string
 
 	// crashAt, set by tests, is called at the named steps of create and
 	// drop so a child process can die exactly there (or a test can wait
@@ -126,6 +132,7 @@ type DB struct {
 	ddl  sync.WaitGroup // creates and drops in flight, for Close
 
 	ckpt *checkpointer
+	tier *tier.Tier // nil: no object storage
 }
 
 func colKey(tenant, name string) string { return tenant + "\x00" + name }
@@ -149,6 +156,9 @@ func Open(dir string, cfg Config) (*DB, error) {
 	ok := false
 	defer func() {
 		if !ok {
+			if db.tier != nil {
+				db.tier.Close()
+			}
 			db.closeAll()
 		}
 	}()
@@ -174,6 +184,9 @@ func Open(dir string, cfg Config) (*DB, error) {
 		db.cols[colKey(row.TenantID, row.Name)] = h
 	}
 	db.ckpt = newCheckpointer(db)
+	if err := db.openTier(); err != nil {
+		return nil, err
+	}
 	ok = true
 	return db, nil
 }
@@ -307,7 +320,7 @@ func (db *DB) ListCollections(tenant string) []CollectionInfo {
 	var out []CollectionInfo
 	for _, h := range db.cols {
 		if tenant == "" || h.info.TenantID == tenant {
-			out = append(out, h.info)
+			out = append(out, h.Info())
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -351,6 +364,7 @@ func (db *DB) Close() error {
 	if db.ckpt != nil {
 		db.ckpt.stop()
 	}
+	db.closeTier()
 	return db.closeAll()
 }
 
@@ -383,6 +397,9 @@ func (db *DB) closeWithoutCheckpoint() error {
 	db.ddl.Wait()
 	if db.ckpt != nil {
 		db.ckpt.stop()
+	}
+	if db.tier != nil {
+		db.tier.Close()
 	}
 	for _, h := range db.cols {
 		_ = h.close(false)

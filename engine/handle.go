@@ -24,6 +24,8 @@ type CollectionInfo struct {
 	Name      string
 	Config    CollectionConfig
 	CreatedAt time.Time
+	// TierPolicy is memory or memory-s3 (tiering.go).
+	TierPolicy string
 }
 
 // Handle is a durable collection: every write goes through its log before
@@ -55,13 +57,21 @@ type Handle struct {
 	// compact asks the next checkpoint to vacuum whatever tombstones
 	// there are, not only past VacuumRatio (RequestCompaction).
 	compact atomic.Bool
+	// tierPolicy (a string) can change while the collection is open;
+	// policyMu orders the changes (tiering.go).
+	tierPolicy atomic.Value
+	policyMu   sync.Mutex
 }
 
 func (h *Handle) walDir() string      { return filepath.Join(h.dir, "wal") }
 func (h *Handle) snapshotDir() string { return filepath.Join(h.dir, "snapshots") }
 
 // Info returns the catalog entry.
-func (h *Handle) Info() CollectionInfo { return h.info }
+func (h *Handle) Info() CollectionInfo {
+	i := h.info
+	i.TierPolicy = h.TierPolicy()
+	return i
+}
 
 // Collection exposes the in-memory collection for reads.
 func (h *Handle) Collection() *Collection { return h.c }
@@ -339,6 +349,7 @@ func (db *DB) openCollection(row meta.Collection) (*Handle, error) {
 		return nil, err
 	}
 	h := &Handle{db: db, dir: db.collectionDir(row.ID), info: CollectionInfo{ID: row.ID, TenantID: row.TenantID, Name: row.Name, Config: cfg, CreatedAt: row.CreatedAt}}
+	h.tierPolicy.Store(row.TierPolicy)
 	if err := snapshot.RemoveTemps(db.cfg.FS, h.snapshotDir()); err != nil {
 		return nil, err
 	}

@@ -70,6 +70,8 @@ type Config struct {
 	// Limiting configures load shedding, rate limits and quotas
 	// (docs/limits.md).
 	Limiting LimitingConfig
+	// Tier configures the object storage tier (docs/tiering.md).
+	Tier TierConfig
 	// AllowPlaintext lets the server listen without TLS on an address
 	// other than loopback (for a TLS-terminating proxy in front); it then
 	// warns at start and on /readyz. Without it Start refuses that.
@@ -367,7 +369,14 @@ func (s *Server) openEngine() {
 	ecfg := s.cfg.Engine
 	ecfg.Logger = s.log
 	ecfg.Observer = s.metrics
+	ecfg.DefaultTierPolicy = s.cfg.Tier.DefaultPolicy
 	start := time.Now()
+	tc, err := s.engineTier()
+	if err != nil {
+		s.errs <- err
+		return
+	}
+	ecfg.Tier = tc
 	db, err := engine.Open(s.cfg.DataDir, ecfg)
 	if err != nil {
 		s.errs <- fmt.Errorf("open data dir %s: %w", s.cfg.DataDir, err)
@@ -386,6 +395,7 @@ func (s *Server) openEngine() {
 	}
 	s.db = db
 	s.dbMu.Unlock()
+	s.metrics.SetTierSource(func() (metrics.TierTotals, bool) { return tierTotals(db) })
 	s.svc.SetDB(db)
 	s.grpcAPI.SetServing(true)
 	s.log.Info("ready", "data_dir", s.cfg.DataDir, "collections", len(db.ListCollections("")), "recovery", time.Since(start).Round(time.Millisecond))
@@ -428,7 +438,7 @@ func (s *Server) openSecurity(db *engine.DB) error {
 	if err != nil {
 		return err
 	}
-	return s.guard.Attach(access.Deps{Authenticator: authn, Auditor: auditor, Store: db.Meta(), Collections: db, Limits: lim})
+	return s.guard.Attach(access.Deps{Authenticator: authn, Auditor: auditor, Store: db.Meta(), Collections: db, Limits: lim, Storage: db})
 }
 
 // openLimits loads the runtime settings and every quota from the catalog,

@@ -11,7 +11,7 @@ func collectionView(info engine.CollectionInfo, st *engine.Stats) Collection {
 	c := Collection{
 		Name: info.Name, Dimension: info.Config.Dimension, Metric: info.Config.Metric.String(),
 		HNSW:      HNSWParams{M: info.Config.M, EfConstruction: info.Config.EfConstruction},
-		CreatedAt: info.CreatedAt,
+		CreatedAt: info.CreatedAt, TierPolicy: info.TierPolicy,
 	}
 	if st != nil {
 		c.Stats = &CollectionStats{Count: st.Count, Deleted: st.Deleted, MemoryBytes: st.MemoryBytes, DiskBytes: st.DiskBytes}
@@ -50,8 +50,13 @@ func (s *Service) CreateCollection(ctx context.Context, req CreateCollectionRequ
 		}
 		defer done()
 	}
+	if req.TierPolicy != "" {
+		if err := db.ValidateTierPolicy(req.TierPolicy); err != nil {
+			return Collection{}, AsError(err)
+		}
+	}
 	info, err := db.CreateCollection(ctx, tenant(ctx), engine.CollectionConfig{
-		Name: req.Name, Dimension: req.Dimension, Metric: m, M: req.HNSW.M, EfConstruction: req.HNSW.EfConstruction,
+		Name: req.Name, Dimension: req.Dimension, Metric: m, M: req.HNSW.M, EfConstruction: req.HNSW.EfConstruction, TierPolicy: req.TierPolicy,
 	})
 	if err != nil {
 		return Collection{}, AsError(err)

@@ -17,6 +17,26 @@ type CreateCollectionRequest struct {
 	Dimension int        `json:"dimension"`
 	Metric    string     `json:"metric"`
 	HNSW      HNSWParams `json:"hnsw"`
+	// TierPolicy is memory or memory-s3 ("": the server's --tier-policy).
+	TierPolicy string `json:"tier_policy,omitempty"`
+}
+
+// UpdateCollectionRequest is the body of PATCH /api/v1/collections/{name}:
+// the fields given change, the others stay.
+type UpdateCollectionRequest struct {
+	TierPolicy *string `json:"tier_policy,omitempty"`
+}
+
+// CheckpointResponse answers POST /admin/collections/{name}/checkpoint.
+type CheckpointResponse struct {
+	Collection string `json:"collection"`
+	// SnapshotSeq is the log sequence number the collection's newest
+	// snapshot covers (0: the collection is empty and has none).
+	SnapshotSeq uint64 `json:"snapshot_seq"`
+	TierPolicy  string `json:"tier_policy"`
+	// UploadQueued: the collection is memory-s3 and its snapshot is queued
+	// for upload (GET /admin/storage/status follows it).
+	UploadQueued bool `json:"upload_queued"`
 }
 
 // CollectionStats are a collection's live figures.
@@ -29,12 +49,14 @@ type CollectionStats struct {
 
 // Collection describes a collection.
 type Collection struct {
-	Name      string           `json:"name"`
-	Dimension int              `json:"dimension"`
-	Metric    string           `json:"metric"`
-	HNSW      HNSWParams       `json:"hnsw"`
-	CreatedAt time.Time        `json:"created_at"`
-	Stats     *CollectionStats `json:"stats,omitempty"`
+	Name      string     `json:"name"`
+	Dimension int        `json:"dimension"`
+	Metric    string     `json:"metric"`
+	HNSW      HNSWParams `json:"hnsw"`
+	CreatedAt time.Time  `json:"created_at"`
+	// TierPolicy is memory or memory-s3 (docs/tiering.md).
+	TierPolicy string           `json:"tier_policy"`
+	Stats      *CollectionStats `json:"stats,omitempty"`
 }
 
 // CollectionList is the body of GET /api/v1/collections.

@@ -96,6 +96,8 @@
 //	collection.delete    x      x
 //	collection.list      x      x       x
 //	collection.read      x      x       x
+//	collection.update    x      x
+//	collection.checkpoint x
 //	vector.upsert        x      x
 //	vector.delete        x      x
 //	vector.read          x      x       x
@@ -109,6 +111,7 @@
 //	quota.write          G
 //	config.read          G
 //	config.write         G
+//	storage.read         x      x       x
 //	storage.admin        G
 //	audit.read           x
 //	status.read          x      x       x

@@ -18,7 +18,8 @@ type collectionServer struct {
 func (c *collectionServer) CreateCollection(ctx context.Context, req *akidbv1.CreateCollectionRequest) (*akidbv1.Collection, error) {
 	col, err := c.s.svc.CreateCollection(ctx, api.CreateCollectionRequest{
 		Name: req.GetName(), Dimension: int(req.GetDimension()), Metric: req.GetMetric(),
-		HNSW: api.HNSWParams{M: int(req.GetHnsw().GetM()), EfConstruction: int(req.GetHnsw().GetEfConstruction())},
+		HNSW:       api.HNSWParams{M: int(req.GetHnsw().GetM()), EfConstruction: int(req.GetHnsw().GetEfConstruction())},
+		TierPolicy: req.GetTierPolicy(),
 	})
 	if err != nil {
 		return nil, c.s.fail(ctx, err)

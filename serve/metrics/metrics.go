@@ -38,6 +38,7 @@ type Metrics struct {
 	recovery      prometheus.Histogram
 	replayed      prometheus.Counter
 	stats         *statsCollector
+	tier          *tierMetrics
 }
 
 // New creates AkiDB's metrics and registers them, with the process and Go
@@ -99,14 +100,15 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Write-ahead log records replayed during recovery.",
 		}),
 		stats: newStatsCollector(),
+		tier:  newTierMetrics(),
 	}
-	for _, c := range []prometheus.Collector{
+	for _, c := range append([]prometheus.Collector{
 		m.httpRequests, m.httpDuration, m.grpcRequests, m.grpcDuration,
 		m.search, m.upsert, m.walFsync, m.snapshot, m.snapshotFails,
 		m.recovery, m.replayed, m.stats,
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector(),
-	} {
+	}, m.tier.collectors()...) {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}

@@ -13,6 +13,7 @@ var routeActions = map[string]auth.Action{
 	"GET /api/v1/collections":                      auth.ActionCollectionList,
 	"GET /api/v1/collections/:name":                auth.ActionCollectionRead,
 	"DELETE /api/v1/collections/:name":             auth.ActionCollectionDelete,
+	"PATCH /api/v1/collections/:name":              auth.ActionCollectionUpdate,
 	"POST /api/v1/collections/:name/insert":        auth.ActionVectorUpsert,
 	"POST /api/v1/collections/:name/query":         auth.ActionVectorQuery,
 	"POST /api/v1/collections/:name/delete":        auth.ActionVectorDelete,
@@ -37,6 +38,13 @@ var routeActions = map[string]auth.Action{
 	"DELETE /admin/api-keys/:id/rate-limit":        auth.ActionQuotaWrite,
 	"GET /admin/config":                            auth.ActionConfigRead,
 	"POST /admin/config/rate-limit":                auth.ActionConfigWrite,
+	"POST /admin/collections/:name/checkpoint":     auth.ActionCollectionCheckpoint,
+	"GET /admin/storage/status":                    auth.ActionStorageRead,
+	"POST /admin/storage/circuit-breaker/reset":    auth.ActionStorageAdmin,
+	"GET /admin/dlq":                               auth.ActionStorageRead,
+	"POST /admin/dlq/retry":                        auth.ActionStorageAdmin,
+	"POST /admin/dlq/:id/retry":                    auth.ActionStorageAdmin,
+	"DELETE /admin/dlq/:id":                        auth.ActionStorageAdmin,
 	"GET /admin/metrics":                           auth.ActionMetricsRead,
 }
 
