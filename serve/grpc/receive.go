@@ -23,8 +23,8 @@ import (
 //
 // The server's tap (receiveDeadline), which gRPC runs when a stream's
 // headers arrive, before its message is read, gives the stream's context
-// a timer; the first interceptor (endReceive), which runs once the
-// message is in, stops it. When the timer fires first the stream's
+// a timer; an interceptor (endReceive), which runs once the message is
+// in, stops it. When the timer fires first the stream's
 // context ends, the read stops, and the client gets DEADLINE_EXCEEDED.
 // Health and reflection streams are not timed: they carry no request
 // body worth the name, and health Watch lives as long as its client.
@@ -72,8 +72,8 @@ func (s *Server) receiveDeadline(ctx context.Context, info *tap.Info) (context.C
 	return context.WithValue(rc, receiveKey{}, rc), nil
 }
 
-// endReceive is the first interceptor: the message is in, so the receive
-// timer stops. If it fired meanwhile, the stream is already ended: the
+// endReceive runs right after takeDecoded: the message is in, so the
+// receive timer stops. If it fired meanwhile, the stream is already ended: the
 // RPC fails as the read would have.
 func (s *Server) endReceive(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	if rc, ok := ctx.Value(receiveKey{}).(*receiveCtx); ok && !rc.timer.Stop() && rc.expired.Load() {

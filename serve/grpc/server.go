@@ -144,12 +144,13 @@ func NewServer(svc *api.Service, opts Options) *Server {
 	s := &Server{svc: svc, guard: opts.Guard, log: opts.Logger, health: health.NewServer(), shedder: opts.Shedder, budget: opts.Budget, bodyTimeout: opts.BodyTimeout, timeout: opts.RequestTimeout,
 		maxResponse: sendMax, codec: newServerCodec()}
 
-	// Order (docs/limits.md): the message is in, so its receive timer
-	// stops; what the codec kept goes to the context; then the caller's
+	// Order (docs/limits.md): what the codec kept goes to the context
+	// (first, so that it is let go whatever happens next); the message is
+	// in, so its receive timer stops; then the caller's
 	// interceptors (metrics, logs); authenticate and authorize; refuse a
 	// request that could not be decoded; take the in-flight slot and the
 	// message's bytes of the body budget; serve; bound the response.
-	interceptors := []grpc.UnaryServerInterceptor{s.endReceive, s.takeDecoded}
+	interceptors := []grpc.UnaryServerInterceptor{s.takeDecoded, s.endReceive}
 	interceptors = append(interceptors, opts.UnaryInterceptors...)
 	interceptors = append(interceptors, s.recoverUnary)
 	streamInterceptors := []grpc.StreamServerInterceptor{s.recoverStream}
