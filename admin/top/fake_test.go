@@ -62,8 +62,9 @@ type fakeServer struct {
 	dlq              []access.DLQEntry
 	resident         *float64
 	// Action answers.
-	retried   access.DLQRetried
-	actionErr error
+	retried    access.DLQRetried
+	retryFails bool
+	actionErr  error
 
 	last   time.Time
 	counts [numOps]float64
@@ -175,6 +176,8 @@ func (f *fakeServer) ListDLQ(_ context.Context, status, cursor string, limit int
 	return access.DLQPage{Entries: append([]access.DLQEntry{}, f.dlq...)}, nil
 }
 
+// RetryDLQ retries a batch of two pending entries, as the server retries
+// --dlq-batch; with retryFails they fail and stay.
 func (f *fakeServer) RetryDLQ(context.Context) (access.DLQRetried, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -184,8 +187,23 @@ func (f *fakeServer) RetryDLQ(context.Context) (access.DLQRetried, error) {
 	if f.actionErr != nil {
 		return access.DLQRetried{}, f.actionErr
 	}
-	f.dlq = nil
-	return f.retried, nil
+	var res access.DLQRetried
+	var kept []access.DLQEntry
+	for _, e := range f.dlq {
+		if e.Status != "pending" || res.Attempted == 2 {
+			kept = append(kept, e)
+			continue
+		}
+		res.Attempted++
+		if f.retryFails {
+			res.Failed++
+			kept = append(kept, e)
+		} else {
+			res.Succeeded++
+		}
+	}
+	f.dlq = kept
+	return res, nil
 }
 
 func (f *fakeServer) RetryDLQEntry(_ context.Context, id int64) (access.DLQRetried, error) {

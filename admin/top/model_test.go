@@ -89,15 +89,25 @@ func TestRetryAll(t *testing.T) {
 	cmd := h.key("r")
 	h.wantStatus("retrying the DLQ")
 	h.act(cmd)
-	h.wantCalls("retry all")
+	// The server retries a batch (two here) per call: r goes on while
+	// every entry of a batch went through, and stops at an empty one.
+	h.wantCalls("retry all", "retry all", "retry all")
 	h.wantStatus("attempted 3: 3 succeeded")
 	if h.m.statusBad {
 		t.Fatal("a success is shown as a problem")
 	}
-	// The refresh after the action shows the DLQ drained.
-	if q := h.m.Snapshot().DLQ; q.Pending+q.Permanent != 0 || len(q.Entries) != 0 {
+	// The refresh after the action shows the pending entries gone; the
+	// permanent one waits for R or d.
+	if q := h.m.Snapshot().DLQ; q.Pending != 0 || q.Permanent != 1 || len(q.Entries) != 1 {
 		t.Fatalf("DLQ after the retry: %+v", q)
 	}
+	// A store still failing: one batch, not the retries of every entry
+	// spent.
+	h.f.dlq = brokenServer(h.clock).dlq
+	h.f.retryFails = true
+	h.act(h.key("r"))
+	h.wantCalls("retry all")
+	h.wantStatus("attempted 2: 0 succeeded (0 no longer needed), 2 failed")
 }
 
 func TestRetrySelectedNeedsAnEntry(t *testing.T) {

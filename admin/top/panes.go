@@ -138,7 +138,11 @@ func (m Model) tenantLines(w, h int) []string {
 	if len(rows) == 0 {
 		cells = []string{m.st.dim.Render("no tenant matches the filter")}
 	}
-	return append(lines, m.list(paneTenants, row([]string{"TENANT", "OK/S", "429/S", "VECTORS", "STORAGE", "COLLECTIONS"}, widths), cells, h)...)
+	colls := "COLLECTIONS"
+	if barW < len(colls) {
+		colls = "COLLS"
+	}
+	return append(lines, m.list(paneTenants, row([]string{"TENANT", "OK/S", "429/S", "VECTORS", "STORAGE", colls}, widths), cells, h)...)
 }
 
 func (m Model) storageLines(w, h int) []string {

@@ -3,7 +3,9 @@ package top
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/akidb/akidb/admin"
@@ -131,6 +133,10 @@ func (s *Scraper) Scrape(ctx context.Context) Sample {
 	smp := Sample{At: s.now()}
 	defer func() { smp.Took = s.now().Sub(smp.At) }()
 	ready, err := s.c.Ready(ctx)
+	if err == nil && ready.Status == http.StatusBadRequest && strings.Contains(ready.Body, "HTTPS server") {
+		// Go's TLS server answers plain HTTP with this 400.
+		err = fmt.Errorf("the server speaks TLS; use an https:// URL (it answered %q)", ready.Body)
+	}
 	if err != nil {
 		smp.Err = err
 		return smp
@@ -232,13 +238,13 @@ func (s *Scraper) scrapeNames(ctx context.Context, smp *Sample) {
 // scrapeVersion takes the version from akidb_build_info, or once per
 // server process from /api/v1/status.
 func (s *Scraper) scrapeVersion(ctx context.Context, smp *Sample) {
-	for _, m := range smp.Families["akidb_build_info"].GetMetric() {
-		if v := labelValue(m, "version"); v != "" {
-			smp.Version = v
-			return
+	if mf, ok := smp.Families["akidb_build_info"]; ok {
+		for _, m := range mf.GetMetric() {
+			smp.Version = labelValue(m, "version")
 		}
+		return
 	}
-	if !s.keyed() || s.statusOff {
+	if smp.Families == nil || !s.keyed() || s.statusOff {
 		return
 	}
 	start, _ := smp.Families.scalar("process_start_time_seconds")

@@ -188,7 +188,7 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.RetryAll):
 		m.setStatus("retrying the DLQ …", false)
 		return m, m.action("retry DLQ", func(ctx context.Context) (string, error) {
-			res, err := m.opts.Client.RetryDLQ(ctx)
+			res, err := retryWhole(ctx, m.opts.Client)
 			return retried(res), err
 		})
 	case key.Matches(msg, k.RetryOne):
@@ -237,6 +237,35 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		}
 	}
 	return m, nil
+}
+
+// maxRetryCalls bounds the retry calls of one r (the server retries a
+// batch, --dlq-batch, per call).
+const maxRetryCalls = 1000
+
+// retryWhole retries the whole pending DLQ: one batch per call, while
+// every entry of the last batch went through. It stops at the first
+// failure or deferral (the store is still failing: retrying on would only
+// spend the entries' retries) and when a batch is empty.
+func retryWhole(ctx context.Context, c Client) (access.DLQRetried, error) {
+	var total access.DLQRetried
+	for range maxRetryCalls {
+		res, err := c.RetryDLQ(ctx)
+		if err != nil {
+			return total, err
+		}
+		r, t := res.RetryResult, &total.RetryResult
+		t.Attempted += r.Attempted
+		t.Succeeded += r.Succeeded
+		t.Obsolete += r.Obsolete
+		t.Failed += r.Failed
+		t.Permanent += r.Permanent
+		t.Deferred += r.Deferred
+		if r.Attempted == 0 || r.Failed > 0 || r.Deferred > 0 {
+			break
+		}
+	}
+	return total, nil
 }
 
 // retried says what a DLQ retry did.
