@@ -67,7 +67,9 @@ func (s *tmuxSession) run(args ...string) string {
 
 // keys types into the session (tmux key names: Tab, Enter, Escape, or
 // text).
-func (s *tmuxSession) keys(keys ...string) { s.run(append([]string{"send-keys", "-t", "top"}, keys...)...) }
+func (s *tmuxSession) keys(keys ...string) {
+	s.run(append([]string{"send-keys", "-t", "top"}, keys...)...)
+}
 
 // screen is what the terminal shows now.
 func (s *tmuxSession) screen() string { return s.run("capture-pane", "-p", "-t", "top") }
