@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -57,13 +58,19 @@ var metricsAccept = http.Header{
 // Metrics scrapes the server's metrics, parsed with expfmt: GET /metrics
 // (public: totals, no tenant ids), or with tenants GET /admin/metrics
 // (action metrics.read, the operator's: the series labelled with tenant
-// ids too). The families are keyed by name.
-func (r *Remote) Metrics(ctx context.Context, tenants bool) (map[string]*dto.MetricFamily, error) {
+// ids too). With names, only those families are asked for (name[]; a
+// server that does not filter sends them all). The families are keyed by
+// name.
+func (r *Remote) Metrics(ctx context.Context, tenants bool, names ...string) (map[string]*dto.MetricFamily, error) {
 	path := "/metrics"
 	if tenants {
 		path = "/admin/metrics"
 	}
-	data, hdr, err := r.send(ctx, http.MethodGet, path, nil, nil, metricsAccept)
+	var q url.Values
+	if len(names) > 0 {
+		q = url.Values{"name[]": names}
+	}
+	data, hdr, err := r.send(ctx, http.MethodGet, path, q, nil, metricsAccept)
 	if err != nil {
 		return nil, err
 	}

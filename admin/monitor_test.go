@@ -66,6 +66,14 @@ func TestMetricsScrape(t *testing.T) {
 		if err != nil {
 			t.Fatalf("text=%v: %v", text, err)
 		}
+		// name[] asks for some families only (promhttp filters).
+		only, err := anon.Metrics(ctx, false, "akidb_wal_fsync_duration_seconds")
+		if err != nil || len(only) != 1 || only["akidb_wal_fsync_duration_seconds"] == nil {
+			t.Fatalf("text=%v: filtered: %v %v", text, only, err)
+		}
+		if err != nil {
+			t.Fatalf("text=%v: %v", text, err)
+		}
 		if m := fams["akidb_ratelimit_allowed_total"].GetMetric(); len(m) != 1 || m[0].GetCounter().GetValue() != 3 || m[0].GetLabel()[0].GetValue() != "t1" {
 			t.Fatalf("text=%v: counter %v", text, m)
 		}

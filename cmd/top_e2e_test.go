@@ -22,7 +22,7 @@ import (
 const e2eTimeout = 90 * time.Second
 
 // buildAkidb builds the real binary from this checkout.
-func buildAkidb(t *testing.T) string {
+func buildAkidb(t testing.TB) string {
 	t.Helper()
 	root, err := filepath.Abs("..")
 	if err != nil {
@@ -107,7 +107,7 @@ func (s *tmuxSession) waitForText(texts ...string) string {
 
 // startServeBinary runs `akidb serve` (the real binary) on ports the kernel
 // chooses and returns its REST URL.
-func startServeBinary(t *testing.T, bin string, env []string, args ...string) string {
+func startServeBinary(t testing.TB, bin string, env []string, args ...string) (url string, pid int) {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--rest-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
@@ -137,12 +137,12 @@ func startServeBinary(t *testing.T, bin string, env []string, args ...string) st
 		}
 	}()
 	select {
-	case url := <-found:
-		return url
+	case url = <-found:
+		return url, cmd.Process.Pid
 	case <-time.After(e2eTimeout):
 		t.Fatalf("akidb serve did not say where it listens:\n%s", log.String())
 	}
-	return ""
+	return "", 0
 }
 
 // TestTopEndToEnd runs the real binary's `akidb top` under tmux against a
@@ -155,7 +155,7 @@ func TestTopEndToEnd(t *testing.T) {
 	bin := buildAkidb(t)
 	minio := s3test.Start(t)
 	dir := filepath.Join(t.TempDir(), "data")
-	server := startServeBinary(t, bin, []string{"AKIDB_S3_ACCESS_KEY=" + s3test.AccessKey, "AKIDB_S3_SECRET_KEY=" + s3test.SecretKey},
+	server, _ := startServeBinary(t, bin, []string{"AKIDB_S3_ACCESS_KEY=" + s3test.AccessKey, "AKIDB_S3_SECRET_KEY=" + s3test.SecretKey},
 		"--data-dir", dir, "--fsync", "none", "--s3-endpoint", minio.Endpoint(), "--s3-bucket", "akidb", "--s3-create-bucket",
 		"--s3-prefix", "edge/box1", "--tier-policy", "memory-s3", "--s3-ship-interval", "200ms", "--dlq-retry-interval", "1h")
 	key := readBootstrap(t, dir)

@@ -131,7 +131,7 @@ func TestTopTLS(t *testing.T) {
 	}{
 		"untrusted CA":   {[]string{"--cert", dc.ClientCertFile, "--key", dc.ClientKeyFile}, "pass its CA with --ca-cert"},
 		"no client cert": {[]string{"--ca-cert", dc.CAFile}, "client certificate"},
-		"plain http":     {[]string{"--server", "http://" + s.RESTAddr().String()}, "the server speaks TLS; use an https:// URL"},
+		"plain http":     {[]string{"--server", "http://" + s.RESTAddr().String()}, "use an https:// URL"},
 	} {
 		code, out, errs := runCLI(t, nil, append(base, c.args...)...)
 		if code != 1 || !strings.Contains(out, `"reachable": false`) || !strings.Contains(errs, c.want) {
@@ -159,7 +159,7 @@ func TestTopBootstrapKeyUnreadable(t *testing.T) {
 
 // postJSON sends a JSON body with the key and fails the test on an answer
 // other than 2xx.
-func postJSON(t *testing.T, server, key, path string, body any) {
+func postJSON(t testing.TB, server, key, path string, body any) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {

@@ -19,8 +19,9 @@ type Client interface {
 	// Status is GET /api/v1/status (the version, for a server without
 	// akidb_build_info).
 	Status(ctx context.Context) (api.StatusResponse, error)
-	// Metrics scrapes /metrics, or /admin/metrics with tenants.
-	Metrics(ctx context.Context, tenants bool) (map[string]*dto.MetricFamily, error)
+	// Metrics scrapes /metrics, or /admin/metrics with tenants; names, if
+	// given, are the only families wanted.
+	Metrics(ctx context.Context, tenants bool, names ...string) (map[string]*dto.MetricFamily, error)
 	ListTenants(ctx context.Context) ([]access.Tenant, error)
 	StorageStatus(ctx context.Context) (access.StorageStatus, error)
 	ListDLQ(ctx context.Context, status, cursor string, limit int) (access.DLQPage, error)

@@ -31,6 +31,10 @@ func describe(err error) string {
 		hint = "TLS: the server speaks plain HTTP; use an http:// URL"
 	case strings.Contains(msg, "malformed HTTP response"):
 		hint = "the server speaks TLS; use an https:// URL"
+	case strings.Contains(msg, "connection reset by peer"):
+		// What a TLS server does to plain HTTP when the 400 it sends
+		// first is lost to the reset.
+		hint = "the server closed the connection (if it speaks TLS, use an https:// URL)"
 	case strings.Contains(msg, "certificate required"), strings.Contains(msg, "bad certificate"):
 		hint = "TLS: the server wants a client certificate; pass --client-cert and --client-key"
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -288,7 +289,9 @@ var fakeRoutes = [numOps]struct{ route, method string }{
 	{"/api/v1/collections", "POST"},
 }
 
-func (f *fakeServer) Metrics(_ context.Context, tenants bool) (map[string]*dto.MetricFamily, error) {
+// Metrics filters by names as promhttp does, so a family the scraper
+// reads but does not ask for is missing in the tests too.
+func (f *fakeServer) Metrics(_ context.Context, tenants bool, names ...string) (map[string]*dto.MetricFamily, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	name := "metrics"
@@ -321,6 +324,23 @@ func (f *fakeServer) Metrics(_ context.Context, tenants bool) (map[string]*dto.M
 	gauge("akidb_index_backlog_vectors", 17)
 	gauge("akidb_wal_bytes", 18.2*1024*1024)
 	gauge("akidb_last_checkpoint_timestamp_seconds", float64(f.clock.Now().Add(-42*time.Second).Unix()))
+	if st := f.storage.Store; st != nil {
+		gauge("akidb_circuit_breaker_state", float64(st.CircuitBreaker.StateValue), "store", st.Name)
+		pending, permanent, lag := 0.0, 0.0, 0.0
+		for _, e := range f.dlq {
+			if e.Status == "permanent" {
+				permanent++
+			} else {
+				pending++
+			}
+		}
+		for _, c := range f.storage.Collections {
+			lag = max(lag, c.ShipLagSeconds)
+		}
+		gauge("akidb_dlq_entries", pending, "status", "pending")
+		gauge("akidb_dlq_entries", permanent, "status", "permanent")
+		gauge("akidb_tier_ship_lag_seconds", lag)
+	}
 	if f.resident != nil {
 		gauge("akidb_collections_resident", *f.resident)
 	}
@@ -360,7 +380,9 @@ func (f *fakeServer) Metrics(_ context.Context, tenants bool) (map[string]*dto.M
 	}
 	out := map[string]*dto.MetricFamily{}
 	for _, mf := range mfs {
-		out[mf.GetName()] = mf
+		if len(names) == 0 || slices.Contains(names, mf.GetName()) {
+			out[mf.GetName()] = mf
+		}
 	}
 	return out, nil
 }

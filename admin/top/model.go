@@ -105,12 +105,13 @@ type Model struct {
 
 	// Polling: one refresh at a time. gen numbers the scheduled ticks, so
 	// a tick made stale by a refresh started another way is ignored.
-	scraping bool
-	queued   bool
-	gen      int
-	failures int
-	nextAt   time.Time
-	quitting bool
+	scraping  bool
+	queued    bool
+	queuedAll bool
+	gen       int
+	failures  int
+	nextAt    time.Time
+	quitting  bool
 }
 
 // New returns the model; ctx bounds every request it makes.

@@ -25,7 +25,7 @@ func Collect(ctx context.Context, opts Options) Snapshot {
 	scrape := func() Sample {
 		c, cancel := context.WithTimeout(ctx, opts.Timeout)
 		defer cancel()
-		return sc.Scrape(c)
+		return sc.ScrapeAll(c)
 	}
 	first := scrape()
 	tr.fold(first)

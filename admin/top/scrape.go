@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,8 +43,28 @@ type Sample struct {
 	Version string
 }
 
+// scrapedFamilies are the metric families top reads: the server encodes
+// (and top parses) only these, about half the exposition.
+var scrapedFamilies = []string{
+	"process_start_time_seconds", "process_resident_memory_bytes", "go_memstats_heap_alloc_bytes",
+	"akidb_build_info", "akidb_collections", "akidb_vectors", "akidb_index_backlog_vectors",
+	"akidb_wal_bytes", "akidb_last_checkpoint_timestamp_seconds", "akidb_wal_fsync_duration_seconds",
+	"akidb_http_request_duration_seconds", "akidb_http_requests_total",
+	"akidb_grpc_request_duration_seconds", "akidb_grpc_requests_total",
+	"akidb_ratelimit_allowed_total", "akidb_ratelimit_limited_total", "akidb_quota_usage_ratio",
+	"akidb_tier_uploads_total", "akidb_tier_bytes_shipped_total", "akidb_collections_resident",
+	"akidb_circuit_breaker_state", "akidb_dlq_entries", "akidb_tier_ship_lag_seconds",
+}
+
+// ScrapedFamilies lists the metric families a refresh asks for.
+func ScrapedFamilies() []string { return slices.Clone(scrapedFamilies) }
+
 // Refresh tuning.
 const (
+	// detailsEvery bounds how long readiness and the storage status (and
+	// the DLQ list) go without being asked again when the metrics show no
+	// change.
+	detailsEvery = 5 * time.Second
 	// dlqLimit bounds the DLQ entries fetched per refresh.
 	dlqLimit = 500
 	// namesEvery bounds how often tenant names are fetched again for an
@@ -79,6 +100,12 @@ type Scraper struct {
 
 	names   map[string]string
 	namesAt time.Time
+	// failed: the last refresh got no answer (the next asks everything).
+	failed bool
+	// When readiness and the storage status were last asked, and the
+	// storage signature then.
+	readyAt, storageAt time.Time
+	storageSig         string
 	// version from /api/v1/status, for a server without akidb_build_info,
 	// and the process start it was read for.
 	version      string
@@ -128,30 +155,78 @@ func (s *Scraper) stop(err error, off *string, forbidden string) bool {
 	return true
 }
 
-// Scrape makes one refresh.
-func (s *Scraper) Scrape(ctx context.Context) Sample {
+// Scrape makes one refresh: the metrics every time (they carry the
+// breaker's state, the DLQ's counts and the ship lag); readiness, and the
+// storage status with the DLQ list, when one of those changed, when the
+// last refresh failed, and at least every detailsEvery. Fewer requests
+// per refresh cost the server less (docs/top.md).
+func (s *Scraper) Scrape(ctx context.Context) Sample { return s.scrape(ctx, false) }
+
+// ScrapeAll is a refresh that asks for everything now (after an action).
+func (s *Scraper) ScrapeAll(ctx context.Context) Sample { return s.scrape(ctx, true) }
+
+func (s *Scraper) scrape(ctx context.Context, all bool) Sample {
 	smp := Sample{At: s.now()}
 	defer func() { smp.Took = s.now().Sub(smp.At) }()
-	ready, err := s.c.Ready(ctx)
-	if err == nil && ready.Status == http.StatusBadRequest && strings.Contains(ready.Body, "HTTPS server") {
-		// Go's TLS server answers plain HTTP with this 400.
-		err = fmt.Errorf("the server speaks TLS; use an https:// URL (it answered %q)", ready.Body)
+	all = all || s.failed
+	s.failed = true // until this refresh gets its answers
+	if err := s.scrapeMetrics(ctx, &smp); err != nil {
+		return Sample{At: smp.At, Err: err}
 	}
-	if err != nil {
-		smp.Err = err
-		return smp
+	if all || smp.MetricsErr != nil || smp.At.Sub(s.readyAt) >= detailsEvery {
+		ready, err := s.c.Ready(ctx)
+		if err == nil {
+			err = tlsMismatch(ready.Status, ready.Body)
+		}
+		if err != nil {
+			return Sample{At: smp.At, Err: err}
+		}
+		smp.Ready, s.readyAt = ready, smp.At
 	}
-	smp.Ready = ready
-	s.scrapeMetrics(ctx, &smp)
-	s.scrapeStorage(ctx, &smp)
+	s.scrapeStorage(ctx, &smp, all)
 	s.scrapeNames(ctx, &smp)
 	s.scrapeVersion(ctx, &smp)
+	s.failed = false
 	return smp
 }
 
-func (s *Scraper) scrapeMetrics(ctx context.Context, smp *Sample) {
+// noAnswer reports whether err means the server did not answer (as
+// opposed to answering with an error).
+func noAnswer(err error) bool {
+	var ae *api.Error
+	var he *admin.HTTPError
+	return err != nil && !errors.As(err, &ae) && !errors.As(err, &he)
+}
+
+// tlsMismatch turns the 400 a Go TLS server answers plain HTTP with into
+// the error it means.
+func tlsMismatch(status int, body string) error {
+	if status == http.StatusBadRequest && strings.Contains(body, "HTTPS server") {
+		return fmt.Errorf("the server speaks TLS; use an https:// URL (it answered %q)", strings.TrimSpace(body))
+	}
+	return nil
+}
+
+// scrapeMetrics reads the exposition; it returns an error only when the
+// server did not answer.
+func (s *Scraper) scrapeMetrics(ctx context.Context, smp *Sample) error {
+	answered := func(err error) error {
+		var he *admin.HTTPError
+		if errors.As(err, &he) {
+			if terr := tlsMismatch(he.Status, he.Body); terr != nil {
+				return terr
+			}
+		}
+		if noAnswer(err) {
+			return err
+		}
+		return nil
+	}
 	if s.keyed() && s.tenantsOff == "" {
-		f, err := s.c.Metrics(ctx, true)
+		f, err := s.c.Metrics(ctx, true, scrapedFamilies...)
+		if ferr := answered(err); ferr != nil {
+			return ferr
+		}
 		switch {
 		case err == nil:
 			smp.Families, smp.Tenants = f, true
@@ -160,25 +235,43 @@ func (s *Scraper) scrapeMetrics(ctx context.Context, smp *Sample) {
 		}
 	}
 	if smp.Families == nil {
-		f, err := s.c.Metrics(ctx, false)
+		f, err := s.c.Metrics(ctx, false, scrapedFamilies...)
+		if ferr := answered(err); ferr != nil {
+			return ferr
+		}
 		smp.Families, smp.MetricsErr = f, err
 	}
 	if !smp.Tenants && smp.TenantsErr == nil {
 		smp.TenantsOff = s.off(s.tenantsOff)
 	}
+	return nil
 }
 
-func (s *Scraper) scrapeStorage(ctx context.Context, smp *Sample) {
+// storageSignature is what, in the metrics, says the storage status
+// changed: the breaker's state and the DLQ's counts.
+func storageSignature(f families) string {
+	breaker, _ := f.sum("akidb_circuit_breaker_state", nil)
+	dlq := f.byLabel("akidb_dlq_entries", "status")
+	return fmt.Sprint(breaker, dlq["pending"], dlq["permanent"])
+}
+
+func (s *Scraper) scrapeStorage(ctx context.Context, smp *Sample, all bool) {
 	if !s.keyed() || s.storageOff != "" {
 		smp.StorageOff = s.off(s.storageOff)
 		return
 	}
+	sig := storageSignature(smp.Families)
+	if !all && !s.storageAt.IsZero() && smp.At.Sub(s.storageAt) < detailsEvery && sig == s.storageSig {
+		return // nothing changed: the last status stands
+	}
+	s.storageAt, s.storageSig = smp.At, sig
 	st, err := s.c.StorageStatus(ctx)
 	if err != nil {
 		if s.stop(err, &s.storageOff, offNeedsReader) {
 			smp.StorageOff = s.off(s.storageOff)
 		} else {
 			smp.StorageErr = err
+			s.storageAt = time.Time{} // ask again next time
 		}
 		return
 	}
@@ -193,6 +286,7 @@ func (s *Scraper) scrapeStorage(ctx context.Context, smp *Sample) {
 			smp.StorageOff = s.off(s.storageOff)
 		} else {
 			smp.DLQErr = err
+			s.storageAt = time.Time{}
 		}
 		return
 	}

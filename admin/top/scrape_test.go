@@ -33,13 +33,53 @@ func TestScraperAsksWhatCanAnswer(t *testing.T) {
 	t.Run("operator", func(t *testing.T) {
 		f := brokenServer(&fakeClock{t: base})
 		_, calls := scrapes(f, true, 3)
+		// The metrics at every refresh; readiness, the storage status
+		// and the DLQ list at the first (and every detailsEvery).
 		want := [][]string{
-			{"ready", "admin metrics", "storage", `dlq "" "" 500`, "tenants"},
-			{"ready", "admin metrics", "storage", `dlq "" "" 500`},
-			{"ready", "admin metrics", "storage", `dlq "" "" 500`},
+			{"admin metrics", "ready", "storage", `dlq "" "" 500`, "tenants"},
+			{"admin metrics"},
+			{"admin metrics"},
 		}
 		if !slices.EqualFunc(calls, want, slices.Equal) {
 			t.Fatalf("calls %q, want %q", calls, want)
+		}
+	})
+	t.Run("details when the metrics show a change", func(t *testing.T) {
+		f := brokenServer(&fakeClock{t: base})
+		sc := NewScraper(f, true, f.clock.Now)
+		step := func(d time.Duration) []string {
+			f.clock.Add(d)
+			sc.Scrape(context.Background())
+			return f.Calls()
+		}
+		step(0)
+		if c := step(time.Second); !slices.Equal(c, []string{"admin metrics"}) {
+			t.Fatalf("no change: %q", c)
+		}
+		f.storage.Store.CircuitBreaker.State, f.storage.Store.CircuitBreaker.StateValue = "half-open", 1
+		if c := step(time.Second); !slices.Equal(c, []string{"admin metrics", "storage", `dlq "" "" 500`}) {
+			t.Fatalf("the breaker changed: %q", c)
+		}
+		f.dlq = f.dlq[1:]
+		if c := step(time.Second); !slices.Equal(c, []string{"admin metrics", "storage", `dlq "" "" 500`}) {
+			t.Fatalf("the DLQ changed: %q", c)
+		}
+		if c := step(time.Second); !slices.Equal(c, []string{"admin metrics"}) {
+			t.Fatalf("no change: %q", c)
+		}
+		if c := step(detailsEvery); !slices.Equal(c, []string{"admin metrics", "ready", "storage", `dlq "" "" 500`}) {
+			t.Fatalf("after detailsEvery: %q", c)
+		}
+		sc.ScrapeAll(context.Background())
+		if c := f.Calls(); !slices.Equal(c, []string{"admin metrics", "ready", "storage", `dlq "" "" 500`}) {
+			t.Fatalf("ScrapeAll: %q", c)
+		}
+		// After a refresh without an answer, the next asks everything.
+		f.down = errRefused
+		step(time.Second)
+		f.down = nil
+		if c := step(time.Second); !slices.Equal(c, []string{"admin metrics", "ready", "storage", `dlq "" "" 500`}) {
+			t.Fatalf("after a failure: %q", c)
 		}
 	})
 	t.Run("empty DLQ is not listed", func(t *testing.T) {
@@ -52,7 +92,7 @@ func TestScraperAsksWhatCanAnswer(t *testing.T) {
 		f := brokenServer(&fakeClock{t: base})
 		f.metricsForbidden = true
 		tr, calls := scrapes(f, true, 3)
-		if calls[0][1] != "admin metrics" || slices.Contains(calls[2], "admin metrics") || !slices.Contains(calls[2], "metrics") || slices.Contains(calls[0], "tenants") {
+		if calls[0][0] != "admin metrics" || slices.Contains(calls[2], "admin metrics") || !slices.Contains(calls[2], "metrics") || slices.Contains(calls[0], "tenants") {
 			t.Fatalf("calls %q", calls)
 		}
 		snap := tr.snapshot()
@@ -92,7 +132,7 @@ func TestScraperAsksWhatCanAnswer(t *testing.T) {
 		f := brokenServer(&fakeClock{t: base})
 		f.keyRefused = true
 		tr, calls := scrapes(f, true, 3)
-		want := [][]string{{"ready", "admin metrics", "metrics"}, {"ready", "metrics"}, {"ready", "metrics"}}
+		want := [][]string{{"admin metrics", "metrics", "ready"}, {"metrics"}, {"metrics"}}
 		if !slices.EqualFunc(calls, want, slices.Equal) {
 			t.Fatalf("calls %q, want %q", calls, want)
 		}
@@ -103,10 +143,8 @@ func TestScraperAsksWhatCanAnswer(t *testing.T) {
 	})
 	t.Run("no key", func(t *testing.T) {
 		tr, calls := scrapes(brokenServer(&fakeClock{t: base}), false, 2)
-		for _, c := range calls {
-			if !slices.Equal(c, []string{"ready", "metrics"}) {
-				t.Fatalf("calls without a key: %q", calls)
-			}
+		if !slices.Equal(calls[0], []string{"metrics", "ready"}) || !slices.Equal(calls[1], []string{"metrics"}) {
+			t.Fatalf("calls without a key: %q", calls)
 		}
 		snap := tr.snapshot()
 		if snap.Storage.Unavailable != offNoKey || snap.Header.Vectors == nil || *snap.Header.Vectors != 1204331 {

@@ -219,7 +219,9 @@ func (t *tracker) fold(s Sample) {
 		return
 	}
 	t.lastGood = s.At
-	t.ready = readiness(s.Ready.Status, s.Ready.Body)
+	if s.Ready.Status != 0 {
+		t.ready = readiness(s.Ready.Status, s.Ready.Body)
+	}
 	if s.Families != nil {
 		t.families, t.tenantSeries = s.Families, s.Tenants
 		t.hist.add(pointOf(s.At, s.Families), sparkColumns*t.sparkSpan()+quantileWindow)
@@ -491,6 +493,10 @@ func (t *tracker) storagePane(s Sample) Storage {
 			ShipLagSeconds: c.ShipLagSeconds, PendingUploads: c.PendingUploads, DLQPending: c.DLQ.Pending, DLQPermanent: c.DLQ.Permanent, LastError: c.LastError})
 	}
 	if st.Enabled {
+		// The metric is read at every refresh; the status maybe not.
+		if v, ok := t.families.scalar("akidb_tier_ship_lag_seconds"); ok {
+			lag = v
+		}
 		out.ShipLagSeconds = ptr(lag)
 	}
 	out.Resident, out.Evicted, out.ResidentUnavailable = t.residency()

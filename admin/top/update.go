@@ -26,30 +26,35 @@ type (
 
 // Init starts the first refresh.
 func (m Model) Init() tea.Cmd {
-	return m.scrapeCmd()
+	return m.scrapeCmd(true)
 }
 
-// scrapeCmd runs one refresh, bounded by the timeout.
-func (m Model) scrapeCmd() tea.Cmd {
+// scrapeCmd runs one refresh, bounded by the timeout; all asks for every
+// detail now (after an action).
+func (m Model) scrapeCmd(all bool) tea.Cmd {
 	sc, ctx, timeout := m.scraper, m.ctx, m.opts.Timeout
 	return func() tea.Msg {
 		c, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
+		if all {
+			return scrapedMsg{sc.ScrapeAll(c)}
+		}
 		return scrapedMsg{sc.Scrape(c)}
 	}
 }
 
 // refreshNow starts a refresh, or queues one behind the refresh under
 // way: refreshes never overlap.
-func (m *Model) refreshNow() tea.Cmd {
+func (m *Model) refreshNow(all bool) tea.Cmd {
 	if m.scraping {
 		m.queued = true
+		m.queuedAll = m.queuedAll || all
 		return nil
 	}
 	m.scraping = true
 	m.gen++ // a scheduled tick is now stale
 	m.nextAt = time.Time{}
-	return m.scrapeCmd()
+	return m.scrapeCmd(all)
 }
 
 // delay is the pause before the next refresh: the interval, doubled for
@@ -75,14 +80,14 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.gen != m.gen || m.paused || m.scraping {
 			return m, nil
 		}
-		return m, m.refreshNow()
+		return m, m.refreshNow(false)
 	case actionMsg:
 		if msg.err != nil {
 			m.setStatus(msg.text+": "+describe(msg.err), true)
 		} else {
 			m.setStatus(msg.text, false)
 		}
-		return m, m.refreshNow()
+		return m, m.refreshNow(true)
 	case tea.KeyMsg:
 		return m.key(msg)
 	}
@@ -110,8 +115,9 @@ func (m Model) scraped(s Sample) (tea.Model, tea.Cmd) {
 	case m.quitting:
 		return m, nil
 	case m.queued:
-		m.queued = false
-		return m, m.refreshNow()
+		all := m.queuedAll
+		m.queued, m.queuedAll = false, false
+		return m, m.refreshNow(all)
 	case m.paused:
 		return m, nil
 	}
@@ -184,7 +190,7 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 		m.setStatus("refresh resumed", false)
-		return m, m.refreshNow()
+		return m, m.refreshNow(true)
 	case key.Matches(msg, k.RetryAll):
 		m.setStatus("retrying the DLQ …", false)
 		return m, m.action("retry DLQ", func(ctx context.Context) (string, error) {
