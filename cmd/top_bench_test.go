@@ -67,14 +67,18 @@ func BenchmarkTopRefreshServerCPU(b *testing.B) {
 		postJSON(b, url, key, fmt.Sprintf("/api/v1/collections/c%d/insert", c), api.UpsertRequest{Vectors: vs})
 		postJSON(b, url, key, fmt.Sprintf("/api/v1/collections/c%d/query", c), api.QueryRequest{Vector: []float32{1, 1, 2, 3, 4, 5, 6, 7}, K: 3})
 	}
-	const calls, rounds, pacedRefreshes = 300, 5, 30
+	const calls, rounds, pacedRefreshes, pacedRounds = 300, 5, 30, 3
 	// measure runs fn n times per round (paced: one a second) and reports
 	// the server's CPU per call, the idle server's over the same time
 	// subtracted.
 	measure := func(name string, n int, paced bool, fn func(b *testing.B)) {
 		b.Run(name, func(b *testing.B) {
 			var costs []float64
-			for range rounds {
+			r := rounds
+			if paced {
+				r = pacedRounds
+			}
+			for range r {
 				cpu0 := serverCPU(b, pid)
 				idle := time.NewTimer(time.Duration(n) * pacing(paced))
 				<-idle.C
@@ -108,7 +112,7 @@ func BenchmarkTopRefreshServerCPU(b *testing.B) {
 		}
 	}
 	refresh := func(b *testing.B) {
-		if s := sc.Scrape(ctx); s.Err != nil || !s.Tenants || s.Storage == nil || s.DLQ == nil {
+		if s := sc.Scrape(ctx); s.Err != nil || !s.Tenants || s.StorageErr != nil || s.DLQErr != nil {
 			b.Fatalf("refresh: %v %v %v %v %v", s.Err, s.MetricsErr, s.TenantsErr, s.StorageErr, s.DLQErr)
 		}
 	}
