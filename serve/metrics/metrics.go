@@ -106,7 +106,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		m.httpRequests, m.httpDuration, m.grpcRequests, m.grpcDuration,
 		m.search, m.upsert, m.walFsync, m.snapshot, m.snapshotFails,
 		m.recovery, m.replayed, m.stats,
-		newCachedCollector(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), processCacheTTL, nil),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector(),
 	}, m.tier.collectors()...) {
 		if err := reg.Register(c); err != nil {
