@@ -74,6 +74,7 @@ func (h *Handle) checkpoint() error {
 	if err != nil {
 		return fmt.Errorf("checkpoint %s at %d: %w", h.info.Name, seq, err)
 	}
+	h.lastCheckpoint.Store(time.Now().UnixNano())
 	h.writeParquet(view, seq)
 	h.tierCheckpointed()
 	return h.pruneAfterCheckpoint()
