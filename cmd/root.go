@@ -96,6 +96,7 @@ func newRootCommand(st *State) (*cobra.Command, *cli) {
 	root.AddCommand(newDLQCommand(c))
 	root.AddCommand(newCheckpointCommand(c))
 	root.AddCommand(newStorageCommand(c))
+	root.AddCommand(newTopCommand(c))
 	return root, c
 }
 

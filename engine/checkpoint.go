@@ -69,6 +69,7 @@ func (h *Handle) checkpoint() error {
 	if err := h.writeSnapshot(st, seq); err != nil {
 		return fmt.Errorf("checkpoint %s at %d: %w", h.info.Name, seq, err)
 	}
+	h.lastCheckpoint.Store(time.Now().UnixNano())
 	if err := h.stopping(); err != nil {
 		return err
 	}

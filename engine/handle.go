@@ -61,6 +61,10 @@ type Handle struct {
 	// policyMu orders the changes (tiering.go).
 	tierPolicy atomic.Value
 	policyMu   sync.Mutex
+	// lastCheckpoint is when the newest snapshot was written (unix
+	// nanoseconds; 0: never): set by each checkpoint that writes one, and
+	// at open from the snapshot the collection was loaded from.
+	lastCheckpoint atomic.Int64
 }
 
 func (h *Handle) walDir() string      { return filepath.Join(h.dir, "wal") }
@@ -217,6 +221,24 @@ func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int, owned b
 // compare graph results use it.
 func (h *Handle) WaitIndexed() { h.c.waitLinked() }
 
+// LogBytes is the size of the collection's write-ahead log up to its last
+// record: what a restart would replay at most.
+func (h *Handle) LogBytes() int64 {
+	if h.wal == nil {
+		return 0
+	}
+	return h.wal.Bytes()
+}
+
+// LastCheckpoint is when the collection's newest snapshot was written (the
+// zero time if it has none).
+func (h *Handle) LastCheckpoint() time.Time {
+	if ns := h.lastCheckpoint.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
+
 // IndexBacklog returns how many acknowledged vectors are not linked into
 // the graph yet (searches scan them exactly until they are).
 func (h *Handle) IndexBacklog() int { return h.c.stagedLen() }
@@ -358,6 +380,11 @@ func (db *DB) openCollection(row meta.Collection) (*Handle, error) {
 		return nil, err
 	}
 	h.c = c
+	if c.applied > 0 {
+		if fi, err := db.cfg.FS.Stat(filepath.Join(h.snapshotDir(), snapshot.FileName(c.applied))); err == nil {
+			h.lastCheckpoint.Store(fi.ModTime().UnixNano())
+		}
+	}
 	log, err := db.openLog(h, c.applied)
 	if err != nil {
 		return nil, err

@@ -384,6 +384,19 @@ func (l *Log) Size() int64 {
 	return n
 }
 
+// Bytes returns the size of the log's live segments up to their last
+// record (headers included, the preallocated space after it not): what a
+// restart would have to read, for monitoring (akidb_wal_bytes).
+func (l *Log) Bytes() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var n int64
+	for _, s := range l.segs {
+		n += s.end
+	}
+	return n
+}
+
 // GrowthFor returns how many bytes the log's files would grow by if a
 // record with a payload of n bytes were appended now, after what is queued:
 // 0 when it fits in the space the active segment has allocated, else the

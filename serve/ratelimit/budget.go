@@ -116,7 +116,10 @@ func (r *Reservation) Grow(n int64) *api.Error {
 	b := r.b
 	b.mu.Lock()
 	held := b.tenants[r.tenant]
-	if held > r.n && held+n > b.TenantMax() { // the tenant holds more than this request
+	// The tenant's share is checked when the tenant holds more than this
+	// request, and when it is less than the whole budget: with share 1
+	// only the server's budget refuses (503), as for the Shedder.
+	if tenantMax := b.TenantMax(); tenantMax < b.max && held > r.n && held+n > tenantMax {
 		b.mu.Unlock()
 		b.busy.Add(1)
 		return TenantBodyBytesError(held, b.TenantShare(), b.max)

@@ -71,6 +71,16 @@ func TestBudget(t *testing.T) {
 	}
 	bigB.Release()
 
+	// With a share of the whole budget only the server's bound refuses.
+	whole := NewBudget(100)
+	whole.SetTenantShare(1)
+	if _, err := whole.Reserve("a", 60); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := whole.Reserve("a", 50); err == nil || err.Code != api.CodeUnavailable {
+		t.Fatalf("share 1 past the budget: %+v, want 503 inflight_body_bytes", err)
+	}
+
 	// Concurrent reserves never take the budget past its bound.
 	b = NewBudget(1000)
 	b.SetTenantShare(1)
