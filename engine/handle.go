@@ -25,8 +25,10 @@ type CollectionInfo struct {
 	Name      string
 	Config    CollectionConfig
 	CreatedAt time.Time
-	// TierPolicy is memory or memory-s3 (tiering.go).
+	// TierPolicy is memory, memory-s3 or s3-only (tiering.go).
 	TierPolicy string
+	// LoadState is where the collection's state is now (residency.go).
+	LoadState LoadState
 }
 
 // Handle is a durable collection: every write goes through its log before
@@ -65,6 +67,9 @@ func (h *Handle) snapshotDir() string { return filepath.Join(h.dir, "snapshots")
 func (h *Handle) Info() CollectionInfo {
 	i := h.info
 	i.TierPolicy = h.TierPolicy()
+	h.res.mu.Lock()
+	i.LoadState = h.res.state
+	h.res.mu.Unlock()
 	return i
 }
 

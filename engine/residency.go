@@ -27,7 +27,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
+	"path/filepath"
 	"sync"
 	"time"
 )
@@ -349,4 +351,23 @@ func (db *DB) now() time.Time {
 		return tc.Tier.Clock.Now()
 	}
 	return time.Now()
+}
+
+// DiskBytes is the size of the collection's local files: snapshots, log,
+// the tier's staged uploads (a file that vanishes meanwhile counts for
+// nothing).
+func (h *Handle) DiskBytes() int64 {
+	var n int64
+	_ = filepath.WalkDir(h.dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }
