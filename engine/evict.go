@@ -348,6 +348,7 @@ type ResidencyTotals struct {
 	EvictAfter    time.Duration
 	ResidentBytes int64
 	Resident      int // collections in memory
+	Unavailable   int // collections whose load failed
 	Collections   int
 	CacheLimit    int64 // negative: none
 	CacheBytes    int64
@@ -363,6 +364,9 @@ func (db *DB) ResidencyTotals() ResidencyTotals {
 		r.mu.Lock()
 		if r.resident() {
 			t.Resident++
+		}
+		if r.state == LoadUnavailable {
+			t.Unavailable++
 		}
 		r.mu.Unlock()
 	}
