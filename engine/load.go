@@ -283,7 +283,13 @@ func (db *DB) fetchFromStore(ctx context.Context, h *Handle, whole bool) error {
 	if err := os.Rename(tmp, h.walDir()); err != nil {
 		return err
 	}
-	return syncDir(h.dir)
+	if err := syncDir(h.dir); err != nil {
+		return err
+	}
+	// The tier's files (staging, its copy of the manifest) went with the
+	// local copy: register again, so the shipper starts from the store's
+	// manifest with its directories in place.
+	return db.syncTierRegistration(h)
 }
 
 // The cold marker: a file in the collection's directory, written when the
