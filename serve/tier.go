@@ -110,10 +110,10 @@ func (s *Server) engineTier() (*engine.TierConfig, error) {
 		// high-water mark.
 		ReleaseMemory: debug.FreeOSMemory,
 		Tier: tier.Config{
-		Store: store, Prefix: tc.Prefix, Clock: tc.Clock, Observer: s.metrics,
-		ShipInterval: tc.ShipInterval, KeepSnapshots: tc.KeepSnapshots,
-		DLQRetryInterval: tc.DLQRetryInterval, DLQBatch: tc.DLQBatch, DLQMaxRetries: tc.DLQMaxRetries,
-	}}, nil
+			Store: store, Prefix: tc.Prefix, Clock: tc.Clock, Observer: s.metrics,
+			ShipInterval: tc.ShipInterval, KeepSnapshots: tc.KeepSnapshots,
+			DLQRetryInterval: tc.DLQRetryInterval, DLQBatch: tc.DLQBatch, DLQMaxRetries: tc.DLQMaxRetries,
+		}}, nil
 }
 
 // residencyTotals reads the residency gauges for a scrape (no collection

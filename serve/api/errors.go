@@ -37,7 +37,7 @@ const (
 	// state is in the object store and the store does not answer, say);
 	// details.reason says why.
 	CodeCollectionUnavailable Code = "collection_unavailable"
-	CodeDeadlineExceeded   Code = "deadline_exceeded"
+	CodeDeadlineExceeded      Code = "deadline_exceeded"
 	// CodeRequestTimeout: the client did not send its request body within
 	// the server's body timeout (REST only).
 	CodeRequestTimeout Code = "request_timeout"
@@ -58,23 +58,23 @@ type Status struct {
 
 // statusTable is the one mapping from API codes to transport statuses.
 var statusTable = map[Code]Status{
-	CodeInvalidArgument:    {http.StatusBadRequest, codes.InvalidArgument},
-	CodeUnauthenticated:    {http.StatusUnauthorized, codes.Unauthenticated},
-	CodePermissionDenied:   {http.StatusForbidden, codes.PermissionDenied},
-	CodeNotFound:           {http.StatusNotFound, codes.NotFound},
-	CodeAlreadyExists:      {http.StatusConflict, codes.AlreadyExists},
-	CodeFailedPrecondition: {http.StatusConflict, codes.FailedPrecondition},
-	CodeTooLarge:           {http.StatusRequestEntityTooLarge, codes.InvalidArgument},
-	CodeRateLimited:        {http.StatusTooManyRequests, codes.ResourceExhausted},
-	CodeQuotaExceeded:      {http.StatusForbidden, codes.ResourceExhausted},
-	CodeUnavailable:        {http.StatusServiceUnavailable, codes.Unavailable},
+	CodeInvalidArgument:       {http.StatusBadRequest, codes.InvalidArgument},
+	CodeUnauthenticated:       {http.StatusUnauthorized, codes.Unauthenticated},
+	CodePermissionDenied:      {http.StatusForbidden, codes.PermissionDenied},
+	CodeNotFound:              {http.StatusNotFound, codes.NotFound},
+	CodeAlreadyExists:         {http.StatusConflict, codes.AlreadyExists},
+	CodeFailedPrecondition:    {http.StatusConflict, codes.FailedPrecondition},
+	CodeTooLarge:              {http.StatusRequestEntityTooLarge, codes.InvalidArgument},
+	CodeRateLimited:           {http.StatusTooManyRequests, codes.ResourceExhausted},
+	CodeQuotaExceeded:         {http.StatusForbidden, codes.ResourceExhausted},
+	CodeUnavailable:           {http.StatusServiceUnavailable, codes.Unavailable},
 	CodeCollectionLoading:     {http.StatusServiceUnavailable, codes.Unavailable},
 	CodeCollectionUnavailable: {http.StatusServiceUnavailable, codes.Unavailable},
-	CodeDeadlineExceeded:   {http.StatusGatewayTimeout, codes.DeadlineExceeded},
-	CodeRequestTimeout:     {http.StatusRequestTimeout, codes.DeadlineExceeded},
-	CodeResponseTooLarge:   {http.StatusBadRequest, codes.ResourceExhausted},
-	CodeInternal:           {http.StatusInternalServerError, codes.Internal},
-	CodeMethodNotAllowed:   {http.StatusMethodNotAllowed, codes.Unimplemented},
+	CodeDeadlineExceeded:      {http.StatusGatewayTimeout, codes.DeadlineExceeded},
+	CodeRequestTimeout:        {http.StatusRequestTimeout, codes.DeadlineExceeded},
+	CodeResponseTooLarge:      {http.StatusBadRequest, codes.ResourceExhausted},
+	CodeInternal:              {http.StatusInternalServerError, codes.Internal},
+	CodeMethodNotAllowed:      {http.StatusMethodNotAllowed, codes.Unimplemented},
 }
 
 // StatusOf returns the transport statuses for a code (internal for unknown).

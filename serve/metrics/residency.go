@@ -113,7 +113,9 @@ type residencyCollector struct {
 }
 
 func newResidencyCollector() *residencyCollector {
-	d := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(Namespace+"_"+name, help, nil, nil) }
+	d := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc(Namespace+"_"+name, help, nil, nil)
+	}
 	return &residencyCollector{
 		resident:    d("collections_resident", "Collections in memory (resident or being evicted), over every tenant."),
 		unavailable: d("collections_unavailable", "Collections whose load failed (their requests answer collection_unavailable until it succeeds)."),
