@@ -123,6 +123,11 @@ func (db *DB) evict(ctx context.Context, h *Handle, reason string) error {
 	r.mu.Unlock()
 	if err == nil {
 		db.log.Info("collection evicted", "collection", h.info.Name, "tenant", h.info.TenantID, "reason", reason, "duration", time.Since(start))
+		// The budget releases once per run (evictFor); an operator's
+		// eviction at once.
+		if f := db.cfg.Tier.ReleaseMemory; f != nil && reason == EvictOperator {
+			f()
+		}
 	}
 	return err
 }
