@@ -22,6 +22,7 @@ MNIST_DIR ?= /tmp/akidb-mnist
 # server on 127.0.0.1; see engine/tier/s3/s3test). Built once into GOBIN
 # (default ~/go/bin), about ten minutes on two cores; later runs reuse it.
 MINIO_MODULE := github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
+MINIO_BIN := $(shell bin="$$($(GO) env GOBIN)"; [ -n "$$bin" ] || bin="$$($(GO) env GOPATH | cut -d: -f1)/bin"; echo "$$bin/minio")
 
 .PHONY: build test check-fmt check-tidy vet minio test-unit test-race test-arm64 test-noasm test-parquet-duckdb bench bench-mnist crashtest proto clean \
 	release-deps build-static-amd64 build-static-arm64 print-static test-release-arm64 test-packaging image image-files \
@@ -35,9 +36,8 @@ test: check-fmt check-tidy vet minio test-unit test-race test-noasm test-arm64 t
 # Installs the minio server binary when it is missing (the tier's tests
 # fail, never skip, without it).
 minio:
-	@bin="$$($(GO) env GOBIN)"; [ -n "$$bin" ] || bin="$$($(GO) env GOPATH | cut -d: -f1)/bin"; \
-	if [ -x "$$bin/minio" ]; then echo "minio server: $$bin/minio"; \
-	else echo "installing the minio server into $$bin (once; about ten minutes on two cores)"; \
+	@if [ -x "$(MINIO_BIN)" ]; then echo "minio server: $(MINIO_BIN)"; \
+	else echo "installing the minio server as $(MINIO_BIN) (once; about ten minutes on two cores)"; \
 	  GOFLAGS= $(GO) install $(MINIO_MODULE); fi
 
 check-fmt:
@@ -193,15 +193,16 @@ image: image-files build-static-$(IMAGE_ARCH)
 	$(BUILDAH) push --quiet localhost/akidb:$(IMAGE_ARCH) docker-archive:bin/image/akidb-$(IMAGE_ARCH).tar:akidb:$(VERSION)
 	$(BUILDAH) rmi --all >/dev/null
 
-# The chart (helm lint and template, default and production values), the
-# image (config and unpacked root filesystem), the systemd unit
+# The chart (helm lint and template, default and production values; the
+# server run with each, its S3 settings against a real MinIO), the image
+# (config and unpacked root filesystem), the systemd unit
 # (systemd-analyze verify), the release definition against this Makefile,
 # and the amd64 release binary (static; version, serve, insert, query).
-test-packaging: helm image
+test-packaging: helm image minio
 	$(HELM) lint --strict packaging/helm/akidb
 	$(HELM) lint --strict packaging/helm/akidb -f packaging/helm/akidb/values-production.yaml
 	cd packaging && AKIDB_HELM=$(HELM) AKIDB_IMAGE=$(CURDIR)/bin/image/akidb-amd64.tar \
-	  AKIDB_BINARIES='$(CURDIR)/bin/linux/amd64/akidb' AKIDB_BIN=$(CURDIR)/bin/linux/amd64/akidb \
+	  AKIDB_BINARIES='$(CURDIR)/bin/linux/amd64/akidb' AKIDB_BIN=$(CURDIR)/bin/linux/amd64/akidb AKIDB_MINIO_BIN=$(MINIO_BIN) \
 	  $(GO) test -json -count=1 -timeout 15m ./... | (cd .. && $(TESTREPORT) "packaging")
 	cd packaging && $(GO) mod tidy -diff
 

@@ -41,8 +41,9 @@ type TierConfig struct {
 	// final checkpoints (default 10s; negative: none).
 	ShutdownShipTimeout time.Duration
 	// Parquet, if set, writes a view's records as Parquet to w (serve
-	// passes engine/export's WriteParquet: it imports this package, so the
-	// engine takes it as a function). Every checkpoint of a memory-s3
+	// passes the export package's WriteParquet: it imports this package,
+	// and Parquet's codecs bring net/http, so the engine takes it as a
+	// function). Every checkpoint of a memory-s3
 	// collection then also writes its records, as of the snapshot's
 	// sequence number, into the tier's staging directory, and the shipper
 	// uploads that file after the snapshot (kind parquet).

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -396,5 +397,68 @@ func TestCheckpointWritesParquetAndTheTierShipsItAfterItsSnapshot(t *testing.T) 
 	}
 	if staged, _ := os.ReadDir(tier.StagingDir(h.dir)); len(staged) != 0 {
 		t.Fatalf("a failed export left files: %v", staged)
+	}
+}
+
+// An upload that hangs (a store that accepts the connection and never
+// answers) holds up neither writes nor checkpoints nor searches: uploads
+// run on the tier's own goroutines, the write path only kicks them. The
+// background loops run here, as in a server.
+func TestAHungUploadHoldsUpNoWriteCheckpointOrSearch(t *testing.T) {
+	fs := tier.NewFaultStore(tier.NewMemStore())
+	hung := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	fs.OnPutProgress(func(key string, sent int64) {
+		once.Do(func() {
+			close(hung)
+			<-release
+		})
+	})
+	cfg := tieredConfig(fs, nil)
+	cfg.Tier.NoBackground = false
+	cfg.Tier.Tier.ShipInterval = 10 * time.Millisecond
+	db := openTestDB(t, t.TempDir(), cfg)
+	defer db.Close()
+	defer close(release) // before Close: its last ship pass must not hang either
+	h := createTiered(t, db, "docs")
+	upsertRange(t, h, "a", 0, 100)
+	if err := h.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-hung:
+	case <-time.After(time.Minute):
+		t.Fatal("no upload started within a minute of the checkpoint")
+	}
+	// The upload hangs; the collection goes on.
+	done := make(chan error, 1)
+	go func() {
+		for i := 100; i < 400; i += 10 {
+			if err := h.Upsert(bg, recs("a", i, i+10, 8)); err != nil {
+				done <- err
+				return
+			}
+		}
+		if err := h.Checkpoint(); err != nil {
+			done <- err
+			return
+		}
+		res, err := h.Search(SearchRequest{Vector: recs("a", 250, 251, 8)[0].Vector, K: 1})
+		if err == nil && (len(res.Hits) != 1 || res.Hits[0].ID != "a-250") {
+			err = fmt.Errorf("search: %+v", res)
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("writes, a checkpoint and a search did not finish within 2 minutes while an upload hung")
+	}
+	if h.Count() != 400 {
+		t.Fatalf("%d records, want 400", h.Count())
 	}
 }

@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/akidb/akidb/engine"
-	"github.com/akidb/akidb/engine/export"
 	"github.com/akidb/akidb/engine/meta"
 	"github.com/akidb/akidb/engine/tier"
 	"github.com/akidb/akidb/engine/tier/s3"
+	"github.com/akidb/akidb/export"
 	"github.com/akidb/akidb/serve/metrics"
 )
 

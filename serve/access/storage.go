@@ -367,7 +367,8 @@ func (g *Guard) ListDLQ(ctx context.Context, status, cursor string, limit int) (
 		}
 		after = n
 	}
-	rows, err := d.Store.ListDLQ(ctx, meta.DLQFilter{Status: status, TenantID: scopeTenant(c)}, after, limit)
+	filter := meta.DLQFilter{Status: status, TenantID: scopeTenant(c)}
+	rows, err := d.Store.ListDLQ(ctx, filter, after, limit)
 	if err != nil {
 		return DLQPage{}, metaError("list dlq", err)
 	}
@@ -376,7 +377,16 @@ func (g *Guard) ListDLQ(ctx context.Context, status, cursor string, limit int) (
 		out.Entries[i] = dlqEntryOf(r)
 	}
 	if len(rows) == limit {
-		out.NextCursor = strconv.FormatInt(rows[len(rows)-1].ID, 10)
+		// A full page: a cursor only if something follows (the last page
+		// has none, as docs/api.md says).
+		last := rows[len(rows)-1].ID
+		more, err := d.Store.ListDLQ(ctx, filter, last, 1)
+		if err != nil {
+			return DLQPage{}, metaError("list dlq", err)
+		}
+		if len(more) > 0 {
+			out.NextCursor = strconv.FormatInt(last, 10)
+		}
 	}
 	return out, nil
 }

@@ -25,15 +25,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/akidb/akidb/engine"
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/akidb/akidb/engine"
 	"github.com/akidb/akidb/engine/distance"
-	"github.com/akidb/akidb/engine/export"
 	"github.com/akidb/akidb/engine/meta"
 	"github.com/akidb/akidb/engine/tier"
 	"github.com/akidb/akidb/engine/tier/s3"
 	"github.com/akidb/akidb/engine/tier/s3/s3test"
+	"github.com/akidb/akidb/export"
 )
 
 var bg = context.Background()
@@ -253,10 +253,13 @@ func TestShipRetentionAndRestoreThroughMinIO(t *testing.T) {
 // The outage: MinIO is killed in the middle of a snapshot upload, while
 // the breaker is closed. Writes go on being acknowledged, failed uploads
 // land in the DLQ, and the breaker opens once the failures reach its
-// threshold; while it is open nothing reaches the store. MinIO comes back:
-// after the cool-down the DLQ's next run is the half-open probe, the
-// breaker closes, the DLQ drains, and a restore holds every acknowledged
-// write. The tier's clock is a manual one: nothing sleeps.
+// threshold; while it is open nothing reaches the store. MinIO comes back
+// and is killed again under the half-open probe's upload: the breaker
+// opens again, for twice the cool-down, counting no entry's retry. MinIO
+// comes back for good: after the cool-down the DLQ's next run is the
+// half-open probe, the breaker closes, the DLQ drains, and a restore holds
+// every acknowledged write. The tier's clock is a manual one: nothing
+// sleeps.
 func TestOutageMinIOKilledMidUploadLosesNothing(t *testing.T) {
 	srv := s3test.Start(t)
 	fs := tier.NewFaultStore(srv.Store(t, "akidb"))
@@ -358,11 +361,49 @@ func TestOutageMinIOKilledMidUploadLosesNothing(t *testing.T) {
 		}
 	}
 
-	// MinIO comes back.
+	// MinIO comes back, and is killed again in the middle of the half-open
+	// probe's upload: the breaker opens again for twice the cool-down, and
+	// no entry is counted as a failed retry (the store is down, the
+	// entries are not bad).
+	counts := map[int64]int{}
+	for _, e := range pending {
+		counts[e.ID] = e.RetryCount
+	}
 	srv.Restart()
 	clock.Advance(bst.Cooldown)
 	if db.Tier().Breaker().State() != tier.BreakerHalfOpen {
 		t.Fatalf("after the cool-down: %v", db.Tier().Breaker().State())
+	}
+	killed.Store(false)
+	fs.OnPutProgress(func(key string, sent int64) {
+		if sent > 0 && killed.CompareAndSwap(false, true) {
+			srv.Kill()
+		}
+	})
+	if _, err := db.Tier().DLQ().RunOnce(bg); err != nil {
+		t.Fatal(err)
+	}
+	fs.OnPutProgress(nil)
+	if !killed.Load() {
+		t.Fatal("the half-open probe uploaded nothing: MinIO was not killed under it")
+	}
+	probe := db.Tier().Breaker().Status()
+	if probe.State != tier.BreakerOpen || probe.Opens != 2 || probe.Cooldown != 2*bst.Cooldown {
+		t.Fatalf("breaker after a probe killed mid-upload: %+v (first opening: %+v)", probe, bst)
+	}
+	after, _ := db.Meta().ListDLQ(bg, meta.DLQFilter{}, 0, 100)
+	for _, e := range after {
+		if e.Status != meta.DLQPending || e.RetryCount != counts[e.ID] {
+			t.Fatalf("entry %d (%s) after the failed probe: %s, %d retries (was %d)", e.ID, e.ObjectKey, e.Status, e.RetryCount, counts[e.ID])
+		}
+	}
+	write("probe", 100)
+
+	// MinIO is back for good.
+	srv.Restart()
+	clock.Advance(probe.Cooldown)
+	if db.Tier().Breaker().State() != tier.BreakerHalfOpen {
+		t.Fatalf("after the second cool-down: %v", db.Tier().Breaker().State())
 	}
 	for i := 0; ; i++ {
 		res, err := db.Tier().DLQ().RunOnce(bg)
@@ -376,7 +417,7 @@ func TestOutageMinIOKilledMidUploadLosesNothing(t *testing.T) {
 		}
 		clock.Advance(time.Hour)
 	}
-	if s := db.Tier().Breaker().Status(); s.State != tier.BreakerClosed || s.Opens != 1 {
+	if s := db.Tier().Breaker().Status(); s.State != tier.BreakerClosed || s.Opens != 2 {
 		t.Fatalf("breaker after recovery: %+v", s)
 	}
 	write("after", 100)

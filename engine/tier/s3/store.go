@@ -91,9 +91,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 
 // Unreachable reports whether err is the store not answering (a network
 // error, a timeout) rather than the store answering no (a missing bucket,
-// refused credentials).
+// refused credentials) or a TLS handshake that failed on our side (a
+// certificate we do not trust, an https endpoint that speaks http): those
+// are settings to fix, not an outage to wait out.
 func Unreachable(err error) bool {
-	if err == nil || errors.Is(err, ErrBucketMissing) {
+	if err == nil || errors.Is(err, ErrBucketMissing) || tlsFailure(err) {
 		return false
 	}
 	return minio.ToErrorResponse(errors.Unwrap(err)).Code == "" && minio.ToErrorResponse(err).Code == ""
@@ -113,6 +115,9 @@ func New(cfg Config) (*Store, error) {
 	}
 	if !secure && (cfg.CAFile != "" || cfg.InsecureSkipVerify) {
 		return nil, fmt.Errorf("s3: a CA file or skipping verification needs an https endpoint, not %s", cfg.Endpoint)
+	}
+	if cfg.CAFile != "" && cfg.InsecureSkipVerify {
+		return nil, errors.New("s3: a CA file and skipping certificate verification contradict each other: give one")
 	}
 	if cfg.PartSize == 0 {
 		cfg.PartSize = DefaultPartSize
@@ -160,6 +165,18 @@ func New(cfg Config) (*Store, error) {
 	return &Store{cfg: cfg, client: client, core: minio.Core{Client: client}, name: "s3://" + cfg.Bucket}, nil
 }
 
+// tlsFailure reports whether err is a TLS handshake that failed on the
+// client's side: the certificate did not verify, or the endpoint did not
+// speak TLS.
+func tlsFailure(err error) bool {
+	var verify *tls.CertificateVerificationError
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var record tls.RecordHeaderError
+	return errors.As(err, &verify) || errors.As(err, &unknown) || errors.As(err, &host) || errors.As(err, &invalid) || errors.As(err, &record)
+}
+
 // CheckBucket checks that the bucket exists, creating it if CreateBucket
 // is set.
 func (s *Store) CheckBucket(ctx context.Context) error {
@@ -167,6 +184,10 @@ func (s *Store) CheckBucket(ctx context.Context) error {
 	defer cancel()
 	ok, err := s.client.BucketExists(ctx, s.cfg.Bucket)
 	if err != nil {
+		if tlsFailure(err) {
+			return fmt.Errorf("s3: TLS with %s failed (%w): trust its certificate's CA with --s3-ca-file, check that the endpoint speaks https, "+
+				"or, for a test only, turn verification off with --s3-insecure-skip-verify", s.cfg.Endpoint, err)
+		}
 		return fmt.Errorf("s3: check bucket %s at %s: %w", s.cfg.Bucket, s.cfg.Endpoint, err)
 	}
 	if ok {

@@ -85,8 +85,14 @@ func TestTLSWithACAFile(t *testing.T) {
 		t.Fatalf("head over TLS: %+v %v", info, err)
 	}
 	cfg.CAFile = ""
-	if _, err := s3.Open(ctx, cfg); err == nil || !strings.Contains(err.Error(), "certificate") {
+	_, err = s3.Open(ctx, cfg)
+	if err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("without the CA file: %v, want a certificate error", err)
+	}
+	// A server that starts with a store it cannot reach waits for it; one
+	// whose certificate it cannot verify must not start at all.
+	if s3.Unreachable(err) {
+		t.Fatalf("an unverified certificate counts as an unreachable store: %v", err)
 	}
 	cfg.InsecureSkipVerify = true
 	if _, err := s3.Open(ctx, cfg); err != nil {
