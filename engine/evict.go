@@ -262,7 +262,13 @@ func (db *DB) evictFor(ctx context.Context, except *Handle) EvictReport {
 	}
 	db.evictMu.Lock()
 	defer db.evictMu.Unlock()
-	hs := db.handles()
+	hs, ok := db.handlesNoWait()
+	if !ok {
+		// A create or drop holds the database's lock, and may be waiting
+		// for this very load to settle (a drop closing the collection):
+		// leave the room to the residency loop, which runs after the load.
+		return rep
+	}
 	used := residentBytes(hs)
 	rep.ResidentBytes = used
 	if used <= rep.Budget {
@@ -339,6 +345,21 @@ func residentBytes(hs []*Handle) int64 {
 func (db *DB) handles() []*Handle {
 	db.mu.RLock()
 	defer db.mu.RUnlock()
+	return db.handlesLocked()
+}
+
+// handlesNoWait is handles for a load, which must not wait for db.mu: a
+// drop holds it while it waits for the load to settle. It reports false
+// when the lock is held (or wanted) for writing.
+func (db *DB) handlesNoWait() ([]*Handle, bool) {
+	if !db.mu.TryRLock() {
+		return nil, false
+	}
+	defer db.mu.RUnlock()
+	return db.handlesLocked(), true
+}
+
+func (db *DB) handlesLocked() []*Handle {
 	hs := make([]*Handle, 0, len(db.cols))
 	for _, h := range db.cols {
 		hs = append(hs, h)

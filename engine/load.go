@@ -59,19 +59,21 @@ func (h *Handle) startLoadLocked(now time.Time) {
 	r.state = LoadLoading
 	r.settled = make(chan struct{})
 	r.loadStart = now
+	ctx, cancel := context.WithCancel(h.db.bgCtx)
+	r.cancelLoad = cancel
 	h.db.bg.Add(1)
-	go h.db.runLoad(h)
+	go h.db.runLoad(ctx, h)
 }
 
 // runLoad loads h, installs the state (or marks h unavailable) and wakes
 // the requests waiting for it.
-func (db *DB) runLoad(h *Handle) {
+func (db *DB) runLoad(ctx context.Context, h *Handle) {
 	defer db.bg.Done()
 	start := time.Now()
 	// Room first, so the budget holds while the state comes in.
-	db.makeRoom(db.bgCtx, h)
+	db.makeRoom(ctx, h)
 	h.ckptMu.Lock() // the snapshot cache must not delete what is being read
-	ld, err := db.loadState(db.bgCtx, h)
+	ld, err := db.loadState(ctx, h)
 	h.ckptMu.Unlock()
 	took := time.Since(start)
 	if ro, ok := db.cfg.Observer.(ResidencyObserver); ok {
@@ -106,6 +108,8 @@ func (db *DB) runLoad(h *Handle) {
 	}
 	close(r.settled)
 	r.settled = nil
+	r.cancelLoad()
+	r.cancelLoad = nil
 	r.mu.Unlock()
 	db.kickResidency() // it may be over budget now
 }

@@ -112,6 +112,9 @@ type residency struct {
 	// on it.
 	settled  chan struct{}
 	dropping bool
+	// cancelLoad stops the running load (a drop or Close does not wait
+	// for a download to finish).
+	cancelLoad context.CancelFunc
 	// closed: the collection was dropped or the database is closing; no
 	// pin succeeds and a load that finishes now is thrown away.
 	closed bool
@@ -335,6 +338,9 @@ func (h *Handle) closeResidency() bool {
 	r := &h.res
 	r.mu.Lock()
 	r.closed = true
+	if r.cancelLoad != nil {
+		r.cancelLoad()
+	}
 	for r.settled != nil {
 		ch := r.settled
 		r.mu.Unlock()

@@ -624,3 +624,77 @@ func TestPolicyChangesOnline(t *testing.T) {
 		t.Fatalf("without a store: %d records (want %d), %v", lh.Count(), want, err)
 	}
 }
+
+// TestLoadNeverWaitsForTheDatabaseLock: a drop holds the database's lock
+// while it waits for a load of the collection to settle, so a load (its
+// room-making reads the collections) must not wait for that lock, or the
+// two wait for each other forever.
+func TestLoadNeverWaitsForTheDatabaseLock(t *testing.T) {
+	clock := newClock()
+	db := openTestDB(t, t.TempDir(), residencyConfig(tier.NewMemStore(), clock, 1))
+	defer db.Close()
+	h := createWithPolicy(t, db, "c", TierMemoryS3)
+	upsertRange(t, h, "x", 0, 50)
+	clock.Advance(time.Hour)
+	if _, err := db.EvictCollection(bg, DefaultTenant, "c"); err != nil {
+		t.Fatal(err)
+	}
+	db.mu.Lock() // as a drop or a create holds it
+	got := make(chan error, 1)
+	go func() {
+		_, err := h.Get("x-1")
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		db.mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Minute):
+		db.mu.Unlock()
+		t.Fatal("a load waited for the database's lock")
+	}
+}
+
+// TestDropDuringALoad: dropping a collection whose load is under way
+// cancels the load, waits for it, and answers the waiting requests.
+func TestDropDuringALoad(t *testing.T) {
+	clock := newClock()
+	store := tier.NewFaultStore(tier.NewMemStore())
+	cfg := residencyConfig(store, clock, 1)
+	cfg.Tier.CacheBytes = 0
+	db := openTestDB(t, t.TempDir(), cfg)
+	defer db.Close()
+	h := createWithPolicy(t, db, "c", TierS3Only)
+	upsertRange(t, h, "x", 0, 50)
+	clock.Advance(time.Hour)
+	if rep := db.RunResidencyOnce(bg); len(rep.Evict.Evicted) != 1 || rep.Cache.Deleted == 0 {
+		t.Fatalf("%+v", rep)
+	}
+	started, gate := make(chan struct{}), make(chan struct{})
+	store.OnGet(func(key string) {
+		if strings.HasSuffix(key, ".snap") {
+			close(started)
+			<-gate
+		}
+	})
+	got := make(chan error, 1)
+	go func() {
+		_, err := h.Get("x-1")
+		got <- err
+	}()
+	<-started
+	dropped := make(chan error, 1)
+	go func() { dropped <- db.DropCollection(bg, DefaultTenant, "c") }()
+	close(gate)
+	if err := <-dropped; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err == nil {
+		t.Fatal("a request to a dropped collection got an answer")
+	}
+	if _, err := db.Collection(DefaultTenant, "c"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after the drop: %v", err)
+	}
+}

@@ -209,20 +209,16 @@ func (db *DB) SetTierPolicy(ctx context.Context, tenant, name, policy string) (C
 	if err := db.ValidateTierPolicy(policy); err != nil {
 		return CollectionInfo{}, err
 	}
-	// Shared with other readers, exclusive of a drop: a collection being
-	// dropped is never registered again.
-	db.mu.RLock()
-	defer db.mu.RUnlock()
-	if db.closed {
-		return CollectionInfo{}, ErrClosed
-	}
-	h, ok := db.cols[colKey(tenant, name)]
-	if !ok {
-		return CollectionInfo{}, fmt.Errorf("collection %q: %w", name, ErrNotFound)
+	h, err := db.Collection(tenant, name)
+	if err != nil {
+		return CollectionInfo{}, err
 	}
 	h.policyMu.Lock()
 	defer h.policyMu.Unlock()
 	if policy == TierMemory && tiered(h.TierPolicy()) {
+		// Loading may take long: not under db.mu (a load's room-making
+		// reads the collections, and a create or drop waiting for the
+		// lock would block it).
 		if err := h.pin(ctx); err != nil {
 			return CollectionInfo{}, err
 		}
@@ -231,6 +227,16 @@ func (db *DB) SetTierPolicy(ctx context.Context, tenant, name, policy string) (C
 			return CollectionInfo{}, fmt.Errorf("switch %s to memory: %w", name, err)
 		}
 		db.cfg.crashAt("policy:checkpointed")
+	}
+	// Shared with other readers, exclusive of a drop: a collection being
+	// dropped is never registered again.
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.closed {
+		return CollectionInfo{}, ErrClosed
+	}
+	if db.cols[colKey(tenant, name)] != h {
+		return CollectionInfo{}, fmt.Errorf("collection %q: %w", name, ErrNotFound)
 	}
 	if err := db.meta.SetCollectionTierPolicy(ctx, h.info.ID, policy); err != nil {
 		return CollectionInfo{}, translateMetaErr(err)
