@@ -79,7 +79,11 @@ func buildCollection(b *testing.B, db *engine.DB, name string, n, dim int, polic
 }
 
 // rssOf reads a process's resident set size.
-func rssOf(pid int) int64 {
+func rssOf(pid int) int64 { return procStatus(pid, "VmRSS") }
+
+// procStatus reads one size field of /proc/PID/status (VmRSS, RssAnon,
+// RssFile) in bytes.
+func procStatus(pid int, field string) int64 {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
@@ -87,12 +91,18 @@ func rssOf(pid int) int64 {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 			return kb << 10
 		}
 	}
 	return 0
+}
+
+// rssParts says what the resident set is made of: anonymous memory (the
+// heap) and file pages (the binary, SQLite's maps).
+func rssParts(pid int) string {
+	return fmt.Sprintf("%s (anon %s, file %s)", mib(procStatus(pid, "VmRSS")), mib(procStatus(pid, "RssAnon")), mib(procStatus(pid, "RssFile")))
 }
 
 type benchClient struct {
@@ -244,10 +254,12 @@ func BenchmarkColdHit(b *testing.B) {
 		c.must("POST", "/admin/collections/big/checkpoint", nil)
 		warm = append(warm, warmup()...)
 		rssIn = append(rssIn, rssOf(pid))
+		in := rssParts(pid)
 		t0 := time.Now()
 		c.must("POST", "/admin/collections/big/evict", nil)
 		evict = append(evict, time.Since(t0))
 		rssOut = append(rssOut, rssOf(pid))
+		b.Logf("round %d: RSS in memory %s, evicted %s", r, in, rssParts(pid))
 		d := c.query("big", rng, dim)
 		_, load, _ := c.state("big")
 		hitLocal, loadLocal = append(hitLocal, d), append(loadLocal, time.Duration(load*float64(time.Second)))

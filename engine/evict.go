@@ -116,6 +116,12 @@ func (db *DB) evict(ctx context.Context, h *Handle, reason string) error {
 		if r.state == LoadEvicting {
 			r.state = LoadResident
 		}
+		if r.draining {
+			// The requests held back go on with the collection in memory.
+			r.draining = false
+			close(r.settled)
+			r.settled = nil
+		}
 		r.reason = "eviction failed: " + err.Error()
 	} else {
 		r.reason = ""
@@ -135,8 +141,8 @@ func (db *DB) evict(ctx context.Context, h *Handle, reason string) error {
 // evictResident prepares (checkpoint, confirmed upload) and then drops
 // the state once no reference is held and nothing was written since the
 // checkpoint. The budget's eviction gives up if the collection was used
-// meanwhile; an operator's waits for the requests in flight and prepares
-// again after a write.
+// meanwhile; an operator's holds new requests back, waits for those in
+// flight, and prepares again after a write.
 func (db *DB) evictResident(ctx context.Context, h *Handle, operator bool, seen time.Time) error {
 	r := &h.res
 	for {
@@ -167,11 +173,20 @@ func (db *DB) evictResident(ctx context.Context, h *Handle, operator bool, seen 
 			r.mu.Unlock()
 			return fmt.Errorf("%w: %s", ErrInUse, h.info.Name)
 		}
-		if written {
-			r.mu.Unlock()
-			continue
-		}
-		if r.refs > 0 {
+		if written || r.refs > 0 {
+			// An operator's eviction drains the collection: new requests
+			// wait (for the eviction, then a load), those in flight
+			// finish, and the state is prepared again if they wrote.
+			if !r.draining {
+				r.draining = true
+				if r.settled == nil {
+					r.settled = make(chan struct{})
+				}
+			}
+			if r.refs == 0 {
+				r.mu.Unlock()
+				continue
+			}
 			if r.drained == nil {
 				r.drained = make(chan struct{})
 			}
@@ -185,7 +200,9 @@ func (db *DB) evictResident(ctx context.Context, h *Handle, operator bool, seen 
 			}
 		}
 		r.dropping = true
-		r.settled = make(chan struct{})
+		if r.settled == nil {
+			r.settled = make(chan struct{})
+		}
 		r.mu.Unlock()
 		db.dropState(h)
 		return nil
@@ -219,7 +236,7 @@ func (db *DB) dropState(h *Handle) {
 	r.facts = facts
 	r.evictions++
 	r.evictedAt = now
-	r.dropping = false
+	r.dropping, r.draining = false, false
 	close(r.settled)
 	r.settled = nil
 	r.mu.Unlock()

@@ -112,6 +112,9 @@ type residency struct {
 	// on it.
 	settled  chan struct{}
 	dropping bool
+	// draining: an operator's eviction holds new requests back (they wait
+	// on settled) until the ones in flight are done.
+	draining bool
 	// cancelLoad stops the running load (a drop or Close does not wait
 	// for a download to finish).
 	cancelLoad context.CancelFunc
@@ -165,7 +168,7 @@ func (h *Handle) pin(ctx context.Context) error {
 		}
 		now := h.db.now()
 		switch {
-		case r.dropping || r.state == LoadLoading:
+		case r.dropping || r.draining || r.state == LoadLoading:
 			// wait below
 		case r.resident():
 			r.refs++

@@ -364,3 +364,109 @@ func TestSIGKILLDuringEvictionAndLoad(t *testing.T) {
 		})
 	}
 }
+
+// TestEvictionWhileSearchesAndWritesRunThroughMinIO: an s3-only collection
+// is evicted six times (its snapshot cache kept empty, so loads download
+// from MinIO) while writers and readers use it: every acknowledged write is
+// readable at once and after a restart, and no read misses one.
+func TestEvictionWhileSearchesAndWritesRunThroughMinIO(t *testing.T) {
+	srv := s3test.Start(t)
+	store := srv.Store(t, "busy")
+	clock := tier.NewManualClock(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	dir := t.TempDir()
+	cfg := residencyConfig(store, clock)
+	cfg.Tier.EvictAfter = time.Nanosecond
+	db := open(t, dir, cfg)
+	h := create(t, db, "busy", engine.TierS3Only)
+	want := map[string]bool{}
+	fill(t, h, "seed", 0, 200, want)
+
+	var (
+		mu    sync.Mutex
+		acked = []string{"seed-0"}
+		stop  atomic.Bool
+		fail  = make(chan error, 8)
+	)
+	report := func(err error) {
+		select {
+		case fail <- err:
+		default:
+		}
+		stop.Store(true)
+	}
+	var writers, readers sync.WaitGroup
+	for w := range 2 {
+		writers.Go(func() {
+			for b := 0; !stop.Load(); b++ {
+				batch := records(fmt.Sprintf("w%d-b%d", w, b), 0, 20, resDim)
+				if err := h.Upsert(bg, batch); err != nil {
+					report(err)
+					return
+				}
+				mu.Lock()
+				for _, r := range batch {
+					acked = append(acked, r.ID)
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	readers.Go(func() {
+		for i := 0; !stop.Load(); i++ {
+			mu.Lock()
+			id := acked[i%len(acked)]
+			mu.Unlock()
+			r, err := h.Get(id)
+			if err != nil || r.ID != id {
+				report(fmt.Errorf("get of acknowledged %s: %v", id, err))
+				return
+			}
+			res, err := h.Search(engine.SearchRequest{Vector: vectorFor(id, resDim), K: 1, Exact: true})
+			if err != nil || len(res.Hits) != 1 || res.Hits[0].ID != id {
+				report(fmt.Errorf("exact search for %s: %+v %v", id, res.Hits, err))
+				return
+			}
+		}
+	})
+	// Evict six times while they run (each eviction waits for the
+	// requests in flight and holds new ones back; its load then comes
+	// from MinIO, the cache being empty).
+	evictions := 0
+	for try := 0; evictions < 6 && try < 50 && !stop.Load(); try++ {
+		clock.Advance(time.Second)
+		if _, err := db.EvictCollection(bg, engine.DefaultTenant, "busy"); err == nil {
+			evictions++
+		} else if !errors.Is(err, engine.ErrNotEvictable) { // loading: the next try waits for it
+			report(err)
+		}
+		db.EnforceCacheOnce()
+		// Load it again (or join the load the requests started).
+		if _, err := h.Get("seed-1"); err != nil {
+			report(err)
+		}
+	}
+	stop.Store(true)
+	writers.Wait()
+	readers.Wait()
+	select {
+	case err := <-fail:
+		t.Fatal(err)
+	default:
+	}
+	res := h.Residency()
+	if evictions == 0 || res.Loads == 0 {
+		t.Fatalf("%d evictions, %d loads: the test proved nothing", evictions, res.Loads)
+	}
+	t.Logf("%d evictions, %d loads (the last from %s), %d acknowledged ids", evictions, res.Loads, res.Source, len(acked))
+	for _, id := range acked {
+		want[id] = true
+	}
+	checkHolds(t, h, want, resDim)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = open(t, dir, cfg)
+	defer db.Close()
+	h, _ = db.Collection(engine.DefaultTenant, "busy")
+	checkHolds(t, h, want, resDim)
+}
