@@ -213,12 +213,8 @@ func (h *Handle) newestShippedSnapshot() uint64 {
 		}
 		return s[len(s)-1]
 	}
-	b, err := os.ReadFile(filepath.Join(h.dir, "tier", tier.ManifestName))
-	if err != nil {
-		return 0
-	}
-	m, err := tier.DecodeManifest(b)
-	if err != nil || m.CollectionID != h.info.ID {
+	m, err := readManifestCopy(h.dir, h.info.ID)
+	if err != nil || m == nil {
 		return 0
 	}
 	return m.NewestSnapshot()

@@ -698,3 +698,52 @@ func TestDropDuringALoad(t *testing.T) {
 		t.Fatalf("after the drop: %v", err)
 	}
 }
+
+// TestOfflineToolsAndAnS3OnlyCollectionWhoseSnapshotIsInTheStoreOnly: an
+// s3-only collection whose snapshot cache was dropped is not damage to
+// fsck, and an offline reader (akidb export) refuses to read what is left
+// locally: it would miss records.
+func TestOfflineToolsAndAnS3OnlyCollectionWhoseSnapshotIsInTheStoreOnly(t *testing.T) {
+	dir := t.TempDir()
+	cfg := residencyConfig(tier.NewMemStore(), newClock(), 0)
+	cfg.Tier.CacheBytes = 0
+	db := openTestDB(t, dir, cfg)
+	h := createWithPolicy(t, db, "s", TierS3Only)
+	// Three snapshots shipped, each dropped from the cache once shipped:
+	// the log is then truncated after the store's second newest, and no
+	// local snapshot is left.
+	for i, p := range []string{"a", "b", "c"} {
+		upsertRange(t, h, p, 0, 100)
+		if err := h.Checkpoint(); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Tier().ShipOnce(bg); err != nil {
+			t.Fatal(err)
+		}
+		if rep := db.EnforceCacheOnce(); rep.Deleted == 0 {
+			t.Fatalf("round %d: %+v", i, rep)
+		}
+	}
+	if first := h.wal.FirstSeq(); first <= 1 {
+		t.Fatalf("the log was not truncated (first seq %d): the test proves nothing", first)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// fsck knows the missing snapshot is in the store: no problem.
+	rep, err := Fsck(dir, FsckOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || len(rep.Collections) != 1 || rep.Collections[0].StoreSnapshot == 0 {
+		t.Fatalf("fsck of an s3-only collection without its snapshot: %+v", rep)
+	}
+	ro, err := OpenReadOnly(dir, ReadOnlyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if _, err := ro.View("", "s"); err == nil || !strings.Contains(err.Error(), "object store") {
+		t.Fatalf("view of an s3-only collection without its snapshot: %v", err)
+	}
+}
