@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -200,6 +201,75 @@ func s3Env() []string {
 	return []string{"AKIDB_S3_ACCESS_KEY=" + s3test.AccessKey, "AKIDB_S3_SECRET_KEY=" + s3test.SecretKey}
 }
 
+// cpuOf is a process's CPU time so far (user and system), from
+// /proc/PID/stat (clock ticks of 1/100 s). Unlike wall time it hardly
+// moves with what else runs on a shared machine.
+func cpuOf(pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces: count from after it.
+	_, rest, _ := strings.Cut(string(raw), ") ")
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// preparedDir gives a benchmark its data directory: built by build, or,
+// when AKIDB_BENCH_DATA names a directory that holds one built before
+// under key, a copy of that (saving a build of many minutes between
+// runs). Either way every collection is then made memory-s3 and shipped
+// to store afresh (the tier's local state is removed: the store is new).
+func preparedDir(b *testing.B, key string, store tier.ObjectStore, build func(dir string)) string {
+	b.Helper()
+	dir := filepath.Join(b.TempDir(), "data")
+	keep := os.Getenv("AKIDB_BENCH_DATA")
+	kept := filepath.Join(keep, key)
+	if _, err := os.Stat(kept); keep != "" && err == nil {
+		if out, err := exec.Command("cp", "-a", kept, dir).CombinedOutput(); err != nil {
+			b.Fatalf("copy %s: %v %s", kept, err, out)
+		}
+		b.Logf("reused the data directory built before in %s", kept)
+	} else {
+		build(dir)
+		if keep != "" {
+			if out, err := exec.Command("cp", "-a", dir, kept).CombinedOutput(); err != nil {
+				b.Fatalf("keep %s: %v %s", kept, err, out)
+			}
+		}
+	}
+	tiers, _ := filepath.Glob(filepath.Join(dir, "collections", "*", "tier"))
+	for _, t := range tiers {
+		if err := os.RemoveAll(t); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// A budget, so that closing marks the collections cold: a server with
+	// a budget then starts with none of them in memory.
+	db, err := engine.Open(dir, engine.Config{CheckpointRecords: -1, CheckpointBytes: -1,
+		Tier: &engine.TierConfig{Tier: tier.Config{Store: store, Prefix: "bench"}, NoBackground: true, ShutdownShipTimeout: -1, MemoryBudget: 1}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, info := range db.ListCollections("") {
+		if _, err := db.SetTierPolicy(context.Background(), info.TenantID, info.Name, engine.TierMemoryS3); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := db.Tier().ShipOnce(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
+
 // BenchmarkColdHit: a collection of AKIDB_BENCH_COLD_N (default 100000)
 // 512-d vectors is evicted and hit again, AKIDB_BENCH_ROUNDS (default 3)
 // rounds alternating a load from the local snapshot (memory-s3) and one
@@ -211,21 +281,18 @@ func BenchmarkColdHit(b *testing.B) {
 	n, rounds, dim := benchInt("AKIDB_BENCH_COLD_N", 100000), benchInt("AKIDB_BENCH_ROUNDS", 3), 512
 	srv := s3test.Start(b)
 	store := srv.Store(b, benchBucket)
-	dir := filepath.Join(b.TempDir(), "data")
-	db, err := engine.Open(dir, engine.Config{CheckpointRecords: -1, CheckpointBytes: -1,
-		Tier: &engine.TierConfig{Tier: tier.Config{Store: store, Prefix: "bench"}, NoBackground: true, ShutdownShipTimeout: -1}})
-	if err != nil {
-		b.Fatal(err)
-	}
 	start := time.Now()
-	buildCollection(b, db, "big", n, dim, engine.TierMemoryS3, 1)
-	if err := db.Tier().ShipOnce(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("built and shipped %d x %d in %v", n, dim, time.Since(start).Round(time.Second))
+	dir := preparedDir(b, fmt.Sprintf("cold-%d", n), store, func(dir string) {
+		db, err := engine.Open(dir, engine.Config{CheckpointRecords: -1, CheckpointBytes: -1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		buildCollection(b, db, "big", n, dim, engine.TierMemory, 1)
+		if err := db.Close(); err != nil {
+			b.Fatal(err)
+		}
+	})
+	b.Logf("built (or copied) and shipped %d x %d in %v", n, dim, time.Since(start).Round(time.Second))
 
 	child := startServeChildWith(b, dir, serveFlags(srv, "--s3-cache-bytes", "0"), s3Env())
 	pid := child.cmd.Process.Pid
@@ -246,6 +313,7 @@ func BenchmarkColdHit(b *testing.B) {
 		hitLocal, hitStore          []time.Duration
 		loadLocal, loadStore, evict []time.Duration
 		rssIn, rssOut               []int64
+		cpuLocal, cpuStore          []time.Duration
 	)
 	for r := range rounds {
 		// Local: memory-s3 keeps its local snapshot (a checkpoint writes
@@ -260,7 +328,9 @@ func BenchmarkColdHit(b *testing.B) {
 		evict = append(evict, time.Since(t0))
 		rssOut = append(rssOut, rssOf(pid))
 		b.Logf("round %d: RSS in memory %s, evicted %s", r, in, rssParts(pid))
+		c0 := cpuOf(pid)
 		d := c.query("big", rng, dim)
+		cpuLocal = append(cpuLocal, cpuOf(pid)-c0)
 		_, load, _ := c.state("big")
 		hitLocal, loadLocal = append(hitLocal, d), append(loadLocal, time.Duration(load*float64(time.Second)))
 		// MinIO: s3-only, its local snapshot dropped by the cache bound.
@@ -268,12 +338,14 @@ func BenchmarkColdHit(b *testing.B) {
 		warm = append(warm, warmup()...)
 		c.must("POST", "/admin/collections/big/evict", nil)
 		waitFor(b, "the cache drops the snapshot", func() bool { _, _, cache := c.state("big"); return cache == 0 })
+		c0 = cpuOf(pid)
 		d = c.query("big", rng, dim)
+		cpuStore = append(cpuStore, cpuOf(pid)-c0)
 		_, load, _ = c.state("big")
 		hitStore, loadStore = append(hitStore, d), append(loadStore, time.Duration(load*float64(time.Second)))
-		b.Logf("round %d: warm p50 %v; RSS %s in memory, %s evicted (eviction %v); cold hit from the local snapshot %v (load %v), from MinIO %v (load %v)",
+		b.Logf("round %d: warm p50 %v; RSS %s in memory, %s evicted (eviction %v); cold hit from the local snapshot %v (load %v, server CPU %v), from MinIO %v (load %v, server CPU %v)",
 			r, pct50(warm[len(warm)-60:]).Round(time.Microsecond), mib(rssIn[r]), mib(rssOut[r]), evict[r].Round(time.Millisecond),
-			hitLocal[r].Round(time.Millisecond), loadLocal[r].Round(time.Millisecond), hitStore[r].Round(time.Millisecond), loadStore[r].Round(time.Millisecond))
+			hitLocal[r].Round(time.Millisecond), loadLocal[r].Round(time.Millisecond), cpuLocal[r], hitStore[r].Round(time.Millisecond), loadStore[r].Round(time.Millisecond), cpuStore[r])
 	}
 	b.StopTimer()
 	w := pct50(warm)
@@ -283,6 +355,8 @@ func BenchmarkColdHit(b *testing.B) {
 	b.ReportMetric(float64(pct50(hitLocal).Milliseconds()), "cold_hit_local_ms")
 	b.ReportMetric(float64(pct50(hitStore).Milliseconds()), "cold_hit_minio_ms")
 	b.ReportMetric(pct50(loadLocal).Seconds(), "load_local_s")
+	b.ReportMetric(pct50(cpuLocal).Seconds(), "cold_local_cpu_s")
+	b.ReportMetric(pct50(cpuStore).Seconds(), "cold_minio_cpu_s")
 	b.ReportMetric(pct50(loadStore).Seconds(), "load_minio_s")
 	b.ReportMetric(float64(rssIn[len(rssIn)/2])/(1<<20), "rss_resident_MiB")
 	b.ReportMetric(float64(rssOut[len(rssOut)/2])/(1<<20), "rss_evicted_MiB")
@@ -309,55 +383,39 @@ func BenchmarkEdgeSkewed(b *testing.B) {
 	queries, hot := benchInt("AKIDB_BENCH_EDGE_QUERIES", 3000), 3
 	srv := s3test.Start(b)
 	store := srv.Store(b, benchBucket)
-	dir := filepath.Join(b.TempDir(), "data")
-	cfg := engine.Config{CheckpointRecords: -1, CheckpointBytes: -1,
-		Tier: &engine.TierConfig{Tier: tier.Config{Store: store, Prefix: "bench"}, NoBackground: true, ShutdownShipTimeout: -1}}
-	db, err := engine.Open(dir, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
 	start := time.Now()
-	buildCollection(b, db, "c00", n, dim, engine.TierMemoryS3, 1)
-	src, _ := db.Collection(engine.DefaultTenant, "c00")
-	seqs, _ := src.Snapshots()
-	snapName := fmt.Sprintf("%020d.snap", seqs[0])
-	snapPath := filepath.Join(dir, "collections", src.Info().ID, "snapshots", snapName)
-	var ids []string
-	for i := 1; i < cols; i++ {
-		info, err := db.CreateCollection(context.Background(), engine.DefaultTenant, engine.CollectionConfig{Name: fmt.Sprintf("c%02d", i), Dimension: dim, Metric: distance.L2, TierPolicy: engine.TierMemoryS3})
+	dir := preparedDir(b, fmt.Sprintf("edge-%d-%d", cols, n), store, func(dir string) {
+		db, err := engine.Open(dir, engine.Config{CheckpointRecords: -1, CheckpointBytes: -1})
 		if err != nil {
 			b.Fatal(err)
 		}
-		ids = append(ids, info.ID)
-	}
-	size := src.Stats().MemoryBytes
-	if err := db.Close(); err != nil {
-		b.Fatal(err)
-	}
-	raw, err := os.ReadFile(snapPath)
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, id := range ids {
-		if err := os.WriteFile(filepath.Join(dir, "collections", id, "snapshots", snapName), raw, 0o600); err != nil {
+		buildCollection(b, db, "c00", n, dim, engine.TierMemory, 1)
+		src, _ := db.Collection(engine.DefaultTenant, "c00")
+		seqs, _ := src.Snapshots()
+		snapName := fmt.Sprintf("%020d.snap", seqs[0])
+		snapPath := filepath.Join(dir, "collections", src.Info().ID, "snapshots", snapName)
+		var ids []string
+		for i := 1; i < cols; i++ {
+			info, err := db.CreateCollection(context.Background(), engine.DefaultTenant, engine.CollectionConfig{Name: fmt.Sprintf("c%02d", i), Dimension: dim, Metric: distance.L2})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ids = append(ids, info.ID)
+		}
+		if err := db.Close(); err != nil {
 			b.Fatal(err)
 		}
-	}
-	raw = nil
-	// Open once to take the copies in (each collection starts its log
-	// after the snapshot) and ship them all; closing with a budget marks
-	// them cold, so the server starts with none in memory.
-	cfg.Tier.MemoryBudget = 1
-	if db, err = engine.Open(dir, cfg); err != nil {
-		b.Fatal(err)
-	}
-	if err := db.Tier().ShipOnce(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("built %d x %d (%s in memory each) and %d copies, shipped, in %v", n, dim, mib(size), cols-1, time.Since(start).Round(time.Second))
+		raw, err := os.ReadFile(snapPath)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, id := range ids {
+			if err := os.WriteFile(filepath.Join(dir, "collections", id, "snapshots", snapName), raw, 0o600); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Logf("built %d x %d and %d copies (or copied them), shipped, in %v", n, dim, cols-1, time.Since(start).Round(time.Second))
 
 	child := startServeChildWith(b, dir, serveFlags(srv, "--tier-memory-budget", fmt.Sprintf("%dMiB", budget), "--tier-evict-after", "1s"),
 		append(s3Env(), fmt.Sprintf("GOMEMLIMIT=%dMiB", memlimit)))
@@ -423,8 +481,9 @@ func BenchmarkEdgeSkewed(b *testing.B) {
 			Resident      int   `json:"resident_collections"`
 		} `json:"memory"`
 		Collections []struct {
-			Loads     uint64 `json:"loads"`
-			Evictions uint64 `json:"evictions"`
+			Loads       uint64 `json:"loads"`
+			Evictions   uint64 `json:"evictions"`
+			MemoryBytes int64  `json:"memory_bytes"`
 		} `json:"collections"`
 	}
 	_ = json.Unmarshal(c.must("GET", "/admin/storage/status", nil), &st)
@@ -435,6 +494,7 @@ func BenchmarkEdgeSkewed(b *testing.B) {
 	}
 	slices.Sort(rss)
 	maxRSS := rss[len(rss)-1]
+	b.Logf("each collection takes %s in memory", mib(st.Collections[0].MemoryBytes))
 	b.Logf("%d queries in %v; hot (%d): p50 %v p99 %v; cold (%d): p50 %v p99 %v; %d loads, %d evictions; RSS at start %s, p50 %s, max %s (%d samples); at the end %d collections in memory, %s",
 		queries, elapsed.Round(time.Millisecond), len(hotLat), pct(hotLat, .5).Round(time.Microsecond), pct(hotLat, .99).Round(time.Millisecond),
 		len(coldLat), pct(coldLat, .5).Round(time.Millisecond), pct(coldLat, .99).Round(time.Millisecond), loads, evictions,

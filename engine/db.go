@@ -135,6 +135,8 @@ type DB struct {
 	resKick    chan struct{}
 	evictMu    sync.Mutex // one run of the memory budget at a time
 	overBudget atomic.Bool
+	// loadSlot, with a memory budget, lets one load run at a time (load.go).
+	loadSlot chan struct{}
 }
 
 func colKey(tenant, name string) string { return tenant + "\x00" + name }
@@ -154,6 +156,9 @@ func Open(dir string, cfg Config) (*DB, error) {
 	}
 	db := &DB{dir: dir, cfg: cfg, log: cfg.Logger, lock: lock, cols: make(map[string]*Handle), resKick: make(chan struct{}, 1)}
 	db.bgCtx, db.bgStop = context.WithCancel(context.Background())
+	if cfg.Tier != nil && cfg.Tier.MemoryBudget > 0 {
+		db.loadSlot = make(chan struct{}, 1)
+	}
 	ok := false
 	defer func() {
 		if !ok {

@@ -70,6 +70,17 @@ func (h *Handle) startLoadLocked(now time.Time) {
 func (db *DB) runLoad(ctx context.Context, h *Handle) {
 	defer db.bg.Done()
 	start := time.Now()
+	// Under a memory budget loads run one at a time, so that at most one
+	// collection's state is coming in beyond what the budget made room
+	// for (concurrent loads of several cold collections would each count
+	// the room the others are about to fill).
+	if db.loadSlot != nil {
+		select {
+		case db.loadSlot <- struct{}{}:
+			defer func() { <-db.loadSlot }()
+		case <-ctx.Done():
+		}
+	}
 	// Room first, so the budget holds while the state comes in.
 	db.makeRoom(ctx, h)
 	h.ckptMu.Lock() // the snapshot cache must not delete what is being read
