@@ -53,18 +53,12 @@ func (s *Service) CheckpointCollection(ctx context.Context, name string) (Checkp
 // for it (up to the request's time: collection_loading past it, the load
 // goes on). A resident collection is only marked used.
 func (s *Service) LoadCollection(ctx context.Context, name string) (ResidencyResponse, error) {
-	h, err := s.handle(ctx, name)
-	if err != nil {
-		return ResidencyResponse{}, err
-	}
-	db, err := s.database()
-	if err != nil {
-		return ResidencyResponse{}, err
-	}
-	if _, err := db.LoadCollection(ctx, tenant(ctx), name); err != nil {
-		return ResidencyResponse{}, AsError(err)
-	}
-	return residencyView(h), nil
+	return s.residency(ctx, name, func(db *engine.DB) error {
+		if _, err := db.LoadCollection(ctx, tenant(ctx), name); err != nil {
+			return AsError(err)
+		}
+		return nil
+	})
 }
 
 // EvictCollection evicts a memory-s3 or s3-only collection from memory
@@ -73,6 +67,21 @@ func (s *Service) LoadCollection(ctx context.Context, name string) (ResidencyRes
 // or a server without an object store, is failed_precondition; a store
 // that does not confirm the upload is unavailable (the collection stays).
 func (s *Service) EvictCollection(ctx context.Context, name string) (ResidencyResponse, error) {
+	return s.residency(ctx, name, func(db *engine.DB) error {
+		_, err := db.EvictCollection(ctx, tenant(ctx), name)
+		if err == nil {
+			return nil
+		}
+		if ae := AsError(err); ae.Code != CodeInternal {
+			return ae
+		}
+		return &Error{Code: CodeUnavailable, Message: err.Error(), RetryAfterSeconds: 30}
+	})
+}
+
+// residency runs op on the caller's collection name and answers where
+// the collection is afterwards.
+func (s *Service) residency(ctx context.Context, name string, op func(*engine.DB) error) (ResidencyResponse, error) {
 	h, err := s.handle(ctx, name)
 	if err != nil {
 		return ResidencyResponse{}, err
@@ -81,11 +90,8 @@ func (s *Service) EvictCollection(ctx context.Context, name string) (ResidencyRe
 	if err != nil {
 		return ResidencyResponse{}, err
 	}
-	if _, err := db.EvictCollection(ctx, tenant(ctx), name); err != nil {
-		if ae := AsError(err); ae.Code != CodeInternal {
-			return ResidencyResponse{}, ae
-		}
-		return ResidencyResponse{}, &Error{Code: CodeUnavailable, Message: err.Error(), RetryAfterSeconds: 30}
+	if err := op(db); err != nil {
+		return ResidencyResponse{}, err
 	}
 	return residencyView(h), nil
 }
