@@ -255,6 +255,9 @@ type EvictReport struct {
 	Failed int
 	// Over: still over the budget (nothing else is idle long enough).
 	Over bool
+	// NextIdle is how soon a memory-s3 or s3-only collection in memory
+	// will have been unused for EvictAfter (0: none will).
+	NextIdle time.Duration
 }
 
 // EvictOnce runs the memory budget once: while the collections in memory
@@ -268,8 +271,44 @@ func (db *DB) EvictOnce(ctx context.Context) EvictReport {
 
 // makeRoom runs the budget before h is loaded (h counts with its size as
 // of when it left memory), so the budget holds while its state comes in.
+// When nothing is idle long enough yet but a collection will be soon, it
+// waits for that, up to RoomWait: a burst of cold hits then replaces cold
+// collections in memory instead of piling them up over the budget.
 func (db *DB) makeRoom(ctx context.Context, h *Handle) {
-	db.evictFor(ctx, h)
+	wait := db.roomWait()
+	deadline := time.Now().Add(wait)
+	for {
+		rep := db.evictFor(ctx, h)
+		left := time.Until(deadline)
+		if !rep.Over || rep.NextIdle <= 0 || left <= 0 {
+			return
+		}
+		t := time.NewTimer(min(left, roomPoll))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// DefaultRoomWait is TierConfig.RoomWait's default; roomPoll how often a
+// waiting load looks again (a collection may be released sooner).
+const (
+	DefaultRoomWait = 5 * time.Second
+	roomPoll        = 50 * time.Millisecond
+)
+
+func (db *DB) roomWait() time.Duration {
+	switch w := db.cfg.Tier.RoomWait; {
+	case w == 0:
+		return DefaultRoomWait
+	case w < 0:
+		return 0
+	default:
+		return w
+	}
 }
 
 func (db *DB) evictFor(ctx context.Context, except *Handle) EvictReport {
@@ -303,8 +342,13 @@ func (db *DB) evictFor(ctx context.Context, except *Handle) EvictReport {
 		}
 		r := &h.res
 		r.mu.Lock()
-		if r.state == LoadResident && !r.dropping && !r.closed && r.refs == 0 && now.Sub(r.lastUsed) >= idle {
-			cands = append(cands, candidate{h, r.lastUsed})
+		if r.state == LoadResident && !r.dropping && !r.closed {
+			switch since := now.Sub(r.lastUsed); {
+			case r.refs == 0 && since >= idle:
+				cands = append(cands, candidate{h, r.lastUsed})
+			case rep.NextIdle == 0 || idle-since < rep.NextIdle:
+				rep.NextIdle = max(idle-since, time.Nanosecond)
+			}
 		}
 		r.mu.Unlock()
 	}

@@ -26,6 +26,7 @@ func residencyConfig(store tier.ObjectStore, clock tier.Clock, budget int64) Con
 	cfg.Tier.MemoryBudget = budget
 	cfg.Tier.EvictAfter = time.Minute
 	cfg.Tier.CacheBytes = -1
+	cfg.Tier.RoomWait = -1 // the clock is driven by hand: a load does not wait for it
 	return cfg
 }
 
@@ -745,5 +746,63 @@ func TestOfflineToolsAndAnS3OnlyCollectionWhoseSnapshotIsInTheStoreOnly(t *testi
 	defer ro.Close()
 	if _, err := ro.View("", "s"); err == nil || !strings.Contains(err.Error(), "object store") {
 		t.Fatalf("view of an s3-only collection without its snapshot: %v", err)
+	}
+}
+
+// TestALoadOverTheBudgetWaitsForRoom: room for two collections, both in
+// memory and recently used; a load of a third waits (up to RoomWait) for
+// the least recently used to become idle, evicts it, and only then loads:
+// there are never three in memory. Without anything becoming idle it
+// gives up waiting after RoomWait and loads over the budget.
+func TestALoadOverTheBudgetWaitsForRoom(t *testing.T) {
+	size := sizeOf200(t)
+	clock := newClock()
+	cfg := residencyConfig(tier.NewMemStore(), clock, 2*size+size/2)
+	cfg.Tier.RoomWait = time.Hour // bounded by the test's clock moves below
+	db := openTestDB(t, t.TempDir(), cfg)
+	defer db.Close()
+	var hs []*Handle
+	for i := range 3 {
+		h := createWithPolicy(t, db, fmt.Sprintf("c%d", i), TierMemoryS3)
+		upsertRange(t, h, "x", 0, 200)
+		hs = append(hs, h)
+	}
+	clock.Advance(time.Hour)
+	if _, err := db.EvictCollection(bg, DefaultTenant, "c2"); err != nil {
+		t.Fatal(err)
+	}
+	// c0 and c1 were used a moment ago: nothing is idle.
+	for _, h := range hs[:2] {
+		if _, err := h.Get("x-1"); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Second)
+	}
+	waiting := make(chan struct{}, 1)
+	hs[2].res.mu.Lock()
+	hs[2].res.onWait = func() { waiting <- struct{}{} }
+	hs[2].res.mu.Unlock()
+	got := make(chan error, 1)
+	go func() {
+		_, err := hs[2].Get("x-1")
+		got <- err
+	}()
+	<-waiting
+	// The load waits: c2 stays loading, c0 and c1 stay in memory.
+	select {
+	case err := <-got:
+		t.Fatalf("the load did not wait for room: %v", err)
+	case <-time.After(300 * time.Millisecond): // a bounded look, not a wait for work
+	}
+	if state(hs[0]) != LoadResident || state(hs[1]) != LoadResident || state(hs[2]) != LoadLoading {
+		t.Fatalf("while waiting: %v %v %v", state(hs[0]), state(hs[1]), state(hs[2]))
+	}
+	// c0 becomes idle: it goes, c2 comes in.
+	clock.Advance(time.Minute - time.Second)
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	if state(hs[0]) != LoadEvicted || state(hs[1]) != LoadResident || state(hs[2]) != LoadResident {
+		t.Fatalf("after the load: %v %v %v", state(hs[0]), state(hs[1]), state(hs[2]))
 	}
 }

@@ -63,6 +63,10 @@ type TierConfig struct {
 	// and least recently used first. 0 keeps none once the store has it;
 	// negative: no bound.
 	CacheBytes int64
+	// RoomWait bounds how long a load over the budget waits for a
+	// collection in memory to become idle enough to evict (default 5s;
+	// negative: it does not wait, and loads over the budget).
+	RoomWait time.Duration
 	// ResidencyInterval is how often the residency loop checks the budget,
 	// retries unavailable collections and bounds the cache (default 1s).
 	ResidencyInterval time.Duration
