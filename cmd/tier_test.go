@@ -146,6 +146,21 @@ func TestTierCommandsWithMinIO(t *testing.T) {
 	if code, _, errs := runCLI(t, env, "dlq", "discard", "42", "--server", server); code == 0 || !strings.Contains(errs, "not found") {
 		t.Fatalf("discard of an unknown entry: %d %q", code, errs)
 	}
+	// The operator evicts it and loads it back; the status shows where it
+	// is; a load or an eviction of an unknown collection is refused.
+	if out := mustCLI(t, env, "evict", "--server", server, "docs"); !strings.Contains(out, "docs (memory-s3): evicted") || !strings.Contains(out, "1 evictions") {
+		t.Fatalf("evict: %q", out)
+	}
+	if out := mustCLI(t, env, "storage", "status", "--server", server); !strings.Contains(out, "evicted") || !strings.Contains(out, "0 of 1 collections in memory") {
+		t.Fatalf("storage status after the eviction: %q", out)
+	}
+	loaded := decode[api.ResidencyResponse](t, mustCLI(t, env, "load", "--server", server, "docs", "-o", "json"))
+	if loaded.LoadState != "resident" || loaded.LoadSource != "local" || loaded.Loads != 1 {
+		t.Fatalf("load: %+v", loaded)
+	}
+	if code, _, errs := runCLI(t, env, "evict", "--server", server, "nope"); code == 0 || !strings.Contains(errs, "not found") {
+		t.Fatalf("evict of an unknown collection: %d %q", code, errs)
+	}
 	snapSeq := st.Collections[0].NewestSnapshot.Seq
 	if snapSeq >= st.Collections[0].DurableSeq {
 		t.Fatalf("the log after the snapshot was not shipped: %+v", st.Collections[0])
