@@ -151,7 +151,9 @@ func (c benchClient) query(name string, rng *rand.Rand, dim int) time.Duration {
 // state reads a collection's load state from the storage status.
 func (c benchClient) state(name string) (string, float64, int64) {
 	var st struct {
-		Memory      struct{ S3CacheBytes int64 `json:"s3_cache_bytes"` } `json:"memory"`
+		Memory struct {
+			S3CacheBytes int64 `json:"s3_cache_bytes"`
+		} `json:"memory"`
 		Collections []struct {
 			Name      string  `json:"name"`
 			LoadState string  `json:"load_state"`
