@@ -24,14 +24,14 @@ MNIST_DIR ?= /tmp/akidb-mnist
 MINIO_MODULE := github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
 MINIO_BIN := $(shell bin="$$($(GO) env GOBIN)"; [ -n "$$bin" ] || bin="$$($(GO) env GOPATH | cut -d: -f1)/bin"; echo "$$bin/minio")
 
-.PHONY: build test check-fmt check-tidy vet minio test-unit test-race test-arm64 test-noasm test-parquet-duckdb bench bench-mnist crashtest proto clean \
+.PHONY: build test check-fmt check-tidy vet minio tmux test-unit test-race test-arm64 test-noasm test-parquet-duckdb bench bench-mnist crashtest proto clean \
 	release-deps build-static-amd64 build-static-arm64 print-static test-release-arm64 test-packaging image image-files \
 	completions man release-snapshot vulncheck vulndb helm goreleaser govulncheck cyclonedx-gomod
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
 
-test: check-fmt check-tidy vet minio test-unit test-race test-noasm test-arm64 test-parquet-duckdb test-release-arm64 test-packaging vulncheck
+test: check-fmt check-tidy vet minio tmux test-unit test-race test-noasm test-arm64 test-parquet-duckdb test-release-arm64 test-packaging vulncheck
 
 # Installs the minio server binary when it is missing (the tier's tests
 # fail, never skip, without it).
@@ -39,6 +39,13 @@ minio:
 	@if [ -x "$(MINIO_BIN)" ]; then echo "minio server: $(MINIO_BIN)"; \
 	else echo "installing the minio server as $(MINIO_BIN) (once; about ten minutes on two cores)"; \
 	  GOFLAGS= $(GO) install $(MINIO_MODULE); fi
+
+# `akidb top`'s end-to-end test drives the real binary in a tmux terminal
+# (cmd/top_e2e_test.go); installed with apt-get when missing (it fails,
+# never skips, without it).
+tmux:
+	@command -v tmux >/dev/null || { echo "apt-get install tmux"; apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null; }
 
 check-fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

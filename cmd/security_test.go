@@ -85,7 +85,7 @@ func startServerConfig(t *testing.T, cfg serve.Config) (*serve.Server, func()) {
 	return s, stop
 }
 
-func readBootstrap(t *testing.T, dataDir string) string {
+func readBootstrap(t testing.TB, dataDir string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dataDir, auth.SecretsDir, auth.BootstrapKeyFile))
 	if err != nil {

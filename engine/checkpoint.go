@@ -89,6 +89,7 @@ func (h *Handle) checkpoint(local bool) error {
 	if err != nil {
 		return fmt.Errorf("checkpoint %s at %d: %w", h.info.Name, seq, err)
 	}
+	h.lastCheckpoint.Store(time.Now().UnixNano())
 	h.writeParquet(view, seq)
 	h.tierCheckpointed()
 	return h.pruneAfterCheckpoint()

@@ -54,6 +54,10 @@ type Handle struct {
 	// policyMu orders the changes (tiering.go).
 	tierPolicy atomic.Value
 	policyMu   sync.Mutex
+	// lastCheckpoint is when the newest snapshot was written (unix
+	// nanoseconds; 0: never): set by each checkpoint that writes one, and
+	// at open from the snapshot the collection was loaded from.
+	lastCheckpoint atomic.Int64
 	// res is the load state and the references that keep c and wal in
 	// memory (residency.go): c and wal are nil while the collection is
 	// evicted, and are read only under a pin or a hold.
@@ -208,6 +212,27 @@ func (h *Handle) WaitIndexed() {
 		defer h.unpin()
 		h.c.waitLinked()
 	}
+}
+
+// LogBytes is the size of the collection's write-ahead log up to its last
+// record: what a restart would replay at most. 0 while the collection is
+// not in memory (it was checkpointed when it left, so a restart replays
+// nothing of it).
+func (h *Handle) LogBytes() int64 {
+	if !h.hold() {
+		return 0
+	}
+	defer h.unpin()
+	return h.wal.Bytes()
+}
+
+// LastCheckpoint is when the collection's newest snapshot was written (the
+// zero time if it has none).
+func (h *Handle) LastCheckpoint() time.Time {
+	if ns := h.lastCheckpoint.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
 }
 
 // IndexBacklog returns how many acknowledged vectors are not linked into
@@ -370,6 +395,11 @@ func (db *DB) recoverCollection(h *Handle) (loaded, error) {
 	c, err := db.loadNewestSnapshot(h, cfg)
 	if err != nil {
 		return loaded{}, err
+	}
+	if c.applied > 0 {
+		if fi, err := db.cfg.FS.Stat(filepath.Join(h.snapshotDir(), snapshot.FileName(c.applied))); err == nil {
+			h.lastCheckpoint.Store(fi.ModTime().UnixNano())
+		}
 	}
 	log, err := db.openLog(h, c.applied)
 	if err != nil {

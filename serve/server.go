@@ -218,6 +218,9 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
+	if err := metrics.RegisterBuildInfo(reg, cfg.Version); err != nil {
+		return nil, err
+	}
 	s := &Server{cfg: cfg, log: logger, registry: publicRegistry, recorders: []*metrics.Recorder{reg, tenantReg}, metrics: m, errs: make(chan error, 3), ready: make(chan struct{}), notices: cfg.Notices}
 	if s.notices == nil {
 		s.notices = io.Discard
@@ -548,6 +551,10 @@ func (s *Server) stats() metrics.Totals {
 		if h, err := db.Collection(info.TenantID, info.Name); err == nil {
 			t.Vectors += h.Count()
 			t.IndexBacklog += h.IndexBacklog()
+			t.WALBytes += h.LogBytes()
+			if at := h.LastCheckpoint(); at.After(t.LastCheckpoint) {
+				t.LastCheckpoint = at
+			}
 		}
 	}
 	return t
