@@ -71,3 +71,19 @@ func (r *Remote) Checkpoint(ctx context.Context, name string) (api.CheckpointRes
 	err := r.call(ctx, http.MethodPost, "/admin/collections/"+esc(name)+"/checkpoint", nil, nil, &res)
 	return res, err
 }
+
+// LoadCollection loads an evicted collection into memory now
+// (POST /admin/collections/{name}/load).
+func (r *Remote) LoadCollection(ctx context.Context, name string) (api.ResidencyResponse, error) {
+	var res api.ResidencyResponse
+	err := r.call(ctx, http.MethodPost, "/admin/collections/"+esc(name)+"/load", nil, nil, &res)
+	return res, err
+}
+
+// EvictCollection evicts a memory-s3 or s3-only collection from memory
+// now (POST /admin/collections/{name}/evict).
+func (r *Remote) EvictCollection(ctx context.Context, name string) (api.ResidencyResponse, error) {
+	var res api.ResidencyResponse
+	err := r.call(ctx, http.MethodPost, "/admin/collections/"+esc(name)+"/evict", nil, nil, &res)
+	return res, err
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/akidb/akidb/admin"
 	"github.com/akidb/akidb/serve/access"
+	"github.com/akidb/akidb/serve/api"
 )
 
 // withRemote runs fn against the server named by --server; the tier's
@@ -193,6 +194,78 @@ collection's tenant.`,
 	return cmd
 }
 
+func newLoadCommand(c *cli) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "load NAME",
+		Short: "Load an evicted collection into memory now on a running server",
+		Long: `Ask a running server to load one of the caller's collections into memory now
+(from its local snapshot and log, or from the object store when the local copy
+lacks them) and wait for it. Past the server's request timeout the answer is
+503 collection_loading and the load goes on; run it again. A collection already
+in memory is only marked used. Needs an admin key of the collection's tenant.`,
+		Example: `  akidb load --server http://127.0.0.1:8080 docs`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withRemote(cmd, c, func(ctx context.Context, r *admin.Remote) error {
+				res, err := r.LoadCollection(ctx, args[0])
+				return writeResidency(c, res, err)
+			})
+		},
+	}
+	addAdminFlags(cmd)
+	return cmd
+}
+
+func newEvictCommand(c *cli) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "evict NAME",
+		Short: "Evict a memory-s3 or s3-only collection from memory now on a running server",
+		Long: `Ask a running server to drop one of the caller's memory-s3 or s3-only
+collections from memory now: it waits for the requests using it, checkpoints it
+if anything changed, waits for the object store to confirm its upload, and
+drops it; the next request loads it back. A memory collection is never evicted.
+Needs an admin key of the collection's tenant.`,
+		Example: `  akidb evict --server http://127.0.0.1:8080 docs`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withRemote(cmd, c, func(ctx context.Context, r *admin.Remote) error {
+				res, err := r.EvictCollection(ctx, args[0])
+				return writeResidency(c, res, err)
+			})
+		},
+	}
+	addAdminFlags(cmd)
+	return cmd
+}
+
+func writeResidency(c *cli, res api.ResidencyResponse, err error) error {
+	if err != nil {
+		return err
+	}
+	if jsonOutput(c) {
+		return writeJSON(c.st.Stdout, res)
+	}
+	fmt.Fprintf(c.st.Stdout, "%s (%s): %s, %s in memory", res.Collection, res.TierPolicy, res.LoadState, byteSize(res.MemoryBytes))
+	if res.LoadSource != "" {
+		fmt.Fprintf(c.st.Stdout, "; last load from %s took %.2fs", res.LoadSource, res.LoadSeconds)
+	}
+	fmt.Fprintf(c.st.Stdout, "; %d loads, %d evictions\n", res.Loads, res.Evictions)
+	return nil
+}
+
+// byteSize prints n bytes in binary units.
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
 func newStorageCommand(c *cli) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "storage",
@@ -251,15 +324,38 @@ func writeStorageStatus(w io.Writer, st access.StorageStatus) error {
 		}
 	}
 	fmt.Fprintf(w, "dead-letter queue: %d pending, %d permanent\n", st.DLQ.Pending, st.DLQ.Permanent)
+	m := st.Memory
+	budget := "none"
+	if m.BudgetBytes > 0 {
+		budget = byteSize(m.BudgetBytes) + ", evict after " + (time.Duration(m.EvictAfterSeconds * float64(time.Second))).String() + " idle"
+	}
+	fmt.Fprintf(w, "memory: %d of %d collections in memory, %s; budget %s\n", m.ResidentCollections, m.Collections, byteSize(m.ResidentBytes), budget)
+	if m.S3CacheLimitBytes >= 0 && st.Store != nil {
+		fmt.Fprintf(w, "s3-only snapshot cache: %s of %s\n", byteSize(m.S3CacheBytes), byteSize(m.S3CacheLimitBytes))
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TENANT\tCOLLECTION\tPOLICY\tDURABLE_SEQ\tSHIPPED_SEQ\tSHIP_LAG\tPENDING\tDLQ\tNEWEST_SNAPSHOT")
+	fmt.Fprintln(tw, "TENANT\tCOLLECTION\tPOLICY\tSTATE\tMEMORY\tLAST_USED\tDURABLE_SEQ\tSHIPPED_SEQ\tSHIP_LAG\tPENDING\tDLQ\tNEWEST_SNAPSHOT")
+	var reasons []string
 	for _, c := range st.Collections {
 		snap := "-"
 		if c.NewestSnapshot != nil {
 			snap = strconv.FormatUint(c.NewestSnapshot.Seq, 10)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%d\t%d/%d\t%s\n", c.Tenant, c.Name, c.TierPolicy, c.DurableSeq, c.ShippedSeq,
-			(time.Duration(c.ShipLagSeconds * float64(time.Second))).Round(time.Millisecond), c.PendingUploads, c.DLQ.Pending, c.DLQ.Permanent, snap)
+		used := "-"
+		if c.LastUsedAt != nil {
+			used = c.LastUsedAt.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%d\t%d/%d\t%s\n", c.Tenant, c.Name, c.TierPolicy, c.LoadState, byteSize(c.MemoryBytes), used,
+			c.DurableSeq, c.ShippedSeq, (time.Duration(c.ShipLagSeconds * float64(time.Second))).Round(time.Millisecond), c.PendingUploads, c.DLQ.Pending, c.DLQ.Permanent, snap)
+		if c.LoadReason != "" {
+			reasons = append(reasons, fmt.Sprintf("%s/%s %s: %s", c.Tenant, c.Name, c.LoadState, clipText(c.LoadReason, 200)))
+		}
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, r := range reasons {
+		fmt.Fprintln(w, r)
+	}
+	return nil
 }

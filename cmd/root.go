@@ -95,6 +95,7 @@ func newRootCommand(st *State) (*cobra.Command, *cli) {
 	root.AddCommand(newRestoreCommand(c))
 	root.AddCommand(newDLQCommand(c))
 	root.AddCommand(newCheckpointCommand(c))
+	root.AddCommand(newLoadCommand(c), newEvictCommand(c))
 	root.AddCommand(newStorageCommand(c))
 	root.AddCommand(newTopCommand(c))
 	return root, c

@@ -62,10 +62,14 @@ must arrive within it too), before the request takes its slot;
 it) and --max-response-bytes an answer. Unless GOMEMLIMIT is set, the Go heap is held to 75% of the
 memory available (cgroup limit or RAM). See docs/limits.md.
 
-With --s3-endpoint and --s3-bucket, collections with the memory-s3 tiering
-policy (--tier-policy sets the default; PATCH /api/v1/collections/{name}
+With --s3-endpoint and --s3-bucket, collections with the memory-s3 or s3-only
+tiering policy (--tier-policy sets the default; PATCH /api/v1/collections/{name}
 changes one) ship every snapshot and, every --s3-ship-interval, the durable log
 to MinIO/S3; failed uploads wait in a dead-letter queue that a worker retries.
+With --tier-memory-budget, such collections unused for --tier-evict-after leave
+memory when the collections in memory take more than the budget, and come back
+on the next request; s3-only ones keep only a cache of their snapshots on the
+local disk (--s3-cache-bytes).
 Credentials: AKIDB_S3_ACCESS_KEY and AKIDB_S3_SECRET_KEY, or the
 --s3-*-key-file flags. "akidb restore" brings a collection back. See
 docs/tiering.md.`,
@@ -136,7 +140,10 @@ docs/tiering.md.`,
 	f.Int64("quota-max-storage-bytes", -1, "default most bytes of in-memory collection size per tenant (-1: unlimited)")
 	f.Int64("quota-max-disk-bytes", -1, "default most bytes of collection files (logs, snapshots) per tenant (-1: unlimited)")
 	addS3Flags(f)
-	f.String("tier-policy", engine.TierMemory, "tiering policy of collections created without one: memory, or memory-s3 (needs --s3-endpoint)")
+	f.String("tier-policy", engine.TierMemory, "tiering policy of collections created without one: memory, memory-s3 or s3-only (the last two need --s3-endpoint)")
+	f.String("tier-memory-budget", "0", "memory the collections in memory may take (e.g. 512MiB); over it, the least recently used idle memory-s3 and s3-only collections are evicted (0: no budget, nothing is evicted; needs --s3-endpoint)")
+	f.Duration("tier-evict-after", engine.DefaultEvictAfter, "how long a collection must go unused before the memory budget may evict it")
+	f.String("s3-cache-bytes", "1GiB", "bound of the local snapshot copies of s3-only collections (e.g. 2GiB); past it, those the store holds are deleted, least recently used first (0: keep none)")
 	f.Duration("s3-ship-interval", tier.DefaultShipInterval, "how often the durable log is shipped to the object store: the recovery point")
 	f.Int("s3-keep-snapshots", tier.DefaultKeepSnapshots, "snapshots kept in the object store per collection, with the log after the oldest")
 	f.Duration("dlq-retry-interval", tier.DefaultDLQRetryInterval, "how often the dead-letter queue's retry worker runs (and the base of its back-off)")
@@ -158,14 +165,25 @@ func tierConfig(c *cli) (serve.TierConfig, error) {
 	tc.DefaultPolicy = v.GetString("tier-policy")
 	switch tc.DefaultPolicy {
 	case engine.TierMemory:
-	case engine.TierMemoryS3:
+	case engine.TierMemoryS3, engine.TierS3Only:
 		if s3cfg == nil {
-			return tc, fmt.Errorf("--tier-policy memory-s3 needs an object store: set --s3-endpoint and --s3-bucket")
+			return tc, fmt.Errorf("--tier-policy %s needs an object store: set --s3-endpoint and --s3-bucket", tc.DefaultPolicy)
 		}
-	case engine.TierS3Only:
-		return tc, fmt.Errorf("--tier-policy s3-only is not available yet; use memory or memory-s3")
 	default:
-		return tc, fmt.Errorf("--tier-policy %q: want memory or memory-s3", tc.DefaultPolicy)
+		return tc, fmt.Errorf("--tier-policy %q: want memory, memory-s3 or s3-only", tc.DefaultPolicy)
+	}
+	if tc.MemoryBudget, err = parseBytes(v.GetString("tier-memory-budget")); err != nil || tc.MemoryBudget < 0 {
+		return tc, fmt.Errorf("--tier-memory-budget %q: want a byte count such as 536870912 or 512MiB (0: no budget)", v.GetString("tier-memory-budget"))
+	}
+	if tc.CacheBytes, err = parseBytes(v.GetString("s3-cache-bytes")); err != nil || tc.CacheBytes < 0 {
+		return tc, fmt.Errorf("--s3-cache-bytes %q: want a byte count such as 1073741824 or 1GiB (0: keep no local snapshot of an s3-only collection)", v.GetString("s3-cache-bytes"))
+	}
+	tc.EvictAfter = v.GetDuration("tier-evict-after")
+	switch {
+	case tc.MemoryBudget > 0 && s3cfg == nil:
+		return tc, fmt.Errorf("--tier-memory-budget needs an object store (--s3-endpoint and --s3-bucket): only memory-s3 and s3-only collections leave memory")
+	case tc.EvictAfter <= 0:
+		return tc, fmt.Errorf("--tier-evict-after must be positive")
 	}
 	tc.ShipInterval = v.GetDuration("s3-ship-interval")
 	tc.KeepSnapshots = v.GetInt("s3-keep-snapshots")

@@ -28,8 +28,12 @@ func TestServeTierFlags(t *testing.T) {
 		want string
 	}{
 		{[]string{"--tier-policy", "memory-s3"}, nil, "needs an object store"},
-		{[]string{"--tier-policy", "s3-only"}, nil, "not available yet"},
-		{[]string{"--tier-policy", "tape"}, nil, "want memory or memory-s3"},
+		{[]string{"--tier-policy", "s3-only"}, nil, "needs an object store"},
+		{[]string{"--tier-policy", "tape"}, nil, "want memory, memory-s3 or s3-only"},
+		{[]string{"--tier-memory-budget", "512MiB"}, nil, "--tier-memory-budget needs an object store"},
+		{[]string{"--s3-endpoint", "http://127.0.0.1:9000", "--s3-bucket", "b", "--tier-memory-budget", "lots"}, nil, "--tier-memory-budget \"lots\""},
+		{[]string{"--s3-endpoint", "http://127.0.0.1:9000", "--s3-bucket", "b", "--s3-cache-bytes", "-1"}, nil, "--s3-cache-bytes"},
+		{[]string{"--s3-endpoint", "http://127.0.0.1:9000", "--s3-bucket", "b", "--tier-evict-after", "0s"}, nil, "--tier-evict-after must be positive"},
 		{[]string{"--s3-bucket", "b"}, nil, "--s3-endpoint is not"},
 		{[]string{"--s3-endpoint", "127.0.0.1:9000", "--s3-bucket", "b"}, nil, "want http://host:port"},
 		{[]string{"--s3-endpoint", "http://127.0.0.1:9000"}, nil, "--s3-bucket is required"},
@@ -55,6 +59,9 @@ func TestServeTierFlags(t *testing.T) {
 		{[]string{"dlq", "list"}, "needs a running server"},
 		{[]string{"dlq", "discard", "x", "--server", "http://127.0.0.1:1", "--api-key", "k"}, "not a DLQ entry id"},
 		{[]string{"checkpoint"}, "accepts 1 arg"},
+		{[]string{"load"}, "accepts 1 arg"},
+		{[]string{"evict", "a", "b"}, "accepts 1 arg"},
+		{[]string{"evict", "docs"}, "needs a running server"},
 	} {
 		code, _, errs := runCLI(t, nil, c.args...)
 		if code == 0 || !strings.Contains(errs, c.want) {
@@ -138,6 +145,21 @@ func TestTierCommandsWithMinIO(t *testing.T) {
 	}
 	if code, _, errs := runCLI(t, env, "dlq", "discard", "42", "--server", server); code == 0 || !strings.Contains(errs, "not found") {
 		t.Fatalf("discard of an unknown entry: %d %q", code, errs)
+	}
+	// The operator evicts it and loads it back; the status shows where it
+	// is; a load or an eviction of an unknown collection is refused.
+	if out := mustCLI(t, env, "evict", "--server", server, "docs"); !strings.Contains(out, "docs (memory-s3): evicted") || !strings.Contains(out, "1 evictions") {
+		t.Fatalf("evict: %q", out)
+	}
+	if out := mustCLI(t, env, "storage", "status", "--server", server); !strings.Contains(out, "evicted") || !strings.Contains(out, "0 of 1 collections in memory") {
+		t.Fatalf("storage status after the eviction: %q", out)
+	}
+	loaded := decode[api.ResidencyResponse](t, mustCLI(t, env, "load", "--server", server, "docs", "-o", "json"))
+	if loaded.LoadState != "resident" || loaded.LoadSource != "local" || loaded.Loads != 1 {
+		t.Fatalf("load: %+v", loaded)
+	}
+	if code, _, errs := runCLI(t, env, "evict", "--server", server, "nope"); code == 0 || !strings.Contains(errs, "not found") {
+		t.Fatalf("evict of an unknown collection: %d %q", code, errs)
 	}
 	snapSeq := st.Collections[0].NewestSnapshot.Seq
 	if snapSeq >= st.Collections[0].DurableSeq {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -113,7 +114,7 @@ func (db *DB) restore(ctx context.Context, opts RestoreOptions) (RestoreResult, 
 		return res, fmt.Errorf("restore: manifest %s: %w", found.Key, err)
 	}
 	policy := m.TierPolicy
-	if policy != TierMemoryS3 {
+	if policy != TierMemoryS3 && policy != TierS3Only {
 		policy = TierMemory
 	}
 	ccfg, err := CollectionConfig{Name: opts.Name, Dimension: m.Dimension, Metric: metric, M: m.HNSW.M, EfConstruction: m.HNSW.EfConstruction}.withDefaults()
@@ -172,7 +173,7 @@ func (db *DB) fillRestored(ctx context.Context, row meta.Collection, manifestKey
 		base = s.LastSeq
 		res.SnapshotSeq = base
 		final := filepath.Join(dir, "snapshots", snapshot.FileName(base))
-		if err := downloadFile(ctx, store, manifestKey, *s, final); err != nil {
+		if err := downloadFile(ctx, fetchFrom(store, manifestKey), *s, final); err != nil {
 			return nil, err
 		}
 		res.Bytes += s.Size
@@ -181,7 +182,7 @@ func (db *DB) fillRestored(ctx context.Context, row meta.Collection, manifestKey
 	if err != nil {
 		return nil, err
 	}
-	err = db.replayShippedLog(ctx, log, filepath.Join(dir, "restore.chunk.tmp"), store, manifestKey, plan, base, res)
+	err = replayShippedLog(ctx, log, filepath.Join(dir, "restore.chunk.tmp"), fetchFrom(store, manifestKey), plan, base, res)
 	if serr := log.Sync(); err == nil {
 		err = serr
 	}
@@ -205,12 +206,24 @@ func (db *DB) fillRestored(ctx context.Context, row meta.Collection, manifestKey
 	return h, nil
 }
 
+// fetchObject copies one object of a manifest to w, checking its size
+// and SHA-256: straight from a store (a restore), or through the tier's
+// breaker (a load of an evicted collection, load.go).
+type fetchObject func(ctx context.Context, o tier.Object, w io.Writer) error
+
+// fetchFrom reads the objects of the manifest at manifestKey from store.
+func fetchFrom(store tier.ObjectStore, manifestKey string) fetchObject {
+	return func(ctx context.Context, o tier.Object, w io.Writer) error {
+		return tier.Download(ctx, store, manifestKey, o, w)
+	}
+}
+
 // replayShippedLog appends the records base+1..ToSeq of the plan's log
-// objects to the new collection's log, in order.
-func (db *DB) replayShippedLog(ctx context.Context, log *wal.Log, tmp string, store tier.ObjectStore, manifestKey string, plan tier.RestorePlan, base uint64, res *RestoreResult) error {
+// objects to a collection's log, in order.
+func replayShippedLog(ctx context.Context, log *wal.Log, tmp string, fetch fetchObject, plan tier.RestorePlan, base uint64, res *RestoreResult) error {
 	defer os.Remove(tmp)
 	for _, seg := range plan.Segments {
-		if err := downloadFile(ctx, store, manifestKey, seg, tmp); err != nil {
+		if err := downloadFile(ctx, fetch, seg, tmp); err != nil {
 			return err
 		}
 		res.Bytes += seg.Size
@@ -248,7 +261,7 @@ func (db *DB) replayShippedLog(ctx context.Context, log *wal.Log, tmp string, st
 
 // downloadFile downloads o to path through a temporary file, fsynced and
 // renamed into place only once its checksum matched.
-func downloadFile(ctx context.Context, store tier.ObjectStore, manifestKey string, o tier.Object, path string) (err error) {
+func downloadFile(ctx context.Context, fetch fetchObject, o tier.Object, path string) (err error) {
 	tmp := path + ".download"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -261,7 +274,7 @@ func downloadFile(ctx context.Context, store tier.ObjectStore, manifestKey strin
 		}
 	}()
 	w := bufio.NewWriterSize(f, 1<<20)
-	if err = tier.Download(ctx, store, manifestKey, o, w); err != nil {
+	if err = fetch(ctx, o, w); err != nil {
 		return err
 	}
 	if err = w.Flush(); err != nil {

@@ -48,24 +48,63 @@ type TierConfig struct {
 	// sequence number, into the tier's staging directory, and the shipper
 	// uploads that file after the snapshot (kind parquet).
 	Parquet func(ctx context.Context, w io.Writer, v *RecordView) error
+
+	// MemoryBudget bounds the memory of the collections in memory, in
+	// bytes (the sum of their memory_bytes): while it is exceeded, the
+	// least recently used memory-s3 and s3-only collections idle for at
+	// least EvictAfter are checkpointed, their upload confirmed, and
+	// dropped from memory (evict.go). 0: no budget, nothing is evicted.
+	MemoryBudget int64
+	// EvictAfter is how long a collection must go unused before the
+	// budget may evict it (default 30 minutes).
+	EvictAfter time.Duration
+	// CacheBytes bounds the local snapshots of s3-only collections
+	// (cache.go): past it, snapshots the store holds are deleted, oldest
+	// and least recently used first. 0 keeps none once the store has it;
+	// negative: no bound.
+	CacheBytes int64
+	// RoomWait bounds how long a load over the budget waits for a
+	// collection in memory to become idle enough to evict (default 5s;
+	// negative: it does not wait, and loads over the budget).
+	RoomWait time.Duration
+	// ResidencyInterval is how often the residency loop checks the budget,
+	// retries unavailable collections and bounds the cache (default 1s).
+	ResidencyInterval time.Duration
+	// ReleaseMemory, if set, is called after evictions, to hand the memory
+	// they freed back to the operating system (serve passes
+	// debug.FreeOSMemory; the engine keeps off process-wide settings).
+	ReleaseMemory func()
+}
+
+// DefaultEvictAfter is TierConfig.EvictAfter's default.
+const DefaultEvictAfter = 30 * time.Minute
+
+func (tc *TierConfig) validate() error {
+	switch {
+	case tc.MemoryBudget < 0:
+		return fmt.Errorf("tier memory budget %d: must not be negative (0: none)", tc.MemoryBudget)
+	case tc.EvictAfter < 0:
+		return fmt.Errorf("tier evict-after %v: must not be negative", tc.EvictAfter)
+	case tc.ResidencyInterval < 0:
+		return fmt.Errorf("tier residency interval %v: must not be negative", tc.ResidencyInterval)
+	}
+	return nil
 }
 
 // ValidateTierPolicy checks a tiering policy for a new or changed
-// collection: memory, or memory-s3 when an object store is configured.
-// s3-only (collections evicted to the store) is not built yet.
+// collection: memory, or memory-s3 or s3-only when an object store is
+// configured.
 func (db *DB) ValidateTierPolicy(p string) error {
 	switch p {
 	case TierMemory:
 		return nil
-	case TierMemoryS3:
+	case TierMemoryS3, TierS3Only:
 		if db.tier == nil {
-			return invalid("tier_policy", "memory-s3 needs an object store: start the server with --s3-endpoint and --s3-bucket")
+			return invalid("tier_policy", "%s needs an object store: start the server with --s3-endpoint and --s3-bucket", p)
 		}
 		return nil
-	case TierS3Only:
-		return invalid("tier_policy", "s3-only is not available yet; use memory or memory-s3")
 	}
-	return invalid("tier_policy", "%q is not memory or memory-s3", p)
+	return invalid("tier_policy", "%q is not memory, memory-s3 or s3-only", p)
 }
 
 // DefaultTierPolicy is the policy of collections created without one.
@@ -79,19 +118,16 @@ func (db *DB) DefaultTierPolicy() string {
 // Tier is the object storage tier, or nil when none is configured.
 func (db *DB) Tier() *tier.Tier { return db.tier }
 
-// openTier starts the tier and registers the memory-s3 collections.
-func (db *DB) openTier() error {
+// newTier makes the tier (nil without one), before the collections are
+// opened: a collection whose local copy is incomplete is loaded from its
+// store.
+func (db *DB) newTier() error {
 	tc := db.cfg.Tier
 	if tc == nil {
-		if err := db.ValidateTierPolicy(db.DefaultTierPolicy()); err != nil {
-			return fmt.Errorf("default tier policy: %w", err)
-		}
-		for _, h := range db.cols {
-			if h.TierPolicy() == TierMemoryS3 {
-				db.log.Warn("collection has the memory-s3 policy but no object store is configured: it is not shipped", "collection", h.info.Name, "tenant", h.info.TenantID)
-			}
-		}
 		return nil
+	}
+	if err := tc.validate(); err != nil {
+		return err
 	}
 	cfg := tc.Tier
 	cfg.Meta = db.meta
@@ -103,16 +139,37 @@ func (db *DB) openTier() error {
 		return err
 	}
 	db.tier = t
+	return nil
+}
+
+// registerTiered registers the memory-s3 and s3-only collections with the
+// tier (or, without one, warns that they are not shipped).
+func (db *DB) registerTiered() error {
+	if db.tier == nil {
+		for _, h := range db.cols {
+			if tiered(h.TierPolicy()) {
+				db.log.Warn("collection has the "+h.TierPolicy()+" policy but no object store is configured: it is not shipped", "collection", h.info.Name, "tenant", h.info.TenantID)
+			}
+		}
+		return nil
+	}
 	for _, h := range db.cols {
 		if err := db.syncTierRegistration(h); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// startTier checks the default policy and starts the tier's loops and the
+// residency loop (evict.go).
+func (db *DB) startTier() error {
 	if err := db.ValidateTierPolicy(db.DefaultTierPolicy()); err != nil {
 		return fmt.Errorf("default tier policy: %w", err)
 	}
-	if !tc.NoBackground {
-		t.Start()
+	if db.tier != nil && !db.cfg.Tier.NoBackground {
+		db.tier.Start()
+		db.startResidency()
 	}
 	return nil
 }
@@ -123,7 +180,7 @@ func (db *DB) syncTierRegistration(h *Handle) error {
 	if db.tier == nil {
 		return nil
 	}
-	if h.TierPolicy() != TierMemoryS3 {
+	if !tiered(h.TierPolicy()) {
 		db.tier.Unregister(h.info.ID)
 		return nil
 	}
@@ -142,13 +199,38 @@ func (db *DB) tenantName(id string) (string, error) {
 	return t.Name, nil
 }
 
-// SetTierPolicy changes a collection's tiering policy. Switching to
-// memory-s3 ships the collection from the next pass (from its next
-// snapshot if its log no longer starts at the beginning); switching back
-// to memory stops shipping and leaves what was shipped in the store.
+// SetTierPolicy changes a collection's tiering policy, online. Switching to
+// memory-s3 or s3-only ships the collection from the next pass (from its
+// next snapshot if its log no longer starts at the beginning); switching
+// between them changes what may leave memory and the local disk
+// (docs/tiering.md); switching back to memory stops shipping and leaves
+// what was shipped in the store. A memory collection is never evicted and
+// never reads the store, so switching to memory first loads the collection
+// (waiting up to ctx) and writes a local snapshot of its whole state, and
+// only then changes the catalog: a crash at any step leaves a collection
+// the next start opens under one policy or the other with nothing lost.
 func (db *DB) SetTierPolicy(ctx context.Context, tenant, name, policy string) (CollectionInfo, error) {
 	if err := db.ValidateTierPolicy(policy); err != nil {
 		return CollectionInfo{}, err
+	}
+	h, err := db.Collection(tenant, name)
+	if err != nil {
+		return CollectionInfo{}, err
+	}
+	h.policyMu.Lock()
+	defer h.policyMu.Unlock()
+	if policy == TierMemory && tiered(h.TierPolicy()) {
+		// Loading may take long: not under db.mu (a load's room-making
+		// reads the collections, and a create or drop waiting for the
+		// lock would block it).
+		if err := h.pin(ctx); err != nil {
+			return CollectionInfo{}, err
+		}
+		defer h.unpin()
+		if err := h.checkpointLocal(); err != nil {
+			return CollectionInfo{}, fmt.Errorf("switch %s to memory: %w", name, err)
+		}
+		db.cfg.crashAt("policy:checkpointed")
 	}
 	// Shared with other readers, exclusive of a drop: a collection being
 	// dropped is never registered again.
@@ -157,20 +239,43 @@ func (db *DB) SetTierPolicy(ctx context.Context, tenant, name, policy string) (C
 	if db.closed {
 		return CollectionInfo{}, ErrClosed
 	}
-	h, ok := db.cols[colKey(tenant, name)]
-	if !ok {
+	if db.cols[colKey(tenant, name)] != h {
 		return CollectionInfo{}, fmt.Errorf("collection %q: %w", name, ErrNotFound)
 	}
-	h.policyMu.Lock()
-	defer h.policyMu.Unlock()
 	if err := db.meta.SetCollectionTierPolicy(ctx, h.info.ID, policy); err != nil {
 		return CollectionInfo{}, translateMetaErr(err)
 	}
+	db.cfg.crashAt("policy:catalog")
 	h.tierPolicy.Store(policy)
+	if policy == TierMemory {
+		if err := h.clearCold(); err != nil {
+			db.log.Warn("removing the cold marker of a collection switched to memory", "collection", name, "err", err)
+		}
+	}
 	if err := db.syncTierRegistration(h); err != nil {
 		return h.Info(), err
 	}
 	return h.Info(), nil
+}
+
+// checkpointLocal makes sure a local snapshot holds the collection's whole
+// state (an s3-only collection's may have been left to the store). The
+// caller holds a pin.
+func (h *Handle) checkpointLocal() error {
+	if err := h.checkpointNow(true); err != nil {
+		return err
+	}
+	seqs, err := h.Snapshots()
+	if err != nil {
+		return err
+	}
+	if applied := h.c.appliedSeq(); len(seqs) == 0 || seqs[0] != applied {
+		if applied == 0 {
+			return nil // empty: nothing to keep
+		}
+		return fmt.Errorf("no local snapshot at %d after a checkpoint", applied)
+	}
+	return nil
 }
 
 // TierPolicy is the collection's tiering policy.
@@ -209,7 +314,7 @@ func (h *Handle) tierCheckpointed() {
 // metadata tables only.
 func (h *Handle) parquetView() *RecordView {
 	tc := h.db.cfg.Tier
-	if h.db.tier == nil || tc == nil || tc.Parquet == nil || h.TierPolicy() != TierMemoryS3 {
+	if h.db.tier == nil || tc == nil || tc.Parquet == nil || !tiered(h.TierPolicy()) {
 		return nil
 	}
 	return h.label(h.c.viewGated())
@@ -265,7 +370,7 @@ func (db *DB) closeTier() {
 	}
 	if d > 0 && db.tier.Breaker().State() == tier.BreakerClosed {
 		for _, h := range db.cols {
-			if h.TierPolicy() == TierMemoryS3 && h.wal.Err() == nil {
+			if tiered(h.TierPolicy()) && h.logHealthy() {
 				_ = h.Checkpoint()
 			}
 		}
@@ -293,13 +398,28 @@ func (s *tierSource) Info() tier.CollectionInfo {
 		Policy: s.h.TierPolicy(), CreatedAt: i.CreatedAt}
 }
 
-func (s *tierSource) Dir() string     { return s.h.dir }
-func (s *tierSource) LastSeq() uint64 { return s.h.wal.LastSeq() }
+func (s *tierSource) Dir() string { return s.h.dir }
+
+// A collection out of memory has its log closed and everything in it
+// shipped (an eviction waits for that): the log's figures are then its
+// facts, and there is nothing to read.
+
+func (s *tierSource) LastSeq() uint64 {
+	if !s.h.hold() {
+		return s.h.Facts().AppliedSeq
+	}
+	defer s.h.unpin()
+	return s.h.wal.LastSeq()
+}
 
 // SyncedSeq: under fsync=always every acknowledged record is fsynced;
 // otherwise the log is fsynced first, so that nothing reaches the store
 // that a power cut could take from the local disk.
 func (s *tierSource) SyncedSeq() (uint64, error) {
+	if !s.h.hold() {
+		return s.h.Facts().AppliedSeq, nil
+	}
+	defer s.h.unpin()
 	seq := s.h.wal.LastSeq()
 	if s.h.db.cfg.Sync != wal.SyncAlways {
 		if err := s.h.wal.Sync(); err != nil {
@@ -309,11 +429,21 @@ func (s *tierSource) SyncedSeq() (uint64, error) {
 	return seq, nil
 }
 
-func (s *tierSource) LogFirstSeq() uint64 { return s.h.wal.FirstSeq() }
+func (s *tierSource) LogFirstSeq() uint64 {
+	if !s.h.hold() {
+		return s.h.Facts().AppliedSeq + 1
+	}
+	defer s.h.unpin()
+	return s.h.wal.FirstSeq()
+}
 
 var errStopReading = errors.New("stop reading the log")
 
 func (s *tierSource) ReadLog(from, to uint64, fn func(uint64, byte, []byte) error) error {
+	if !s.h.hold() {
+		return nil
+	}
+	defer s.h.unpin()
 	err := s.h.wal.Replay(from, func(seq uint64, typ byte, payload []byte) error {
 		if seq > to {
 			return errStopReading
@@ -348,7 +478,17 @@ func (db *DB) newCollectionPolicy(p string) (string, error) {
 	return p, db.ValidateTierPolicy(p)
 }
 
-// registerWithTier starts shipping a new memory-s3 collection. A failure
+// logHealthy reports whether the collection is in memory with a log that
+// has not failed.
+func (h *Handle) logHealthy() bool {
+	if !h.hold() {
+		return false
+	}
+	defer h.unpin()
+	return h.wal.Err() == nil
+}
+
+// registerWithTier starts shipping a new memory-s3 or s3-only collection. A failure
 // (its tier directory cannot be made) is logged: the collection exists
 // and serves; the next start registers it again.
 func (db *DB) registerWithTier(h *Handle) {

@@ -30,14 +30,7 @@ func tieredConfig(store tier.ObjectStore, clock tier.Clock) Config {
 
 func createTiered(t *testing.T, db *DB, name string) *Handle {
 	t.Helper()
-	if _, err := db.CreateCollection(bg, DefaultTenant, CollectionConfig{Name: name, Dimension: 8, Metric: distance.Cosine, TierPolicy: TierMemoryS3}); err != nil {
-		t.Fatal(err)
-	}
-	h, err := db.Collection(DefaultTenant, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h
+	return createWithPolicy(t, db, name, TierMemoryS3)
 }
 
 func upsertRange(t *testing.T, h *Handle, prefix string, from, to int) {
@@ -71,8 +64,11 @@ func TestTierPolicyValidation(t *testing.T) {
 
 	tdb := openTestDB(t, t.TempDir(), tieredConfig(tier.NewMemStore(), nil))
 	defer tdb.Close()
-	if _, err := tdb.CreateCollection(bg, DefaultTenant, CollectionConfig{Name: "y", Dimension: 4, Metric: distance.L2, TierPolicy: TierS3Only}); !errors.Is(err, ErrInvalidArgument) {
-		t.Errorf("s3-only: %v", err)
+	if _, err := tdb.CreateCollection(bg, DefaultTenant, CollectionConfig{Name: "y", Dimension: 4, Metric: distance.L2, TierPolicy: "tape"}); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("an unknown policy with a store: %v", err)
+	}
+	if info, err := tdb.CreateCollection(bg, DefaultTenant, CollectionConfig{Name: "s", Dimension: 4, Metric: distance.L2, TierPolicy: TierS3Only}); err != nil || !tdb.Tier().Registered(info.ID) {
+		t.Errorf("s3-only with a store: %+v %v", info, err)
 	}
 	info, err = tdb.CreateCollection(bg, DefaultTenant, CollectionConfig{Name: "y", Dimension: 4, Metric: distance.L2})
 	if err != nil || tdb.Tier().Registered(info.ID) {

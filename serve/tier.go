@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"time"
 
 	"github.com/akidb/akidb/engine"
@@ -33,6 +34,14 @@ type TierConfig struct {
 	DLQRetryInterval time.Duration
 	DLQBatch         int
 	DLQMaxRetries    int
+	// MemoryBudget bounds the memory of the collections in memory
+	// (--tier-memory-budget; 0: none, nothing is evicted); EvictAfter is
+	// the least idle time before one is evicted (--tier-evict-after; 0:
+	// 30 minutes); CacheBytes bounds the local snapshots of s3-only
+	// collections (--s3-cache-bytes; 0 keeps none, negative: no bound).
+	MemoryBudget int64
+	EvictAfter   time.Duration
+	CacheBytes   int64
 	// Clock drives the breaker and the DLQ schedule (tests); nil is the
 	// system clock.
 	Clock tier.Clock
@@ -91,11 +100,27 @@ func (s *Server) engineTier() (*engine.TierConfig, error) {
 		_, err := export.WriteParquet(ctx, w, v, export.Options{Version: s.cfg.Version})
 		return err
 	}
-	return &engine.TierConfig{NoBackground: tc.Manual, Parquet: parquet, Tier: tier.Config{
-		Store: store, Prefix: tc.Prefix, Clock: tc.Clock, Observer: s.metrics,
-		ShipInterval: tc.ShipInterval, KeepSnapshots: tc.KeepSnapshots,
-		DLQRetryInterval: tc.DLQRetryInterval, DLQBatch: tc.DLQBatch, DLQMaxRetries: tc.DLQMaxRetries,
-	}}, nil
+	if tc.MemoryBudget > 0 {
+		s.log.Info("memory budget of the collections in memory", "budget_bytes", tc.MemoryBudget, "evict_after", tc.EvictAfter, "s3_cache_bytes", tc.CacheBytes)
+	}
+	return &engine.TierConfig{NoBackground: tc.Manual, Parquet: parquet,
+		MemoryBudget: tc.MemoryBudget, EvictAfter: tc.EvictAfter, CacheBytes: tc.CacheBytes,
+		// Evicted collections' memory goes back to the system at once, so
+		// the process's RSS follows the budget instead of the Go heap's
+		// high-water mark.
+		ReleaseMemory: debug.FreeOSMemory,
+		Tier: tier.Config{
+			Store: store, Prefix: tc.Prefix, Clock: tc.Clock, Observer: s.metrics,
+			ShipInterval: tc.ShipInterval, KeepSnapshots: tc.KeepSnapshots,
+			DLQRetryInterval: tc.DLQRetryInterval, DLQBatch: tc.DLQBatch, DLQMaxRetries: tc.DLQMaxRetries,
+		}}, nil
+}
+
+// residencyTotals reads the residency gauges for a scrape (no collection
+// is loaded for it).
+func residencyTotals(db *engine.DB) metrics.ResidencyTotals {
+	t := db.ResidencyTotals()
+	return metrics.ResidencyTotals{Resident: t.Resident, Unavailable: t.Unavailable, ResidentBytes: t.ResidentBytes, Budget: t.Budget, CacheBytes: t.CacheBytes}
 }
 
 // tierTotals reads the tier's gauges for a scrape.

@@ -44,6 +44,7 @@ type FaultStore struct {
 	cutAfter int64 // the next Put's reader fails after this many bytes; -1: no cut
 	calls    map[Op]int
 	putHook  func(key string, sent int64)
+	getHook  func(key string)
 }
 
 var _ ObjectStore = (*FaultStore)(nil)
@@ -214,10 +215,26 @@ func (c *cutReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// OnGet calls hook with the key of every Get that gets through (after
+// the injected failures), before the wrapped store is asked: a test holds
+// a download (a load of an evicted collection, say) by blocking in it.
+// nil removes the hook.
+func (f *FaultStore) OnGet(hook func(key string)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.getHook = hook
+}
+
 // Get implements ObjectStore.
 func (f *FaultStore) Get(ctx context.Context, key string) (io.ReadCloser, ObjectInfo, error) {
 	if err := f.enter(ctx, OpGet); err != nil {
 		return nil, ObjectInfo{}, err
+	}
+	f.mu.Lock()
+	hook := f.getHook
+	f.mu.Unlock()
+	if hook != nil {
+		hook(key)
 	}
 	return f.inner.Get(ctx, key)
 }

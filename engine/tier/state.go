@@ -85,6 +85,12 @@ type colState struct {
 	lastPass time.Time
 	lastShip time.Time
 	lastErr  string
+	// manifest and checked are c.man and c.remoteChecked as of the last
+	// pass, for loads of evicted collections (fetch.go), which must not
+	// wait for a pass uploading something else. A Manifest is never
+	// changed once c.man points at it (the next one is a clone).
+	manifest *Manifest
+	checked  bool
 }
 
 // sample is the first time the shipper saw the log reach seq.
@@ -163,6 +169,7 @@ func (c *colState) updateHolds() {
 	c.hold.Lock()
 	c.held, c.shipped = held, shipped
 	c.pending, c.newest, c.gen = len(c.queue), newest, gen
+	c.manifest, c.checked = c.man, c.remoteChecked
 	// Samples at or below what is shipped are no longer unshipped.
 	i := 0
 	for i < len(c.samples) && c.samples[i].seq <= shipped {

@@ -249,6 +249,8 @@ var audited = map[auth.Action]bool{
 	auth.ActionCollectionDelete:     true,
 	auth.ActionCollectionUpdate:     true,
 	auth.ActionCollectionCheckpoint: true,
+	auth.ActionCollectionLoad:       true,
+	auth.ActionCollectionEvict:      true,
 	auth.ActionKeyCreate:            true,
 	auth.ActionKeyList:              true,
 	auth.ActionKeyRevoke:            true,

@@ -29,6 +29,7 @@ type Storage interface {
 	Tier() *tier.Tier
 	ListCollections(tenant string) []engine.CollectionInfo
 	Collection(tenant, name string) (*engine.Handle, error)
+	ResidencyTotals() engine.ResidencyTotals
 }
 
 // StorageStatus is the body of GET /admin/storage/status.
@@ -38,8 +39,29 @@ type StorageStatus struct {
 	// Store is null when Enabled is false.
 	Store *StoreStatus `json:"store"`
 	// DLQ counts the caller's entries (the operator's: all).
-	DLQ         DLQCounts           `json:"dlq"`
+	DLQ DLQCounts `json:"dlq"`
+	// Memory is the memory budget and what the caller's collections (the
+	// operator's: all) take in memory.
+	Memory      MemoryStatus        `json:"memory"`
 	Collections []CollectionStorage `json:"collections"`
+}
+
+// MemoryStatus is the memory budget (--tier-memory-budget), the idle time
+// before eviction (--tier-evict-after), the s3-only snapshot cache
+// (--s3-cache-bytes), and what the collections in memory take.
+type MemoryStatus struct {
+	// BudgetBytes is 0 without a budget (nothing is evicted).
+	BudgetBytes       int64   `json:"budget_bytes"`
+	EvictAfterSeconds float64 `json:"evict_after_seconds"`
+	// ResidentBytes and ResidentCollections count the collections in
+	// memory (and those loading, at their last size); Collections all.
+	ResidentBytes       int64 `json:"resident_bytes"`
+	ResidentCollections int   `json:"resident_collections"`
+	Collections         int   `json:"collections"`
+	// S3CacheLimitBytes bounds the local snapshots of s3-only collections
+	// (-1: no bound); S3CacheBytes is what they take now. Server-wide.
+	S3CacheLimitBytes int64 `json:"s3_cache_limit_bytes"`
+	S3CacheBytes      int64 `json:"s3_cache_bytes"`
 }
 
 // StoreStatus is the object store and its circuit breaker.
@@ -103,6 +125,31 @@ type CollectionStorage struct {
 	LastPassAt        *time.Time         `json:"last_pass_at"`
 	LastShippedAt     *time.Time         `json:"last_shipped_at"`
 	LastError         string             `json:"last_error"`
+
+	// LoadState is resident, evicting, evicted, loading or unavailable;
+	// LoadReason says why it is unavailable (or why its last eviction
+	// failed) and LoadRetryAt when an unavailable one is tried again.
+	LoadState   string     `json:"load_state"`
+	LoadReason  string     `json:"load_reason"`
+	LoadRetryAt *time.Time `json:"load_retry_at"`
+	// MemoryBytes is what the collection takes in memory (while it is not
+	// in memory: what it took when it left); DiskBytes its local files
+	// (snapshots, log, staged uploads).
+	MemoryBytes int64      `json:"memory_bytes"`
+	DiskBytes   int64      `json:"disk_bytes"`
+	LastUsedAt  *time.Time `json:"last_used_at"`
+	LoadedAt    *time.Time `json:"loaded_at"`
+	EvictedAt   *time.Time `json:"evicted_at"`
+	// LoadSource is where the last load read the state (local or store)
+	// and LastLoadSeconds how long it took.
+	LoadSource      string  `json:"load_source"`
+	LastLoadSeconds float64 `json:"last_load_seconds"`
+	Loads           uint64  `json:"loads"`
+	Evictions       uint64  `json:"evictions"`
+	// InUse counts the requests using the collection now; Waiting those
+	// waiting for it to load.
+	InUse   int `json:"in_use"`
+	Waiting int `json:"waiting"`
 }
 
 // ShippedSnapshot is the newest snapshot in the store.
@@ -243,6 +290,14 @@ func (g *Guard) StorageStatus(ctx context.Context) (StorageStatus, error) {
 			counts[n.CollectionID] = c
 		}
 	}
+	tot := d.Storage.ResidencyTotals()
+	out.Memory = MemoryStatus{BudgetBytes: tot.Budget, EvictAfterSeconds: tot.EvictAfter.Seconds(), S3CacheLimitBytes: -1}
+	if t != nil {
+		out.Memory.S3CacheLimitBytes, out.Memory.S3CacheBytes = tot.CacheLimit, tot.CacheBytes
+		if tot.CacheLimit < 0 {
+			out.Memory.S3CacheLimitBytes = -1
+		}
+	}
 	names := map[string]string{}
 	for _, info := range d.Storage.ListCollections(scope) {
 		if _, ok := names[info.TenantID]; !ok {
@@ -254,7 +309,20 @@ func (g *Guard) StorageStatus(ctx context.Context) (StorageStatus, error) {
 		cs := CollectionStorage{TenantID: info.TenantID, Tenant: names[info.TenantID], Name: info.Name, ID: info.ID, TierPolicy: info.TierPolicy,
 			DLQ: counts[info.ID]}
 		if h, err := d.Storage.Collection(info.TenantID, info.Name); err == nil {
-			cs.DurableSeq = h.Stats().AppliedSeq
+			r := h.Residency()
+			cs.DurableSeq = r.Facts.AppliedSeq
+			cs.LoadState, cs.LoadReason, cs.LoadRetryAt = string(r.State), r.Reason, timePtr(r.RetryAt)
+			cs.MemoryBytes, cs.DiskBytes, cs.LastUsedAt = r.Facts.MemoryBytes, h.DiskBytes(), timePtr(r.LastUsed)
+			cs.LoadedAt, cs.EvictedAt, cs.LoadSource, cs.LastLoadSeconds = timePtr(r.LoadedAt), timePtr(r.EvictedAt), r.Source, r.LastLoad.Seconds()
+			cs.Loads, cs.Evictions, cs.InUse, cs.Waiting = r.Loads, r.Evictions, r.References, r.Waiting
+			out.Memory.Collections++
+			switch r.State {
+			case engine.LoadResident, engine.LoadEvicting:
+				out.Memory.ResidentCollections++
+				out.Memory.ResidentBytes += r.Facts.MemoryBytes
+			case engine.LoadLoading:
+				out.Memory.ResidentBytes += r.Facts.MemoryBytes
+			}
 		}
 		if s, ok := shipped[info.ID]; ok {
 			cs.DurableSeq = max(cs.DurableSeq, s.DurableSeq)

@@ -98,6 +98,8 @@
 //	collection.read      x      x       x
 //	collection.update    x      x
 //	collection.checkpoint x
+//	collection.load      x
+//	collection.evict     x
 //	vector.upsert        x      x
 //	vector.delete        x      x
 //	vector.read          x      x       x

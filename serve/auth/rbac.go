@@ -37,9 +37,13 @@ const (
 	ActionCollectionList   Action = "collection.list"
 	ActionCollectionRead   Action = "collection.read"
 	// ActionCollectionUpdate changes a collection's settings (its tiering
-	// policy); ActionCollectionCheckpoint checkpoints it now.
+	// policy); ActionCollectionCheckpoint checkpoints it now;
+	// ActionCollectionLoad and ActionCollectionEvict bring it into memory
+	// and drop it from memory now (docs/tiering.md).
 	ActionCollectionUpdate     Action = "collection.update"
 	ActionCollectionCheckpoint Action = "collection.checkpoint"
+	ActionCollectionLoad       Action = "collection.load"
+	ActionCollectionEvict      Action = "collection.evict"
 	ActionVectorUpsert         Action = "vector.upsert"
 	ActionVectorDelete         Action = "vector.delete"
 	ActionVectorRead           Action = "vector.read"
@@ -84,6 +88,8 @@ var permissions = [...]actionInfo{
 	{ActionCollectionRead, RoleReader, false},
 	{ActionCollectionUpdate, RoleWriter, false},
 	{ActionCollectionCheckpoint, RoleAdmin, false},
+	{ActionCollectionLoad, RoleAdmin, false},
+	{ActionCollectionEvict, RoleAdmin, false},
 	{ActionVectorUpsert, RoleWriter, false},
 	{ActionVectorDelete, RoleWriter, false},
 	{ActionVectorRead, RoleReader, false},

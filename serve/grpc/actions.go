@@ -38,6 +38,8 @@ var methodActions = map[string]auth.Action{
 	akidbv1.ManagementService_GetRuntimeConfig_FullMethodName:     auth.ActionConfigRead,
 	akidbv1.ManagementService_SetRateLimitConfig_FullMethodName:   auth.ActionConfigWrite,
 	akidbv1.ManagementService_CheckpointCollection_FullMethodName: auth.ActionCollectionCheckpoint,
+	akidbv1.ManagementService_LoadCollection_FullMethodName:       auth.ActionCollectionLoad,
+	akidbv1.ManagementService_EvictCollection_FullMethodName:      auth.ActionCollectionEvict,
 	akidbv1.ManagementService_GetStorageStatus_FullMethodName:     auth.ActionStorageRead,
 	akidbv1.ManagementService_ListDLQ_FullMethodName:              auth.ActionStorageRead,
 	akidbv1.ManagementService_RetryDLQ_FullMethodName:             auth.ActionStorageAdmin,

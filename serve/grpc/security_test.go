@@ -222,6 +222,19 @@ var grpcOps = map[string]grpcOp{
 		_, err := e.mgmt.CheckpointCollection(ctx, &akidbv1.CheckpointCollectionRequest{Name: f.Collection(r, s)})
 		return err
 	}},
+	"collection.load": {akidbv1.ManagementService_LoadCollection_FullMethodName, func(ctx context.Context, e *env, f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) error {
+		_, err := e.mgmt.LoadCollection(ctx, &akidbv1.LoadCollectionRequest{Name: f.Collection(r, s)})
+		return err
+	}},
+	"collection.evict": {akidbv1.ManagementService_EvictCollection_FullMethodName, func(ctx context.Context, e *env, f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) error {
+		_, err := e.mgmt.EvictCollection(ctx, &akidbv1.EvictCollectionRequest{Name: f.Collection(r, s)})
+		// The fixture's collections have the memory policy: an eviction
+		// the guard lets through is refused by the engine.
+		if errorInfo(status.Convert(err)).GetReason() == string(api.CodeFailedPrecondition) {
+			return nil
+		}
+		return err
+	}},
 	"storage.status": {akidbv1.ManagementService_GetStorageStatus_FullMethodName, func(ctx context.Context, e *env, f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) error {
 		_, err := e.mgmt.GetStorageStatus(ctx, &akidbv1.GetStorageStatusRequest{})
 		return err

@@ -2,6 +2,9 @@ package grpc
 
 import (
 	"context"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/akidb/akidb/serve/access"
 	"github.com/akidb/akidb/serve/api"
@@ -25,6 +28,35 @@ func (m *managementServer) CheckpointCollection(ctx context.Context, req *akidbv
 		return nil, m.s.fail(ctx, err)
 	}
 	return &akidbv1.CheckpointCollectionResponse{Collection: res.Collection, SnapshotSeq: res.SnapshotSeq, TierPolicy: res.TierPolicy, UploadQueued: res.UploadQueued}, nil
+}
+
+func (m *managementServer) LoadCollection(ctx context.Context, req *akidbv1.LoadCollectionRequest) (*akidbv1.CollectionResidency, error) {
+	res, err := m.s.svc.LoadCollection(ctx, req.GetName())
+	if err != nil {
+		return nil, m.s.fail(ctx, err)
+	}
+	return residencyOut(res), nil
+}
+
+func (m *managementServer) EvictCollection(ctx context.Context, req *akidbv1.EvictCollectionRequest) (*akidbv1.CollectionResidency, error) {
+	res, err := m.s.svc.EvictCollection(ctx, req.GetName())
+	if err != nil {
+		return nil, m.s.fail(ctx, err)
+	}
+	return residencyOut(res), nil
+}
+
+func residencyOut(r api.ResidencyResponse) *akidbv1.CollectionResidency {
+	return &akidbv1.CollectionResidency{Collection: r.Collection, TierPolicy: r.TierPolicy, LoadState: r.LoadState, MemoryBytes: r.MemoryBytes,
+		LastUsedAt: timePtrOut(r.LastUsedAt), LoadSource: r.LoadSource, LoadSeconds: r.LoadSeconds, Loads: r.Loads, Evictions: r.Evictions}
+}
+
+// timePtrOut converts an optional time (nil: unset).
+func timePtrOut(t *time.Time) *timestamppb.Timestamp {
+	if t == nil {
+		return nil
+	}
+	return timeOut(*t)
 }
 
 func breakerOut(b access.BreakerStatus) *akidbv1.CircuitBreakerStatus {
@@ -52,14 +84,21 @@ func (m *managementServer) GetStorageStatus(ctx context.Context, _ *akidbv1.GetS
 	if err != nil {
 		return nil, m.s.fail(ctx, err)
 	}
-	out := &akidbv1.StorageStatus{Enabled: st.Enabled, Dlq: countsOut(st.DLQ), Collections: make([]*akidbv1.CollectionStorage, len(st.Collections))}
+	mem := st.Memory
+	out := &akidbv1.StorageStatus{Enabled: st.Enabled, Dlq: countsOut(st.DLQ), Collections: make([]*akidbv1.CollectionStorage, len(st.Collections)),
+		Memory: &akidbv1.MemoryStatus{BudgetBytes: mem.BudgetBytes, EvictAfterSeconds: mem.EvictAfterSeconds, ResidentBytes: mem.ResidentBytes,
+			ResidentCollections: int32(mem.ResidentCollections), Collections: int32(mem.Collections), S3CacheLimitBytes: mem.S3CacheLimitBytes,
+			S3CacheBytes: mem.S3CacheBytes}}
 	if st.Store != nil {
 		out.Store = &akidbv1.StoreStatus{Name: st.Store.Name, Prefix: st.Store.Prefix, CircuitBreaker: breakerOut(st.Store.CircuitBreaker)}
 	}
 	for i, c := range st.Collections {
 		cs := &akidbv1.CollectionStorage{TenantId: c.TenantID, Tenant: c.Tenant, Name: c.Name, Id: c.ID, TierPolicy: c.TierPolicy,
 			DurableSeq: c.DurableSeq, ShippedSeq: c.ShippedSeq, ShipLagSeconds: c.ShipLagSeconds, PendingUploads: int64(c.PendingUploads),
-			Dlq: countsOut(c.DLQ), LastError: c.LastError}
+			Dlq: countsOut(c.DLQ), LastError: c.LastError,
+			LoadState: c.LoadState, LoadReason: c.LoadReason, LoadRetryAt: timePtrOut(c.LoadRetryAt), MemoryBytes: c.MemoryBytes, DiskBytes: c.DiskBytes,
+			LastUsedAt: timePtrOut(c.LastUsedAt), LoadedAt: timePtrOut(c.LoadedAt), EvictedAt: timePtrOut(c.EvictedAt), LoadSource: c.LoadSource,
+			LastLoadSeconds: c.LastLoadSeconds, Loads: c.Loads, Evictions: c.Evictions, InUse: int32(c.InUse), Waiting: int32(c.Waiting)}
 		if c.OldestUnshippedAt != nil {
 			cs.OldestUnshippedAt = timeOut(*c.OldestUnshippedAt)
 		}

@@ -39,6 +39,7 @@ type Metrics struct {
 	replayed      prometheus.Counter
 	stats         *statsCollector
 	tier          *tierMetrics
+	residency     *residencyMetrics
 }
 
 // New creates AkiDB's metrics and registers them, with the process and Go
@@ -99,8 +100,9 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: Namespace, Name: "recovery_replayed_records_total",
 			Help: "Write-ahead log records replayed during recovery.",
 		}),
-		stats: newStatsCollector(),
-		tier:  newTierMetrics(),
+		stats:     newStatsCollector(),
+		tier:      newTierMetrics(),
+		residency: newResidencyMetrics(),
 	}
 	for _, c := range append([]prometheus.Collector{
 		m.httpRequests, m.httpDuration, m.grpcRequests, m.grpcDuration,
@@ -108,7 +110,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		m.recovery, m.replayed, m.stats,
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector(),
-	}, m.tier.collectors()...) {
+	}, append(m.tier.collectors(), m.residency.collectors()...)...) {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}

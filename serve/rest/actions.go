@@ -39,6 +39,8 @@ var routeActions = map[string]auth.Action{
 	"GET /admin/config":                            auth.ActionConfigRead,
 	"POST /admin/config/rate-limit":                auth.ActionConfigWrite,
 	"POST /admin/collections/:name/checkpoint":     auth.ActionCollectionCheckpoint,
+	"POST /admin/collections/:name/load":           auth.ActionCollectionLoad,
+	"POST /admin/collections/:name/evict":          auth.ActionCollectionEvict,
 	"GET /admin/storage/status":                    auth.ActionStorageRead,
 	"POST /admin/storage/circuit-breaker/reset":    auth.ActionStorageAdmin,
 	"GET /admin/dlq":                               auth.ActionStorageRead,

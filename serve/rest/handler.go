@@ -156,6 +156,8 @@ var routeTable = []routeDef{
 	{http.MethodGet, "/admin/config", needsGuard((*server).getConfig), noBody},
 	{http.MethodPost, "/admin/config/rate-limit", needsGuard((*server).setRateLimit), smallBody},
 	{http.MethodPost, "/admin/collections/:name/checkpoint", (*server).checkpointCollection, noBody},
+	{http.MethodPost, "/admin/collections/:name/load", (*server).loadCollection, noBody},
+	{http.MethodPost, "/admin/collections/:name/evict", (*server).evictCollection, noBody},
 	{http.MethodGet, "/admin/storage/status", needsGuard((*server).storageStatus), noBody},
 	{http.MethodPost, "/admin/storage/circuit-breaker/reset", needsGuard((*server).resetBreaker), noBody},
 	{http.MethodGet, "/admin/dlq", needsGuard((*server).listDLQ), noBody},

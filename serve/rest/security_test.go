@@ -205,6 +205,14 @@ var restOps = map[string]struct {
 	"collection.checkpoint": {"POST /admin/collections/:name/checkpoint", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
 		return restCall{"POST", "/admin/collections/" + f.Collection(r, s) + "/checkpoint", nil, http.StatusOK}
 	}},
+	"collection.load": {"POST /admin/collections/:name/load", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
+		return restCall{"POST", "/admin/collections/" + f.Collection(r, s) + "/load", nil, http.StatusOK}
+	}},
+	// The fixture's collections have the memory policy: an eviction the
+	// guard lets through is refused by the engine (never evicted).
+	"collection.evict": {"POST /admin/collections/:name/evict", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
+		return restCall{"POST", "/admin/collections/" + f.Collection(r, s) + "/evict", nil, http.StatusConflict}
+	}},
 	"storage.status": {"GET /admin/storage/status", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
 		return restCall{"GET", "/admin/storage/status", nil, http.StatusOK}
 	}},

@@ -9,8 +9,8 @@ import (
 	"github.com/akidb/akidb/serve/api"
 )
 
-// The object storage tier's routes: a collection's tiering policy and
-// checkpoint (the service), the storage status, the DLQ and the circuit
+// The object storage tier's routes: a collection's tiering policy,
+// checkpoint, load and eviction (the service), the storage status, the DLQ and the circuit
 // breaker (the guard's administration).
 
 func (s *server) updateCollection(c *gin.Context) {
@@ -35,6 +35,26 @@ func (s *server) checkpointCollection(c *gin.Context) {
 		return
 	}
 	res, err := s.svc.CheckpointCollection(c.Request.Context(), name)
+	ok(c, res, err)
+}
+
+func (s *server) loadCollection(c *gin.Context) {
+	name, e := pathParam(c, "name")
+	if e != nil {
+		writeError(c, e)
+		return
+	}
+	res, err := s.svc.LoadCollection(c.Request.Context(), name)
+	ok(c, res, err)
+}
+
+func (s *server) evictCollection(c *gin.Context) {
+	name, e := pathParam(c, "name")
+	if e != nil {
+		writeError(c, e)
+		return
+	}
+	res, err := s.svc.EvictCollection(c.Request.Context(), name)
 	ok(c, res, err)
 }
 

@@ -459,6 +459,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(envChild) == "1" {
 		os.Exit(crashChild())
 	}
+	if os.Getenv(envResChild) != "" {
+		os.Exit(residencyCrashChild())
+	}
 	os.Exit(m.Run())
 }
 

@@ -60,6 +60,10 @@ var Matrix = []Expectation{
 	// (storage.admin is global).
 	{"collection.update", "401 403 ok ok ok 401 401", "401 403 404 404 404 401 401"},
 	{"collection.checkpoint", "401 403 403 ok ok 401 401", "401 403 403 404 404 401 401"},
+	// Loading a collection into memory and evicting it are its admins'
+	// too (collection.load, collection.evict).
+	{"collection.load", "401 403 403 ok ok 401 401", "401 403 403 404 404 401 401"},
+	{"collection.evict", "401 403 403 ok ok 401 401", "401 403 403 404 404 401 401"},
 	{"storage.status", "401 ok ok ok ok 401 401", "401 ok ok ok ok 401 401"},
 	{"dlq.list", "401 ok ok ok ok 401 401", "401 ok ok ok ok 401 401"},
 	{"dlq.retry", "401 403 403 403 ok 401 401", "401 403 403 403 ok 401 401"},

@@ -305,8 +305,11 @@ type Collection struct {
 	// stats is set by CreateCollection and GetCollection, not by
 	// ListCollections.
 	Stats *CollectionStats `protobuf:"bytes,6,opt,name=stats,proto3" json:"stats,omitempty"`
-	// tier_policy is "memory" or "memory-s3".
-	TierPolicy    string `protobuf:"bytes,7,opt,name=tier_policy,json=tierPolicy,proto3" json:"tier_policy,omitempty"`
+	// tier_policy is "memory", "memory-s3" or "s3-only".
+	TierPolicy string `protobuf:"bytes,7,opt,name=tier_policy,json=tierPolicy,proto3" json:"tier_policy,omitempty"`
+	// load_state is "resident", "evicting", "evicted", "loading" or
+	// "unavailable"; describing a collection never loads it.
+	LoadState     string `protobuf:"bytes,8,opt,name=load_state,json=loadState,proto3" json:"load_state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -386,6 +389,13 @@ func (x *Collection) GetStats() *CollectionStats {
 func (x *Collection) GetTierPolicy() string {
 	if x != nil {
 		return x.TierPolicy
+	}
+	return ""
+}
+
+func (x *Collection) GetLoadState() string {
+	if x != nil {
+		return x.LoadState
 	}
 	return ""
 }
@@ -3965,6 +3975,204 @@ func (x *CheckpointCollectionResponse) GetUploadQueued() bool {
 	return false
 }
 
+type LoadCollectionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoadCollectionRequest) Reset() {
+	*x = LoadCollectionRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoadCollectionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoadCollectionRequest) ProtoMessage() {}
+
+func (x *LoadCollectionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoadCollectionRequest.ProtoReflect.Descriptor instead.
+func (*LoadCollectionRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *LoadCollectionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type EvictCollectionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EvictCollectionRequest) Reset() {
+	*x = EvictCollectionRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EvictCollectionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EvictCollectionRequest) ProtoMessage() {}
+
+func (x *EvictCollectionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EvictCollectionRequest.ProtoReflect.Descriptor instead.
+func (*EvictCollectionRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *EvictCollectionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// CollectionResidency mirrors the JSON answer of
+// POST /admin/collections/{name}/load and /evict.
+type CollectionResidency struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	TierPolicy    string                 `protobuf:"bytes,2,opt,name=tier_policy,json=tierPolicy,proto3" json:"tier_policy,omitempty"`
+	LoadState     string                 `protobuf:"bytes,3,opt,name=load_state,json=loadState,proto3" json:"load_state,omitempty"`
+	MemoryBytes   int64                  `protobuf:"varint,4,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
+	LastUsedAt    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=last_used_at,json=lastUsedAt,proto3" json:"last_used_at,omitempty"`
+	LoadSource    string                 `protobuf:"bytes,6,opt,name=load_source,json=loadSource,proto3" json:"load_source,omitempty"`
+	LoadSeconds   float64                `protobuf:"fixed64,7,opt,name=load_seconds,json=loadSeconds,proto3" json:"load_seconds,omitempty"`
+	Loads         uint64                 `protobuf:"varint,8,opt,name=loads,proto3" json:"loads,omitempty"`
+	Evictions     uint64                 `protobuf:"varint,9,opt,name=evictions,proto3" json:"evictions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CollectionResidency) Reset() {
+	*x = CollectionResidency{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CollectionResidency) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CollectionResidency) ProtoMessage() {}
+
+func (x *CollectionResidency) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CollectionResidency.ProtoReflect.Descriptor instead.
+func (*CollectionResidency) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *CollectionResidency) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *CollectionResidency) GetTierPolicy() string {
+	if x != nil {
+		return x.TierPolicy
+	}
+	return ""
+}
+
+func (x *CollectionResidency) GetLoadState() string {
+	if x != nil {
+		return x.LoadState
+	}
+	return ""
+}
+
+func (x *CollectionResidency) GetMemoryBytes() int64 {
+	if x != nil {
+		return x.MemoryBytes
+	}
+	return 0
+}
+
+func (x *CollectionResidency) GetLastUsedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastUsedAt
+	}
+	return nil
+}
+
+func (x *CollectionResidency) GetLoadSource() string {
+	if x != nil {
+		return x.LoadSource
+	}
+	return ""
+}
+
+func (x *CollectionResidency) GetLoadSeconds() float64 {
+	if x != nil {
+		return x.LoadSeconds
+	}
+	return 0
+}
+
+func (x *CollectionResidency) GetLoads() uint64 {
+	if x != nil {
+		return x.Loads
+	}
+	return 0
+}
+
+func (x *CollectionResidency) GetEvictions() uint64 {
+	if x != nil {
+		return x.Evictions
+	}
+	return 0
+}
+
 type GetStorageStatusRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -3973,7 +4181,7 @@ type GetStorageStatusRequest struct {
 
 func (x *GetStorageStatusRequest) Reset() {
 	*x = GetStorageStatusRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[62]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3985,7 +4193,7 @@ func (x *GetStorageStatusRequest) String() string {
 func (*GetStorageStatusRequest) ProtoMessage() {}
 
 func (x *GetStorageStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[62]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3998,7 +4206,7 @@ func (x *GetStorageStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStorageStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStorageStatusRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{62}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{65}
 }
 
 // StorageStatus mirrors the JSON of GET /admin/storage/status.
@@ -4009,13 +4217,14 @@ type StorageStatus struct {
 	Store         *StoreStatus         `protobuf:"bytes,2,opt,name=store,proto3" json:"store,omitempty"`
 	Dlq           *DLQCounts           `protobuf:"bytes,3,opt,name=dlq,proto3" json:"dlq,omitempty"`
 	Collections   []*CollectionStorage `protobuf:"bytes,4,rep,name=collections,proto3" json:"collections,omitempty"`
+	Memory        *MemoryStatus        `protobuf:"bytes,5,opt,name=memory,proto3" json:"memory,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *StorageStatus) Reset() {
 	*x = StorageStatus{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[63]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4027,7 +4236,7 @@ func (x *StorageStatus) String() string {
 func (*StorageStatus) ProtoMessage() {}
 
 func (x *StorageStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[63]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4040,7 +4249,7 @@ func (x *StorageStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageStatus.ProtoReflect.Descriptor instead.
 func (*StorageStatus) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{63}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *StorageStatus) GetEnabled() bool {
@@ -4071,6 +4280,108 @@ func (x *StorageStatus) GetCollections() []*CollectionStorage {
 	return nil
 }
 
+func (x *StorageStatus) GetMemory() *MemoryStatus {
+	if x != nil {
+		return x.Memory
+	}
+	return nil
+}
+
+// MemoryStatus is the memory budget, the idle time before eviction, the
+// s3-only snapshot cache, and what the collections in memory take.
+type MemoryStatus struct {
+	state               protoimpl.MessageState `protogen:"open.v1"`
+	BudgetBytes         int64                  `protobuf:"varint,1,opt,name=budget_bytes,json=budgetBytes,proto3" json:"budget_bytes,omitempty"`
+	EvictAfterSeconds   float64                `protobuf:"fixed64,2,opt,name=evict_after_seconds,json=evictAfterSeconds,proto3" json:"evict_after_seconds,omitempty"`
+	ResidentBytes       int64                  `protobuf:"varint,3,opt,name=resident_bytes,json=residentBytes,proto3" json:"resident_bytes,omitempty"`
+	ResidentCollections int32                  `protobuf:"varint,4,opt,name=resident_collections,json=residentCollections,proto3" json:"resident_collections,omitempty"`
+	Collections         int32                  `protobuf:"varint,5,opt,name=collections,proto3" json:"collections,omitempty"`
+	// s3_cache_limit_bytes is -1 without a bound.
+	S3CacheLimitBytes int64 `protobuf:"varint,6,opt,name=s3_cache_limit_bytes,json=s3CacheLimitBytes,proto3" json:"s3_cache_limit_bytes,omitempty"`
+	S3CacheBytes      int64 `protobuf:"varint,7,opt,name=s3_cache_bytes,json=s3CacheBytes,proto3" json:"s3_cache_bytes,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *MemoryStatus) Reset() {
+	*x = MemoryStatus{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemoryStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemoryStatus) ProtoMessage() {}
+
+func (x *MemoryStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemoryStatus.ProtoReflect.Descriptor instead.
+func (*MemoryStatus) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *MemoryStatus) GetBudgetBytes() int64 {
+	if x != nil {
+		return x.BudgetBytes
+	}
+	return 0
+}
+
+func (x *MemoryStatus) GetEvictAfterSeconds() float64 {
+	if x != nil {
+		return x.EvictAfterSeconds
+	}
+	return 0
+}
+
+func (x *MemoryStatus) GetResidentBytes() int64 {
+	if x != nil {
+		return x.ResidentBytes
+	}
+	return 0
+}
+
+func (x *MemoryStatus) GetResidentCollections() int32 {
+	if x != nil {
+		return x.ResidentCollections
+	}
+	return 0
+}
+
+func (x *MemoryStatus) GetCollections() int32 {
+	if x != nil {
+		return x.Collections
+	}
+	return 0
+}
+
+func (x *MemoryStatus) GetS3CacheLimitBytes() int64 {
+	if x != nil {
+		return x.S3CacheLimitBytes
+	}
+	return 0
+}
+
+func (x *MemoryStatus) GetS3CacheBytes() int64 {
+	if x != nil {
+		return x.S3CacheBytes
+	}
+	return 0
+}
+
 type StoreStatus struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Name           string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -4082,7 +4393,7 @@ type StoreStatus struct {
 
 func (x *StoreStatus) Reset() {
 	*x = StoreStatus{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[64]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4094,7 +4405,7 @@ func (x *StoreStatus) String() string {
 func (*StoreStatus) ProtoMessage() {}
 
 func (x *StoreStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[64]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4107,7 +4418,7 @@ func (x *StoreStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreStatus.ProtoReflect.Descriptor instead.
 func (*StoreStatus) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{64}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *StoreStatus) GetName() string {
@@ -4154,7 +4465,7 @@ type CircuitBreakerStatus struct {
 
 func (x *CircuitBreakerStatus) Reset() {
 	*x = CircuitBreakerStatus{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[65]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4166,7 +4477,7 @@ func (x *CircuitBreakerStatus) String() string {
 func (*CircuitBreakerStatus) ProtoMessage() {}
 
 func (x *CircuitBreakerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[65]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4179,7 +4490,7 @@ func (x *CircuitBreakerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CircuitBreakerStatus.ProtoReflect.Descriptor instead.
 func (*CircuitBreakerStatus) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{65}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *CircuitBreakerStatus) GetState() string {
@@ -4290,7 +4601,7 @@ type DLQCounts struct {
 
 func (x *DLQCounts) Reset() {
 	*x = DLQCounts{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[66]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4302,7 +4613,7 @@ func (x *DLQCounts) String() string {
 func (*DLQCounts) ProtoMessage() {}
 
 func (x *DLQCounts) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[66]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4315,7 +4626,7 @@ func (x *DLQCounts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DLQCounts.ProtoReflect.Descriptor instead.
 func (*DLQCounts) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{66}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *DLQCounts) GetPending() int64 {
@@ -4352,13 +4663,29 @@ type CollectionStorage struct {
 	LastPassAt         *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=last_pass_at,json=lastPassAt,proto3" json:"last_pass_at,omitempty"`
 	LastShippedAt      *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=last_shipped_at,json=lastShippedAt,proto3" json:"last_shipped_at,omitempty"`
 	LastError          string                 `protobuf:"bytes,17,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// load_state: "resident", "evicting", "evicted", "loading" or
+	// "unavailable"; load_reason says why it is unavailable.
+	LoadState       string                 `protobuf:"bytes,18,opt,name=load_state,json=loadState,proto3" json:"load_state,omitempty"`
+	LoadReason      string                 `protobuf:"bytes,19,opt,name=load_reason,json=loadReason,proto3" json:"load_reason,omitempty"`
+	LoadRetryAt     *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=load_retry_at,json=loadRetryAt,proto3" json:"load_retry_at,omitempty"`
+	MemoryBytes     int64                  `protobuf:"varint,21,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
+	DiskBytes       int64                  `protobuf:"varint,22,opt,name=disk_bytes,json=diskBytes,proto3" json:"disk_bytes,omitempty"`
+	LastUsedAt      *timestamppb.Timestamp `protobuf:"bytes,23,opt,name=last_used_at,json=lastUsedAt,proto3" json:"last_used_at,omitempty"`
+	LoadedAt        *timestamppb.Timestamp `protobuf:"bytes,24,opt,name=loaded_at,json=loadedAt,proto3" json:"loaded_at,omitempty"`
+	EvictedAt       *timestamppb.Timestamp `protobuf:"bytes,25,opt,name=evicted_at,json=evictedAt,proto3" json:"evicted_at,omitempty"`
+	LoadSource      string                 `protobuf:"bytes,26,opt,name=load_source,json=loadSource,proto3" json:"load_source,omitempty"`
+	LastLoadSeconds float64                `protobuf:"fixed64,27,opt,name=last_load_seconds,json=lastLoadSeconds,proto3" json:"last_load_seconds,omitempty"`
+	Loads           uint64                 `protobuf:"varint,28,opt,name=loads,proto3" json:"loads,omitempty"`
+	Evictions       uint64                 `protobuf:"varint,29,opt,name=evictions,proto3" json:"evictions,omitempty"`
+	InUse           int32                  `protobuf:"varint,30,opt,name=in_use,json=inUse,proto3" json:"in_use,omitempty"`
+	Waiting         int32                  `protobuf:"varint,31,opt,name=waiting,proto3" json:"waiting,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *CollectionStorage) Reset() {
 	*x = CollectionStorage{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[67]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4370,7 +4697,7 @@ func (x *CollectionStorage) String() string {
 func (*CollectionStorage) ProtoMessage() {}
 
 func (x *CollectionStorage) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[67]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4383,7 +4710,7 @@ func (x *CollectionStorage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectionStorage.ProtoReflect.Descriptor instead.
 func (*CollectionStorage) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{67}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *CollectionStorage) GetTenantId() string {
@@ -4505,6 +4832,104 @@ func (x *CollectionStorage) GetLastError() string {
 	return ""
 }
 
+func (x *CollectionStorage) GetLoadState() string {
+	if x != nil {
+		return x.LoadState
+	}
+	return ""
+}
+
+func (x *CollectionStorage) GetLoadReason() string {
+	if x != nil {
+		return x.LoadReason
+	}
+	return ""
+}
+
+func (x *CollectionStorage) GetLoadRetryAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LoadRetryAt
+	}
+	return nil
+}
+
+func (x *CollectionStorage) GetMemoryBytes() int64 {
+	if x != nil {
+		return x.MemoryBytes
+	}
+	return 0
+}
+
+func (x *CollectionStorage) GetDiskBytes() int64 {
+	if x != nil {
+		return x.DiskBytes
+	}
+	return 0
+}
+
+func (x *CollectionStorage) GetLastUsedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastUsedAt
+	}
+	return nil
+}
+
+func (x *CollectionStorage) GetLoadedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LoadedAt
+	}
+	return nil
+}
+
+func (x *CollectionStorage) GetEvictedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EvictedAt
+	}
+	return nil
+}
+
+func (x *CollectionStorage) GetLoadSource() string {
+	if x != nil {
+		return x.LoadSource
+	}
+	return ""
+}
+
+func (x *CollectionStorage) GetLastLoadSeconds() float64 {
+	if x != nil {
+		return x.LastLoadSeconds
+	}
+	return 0
+}
+
+func (x *CollectionStorage) GetLoads() uint64 {
+	if x != nil {
+		return x.Loads
+	}
+	return 0
+}
+
+func (x *CollectionStorage) GetEvictions() uint64 {
+	if x != nil {
+		return x.Evictions
+	}
+	return 0
+}
+
+func (x *CollectionStorage) GetInUse() int32 {
+	if x != nil {
+		return x.InUse
+	}
+	return 0
+}
+
+func (x *CollectionStorage) GetWaiting() int32 {
+	if x != nil {
+		return x.Waiting
+	}
+	return 0
+}
+
 type ShippedSnapshot struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
@@ -4517,7 +4942,7 @@ type ShippedSnapshot struct {
 
 func (x *ShippedSnapshot) Reset() {
 	*x = ShippedSnapshot{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[68]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4529,7 +4954,7 @@ func (x *ShippedSnapshot) String() string {
 func (*ShippedSnapshot) ProtoMessage() {}
 
 func (x *ShippedSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[68]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4542,7 +4967,7 @@ func (x *ShippedSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShippedSnapshot.ProtoReflect.Descriptor instead.
 func (*ShippedSnapshot) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{68}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *ShippedSnapshot) GetSeq() uint64 {
@@ -4586,7 +5011,7 @@ type ListDLQRequest struct {
 
 func (x *ListDLQRequest) Reset() {
 	*x = ListDLQRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[69]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4598,7 +5023,7 @@ func (x *ListDLQRequest) String() string {
 func (*ListDLQRequest) ProtoMessage() {}
 
 func (x *ListDLQRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[69]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4611,7 +5036,7 @@ func (x *ListDLQRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDLQRequest.ProtoReflect.Descriptor instead.
 func (*ListDLQRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{69}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *ListDLQRequest) GetStatus() string {
@@ -4662,7 +5087,7 @@ type DLQEntry struct {
 
 func (x *DLQEntry) Reset() {
 	*x = DLQEntry{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[70]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4674,7 +5099,7 @@ func (x *DLQEntry) String() string {
 func (*DLQEntry) ProtoMessage() {}
 
 func (x *DLQEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[70]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4687,7 +5112,7 @@ func (x *DLQEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DLQEntry.ProtoReflect.Descriptor instead.
 func (*DLQEntry) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{70}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *DLQEntry) GetId() int64 {
@@ -4819,7 +5244,7 @@ type ListDLQResponse struct {
 
 func (x *ListDLQResponse) Reset() {
 	*x = ListDLQResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[71]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4831,7 +5256,7 @@ func (x *ListDLQResponse) String() string {
 func (*ListDLQResponse) ProtoMessage() {}
 
 func (x *ListDLQResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[71]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4844,7 +5269,7 @@ func (x *ListDLQResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDLQResponse.ProtoReflect.Descriptor instead.
 func (*ListDLQResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{71}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *ListDLQResponse) GetEntries() []*DLQEntry {
@@ -4869,7 +5294,7 @@ type RetryDLQRequest struct {
 
 func (x *RetryDLQRequest) Reset() {
 	*x = RetryDLQRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[72]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4881,7 +5306,7 @@ func (x *RetryDLQRequest) String() string {
 func (*RetryDLQRequest) ProtoMessage() {}
 
 func (x *RetryDLQRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[72]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4894,7 +5319,7 @@ func (x *RetryDLQRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryDLQRequest.ProtoReflect.Descriptor instead.
 func (*RetryDLQRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{72}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{76}
 }
 
 type RetryDLQEntryRequest struct {
@@ -4906,7 +5331,7 @@ type RetryDLQEntryRequest struct {
 
 func (x *RetryDLQEntryRequest) Reset() {
 	*x = RetryDLQEntryRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[73]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4918,7 +5343,7 @@ func (x *RetryDLQEntryRequest) String() string {
 func (*RetryDLQEntryRequest) ProtoMessage() {}
 
 func (x *RetryDLQEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[73]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4931,7 +5356,7 @@ func (x *RetryDLQEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryDLQEntryRequest.ProtoReflect.Descriptor instead.
 func (*RetryDLQEntryRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{73}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *RetryDLQEntryRequest) GetId() int64 {
@@ -4955,7 +5380,7 @@ type DLQRetryResult struct {
 
 func (x *DLQRetryResult) Reset() {
 	*x = DLQRetryResult{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[74]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4967,7 +5392,7 @@ func (x *DLQRetryResult) String() string {
 func (*DLQRetryResult) ProtoMessage() {}
 
 func (x *DLQRetryResult) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[74]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4980,7 +5405,7 @@ func (x *DLQRetryResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DLQRetryResult.ProtoReflect.Descriptor instead.
 func (*DLQRetryResult) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{74}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *DLQRetryResult) GetAttempted() int32 {
@@ -5034,7 +5459,7 @@ type DiscardDLQEntryRequest struct {
 
 func (x *DiscardDLQEntryRequest) Reset() {
 	*x = DiscardDLQEntryRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[75]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5046,7 +5471,7 @@ func (x *DiscardDLQEntryRequest) String() string {
 func (*DiscardDLQEntryRequest) ProtoMessage() {}
 
 func (x *DiscardDLQEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[75]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5059,7 +5484,7 @@ func (x *DiscardDLQEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscardDLQEntryRequest.ProtoReflect.Descriptor instead.
 func (*DiscardDLQEntryRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{75}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *DiscardDLQEntryRequest) GetId() int64 {
@@ -5079,7 +5504,7 @@ type DiscardDLQEntryResponse struct {
 
 func (x *DiscardDLQEntryResponse) Reset() {
 	*x = DiscardDLQEntryResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[76]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5091,7 +5516,7 @@ func (x *DiscardDLQEntryResponse) String() string {
 func (*DiscardDLQEntryResponse) ProtoMessage() {}
 
 func (x *DiscardDLQEntryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[76]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5104,7 +5529,7 @@ func (x *DiscardDLQEntryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscardDLQEntryResponse.ProtoReflect.Descriptor instead.
 func (*DiscardDLQEntryResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{76}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *DiscardDLQEntryResponse) GetId() int64 {
@@ -5129,7 +5554,7 @@ type ResetCircuitBreakerRequest struct {
 
 func (x *ResetCircuitBreakerRequest) Reset() {
 	*x = ResetCircuitBreakerRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[77]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5141,7 +5566,7 @@ func (x *ResetCircuitBreakerRequest) String() string {
 func (*ResetCircuitBreakerRequest) ProtoMessage() {}
 
 func (x *ResetCircuitBreakerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[77]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5154,7 +5579,7 @@ func (x *ResetCircuitBreakerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetCircuitBreakerRequest.ProtoReflect.Descriptor instead.
 func (*ResetCircuitBreakerRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{77}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{81}
 }
 
 type ResetCircuitBreakerResponse struct {
@@ -5166,7 +5591,7 @@ type ResetCircuitBreakerResponse struct {
 
 func (x *ResetCircuitBreakerResponse) Reset() {
 	*x = ResetCircuitBreakerResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[78]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5178,7 +5603,7 @@ func (x *ResetCircuitBreakerResponse) String() string {
 func (*ResetCircuitBreakerResponse) ProtoMessage() {}
 
 func (x *ResetCircuitBreakerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[78]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5191,7 +5616,7 @@ func (x *ResetCircuitBreakerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetCircuitBreakerResponse.ProtoReflect.Descriptor instead.
 func (*ResetCircuitBreakerResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{78}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *ResetCircuitBreakerResponse) GetCircuitBreaker() *CircuitBreakerStatus {
@@ -5227,7 +5652,7 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\adeleted\x18\x02 \x01(\x03R\adeleted\x12!\n" +
 	"\fmemory_bytes\x18\x03 \x01(\x03R\vmemoryBytes\x12\x1d\n" +
 	"\n" +
-	"disk_bytes\x18\x04 \x01(\x03R\tdiskBytes\"\x8d\x02\n" +
+	"disk_bytes\x18\x04 \x01(\x03R\tdiskBytes\"\xac\x02\n" +
 	"\n" +
 	"Collection\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
@@ -5238,7 +5663,9 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12/\n" +
 	"\x05stats\x18\x06 \x01(\v2\x19.akidb.v1.CollectionStatsR\x05stats\x12\x1f\n" +
 	"\vtier_policy\x18\a \x01(\tR\n" +
-	"tierPolicy\"\x18\n" +
+	"tierPolicy\x12\x1d\n" +
+	"\n" +
+	"load_state\x18\b \x01(\tR\tloadState\"\x18\n" +
 	"\x16ListCollectionsRequest\"Q\n" +
 	"\x17ListCollectionsResponse\x126\n" +
 	"\vcollections\x18\x01 \x03(\v2\x14.akidb.v1.CollectionR\vcollections\"*\n" +
@@ -5544,13 +5971,42 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\fsnapshot_seq\x18\x02 \x01(\x04R\vsnapshotSeq\x12\x1f\n" +
 	"\vtier_policy\x18\x03 \x01(\tR\n" +
 	"tierPolicy\x12#\n" +
-	"\rupload_queued\x18\x04 \x01(\bR\fuploadQueued\"\x19\n" +
-	"\x17GetStorageStatusRequest\"\xbc\x01\n" +
+	"\rupload_queued\x18\x04 \x01(\bR\fuploadQueued\"+\n" +
+	"\x15LoadCollectionRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\",\n" +
+	"\x16EvictCollectionRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xce\x02\n" +
+	"\x13CollectionResidency\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12\x1f\n" +
+	"\vtier_policy\x18\x02 \x01(\tR\n" +
+	"tierPolicy\x12\x1d\n" +
+	"\n" +
+	"load_state\x18\x03 \x01(\tR\tloadState\x12!\n" +
+	"\fmemory_bytes\x18\x04 \x01(\x03R\vmemoryBytes\x12<\n" +
+	"\flast_used_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"lastUsedAt\x12\x1f\n" +
+	"\vload_source\x18\x06 \x01(\tR\n" +
+	"loadSource\x12!\n" +
+	"\fload_seconds\x18\a \x01(\x01R\vloadSeconds\x12\x14\n" +
+	"\x05loads\x18\b \x01(\x04R\x05loads\x12\x1c\n" +
+	"\tevictions\x18\t \x01(\x04R\tevictions\"\x19\n" +
+	"\x17GetStorageStatusRequest\"\xec\x01\n" +
 	"\rStorageStatus\x12\x18\n" +
 	"\aenabled\x18\x01 \x01(\bR\aenabled\x12+\n" +
 	"\x05store\x18\x02 \x01(\v2\x15.akidb.v1.StoreStatusR\x05store\x12%\n" +
 	"\x03dlq\x18\x03 \x01(\v2\x13.akidb.v1.DLQCountsR\x03dlq\x12=\n" +
-	"\vcollections\x18\x04 \x03(\v2\x1b.akidb.v1.CollectionStorageR\vcollections\"\x82\x01\n" +
+	"\vcollections\x18\x04 \x03(\v2\x1b.akidb.v1.CollectionStorageR\vcollections\x12.\n" +
+	"\x06memory\x18\x05 \x01(\v2\x16.akidb.v1.MemoryStatusR\x06memory\"\xb4\x02\n" +
+	"\fMemoryStatus\x12!\n" +
+	"\fbudget_bytes\x18\x01 \x01(\x03R\vbudgetBytes\x12.\n" +
+	"\x13evict_after_seconds\x18\x02 \x01(\x01R\x11evictAfterSeconds\x12%\n" +
+	"\x0eresident_bytes\x18\x03 \x01(\x03R\rresidentBytes\x121\n" +
+	"\x14resident_collections\x18\x04 \x01(\x05R\x13residentCollections\x12 \n" +
+	"\vcollections\x18\x05 \x01(\x05R\vcollections\x12/\n" +
+	"\x14s3_cache_limit_bytes\x18\x06 \x01(\x03R\x11s3CacheLimitBytes\x12$\n" +
+	"\x0es3_cache_bytes\x18\a \x01(\x03R\fs3CacheBytes\"\x82\x01\n" +
 	"\vStoreStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12G\n" +
@@ -5576,7 +6032,7 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\rlast_error_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\vlastErrorAt\"C\n" +
 	"\tDLQCounts\x12\x18\n" +
 	"\apending\x18\x01 \x01(\x03R\apending\x12\x1c\n" +
-	"\tpermanent\x18\x02 \x01(\x03R\tpermanent\"\xce\x05\n" +
+	"\tpermanent\x18\x02 \x01(\x03R\tpermanent\"\xf4\t\n" +
 	"\x11CollectionStorage\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x16\n" +
 	"\x06tenant\x18\x02 \x01(\tR\x06tenant\x12\x12\n" +
@@ -5600,7 +6056,27 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"lastPassAt\x12B\n" +
 	"\x0flast_shipped_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\rlastShippedAt\x12\x1d\n" +
 	"\n" +
-	"last_error\x18\x11 \x01(\tR\tlastError\"a\n" +
+	"last_error\x18\x11 \x01(\tR\tlastError\x12\x1d\n" +
+	"\n" +
+	"load_state\x18\x12 \x01(\tR\tloadState\x12\x1f\n" +
+	"\vload_reason\x18\x13 \x01(\tR\n" +
+	"loadReason\x12>\n" +
+	"\rload_retry_at\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\vloadRetryAt\x12!\n" +
+	"\fmemory_bytes\x18\x15 \x01(\x03R\vmemoryBytes\x12\x1d\n" +
+	"\n" +
+	"disk_bytes\x18\x16 \x01(\x03R\tdiskBytes\x12<\n" +
+	"\flast_used_at\x18\x17 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"lastUsedAt\x127\n" +
+	"\tloaded_at\x18\x18 \x01(\v2\x1a.google.protobuf.TimestampR\bloadedAt\x129\n" +
+	"\n" +
+	"evicted_at\x18\x19 \x01(\v2\x1a.google.protobuf.TimestampR\tevictedAt\x12\x1f\n" +
+	"\vload_source\x18\x1a \x01(\tR\n" +
+	"loadSource\x12*\n" +
+	"\x11last_load_seconds\x18\x1b \x01(\x01R\x0flastLoadSeconds\x12\x14\n" +
+	"\x05loads\x18\x1c \x01(\x04R\x05loads\x12\x1c\n" +
+	"\tevictions\x18\x1d \x01(\x04R\tevictions\x12\x15\n" +
+	"\x06in_use\x18\x1e \x01(\x05R\x05inUse\x12\x18\n" +
+	"\awaiting\x18\x1f \x01(\x05R\awaiting\"a\n" +
 	"\x0fShippedSnapshot\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x12\n" +
@@ -5668,7 +6144,7 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\x03Get\x12\x14.akidb.v1.GetRequest\x1a\x10.akidb.v1.Vector\x12;\n" +
 	"\x06Delete\x12\x17.akidb.v1.DeleteRequest\x1a\x18.akidb.v1.DeleteResponse\x12;\n" +
 	"\x06Scroll\x12\x17.akidb.v1.ScrollRequest\x1a\x18.akidb.v1.ScrollResponse\x12K\n" +
-	"\x10UpdateCollection\x12!.akidb.v1.UpdateCollectionRequest\x1a\x14.akidb.v1.Collection2\xf0\x0e\n" +
+	"\x10UpdateCollection\x12!.akidb.v1.UpdateCollectionRequest\x1a\x14.akidb.v1.Collection2\x96\x10\n" +
 	"\x11ManagementService\x12D\n" +
 	"\tGetStatus\x12\x1a.akidb.v1.GetStatusRequest\x1a\x1b.akidb.v1.GetStatusResponse\x12G\n" +
 	"\n" +
@@ -5688,7 +6164,9 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\x11ClearKeyRateLimit\x12\".akidb.v1.ClearKeyRateLimitRequest\x1a#.akidb.v1.ClearKeyRateLimitResponse\x12N\n" +
 	"\x10GetRuntimeConfig\x12!.akidb.v1.GetRuntimeConfigRequest\x1a\x17.akidb.v1.RuntimeConfig\x12R\n" +
 	"\x12SetRateLimitConfig\x12#.akidb.v1.SetRateLimitConfigRequest\x1a\x17.akidb.v1.RuntimeConfig\x12e\n" +
-	"\x14CheckpointCollection\x12%.akidb.v1.CheckpointCollectionRequest\x1a&.akidb.v1.CheckpointCollectionResponse\x12N\n" +
+	"\x14CheckpointCollection\x12%.akidb.v1.CheckpointCollectionRequest\x1a&.akidb.v1.CheckpointCollectionResponse\x12P\n" +
+	"\x0eLoadCollection\x12\x1f.akidb.v1.LoadCollectionRequest\x1a\x1d.akidb.v1.CollectionResidency\x12R\n" +
+	"\x0fEvictCollection\x12 .akidb.v1.EvictCollectionRequest\x1a\x1d.akidb.v1.CollectionResidency\x12N\n" +
 	"\x10GetStorageStatus\x12!.akidb.v1.GetStorageStatusRequest\x1a\x17.akidb.v1.StorageStatus\x12>\n" +
 	"\aListDLQ\x12\x18.akidb.v1.ListDLQRequest\x1a\x19.akidb.v1.ListDLQResponse\x12?\n" +
 	"\bRetryDLQ\x12\x19.akidb.v1.RetryDLQRequest\x1a\x18.akidb.v1.DLQRetryResult\x12I\n" +
@@ -5708,7 +6186,7 @@ func file_akidb_v1_akidb_proto_rawDescGZIP() []byte {
 	return file_akidb_v1_akidb_proto_rawDescData
 }
 
-var file_akidb_v1_akidb_proto_msgTypes = make([]protoimpl.MessageInfo, 79)
+var file_akidb_v1_akidb_proto_msgTypes = make([]protoimpl.MessageInfo, 83)
 var file_akidb_v1_akidb_proto_goTypes = []any{
 	(*HNSWParams)(nil),                   // 0: akidb.v1.HNSWParams
 	(*CreateCollectionRequest)(nil),      // 1: akidb.v1.CreateCollectionRequest
@@ -5772,147 +6250,161 @@ var file_akidb_v1_akidb_proto_goTypes = []any{
 	(*SetRateLimitConfigRequest)(nil),    // 59: akidb.v1.SetRateLimitConfigRequest
 	(*CheckpointCollectionRequest)(nil),  // 60: akidb.v1.CheckpointCollectionRequest
 	(*CheckpointCollectionResponse)(nil), // 61: akidb.v1.CheckpointCollectionResponse
-	(*GetStorageStatusRequest)(nil),      // 62: akidb.v1.GetStorageStatusRequest
-	(*StorageStatus)(nil),                // 63: akidb.v1.StorageStatus
-	(*StoreStatus)(nil),                  // 64: akidb.v1.StoreStatus
-	(*CircuitBreakerStatus)(nil),         // 65: akidb.v1.CircuitBreakerStatus
-	(*DLQCounts)(nil),                    // 66: akidb.v1.DLQCounts
-	(*CollectionStorage)(nil),            // 67: akidb.v1.CollectionStorage
-	(*ShippedSnapshot)(nil),              // 68: akidb.v1.ShippedSnapshot
-	(*ListDLQRequest)(nil),               // 69: akidb.v1.ListDLQRequest
-	(*DLQEntry)(nil),                     // 70: akidb.v1.DLQEntry
-	(*ListDLQResponse)(nil),              // 71: akidb.v1.ListDLQResponse
-	(*RetryDLQRequest)(nil),              // 72: akidb.v1.RetryDLQRequest
-	(*RetryDLQEntryRequest)(nil),         // 73: akidb.v1.RetryDLQEntryRequest
-	(*DLQRetryResult)(nil),               // 74: akidb.v1.DLQRetryResult
-	(*DiscardDLQEntryRequest)(nil),       // 75: akidb.v1.DiscardDLQEntryRequest
-	(*DiscardDLQEntryResponse)(nil),      // 76: akidb.v1.DiscardDLQEntryResponse
-	(*ResetCircuitBreakerRequest)(nil),   // 77: akidb.v1.ResetCircuitBreakerRequest
-	(*ResetCircuitBreakerResponse)(nil),  // 78: akidb.v1.ResetCircuitBreakerResponse
-	(*timestamppb.Timestamp)(nil),        // 79: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),              // 80: google.protobuf.Struct
+	(*LoadCollectionRequest)(nil),        // 62: akidb.v1.LoadCollectionRequest
+	(*EvictCollectionRequest)(nil),       // 63: akidb.v1.EvictCollectionRequest
+	(*CollectionResidency)(nil),          // 64: akidb.v1.CollectionResidency
+	(*GetStorageStatusRequest)(nil),      // 65: akidb.v1.GetStorageStatusRequest
+	(*StorageStatus)(nil),                // 66: akidb.v1.StorageStatus
+	(*MemoryStatus)(nil),                 // 67: akidb.v1.MemoryStatus
+	(*StoreStatus)(nil),                  // 68: akidb.v1.StoreStatus
+	(*CircuitBreakerStatus)(nil),         // 69: akidb.v1.CircuitBreakerStatus
+	(*DLQCounts)(nil),                    // 70: akidb.v1.DLQCounts
+	(*CollectionStorage)(nil),            // 71: akidb.v1.CollectionStorage
+	(*ShippedSnapshot)(nil),              // 72: akidb.v1.ShippedSnapshot
+	(*ListDLQRequest)(nil),               // 73: akidb.v1.ListDLQRequest
+	(*DLQEntry)(nil),                     // 74: akidb.v1.DLQEntry
+	(*ListDLQResponse)(nil),              // 75: akidb.v1.ListDLQResponse
+	(*RetryDLQRequest)(nil),              // 76: akidb.v1.RetryDLQRequest
+	(*RetryDLQEntryRequest)(nil),         // 77: akidb.v1.RetryDLQEntryRequest
+	(*DLQRetryResult)(nil),               // 78: akidb.v1.DLQRetryResult
+	(*DiscardDLQEntryRequest)(nil),       // 79: akidb.v1.DiscardDLQEntryRequest
+	(*DiscardDLQEntryResponse)(nil),      // 80: akidb.v1.DiscardDLQEntryResponse
+	(*ResetCircuitBreakerRequest)(nil),   // 81: akidb.v1.ResetCircuitBreakerRequest
+	(*ResetCircuitBreakerResponse)(nil),  // 82: akidb.v1.ResetCircuitBreakerResponse
+	(*timestamppb.Timestamp)(nil),        // 83: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),              // 84: google.protobuf.Struct
 }
 var file_akidb_v1_akidb_proto_depIdxs = []int32{
 	0,  // 0: akidb.v1.CreateCollectionRequest.hnsw:type_name -> akidb.v1.HNSWParams
 	0,  // 1: akidb.v1.Collection.hnsw:type_name -> akidb.v1.HNSWParams
-	79, // 2: akidb.v1.Collection.created_at:type_name -> google.protobuf.Timestamp
+	83, // 2: akidb.v1.Collection.created_at:type_name -> google.protobuf.Timestamp
 	3,  // 3: akidb.v1.Collection.stats:type_name -> akidb.v1.CollectionStats
 	4,  // 4: akidb.v1.ListCollectionsResponse.collections:type_name -> akidb.v1.Collection
-	80, // 5: akidb.v1.Vector.metadata:type_name -> google.protobuf.Struct
+	84, // 5: akidb.v1.Vector.metadata:type_name -> google.protobuf.Struct
 	10, // 6: akidb.v1.UpsertRequest.vectors:type_name -> akidb.v1.Vector
-	80, // 7: akidb.v1.QueryHit.metadata:type_name -> google.protobuf.Struct
+	84, // 7: akidb.v1.QueryHit.metadata:type_name -> google.protobuf.Struct
 	14, // 8: akidb.v1.QueryResponse.results:type_name -> akidb.v1.QueryHit
 	10, // 9: akidb.v1.ScrollResponse.vectors:type_name -> akidb.v1.Vector
-	79, // 10: akidb.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	79, // 11: akidb.v1.Tenant.created_at:type_name -> google.protobuf.Timestamp
+	83, // 10: akidb.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	83, // 11: akidb.v1.Tenant.created_at:type_name -> google.protobuf.Timestamp
 	25, // 12: akidb.v1.ListTenantsResponse.tenants:type_name -> akidb.v1.Tenant
-	79, // 13: akidb.v1.APIKey.created_at:type_name -> google.protobuf.Timestamp
-	79, // 14: akidb.v1.APIKey.expires_at:type_name -> google.protobuf.Timestamp
-	79, // 15: akidb.v1.APIKey.revoked_at:type_name -> google.protobuf.Timestamp
+	83, // 13: akidb.v1.APIKey.created_at:type_name -> google.protobuf.Timestamp
+	83, // 14: akidb.v1.APIKey.expires_at:type_name -> google.protobuf.Timestamp
+	83, // 15: akidb.v1.APIKey.revoked_at:type_name -> google.protobuf.Timestamp
 	31, // 16: akidb.v1.CreateAPIKeyResponse.key_info:type_name -> akidb.v1.APIKey
 	31, // 17: akidb.v1.ListAPIKeysResponse.keys:type_name -> akidb.v1.APIKey
 	31, // 18: akidb.v1.RotateAPIKeyResponse.old_key:type_name -> akidb.v1.APIKey
 	33, // 19: akidb.v1.RotateAPIKeyResponse.new_key:type_name -> akidb.v1.CreateAPIKeyResponse
-	79, // 20: akidb.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	83, // 20: akidb.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
 	39, // 21: akidb.v1.ListAuditEventsResponse.events:type_name -> akidb.v1.AuditEvent
-	79, // 22: akidb.v1.QuotaLimits.updated_at:type_name -> google.protobuf.Timestamp
+	83, // 22: akidb.v1.QuotaLimits.updated_at:type_name -> google.protobuf.Timestamp
 	42, // 23: akidb.v1.TenantQuota.quota:type_name -> akidb.v1.QuotaLimits
 	43, // 24: akidb.v1.TenantQuota.effective:type_name -> akidb.v1.EffectiveQuota
 	44, // 25: akidb.v1.TenantQuota.usage:type_name -> akidb.v1.QuotaUsage
-	79, // 26: akidb.v1.KeyRateLimit.updated_at:type_name -> google.protobuf.Timestamp
+	83, // 26: akidb.v1.KeyRateLimit.updated_at:type_name -> google.protobuf.Timestamp
 	55, // 27: akidb.v1.ServerSettings.request_limits:type_name -> akidb.v1.RequestLimits
 	53, // 28: akidb.v1.RuntimeConfig.rate_limiting:type_name -> akidb.v1.RateLimitConfig
 	54, // 29: akidb.v1.RuntimeConfig.quota_defaults:type_name -> akidb.v1.QuotaDefaults
 	56, // 30: akidb.v1.RuntimeConfig.server:type_name -> akidb.v1.ServerSettings
-	64, // 31: akidb.v1.StorageStatus.store:type_name -> akidb.v1.StoreStatus
-	66, // 32: akidb.v1.StorageStatus.dlq:type_name -> akidb.v1.DLQCounts
-	67, // 33: akidb.v1.StorageStatus.collections:type_name -> akidb.v1.CollectionStorage
-	65, // 34: akidb.v1.StoreStatus.circuit_breaker:type_name -> akidb.v1.CircuitBreakerStatus
-	79, // 35: akidb.v1.CircuitBreakerStatus.since:type_name -> google.protobuf.Timestamp
-	79, // 36: akidb.v1.CircuitBreakerStatus.open_until:type_name -> google.protobuf.Timestamp
-	79, // 37: akidb.v1.CircuitBreakerStatus.last_error_at:type_name -> google.protobuf.Timestamp
-	79, // 38: akidb.v1.CollectionStorage.oldest_unshipped_at:type_name -> google.protobuf.Timestamp
-	66, // 39: akidb.v1.CollectionStorage.dlq:type_name -> akidb.v1.DLQCounts
-	68, // 40: akidb.v1.CollectionStorage.newest_snapshot:type_name -> akidb.v1.ShippedSnapshot
-	79, // 41: akidb.v1.CollectionStorage.last_pass_at:type_name -> google.protobuf.Timestamp
-	79, // 42: akidb.v1.CollectionStorage.last_shipped_at:type_name -> google.protobuf.Timestamp
-	79, // 43: akidb.v1.DLQEntry.created_at:type_name -> google.protobuf.Timestamp
-	79, // 44: akidb.v1.DLQEntry.next_attempt_at:type_name -> google.protobuf.Timestamp
-	70, // 45: akidb.v1.ListDLQResponse.entries:type_name -> akidb.v1.DLQEntry
-	65, // 46: akidb.v1.ResetCircuitBreakerResponse.circuit_breaker:type_name -> akidb.v1.CircuitBreakerStatus
-	1,  // 47: akidb.v1.CollectionService.CreateCollection:input_type -> akidb.v1.CreateCollectionRequest
-	5,  // 48: akidb.v1.CollectionService.ListCollections:input_type -> akidb.v1.ListCollectionsRequest
-	7,  // 49: akidb.v1.CollectionService.GetCollection:input_type -> akidb.v1.GetCollectionRequest
-	8,  // 50: akidb.v1.CollectionService.DeleteCollection:input_type -> akidb.v1.DeleteCollectionRequest
-	11, // 51: akidb.v1.CollectionService.Upsert:input_type -> akidb.v1.UpsertRequest
-	13, // 52: akidb.v1.CollectionService.Query:input_type -> akidb.v1.QueryRequest
-	16, // 53: akidb.v1.CollectionService.Get:input_type -> akidb.v1.GetRequest
-	17, // 54: akidb.v1.CollectionService.Delete:input_type -> akidb.v1.DeleteRequest
-	19, // 55: akidb.v1.CollectionService.Scroll:input_type -> akidb.v1.ScrollRequest
-	2,  // 56: akidb.v1.CollectionService.UpdateCollection:input_type -> akidb.v1.UpdateCollectionRequest
-	21, // 57: akidb.v1.ManagementService.GetStatus:input_type -> akidb.v1.GetStatusRequest
-	23, // 58: akidb.v1.ManagementService.IssueToken:input_type -> akidb.v1.IssueTokenRequest
-	26, // 59: akidb.v1.ManagementService.CreateTenant:input_type -> akidb.v1.CreateTenantRequest
-	27, // 60: akidb.v1.ManagementService.ListTenants:input_type -> akidb.v1.ListTenantsRequest
-	29, // 61: akidb.v1.ManagementService.DeleteTenant:input_type -> akidb.v1.DeleteTenantRequest
-	32, // 62: akidb.v1.ManagementService.CreateAPIKey:input_type -> akidb.v1.CreateAPIKeyRequest
-	34, // 63: akidb.v1.ManagementService.ListAPIKeys:input_type -> akidb.v1.ListAPIKeysRequest
-	36, // 64: akidb.v1.ManagementService.RevokeAPIKey:input_type -> akidb.v1.RevokeAPIKeyRequest
-	37, // 65: akidb.v1.ManagementService.RotateAPIKey:input_type -> akidb.v1.RotateAPIKeyRequest
-	40, // 66: akidb.v1.ManagementService.ListAuditEvents:input_type -> akidb.v1.ListAuditEventsRequest
-	46, // 67: akidb.v1.ManagementService.GetTenantQuota:input_type -> akidb.v1.GetTenantQuotaRequest
-	47, // 68: akidb.v1.ManagementService.SetTenantQuota:input_type -> akidb.v1.SetTenantQuotaRequest
-	49, // 69: akidb.v1.ManagementService.GetKeyRateLimit:input_type -> akidb.v1.GetKeyRateLimitRequest
-	50, // 70: akidb.v1.ManagementService.SetKeyRateLimit:input_type -> akidb.v1.SetKeyRateLimitRequest
-	51, // 71: akidb.v1.ManagementService.ClearKeyRateLimit:input_type -> akidb.v1.ClearKeyRateLimitRequest
-	58, // 72: akidb.v1.ManagementService.GetRuntimeConfig:input_type -> akidb.v1.GetRuntimeConfigRequest
-	59, // 73: akidb.v1.ManagementService.SetRateLimitConfig:input_type -> akidb.v1.SetRateLimitConfigRequest
-	60, // 74: akidb.v1.ManagementService.CheckpointCollection:input_type -> akidb.v1.CheckpointCollectionRequest
-	62, // 75: akidb.v1.ManagementService.GetStorageStatus:input_type -> akidb.v1.GetStorageStatusRequest
-	69, // 76: akidb.v1.ManagementService.ListDLQ:input_type -> akidb.v1.ListDLQRequest
-	72, // 77: akidb.v1.ManagementService.RetryDLQ:input_type -> akidb.v1.RetryDLQRequest
-	73, // 78: akidb.v1.ManagementService.RetryDLQEntry:input_type -> akidb.v1.RetryDLQEntryRequest
-	75, // 79: akidb.v1.ManagementService.DiscardDLQEntry:input_type -> akidb.v1.DiscardDLQEntryRequest
-	77, // 80: akidb.v1.ManagementService.ResetCircuitBreaker:input_type -> akidb.v1.ResetCircuitBreakerRequest
-	4,  // 81: akidb.v1.CollectionService.CreateCollection:output_type -> akidb.v1.Collection
-	6,  // 82: akidb.v1.CollectionService.ListCollections:output_type -> akidb.v1.ListCollectionsResponse
-	4,  // 83: akidb.v1.CollectionService.GetCollection:output_type -> akidb.v1.Collection
-	9,  // 84: akidb.v1.CollectionService.DeleteCollection:output_type -> akidb.v1.DeleteCollectionResponse
-	12, // 85: akidb.v1.CollectionService.Upsert:output_type -> akidb.v1.UpsertResponse
-	15, // 86: akidb.v1.CollectionService.Query:output_type -> akidb.v1.QueryResponse
-	10, // 87: akidb.v1.CollectionService.Get:output_type -> akidb.v1.Vector
-	18, // 88: akidb.v1.CollectionService.Delete:output_type -> akidb.v1.DeleteResponse
-	20, // 89: akidb.v1.CollectionService.Scroll:output_type -> akidb.v1.ScrollResponse
-	4,  // 90: akidb.v1.CollectionService.UpdateCollection:output_type -> akidb.v1.Collection
-	22, // 91: akidb.v1.ManagementService.GetStatus:output_type -> akidb.v1.GetStatusResponse
-	24, // 92: akidb.v1.ManagementService.IssueToken:output_type -> akidb.v1.IssueTokenResponse
-	25, // 93: akidb.v1.ManagementService.CreateTenant:output_type -> akidb.v1.Tenant
-	28, // 94: akidb.v1.ManagementService.ListTenants:output_type -> akidb.v1.ListTenantsResponse
-	30, // 95: akidb.v1.ManagementService.DeleteTenant:output_type -> akidb.v1.DeleteTenantResponse
-	33, // 96: akidb.v1.ManagementService.CreateAPIKey:output_type -> akidb.v1.CreateAPIKeyResponse
-	35, // 97: akidb.v1.ManagementService.ListAPIKeys:output_type -> akidb.v1.ListAPIKeysResponse
-	31, // 98: akidb.v1.ManagementService.RevokeAPIKey:output_type -> akidb.v1.APIKey
-	38, // 99: akidb.v1.ManagementService.RotateAPIKey:output_type -> akidb.v1.RotateAPIKeyResponse
-	41, // 100: akidb.v1.ManagementService.ListAuditEvents:output_type -> akidb.v1.ListAuditEventsResponse
-	45, // 101: akidb.v1.ManagementService.GetTenantQuota:output_type -> akidb.v1.TenantQuota
-	45, // 102: akidb.v1.ManagementService.SetTenantQuota:output_type -> akidb.v1.TenantQuota
-	48, // 103: akidb.v1.ManagementService.GetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
-	48, // 104: akidb.v1.ManagementService.SetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
-	52, // 105: akidb.v1.ManagementService.ClearKeyRateLimit:output_type -> akidb.v1.ClearKeyRateLimitResponse
-	57, // 106: akidb.v1.ManagementService.GetRuntimeConfig:output_type -> akidb.v1.RuntimeConfig
-	57, // 107: akidb.v1.ManagementService.SetRateLimitConfig:output_type -> akidb.v1.RuntimeConfig
-	61, // 108: akidb.v1.ManagementService.CheckpointCollection:output_type -> akidb.v1.CheckpointCollectionResponse
-	63, // 109: akidb.v1.ManagementService.GetStorageStatus:output_type -> akidb.v1.StorageStatus
-	71, // 110: akidb.v1.ManagementService.ListDLQ:output_type -> akidb.v1.ListDLQResponse
-	74, // 111: akidb.v1.ManagementService.RetryDLQ:output_type -> akidb.v1.DLQRetryResult
-	74, // 112: akidb.v1.ManagementService.RetryDLQEntry:output_type -> akidb.v1.DLQRetryResult
-	76, // 113: akidb.v1.ManagementService.DiscardDLQEntry:output_type -> akidb.v1.DiscardDLQEntryResponse
-	78, // 114: akidb.v1.ManagementService.ResetCircuitBreaker:output_type -> akidb.v1.ResetCircuitBreakerResponse
-	81, // [81:115] is the sub-list for method output_type
-	47, // [47:81] is the sub-list for method input_type
-	47, // [47:47] is the sub-list for extension type_name
-	47, // [47:47] is the sub-list for extension extendee
-	0,  // [0:47] is the sub-list for field type_name
+	83, // 31: akidb.v1.CollectionResidency.last_used_at:type_name -> google.protobuf.Timestamp
+	68, // 32: akidb.v1.StorageStatus.store:type_name -> akidb.v1.StoreStatus
+	70, // 33: akidb.v1.StorageStatus.dlq:type_name -> akidb.v1.DLQCounts
+	71, // 34: akidb.v1.StorageStatus.collections:type_name -> akidb.v1.CollectionStorage
+	67, // 35: akidb.v1.StorageStatus.memory:type_name -> akidb.v1.MemoryStatus
+	69, // 36: akidb.v1.StoreStatus.circuit_breaker:type_name -> akidb.v1.CircuitBreakerStatus
+	83, // 37: akidb.v1.CircuitBreakerStatus.since:type_name -> google.protobuf.Timestamp
+	83, // 38: akidb.v1.CircuitBreakerStatus.open_until:type_name -> google.protobuf.Timestamp
+	83, // 39: akidb.v1.CircuitBreakerStatus.last_error_at:type_name -> google.protobuf.Timestamp
+	83, // 40: akidb.v1.CollectionStorage.oldest_unshipped_at:type_name -> google.protobuf.Timestamp
+	70, // 41: akidb.v1.CollectionStorage.dlq:type_name -> akidb.v1.DLQCounts
+	72, // 42: akidb.v1.CollectionStorage.newest_snapshot:type_name -> akidb.v1.ShippedSnapshot
+	83, // 43: akidb.v1.CollectionStorage.last_pass_at:type_name -> google.protobuf.Timestamp
+	83, // 44: akidb.v1.CollectionStorage.last_shipped_at:type_name -> google.protobuf.Timestamp
+	83, // 45: akidb.v1.CollectionStorage.load_retry_at:type_name -> google.protobuf.Timestamp
+	83, // 46: akidb.v1.CollectionStorage.last_used_at:type_name -> google.protobuf.Timestamp
+	83, // 47: akidb.v1.CollectionStorage.loaded_at:type_name -> google.protobuf.Timestamp
+	83, // 48: akidb.v1.CollectionStorage.evicted_at:type_name -> google.protobuf.Timestamp
+	83, // 49: akidb.v1.DLQEntry.created_at:type_name -> google.protobuf.Timestamp
+	83, // 50: akidb.v1.DLQEntry.next_attempt_at:type_name -> google.protobuf.Timestamp
+	74, // 51: akidb.v1.ListDLQResponse.entries:type_name -> akidb.v1.DLQEntry
+	69, // 52: akidb.v1.ResetCircuitBreakerResponse.circuit_breaker:type_name -> akidb.v1.CircuitBreakerStatus
+	1,  // 53: akidb.v1.CollectionService.CreateCollection:input_type -> akidb.v1.CreateCollectionRequest
+	5,  // 54: akidb.v1.CollectionService.ListCollections:input_type -> akidb.v1.ListCollectionsRequest
+	7,  // 55: akidb.v1.CollectionService.GetCollection:input_type -> akidb.v1.GetCollectionRequest
+	8,  // 56: akidb.v1.CollectionService.DeleteCollection:input_type -> akidb.v1.DeleteCollectionRequest
+	11, // 57: akidb.v1.CollectionService.Upsert:input_type -> akidb.v1.UpsertRequest
+	13, // 58: akidb.v1.CollectionService.Query:input_type -> akidb.v1.QueryRequest
+	16, // 59: akidb.v1.CollectionService.Get:input_type -> akidb.v1.GetRequest
+	17, // 60: akidb.v1.CollectionService.Delete:input_type -> akidb.v1.DeleteRequest
+	19, // 61: akidb.v1.CollectionService.Scroll:input_type -> akidb.v1.ScrollRequest
+	2,  // 62: akidb.v1.CollectionService.UpdateCollection:input_type -> akidb.v1.UpdateCollectionRequest
+	21, // 63: akidb.v1.ManagementService.GetStatus:input_type -> akidb.v1.GetStatusRequest
+	23, // 64: akidb.v1.ManagementService.IssueToken:input_type -> akidb.v1.IssueTokenRequest
+	26, // 65: akidb.v1.ManagementService.CreateTenant:input_type -> akidb.v1.CreateTenantRequest
+	27, // 66: akidb.v1.ManagementService.ListTenants:input_type -> akidb.v1.ListTenantsRequest
+	29, // 67: akidb.v1.ManagementService.DeleteTenant:input_type -> akidb.v1.DeleteTenantRequest
+	32, // 68: akidb.v1.ManagementService.CreateAPIKey:input_type -> akidb.v1.CreateAPIKeyRequest
+	34, // 69: akidb.v1.ManagementService.ListAPIKeys:input_type -> akidb.v1.ListAPIKeysRequest
+	36, // 70: akidb.v1.ManagementService.RevokeAPIKey:input_type -> akidb.v1.RevokeAPIKeyRequest
+	37, // 71: akidb.v1.ManagementService.RotateAPIKey:input_type -> akidb.v1.RotateAPIKeyRequest
+	40, // 72: akidb.v1.ManagementService.ListAuditEvents:input_type -> akidb.v1.ListAuditEventsRequest
+	46, // 73: akidb.v1.ManagementService.GetTenantQuota:input_type -> akidb.v1.GetTenantQuotaRequest
+	47, // 74: akidb.v1.ManagementService.SetTenantQuota:input_type -> akidb.v1.SetTenantQuotaRequest
+	49, // 75: akidb.v1.ManagementService.GetKeyRateLimit:input_type -> akidb.v1.GetKeyRateLimitRequest
+	50, // 76: akidb.v1.ManagementService.SetKeyRateLimit:input_type -> akidb.v1.SetKeyRateLimitRequest
+	51, // 77: akidb.v1.ManagementService.ClearKeyRateLimit:input_type -> akidb.v1.ClearKeyRateLimitRequest
+	58, // 78: akidb.v1.ManagementService.GetRuntimeConfig:input_type -> akidb.v1.GetRuntimeConfigRequest
+	59, // 79: akidb.v1.ManagementService.SetRateLimitConfig:input_type -> akidb.v1.SetRateLimitConfigRequest
+	60, // 80: akidb.v1.ManagementService.CheckpointCollection:input_type -> akidb.v1.CheckpointCollectionRequest
+	62, // 81: akidb.v1.ManagementService.LoadCollection:input_type -> akidb.v1.LoadCollectionRequest
+	63, // 82: akidb.v1.ManagementService.EvictCollection:input_type -> akidb.v1.EvictCollectionRequest
+	65, // 83: akidb.v1.ManagementService.GetStorageStatus:input_type -> akidb.v1.GetStorageStatusRequest
+	73, // 84: akidb.v1.ManagementService.ListDLQ:input_type -> akidb.v1.ListDLQRequest
+	76, // 85: akidb.v1.ManagementService.RetryDLQ:input_type -> akidb.v1.RetryDLQRequest
+	77, // 86: akidb.v1.ManagementService.RetryDLQEntry:input_type -> akidb.v1.RetryDLQEntryRequest
+	79, // 87: akidb.v1.ManagementService.DiscardDLQEntry:input_type -> akidb.v1.DiscardDLQEntryRequest
+	81, // 88: akidb.v1.ManagementService.ResetCircuitBreaker:input_type -> akidb.v1.ResetCircuitBreakerRequest
+	4,  // 89: akidb.v1.CollectionService.CreateCollection:output_type -> akidb.v1.Collection
+	6,  // 90: akidb.v1.CollectionService.ListCollections:output_type -> akidb.v1.ListCollectionsResponse
+	4,  // 91: akidb.v1.CollectionService.GetCollection:output_type -> akidb.v1.Collection
+	9,  // 92: akidb.v1.CollectionService.DeleteCollection:output_type -> akidb.v1.DeleteCollectionResponse
+	12, // 93: akidb.v1.CollectionService.Upsert:output_type -> akidb.v1.UpsertResponse
+	15, // 94: akidb.v1.CollectionService.Query:output_type -> akidb.v1.QueryResponse
+	10, // 95: akidb.v1.CollectionService.Get:output_type -> akidb.v1.Vector
+	18, // 96: akidb.v1.CollectionService.Delete:output_type -> akidb.v1.DeleteResponse
+	20, // 97: akidb.v1.CollectionService.Scroll:output_type -> akidb.v1.ScrollResponse
+	4,  // 98: akidb.v1.CollectionService.UpdateCollection:output_type -> akidb.v1.Collection
+	22, // 99: akidb.v1.ManagementService.GetStatus:output_type -> akidb.v1.GetStatusResponse
+	24, // 100: akidb.v1.ManagementService.IssueToken:output_type -> akidb.v1.IssueTokenResponse
+	25, // 101: akidb.v1.ManagementService.CreateTenant:output_type -> akidb.v1.Tenant
+	28, // 102: akidb.v1.ManagementService.ListTenants:output_type -> akidb.v1.ListTenantsResponse
+	30, // 103: akidb.v1.ManagementService.DeleteTenant:output_type -> akidb.v1.DeleteTenantResponse
+	33, // 104: akidb.v1.ManagementService.CreateAPIKey:output_type -> akidb.v1.CreateAPIKeyResponse
+	35, // 105: akidb.v1.ManagementService.ListAPIKeys:output_type -> akidb.v1.ListAPIKeysResponse
+	31, // 106: akidb.v1.ManagementService.RevokeAPIKey:output_type -> akidb.v1.APIKey
+	38, // 107: akidb.v1.ManagementService.RotateAPIKey:output_type -> akidb.v1.RotateAPIKeyResponse
+	41, // 108: akidb.v1.ManagementService.ListAuditEvents:output_type -> akidb.v1.ListAuditEventsResponse
+	45, // 109: akidb.v1.ManagementService.GetTenantQuota:output_type -> akidb.v1.TenantQuota
+	45, // 110: akidb.v1.ManagementService.SetTenantQuota:output_type -> akidb.v1.TenantQuota
+	48, // 111: akidb.v1.ManagementService.GetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
+	48, // 112: akidb.v1.ManagementService.SetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
+	52, // 113: akidb.v1.ManagementService.ClearKeyRateLimit:output_type -> akidb.v1.ClearKeyRateLimitResponse
+	57, // 114: akidb.v1.ManagementService.GetRuntimeConfig:output_type -> akidb.v1.RuntimeConfig
+	57, // 115: akidb.v1.ManagementService.SetRateLimitConfig:output_type -> akidb.v1.RuntimeConfig
+	61, // 116: akidb.v1.ManagementService.CheckpointCollection:output_type -> akidb.v1.CheckpointCollectionResponse
+	64, // 117: akidb.v1.ManagementService.LoadCollection:output_type -> akidb.v1.CollectionResidency
+	64, // 118: akidb.v1.ManagementService.EvictCollection:output_type -> akidb.v1.CollectionResidency
+	66, // 119: akidb.v1.ManagementService.GetStorageStatus:output_type -> akidb.v1.StorageStatus
+	75, // 120: akidb.v1.ManagementService.ListDLQ:output_type -> akidb.v1.ListDLQResponse
+	78, // 121: akidb.v1.ManagementService.RetryDLQ:output_type -> akidb.v1.DLQRetryResult
+	78, // 122: akidb.v1.ManagementService.RetryDLQEntry:output_type -> akidb.v1.DLQRetryResult
+	80, // 123: akidb.v1.ManagementService.DiscardDLQEntry:output_type -> akidb.v1.DiscardDLQEntryResponse
+	82, // 124: akidb.v1.ManagementService.ResetCircuitBreaker:output_type -> akidb.v1.ResetCircuitBreakerResponse
+	89, // [89:125] is the sub-list for method output_type
+	53, // [53:89] is the sub-list for method input_type
+	53, // [53:53] is the sub-list for extension type_name
+	53, // [53:53] is the sub-list for extension extendee
+	0,  // [0:53] is the sub-list for field type_name
 }
 
 func init() { file_akidb_v1_akidb_proto_init() }
@@ -5936,7 +6428,7 @@ func file_akidb_v1_akidb_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_akidb_v1_akidb_proto_rawDesc), len(file_akidb_v1_akidb_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   79,
+			NumMessages:   83,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -540,6 +540,8 @@ const (
 	ManagementService_GetRuntimeConfig_FullMethodName     = "/akidb.v1.ManagementService/GetRuntimeConfig"
 	ManagementService_SetRateLimitConfig_FullMethodName   = "/akidb.v1.ManagementService/SetRateLimitConfig"
 	ManagementService_CheckpointCollection_FullMethodName = "/akidb.v1.ManagementService/CheckpointCollection"
+	ManagementService_LoadCollection_FullMethodName       = "/akidb.v1.ManagementService/LoadCollection"
+	ManagementService_EvictCollection_FullMethodName      = "/akidb.v1.ManagementService/EvictCollection"
 	ManagementService_GetStorageStatus_FullMethodName     = "/akidb.v1.ManagementService/GetStorageStatus"
 	ManagementService_ListDLQ_FullMethodName              = "/akidb.v1.ManagementService/ListDLQ"
 	ManagementService_RetryDLQ_FullMethodName             = "/akidb.v1.ManagementService/RetryDLQ"
@@ -616,6 +618,15 @@ type ManagementServiceClient interface {
 	// and, for memory-s3, wakes its upload; an admin of the tenant
 	// (REST: POST /admin/collections/{name}/checkpoint).
 	CheckpointCollection(ctx context.Context, in *CheckpointCollectionRequest, opts ...grpc.CallOption) (*CheckpointCollectionResponse, error)
+	// LoadCollection loads one of the caller's collections into memory now
+	// and waits for it (up to the call's deadline: UNAVAILABLE
+	// collection_loading past it, the load goes on); an admin of the tenant
+	// (REST: POST /admin/collections/{name}/load).
+	LoadCollection(ctx context.Context, in *LoadCollectionRequest, opts ...grpc.CallOption) (*CollectionResidency, error)
+	// EvictCollection drops one of the caller's memory-s3 or s3-only
+	// collections from memory now, once its upload is confirmed; an admin
+	// of the tenant (REST: POST /admin/collections/{name}/evict).
+	EvictCollection(ctx context.Context, in *EvictCollectionRequest, opts ...grpc.CallOption) (*CollectionResidency, error)
 	// GetStorageStatus reports the object store, its circuit breaker and
 	// each collection's shipping state; the tenant's collections for its
 	// callers, all for the operator (REST: GET /admin/storage/status).
@@ -825,6 +836,26 @@ func (c *managementServiceClient) CheckpointCollection(ctx context.Context, in *
 	return out, nil
 }
 
+func (c *managementServiceClient) LoadCollection(ctx context.Context, in *LoadCollectionRequest, opts ...grpc.CallOption) (*CollectionResidency, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CollectionResidency)
+	err := c.cc.Invoke(ctx, ManagementService_LoadCollection_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *managementServiceClient) EvictCollection(ctx context.Context, in *EvictCollectionRequest, opts ...grpc.CallOption) (*CollectionResidency, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CollectionResidency)
+	err := c.cc.Invoke(ctx, ManagementService_EvictCollection_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *managementServiceClient) GetStorageStatus(ctx context.Context, in *GetStorageStatusRequest, opts ...grpc.CallOption) (*StorageStatus, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(StorageStatus)
@@ -953,6 +984,15 @@ type ManagementServiceServer interface {
 	// and, for memory-s3, wakes its upload; an admin of the tenant
 	// (REST: POST /admin/collections/{name}/checkpoint).
 	CheckpointCollection(context.Context, *CheckpointCollectionRequest) (*CheckpointCollectionResponse, error)
+	// LoadCollection loads one of the caller's collections into memory now
+	// and waits for it (up to the call's deadline: UNAVAILABLE
+	// collection_loading past it, the load goes on); an admin of the tenant
+	// (REST: POST /admin/collections/{name}/load).
+	LoadCollection(context.Context, *LoadCollectionRequest) (*CollectionResidency, error)
+	// EvictCollection drops one of the caller's memory-s3 or s3-only
+	// collections from memory now, once its upload is confirmed; an admin
+	// of the tenant (REST: POST /admin/collections/{name}/evict).
+	EvictCollection(context.Context, *EvictCollectionRequest) (*CollectionResidency, error)
 	// GetStorageStatus reports the object store, its circuit breaker and
 	// each collection's shipping state; the tenant's collections for its
 	// callers, all for the operator (REST: GET /admin/storage/status).
@@ -1035,6 +1075,12 @@ func (UnimplementedManagementServiceServer) SetRateLimitConfig(context.Context, 
 }
 func (UnimplementedManagementServiceServer) CheckpointCollection(context.Context, *CheckpointCollectionRequest) (*CheckpointCollectionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method CheckpointCollection not implemented")
+}
+func (UnimplementedManagementServiceServer) LoadCollection(context.Context, *LoadCollectionRequest) (*CollectionResidency, error) {
+	return nil, status.Error(codes.Unimplemented, "method LoadCollection not implemented")
+}
+func (UnimplementedManagementServiceServer) EvictCollection(context.Context, *EvictCollectionRequest) (*CollectionResidency, error) {
+	return nil, status.Error(codes.Unimplemented, "method EvictCollection not implemented")
 }
 func (UnimplementedManagementServiceServer) GetStorageStatus(context.Context, *GetStorageStatusRequest) (*StorageStatus, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetStorageStatus not implemented")
@@ -1399,6 +1445,42 @@ func _ManagementService_CheckpointCollection_Handler(srv interface{}, ctx contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ManagementService_LoadCollection_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LoadCollectionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ManagementServiceServer).LoadCollection(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ManagementService_LoadCollection_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ManagementServiceServer).LoadCollection(ctx, req.(*LoadCollectionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ManagementService_EvictCollection_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EvictCollectionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ManagementServiceServer).EvictCollection(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ManagementService_EvictCollection_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ManagementServiceServer).EvictCollection(ctx, req.(*EvictCollectionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ManagementService_GetStorageStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(GetStorageStatusRequest)
 	if err := dec(in); err != nil {
@@ -1585,6 +1667,14 @@ var ManagementService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CheckpointCollection",
 			Handler:    _ManagementService_CheckpointCollection_Handler,
+		},
+		{
+			MethodName: "LoadCollection",
+			Handler:    _ManagementService_LoadCollection_Handler,
+		},
+		{
+			MethodName: "EvictCollection",
+			Handler:    _ManagementService_EvictCollection_Handler,
 		},
 		{
 			MethodName: "GetStorageStatus",

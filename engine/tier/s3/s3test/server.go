@@ -251,8 +251,17 @@ func (s *Server) Restart() {
 
 // Config returns a store configuration for bucket on this server.
 func (s *Server) Config(bucket string) s3.Config {
-	return s3.Config{Endpoint: s.Endpoint(), Bucket: bucket, Region: "us-east-1", AccessKey: AccessKey, SecretKey: SecretKey,
-		PathStyle: true, CreateBucket: true, PartSize: s3.MinPartSize, MaxRetries: 1, CAFile: s.caFile}
+	cfg := ConfigFor(s.Endpoint(), bucket)
+	cfg.CAFile = s.caFile
+	return cfg
+}
+
+// ConfigFor is Config for a plain (http) test server known only by its
+// endpoint: a child process a test starts gets the endpoint, not the
+// Server.
+func ConfigFor(endpoint, bucket string) s3.Config {
+	return s3.Config{Endpoint: endpoint, Bucket: bucket, Region: "us-east-1", AccessKey: AccessKey, SecretKey: SecretKey,
+		PathStyle: true, CreateBucket: true, PartSize: s3.MinPartSize, MaxRetries: 1}
 }
 
 // Store opens a store on bucket (created if missing).
