@@ -363,16 +363,16 @@ func (db *DB) now() time.Time {
 	return time.Now()
 }
 
-// DiskBytes is the size of the collection's local files. While it is in
-// memory that is its log and its snapshots, whose sizes are kept as they
-// change (quotas read them on every write); while it is not, every file
-// in its directory (log, snapshots, the tier's cached and staged files),
-// read from the filesystem (a file that vanishes meanwhile counts for
-// nothing).
+// DiskBytes is the size of the collection's local files: log, snapshots
+// and the object storage tier's staged uploads. While the collection is in
+// memory the log's and the snapshots' sizes are those kept as they change
+// (quotas read them on every write) and only the tier's small directory
+// is read; while it is not, every file in its directory is (a file that
+// vanishes meanwhile counts for nothing).
 func (h *Handle) DiskBytes() int64 {
 	if h.hold() {
 		defer h.unpin()
-		return h.wal.Size() + h.snapshotBytes.Load()
+		return h.wal.Size() + h.snapshotBytes.Load() + filesSize(h.db.cfg.FS, filepath.Join(h.dir, "tier"))
 	}
 	return filesSize(h.db.cfg.FS, h.dir)
 }
