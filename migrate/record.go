@@ -40,7 +40,9 @@ type parsed struct {
 	// metadata decoded the way the engine stores it (numbers as float64);
 	// nil for none. Only filled when parseOptions.metadata is set.
 	metadata map[string]any
-	problem  *Problem
+	// metaLen is the length of the metadata's JSON in the line.
+	metaLen int
+	problem *Problem
 }
 
 // shape is what a collection's lines are checked against.
@@ -125,6 +127,7 @@ func parseLine(text []byte, n int32, file string, ln int32, sh shape, opt parseO
 		}
 	}
 	p.vector = vec
+	p.metaLen = len(l.Metadata)
 	if len(l.Metadata) > 0 && string(l.Metadata) != "null" {
 		if l.Metadata[0] != '{' {
 			return bad(KindInvalidMetadata, "record %q: metadata must be a JSON object or null, got %s", p.id, clip(l.Metadata))
@@ -181,7 +184,7 @@ func parseVector(raw []byte, dim int) ([]float32, int, *vectorError) {
 			i++
 		}
 		tok := raw[start:i]
-		f, err := strconv.ParseFloat(string(tok), 32)
+		f, err := parseFloat32(tok)
 		if err != nil && !errors.Is(err, strconv.ErrRange) {
 			return nil, count, &vectorError{KindInvalidRecord, fmt.Sprintf("vector[%d] is not a number: %s", count, tok)}
 		}
