@@ -1,28 +1,18 @@
 package migrate
 
-import (
-	"math"
-	"strconv"
-)
+import "math"
 
 // Reading the numbers of a vector was the largest cost of parsing a v1
 // line (strconv.ParseFloat, and the string each call needs). Embeddings
 // are written as short decimals ("0.012345678", "-1.2345678e-05"), which
 // take a fast, exact path here; anything else goes to strconv, so the
 // result is always bit for bit strconv.ParseFloat(s, 32)'s
-// (FuzzParseFloat32 checks it).
+// (FuzzParseFloat32 checks it, and TestParseVectorMatchesStrconv the
+// whole vector).
 
 // pow10 holds the powers of ten that float64 represents exactly.
 var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
-
-// parseFloat32 is strconv.ParseFloat(string(tok), 32).
-func parseFloat32(tok []byte) (float64, error) {
-	if f, ok := fastFloat32(tok); ok {
-		return float64(f), nil
-	}
-	return strconv.ParseFloat(string(tok), 32)
-}
 
 // fastFloat32 reads a plain decimal of at most 19 significant digits and
 // a small exponent, whose float32 value is a normal number. It reports
@@ -36,6 +26,13 @@ func parseFloat32(tok []byte) (float64, error) {
 // exactly halfway between two float32s (a double rounding could then go
 // the wrong way); that case is left to strconv.
 func fastFloat32(tok []byte) (float32, bool) {
+	f, n, ok := fastFloat32Prefix(tok)
+	return f, ok && n == len(tok)
+}
+
+// fastFloat32Prefix is fastFloat32 on the number tok starts with: it
+// also says where the number ends, so a vector is read in one scan.
+func fastFloat32Prefix(tok []byte) (float32, int, bool) {
 	i := 0
 	neg := false
 	if i < len(tok) && tok[i] == '-' {
@@ -50,13 +47,13 @@ func fastFloat32(tok []byte) (float32, bool) {
 			continue
 		}
 		if digits == 19 {
-			return 0, false
+			return 0, 0, false
 		}
 		mant = mant*10 + uint64(tok[i]-'0')
 		digits++
 	}
 	if i == intStart {
-		return 0, false
+		return 0, 0, false
 	}
 	if i < len(tok) && tok[i] == '.' {
 		i++
@@ -67,13 +64,13 @@ func fastFloat32(tok []byte) (float32, bool) {
 				continue
 			}
 			if digits == 19 {
-				return 0, false
+				return 0, 0, false
 			}
 			mant = mant*10 + uint64(tok[i]-'0')
 			digits++
 		}
 		if i == fracStart {
-			return 0, false
+			return 0, 0, false
 		}
 	}
 	if i < len(tok) && (tok[i] == 'e' || tok[i] == 'E') {
@@ -86,20 +83,20 @@ func fastFloat32(tok []byte) (float32, bool) {
 		expStart, e := i, 0
 		for ; i < len(tok) && tok[i] >= '0' && tok[i] <= '9'; i++ {
 			if e > 1000 {
-				return 0, false
+				return 0, 0, false
 			}
 			e = e*10 + int(tok[i]-'0')
 		}
 		if i == expStart {
-			return 0, false
+			return 0, 0, false
 		}
 		if eneg {
 			e = -e
 		}
 		exp += e
 	}
-	if i != len(tok) || mant == 0 || mant >= 1<<53 {
-		return 0, false
+	if mant == 0 || mant >= 1<<53 {
+		return 0, 0, false
 	}
 	f := float64(mant)
 	switch {
@@ -108,21 +105,21 @@ func fastFloat32(tok []byte) (float32, bool) {
 	case exp < 0 && -exp < len(pow10):
 		f /= pow10[-exp]
 	case exp != 0:
-		return 0, false
+		return 0, 0, false
 	}
 	bits := math.Float64bits(f)
 	// A normal float32 (the largest binade left out, so nothing rounds
 	// up to infinity), and not exactly halfway between two float32s
 	// (the 29 bits float32 drops are 1000...0).
 	if e2 := int(bits>>52&0x7ff) - 1023; e2 < -126 || e2 > 126 {
-		return 0, false
+		return 0, 0, false
 	}
 	if bits&(1<<29-1) == 1<<28 {
-		return 0, false
+		return 0, 0, false
 	}
 	r := float32(f)
 	if neg {
 		r = -r
 	}
-	return r, true
+	return r, i, true
 }

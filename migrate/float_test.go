@@ -7,17 +7,24 @@ import (
 	"testing"
 )
 
-// checkParseFloat32 compares parseFloat32 with strconv.ParseFloat(s, 32):
-// the same bits, and an error exactly when strconv gives one.
+// checkParseFloat32 compares the fast path with strconv.ParseFloat(s, 32)
+// wherever it takes a number: the same bits, and the same end when the
+// number is followed by a delimiter.
 func checkParseFloat32(t *testing.T, s string) {
 	t.Helper()
-	want, werr := strconv.ParseFloat(s, 32)
-	got, gerr := parseFloat32([]byte(s))
-	if (werr == nil) != (gerr == nil) {
-		t.Fatalf("%q: error %v, strconv's %v", s, gerr, werr)
+	got, ok := fastFloat32([]byte(s))
+	if !ok {
+		return
 	}
-	if math.Float64bits(got) != math.Float64bits(want) && !(math.IsNaN(got) && math.IsNaN(want)) {
-		t.Fatalf("%q: %v (%#x), strconv: %v (%#x)", s, got, math.Float32bits(float32(got)), want, math.Float32bits(float32(want)))
+	want, err := strconv.ParseFloat(s, 32)
+	if err != nil {
+		t.Fatalf("%q: the fast path read %v, strconv refuses it: %v", s, got, err)
+	}
+	if math.Float32bits(got) != math.Float32bits(float32(want)) {
+		t.Fatalf("%q: %v (%#x), strconv: %v (%#x)", s, got, math.Float32bits(got), want, math.Float32bits(float32(want)))
+	}
+	if _, n, ok := fastFloat32Prefix([]byte(s + ",")); !ok || n != len(s) {
+		t.Fatalf("%q followed by a comma: end %d, ok %v", s, n, ok)
 	}
 }
 
@@ -104,10 +111,58 @@ func TestFastFloat32TakesShortDecimals(t *testing.T) {
 	}
 }
 
-// FuzzParseFloat32 checks parseFloat32 against strconv on any input.
+// FuzzParseFloat32 checks the fast path against strconv on any input.
 func FuzzParseFloat32(f *testing.F) {
 	for _, s := range floatSeeds {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) { checkParseFloat32(t, s) })
+}
+
+// TestParseVectorMatchesStrconv: a whole vector of numbers in every form
+// reads as strconv reads each of them, whichever path each number takes.
+func TestParseVectorMatchesStrconv(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 5))
+	seps := []string{",", ", ", " ,", ",\t", " , "}
+	for range 2000 {
+		dim := 1 + r.IntN(40)
+		var toks []string
+		for range dim {
+			x := math.Float32frombits(r.Uint32())
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				x = 0.25
+			}
+			switch r.IntN(4) {
+			case 0:
+				toks = append(toks, strconv.FormatFloat(float64(x), 'g', -1, 32))
+			case 1:
+				toks = append(toks, strconv.FormatFloat(float64(x), 'e', r.IntN(20), 64))
+			case 2:
+				toks = append(toks, floatSeeds[r.IntN(12)]) // the well-formed seeds
+			default:
+				toks = append(toks, strconv.FormatFloat((r.Float64()*2-1)*math.Pow(10, float64(r.IntN(12)-8)), 'f', r.IntN(12), 64))
+			}
+		}
+		raw := "[ "
+		for i, tok := range toks {
+			if i > 0 {
+				raw += seps[r.IntN(len(seps))]
+			}
+			raw += tok
+		}
+		raw += " ]"
+		got, count, verr := parseVector([]byte(raw), dim)
+		if verr != nil || count != dim {
+			t.Fatalf("%s: %v, %d numbers", raw, verr, count)
+		}
+		for i, tok := range toks {
+			want, err := strconv.ParseFloat(tok, 32)
+			if err != nil {
+				t.Fatalf("%q: %v", tok, err)
+			}
+			if math.Float32bits(got[i]) != math.Float32bits(float32(want)) {
+				t.Fatalf("%s: [%d] %q read as %v, strconv: %v", raw, i, tok, got[i], want)
+			}
+		}
+	}
 }

@@ -180,11 +180,23 @@ func parseVector(raw []byte, dim int) ([]float32, int, *vectorError) {
 		if c != '-' && (c < '0' || c > '9') {
 			return nil, count, &vectorError{KindInvalidRecord, fmt.Sprintf("vector[%d] is not a number: %s", count, clip(raw[i:]))}
 		}
-		for i < len(raw) && raw[i] != ',' && raw[i] != ']' && raw[i] != ' ' && raw[i] != '\t' && raw[i] != '\n' && raw[i] != '\r' {
+		if f, n, ok := fastFloat32Prefix(raw[i:]); ok && (i+n == len(raw) || isDelimiter(raw[i+n])) {
+			if count < dim {
+				out = append(out, f)
+			}
+			count++
+			i = skipSpace(raw, i+n)
+			if i < len(raw) && raw[i] == ',' {
+				i = skipSpace(raw, i+1)
+				continue
+			}
+			break
+		}
+		for i < len(raw) && !isDelimiter(raw[i]) {
 			i++
 		}
 		tok := raw[start:i]
-		f, err := parseFloat32(tok)
+		f, err := strconv.ParseFloat(string(tok), 32)
 		if err != nil && !errors.Is(err, strconv.ErrRange) {
 			return nil, count, &vectorError{KindInvalidRecord, fmt.Sprintf("vector[%d] is not a number: %s", count, tok)}
 		}
@@ -203,6 +215,11 @@ func parseVector(raw []byte, dim int) ([]float32, int, *vectorError) {
 		break
 	}
 	return out, count, nil
+}
+
+// isDelimiter ends a number in a vector.
+func isDelimiter(c byte) bool {
+	return c == ',' || c == ']' || c == ' ' || c == '\t' || c == '\n' || c == '\r'
 }
 
 func skipSpace(b []byte, i int) int {
