@@ -3,6 +3,8 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"io"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -33,8 +35,8 @@ func (h *Handle) checkpointNow(local bool) error {
 	h.ckptMu.Lock()
 	defer h.ckptMu.Unlock()
 	h.ckptQueued.Store(false)
-	if h.closed.Load() {
-		return ErrClosed
+	if err := h.stopping(); err != nil {
+		return err
 	}
 	if !h.hold() {
 		return nil
@@ -58,14 +60,15 @@ func (h *Handle) checkpoint(local bool) error {
 		c.writeGate.Unlock()
 		return err
 	}
+	compact := h.compact.Swap(false) && c.graph.Deleted() > 0
 	inStore := !local && h.TierPolicy() == TierS3Only && h.newestShippedSnapshot() == seq
-	if len(seqs) > 0 && seqs[0] == seq || inStore {
+	if !compact && (len(seqs) > 0 && seqs[0] == seq || inStore) {
 		c.writeGate.Unlock()
 		h.sinceRecords.Store(0)
 		h.sinceBytes.Store(0)
 		return nil // nothing new
 	}
-	if st := c.graph.Len(); st > 0 && float64(c.graph.Deleted()) >= h.db.cfg.VacuumRatio*float64(st) {
+	if st := c.graph.Len(); st > 0 && (compact || float64(c.graph.Deleted()) >= h.db.cfg.VacuumRatio*float64(st)) {
 		if _, err := c.vacuumGated(); err != nil {
 			c.writeGate.Unlock()
 			return err
@@ -78,21 +81,59 @@ func (h *Handle) checkpoint(local bool) error {
 	h.sinceRecords.Store(0)
 	h.sinceBytes.Store(0)
 	c.writeGate.Unlock()
-	w, err := snapshot.Create(h.db.cfg.FS, h.snapshotDir(), seq)
-	if err == nil {
-		if err = st.encode(w); err != nil {
-			w.Abort()
-		} else {
-			err = w.Commit()
-		}
-	}
-	if err != nil {
+	if err := h.writeSnapshot(st, seq); err != nil {
 		return fmt.Errorf("checkpoint %s at %d: %w", h.info.Name, seq, err)
 	}
 	h.lastCheckpoint.Store(time.Now().UnixNano())
+	if err := h.stopping(); err != nil {
+		return err
+	}
 	h.writeParquet(view, seq)
 	h.tierCheckpointed()
 	return h.pruneAfterCheckpoint()
+}
+
+// writeSnapshot writes the captured state as the snapshot for seq. It
+// gives up (removing what it wrote) as soon as the handle starts closing,
+// so a drop waits for at most one megabyte more of it.
+func (h *Handle) writeSnapshot(st *stateCapture, seq uint64) error {
+	if err := h.stopping(); err != nil {
+		return err
+	}
+	w, err := snapshot.Create(h.db.cfg.FS, h.snapshotDir(), seq)
+	if err != nil {
+		return err
+	}
+	if err := st.encode(stopWriter{w: w, stop: h.stopping}); err != nil {
+		w.Abort()
+		return err
+	}
+	if err := h.stopping(); err != nil {
+		w.Abort()
+		return err
+	}
+	return w.Commit()
+}
+
+// stopping returns ErrClosed once the handle is closing or closed.
+func (h *Handle) stopping() error {
+	if h.closing.Load() || h.closed.Load() {
+		return fmt.Errorf("collection %s: %w", h.info.Name, ErrClosed)
+	}
+	return nil
+}
+
+// stopWriter fails writes once stop does.
+type stopWriter struct {
+	w    io.Writer
+	stop func() error
+}
+
+func (s stopWriter) Write(p []byte) (int, error) {
+	if err := s.stop(); err != nil {
+		return 0, err
+	}
+	return s.w.Write(p)
 }
 
 // pruneAfterCheckpoint keeps the newest keepSnapshots snapshots and the
@@ -100,6 +141,7 @@ func (h *Handle) checkpoint(local bool) error {
 // has not confirmed uploaded yet (a snapshot queued for upload, the log
 // after what the store's manifest reaches).
 func (h *Handle) pruneAfterCheckpoint() error {
+	defer h.refreshSnapshotBytes()
 	seqs, err := snapshot.List(h.db.cfg.FS, h.snapshotDir())
 	if err != nil {
 		return err
@@ -123,6 +165,32 @@ func (h *Handle) pruneAfterCheckpoint() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// refreshSnapshotBytes sums the sizes of the snapshots on disk; a file it
+// cannot stat counts for nothing (Stats must not fail).
+func (h *Handle) refreshSnapshotBytes() {
+	fsys := h.db.cfg.FS
+	seqs, _ := snapshot.List(fsys, h.snapshotDir())
+	var n int64
+	for _, seq := range seqs {
+		if fi, err := fsys.Stat(filepath.Join(h.snapshotDir(), snapshot.FileName(seq))); err == nil {
+			n += fi.Size()
+		}
+	}
+	h.snapshotBytes.Store(n)
+}
+
+// RequestCompaction asks for a checkpoint in the background that vacuums
+// every tombstone (deleted and replaced records keep their vectors in
+// memory until a vacuum) and lets the log be truncated. A tenant refused
+// for its quota is given back what deletes and replacements freed, without
+// waiting for the usual thresholds.
+func (h *Handle) RequestCompaction() {
+	h.compact.Store(true)
+	if h.ckptQueued.CompareAndSwap(false, true) {
+		h.db.ckpt.request(h)
+	}
 }
 
 // logBases are the snapshots the log may be truncated to, newest first:

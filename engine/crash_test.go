@@ -245,6 +245,7 @@ func TestCrashDuringCreateAndDrop(t *testing.T) {
 		{"create:opened", false},
 		{"create:ready", true},
 		{"drop:marked", false},
+		{"drop:closing", false},
 		{"drop:removed", false},
 	}
 	for _, s := range steps {

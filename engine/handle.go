@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -46,10 +45,20 @@ type Handle struct {
 	sinceBytes   atomic.Int64
 	ckptQueued   atomic.Bool
 	ckptMu       sync.Mutex // one checkpoint at a time
-	closed       atomic.Bool
+	// closing is set when close begins: a running checkpoint stops at its
+	// next step, and close waits for it (ckptMu) before the log closes and
+	// a drop removes the directory.
+	closing atomic.Bool
+	closed  atomic.Bool
 	// writers counts Upsert and Delete calls past validation, for the log's
 	// commit delay (wal.Options.Writers).
 	writers atomic.Int64
+	// snapshotBytes is the size of the snapshots on disk, as of the last
+	// checkpoint (or the open).
+	snapshotBytes atomic.Int64
+	// compact asks the next checkpoint to vacuum whatever tombstones
+	// there are, not only past VacuumRatio (RequestCompaction).
+	compact atomic.Bool
 	// tierPolicy (a string) can change while the collection is open;
 	// policyMu orders the changes (tiering.go).
 	tierPolicy atomic.Value
@@ -90,20 +99,24 @@ func (h *Handle) Collection() *Collection {
 }
 
 // Stats and Count never load the collection: while it is evicted they
-// report its figures as of when it left memory (Facts).
+// report its figures as of when it left memory (Facts). DiskBytes is
+// always what its files hold now.
 func (h *Handle) Stats() Stats {
 	if h.hold() {
 		defer h.unpin()
-		return h.c.Stats()
+		st := h.c.Stats()
+		st.DiskBytes = h.DiskBytes()
+		return st
 	}
 	cfg, f := h.info.Config, h.Facts()
 	return Stats{Name: cfg.Name, Dimension: cfg.Dimension, Metric: cfg.Metric.String(), M: cfg.M, EfConstruction: cfg.EfConstruction,
-		Count: f.Count, Deleted: f.Deleted, MemoryBytes: f.MemoryBytes, AppliedSeq: f.AppliedSeq}
+		Count: f.Count, Deleted: f.Deleted, MemoryBytes: f.MemoryBytes, AppliedSeq: f.AppliedSeq, DiskBytes: h.DiskBytes()}
 }
 func (h *Handle) Count() int { return h.Facts().Count }
 
-// Get, Search and Scroll read the in-memory state, loading the collection
-// first if it was evicted (without a deadline: use Acquire to bound it).
+// Get and Scroll read the in-memory state, loading the collection first
+// if it was evicted (without a deadline: use Acquire to bound it). Search
+// does too, bounded by ctx: a load or a scan past its deadline stops.
 func (h *Handle) Get(id string) (Record, error) {
 	if err := h.pin(context.Background()); err != nil {
 		return Record{}, err
@@ -111,12 +124,12 @@ func (h *Handle) Get(id string) (Record, error) {
 	defer h.unpin()
 	return h.c.Get(id)
 }
-func (h *Handle) Search(req SearchRequest) (SearchResult, error) {
-	if err := h.pin(context.Background()); err != nil {
+func (h *Handle) Search(ctx context.Context, req SearchRequest) (SearchResult, error) {
+	if err := h.pin(ctx); err != nil {
 		return SearchResult{}, err
 	}
 	defer h.unpin()
-	return h.c.Search(req)
+	return h.c.Search(ctx, req)
 }
 func (h *Handle) Scroll(cursor string, limit int, withVectors bool) (ScrollPage, error) {
 	if err := h.pin(context.Background()); err != nil {
@@ -128,32 +141,53 @@ func (h *Handle) Scroll(cursor string, limit int, withVectors bool) (ScrollPage,
 
 // Upsert logs the batch, waits for the fsync that covers it (per the sync
 // policy), applies it and only then returns. A validation error changes
-// nothing; a log error leaves the collection read-only (fail-stop).
+// nothing; a log error leaves the collection read-only (fail-stop). recs
+// is not changed.
 func (h *Handle) Upsert(ctx context.Context, recs []Record) error {
-	return h.upsert(ctx, recs, 0)
+	return h.upsert(ctx, recs, 0, false)
 }
 
-// upsert is Upsert and UpsertBulk: with linkers == 0 the vectors are
-// linked into the graph in the background after the acknowledgement
-// (stage.go); with linkers > 0 they are linked by that many goroutines
-// before the batch is published.
-func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int) error {
+// UpsertOwned is Upsert for a caller that gives recs up: the batch is
+// written from recs itself, its vectors normalised in place and each
+// record's metadata JSON dropped once it is logged, so the write holds
+// the batch once, not in several copies (the serving layer decodes a
+// request into recs for this call only). recs must not be used after the
+// call, whatever its outcome.
+func (h *Handle) UpsertOwned(ctx context.Context, recs []Record) error {
+	return h.upsert(ctx, recs, 0, true)
+}
+
+// upsert is Upsert, UpsertOwned and UpsertBulk: with linkers == 0 the
+// vectors are linked into the graph in the background after the
+// acknowledgement (stage.go); with linkers > 0 they are linked by that
+// many goroutines before the batch is published.
+//
+// What a large batch holds at its peak is its vectors and metadata as
+// given, the log record, then the graph's copy of the vectors and the
+// decoded metadata: the log record is built straight from the records
+// (record.EncodeUpsertRows) into a frame the log writes as it is
+// (wal.SubmitFrame), and with owned, the metadata JSON goes as it is
+// decoded and the vectors once the graph has its copy.
+func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int, owned bool) error {
 	if err := h.pin(ctx); err != nil {
 		return err
 	}
 	defer h.unpin()
-	b, err := h.c.PrepareUpsert(recs)
+	b, raw, err := h.c.prepareRecords(recs, owned)
 	if err != nil {
 		return err
 	}
-	u := record.Upsert{Dim: h.c.cfg.Dimension, IDs: make([]string, len(b.Records)), Vectors: make([]float32, 0, len(b.Records)*h.c.cfg.Dimension), Metadata: b.MetadataJSON}
-	for i, r := range b.Records {
-		u.IDs[i] = r.ID
-		u.Vectors = append(u.Vectors, r.Vector...)
-	}
-	payload, err := record.EncodeUpsert(nil, u)
+	dim := h.c.cfg.Dimension
+	frame, err := record.EncodeUpsertRows(make([]byte, wal.FrameHeaderSize), dim, len(b.Records), func(i int) (string, []float32, []byte) {
+		r := &b.Records[i]
+		return r.ID, r.Vector, raw[i]
+	})
 	if err != nil {
 		return fmt.Errorf("collection %s: %w", h.info.Name, err)
+	}
+	payloadBytes := len(frame) - wal.FrameHeaderSize
+	if err := decodeMetadata(b, raw, owned); err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -171,21 +205,41 @@ func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int) error {
 	// writes and fsyncs it, then publish. Linking the vectors into the
 	// graph (most of the work) happens in the background after the
 	// acknowledgement; until then searches scan them exactly (stage.go).
-	// A bulk upsert links them while the log syncs instead.
-	seq, pending, err := h.submit(record.TypeUpsert, payload)
+	// A bulk upsert links them while the log syncs instead. While the
+	// disk is full, reserve only once the log has taken the record: a
+	// refused write then leaves nothing in the arena.
+	stage := func() indexedBatch {
+		ib := h.c.stageUpsert(b)
+		if ib.err == nil && linkers > 0 {
+			h.c.linkParallel(ib.nodes, linkers)
+			ib.staged = false
+		}
+		if owned {
+			// The graph has its copy; publishing needs ids and metadata.
+			for i := range b.Records {
+				b.Records[i].Vector = nil
+			}
+		}
+		return ib
+	}
+	logFirst := h.wal.NoSpace()
+	seq, pending, err := h.submitFrame(record.TypeUpsert, frame)
+	frame = nil // the log's now
 	if err != nil {
 		return err
 	}
-	ib := h.c.stageUpsert(b)
-	if ib.err == nil && linkers > 0 {
-		h.c.linkParallel(ib.nodes, linkers)
-		ib.staged = false
+	var ib indexedBatch
+	if !logFirst {
+		ib = stage()
 	}
 	if err := h.await(pending); err != nil {
-		if ib.err == nil {
+		if !logFirst && ib.err == nil {
 			h.c.discardUpsert(ib)
 		}
 		return err
+	}
+	if logFirst {
+		ib = stage()
 	}
 	if ib.err != nil {
 		// The batch is in the log but not in memory, so the two disagree
@@ -199,7 +253,7 @@ func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int) error {
 	if err := h.c.publishUpsert(seq, ib); err != nil {
 		return err
 	}
-	h.wrote(len(b.Records), len(payload))
+	h.wrote(len(b.Records), payloadBytes)
 	return nil
 }
 
@@ -287,7 +341,10 @@ func (h *Handle) DeleteWhere(ctx context.Context, f *filter.Filter) (int, error)
 		return 0, err
 	}
 	defer h.unpin()
-	ids := h.c.MatchingIDs(f)
+	ids, err := h.c.MatchingIDs(ctx, f)
+	if err != nil {
+		return 0, err
+	}
 	total := 0
 	for start := 0; start < len(ids); start += 1000 {
 		n, err := h.Delete(ctx, ids[start:min(start+1000, len(ids))])
@@ -311,10 +368,19 @@ func (h *Handle) append(typ byte, payload []byte) (uint64, error) {
 
 // submit queues one record in the log without waiting for it.
 func (h *Handle) submit(typ byte, payload []byte) (uint64, wal.Pending, error) {
+	return h.queue(func() (uint64, wal.Pending, error) { return h.wal.Submit(typ, payload) })
+}
+
+// submitFrame queues one record built in a frame (wal.SubmitFrame).
+func (h *Handle) submitFrame(typ byte, frame []byte) (uint64, wal.Pending, error) {
+	return h.queue(func() (uint64, wal.Pending, error) { return h.wal.SubmitFrame(typ, frame) })
+}
+
+func (h *Handle) queue(submit func() (uint64, wal.Pending, error)) (uint64, wal.Pending, error) {
 	if h.closed.Load() {
 		return 0, wal.Pending{}, fmt.Errorf("collection %s: %w", h.info.Name, ErrClosed)
 	}
-	seq, pending, err := h.wal.Submit(typ, payload)
+	seq, pending, err := submit()
 	if err != nil {
 		h.failIfLogFailed()
 		return 0, wal.Pending{}, fmt.Errorf("collection %s: log: %w", h.info.Name, err)
@@ -322,11 +388,16 @@ func (h *Handle) submit(typ byte, payload []byte) (uint64, wal.Pending, error) {
 	return seq, pending, nil
 }
 
-// await waits for a submitted record. A record whose commit failed holds a
+// await waits for a submitted record. A record refused for lack of disk
+// space is ErrNoSpace: the log gave its sequence number back and goes on,
+// and so does the collection. A record whose commit failed holds a
 // sequence number that will never be applied, so the collection is failed
 // too and no later writer waits for it.
 func (h *Handle) await(p wal.Pending) error {
 	if err := p.Wait(); err != nil {
+		if errors.Is(err, wal.ErrNoSpace) {
+			return fmt.Errorf("collection %s: %w: %w", h.info.Name, ErrNoSpace, err)
+		}
 		if !h.failIfLogFailed() {
 			h.c.Fail(fmt.Errorf("collection %s is read-only: a log write did not commit: %w", h.info.Name, err))
 		}
@@ -413,8 +484,11 @@ func (db *DB) recoverCollection(h *Handle) (loaded, error) {
 		// writes would reuse sequence numbers the snapshot already has.
 		_ = log.Close()
 		dst := fmt.Sprintf("%s.superseded.%d", h.walDir(), time.Now().UnixNano())
-		if err := os.Rename(h.walDir(), dst); err != nil {
+		if err := db.cfg.FS.Rename(h.walDir(), dst); err != nil {
 			return loaded{}, fmt.Errorf("set aside a log behind its snapshot: %w", err)
+		}
+		if err := syncDir(db.cfg.FS, h.dir); err != nil {
+			return loaded{}, err
 		}
 		db.log.Warn("log ends before the newest snapshot; kept it aside and started a new one", "collection", h.info.Name, "log_last_seq", log.LastSeq(), "snapshot_seq", c.applied, "kept_as", dst)
 		if log, err = db.openLog(h, c.applied); err != nil {
@@ -441,6 +515,7 @@ func (db *DB) recoverCollection(h *Handle) (loaded, error) {
 		return loaded{}, fmt.Errorf("replay stopped at sequence %d, log ends at %d", c.applied, log.LastSeq())
 	}
 	c.nextSeq = c.applied
+	h.refreshSnapshotBytes()
 	db.cfg.Observer.Recovered(h.info.Name, time.Since(start), replayed)
 	db.log.Info("collection recovered", "collection", h.info.Name, "tenant", h.info.TenantID, "records", c.Count(), "snapshot_seq", c.applied-uint64(replayed), "replayed", replayed, "duration", time.Since(start))
 	return loaded{c: c, log: log, replayed: replayed}, nil
@@ -614,6 +689,11 @@ func (h *Handle) close(checkpoint bool) error {
 			clean = true
 		}
 	}
+	// Stop a checkpoint still running (the background checkpointer's) and
+	// wait for it: nothing may write in the directory once close returns.
+	h.closing.Store(true)
+	h.ckptMu.Lock()
+	defer h.ckptMu.Unlock()
 	facts := h.Facts()
 	// Keep writers out while the log closes.
 	h.c.writeGate.Lock()

@@ -245,7 +245,9 @@ func (db *DB) fetchFromStore(ctx context.Context, h *Handle, whole bool) error {
 	}
 	id := h.info.ID
 	fetch := func(ctx context.Context, o tier.Object, w io.Writer) error { return db.tier.Fetch(ctx, id, o, w) }
-	if err := os.MkdirAll(h.snapshotDir(), 0o700); err != nil {
+	// The object store's files are on the real filesystem (downloadFile);
+	// a new snapshots/ is fsynced in its parent like every other mkdir.
+	if err := wal.MkdirAllDurable(wal.OSFS{}, h.snapshotDir(), 0o700); err != nil {
 		return err
 	}
 	if !whole {
@@ -294,7 +296,7 @@ func (db *DB) fetchFromStore(ctx context.Context, h *Handle, whole bool) error {
 	if err := os.Rename(tmp, h.walDir()); err != nil {
 		return err
 	}
-	if err := syncDir(h.dir); err != nil {
+	if err := syncDir(wal.OSFS{}, h.dir); err != nil {
 		return err
 	}
 	// The tier's files (staging, its copy of the manifest) went with the
@@ -364,7 +366,7 @@ func (h *Handle) writeCold(f Facts, at time.Time) error {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", h.coldPath(), err)
 	}
-	return syncDir(h.dir)
+	return syncDir(wal.OSFS{}, h.dir)
 }
 
 // clearCold removes the marker durably (nothing to do without one).
@@ -376,5 +378,5 @@ func (h *Handle) clearCold() error {
 	if err != nil {
 		return fmt.Errorf("remove %s: %w", h.coldPath(), err)
 	}
-	return syncDir(h.dir)
+	return syncDir(wal.OSFS{}, h.dir)
 }

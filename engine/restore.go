@@ -122,9 +122,15 @@ func (db *DB) restore(ctx context.Context, opts RestoreOptions) (RestoreResult, 
 		return res, fmt.Errorf("restore: manifest %s: %w", found.Key, err)
 	}
 
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	if _, ok := db.cols[colKey(t.ID, opts.Name)]; ok {
+	// The name is claimed, not the database lock held, while the files
+	// are downloaded (as a create does).
+	key := colKey(t.ID, opts.Name)
+	existing, release, err := db.claimName(ctx, key)
+	if err != nil {
+		return res, err
+	}
+	defer release()
+	if existing != nil {
 		return res, fmt.Errorf("restore: %w: collection %q", ErrAlreadyExists, opts.Name)
 	}
 	row, err := db.meta.InsertCollection(ctx, meta.Collection{TenantID: t.ID, Name: opts.Name, Dimension: ccfg.Dimension, Metric: ccfg.Metric.String(),
@@ -142,7 +148,9 @@ func (db *DB) restore(ctx context.Context, opts RestoreOptions) (RestoreResult, 
 	if err != nil {
 		return res, db.undoCreate(ctx, row, fmt.Errorf("restore %s/%s: %w", opts.Tenant, opts.Name, err))
 	}
-	db.cols[colKey(t.ID, opts.Name)] = h
+	db.mu.Lock()
+	db.cols[key] = h
+	db.mu.Unlock()
 	res.Records = h.Count()
 	res.Duration = time.Since(start)
 	db.log.Info("collection restored", "tenant", opts.Tenant, "collection", opts.Name, "id", row.ID, "from", found.Key,
@@ -155,10 +163,9 @@ func (db *DB) restore(ctx context.Context, opts RestoreOptions) (RestoreResult, 
 func (db *DB) fillRestored(ctx context.Context, row meta.Collection, manifestKey string, store tier.ObjectStore, plan tier.RestorePlan, res *RestoreResult) (*Handle, error) {
 	start := time.Now()
 	dir := db.collectionDir(row.ID)
-	if err := os.MkdirAll(filepath.Join(dir, "snapshots"), 0o700); err != nil {
-		return nil, err
-	}
-	if err := syncDir(db.collectionsDir()); err != nil {
+	// Each new directory is made durable in its parent (a power cut must
+	// not lose the entry of a directory whose files are synced).
+	if err := wal.MkdirAllDurable(db.cfg.FS, filepath.Join(dir, "snapshots"), 0o700); err != nil {
 		return nil, err
 	}
 	var base uint64
@@ -282,7 +289,7 @@ func downloadFile(ctx context.Context, fetch fetchObject, o tier.Object, path st
 	if err = os.Rename(tmp, path); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(path))
+	return syncDir(wal.OSFS{}, filepath.Dir(path))
 }
 
 // ListShipped lists the collections shipped under prefix (akidb restore

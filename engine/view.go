@@ -65,16 +65,24 @@ func (c *Collection) View() *RecordView {
 func (c *Collection) viewGated() *RecordView {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return &RecordView{
+	n := c.graph.Len()
+	v := &RecordView{
 		c: c,
 		info: ViewInfo{
 			Name: c.cfg.Name, Dimension: c.cfg.Dimension, Metric: c.cfg.Metric,
 			Seq: c.applied, Count: len(c.byID),
 		},
 		generation: c.generation,
-		ids:        append([]string(nil), c.extID...),
-		meta:       append([]map[string]any(nil), c.meta...),
+		ids:        make([]string, n),
+		meta:       make([]map[string]any, n),
 	}
+	tab := c.slots.Load()
+	for i := range n {
+		if s := tab.get(uint32(i)); s != nil {
+			v.ids[i], v.meta[i] = s.id, s.meta
+		}
+	}
+	return v
 }
 
 // View returns the collection's live records at its current applied

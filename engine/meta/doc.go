@@ -62,6 +62,8 @@
 //	         size, sha256, first_seq, last_seq, retry_count, last_error, created_at,
 //	         next_attempt_at, status CHECK IN ('pending','permanent'),
 //	         UNIQUE(collection_id, operation, object_key))
+//	-- 0005_disk_quota
+//	tenant_quotas + max_disk_bytes INTEGER NULL (>= 0)
 //
 // Tables are STRICT. Times are INTEGER Unix milliseconds, UTC. Ids are
 // random version-4 UUIDs in canonical lowercase form, except the tenant

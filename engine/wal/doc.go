@@ -1,9 +1,12 @@
-// Package wal owns AkiDB's write-ahead log: a directory of preallocated
+// Package wal owns AkiDB's write-ahead log: a directory of growing
 // segment files holding length-prefixed, CRC32-C checksummed, sequence
 // numbered records; group commit; recovery of torn tails; verification and
 // repair. It moves bytes only: a record is a type byte and a payload, and a
 // codec elsewhere gives them meaning. It imports nothing of AkiDB and does
-// all file access through the FS interface (OSFS, or FaultFS in tests).
+// all file access through the FS interface: OSFS; in tests FaultFS, which
+// fails chosen calls or cuts the power at one, over MemFS, an in-memory
+// filesystem that knows what an fsync has made durable and so what a power
+// cut keeps (see MemFS for the model).
 //
 // docs/wal.md is the user-facing version of this; the two must agree.
 //
@@ -47,9 +50,11 @@
 //     first record of a segment has the number in the segment's name and
 //     header, each next record has the previous number + 1, and each
 //     segment's name is the previous segment's last number + 1.
-//   - Every byte after the last record of a segment is zero: segments are
-//     preallocated (fallocate, or an extending truncate) and zero-filled
-//     before use (see zeroFill), and never reused. A zero length field therefore marks the end of the data.
+//   - Every byte after the last record of a segment is zero: space is
+//     allocated (fallocate, or an extending truncate), zero-filled and
+//     fsynced before records go into it (see zeroFill), and never reused.
+//     A segment starts at InitialSegmentSize (a rolled-to one at the size
+//     its predecessor reached) and doubles as it fills, up to SegmentSize. A zero length field therefore marks the end of the data.
 //   - A segment name never exists without a whole, durable header: segments
 //     are created as .tmp, header written, preallocated, fsynced, renamed,
 //     and the directory fsynced.
@@ -59,7 +64,10 @@
 //     "batch continues" flag but the last, so recovery can tell a whole
 //     batch from a partial one.
 //   - The log is fail-stop: after one write or fsync error it writes nothing
-//     more.
+//     more. The one exception is a full disk found while allocating (growing
+//     or creating a segment, or a write(2) that wrote nothing): the records
+//     waiting for that room are refused with ErrNoSpace, their sequence
+//     numbers given back, and the log goes on (see commit).
 //
 // # Recovery (Open)
 //
@@ -97,4 +105,10 @@
 // group for up to the delay until every writer not in the commit under way
 // has joined it, so concurrent writers share fewer fsyncs; a lone writer's
 // record goes at once.
+//
+// SubmitFrame takes a record the caller built in place, with room for the
+// header in front of the payload. A large one (64 KiB or more) is not
+// copied into the shared buffer: the committer writes it from the
+// caller's frame with a pwrite(2) of its own, in sequence order among the
+// others, so a batch of tens of megabytes is held once while it is logged.
 package wal

@@ -3,11 +3,9 @@ package wal
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"math"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 )
@@ -22,7 +20,8 @@ type Log struct {
 
 	mu         sync.Mutex
 	pending    []byte        // framed records waiting for the committer
-	units      []unit        // one per Append/AppendBatch call in pending
+	units      []unit        // one per Submit/AppendBatch call waiting, in order
+	ownBytes   int           // bytes of the waiting units that have their own frame
 	group      *commitGroup  // the callers waiting on pending; nil if none
 	committing int           // calls in the group being written and fsynced
 	spare      []byte        // a drained buffer kept for reuse as pending
@@ -30,6 +29,7 @@ type Log struct {
 	ackedSeq   uint64        // last record whose Append has returned success
 	writtenSeq uint64        // last record written into a segment
 	failErr    error         // set once, on the first write/fsync error
+	noSpace    bool          // the last commit refused records for lack of space
 	closed     bool          // Close was called
 	segs       []segmentMeta // live segments, oldest first; the last is active
 
@@ -42,25 +42,39 @@ type Log struct {
 	closeErr error           // the committer's last word, read after done
 
 	// Owned by the committer goroutine (and by Open before it starts).
-	active    File
-	activeOff int64  // where the next record goes in active
-	dirty     bool   // active has writes not yet fsynced
-	ticker    Ticker // SyncInterval only
+	active     File
+	activeOff  int64  // where the next record goes in active
+	activeSize int64  // bytes allocated (and zero-filled) in active
+	dirty      bool   // active has writes not yet fsynced
+	ticker     Ticker // SyncInterval only
 }
 
 // segmentMeta is a live segment. end is the offset after its last record;
-// for the active segment it moves with every write.
+// for the active segment it moves with every write, and size (the file's
+// length) with every growth.
 type segmentMeta struct {
 	path     string
 	firstSeq uint64
 	end      int64
+	size     int64
 }
 
-// unit is one Append or AppendBatch call inside the pending buffer. A unit
-// is never split across segments, which is what makes a batch atomic.
+// unit is one Submit or AppendBatch call waiting for the committer: a
+// byte range of the pending buffer, or a large record's own frame
+// (SubmitFrame), written from where the caller built it. A unit is never
+// split across segments, which is what makes a batch atomic.
 type unit struct {
-	start, end        int // byte range in pending
+	start, end        int    // byte range in pending (frame == nil)
+	frame             []byte // the unit's bytes, when not in pending
 	firstSeq, lastSeq uint64
+}
+
+// size is the unit's length in bytes.
+func (u unit) size() int {
+	if u.frame != nil {
+		return len(u.frame)
+	}
+	return u.end - u.start
 }
 
 // commitGroup is every caller whose records went out in one write (and,
@@ -69,6 +83,10 @@ type unit struct {
 type commitGroup struct {
 	done chan struct{}
 	err  error
+	// refuseFrom: with err, only records from this sequence number on
+	// failed (the disk filled part-way through the group; the records
+	// before it are committed). 0 for all of them.
+	refuseFrom uint64
 
 	opened time.Time // when its first record was queued
 	calls  int       // Submit/AppendBatch calls in it
@@ -115,23 +133,24 @@ func Open(dir string, opts Options) (*Log, error) {
 		done:    make(chan struct{}),
 	}
 	if len(ls.segs) == 0 {
-		f, path, err := createSegment(fsys, dir, o.FirstSeq, o.SegmentSize)
+		f, path, err := createSegment(fsys, dir, o.FirstSeq, o.InitialSegmentSize)
 		if err != nil {
 			return nil, fmt.Errorf("wal: %w", err)
 		}
-		l.active, l.activeOff = f, segmentHeaderSize
-		l.segs = []segmentMeta{{path: path, firstSeq: o.FirstSeq, end: segmentHeaderSize}}
+		l.active, l.activeOff, l.activeSize = f, segmentHeaderSize, o.InitialSegmentSize
+		l.segs = []segmentMeta{{path: path, firstSeq: o.FirstSeq, end: segmentHeaderSize, size: o.InitialSegmentSize}}
 		l.nextSeq = o.FirstSeq
 	} else {
 		for _, sc := range ls.segs {
-			l.segs = append(l.segs, segmentMeta{path: sc.path, firstSeq: sc.firstSeq, end: sc.end})
+			l.segs = append(l.segs, segmentMeta{path: sc.path, firstSeq: sc.firstSeq, end: sc.end, size: sc.size})
 		}
 		last := ls.segs[len(ls.segs)-1]
-		f, err := openActive(fsys, last.path, o.SegmentSize)
+		f, size, err := openActive(fsys, last.path)
 		if err != nil {
 			return nil, err
 		}
-		l.active, l.activeOff = f, last.end
+		l.active, l.activeOff, l.activeSize = f, last.end, size
+		l.segs[len(l.segs)-1].size = size
 		l.nextSeq = last.lastSeq + 1
 	}
 	l.ackedSeq, l.writtenSeq = l.nextSeq-1, l.nextSeq-1
@@ -142,44 +161,28 @@ func Open(dir string, opts Options) (*Log, error) {
 	return l, nil
 }
 
-// ensureDir creates dir if needed and makes its entry in the parent durable.
+// ensureDir creates dir (and missing parents) if needed and makes each new
+// entry durable in its parent.
 func ensureDir(fsys FS, dir string) error {
-	_, err := fsys.Stat(dir)
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("wal: stat %s: %w", dir, err)
-	}
-	if err := fsys.MkdirAll(dir, dirPerm); err != nil {
-		return fmt.Errorf("wal: create %s: %w", dir, err)
-	}
-	if err := fsys.SyncDir(filepath.Dir(dir)); err != nil {
-		return fmt.Errorf("wal: sync parent of %s: %w", dir, err)
+	if err := MkdirAllDurable(fsys, dir, dirPerm); err != nil {
+		return fmt.Errorf("wal: %w", err)
 	}
 	return nil
 }
 
-// openActive opens the last segment for appending and preallocates it to
-// the segment size if it is shorter (it was cut, or written by a build with
-// a smaller segment size).
-func openActive(fsys FS, path string, segmentSize int64) (File, error) {
+// openActive opens the last segment for appending and returns its size.
+// It is grown as records need room (Log.ensureRoom), not here.
+func openActive(fsys FS, path string) (File, int64, error) {
 	f, err := fsys.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
-		return nil, fmt.Errorf("wal: open %s: %w", path, err)
+		return nil, 0, fmt.Errorf("wal: open %s: %w", path, err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("wal: stat %s: %w", path, err)
+		return nil, 0, fmt.Errorf("wal: stat %s: %w", path, err)
 	}
-	if fi.Size() < segmentSize {
-		if err := f.Allocate(segmentSize); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("wal: preallocate %s: %w", path, err)
-		}
-	}
-	return f, nil
+	return f, fi.Size(), nil
 }
 
 // Append adds one record and returns its sequence number once the record is
@@ -197,20 +200,26 @@ func (l *Log) Append(typ byte, payload []byte) (uint64, error) {
 // Pending is a record Submit has queued. Until Wait returns nil the record
 // is not acknowledged: it may or may not survive a crash.
 type Pending struct {
-	g *commitGroup
+	g    *commitGroup
+	last uint64 // the last sequence number of the call's records
 }
 
 // Wait blocks until the record is covered by the sync policy (as Append)
-// and returns the commit's outcome.
+// and returns the commit's outcome: nil, an ErrNoSpace refusal (the log
+// goes on), or the fail-stop error.
 func (p Pending) Wait() error {
 	<-p.g.done
-	return p.g.err
+	if p.g.err != nil && p.last >= p.g.refuseFrom {
+		return p.g.err
+	}
+	return nil
 }
 
 // Submit queues one record, wakes the committer and returns the record's
 // sequence number at once, so the caller can do other work while the
 // record is written and fsynced; it must call Wait before acknowledging.
 // Records are committed in sequence order whatever order Waits happen in.
+// The payload is copied; SubmitFrame takes a record built in place.
 func (l *Log) Submit(typ byte, payload []byte) (uint64, Pending, error) {
 	if len(payload) > l.opts.MaxRecordSize {
 		return 0, Pending{}, fmt.Errorf("%w: payload is %d bytes, the limit is %d", ErrTooLarge, len(payload), l.opts.MaxRecordSize)
@@ -223,12 +232,53 @@ func (l *Log) Submit(typ byte, payload []byte) (uint64, Pending, error) {
 	seq := l.nextSeq
 	start := len(l.pending)
 	l.pending = appendRecord(l.pending, seq, 0, typ, payload)
-	l.units = append(l.units, unit{start: start, end: len(l.pending), firstSeq: seq, lastSeq: seq})
+	return l.queuedLocked(unit{start: start, end: len(l.pending), firstSeq: seq, lastSeq: seq})
+}
+
+// FrameHeaderSize is the room SubmitFrame needs before a record's payload.
+const FrameHeaderSize = recordHeaderSize
+
+// ownFrameMin is the size from which SubmitFrame writes a record from its
+// own buffer rather than copying it into the shared pending one: below it
+// the copy is cheap and keeps a commit group's records in one write.
+const ownFrameMin = 64 << 10
+
+// SubmitFrame is Submit for a record whose payload the caller has built in
+// frame after FrameHeaderSize bytes of room (frame[:FrameHeaderSize] is
+// overwritten with the record's header). A large record is written from
+// frame as it is, never copied, so an upsert of tens of megabytes is held
+// once, not twice; the log owns frame from the call on, and the caller
+// must not change it.
+func (l *Log) SubmitFrame(typ byte, frame []byte) (uint64, Pending, error) {
+	if len(frame) < FrameHeaderSize {
+		return 0, Pending{}, fmt.Errorf("wal: a frame of %d bytes has no room for the %d-byte header", len(frame), FrameHeaderSize)
+	}
+	if n := len(frame) - FrameHeaderSize; n > l.opts.MaxRecordSize {
+		return 0, Pending{}, fmt.Errorf("%w: payload is %d bytes, the limit is %d", ErrTooLarge, n, l.opts.MaxRecordSize)
+	}
+	if len(frame) < ownFrameMin {
+		return l.Submit(typ, frame[FrameHeaderSize:])
+	}
+	l.mu.Lock()
+	if err := l.reserveLocked(1); err != nil {
+		l.mu.Unlock()
+		return 0, Pending{}, err
+	}
+	seq := l.nextSeq
+	frameRecord(frame, seq, 0, typ)
+	l.ownBytes += len(frame)
+	return l.queuedLocked(unit{frame: frame, firstSeq: seq, lastSeq: seq})
+}
+
+// queuedLocked adds a unit of one record just framed to the waiting ones
+// and wakes the committer; it unlocks l.mu.
+func (l *Log) queuedLocked(u unit) (uint64, Pending, error) {
+	l.units = append(l.units, u)
 	l.nextSeq++
 	g := l.groupLocked()
 	l.mu.Unlock()
 	l.signal()
-	return seq, Pending{g: g}, nil
+	return u.lastSeq, Pending{g: g, last: u.lastSeq}, nil
 }
 
 // AppendBatch adds records with consecutive sequence numbers, in order, with
@@ -270,7 +320,10 @@ func (l *Log) AppendBatch(recs []Record) (uint64, error) {
 	g := l.groupLocked()
 	l.mu.Unlock()
 	l.signal()
-	return last, Pending{g: g}.Wait()
+	if err := (Pending{g: g, last: last}).Wait(); err != nil {
+		return 0, err
+	}
+	return last, nil
 }
 
 // reserveLocked checks that n more records can be appended.
@@ -319,6 +372,18 @@ func (l *Log) FirstSeq() uint64 {
 	return l.segs[0].firstSeq
 }
 
+// Size returns the bytes the log's segment files hold on disk (their
+// lengths: segments are allocated ahead of the records in them).
+func (l *Log) Size() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var n int64
+	for _, s := range l.segs {
+		n += s.size
+	}
+	return n
+}
+
 // Bytes returns the size of the log's live segments up to their last
 // record (headers included, the preallocated space after it not): what a
 // restart would have to read, for monitoring (akidb_wal_bytes).
@@ -330,6 +395,36 @@ func (l *Log) Bytes() int64 {
 		n += s.end
 	}
 	return n
+}
+
+// GrowthFor returns how many bytes the log's files would grow by if a
+// record with a payload of n bytes were appended now, after what is queued:
+// 0 when it fits in the space the active segment has allocated, else the
+// growth of that segment (it doubles) or the size of the segment the log
+// would roll to. Appends running meanwhile change it: it is an estimate,
+// for quota checks.
+func (l *Log) GrowthFor(n int) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	last := l.segs[len(l.segs)-1]
+	size := int64(frameSize(n))
+	end := last.end + int64(len(l.pending)+l.ownBytes) + size
+	switch {
+	case end <= last.size:
+		return 0
+	case end > l.opts.SegmentSize && end-size > segmentHeaderSize:
+		// A roll: a new segment as big as this one, or as the record.
+		return max(l.opts.InitialSegmentSize, min(last.size, l.opts.SegmentSize), segmentHeaderSize+size)
+	}
+	return max(end, min(2*last.size, l.opts.SegmentSize)) - last.size
+}
+
+// NoSpace reports whether the last commit refused records for lack of
+// disk space (ErrNoSpace) and none has succeeded since.
+func (l *Log) NoSpace() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.noSpace
 }
 
 // Err returns the fail-stop error once the log has failed, else nil.

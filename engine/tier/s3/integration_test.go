@@ -244,7 +244,7 @@ func TestShipRetentionAndRestoreThroughMinIO(t *testing.T) {
 	}
 	checkHolds(t, rh, want, 32)
 	// The restored collection answers queries.
-	q, err := rh.Search(engine.SearchRequest{Vector: vectorFor("r2-5", 32), K: 1})
+	q, err := rh.Search(context.Background(), engine.SearchRequest{Vector: vectorFor("r2-5", 32), K: 1})
 	if err != nil || len(q.Hits) != 1 || q.Hits[0].ID != "r2-5" {
 		t.Fatalf("search after restore: %+v %v", q, err)
 	}

@@ -422,7 +422,7 @@ func TestEvictionWhileSearchesAndWritesRunThroughMinIO(t *testing.T) {
 				report(fmt.Errorf("get of acknowledged %s: %v", id, err))
 				return
 			}
-			res, err := h.Search(engine.SearchRequest{Vector: vectorFor(id, resDim), K: 1, Exact: true})
+			res, err := h.Search(context.Background(), engine.SearchRequest{Vector: vectorFor(id, resDim), K: 1, Exact: true})
 			if err != nil || len(res.Hits) != 1 || res.Hits[0].ID != id {
 				report(fmt.Errorf("exact search for %s: %+v %v", id, res.Hits, err))
 				return
