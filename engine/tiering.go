@@ -321,9 +321,12 @@ func (h *Handle) parquetView() *RecordView {
 }
 
 // writeParquet writes the checkpoint's Parquet export into the tier's
-// staging directory (temp file, then rename), after the snapshot and
-// outside the write pause. A failure costs the export, never the
-// checkpoint: it is logged and the snapshot ships without it.
+// staging directory (temp file, fsync, rename, directory fsync; the
+// directory made durable in its parent), after the snapshot and outside
+// the write pause: once the file has its name it is whole, so the tier
+// never stages, and a DLQ entry never refers to, an export a power cut
+// emptied or cut short. A failure costs the export, never the checkpoint:
+// it is logged and the snapshot ships without it.
 func (h *Handle) writeParquet(v *RecordView, seq uint64) {
 	if v == nil {
 		return
@@ -332,7 +335,10 @@ func (h *Handle) writeParquet(v *RecordView, seq uint64) {
 	final := filepath.Join(dir, tier.ParquetFileName(seq))
 	tmp := final + ".tmp"
 	err := func() error {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+		// The tier reads and uploads its staged files from the real
+		// disk, so they are written and synced there (as a load's
+		// download is, load.go).
+		if err := wal.MkdirAllDurable(wal.OSFS{}, dir, 0o700); err != nil {
 			return err
 		}
 		f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
@@ -344,11 +350,17 @@ func (h *Handle) writeParquet(v *RecordView, seq uint64) {
 		if err == nil {
 			err = bw.Flush()
 		}
+		if err == nil {
+			err = f.Sync()
+		}
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
 		if err == nil {
 			err = os.Rename(tmp, final)
+		}
+		if err == nil {
+			err = syncDir(wal.OSFS{}, dir)
 		}
 		return err
 	}()

@@ -303,7 +303,13 @@ func (t *Tier) stageLog(c *colState, synced uint64) error {
 		}
 		last := cw.LastSeq()
 		size := cw.Size()
-		err := f.Close()
+		// Durable before anything refers to it: a DLQ entry (in the
+		// catalog, durable) may name this file once an upload fails, and
+		// must never point at a file a power cut emptied or took.
+		err := f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
 		f = nil
 		if err != nil {
 			return err
@@ -311,6 +317,9 @@ func (t *Tier) stageLog(c *colState, synced uint64) error {
 		a := &artifact{kind: KindLog, first: from, last: last, rel: logKey(from, last), size: size, sha: hex.EncodeToString(h.Sum(nil)), own: true}
 		a.path = filepath.Join(c.stagingDir(), filepath.Base(a.rel))
 		if err := os.Rename(tmp, a.path); err != nil {
+			return err
+		}
+		if err := syncDir(c.stagingDir()); err != nil {
 			return err
 		}
 		c.queue = append(c.queue, a)

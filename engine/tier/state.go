@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/akidb/akidb/engine/meta"
+	"github.com/akidb/akidb/engine/wal"
 )
 
 // Object kinds, as the DLQ, the metrics and the manifest name them.
@@ -256,17 +257,18 @@ func writeLocalManifest(path string, b []byte) error {
 	return syncDir(filepath.Dir(path))
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
-}
+// stagingFS is the filesystem the tier's files are made durable through:
+// the engine's own helpers (wal.MkdirAllDurable, SyncDir), on the real
+// disk, where the tier reads and uploads them.
+var stagingFS wal.FS = wal.OSFS{}
+
+// syncDir makes dir's entries (a file renamed into it) durable.
+func syncDir(dir string) error { return stagingFS.SyncDir(dir) }
+
+// mkdirDurable makes dir and any missing parent, each fsynced in its
+// parent, so that a power cut cannot take a directory (and every staged
+// file in it) that a DLQ entry or the tier's manifest copy refers to.
+func mkdirDurable(dir string) error { return wal.MkdirAllDurable(stagingFS, dir, 0o700) }
 
 // StagingDir is where the tier stages a collection's objects: log chunks
 // it cuts, and the Parquet exports the engine writes at each checkpoint

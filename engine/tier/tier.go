@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -151,7 +150,7 @@ func (t *Tier) Register(src Source) error {
 	c := &colState{src: src, info: info, prefix: CollectionPrefix(t.cfg.Prefix, info.TenantName, info.Name, info.ID),
 		tierDir: filepath.Join(src.Dir(), "tier"), held: map[uint64]bool{}}
 	c.ctx, c.cancel = context.WithCancel(t.ctx)
-	if err := os.MkdirAll(c.stagingDir(), 0o700); err != nil {
+	if err := mkdirDurable(c.stagingDir()); err != nil {
 		return fmt.Errorf("tier: register %s: %w", info.Name, err)
 	}
 	man, err := readLocalManifest(c.manifestCopy())
