@@ -215,6 +215,20 @@ func (t *Tier) stageSnapshot(c *colState) error {
 // at seq, if there is one.
 func (t *Tier) stageParquet(c *colState, seq uint64) error {
 	path := filepath.Join(c.stagingDir(), ParquetFileName(seq))
+	if err := checkParquetFile(path); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if errors.Is(err, ErrStagedFileDamaged) {
+		// Written before exports were fsynced, and cut by a power loss:
+		// shipping it would put a file no reader opens in the store.
+		t.log.Warn("tier: a Parquet export is damaged; it is removed and not shipped (its snapshot ships without it, the next checkpoint exports again)",
+			"collection", c.info.Name, "file", path, "err", err)
+		if rerr := os.Remove(path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			return rerr
+		}
+		return nil
+	} else if err != nil {
+		return err
+	}
 	sum, size, err := HashFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -368,13 +382,20 @@ func (t *Tier) stageLog(c *colState, synced uint64) error {
 func (t *Tier) uploadStaged(ctx context.Context, c *colState) error {
 	var errs []error
 	for _, a := range slices.Clone(c.queue) {
-		if a.state != staged {
-			continue
+		if a.state != staged || c.find(a.rel) != a {
+			continue // not staged, or dropped with a damaged chunk before it
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if err := t.upload(ctx, c, a); err != nil {
+			if errors.Is(err, ErrStagedFileDamaged) {
+				if resolved, rerr := t.recoverDamaged(c, a, err); resolved {
+					continue
+				} else {
+					err = rerr
+				}
+			}
 			if derr := t.deadLetter(ctx, c, a, err); derr != nil {
 				errs = append(errs, derr)
 			}
@@ -395,10 +416,17 @@ func (t *Tier) call(ctx context.Context, timeout time.Duration, fn func(context.
 	})
 }
 
-// upload sends a's file and confirms it: HEAD must show the size and the
-// SHA-256 computed before the upload, which the upload's bytes were
-// checked against while they were sent.
+// upload checks a's file against the size and SHA-256 recorded when it
+// was staged (ErrStagedFileDamaged), sends it and confirms it: HEAD must
+// show that size and SHA-256, which the upload's bytes were checked
+// against while they were sent.
 func (t *Tier) upload(ctx context.Context, c *colState, a *artifact) error {
+	// Checked before a byte is sent: a file that is missing or not what
+	// was staged is never shipped (and is not the store's failure). The
+	// streaming check below still catches a file that changes meanwhile.
+	if err := verifyStaged(a); err != nil {
+		return err
+	}
 	start := t.cfg.Clock.Now()
 	key := c.key(a.rel)
 	err := t.call(ctx, uploadTimeout(a.size), func(ctx context.Context) error {
