@@ -134,6 +134,11 @@ func (db *DB) newTier() error {
 	if cfg.Logger == nil {
 		cfg.Logger = db.log
 	}
+	if cfg.FS == nil {
+		// The tier's files live in the collections' directories: the
+		// same filesystem, synced the same way.
+		cfg.FS = db.cfg.FS
+	}
 	t, err := tier.New(cfg)
 	if err != nil {
 		return err
@@ -334,18 +339,16 @@ func (h *Handle) writeParquet(v *RecordView, seq uint64) {
 	dir := tier.StagingDir(h.dir)
 	final := filepath.Join(dir, tier.ParquetFileName(seq))
 	tmp := final + ".tmp"
+	fsys := h.db.tier.Config().FS
 	err := func() error {
-		// The tier reads and uploads its staged files from the real
-		// disk, so they are written and synced there (as a load's
-		// download is, load.go).
-		if err := wal.MkdirAllDurable(wal.OSFS{}, dir, 0o700); err != nil {
+		if err := wal.MkdirAllDurable(fsys, dir, 0o700); err != nil {
 			return err
 		}
-		f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+		f, err := fsys.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 		if err != nil {
 			return err
 		}
-		bw := bufio.NewWriterSize(f, 1<<20)
+		bw := bufio.NewWriterSize(tier.NewFileWriter(f), 1<<20)
 		err = h.db.cfg.Tier.Parquet(context.Background(), bw, v)
 		if err == nil {
 			err = bw.Flush()
@@ -357,15 +360,15 @@ func (h *Handle) writeParquet(v *RecordView, seq uint64) {
 			err = cerr
 		}
 		if err == nil {
-			err = os.Rename(tmp, final)
+			err = fsys.Rename(tmp, final)
 		}
 		if err == nil {
-			err = syncDir(wal.OSFS{}, dir)
+			err = syncDir(fsys, dir)
 		}
 		return err
 	}()
 	if err != nil {
-		_ = os.Remove(tmp)
+		_ = fsys.Remove(tmp)
 		h.db.log.Warn("the checkpoint's Parquet export failed; its snapshot ships without it", "collection", h.info.Name, "seq", seq, "err", err)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/akidb/akidb/engine/meta"
@@ -137,7 +136,7 @@ func (d *DLQ) Discard(ctx context.Context, id int64) (meta.DLQEntry, error) {
 		}
 		c.mu.Unlock()
 	} else if e.Operation == meta.DLQUpload && e.Kind != KindSnapshot && e.LocalFile != "" {
-		_ = os.Remove(e.LocalFile)
+		_ = d.t.cfg.FS.Remove(e.LocalFile)
 	}
 	if err := d.t.meta.DeleteDLQEntry(ctx, id); err != nil {
 		return e, err
@@ -245,7 +244,7 @@ func (t *Tier) retry(ctx context.Context, e meta.DLQEntry) (obsolete bool, err e
 		// Not shipped any more (its policy went back to memory): drop the
 		// tier's own staged copy with the entry.
 		if e.Kind != KindSnapshot && e.LocalFile != "" {
-			_ = os.Remove(e.LocalFile)
+			_ = t.cfg.FS.Remove(e.LocalFile)
 		}
 		return true, nil
 	}

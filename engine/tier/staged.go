@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+
+	"github.com/akidb/akidb/engine/wal"
 )
 
 // Staged files and what a power cut (or anything else) can do to them.
@@ -23,8 +25,8 @@ var ErrStagedFileDamaged = errors.New("staged file missing or damaged")
 
 // verifyStaged checks that a's file still is what was staged: its size
 // and SHA-256, as recorded when it was staged (and in its DLQ entry).
-func verifyStaged(a *artifact) error {
-	sum, size, err := HashFile(a.path)
+func verifyStaged(c *colState, a *artifact) error {
+	sum, size, err := hashFile(c.fs, a.path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w: %s is gone (%d bytes with sha-256 %s were staged)", ErrStagedFileDamaged, a.path, a.size, a.sha)
 	}
@@ -45,8 +47,8 @@ const parquetMagic = "PAR1"
 // ends, a footer that fits): what a power cut that emptied or cut short
 // the file, or zeroed its tail, breaks. The tier stages only exports that
 // pass it; their SHA-256 then guards them until they are uploaded.
-func checkParquetFile(path string) error {
-	f, err := os.Open(path)
+func checkParquetFile(fsys wal.FS, path string) error {
+	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return err
 	}
