@@ -256,9 +256,25 @@ func TestDamagedStagedLogChunkIsCutAgainFromTheLocalLog(t *testing.T) {
 			if err := r.ship(); err != nil {
 				t.Fatal(err)
 			}
-			r.write(150)
+			// More than one chunk (64 KiB each): the first is damaged, and
+			// the ones after it must not wait for it forever.
+			r.write(900)
 			r.failUploads()
-			e := r.entry(tier.KindLog)
+			var logs []meta.DLQEntry
+			for _, e := range r.dlq() {
+				if e.Kind == tier.KindLog {
+					logs = append(logs, e)
+				}
+			}
+			if len(logs) < 2 {
+				t.Fatalf("%d log chunks queued, want at least 2", len(logs))
+			}
+			e := logs[0]
+			for _, l := range logs {
+				if l.FirstSeq < e.FirstSeq {
+					e = l
+				}
+			}
 			// The close checkpoints: the newest snapshot covers the chunk,
 			// but only the log after the older one serves a restore to a
 			// point between them, and the writes after the restart follow
