@@ -338,7 +338,7 @@ func TestCheckpointWritesParquetAndTheTierShipsItAfterItsSnapshot(t *testing.T) 
 		if err := v.Each(func(Record) error { n++; return nil }); err != nil {
 			return err
 		}
-		_, err := fmt.Fprintf(w, "export of %s/%s at %d: %d records", v.Info().Tenant, v.Info().Name, v.Info().Seq, n)
+		_, err := io.WriteString(w, framedParquet(fmt.Sprintf("export of %s/%s at %d: %d records", v.Info().Tenant, v.Info().Name, v.Info().Seq, n)))
 		return err
 	}
 	db := openTestDB(t, t.TempDir(), cfg)
@@ -370,7 +370,7 @@ func TestCheckpointWritesParquetAndTheTierShipsItAfterItsSnapshot(t *testing.T) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := fmt.Sprintf("export of default/docs at %d: 120 records", seq); string(b) != want {
+	if want := framedParquet(fmt.Sprintf("export of default/docs at %d: 120 records", seq)); string(b) != want {
 		t.Fatalf("shipped export %q, want %q", b, want)
 	}
 	if staged, _ := os.ReadDir(tier.StagingDir(h.dir)); len(staged) != 0 {
