@@ -1,0 +1,315 @@
+package payload
+
+import (
+	"github.com/RoaringBitmap/roaring/v2"
+
+	"github.com/akidb/akidb/engine/filter"
+)
+
+// Plan is the planner's answer for one filter: the filter matches exactly
+// the nodes of Sure and those of Maybe that pass the filter itself.
+type Plan struct {
+	// Narrowed is false when the indexes could not narrow the filter (some
+	// part of it that every record may satisfy has no ready index); Sure
+	// and Maybe are then nil and every live node must be tested.
+	Narrowed bool
+	// Sure holds the nodes that certainly match, Maybe those that may and
+	// must be tested with the filter; they are disjoint and the caller's
+	// to keep.
+	Sure, Maybe *roaring.Bitmap
+	// Live is the number of live nodes when the plan was made.
+	Live uint64
+	// Indexed and Unindexed name the fields of the filter with and without
+	// a ready index, in the order the filter names them.
+	Indexed, Unindexed []string
+	// Explain is the evaluation tree, when asked for.
+	Explain *ExplainNode
+}
+
+// Exact reports whether Sure is exactly the matching nodes.
+func (p *Plan) Exact() bool { return p.Narrowed && p.Maybe.IsEmpty() }
+
+// ExplainNode shows how one node of the filter was evaluated.
+type ExplainNode struct {
+	// Filter is the node as a filter of its own.
+	Filter string `json:"filter"`
+	// Index names the index that answered a field condition ("" for none,
+	// and for $and, $or, $not).
+	Index string `json:"index,omitempty"`
+	// Sure counts the nodes certainly matching; Candidates those possibly
+	// matching (Sure included). Candidates is every live node where the
+	// indexes could not narrow the node.
+	Sure       uint64         `json:"sure"`
+	Candidates uint64         `json:"candidates"`
+	Children   []*ExplainNode `json:"children,omitempty"`
+}
+
+// bits is a set of nodes: all (every live node) or bm. owned says whether
+// bm may be handed out; otherwise it belongs to an index.
+type bits struct {
+	bm    *roaring.Bitmap
+	all   bool
+	owned bool
+}
+
+type pair struct{ sure, cand bits }
+
+type planner struct {
+	s       *Set
+	explain bool
+	seen    map[string]bool
+	plan    *Plan
+}
+
+// Plan evaluates f with the ready indexes. A nil f, or one that matches
+// everything, gives a plan with Sure = every live node.
+func (s *Set) Plan(f *filter.Filter, explain bool) *Plan {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	p := &planner{s: s, explain: explain, seen: map[string]bool{}, plan: &Plan{Live: s.live.GetCardinality()}}
+	root, ok := f.Root()
+	var r pair
+	var ex *ExplainNode
+	if ok {
+		r, ex = p.node(root)
+	} else {
+		r = pair{bits{all: true}, bits{all: true}}
+		if explain {
+			ex = &ExplainNode{Filter: "{}", Sure: p.plan.Live, Candidates: p.plan.Live}
+		}
+	}
+	p.plan.Explain = ex
+	if r.cand.all && !r.sure.all {
+		return p.plan
+	}
+	p.plan.Narrowed = true
+	p.plan.Sure = p.own(r.sure)
+	if r.cand.all {
+		p.plan.Maybe = roaring.New()
+	} else {
+		p.plan.Maybe = roaring.AndNot(r.cand.bm, p.plan.Sure)
+	}
+	return p.plan
+}
+
+// own returns b as a bitmap the caller may keep.
+func (p *planner) own(b bits) *roaring.Bitmap {
+	switch {
+	case b.all:
+		return p.s.live.Clone()
+	case b.owned:
+		return b.bm
+	}
+	return b.bm.Clone()
+}
+
+func (p *planner) card(b bits) uint64 {
+	if b.all {
+		return p.plan.Live
+	}
+	return b.bm.GetCardinality()
+}
+
+func (p *planner) explained(n filter.Node, index string, r pair, kids []*ExplainNode) *ExplainNode {
+	if !p.explain {
+		return nil
+	}
+	return &ExplainNode{Filter: n.String(), Index: index, Sure: p.card(r.sure), Candidates: p.card(r.cand), Children: kids}
+}
+
+var allPair = pair{bits{all: true}, bits{all: true}}
+
+func (p *planner) node(n filter.Node) (pair, *ExplainNode) {
+	switch n.Kind() {
+	case filter.NodeAll:
+		return allPair, p.explained(n, "", allPair, nil)
+	case filter.NodeAnd, filter.NodeOr:
+		kids := n.Children()
+		sures := make([]bits, len(kids))
+		cands := make([]bits, len(kids))
+		var exs []*ExplainNode
+		for i, k := range kids {
+			r, ex := p.node(k)
+			sures[i], cands[i] = r.sure, r.cand
+			if ex != nil {
+				exs = append(exs, ex)
+			}
+		}
+		var r pair
+		if n.Kind() == filter.NodeAnd {
+			r = pair{and(sures), and(cands)}
+		} else {
+			r = pair{or(sures), or(cands)}
+		}
+		return r, p.explained(n, "", r, exs)
+	case filter.NodeNot:
+		k, ex := p.node(n.Children()[0])
+		r := pair{p.minusFromAll(k.cand), p.minusFromAll(k.sure)}
+		var exs []*ExplainNode
+		if ex != nil {
+			exs = []*ExplainNode{ex}
+		}
+		return r, p.explained(n, "", r, exs)
+	}
+	field := n.Field()
+	ix, ok := p.s.indexes[field]
+	if !ok || ix.state != Ready {
+		p.note(field, false)
+		r := pair{bits{bm: roaring.New(), owned: true}, bits{all: true}}
+		return r, p.explained(n, "", r, nil)
+	}
+	p.note(field, true)
+	conds := n.Conds()
+	sures := make([]bits, len(conds))
+	cands := make([]bits, len(conds))
+	for i, c := range conds {
+		r := p.cond(ix, c)
+		sures[i], cands[i] = r.sure, r.cand
+	}
+	r := pair{and(sures), and(cands)}
+	return r, p.explained(n, ix.typ.String(), r, nil)
+}
+
+func (p *planner) note(field string, indexed bool) {
+	if p.seen[field] {
+		return
+	}
+	p.seen[field] = true
+	if indexed {
+		p.plan.Indexed = append(p.plan.Indexed, field)
+	} else {
+		p.plan.Unindexed = append(p.plan.Unindexed, field)
+	}
+}
+
+// cond evaluates one operator on an indexed field.
+func (p *planner) cond(ix *Index, c filter.Cond) pair {
+	if c.Op == filter.OpExists {
+		b := bits{bm: ix.present}
+		if !c.Exists {
+			b = p.minusFromAll(b)
+		}
+		return pair{b, b}
+	}
+	sure, cand := ix.positive(c)
+	if c.Negated {
+		return pair{p.minusFromAll(cand), p.minusFromAll(sure)}
+	}
+	return pair{sure, cand}
+}
+
+// positive evaluates a positive condition (c's operator, ignoring
+// Negated): sure holds the nodes with an indexed value that satisfies it,
+// cand adds the nodes whose unindexed values might.
+func (ix *Index) positive(c filter.Cond) (sure, cand bits) {
+	var parts []*roaring.Bitmap
+	otherMay := false
+	isRange := c.Op != filter.OpEq && c.Op != filter.OpIn
+	if ix.typ == Keyword {
+		if isRange {
+			for _, s := range c.Strings {
+				lo, loIncl, hi, hiIncl := bounds(c.Op, s)
+				parts = ix.strs.rangeOf(parts, lo, loIncl, hi, hiIncl)
+			}
+		} else {
+			for _, s := range c.Strings {
+				if b := ix.strs.get(s); b != nil {
+					parts = append(parts, b)
+				}
+			}
+			for _, v := range c.Bools {
+				if v {
+					parts = append(parts, ix.bools[1])
+				} else {
+					parts = append(parts, ix.bools[0])
+				}
+			}
+		}
+		otherMay = len(c.Numbers) > 0
+	} else {
+		if isRange {
+			for _, f := range c.Numbers {
+				lo, loIncl, hi, hiIncl := bounds(c.Op, f)
+				parts = ix.nums.rangeOf(parts, lo, loIncl, hi, hiIncl)
+			}
+		} else {
+			for _, f := range c.Numbers {
+				if b := ix.nums.get(f); b != nil {
+					parts = append(parts, b)
+				}
+			}
+		}
+		// Non-whole numbers sit outside an integer index.
+		otherMay = len(c.Strings) > 0 || len(c.Bools) > 0 || ix.typ == Integer && len(c.Numbers) > 0
+	}
+	switch len(parts) {
+	case 0:
+		sure = bits{bm: roaring.New(), owned: true}
+	case 1:
+		sure = bits{bm: parts[0]}
+	default:
+		sure = bits{bm: roaring.FastOr(parts...), owned: true}
+	}
+	cand = sure
+	if otherMay && !ix.other.IsEmpty() {
+		cand = bits{bm: roaring.Or(sure.bm, ix.other), owned: true}
+	}
+	return sure, cand
+}
+
+// bounds turns a range operator and its operand into tree bounds.
+func bounds[K string | float64](op filter.Op, v K) (lo *K, loIncl bool, hi *K, hiIncl bool) {
+	switch op {
+	case filter.OpGT:
+		return &v, false, nil, false
+	case filter.OpGTE:
+		return &v, true, nil, false
+	case filter.OpLT:
+		return nil, false, &v, false
+	}
+	return nil, false, &v, true
+}
+
+func (p *planner) minusFromAll(b bits) bits {
+	switch {
+	case b.all:
+		return bits{bm: roaring.New(), owned: true}
+	case b.bm.IsEmpty():
+		return bits{all: true}
+	}
+	return bits{bm: roaring.AndNot(p.s.live, b.bm), owned: true}
+}
+
+func and(list []bits) bits {
+	var bms []*roaring.Bitmap
+	for _, b := range list {
+		if !b.all {
+			bms = append(bms, b.bm)
+		}
+	}
+	switch len(bms) {
+	case 0:
+		return bits{all: true}
+	case 1:
+		for _, b := range list {
+			if !b.all {
+				return b
+			}
+		}
+	}
+	return bits{bm: roaring.FastAnd(bms...), owned: true}
+}
+
+func or(list []bits) bits {
+	bms := make([]*roaring.Bitmap, 0, len(list))
+	for _, b := range list {
+		if b.all {
+			return bits{all: true}
+		}
+		bms = append(bms, b.bm)
+	}
+	if len(bms) == 1 {
+		return list[0]
+	}
+	return bits{bm: roaring.FastOr(bms...), owned: true}
+}
