@@ -54,6 +54,11 @@
 //	api_key_rate_limits(key_id PK REFERENCES api_keys ON DELETE CASCADE,
 //	              qps_limit REAL, burst INTEGER NULL, updated_at)
 //	runtime_config(key TEXT PK, value TEXT (valid JSON), updated_at)
+//	-- 0006_payload_indexes
+//	payload_indexes(collection_id REFERENCES collections ON DELETE CASCADE,
+//	                field TEXT (1..256 bytes), type TEXT CHECK IN
+//	                ('keyword','integer','float'), created_at INTEGER,
+//	                PRIMARY KEY (collection_id, field))
 //
 // Tables are STRICT. Times are INTEGER Unix milliseconds, UTC. Ids are
 // random version-4 UUIDs in canonical lowercase form, except the tenant
