@@ -29,7 +29,13 @@ const (
 	CodeQuotaExceeded      Code = "quota_exceeded"
 	CodeUnavailable        Code = "unavailable"
 	CodeDeadlineExceeded   Code = "deadline_exceeded"
-	CodeInternal           Code = "internal"
+	// CodeRequestTimeout: the client did not send its request body within
+	// the server's body timeout (REST only).
+	CodeRequestTimeout Code = "request_timeout"
+	// CodeResponseTooLarge: the answer would be larger than the server's
+	// response bound; the request must ask for less.
+	CodeResponseTooLarge Code = "response_too_large"
+	CodeInternal         Code = "internal"
 	// CodeMethodNotAllowed: the path exists but not with this HTTP method
 	// (REST only; gRPC has no such case).
 	CodeMethodNotAllowed Code = "method_not_allowed"
@@ -54,6 +60,8 @@ var statusTable = map[Code]Status{
 	CodeQuotaExceeded:      {http.StatusForbidden, codes.ResourceExhausted},
 	CodeUnavailable:        {http.StatusServiceUnavailable, codes.Unavailable},
 	CodeDeadlineExceeded:   {http.StatusGatewayTimeout, codes.DeadlineExceeded},
+	CodeRequestTimeout:     {http.StatusRequestTimeout, codes.DeadlineExceeded},
+	CodeResponseTooLarge:   {http.StatusBadRequest, codes.ResourceExhausted},
 	CodeInternal:           {http.StatusInternalServerError, codes.Internal},
 	CodeMethodNotAllowed:   {http.StatusMethodNotAllowed, codes.Unimplemented},
 }

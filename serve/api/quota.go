@@ -1,8 +1,6 @@
 package api
 
 import (
-	"encoding/json"
-
 	"github.com/akidb/akidb/engine"
 )
 
@@ -56,24 +54,18 @@ func EstimateRecordBytes(dimension, idBytes, metadataBytes int) int64 {
 // the collection does not hold yet (counted once however often the batch
 // repeats them) and their estimated bytes. Replacing a record adds
 // nothing, so a tenant at its maximum can still update what it has.
-func upsertAdds(h *engine.Handle, vs []Vector, dim int) (vectors, bytes int64) {
-	seen := make(map[string]struct{}, len(vs))
-	for _, v := range vs {
-		if _, dup := seen[v.ID]; dup {
+func upsertAdds(h *engine.Handle, recs []engine.Record, dim int) (vectors, bytes int64) {
+	seen := make(map[string]struct{}, len(recs))
+	for _, r := range recs {
+		if _, dup := seen[r.ID]; dup {
 			continue
 		}
-		seen[v.ID] = struct{}{}
-		if _, err := h.Get(v.ID); err == nil {
+		seen[r.ID] = struct{}{}
+		if _, err := h.Get(r.ID); err == nil {
 			continue
-		}
-		metaBytes := 0
-		if len(v.Metadata) > 0 {
-			if raw, err := json.Marshal(v.Metadata); err == nil {
-				metaBytes = len(raw)
-			}
 		}
 		vectors++
-		bytes += EstimateRecordBytes(dim, len(v.ID), metaBytes)
+		bytes += EstimateRecordBytes(dim, len(r.ID), len(r.MetadataJSON))
 	}
 	return vectors, bytes
 }
