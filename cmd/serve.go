@@ -78,7 +78,7 @@ memory available (cgroup limit or RAM). See docs/limits.md.`,
 	f.String("fsync", "always", "log fsync policy: always (no acknowledged write is lost), interval, none")
 	f.Duration("fsync-interval", 0, "fsync period for --fsync=interval (default 100ms)")
 	f.Duration("commit-delay", engine.DefaultCommitDelay, "fsync=always: the longest a write waits for concurrent writes to share its fsync (0 disables)")
-	f.Int64("segment-size", 64<<20, "log segment size in bytes")
+	f.Int64("segment-size", 64<<20, "the most a log segment grows to, in bytes (a collection's log starts with 64 KiB and doubles as it fills)")
 	f.Int("checkpoint-records", 50000, "checkpoint a collection after this many logged records (-1 disables)")
 	f.Int64("checkpoint-bytes", 256<<20, "checkpoint a collection after this many logged bytes (-1 disables)")
 	f.Float64("vacuum-ratio", 0.1, "vacuum tombstones at checkpoint when they are at least this fraction of a collection")

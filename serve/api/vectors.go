@@ -62,7 +62,7 @@ func (s *Service) Query(ctx context.Context, name string, req QueryRequest) (Que
 		return QueryResponse{}, ferr
 	}
 	withMeta := req.IncludeMetadata == nil || *req.IncludeMetadata
-	res, err := h.Search(engine.SearchRequest{Vector: req.Vector, K: req.K, Ef: req.Ef, Filter: f, Exact: req.Exact, WithVectors: req.IncludeVector, WithMetadata: withMeta})
+	res, err := h.Search(ctx, engine.SearchRequest{Vector: req.Vector, K: req.K, Ef: req.Ef, Filter: f, Exact: req.Exact, WithVectors: req.IncludeVector, WithMetadata: withMeta})
 	if err != nil {
 		return QueryResponse{}, AsError(err)
 	}
