@@ -61,7 +61,11 @@ func (h *Handle) checkpoint() error {
 	}
 	// Take the state, then let writes resume: writing it out (hundreds of
 	// megabytes for a large collection) happens while writes go on.
-	st := c.captureState()
+	st, err := c.captureState()
+	if err != nil {
+		c.writeGate.Unlock()
+		return fmt.Errorf("checkpoint %s at %d: %w", h.info.Name, seq, err)
+	}
 	h.sinceRecords.Store(0)
 	h.sinceBytes.Store(0)
 	c.writeGate.Unlock()

@@ -54,7 +54,7 @@ func (h *Handle) UpsertCost(recs []Record) WriteCost {
 			continue // replaced within the batch: its node is all it leaves
 		}
 		if n, ok := c.byID[r.ID]; ok {
-			cost.MemoryBytes += metaSize[i] - c.slot(n).metaBytes
+			cost.MemoryBytes += metaSize[i] - c.slot(n).metaBytes()
 			continue
 		}
 		cost.NewRecords++

@@ -55,6 +55,8 @@ type Handle struct {
 	// compact asks the next checkpoint to vacuum whatever tombstones
 	// there are, not only past VacuumRatio (RequestCompaction).
 	compact atomic.Bool
+	// indexMu serialises creating and dropping payload indexes.
+	indexMu sync.Mutex
 }
 
 func (h *Handle) walDir() string      { return filepath.Join(h.dir, "wal") }
@@ -310,6 +312,9 @@ func (db *DB) openCollection(row meta.Collection) (*Handle, error) {
 		return nil, err
 	}
 	h.c = c
+	if err := db.reconcileIndexes(context.Background(), h); err != nil {
+		return nil, fmt.Errorf("payload indexes: %w", err)
+	}
 	log, err := db.openLog(h, c.applied)
 	if err != nil {
 		return nil, err
@@ -517,6 +522,9 @@ func (h *Handle) close(checkpoint bool) error {
 		return nil
 	}
 	var errs []error
+	// An index still building is not in the snapshot: the catalog has it,
+	// and the next open builds it again.
+	h.c.builds.stopAll()
 	if checkpoint && h.wal.Err() == nil {
 		if err := h.Checkpoint(); err != nil {
 			errs = append(errs, err)

@@ -153,7 +153,7 @@ func (c *Collection) search(req SearchRequest, q []float32, ef int, stop func() 
 	default:
 		match := func(n uint32) bool {
 			s := tab.get(n)
-			return s != nil && req.Filter.Match(s.meta)
+			return s != nil && req.Filter.MatchJSONString(s.meta)
 		}
 		if req.Exact || c.filterLooksSelective(tab, live, req.Filter, req.K, req.FilterSamples) {
 			strategy = StrategyFilteredExact
@@ -186,7 +186,7 @@ func (c *Collection) search(req SearchRequest, q []float32, ef int, stop func() 
 		}
 		h := Hit{ID: s.id, Score: c.cfg.Metric.Score(n.Dist)}
 		if req.WithMetadata {
-			h.Metadata = s.meta
+			h.Metadata = decodeMetadata(s.meta)
 		}
 		if req.WithVectors {
 			h.Vector = c.graph.AppendVector(nil, n.ID)
@@ -229,7 +229,7 @@ func (c *Collection) filterLooksSelective(tab *slotTable, live int, f *filter.Fi
 			continue
 		}
 		seen++
-		if f.Match(s.meta) {
+		if f.MatchJSONString(s.meta) {
 			matched++
 		}
 	}

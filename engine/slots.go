@@ -15,14 +15,15 @@ import "sync/atomic"
 // collection's generation; readers check the generation to see whether the
 // node ids they hold are still those of the table they read.
 
-// slot is one published record.
+// slot is one published record: its id and its metadata as canonical
+// compact JSON ("" for none; metadata.go).
 type slot struct {
 	id   string
-	meta map[string]any
-	// metaBytes is the metadata's size as compact JSON, for the memory
-	// figure.
-	metaBytes int64
+	meta string
 }
+
+// metaBytes is the metadata's size, for the memory figure.
+func (s *slot) metaBytes() int64 { return int64(len(s.meta)) }
 
 const (
 	slotChunkBits = 8

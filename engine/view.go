@@ -178,7 +178,7 @@ func (v *RecordView) readBatch(dst []Record, arena []float32, from, to int) ([]R
 		vec := arena[:dim:dim]
 		arena = arena[dim:]
 		copy(vec, src)
-		dst = append(dst, Record{ID: id, Vector: vec, Metadata: s.meta})
+		dst = append(dst, Record{ID: id, Vector: vec, Metadata: decodeMetadata(s.meta)})
 	}
 	return dst, nil
 }

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/akidb/akidb/engine/distance"
+	"github.com/akidb/akidb/engine/payload"
 	"github.com/akidb/akidb/engine/record"
 )
 
@@ -14,6 +15,9 @@ import (
 // Within a batch, a later record with the same id wins.
 type UpsertBatch struct {
 	Records []Record
+	// meta holds each record's metadata as the collection keeps it
+	// (canonical compact JSON, "" for none; metadata.go).
+	meta []string
 	// MetadataJSON holds each record's metadata as compact JSON (nil for
 	// none), for the log.
 	MetadataJSON [][]byte
@@ -62,6 +66,7 @@ func (c *Collection) PrepareUpsert(recs []Record) (UpsertBatch, error) {
 	}
 	out := make([]Record, len(recs))
 	metaJSON := make([][]byte, len(recs))
+	metaText := make([]string, len(recs))
 	arena := make([]float32, len(recs)*c.cfg.Dimension)
 	for i, r := range recs {
 		field := fmt.Sprintf("vectors[%d]", i)
@@ -76,35 +81,33 @@ func (c *Collection) PrepareUpsert(recs []Record) (UpsertBatch, error) {
 		if c.cfg.Metric == distance.Cosine && !distance.Normalize(v) {
 			return UpsertBatch{}, invalid(field+".vector", "a cosine collection cannot store a zero vector")
 		}
-		meta := r.Metadata
 		raw := r.MetadataJSON
-		if raw == nil && len(meta) > 0 {
+		if raw == nil && len(r.Metadata) > 0 {
 			var err error
-			if raw, err = json.Marshal(meta); err != nil {
+			if raw, err = json.Marshal(r.Metadata); err != nil {
 				return UpsertBatch{}, invalid(field+".metadata", "not representable as JSON: %v", err)
 			}
 		}
-		if len(raw) > 0 {
-			if len(raw) > MaxMetadataBytes {
-				return UpsertBatch{}, invalid(field+".metadata", "is %d bytes as JSON, the limit is %d", len(raw), MaxMetadataBytes)
-			}
-			metaJSON[i] = raw
-			// Keep a private copy decoded the way a restart will decode
-			// it, so the caller's later changes to its map cannot reach
-			// the collection and numbers are always float64.
-			meta = nil
-			if err := json.Unmarshal(raw, &meta); err != nil {
-				return UpsertBatch{}, invalid(field+".metadata", "%v", err)
-			}
-			if len(meta) == 0 { // {} or null: no metadata, as from a map
-				meta, metaJSON[i] = nil, nil
-			}
-		} else {
-			meta = nil
+		if len(raw) > MaxMetadataBytes {
+			return UpsertBatch{}, invalid(field+".metadata", "is %d bytes as JSON, the limit is %d", len(raw), MaxMetadataBytes)
 		}
-		out[i] = Record{ID: r.ID, Vector: v, Metadata: meta}
+		// The canonical text is what the collection keeps and the log
+		// holds, so that a restart rebuilds exactly this (metadata.go),
+		// and the caller's later changes to its map cannot reach it.
+		meta, err := canonicalMetadata(raw)
+		if err != nil {
+			return UpsertBatch{}, invalid(field+".metadata", "%v", err)
+		}
+		if len(meta) > MaxMetadataBytes {
+			return UpsertBatch{}, invalid(field+".metadata", "is %d bytes as compact JSON, the limit is %d", len(meta), MaxMetadataBytes)
+		}
+		if meta != "" {
+			metaJSON[i] = []byte(meta)
+		}
+		out[i] = Record{ID: r.ID, Vector: v}
+		metaText[i] = meta
 	}
-	return UpsertBatch{Records: out, MetadataJSON: metaJSON}, nil
+	return UpsertBatch{Records: out, MetadataJSON: metaJSON, meta: metaText}, nil
 }
 
 // PrepareDelete validates ids.
@@ -252,20 +255,20 @@ func (c *Collection) makeVisible(seq uint64, ib indexedBatch) error {
 			c.staged[n] = struct{}{}
 		}
 	}
-	for i, r := range ib.b.Records {
-		n := ib.nodes[i]
-		if old, ok := c.byID[r.ID]; ok {
-			c.unpublishLocked(old)
+	c.idx.Update(func(tx payload.Tx) {
+		for i, r := range ib.b.Records {
+			n := ib.nodes[i]
+			if old, ok := c.byID[r.ID]; ok {
+				c.unpublishLocked(old, tx)
+			}
+			s := &slot{id: r.ID, meta: ib.b.meta[i]}
+			c.byID[r.ID] = n
+			c.setSlot(n, s)
+			tx.Publish(n, metaBytesOf(s.meta))
+			c.idBytes += int64(len(r.ID))
+			c.metaBytes += s.metaBytes()
 		}
-		s := &slot{id: r.ID, meta: r.Metadata}
-		if i < len(ib.b.MetadataJSON) {
-			s.metaBytes = int64(len(ib.b.MetadataJSON[i]))
-		}
-		c.byID[r.ID] = n
-		c.setSlot(n, s)
-		c.idBytes += int64(len(r.ID))
-		c.metaBytes += s.metaBytes
-	}
+	})
 	c.live.Store(int64(len(c.byID)))
 	return nil
 }
@@ -283,23 +286,26 @@ func (c *Collection) ApplyDelete(seq uint64, b DeleteBatch) (int, error) {
 	}
 	defer c.finishTurnLocked(seq)
 	n := 0
-	for _, id := range b.IDs {
-		if node, ok := c.byID[id]; ok {
-			c.unpublishLocked(node)
-			n++
+	c.idx.Update(func(tx payload.Tx) {
+		for _, id := range b.IDs {
+			if node, ok := c.byID[id]; ok {
+				c.unpublishLocked(node, tx)
+				n++
+			}
 		}
-	}
+	})
 	c.live.Store(int64(len(c.byID)))
 	return n, nil
 }
 
-// unpublishLocked removes a live node from the maps and tombstones it. The
-// caller updates c.live.
-func (c *Collection) unpublishLocked(node uint32) {
+// unpublishLocked removes a live node from the maps and the payload
+// indexes (through tx) and tombstones it. The caller updates c.live.
+func (c *Collection) unpublishLocked(node uint32, tx payload.Tx) {
 	s := c.slot(node)
+	tx.Unpublish(node, metaBytesOf(s.meta))
 	delete(c.byID, s.id)
 	c.idBytes -= int64(len(s.id))
-	c.metaBytes -= s.metaBytes
+	c.metaBytes -= s.metaBytes()
 	c.setSlot(node, nil)
 	// The node was added by this collection, so Delete cannot fail on a
 	// bad id; a double delete is harmless.
@@ -348,15 +354,14 @@ func (c *Collection) batchFromLog(u record.Upsert) (UpsertBatch, error) {
 	if u.Dim != c.cfg.Dimension {
 		return UpsertBatch{}, fmt.Errorf("logged batch has dimension %d, collection has %d", u.Dim, c.cfg.Dimension)
 	}
-	b := UpsertBatch{Records: make([]Record, len(u.IDs)), MetadataJSON: u.Metadata}
+	b := UpsertBatch{Records: make([]Record, len(u.IDs)), MetadataJSON: u.Metadata, meta: make([]string, len(u.IDs))}
 	for i, id := range u.IDs {
-		r := Record{ID: id, Vector: u.Vectors[i*u.Dim : (i+1)*u.Dim : (i+1)*u.Dim]}
-		if len(u.Metadata[i]) > 0 {
-			if err := json.Unmarshal(u.Metadata[i], &r.Metadata); err != nil {
-				return UpsertBatch{}, fmt.Errorf("metadata of %q: %w", id, err)
-			}
+		b.Records[i] = Record{ID: id, Vector: u.Vectors[i*u.Dim : (i+1)*u.Dim : (i+1)*u.Dim]}
+		meta, err := canonicalMetadata(u.Metadata[i])
+		if err != nil {
+			return UpsertBatch{}, fmt.Errorf("metadata of %q: %w", id, err)
 		}
-		b.Records[i] = r
+		b.meta[i] = meta
 	}
 	return b, nil
 }

@@ -28,8 +28,12 @@ type Set struct {
 }
 
 // NewSet returns a Set with no index and no live node.
-func NewSet() *Set {
-	return &Set{live: roaring.New(), indexes: map[string]*Index{}}
+func NewSet() *Set { return NewSetWithLive(roaring.New()) }
+
+// NewSetWithLive returns a Set with no index whose live nodes are live
+// (which it keeps).
+func NewSetWithLive(live *roaring.Bitmap) *Set {
+	return &Set{live: live, indexes: map[string]*Index{}}
 }
 
 // ValidateField checks an indexed field name: what a filter can address
