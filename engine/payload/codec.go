@@ -340,4 +340,3 @@ func (d *decoder) index() *Index {
 	}
 	return ix
 }
-
