@@ -2,7 +2,6 @@ package payload
 
 import (
 	"encoding/json"
-	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -239,32 +238,7 @@ func (m *model) build(t testing.TB, indexes map[string]Type) *Set {
 }
 
 // sameSet compares two Sets by content.
-func sameSet(a, b *Set) error {
-	if !a.live.Equals(b.live) {
-		return fmt.Errorf("live differs: %v vs %v", a.live.ToArray(), b.live.ToArray())
-	}
-	if len(a.indexes) != len(b.indexes) {
-		return fmt.Errorf("%d vs %d indexes", len(a.indexes), len(b.indexes))
-	}
-	for f, x := range a.indexes {
-		y, ok := b.indexes[f]
-		if !ok || x.typ != y.typ {
-			return fmt.Errorf("index %s missing or of another type", f)
-		}
-		var bx, by []*roaring.Bitmap
-		x.bitmaps(func(b *roaring.Bitmap) { bx = append(bx, b) })
-		y.bitmaps(func(b *roaring.Bitmap) { by = append(by, b) })
-		if len(bx) != len(by) {
-			return fmt.Errorf("index %s: %d vs %d bitmaps (values %d vs %d)", f, len(bx), len(by), x.info().Values, y.info().Values)
-		}
-		for i := range bx {
-			if !bx[i].Equals(by[i]) {
-				return fmt.Errorf("index %s: bitmap %d differs: %v vs %v", f, i, bx[i].ToArray(), by[i].ToArray())
-			}
-		}
-	}
-	return nil
-}
+func sameSet(a, b *Set) error { return a.Equal(b) }
 
 func parseString(t testing.TB, s string) *filter.Filter {
 	t.Helper()

@@ -234,3 +234,66 @@ func remapTree[K string | float64](t valueTree[K], remap func(*roaring.Bitmap) *
 	})
 	return out
 }
+
+// Rebuilt returns a Set with the same ready indexes as s, built from
+// scratch from records (node, metadata doc), for checking s (Equal).
+func (s *Set) Rebuilt(records func(yield func(node uint32, doc []byte) bool)) *Set {
+	s.mu.RLock()
+	out := NewSet()
+	for f, ix := range s.indexes {
+		if ix.state == Ready {
+			out.indexes[f] = newIndex(f, ix.typ, Ready)
+		}
+	}
+	s.mu.RUnlock()
+	for n, doc := range records {
+		out.live.Add(n)
+		for _, ix := range out.indexes {
+			ix.add(n, doc)
+		}
+	}
+	return out
+}
+
+// Equal reports how s and o differ in their live nodes and ready indexes,
+// or nil if they hold the same.
+func (s *Set) Equal(o *Set) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	if !s.live.Equals(o.live) {
+		return fmt.Errorf("live nodes differ: %d vs %d", s.live.GetCardinality(), o.live.GetCardinality())
+	}
+	ready := func(set *Set) map[string]*Index {
+		m := map[string]*Index{}
+		for f, ix := range set.indexes {
+			if ix.state == Ready {
+				m[f] = ix
+			}
+		}
+		return m
+	}
+	a, b := ready(s), ready(o)
+	if len(a) != len(b) {
+		return fmt.Errorf("%d vs %d ready indexes", len(a), len(b))
+	}
+	for f, x := range a {
+		y, ok := b[f]
+		if !ok || x.typ != y.typ {
+			return fmt.Errorf("index on %q: missing or of another type", f)
+		}
+		var bx, by []*roaring.Bitmap
+		x.bitmaps(func(b *roaring.Bitmap) { bx = append(bx, b) })
+		y.bitmaps(func(b *roaring.Bitmap) { by = append(by, b) })
+		if len(bx) != len(by) {
+			return fmt.Errorf("index on %q: %d vs %d distinct values", f, x.info().Values, y.info().Values)
+		}
+		for i := range bx {
+			if !bx[i].Equals(by[i]) {
+				return fmt.Errorf("index on %q: bitmap %d differs (%d vs %d nodes)", f, i, bx[i].GetCardinality(), by[i].GetCardinality())
+			}
+		}
+	}
+	return nil
+}

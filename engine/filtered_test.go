@@ -1,0 +1,325 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"testing"
+
+	"github.com/akidb/akidb/engine/distance"
+	"github.com/akidb/akidb/engine/filter"
+)
+
+// Filtered search against an exact oracle, with and without payload
+// indexes. The oracle is brute force over the records the test wrote:
+// filter.Match on the decoded metadata and the reference distance.
+
+var (
+	fxCats  = []string{"shoes", "boots", "hats", "bags", "", "Zed"}
+	fxNums  = []float64{-2, 0, 1, 2, 3, 5, 8, 13, 2.5, 1e9}
+	fxTypes = map[string]string{"cat": "keyword", "n": "integer", "price": "float", "tags": "keyword", "dims.w": "float", "ok": "keyword"}
+)
+
+func fxScalar(r *rand.Rand) any {
+	switch r.IntN(6) {
+	case 0, 1:
+		return fxCats[r.IntN(len(fxCats))]
+	case 2, 3:
+		return fxNums[r.IntN(len(fxNums))]
+	case 4:
+		return r.IntN(2) == 0
+	}
+	return nil
+}
+
+// fxMeta makes metadata mostly typed as the indexes expect, with arrays,
+// nested objects, missing fields and mistyped values mixed in.
+func fxMeta(r *rand.Rand) map[string]any {
+	m := map[string]any{}
+	if r.IntN(8) > 0 {
+		m["cat"] = fxCats[r.IntN(len(fxCats))]
+	}
+	if r.IntN(8) > 0 {
+		m["n"] = float64(r.IntN(20))
+	}
+	if r.IntN(8) > 0 {
+		m["price"] = float64(r.IntN(1000)) / 10
+	}
+	if r.IntN(2) == 0 {
+		tags := make([]any, r.IntN(4))
+		for i := range tags {
+			tags[i] = fxCats[r.IntN(len(fxCats))]
+		}
+		m["tags"] = tags
+	}
+	if r.IntN(2) == 0 {
+		m["dims"] = map[string]any{"w": float64(r.IntN(50))}
+	}
+	if r.IntN(3) == 0 {
+		m["ok"] = r.IntN(2) == 0
+	}
+	if r.IntN(5) == 0 {
+		m["free"] = fxScalar(r) // never indexed
+	}
+	if r.IntN(15) == 0 {
+		// A value outside its index's type.
+		k := []string{"cat", "n", "price", "ok"}[r.IntN(4)]
+		m[k] = fxScalar(r)
+	}
+	if r.IntN(25) == 0 {
+		return nil
+	}
+	return m
+}
+
+func fxOperand(r *rand.Rand, field string) any {
+	switch field {
+	case "cat", "tags":
+		if r.IntN(6) > 0 {
+			return fxCats[r.IntN(len(fxCats))]
+		}
+	case "n":
+		if r.IntN(6) > 0 {
+			return float64(r.IntN(22) - 1)
+		}
+	case "price", "dims.w":
+		if r.IntN(6) > 0 {
+			return float64(r.IntN(1000)) / 10
+		}
+	case "ok":
+		if r.IntN(6) > 0 {
+			return r.IntN(2) == 0
+		}
+	}
+	for {
+		if v := fxScalar(r); v != nil {
+			return v
+		}
+	}
+}
+
+var fxFields = []string{"cat", "n", "price", "tags", "dims.w", "ok", "free"}
+
+func fxCond(r *rand.Rand, field string, op string) any {
+	switch op {
+	case "$exists":
+		return map[string]any{op: r.IntN(2) == 0}
+	case "$in", "$nin":
+		list := make([]any, r.IntN(5))
+		for i := range list {
+			list[i] = fxOperand(r, field)
+		}
+		return map[string]any{op: list}
+	case "$gt", "$gte", "$lt", "$lte":
+		v := fxOperand(r, field)
+		if _, isBool := v.(bool); isBool {
+			v = 1.0
+		}
+		if r.IntN(3) == 0 {
+			// A range on both sides.
+			lo, hi := fxOperand(r, field), fxOperand(r, field)
+			if _, ok := lo.(bool); !ok {
+				if _, ok := hi.(bool); !ok {
+					return map[string]any{"$gte": lo, "$lt": hi}
+				}
+			}
+		}
+		return map[string]any{op: v}
+	}
+	return map[string]any{op: fxOperand(r, field)}
+}
+
+var fxOps = []string{"$eq", "$ne", "$in", "$nin", "$gt", "$gte", "$lt", "$lte", "$exists"}
+
+func fxFilter(r *rand.Rand, depth int) map[string]any {
+	if depth < 3 && r.IntN(3) == 0 {
+		switch r.IntN(3) {
+		case 0:
+			return map[string]any{"$not": fxFilter(r, depth+1)}
+		case 1:
+			return map[string]any{"$and": []any{fxFilter(r, depth+1), fxFilter(r, depth+1)}}
+		default:
+			return map[string]any{"$or": []any{fxFilter(r, depth+1), fxFilter(r, depth+1)}}
+		}
+	}
+	f := fxFields[r.IntN(len(fxFields))]
+	return map[string]any{f: fxCond(r, f, fxOps[r.IntN(len(fxOps))])}
+}
+
+func mustFilter(t testing.TB, v any) *filter.Filter {
+	t.Helper()
+	raw, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := filter.Parse(raw)
+	if err != nil {
+		t.Fatalf("filter %s: %v", raw, err)
+	}
+	return f
+}
+
+// fxCollection is a collection with known content, for the oracle.
+type fxCollection struct {
+	c    *Collection
+	recs map[string]Record
+}
+
+// newFxCollection makes a collection of n records and, with indexed, an
+// index on every field of fxTypes (some declared at creation, the rest
+// added once the data is in).
+func newFxCollection(t testing.TB, n int, seed uint64, indexed bool) *fxCollection {
+	t.Helper()
+	cfg := CollectionConfig{Name: "fx", Dimension: 8, Metric: distance.L2, Seed: 1, M: 8, EfConstruction: 40}
+	if indexed {
+		cfg.Indexes = map[string]string{"cat": "keyword", "n": "integer"}
+	}
+	c, err := NewCollection(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(seed, 99))
+	fx := &fxCollection{c: c, recs: map[string]Record{}}
+	var batch []Record
+	for i := range n {
+		id := fmt.Sprintf("r%d", i)
+		rec := Record{ID: id, Vector: vectorFor(id, 8), Metadata: fxMeta(r)}
+		batch = append(batch, rec)
+		if len(batch) == 100 || i == n-1 {
+			if err := c.Upsert(batch); err != nil {
+				t.Fatal(err)
+			}
+			batch = nil
+		}
+	}
+	// Replace and delete some, so that indexes see removals.
+	for i := 0; i < n; i += 7 {
+		id := fmt.Sprintf("r%d", i)
+		if i%14 == 0 {
+			if _, err := c.Delete([]string{id}); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		rec := Record{ID: id, Vector: vectorFor(id+"'", 8), Metadata: fxMeta(r)}
+		if err := c.Upsert([]Record{rec}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if indexed {
+		for _, f := range sortedKeys(fxTypes) {
+			if _, _, ok := c.idx.Has(f); !ok {
+				if err := c.CreateIndex(f, fxTypes[f]); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	c.waitLinked()
+	for i := range n {
+		id := fmt.Sprintf("r%d", i)
+		if r, err := c.Get(id); err == nil {
+			fx.recs[id] = Record{ID: id, Vector: c.graph.Vector(c.byID[id]), Metadata: r.Metadata}
+		}
+	}
+	return fx
+}
+
+// oracle returns the ids of the k nearest records f matches, and how many
+// match in all.
+func (fx *fxCollection) oracle(q []float32, k int, f *filter.Filter) ([]string, int) {
+	type hit struct {
+		id string
+		d  float32
+	}
+	var hits []hit
+	dist := distance.L2.Func()
+	for id, r := range fx.recs {
+		if f.Match(r.Metadata) {
+			hits = append(hits, hit{id, dist(q, r.Vector)})
+		}
+	}
+	sort.Slice(hits, func(i, j int) bool { return hits[i].d < hits[j].d || hits[i].d == hits[j].d && hits[i].id < hits[j].id })
+	out := make([]string, 0, k)
+	for _, h := range hits[:min(k, len(hits))] {
+		out = append(out, h.id)
+	}
+	return out, len(hits)
+}
+
+func hitIDs(res SearchResult) []string {
+	out := make([]string, len(res.Hits))
+	for i, h := range res.Hits {
+		out[i] = h.ID
+	}
+	return out
+}
+
+// TestFilteredSearchOracle runs every operator on every field, and random
+// combinations with $and, $or and $not, on a collection with payload
+// indexes and on the same data without: exact searches must both equal
+// the oracle, and graph searches must return only matching records, k of
+// them whenever k match.
+func TestFilteredSearchOracle(t *testing.T) {
+	const n, k = 8000, 10
+	withIdx := newFxCollection(t, n, 5, true)
+	without := newFxCollection(t, n, 5, false)
+	if err := withIdx.c.CheckIndexes(); err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range withIdx.c.Indexes() {
+		if in.State != "ready" {
+			t.Fatalf("index %+v not ready", in)
+		}
+	}
+	r := rand.New(rand.NewPCG(8, 8))
+	var filters []map[string]any
+	for _, f := range fxFields {
+		for _, op := range fxOps {
+			for range 3 {
+				filters = append(filters, map[string]any{f: fxCond(r, f, op)})
+			}
+		}
+	}
+	for range 400 {
+		filters = append(filters, fxFilter(r, 1))
+	}
+	strategies := map[string]int{}
+	for i, fv := range filters {
+		f := mustFilter(t, fv)
+		q := vectorFor(fmt.Sprintf("q%d", i), 8)
+		want, matches := withIdx.oracle(q, k, f)
+		for _, fx := range []*fxCollection{withIdx, without} {
+			for _, exact := range []bool{true, false} {
+				res, err := fx.c.Search(bg, SearchRequest{Vector: q, K: k, Filter: f, Exact: exact, WithMetadata: true, Explain: i%5 == 0})
+				if err != nil {
+					t.Fatal(err)
+				}
+				strategies[res.Strategy]++
+				got := hitIDs(res)
+				if exact && !slices.Equal(got, want) {
+					t.Fatalf("filter %s (%s, indexed %v): got %v, oracle %v", f, res.Strategy, fx == withIdx, got, want)
+				}
+				if len(got) != len(want) {
+					t.Fatalf("filter %s (%s, indexed %v): %d results, %d match", f, res.Strategy, fx == withIdx, len(got), matches)
+				}
+				for _, h := range res.Hits {
+					if !f.Match(h.Metadata) {
+						t.Fatalf("filter %s (%s): %s does not match (%v)", f, res.Strategy, h.ID, h.Metadata)
+					}
+				}
+				if ex := res.Explain; ex != nil && ex.TrueMatches != uint64(matches) {
+					t.Fatalf("filter %s: explain says %d true matches, oracle %d", f, ex.TrueMatches, matches)
+				}
+			}
+		}
+	}
+	t.Logf("strategies: %v", strategies)
+	for _, s := range []string{StrategyIndexExact, StrategyFilteredExact} {
+		if strategies[s] == 0 {
+			t.Errorf("no search used %s", s)
+		}
+	}
+}
