@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"sync"
 	"testing"
 
 	"github.com/akidb/akidb/engine/distance"
@@ -322,4 +323,57 @@ func TestFilteredSearchOracle(t *testing.T) {
 			t.Errorf("no search used %s", s)
 		}
 	}
+}
+
+var fuzzTwins struct {
+	once             sync.Once
+	indexed, without *fxCollection
+}
+
+// FuzzIndexedMatchesUnindexed feeds arbitrary filters to a collection with
+// payload indexes and to its twin without: exact searches must agree, and
+// the indexed graph search must return only matching records, as many as
+// the oracle finds up to k.
+func FuzzIndexedMatchesUnindexed(f *testing.F) {
+	for _, s := range []string{
+		`{"cat":"shoes"}`, `{"n":{"$gte":3,"$lt":9}}`, `{"price":{"$gt":50}}`, `{"tags":{"$nin":["hats",""]}}`,
+		`{"$or":[{"cat":{"$gt":"c"}},{"dims.w":{"$lte":10}}]}`, `{"$not":{"ok":true}}`, `{"free":{"$exists":true},"n":2}`,
+		`{"cat":5}`, `{"n":2.5}`, `{"ok":{"$in":[false,"true",1]}}`, `{"$and":[{"$not":{}},{"cat":"a"}]}`, `{}`,
+	} {
+		f.Add([]byte(s), uint8(10))
+	}
+	f.Fuzz(func(t *testing.T, text []byte, k uint8) {
+		flt, err := filter.Parse(text)
+		if err != nil {
+			return
+		}
+		fuzzTwins.once.Do(func() {
+			fuzzTwins.indexed = newFxCollection(t, 600, 12, true)
+			fuzzTwins.without = newFxCollection(t, 600, 12, false)
+		})
+		kk := 1 + int(k)%60
+		q := vectorFor(string(text), 8)
+		want, matches := fuzzTwins.indexed.oracle(q, kk, flt)
+		for _, fx := range []*fxCollection{fuzzTwins.indexed, fuzzTwins.without} {
+			res, err := fx.c.Search(bg, SearchRequest{Vector: q, K: kk, Filter: flt, Exact: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := hitIDs(res); !slices.Equal(got, want) {
+				t.Fatalf("filter %s (%s): %v, oracle %v (%d match)", flt, res.Strategy, got, want, matches)
+			}
+		}
+		res, err := fuzzTwins.indexed.c.Search(bg, SearchRequest{Vector: q, K: kk, Filter: flt, WithMetadata: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Hits) != len(want) {
+			t.Fatalf("filter %s (%s): %d results, want %d", flt, res.Strategy, len(res.Hits), len(want))
+		}
+		for _, h := range res.Hits {
+			if !flt.Match(h.Metadata) {
+				t.Fatalf("filter %s (%s): %s does not match", flt, res.Strategy, h.ID)
+			}
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -58,8 +59,10 @@ type indexBuilds struct {
 	mu      sync.Mutex
 	running map[string]chan struct{} // field -> closed to stop its build
 	wg      sync.WaitGroup
-	// afterBatch, set by tests, runs between two batches of a build.
+	// afterBatch, set by tests, runs between two batches of a build;
+	// batch, if set, replaces indexBatch.
 	afterBatch func(field string)
+	batch      int
 }
 
 // parseIndex validates a field name and type for a new index.
@@ -132,7 +135,7 @@ func (c *Collection) buildIndex(field string, stop <-chan struct{}) bool {
 			from, gen, started = 0, c.generation, true
 		}
 		tab := c.slots.Load()
-		to := min(from+indexBatch, tab.nodes())
+		to := min(from+cmp.Or(c.builds.batch, indexBatch), tab.nodes())
 		// Writers are held off (c.mu) while the batch is indexed, so
 		// every record added is live until the batch is done; records
 		// published from now on are indexed by their publication.
