@@ -265,8 +265,8 @@ func (h *Handle) CreateIndex(ctx context.Context, field, typ string) (IndexInfo,
 	if h.closed.Load() || h.closing.Load() {
 		return IndexInfo{}, fmt.Errorf("collection %s: %w", h.info.Name, ErrClosed)
 	}
-	if _, _, ok := h.c.idx.Has(field); ok {
-		return IndexInfo{}, fmt.Errorf("index on %q: %w", field, ErrAlreadyExists)
+	if typ, _, ok := h.c.idx.Has(field); ok {
+		return IndexInfo{}, fmt.Errorf("collection %s already has a %s index on %q (drop it first to change its type): %w", h.info.Name, typ, field, ErrAlreadyExists)
 	}
 	if _, err := h.db.meta.InsertPayloadIndex(ctx, meta.PayloadIndex{CollectionID: h.info.ID, Field: field, Type: t.String()}); err != nil {
 		return IndexInfo{}, translateMetaErr(err)
@@ -287,6 +287,9 @@ func (h *Handle) DropIndex(ctx context.Context, field string) error {
 	h.indexMu.Lock()
 	defer h.indexMu.Unlock()
 	if err := h.db.meta.DeletePayloadIndex(ctx, h.info.ID, field); err != nil {
+		if errors.Is(err, meta.ErrNotFound) {
+			return fmt.Errorf("collection %s has no index on %q: %w", h.info.Name, field, ErrNotFound)
+		}
 		return translateMetaErr(err)
 	}
 	// The catalog row is gone: even if the process dies now, the next

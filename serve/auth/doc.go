@@ -96,6 +96,8 @@
 //	collection.delete    x      x
 //	collection.list      x      x       x
 //	collection.read      x      x       x
+//	index.create         x      x
+//	index.delete         x      x
 //	vector.upsert        x      x
 //	vector.delete        x      x
 //	vector.read          x      x       x

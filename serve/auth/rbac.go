@@ -36,6 +36,8 @@ const (
 	ActionCollectionDelete Action = "collection.delete"
 	ActionCollectionList   Action = "collection.list"
 	ActionCollectionRead   Action = "collection.read"
+	ActionIndexCreate      Action = "index.create"
+	ActionIndexDelete      Action = "index.delete"
 	ActionVectorUpsert     Action = "vector.upsert"
 	ActionVectorDelete     Action = "vector.delete"
 	ActionVectorRead       Action = "vector.read"
@@ -74,6 +76,8 @@ var permissions = [...]actionInfo{
 	{ActionCollectionDelete, RoleWriter, false},
 	{ActionCollectionList, RoleReader, false},
 	{ActionCollectionRead, RoleReader, false},
+	{ActionIndexCreate, RoleWriter, false},
+	{ActionIndexDelete, RoleWriter, false},
 	{ActionVectorUpsert, RoleWriter, false},
 	{ActionVectorDelete, RoleWriter, false},
 	{ActionVectorRead, RoleReader, false},

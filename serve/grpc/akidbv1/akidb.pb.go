@@ -96,8 +96,11 @@ type CreateCollectionRequest struct {
 	// dimension: 1 to the server's limit (default 4096).
 	Dimension int32 `protobuf:"varint,2,opt,name=dimension,proto3" json:"dimension,omitempty"`
 	// metric: "cosine" (the default when empty), "l2" or "dot".
-	Metric        string      `protobuf:"bytes,3,opt,name=metric,proto3" json:"metric,omitempty"`
-	Hnsw          *HNSWParams `protobuf:"bytes,4,opt,name=hnsw,proto3" json:"hnsw,omitempty"`
+	Metric string      `protobuf:"bytes,3,opt,name=metric,proto3" json:"metric,omitempty"`
+	Hnsw   *HNSWParams `protobuf:"bytes,4,opt,name=hnsw,proto3" json:"hnsw,omitempty"`
+	// indexes declares payload indexes: metadata field (a dot path for a
+	// nested one) -> "keyword", "integer" or "float" (docs/filters.md).
+	Indexes       map[string]string `protobuf:"bytes,5,rep,name=indexes,proto3" json:"indexes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -160,6 +163,350 @@ func (x *CreateCollectionRequest) GetHnsw() *HNSWParams {
 	return nil
 }
 
+func (x *CreateCollectionRequest) GetIndexes() map[string]string {
+	if x != nil {
+		return x.Indexes
+	}
+	return nil
+}
+
+// Index describes a payload index on a metadata field.
+type Index struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Field string                 `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	// type: keyword, integer or float.
+	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	// state: building (being filled with the existing records; queries do
+	// not use it yet) or ready.
+	State string `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	// values is the number of distinct values indexed.
+	Values int64 `protobuf:"varint,4,opt,name=values,proto3" json:"values,omitempty"`
+	// records counts the records whose field is present.
+	Records int64 `protobuf:"varint,5,opt,name=records,proto3" json:"records,omitempty"`
+	// unindexed counts the records whose value is outside the index's type
+	// (queries read those records).
+	Unindexed     int64 `protobuf:"varint,6,opt,name=unindexed,proto3" json:"unindexed,omitempty"`
+	MemoryBytes   int64 `protobuf:"varint,7,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Index) Reset() {
+	*x = Index{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Index) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Index) ProtoMessage() {}
+
+func (x *Index) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Index.ProtoReflect.Descriptor instead.
+func (*Index) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Index) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *Index) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *Index) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Index) GetValues() int64 {
+	if x != nil {
+		return x.Values
+	}
+	return 0
+}
+
+func (x *Index) GetRecords() int64 {
+	if x != nil {
+		return x.Records
+	}
+	return 0
+}
+
+func (x *Index) GetUnindexed() int64 {
+	if x != nil {
+		return x.Unindexed
+	}
+	return 0
+}
+
+func (x *Index) GetMemoryBytes() int64 {
+	if x != nil {
+		return x.MemoryBytes
+	}
+	return 0
+}
+
+type CreateIndexRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Field      string                 `protobuf:"bytes,2,opt,name=field,proto3" json:"field,omitempty"`
+	// type: keyword, integer or float.
+	Type          string `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateIndexRequest) Reset() {
+	*x = CreateIndexRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateIndexRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateIndexRequest) ProtoMessage() {}
+
+func (x *CreateIndexRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateIndexRequest.ProtoReflect.Descriptor instead.
+func (*CreateIndexRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CreateIndexRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *CreateIndexRequest) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *CreateIndexRequest) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+type ListIndexesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListIndexesRequest) Reset() {
+	*x = ListIndexesRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListIndexesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListIndexesRequest) ProtoMessage() {}
+
+func (x *ListIndexesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListIndexesRequest.ProtoReflect.Descriptor instead.
+func (*ListIndexesRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ListIndexesRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+type ListIndexesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Indexes       []*Index               `protobuf:"bytes,1,rep,name=indexes,proto3" json:"indexes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListIndexesResponse) Reset() {
+	*x = ListIndexesResponse{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListIndexesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListIndexesResponse) ProtoMessage() {}
+
+func (x *ListIndexesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListIndexesResponse.ProtoReflect.Descriptor instead.
+func (*ListIndexesResponse) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListIndexesResponse) GetIndexes() []*Index {
+	if x != nil {
+		return x.Indexes
+	}
+	return nil
+}
+
+type DropIndexRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Field         string                 `protobuf:"bytes,2,opt,name=field,proto3" json:"field,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DropIndexRequest) Reset() {
+	*x = DropIndexRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DropIndexRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DropIndexRequest) ProtoMessage() {}
+
+func (x *DropIndexRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DropIndexRequest.ProtoReflect.Descriptor instead.
+func (*DropIndexRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *DropIndexRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *DropIndexRequest) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+type DropIndexResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DropIndexResponse) Reset() {
+	*x = DropIndexResponse{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DropIndexResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DropIndexResponse) ProtoMessage() {}
+
+func (x *DropIndexResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DropIndexResponse.ProtoReflect.Descriptor instead.
+func (*DropIndexResponse) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{7}
+}
+
 // CollectionStats are a collection's live figures.
 type CollectionStats struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -172,7 +519,7 @@ type CollectionStats struct {
 
 func (x *CollectionStats) Reset() {
 	*x = CollectionStats{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[2]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -184,7 +531,7 @@ func (x *CollectionStats) String() string {
 func (*CollectionStats) ProtoMessage() {}
 
 func (x *CollectionStats) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[2]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -197,7 +544,7 @@ func (x *CollectionStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectionStats.ProtoReflect.Descriptor instead.
 func (*CollectionStats) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{2}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CollectionStats) GetCount() int64 {
@@ -231,14 +578,16 @@ type Collection struct {
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// stats is set by CreateCollection and GetCollection, not by
 	// ListCollections.
-	Stats         *CollectionStats `protobuf:"bytes,6,opt,name=stats,proto3" json:"stats,omitempty"`
+	Stats *CollectionStats `protobuf:"bytes,6,opt,name=stats,proto3" json:"stats,omitempty"`
+	// indexes are the payload indexes, set with stats.
+	Indexes       []*Index `protobuf:"bytes,7,rep,name=indexes,proto3" json:"indexes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Collection) Reset() {
 	*x = Collection{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[3]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -250,7 +599,7 @@ func (x *Collection) String() string {
 func (*Collection) ProtoMessage() {}
 
 func (x *Collection) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[3]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -263,7 +612,7 @@ func (x *Collection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Collection.ProtoReflect.Descriptor instead.
 func (*Collection) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{3}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Collection) GetName() string {
@@ -308,6 +657,13 @@ func (x *Collection) GetStats() *CollectionStats {
 	return nil
 }
 
+func (x *Collection) GetIndexes() []*Index {
+	if x != nil {
+		return x.Indexes
+	}
+	return nil
+}
+
 type ListCollectionsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -316,7 +672,7 @@ type ListCollectionsRequest struct {
 
 func (x *ListCollectionsRequest) Reset() {
 	*x = ListCollectionsRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[4]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -328,7 +684,7 @@ func (x *ListCollectionsRequest) String() string {
 func (*ListCollectionsRequest) ProtoMessage() {}
 
 func (x *ListCollectionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[4]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -341,7 +697,7 @@ func (x *ListCollectionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCollectionsRequest.ProtoReflect.Descriptor instead.
 func (*ListCollectionsRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{4}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{10}
 }
 
 type ListCollectionsResponse struct {
@@ -353,7 +709,7 @@ type ListCollectionsResponse struct {
 
 func (x *ListCollectionsResponse) Reset() {
 	*x = ListCollectionsResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[5]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -365,7 +721,7 @@ func (x *ListCollectionsResponse) String() string {
 func (*ListCollectionsResponse) ProtoMessage() {}
 
 func (x *ListCollectionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[5]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -378,7 +734,7 @@ func (x *ListCollectionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCollectionsResponse.ProtoReflect.Descriptor instead.
 func (*ListCollectionsResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{5}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListCollectionsResponse) GetCollections() []*Collection {
@@ -397,7 +753,7 @@ type GetCollectionRequest struct {
 
 func (x *GetCollectionRequest) Reset() {
 	*x = GetCollectionRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[6]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -409,7 +765,7 @@ func (x *GetCollectionRequest) String() string {
 func (*GetCollectionRequest) ProtoMessage() {}
 
 func (x *GetCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[6]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -422,7 +778,7 @@ func (x *GetCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCollectionRequest.ProtoReflect.Descriptor instead.
 func (*GetCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{6}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetCollectionRequest) GetName() string {
@@ -441,7 +797,7 @@ type DeleteCollectionRequest struct {
 
 func (x *DeleteCollectionRequest) Reset() {
 	*x = DeleteCollectionRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[7]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -453,7 +809,7 @@ func (x *DeleteCollectionRequest) String() string {
 func (*DeleteCollectionRequest) ProtoMessage() {}
 
 func (x *DeleteCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[7]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -466,7 +822,7 @@ func (x *DeleteCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCollectionRequest.ProtoReflect.Descriptor instead.
 func (*DeleteCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{7}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DeleteCollectionRequest) GetName() string {
@@ -484,7 +840,7 @@ type DeleteCollectionResponse struct {
 
 func (x *DeleteCollectionResponse) Reset() {
 	*x = DeleteCollectionResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[8]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -496,7 +852,7 @@ func (x *DeleteCollectionResponse) String() string {
 func (*DeleteCollectionResponse) ProtoMessage() {}
 
 func (x *DeleteCollectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[8]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -509,7 +865,7 @@ func (x *DeleteCollectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCollectionResponse.ProtoReflect.Descriptor instead.
 func (*DeleteCollectionResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{8}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{14}
 }
 
 // Vector is one record as sent and returned.
@@ -528,7 +884,7 @@ type Vector struct {
 
 func (x *Vector) Reset() {
 	*x = Vector{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[9]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -540,7 +896,7 @@ func (x *Vector) String() string {
 func (*Vector) ProtoMessage() {}
 
 func (x *Vector) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[9]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -553,7 +909,7 @@ func (x *Vector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Vector.ProtoReflect.Descriptor instead.
 func (*Vector) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{9}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Vector) GetId() string {
@@ -588,7 +944,7 @@ type UpsertRequest struct {
 
 func (x *UpsertRequest) Reset() {
 	*x = UpsertRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[10]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -600,7 +956,7 @@ func (x *UpsertRequest) String() string {
 func (*UpsertRequest) ProtoMessage() {}
 
 func (x *UpsertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[10]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -613,7 +969,7 @@ func (x *UpsertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertRequest.ProtoReflect.Descriptor instead.
 func (*UpsertRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{10}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UpsertRequest) GetCollection() string {
@@ -639,7 +995,7 @@ type UpsertResponse struct {
 
 func (x *UpsertResponse) Reset() {
 	*x = UpsertResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[11]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -651,7 +1007,7 @@ func (x *UpsertResponse) String() string {
 func (*UpsertResponse) ProtoMessage() {}
 
 func (x *UpsertResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[11]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -664,7 +1020,7 @@ func (x *UpsertResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertResponse.ProtoReflect.Descriptor instead.
 func (*UpsertResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{11}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UpsertResponse) GetUpserted() int64 {
@@ -694,13 +1050,16 @@ type QueryRequest struct {
 	IncludeVector bool `protobuf:"varint,7,opt,name=include_vector,json=includeVector,proto3" json:"include_vector,omitempty"`
 	// include_metadata returns each hit's metadata; default true.
 	IncludeMetadata *bool `protobuf:"varint,8,opt,name=include_metadata,json=includeMetadata,proto3,oneof" json:"include_metadata,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// explain returns the plan of a filtered query with its estimated and
+	// true match counts (counting tests every candidate record).
+	Explain       bool `protobuf:"varint,9,opt,name=explain,proto3" json:"explain,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *QueryRequest) Reset() {
 	*x = QueryRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[12]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -712,7 +1071,7 @@ func (x *QueryRequest) String() string {
 func (*QueryRequest) ProtoMessage() {}
 
 func (x *QueryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[12]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -725,7 +1084,7 @@ func (x *QueryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryRequest.ProtoReflect.Descriptor instead.
 func (*QueryRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{12}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *QueryRequest) GetCollection() string {
@@ -784,6 +1143,13 @@ func (x *QueryRequest) GetIncludeMetadata() bool {
 	return false
 }
 
+func (x *QueryRequest) GetExplain() bool {
+	if x != nil {
+		return x.Explain
+	}
+	return false
+}
+
 // QueryHit is one result.
 type QueryHit struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -797,7 +1163,7 @@ type QueryHit struct {
 
 func (x *QueryHit) Reset() {
 	*x = QueryHit{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[13]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -809,7 +1175,7 @@ func (x *QueryHit) String() string {
 func (*QueryHit) ProtoMessage() {}
 
 func (x *QueryHit) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[13]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -822,7 +1188,7 @@ func (x *QueryHit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryHit.ProtoReflect.Descriptor instead.
 func (*QueryHit) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{13}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *QueryHit) GetId() string {
@@ -857,15 +1223,19 @@ type QueryResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// results, best first.
 	Results []*QueryHit `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
-	// strategy: graph, exact, filtered_graph or filtered_exact.
-	Strategy      string `protobuf:"bytes,2,opt,name=strategy,proto3" json:"strategy,omitempty"`
+	// strategy: graph, exact, filtered_graph, filtered_exact (no payload
+	// index could narrow the filter), index_exact, index_two_hop or
+	// index_graph (docs/filters.md).
+	Strategy string `protobuf:"bytes,2,opt,name=strategy,proto3" json:"strategy,omitempty"`
+	// explain is the plan of a filtered query, when asked for.
+	Explain       *QueryPlan `protobuf:"bytes,3,opt,name=explain,proto3" json:"explain,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *QueryResponse) Reset() {
 	*x = QueryResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[14]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -877,7 +1247,7 @@ func (x *QueryResponse) String() string {
 func (*QueryResponse) ProtoMessage() {}
 
 func (x *QueryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[14]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -890,7 +1260,7 @@ func (x *QueryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResponse.ProtoReflect.Descriptor instead.
 func (*QueryResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{14}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *QueryResponse) GetResults() []*QueryHit {
@@ -907,6 +1277,235 @@ func (x *QueryResponse) GetStrategy() string {
 	return ""
 }
 
+func (x *QueryResponse) GetExplain() *QueryPlan {
+	if x != nil {
+		return x.Explain
+	}
+	return nil
+}
+
+// QueryPlan is how a filtered query was answered (docs/filters.md).
+type QueryPlan struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// strategy is the plan that produced the answer; planned the one first
+	// chosen (they differ when a graph search came up short and the
+	// candidates were scanned), and reason says why.
+	Strategy string `protobuf:"bytes,1,opt,name=strategy,proto3" json:"strategy,omitempty"`
+	Planned  string `protobuf:"bytes,2,opt,name=planned,proto3" json:"planned,omitempty"`
+	Reason   string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// filter in canonical form.
+	Filter          string   `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	IndexedFields   []string `protobuf:"bytes,5,rep,name=indexed_fields,json=indexedFields,proto3" json:"indexed_fields,omitempty"`
+	UnindexedFields []string `protobuf:"bytes,6,rep,name=unindexed_fields,json=unindexedFields,proto3" json:"unindexed_fields,omitempty"`
+	LiveRecords     int64    `protobuf:"varint,7,opt,name=live_records,json=liveRecords,proto3" json:"live_records,omitempty"`
+	// candidates: the records the indexes left to consider.
+	Candidates int64 `protobuf:"varint,8,opt,name=candidates,proto3" json:"candidates,omitempty"`
+	// estimated_matches is what the planner decided on; estimate says how it
+	// was counted ("bitmaps" is exact).
+	EstimatedMatches int64  `protobuf:"varint,9,opt,name=estimated_matches,json=estimatedMatches,proto3" json:"estimated_matches,omitempty"`
+	Estimate         string `protobuf:"bytes,10,opt,name=estimate,proto3" json:"estimate,omitempty"`
+	// true_matches counts the matching records exactly.
+	TrueMatches   int64     `protobuf:"varint,11,opt,name=true_matches,json=trueMatches,proto3" json:"true_matches,omitempty"`
+	Tree          *PlanNode `protobuf:"bytes,12,opt,name=tree,proto3" json:"tree,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QueryPlan) Reset() {
+	*x = QueryPlan{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueryPlan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueryPlan) ProtoMessage() {}
+
+func (x *QueryPlan) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueryPlan.ProtoReflect.Descriptor instead.
+func (*QueryPlan) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *QueryPlan) GetStrategy() string {
+	if x != nil {
+		return x.Strategy
+	}
+	return ""
+}
+
+func (x *QueryPlan) GetPlanned() string {
+	if x != nil {
+		return x.Planned
+	}
+	return ""
+}
+
+func (x *QueryPlan) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *QueryPlan) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *QueryPlan) GetIndexedFields() []string {
+	if x != nil {
+		return x.IndexedFields
+	}
+	return nil
+}
+
+func (x *QueryPlan) GetUnindexedFields() []string {
+	if x != nil {
+		return x.UnindexedFields
+	}
+	return nil
+}
+
+func (x *QueryPlan) GetLiveRecords() int64 {
+	if x != nil {
+		return x.LiveRecords
+	}
+	return 0
+}
+
+func (x *QueryPlan) GetCandidates() int64 {
+	if x != nil {
+		return x.Candidates
+	}
+	return 0
+}
+
+func (x *QueryPlan) GetEstimatedMatches() int64 {
+	if x != nil {
+		return x.EstimatedMatches
+	}
+	return 0
+}
+
+func (x *QueryPlan) GetEstimate() string {
+	if x != nil {
+		return x.Estimate
+	}
+	return ""
+}
+
+func (x *QueryPlan) GetTrueMatches() int64 {
+	if x != nil {
+		return x.TrueMatches
+	}
+	return 0
+}
+
+func (x *QueryPlan) GetTree() *PlanNode {
+	if x != nil {
+		return x.Tree
+	}
+	return nil
+}
+
+// PlanNode is one part of a filter as the payload indexes evaluated it.
+type PlanNode struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Filter string                 `protobuf:"bytes,1,opt,name=filter,proto3" json:"filter,omitempty"`
+	// index: the type of the index that answered a field condition, empty
+	// for none and for $and, $or, $not.
+	Index string `protobuf:"bytes,2,opt,name=index,proto3" json:"index,omitempty"`
+	// sure counts records certainly matching, candidates those possibly
+	// matching (sure included).
+	Sure          int64       `protobuf:"varint,3,opt,name=sure,proto3" json:"sure,omitempty"`
+	Candidates    int64       `protobuf:"varint,4,opt,name=candidates,proto3" json:"candidates,omitempty"`
+	Children      []*PlanNode `protobuf:"bytes,5,rep,name=children,proto3" json:"children,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlanNode) Reset() {
+	*x = PlanNode{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanNode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanNode) ProtoMessage() {}
+
+func (x *PlanNode) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanNode.ProtoReflect.Descriptor instead.
+func (*PlanNode) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *PlanNode) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *PlanNode) GetIndex() string {
+	if x != nil {
+		return x.Index
+	}
+	return ""
+}
+
+func (x *PlanNode) GetSure() int64 {
+	if x != nil {
+		return x.Sure
+	}
+	return 0
+}
+
+func (x *PlanNode) GetCandidates() int64 {
+	if x != nil {
+		return x.Candidates
+	}
+	return 0
+}
+
+func (x *PlanNode) GetChildren() []*PlanNode {
+	if x != nil {
+		return x.Children
+	}
+	return nil
+}
+
 type GetRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
@@ -917,7 +1516,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[15]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -929,7 +1528,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[15]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -942,7 +1541,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{15}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetRequest) GetCollection() string {
@@ -973,7 +1572,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[16]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -985,7 +1584,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[16]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -998,7 +1597,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{16}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DeleteRequest) GetCollection() string {
@@ -1032,7 +1631,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[17]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1044,7 +1643,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[17]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1057,7 +1656,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{17}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DeleteResponse) GetDeleted() int64 {
@@ -1082,7 +1681,7 @@ type ScrollRequest struct {
 
 func (x *ScrollRequest) Reset() {
 	*x = ScrollRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[18]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1094,7 +1693,7 @@ func (x *ScrollRequest) String() string {
 func (*ScrollRequest) ProtoMessage() {}
 
 func (x *ScrollRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[18]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1107,7 +1706,7 @@ func (x *ScrollRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScrollRequest.ProtoReflect.Descriptor instead.
 func (*ScrollRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{18}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ScrollRequest) GetCollection() string {
@@ -1149,7 +1748,7 @@ type ScrollResponse struct {
 
 func (x *ScrollResponse) Reset() {
 	*x = ScrollResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[19]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1161,7 +1760,7 @@ func (x *ScrollResponse) String() string {
 func (*ScrollResponse) ProtoMessage() {}
 
 func (x *ScrollResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[19]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1174,7 +1773,7 @@ func (x *ScrollResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScrollResponse.ProtoReflect.Descriptor instead.
 func (*ScrollResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{19}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ScrollResponse) GetVectors() []*Vector {
@@ -1199,7 +1798,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[20]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1211,7 +1810,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[20]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1224,7 +1823,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{20}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{28}
 }
 
 type GetStatusResponse struct {
@@ -1241,7 +1840,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[21]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1253,7 +1852,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[21]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1266,7 +1865,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{21}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetStatusResponse) GetVersion() string {
@@ -1319,7 +1918,7 @@ type IssueTokenRequest struct {
 
 func (x *IssueTokenRequest) Reset() {
 	*x = IssueTokenRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[22]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1331,7 +1930,7 @@ func (x *IssueTokenRequest) String() string {
 func (*IssueTokenRequest) ProtoMessage() {}
 
 func (x *IssueTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[22]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1344,7 +1943,7 @@ func (x *IssueTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueTokenRequest.ProtoReflect.Descriptor instead.
 func (*IssueTokenRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{22}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{30}
 }
 
 type IssueTokenResponse struct {
@@ -1360,7 +1959,7 @@ type IssueTokenResponse struct {
 
 func (x *IssueTokenResponse) Reset() {
 	*x = IssueTokenResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[23]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1372,7 +1971,7 @@ func (x *IssueTokenResponse) String() string {
 func (*IssueTokenResponse) ProtoMessage() {}
 
 func (x *IssueTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[23]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1385,7 +1984,7 @@ func (x *IssueTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueTokenResponse.ProtoReflect.Descriptor instead.
 func (*IssueTokenResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{23}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *IssueTokenResponse) GetToken() string {
@@ -1421,7 +2020,7 @@ type Tenant struct {
 
 func (x *Tenant) Reset() {
 	*x = Tenant{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[24]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1433,7 +2032,7 @@ func (x *Tenant) String() string {
 func (*Tenant) ProtoMessage() {}
 
 func (x *Tenant) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[24]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1446,7 +2045,7 @@ func (x *Tenant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tenant.ProtoReflect.Descriptor instead.
 func (*Tenant) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{24}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Tenant) GetId() string {
@@ -1480,7 +2079,7 @@ type CreateTenantRequest struct {
 
 func (x *CreateTenantRequest) Reset() {
 	*x = CreateTenantRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[25]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1492,7 +2091,7 @@ func (x *CreateTenantRequest) String() string {
 func (*CreateTenantRequest) ProtoMessage() {}
 
 func (x *CreateTenantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[25]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1505,7 +2104,7 @@ func (x *CreateTenantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTenantRequest.ProtoReflect.Descriptor instead.
 func (*CreateTenantRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{25}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *CreateTenantRequest) GetName() string {
@@ -1523,7 +2122,7 @@ type ListTenantsRequest struct {
 
 func (x *ListTenantsRequest) Reset() {
 	*x = ListTenantsRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[26]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1535,7 +2134,7 @@ func (x *ListTenantsRequest) String() string {
 func (*ListTenantsRequest) ProtoMessage() {}
 
 func (x *ListTenantsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[26]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1548,7 +2147,7 @@ func (x *ListTenantsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTenantsRequest.ProtoReflect.Descriptor instead.
 func (*ListTenantsRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{26}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{34}
 }
 
 type ListTenantsResponse struct {
@@ -1560,7 +2159,7 @@ type ListTenantsResponse struct {
 
 func (x *ListTenantsResponse) Reset() {
 	*x = ListTenantsResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[27]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1572,7 +2171,7 @@ func (x *ListTenantsResponse) String() string {
 func (*ListTenantsResponse) ProtoMessage() {}
 
 func (x *ListTenantsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[27]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1585,7 +2184,7 @@ func (x *ListTenantsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTenantsResponse.ProtoReflect.Descriptor instead.
 func (*ListTenantsResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{27}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListTenantsResponse) GetTenants() []*Tenant {
@@ -1607,7 +2206,7 @@ type DeleteTenantRequest struct {
 
 func (x *DeleteTenantRequest) Reset() {
 	*x = DeleteTenantRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[28]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1619,7 +2218,7 @@ func (x *DeleteTenantRequest) String() string {
 func (*DeleteTenantRequest) ProtoMessage() {}
 
 func (x *DeleteTenantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[28]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1632,7 +2231,7 @@ func (x *DeleteTenantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTenantRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTenantRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{28}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DeleteTenantRequest) GetId() string {
@@ -1661,7 +2260,7 @@ type DeleteTenantResponse struct {
 
 func (x *DeleteTenantResponse) Reset() {
 	*x = DeleteTenantResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[29]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1673,7 +2272,7 @@ func (x *DeleteTenantResponse) String() string {
 func (*DeleteTenantResponse) ProtoMessage() {}
 
 func (x *DeleteTenantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[29]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1686,7 +2285,7 @@ func (x *DeleteTenantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTenantResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTenantResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{29}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DeleteTenantResponse) GetId() string {
@@ -1732,7 +2331,7 @@ type APIKey struct {
 
 func (x *APIKey) Reset() {
 	*x = APIKey{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[30]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1744,7 +2343,7 @@ func (x *APIKey) String() string {
 func (*APIKey) ProtoMessage() {}
 
 func (x *APIKey) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[30]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1757,7 +2356,7 @@ func (x *APIKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use APIKey.ProtoReflect.Descriptor instead.
 func (*APIKey) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{30}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *APIKey) GetId() string {
@@ -1832,7 +2431,7 @@ type CreateAPIKeyRequest struct {
 
 func (x *CreateAPIKeyRequest) Reset() {
 	*x = CreateAPIKeyRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[31]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1844,7 +2443,7 @@ func (x *CreateAPIKeyRequest) String() string {
 func (*CreateAPIKeyRequest) ProtoMessage() {}
 
 func (x *CreateAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[31]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1857,7 +2456,7 @@ func (x *CreateAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{31}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *CreateAPIKeyRequest) GetTenant() string {
@@ -1907,7 +2506,7 @@ type CreateAPIKeyResponse struct {
 
 func (x *CreateAPIKeyResponse) Reset() {
 	*x = CreateAPIKeyResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[32]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1919,7 +2518,7 @@ func (x *CreateAPIKeyResponse) String() string {
 func (*CreateAPIKeyResponse) ProtoMessage() {}
 
 func (x *CreateAPIKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[32]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1932,7 +2531,7 @@ func (x *CreateAPIKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAPIKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateAPIKeyResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{32}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CreateAPIKeyResponse) GetKeyInfo() *APIKey {
@@ -1960,7 +2559,7 @@ type ListAPIKeysRequest struct {
 
 func (x *ListAPIKeysRequest) Reset() {
 	*x = ListAPIKeysRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[33]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1972,7 +2571,7 @@ func (x *ListAPIKeysRequest) String() string {
 func (*ListAPIKeysRequest) ProtoMessage() {}
 
 func (x *ListAPIKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[33]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1985,7 +2584,7 @@ func (x *ListAPIKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAPIKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListAPIKeysRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{33}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListAPIKeysRequest) GetTenant() string {
@@ -2004,7 +2603,7 @@ type ListAPIKeysResponse struct {
 
 func (x *ListAPIKeysResponse) Reset() {
 	*x = ListAPIKeysResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[34]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2016,7 +2615,7 @@ func (x *ListAPIKeysResponse) String() string {
 func (*ListAPIKeysResponse) ProtoMessage() {}
 
 func (x *ListAPIKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[34]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2029,7 +2628,7 @@ func (x *ListAPIKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAPIKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListAPIKeysResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{34}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListAPIKeysResponse) GetKeys() []*APIKey {
@@ -2048,7 +2647,7 @@ type RevokeAPIKeyRequest struct {
 
 func (x *RevokeAPIKeyRequest) Reset() {
 	*x = RevokeAPIKeyRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[35]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2060,7 +2659,7 @@ func (x *RevokeAPIKeyRequest) String() string {
 func (*RevokeAPIKeyRequest) ProtoMessage() {}
 
 func (x *RevokeAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[35]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2073,7 +2672,7 @@ func (x *RevokeAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{35}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *RevokeAPIKeyRequest) GetId() string {
@@ -2095,7 +2694,7 @@ type RotateAPIKeyRequest struct {
 
 func (x *RotateAPIKeyRequest) Reset() {
 	*x = RotateAPIKeyRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[36]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2107,7 +2706,7 @@ func (x *RotateAPIKeyRequest) String() string {
 func (*RotateAPIKeyRequest) ProtoMessage() {}
 
 func (x *RotateAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[36]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2120,7 +2719,7 @@ func (x *RotateAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*RotateAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{36}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *RotateAPIKeyRequest) GetId() string {
@@ -2149,7 +2748,7 @@ type RotateAPIKeyResponse struct {
 
 func (x *RotateAPIKeyResponse) Reset() {
 	*x = RotateAPIKeyResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[37]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2161,7 +2760,7 @@ func (x *RotateAPIKeyResponse) String() string {
 func (*RotateAPIKeyResponse) ProtoMessage() {}
 
 func (x *RotateAPIKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[37]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2174,7 +2773,7 @@ func (x *RotateAPIKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateAPIKeyResponse.ProtoReflect.Descriptor instead.
 func (*RotateAPIKeyResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{37}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *RotateAPIKeyResponse) GetOldKey() *APIKey {
@@ -2210,7 +2809,7 @@ type AuditEvent struct {
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[38]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2222,7 +2821,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[38]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2235,7 +2834,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{38}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *AuditEvent) GetId() int64 {
@@ -2315,7 +2914,7 @@ type ListAuditEventsRequest struct {
 
 func (x *ListAuditEventsRequest) Reset() {
 	*x = ListAuditEventsRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[39]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2327,7 +2926,7 @@ func (x *ListAuditEventsRequest) String() string {
 func (*ListAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[39]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2340,7 +2939,7 @@ func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{39}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ListAuditEventsRequest) GetTenant() string {
@@ -2375,7 +2974,7 @@ type ListAuditEventsResponse struct {
 
 func (x *ListAuditEventsResponse) Reset() {
 	*x = ListAuditEventsResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[40]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2387,7 +2986,7 @@ func (x *ListAuditEventsResponse) String() string {
 func (*ListAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[40]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2400,7 +2999,7 @@ func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{40}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListAuditEventsResponse) GetEvents() []*AuditEvent {
@@ -2436,7 +3035,7 @@ type QuotaLimits struct {
 
 func (x *QuotaLimits) Reset() {
 	*x = QuotaLimits{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[41]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2448,7 +3047,7 @@ func (x *QuotaLimits) String() string {
 func (*QuotaLimits) ProtoMessage() {}
 
 func (x *QuotaLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[41]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2461,7 +3060,7 @@ func (x *QuotaLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuotaLimits.ProtoReflect.Descriptor instead.
 func (*QuotaLimits) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{41}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *QuotaLimits) GetQpsLimit() float64 {
@@ -2524,7 +3123,7 @@ type EffectiveQuota struct {
 
 func (x *EffectiveQuota) Reset() {
 	*x = EffectiveQuota{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[42]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2536,7 +3135,7 @@ func (x *EffectiveQuota) String() string {
 func (*EffectiveQuota) ProtoMessage() {}
 
 func (x *EffectiveQuota) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[42]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2549,7 +3148,7 @@ func (x *EffectiveQuota) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EffectiveQuota.ProtoReflect.Descriptor instead.
 func (*EffectiveQuota) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{42}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *EffectiveQuota) GetRateLimitEnabled() bool {
@@ -2607,7 +3206,7 @@ type QuotaUsage struct {
 
 func (x *QuotaUsage) Reset() {
 	*x = QuotaUsage{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[43]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2619,7 +3218,7 @@ func (x *QuotaUsage) String() string {
 func (*QuotaUsage) ProtoMessage() {}
 
 func (x *QuotaUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[43]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2632,7 +3231,7 @@ func (x *QuotaUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuotaUsage.ProtoReflect.Descriptor instead.
 func (*QuotaUsage) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{43}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *QuotaUsage) GetCollections() int64 {
@@ -2669,7 +3268,7 @@ type TenantQuota struct {
 
 func (x *TenantQuota) Reset() {
 	*x = TenantQuota{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[44]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2681,7 +3280,7 @@ func (x *TenantQuota) String() string {
 func (*TenantQuota) ProtoMessage() {}
 
 func (x *TenantQuota) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[44]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2694,7 +3293,7 @@ func (x *TenantQuota) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TenantQuota.ProtoReflect.Descriptor instead.
 func (*TenantQuota) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{44}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *TenantQuota) GetTenantId() string {
@@ -2735,7 +3334,7 @@ type GetTenantQuotaRequest struct {
 
 func (x *GetTenantQuotaRequest) Reset() {
 	*x = GetTenantQuotaRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[45]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2747,7 +3346,7 @@ func (x *GetTenantQuotaRequest) String() string {
 func (*GetTenantQuotaRequest) ProtoMessage() {}
 
 func (x *GetTenantQuotaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[45]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2760,7 +3359,7 @@ func (x *GetTenantQuotaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTenantQuotaRequest.ProtoReflect.Descriptor instead.
 func (*GetTenantQuotaRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{45}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *GetTenantQuotaRequest) GetTenant() string {
@@ -2790,7 +3389,7 @@ type SetTenantQuotaRequest struct {
 
 func (x *SetTenantQuotaRequest) Reset() {
 	*x = SetTenantQuotaRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[46]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2802,7 +3401,7 @@ func (x *SetTenantQuotaRequest) String() string {
 func (*SetTenantQuotaRequest) ProtoMessage() {}
 
 func (x *SetTenantQuotaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[46]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2815,7 +3414,7 @@ func (x *SetTenantQuotaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTenantQuotaRequest.ProtoReflect.Descriptor instead.
 func (*SetTenantQuotaRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{46}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *SetTenantQuotaRequest) GetTenant() string {
@@ -2884,7 +3483,7 @@ type KeyRateLimit struct {
 
 func (x *KeyRateLimit) Reset() {
 	*x = KeyRateLimit{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[47]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2896,7 +3495,7 @@ func (x *KeyRateLimit) String() string {
 func (*KeyRateLimit) ProtoMessage() {}
 
 func (x *KeyRateLimit) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[47]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2909,7 +3508,7 @@ func (x *KeyRateLimit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyRateLimit.ProtoReflect.Descriptor instead.
 func (*KeyRateLimit) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{47}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *KeyRateLimit) GetKeyId() string {
@@ -2963,7 +3562,7 @@ type GetKeyRateLimitRequest struct {
 
 func (x *GetKeyRateLimitRequest) Reset() {
 	*x = GetKeyRateLimitRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[48]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2975,7 +3574,7 @@ func (x *GetKeyRateLimitRequest) String() string {
 func (*GetKeyRateLimitRequest) ProtoMessage() {}
 
 func (x *GetKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[48]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2988,7 +3587,7 @@ func (x *GetKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetKeyRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*GetKeyRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{48}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *GetKeyRateLimitRequest) GetId() string {
@@ -3011,7 +3610,7 @@ type SetKeyRateLimitRequest struct {
 
 func (x *SetKeyRateLimitRequest) Reset() {
 	*x = SetKeyRateLimitRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[49]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3023,7 +3622,7 @@ func (x *SetKeyRateLimitRequest) String() string {
 func (*SetKeyRateLimitRequest) ProtoMessage() {}
 
 func (x *SetKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[49]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3036,7 +3635,7 @@ func (x *SetKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetKeyRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*SetKeyRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{49}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *SetKeyRateLimitRequest) GetId() string {
@@ -3069,7 +3668,7 @@ type ClearKeyRateLimitRequest struct {
 
 func (x *ClearKeyRateLimitRequest) Reset() {
 	*x = ClearKeyRateLimitRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[50]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3081,7 +3680,7 @@ func (x *ClearKeyRateLimitRequest) String() string {
 func (*ClearKeyRateLimitRequest) ProtoMessage() {}
 
 func (x *ClearKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[50]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3094,7 +3693,7 @@ func (x *ClearKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearKeyRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*ClearKeyRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{50}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ClearKeyRateLimitRequest) GetId() string {
@@ -3114,7 +3713,7 @@ type ClearKeyRateLimitResponse struct {
 
 func (x *ClearKeyRateLimitResponse) Reset() {
 	*x = ClearKeyRateLimitResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[51]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3126,7 +3725,7 @@ func (x *ClearKeyRateLimitResponse) String() string {
 func (*ClearKeyRateLimitResponse) ProtoMessage() {}
 
 func (x *ClearKeyRateLimitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[51]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3139,7 +3738,7 @@ func (x *ClearKeyRateLimitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearKeyRateLimitResponse.ProtoReflect.Descriptor instead.
 func (*ClearKeyRateLimitResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{51}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ClearKeyRateLimitResponse) GetKeyId() string {
@@ -3171,7 +3770,7 @@ type RateLimitConfig struct {
 
 func (x *RateLimitConfig) Reset() {
 	*x = RateLimitConfig{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[52]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3183,7 +3782,7 @@ func (x *RateLimitConfig) String() string {
 func (*RateLimitConfig) ProtoMessage() {}
 
 func (x *RateLimitConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[52]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3196,7 +3795,7 @@ func (x *RateLimitConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitConfig.ProtoReflect.Descriptor instead.
 func (*RateLimitConfig) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{52}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *RateLimitConfig) GetEnabled() bool {
@@ -3233,7 +3832,7 @@ type QuotaDefaults struct {
 
 func (x *QuotaDefaults) Reset() {
 	*x = QuotaDefaults{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[53]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3245,7 +3844,7 @@ func (x *QuotaDefaults) String() string {
 func (*QuotaDefaults) ProtoMessage() {}
 
 func (x *QuotaDefaults) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[53]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3258,7 +3857,7 @@ func (x *QuotaDefaults) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuotaDefaults.ProtoReflect.Descriptor instead.
 func (*QuotaDefaults) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{53}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *QuotaDefaults) GetMaxCollections() int64 {
@@ -3300,7 +3899,7 @@ type RequestLimits struct {
 
 func (x *RequestLimits) Reset() {
 	*x = RequestLimits{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[54]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3312,7 +3911,7 @@ func (x *RequestLimits) String() string {
 func (*RequestLimits) ProtoMessage() {}
 
 func (x *RequestLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[54]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3325,7 +3924,7 @@ func (x *RequestLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestLimits.ProtoReflect.Descriptor instead.
 func (*RequestLimits) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{54}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *RequestLimits) GetMaxBatch() int64 {
@@ -3412,7 +4011,7 @@ type ServerSettings struct {
 
 func (x *ServerSettings) Reset() {
 	*x = ServerSettings{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[55]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3424,7 +4023,7 @@ func (x *ServerSettings) String() string {
 func (*ServerSettings) ProtoMessage() {}
 
 func (x *ServerSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[55]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3437,7 +4036,7 @@ func (x *ServerSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerSettings.ProtoReflect.Descriptor instead.
 func (*ServerSettings) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{55}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *ServerSettings) GetVersion() string {
@@ -3530,7 +4129,7 @@ type RuntimeConfig struct {
 
 func (x *RuntimeConfig) Reset() {
 	*x = RuntimeConfig{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[56]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3542,7 +4141,7 @@ func (x *RuntimeConfig) String() string {
 func (*RuntimeConfig) ProtoMessage() {}
 
 func (x *RuntimeConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[56]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3555,7 +4154,7 @@ func (x *RuntimeConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeConfig.ProtoReflect.Descriptor instead.
 func (*RuntimeConfig) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{56}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *RuntimeConfig) GetRateLimiting() *RateLimitConfig {
@@ -3587,7 +4186,7 @@ type GetRuntimeConfigRequest struct {
 
 func (x *GetRuntimeConfigRequest) Reset() {
 	*x = GetRuntimeConfigRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[57]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3599,7 +4198,7 @@ func (x *GetRuntimeConfigRequest) String() string {
 func (*GetRuntimeConfigRequest) ProtoMessage() {}
 
 func (x *GetRuntimeConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[57]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3612,7 +4211,7 @@ func (x *GetRuntimeConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRuntimeConfigRequest.ProtoReflect.Descriptor instead.
 func (*GetRuntimeConfigRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{57}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{65}
 }
 
 // SetRateLimitConfigRequest changes the fields it sets.
@@ -3629,7 +4228,7 @@ type SetRateLimitConfigRequest struct {
 
 func (x *SetRateLimitConfigRequest) Reset() {
 	*x = SetRateLimitConfigRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[58]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3641,7 +4240,7 @@ func (x *SetRateLimitConfigRequest) String() string {
 func (*SetRateLimitConfigRequest) ProtoMessage() {}
 
 func (x *SetRateLimitConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[58]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3654,7 +4253,7 @@ func (x *SetRateLimitConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetRateLimitConfigRequest.ProtoReflect.Descriptor instead.
 func (*SetRateLimitConfigRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{58}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *SetRateLimitConfigRequest) GetEnabled() bool {
@@ -3686,16 +4285,46 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\n" +
 	"HNSWParams\x12\f\n" +
 	"\x01m\x18\x01 \x01(\x05R\x01m\x12'\n" +
-	"\x0fef_construction\x18\x02 \x01(\x05R\x0eefConstruction\"\x8d\x01\n" +
+	"\x0fef_construction\x18\x02 \x01(\x05R\x0eefConstruction\"\x93\x02\n" +
 	"\x17CreateCollectionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tdimension\x18\x02 \x01(\x05R\tdimension\x12\x16\n" +
 	"\x06metric\x18\x03 \x01(\tR\x06metric\x12(\n" +
-	"\x04hnsw\x18\x04 \x01(\v2\x14.akidb.v1.HNSWParamsR\x04hnsw\"d\n" +
+	"\x04hnsw\x18\x04 \x01(\v2\x14.akidb.v1.HNSWParamsR\x04hnsw\x12H\n" +
+	"\aindexes\x18\x05 \x03(\v2..akidb.v1.CreateCollectionRequest.IndexesEntryR\aindexes\x1a:\n" +
+	"\fIndexesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xba\x01\n" +
+	"\x05Index\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x14\n" +
+	"\x05state\x18\x03 \x01(\tR\x05state\x12\x16\n" +
+	"\x06values\x18\x04 \x01(\x03R\x06values\x12\x18\n" +
+	"\arecords\x18\x05 \x01(\x03R\arecords\x12\x1c\n" +
+	"\tunindexed\x18\x06 \x01(\x03R\tunindexed\x12!\n" +
+	"\fmemory_bytes\x18\a \x01(\x03R\vmemoryBytes\"^\n" +
+	"\x12CreateIndexRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12\x14\n" +
+	"\x05field\x18\x02 \x01(\tR\x05field\x12\x12\n" +
+	"\x04type\x18\x03 \x01(\tR\x04type\"4\n" +
+	"\x12ListIndexesRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\"@\n" +
+	"\x13ListIndexesResponse\x12)\n" +
+	"\aindexes\x18\x01 \x03(\v2\x0f.akidb.v1.IndexR\aindexes\"H\n" +
+	"\x10DropIndexRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12\x14\n" +
+	"\x05field\x18\x02 \x01(\tR\x05field\"\x13\n" +
+	"\x11DropIndexResponse\"d\n" +
 	"\x0fCollectionStats\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\x03R\x05count\x12\x18\n" +
 	"\adeleted\x18\x02 \x01(\x03R\adeleted\x12!\n" +
-	"\fmemory_bytes\x18\x03 \x01(\x03R\vmemoryBytes\"\xec\x01\n" +
+	"\fmemory_bytes\x18\x03 \x01(\x03R\vmemoryBytes\"\x97\x02\n" +
 	"\n" +
 	"Collection\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
@@ -3704,7 +4333,8 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\x04hnsw\x18\x04 \x01(\v2\x14.akidb.v1.HNSWParamsR\x04hnsw\x129\n" +
 	"\n" +
 	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12/\n" +
-	"\x05stats\x18\x06 \x01(\v2\x19.akidb.v1.CollectionStatsR\x05stats\"\x18\n" +
+	"\x05stats\x18\x06 \x01(\v2\x19.akidb.v1.CollectionStatsR\x05stats\x12)\n" +
+	"\aindexes\x18\a \x03(\v2\x0f.akidb.v1.IndexR\aindexes\"\x18\n" +
 	"\x16ListCollectionsRequest\"Q\n" +
 	"\x17ListCollectionsResponse\x126\n" +
 	"\vcollections\x18\x01 \x03(\v2\x14.akidb.v1.CollectionR\vcollections\"*\n" +
@@ -3723,7 +4353,7 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"collection\x12*\n" +
 	"\avectors\x18\x02 \x03(\v2\x10.akidb.v1.VectorR\avectors\",\n" +
 	"\x0eUpsertResponse\x12\x1a\n" +
-	"\bupserted\x18\x01 \x01(\x03R\bupserted\"\x87\x02\n" +
+	"\bupserted\x18\x01 \x01(\x03R\bupserted\"\xa1\x02\n" +
 	"\fQueryRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -3735,16 +4365,42 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"filterJson\x12\x14\n" +
 	"\x05exact\x18\x06 \x01(\bR\x05exact\x12%\n" +
 	"\x0einclude_vector\x18\a \x01(\bR\rincludeVector\x12.\n" +
-	"\x10include_metadata\x18\b \x01(\bH\x00R\x0fincludeMetadata\x88\x01\x01B\x13\n" +
+	"\x10include_metadata\x18\b \x01(\bH\x00R\x0fincludeMetadata\x88\x01\x01\x12\x18\n" +
+	"\aexplain\x18\t \x01(\bR\aexplainB\x13\n" +
 	"\x11_include_metadata\"}\n" +
 	"\bQueryHit\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x02R\x05score\x123\n" +
 	"\bmetadata\x18\x03 \x01(\v2\x17.google.protobuf.StructR\bmetadata\x12\x16\n" +
-	"\x06vector\x18\x04 \x03(\x02R\x06vector\"Y\n" +
+	"\x06vector\x18\x04 \x03(\x02R\x06vector\"\x88\x01\n" +
 	"\rQueryResponse\x12,\n" +
 	"\aresults\x18\x01 \x03(\v2\x12.akidb.v1.QueryHitR\aresults\x12\x1a\n" +
-	"\bstrategy\x18\x02 \x01(\tR\bstrategy\"<\n" +
+	"\bstrategy\x18\x02 \x01(\tR\bstrategy\x12-\n" +
+	"\aexplain\x18\x03 \x01(\v2\x13.akidb.v1.QueryPlanR\aexplain\"\x9a\x03\n" +
+	"\tQueryPlan\x12\x1a\n" +
+	"\bstrategy\x18\x01 \x01(\tR\bstrategy\x12\x18\n" +
+	"\aplanned\x18\x02 \x01(\tR\aplanned\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x16\n" +
+	"\x06filter\x18\x04 \x01(\tR\x06filter\x12%\n" +
+	"\x0eindexed_fields\x18\x05 \x03(\tR\rindexedFields\x12)\n" +
+	"\x10unindexed_fields\x18\x06 \x03(\tR\x0funindexedFields\x12!\n" +
+	"\flive_records\x18\a \x01(\x03R\vliveRecords\x12\x1e\n" +
+	"\n" +
+	"candidates\x18\b \x01(\x03R\n" +
+	"candidates\x12+\n" +
+	"\x11estimated_matches\x18\t \x01(\x03R\x10estimatedMatches\x12\x1a\n" +
+	"\bestimate\x18\n" +
+	" \x01(\tR\bestimate\x12!\n" +
+	"\ftrue_matches\x18\v \x01(\x03R\vtrueMatches\x12&\n" +
+	"\x04tree\x18\f \x01(\v2\x12.akidb.v1.PlanNodeR\x04tree\"\x9c\x01\n" +
+	"\bPlanNode\x12\x16\n" +
+	"\x06filter\x18\x01 \x01(\tR\x06filter\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\tR\x05index\x12\x12\n" +
+	"\x04sure\x18\x03 \x01(\x03R\x04sure\x12\x1e\n" +
+	"\n" +
+	"candidates\x18\x04 \x01(\x03R\n" +
+	"candidates\x12.\n" +
+	"\bchildren\x18\x05 \x03(\v2\x12.akidb.v1.PlanNodeR\bchildren\"<\n" +
 	"\n" +
 	"GetRequest\x12\x1e\n" +
 	"\n" +
@@ -3984,7 +4640,7 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\n" +
 	"\b_enabledB\x0e\n" +
 	"\f_default_qpsB\x1b\n" +
-	"\x19_default_burst_multiplier2\xfa\x04\n" +
+	"\x19_default_burst_multiplier2\xca\x06\n" +
 	"\x11CollectionService\x12K\n" +
 	"\x10CreateCollection\x12!.akidb.v1.CreateCollectionRequest\x1a\x14.akidb.v1.Collection\x12V\n" +
 	"\x0fListCollections\x12 .akidb.v1.ListCollectionsRequest\x1a!.akidb.v1.ListCollectionsResponse\x12E\n" +
@@ -3994,7 +4650,10 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\x05Query\x12\x16.akidb.v1.QueryRequest\x1a\x17.akidb.v1.QueryResponse\x12-\n" +
 	"\x03Get\x12\x14.akidb.v1.GetRequest\x1a\x10.akidb.v1.Vector\x12;\n" +
 	"\x06Delete\x12\x17.akidb.v1.DeleteRequest\x1a\x18.akidb.v1.DeleteResponse\x12;\n" +
-	"\x06Scroll\x12\x17.akidb.v1.ScrollRequest\x1a\x18.akidb.v1.ScrollResponse2\xb1\n" +
+	"\x06Scroll\x12\x17.akidb.v1.ScrollRequest\x1a\x18.akidb.v1.ScrollResponse\x12<\n" +
+	"\vCreateIndex\x12\x1c.akidb.v1.CreateIndexRequest\x1a\x0f.akidb.v1.Index\x12J\n" +
+	"\vListIndexes\x12\x1c.akidb.v1.ListIndexesRequest\x1a\x1d.akidb.v1.ListIndexesResponse\x12D\n" +
+	"\tDropIndex\x12\x1a.akidb.v1.DropIndexRequest\x1a\x1b.akidb.v1.DropIndexResponse2\xb1\n" +
 	"\n" +
 	"\x11ManagementService\x12D\n" +
 	"\tGetStatus\x12\x1a.akidb.v1.GetStatusRequest\x1a\x1b.akidb.v1.GetStatusResponse\x12G\n" +
@@ -4028,159 +4687,180 @@ func file_akidb_v1_akidb_proto_rawDescGZIP() []byte {
 	return file_akidb_v1_akidb_proto_rawDescData
 }
 
-var file_akidb_v1_akidb_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
+var file_akidb_v1_akidb_proto_msgTypes = make([]protoimpl.MessageInfo, 68)
 var file_akidb_v1_akidb_proto_goTypes = []any{
 	(*HNSWParams)(nil),                // 0: akidb.v1.HNSWParams
 	(*CreateCollectionRequest)(nil),   // 1: akidb.v1.CreateCollectionRequest
-	(*CollectionStats)(nil),           // 2: akidb.v1.CollectionStats
-	(*Collection)(nil),                // 3: akidb.v1.Collection
-	(*ListCollectionsRequest)(nil),    // 4: akidb.v1.ListCollectionsRequest
-	(*ListCollectionsResponse)(nil),   // 5: akidb.v1.ListCollectionsResponse
-	(*GetCollectionRequest)(nil),      // 6: akidb.v1.GetCollectionRequest
-	(*DeleteCollectionRequest)(nil),   // 7: akidb.v1.DeleteCollectionRequest
-	(*DeleteCollectionResponse)(nil),  // 8: akidb.v1.DeleteCollectionResponse
-	(*Vector)(nil),                    // 9: akidb.v1.Vector
-	(*UpsertRequest)(nil),             // 10: akidb.v1.UpsertRequest
-	(*UpsertResponse)(nil),            // 11: akidb.v1.UpsertResponse
-	(*QueryRequest)(nil),              // 12: akidb.v1.QueryRequest
-	(*QueryHit)(nil),                  // 13: akidb.v1.QueryHit
-	(*QueryResponse)(nil),             // 14: akidb.v1.QueryResponse
-	(*GetRequest)(nil),                // 15: akidb.v1.GetRequest
-	(*DeleteRequest)(nil),             // 16: akidb.v1.DeleteRequest
-	(*DeleteResponse)(nil),            // 17: akidb.v1.DeleteResponse
-	(*ScrollRequest)(nil),             // 18: akidb.v1.ScrollRequest
-	(*ScrollResponse)(nil),            // 19: akidb.v1.ScrollResponse
-	(*GetStatusRequest)(nil),          // 20: akidb.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),         // 21: akidb.v1.GetStatusResponse
-	(*IssueTokenRequest)(nil),         // 22: akidb.v1.IssueTokenRequest
-	(*IssueTokenResponse)(nil),        // 23: akidb.v1.IssueTokenResponse
-	(*Tenant)(nil),                    // 24: akidb.v1.Tenant
-	(*CreateTenantRequest)(nil),       // 25: akidb.v1.CreateTenantRequest
-	(*ListTenantsRequest)(nil),        // 26: akidb.v1.ListTenantsRequest
-	(*ListTenantsResponse)(nil),       // 27: akidb.v1.ListTenantsResponse
-	(*DeleteTenantRequest)(nil),       // 28: akidb.v1.DeleteTenantRequest
-	(*DeleteTenantResponse)(nil),      // 29: akidb.v1.DeleteTenantResponse
-	(*APIKey)(nil),                    // 30: akidb.v1.APIKey
-	(*CreateAPIKeyRequest)(nil),       // 31: akidb.v1.CreateAPIKeyRequest
-	(*CreateAPIKeyResponse)(nil),      // 32: akidb.v1.CreateAPIKeyResponse
-	(*ListAPIKeysRequest)(nil),        // 33: akidb.v1.ListAPIKeysRequest
-	(*ListAPIKeysResponse)(nil),       // 34: akidb.v1.ListAPIKeysResponse
-	(*RevokeAPIKeyRequest)(nil),       // 35: akidb.v1.RevokeAPIKeyRequest
-	(*RotateAPIKeyRequest)(nil),       // 36: akidb.v1.RotateAPIKeyRequest
-	(*RotateAPIKeyResponse)(nil),      // 37: akidb.v1.RotateAPIKeyResponse
-	(*AuditEvent)(nil),                // 38: akidb.v1.AuditEvent
-	(*ListAuditEventsRequest)(nil),    // 39: akidb.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil),   // 40: akidb.v1.ListAuditEventsResponse
-	(*QuotaLimits)(nil),               // 41: akidb.v1.QuotaLimits
-	(*EffectiveQuota)(nil),            // 42: akidb.v1.EffectiveQuota
-	(*QuotaUsage)(nil),                // 43: akidb.v1.QuotaUsage
-	(*TenantQuota)(nil),               // 44: akidb.v1.TenantQuota
-	(*GetTenantQuotaRequest)(nil),     // 45: akidb.v1.GetTenantQuotaRequest
-	(*SetTenantQuotaRequest)(nil),     // 46: akidb.v1.SetTenantQuotaRequest
-	(*KeyRateLimit)(nil),              // 47: akidb.v1.KeyRateLimit
-	(*GetKeyRateLimitRequest)(nil),    // 48: akidb.v1.GetKeyRateLimitRequest
-	(*SetKeyRateLimitRequest)(nil),    // 49: akidb.v1.SetKeyRateLimitRequest
-	(*ClearKeyRateLimitRequest)(nil),  // 50: akidb.v1.ClearKeyRateLimitRequest
-	(*ClearKeyRateLimitResponse)(nil), // 51: akidb.v1.ClearKeyRateLimitResponse
-	(*RateLimitConfig)(nil),           // 52: akidb.v1.RateLimitConfig
-	(*QuotaDefaults)(nil),             // 53: akidb.v1.QuotaDefaults
-	(*RequestLimits)(nil),             // 54: akidb.v1.RequestLimits
-	(*ServerSettings)(nil),            // 55: akidb.v1.ServerSettings
-	(*RuntimeConfig)(nil),             // 56: akidb.v1.RuntimeConfig
-	(*GetRuntimeConfigRequest)(nil),   // 57: akidb.v1.GetRuntimeConfigRequest
-	(*SetRateLimitConfigRequest)(nil), // 58: akidb.v1.SetRateLimitConfigRequest
-	(*timestamppb.Timestamp)(nil),     // 59: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),           // 60: google.protobuf.Struct
+	(*Index)(nil),                     // 2: akidb.v1.Index
+	(*CreateIndexRequest)(nil),        // 3: akidb.v1.CreateIndexRequest
+	(*ListIndexesRequest)(nil),        // 4: akidb.v1.ListIndexesRequest
+	(*ListIndexesResponse)(nil),       // 5: akidb.v1.ListIndexesResponse
+	(*DropIndexRequest)(nil),          // 6: akidb.v1.DropIndexRequest
+	(*DropIndexResponse)(nil),         // 7: akidb.v1.DropIndexResponse
+	(*CollectionStats)(nil),           // 8: akidb.v1.CollectionStats
+	(*Collection)(nil),                // 9: akidb.v1.Collection
+	(*ListCollectionsRequest)(nil),    // 10: akidb.v1.ListCollectionsRequest
+	(*ListCollectionsResponse)(nil),   // 11: akidb.v1.ListCollectionsResponse
+	(*GetCollectionRequest)(nil),      // 12: akidb.v1.GetCollectionRequest
+	(*DeleteCollectionRequest)(nil),   // 13: akidb.v1.DeleteCollectionRequest
+	(*DeleteCollectionResponse)(nil),  // 14: akidb.v1.DeleteCollectionResponse
+	(*Vector)(nil),                    // 15: akidb.v1.Vector
+	(*UpsertRequest)(nil),             // 16: akidb.v1.UpsertRequest
+	(*UpsertResponse)(nil),            // 17: akidb.v1.UpsertResponse
+	(*QueryRequest)(nil),              // 18: akidb.v1.QueryRequest
+	(*QueryHit)(nil),                  // 19: akidb.v1.QueryHit
+	(*QueryResponse)(nil),             // 20: akidb.v1.QueryResponse
+	(*QueryPlan)(nil),                 // 21: akidb.v1.QueryPlan
+	(*PlanNode)(nil),                  // 22: akidb.v1.PlanNode
+	(*GetRequest)(nil),                // 23: akidb.v1.GetRequest
+	(*DeleteRequest)(nil),             // 24: akidb.v1.DeleteRequest
+	(*DeleteResponse)(nil),            // 25: akidb.v1.DeleteResponse
+	(*ScrollRequest)(nil),             // 26: akidb.v1.ScrollRequest
+	(*ScrollResponse)(nil),            // 27: akidb.v1.ScrollResponse
+	(*GetStatusRequest)(nil),          // 28: akidb.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),         // 29: akidb.v1.GetStatusResponse
+	(*IssueTokenRequest)(nil),         // 30: akidb.v1.IssueTokenRequest
+	(*IssueTokenResponse)(nil),        // 31: akidb.v1.IssueTokenResponse
+	(*Tenant)(nil),                    // 32: akidb.v1.Tenant
+	(*CreateTenantRequest)(nil),       // 33: akidb.v1.CreateTenantRequest
+	(*ListTenantsRequest)(nil),        // 34: akidb.v1.ListTenantsRequest
+	(*ListTenantsResponse)(nil),       // 35: akidb.v1.ListTenantsResponse
+	(*DeleteTenantRequest)(nil),       // 36: akidb.v1.DeleteTenantRequest
+	(*DeleteTenantResponse)(nil),      // 37: akidb.v1.DeleteTenantResponse
+	(*APIKey)(nil),                    // 38: akidb.v1.APIKey
+	(*CreateAPIKeyRequest)(nil),       // 39: akidb.v1.CreateAPIKeyRequest
+	(*CreateAPIKeyResponse)(nil),      // 40: akidb.v1.CreateAPIKeyResponse
+	(*ListAPIKeysRequest)(nil),        // 41: akidb.v1.ListAPIKeysRequest
+	(*ListAPIKeysResponse)(nil),       // 42: akidb.v1.ListAPIKeysResponse
+	(*RevokeAPIKeyRequest)(nil),       // 43: akidb.v1.RevokeAPIKeyRequest
+	(*RotateAPIKeyRequest)(nil),       // 44: akidb.v1.RotateAPIKeyRequest
+	(*RotateAPIKeyResponse)(nil),      // 45: akidb.v1.RotateAPIKeyResponse
+	(*AuditEvent)(nil),                // 46: akidb.v1.AuditEvent
+	(*ListAuditEventsRequest)(nil),    // 47: akidb.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),   // 48: akidb.v1.ListAuditEventsResponse
+	(*QuotaLimits)(nil),               // 49: akidb.v1.QuotaLimits
+	(*EffectiveQuota)(nil),            // 50: akidb.v1.EffectiveQuota
+	(*QuotaUsage)(nil),                // 51: akidb.v1.QuotaUsage
+	(*TenantQuota)(nil),               // 52: akidb.v1.TenantQuota
+	(*GetTenantQuotaRequest)(nil),     // 53: akidb.v1.GetTenantQuotaRequest
+	(*SetTenantQuotaRequest)(nil),     // 54: akidb.v1.SetTenantQuotaRequest
+	(*KeyRateLimit)(nil),              // 55: akidb.v1.KeyRateLimit
+	(*GetKeyRateLimitRequest)(nil),    // 56: akidb.v1.GetKeyRateLimitRequest
+	(*SetKeyRateLimitRequest)(nil),    // 57: akidb.v1.SetKeyRateLimitRequest
+	(*ClearKeyRateLimitRequest)(nil),  // 58: akidb.v1.ClearKeyRateLimitRequest
+	(*ClearKeyRateLimitResponse)(nil), // 59: akidb.v1.ClearKeyRateLimitResponse
+	(*RateLimitConfig)(nil),           // 60: akidb.v1.RateLimitConfig
+	(*QuotaDefaults)(nil),             // 61: akidb.v1.QuotaDefaults
+	(*RequestLimits)(nil),             // 62: akidb.v1.RequestLimits
+	(*ServerSettings)(nil),            // 63: akidb.v1.ServerSettings
+	(*RuntimeConfig)(nil),             // 64: akidb.v1.RuntimeConfig
+	(*GetRuntimeConfigRequest)(nil),   // 65: akidb.v1.GetRuntimeConfigRequest
+	(*SetRateLimitConfigRequest)(nil), // 66: akidb.v1.SetRateLimitConfigRequest
+	nil,                               // 67: akidb.v1.CreateCollectionRequest.IndexesEntry
+	(*timestamppb.Timestamp)(nil),     // 68: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),           // 69: google.protobuf.Struct
 }
 var file_akidb_v1_akidb_proto_depIdxs = []int32{
 	0,  // 0: akidb.v1.CreateCollectionRequest.hnsw:type_name -> akidb.v1.HNSWParams
-	0,  // 1: akidb.v1.Collection.hnsw:type_name -> akidb.v1.HNSWParams
-	59, // 2: akidb.v1.Collection.created_at:type_name -> google.protobuf.Timestamp
-	2,  // 3: akidb.v1.Collection.stats:type_name -> akidb.v1.CollectionStats
-	3,  // 4: akidb.v1.ListCollectionsResponse.collections:type_name -> akidb.v1.Collection
-	60, // 5: akidb.v1.Vector.metadata:type_name -> google.protobuf.Struct
-	9,  // 6: akidb.v1.UpsertRequest.vectors:type_name -> akidb.v1.Vector
-	60, // 7: akidb.v1.QueryHit.metadata:type_name -> google.protobuf.Struct
-	13, // 8: akidb.v1.QueryResponse.results:type_name -> akidb.v1.QueryHit
-	9,  // 9: akidb.v1.ScrollResponse.vectors:type_name -> akidb.v1.Vector
-	59, // 10: akidb.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	59, // 11: akidb.v1.Tenant.created_at:type_name -> google.protobuf.Timestamp
-	24, // 12: akidb.v1.ListTenantsResponse.tenants:type_name -> akidb.v1.Tenant
-	59, // 13: akidb.v1.APIKey.created_at:type_name -> google.protobuf.Timestamp
-	59, // 14: akidb.v1.APIKey.expires_at:type_name -> google.protobuf.Timestamp
-	59, // 15: akidb.v1.APIKey.revoked_at:type_name -> google.protobuf.Timestamp
-	30, // 16: akidb.v1.CreateAPIKeyResponse.key_info:type_name -> akidb.v1.APIKey
-	30, // 17: akidb.v1.ListAPIKeysResponse.keys:type_name -> akidb.v1.APIKey
-	30, // 18: akidb.v1.RotateAPIKeyResponse.old_key:type_name -> akidb.v1.APIKey
-	32, // 19: akidb.v1.RotateAPIKeyResponse.new_key:type_name -> akidb.v1.CreateAPIKeyResponse
-	59, // 20: akidb.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	38, // 21: akidb.v1.ListAuditEventsResponse.events:type_name -> akidb.v1.AuditEvent
-	59, // 22: akidb.v1.QuotaLimits.updated_at:type_name -> google.protobuf.Timestamp
-	41, // 23: akidb.v1.TenantQuota.quota:type_name -> akidb.v1.QuotaLimits
-	42, // 24: akidb.v1.TenantQuota.effective:type_name -> akidb.v1.EffectiveQuota
-	43, // 25: akidb.v1.TenantQuota.usage:type_name -> akidb.v1.QuotaUsage
-	59, // 26: akidb.v1.KeyRateLimit.updated_at:type_name -> google.protobuf.Timestamp
-	54, // 27: akidb.v1.ServerSettings.request_limits:type_name -> akidb.v1.RequestLimits
-	52, // 28: akidb.v1.RuntimeConfig.rate_limiting:type_name -> akidb.v1.RateLimitConfig
-	53, // 29: akidb.v1.RuntimeConfig.quota_defaults:type_name -> akidb.v1.QuotaDefaults
-	55, // 30: akidb.v1.RuntimeConfig.server:type_name -> akidb.v1.ServerSettings
-	1,  // 31: akidb.v1.CollectionService.CreateCollection:input_type -> akidb.v1.CreateCollectionRequest
-	4,  // 32: akidb.v1.CollectionService.ListCollections:input_type -> akidb.v1.ListCollectionsRequest
-	6,  // 33: akidb.v1.CollectionService.GetCollection:input_type -> akidb.v1.GetCollectionRequest
-	7,  // 34: akidb.v1.CollectionService.DeleteCollection:input_type -> akidb.v1.DeleteCollectionRequest
-	10, // 35: akidb.v1.CollectionService.Upsert:input_type -> akidb.v1.UpsertRequest
-	12, // 36: akidb.v1.CollectionService.Query:input_type -> akidb.v1.QueryRequest
-	15, // 37: akidb.v1.CollectionService.Get:input_type -> akidb.v1.GetRequest
-	16, // 38: akidb.v1.CollectionService.Delete:input_type -> akidb.v1.DeleteRequest
-	18, // 39: akidb.v1.CollectionService.Scroll:input_type -> akidb.v1.ScrollRequest
-	20, // 40: akidb.v1.ManagementService.GetStatus:input_type -> akidb.v1.GetStatusRequest
-	22, // 41: akidb.v1.ManagementService.IssueToken:input_type -> akidb.v1.IssueTokenRequest
-	25, // 42: akidb.v1.ManagementService.CreateTenant:input_type -> akidb.v1.CreateTenantRequest
-	26, // 43: akidb.v1.ManagementService.ListTenants:input_type -> akidb.v1.ListTenantsRequest
-	28, // 44: akidb.v1.ManagementService.DeleteTenant:input_type -> akidb.v1.DeleteTenantRequest
-	31, // 45: akidb.v1.ManagementService.CreateAPIKey:input_type -> akidb.v1.CreateAPIKeyRequest
-	33, // 46: akidb.v1.ManagementService.ListAPIKeys:input_type -> akidb.v1.ListAPIKeysRequest
-	35, // 47: akidb.v1.ManagementService.RevokeAPIKey:input_type -> akidb.v1.RevokeAPIKeyRequest
-	36, // 48: akidb.v1.ManagementService.RotateAPIKey:input_type -> akidb.v1.RotateAPIKeyRequest
-	39, // 49: akidb.v1.ManagementService.ListAuditEvents:input_type -> akidb.v1.ListAuditEventsRequest
-	45, // 50: akidb.v1.ManagementService.GetTenantQuota:input_type -> akidb.v1.GetTenantQuotaRequest
-	46, // 51: akidb.v1.ManagementService.SetTenantQuota:input_type -> akidb.v1.SetTenantQuotaRequest
-	48, // 52: akidb.v1.ManagementService.GetKeyRateLimit:input_type -> akidb.v1.GetKeyRateLimitRequest
-	49, // 53: akidb.v1.ManagementService.SetKeyRateLimit:input_type -> akidb.v1.SetKeyRateLimitRequest
-	50, // 54: akidb.v1.ManagementService.ClearKeyRateLimit:input_type -> akidb.v1.ClearKeyRateLimitRequest
-	57, // 55: akidb.v1.ManagementService.GetRuntimeConfig:input_type -> akidb.v1.GetRuntimeConfigRequest
-	58, // 56: akidb.v1.ManagementService.SetRateLimitConfig:input_type -> akidb.v1.SetRateLimitConfigRequest
-	3,  // 57: akidb.v1.CollectionService.CreateCollection:output_type -> akidb.v1.Collection
-	5,  // 58: akidb.v1.CollectionService.ListCollections:output_type -> akidb.v1.ListCollectionsResponse
-	3,  // 59: akidb.v1.CollectionService.GetCollection:output_type -> akidb.v1.Collection
-	8,  // 60: akidb.v1.CollectionService.DeleteCollection:output_type -> akidb.v1.DeleteCollectionResponse
-	11, // 61: akidb.v1.CollectionService.Upsert:output_type -> akidb.v1.UpsertResponse
-	14, // 62: akidb.v1.CollectionService.Query:output_type -> akidb.v1.QueryResponse
-	9,  // 63: akidb.v1.CollectionService.Get:output_type -> akidb.v1.Vector
-	17, // 64: akidb.v1.CollectionService.Delete:output_type -> akidb.v1.DeleteResponse
-	19, // 65: akidb.v1.CollectionService.Scroll:output_type -> akidb.v1.ScrollResponse
-	21, // 66: akidb.v1.ManagementService.GetStatus:output_type -> akidb.v1.GetStatusResponse
-	23, // 67: akidb.v1.ManagementService.IssueToken:output_type -> akidb.v1.IssueTokenResponse
-	24, // 68: akidb.v1.ManagementService.CreateTenant:output_type -> akidb.v1.Tenant
-	27, // 69: akidb.v1.ManagementService.ListTenants:output_type -> akidb.v1.ListTenantsResponse
-	29, // 70: akidb.v1.ManagementService.DeleteTenant:output_type -> akidb.v1.DeleteTenantResponse
-	32, // 71: akidb.v1.ManagementService.CreateAPIKey:output_type -> akidb.v1.CreateAPIKeyResponse
-	34, // 72: akidb.v1.ManagementService.ListAPIKeys:output_type -> akidb.v1.ListAPIKeysResponse
-	30, // 73: akidb.v1.ManagementService.RevokeAPIKey:output_type -> akidb.v1.APIKey
-	37, // 74: akidb.v1.ManagementService.RotateAPIKey:output_type -> akidb.v1.RotateAPIKeyResponse
-	40, // 75: akidb.v1.ManagementService.ListAuditEvents:output_type -> akidb.v1.ListAuditEventsResponse
-	44, // 76: akidb.v1.ManagementService.GetTenantQuota:output_type -> akidb.v1.TenantQuota
-	44, // 77: akidb.v1.ManagementService.SetTenantQuota:output_type -> akidb.v1.TenantQuota
-	47, // 78: akidb.v1.ManagementService.GetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
-	47, // 79: akidb.v1.ManagementService.SetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
-	51, // 80: akidb.v1.ManagementService.ClearKeyRateLimit:output_type -> akidb.v1.ClearKeyRateLimitResponse
-	56, // 81: akidb.v1.ManagementService.GetRuntimeConfig:output_type -> akidb.v1.RuntimeConfig
-	56, // 82: akidb.v1.ManagementService.SetRateLimitConfig:output_type -> akidb.v1.RuntimeConfig
-	57, // [57:83] is the sub-list for method output_type
-	31, // [31:57] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	67, // 1: akidb.v1.CreateCollectionRequest.indexes:type_name -> akidb.v1.CreateCollectionRequest.IndexesEntry
+	2,  // 2: akidb.v1.ListIndexesResponse.indexes:type_name -> akidb.v1.Index
+	0,  // 3: akidb.v1.Collection.hnsw:type_name -> akidb.v1.HNSWParams
+	68, // 4: akidb.v1.Collection.created_at:type_name -> google.protobuf.Timestamp
+	8,  // 5: akidb.v1.Collection.stats:type_name -> akidb.v1.CollectionStats
+	2,  // 6: akidb.v1.Collection.indexes:type_name -> akidb.v1.Index
+	9,  // 7: akidb.v1.ListCollectionsResponse.collections:type_name -> akidb.v1.Collection
+	69, // 8: akidb.v1.Vector.metadata:type_name -> google.protobuf.Struct
+	15, // 9: akidb.v1.UpsertRequest.vectors:type_name -> akidb.v1.Vector
+	69, // 10: akidb.v1.QueryHit.metadata:type_name -> google.protobuf.Struct
+	19, // 11: akidb.v1.QueryResponse.results:type_name -> akidb.v1.QueryHit
+	21, // 12: akidb.v1.QueryResponse.explain:type_name -> akidb.v1.QueryPlan
+	22, // 13: akidb.v1.QueryPlan.tree:type_name -> akidb.v1.PlanNode
+	22, // 14: akidb.v1.PlanNode.children:type_name -> akidb.v1.PlanNode
+	15, // 15: akidb.v1.ScrollResponse.vectors:type_name -> akidb.v1.Vector
+	68, // 16: akidb.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	68, // 17: akidb.v1.Tenant.created_at:type_name -> google.protobuf.Timestamp
+	32, // 18: akidb.v1.ListTenantsResponse.tenants:type_name -> akidb.v1.Tenant
+	68, // 19: akidb.v1.APIKey.created_at:type_name -> google.protobuf.Timestamp
+	68, // 20: akidb.v1.APIKey.expires_at:type_name -> google.protobuf.Timestamp
+	68, // 21: akidb.v1.APIKey.revoked_at:type_name -> google.protobuf.Timestamp
+	38, // 22: akidb.v1.CreateAPIKeyResponse.key_info:type_name -> akidb.v1.APIKey
+	38, // 23: akidb.v1.ListAPIKeysResponse.keys:type_name -> akidb.v1.APIKey
+	38, // 24: akidb.v1.RotateAPIKeyResponse.old_key:type_name -> akidb.v1.APIKey
+	40, // 25: akidb.v1.RotateAPIKeyResponse.new_key:type_name -> akidb.v1.CreateAPIKeyResponse
+	68, // 26: akidb.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	46, // 27: akidb.v1.ListAuditEventsResponse.events:type_name -> akidb.v1.AuditEvent
+	68, // 28: akidb.v1.QuotaLimits.updated_at:type_name -> google.protobuf.Timestamp
+	49, // 29: akidb.v1.TenantQuota.quota:type_name -> akidb.v1.QuotaLimits
+	50, // 30: akidb.v1.TenantQuota.effective:type_name -> akidb.v1.EffectiveQuota
+	51, // 31: akidb.v1.TenantQuota.usage:type_name -> akidb.v1.QuotaUsage
+	68, // 32: akidb.v1.KeyRateLimit.updated_at:type_name -> google.protobuf.Timestamp
+	62, // 33: akidb.v1.ServerSettings.request_limits:type_name -> akidb.v1.RequestLimits
+	60, // 34: akidb.v1.RuntimeConfig.rate_limiting:type_name -> akidb.v1.RateLimitConfig
+	61, // 35: akidb.v1.RuntimeConfig.quota_defaults:type_name -> akidb.v1.QuotaDefaults
+	63, // 36: akidb.v1.RuntimeConfig.server:type_name -> akidb.v1.ServerSettings
+	1,  // 37: akidb.v1.CollectionService.CreateCollection:input_type -> akidb.v1.CreateCollectionRequest
+	10, // 38: akidb.v1.CollectionService.ListCollections:input_type -> akidb.v1.ListCollectionsRequest
+	12, // 39: akidb.v1.CollectionService.GetCollection:input_type -> akidb.v1.GetCollectionRequest
+	13, // 40: akidb.v1.CollectionService.DeleteCollection:input_type -> akidb.v1.DeleteCollectionRequest
+	16, // 41: akidb.v1.CollectionService.Upsert:input_type -> akidb.v1.UpsertRequest
+	18, // 42: akidb.v1.CollectionService.Query:input_type -> akidb.v1.QueryRequest
+	23, // 43: akidb.v1.CollectionService.Get:input_type -> akidb.v1.GetRequest
+	24, // 44: akidb.v1.CollectionService.Delete:input_type -> akidb.v1.DeleteRequest
+	26, // 45: akidb.v1.CollectionService.Scroll:input_type -> akidb.v1.ScrollRequest
+	3,  // 46: akidb.v1.CollectionService.CreateIndex:input_type -> akidb.v1.CreateIndexRequest
+	4,  // 47: akidb.v1.CollectionService.ListIndexes:input_type -> akidb.v1.ListIndexesRequest
+	6,  // 48: akidb.v1.CollectionService.DropIndex:input_type -> akidb.v1.DropIndexRequest
+	28, // 49: akidb.v1.ManagementService.GetStatus:input_type -> akidb.v1.GetStatusRequest
+	30, // 50: akidb.v1.ManagementService.IssueToken:input_type -> akidb.v1.IssueTokenRequest
+	33, // 51: akidb.v1.ManagementService.CreateTenant:input_type -> akidb.v1.CreateTenantRequest
+	34, // 52: akidb.v1.ManagementService.ListTenants:input_type -> akidb.v1.ListTenantsRequest
+	36, // 53: akidb.v1.ManagementService.DeleteTenant:input_type -> akidb.v1.DeleteTenantRequest
+	39, // 54: akidb.v1.ManagementService.CreateAPIKey:input_type -> akidb.v1.CreateAPIKeyRequest
+	41, // 55: akidb.v1.ManagementService.ListAPIKeys:input_type -> akidb.v1.ListAPIKeysRequest
+	43, // 56: akidb.v1.ManagementService.RevokeAPIKey:input_type -> akidb.v1.RevokeAPIKeyRequest
+	44, // 57: akidb.v1.ManagementService.RotateAPIKey:input_type -> akidb.v1.RotateAPIKeyRequest
+	47, // 58: akidb.v1.ManagementService.ListAuditEvents:input_type -> akidb.v1.ListAuditEventsRequest
+	53, // 59: akidb.v1.ManagementService.GetTenantQuota:input_type -> akidb.v1.GetTenantQuotaRequest
+	54, // 60: akidb.v1.ManagementService.SetTenantQuota:input_type -> akidb.v1.SetTenantQuotaRequest
+	56, // 61: akidb.v1.ManagementService.GetKeyRateLimit:input_type -> akidb.v1.GetKeyRateLimitRequest
+	57, // 62: akidb.v1.ManagementService.SetKeyRateLimit:input_type -> akidb.v1.SetKeyRateLimitRequest
+	58, // 63: akidb.v1.ManagementService.ClearKeyRateLimit:input_type -> akidb.v1.ClearKeyRateLimitRequest
+	65, // 64: akidb.v1.ManagementService.GetRuntimeConfig:input_type -> akidb.v1.GetRuntimeConfigRequest
+	66, // 65: akidb.v1.ManagementService.SetRateLimitConfig:input_type -> akidb.v1.SetRateLimitConfigRequest
+	9,  // 66: akidb.v1.CollectionService.CreateCollection:output_type -> akidb.v1.Collection
+	11, // 67: akidb.v1.CollectionService.ListCollections:output_type -> akidb.v1.ListCollectionsResponse
+	9,  // 68: akidb.v1.CollectionService.GetCollection:output_type -> akidb.v1.Collection
+	14, // 69: akidb.v1.CollectionService.DeleteCollection:output_type -> akidb.v1.DeleteCollectionResponse
+	17, // 70: akidb.v1.CollectionService.Upsert:output_type -> akidb.v1.UpsertResponse
+	20, // 71: akidb.v1.CollectionService.Query:output_type -> akidb.v1.QueryResponse
+	15, // 72: akidb.v1.CollectionService.Get:output_type -> akidb.v1.Vector
+	25, // 73: akidb.v1.CollectionService.Delete:output_type -> akidb.v1.DeleteResponse
+	27, // 74: akidb.v1.CollectionService.Scroll:output_type -> akidb.v1.ScrollResponse
+	2,  // 75: akidb.v1.CollectionService.CreateIndex:output_type -> akidb.v1.Index
+	5,  // 76: akidb.v1.CollectionService.ListIndexes:output_type -> akidb.v1.ListIndexesResponse
+	7,  // 77: akidb.v1.CollectionService.DropIndex:output_type -> akidb.v1.DropIndexResponse
+	29, // 78: akidb.v1.ManagementService.GetStatus:output_type -> akidb.v1.GetStatusResponse
+	31, // 79: akidb.v1.ManagementService.IssueToken:output_type -> akidb.v1.IssueTokenResponse
+	32, // 80: akidb.v1.ManagementService.CreateTenant:output_type -> akidb.v1.Tenant
+	35, // 81: akidb.v1.ManagementService.ListTenants:output_type -> akidb.v1.ListTenantsResponse
+	37, // 82: akidb.v1.ManagementService.DeleteTenant:output_type -> akidb.v1.DeleteTenantResponse
+	40, // 83: akidb.v1.ManagementService.CreateAPIKey:output_type -> akidb.v1.CreateAPIKeyResponse
+	42, // 84: akidb.v1.ManagementService.ListAPIKeys:output_type -> akidb.v1.ListAPIKeysResponse
+	38, // 85: akidb.v1.ManagementService.RevokeAPIKey:output_type -> akidb.v1.APIKey
+	45, // 86: akidb.v1.ManagementService.RotateAPIKey:output_type -> akidb.v1.RotateAPIKeyResponse
+	48, // 87: akidb.v1.ManagementService.ListAuditEvents:output_type -> akidb.v1.ListAuditEventsResponse
+	52, // 88: akidb.v1.ManagementService.GetTenantQuota:output_type -> akidb.v1.TenantQuota
+	52, // 89: akidb.v1.ManagementService.SetTenantQuota:output_type -> akidb.v1.TenantQuota
+	55, // 90: akidb.v1.ManagementService.GetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
+	55, // 91: akidb.v1.ManagementService.SetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
+	59, // 92: akidb.v1.ManagementService.ClearKeyRateLimit:output_type -> akidb.v1.ClearKeyRateLimitResponse
+	64, // 93: akidb.v1.ManagementService.GetRuntimeConfig:output_type -> akidb.v1.RuntimeConfig
+	64, // 94: akidb.v1.ManagementService.SetRateLimitConfig:output_type -> akidb.v1.RuntimeConfig
+	66, // [66:95] is the sub-list for method output_type
+	37, // [37:66] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_akidb_v1_akidb_proto_init() }
@@ -4188,22 +4868,22 @@ func file_akidb_v1_akidb_proto_init() {
 	if File_akidb_v1_akidb_proto != nil {
 		return
 	}
-	file_akidb_v1_akidb_proto_msgTypes[12].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[41].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[42].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[46].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[47].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[18].OneofWrappers = []any{}
 	file_akidb_v1_akidb_proto_msgTypes[49].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[53].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[50].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[54].OneofWrappers = []any{}
 	file_akidb_v1_akidb_proto_msgTypes[55].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[58].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[57].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[61].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[63].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[66].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_akidb_v1_akidb_proto_rawDesc), len(file_akidb_v1_akidb_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   59,
+			NumMessages:   68,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
