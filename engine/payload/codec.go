@@ -338,5 +338,6 @@ func (d *decoder) index() *Index {
 	if d.err != nil {
 		return nil
 	}
+	ix.deriveValued()
 	return ix
 }

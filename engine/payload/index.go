@@ -99,6 +99,11 @@ type Index struct {
 	strs    valueTree[string]  // keyword
 	bools   [2]*roaring.Bitmap // keyword: false, true
 	nums    valueTree[float64] // integer, float
+	// valued holds the nodes with at least one value in nums, multi those
+	// with more than one: while multi is empty, a range is the valued
+	// nodes outside its complement, which is cheaper when the range is
+	// the larger part (plan.go). Derived from nums, not stored.
+	valued, multi *roaring.Bitmap
 
 	scratch fieldValues
 }
@@ -113,8 +118,23 @@ func newIndex(field string, t Type, state State) *Index {
 		ix.bools = [2]*roaring.Bitmap{roaring.New(), roaring.New()}
 	} else {
 		ix.nums = newValueTree[float64]()
+		ix.valued, ix.multi = roaring.New(), roaring.New()
 	}
 	return ix
+}
+
+// deriveValued rebuilds valued and multi from nums (after decoding or
+// renumbering).
+func (ix *Index) deriveValued() {
+	if ix.typ == Keyword {
+		return
+	}
+	ix.valued, ix.multi = roaring.New(), roaring.New()
+	ix.nums.each(func(_ float64, b *roaring.Bitmap) bool {
+		ix.multi.Or(roaring.And(ix.valued, b))
+		ix.valued.Or(b)
+		return true
+	})
 }
 
 // add indexes node's metadata doc.
@@ -139,6 +159,30 @@ func (ix *Index) add(node uint32, doc []byte) {
 	for _, f := range v.nums {
 		ix.nums.add(f, node, nil)
 	}
+	if len(v.nums) > 0 {
+		ix.valued.Add(node)
+		if distinctFloats(v.nums) > 1 {
+			ix.multi.Add(node)
+		}
+	}
+}
+
+// distinctFloats counts the distinct values of a short list.
+func distinctFloats(fs []float64) int {
+	n := 0
+	for i, f := range fs {
+		dup := false
+		for _, g := range fs[:i] {
+			if g == f {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			n++
+		}
+	}
+	return n
 }
 
 // remove takes node out; doc must be the metadata it was added with.
@@ -161,6 +205,10 @@ func (ix *Index) remove(node uint32, doc []byte) {
 	for _, f := range v.nums {
 		ix.nums.remove(f, node)
 	}
+	if len(v.nums) > 0 {
+		ix.valued.Remove(node)
+		ix.multi.Remove(node)
+	}
 }
 
 // bitmaps calls fn for every bitmap the index holds.
@@ -172,6 +220,8 @@ func (ix *Index) bitmaps(fn func(*roaring.Bitmap)) {
 		fn(ix.bools[1])
 		ix.strs.each(func(_ string, b *roaring.Bitmap) bool { fn(b); return true })
 	} else {
+		fn(ix.valued)
+		fn(ix.multi)
 		ix.nums.each(func(_ float64, b *roaring.Bitmap) bool { fn(b); return true })
 	}
 }

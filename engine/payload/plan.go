@@ -229,8 +229,9 @@ func (ix *Index) positive(c filter.Cond) (sure, cand bits) {
 	} else {
 		if isRange {
 			for _, f := range c.Numbers {
-				lo, loIncl, hi, hiIncl := bounds(c.Op, f)
-				parts = ix.nums.rangeOf(parts, lo, loIncl, hi, hiIncl)
+				if b := ix.numericRange(c.Op, f); b != nil {
+					parts = append(parts, b)
+				}
 			}
 		} else {
 			for _, f := range c.Numbers {
@@ -248,13 +249,63 @@ func (ix *Index) positive(c filter.Cond) (sure, cand bits) {
 	case 1:
 		sure = bits{bm: parts[0]}
 	default:
-		sure = bits{bm: roaring.FastOr(parts...), owned: true}
+		sure = bits{bm: union(parts, ix.present), owned: true}
 	}
 	cand = sure
 	if otherMay && !ix.other.IsEmpty() {
 		cand = bits{bm: roaring.Or(sure.bm, ix.other), owned: true}
 	}
 	return sure, cand
+}
+
+// numericRange returns the nodes with a value satisfying op v. When the
+// range holds most of the values and no node has several, it is computed
+// as the valued nodes minus those of the complement, which has fewer
+// bitmaps to unite.
+func (ix *Index) numericRange(op filter.Op, v float64) *roaring.Bitmap {
+	lo, loIncl, hi, hiIncl := bounds(op, v)
+	inside := ix.nums.rangeOf(nil, lo, loIncl, hi, hiIncl)
+	if len(inside) <= ix.nums.len()/2 || !ix.multi.IsEmpty() {
+		return union(inside, ix.present)
+	}
+	lo, loIncl, hi, hiIncl = bounds(complementOf(op), v)
+	outside := ix.nums.rangeOf(nil, lo, loIncl, hi, hiIncl)
+	return roaring.AndNot(ix.valued, union(outside, ix.present))
+}
+
+// complementOf is the range operator holding the values op does not.
+func complementOf(op filter.Op) filter.Op {
+	switch op {
+	case filter.OpGT:
+		return filter.OpLTE
+	case filter.OpGTE:
+		return filter.OpLT
+	case filter.OpLT:
+		return filter.OpGTE
+	}
+	return filter.OpGT
+}
+
+// denseUnionAt is the number of bitmaps above which union accumulates them
+// into a flat bitset instead of merging roaring containers, whose cost
+// grows with every bitmap (a range over 100 values of a 60,000-record
+// collection: 300 µs merged, about 10 µs flat).
+const denseUnionAt = 8
+
+// union returns the union of parts, all inside universe (a new bitmap).
+func union(parts []*roaring.Bitmap, universe *roaring.Bitmap) *roaring.Bitmap {
+	if len(parts) <= denseUnionAt || universe.IsEmpty() {
+		return roaring.FastOr(parts...)
+	}
+	words := make([]uint64, int(universe.Maximum())/64+1)
+	set := func(x uint32) bool {
+		words[x>>6] |= 1 << (x & 63)
+		return true
+	}
+	for _, b := range parts {
+		b.Iterate(set)
+	}
+	return roaring.FromDense(words, false)
 }
 
 // bounds turns a range operator and its operand into tree bounds.

@@ -217,6 +217,7 @@ func (s *Set) Renumber(oldToNew []uint32) {
 			ix.strs = remapTree(ix.strs, remap)
 		} else {
 			ix.nums = remapTree(ix.nums, remap)
+			ix.deriveValued()
 		}
 	}
 }

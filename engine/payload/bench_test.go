@@ -1,0 +1,33 @@
+package payload
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// benchSet is 60,000 records (MNIST's size) with a 10-value keyword and a
+// uniform integer in [0, 1000), as in `akidb bench filter`.
+func benchSet(b *testing.B) *Set {
+	b.Helper()
+	r := rand.New(rand.NewPCG(1, 1))
+	m := &model{}
+	for i := range 60000 {
+		m.docs = append(m.docs, []byte(fmt.Sprintf(`{"digit":"%d","r":%d}`, i%10, r.IntN(1000))))
+		m.live = append(m.live, true)
+	}
+	return m.build(b, map[string]Type{"digit": Keyword, "r": Integer})
+}
+
+func BenchmarkPlan(b *testing.B) {
+	s := benchSet(b)
+	for _, fs := range []string{`{"digit":"3"}`, `{"digit":{"$ne":"3"}}`, `{"r":{"$lt":10}}`, `{"r":{"$lt":100}}`, `{"r":{"$lt":500}}`, `{"r":{"$lt":900}}`, `{"digit":"3","r":{"$lt":100}}`} {
+		f := parseString(b, fs)
+		b.Run(fs, func(b *testing.B) {
+			for b.Loop() {
+				p := s.Plan(f, false)
+				_ = p.Sure.ToDense()
+			}
+		})
+	}
+}
