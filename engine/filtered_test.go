@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -316,6 +317,26 @@ func TestFilteredSearchOracle(t *testing.T) {
 				}
 			}
 		}
+		// Every plan the benchmarks can force keeps the promise too: only
+		// matches, k of them while k match; index_exact is the oracle's.
+		for _, forced := range []string{StrategyIndexExact, StrategyIndexTwoHop, StrategyIndexGraph} {
+			res, err := withIdx.c.Search(bg, SearchRequest{Vector: q, K: k, Filter: f, Strategy: forced, WithMetadata: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := hitIDs(res)
+			if len(got) != len(want) || forced == StrategyIndexExact && res.Strategy == forced && !slices.Equal(got, want) {
+				t.Fatalf("filter %s forced to %s (ran %s): got %v, oracle %v", f, forced, res.Strategy, got, want)
+			}
+			for _, h := range res.Hits {
+				if !f.Match(h.Metadata) {
+					t.Fatalf("filter %s forced to %s: %s does not match (%v)", f, forced, h.ID, h.Metadata)
+				}
+			}
+		}
+	}
+	if _, err := withIdx.c.Search(bg, SearchRequest{Vector: vectorFor("q", 8), K: k, Filter: mustFilter(t, map[string]any{"cat": "a"}), Strategy: "fastest"}); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("unknown strategy: %v, want ErrInvalid", err)
 	}
 	t.Logf("strategies: %v", strategies)
 	for _, s := range []string{StrategyIndexExact, StrategyFilteredExact} {

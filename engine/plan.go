@@ -134,6 +134,8 @@ func (c *Collection) filteredSearch(req SearchRequest, q []float32, ef int, tab 
 	switch limit := uint64(max(exactMatchesFloor, indexExactPerEf*ef)); {
 	case req.Exact:
 		strategy, reason = StrategyIndexExact, "exact search requested"
+	case req.Strategy != "":
+		strategy, reason = req.Strategy, "strategy forced by the request"
 	case cands <= limit:
 		strategy, reason = StrategyIndexExact, fmt.Sprintf("%d candidates, at most %d: scanning them beats a graph search", cands, limit)
 	case sel < twoHopBelow:

@@ -24,6 +24,10 @@ type SearchRequest struct {
 	// Explain asks for the filtered search's plan in the result (it costs
 	// a test of every candidate record, to count the true matches).
 	Explain bool
+	// Strategy, for benchmarks that compare plans, forces one of the
+	// index_* plans of a filtered search the payload indexes can narrow
+	// (others run as planned); "" lets the planner choose.
+	Strategy string
 }
 
 // Hit is one search result. Score is the squared L2 distance for l2
@@ -80,6 +84,11 @@ func (c *Collection) Search(ctx context.Context, req SearchRequest) (SearchResul
 	}
 	if req.Ef < 0 || req.Ef > MaxEf {
 		return SearchResult{}, invalid("ef", "must be between 1 and %d, got %d", MaxEf, req.Ef)
+	}
+	switch req.Strategy {
+	case "", StrategyIndexExact, StrategyIndexGraph, StrategyIndexTwoHop:
+	default:
+		return SearchResult{}, invalid("strategy", "must be empty, %s, %s or %s, got %q", StrategyIndexExact, StrategyIndexGraph, StrategyIndexTwoHop, req.Strategy)
 	}
 	ef := req.Ef
 	if ef == 0 {
