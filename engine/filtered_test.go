@@ -312,8 +312,14 @@ func TestFilteredSearchOracle(t *testing.T) {
 						t.Fatalf("filter %s (%s): %s does not match (%v)", f, res.Strategy, h.ID, h.Metadata)
 					}
 				}
-				if ex := res.Explain; ex != nil && ex.TrueMatches != uint64(matches) {
-					t.Fatalf("filter %s: explain says %d true matches, oracle %d", f, ex.TrueMatches, matches)
+				if ex := res.Explain; ex != nil {
+					if ex.TrueMatches != uint64(matches) || ex.Estimate == "bitmaps" && ex.EstimatedMatches != ex.TrueMatches {
+						t.Fatalf("filter %s: explain says %d true matches (estimated %d from %s), oracle %d", f, ex.TrueMatches, ex.EstimatedMatches, ex.Estimate, matches)
+					}
+					graph := ex.Planned == StrategyIndexGraph || ex.Planned == StrategyIndexTwoHop
+					if graph != (ex.Density != nil) || graph && ex.Ef < k || ex.Strategy != res.Strategy {
+						t.Fatalf("filter %s: explain %+v", f, ex)
+					}
 				}
 			}
 		}

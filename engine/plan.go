@@ -13,17 +13,20 @@ import (
 // filter into bitmaps: Sure, the records that match, and Maybe, those that
 // may and are tested with the filter itself (conditions on fields without a
 // ready index, or values outside an index's type). Their true sizes choose
-// the plan:
+// between a scan and a graph search:
 //
-//   - index_exact: few candidates: measure each of them (Sure, and the
-//     Maybe ones that pass the filter) by brute force.
-//   - index_two_hop: many candidates but a minority of the collection: the
-//     filter-aware graph search (hnsw.SearchTwoHop) that measures only
-//     matching nodes and reaches them through at most one other.
-//   - index_graph: most of the collection matches: the graph search that
-//     admits only matching nodes among the ones it measures (hnswlib's).
+//   - index_exact: few candidates (at most indexExactPerEf times ef):
+//     measure each of them (Sure, and the Maybe ones that pass the filter)
+//     by brute force.
+//   - otherwise a graph search (hnsw.SearchFiltered), which looks at the
+//     density of matches where it lands in the graph, next to the query,
+//     and runs index_two_hop where matches are sparse (it measures only
+//     matching nodes and reaches them through at most one other) or
+//     index_graph where they are dense (it admits only matching nodes
+//     among the ones it measures, with its result list cut to what an
+//     unfiltered search would hold of them).
 //
-// A graph plan that finds fewer than k (the matching nodes near the query
+// A graph search that finds fewer than k (the matching nodes near the query
 // are not connected in the graph) falls back to index_exact, so a query
 // never returns fewer than k while k match. When the indexes cannot narrow
 // the filter at all (a condition every record may satisfy has no index),
@@ -42,9 +45,10 @@ const (
 	// times ef (and at least exactMatchesFloor) scans them exactly; a graph
 	// search of width ef measures a comparable number of vectors.
 	indexExactPerEf = 32
-	// twoHopBelow: below this fraction of matching records the two-hop
-	// search beats admitting matches among every node measured.
-	twoHopBelow = 0.5
+	// seedCount is how many matching records, spread over the collection,
+	// a two-hop search may go on from when it finds no more near its entry
+	// point.
+	seedCount = 32
 )
 
 // Explain is the plan of one filtered search, returned on request.
@@ -65,13 +69,25 @@ type Explain struct {
 	// the filter).
 	LiveRecords uint64 `json:"live_records"`
 	Candidates  uint64 `json:"candidates"`
-	// EstimatedMatches is what the planner decided on: exact when
-	// Estimate is "bitmaps", extrapolated from a sample otherwise.
+	// EstimatedMatches is the number of matches known before any record
+	// is read: exact when Estimate is "bitmaps" (the indexes judged every
+	// candidate), extrapolated from a sample of the candidates they could
+	// not judge otherwise ("sample" when the indexes could not narrow the
+	// filter at all). The choice between a scan and a graph search is made
+	// on Candidates, a true count.
 	EstimatedMatches uint64 `json:"estimated_matches"`
 	Estimate         string `json:"estimate"`
 	// TrueMatches counts the matching records exactly (explain only: it
 	// tests every candidate).
 	TrueMatches uint64 `json:"true_matches"`
+	// For a graph search: Density is the fraction of matching records
+	// around its entry point in the graph, which chose between two-hop and
+	// admitting search; Ef the length of its result list; Reseeded says
+	// that the two-hop search ran out of matches near its entry point and
+	// went on from matches elsewhere.
+	Density  *float64 `json:"entry_density,omitempty"`
+	Ef       int      `json:"ef,omitempty"`
+	Reseeded bool     `json:"reseeded,omitempty"`
 	// Tree shows how the indexes evaluated each part of the filter.
 	Tree *payload.ExplainNode `json:"tree,omitempty"`
 }
@@ -95,11 +111,6 @@ func (c *Collection) filteredSearch(req SearchRequest, q []float32, ef int, tab 
 
 	sureN, maybeN := plan.Sure.GetCardinality(), plan.Maybe.GetCardinality()
 	cands := sureN + maybeN
-	est, estimate := sureN, "bitmaps"
-	if maybeN > 0 {
-		est += uint64(float64(maybeN) * samplePassRate(plan.Maybe, matchSlot, defaultFilterSamples))
-		estimate = "bitmaps and a sample of the rest"
-	}
 	// allow admits Sure and the Maybe nodes that pass the filter; as a
 	// dense bitset it is a shift and a mask per node.
 	sure := plan.Sure.ToDense()
@@ -125,33 +136,51 @@ func (c *Collection) filteredSearch(req SearchRequest, q []float32, ef int, tab 
 		return c.graph.ExactSearchIDsUntil(q, req.K, ids, stop)
 	}
 
-	sel := float64(est) / float64(max(live, 1))
 	var (
 		strategy, reason string
 		nb               []hnsw.Neighbor
+		gp               hnsw.FilterPlan
+		graphRan         bool
 		err              error
 	)
+	mode := hnsw.FilterAuto
 	switch limit := uint64(max(exactMatchesFloor, indexExactPerEf*ef)); {
 	case req.Exact:
 		strategy, reason = StrategyIndexExact, "exact search requested"
+	case req.Strategy == StrategyIndexExact:
+		strategy, reason = StrategyIndexExact, "strategy forced by the request"
 	case req.Strategy != "":
-		strategy, reason = req.Strategy, "strategy forced by the request"
+		mode, reason = hnsw.FilterAdmit, "strategy forced by the request"
+		if req.Strategy == StrategyIndexTwoHop {
+			mode = hnsw.FilterTwoHop
+		}
 	case cands <= limit:
 		strategy, reason = StrategyIndexExact, fmt.Sprintf("%d candidates, at most %d: scanning them beats a graph search", cands, limit)
-	case sel < twoHopBelow:
-		strategy, reason = StrategyIndexTwoHop, fmt.Sprintf("%.3g%% of records match: the two-hop graph search measures only matching ones", 100*sel)
 	default:
-		strategy, reason = StrategyIndexGraph, fmt.Sprintf("%.3g%% of records match: a graph search admitting only them", 100*sel)
+		reason = fmt.Sprintf("%d candidates, more than %d: a graph search", cands, limit)
 	}
 	planned := strategy
-	switch strategy {
-	case StrategyIndexExact:
+	if strategy == StrategyIndexExact {
 		nb, err = exactScan()
-	default:
-		if strategy == StrategyIndexTwoHop {
-			nb, err = c.graph.SearchTwoHop(q, req.K, ef, allow, stop)
-		} else {
-			nb, err = c.graph.SearchUntil(q, req.K, ef, allow, stop)
+	} else {
+		graphRan = true
+		seeds := func() []uint32 { return spreadSample(plan.Sure, plan.Maybe, matchSlot, seedCount) }
+		nb, gp, err = c.graph.SearchFiltered(q, req.K, ef, hnsw.FilterOptions{Allow: allow, Mode: mode, Seeds: seeds, Stop: stop, Selectivity: float64(cands) / float64(max(live, 1))})
+		strategy = StrategyIndexGraph
+		if gp.TwoHop {
+			strategy = StrategyIndexTwoHop
+		}
+		planned = strategy
+		if mode == hnsw.FilterAuto {
+			reason += fmt.Sprintf("; %.0f%% of the records around its entry point match: ", 100*gp.Density)
+			if gp.TwoHop {
+				reason += "sparse, so the two-hop search that measures only matching ones"
+			} else {
+				reason += fmt.Sprintf("dense, so the search admitting matches among the records it measures, keeping %d", gp.Ef)
+			}
+		}
+		if gp.Reseeded {
+			reason += "; it ran out of matches near its entry point and went on from matches elsewhere"
 		}
 		if err == nil {
 			if nb = c.withStaged(q, req.K, nb, staged, allow); len(nb) < req.K {
@@ -165,6 +194,17 @@ func (c *Collection) filteredSearch(req SearchRequest, q []float32, ef int, tab 
 	}
 	if ex != nil {
 		ex.Strategy, ex.Planned, ex.Reason = strategy, planned, reason
+		if graphRan {
+			d := gp.Density
+			ex.Density, ex.Ef, ex.Reseeded = &d, gp.Ef, gp.Reseeded
+		}
+		// The estimate is what the bitmaps say before any record is read:
+		// exact when nothing is left to test.
+		est, estimate := sureN, "bitmaps"
+		if maybeN > 0 {
+			est += uint64(float64(maybeN) * samplePassRate(plan.Maybe, matchSlot, defaultFilterSamples))
+			estimate = "bitmaps and a sample of the rest"
+		}
 		ex.Candidates, ex.EstimatedMatches, ex.Estimate = cands, est, estimate
 		ex.TrueMatches = sureN
 		plan.Maybe.Iterate(func(n uint32) bool {
@@ -217,6 +257,26 @@ func (c *Collection) unindexedSearch(req SearchRequest, q []float32, ef int, tab
 		}
 	}
 	return nb, strategy, ex, err
+}
+
+// spreadSample returns up to n matching nodes spread evenly over sure, or,
+// when sure has fewer, over the nodes of maybe that match.
+func spreadSample(sure, maybe *roaring.Bitmap, match func(uint32) bool, n int) []uint32 {
+	out := make([]uint32, 0, n)
+	pick := func(b *roaring.Bitmap, ok func(uint32) bool) {
+		size := b.GetCardinality()
+		step := max(1, size/uint64(n))
+		for i := uint64(0); i < size && len(out) < n; i += step {
+			if x, err := b.Select(uint32(i)); err == nil && (ok == nil || ok(x)) {
+				out = append(out, x)
+			}
+		}
+	}
+	pick(sure, nil)
+	if len(out) < n {
+		pick(maybe, match)
+	}
+	return out
 }
 
 // samplePassRate tests up to samples evenly spaced nodes of b with match

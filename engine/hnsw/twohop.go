@@ -3,6 +3,7 @@ package hnsw
 import (
 	"math"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Filter-aware search for mid selectivity (ACORN-1 style, Patel et al.,
@@ -38,45 +39,23 @@ const twoHopWidth = 1
 // Vacuum, ErrInterrupted; stop may be nil.
 //
 // It may find fewer than k nodes when admitted nodes are few and far
-// between in the graph; callers that must return k then scan exactly.
+// between in the graph; callers that must return k then scan exactly, or
+// use SearchFiltered with seeds.
 func (g *Graph) SearchTwoHop(q []float32, k, ef int, allow func(id uint32) bool, stop func() bool) ([]Neighbor, error) {
-	if k <= 0 || len(q) != g.dim || allow == nil {
-		return nil, nil
-	}
-	ef = max(ef, k)
-	g.structMu.RLock()
-	defer g.structMu.RUnlock()
-	e := g.entry.Load()
-	if e == noEntry {
-		return []Neighbor{}, nil
-	}
-	ep, top := unpackEntry(e)
-	tab := g.table.Load().chunks
-	cur, curDist := ep, g.dist(q, g.vec(tab, ep))
-	for l := top; l > 0; l-- {
-		cur, curDist = g.greedyClosest(tab, q, cur, curDist, l)
-	}
-	s := g.getScratch()
-	defer g.putScratch(s)
-	if err := g.searchLayerTwoHop(s, tab, q, cur, curDist, ef, allow, stop); err != nil {
-		return nil, err
-	}
-	for len(s.res) > k {
-		s.res.pop()
-	}
-	out := make([]Neighbor, len(s.res))
-	for i := len(out) - 1; i >= 0; i-- {
-		it := s.res.pop()
-		out[i] = Neighbor{ID: it.id, Dist: it.dist}
-	}
-	return out, nil
+	out, _, err := g.SearchFiltered(q, k, ef, FilterOptions{Allow: allow, Mode: FilterTwoHop, Stop: stop})
+	return out, err
 }
 
 // searchLayerTwoHop is searchLayer's layer-0 loop with the frontier
 // restricted to admitted nodes (plus the entry point, admitted or not),
 // reaching them through at most one non-admitted node.
+//
+// When the frontier runs out before ef admitted nodes are found (the
+// admitted nodes near the entry point are not connected to the rest within
+// two hops), it measures the nodes seeds returns, once, and goes on from
+// those that are admitted; reseeded reports that it did.
 func (g *Graph) searchLayerTwoHop(s *scratch, tab []*chunk, q []float32, ep uint32, epDist float32,
-	ef int, allow func(uint32) bool, stop func() bool) error {
+	ef int, allow func(uint32) bool, seeds func() []uint32, stop func() bool) (reseeded bool, err error) {
 	limit := limitOf(tab)
 	s.vis.reset(int(limit))
 	stamps, epoch := s.vis.stamps[:limit], s.vis.epoch
@@ -87,9 +66,10 @@ func (g *Graph) searchLayerTwoHop(s *scratch, tab []*chunk, q []float32, ep uint
 	lines := (dim*4 + 63) / 64
 	work := 0
 	// admitted: the node may be a result. Deleted nodes never are, but
-	// still lead to their neighbours.
+	// still lead to their neighbours. allow (a bitset, in L1) goes first:
+	// most nodes fail it, and the meta word is often a cache miss.
 	admitted := func(id uint32) bool {
-		return metaOf(tab, id)&metaDeleted == 0 && allow(id)
+		return allow(id) && metaOf(tab, id)&metaDeleted == 0
 	}
 	// neighbours returns id's layer-0 list (ids may be past limit).
 	neighbours := func(id uint32) []uint32 {
@@ -104,6 +84,19 @@ func (g *Graph) searchLayerTwoHop(s *scratch, tab []*chunk, q []float32, ep uint
 	stamps[ep] = epoch
 	cands.push(epDist, ep)
 	lower := float32(math.Inf(1))
+	// offer takes a measured admitted node into the frontier and the
+	// results if it is among the ef best so far.
+	offer := func(d float32, nb uint32) {
+		if len(res) < ef || d < lower {
+			cands.push(d, nb)
+			if len(res) < ef {
+				res.push(d, nb)
+			} else {
+				res.replaceTop(d, nb)
+			}
+			lower = res[0].dist
+		}
+	}
 	if admitted(ep) {
 		res.push(epDist, ep)
 		lower = epDist
@@ -111,7 +104,22 @@ func (g *Graph) searchLayerTwoHop(s *scratch, tab []*chunk, q []float32, ep uint
 	// far holds the expanded node's non-admitted neighbours, whose own
 	// neighbours are the second hop.
 	far := s.shrinkSel[:0]
-	for len(cands) > 0 {
+	for {
+		if len(cands) == 0 {
+			if len(res) >= ef || seeds == nil || reseeded {
+				break
+			}
+			reseeded = true
+			for _, nb := range seeds() {
+				if nb >= limit || stamps[nb] == epoch || !admitted(nb) {
+					continue
+				}
+				stamps[nb] = epoch
+				work++
+				offer(g.dist(q, g.vec(tab, nb)), nb)
+			}
+			continue
+		}
 		c := cands[0]
 		if c.dist > lower && len(res) >= ef {
 			break
@@ -143,7 +151,13 @@ func (g *Graph) searchLayerTwoHop(s *scratch, tab []*chunk, q []float32, ep uint
 		}
 		// Second hop: a non-admitted neighbour is marked visited only
 		// once its list is read, so one skipped because the batch was
-		// full can still be expanded from elsewhere.
+		// full can still be expanded from elsewhere. Its row is fetched
+		// ahead, so that the misses of the lists overlap.
+		rowLines := (stride*4 + 63) / 64
+		for _, f := range far {
+			row := &tab[f.id>>chunkBits].links0[int(f.id&chunkMask)*stride]
+			prefetchLines((*float32)(unsafe.Pointer(row)), rowLines)
+		}
 		for _, f := range far {
 			if len(batch) >= width {
 				break
@@ -153,7 +167,7 @@ func (g *Graph) searchLayerTwoHop(s *scratch, tab []*chunk, q []float32, ep uint
 			list2 := neighbours(f.id)
 			for j := range list2 {
 				nb := atomic.LoadUint32(&list2[j])
-				if nb >= limit || stamps[nb] == epoch || !admitted(nb) {
+				if nb >= limit || !allow(nb) || stamps[nb] == epoch || metaOf(tab, nb)&metaDeleted != 0 {
 					continue
 				}
 				stamps[nb] = epoch
@@ -170,7 +184,7 @@ func (g *Graph) searchLayerTwoHop(s *scratch, tab []*chunk, q []float32, ep uint
 				work = 0
 				if err := g.stopCheck(stop); err != nil {
 					s.cands, s.res, s.shrinkSel = cands, res, far
-					return err
+					return reseeded, err
 				}
 			}
 		}
@@ -183,18 +197,9 @@ func (g *Graph) searchLayerTwoHop(s *scratch, tab []*chunk, q []float32, ep uint
 				nx := batch[bi+1]
 				prefetchLines(&tab[nx>>chunkBits].vecs[int(nx&chunkMask)*dim], lines)
 			}
-			d := g.dist(q, g.vec(tab, nb))
-			if len(res) < ef || d < lower {
-				cands.push(d, nb)
-				if len(res) < ef {
-					res.push(d, nb)
-				} else {
-					res.replaceTop(d, nb)
-				}
-				lower = res[0].dist
-			}
+			offer(g.dist(q, g.vec(tab, nb)), nb)
 		}
 	}
 	s.cands, s.res, s.shrinkSel = cands, res, far
-	return nil
+	return reseeded, nil
 }
