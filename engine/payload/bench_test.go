@@ -21,7 +21,7 @@ func benchSet(b *testing.B) *Set {
 
 func BenchmarkPlan(b *testing.B) {
 	s := benchSet(b)
-	for _, fs := range []string{`{"digit":"3"}`, `{"digit":{"$ne":"3"}}`, `{"r":{"$lt":10}}`, `{"r":{"$lt":100}}`, `{"r":{"$lt":500}}`, `{"r":{"$lt":900}}`, `{"digit":"3","r":{"$lt":100}}`} {
+	for _, fs := range []string{`{"digit":"3"}`, `{"digit":{"$ne":"3"}}`, `{"r":{"$lt":10}}`, `{"r":{"$lt":100}}`, `{"r":{"$lt":500}}`, `{"r":{"$lt":900}}`, `{"digit":"3","r":{"$lt":100}}`, `{"r":{"$gte":300,"$lt":400}}`, `{"r":{"$gte":100,"$lt":900}}`} {
 		f := parseString(b, fs)
 		b.Run(fs, func(b *testing.B) {
 			for b.Loop() {

@@ -160,11 +160,15 @@ func (p *planner) node(n filter.Node) (pair, *ExplainNode) {
 	}
 	p.note(field, true)
 	conds := n.Conds()
-	sures := make([]bits, len(conds))
-	cands := make([]bits, len(conds))
-	for i, c := range conds {
+	sures := make([]bits, 0, len(conds))
+	cands := make([]bits, 0, len(conds))
+	if merged, rest, ok := ix.mergeRanges(conds); ok {
+		sures, cands = append(sures, merged.sure), append(cands, merged.cand)
+		conds = rest
+	}
+	for _, c := range conds {
 		r := p.cond(ix, c)
-		sures[i], cands[i] = r.sure, r.cand
+		sures, cands = append(sures, r.sure), append(cands, r.cand)
 	}
 	r := pair{and(sures), and(cands)}
 	return r, p.explained(n, ix.typ.String(), r, nil)
@@ -229,9 +233,7 @@ func (ix *Index) positive(c filter.Cond) (sure, cand bits) {
 	} else {
 		if isRange {
 			for _, f := range c.Numbers {
-				if b := ix.numericRange(c.Op, f); b != nil {
-					parts = append(parts, b)
-				}
+				parts = append(parts, ix.numericRange(intervalOf(c.Op, f)))
 			}
 		} else {
 			for _, f := range c.Numbers {
@@ -258,32 +260,84 @@ func (ix *Index) positive(c filter.Cond) (sure, cand bits) {
 	return sure, cand
 }
 
-// numericRange returns the nodes with a value satisfying op v. When the
-// range holds most of the values and no node has several, it is computed
-// as the valued nodes minus those of the complement, which has fewer
-// bitmaps to unite.
-func (ix *Index) numericRange(op filter.Op, v float64) *roaring.Bitmap {
+// interval is a range of numbers; a nil bound is open.
+type interval struct {
+	lo, hi         *float64
+	loIncl, hiIncl bool
+}
+
+// of returns the interval op v holds.
+func intervalOf(op filter.Op, v float64) interval {
 	lo, loIncl, hi, hiIncl := bounds(op, v)
-	inside := ix.nums.rangeOf(nil, lo, loIncl, hi, hiIncl)
+	return interval{lo: lo, loIncl: loIncl, hi: hi, hiIncl: hiIncl}
+}
+
+// intersect returns the values both a and b hold.
+func (a interval) intersect(b interval) interval {
+	if b.lo != nil && (a.lo == nil || *b.lo > *a.lo || *b.lo == *a.lo && !b.loIncl) {
+		a.lo, a.loIncl = b.lo, b.loIncl
+	}
+	if b.hi != nil && (a.hi == nil || *b.hi < *a.hi || *b.hi == *a.hi && !b.hiIncl) {
+		a.hi, a.hiIncl = b.hi, b.hiIncl
+	}
+	return a
+}
+
+// mergeRanges answers the numeric range conditions of one field node
+// ($gt 10, $lt 20) with one walk of the values between their bounds
+// instead of one per condition and an intersection. That is right only
+// while no node holds several values: each condition on an array is
+// tested on its own, so [1, 9] satisfies $gt 5 and $lt 3. ok is false when
+// there are fewer than two such conditions; rest are the others.
+func (ix *Index) mergeRanges(conds []filter.Cond) (merged pair, rest []filter.Cond, ok bool) {
+	if ix.typ == Keyword || !ix.multi.IsEmpty() {
+		return merged, conds, false
+	}
+	var iv interval
+	n := 0
+	for _, c := range conds {
+		switch c.Op {
+		case filter.OpGT, filter.OpGTE, filter.OpLT, filter.OpLTE:
+			if !c.Negated && len(c.Numbers) == 1 && len(c.Strings) == 0 && len(c.Bools) == 0 {
+				iv = iv.intersect(intervalOf(c.Op, c.Numbers[0]))
+				n++
+				continue
+			}
+		}
+		rest = append(rest, c)
+	}
+	if n < 2 {
+		return merged, conds, false
+	}
+	sure := bits{bm: ix.numericRange(iv), owned: true}
+	merged = pair{sure, sure}
+	// Non-whole numbers sit outside an integer index and may fall in range.
+	if ix.typ == Integer && !ix.other.IsEmpty() {
+		merged.cand = bits{bm: roaring.Or(sure.bm, ix.other), owned: true}
+	}
+	return merged, rest, true
+}
+
+// numericRange returns the nodes with a value in iv. When the range holds
+// most of the values and no node has several, it is computed as the
+// valued nodes minus those with a value outside it, which has fewer
+// bitmaps to unite.
+func (ix *Index) numericRange(iv interval) *roaring.Bitmap {
+	if iv.lo != nil && iv.hi != nil && (*iv.lo > *iv.hi || *iv.lo == *iv.hi && !(iv.loIncl && iv.hiIncl)) {
+		return roaring.New() // empty
+	}
+	inside := ix.nums.rangeOf(nil, iv.lo, iv.loIncl, iv.hi, iv.hiIncl)
 	if len(inside) <= ix.nums.len()/2 || !ix.multi.IsEmpty() {
 		return union(inside, ix.present)
 	}
-	lo, loIncl, hi, hiIncl = bounds(complementOf(op), v)
-	outside := ix.nums.rangeOf(nil, lo, loIncl, hi, hiIncl)
-	return roaring.AndNot(ix.valued, union(outside, ix.present))
-}
-
-// complementOf is the range operator holding the values op does not.
-func complementOf(op filter.Op) filter.Op {
-	switch op {
-	case filter.OpGT:
-		return filter.OpLTE
-	case filter.OpGTE:
-		return filter.OpLT
-	case filter.OpLT:
-		return filter.OpGTE
+	var outside []*roaring.Bitmap
+	if iv.lo != nil {
+		outside = ix.nums.rangeOf(outside, nil, false, iv.lo, !iv.loIncl)
 	}
-	return filter.OpGT
+	if iv.hi != nil {
+		outside = ix.nums.rangeOf(outside, iv.hi, !iv.hiIncl, nil, false)
+	}
+	return roaring.AndNot(ix.valued, union(outside, ix.present))
 }
 
 // denseUnionAt is the number of bitmaps above which union accumulates them

@@ -130,7 +130,12 @@ func TestNumericRangeComplement(t *testing.T) {
 			ops = append(ops, `{"p":{"`+op+`":`+v+`}}`, `{"$not":{"p":{"`+op+`":`+v+`}}}`)
 		}
 	}
-	ops = append(ops, `{"p":{"$gte":10,"$lt":90}}`, `{"p":{"$in":[1,2,3,4,5,6,7,8,9,10,11,12]}}`)
+	ops = append(ops, `{"p":{"$gte":10,"$lt":90}}`, `{"p":{"$in":[1,2,3,4,5,6,7,8,9,10,11,12]}}`,
+		// Several ranges on the field: one walk between the tightest
+		// bounds while no node has several values.
+		`{"p":{"$gt":3,"$lt":2}}`, `{"p":{"$gte":48,"$lte":48}}`, `{"p":{"$gt":48,"$lte":48}}`, `{"p":{"$gte":2,"$lt":96}}`,
+		`{"p":{"$gt":1,"$lt":90,"$lte":50}}`, `{"p":{"$gte":10,"$lt":90,"$ne":50}}`, `{"p":{"$gte":10,"$lt":"z"}}`,
+		`{"p":{"$gt":-5,"$gte":-5,"$lt":1000}}`, `{"$not":{"p":{"$gte":5,"$lt":60}}}`)
 	check := func(s *Set, when string) {
 		t.Helper()
 		for _, fs := range ops {
