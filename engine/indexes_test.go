@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +14,8 @@ import (
 	"github.com/akidb/akidb/engine/distance"
 	"github.com/akidb/akidb/engine/filter"
 	"github.com/akidb/akidb/engine/meta"
+	"github.com/akidb/akidb/engine/snapshot"
+	"github.com/akidb/akidb/engine/wal"
 )
 
 // indexProbe is a fixed set of filtered queries whose exact answers are
@@ -311,16 +314,95 @@ func TestDecodeStateVersion1(t *testing.T) {
 	if err := back.CheckIndexes(); err != nil {
 		t.Fatal(err)
 	}
-	for _, bad := range []byte{0, 3} {
-		v := slices.Clone(v2)
-		v[0] = bad
-		if _, err := DecodeState(&bytesBuffer{b: v}); !errors.Is(err, errState) {
-			t.Fatalf("version %d: %v", bad, err)
-		}
+	v0 := slices.Clone(v2)
+	v0[0] = 0
+	if _, err := DecodeState(&bytesBuffer{b: v0}); !errors.Is(err, errState) {
+		t.Fatalf("version 0: %v", err)
+	}
+	// A newer layout is not damage: it is refused as such.
+	v3 := slices.Clone(v2)
+	v3[0] = 3
+	var ve *StateVersionError
+	if _, err := DecodeState(&bytesBuffer{b: v3}); !errors.As(err, &ve) || ve.Version != 3 || errors.Is(err, errState) {
+		t.Fatalf("version 3: %v", err)
 	}
 	// A version 2 state cut inside its index section is refused.
 	if _, err := DecodeState(&bytesBuffer{b: v2[:len(v2)-2]}); !errors.Is(err, errState) {
 		t.Fatalf("truncated index section: %v", err)
+	}
+}
+
+// A collection whose newest snapshot a newer AkiDB wrote does not open: the
+// older snapshot it would fall back to lacks what the log no longer holds.
+// The files are left as they are, and the newer binary (this one, once the
+// version is back) opens them with nothing lost.
+func TestNewerSnapshotRefusesToOpen(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{CheckpointRecords: -1}
+	db := openTestDB(t, dir, cfg)
+	if _, err := db.CreateCollection(bg, DefaultTenant, CollectionConfig{Name: "c", Dimension: 4, Metric: distance.L2}); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := db.Collection(DefaultTenant, "c")
+	for i, prefix := range []string{"x", "y"} {
+		if err := h.Upsert(bg, recs(prefix, 0, 100, 4)); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Checkpoint(); err != nil {
+			t.Fatalf("checkpoint %d: %v", i, err)
+		}
+	}
+	snapDir := h.snapshotDir()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	seqs, _ := snapshot.List(wal.OSFS{}, snapDir)
+	r, err := snapshot.Open(wal.OSFS{}, snapDir, seqs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, err := io.ReadAll(r)
+	r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rewrite := func(version byte) {
+		t.Helper()
+		state[0] = version
+		w, err := snapshot.Create(wal.OSFS{}, snapDir, seqs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(state); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rewrite(stateVersion + 1)
+	if db, err := Open(dir, cfg); err == nil {
+		db.Close()
+		t.Fatal("opened a data directory with a snapshot from a newer version")
+	} else if !strings.Contains(err.Error(), "newer AkiDB") {
+		t.Fatalf("error %q does not say a newer AkiDB wrote it", err)
+	}
+	// fsck says why; --repair does not take it for damage.
+	for _, repair := range []bool{false, true} {
+		rep, err := Fsck(dir, FsckOptions{Repair: repair})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.OK() || !rep.Collections[0].Snapshots[0].Newer || len(rep.Repairs) != 0 {
+			t.Fatalf("fsck (repair %v): %+v", repair, rep)
+		}
+	}
+	rewrite(stateVersion)
+	db = openTestDB(t, dir, cfg)
+	defer db.Close()
+	h, _ = db.Collection(DefaultTenant, "c")
+	if h.Count() != 200 {
+		t.Fatalf("count %d, want 200", h.Count())
 	}
 }
 

@@ -17,10 +17,12 @@ import (
 //
 // The text is canonical: what encoding/json.Marshal writes for the decoded
 // object (keys sorted, no whitespace, no repeated key, numbers in shortest
-// form), except that <, > and & are not escaped. Every way in (an upsert,
-// a log record replayed, a snapshot slot) goes through canonicalMetadata,
-// so that matching the text always answers what matching the decoded map
-// would.
+// form), except that <, > and & are not escaped. Every way in from outside
+// (an upsert, a log record replayed) goes through canonicalMetadata, so
+// that matching the text always answers what matching the decoded map
+// would. Snapshot slots hold text written that way (version 1 snapshots:
+// by encoding/json.Marshal, which also escapes <, > and &; the JSON reader
+// unescapes, so they match the same) and are only checked to be an object.
 
 // canonicalMetadata returns the canonical text of a metadata object given
 // as JSON, "" for none (empty, null or {}).

@@ -146,6 +146,17 @@ func (st *stateCapture) encode(w io.Writer) error {
 
 var errState = errors.New("invalid collection state")
 
+// StateVersionError: a snapshot was written by a newer AkiDB, in a state
+// layout this binary does not read. It is not corruption: opening the
+// collection fails instead of falling back to an older snapshot, whose log
+// may be gone, which would lose what the newer snapshot holds. (A version
+// beyond any plausible layout, 2^16 or more, is taken for damage.)
+type StateVersionError struct{ Version uint32 }
+
+func (e *StateVersionError) Error() string {
+	return fmt.Sprintf("state version %d was written by a newer AkiDB; this binary reads versions %d to %d: run the newer binary (or export the data with it)", e.Version, oldestStateVersion, stateVersion)
+}
+
 // DecodeState rebuilds a collection from EncodeState's output. It validates
 // everything and never trusts a length beyond the limits it implies.
 func DecodeState(r io.Reader) (*Collection, error) {
@@ -161,6 +172,9 @@ func DecodeState(r io.Reader) (*Collection, error) {
 		return nil, err
 	}
 	version := binary.LittleEndian.Uint32(fixed[0:4])
+	if version > stateVersion && version < 1<<16 {
+		return nil, &StateVersionError{Version: version}
+	}
 	if version < oldestStateVersion || version > stateVersion {
 		return nil, fmt.Errorf("%w: state version %d, this binary reads %d to %d", errState, version, oldestStateVersion, stateVersion)
 	}
