@@ -17,10 +17,10 @@ func WriteTable(w io.Writer, r Report) error {
 		return fmt.Errorf("write table: %w", err)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "mode\tfilter\tselectivity\trecall\tqps\tp50_us\tp99_us\tunfiltered_p50_us\tp50/unfiltered\tunder\tstrategies\t\n")
+	fmt.Fprintf(tw, "mode\tfilter\tselectivity\trecall\tqps\tp50_us\tp99_us\tunfiltered_p50_us\tp50/unfiltered\tcpu_p50_us\tcpu_p50/unfiltered\tunder\tstrategies\t\n")
 	line := func(row Row) {
-		fmt.Fprintf(tw, "%s\t%s\t%.2f%%\t%.4f\t%.0f\t%.0f\t%.0f\t%.0f\t%.2f\t%d\t%s\t\n", row.Mode, orNone(row.Filter), 100*row.Selectivity,
-			row.Recall, row.QPS, row.P50us, row.P99us, row.UnfilteredP50us, row.P50Ratio, row.UnderReturns, strategies(row.Strategies))
+		fmt.Fprintf(tw, "%s\t%s\t%.2f%%\t%.4f\t%.0f\t%.0f\t%.0f\t%.0f\t%.2f\t%.0f\t%.2f\t%d\t%s\t\n", row.Mode, orNone(row.Filter), 100*row.Selectivity,
+			row.Recall, row.QPS, row.P50us, row.P99us, row.UnfilteredP50us, row.P50Ratio, row.CPUP50us, row.CPUP50Ratio, row.UnderReturns, strategies(row.Strategies))
 	}
 	line(r.Unfiltered)
 	for _, row := range r.Rows {

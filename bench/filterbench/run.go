@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -31,8 +32,11 @@ type Config struct {
 	Threads int
 	// Progress receives one line per measurement (nil: silent).
 	Progress io.Writer
-	// Clock times the searches (nil: time.Now).
-	Clock func() time.Time
+	// Clock times the searches (nil: time.Now); CPUClock reads the
+	// thread's CPU time (nil: the OS's, on Linux; 0 elsewhere). Searches
+	// run on one goroutine locked to its thread.
+	Clock    func() time.Time
+	CPUClock func() time.Duration
 	// CPUProfile, if set, receives a pprof CPU profile of the measurements
 	// (not of the build or the ground truth).
 	CPUProfile io.Writer
@@ -66,6 +70,11 @@ type Row struct {
 	// up when the machine's load changes during the run.
 	UnfilteredP50us float64 `json:"unfiltered_p50_us"`
 	P50Ratio        float64 `json:"p50_ratio"`
+	// The same from the thread's CPU time (0 where it is not measured):
+	// what the searches cost, whatever else runs on the machine.
+	CPUP50us           float64 `json:"cpu_p50_us"`
+	UnfilteredCPUP50us float64 `json:"unfiltered_cpu_p50_us"`
+	CPUP50Ratio        float64 `json:"cpu_p50_ratio"`
 }
 
 // Setup describes the run.
@@ -112,6 +121,9 @@ func Run(ctx context.Context, cfg Config, d Data, t Target) (Report, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
+	if cfg.CPUClock == nil {
+		cfg.CPUClock = threadCPU
+	}
 	base, queries, meta := d.Base, d.Queries, d.Meta
 	switch {
 	case base.N == 0 || queries.N == 0:
@@ -153,6 +165,8 @@ func Run(ctx context.Context, cfg Config, d Data, t Target) (Report, error) {
 			return rep, fmt.Errorf("warm-up: %w", err)
 		}
 	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	if cfg.CPUProfile != nil {
 		if err := pprof.StartCPUProfile(cfg.CPUProfile); err != nil {
 			return rep, fmt.Errorf("cpu profile: %w", err)
@@ -172,8 +186,8 @@ func Run(ctx context.Context, cfg Config, d Data, t Target) (Report, error) {
 				return rep, err
 			}
 			rep.Rows = append(rep.Rows, row)
-			progressf(cfg.Progress, "%s %s (%.2f%%): recall=%.4f qps=%.0f p50=%.0fus (%.2fx unfiltered %.0fus) p99=%.0fus under=%d %v\n",
-				mode, f.JSON, 100*row.Selectivity, row.Recall, row.QPS, row.P50us, row.P50Ratio, row.UnfilteredP50us, row.P99us, row.UnderReturns, row.Strategies)
+			progressf(cfg.Progress, "%s %s (%.2f%%): recall=%.4f qps=%.0f p50=%.0fus (%.2fx unfiltered %.0fus; cpu %.2fx) p99=%.0fus under=%d %v\n",
+				mode, f.JSON, 100*row.Selectivity, row.Recall, row.QPS, row.P50us, row.P50Ratio, row.UnfilteredP50us, row.CPUP50Ratio, row.P99us, row.UnderReturns, row.Strategies)
 		}
 	}
 	return rep, nil
@@ -236,12 +250,14 @@ func measure(ctx context.Context, cfg Config, t Target, queries dataset.Matrix, 
 		filter = []byte(f.JSON)
 	}
 	lat := make([]time.Duration, queries.N)
-	var base []time.Duration
+	cpu := make([]time.Duration, queries.N)
+	var base, baseCPU []time.Duration
 	var total time.Duration
 	unfiltered := func(q []float32) error {
-		t0 := cfg.Clock()
+		t0, c0 := cfg.Clock(), cfg.CPUClock()
 		_, _, err := t.Search(q, cfg.K, cfg.Ef, nil, "")
 		base = append(base, cfg.Clock().Sub(t0))
+		baseCPU = append(baseCPU, cfg.CPUClock()-c0)
 		return err
 	}
 	for i := range queries.N {
@@ -254,9 +270,9 @@ func measure(ctx context.Context, cfg Config, t Target, queries dataset.Matrix, 
 				return row, fmt.Errorf("unfiltered query %d: %w", i, err)
 			}
 		}
-		t0 := cfg.Clock()
+		t0, c0 := cfg.Clock(), cfg.CPUClock()
 		ids, strategy, err := t.Search(q, cfg.K, cfg.Ef, filter, mode)
-		lat[i] = cfg.Clock().Sub(t0)
+		lat[i], cpu[i] = cfg.Clock().Sub(t0), cfg.CPUClock()-c0
 		if err != nil {
 			return row, fmt.Errorf("%s %s query %d: %w", mode, f.JSON, i, err)
 		}
@@ -279,15 +295,26 @@ func measure(ctx context.Context, cfg Config, t Target, queries dataset.Matrix, 
 	if total > 0 {
 		row.QPS = float64(queries.N) / total.Seconds()
 	}
+	row.CPUP50us = micros(median(cpu))
 	row.UnfilteredP50us, row.P50Ratio = row.P50us, 1
+	row.UnfilteredCPUP50us, row.CPUP50Ratio = row.CPUP50us, 1
 	if paired != nil {
-		slices.Sort(base)
-		row.UnfilteredP50us = micros(percentile(base, 50))
+		row.UnfilteredP50us, row.P50Ratio = micros(median(base)), 0
+		row.UnfilteredCPUP50us, row.CPUP50Ratio = micros(median(baseCPU)), 0
 		if row.UnfilteredP50us > 0 {
 			row.P50Ratio = row.P50us / row.UnfilteredP50us
 		}
+		if row.UnfilteredCPUP50us > 0 {
+			row.CPUP50Ratio = row.CPUP50us / row.UnfilteredCPUP50us
+		}
 	}
 	return row, nil
+}
+
+// median sorts d and returns its p50.
+func median(d []time.Duration) time.Duration {
+	slices.Sort(d)
+	return percentile(d, 50)
 }
 
 // percentile is the nearest-rank p-th percentile of sorted values.

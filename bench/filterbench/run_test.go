@@ -89,7 +89,7 @@ func TestRunOnEngine(t *testing.T) {
 			}
 			break
 		}
-		for _, k := range []string{"n", "mode", "recall", "p50_us", "unfiltered_p50_us", "p50_ratio", "under_returns", "selectivity"} {
+		for _, k := range []string{"n", "mode", "recall", "p50_us", "unfiltered_p50_us", "p50_ratio", "cpu_p50_us", "cpu_p50_ratio", "under_returns", "selectivity"} {
 			if _, ok := line[k]; !ok {
 				t.Fatalf("line %d has no %q: %v", i, k, line)
 			}
@@ -119,12 +119,14 @@ func (f *fake) Search(q []float32, k, ef int, filter []byte, mode string) ([]int
 func TestRunFigures(t *testing.T) {
 	d := synthetic(500, 10, 4)
 	f := &fake{filtered: 3 * time.Millisecond}
-	rep, err := Run(context.Background(), Config{K: 5, Ef: 10, Targets: []float64{0.5}, Clock: func() time.Time { return f.now }}, d, f)
+	cpuClock := func() time.Duration { return f.now.Sub(time.Time{}) / 2 } // half the wall time
+	rep, err := Run(context.Background(), Config{K: 5, Ef: 10, Targets: []float64{0.5}, Clock: func() time.Time { return f.now }, CPUClock: cpuClock}, d, f)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, row := range rep.Rows {
-		if row.UnderReturns != 10 || row.Recall != 0 || row.P50us != 3000 || row.UnfilteredP50us != 1000 || row.P50Ratio != 3 || row.Strategies["fake"] != 10 {
+		if row.UnderReturns != 10 || row.Recall != 0 || row.P50us != 3000 || row.UnfilteredP50us != 1000 || row.P50Ratio != 3 || row.Strategies["fake"] != 10 ||
+			row.CPUP50us != 1500 || row.UnfilteredCPUP50us != 500 || row.CPUP50Ratio != 3 {
 			t.Errorf("row %+v", row)
 		}
 	}
