@@ -268,11 +268,15 @@ func (h *Handle) CreateIndex(ctx context.Context, field, typ string) (IndexInfo,
 	if typ, _, ok := h.c.idx.Has(field); ok {
 		return IndexInfo{}, fmt.Errorf("collection %s already has a %s index on %q (drop it first to change its type): %w", h.info.Name, typ, field, ErrAlreadyExists)
 	}
+	if n := len(h.c.idx.Infos()); n >= payload.MaxIndexes {
+		return IndexInfo{}, invalid("field", "collection %s has %d indexes, the most a collection may have (every write updates each): drop one first", h.info.Name, n)
+	}
 	if _, err := h.db.meta.InsertPayloadIndex(ctx, meta.PayloadIndex{CollectionID: h.info.ID, Field: field, Type: t.String()}); err != nil {
 		return IndexInfo{}, translateMetaErr(err)
 	}
 	if err := h.c.declareIndex(field, t); err != nil {
-		// Cannot happen (checked above, under indexMu); undo the row.
+		// Cannot happen (field and count checked above, under
+		// indexMu); undo the row.
 		_ = h.db.meta.DeletePayloadIndex(context.WithoutCancel(ctx), h.info.ID, field)
 		return IndexInfo{}, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/akidb/akidb/engine/distance"
 	"github.com/akidb/akidb/engine/filter"
 	"github.com/akidb/akidb/engine/meta"
+	"github.com/akidb/akidb/engine/payload"
 	"github.com/akidb/akidb/engine/snapshot"
 	"github.com/akidb/akidb/engine/wal"
 )
@@ -276,6 +277,39 @@ func TestIndexBuildWhileWriting(t *testing.T) {
 	}
 	checkIndexesReady(t, "after a build under writes", h, "cat:keyword", "n:integer")
 	t.Logf("%d batches, %d concurrent writes", batches, writes.Load())
+}
+
+// A collection takes at most payload.MaxIndexes indexes; one more is
+// refused before the catalog changes, and a drop makes room again.
+func TestIndexLimit(t *testing.T) {
+	dir := t.TempDir()
+	db := openTestDB(t, dir, Config{CheckpointRecords: -1})
+	defer db.Close()
+	if _, err := db.CreateCollection(bg, DefaultTenant, CollectionConfig{Name: "c", Dimension: 4, Metric: distance.L2}); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := db.Collection(DefaultTenant, "c")
+	for i := range payload.MaxIndexes {
+		if _, err := h.CreateIndex(bg, fmt.Sprintf("f%d", i), "keyword"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := h.CreateIndex(bg, "one-more", "keyword")
+	var ve *ValidationError
+	if !errors.As(err, &ve) || !strings.Contains(err.Error(), "drop one first") {
+		t.Fatalf("index %d: %v", payload.MaxIndexes+1, err)
+	}
+	rows, err := db.meta.ListPayloadIndexes(bg, h.Info().ID)
+	if err != nil || len(rows) != payload.MaxIndexes {
+		t.Fatalf("catalog has %d indexes (%v)", len(rows), err)
+	}
+	if err := h.DropIndex(bg, "f0"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.CreateIndex(bg, "one-more", "keyword"); err != nil {
+		t.Fatal(err)
+	}
+	h.WaitIndexBuilds()
 }
 
 // A version 1 state (no payload index section) still decodes; its
