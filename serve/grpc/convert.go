@@ -77,6 +77,7 @@ func planOut(ex *engine.Explain) *akidbv1.QueryPlan {
 		IndexedFields: ex.Indexed, UnindexedFields: ex.Unindexed, LiveRecords: int64(ex.LiveRecords),
 		Candidates: int64(ex.Candidates), EstimatedMatches: int64(ex.EstimatedMatches), Estimate: ex.Estimate,
 		TrueMatches: int64(ex.TrueMatches), Tree: planNodeOut(ex.Tree),
+		EntryDensity: ex.Density, Ef: int32(ex.Ef), Reseeded: ex.Reseeded,
 	}
 }
 

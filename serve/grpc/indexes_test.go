@@ -52,6 +52,27 @@ func TestPayloadIndexRPCs(t *testing.T) {
 		p.GetTree() == nil || len(p.GetTree().GetChildren()) != 2 || p.GetTree().GetChildren()[0].GetIndex() == "" {
 		t.Fatalf("plan %v", p)
 	}
+	if q.GetExplain().EntryDensity != nil {
+		t.Fatalf("a scan reports an entry density: %v", q.GetExplain())
+	}
+	// Enough matches for a graph search: its density and ef come too.
+	vecs = vecs[:0]
+	for i := range 3000 {
+		vecs = append(vecs, &akidbv1.Vector{Id: fmt.Sprintf("q%d", i), Vector: []float32{float32(i % 97), float32(i / 97)},
+			Metadata: mustStruct(t, map[string]any{"category": "coats", "n": float64(i % 10)})})
+	}
+	for b := 0; b < len(vecs); b += 1000 {
+		if _, err := e.col.Upsert(ctx, &akidbv1.UpsertRequest{Collection: "shop", Vectors: vecs[b : b+1000]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q, err = e.col.Query(ctx, &akidbv1.QueryRequest{Collection: "shop", Vector: []float32{3, 1}, K: 4, Explain: true, FilterJson: `{"n":{"$gte":1}}`})
+	if err != nil || len(q.GetResults()) != 4 {
+		t.Fatalf("Query = %v, %v", q, err)
+	}
+	if p := q.GetExplain(); p.EntryDensity == nil || p.GetEf() < 4 || (p.GetPlanned() != engine.StrategyIndexGraph && p.GetPlanned() != engine.StrategyIndexTwoHop) {
+		t.Fatalf("graph plan %v", p)
+	}
 	if _, err := e.col.DropIndex(ctx, &akidbv1.DropIndexRequest{Collection: "shop", Field: "n"}); err != nil {
 		t.Fatal(err)
 	}

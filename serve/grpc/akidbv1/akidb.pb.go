@@ -1300,13 +1300,23 @@ type QueryPlan struct {
 	LiveRecords     int64    `protobuf:"varint,7,opt,name=live_records,json=liveRecords,proto3" json:"live_records,omitempty"`
 	// candidates: the records the indexes left to consider.
 	Candidates int64 `protobuf:"varint,8,opt,name=candidates,proto3" json:"candidates,omitempty"`
-	// estimated_matches is what the planner decided on; estimate says how it
-	// was counted ("bitmaps" is exact).
+	// estimated_matches is the number of matches known before any record
+	// is read; estimate says how it was counted ("bitmaps" is exact,
+	// "bitmaps and a sample of the rest", or "sample" without indexes).
+	// The choice between a scan and a graph search is made on candidates.
 	EstimatedMatches int64  `protobuf:"varint,9,opt,name=estimated_matches,json=estimatedMatches,proto3" json:"estimated_matches,omitempty"`
 	Estimate         string `protobuf:"bytes,10,opt,name=estimate,proto3" json:"estimate,omitempty"`
 	// true_matches counts the matching records exactly.
-	TrueMatches   int64     `protobuf:"varint,11,opt,name=true_matches,json=trueMatches,proto3" json:"true_matches,omitempty"`
-	Tree          *PlanNode `protobuf:"bytes,12,opt,name=tree,proto3" json:"tree,omitempty"`
+	TrueMatches int64     `protobuf:"varint,11,opt,name=true_matches,json=trueMatches,proto3" json:"true_matches,omitempty"`
+	Tree        *PlanNode `protobuf:"bytes,12,opt,name=tree,proto3" json:"tree,omitempty"`
+	// For a graph search over the indexes: entry_density is the share of
+	// matching records around its entry point, which chose between
+	// index_two_hop (sparse) and index_graph (dense); ef the length of its
+	// result list; reseeded that the two-hop search went on from matching
+	// records elsewhere. entry_density is unset for other plans.
+	EntryDensity  *float64 `protobuf:"fixed64,13,opt,name=entry_density,json=entryDensity,proto3,oneof" json:"entry_density,omitempty"`
+	Ef            int32    `protobuf:"varint,14,opt,name=ef,proto3" json:"ef,omitempty"`
+	Reseeded      bool     `protobuf:"varint,15,opt,name=reseeded,proto3" json:"reseeded,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1423,6 +1433,27 @@ func (x *QueryPlan) GetTree() *PlanNode {
 		return x.Tree
 	}
 	return nil
+}
+
+func (x *QueryPlan) GetEntryDensity() float64 {
+	if x != nil && x.EntryDensity != nil {
+		return *x.EntryDensity
+	}
+	return 0
+}
+
+func (x *QueryPlan) GetEf() int32 {
+	if x != nil {
+		return x.Ef
+	}
+	return 0
+}
+
+func (x *QueryPlan) GetReseeded() bool {
+	if x != nil {
+		return x.Reseeded
+	}
+	return false
 }
 
 // PlanNode is one part of a filter as the payload indexes evaluated it.
@@ -4376,7 +4407,7 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\rQueryResponse\x12,\n" +
 	"\aresults\x18\x01 \x03(\v2\x12.akidb.v1.QueryHitR\aresults\x12\x1a\n" +
 	"\bstrategy\x18\x02 \x01(\tR\bstrategy\x12-\n" +
-	"\aexplain\x18\x03 \x01(\v2\x13.akidb.v1.QueryPlanR\aexplain\"\x9a\x03\n" +
+	"\aexplain\x18\x03 \x01(\v2\x13.akidb.v1.QueryPlanR\aexplain\"\x82\x04\n" +
 	"\tQueryPlan\x12\x1a\n" +
 	"\bstrategy\x18\x01 \x01(\tR\bstrategy\x12\x18\n" +
 	"\aplanned\x18\x02 \x01(\tR\aplanned\x12\x16\n" +
@@ -4392,7 +4423,11 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\bestimate\x18\n" +
 	" \x01(\tR\bestimate\x12!\n" +
 	"\ftrue_matches\x18\v \x01(\x03R\vtrueMatches\x12&\n" +
-	"\x04tree\x18\f \x01(\v2\x12.akidb.v1.PlanNodeR\x04tree\"\x9c\x01\n" +
+	"\x04tree\x18\f \x01(\v2\x12.akidb.v1.PlanNodeR\x04tree\x12(\n" +
+	"\rentry_density\x18\r \x01(\x01H\x00R\fentryDensity\x88\x01\x01\x12\x0e\n" +
+	"\x02ef\x18\x0e \x01(\x05R\x02ef\x12\x1a\n" +
+	"\breseeded\x18\x0f \x01(\bR\breseededB\x10\n" +
+	"\x0e_entry_density\"\x9c\x01\n" +
 	"\bPlanNode\x12\x16\n" +
 	"\x06filter\x18\x01 \x01(\tR\x06filter\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\tR\x05index\x12\x12\n" +
@@ -4869,6 +4904,7 @@ func file_akidb_v1_akidb_proto_init() {
 		return
 	}
 	file_akidb_v1_akidb_proto_msgTypes[18].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[21].OneofWrappers = []any{}
 	file_akidb_v1_akidb_proto_msgTypes[49].OneofWrappers = []any{}
 	file_akidb_v1_akidb_proto_msgTypes[50].OneofWrappers = []any{}
 	file_akidb_v1_akidb_proto_msgTypes[54].OneofWrappers = []any{}
