@@ -52,3 +52,28 @@ func BenchmarkPlan(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPlanManyValues: 50,000 records with a uniform integer of 10,000
+// distinct values (as `akidb loadtest` writes), ranges of 0.1% to 50%.
+func BenchmarkPlanManyValues(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	m := &model{}
+	for range 50000 {
+		m.docs = append(m.docs, []byte(fmt.Sprintf(`{"bucket":%d}`, r.IntN(10000))))
+		m.live = append(m.live, true)
+	}
+	s := m.build(b, map[string]Type{"bucket": Integer})
+	for _, w := range []int{10, 100, 1000, 5000} {
+		f := parseString(b, fmt.Sprintf(`{"bucket":{"$gte":3000,"$lt":%d}}`, 3000+w))
+		b.Run(fmt.Sprintf("window=%d", w), func(b *testing.B) {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			t0 := threadCPU()
+			for b.Loop() {
+				p := s.Plan(f, false)
+				_ = p.Sure.ToDense()
+			}
+			b.ReportMetric(float64(threadCPU()-t0)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}

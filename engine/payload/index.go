@@ -2,6 +2,7 @@ package payload
 
 import (
 	"cmp"
+	"math"
 	"strings"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -82,6 +83,13 @@ func (v valueTree[K]) rangeOf(dst []*roaring.Bitmap, lo *K, loIncl bool, hi *K, 
 
 func (v valueTree[K]) len() int { return v.t.Len() }
 
+// bounds returns the smallest and largest key; ok is false when empty.
+func (v valueTree[K]) bounds() (lo, hi K, ok bool) {
+	a, ok1 := v.t.Min()
+	b, ok2 := v.t.Max()
+	return a.key, b.key, ok1 && ok2
+}
+
 func (v valueTree[K]) each(fn func(key K, nodes *roaring.Bitmap) bool) {
 	v.t.Ascend(func(e entry[K]) bool { return fn(e.key, e.nodes) })
 }
@@ -104,6 +112,12 @@ type Index struct {
 	// nodes outside its complement, which is cheaper when the range is
 	// the larger part (plan.go). Derived from nums, not stored.
 	valued, multi *roaring.Bitmap
+	// col is every node's value, by node (NaN: none, or several): a wide
+	// range over many distinct values (timestamps, prices) is a scan of
+	// it, a compare per node in sequence, instead of a union of thousands
+	// of small bitmaps scattered in memory (plan.go). Derived from nums,
+	// not stored; 8 bytes per node.
+	col []float64
 
 	scratch fieldValues
 }
@@ -123,7 +137,7 @@ func newIndex(field string, t Type, state State) *Index {
 	return ix
 }
 
-// deriveValued rebuilds valued and multi from nums (after decoding or
+// deriveValued rebuilds valued, multi and col from nums (after decoding or
 // renumbering).
 func (ix *Index) deriveValued() {
 	if ix.typ == Keyword {
@@ -135,6 +149,32 @@ func (ix *Index) deriveValued() {
 		ix.valued.Or(b)
 		return true
 	})
+	ix.col = ix.col[:0]
+	ix.nums.each(func(v float64, b *roaring.Bitmap) bool {
+		b.Iterate(func(n uint32) bool {
+			if !ix.multi.Contains(n) {
+				ix.setCol(n, v)
+			}
+			return true
+		})
+		return true
+	})
+}
+
+// setCol records node's single value in the column, growing it with NaN.
+func (ix *Index) setCol(node uint32, v float64) {
+	for int(node) >= len(ix.col) {
+		ix.col = append(ix.col, math.NaN())
+	}
+	ix.col[node] = v
+}
+
+// colValue is node's value in the column, NaN for none or several.
+func (ix *Index) colValue(node uint32) float64 {
+	if int(node) < len(ix.col) {
+		return ix.col[node]
+	}
+	return math.NaN()
 }
 
 // add indexes node's metadata doc.
@@ -163,6 +203,9 @@ func (ix *Index) add(node uint32, doc []byte) {
 		ix.valued.Add(node)
 		if distinctFloats(v.nums) > 1 {
 			ix.multi.Add(node)
+			ix.setCol(node, math.NaN())
+		} else {
+			ix.setCol(node, v.nums[0])
 		}
 	}
 }
@@ -208,6 +251,9 @@ func (ix *Index) remove(node uint32, doc []byte) {
 	if len(v.nums) > 0 {
 		ix.valued.Remove(node)
 		ix.multi.Remove(node)
+		if int(node) < len(ix.col) {
+			ix.col[node] = math.NaN()
+		}
 	}
 }
 
@@ -246,6 +292,6 @@ func (ix *Index) info() Info {
 		per += 16
 		ix.strs.each(func(k string, _ *roaring.Bitmap) bool { in.MemoryBytes += int64(len(k)); return true })
 	}
-	in.MemoryBytes += int64(in.Values) * per
+	in.MemoryBytes += int64(in.Values)*per + int64(8*cap(ix.col))
 	return in
 }

@@ -1,6 +1,8 @@
 package payload
 
 import (
+	"math"
+
 	"github.com/RoaringBitmap/roaring/v2"
 
 	"github.com/akidb/akidb/engine/filter"
@@ -318,13 +320,17 @@ func (ix *Index) mergeRanges(conds []filter.Cond) (merged pair, rest []filter.Co
 	return merged, rest, true
 }
 
-// numericRange returns the nodes with a value in iv. When the range holds
-// most of the values and no node has several, it is computed as the
-// valued nodes minus those with a value outside it, which has fewer
+// numericRange returns the nodes with a value in iv. While no node has
+// several values, a range over many distinct values is a scan of the
+// value column (scanColumn), and one that holds most of the values is
+// the valued nodes minus those with a value outside it, which has fewer
 // bitmaps to unite.
 func (ix *Index) numericRange(iv interval) *roaring.Bitmap {
 	if iv.lo != nil && iv.hi != nil && (*iv.lo > *iv.hi || *iv.lo == *iv.hi && !(iv.loIncl && iv.hiIncl)) {
 		return roaring.New() // empty
+	}
+	if ix.multi.IsEmpty() && ix.columnPays(iv) {
+		return ix.scanColumn(iv)
 	}
 	inside := ix.nums.rangeOf(nil, iv.lo, iv.loIncl, iv.hi, iv.hiIncl)
 	if len(inside) <= ix.nums.len()/2 || !ix.multi.IsEmpty() {
@@ -338,6 +344,72 @@ func (ix *Index) numericRange(iv interval) *roaring.Bitmap {
 		outside = ix.nums.rangeOf(outside, iv.hi, !iv.hiIncl, nil, false)
 	}
 	return roaring.AndNot(ix.valued, union(outside, ix.present))
+}
+
+// columnPerBitmap: uniting the bitmaps of a range costs about as much per
+// bitmap (a few pointers to chase, cache misses when there are
+// thousands) as this many nodes of a column scan (a compare each, in
+// sequence). Measured with 50,000 nodes and 10,000 distinct values
+// (BenchmarkPlan): a range over 5,000 of them took 0.9 ms united and
+// about 0.1 ms scanned.
+const columnPerBitmap = 64
+
+// columnPays says whether scanning the value column beats uniting the
+// bitmaps of iv's values or of the values outside it (the fewer), whose
+// number is estimated from where iv falls between the smallest and the
+// largest value, without walking the tree.
+func (ix *Index) columnPays(iv interval) bool {
+	minV, maxV, ok := ix.nums.bounds()
+	if !ok || maxV <= minV || len(ix.col) == 0 {
+		return false
+	}
+	lo, hi := minV, maxV
+	if iv.lo != nil {
+		lo = max(lo, *iv.lo)
+	}
+	if iv.hi != nil {
+		hi = min(hi, *iv.hi)
+	}
+	share := max(0, hi-lo) / (maxV - minV)
+	fewer := float64(ix.nums.len()) * min(share, 1-share)
+	return fewer*columnPerBitmap >= float64(len(ix.col))
+}
+
+// scanColumn returns the nodes whose single value is in iv (NaN, for no
+// value or several, is never in a range). The bounds become a half-open
+// [lo, hi) so that each node is two compares and no branch.
+func (ix *Index) scanColumn(iv interval) *roaring.Bitmap {
+	lo, hi := math.Inf(-1), math.Inf(1)
+	if iv.lo != nil {
+		lo = *iv.lo
+		if !iv.loIncl {
+			lo = math.Nextafter(lo, math.Inf(1))
+		}
+	}
+	if iv.hi != nil {
+		hi = *iv.hi
+		if iv.hiIncl {
+			hi = math.Nextafter(hi, math.Inf(1))
+		}
+	}
+	col := ix.col
+	words := make([]uint64, (len(col)+63)/64)
+	for w := range words {
+		chunk := col[w*64 : min(w*64+64, len(col))]
+		var bits uint64
+		for j, v := range chunk {
+			bits |= (b2u(v >= lo) & b2u(v < hi)) << uint(j)
+		}
+		words[w] = bits
+	}
+	return roaring.FromDense(words, false)
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // denseUnionAt is the number of bitmaps above which union accumulates them

@@ -3,6 +3,7 @@ package payload
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -293,6 +294,11 @@ func (s *Set) Equal(o *Set) error {
 		for i := range bx {
 			if !bx[i].Equals(by[i]) {
 				return fmt.Errorf("index on %q: bitmap %d differs (%d vs %d nodes)", f, i, bx[i].GetCardinality(), by[i].GetCardinality())
+			}
+		}
+		for n := range max(len(x.col), len(y.col)) {
+			if a, b := x.colValue(uint32(n)), y.colValue(uint32(n)); a != b && !(math.IsNaN(a) && math.IsNaN(b)) {
+				return fmt.Errorf("index on %q: node %d's value is %v in one and %v in the other", f, n, a, b)
 			}
 		}
 	}
