@@ -247,7 +247,11 @@ func TestIndexBuildWhileWriting(t *testing.T) {
 		}()
 	}
 	h.c.builds.batch = 300
+	// The two builds below run at once and share the hook (and r).
+	var hookMu sync.Mutex
 	h.c.builds.afterBatch = func(string) {
+		hookMu.Lock()
+		defer hookMu.Unlock()
 		batches++
 		// Deterministic interleaving on top of the writers': a write
 		// between every two batches, and a vacuum in the middle.
