@@ -57,12 +57,69 @@ func (n notMatcher) matchJSON(doc []byte) bool { return !n.m.matchJSON(doc) }
 
 func (f *fieldMatcher) matchJSON(doc []byte) bool {
 	v, present := LookupJSON(doc, f.path)
+	if present && len(f.ops) > 1 && len(v) > 0 && v[0] != '[' {
+		// Several conditions on one scalar ($gte and $lt): read it once.
+		sc := scalarOf(v)
+		for i := range f.ops {
+			o := &f.ops[i]
+			if o.exists {
+				if !o.want {
+					return false
+				}
+				continue
+			}
+			if sc.test(o.c) == o.negate {
+				return false
+			}
+		}
+		return true
+	}
 	for i := range f.ops {
 		if !f.ops[i].testJSON(v, present) {
 			return false
 		}
 	}
 	return true
+}
+
+// jsonScalar is a JSON scalar read once, for several conditions.
+type jsonScalar struct {
+	kind byte // 'n' number, 's' string, 'b' bool, 0 none (null, object, bad)
+	f    float64
+	s    string
+	b    bool
+}
+
+func scalarOf(v []byte) jsonScalar {
+	switch v[0] {
+	case '"':
+		if s, ok := StringJSON(v); ok {
+			return jsonScalar{kind: 's', s: s}
+		}
+	case 't':
+		return jsonScalar{kind: 'b', b: true}
+	case 'f':
+		return jsonScalar{kind: 'b'}
+	case 'n', '{', '[':
+	default:
+		if f, ok := NumberJSON(v); ok {
+			return jsonScalar{kind: 'n', f: f}
+		}
+	}
+	return jsonScalar{}
+}
+
+// test is scalarJSON on the value read.
+func (sc *jsonScalar) test(c cond) bool {
+	switch sc.kind {
+	case 'n':
+		return c.num(sc.f)
+	case 's':
+		return c.str(sc.s)
+	case 'b':
+		return c.boolean(sc.b)
+	}
+	return false
 }
 
 func (o *fieldOp) testJSON(v []byte, present bool) bool {
@@ -252,8 +309,37 @@ func NumberJSON(v []byte) (float64, bool) {
 	if len(v) == 0 {
 		return 0, false
 	}
+	if f, ok := smallInt(v); ok {
+		return f, true
+	}
 	f, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(v), len(v)), 64)
 	return f, err == nil
+}
+
+// smallInt reads an integer literal of at most 15 digits (optionally
+// negative), the common case, without strconv: every such integer is
+// exactly a float64, so the result is ParseFloat's. ok is false for
+// anything else.
+func smallInt(v []byte) (float64, bool) {
+	neg := v[0] == '-'
+	digits := v
+	if neg {
+		digits = v[1:]
+	}
+	if len(digits) == 0 || len(digits) > 15 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		return -float64(n), true // -0 too, as ParseFloat("-0")
+	}
+	return float64(n), true
 }
 
 // unquote decodes a JSON string literal with escapes as encoding/json does

@@ -2,6 +2,8 @@ package filter
 
 import (
 	"encoding/json"
+	"math"
+	"strconv"
 	"testing"
 )
 
@@ -87,4 +89,17 @@ func FuzzMatchJSON(f *testing.F) {
 			t.Fatalf("filter %s on %s: MatchJSON = %v, Match = %v", flt, compact, got, want)
 		}
 	})
+}
+
+// NumberJSON's integer fast path gives ParseFloat's answer, -0 included,
+// and leaves everything else to it.
+func TestNumberJSONFastPath(t *testing.T) {
+	for _, lit := range []string{"0", "-0", "7", "-7", "123456789012345", "-999999999999999", "1234567890123456",
+		"9007199254740993", "1.5", "-1e5", "1E400", "-", "", "12a", "0.0", "-0.0"} {
+		got, ok := NumberJSON([]byte(lit))
+		want, err := strconv.ParseFloat(lit, 64)
+		if ok != (err == nil) || ok && (got != want || math.Signbit(got) != math.Signbit(want)) {
+			t.Errorf("%q: %v %v, ParseFloat %v %v", lit, got, ok, want, err)
+		}
+	}
 }
