@@ -44,6 +44,10 @@ type CollectionConfig struct {
 	// Indexes declares payload indexes at creation, field -> type
 	// (keyword, integer or float; indexes.go).
 	Indexes map[string]string
+	// TierPolicy is the initial tiering policy of a collection made with
+	// DB.CreateCollection ("": the DB's default); it can change later
+	// (DB.SetTierPolicy). In-memory collections ignore it.
+	TierPolicy string
 }
 
 // withDefaults fills unset HNSW parameters and validates the rest.

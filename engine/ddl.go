@@ -22,6 +22,10 @@ func (db *DB) CreateCollection(ctx context.Context, tenant string, cfg Collectio
 	if err != nil {
 		return CollectionInfo{}, err
 	}
+	policy, err := db.newCollectionPolicy(cfg.TierPolicy)
+	if err != nil {
+		return CollectionInfo{}, err
+	}
 	key := colKey(tenant, cfg.Name)
 	existing, release, err := db.claimName(ctx, key)
 	if err != nil {
@@ -33,7 +37,7 @@ func (db *DB) CreateCollection(ctx context.Context, tenant string, cfg Collectio
 	}
 	row, err := db.meta.InsertCollection(ctx, meta.Collection{
 		TenantID: tenant, Name: cfg.Name, Dimension: cfg.Dimension, Metric: cfg.Metric.String(),
-		M: cfg.M, EfConstruction: cfg.EfConstruction,
+		M: cfg.M, EfConstruction: cfg.EfConstruction, TierPolicy: policy,
 	})
 	if err != nil {
 		return CollectionInfo{}, translateMetaErr(err)
@@ -71,7 +75,8 @@ func (db *DB) CreateCollection(ctx context.Context, tenant string, cfg Collectio
 	db.mu.Lock()
 	db.cols[key] = h
 	db.mu.Unlock()
-	return h.info, nil
+	db.registerWithTier(h)
+	return h.Info(), nil
 }
 
 // claimName waits until no create or drop of key is in flight, then marks
@@ -146,6 +151,7 @@ func (db *DB) DropCollection(ctx context.Context, tenant, name string) error {
 	db.mu.Lock()
 	delete(db.cols, key)
 	db.mu.Unlock()
+	db.unregisterFromTier(h)
 	db.cfg.crashAt("drop:closing")
 	if err := h.close(false); err != nil {
 		db.log.Warn("closing a dropped collection's log", "collection", name, "err", err)

@@ -24,6 +24,10 @@ type CollectionInfo struct {
 	Name      string
 	Config    CollectionConfig
 	CreatedAt time.Time
+	// TierPolicy is memory, memory-s3 or s3-only (tiering.go).
+	TierPolicy string
+	// LoadState is where the collection's state is now (residency.go).
+	LoadState LoadState
 }
 
 // Handle is a durable collection: every write goes through its log before
@@ -49,43 +53,88 @@ type Handle struct {
 	// writers counts Upsert and Delete calls past validation, for the log's
 	// commit delay (wal.Options.Writers).
 	writers atomic.Int64
-	// snapshotBytes is the size of the snapshots on disk, as of the last
-	// checkpoint (or the open).
-	snapshotBytes atomic.Int64
 	// compact asks the next checkpoint to vacuum whatever tombstones
 	// there are, not only past VacuumRatio (RequestCompaction).
 	compact atomic.Bool
 	// indexMu serialises creating and dropping payload indexes.
 	indexMu sync.Mutex
+	// tierPolicy (a string) can change while the collection is open;
+	// policyMu orders the changes (tiering.go).
+	tierPolicy atomic.Value
+	policyMu   sync.Mutex
+	// lastCheckpoint is when the newest snapshot was written (unix
+	// nanoseconds; 0: never): set by each checkpoint that writes one, and
+	// at open from the snapshot the collection was loaded from.
+	lastCheckpoint atomic.Int64
+	// res is the load state and the references that keep c and wal in
+	// memory (residency.go): c and wal are nil while the collection is
+	// evicted, and are read only under a pin or a hold.
+	res residency
 }
 
 func (h *Handle) walDir() string      { return filepath.Join(h.dir, "wal") }
 func (h *Handle) snapshotDir() string { return filepath.Join(h.dir, "snapshots") }
 
 // Info returns the catalog entry.
-func (h *Handle) Info() CollectionInfo { return h.info }
-
-// Collection exposes the in-memory collection for reads.
-func (h *Handle) Collection() *Collection { return h.c }
-
-// Stats returns the collection's counts, memory and disk usage.
-func (h *Handle) Stats() Stats {
-	st := h.c.Stats()
-	st.DiskBytes = h.DiskBytes()
-	return st
+func (h *Handle) Info() CollectionInfo {
+	i := h.info
+	i.TierPolicy = h.TierPolicy()
+	h.res.mu.Lock()
+	i.LoadState = h.res.state
+	h.res.mu.Unlock()
+	return i
 }
 
-// DiskBytes is what the collection's files hold: log segments and
-// snapshots (temporary files of a checkpoint being written aside).
-func (h *Handle) DiskBytes() int64 { return h.wal.Size() + h.snapshotBytes.Load() }
+// Collection exposes the in-memory collection for reads, loading it if
+// it was evicted. The object stays valid after an eviction (it is only
+// dropped from the handle), but holds no later writes: keep a reference
+// (Acquire) while using it.
+func (h *Handle) Collection() *Collection {
+	if err := h.pin(context.Background()); err != nil {
+		return nil
+	}
+	defer h.unpin()
+	return h.c
+}
 
-// Get, Count, Scroll and Search read the in-memory state.
-func (h *Handle) Count() int                    { return h.c.Count() }
-func (h *Handle) Get(id string) (Record, error) { return h.c.Get(id) }
+// Stats and Count never load the collection: while it is evicted they
+// report its figures as of when it left memory (Facts). DiskBytes is the
+// local files' size now (DiskBytes).
+func (h *Handle) Stats() Stats {
+	if h.hold() {
+		defer h.unpin()
+		st := h.c.Stats()
+		st.DiskBytes = h.DiskBytes()
+		return st
+	}
+	cfg, f := h.info.Config, h.Facts()
+	return Stats{Name: cfg.Name, Dimension: cfg.Dimension, Metric: cfg.Metric.String(), M: cfg.M, EfConstruction: cfg.EfConstruction,
+		Count: f.Count, Deleted: f.Deleted, MemoryBytes: f.MemoryBytes, AppliedSeq: f.AppliedSeq, DiskBytes: h.DiskBytes()}
+}
+func (h *Handle) Count() int { return h.Facts().Count }
+
+// Get, Search and Scroll read the in-memory state, loading the collection
+// first if it was evicted (Get and Scroll without a deadline: use Acquire
+// to bound it; Search waits for the load until ctx is done).
+func (h *Handle) Get(id string) (Record, error) {
+	if err := h.pin(context.Background()); err != nil {
+		return Record{}, err
+	}
+	defer h.unpin()
+	return h.c.Get(id)
+}
 func (h *Handle) Search(ctx context.Context, req SearchRequest) (SearchResult, error) {
+	if err := h.pin(ctx); err != nil {
+		return SearchResult{}, err
+	}
+	defer h.unpin()
 	return h.c.Search(ctx, req)
 }
 func (h *Handle) Scroll(cursor string, limit int, withVectors bool) (ScrollPage, error) {
+	if err := h.pin(context.Background()); err != nil {
+		return ScrollPage{}, err
+	}
+	defer h.unpin()
 	return h.c.Scroll(cursor, limit, withVectors)
 }
 
@@ -101,6 +150,10 @@ func (h *Handle) Upsert(ctx context.Context, recs []Record) error {
 // (stage.go); with linkers > 0 they are linked by that many goroutines
 // before the batch is published.
 func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int) error {
+	if err := h.pin(ctx); err != nil {
+		return err
+	}
+	defer h.unpin()
 	b, err := h.c.PrepareUpsert(recs)
 	if err != nil {
 		return err
@@ -179,14 +232,51 @@ func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int) error {
 // graph, that is until background indexing has caught up. Searches do not
 // need it (they scan what is not linked yet); benchmarks and tests that
 // compare graph results use it.
-func (h *Handle) WaitIndexed() { h.c.waitLinked() }
+func (h *Handle) WaitIndexed() {
+	if h.hold() {
+		defer h.unpin()
+		h.c.waitLinked()
+	}
+}
+
+// LogBytes is the size of the collection's write-ahead log up to its last
+// record: what a restart would replay at most. 0 while the collection is
+// not in memory (it was checkpointed when it left, so a restart replays
+// nothing of it).
+func (h *Handle) LogBytes() int64 {
+	if !h.hold() {
+		return 0
+	}
+	defer h.unpin()
+	return h.wal.Bytes()
+}
+
+// LastCheckpoint is when the collection's newest snapshot was written (the
+// zero time if it has none).
+func (h *Handle) LastCheckpoint() time.Time {
+	if ns := h.lastCheckpoint.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
 
 // IndexBacklog returns how many acknowledged vectors are not linked into
-// the graph yet (searches scan them exactly until they are).
-func (h *Handle) IndexBacklog() int { return h.c.stagedLen() }
+// the graph yet (searches scan them exactly until they are); 0 while the
+// collection is not in memory.
+func (h *Handle) IndexBacklog() int {
+	if !h.hold() {
+		return 0
+	}
+	defer h.unpin()
+	return h.c.stagedLen()
+}
 
 // Delete logs and applies the deletion of ids, returning how many existed.
 func (h *Handle) Delete(ctx context.Context, ids []string) (int, error) {
+	if err := h.pin(ctx); err != nil {
+		return 0, err
+	}
+	defer h.unpin()
 	b, err := h.c.PrepareDelete(ids)
 	if err != nil {
 		return 0, err
@@ -218,6 +308,10 @@ func (h *Handle) Delete(ctx context.Context, ids []string) (int, error) {
 // records written concurrently may or may not be included) and returns
 // how many were deleted.
 func (h *Handle) DeleteWhere(ctx context.Context, f *filter.Filter) (int, error) {
+	if err := h.pin(ctx); err != nil {
+		return 0, err
+	}
+	defer h.unpin()
 	ids, err := h.c.MatchingIDs(ctx, f)
 	if err != nil {
 		return 0, err
@@ -298,26 +392,54 @@ func (h *Handle) wrote(records, bytes int) {
 // openCollection recovers a collection: newest intact snapshot, then the
 // log after it.
 func (db *DB) openCollection(row meta.Collection) (*Handle, error) {
-	start := time.Now()
+	h, err := db.newHandle(row)
+	if err != nil {
+		return nil, err
+	}
+	ld, err := db.recoverCollection(h)
+	if err != nil {
+		return nil, err
+	}
+	h.install(loaded{c: ld.c, log: ld.log, replayed: ld.replayed, source: SourceLocal})
+	return h, nil
+}
+
+// newHandle makes the handle of a catalog row, its state not loaded
+// (evicted until install).
+func (db *DB) newHandle(row meta.Collection) (*Handle, error) {
 	cfg, err := configFromRow(row)
 	if err != nil {
 		return nil, err
 	}
 	h := &Handle{db: db, dir: db.collectionDir(row.ID), info: CollectionInfo{ID: row.ID, TenantID: row.TenantID, Name: row.Name, Config: cfg, CreatedAt: row.CreatedAt}}
+	h.tierPolicy.Store(row.TierPolicy)
+	h.res.state = LoadEvicted
+	return h, nil
+}
+
+// recoverCollection reads h's state from its directory: the newest intact
+// snapshot, then the log after it. It changes nothing of h.
+func (db *DB) recoverCollection(h *Handle) (loaded, error) {
+	start := time.Now()
+	cfg := h.info.Config
 	if err := snapshot.RemoveTemps(db.cfg.FS, h.snapshotDir()); err != nil {
-		return nil, err
+		return loaded{}, err
 	}
 	c, err := db.loadNewestSnapshot(h, cfg)
 	if err != nil {
-		return nil, err
+		return loaded{}, err
 	}
-	h.c = c
-	if err := db.reconcileIndexes(context.Background(), h); err != nil {
-		return nil, fmt.Errorf("payload indexes: %w", err)
+	if c.applied > 0 {
+		if fi, err := db.cfg.FS.Stat(filepath.Join(h.snapshotDir(), snapshot.FileName(c.applied))); err == nil {
+			h.lastCheckpoint.Store(fi.ModTime().UnixNano())
+		}
+	}
+	if err := db.reconcileIndexes(context.Background(), h, c); err != nil {
+		return loaded{}, fmt.Errorf("payload indexes: %w", err)
 	}
 	log, err := db.openLog(h, c.applied)
 	if err != nil {
-		return nil, err
+		return loaded{}, err
 	}
 	if log.LastSeq() < c.applied {
 		// The snapshot is newer than the log's end: the log lost a tail
@@ -328,20 +450,19 @@ func (db *DB) openCollection(row meta.Collection) (*Handle, error) {
 		_ = log.Close()
 		dst := fmt.Sprintf("%s.superseded.%d", h.walDir(), time.Now().UnixNano())
 		if err := db.cfg.FS.Rename(h.walDir(), dst); err != nil {
-			return nil, fmt.Errorf("set aside a log behind its snapshot: %w", err)
+			return loaded{}, fmt.Errorf("set aside a log behind its snapshot: %w", err)
 		}
 		if err := syncDir(db.cfg.FS, h.dir); err != nil {
-			return nil, err
+			return loaded{}, err
 		}
-		db.log.Warn("log ends before the newest snapshot; kept it aside and started a new one", "collection", row.Name, "log_last_seq", log.LastSeq(), "snapshot_seq", c.applied, "kept_as", dst)
+		db.log.Warn("log ends before the newest snapshot; kept it aside and started a new one", "collection", h.info.Name, "log_last_seq", log.LastSeq(), "snapshot_seq", c.applied, "kept_as", dst)
 		if log, err = db.openLog(h, c.applied); err != nil {
-			return nil, err
+			return loaded{}, err
 		}
 	}
-	h.wal = log
 	if first := log.FirstSeq(); first > c.applied+1 && log.LastSeq() >= first {
 		_ = log.Close()
-		return nil, fmt.Errorf("log starts at sequence %d but the snapshot covers only up to %d: records %d..%d are missing", first, c.applied, c.applied+1, first-1)
+		return loaded{}, fmt.Errorf("log starts at sequence %d but the snapshot covers only up to %d: records %d..%d are missing", first, c.applied, c.applied+1, first-1)
 	}
 	replayed := 0
 	rp := newReplayer(c, runtime.GOMAXPROCS(0))
@@ -352,18 +473,16 @@ func (db *DB) openCollection(row meta.Collection) (*Handle, error) {
 	err = errors.Join(err, rp.wait())
 	if err != nil {
 		_ = log.Close()
-		return nil, fmt.Errorf("replay log: %w", err)
+		return loaded{}, fmt.Errorf("replay log: %w", err)
 	}
 	if c.applied != log.LastSeq() && log.LastSeq() > c.applied {
 		_ = log.Close()
-		return nil, fmt.Errorf("replay stopped at sequence %d, log ends at %d", c.applied, log.LastSeq())
+		return loaded{}, fmt.Errorf("replay stopped at sequence %d, log ends at %d", c.applied, log.LastSeq())
 	}
 	c.nextSeq = c.applied
-	h.sinceRecords.Store(int64(replayed))
-	h.refreshSnapshotBytes()
-	db.cfg.Observer.Recovered(row.Name, time.Since(start), replayed)
-	db.log.Info("collection recovered", "collection", row.Name, "tenant", row.TenantID, "records", c.Count(), "snapshot_seq", c.applied-uint64(replayed), "replayed", replayed, "duration", time.Since(start))
-	return h, nil
+	db.cfg.Observer.Recovered(h.info.Name, time.Since(start), replayed)
+	db.log.Info("collection recovered", "collection", h.info.Name, "tenant", h.info.TenantID, "records", c.Count(), "snapshot_seq", c.applied-uint64(replayed), "replayed", replayed, "duration", time.Since(start))
+	return loaded{c: c, log: log, replayed: replayed}, nil
 }
 
 func (db *DB) openLog(h *Handle, applied uint64) (*wal.Log, error) {
@@ -517,19 +636,27 @@ func readSnapshot(fsys wal.FS, dir string, seq uint64) (*Collection, error) {
 }
 
 // close stops the collection: optionally a final checkpoint, then the log.
+// A load or an eviction in flight is waited for; a collection that is not
+// in memory has nothing to close. With a memory budget, a tiered
+// collection closed cleanly (checkpoint) is marked cold, so the next
+// start leaves it out of memory until it is asked for.
 func (h *Handle) close(checkpoint bool) error {
-	if h.wal == nil || h.closed.Load() {
+	if !h.closeResidency() || h.wal == nil || h.closed.Load() {
 		return nil
 	}
 	var errs []error
+	clean := false
 	// An index still building is not in the snapshot: the catalog has it,
-	// and the next open builds it again.
+	// and the next open (or load) builds it again.
 	h.c.builds.stopAll()
 	if checkpoint && h.wal.Err() == nil {
 		if err := h.Checkpoint(); err != nil {
 			errs = append(errs, err)
+		} else {
+			clean = true
 		}
 	}
+	facts := h.Facts()
 	// Stop a checkpoint still running (the background checkpointer's) and
 	// wait for it: nothing may write in the directory once close returns.
 	h.closing.Store(true)
@@ -540,7 +667,13 @@ func (h *Handle) close(checkpoint bool) error {
 	h.closed.Store(true)
 	if err := h.wal.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close log of %s: %w", h.info.Name, err))
+		clean = false
 	}
 	h.c.writeGate.Unlock()
+	if clean && h.db.memoryBudget() > 0 && tiered(h.TierPolicy()) {
+		if err := h.writeCold(facts, h.db.now()); err != nil {
+			h.db.log.Warn("marking a collection cold failed; the next start loads it", "collection", h.info.Name, "err", err)
+		}
+	}
 	return errors.Join(errs...)
 }

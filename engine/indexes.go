@@ -33,7 +33,8 @@ type IndexInfo struct {
 	// Type is keyword, integer or float.
 	Type string `json:"type"`
 	// State is building (being filled with the existing records; not used
-	// by queries yet) or ready.
+	// by queries yet), ready, or evicted (IndexEvicted: the collection is
+	// not in memory, and the counts below are zero until it is loaded).
 	State string `json:"state"`
 	// Values is the number of distinct values indexed.
 	Values int `json:"values"`
@@ -260,6 +261,13 @@ func (h *Handle) CreateIndex(ctx context.Context, field, typ string) (IndexInfo,
 	if err != nil {
 		return IndexInfo{}, err
 	}
+	// A request like any other: an evicted collection is loaded first
+	// (up to ctx's deadline), and stays in memory until the build is
+	// declared.
+	if err := h.pin(ctx); err != nil {
+		return IndexInfo{}, err
+	}
+	defer h.unpin()
 	h.indexMu.Lock()
 	defer h.indexMu.Unlock()
 	if h.closed.Load() || h.closing.Load() {
@@ -288,6 +296,10 @@ func (h *Handle) CreateIndex(ctx context.Context, field, typ string) (IndexInfo,
 // DropIndex removes the index on field from the catalog and the
 // collection; ErrNotFound if there is none. A build in progress stops.
 func (h *Handle) DropIndex(ctx context.Context, field string) error {
+	if err := h.pin(ctx); err != nil {
+		return err
+	}
+	defer h.unpin()
 	h.indexMu.Lock()
 	defer h.indexMu.Unlock()
 	if err := h.db.meta.DeletePayloadIndex(ctx, h.info.ID, field); err != nil {
@@ -304,17 +316,45 @@ func (h *Handle) DropIndex(ctx context.Context, field string) error {
 	return nil
 }
 
-// Indexes describes the collection's payload indexes.
-func (h *Handle) Indexes() []IndexInfo { return h.c.Indexes() }
+// IndexEvicted is the state Indexes reports for the indexes of a
+// collection that is not in memory: the catalog's list, without counts;
+// the next load brings them back (building those its snapshot lacks).
+const IndexEvicted = "evicted"
 
-// WaitIndexBuilds blocks until no index build runs (tests, benchmarks).
-func (h *Handle) WaitIndexBuilds() { h.c.waitBuilds() }
+// Indexes describes the collection's payload indexes. It never loads the
+// collection: while it is evicted the catalog lists them (IndexEvicted).
+func (h *Handle) Indexes() []IndexInfo {
+	if h.hold() {
+		defer h.unpin()
+		return h.c.Indexes()
+	}
+	rows, err := h.db.meta.ListPayloadIndexes(context.Background(), h.info.ID)
+	if err != nil {
+		h.db.log.Warn("listing the payload indexes of an evicted collection", "collection", h.info.Name, "err", err)
+		return nil
+	}
+	out := make([]IndexInfo, len(rows))
+	for i, r := range rows {
+		out[i] = IndexInfo{Field: r.Field, Type: r.Type, State: IndexEvicted}
+	}
+	return out
+}
 
-// reconcileIndexes makes a freshly loaded collection's indexes those of
-// the catalog, before its log is replayed: it drops the ones the catalog
-// does not list (or lists with another type) and builds the missing ones
-// from the loaded records.
-func (db *DB) reconcileIndexes(ctx context.Context, h *Handle) error {
+// WaitIndexBuilds blocks until no index build runs (tests, benchmarks);
+// at once if the collection is not in memory.
+func (h *Handle) WaitIndexBuilds() {
+	if h.hold() {
+		defer h.unpin()
+		h.c.waitBuilds()
+	}
+}
+
+// reconcileIndexes makes c's indexes, h's state as a snapshot just gave
+// it (at an open, or a load after an eviction), those of the catalog,
+// before the log is replayed: it drops the ones the catalog does not list
+// (or lists with another type) and builds the missing ones from the
+// loaded records.
+func (db *DB) reconcileIndexes(ctx context.Context, h *Handle, c *Collection) error {
 	rows, err := db.meta.ListPayloadIndexes(ctx, h.info.ID)
 	if err != nil {
 		return err
@@ -323,7 +363,6 @@ func (db *DB) reconcileIndexes(ctx context.Context, h *Handle) error {
 	for _, r := range rows {
 		want[r.Field] = r.Type
 	}
-	c := h.c
 	for _, in := range c.idx.Infos() {
 		if want[in.Field] != in.Type.String() {
 			c.idx.Drop(in.Field)

@@ -70,6 +70,8 @@ type Config struct {
 	// Limiting configures load shedding, rate limits and quotas
 	// (docs/limits.md).
 	Limiting LimitingConfig
+	// Tier configures the object storage tier (docs/tiering.md).
+	Tier TierConfig
 	// AllowPlaintext lets the server listen without TLS on an address
 	// other than loopback (for a TLS-terminating proxy in front); it then
 	// warns at start and on /readyz. Without it Start refuses that.
@@ -216,6 +218,9 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
+	if err := metrics.RegisterBuildInfo(reg, cfg.Version); err != nil {
+		return nil, err
+	}
 	s := &Server{cfg: cfg, log: logger, registry: publicRegistry, recorders: []*metrics.Recorder{reg, tenantReg}, metrics: m, errs: make(chan error, 3), ready: make(chan struct{}), notices: cfg.Notices}
 	if s.notices == nil {
 		s.notices = io.Discard
@@ -337,7 +342,14 @@ func (s *Server) openEngine() {
 	ecfg := s.cfg.Engine
 	ecfg.Logger = s.log
 	ecfg.Observer = s.metrics
+	ecfg.DefaultTierPolicy = s.cfg.Tier.DefaultPolicy
 	start := time.Now()
+	tc, err := s.engineTier()
+	if err != nil {
+		s.errs <- err
+		return
+	}
+	ecfg.Tier = tc
 	db, err := engine.Open(s.cfg.DataDir, ecfg)
 	if err != nil {
 		s.errs <- fmt.Errorf("open data dir %s: %w", s.cfg.DataDir, err)
@@ -356,6 +368,8 @@ func (s *Server) openEngine() {
 	}
 	s.db = db
 	s.dbMu.Unlock()
+	s.metrics.SetTierSource(func() (metrics.TierTotals, bool) { return tierTotals(db) })
+	s.metrics.SetResidencySource(func() metrics.ResidencyTotals { return residencyTotals(db) })
 	s.svc.SetDB(db)
 	s.grpcAPI.SetServing(true)
 	s.log.Info("ready", "data_dir", s.cfg.DataDir, "collections", len(db.ListCollections("")), "recovery", time.Since(start).Round(time.Millisecond))
@@ -398,7 +412,7 @@ func (s *Server) openSecurity(db *engine.DB) error {
 	if err != nil {
 		return err
 	}
-	return s.guard.Attach(access.Deps{Authenticator: authn, Auditor: auditor, Store: db.Meta(), Collections: db, Limits: lim})
+	return s.guard.Attach(access.Deps{Authenticator: authn, Auditor: auditor, Store: db.Meta(), Collections: db, Limits: lim, Storage: db})
 }
 
 // openLimits loads the runtime settings and every quota from the catalog,
@@ -537,6 +551,10 @@ func (s *Server) stats() metrics.Totals {
 		if h, err := db.Collection(info.TenantID, info.Name); err == nil {
 			t.Vectors += h.Count()
 			t.IndexBacklog += h.IndexBacklog()
+			t.WALBytes += h.LogBytes()
+			if at := h.LastCheckpoint(); at.After(t.LastCheckpoint) {
+				t.LastCheckpoint = at
+			}
 		}
 	}
 	return t

@@ -91,7 +91,12 @@ type Graph struct {
 	// stoppable searches see it at their next check and give way.
 	vacuuming atomic.Int32
 
-	pool sync.Pool // *scratch
+	// pool holds *scratch. It is a pointer on purpose: the runtime keeps
+	// every sync.Pool in use (and its victim cache) reachable until two
+	// collections have passed, and an embedded one would keep the whole
+	// graph, vectors and all, alive that long after its collection is
+	// dropped or evicted from memory.
+	pool *sync.Pool
 }
 
 const noEntry = math.MaxUint64
@@ -134,6 +139,7 @@ func newGraph(cfg Config) (*Graph, error) {
 		efc:      cfg.EfConstruction,
 		mL:       1 / math.Log(float64(cfg.M)),
 		dist:     cfg.Metric.Func(),
+		pool:     new(sync.Pool),
 	}
 	g.table.Store(&chunkTable{})
 	g.entry.Store(noEntry)

@@ -338,6 +338,19 @@ func (l *Log) NoSpace() bool {
 	return l.noSpace
 }
 
+// Bytes returns the size of the log's live segments up to their last
+// record (headers included, the preallocated space after it not): what a
+// restart would have to read, for monitoring (akidb_wal_bytes).
+func (l *Log) Bytes() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var n int64
+	for _, s := range l.segs {
+		n += s.end
+	}
+	return n
+}
+
 // Err returns the fail-stop error once the log has failed, else nil.
 func (l *Log) Err() error {
 	l.mu.Lock()

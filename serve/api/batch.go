@@ -236,6 +236,13 @@ func (s *Service) WriteUpsert(ctx context.Context, b *UpsertBatch) (UpsertRespon
 	if err := b.Finish(); err != nil {
 		return UpsertResponse{}, err
 	}
+	// The batch was decoded without the collection in memory; it must be
+	// from here on (the quota check reads it).
+	release, err := b.h.Acquire(ctx)
+	if err != nil {
+		return UpsertResponse{}, AsError(err)
+	}
+	defer release()
 	// The quota check comes after validation (a bad batch is 400 whatever
 	// the quota) and before anything is written (a batch over the quota
 	// is refused whole).

@@ -98,6 +98,10 @@
 //	collection.read      x      x       x
 //	index.create         x      x
 //	index.delete         x      x
+//	collection.update    x      x
+//	collection.checkpoint x
+//	collection.load      x
+//	collection.evict     x
 //	vector.upsert        x      x
 //	vector.delete        x      x
 //	vector.read          x      x       x
@@ -111,6 +115,7 @@
 //	quota.write          G
 //	config.read          G
 //	config.write         G
+//	storage.read         x      x       x
 //	storage.admin        G
 //	audit.read           x
 //	status.read          x      x       x

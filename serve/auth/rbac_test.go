@@ -10,11 +10,11 @@ import (
 // table in rbac.go.
 var wantAllowed = map[Role][]Action{
 	RoleAdmin: Actions(),
-	RoleWriter: {ActionCollectionCreate, ActionCollectionDelete, ActionCollectionList, ActionCollectionRead,
+	RoleWriter: {ActionCollectionCreate, ActionCollectionDelete, ActionCollectionList, ActionCollectionRead, ActionCollectionUpdate,
 		ActionIndexCreate, ActionIndexDelete, ActionVectorUpsert, ActionVectorDelete, ActionVectorRead, ActionVectorQuery,
-		ActionStatusRead, ActionTokenIssue, ActionQuotaRead},
+		ActionStatusRead, ActionTokenIssue, ActionQuotaRead, ActionStorageRead},
 	RoleReader: {ActionCollectionList, ActionCollectionRead, ActionVectorRead, ActionVectorQuery,
-		ActionStatusRead, ActionTokenIssue},
+		ActionStatusRead, ActionTokenIssue, ActionStorageRead},
 }
 
 func TestRoleTable(t *testing.T) {

@@ -52,7 +52,7 @@ func hnswOut(p api.HNSWParams) *akidbv1.HNSWParams {
 func collectionOut(c api.Collection) *akidbv1.Collection {
 	out := &akidbv1.Collection{
 		Name: c.Name, Dimension: int32(c.Dimension), Metric: c.Metric,
-		Hnsw: hnswOut(c.HNSW), CreatedAt: timestamppb.New(c.CreatedAt),
+		Hnsw: hnswOut(c.HNSW), CreatedAt: timestamppb.New(c.CreatedAt), TierPolicy: c.TierPolicy, LoadState: c.LoadState,
 	}
 	if c.Stats != nil {
 		out.Stats = &akidbv1.CollectionStats{Count: int64(c.Stats.Count), Deleted: int64(c.Stats.Deleted), MemoryBytes: c.Stats.MemoryBytes}

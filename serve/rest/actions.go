@@ -13,6 +13,7 @@ var routeActions = map[string]auth.Action{
 	"GET /api/v1/collections":                         auth.ActionCollectionList,
 	"GET /api/v1/collections/:name":                   auth.ActionCollectionRead,
 	"DELETE /api/v1/collections/:name":                auth.ActionCollectionDelete,
+	"PATCH /api/v1/collections/:name":                 auth.ActionCollectionUpdate,
 	"POST /api/v1/collections/:name/indexes":          auth.ActionIndexCreate,
 	"GET /api/v1/collections/:name/indexes":           auth.ActionCollectionRead,
 	"DELETE /api/v1/collections/:name/indexes/:field": auth.ActionIndexDelete,
@@ -40,6 +41,15 @@ var routeActions = map[string]auth.Action{
 	"DELETE /admin/api-keys/:id/rate-limit":           auth.ActionQuotaWrite,
 	"GET /admin/config":                               auth.ActionConfigRead,
 	"POST /admin/config/rate-limit":                   auth.ActionConfigWrite,
+	"POST /admin/collections/:name/checkpoint":        auth.ActionCollectionCheckpoint,
+	"POST /admin/collections/:name/load":              auth.ActionCollectionLoad,
+	"POST /admin/collections/:name/evict":             auth.ActionCollectionEvict,
+	"GET /admin/storage/status":                       auth.ActionStorageRead,
+	"POST /admin/storage/circuit-breaker/reset":       auth.ActionStorageAdmin,
+	"GET /admin/dlq":                                  auth.ActionStorageRead,
+	"POST /admin/dlq/retry":                           auth.ActionStorageAdmin,
+	"POST /admin/dlq/:id/retry":                       auth.ActionStorageAdmin,
+	"DELETE /admin/dlq/:id":                           auth.ActionStorageAdmin,
 	"GET /admin/metrics":                              auth.ActionMetricsRead,
 }
 

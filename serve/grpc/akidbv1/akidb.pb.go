@@ -98,9 +98,11 @@ type CreateCollectionRequest struct {
 	// metric: "cosine" (the default when empty), "l2" or "dot".
 	Metric string      `protobuf:"bytes,3,opt,name=metric,proto3" json:"metric,omitempty"`
 	Hnsw   *HNSWParams `protobuf:"bytes,4,opt,name=hnsw,proto3" json:"hnsw,omitempty"`
+	// tier_policy: "memory" or "memory-s3"; empty: the server's default.
+	TierPolicy string `protobuf:"bytes,5,opt,name=tier_policy,json=tierPolicy,proto3" json:"tier_policy,omitempty"`
 	// indexes declares payload indexes: metadata field (a dot path for a
 	// nested one) -> "keyword", "integer" or "float" (docs/filters.md).
-	Indexes       map[string]string `protobuf:"bytes,5,rep,name=indexes,proto3" json:"indexes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Indexes       map[string]string `protobuf:"bytes,6,rep,name=indexes,proto3" json:"indexes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -163,6 +165,13 @@ func (x *CreateCollectionRequest) GetHnsw() *HNSWParams {
 	return nil
 }
 
+func (x *CreateCollectionRequest) GetTierPolicy() string {
+	if x != nil {
+		return x.TierPolicy
+	}
+	return ""
+}
+
 func (x *CreateCollectionRequest) GetIndexes() map[string]string {
 	if x != nil {
 		return x.Indexes
@@ -177,7 +186,8 @@ type Index struct {
 	// type: keyword, integer or float.
 	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
 	// state: building (being filled with the existing records; queries do
-	// not use it yet) or ready.
+	// not use it yet), ready, or evicted (the collection is not in memory;
+	// the counts below are 0 until it is loaded).
 	State string `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
 	// values is the number of distinct values indexed.
 	Values int64 `protobuf:"varint,4,opt,name=values,proto3" json:"values,omitempty"`
@@ -419,6 +429,59 @@ func (x *ListIndexesResponse) GetIndexes() []*Index {
 	return nil
 }
 
+type UpdateCollectionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// tier_policy, if set, is the new tiering policy.
+	TierPolicy    *string `protobuf:"bytes,2,opt,name=tier_policy,json=tierPolicy,proto3,oneof" json:"tier_policy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCollectionRequest) Reset() {
+	*x = UpdateCollectionRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCollectionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCollectionRequest) ProtoMessage() {}
+
+func (x *UpdateCollectionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCollectionRequest.ProtoReflect.Descriptor instead.
+func (*UpdateCollectionRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *UpdateCollectionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *UpdateCollectionRequest) GetTierPolicy() string {
+	if x != nil && x.TierPolicy != nil {
+		return *x.TierPolicy
+	}
+	return ""
+}
+
 type DropIndexRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
@@ -429,7 +492,7 @@ type DropIndexRequest struct {
 
 func (x *DropIndexRequest) Reset() {
 	*x = DropIndexRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[6]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -441,7 +504,7 @@ func (x *DropIndexRequest) String() string {
 func (*DropIndexRequest) ProtoMessage() {}
 
 func (x *DropIndexRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[6]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -454,7 +517,7 @@ func (x *DropIndexRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropIndexRequest.ProtoReflect.Descriptor instead.
 func (*DropIndexRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{6}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DropIndexRequest) GetCollection() string {
@@ -479,7 +542,7 @@ type DropIndexResponse struct {
 
 func (x *DropIndexResponse) Reset() {
 	*x = DropIndexResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[7]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -491,7 +554,7 @@ func (x *DropIndexResponse) String() string {
 func (*DropIndexResponse) ProtoMessage() {}
 
 func (x *DropIndexResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[7]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -504,7 +567,7 @@ func (x *DropIndexResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropIndexResponse.ProtoReflect.Descriptor instead.
 func (*DropIndexResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{7}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{8}
 }
 
 // CollectionStats are a collection's live figures.
@@ -519,7 +582,7 @@ type CollectionStats struct {
 
 func (x *CollectionStats) Reset() {
 	*x = CollectionStats{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[8]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -531,7 +594,7 @@ func (x *CollectionStats) String() string {
 func (*CollectionStats) ProtoMessage() {}
 
 func (x *CollectionStats) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[8]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -544,7 +607,7 @@ func (x *CollectionStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectionStats.ProtoReflect.Descriptor instead.
 func (*CollectionStats) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{8}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CollectionStats) GetCount() int64 {
@@ -579,15 +642,20 @@ type Collection struct {
 	// stats is set by CreateCollection and GetCollection, not by
 	// ListCollections.
 	Stats *CollectionStats `protobuf:"bytes,6,opt,name=stats,proto3" json:"stats,omitempty"`
+	// tier_policy is "memory", "memory-s3" or "s3-only".
+	TierPolicy string `protobuf:"bytes,7,opt,name=tier_policy,json=tierPolicy,proto3" json:"tier_policy,omitempty"`
+	// load_state is "resident", "evicting", "evicted", "loading" or
+	// "unavailable"; describing a collection never loads it.
+	LoadState string `protobuf:"bytes,8,opt,name=load_state,json=loadState,proto3" json:"load_state,omitempty"`
 	// indexes are the payload indexes, set with stats.
-	Indexes       []*Index `protobuf:"bytes,7,rep,name=indexes,proto3" json:"indexes,omitempty"`
+	Indexes       []*Index `protobuf:"bytes,9,rep,name=indexes,proto3" json:"indexes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Collection) Reset() {
 	*x = Collection{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[9]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -599,7 +667,7 @@ func (x *Collection) String() string {
 func (*Collection) ProtoMessage() {}
 
 func (x *Collection) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[9]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -612,7 +680,7 @@ func (x *Collection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Collection.ProtoReflect.Descriptor instead.
 func (*Collection) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{9}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Collection) GetName() string {
@@ -657,6 +725,20 @@ func (x *Collection) GetStats() *CollectionStats {
 	return nil
 }
 
+func (x *Collection) GetTierPolicy() string {
+	if x != nil {
+		return x.TierPolicy
+	}
+	return ""
+}
+
+func (x *Collection) GetLoadState() string {
+	if x != nil {
+		return x.LoadState
+	}
+	return ""
+}
+
 func (x *Collection) GetIndexes() []*Index {
 	if x != nil {
 		return x.Indexes
@@ -672,7 +754,7 @@ type ListCollectionsRequest struct {
 
 func (x *ListCollectionsRequest) Reset() {
 	*x = ListCollectionsRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[10]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -684,7 +766,7 @@ func (x *ListCollectionsRequest) String() string {
 func (*ListCollectionsRequest) ProtoMessage() {}
 
 func (x *ListCollectionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[10]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -697,7 +779,7 @@ func (x *ListCollectionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCollectionsRequest.ProtoReflect.Descriptor instead.
 func (*ListCollectionsRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{10}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{11}
 }
 
 type ListCollectionsResponse struct {
@@ -709,7 +791,7 @@ type ListCollectionsResponse struct {
 
 func (x *ListCollectionsResponse) Reset() {
 	*x = ListCollectionsResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[11]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -721,7 +803,7 @@ func (x *ListCollectionsResponse) String() string {
 func (*ListCollectionsResponse) ProtoMessage() {}
 
 func (x *ListCollectionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[11]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -734,7 +816,7 @@ func (x *ListCollectionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCollectionsResponse.ProtoReflect.Descriptor instead.
 func (*ListCollectionsResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{11}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListCollectionsResponse) GetCollections() []*Collection {
@@ -753,7 +835,7 @@ type GetCollectionRequest struct {
 
 func (x *GetCollectionRequest) Reset() {
 	*x = GetCollectionRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[12]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -765,7 +847,7 @@ func (x *GetCollectionRequest) String() string {
 func (*GetCollectionRequest) ProtoMessage() {}
 
 func (x *GetCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[12]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -778,7 +860,7 @@ func (x *GetCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCollectionRequest.ProtoReflect.Descriptor instead.
 func (*GetCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{12}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetCollectionRequest) GetName() string {
@@ -797,7 +879,7 @@ type DeleteCollectionRequest struct {
 
 func (x *DeleteCollectionRequest) Reset() {
 	*x = DeleteCollectionRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[13]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -809,7 +891,7 @@ func (x *DeleteCollectionRequest) String() string {
 func (*DeleteCollectionRequest) ProtoMessage() {}
 
 func (x *DeleteCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[13]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -822,7 +904,7 @@ func (x *DeleteCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCollectionRequest.ProtoReflect.Descriptor instead.
 func (*DeleteCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{13}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeleteCollectionRequest) GetName() string {
@@ -840,7 +922,7 @@ type DeleteCollectionResponse struct {
 
 func (x *DeleteCollectionResponse) Reset() {
 	*x = DeleteCollectionResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[14]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -852,7 +934,7 @@ func (x *DeleteCollectionResponse) String() string {
 func (*DeleteCollectionResponse) ProtoMessage() {}
 
 func (x *DeleteCollectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[14]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -865,7 +947,7 @@ func (x *DeleteCollectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCollectionResponse.ProtoReflect.Descriptor instead.
 func (*DeleteCollectionResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{14}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{15}
 }
 
 // Vector is one record as sent and returned.
@@ -884,7 +966,7 @@ type Vector struct {
 
 func (x *Vector) Reset() {
 	*x = Vector{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[15]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -896,7 +978,7 @@ func (x *Vector) String() string {
 func (*Vector) ProtoMessage() {}
 
 func (x *Vector) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[15]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -909,7 +991,7 @@ func (x *Vector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Vector.ProtoReflect.Descriptor instead.
 func (*Vector) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{15}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Vector) GetId() string {
@@ -944,7 +1026,7 @@ type UpsertRequest struct {
 
 func (x *UpsertRequest) Reset() {
 	*x = UpsertRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[16]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -956,7 +1038,7 @@ func (x *UpsertRequest) String() string {
 func (*UpsertRequest) ProtoMessage() {}
 
 func (x *UpsertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[16]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -969,7 +1051,7 @@ func (x *UpsertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertRequest.ProtoReflect.Descriptor instead.
 func (*UpsertRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{16}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UpsertRequest) GetCollection() string {
@@ -995,7 +1077,7 @@ type UpsertResponse struct {
 
 func (x *UpsertResponse) Reset() {
 	*x = UpsertResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[17]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1007,7 +1089,7 @@ func (x *UpsertResponse) String() string {
 func (*UpsertResponse) ProtoMessage() {}
 
 func (x *UpsertResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[17]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1020,7 +1102,7 @@ func (x *UpsertResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertResponse.ProtoReflect.Descriptor instead.
 func (*UpsertResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{17}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *UpsertResponse) GetUpserted() int64 {
@@ -1059,7 +1141,7 @@ type QueryRequest struct {
 
 func (x *QueryRequest) Reset() {
 	*x = QueryRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[18]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1071,7 +1153,7 @@ func (x *QueryRequest) String() string {
 func (*QueryRequest) ProtoMessage() {}
 
 func (x *QueryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[18]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1084,7 +1166,7 @@ func (x *QueryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryRequest.ProtoReflect.Descriptor instead.
 func (*QueryRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{18}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *QueryRequest) GetCollection() string {
@@ -1163,7 +1245,7 @@ type QueryHit struct {
 
 func (x *QueryHit) Reset() {
 	*x = QueryHit{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[19]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1175,7 +1257,7 @@ func (x *QueryHit) String() string {
 func (*QueryHit) ProtoMessage() {}
 
 func (x *QueryHit) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[19]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1188,7 +1270,7 @@ func (x *QueryHit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryHit.ProtoReflect.Descriptor instead.
 func (*QueryHit) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{19}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *QueryHit) GetId() string {
@@ -1235,7 +1317,7 @@ type QueryResponse struct {
 
 func (x *QueryResponse) Reset() {
 	*x = QueryResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[20]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1247,7 +1329,7 @@ func (x *QueryResponse) String() string {
 func (*QueryResponse) ProtoMessage() {}
 
 func (x *QueryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[20]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1260,7 +1342,7 @@ func (x *QueryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResponse.ProtoReflect.Descriptor instead.
 func (*QueryResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{20}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *QueryResponse) GetResults() []*QueryHit {
@@ -1323,7 +1405,7 @@ type QueryPlan struct {
 
 func (x *QueryPlan) Reset() {
 	*x = QueryPlan{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[21]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1335,7 +1417,7 @@ func (x *QueryPlan) String() string {
 func (*QueryPlan) ProtoMessage() {}
 
 func (x *QueryPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[21]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1348,7 +1430,7 @@ func (x *QueryPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryPlan.ProtoReflect.Descriptor instead.
 func (*QueryPlan) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{21}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *QueryPlan) GetStrategy() string {
@@ -1474,7 +1556,7 @@ type PlanNode struct {
 
 func (x *PlanNode) Reset() {
 	*x = PlanNode{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[22]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1486,7 +1568,7 @@ func (x *PlanNode) String() string {
 func (*PlanNode) ProtoMessage() {}
 
 func (x *PlanNode) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[22]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1499,7 +1581,7 @@ func (x *PlanNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanNode.ProtoReflect.Descriptor instead.
 func (*PlanNode) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{22}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *PlanNode) GetFilter() string {
@@ -1547,7 +1629,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[23]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1559,7 +1641,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[23]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1572,7 +1654,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{23}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetRequest) GetCollection() string {
@@ -1603,7 +1685,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[24]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1615,7 +1697,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[24]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1628,7 +1710,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{24}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DeleteRequest) GetCollection() string {
@@ -1662,7 +1744,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[25]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1674,7 +1756,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[25]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1687,7 +1769,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{25}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DeleteResponse) GetDeleted() int64 {
@@ -1712,7 +1794,7 @@ type ScrollRequest struct {
 
 func (x *ScrollRequest) Reset() {
 	*x = ScrollRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[26]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1724,7 +1806,7 @@ func (x *ScrollRequest) String() string {
 func (*ScrollRequest) ProtoMessage() {}
 
 func (x *ScrollRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[26]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1737,7 +1819,7 @@ func (x *ScrollRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScrollRequest.ProtoReflect.Descriptor instead.
 func (*ScrollRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{26}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ScrollRequest) GetCollection() string {
@@ -1779,7 +1861,7 @@ type ScrollResponse struct {
 
 func (x *ScrollResponse) Reset() {
 	*x = ScrollResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[27]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1791,7 +1873,7 @@ func (x *ScrollResponse) String() string {
 func (*ScrollResponse) ProtoMessage() {}
 
 func (x *ScrollResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[27]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1804,7 +1886,7 @@ func (x *ScrollResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScrollResponse.ProtoReflect.Descriptor instead.
 func (*ScrollResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{27}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ScrollResponse) GetVectors() []*Vector {
@@ -1829,7 +1911,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[28]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1841,7 +1923,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[28]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1854,7 +1936,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{28}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{29}
 }
 
 type GetStatusResponse struct {
@@ -1871,7 +1953,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[29]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1883,7 +1965,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[29]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1896,7 +1978,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{29}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetStatusResponse) GetVersion() string {
@@ -1949,7 +2031,7 @@ type IssueTokenRequest struct {
 
 func (x *IssueTokenRequest) Reset() {
 	*x = IssueTokenRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[30]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1961,7 +2043,7 @@ func (x *IssueTokenRequest) String() string {
 func (*IssueTokenRequest) ProtoMessage() {}
 
 func (x *IssueTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[30]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1974,7 +2056,7 @@ func (x *IssueTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueTokenRequest.ProtoReflect.Descriptor instead.
 func (*IssueTokenRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{30}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{31}
 }
 
 type IssueTokenResponse struct {
@@ -1990,7 +2072,7 @@ type IssueTokenResponse struct {
 
 func (x *IssueTokenResponse) Reset() {
 	*x = IssueTokenResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[31]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2002,7 +2084,7 @@ func (x *IssueTokenResponse) String() string {
 func (*IssueTokenResponse) ProtoMessage() {}
 
 func (x *IssueTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[31]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2015,7 +2097,7 @@ func (x *IssueTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueTokenResponse.ProtoReflect.Descriptor instead.
 func (*IssueTokenResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{31}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *IssueTokenResponse) GetToken() string {
@@ -2051,7 +2133,7 @@ type Tenant struct {
 
 func (x *Tenant) Reset() {
 	*x = Tenant{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[32]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2063,7 +2145,7 @@ func (x *Tenant) String() string {
 func (*Tenant) ProtoMessage() {}
 
 func (x *Tenant) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[32]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2076,7 +2158,7 @@ func (x *Tenant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tenant.ProtoReflect.Descriptor instead.
 func (*Tenant) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{32}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Tenant) GetId() string {
@@ -2110,7 +2192,7 @@ type CreateTenantRequest struct {
 
 func (x *CreateTenantRequest) Reset() {
 	*x = CreateTenantRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[33]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2122,7 +2204,7 @@ func (x *CreateTenantRequest) String() string {
 func (*CreateTenantRequest) ProtoMessage() {}
 
 func (x *CreateTenantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[33]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2135,7 +2217,7 @@ func (x *CreateTenantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTenantRequest.ProtoReflect.Descriptor instead.
 func (*CreateTenantRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{33}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CreateTenantRequest) GetName() string {
@@ -2153,7 +2235,7 @@ type ListTenantsRequest struct {
 
 func (x *ListTenantsRequest) Reset() {
 	*x = ListTenantsRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[34]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2165,7 +2247,7 @@ func (x *ListTenantsRequest) String() string {
 func (*ListTenantsRequest) ProtoMessage() {}
 
 func (x *ListTenantsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[34]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2178,7 +2260,7 @@ func (x *ListTenantsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTenantsRequest.ProtoReflect.Descriptor instead.
 func (*ListTenantsRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{34}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{35}
 }
 
 type ListTenantsResponse struct {
@@ -2190,7 +2272,7 @@ type ListTenantsResponse struct {
 
 func (x *ListTenantsResponse) Reset() {
 	*x = ListTenantsResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[35]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2202,7 +2284,7 @@ func (x *ListTenantsResponse) String() string {
 func (*ListTenantsResponse) ProtoMessage() {}
 
 func (x *ListTenantsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[35]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2215,7 +2297,7 @@ func (x *ListTenantsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTenantsResponse.ProtoReflect.Descriptor instead.
 func (*ListTenantsResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{35}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListTenantsResponse) GetTenants() []*Tenant {
@@ -2237,7 +2319,7 @@ type DeleteTenantRequest struct {
 
 func (x *DeleteTenantRequest) Reset() {
 	*x = DeleteTenantRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[36]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2249,7 +2331,7 @@ func (x *DeleteTenantRequest) String() string {
 func (*DeleteTenantRequest) ProtoMessage() {}
 
 func (x *DeleteTenantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[36]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2262,7 +2344,7 @@ func (x *DeleteTenantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTenantRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTenantRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{36}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DeleteTenantRequest) GetId() string {
@@ -2291,7 +2373,7 @@ type DeleteTenantResponse struct {
 
 func (x *DeleteTenantResponse) Reset() {
 	*x = DeleteTenantResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[37]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2303,7 +2385,7 @@ func (x *DeleteTenantResponse) String() string {
 func (*DeleteTenantResponse) ProtoMessage() {}
 
 func (x *DeleteTenantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[37]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2316,7 +2398,7 @@ func (x *DeleteTenantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTenantResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTenantResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{37}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *DeleteTenantResponse) GetId() string {
@@ -2362,7 +2444,7 @@ type APIKey struct {
 
 func (x *APIKey) Reset() {
 	*x = APIKey{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[38]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2374,7 +2456,7 @@ func (x *APIKey) String() string {
 func (*APIKey) ProtoMessage() {}
 
 func (x *APIKey) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[38]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2387,7 +2469,7 @@ func (x *APIKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use APIKey.ProtoReflect.Descriptor instead.
 func (*APIKey) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{38}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *APIKey) GetId() string {
@@ -2462,7 +2544,7 @@ type CreateAPIKeyRequest struct {
 
 func (x *CreateAPIKeyRequest) Reset() {
 	*x = CreateAPIKeyRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[39]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2474,7 +2556,7 @@ func (x *CreateAPIKeyRequest) String() string {
 func (*CreateAPIKeyRequest) ProtoMessage() {}
 
 func (x *CreateAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[39]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2487,7 +2569,7 @@ func (x *CreateAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{39}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CreateAPIKeyRequest) GetTenant() string {
@@ -2537,7 +2619,7 @@ type CreateAPIKeyResponse struct {
 
 func (x *CreateAPIKeyResponse) Reset() {
 	*x = CreateAPIKeyResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[40]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2549,7 +2631,7 @@ func (x *CreateAPIKeyResponse) String() string {
 func (*CreateAPIKeyResponse) ProtoMessage() {}
 
 func (x *CreateAPIKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[40]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2562,7 +2644,7 @@ func (x *CreateAPIKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAPIKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateAPIKeyResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{40}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *CreateAPIKeyResponse) GetKeyInfo() *APIKey {
@@ -2590,7 +2672,7 @@ type ListAPIKeysRequest struct {
 
 func (x *ListAPIKeysRequest) Reset() {
 	*x = ListAPIKeysRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[41]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2602,7 +2684,7 @@ func (x *ListAPIKeysRequest) String() string {
 func (*ListAPIKeysRequest) ProtoMessage() {}
 
 func (x *ListAPIKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[41]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2615,7 +2697,7 @@ func (x *ListAPIKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAPIKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListAPIKeysRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{41}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListAPIKeysRequest) GetTenant() string {
@@ -2634,7 +2716,7 @@ type ListAPIKeysResponse struct {
 
 func (x *ListAPIKeysResponse) Reset() {
 	*x = ListAPIKeysResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[42]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2646,7 +2728,7 @@ func (x *ListAPIKeysResponse) String() string {
 func (*ListAPIKeysResponse) ProtoMessage() {}
 
 func (x *ListAPIKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[42]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2659,7 +2741,7 @@ func (x *ListAPIKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAPIKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListAPIKeysResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{42}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListAPIKeysResponse) GetKeys() []*APIKey {
@@ -2678,7 +2760,7 @@ type RevokeAPIKeyRequest struct {
 
 func (x *RevokeAPIKeyRequest) Reset() {
 	*x = RevokeAPIKeyRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[43]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2690,7 +2772,7 @@ func (x *RevokeAPIKeyRequest) String() string {
 func (*RevokeAPIKeyRequest) ProtoMessage() {}
 
 func (x *RevokeAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[43]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2703,7 +2785,7 @@ func (x *RevokeAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{43}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *RevokeAPIKeyRequest) GetId() string {
@@ -2725,7 +2807,7 @@ type RotateAPIKeyRequest struct {
 
 func (x *RotateAPIKeyRequest) Reset() {
 	*x = RotateAPIKeyRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[44]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2737,7 +2819,7 @@ func (x *RotateAPIKeyRequest) String() string {
 func (*RotateAPIKeyRequest) ProtoMessage() {}
 
 func (x *RotateAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[44]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2750,7 +2832,7 @@ func (x *RotateAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*RotateAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{44}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *RotateAPIKeyRequest) GetId() string {
@@ -2779,7 +2861,7 @@ type RotateAPIKeyResponse struct {
 
 func (x *RotateAPIKeyResponse) Reset() {
 	*x = RotateAPIKeyResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[45]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2791,7 +2873,7 @@ func (x *RotateAPIKeyResponse) String() string {
 func (*RotateAPIKeyResponse) ProtoMessage() {}
 
 func (x *RotateAPIKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[45]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2804,7 +2886,7 @@ func (x *RotateAPIKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateAPIKeyResponse.ProtoReflect.Descriptor instead.
 func (*RotateAPIKeyResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{45}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *RotateAPIKeyResponse) GetOldKey() *APIKey {
@@ -2840,7 +2922,7 @@ type AuditEvent struct {
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[46]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2852,7 +2934,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[46]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2865,7 +2947,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{46}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *AuditEvent) GetId() int64 {
@@ -2945,7 +3027,7 @@ type ListAuditEventsRequest struct {
 
 func (x *ListAuditEventsRequest) Reset() {
 	*x = ListAuditEventsRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[47]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2957,7 +3039,7 @@ func (x *ListAuditEventsRequest) String() string {
 func (*ListAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[47]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2970,7 +3052,7 @@ func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{47}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListAuditEventsRequest) GetTenant() string {
@@ -3005,7 +3087,7 @@ type ListAuditEventsResponse struct {
 
 func (x *ListAuditEventsResponse) Reset() {
 	*x = ListAuditEventsResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[48]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3017,7 +3099,7 @@ func (x *ListAuditEventsResponse) String() string {
 func (*ListAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[48]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3030,7 +3112,7 @@ func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{48}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ListAuditEventsResponse) GetEvents() []*AuditEvent {
@@ -3066,7 +3148,7 @@ type QuotaLimits struct {
 
 func (x *QuotaLimits) Reset() {
 	*x = QuotaLimits{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[49]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3078,7 +3160,7 @@ func (x *QuotaLimits) String() string {
 func (*QuotaLimits) ProtoMessage() {}
 
 func (x *QuotaLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[49]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3091,7 +3173,7 @@ func (x *QuotaLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuotaLimits.ProtoReflect.Descriptor instead.
 func (*QuotaLimits) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{49}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *QuotaLimits) GetQpsLimit() float64 {
@@ -3154,7 +3236,7 @@ type EffectiveQuota struct {
 
 func (x *EffectiveQuota) Reset() {
 	*x = EffectiveQuota{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[50]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3166,7 +3248,7 @@ func (x *EffectiveQuota) String() string {
 func (*EffectiveQuota) ProtoMessage() {}
 
 func (x *EffectiveQuota) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[50]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3179,7 +3261,7 @@ func (x *EffectiveQuota) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EffectiveQuota.ProtoReflect.Descriptor instead.
 func (*EffectiveQuota) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{50}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *EffectiveQuota) GetRateLimitEnabled() bool {
@@ -3237,7 +3319,7 @@ type QuotaUsage struct {
 
 func (x *QuotaUsage) Reset() {
 	*x = QuotaUsage{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[51]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3249,7 +3331,7 @@ func (x *QuotaUsage) String() string {
 func (*QuotaUsage) ProtoMessage() {}
 
 func (x *QuotaUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[51]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3262,7 +3344,7 @@ func (x *QuotaUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuotaUsage.ProtoReflect.Descriptor instead.
 func (*QuotaUsage) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{51}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *QuotaUsage) GetCollections() int64 {
@@ -3299,7 +3381,7 @@ type TenantQuota struct {
 
 func (x *TenantQuota) Reset() {
 	*x = TenantQuota{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[52]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3311,7 +3393,7 @@ func (x *TenantQuota) String() string {
 func (*TenantQuota) ProtoMessage() {}
 
 func (x *TenantQuota) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[52]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3324,7 +3406,7 @@ func (x *TenantQuota) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TenantQuota.ProtoReflect.Descriptor instead.
 func (*TenantQuota) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{52}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *TenantQuota) GetTenantId() string {
@@ -3365,7 +3447,7 @@ type GetTenantQuotaRequest struct {
 
 func (x *GetTenantQuotaRequest) Reset() {
 	*x = GetTenantQuotaRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[53]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3377,7 +3459,7 @@ func (x *GetTenantQuotaRequest) String() string {
 func (*GetTenantQuotaRequest) ProtoMessage() {}
 
 func (x *GetTenantQuotaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[53]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3390,7 +3472,7 @@ func (x *GetTenantQuotaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTenantQuotaRequest.ProtoReflect.Descriptor instead.
 func (*GetTenantQuotaRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{53}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *GetTenantQuotaRequest) GetTenant() string {
@@ -3420,7 +3502,7 @@ type SetTenantQuotaRequest struct {
 
 func (x *SetTenantQuotaRequest) Reset() {
 	*x = SetTenantQuotaRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[54]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3432,7 +3514,7 @@ func (x *SetTenantQuotaRequest) String() string {
 func (*SetTenantQuotaRequest) ProtoMessage() {}
 
 func (x *SetTenantQuotaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[54]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3445,7 +3527,7 @@ func (x *SetTenantQuotaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTenantQuotaRequest.ProtoReflect.Descriptor instead.
 func (*SetTenantQuotaRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{54}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *SetTenantQuotaRequest) GetTenant() string {
@@ -3514,7 +3596,7 @@ type KeyRateLimit struct {
 
 func (x *KeyRateLimit) Reset() {
 	*x = KeyRateLimit{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[55]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3526,7 +3608,7 @@ func (x *KeyRateLimit) String() string {
 func (*KeyRateLimit) ProtoMessage() {}
 
 func (x *KeyRateLimit) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[55]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3539,7 +3621,7 @@ func (x *KeyRateLimit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyRateLimit.ProtoReflect.Descriptor instead.
 func (*KeyRateLimit) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{55}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *KeyRateLimit) GetKeyId() string {
@@ -3593,7 +3675,7 @@ type GetKeyRateLimitRequest struct {
 
 func (x *GetKeyRateLimitRequest) Reset() {
 	*x = GetKeyRateLimitRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[56]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3605,7 +3687,7 @@ func (x *GetKeyRateLimitRequest) String() string {
 func (*GetKeyRateLimitRequest) ProtoMessage() {}
 
 func (x *GetKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[56]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3618,7 +3700,7 @@ func (x *GetKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetKeyRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*GetKeyRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{56}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *GetKeyRateLimitRequest) GetId() string {
@@ -3641,7 +3723,7 @@ type SetKeyRateLimitRequest struct {
 
 func (x *SetKeyRateLimitRequest) Reset() {
 	*x = SetKeyRateLimitRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[57]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3653,7 +3735,7 @@ func (x *SetKeyRateLimitRequest) String() string {
 func (*SetKeyRateLimitRequest) ProtoMessage() {}
 
 func (x *SetKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[57]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3666,7 +3748,7 @@ func (x *SetKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetKeyRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*SetKeyRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{57}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *SetKeyRateLimitRequest) GetId() string {
@@ -3699,7 +3781,7 @@ type ClearKeyRateLimitRequest struct {
 
 func (x *ClearKeyRateLimitRequest) Reset() {
 	*x = ClearKeyRateLimitRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[58]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3711,7 +3793,7 @@ func (x *ClearKeyRateLimitRequest) String() string {
 func (*ClearKeyRateLimitRequest) ProtoMessage() {}
 
 func (x *ClearKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[58]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3724,7 +3806,7 @@ func (x *ClearKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearKeyRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*ClearKeyRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{58}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ClearKeyRateLimitRequest) GetId() string {
@@ -3744,7 +3826,7 @@ type ClearKeyRateLimitResponse struct {
 
 func (x *ClearKeyRateLimitResponse) Reset() {
 	*x = ClearKeyRateLimitResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[59]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3756,7 +3838,7 @@ func (x *ClearKeyRateLimitResponse) String() string {
 func (*ClearKeyRateLimitResponse) ProtoMessage() {}
 
 func (x *ClearKeyRateLimitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[59]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3769,7 +3851,7 @@ func (x *ClearKeyRateLimitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearKeyRateLimitResponse.ProtoReflect.Descriptor instead.
 func (*ClearKeyRateLimitResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{59}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ClearKeyRateLimitResponse) GetKeyId() string {
@@ -3801,7 +3883,7 @@ type RateLimitConfig struct {
 
 func (x *RateLimitConfig) Reset() {
 	*x = RateLimitConfig{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[60]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3813,7 +3895,7 @@ func (x *RateLimitConfig) String() string {
 func (*RateLimitConfig) ProtoMessage() {}
 
 func (x *RateLimitConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[60]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3826,7 +3908,7 @@ func (x *RateLimitConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitConfig.ProtoReflect.Descriptor instead.
 func (*RateLimitConfig) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{60}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *RateLimitConfig) GetEnabled() bool {
@@ -3863,7 +3945,7 @@ type QuotaDefaults struct {
 
 func (x *QuotaDefaults) Reset() {
 	*x = QuotaDefaults{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[61]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3875,7 +3957,7 @@ func (x *QuotaDefaults) String() string {
 func (*QuotaDefaults) ProtoMessage() {}
 
 func (x *QuotaDefaults) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[61]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3888,7 +3970,7 @@ func (x *QuotaDefaults) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuotaDefaults.ProtoReflect.Descriptor instead.
 func (*QuotaDefaults) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{61}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *QuotaDefaults) GetMaxCollections() int64 {
@@ -3930,7 +4012,7 @@ type RequestLimits struct {
 
 func (x *RequestLimits) Reset() {
 	*x = RequestLimits{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[62]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3942,7 +4024,7 @@ func (x *RequestLimits) String() string {
 func (*RequestLimits) ProtoMessage() {}
 
 func (x *RequestLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[62]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3955,7 +4037,7 @@ func (x *RequestLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestLimits.ProtoReflect.Descriptor instead.
 func (*RequestLimits) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{62}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *RequestLimits) GetMaxBatch() int64 {
@@ -4042,7 +4124,7 @@ type ServerSettings struct {
 
 func (x *ServerSettings) Reset() {
 	*x = ServerSettings{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[63]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4054,7 +4136,7 @@ func (x *ServerSettings) String() string {
 func (*ServerSettings) ProtoMessage() {}
 
 func (x *ServerSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[63]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4067,7 +4149,7 @@ func (x *ServerSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerSettings.ProtoReflect.Descriptor instead.
 func (*ServerSettings) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{63}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *ServerSettings) GetVersion() string {
@@ -4160,7 +4242,7 @@ type RuntimeConfig struct {
 
 func (x *RuntimeConfig) Reset() {
 	*x = RuntimeConfig{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[64]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4172,7 +4254,7 @@ func (x *RuntimeConfig) String() string {
 func (*RuntimeConfig) ProtoMessage() {}
 
 func (x *RuntimeConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[64]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4185,7 +4267,7 @@ func (x *RuntimeConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeConfig.ProtoReflect.Descriptor instead.
 func (*RuntimeConfig) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{64}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *RuntimeConfig) GetRateLimiting() *RateLimitConfig {
@@ -4217,7 +4299,7 @@ type GetRuntimeConfigRequest struct {
 
 func (x *GetRuntimeConfigRequest) Reset() {
 	*x = GetRuntimeConfigRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[65]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4229,7 +4311,7 @@ func (x *GetRuntimeConfigRequest) String() string {
 func (*GetRuntimeConfigRequest) ProtoMessage() {}
 
 func (x *GetRuntimeConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[65]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4242,7 +4324,7 @@ func (x *GetRuntimeConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRuntimeConfigRequest.ProtoReflect.Descriptor instead.
 func (*GetRuntimeConfigRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{65}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{66}
 }
 
 // SetRateLimitConfigRequest changes the fields it sets.
@@ -4259,7 +4341,7 @@ type SetRateLimitConfigRequest struct {
 
 func (x *SetRateLimitConfigRequest) Reset() {
 	*x = SetRateLimitConfigRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[66]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4271,7 +4353,7 @@ func (x *SetRateLimitConfigRequest) String() string {
 func (*SetRateLimitConfigRequest) ProtoMessage() {}
 
 func (x *SetRateLimitConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[66]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4284,7 +4366,7 @@ func (x *SetRateLimitConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetRateLimitConfigRequest.ProtoReflect.Descriptor instead.
 func (*SetRateLimitConfigRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{66}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *SetRateLimitConfigRequest) GetEnabled() bool {
@@ -4308,6 +4390,1769 @@ func (x *SetRateLimitConfigRequest) GetDefaultBurstMultiplier() float64 {
 	return 0
 }
 
+type CheckpointCollectionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckpointCollectionRequest) Reset() {
+	*x = CheckpointCollectionRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckpointCollectionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckpointCollectionRequest) ProtoMessage() {}
+
+func (x *CheckpointCollectionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckpointCollectionRequest.ProtoReflect.Descriptor instead.
+func (*CheckpointCollectionRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *CheckpointCollectionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type CheckpointCollectionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	SnapshotSeq   uint64                 `protobuf:"varint,2,opt,name=snapshot_seq,json=snapshotSeq,proto3" json:"snapshot_seq,omitempty"`
+	TierPolicy    string                 `protobuf:"bytes,3,opt,name=tier_policy,json=tierPolicy,proto3" json:"tier_policy,omitempty"`
+	UploadQueued  bool                   `protobuf:"varint,4,opt,name=upload_queued,json=uploadQueued,proto3" json:"upload_queued,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckpointCollectionResponse) Reset() {
+	*x = CheckpointCollectionResponse{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckpointCollectionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckpointCollectionResponse) ProtoMessage() {}
+
+func (x *CheckpointCollectionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckpointCollectionResponse.ProtoReflect.Descriptor instead.
+func (*CheckpointCollectionResponse) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *CheckpointCollectionResponse) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *CheckpointCollectionResponse) GetSnapshotSeq() uint64 {
+	if x != nil {
+		return x.SnapshotSeq
+	}
+	return 0
+}
+
+func (x *CheckpointCollectionResponse) GetTierPolicy() string {
+	if x != nil {
+		return x.TierPolicy
+	}
+	return ""
+}
+
+func (x *CheckpointCollectionResponse) GetUploadQueued() bool {
+	if x != nil {
+		return x.UploadQueued
+	}
+	return false
+}
+
+type LoadCollectionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoadCollectionRequest) Reset() {
+	*x = LoadCollectionRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoadCollectionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoadCollectionRequest) ProtoMessage() {}
+
+func (x *LoadCollectionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoadCollectionRequest.ProtoReflect.Descriptor instead.
+func (*LoadCollectionRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *LoadCollectionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type EvictCollectionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EvictCollectionRequest) Reset() {
+	*x = EvictCollectionRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EvictCollectionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EvictCollectionRequest) ProtoMessage() {}
+
+func (x *EvictCollectionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EvictCollectionRequest.ProtoReflect.Descriptor instead.
+func (*EvictCollectionRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *EvictCollectionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// CollectionResidency mirrors the JSON answer of
+// POST /admin/collections/{name}/load and /evict.
+type CollectionResidency struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	TierPolicy    string                 `protobuf:"bytes,2,opt,name=tier_policy,json=tierPolicy,proto3" json:"tier_policy,omitempty"`
+	LoadState     string                 `protobuf:"bytes,3,opt,name=load_state,json=loadState,proto3" json:"load_state,omitempty"`
+	MemoryBytes   int64                  `protobuf:"varint,4,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
+	LastUsedAt    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=last_used_at,json=lastUsedAt,proto3" json:"last_used_at,omitempty"`
+	LoadSource    string                 `protobuf:"bytes,6,opt,name=load_source,json=loadSource,proto3" json:"load_source,omitempty"`
+	LoadSeconds   float64                `protobuf:"fixed64,7,opt,name=load_seconds,json=loadSeconds,proto3" json:"load_seconds,omitempty"`
+	Loads         uint64                 `protobuf:"varint,8,opt,name=loads,proto3" json:"loads,omitempty"`
+	Evictions     uint64                 `protobuf:"varint,9,opt,name=evictions,proto3" json:"evictions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CollectionResidency) Reset() {
+	*x = CollectionResidency{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CollectionResidency) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CollectionResidency) ProtoMessage() {}
+
+func (x *CollectionResidency) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CollectionResidency.ProtoReflect.Descriptor instead.
+func (*CollectionResidency) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *CollectionResidency) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *CollectionResidency) GetTierPolicy() string {
+	if x != nil {
+		return x.TierPolicy
+	}
+	return ""
+}
+
+func (x *CollectionResidency) GetLoadState() string {
+	if x != nil {
+		return x.LoadState
+	}
+	return ""
+}
+
+func (x *CollectionResidency) GetMemoryBytes() int64 {
+	if x != nil {
+		return x.MemoryBytes
+	}
+	return 0
+}
+
+func (x *CollectionResidency) GetLastUsedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastUsedAt
+	}
+	return nil
+}
+
+func (x *CollectionResidency) GetLoadSource() string {
+	if x != nil {
+		return x.LoadSource
+	}
+	return ""
+}
+
+func (x *CollectionResidency) GetLoadSeconds() float64 {
+	if x != nil {
+		return x.LoadSeconds
+	}
+	return 0
+}
+
+func (x *CollectionResidency) GetLoads() uint64 {
+	if x != nil {
+		return x.Loads
+	}
+	return 0
+}
+
+func (x *CollectionResidency) GetEvictions() uint64 {
+	if x != nil {
+		return x.Evictions
+	}
+	return 0
+}
+
+type GetStorageStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStorageStatusRequest) Reset() {
+	*x = GetStorageStatusRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStorageStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStorageStatusRequest) ProtoMessage() {}
+
+func (x *GetStorageStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStorageStatusRequest.ProtoReflect.Descriptor instead.
+func (*GetStorageStatusRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{73}
+}
+
+// StorageStatus mirrors the JSON of GET /admin/storage/status.
+type StorageStatus struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Enabled bool                   `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// store is unset without an object store.
+	Store         *StoreStatus         `protobuf:"bytes,2,opt,name=store,proto3" json:"store,omitempty"`
+	Dlq           *DLQCounts           `protobuf:"bytes,3,opt,name=dlq,proto3" json:"dlq,omitempty"`
+	Collections   []*CollectionStorage `protobuf:"bytes,4,rep,name=collections,proto3" json:"collections,omitempty"`
+	Memory        *MemoryStatus        `protobuf:"bytes,5,opt,name=memory,proto3" json:"memory,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StorageStatus) Reset() {
+	*x = StorageStatus{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StorageStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StorageStatus) ProtoMessage() {}
+
+func (x *StorageStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StorageStatus.ProtoReflect.Descriptor instead.
+func (*StorageStatus) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *StorageStatus) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *StorageStatus) GetStore() *StoreStatus {
+	if x != nil {
+		return x.Store
+	}
+	return nil
+}
+
+func (x *StorageStatus) GetDlq() *DLQCounts {
+	if x != nil {
+		return x.Dlq
+	}
+	return nil
+}
+
+func (x *StorageStatus) GetCollections() []*CollectionStorage {
+	if x != nil {
+		return x.Collections
+	}
+	return nil
+}
+
+func (x *StorageStatus) GetMemory() *MemoryStatus {
+	if x != nil {
+		return x.Memory
+	}
+	return nil
+}
+
+// MemoryStatus is the memory budget, the idle time before eviction, the
+// s3-only snapshot cache, and what the collections in memory take.
+type MemoryStatus struct {
+	state               protoimpl.MessageState `protogen:"open.v1"`
+	BudgetBytes         int64                  `protobuf:"varint,1,opt,name=budget_bytes,json=budgetBytes,proto3" json:"budget_bytes,omitempty"`
+	EvictAfterSeconds   float64                `protobuf:"fixed64,2,opt,name=evict_after_seconds,json=evictAfterSeconds,proto3" json:"evict_after_seconds,omitempty"`
+	ResidentBytes       int64                  `protobuf:"varint,3,opt,name=resident_bytes,json=residentBytes,proto3" json:"resident_bytes,omitempty"`
+	ResidentCollections int32                  `protobuf:"varint,4,opt,name=resident_collections,json=residentCollections,proto3" json:"resident_collections,omitempty"`
+	Collections         int32                  `protobuf:"varint,5,opt,name=collections,proto3" json:"collections,omitempty"`
+	// s3_cache_limit_bytes is -1 without a bound.
+	S3CacheLimitBytes int64 `protobuf:"varint,6,opt,name=s3_cache_limit_bytes,json=s3CacheLimitBytes,proto3" json:"s3_cache_limit_bytes,omitempty"`
+	S3CacheBytes      int64 `protobuf:"varint,7,opt,name=s3_cache_bytes,json=s3CacheBytes,proto3" json:"s3_cache_bytes,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *MemoryStatus) Reset() {
+	*x = MemoryStatus{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemoryStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemoryStatus) ProtoMessage() {}
+
+func (x *MemoryStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemoryStatus.ProtoReflect.Descriptor instead.
+func (*MemoryStatus) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *MemoryStatus) GetBudgetBytes() int64 {
+	if x != nil {
+		return x.BudgetBytes
+	}
+	return 0
+}
+
+func (x *MemoryStatus) GetEvictAfterSeconds() float64 {
+	if x != nil {
+		return x.EvictAfterSeconds
+	}
+	return 0
+}
+
+func (x *MemoryStatus) GetResidentBytes() int64 {
+	if x != nil {
+		return x.ResidentBytes
+	}
+	return 0
+}
+
+func (x *MemoryStatus) GetResidentCollections() int32 {
+	if x != nil {
+		return x.ResidentCollections
+	}
+	return 0
+}
+
+func (x *MemoryStatus) GetCollections() int32 {
+	if x != nil {
+		return x.Collections
+	}
+	return 0
+}
+
+func (x *MemoryStatus) GetS3CacheLimitBytes() int64 {
+	if x != nil {
+		return x.S3CacheLimitBytes
+	}
+	return 0
+}
+
+func (x *MemoryStatus) GetS3CacheBytes() int64 {
+	if x != nil {
+		return x.S3CacheBytes
+	}
+	return 0
+}
+
+type StoreStatus struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Name           string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Prefix         string                 `protobuf:"bytes,2,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	CircuitBreaker *CircuitBreakerStatus  `protobuf:"bytes,3,opt,name=circuit_breaker,json=circuitBreaker,proto3" json:"circuit_breaker,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *StoreStatus) Reset() {
+	*x = StoreStatus{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreStatus) ProtoMessage() {}
+
+func (x *StoreStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreStatus.ProtoReflect.Descriptor instead.
+func (*StoreStatus) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *StoreStatus) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *StoreStatus) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *StoreStatus) GetCircuitBreaker() *CircuitBreakerStatus {
+	if x != nil {
+		return x.CircuitBreaker
+	}
+	return nil
+}
+
+type CircuitBreakerStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// state: "closed", "half-open" or "open"; state_value 0, 1 or 2.
+	State               string                 `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	StateValue          int32                  `protobuf:"varint,2,opt,name=state_value,json=stateValue,proto3" json:"state_value,omitempty"`
+	Since               *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=since,proto3" json:"since,omitempty"`
+	OpenUntil           *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=open_until,json=openUntil,proto3" json:"open_until,omitempty"`
+	CooldownSeconds     float64                `protobuf:"fixed64,5,opt,name=cooldown_seconds,json=cooldownSeconds,proto3" json:"cooldown_seconds,omitempty"`
+	Successes           uint64                 `protobuf:"varint,6,opt,name=successes,proto3" json:"successes,omitempty"`
+	Failures            uint64                 `protobuf:"varint,7,opt,name=failures,proto3" json:"failures,omitempty"`
+	Rejected            uint64                 `protobuf:"varint,8,opt,name=rejected,proto3" json:"rejected,omitempty"`
+	Opens               uint64                 `protobuf:"varint,9,opt,name=opens,proto3" json:"opens,omitempty"`
+	ConsecutiveFailures int32                  `protobuf:"varint,10,opt,name=consecutive_failures,json=consecutiveFailures,proto3" json:"consecutive_failures,omitempty"`
+	WindowCalls         int32                  `protobuf:"varint,11,opt,name=window_calls,json=windowCalls,proto3" json:"window_calls,omitempty"`
+	WindowFailures      int32                  `protobuf:"varint,12,opt,name=window_failures,json=windowFailures,proto3" json:"window_failures,omitempty"`
+	LastError           string                 `protobuf:"bytes,13,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	LastErrorAt         *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=last_error_at,json=lastErrorAt,proto3" json:"last_error_at,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *CircuitBreakerStatus) Reset() {
+	*x = CircuitBreakerStatus{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CircuitBreakerStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CircuitBreakerStatus) ProtoMessage() {}
+
+func (x *CircuitBreakerStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CircuitBreakerStatus.ProtoReflect.Descriptor instead.
+func (*CircuitBreakerStatus) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *CircuitBreakerStatus) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *CircuitBreakerStatus) GetStateValue() int32 {
+	if x != nil {
+		return x.StateValue
+	}
+	return 0
+}
+
+func (x *CircuitBreakerStatus) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *CircuitBreakerStatus) GetOpenUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OpenUntil
+	}
+	return nil
+}
+
+func (x *CircuitBreakerStatus) GetCooldownSeconds() float64 {
+	if x != nil {
+		return x.CooldownSeconds
+	}
+	return 0
+}
+
+func (x *CircuitBreakerStatus) GetSuccesses() uint64 {
+	if x != nil {
+		return x.Successes
+	}
+	return 0
+}
+
+func (x *CircuitBreakerStatus) GetFailures() uint64 {
+	if x != nil {
+		return x.Failures
+	}
+	return 0
+}
+
+func (x *CircuitBreakerStatus) GetRejected() uint64 {
+	if x != nil {
+		return x.Rejected
+	}
+	return 0
+}
+
+func (x *CircuitBreakerStatus) GetOpens() uint64 {
+	if x != nil {
+		return x.Opens
+	}
+	return 0
+}
+
+func (x *CircuitBreakerStatus) GetConsecutiveFailures() int32 {
+	if x != nil {
+		return x.ConsecutiveFailures
+	}
+	return 0
+}
+
+func (x *CircuitBreakerStatus) GetWindowCalls() int32 {
+	if x != nil {
+		return x.WindowCalls
+	}
+	return 0
+}
+
+func (x *CircuitBreakerStatus) GetWindowFailures() int32 {
+	if x != nil {
+		return x.WindowFailures
+	}
+	return 0
+}
+
+func (x *CircuitBreakerStatus) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *CircuitBreakerStatus) GetLastErrorAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastErrorAt
+	}
+	return nil
+}
+
+type DLQCounts struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pending       int64                  `protobuf:"varint,1,opt,name=pending,proto3" json:"pending,omitempty"`
+	Permanent     int64                  `protobuf:"varint,2,opt,name=permanent,proto3" json:"permanent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DLQCounts) Reset() {
+	*x = DLQCounts{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DLQCounts) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DLQCounts) ProtoMessage() {}
+
+func (x *DLQCounts) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DLQCounts.ProtoReflect.Descriptor instead.
+func (*DLQCounts) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{78}
+}
+
+func (x *DLQCounts) GetPending() int64 {
+	if x != nil {
+		return x.Pending
+	}
+	return 0
+}
+
+func (x *DLQCounts) GetPermanent() int64 {
+	if x != nil {
+		return x.Permanent
+	}
+	return 0
+}
+
+type CollectionStorage struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	TenantId          string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	Tenant            string                 `protobuf:"bytes,2,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	Name              string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Id                string                 `protobuf:"bytes,4,opt,name=id,proto3" json:"id,omitempty"`
+	TierPolicy        string                 `protobuf:"bytes,5,opt,name=tier_policy,json=tierPolicy,proto3" json:"tier_policy,omitempty"`
+	DurableSeq        uint64                 `protobuf:"varint,6,opt,name=durable_seq,json=durableSeq,proto3" json:"durable_seq,omitempty"`
+	ShippedSeq        uint64                 `protobuf:"varint,7,opt,name=shipped_seq,json=shippedSeq,proto3" json:"shipped_seq,omitempty"`
+	ShipLagSeconds    float64                `protobuf:"fixed64,8,opt,name=ship_lag_seconds,json=shipLagSeconds,proto3" json:"ship_lag_seconds,omitempty"`
+	OldestUnshippedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=oldest_unshipped_at,json=oldestUnshippedAt,proto3" json:"oldest_unshipped_at,omitempty"`
+	PendingUploads    int64                  `protobuf:"varint,10,opt,name=pending_uploads,json=pendingUploads,proto3" json:"pending_uploads,omitempty"`
+	Dlq               *DLQCounts             `protobuf:"bytes,11,opt,name=dlq,proto3" json:"dlq,omitempty"`
+	// newest_snapshot is unset when none is in the store.
+	NewestSnapshot     *ShippedSnapshot       `protobuf:"bytes,12,opt,name=newest_snapshot,json=newestSnapshot,proto3" json:"newest_snapshot,omitempty"`
+	ManifestKey        string                 `protobuf:"bytes,13,opt,name=manifest_key,json=manifestKey,proto3" json:"manifest_key,omitempty"`
+	ManifestGeneration uint64                 `protobuf:"varint,14,opt,name=manifest_generation,json=manifestGeneration,proto3" json:"manifest_generation,omitempty"`
+	LastPassAt         *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=last_pass_at,json=lastPassAt,proto3" json:"last_pass_at,omitempty"`
+	LastShippedAt      *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=last_shipped_at,json=lastShippedAt,proto3" json:"last_shipped_at,omitempty"`
+	LastError          string                 `protobuf:"bytes,17,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// load_state: "resident", "evicting", "evicted", "loading" or
+	// "unavailable"; load_reason says why it is unavailable.
+	LoadState       string                 `protobuf:"bytes,18,opt,name=load_state,json=loadState,proto3" json:"load_state,omitempty"`
+	LoadReason      string                 `protobuf:"bytes,19,opt,name=load_reason,json=loadReason,proto3" json:"load_reason,omitempty"`
+	LoadRetryAt     *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=load_retry_at,json=loadRetryAt,proto3" json:"load_retry_at,omitempty"`
+	MemoryBytes     int64                  `protobuf:"varint,21,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
+	DiskBytes       int64                  `protobuf:"varint,22,opt,name=disk_bytes,json=diskBytes,proto3" json:"disk_bytes,omitempty"`
+	LastUsedAt      *timestamppb.Timestamp `protobuf:"bytes,23,opt,name=last_used_at,json=lastUsedAt,proto3" json:"last_used_at,omitempty"`
+	LoadedAt        *timestamppb.Timestamp `protobuf:"bytes,24,opt,name=loaded_at,json=loadedAt,proto3" json:"loaded_at,omitempty"`
+	EvictedAt       *timestamppb.Timestamp `protobuf:"bytes,25,opt,name=evicted_at,json=evictedAt,proto3" json:"evicted_at,omitempty"`
+	LoadSource      string                 `protobuf:"bytes,26,opt,name=load_source,json=loadSource,proto3" json:"load_source,omitempty"`
+	LastLoadSeconds float64                `protobuf:"fixed64,27,opt,name=last_load_seconds,json=lastLoadSeconds,proto3" json:"last_load_seconds,omitempty"`
+	Loads           uint64                 `protobuf:"varint,28,opt,name=loads,proto3" json:"loads,omitempty"`
+	Evictions       uint64                 `protobuf:"varint,29,opt,name=evictions,proto3" json:"evictions,omitempty"`
+	InUse           int32                  `protobuf:"varint,30,opt,name=in_use,json=inUse,proto3" json:"in_use,omitempty"`
+	Waiting         int32                  `protobuf:"varint,31,opt,name=waiting,proto3" json:"waiting,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *CollectionStorage) Reset() {
+	*x = CollectionStorage{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CollectionStorage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CollectionStorage) ProtoMessage() {}
+
+func (x *CollectionStorage) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CollectionStorage.ProtoReflect.Descriptor instead.
+func (*CollectionStorage) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *CollectionStorage) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *CollectionStorage) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *CollectionStorage) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CollectionStorage) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CollectionStorage) GetTierPolicy() string {
+	if x != nil {
+		return x.TierPolicy
+	}
+	return ""
+}
+
+func (x *CollectionStorage) GetDurableSeq() uint64 {
+	if x != nil {
+		return x.DurableSeq
+	}
+	return 0
+}
+
+func (x *CollectionStorage) GetShippedSeq() uint64 {
+	if x != nil {
+		return x.ShippedSeq
+	}
+	return 0
+}
+
+func (x *CollectionStorage) GetShipLagSeconds() float64 {
+	if x != nil {
+		return x.ShipLagSeconds
+	}
+	return 0
+}
+
+func (x *CollectionStorage) GetOldestUnshippedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OldestUnshippedAt
+	}
+	return nil
+}
+
+func (x *CollectionStorage) GetPendingUploads() int64 {
+	if x != nil {
+		return x.PendingUploads
+	}
+	return 0
+}
+
+func (x *CollectionStorage) GetDlq() *DLQCounts {
+	if x != nil {
+		return x.Dlq
+	}
+	return nil
+}
+
+func (x *CollectionStorage) GetNewestSnapshot() *ShippedSnapshot {
+	if x != nil {
+		return x.NewestSnapshot
+	}
+	return nil
+}
+
+func (x *CollectionStorage) GetManifestKey() string {
+	if x != nil {
+		return x.ManifestKey
+	}
+	return ""
+}
+
+func (x *CollectionStorage) GetManifestGeneration() uint64 {
+	if x != nil {
+		return x.ManifestGeneration
+	}
+	return 0
+}
+
+func (x *CollectionStorage) GetLastPassAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastPassAt
+	}
+	return nil
+}
+
+func (x *CollectionStorage) GetLastShippedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastShippedAt
+	}
+	return nil
+}
+
+func (x *CollectionStorage) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *CollectionStorage) GetLoadState() string {
+	if x != nil {
+		return x.LoadState
+	}
+	return ""
+}
+
+func (x *CollectionStorage) GetLoadReason() string {
+	if x != nil {
+		return x.LoadReason
+	}
+	return ""
+}
+
+func (x *CollectionStorage) GetLoadRetryAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LoadRetryAt
+	}
+	return nil
+}
+
+func (x *CollectionStorage) GetMemoryBytes() int64 {
+	if x != nil {
+		return x.MemoryBytes
+	}
+	return 0
+}
+
+func (x *CollectionStorage) GetDiskBytes() int64 {
+	if x != nil {
+		return x.DiskBytes
+	}
+	return 0
+}
+
+func (x *CollectionStorage) GetLastUsedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastUsedAt
+	}
+	return nil
+}
+
+func (x *CollectionStorage) GetLoadedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LoadedAt
+	}
+	return nil
+}
+
+func (x *CollectionStorage) GetEvictedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EvictedAt
+	}
+	return nil
+}
+
+func (x *CollectionStorage) GetLoadSource() string {
+	if x != nil {
+		return x.LoadSource
+	}
+	return ""
+}
+
+func (x *CollectionStorage) GetLastLoadSeconds() float64 {
+	if x != nil {
+		return x.LastLoadSeconds
+	}
+	return 0
+}
+
+func (x *CollectionStorage) GetLoads() uint64 {
+	if x != nil {
+		return x.Loads
+	}
+	return 0
+}
+
+func (x *CollectionStorage) GetEvictions() uint64 {
+	if x != nil {
+		return x.Evictions
+	}
+	return 0
+}
+
+func (x *CollectionStorage) GetInUse() int32 {
+	if x != nil {
+		return x.InUse
+	}
+	return 0
+}
+
+func (x *CollectionStorage) GetWaiting() int32 {
+	if x != nil {
+		return x.Waiting
+	}
+	return 0
+}
+
+type ShippedSnapshot struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Size          int64                  `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	Sha256        string                 `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShippedSnapshot) Reset() {
+	*x = ShippedSnapshot{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShippedSnapshot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShippedSnapshot) ProtoMessage() {}
+
+func (x *ShippedSnapshot) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShippedSnapshot.ProtoReflect.Descriptor instead.
+func (*ShippedSnapshot) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *ShippedSnapshot) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *ShippedSnapshot) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *ShippedSnapshot) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *ShippedSnapshot) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+type ListDLQRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// status: "pending", "permanent" or empty for both.
+	Status string `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	// limit: 1 to 1000; 0 means 100.
+	Limit         int32  `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	Cursor        string `protobuf:"bytes,3,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDLQRequest) Reset() {
+	*x = ListDLQRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDLQRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDLQRequest) ProtoMessage() {}
+
+func (x *ListDLQRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDLQRequest.ProtoReflect.Descriptor instead.
+func (*ListDLQRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *ListDLQRequest) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *ListDLQRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListDLQRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+type DLQEntry struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Id           int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	TenantId     string                 `protobuf:"bytes,2,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	Collection   string                 `protobuf:"bytes,3,opt,name=collection,proto3" json:"collection,omitempty"`
+	CollectionId string                 `protobuf:"bytes,4,opt,name=collection_id,json=collectionId,proto3" json:"collection_id,omitempty"`
+	// operation: "upload" or "delete"; kind: "snapshot", "log", "parquet".
+	Operation     string                 `protobuf:"bytes,5,opt,name=operation,proto3" json:"operation,omitempty"`
+	Kind          string                 `protobuf:"bytes,6,opt,name=kind,proto3" json:"kind,omitempty"`
+	ObjectKey     string                 `protobuf:"bytes,7,opt,name=object_key,json=objectKey,proto3" json:"object_key,omitempty"`
+	LocalFile     string                 `protobuf:"bytes,8,opt,name=local_file,json=localFile,proto3" json:"local_file,omitempty"`
+	Size          int64                  `protobuf:"varint,9,opt,name=size,proto3" json:"size,omitempty"`
+	Sha256        string                 `protobuf:"bytes,10,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	FirstSeq      uint64                 `protobuf:"varint,11,opt,name=first_seq,json=firstSeq,proto3" json:"first_seq,omitempty"`
+	LastSeq       uint64                 `protobuf:"varint,12,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	RetryCount    int32                  `protobuf:"varint,13,opt,name=retry_count,json=retryCount,proto3" json:"retry_count,omitempty"`
+	LastError     string                 `protobuf:"bytes,14,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	NextAttemptAt *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=next_attempt_at,json=nextAttemptAt,proto3" json:"next_attempt_at,omitempty"`
+	// status: "pending" or "permanent".
+	Status        string `protobuf:"bytes,17,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DLQEntry) Reset() {
+	*x = DLQEntry{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DLQEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DLQEntry) ProtoMessage() {}
+
+func (x *DLQEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DLQEntry.ProtoReflect.Descriptor instead.
+func (*DLQEntry) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{82}
+}
+
+func (x *DLQEntry) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *DLQEntry) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *DLQEntry) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *DLQEntry) GetCollectionId() string {
+	if x != nil {
+		return x.CollectionId
+	}
+	return ""
+}
+
+func (x *DLQEntry) GetOperation() string {
+	if x != nil {
+		return x.Operation
+	}
+	return ""
+}
+
+func (x *DLQEntry) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *DLQEntry) GetObjectKey() string {
+	if x != nil {
+		return x.ObjectKey
+	}
+	return ""
+}
+
+func (x *DLQEntry) GetLocalFile() string {
+	if x != nil {
+		return x.LocalFile
+	}
+	return ""
+}
+
+func (x *DLQEntry) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *DLQEntry) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *DLQEntry) GetFirstSeq() uint64 {
+	if x != nil {
+		return x.FirstSeq
+	}
+	return 0
+}
+
+func (x *DLQEntry) GetLastSeq() uint64 {
+	if x != nil {
+		return x.LastSeq
+	}
+	return 0
+}
+
+func (x *DLQEntry) GetRetryCount() int32 {
+	if x != nil {
+		return x.RetryCount
+	}
+	return 0
+}
+
+func (x *DLQEntry) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *DLQEntry) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *DLQEntry) GetNextAttemptAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextAttemptAt
+	}
+	return nil
+}
+
+func (x *DLQEntry) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+type ListDLQResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entries       []*DLQEntry            `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	NextCursor    string                 `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDLQResponse) Reset() {
+	*x = ListDLQResponse{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDLQResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDLQResponse) ProtoMessage() {}
+
+func (x *ListDLQResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDLQResponse.ProtoReflect.Descriptor instead.
+func (*ListDLQResponse) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{83}
+}
+
+func (x *ListDLQResponse) GetEntries() []*DLQEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *ListDLQResponse) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
+}
+
+type RetryDLQRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryDLQRequest) Reset() {
+	*x = RetryDLQRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryDLQRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryDLQRequest) ProtoMessage() {}
+
+func (x *RetryDLQRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryDLQRequest.ProtoReflect.Descriptor instead.
+func (*RetryDLQRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{84}
+}
+
+type RetryDLQEntryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryDLQEntryRequest) Reset() {
+	*x = RetryDLQEntryRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[85]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryDLQEntryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryDLQEntryRequest) ProtoMessage() {}
+
+func (x *RetryDLQEntryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[85]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryDLQEntryRequest.ProtoReflect.Descriptor instead.
+func (*RetryDLQEntryRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{85}
+}
+
+func (x *RetryDLQEntryRequest) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+type DLQRetryResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Attempted     int32                  `protobuf:"varint,1,opt,name=attempted,proto3" json:"attempted,omitempty"`
+	Succeeded     int32                  `protobuf:"varint,2,opt,name=succeeded,proto3" json:"succeeded,omitempty"`
+	Obsolete      int32                  `protobuf:"varint,3,opt,name=obsolete,proto3" json:"obsolete,omitempty"`
+	Failed        int32                  `protobuf:"varint,4,opt,name=failed,proto3" json:"failed,omitempty"`
+	Permanent     int32                  `protobuf:"varint,5,opt,name=permanent,proto3" json:"permanent,omitempty"`
+	Deferred      int32                  `protobuf:"varint,6,opt,name=deferred,proto3" json:"deferred,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DLQRetryResult) Reset() {
+	*x = DLQRetryResult{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[86]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DLQRetryResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DLQRetryResult) ProtoMessage() {}
+
+func (x *DLQRetryResult) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[86]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DLQRetryResult.ProtoReflect.Descriptor instead.
+func (*DLQRetryResult) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{86}
+}
+
+func (x *DLQRetryResult) GetAttempted() int32 {
+	if x != nil {
+		return x.Attempted
+	}
+	return 0
+}
+
+func (x *DLQRetryResult) GetSucceeded() int32 {
+	if x != nil {
+		return x.Succeeded
+	}
+	return 0
+}
+
+func (x *DLQRetryResult) GetObsolete() int32 {
+	if x != nil {
+		return x.Obsolete
+	}
+	return 0
+}
+
+func (x *DLQRetryResult) GetFailed() int32 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *DLQRetryResult) GetPermanent() int32 {
+	if x != nil {
+		return x.Permanent
+	}
+	return 0
+}
+
+func (x *DLQRetryResult) GetDeferred() int32 {
+	if x != nil {
+		return x.Deferred
+	}
+	return 0
+}
+
+type DiscardDLQEntryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiscardDLQEntryRequest) Reset() {
+	*x = DiscardDLQEntryRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[87]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiscardDLQEntryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiscardDLQEntryRequest) ProtoMessage() {}
+
+func (x *DiscardDLQEntryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[87]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiscardDLQEntryRequest.ProtoReflect.Descriptor instead.
+func (*DiscardDLQEntryRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{87}
+}
+
+func (x *DiscardDLQEntryRequest) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+type DiscardDLQEntryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Discarded     bool                   `protobuf:"varint,2,opt,name=discarded,proto3" json:"discarded,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiscardDLQEntryResponse) Reset() {
+	*x = DiscardDLQEntryResponse{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[88]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiscardDLQEntryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiscardDLQEntryResponse) ProtoMessage() {}
+
+func (x *DiscardDLQEntryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[88]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiscardDLQEntryResponse.ProtoReflect.Descriptor instead.
+func (*DiscardDLQEntryResponse) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{88}
+}
+
+func (x *DiscardDLQEntryResponse) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *DiscardDLQEntryResponse) GetDiscarded() bool {
+	if x != nil {
+		return x.Discarded
+	}
+	return false
+}
+
+type ResetCircuitBreakerRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetCircuitBreakerRequest) Reset() {
+	*x = ResetCircuitBreakerRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[89]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetCircuitBreakerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetCircuitBreakerRequest) ProtoMessage() {}
+
+func (x *ResetCircuitBreakerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[89]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetCircuitBreakerRequest.ProtoReflect.Descriptor instead.
+func (*ResetCircuitBreakerRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{89}
+}
+
+type ResetCircuitBreakerResponse struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	CircuitBreaker *CircuitBreakerStatus  `protobuf:"bytes,1,opt,name=circuit_breaker,json=circuitBreaker,proto3" json:"circuit_breaker,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ResetCircuitBreakerResponse) Reset() {
+	*x = ResetCircuitBreakerResponse{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[90]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetCircuitBreakerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetCircuitBreakerResponse) ProtoMessage() {}
+
+func (x *ResetCircuitBreakerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[90]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetCircuitBreakerResponse.ProtoReflect.Descriptor instead.
+func (*ResetCircuitBreakerResponse) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{90}
+}
+
+func (x *ResetCircuitBreakerResponse) GetCircuitBreaker() *CircuitBreakerStatus {
+	if x != nil {
+		return x.CircuitBreaker
+	}
+	return nil
+}
+
 var File_akidb_v1_akidb_proto protoreflect.FileDescriptor
 
 const file_akidb_v1_akidb_proto_rawDesc = "" +
@@ -4316,13 +6161,15 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\n" +
 	"HNSWParams\x12\f\n" +
 	"\x01m\x18\x01 \x01(\x05R\x01m\x12'\n" +
-	"\x0fef_construction\x18\x02 \x01(\x05R\x0eefConstruction\"\x93\x02\n" +
+	"\x0fef_construction\x18\x02 \x01(\x05R\x0eefConstruction\"\xb4\x02\n" +
 	"\x17CreateCollectionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tdimension\x18\x02 \x01(\x05R\tdimension\x12\x16\n" +
 	"\x06metric\x18\x03 \x01(\tR\x06metric\x12(\n" +
-	"\x04hnsw\x18\x04 \x01(\v2\x14.akidb.v1.HNSWParamsR\x04hnsw\x12H\n" +
-	"\aindexes\x18\x05 \x03(\v2..akidb.v1.CreateCollectionRequest.IndexesEntryR\aindexes\x1a:\n" +
+	"\x04hnsw\x18\x04 \x01(\v2\x14.akidb.v1.HNSWParamsR\x04hnsw\x12\x1f\n" +
+	"\vtier_policy\x18\x05 \x01(\tR\n" +
+	"tierPolicy\x12H\n" +
+	"\aindexes\x18\x06 \x03(\v2..akidb.v1.CreateCollectionRequest.IndexesEntryR\aindexes\x1a:\n" +
 	"\fIndexesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xba\x01\n" +
@@ -4345,7 +6192,12 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"collection\x18\x01 \x01(\tR\n" +
 	"collection\"@\n" +
 	"\x13ListIndexesResponse\x12)\n" +
-	"\aindexes\x18\x01 \x03(\v2\x0f.akidb.v1.IndexR\aindexes\"H\n" +
+	"\aindexes\x18\x01 \x03(\v2\x0f.akidb.v1.IndexR\aindexes\"c\n" +
+	"\x17UpdateCollectionRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12$\n" +
+	"\vtier_policy\x18\x02 \x01(\tH\x00R\n" +
+	"tierPolicy\x88\x01\x01B\x0e\n" +
+	"\f_tier_policy\"H\n" +
 	"\x10DropIndexRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -4355,7 +6207,7 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\x0fCollectionStats\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\x03R\x05count\x12\x18\n" +
 	"\adeleted\x18\x02 \x01(\x03R\adeleted\x12!\n" +
-	"\fmemory_bytes\x18\x03 \x01(\x03R\vmemoryBytes\"\x97\x02\n" +
+	"\fmemory_bytes\x18\x03 \x01(\x03R\vmemoryBytes\"\xd7\x02\n" +
 	"\n" +
 	"Collection\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
@@ -4364,8 +6216,12 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\x04hnsw\x18\x04 \x01(\v2\x14.akidb.v1.HNSWParamsR\x04hnsw\x129\n" +
 	"\n" +
 	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12/\n" +
-	"\x05stats\x18\x06 \x01(\v2\x19.akidb.v1.CollectionStatsR\x05stats\x12)\n" +
-	"\aindexes\x18\a \x03(\v2\x0f.akidb.v1.IndexR\aindexes\"\x18\n" +
+	"\x05stats\x18\x06 \x01(\v2\x19.akidb.v1.CollectionStatsR\x05stats\x12\x1f\n" +
+	"\vtier_policy\x18\a \x01(\tR\n" +
+	"tierPolicy\x12\x1d\n" +
+	"\n" +
+	"load_state\x18\b \x01(\tR\tloadState\x12)\n" +
+	"\aindexes\x18\t \x03(\v2\x0f.akidb.v1.IndexR\aindexes\"\x18\n" +
 	"\x16ListCollectionsRequest\"Q\n" +
 	"\x17ListCollectionsResponse\x126\n" +
 	"\vcollections\x18\x01 \x03(\v2\x14.akidb.v1.CollectionR\vcollections\"*\n" +
@@ -4675,7 +6531,179 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\n" +
 	"\b_enabledB\x0e\n" +
 	"\f_default_qpsB\x1b\n" +
-	"\x19_default_burst_multiplier2\xca\x06\n" +
+	"\x19_default_burst_multiplier\"1\n" +
+	"\x1bCheckpointCollectionRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xa7\x01\n" +
+	"\x1cCheckpointCollectionResponse\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12!\n" +
+	"\fsnapshot_seq\x18\x02 \x01(\x04R\vsnapshotSeq\x12\x1f\n" +
+	"\vtier_policy\x18\x03 \x01(\tR\n" +
+	"tierPolicy\x12#\n" +
+	"\rupload_queued\x18\x04 \x01(\bR\fuploadQueued\"+\n" +
+	"\x15LoadCollectionRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\",\n" +
+	"\x16EvictCollectionRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xce\x02\n" +
+	"\x13CollectionResidency\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12\x1f\n" +
+	"\vtier_policy\x18\x02 \x01(\tR\n" +
+	"tierPolicy\x12\x1d\n" +
+	"\n" +
+	"load_state\x18\x03 \x01(\tR\tloadState\x12!\n" +
+	"\fmemory_bytes\x18\x04 \x01(\x03R\vmemoryBytes\x12<\n" +
+	"\flast_used_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"lastUsedAt\x12\x1f\n" +
+	"\vload_source\x18\x06 \x01(\tR\n" +
+	"loadSource\x12!\n" +
+	"\fload_seconds\x18\a \x01(\x01R\vloadSeconds\x12\x14\n" +
+	"\x05loads\x18\b \x01(\x04R\x05loads\x12\x1c\n" +
+	"\tevictions\x18\t \x01(\x04R\tevictions\"\x19\n" +
+	"\x17GetStorageStatusRequest\"\xec\x01\n" +
+	"\rStorageStatus\x12\x18\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\x12+\n" +
+	"\x05store\x18\x02 \x01(\v2\x15.akidb.v1.StoreStatusR\x05store\x12%\n" +
+	"\x03dlq\x18\x03 \x01(\v2\x13.akidb.v1.DLQCountsR\x03dlq\x12=\n" +
+	"\vcollections\x18\x04 \x03(\v2\x1b.akidb.v1.CollectionStorageR\vcollections\x12.\n" +
+	"\x06memory\x18\x05 \x01(\v2\x16.akidb.v1.MemoryStatusR\x06memory\"\xb4\x02\n" +
+	"\fMemoryStatus\x12!\n" +
+	"\fbudget_bytes\x18\x01 \x01(\x03R\vbudgetBytes\x12.\n" +
+	"\x13evict_after_seconds\x18\x02 \x01(\x01R\x11evictAfterSeconds\x12%\n" +
+	"\x0eresident_bytes\x18\x03 \x01(\x03R\rresidentBytes\x121\n" +
+	"\x14resident_collections\x18\x04 \x01(\x05R\x13residentCollections\x12 \n" +
+	"\vcollections\x18\x05 \x01(\x05R\vcollections\x12/\n" +
+	"\x14s3_cache_limit_bytes\x18\x06 \x01(\x03R\x11s3CacheLimitBytes\x12$\n" +
+	"\x0es3_cache_bytes\x18\a \x01(\x03R\fs3CacheBytes\"\x82\x01\n" +
+	"\vStoreStatus\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12G\n" +
+	"\x0fcircuit_breaker\x18\x03 \x01(\v2\x1e.akidb.v1.CircuitBreakerStatusR\x0ecircuitBreaker\"\xaf\x04\n" +
+	"\x14CircuitBreakerStatus\x12\x14\n" +
+	"\x05state\x18\x01 \x01(\tR\x05state\x12\x1f\n" +
+	"\vstate_value\x18\x02 \x01(\x05R\n" +
+	"stateValue\x120\n" +
+	"\x05since\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x129\n" +
+	"\n" +
+	"open_until\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\topenUntil\x12)\n" +
+	"\x10cooldown_seconds\x18\x05 \x01(\x01R\x0fcooldownSeconds\x12\x1c\n" +
+	"\tsuccesses\x18\x06 \x01(\x04R\tsuccesses\x12\x1a\n" +
+	"\bfailures\x18\a \x01(\x04R\bfailures\x12\x1a\n" +
+	"\brejected\x18\b \x01(\x04R\brejected\x12\x14\n" +
+	"\x05opens\x18\t \x01(\x04R\x05opens\x121\n" +
+	"\x14consecutive_failures\x18\n" +
+	" \x01(\x05R\x13consecutiveFailures\x12!\n" +
+	"\fwindow_calls\x18\v \x01(\x05R\vwindowCalls\x12'\n" +
+	"\x0fwindow_failures\x18\f \x01(\x05R\x0ewindowFailures\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\r \x01(\tR\tlastError\x12>\n" +
+	"\rlast_error_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\vlastErrorAt\"C\n" +
+	"\tDLQCounts\x12\x18\n" +
+	"\apending\x18\x01 \x01(\x03R\apending\x12\x1c\n" +
+	"\tpermanent\x18\x02 \x01(\x03R\tpermanent\"\xf4\t\n" +
+	"\x11CollectionStorage\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x16\n" +
+	"\x06tenant\x18\x02 \x01(\tR\x06tenant\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x0e\n" +
+	"\x02id\x18\x04 \x01(\tR\x02id\x12\x1f\n" +
+	"\vtier_policy\x18\x05 \x01(\tR\n" +
+	"tierPolicy\x12\x1f\n" +
+	"\vdurable_seq\x18\x06 \x01(\x04R\n" +
+	"durableSeq\x12\x1f\n" +
+	"\vshipped_seq\x18\a \x01(\x04R\n" +
+	"shippedSeq\x12(\n" +
+	"\x10ship_lag_seconds\x18\b \x01(\x01R\x0eshipLagSeconds\x12J\n" +
+	"\x13oldest_unshipped_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x11oldestUnshippedAt\x12'\n" +
+	"\x0fpending_uploads\x18\n" +
+	" \x01(\x03R\x0ependingUploads\x12%\n" +
+	"\x03dlq\x18\v \x01(\v2\x13.akidb.v1.DLQCountsR\x03dlq\x12B\n" +
+	"\x0fnewest_snapshot\x18\f \x01(\v2\x19.akidb.v1.ShippedSnapshotR\x0enewestSnapshot\x12!\n" +
+	"\fmanifest_key\x18\r \x01(\tR\vmanifestKey\x12/\n" +
+	"\x13manifest_generation\x18\x0e \x01(\x04R\x12manifestGeneration\x12<\n" +
+	"\flast_pass_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"lastPassAt\x12B\n" +
+	"\x0flast_shipped_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\rlastShippedAt\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x11 \x01(\tR\tlastError\x12\x1d\n" +
+	"\n" +
+	"load_state\x18\x12 \x01(\tR\tloadState\x12\x1f\n" +
+	"\vload_reason\x18\x13 \x01(\tR\n" +
+	"loadReason\x12>\n" +
+	"\rload_retry_at\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\vloadRetryAt\x12!\n" +
+	"\fmemory_bytes\x18\x15 \x01(\x03R\vmemoryBytes\x12\x1d\n" +
+	"\n" +
+	"disk_bytes\x18\x16 \x01(\x03R\tdiskBytes\x12<\n" +
+	"\flast_used_at\x18\x17 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"lastUsedAt\x127\n" +
+	"\tloaded_at\x18\x18 \x01(\v2\x1a.google.protobuf.TimestampR\bloadedAt\x129\n" +
+	"\n" +
+	"evicted_at\x18\x19 \x01(\v2\x1a.google.protobuf.TimestampR\tevictedAt\x12\x1f\n" +
+	"\vload_source\x18\x1a \x01(\tR\n" +
+	"loadSource\x12*\n" +
+	"\x11last_load_seconds\x18\x1b \x01(\x01R\x0flastLoadSeconds\x12\x14\n" +
+	"\x05loads\x18\x1c \x01(\x04R\x05loads\x12\x1c\n" +
+	"\tevictions\x18\x1d \x01(\x04R\tevictions\x12\x15\n" +
+	"\x06in_use\x18\x1e \x01(\x05R\x05inUse\x12\x18\n" +
+	"\awaiting\x18\x1f \x01(\x05R\awaiting\"a\n" +
+	"\x0fShippedSnapshot\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x12\n" +
+	"\x04size\x18\x03 \x01(\x03R\x04size\x12\x16\n" +
+	"\x06sha256\x18\x04 \x01(\tR\x06sha256\"V\n" +
+	"\x0eListDLQRequest\x12\x16\n" +
+	"\x06status\x18\x01 \x01(\tR\x06status\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x16\n" +
+	"\x06cursor\x18\x03 \x01(\tR\x06cursor\"\xa7\x04\n" +
+	"\bDLQEntry\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x1b\n" +
+	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x03 \x01(\tR\n" +
+	"collection\x12#\n" +
+	"\rcollection_id\x18\x04 \x01(\tR\fcollectionId\x12\x1c\n" +
+	"\toperation\x18\x05 \x01(\tR\toperation\x12\x12\n" +
+	"\x04kind\x18\x06 \x01(\tR\x04kind\x12\x1d\n" +
+	"\n" +
+	"object_key\x18\a \x01(\tR\tobjectKey\x12\x1d\n" +
+	"\n" +
+	"local_file\x18\b \x01(\tR\tlocalFile\x12\x12\n" +
+	"\x04size\x18\t \x01(\x03R\x04size\x12\x16\n" +
+	"\x06sha256\x18\n" +
+	" \x01(\tR\x06sha256\x12\x1b\n" +
+	"\tfirst_seq\x18\v \x01(\x04R\bfirstSeq\x12\x19\n" +
+	"\blast_seq\x18\f \x01(\x04R\alastSeq\x12\x1f\n" +
+	"\vretry_count\x18\r \x01(\x05R\n" +
+	"retryCount\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x0e \x01(\tR\tlastError\x129\n" +
+	"\n" +
+	"created_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12B\n" +
+	"\x0fnext_attempt_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\rnextAttemptAt\x12\x16\n" +
+	"\x06status\x18\x11 \x01(\tR\x06status\"`\n" +
+	"\x0fListDLQResponse\x12,\n" +
+	"\aentries\x18\x01 \x03(\v2\x12.akidb.v1.DLQEntryR\aentries\x12\x1f\n" +
+	"\vnext_cursor\x18\x02 \x01(\tR\n" +
+	"nextCursor\"\x11\n" +
+	"\x0fRetryDLQRequest\"&\n" +
+	"\x14RetryDLQEntryRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\"\xba\x01\n" +
+	"\x0eDLQRetryResult\x12\x1c\n" +
+	"\tattempted\x18\x01 \x01(\x05R\tattempted\x12\x1c\n" +
+	"\tsucceeded\x18\x02 \x01(\x05R\tsucceeded\x12\x1a\n" +
+	"\bobsolete\x18\x03 \x01(\x05R\bobsolete\x12\x16\n" +
+	"\x06failed\x18\x04 \x01(\x05R\x06failed\x12\x1c\n" +
+	"\tpermanent\x18\x05 \x01(\x05R\tpermanent\x12\x1a\n" +
+	"\bdeferred\x18\x06 \x01(\x05R\bdeferred\"(\n" +
+	"\x16DiscardDLQEntryRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\"G\n" +
+	"\x17DiscardDLQEntryResponse\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x1c\n" +
+	"\tdiscarded\x18\x02 \x01(\bR\tdiscarded\"\x1c\n" +
+	"\x1aResetCircuitBreakerRequest\"f\n" +
+	"\x1bResetCircuitBreakerResponse\x12G\n" +
+	"\x0fcircuit_breaker\x18\x01 \x01(\v2\x1e.akidb.v1.CircuitBreakerStatusR\x0ecircuitBreaker2\x97\a\n" +
 	"\x11CollectionService\x12K\n" +
 	"\x10CreateCollection\x12!.akidb.v1.CreateCollectionRequest\x1a\x14.akidb.v1.Collection\x12V\n" +
 	"\x0fListCollections\x12 .akidb.v1.ListCollectionsRequest\x1a!.akidb.v1.ListCollectionsResponse\x12E\n" +
@@ -4688,8 +6716,8 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\x06Scroll\x12\x17.akidb.v1.ScrollRequest\x1a\x18.akidb.v1.ScrollResponse\x12<\n" +
 	"\vCreateIndex\x12\x1c.akidb.v1.CreateIndexRequest\x1a\x0f.akidb.v1.Index\x12J\n" +
 	"\vListIndexes\x12\x1c.akidb.v1.ListIndexesRequest\x1a\x1d.akidb.v1.ListIndexesResponse\x12D\n" +
-	"\tDropIndex\x12\x1a.akidb.v1.DropIndexRequest\x1a\x1b.akidb.v1.DropIndexResponse2\xb1\n" +
-	"\n" +
+	"\tDropIndex\x12\x1a.akidb.v1.DropIndexRequest\x1a\x1b.akidb.v1.DropIndexResponse\x12K\n" +
+	"\x10UpdateCollection\x12!.akidb.v1.UpdateCollectionRequest\x1a\x14.akidb.v1.Collection2\x96\x10\n" +
 	"\x11ManagementService\x12D\n" +
 	"\tGetStatus\x12\x1a.akidb.v1.GetStatusRequest\x1a\x1b.akidb.v1.GetStatusResponse\x12G\n" +
 	"\n" +
@@ -4708,7 +6736,16 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\x0fSetKeyRateLimit\x12 .akidb.v1.SetKeyRateLimitRequest\x1a\x16.akidb.v1.KeyRateLimit\x12\\\n" +
 	"\x11ClearKeyRateLimit\x12\".akidb.v1.ClearKeyRateLimitRequest\x1a#.akidb.v1.ClearKeyRateLimitResponse\x12N\n" +
 	"\x10GetRuntimeConfig\x12!.akidb.v1.GetRuntimeConfigRequest\x1a\x17.akidb.v1.RuntimeConfig\x12R\n" +
-	"\x12SetRateLimitConfig\x12#.akidb.v1.SetRateLimitConfigRequest\x1a\x17.akidb.v1.RuntimeConfigB3Z1github.com/akidb/akidb/serve/grpc/akidbv1;akidbv1b\x06proto3"
+	"\x12SetRateLimitConfig\x12#.akidb.v1.SetRateLimitConfigRequest\x1a\x17.akidb.v1.RuntimeConfig\x12e\n" +
+	"\x14CheckpointCollection\x12%.akidb.v1.CheckpointCollectionRequest\x1a&.akidb.v1.CheckpointCollectionResponse\x12P\n" +
+	"\x0eLoadCollection\x12\x1f.akidb.v1.LoadCollectionRequest\x1a\x1d.akidb.v1.CollectionResidency\x12R\n" +
+	"\x0fEvictCollection\x12 .akidb.v1.EvictCollectionRequest\x1a\x1d.akidb.v1.CollectionResidency\x12N\n" +
+	"\x10GetStorageStatus\x12!.akidb.v1.GetStorageStatusRequest\x1a\x17.akidb.v1.StorageStatus\x12>\n" +
+	"\aListDLQ\x12\x18.akidb.v1.ListDLQRequest\x1a\x19.akidb.v1.ListDLQResponse\x12?\n" +
+	"\bRetryDLQ\x12\x19.akidb.v1.RetryDLQRequest\x1a\x18.akidb.v1.DLQRetryResult\x12I\n" +
+	"\rRetryDLQEntry\x12\x1e.akidb.v1.RetryDLQEntryRequest\x1a\x18.akidb.v1.DLQRetryResult\x12V\n" +
+	"\x0fDiscardDLQEntry\x12 .akidb.v1.DiscardDLQEntryRequest\x1a!.akidb.v1.DiscardDLQEntryResponse\x12b\n" +
+	"\x13ResetCircuitBreaker\x12$.akidb.v1.ResetCircuitBreakerRequest\x1a%.akidb.v1.ResetCircuitBreakerResponseB3Z1github.com/akidb/akidb/serve/grpc/akidbv1;akidbv1b\x06proto3"
 
 var (
 	file_akidb_v1_akidb_proto_rawDescOnce sync.Once
@@ -4722,180 +6759,246 @@ func file_akidb_v1_akidb_proto_rawDescGZIP() []byte {
 	return file_akidb_v1_akidb_proto_rawDescData
 }
 
-var file_akidb_v1_akidb_proto_msgTypes = make([]protoimpl.MessageInfo, 68)
+var file_akidb_v1_akidb_proto_msgTypes = make([]protoimpl.MessageInfo, 92)
 var file_akidb_v1_akidb_proto_goTypes = []any{
-	(*HNSWParams)(nil),                // 0: akidb.v1.HNSWParams
-	(*CreateCollectionRequest)(nil),   // 1: akidb.v1.CreateCollectionRequest
-	(*Index)(nil),                     // 2: akidb.v1.Index
-	(*CreateIndexRequest)(nil),        // 3: akidb.v1.CreateIndexRequest
-	(*ListIndexesRequest)(nil),        // 4: akidb.v1.ListIndexesRequest
-	(*ListIndexesResponse)(nil),       // 5: akidb.v1.ListIndexesResponse
-	(*DropIndexRequest)(nil),          // 6: akidb.v1.DropIndexRequest
-	(*DropIndexResponse)(nil),         // 7: akidb.v1.DropIndexResponse
-	(*CollectionStats)(nil),           // 8: akidb.v1.CollectionStats
-	(*Collection)(nil),                // 9: akidb.v1.Collection
-	(*ListCollectionsRequest)(nil),    // 10: akidb.v1.ListCollectionsRequest
-	(*ListCollectionsResponse)(nil),   // 11: akidb.v1.ListCollectionsResponse
-	(*GetCollectionRequest)(nil),      // 12: akidb.v1.GetCollectionRequest
-	(*DeleteCollectionRequest)(nil),   // 13: akidb.v1.DeleteCollectionRequest
-	(*DeleteCollectionResponse)(nil),  // 14: akidb.v1.DeleteCollectionResponse
-	(*Vector)(nil),                    // 15: akidb.v1.Vector
-	(*UpsertRequest)(nil),             // 16: akidb.v1.UpsertRequest
-	(*UpsertResponse)(nil),            // 17: akidb.v1.UpsertResponse
-	(*QueryRequest)(nil),              // 18: akidb.v1.QueryRequest
-	(*QueryHit)(nil),                  // 19: akidb.v1.QueryHit
-	(*QueryResponse)(nil),             // 20: akidb.v1.QueryResponse
-	(*QueryPlan)(nil),                 // 21: akidb.v1.QueryPlan
-	(*PlanNode)(nil),                  // 22: akidb.v1.PlanNode
-	(*GetRequest)(nil),                // 23: akidb.v1.GetRequest
-	(*DeleteRequest)(nil),             // 24: akidb.v1.DeleteRequest
-	(*DeleteResponse)(nil),            // 25: akidb.v1.DeleteResponse
-	(*ScrollRequest)(nil),             // 26: akidb.v1.ScrollRequest
-	(*ScrollResponse)(nil),            // 27: akidb.v1.ScrollResponse
-	(*GetStatusRequest)(nil),          // 28: akidb.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),         // 29: akidb.v1.GetStatusResponse
-	(*IssueTokenRequest)(nil),         // 30: akidb.v1.IssueTokenRequest
-	(*IssueTokenResponse)(nil),        // 31: akidb.v1.IssueTokenResponse
-	(*Tenant)(nil),                    // 32: akidb.v1.Tenant
-	(*CreateTenantRequest)(nil),       // 33: akidb.v1.CreateTenantRequest
-	(*ListTenantsRequest)(nil),        // 34: akidb.v1.ListTenantsRequest
-	(*ListTenantsResponse)(nil),       // 35: akidb.v1.ListTenantsResponse
-	(*DeleteTenantRequest)(nil),       // 36: akidb.v1.DeleteTenantRequest
-	(*DeleteTenantResponse)(nil),      // 37: akidb.v1.DeleteTenantResponse
-	(*APIKey)(nil),                    // 38: akidb.v1.APIKey
-	(*CreateAPIKeyRequest)(nil),       // 39: akidb.v1.CreateAPIKeyRequest
-	(*CreateAPIKeyResponse)(nil),      // 40: akidb.v1.CreateAPIKeyResponse
-	(*ListAPIKeysRequest)(nil),        // 41: akidb.v1.ListAPIKeysRequest
-	(*ListAPIKeysResponse)(nil),       // 42: akidb.v1.ListAPIKeysResponse
-	(*RevokeAPIKeyRequest)(nil),       // 43: akidb.v1.RevokeAPIKeyRequest
-	(*RotateAPIKeyRequest)(nil),       // 44: akidb.v1.RotateAPIKeyRequest
-	(*RotateAPIKeyResponse)(nil),      // 45: akidb.v1.RotateAPIKeyResponse
-	(*AuditEvent)(nil),                // 46: akidb.v1.AuditEvent
-	(*ListAuditEventsRequest)(nil),    // 47: akidb.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil),   // 48: akidb.v1.ListAuditEventsResponse
-	(*QuotaLimits)(nil),               // 49: akidb.v1.QuotaLimits
-	(*EffectiveQuota)(nil),            // 50: akidb.v1.EffectiveQuota
-	(*QuotaUsage)(nil),                // 51: akidb.v1.QuotaUsage
-	(*TenantQuota)(nil),               // 52: akidb.v1.TenantQuota
-	(*GetTenantQuotaRequest)(nil),     // 53: akidb.v1.GetTenantQuotaRequest
-	(*SetTenantQuotaRequest)(nil),     // 54: akidb.v1.SetTenantQuotaRequest
-	(*KeyRateLimit)(nil),              // 55: akidb.v1.KeyRateLimit
-	(*GetKeyRateLimitRequest)(nil),    // 56: akidb.v1.GetKeyRateLimitRequest
-	(*SetKeyRateLimitRequest)(nil),    // 57: akidb.v1.SetKeyRateLimitRequest
-	(*ClearKeyRateLimitRequest)(nil),  // 58: akidb.v1.ClearKeyRateLimitRequest
-	(*ClearKeyRateLimitResponse)(nil), // 59: akidb.v1.ClearKeyRateLimitResponse
-	(*RateLimitConfig)(nil),           // 60: akidb.v1.RateLimitConfig
-	(*QuotaDefaults)(nil),             // 61: akidb.v1.QuotaDefaults
-	(*RequestLimits)(nil),             // 62: akidb.v1.RequestLimits
-	(*ServerSettings)(nil),            // 63: akidb.v1.ServerSettings
-	(*RuntimeConfig)(nil),             // 64: akidb.v1.RuntimeConfig
-	(*GetRuntimeConfigRequest)(nil),   // 65: akidb.v1.GetRuntimeConfigRequest
-	(*SetRateLimitConfigRequest)(nil), // 66: akidb.v1.SetRateLimitConfigRequest
-	nil,                               // 67: akidb.v1.CreateCollectionRequest.IndexesEntry
-	(*timestamppb.Timestamp)(nil),     // 68: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),           // 69: google.protobuf.Struct
+	(*HNSWParams)(nil),                   // 0: akidb.v1.HNSWParams
+	(*CreateCollectionRequest)(nil),      // 1: akidb.v1.CreateCollectionRequest
+	(*Index)(nil),                        // 2: akidb.v1.Index
+	(*CreateIndexRequest)(nil),           // 3: akidb.v1.CreateIndexRequest
+	(*ListIndexesRequest)(nil),           // 4: akidb.v1.ListIndexesRequest
+	(*ListIndexesResponse)(nil),          // 5: akidb.v1.ListIndexesResponse
+	(*UpdateCollectionRequest)(nil),      // 6: akidb.v1.UpdateCollectionRequest
+	(*DropIndexRequest)(nil),             // 7: akidb.v1.DropIndexRequest
+	(*DropIndexResponse)(nil),            // 8: akidb.v1.DropIndexResponse
+	(*CollectionStats)(nil),              // 9: akidb.v1.CollectionStats
+	(*Collection)(nil),                   // 10: akidb.v1.Collection
+	(*ListCollectionsRequest)(nil),       // 11: akidb.v1.ListCollectionsRequest
+	(*ListCollectionsResponse)(nil),      // 12: akidb.v1.ListCollectionsResponse
+	(*GetCollectionRequest)(nil),         // 13: akidb.v1.GetCollectionRequest
+	(*DeleteCollectionRequest)(nil),      // 14: akidb.v1.DeleteCollectionRequest
+	(*DeleteCollectionResponse)(nil),     // 15: akidb.v1.DeleteCollectionResponse
+	(*Vector)(nil),                       // 16: akidb.v1.Vector
+	(*UpsertRequest)(nil),                // 17: akidb.v1.UpsertRequest
+	(*UpsertResponse)(nil),               // 18: akidb.v1.UpsertResponse
+	(*QueryRequest)(nil),                 // 19: akidb.v1.QueryRequest
+	(*QueryHit)(nil),                     // 20: akidb.v1.QueryHit
+	(*QueryResponse)(nil),                // 21: akidb.v1.QueryResponse
+	(*QueryPlan)(nil),                    // 22: akidb.v1.QueryPlan
+	(*PlanNode)(nil),                     // 23: akidb.v1.PlanNode
+	(*GetRequest)(nil),                   // 24: akidb.v1.GetRequest
+	(*DeleteRequest)(nil),                // 25: akidb.v1.DeleteRequest
+	(*DeleteResponse)(nil),               // 26: akidb.v1.DeleteResponse
+	(*ScrollRequest)(nil),                // 27: akidb.v1.ScrollRequest
+	(*ScrollResponse)(nil),               // 28: akidb.v1.ScrollResponse
+	(*GetStatusRequest)(nil),             // 29: akidb.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),            // 30: akidb.v1.GetStatusResponse
+	(*IssueTokenRequest)(nil),            // 31: akidb.v1.IssueTokenRequest
+	(*IssueTokenResponse)(nil),           // 32: akidb.v1.IssueTokenResponse
+	(*Tenant)(nil),                       // 33: akidb.v1.Tenant
+	(*CreateTenantRequest)(nil),          // 34: akidb.v1.CreateTenantRequest
+	(*ListTenantsRequest)(nil),           // 35: akidb.v1.ListTenantsRequest
+	(*ListTenantsResponse)(nil),          // 36: akidb.v1.ListTenantsResponse
+	(*DeleteTenantRequest)(nil),          // 37: akidb.v1.DeleteTenantRequest
+	(*DeleteTenantResponse)(nil),         // 38: akidb.v1.DeleteTenantResponse
+	(*APIKey)(nil),                       // 39: akidb.v1.APIKey
+	(*CreateAPIKeyRequest)(nil),          // 40: akidb.v1.CreateAPIKeyRequest
+	(*CreateAPIKeyResponse)(nil),         // 41: akidb.v1.CreateAPIKeyResponse
+	(*ListAPIKeysRequest)(nil),           // 42: akidb.v1.ListAPIKeysRequest
+	(*ListAPIKeysResponse)(nil),          // 43: akidb.v1.ListAPIKeysResponse
+	(*RevokeAPIKeyRequest)(nil),          // 44: akidb.v1.RevokeAPIKeyRequest
+	(*RotateAPIKeyRequest)(nil),          // 45: akidb.v1.RotateAPIKeyRequest
+	(*RotateAPIKeyResponse)(nil),         // 46: akidb.v1.RotateAPIKeyResponse
+	(*AuditEvent)(nil),                   // 47: akidb.v1.AuditEvent
+	(*ListAuditEventsRequest)(nil),       // 48: akidb.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),      // 49: akidb.v1.ListAuditEventsResponse
+	(*QuotaLimits)(nil),                  // 50: akidb.v1.QuotaLimits
+	(*EffectiveQuota)(nil),               // 51: akidb.v1.EffectiveQuota
+	(*QuotaUsage)(nil),                   // 52: akidb.v1.QuotaUsage
+	(*TenantQuota)(nil),                  // 53: akidb.v1.TenantQuota
+	(*GetTenantQuotaRequest)(nil),        // 54: akidb.v1.GetTenantQuotaRequest
+	(*SetTenantQuotaRequest)(nil),        // 55: akidb.v1.SetTenantQuotaRequest
+	(*KeyRateLimit)(nil),                 // 56: akidb.v1.KeyRateLimit
+	(*GetKeyRateLimitRequest)(nil),       // 57: akidb.v1.GetKeyRateLimitRequest
+	(*SetKeyRateLimitRequest)(nil),       // 58: akidb.v1.SetKeyRateLimitRequest
+	(*ClearKeyRateLimitRequest)(nil),     // 59: akidb.v1.ClearKeyRateLimitRequest
+	(*ClearKeyRateLimitResponse)(nil),    // 60: akidb.v1.ClearKeyRateLimitResponse
+	(*RateLimitConfig)(nil),              // 61: akidb.v1.RateLimitConfig
+	(*QuotaDefaults)(nil),                // 62: akidb.v1.QuotaDefaults
+	(*RequestLimits)(nil),                // 63: akidb.v1.RequestLimits
+	(*ServerSettings)(nil),               // 64: akidb.v1.ServerSettings
+	(*RuntimeConfig)(nil),                // 65: akidb.v1.RuntimeConfig
+	(*GetRuntimeConfigRequest)(nil),      // 66: akidb.v1.GetRuntimeConfigRequest
+	(*SetRateLimitConfigRequest)(nil),    // 67: akidb.v1.SetRateLimitConfigRequest
+	(*CheckpointCollectionRequest)(nil),  // 68: akidb.v1.CheckpointCollectionRequest
+	(*CheckpointCollectionResponse)(nil), // 69: akidb.v1.CheckpointCollectionResponse
+	(*LoadCollectionRequest)(nil),        // 70: akidb.v1.LoadCollectionRequest
+	(*EvictCollectionRequest)(nil),       // 71: akidb.v1.EvictCollectionRequest
+	(*CollectionResidency)(nil),          // 72: akidb.v1.CollectionResidency
+	(*GetStorageStatusRequest)(nil),      // 73: akidb.v1.GetStorageStatusRequest
+	(*StorageStatus)(nil),                // 74: akidb.v1.StorageStatus
+	(*MemoryStatus)(nil),                 // 75: akidb.v1.MemoryStatus
+	(*StoreStatus)(nil),                  // 76: akidb.v1.StoreStatus
+	(*CircuitBreakerStatus)(nil),         // 77: akidb.v1.CircuitBreakerStatus
+	(*DLQCounts)(nil),                    // 78: akidb.v1.DLQCounts
+	(*CollectionStorage)(nil),            // 79: akidb.v1.CollectionStorage
+	(*ShippedSnapshot)(nil),              // 80: akidb.v1.ShippedSnapshot
+	(*ListDLQRequest)(nil),               // 81: akidb.v1.ListDLQRequest
+	(*DLQEntry)(nil),                     // 82: akidb.v1.DLQEntry
+	(*ListDLQResponse)(nil),              // 83: akidb.v1.ListDLQResponse
+	(*RetryDLQRequest)(nil),              // 84: akidb.v1.RetryDLQRequest
+	(*RetryDLQEntryRequest)(nil),         // 85: akidb.v1.RetryDLQEntryRequest
+	(*DLQRetryResult)(nil),               // 86: akidb.v1.DLQRetryResult
+	(*DiscardDLQEntryRequest)(nil),       // 87: akidb.v1.DiscardDLQEntryRequest
+	(*DiscardDLQEntryResponse)(nil),      // 88: akidb.v1.DiscardDLQEntryResponse
+	(*ResetCircuitBreakerRequest)(nil),   // 89: akidb.v1.ResetCircuitBreakerRequest
+	(*ResetCircuitBreakerResponse)(nil),  // 90: akidb.v1.ResetCircuitBreakerResponse
+	nil,                                  // 91: akidb.v1.CreateCollectionRequest.IndexesEntry
+	(*timestamppb.Timestamp)(nil),        // 92: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),              // 93: google.protobuf.Struct
 }
 var file_akidb_v1_akidb_proto_depIdxs = []int32{
 	0,  // 0: akidb.v1.CreateCollectionRequest.hnsw:type_name -> akidb.v1.HNSWParams
-	67, // 1: akidb.v1.CreateCollectionRequest.indexes:type_name -> akidb.v1.CreateCollectionRequest.IndexesEntry
+	91, // 1: akidb.v1.CreateCollectionRequest.indexes:type_name -> akidb.v1.CreateCollectionRequest.IndexesEntry
 	2,  // 2: akidb.v1.ListIndexesResponse.indexes:type_name -> akidb.v1.Index
 	0,  // 3: akidb.v1.Collection.hnsw:type_name -> akidb.v1.HNSWParams
-	68, // 4: akidb.v1.Collection.created_at:type_name -> google.protobuf.Timestamp
-	8,  // 5: akidb.v1.Collection.stats:type_name -> akidb.v1.CollectionStats
+	92, // 4: akidb.v1.Collection.created_at:type_name -> google.protobuf.Timestamp
+	9,  // 5: akidb.v1.Collection.stats:type_name -> akidb.v1.CollectionStats
 	2,  // 6: akidb.v1.Collection.indexes:type_name -> akidb.v1.Index
-	9,  // 7: akidb.v1.ListCollectionsResponse.collections:type_name -> akidb.v1.Collection
-	69, // 8: akidb.v1.Vector.metadata:type_name -> google.protobuf.Struct
-	15, // 9: akidb.v1.UpsertRequest.vectors:type_name -> akidb.v1.Vector
-	69, // 10: akidb.v1.QueryHit.metadata:type_name -> google.protobuf.Struct
-	19, // 11: akidb.v1.QueryResponse.results:type_name -> akidb.v1.QueryHit
-	21, // 12: akidb.v1.QueryResponse.explain:type_name -> akidb.v1.QueryPlan
-	22, // 13: akidb.v1.QueryPlan.tree:type_name -> akidb.v1.PlanNode
-	22, // 14: akidb.v1.PlanNode.children:type_name -> akidb.v1.PlanNode
-	15, // 15: akidb.v1.ScrollResponse.vectors:type_name -> akidb.v1.Vector
-	68, // 16: akidb.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	68, // 17: akidb.v1.Tenant.created_at:type_name -> google.protobuf.Timestamp
-	32, // 18: akidb.v1.ListTenantsResponse.tenants:type_name -> akidb.v1.Tenant
-	68, // 19: akidb.v1.APIKey.created_at:type_name -> google.protobuf.Timestamp
-	68, // 20: akidb.v1.APIKey.expires_at:type_name -> google.protobuf.Timestamp
-	68, // 21: akidb.v1.APIKey.revoked_at:type_name -> google.protobuf.Timestamp
-	38, // 22: akidb.v1.CreateAPIKeyResponse.key_info:type_name -> akidb.v1.APIKey
-	38, // 23: akidb.v1.ListAPIKeysResponse.keys:type_name -> akidb.v1.APIKey
-	38, // 24: akidb.v1.RotateAPIKeyResponse.old_key:type_name -> akidb.v1.APIKey
-	40, // 25: akidb.v1.RotateAPIKeyResponse.new_key:type_name -> akidb.v1.CreateAPIKeyResponse
-	68, // 26: akidb.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	46, // 27: akidb.v1.ListAuditEventsResponse.events:type_name -> akidb.v1.AuditEvent
-	68, // 28: akidb.v1.QuotaLimits.updated_at:type_name -> google.protobuf.Timestamp
-	49, // 29: akidb.v1.TenantQuota.quota:type_name -> akidb.v1.QuotaLimits
-	50, // 30: akidb.v1.TenantQuota.effective:type_name -> akidb.v1.EffectiveQuota
-	51, // 31: akidb.v1.TenantQuota.usage:type_name -> akidb.v1.QuotaUsage
-	68, // 32: akidb.v1.KeyRateLimit.updated_at:type_name -> google.protobuf.Timestamp
-	62, // 33: akidb.v1.ServerSettings.request_limits:type_name -> akidb.v1.RequestLimits
-	60, // 34: akidb.v1.RuntimeConfig.rate_limiting:type_name -> akidb.v1.RateLimitConfig
-	61, // 35: akidb.v1.RuntimeConfig.quota_defaults:type_name -> akidb.v1.QuotaDefaults
-	63, // 36: akidb.v1.RuntimeConfig.server:type_name -> akidb.v1.ServerSettings
-	1,  // 37: akidb.v1.CollectionService.CreateCollection:input_type -> akidb.v1.CreateCollectionRequest
-	10, // 38: akidb.v1.CollectionService.ListCollections:input_type -> akidb.v1.ListCollectionsRequest
-	12, // 39: akidb.v1.CollectionService.GetCollection:input_type -> akidb.v1.GetCollectionRequest
-	13, // 40: akidb.v1.CollectionService.DeleteCollection:input_type -> akidb.v1.DeleteCollectionRequest
-	16, // 41: akidb.v1.CollectionService.Upsert:input_type -> akidb.v1.UpsertRequest
-	18, // 42: akidb.v1.CollectionService.Query:input_type -> akidb.v1.QueryRequest
-	23, // 43: akidb.v1.CollectionService.Get:input_type -> akidb.v1.GetRequest
-	24, // 44: akidb.v1.CollectionService.Delete:input_type -> akidb.v1.DeleteRequest
-	26, // 45: akidb.v1.CollectionService.Scroll:input_type -> akidb.v1.ScrollRequest
-	3,  // 46: akidb.v1.CollectionService.CreateIndex:input_type -> akidb.v1.CreateIndexRequest
-	4,  // 47: akidb.v1.CollectionService.ListIndexes:input_type -> akidb.v1.ListIndexesRequest
-	6,  // 48: akidb.v1.CollectionService.DropIndex:input_type -> akidb.v1.DropIndexRequest
-	28, // 49: akidb.v1.ManagementService.GetStatus:input_type -> akidb.v1.GetStatusRequest
-	30, // 50: akidb.v1.ManagementService.IssueToken:input_type -> akidb.v1.IssueTokenRequest
-	33, // 51: akidb.v1.ManagementService.CreateTenant:input_type -> akidb.v1.CreateTenantRequest
-	34, // 52: akidb.v1.ManagementService.ListTenants:input_type -> akidb.v1.ListTenantsRequest
-	36, // 53: akidb.v1.ManagementService.DeleteTenant:input_type -> akidb.v1.DeleteTenantRequest
-	39, // 54: akidb.v1.ManagementService.CreateAPIKey:input_type -> akidb.v1.CreateAPIKeyRequest
-	41, // 55: akidb.v1.ManagementService.ListAPIKeys:input_type -> akidb.v1.ListAPIKeysRequest
-	43, // 56: akidb.v1.ManagementService.RevokeAPIKey:input_type -> akidb.v1.RevokeAPIKeyRequest
-	44, // 57: akidb.v1.ManagementService.RotateAPIKey:input_type -> akidb.v1.RotateAPIKeyRequest
-	47, // 58: akidb.v1.ManagementService.ListAuditEvents:input_type -> akidb.v1.ListAuditEventsRequest
-	53, // 59: akidb.v1.ManagementService.GetTenantQuota:input_type -> akidb.v1.GetTenantQuotaRequest
-	54, // 60: akidb.v1.ManagementService.SetTenantQuota:input_type -> akidb.v1.SetTenantQuotaRequest
-	56, // 61: akidb.v1.ManagementService.GetKeyRateLimit:input_type -> akidb.v1.GetKeyRateLimitRequest
-	57, // 62: akidb.v1.ManagementService.SetKeyRateLimit:input_type -> akidb.v1.SetKeyRateLimitRequest
-	58, // 63: akidb.v1.ManagementService.ClearKeyRateLimit:input_type -> akidb.v1.ClearKeyRateLimitRequest
-	65, // 64: akidb.v1.ManagementService.GetRuntimeConfig:input_type -> akidb.v1.GetRuntimeConfigRequest
-	66, // 65: akidb.v1.ManagementService.SetRateLimitConfig:input_type -> akidb.v1.SetRateLimitConfigRequest
-	9,  // 66: akidb.v1.CollectionService.CreateCollection:output_type -> akidb.v1.Collection
-	11, // 67: akidb.v1.CollectionService.ListCollections:output_type -> akidb.v1.ListCollectionsResponse
-	9,  // 68: akidb.v1.CollectionService.GetCollection:output_type -> akidb.v1.Collection
-	14, // 69: akidb.v1.CollectionService.DeleteCollection:output_type -> akidb.v1.DeleteCollectionResponse
-	17, // 70: akidb.v1.CollectionService.Upsert:output_type -> akidb.v1.UpsertResponse
-	20, // 71: akidb.v1.CollectionService.Query:output_type -> akidb.v1.QueryResponse
-	15, // 72: akidb.v1.CollectionService.Get:output_type -> akidb.v1.Vector
-	25, // 73: akidb.v1.CollectionService.Delete:output_type -> akidb.v1.DeleteResponse
-	27, // 74: akidb.v1.CollectionService.Scroll:output_type -> akidb.v1.ScrollResponse
-	2,  // 75: akidb.v1.CollectionService.CreateIndex:output_type -> akidb.v1.Index
-	5,  // 76: akidb.v1.CollectionService.ListIndexes:output_type -> akidb.v1.ListIndexesResponse
-	7,  // 77: akidb.v1.CollectionService.DropIndex:output_type -> akidb.v1.DropIndexResponse
-	29, // 78: akidb.v1.ManagementService.GetStatus:output_type -> akidb.v1.GetStatusResponse
-	31, // 79: akidb.v1.ManagementService.IssueToken:output_type -> akidb.v1.IssueTokenResponse
-	32, // 80: akidb.v1.ManagementService.CreateTenant:output_type -> akidb.v1.Tenant
-	35, // 81: akidb.v1.ManagementService.ListTenants:output_type -> akidb.v1.ListTenantsResponse
-	37, // 82: akidb.v1.ManagementService.DeleteTenant:output_type -> akidb.v1.DeleteTenantResponse
-	40, // 83: akidb.v1.ManagementService.CreateAPIKey:output_type -> akidb.v1.CreateAPIKeyResponse
-	42, // 84: akidb.v1.ManagementService.ListAPIKeys:output_type -> akidb.v1.ListAPIKeysResponse
-	38, // 85: akidb.v1.ManagementService.RevokeAPIKey:output_type -> akidb.v1.APIKey
-	45, // 86: akidb.v1.ManagementService.RotateAPIKey:output_type -> akidb.v1.RotateAPIKeyResponse
-	48, // 87: akidb.v1.ManagementService.ListAuditEvents:output_type -> akidb.v1.ListAuditEventsResponse
-	52, // 88: akidb.v1.ManagementService.GetTenantQuota:output_type -> akidb.v1.TenantQuota
-	52, // 89: akidb.v1.ManagementService.SetTenantQuota:output_type -> akidb.v1.TenantQuota
-	55, // 90: akidb.v1.ManagementService.GetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
-	55, // 91: akidb.v1.ManagementService.SetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
-	59, // 92: akidb.v1.ManagementService.ClearKeyRateLimit:output_type -> akidb.v1.ClearKeyRateLimitResponse
-	64, // 93: akidb.v1.ManagementService.GetRuntimeConfig:output_type -> akidb.v1.RuntimeConfig
-	64, // 94: akidb.v1.ManagementService.SetRateLimitConfig:output_type -> akidb.v1.RuntimeConfig
-	66, // [66:95] is the sub-list for method output_type
-	37, // [37:66] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	10, // 7: akidb.v1.ListCollectionsResponse.collections:type_name -> akidb.v1.Collection
+	93, // 8: akidb.v1.Vector.metadata:type_name -> google.protobuf.Struct
+	16, // 9: akidb.v1.UpsertRequest.vectors:type_name -> akidb.v1.Vector
+	93, // 10: akidb.v1.QueryHit.metadata:type_name -> google.protobuf.Struct
+	20, // 11: akidb.v1.QueryResponse.results:type_name -> akidb.v1.QueryHit
+	22, // 12: akidb.v1.QueryResponse.explain:type_name -> akidb.v1.QueryPlan
+	23, // 13: akidb.v1.QueryPlan.tree:type_name -> akidb.v1.PlanNode
+	23, // 14: akidb.v1.PlanNode.children:type_name -> akidb.v1.PlanNode
+	16, // 15: akidb.v1.ScrollResponse.vectors:type_name -> akidb.v1.Vector
+	92, // 16: akidb.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	92, // 17: akidb.v1.Tenant.created_at:type_name -> google.protobuf.Timestamp
+	33, // 18: akidb.v1.ListTenantsResponse.tenants:type_name -> akidb.v1.Tenant
+	92, // 19: akidb.v1.APIKey.created_at:type_name -> google.protobuf.Timestamp
+	92, // 20: akidb.v1.APIKey.expires_at:type_name -> google.protobuf.Timestamp
+	92, // 21: akidb.v1.APIKey.revoked_at:type_name -> google.protobuf.Timestamp
+	39, // 22: akidb.v1.CreateAPIKeyResponse.key_info:type_name -> akidb.v1.APIKey
+	39, // 23: akidb.v1.ListAPIKeysResponse.keys:type_name -> akidb.v1.APIKey
+	39, // 24: akidb.v1.RotateAPIKeyResponse.old_key:type_name -> akidb.v1.APIKey
+	41, // 25: akidb.v1.RotateAPIKeyResponse.new_key:type_name -> akidb.v1.CreateAPIKeyResponse
+	92, // 26: akidb.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	47, // 27: akidb.v1.ListAuditEventsResponse.events:type_name -> akidb.v1.AuditEvent
+	92, // 28: akidb.v1.QuotaLimits.updated_at:type_name -> google.protobuf.Timestamp
+	50, // 29: akidb.v1.TenantQuota.quota:type_name -> akidb.v1.QuotaLimits
+	51, // 30: akidb.v1.TenantQuota.effective:type_name -> akidb.v1.EffectiveQuota
+	52, // 31: akidb.v1.TenantQuota.usage:type_name -> akidb.v1.QuotaUsage
+	92, // 32: akidb.v1.KeyRateLimit.updated_at:type_name -> google.protobuf.Timestamp
+	63, // 33: akidb.v1.ServerSettings.request_limits:type_name -> akidb.v1.RequestLimits
+	61, // 34: akidb.v1.RuntimeConfig.rate_limiting:type_name -> akidb.v1.RateLimitConfig
+	62, // 35: akidb.v1.RuntimeConfig.quota_defaults:type_name -> akidb.v1.QuotaDefaults
+	64, // 36: akidb.v1.RuntimeConfig.server:type_name -> akidb.v1.ServerSettings
+	92, // 37: akidb.v1.CollectionResidency.last_used_at:type_name -> google.protobuf.Timestamp
+	76, // 38: akidb.v1.StorageStatus.store:type_name -> akidb.v1.StoreStatus
+	78, // 39: akidb.v1.StorageStatus.dlq:type_name -> akidb.v1.DLQCounts
+	79, // 40: akidb.v1.StorageStatus.collections:type_name -> akidb.v1.CollectionStorage
+	75, // 41: akidb.v1.StorageStatus.memory:type_name -> akidb.v1.MemoryStatus
+	77, // 42: akidb.v1.StoreStatus.circuit_breaker:type_name -> akidb.v1.CircuitBreakerStatus
+	92, // 43: akidb.v1.CircuitBreakerStatus.since:type_name -> google.protobuf.Timestamp
+	92, // 44: akidb.v1.CircuitBreakerStatus.open_until:type_name -> google.protobuf.Timestamp
+	92, // 45: akidb.v1.CircuitBreakerStatus.last_error_at:type_name -> google.protobuf.Timestamp
+	92, // 46: akidb.v1.CollectionStorage.oldest_unshipped_at:type_name -> google.protobuf.Timestamp
+	78, // 47: akidb.v1.CollectionStorage.dlq:type_name -> akidb.v1.DLQCounts
+	80, // 48: akidb.v1.CollectionStorage.newest_snapshot:type_name -> akidb.v1.ShippedSnapshot
+	92, // 49: akidb.v1.CollectionStorage.last_pass_at:type_name -> google.protobuf.Timestamp
+	92, // 50: akidb.v1.CollectionStorage.last_shipped_at:type_name -> google.protobuf.Timestamp
+	92, // 51: akidb.v1.CollectionStorage.load_retry_at:type_name -> google.protobuf.Timestamp
+	92, // 52: akidb.v1.CollectionStorage.last_used_at:type_name -> google.protobuf.Timestamp
+	92, // 53: akidb.v1.CollectionStorage.loaded_at:type_name -> google.protobuf.Timestamp
+	92, // 54: akidb.v1.CollectionStorage.evicted_at:type_name -> google.protobuf.Timestamp
+	92, // 55: akidb.v1.DLQEntry.created_at:type_name -> google.protobuf.Timestamp
+	92, // 56: akidb.v1.DLQEntry.next_attempt_at:type_name -> google.protobuf.Timestamp
+	82, // 57: akidb.v1.ListDLQResponse.entries:type_name -> akidb.v1.DLQEntry
+	77, // 58: akidb.v1.ResetCircuitBreakerResponse.circuit_breaker:type_name -> akidb.v1.CircuitBreakerStatus
+	1,  // 59: akidb.v1.CollectionService.CreateCollection:input_type -> akidb.v1.CreateCollectionRequest
+	11, // 60: akidb.v1.CollectionService.ListCollections:input_type -> akidb.v1.ListCollectionsRequest
+	13, // 61: akidb.v1.CollectionService.GetCollection:input_type -> akidb.v1.GetCollectionRequest
+	14, // 62: akidb.v1.CollectionService.DeleteCollection:input_type -> akidb.v1.DeleteCollectionRequest
+	17, // 63: akidb.v1.CollectionService.Upsert:input_type -> akidb.v1.UpsertRequest
+	19, // 64: akidb.v1.CollectionService.Query:input_type -> akidb.v1.QueryRequest
+	24, // 65: akidb.v1.CollectionService.Get:input_type -> akidb.v1.GetRequest
+	25, // 66: akidb.v1.CollectionService.Delete:input_type -> akidb.v1.DeleteRequest
+	27, // 67: akidb.v1.CollectionService.Scroll:input_type -> akidb.v1.ScrollRequest
+	3,  // 68: akidb.v1.CollectionService.CreateIndex:input_type -> akidb.v1.CreateIndexRequest
+	4,  // 69: akidb.v1.CollectionService.ListIndexes:input_type -> akidb.v1.ListIndexesRequest
+	7,  // 70: akidb.v1.CollectionService.DropIndex:input_type -> akidb.v1.DropIndexRequest
+	6,  // 71: akidb.v1.CollectionService.UpdateCollection:input_type -> akidb.v1.UpdateCollectionRequest
+	29, // 72: akidb.v1.ManagementService.GetStatus:input_type -> akidb.v1.GetStatusRequest
+	31, // 73: akidb.v1.ManagementService.IssueToken:input_type -> akidb.v1.IssueTokenRequest
+	34, // 74: akidb.v1.ManagementService.CreateTenant:input_type -> akidb.v1.CreateTenantRequest
+	35, // 75: akidb.v1.ManagementService.ListTenants:input_type -> akidb.v1.ListTenantsRequest
+	37, // 76: akidb.v1.ManagementService.DeleteTenant:input_type -> akidb.v1.DeleteTenantRequest
+	40, // 77: akidb.v1.ManagementService.CreateAPIKey:input_type -> akidb.v1.CreateAPIKeyRequest
+	42, // 78: akidb.v1.ManagementService.ListAPIKeys:input_type -> akidb.v1.ListAPIKeysRequest
+	44, // 79: akidb.v1.ManagementService.RevokeAPIKey:input_type -> akidb.v1.RevokeAPIKeyRequest
+	45, // 80: akidb.v1.ManagementService.RotateAPIKey:input_type -> akidb.v1.RotateAPIKeyRequest
+	48, // 81: akidb.v1.ManagementService.ListAuditEvents:input_type -> akidb.v1.ListAuditEventsRequest
+	54, // 82: akidb.v1.ManagementService.GetTenantQuota:input_type -> akidb.v1.GetTenantQuotaRequest
+	55, // 83: akidb.v1.ManagementService.SetTenantQuota:input_type -> akidb.v1.SetTenantQuotaRequest
+	57, // 84: akidb.v1.ManagementService.GetKeyRateLimit:input_type -> akidb.v1.GetKeyRateLimitRequest
+	58, // 85: akidb.v1.ManagementService.SetKeyRateLimit:input_type -> akidb.v1.SetKeyRateLimitRequest
+	59, // 86: akidb.v1.ManagementService.ClearKeyRateLimit:input_type -> akidb.v1.ClearKeyRateLimitRequest
+	66, // 87: akidb.v1.ManagementService.GetRuntimeConfig:input_type -> akidb.v1.GetRuntimeConfigRequest
+	67, // 88: akidb.v1.ManagementService.SetRateLimitConfig:input_type -> akidb.v1.SetRateLimitConfigRequest
+	68, // 89: akidb.v1.ManagementService.CheckpointCollection:input_type -> akidb.v1.CheckpointCollectionRequest
+	70, // 90: akidb.v1.ManagementService.LoadCollection:input_type -> akidb.v1.LoadCollectionRequest
+	71, // 91: akidb.v1.ManagementService.EvictCollection:input_type -> akidb.v1.EvictCollectionRequest
+	73, // 92: akidb.v1.ManagementService.GetStorageStatus:input_type -> akidb.v1.GetStorageStatusRequest
+	81, // 93: akidb.v1.ManagementService.ListDLQ:input_type -> akidb.v1.ListDLQRequest
+	84, // 94: akidb.v1.ManagementService.RetryDLQ:input_type -> akidb.v1.RetryDLQRequest
+	85, // 95: akidb.v1.ManagementService.RetryDLQEntry:input_type -> akidb.v1.RetryDLQEntryRequest
+	87, // 96: akidb.v1.ManagementService.DiscardDLQEntry:input_type -> akidb.v1.DiscardDLQEntryRequest
+	89, // 97: akidb.v1.ManagementService.ResetCircuitBreaker:input_type -> akidb.v1.ResetCircuitBreakerRequest
+	10, // 98: akidb.v1.CollectionService.CreateCollection:output_type -> akidb.v1.Collection
+	12, // 99: akidb.v1.CollectionService.ListCollections:output_type -> akidb.v1.ListCollectionsResponse
+	10, // 100: akidb.v1.CollectionService.GetCollection:output_type -> akidb.v1.Collection
+	15, // 101: akidb.v1.CollectionService.DeleteCollection:output_type -> akidb.v1.DeleteCollectionResponse
+	18, // 102: akidb.v1.CollectionService.Upsert:output_type -> akidb.v1.UpsertResponse
+	21, // 103: akidb.v1.CollectionService.Query:output_type -> akidb.v1.QueryResponse
+	16, // 104: akidb.v1.CollectionService.Get:output_type -> akidb.v1.Vector
+	26, // 105: akidb.v1.CollectionService.Delete:output_type -> akidb.v1.DeleteResponse
+	28, // 106: akidb.v1.CollectionService.Scroll:output_type -> akidb.v1.ScrollResponse
+	2,  // 107: akidb.v1.CollectionService.CreateIndex:output_type -> akidb.v1.Index
+	5,  // 108: akidb.v1.CollectionService.ListIndexes:output_type -> akidb.v1.ListIndexesResponse
+	8,  // 109: akidb.v1.CollectionService.DropIndex:output_type -> akidb.v1.DropIndexResponse
+	10, // 110: akidb.v1.CollectionService.UpdateCollection:output_type -> akidb.v1.Collection
+	30, // 111: akidb.v1.ManagementService.GetStatus:output_type -> akidb.v1.GetStatusResponse
+	32, // 112: akidb.v1.ManagementService.IssueToken:output_type -> akidb.v1.IssueTokenResponse
+	33, // 113: akidb.v1.ManagementService.CreateTenant:output_type -> akidb.v1.Tenant
+	36, // 114: akidb.v1.ManagementService.ListTenants:output_type -> akidb.v1.ListTenantsResponse
+	38, // 115: akidb.v1.ManagementService.DeleteTenant:output_type -> akidb.v1.DeleteTenantResponse
+	41, // 116: akidb.v1.ManagementService.CreateAPIKey:output_type -> akidb.v1.CreateAPIKeyResponse
+	43, // 117: akidb.v1.ManagementService.ListAPIKeys:output_type -> akidb.v1.ListAPIKeysResponse
+	39, // 118: akidb.v1.ManagementService.RevokeAPIKey:output_type -> akidb.v1.APIKey
+	46, // 119: akidb.v1.ManagementService.RotateAPIKey:output_type -> akidb.v1.RotateAPIKeyResponse
+	49, // 120: akidb.v1.ManagementService.ListAuditEvents:output_type -> akidb.v1.ListAuditEventsResponse
+	53, // 121: akidb.v1.ManagementService.GetTenantQuota:output_type -> akidb.v1.TenantQuota
+	53, // 122: akidb.v1.ManagementService.SetTenantQuota:output_type -> akidb.v1.TenantQuota
+	56, // 123: akidb.v1.ManagementService.GetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
+	56, // 124: akidb.v1.ManagementService.SetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
+	60, // 125: akidb.v1.ManagementService.ClearKeyRateLimit:output_type -> akidb.v1.ClearKeyRateLimitResponse
+	65, // 126: akidb.v1.ManagementService.GetRuntimeConfig:output_type -> akidb.v1.RuntimeConfig
+	65, // 127: akidb.v1.ManagementService.SetRateLimitConfig:output_type -> akidb.v1.RuntimeConfig
+	69, // 128: akidb.v1.ManagementService.CheckpointCollection:output_type -> akidb.v1.CheckpointCollectionResponse
+	72, // 129: akidb.v1.ManagementService.LoadCollection:output_type -> akidb.v1.CollectionResidency
+	72, // 130: akidb.v1.ManagementService.EvictCollection:output_type -> akidb.v1.CollectionResidency
+	74, // 131: akidb.v1.ManagementService.GetStorageStatus:output_type -> akidb.v1.StorageStatus
+	83, // 132: akidb.v1.ManagementService.ListDLQ:output_type -> akidb.v1.ListDLQResponse
+	86, // 133: akidb.v1.ManagementService.RetryDLQ:output_type -> akidb.v1.DLQRetryResult
+	86, // 134: akidb.v1.ManagementService.RetryDLQEntry:output_type -> akidb.v1.DLQRetryResult
+	88, // 135: akidb.v1.ManagementService.DiscardDLQEntry:output_type -> akidb.v1.DiscardDLQEntryResponse
+	90, // 136: akidb.v1.ManagementService.ResetCircuitBreaker:output_type -> akidb.v1.ResetCircuitBreakerResponse
+	98, // [98:137] is the sub-list for method output_type
+	59, // [59:98] is the sub-list for method input_type
+	59, // [59:59] is the sub-list for extension type_name
+	59, // [59:59] is the sub-list for extension extendee
+	0,  // [0:59] is the sub-list for field type_name
 }
 
 func init() { file_akidb_v1_akidb_proto_init() }
@@ -4903,23 +7006,24 @@ func file_akidb_v1_akidb_proto_init() {
 	if File_akidb_v1_akidb_proto != nil {
 		return
 	}
-	file_akidb_v1_akidb_proto_msgTypes[18].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[21].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[49].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[6].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[19].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[22].OneofWrappers = []any{}
 	file_akidb_v1_akidb_proto_msgTypes[50].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[54].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[51].OneofWrappers = []any{}
 	file_akidb_v1_akidb_proto_msgTypes[55].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[57].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[61].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[63].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[66].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[56].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[58].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[62].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[64].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[67].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_akidb_v1_akidb_proto_rawDesc), len(file_akidb_v1_akidb_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   68,
+			NumMessages:   92,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
