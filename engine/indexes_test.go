@@ -16,6 +16,7 @@ import (
 	"github.com/akidb/akidb/engine/meta"
 	"github.com/akidb/akidb/engine/payload"
 	"github.com/akidb/akidb/engine/snapshot"
+	"github.com/akidb/akidb/engine/tier"
 	"github.com/akidb/akidb/engine/wal"
 )
 
@@ -458,4 +459,78 @@ func (w *bytesBuffer) Read(p []byte) (int, error) {
 	n := copy(p, w.b[w.off:])
 	w.off += n
 	return n, nil
+}
+
+// Payload indexes across an eviction and the loads after it: listing them
+// never loads the collection, a filtered search loads it like any request
+// and finds its indexes ready (from the snapshot, or built again for one
+// the eviction interrupted), and an index dropped or created meanwhile is
+// what the next load has.
+func TestIndexesAcrossEvictionAndLoad(t *testing.T) {
+	db := openTestDB(t, t.TempDir(), residencyConfig(tier.NewMemStore(), newClock(), 0))
+	defer db.Close()
+	if _, err := db.CreateCollection(bg, DefaultTenant, CollectionConfig{Name: "c", Dimension: 8, Metric: distance.L2,
+		TierPolicy: TierMemoryS3, Indexes: map[string]string{"cat": "keyword"}}); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := db.Collection(DefaultTenant, "c")
+	all := fxRecords(rand.New(rand.NewPCG(8, 8)), "e", 1200)
+	for b := 0; b < len(all); b += 200 {
+		if err := h.Upsert(bg, all[b:b+200]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := h.CreateIndex(bg, "n", "integer"); err != nil {
+		t.Fatal(err)
+	}
+	h.WaitIndexBuilds()
+	checkIndexesReady(t, "before", h, "cat:keyword", "n:integer")
+	want := probe(t, h)
+	evict := func(when string) {
+		t.Helper()
+		if _, err := db.EvictCollection(bg, DefaultTenant, "c"); err != nil {
+			t.Fatalf("%s: evict: %v", when, err)
+		}
+		if state(h) != LoadEvicted {
+			t.Fatalf("%s: state %v after the eviction", when, state(h))
+		}
+	}
+
+	evict("first")
+	if got := indexStates(h); len(got) != 2 || got["cat:keyword"] != IndexEvicted || got["n:integer"] != IndexEvicted {
+		t.Fatalf("indexes of an evicted collection: %v", got)
+	}
+	h.WaitIndexBuilds()
+	if state(h) != LoadEvicted {
+		t.Fatalf("listing the indexes loaded the collection: %v", state(h))
+	}
+	got := probe(t, h)
+	if state(h) != LoadResident {
+		t.Fatalf("a filtered search left the collection %v", state(h))
+	}
+	sameProbe(t, "after a load", got, want)
+	if !strings.HasPrefix(got[0].strat, "index_") {
+		t.Fatalf("after a load %s ran %s, not on the index", indexProbe[0], got[0].strat)
+	}
+	checkIndexesReady(t, "after a load", h, "cat:keyword", "n:integer")
+
+	// Dropping an index loads the collection; the next load keeps the
+	// catalog's list.
+	evict("before the drop")
+	if err := h.DropIndex(bg, "n"); err != nil {
+		t.Fatal(err)
+	}
+	evict("after the drop")
+	sameProbe(t, "after the drop and a load", probe(t, h), want)
+	checkIndexesReady(t, "after the drop and a load", h, "cat:keyword")
+
+	// An eviction while an index builds: wherever the build was, the next
+	// load has it ready and right.
+	if _, err := h.CreateIndex(bg, "price", "float"); err != nil {
+		t.Fatal(err)
+	}
+	evict("during a build")
+	sameProbe(t, "after an eviction during a build", probe(t, h), want)
+	h.WaitIndexBuilds()
+	checkIndexesReady(t, "after an eviction during a build", h, "cat:keyword", "price:float")
 }
