@@ -56,8 +56,10 @@ config set" changes the defaults, "akidb quota set" a tenant's own, both
 without a restart). --max-in-flight bounds the requests being served at once
 (one tenant may hold --tenant-in-flight-share of them; more get 429) and
 --request-timeout each one; past either the answer is 503 with Retry-After.
-A REST body is read, within --body-timeout (408 past it), before the request
-takes its slot; --max-response-bytes bounds an answer. Unless GOMEMLIMIT is set, the Go heap is held to 75% of the
+A REST body is read, within --body-timeout (408 past it; a gRPC message
+must arrive within it too), before the request takes its slot;
+--max-inflight-body-bytes bounds the bytes of bodies held at once (503 past
+it) and --max-response-bytes an answer. Unless GOMEMLIMIT is set, the Go heap is held to 75% of the
 memory available (cgroup limit or RAM). See docs/limits.md.
 
 With --s3-endpoint and --s3-bucket, collections with the memory-s3 or s3-only
@@ -129,11 +131,14 @@ docs/tiering.md.`,
 	f.Int("max-in-flight", 0, fmt.Sprintf("requests in flight at once, REST and gRPC together; more are answered 503 at once (0: %d per CPU, at least %d; %d here)",
 		ratelimit.DefaultInFlightPerCPU, ratelimit.MinDefaultInFlight, ratelimit.DefaultMaxInFlight(runtime.GOMAXPROCS(0))))
 	f.Duration("request-timeout", ratelimit.DefaultRequestTimeout, "longest a request may run (or the client's earlier deadline); past it the answer is 503 with Retry-After")
-	f.Float64("tenant-in-flight-share", def.Limiting.TenantShare, "share of --max-in-flight (and of the request bodies being read) one tenant may hold, in (0, 1]; past it its requests get 429 while other tenants are served")
-	f.Duration("body-timeout", def.Limiting.BodyTimeout, "REST: time a client has to send a request body, read before the request takes an in-flight slot; slower gets 408")
+	f.Float64("tenant-in-flight-share", def.Limiting.TenantShare, "share of --max-in-flight (and of the request bodies being read, and of --max-inflight-body-bytes) one tenant may hold, in (0, 1]; past it its requests get 429 while other tenants are served")
+	f.Duration("body-timeout", def.Limiting.BodyTimeout, "time a client has to send a REST request body (read before the request takes an in-flight slot; slower gets 408) or a gRPC request message (slower gets DEADLINE_EXCEEDED)")
+	f.Int64("max-inflight-body-bytes", 0, fmt.Sprintf("bytes of request bodies (REST) and messages (gRPC) held at once, from their reading until their answer; more are answered 503, past a tenant's --tenant-in-flight-share 429 (0: %d per --max-in-flight, at most 1/8 of the memory limit, at least --max-body-bytes)",
+		ratelimit.BodyBytesPerInFlight))
 	f.Int64("quota-max-collections", -1, "default most collections per tenant, for tenants whose quota sets none (-1: unlimited)")
 	f.Int64("quota-max-vectors", -1, "default most live records per tenant (-1: unlimited)")
 	f.Int64("quota-max-storage-bytes", -1, "default most bytes of in-memory collection size per tenant (-1: unlimited)")
+	f.Int64("quota-max-disk-bytes", -1, "default most bytes of collection files (logs, snapshots) per tenant (-1: unlimited)")
 	addS3Flags(f)
 	f.String("tier-policy", engine.TierMemory, "tiering policy of collections created without one: memory, memory-s3 or s3-only (the last two need --s3-endpoint)")
 	f.String("tier-memory-budget", "0", "memory the collections in memory may take (e.g. 512MiB); over it, the least recently used idle memory-s3 and s3-only collections are evicted (0: no budget, nothing is evicted; needs --s3-endpoint)")
@@ -261,11 +266,12 @@ func serveConfig(c *cli) (serve.Config, error) {
 	cfg.Limiting.RequestTimeout = v.GetDuration("request-timeout")
 	cfg.Limiting.TenantShare = v.GetFloat64("tenant-in-flight-share")
 	cfg.Limiting.BodyTimeout = v.GetDuration("body-timeout")
+	cfg.Limiting.MaxInflightBodyBytes = v.GetInt64("max-inflight-body-bytes")
 	for _, q := range []struct {
 		flag string
 		dst  **int64
 	}{{"quota-max-collections", &cfg.Limiting.QuotaDefaults.MaxCollections}, {"quota-max-vectors", &cfg.Limiting.QuotaDefaults.MaxVectors},
-		{"quota-max-storage-bytes", &cfg.Limiting.QuotaDefaults.MaxStorageBytes}} {
+		{"quota-max-storage-bytes", &cfg.Limiting.QuotaDefaults.MaxStorageBytes}, {"quota-max-disk-bytes", &cfg.Limiting.QuotaDefaults.MaxDiskBytes}} {
 		switch n := v.GetInt64(q.flag); {
 		case n < -1:
 			return cfg, fmt.Errorf("--%s must be -1 (unlimited) or at least 0", q.flag)
@@ -360,6 +366,11 @@ func validateServeConfig(cfg serve.Config) error {
 		return fmt.Errorf("--tenant-in-flight-share must be in (0, 1], got %v", cfg.Limiting.TenantShare)
 	case cfg.Limiting.BodyTimeout <= 0:
 		return fmt.Errorf("--body-timeout must be positive")
+	case cfg.Limiting.MaxInflightBodyBytes < 0:
+		return fmt.Errorf("--max-inflight-body-bytes must not be negative (0: the default)")
+	case cfg.Limiting.MaxInflightBodyBytes > 0 && cfg.Limiting.MaxInflightBodyBytes < cfg.Limits.MaxBodyBytes:
+		return fmt.Errorf("--max-inflight-body-bytes (%d) must be at least --max-body-bytes (%d), or a body of the largest size could never be read",
+			cfg.Limiting.MaxInflightBodyBytes, cfg.Limits.MaxBodyBytes)
 	case cfg.Limits.MaxResponseBytes < 0:
 		return fmt.Errorf("--max-response-bytes must not be negative (0: the default)")
 	case cfg.Limits.MaxResponseBytes > 0 && cfg.Limits.MaxResponseBytes < 4096:

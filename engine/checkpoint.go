@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -61,7 +62,7 @@ func (h *Handle) checkpoint(local bool) error {
 	}
 	compact := h.compact.Swap(false) && c.graph.Deleted() > 0
 	inStore := !local && h.TierPolicy() == TierS3Only && h.newestShippedSnapshot() == seq
-	if (len(seqs) > 0 && seqs[0] == seq || inStore) && !compact {
+	if !compact && (len(seqs) > 0 && seqs[0] == seq || inStore) {
 		c.writeGate.Unlock()
 		h.sinceRecords.Store(0)
 		h.sinceBytes.Store(0)
@@ -144,6 +145,7 @@ func (s stopWriter) Write(p []byte) (int, error) {
 // has not confirmed uploaded yet (a snapshot queued for upload, the log
 // after what the store's manifest reaches).
 func (h *Handle) pruneAfterCheckpoint() error {
+	defer h.refreshSnapshotBytes()
 	seqs, err := snapshot.List(h.db.cfg.FS, h.snapshotDir())
 	if err != nil {
 		return err
@@ -167,6 +169,20 @@ func (h *Handle) pruneAfterCheckpoint() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// refreshSnapshotBytes sums the sizes of the snapshots on disk; a file it
+// cannot stat counts for nothing (Stats must not fail).
+func (h *Handle) refreshSnapshotBytes() {
+	fsys := h.db.cfg.FS
+	seqs, _ := snapshot.List(fsys, h.snapshotDir())
+	var n int64
+	for _, seq := range seqs {
+		if fi, err := fsys.Stat(filepath.Join(h.snapshotDir(), snapshot.FileName(seq))); err == nil {
+			n += fi.Size()
+		}
+	}
+	h.snapshotBytes.Store(n)
 }
 
 // RequestCompaction asks for a checkpoint in the background that vacuums

@@ -9,9 +9,6 @@ import (
 // log's first segment (wal.DefaultInitialSegmentSize).
 const NewCollectionDiskBytes = 64 << 10
 
-// walFrameBytes is the log's framing of one record (docs/wal.md).
-const walFrameBytes = 18
-
 // WriteCost is what an upsert would add to a collection's usage, for quota
 // checks before anything is written.
 type WriteCost struct {
@@ -24,7 +21,9 @@ type WriteCost struct {
 	// per-record overhead and its metadata; a replacement adds its
 	// metadata less the metadata it replaces (which may be negative).
 	MemoryBytes int64
-	// DiskBytes is the growth of the log: the batch's record as encoded.
+	// DiskBytes is the growth of the log's files: 0 while the record fits
+	// in the space its active segment has allocated, else the growth of
+	// the segment (it doubles) or the next segment (wal.Log.GrowthFor).
 	DiskBytes int64
 }
 
@@ -41,15 +40,19 @@ func (h *Handle) UpsertCost(recs []Record) WriteCost {
 	c := h.c
 	dim := int64(c.cfg.Dimension)
 	metaSize := make([]int64, len(recs))
-	cost := WriteCost{DiskBytes: 8 + walFrameBytes}
+	payload := int64(8) // the record's encoding (engine/record)
 	for i, r := range recs {
-		if len(r.Metadata) > 0 {
+		switch {
+		case r.MetadataJSON != nil:
+			metaSize[i] = int64(len(r.MetadataJSON))
+		case len(r.Metadata) > 0:
 			if raw, err := json.Marshal(r.Metadata); err == nil {
 				metaSize[i] = int64(len(raw))
 			}
 		}
-		cost.DiskBytes += 2 + int64(len(r.ID)) + 4*dim + 4 + metaSize[i]
+		payload += 2 + int64(len(r.ID)) + 4*dim + 4 + metaSize[i]
 	}
+	cost := WriteCost{DiskBytes: h.wal.GrowthFor(int(payload))}
 	node := c.graph.NodeBytes()
 	last := make(map[string]int, len(recs)) // within a batch the later record wins
 	for i, r := range recs {

@@ -71,7 +71,8 @@ func (db *DB) CreateCollection(ctx context.Context, tenant string, cfg Collectio
 	}
 	db.cfg.crashAt("create:ready")
 	// Installed even if Close has begun: Close waits for creates in flight
-	// and closes what they made.
+	// and closes what they made. The tier's registration (a catalog read
+	// and a directory) happens outside the database lock, like the rest.
 	db.mu.Lock()
 	db.cols[key] = h
 	db.mu.Unlock()

@@ -53,6 +53,9 @@ type Handle struct {
 	// writers counts Upsert and Delete calls past validation, for the log's
 	// commit delay (wal.Options.Writers).
 	writers atomic.Int64
+	// snapshotBytes is the size of the snapshots on disk, as of the last
+	// checkpoint (or the open).
+	snapshotBytes atomic.Int64
 	// compact asks the next checkpoint to vacuum whatever tombstones
 	// there are, not only past VacuumRatio (RequestCompaction).
 	compact atomic.Bool
@@ -98,8 +101,8 @@ func (h *Handle) Collection() *Collection {
 }
 
 // Stats and Count never load the collection: while it is evicted they
-// report its figures as of when it left memory (Facts). DiskBytes is the
-// local files' size now (DiskBytes).
+// report its figures as of when it left memory (Facts). DiskBytes is
+// always what its files hold now.
 func (h *Handle) Stats() Stats {
 	if h.hold() {
 		defer h.unpin()
@@ -113,9 +116,9 @@ func (h *Handle) Stats() Stats {
 }
 func (h *Handle) Count() int { return h.Facts().Count }
 
-// Get, Search and Scroll read the in-memory state, loading the collection
-// first if it was evicted (Get and Scroll without a deadline: use Acquire
-// to bound it; Search waits for the load until ctx is done).
+// Get and Scroll read the in-memory state, loading the collection first
+// if it was evicted (without a deadline: use Acquire to bound it). Search
+// does too, bounded by ctx: a load or a scan past its deadline stops.
 func (h *Handle) Get(id string) (Record, error) {
 	if err := h.pin(context.Background()); err != nil {
 		return Record{}, err
@@ -140,33 +143,56 @@ func (h *Handle) Scroll(cursor string, limit int, withVectors bool) (ScrollPage,
 
 // Upsert logs the batch, waits for the fsync that covers it (per the sync
 // policy), applies it and only then returns. A validation error changes
-// nothing; a log error leaves the collection read-only (fail-stop).
+// nothing; a log error leaves the collection read-only (fail-stop). recs
+// is not changed.
 func (h *Handle) Upsert(ctx context.Context, recs []Record) error {
-	return h.upsert(ctx, recs, 0)
+	return h.upsert(ctx, recs, 0, false)
 }
 
-// upsert is Upsert and UpsertBulk: with linkers == 0 the vectors are
-// linked into the graph in the background after the acknowledgement
-// (stage.go); with linkers > 0 they are linked by that many goroutines
-// before the batch is published.
-func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int) error {
+// UpsertOwned is Upsert for a caller that gives recs up: the batch is
+// written from recs itself, its vectors normalised in place and each
+// record's metadata JSON dropped once it is logged, so the write holds
+// the batch once, not in several copies (the serving layer decodes a
+// request into recs for this call only). recs must not be used after the
+// call, whatever its outcome.
+func (h *Handle) UpsertOwned(ctx context.Context, recs []Record) error {
+	return h.upsert(ctx, recs, 0, true)
+}
+
+// upsert is Upsert, UpsertOwned and UpsertBulk: with linkers == 0 the
+// vectors are linked into the graph in the background after the
+// acknowledgement (stage.go); with linkers > 0 they are linked by that
+// many goroutines before the batch is published.
+//
+// What a large batch holds at its peak is its vectors and metadata as
+// given, their canonical text (what the collection keeps and the log
+// holds, metadata.go), the log record, then the graph's copy of the
+// vectors: the log record is built straight from the records
+// (record.EncodeUpsertRows) into a frame the log writes as it is
+// (wal.SubmitFrame), and with owned, the metadata as given goes once it
+// is canonical and the vectors once the graph has its copy.
+func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int, owned bool) error {
 	if err := h.pin(ctx); err != nil {
 		return err
 	}
 	defer h.unpin()
-	b, err := h.c.PrepareUpsert(recs)
+	b, raw, err := h.c.prepareRecords(recs, owned)
 	if err != nil {
 		return err
 	}
-	u := record.Upsert{Dim: h.c.cfg.Dimension, IDs: make([]string, len(b.Records)), Vectors: make([]float32, 0, len(b.Records)*h.c.cfg.Dimension), Metadata: b.MetadataJSON}
-	for i, r := range b.Records {
-		u.IDs[i] = r.ID
-		u.Vectors = append(u.Vectors, r.Vector...)
+	if err := canonicalizeMetadata(b, raw, owned); err != nil {
+		return err
 	}
-	payload, err := record.EncodeUpsert(nil, u)
+	dim := h.c.cfg.Dimension
+	frame, err := record.EncodeUpsertRows(make([]byte, wal.FrameHeaderSize), dim, len(b.Records), func(i int) (string, []float32, []byte) {
+		r := &b.Records[i]
+		return r.ID, r.Vector, raw[i]
+	})
 	if err != nil {
 		return fmt.Errorf("collection %s: %w", h.info.Name, err)
 	}
+	payloadBytes := len(frame) - wal.FrameHeaderSize
+	clear(raw) // the frame holds the text now; b.meta keeps it for the collection
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -192,10 +218,17 @@ func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int) error {
 			h.c.linkParallel(ib.nodes, linkers)
 			ib.staged = false
 		}
+		if owned {
+			// The graph has its copy; publishing needs ids and metadata.
+			for i := range b.Records {
+				b.Records[i].Vector = nil
+			}
+		}
 		return ib
 	}
 	logFirst := h.wal.NoSpace()
-	seq, pending, err := h.submit(record.TypeUpsert, payload)
+	seq, pending, err := h.submitFrame(record.TypeUpsert, frame)
+	frame = nil // the log's now
 	if err != nil {
 		return err
 	}
@@ -224,7 +257,7 @@ func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int) error {
 	if err := h.c.publishUpsert(seq, ib); err != nil {
 		return err
 	}
-	h.wrote(len(b.Records), len(payload))
+	h.wrote(len(b.Records), payloadBytes)
 	return nil
 }
 
@@ -339,10 +372,19 @@ func (h *Handle) append(typ byte, payload []byte) (uint64, error) {
 
 // submit queues one record in the log without waiting for it.
 func (h *Handle) submit(typ byte, payload []byte) (uint64, wal.Pending, error) {
+	return h.queue(func() (uint64, wal.Pending, error) { return h.wal.Submit(typ, payload) })
+}
+
+// submitFrame queues one record built in a frame (wal.SubmitFrame).
+func (h *Handle) submitFrame(typ byte, frame []byte) (uint64, wal.Pending, error) {
+	return h.queue(func() (uint64, wal.Pending, error) { return h.wal.SubmitFrame(typ, frame) })
+}
+
+func (h *Handle) queue(submit func() (uint64, wal.Pending, error)) (uint64, wal.Pending, error) {
 	if h.closed.Load() {
 		return 0, wal.Pending{}, fmt.Errorf("collection %s: %w", h.info.Name, ErrClosed)
 	}
-	seq, pending, err := h.wal.Submit(typ, payload)
+	seq, pending, err := submit()
 	if err != nil {
 		h.failIfLogFailed()
 		return 0, wal.Pending{}, fmt.Errorf("collection %s: log: %w", h.info.Name, err)
@@ -480,6 +522,7 @@ func (db *DB) recoverCollection(h *Handle) (loaded, error) {
 		return loaded{}, fmt.Errorf("replay stopped at sequence %d, log ends at %d", c.applied, log.LastSeq())
 	}
 	c.nextSeq = c.applied
+	h.refreshSnapshotBytes()
 	db.cfg.Observer.Recovered(h.info.Name, time.Since(start), replayed)
 	db.log.Info("collection recovered", "collection", h.info.Name, "tenant", h.info.TenantID, "records", c.Count(), "snapshot_seq", c.applied-uint64(replayed), "replayed", replayed, "duration", time.Since(start))
 	return loaded{c: c, log: log, replayed: replayed}, nil
@@ -656,12 +699,12 @@ func (h *Handle) close(checkpoint bool) error {
 			clean = true
 		}
 	}
-	facts := h.Facts()
 	// Stop a checkpoint still running (the background checkpointer's) and
 	// wait for it: nothing may write in the directory once close returns.
 	h.closing.Store(true)
 	h.ckptMu.Lock()
 	defer h.ckptMu.Unlock()
+	facts := h.Facts()
 	// Keep writers out while the log closes.
 	h.c.writeGate.Lock()
 	h.closed.Store(true)

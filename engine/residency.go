@@ -27,11 +27,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math"
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/akidb/akidb/engine/wal"
 )
 
 // LoadState is where a collection's state is.
@@ -362,21 +363,36 @@ func (db *DB) now() time.Time {
 	return time.Now()
 }
 
-// DiskBytes is the size of the collection's local files: snapshots, log,
-// the tier's staged uploads (a file that vanishes meanwhile counts for
-// nothing).
+// DiskBytes is the size of the collection's local files: log, snapshots
+// and the object storage tier's staged uploads. While the collection is in
+// memory the log's and the snapshots' sizes are those kept as they change
+// (quotas read them on every write) and only the tier's small directory
+// is read; while it is not, every file in its directory is (a file that
+// vanishes meanwhile counts for nothing).
 func (h *Handle) DiskBytes() int64 {
+	if h.hold() {
+		defer h.unpin()
+		return h.wal.Size() + h.snapshotBytes.Load() + filesSize(h.db.cfg.FS, filepath.Join(h.dir, "tier"))
+	}
+	return filesSize(h.db.cfg.FS, h.dir)
+}
+
+// filesSize sums the sizes of the files under path.
+func filesSize(fsys wal.FS, path string) int64 {
+	fi, err := fsys.Stat(path)
+	if err != nil {
+		return 0
+	}
+	if !fi.IsDir() {
+		return fi.Size()
+	}
+	names, err := fsys.ReadDir(path)
+	if err != nil {
+		return 0
+	}
 	var n int64
-	_ = filepath.WalkDir(h.dir, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		if !d.IsDir() {
-			if fi, err := d.Info(); err == nil {
-				n += fi.Size()
-			}
-		}
-		return nil
-	})
+	for _, name := range names {
+		n += filesSize(fsys, filepath.Join(path, name))
+	}
 	return n
 }

@@ -108,6 +108,10 @@ func TestEvictionUnderBudgetKeepsFactsAndReloadsFromTheLocalSnapshot(t *testing.
 	if st.Count != 200 || st.MemoryBytes != sizes[0] || st.AppliedSeq == 0 || hs[0].Count() != 200 || hs[0].IndexBacklog() != 0 {
 		t.Fatalf("stats of an evicted collection: %+v", st)
 	}
+	// Its files still count toward the tenant's disk, read without a load.
+	if files := dirBytes(t, filepath.Join(dir, "collections", hs[0].info.ID)); st.DiskBytes == 0 || st.DiskBytes != files {
+		t.Fatalf("disk_bytes of an evicted collection: %d, its files hold %d", st.DiskBytes, files)
+	}
 	if tot := db.ResidencyTotals(); tot.Resident != 3 || tot.ResidentBytes > 3*size+size/2 || tot.Collections != 5 {
 		t.Fatalf("totals: %+v", tot)
 	}

@@ -122,6 +122,8 @@ func (db *DB) restore(ctx context.Context, opts RestoreOptions) (RestoreResult, 
 		return res, fmt.Errorf("restore: manifest %s: %w", found.Key, err)
 	}
 
+	// The name is claimed, not the database lock held, while the files
+	// are downloaded (as a create does).
 	key := colKey(t.ID, opts.Name)
 	existing, release, err := db.claimName(ctx, key)
 	if err != nil {
@@ -161,10 +163,9 @@ func (db *DB) restore(ctx context.Context, opts RestoreOptions) (RestoreResult, 
 func (db *DB) fillRestored(ctx context.Context, row meta.Collection, manifestKey string, store tier.ObjectStore, plan tier.RestorePlan, res *RestoreResult) (*Handle, error) {
 	start := time.Now()
 	dir := db.collectionDir(row.ID)
-	if err := os.MkdirAll(filepath.Join(dir, "snapshots"), 0o700); err != nil {
-		return nil, err
-	}
-	if err := syncDir(wal.OSFS{}, db.collectionsDir()); err != nil {
+	// Each new directory is made durable in its parent (a power cut must
+	// not lose the entry of a directory whose files are synced).
+	if err := wal.MkdirAllDurable(db.cfg.FS, filepath.Join(dir, "snapshots"), 0o700); err != nil {
 		return nil, err
 	}
 	var base uint64

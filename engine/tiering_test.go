@@ -444,7 +444,7 @@ func TestAHungUploadHoldsUpNoWriteCheckpointOrSearch(t *testing.T) {
 			done <- err
 			return
 		}
-		res, err := h.Search(context.Background(), SearchRequest{Vector: recs("a", 250, 251, 8)[0].Vector, K: 1})
+		res, err := h.Search(bg, SearchRequest{Vector: recs("a", 250, 251, 8)[0].Vector, K: 1})
 		if err == nil && (len(res.Hits) != 1 || res.Hits[0].ID != "a-250") {
 			err = fmt.Errorf("search: %+v", res)
 		}

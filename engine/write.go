@@ -18,9 +18,6 @@ type UpsertBatch struct {
 	// meta holds each record's metadata as the collection keeps it
 	// (canonical compact JSON, "" for none; metadata.go).
 	meta []string
-	// MetadataJSON holds each record's metadata as compact JSON (nil for
-	// none), for the log.
-	MetadataJSON [][]byte
 }
 
 // DeleteBatch lists ids to delete.
@@ -59,55 +56,100 @@ func ValidateVector(field string, v []float32, dim int) error {
 }
 
 // PrepareUpsert validates records and returns a batch that owns copies of
-// the vectors (normalised for cosine). Nothing is changed on error.
+// the vectors (normalised for cosine) and of the metadata (as canonical
+// text). Nothing is changed on error.
 func (c *Collection) PrepareUpsert(recs []Record) (UpsertBatch, error) {
-	if len(recs) == 0 {
-		return UpsertBatch{}, invalid("vectors", "batch is empty")
+	b, raw, err := c.prepareRecords(recs, false)
+	if err != nil {
+		return UpsertBatch{}, err
 	}
-	out := make([]Record, len(recs))
-	metaJSON := make([][]byte, len(recs))
-	metaText := make([]string, len(recs))
-	arena := make([]float32, len(recs)*c.cfg.Dimension)
+	if err := canonicalizeMetadata(b, raw, false); err != nil {
+		return UpsertBatch{}, err
+	}
+	return b, nil
+}
+
+// prepareRecords validates the ids and vectors of recs and returns the
+// batch, with each record's metadata as JSON in raw (nil for none), not
+// made canonical yet (canonicalizeMetadata). Without owned, the batch's vectors are
+// copies, normalised for cosine. With owned, the batch is recs itself
+// (the caller gave it up: Handle.UpsertOwned) and the vectors are
+// normalised in place, so a large batch is not held twice.
+func (c *Collection) prepareRecords(recs []Record, owned bool) (UpsertBatch, [][]byte, error) {
+	if len(recs) == 0 {
+		return UpsertBatch{}, nil, invalid("vectors", "batch is empty")
+	}
+	dim := c.cfg.Dimension
+	out := recs
+	var arena []float32
+	if !owned {
+		out = make([]Record, len(recs))
+		arena = make([]float32, len(recs)*dim)
+	}
+	raw := make([][]byte, len(recs))
 	for i, r := range recs {
 		field := fmt.Sprintf("vectors[%d]", i)
 		if err := ValidateID(field+".id", r.ID); err != nil {
-			return UpsertBatch{}, err
+			return UpsertBatch{}, nil, err
 		}
-		if err := ValidateVector(field+".vector", r.Vector, c.cfg.Dimension); err != nil {
-			return UpsertBatch{}, err
+		if err := ValidateVector(field+".vector", r.Vector, dim); err != nil {
+			return UpsertBatch{}, nil, err
 		}
-		v := arena[i*c.cfg.Dimension : (i+1)*c.cfg.Dimension : (i+1)*c.cfg.Dimension]
-		copy(v, r.Vector)
+		v := r.Vector
+		if !owned {
+			v = arena[i*dim : (i+1)*dim : (i+1)*dim]
+			copy(v, r.Vector)
+		}
 		if c.cfg.Metric == distance.Cosine && !distance.Normalize(v) {
-			return UpsertBatch{}, invalid(field+".vector", "a cosine collection cannot store a zero vector")
+			return UpsertBatch{}, nil, invalid(field+".vector", "a cosine collection cannot store a zero vector")
 		}
-		raw := r.MetadataJSON
-		if raw == nil && len(r.Metadata) > 0 {
+		raw[i] = r.MetadataJSON
+		if raw[i] == nil && len(r.Metadata) > 0 {
 			var err error
-			if raw, err = json.Marshal(r.Metadata); err != nil {
-				return UpsertBatch{}, invalid(field+".metadata", "not representable as JSON: %v", err)
+			if raw[i], err = json.Marshal(r.Metadata); err != nil {
+				return UpsertBatch{}, nil, invalid(field+".metadata", "not representable as JSON: %v", err)
 			}
 		}
-		if len(raw) > MaxMetadataBytes {
-			return UpsertBatch{}, invalid(field+".metadata", "is %d bytes as JSON, the limit is %d", len(raw), MaxMetadataBytes)
+		if len(raw[i]) > MaxMetadataBytes {
+			return UpsertBatch{}, nil, invalid(field+".metadata", "is %d bytes as JSON, the limit is %d", len(raw[i]), MaxMetadataBytes)
 		}
-		// The canonical text is what the collection keeps and the log
-		// holds, so that a restart rebuilds exactly this (metadata.go),
-		// and the caller's later changes to its map cannot reach it.
-		meta, err := canonicalMetadata(raw)
+		out[i] = Record{ID: r.ID, Vector: v, Metadata: r.Metadata}
+		if owned {
+			out[i].MetadataJSON = r.MetadataJSON
+		}
+	}
+	return UpsertBatch{Records: out, meta: make([]string, len(recs))}, raw, nil
+}
+
+// canonicalizeMetadata sets each record's metadata to the canonical
+// compact text of raw[i] (metadata.go) and makes raw[i] that text: the
+// collection keeps it and the log holds it, so that a restart rebuilds
+// exactly this, and the caller's later changes to a map it passed cannot
+// reach the collection. {} and null are no metadata. With release, each
+// record's metadata as given is dropped once it is canonical (the caller
+// gave the batch up: Handle.UpsertOwned), so the batch never holds its
+// metadata in both forms.
+func canonicalizeMetadata(b UpsertBatch, raw [][]byte, release bool) error {
+	for i := range b.Records {
+		r := &b.Records[i]
+		meta, err := canonicalMetadata(raw[i])
 		if err != nil {
-			return UpsertBatch{}, invalid(field+".metadata", "%v", err)
+			return invalid(fmt.Sprintf("vectors[%d].metadata", i), "%v", err)
 		}
 		if len(meta) > MaxMetadataBytes {
-			return UpsertBatch{}, invalid(field+".metadata", "is %d bytes as compact JSON, the limit is %d", len(meta), MaxMetadataBytes)
+			return invalid(fmt.Sprintf("vectors[%d].metadata", i), "is %d bytes as compact JSON, the limit is %d", len(meta), MaxMetadataBytes)
 		}
+		b.meta[i] = meta
+		raw[i] = nil
 		if meta != "" {
-			metaJSON[i] = []byte(meta)
+			raw[i] = metaBytesOf(meta) // read by the log's encoder only
 		}
-		out[i] = Record{ID: r.ID, Vector: v}
-		metaText[i] = meta
+		r.Metadata = nil
+		if release {
+			r.MetadataJSON = nil
+		}
 	}
-	return UpsertBatch{Records: out, MetadataJSON: metaJSON, meta: metaText}, nil
+	return nil
 }
 
 // PrepareDelete validates ids.
@@ -354,7 +396,7 @@ func (c *Collection) batchFromLog(u record.Upsert) (UpsertBatch, error) {
 	if u.Dim != c.cfg.Dimension {
 		return UpsertBatch{}, fmt.Errorf("logged batch has dimension %d, collection has %d", u.Dim, c.cfg.Dimension)
 	}
-	b := UpsertBatch{Records: make([]Record, len(u.IDs)), MetadataJSON: u.Metadata, meta: make([]string, len(u.IDs))}
+	b := UpsertBatch{Records: make([]Record, len(u.IDs)), meta: make([]string, len(u.IDs))}
 	for i, id := range u.IDs {
 		b.Records[i] = Record{ID: id, Vector: u.Vectors[i*u.Dim : (i+1)*u.Dim : (i+1)*u.Dim]}
 		meta, err := canonicalMetadata(u.Metadata[i])

@@ -62,6 +62,8 @@
 //	         size, sha256, first_seq, last_seq, retry_count, last_error, created_at,
 //	         next_attempt_at, status CHECK IN ('pending','permanent'),
 //	         UNIQUE(collection_id, operation, object_key))
+//	-- 0005_disk_quota
+//	tenant_quotas + max_disk_bytes INTEGER NULL (>= 0)
 //	-- 0006_payload_indexes
 //	payload_indexes(collection_id REFERENCES collections ON DELETE CASCADE,
 //	                field TEXT (1..256 bytes), type TEXT CHECK IN

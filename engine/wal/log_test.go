@@ -371,6 +371,44 @@ func TestSegmentsStartSmallAndGrow(t *testing.T) {
 	}
 }
 
+// TestGrowthFor: what an append would add to the log's files, before it
+// happens: nothing while it fits in the allocated space, then the
+// doubling, then (at SegmentSize) the next segment.
+func TestGrowthFor(t *testing.T) {
+	o := testOptions(nil)
+	o.SegmentSize, o.InitialSegmentSize = 4<<10, 1<<10
+	l := mustOpen(t, t.TempDir(), o)
+	defer l.Close()
+	if g := l.GrowthFor(100); g != 0 {
+		t.Fatalf("a small record in a new 1 KiB segment grows it by %d", g)
+	}
+	if g := l.GrowthFor(1000); g != 1<<10 {
+		t.Fatalf("a record past 1 KiB: growth %d, want the doubling (1 KiB)", g)
+	}
+	for l.Size() < 4<<10 {
+		before := l.Size()
+		g := l.GrowthFor(300)
+		if _, err := l.Append(1, make([]byte, 300)); err != nil {
+			t.Fatal(err)
+		}
+		if l.Size()-before != g {
+			t.Fatalf("GrowthFor said %d, the append grew the log by %d", g, l.Size()-before)
+		}
+	}
+	for l.GrowthFor(300) == 0 {
+		if _, err := l.Append(1, make([]byte, 300)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := l.Size()
+	if g := l.GrowthFor(300); g != 4<<10 {
+		t.Fatalf("at SegmentSize: growth %d, want a new 4 KiB segment", g)
+	}
+	if _, err := l.Append(1, make([]byte, 300)); err != nil || l.Size()-before != 4<<10 {
+		t.Fatalf("the roll grew the log by %d (%v)", l.Size()-before, err)
+	}
+}
+
 // TestBytes: Bytes is the header and framed records of the live segments,
 // the same after a reopen (which scans the files), and shrinks when
 // segments are truncated.

@@ -26,6 +26,9 @@ const (
 	// DefaultRequestTimeout bounds one request's work (and so how long it
 	// holds its in-flight slot) unless the client asked for less.
 	DefaultRequestTimeout = 30 * time.Second
+	// DefaultBodyTimeout is how long a client has to send a request body
+	// (REST) or message (gRPC).
+	DefaultBodyTimeout = 10 * time.Second
 	// ShedRetryAfterSeconds is the Retry-After of a shed request.
 	ShedRetryAfterSeconds = 1
 )

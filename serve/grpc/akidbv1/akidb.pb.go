@@ -572,10 +572,14 @@ func (*DropIndexResponse) Descriptor() ([]byte, []int) {
 
 // CollectionStats are a collection's live figures.
 type CollectionStats struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Count         int64                  `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
-	Deleted       int64                  `protobuf:"varint,2,opt,name=deleted,proto3" json:"deleted,omitempty"`
-	MemoryBytes   int64                  `protobuf:"varint,3,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Count   int64                  `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	Deleted int64                  `protobuf:"varint,2,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// memory_bytes: vectors and links of every node (deleted and replaced
+	// records' included until a vacuum), ids, metadata, overhead.
+	MemoryBytes int64 `protobuf:"varint,3,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
+	// disk_bytes: the collection's log segments and snapshots.
+	DiskBytes     int64 `protobuf:"varint,4,opt,name=disk_bytes,json=diskBytes,proto3" json:"disk_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -627,6 +631,13 @@ func (x *CollectionStats) GetDeleted() int64 {
 func (x *CollectionStats) GetMemoryBytes() int64 {
 	if x != nil {
 		return x.MemoryBytes
+	}
+	return 0
+}
+
+func (x *CollectionStats) GetDiskBytes() int64 {
+	if x != nil {
+		return x.DiskBytes
 	}
 	return 0
 }
@@ -3142,6 +3153,7 @@ type QuotaLimits struct {
 	MaxStorageBytes *int64 `protobuf:"varint,5,opt,name=max_storage_bytes,json=maxStorageBytes,proto3,oneof" json:"max_storage_bytes,omitempty"`
 	// updated_at is unset when the tenant never had a quota of its own.
 	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	MaxDiskBytes  *int64                 `protobuf:"varint,7,opt,name=max_disk_bytes,json=maxDiskBytes,proto3,oneof" json:"max_disk_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3218,6 +3230,13 @@ func (x *QuotaLimits) GetUpdatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *QuotaLimits) GetMaxDiskBytes() int64 {
+	if x != nil && x.MaxDiskBytes != nil {
+		return *x.MaxDiskBytes
+	}
+	return 0
+}
+
 // EffectiveQuota is what applies to a tenant now.
 type EffectiveQuota struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3230,6 +3249,7 @@ type EffectiveQuota struct {
 	MaxCollections  *int64 `protobuf:"varint,4,opt,name=max_collections,json=maxCollections,proto3,oneof" json:"max_collections,omitempty"`
 	MaxVectors      *int64 `protobuf:"varint,5,opt,name=max_vectors,json=maxVectors,proto3,oneof" json:"max_vectors,omitempty"`
 	MaxStorageBytes *int64 `protobuf:"varint,6,opt,name=max_storage_bytes,json=maxStorageBytes,proto3,oneof" json:"max_storage_bytes,omitempty"`
+	MaxDiskBytes    *int64 `protobuf:"varint,7,opt,name=max_disk_bytes,json=maxDiskBytes,proto3,oneof" json:"max_disk_bytes,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -3306,13 +3326,22 @@ func (x *EffectiveQuota) GetMaxStorageBytes() int64 {
 	return 0
 }
 
+func (x *EffectiveQuota) GetMaxDiskBytes() int64 {
+	if x != nil && x.MaxDiskBytes != nil {
+		return *x.MaxDiskBytes
+	}
+	return 0
+}
+
 // QuotaUsage is what a tenant holds: sums over its collections of the
-// engine's figures (storage_bytes: their in-memory size).
+// engine's figures (storage_bytes: their in-memory size; disk_bytes: their
+// files).
 type QuotaUsage struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Collections   int64                  `protobuf:"varint,1,opt,name=collections,proto3" json:"collections,omitempty"`
 	Vectors       int64                  `protobuf:"varint,2,opt,name=vectors,proto3" json:"vectors,omitempty"`
 	StorageBytes  int64                  `protobuf:"varint,3,opt,name=storage_bytes,json=storageBytes,proto3" json:"storage_bytes,omitempty"`
+	DiskBytes     int64                  `protobuf:"varint,4,opt,name=disk_bytes,json=diskBytes,proto3" json:"disk_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3364,6 +3393,13 @@ func (x *QuotaUsage) GetVectors() int64 {
 func (x *QuotaUsage) GetStorageBytes() int64 {
 	if x != nil {
 		return x.StorageBytes
+	}
+	return 0
+}
+
+func (x *QuotaUsage) GetDiskBytes() int64 {
+	if x != nil {
+		return x.DiskBytes
 	}
 	return 0
 }
@@ -3493,9 +3529,10 @@ type SetTenantQuotaRequest struct {
 	MaxVectors      *int64                 `protobuf:"varint,5,opt,name=max_vectors,json=maxVectors,proto3,oneof" json:"max_vectors,omitempty"`
 	MaxStorageBytes *int64                 `protobuf:"varint,6,opt,name=max_storage_bytes,json=maxStorageBytes,proto3,oneof" json:"max_storage_bytes,omitempty"`
 	// reset_fields names fields (qps_limit, burst, max_collections, max_vectors,
-	// max_storage_bytes) to return to the server default; a field may not
-	// be both set and reset.
+	// max_storage_bytes, max_disk_bytes) to return to the server default; a
+	// field may not be both set and reset.
 	ResetFields   []string `protobuf:"bytes,7,rep,name=reset_fields,json=resetFields,proto3" json:"reset_fields,omitempty"`
+	MaxDiskBytes  *int64   `protobuf:"varint,8,opt,name=max_disk_bytes,json=maxDiskBytes,proto3,oneof" json:"max_disk_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3577,6 +3614,13 @@ func (x *SetTenantQuotaRequest) GetResetFields() []string {
 		return x.ResetFields
 	}
 	return nil
+}
+
+func (x *SetTenantQuotaRequest) GetMaxDiskBytes() int64 {
+	if x != nil && x.MaxDiskBytes != nil {
+		return *x.MaxDiskBytes
+	}
+	return 0
 }
 
 // KeyRateLimit is an API key's own rate limit.
@@ -3939,6 +3983,7 @@ type QuotaDefaults struct {
 	MaxCollections  *int64                 `protobuf:"varint,1,opt,name=max_collections,json=maxCollections,proto3,oneof" json:"max_collections,omitempty"`
 	MaxVectors      *int64                 `protobuf:"varint,2,opt,name=max_vectors,json=maxVectors,proto3,oneof" json:"max_vectors,omitempty"`
 	MaxStorageBytes *int64                 `protobuf:"varint,3,opt,name=max_storage_bytes,json=maxStorageBytes,proto3,oneof" json:"max_storage_bytes,omitempty"`
+	MaxDiskBytes    *int64                 `protobuf:"varint,4,opt,name=max_disk_bytes,json=maxDiskBytes,proto3,oneof" json:"max_disk_bytes,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -3990,6 +4035,13 @@ func (x *QuotaDefaults) GetMaxVectors() int64 {
 func (x *QuotaDefaults) GetMaxStorageBytes() int64 {
 	if x != nil && x.MaxStorageBytes != nil {
 		return *x.MaxStorageBytes
+	}
+	return 0
+}
+
+func (x *QuotaDefaults) GetMaxDiskBytes() int64 {
+	if x != nil && x.MaxDiskBytes != nil {
+		return *x.MaxDiskBytes
 	}
 	return 0
 }
@@ -4118,8 +4170,18 @@ type ServerSettings struct {
 	MemoryLimitBytes  *int64         `protobuf:"varint,9,opt,name=memory_limit_bytes,json=memoryLimitBytes,proto3,oneof" json:"memory_limit_bytes,omitempty"`
 	MemoryLimitSource string         `protobuf:"bytes,10,opt,name=memory_limit_source,json=memoryLimitSource,proto3" json:"memory_limit_source,omitempty"`
 	RequestLimits     *RequestLimits `protobuf:"bytes,11,opt,name=request_limits,json=requestLimits,proto3" json:"request_limits,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The share of the bounds one tenant may hold, and what it comes to of
+	// max_in_flight.
+	TenantInFlightShare float64 `protobuf:"fixed64,12,opt,name=tenant_in_flight_share,json=tenantInFlightShare,proto3" json:"tenant_in_flight_share,omitempty"`
+	TenantMaxInFlight   int64   `protobuf:"varint,13,opt,name=tenant_max_in_flight,json=tenantMaxInFlight,proto3" json:"tenant_max_in_flight,omitempty"`
+	// The time to send a REST body or a gRPC request message.
+	BodyTimeoutSeconds float64 `protobuf:"fixed64,14,opt,name=body_timeout_seconds,json=bodyTimeoutSeconds,proto3" json:"body_timeout_seconds,omitempty"`
+	// The bytes of request bodies and messages held at once, and held now.
+	MaxInflightBodyBytes int64 `protobuf:"varint,15,opt,name=max_inflight_body_bytes,json=maxInflightBodyBytes,proto3" json:"max_inflight_body_bytes,omitempty"`
+	InflightBodyBytes    int64 `protobuf:"varint,16,opt,name=inflight_body_bytes,json=inflightBodyBytes,proto3" json:"inflight_body_bytes,omitempty"`
+	MaxResponseBytes     int64 `protobuf:"varint,17,opt,name=max_response_bytes,json=maxResponseBytes,proto3" json:"max_response_bytes,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *ServerSettings) Reset() {
@@ -4227,6 +4289,48 @@ func (x *ServerSettings) GetRequestLimits() *RequestLimits {
 		return x.RequestLimits
 	}
 	return nil
+}
+
+func (x *ServerSettings) GetTenantInFlightShare() float64 {
+	if x != nil {
+		return x.TenantInFlightShare
+	}
+	return 0
+}
+
+func (x *ServerSettings) GetTenantMaxInFlight() int64 {
+	if x != nil {
+		return x.TenantMaxInFlight
+	}
+	return 0
+}
+
+func (x *ServerSettings) GetBodyTimeoutSeconds() float64 {
+	if x != nil {
+		return x.BodyTimeoutSeconds
+	}
+	return 0
+}
+
+func (x *ServerSettings) GetMaxInflightBodyBytes() int64 {
+	if x != nil {
+		return x.MaxInflightBodyBytes
+	}
+	return 0
+}
+
+func (x *ServerSettings) GetInflightBodyBytes() int64 {
+	if x != nil {
+		return x.InflightBodyBytes
+	}
+	return 0
+}
+
+func (x *ServerSettings) GetMaxResponseBytes() int64 {
+	if x != nil {
+		return x.MaxResponseBytes
+	}
+	return 0
 }
 
 // RuntimeConfig is the effective configuration; only rate_limiting
@@ -6203,11 +6307,13 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"collection\x18\x01 \x01(\tR\n" +
 	"collection\x12\x14\n" +
 	"\x05field\x18\x02 \x01(\tR\x05field\"\x13\n" +
-	"\x11DropIndexResponse\"d\n" +
+	"\x11DropIndexResponse\"\x83\x01\n" +
 	"\x0fCollectionStats\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\x03R\x05count\x12\x18\n" +
 	"\adeleted\x18\x02 \x01(\x03R\adeleted\x12!\n" +
-	"\fmemory_bytes\x18\x03 \x01(\x03R\vmemoryBytes\"\xd7\x02\n" +
+	"\fmemory_bytes\x18\x03 \x01(\x03R\vmemoryBytes\x12\x1d\n" +
+	"\n" +
+	"disk_bytes\x18\x04 \x01(\x03R\tdiskBytes\"\xd7\x02\n" +
 	"\n" +
 	"Collection\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
@@ -6404,7 +6510,7 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\x17ListAuditEventsResponse\x12,\n" +
 	"\x06events\x18\x01 \x03(\v2\x14.akidb.v1.AuditEventR\x06events\x12\x1f\n" +
 	"\vnext_cursor\x18\x02 \x01(\tR\n" +
-	"nextCursor\"\xdc\x02\n" +
+	"nextCursor\"\x9a\x03\n" +
 	"\vQuotaLimits\x12 \n" +
 	"\tqps_limit\x18\x01 \x01(\x01H\x00R\bqpsLimit\x88\x01\x01\x12\x19\n" +
 	"\x05burst\x18\x02 \x01(\x03H\x01R\x05burst\x88\x01\x01\x12,\n" +
@@ -6413,13 +6519,15 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"maxVectors\x88\x01\x01\x12/\n" +
 	"\x11max_storage_bytes\x18\x05 \x01(\x03H\x04R\x0fmaxStorageBytes\x88\x01\x01\x129\n" +
 	"\n" +
-	"updated_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAtB\f\n" +
+	"updated_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12)\n" +
+	"\x0emax_disk_bytes\x18\a \x01(\x03H\x05R\fmaxDiskBytes\x88\x01\x01B\f\n" +
 	"\n" +
 	"_qps_limitB\b\n" +
 	"\x06_burstB\x12\n" +
 	"\x10_max_collectionsB\x0e\n" +
 	"\f_max_vectorsB\x14\n" +
-	"\x12_max_storage_bytes\"\xb0\x02\n" +
+	"\x12_max_storage_bytesB\x11\n" +
+	"\x0f_max_disk_bytes\"\xee\x02\n" +
 	"\x0eEffectiveQuota\x12,\n" +
 	"\x12rate_limit_enabled\x18\x01 \x01(\bR\x10rateLimitEnabled\x12\x1b\n" +
 	"\tqps_limit\x18\x02 \x01(\x01R\bqpsLimit\x12\x14\n" +
@@ -6427,22 +6535,26 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\x0fmax_collections\x18\x04 \x01(\x03H\x00R\x0emaxCollections\x88\x01\x01\x12$\n" +
 	"\vmax_vectors\x18\x05 \x01(\x03H\x01R\n" +
 	"maxVectors\x88\x01\x01\x12/\n" +
-	"\x11max_storage_bytes\x18\x06 \x01(\x03H\x02R\x0fmaxStorageBytes\x88\x01\x01B\x12\n" +
+	"\x11max_storage_bytes\x18\x06 \x01(\x03H\x02R\x0fmaxStorageBytes\x88\x01\x01\x12)\n" +
+	"\x0emax_disk_bytes\x18\a \x01(\x03H\x03R\fmaxDiskBytes\x88\x01\x01B\x12\n" +
 	"\x10_max_collectionsB\x0e\n" +
 	"\f_max_vectorsB\x14\n" +
-	"\x12_max_storage_bytes\"m\n" +
+	"\x12_max_storage_bytesB\x11\n" +
+	"\x0f_max_disk_bytes\"\x8c\x01\n" +
 	"\n" +
 	"QuotaUsage\x12 \n" +
 	"\vcollections\x18\x01 \x01(\x03R\vcollections\x12\x18\n" +
 	"\avectors\x18\x02 \x01(\x03R\avectors\x12#\n" +
-	"\rstorage_bytes\x18\x03 \x01(\x03R\fstorageBytes\"\xbb\x01\n" +
+	"\rstorage_bytes\x18\x03 \x01(\x03R\fstorageBytes\x12\x1d\n" +
+	"\n" +
+	"disk_bytes\x18\x04 \x01(\x03R\tdiskBytes\"\xbb\x01\n" +
 	"\vTenantQuota\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12+\n" +
 	"\x05quota\x18\x02 \x01(\v2\x15.akidb.v1.QuotaLimitsR\x05quota\x126\n" +
 	"\teffective\x18\x03 \x01(\v2\x18.akidb.v1.EffectiveQuotaR\teffective\x12*\n" +
 	"\x05usage\x18\x04 \x01(\v2\x14.akidb.v1.QuotaUsageR\x05usage\"/\n" +
 	"\x15GetTenantQuotaRequest\x12\x16\n" +
-	"\x06tenant\x18\x01 \x01(\tR\x06tenant\"\xe6\x02\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\"\xa4\x03\n" +
 	"\x15SetTenantQuotaRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12 \n" +
 	"\tqps_limit\x18\x02 \x01(\x01H\x00R\bqpsLimit\x88\x01\x01\x12\x19\n" +
@@ -6451,13 +6563,15 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\vmax_vectors\x18\x05 \x01(\x03H\x03R\n" +
 	"maxVectors\x88\x01\x01\x12/\n" +
 	"\x11max_storage_bytes\x18\x06 \x01(\x03H\x04R\x0fmaxStorageBytes\x88\x01\x01\x12!\n" +
-	"\freset_fields\x18\a \x03(\tR\vresetFieldsB\f\n" +
+	"\freset_fields\x18\a \x03(\tR\vresetFields\x12)\n" +
+	"\x0emax_disk_bytes\x18\b \x01(\x03H\x05R\fmaxDiskBytes\x88\x01\x01B\f\n" +
 	"\n" +
 	"_qps_limitB\b\n" +
 	"\x06_burstB\x12\n" +
 	"\x10_max_collectionsB\x0e\n" +
 	"\f_max_vectorsB\x14\n" +
-	"\x12_max_storage_bytes\"\xe8\x01\n" +
+	"\x12_max_storage_bytesB\x11\n" +
+	"\x0f_max_disk_bytes\"\xe8\x01\n" +
 	"\fKeyRateLimit\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x1b\n" +
 	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x1b\n" +
@@ -6483,15 +6597,17 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\aenabled\x18\x01 \x01(\bR\aenabled\x12\x1f\n" +
 	"\vdefault_qps\x18\x02 \x01(\x01R\n" +
 	"defaultQps\x128\n" +
-	"\x18default_burst_multiplier\x18\x03 \x01(\x01R\x16defaultBurstMultiplier\"\xce\x01\n" +
+	"\x18default_burst_multiplier\x18\x03 \x01(\x01R\x16defaultBurstMultiplier\"\x8c\x02\n" +
 	"\rQuotaDefaults\x12,\n" +
 	"\x0fmax_collections\x18\x01 \x01(\x03H\x00R\x0emaxCollections\x88\x01\x01\x12$\n" +
 	"\vmax_vectors\x18\x02 \x01(\x03H\x01R\n" +
 	"maxVectors\x88\x01\x01\x12/\n" +
-	"\x11max_storage_bytes\x18\x03 \x01(\x03H\x02R\x0fmaxStorageBytes\x88\x01\x01B\x12\n" +
+	"\x11max_storage_bytes\x18\x03 \x01(\x03H\x02R\x0fmaxStorageBytes\x88\x01\x01\x12)\n" +
+	"\x0emax_disk_bytes\x18\x04 \x01(\x03H\x03R\fmaxDiskBytes\x88\x01\x01B\x12\n" +
 	"\x10_max_collectionsB\x0e\n" +
 	"\f_max_vectorsB\x14\n" +
-	"\x12_max_storage_bytes\"\xc3\x02\n" +
+	"\x12_max_storage_bytesB\x11\n" +
+	"\x0f_max_disk_bytes\"\xc3\x02\n" +
 	"\rRequestLimits\x12\x1b\n" +
 	"\tmax_batch\x18\x01 \x01(\x03R\bmaxBatch\x12\x13\n" +
 	"\x05max_k\x18\x02 \x01(\x03R\x04maxK\x12\x15\n" +
@@ -6502,7 +6618,7 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\rmax_dimension\x18\x06 \x01(\x03R\fmaxDimension\x12$\n" +
 	"\x0emax_body_bytes\x18\a \x01(\x03R\fmaxBodyBytes\x12$\n" +
 	"\x0emax_delete_ids\x18\b \x01(\x03R\fmaxDeleteIds\x12(\n" +
-	"\x10max_scroll_limit\x18\t \x01(\x03R\x0emaxScrollLimit\"\xdb\x03\n" +
+	"\x10max_scroll_limit\x18\t \x01(\x03R\x0emaxScrollLimit\"\x88\x06\n" +
 	"\x0eServerSettings\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12!\n" +
 	"\fauth_enabled\x18\x02 \x01(\bR\vauthEnabled\x12\x1f\n" +
@@ -6516,7 +6632,13 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\x12memory_limit_bytes\x18\t \x01(\x03H\x00R\x10memoryLimitBytes\x88\x01\x01\x12.\n" +
 	"\x13memory_limit_source\x18\n" +
 	" \x01(\tR\x11memoryLimitSource\x12>\n" +
-	"\x0erequest_limits\x18\v \x01(\v2\x17.akidb.v1.RequestLimitsR\rrequestLimitsB\x15\n" +
+	"\x0erequest_limits\x18\v \x01(\v2\x17.akidb.v1.RequestLimitsR\rrequestLimits\x123\n" +
+	"\x16tenant_in_flight_share\x18\f \x01(\x01R\x13tenantInFlightShare\x12/\n" +
+	"\x14tenant_max_in_flight\x18\r \x01(\x03R\x11tenantMaxInFlight\x120\n" +
+	"\x14body_timeout_seconds\x18\x0e \x01(\x01R\x12bodyTimeoutSeconds\x125\n" +
+	"\x17max_inflight_body_bytes\x18\x0f \x01(\x03R\x14maxInflightBodyBytes\x12.\n" +
+	"\x13inflight_body_bytes\x18\x10 \x01(\x03R\x11inflightBodyBytes\x12,\n" +
+	"\x12max_response_bytes\x18\x11 \x01(\x03R\x10maxResponseBytesB\x15\n" +
 	"\x13_memory_limit_bytes\"\xc1\x01\n" +
 	"\rRuntimeConfig\x12>\n" +
 	"\rrate_limiting\x18\x01 \x01(\v2\x19.akidb.v1.RateLimitConfigR\frateLimiting\x12>\n" +
