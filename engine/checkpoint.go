@@ -76,7 +76,11 @@ func (h *Handle) checkpoint(local bool) error {
 	}
 	// Take the state, then let writes resume: writing it out (hundreds of
 	// megabytes for a large collection) happens while writes go on.
-	st := c.captureState()
+	st, err := c.captureState()
+	if err != nil {
+		c.writeGate.Unlock()
+		return fmt.Errorf("checkpoint %s at %d: %w", h.info.Name, seq, err)
+	}
 	view := h.parquetView()
 	h.sinceRecords.Store(0)
 	h.sinceBytes.Store(0)

@@ -213,6 +213,9 @@ func (db *DB) evictResident(ctx context.Context, h *Handle, operator bool, seen 
 // in-memory state. The caller set dropping: no reference is held and none
 // can be taken until it ends.
 func (db *DB) dropState(h *Handle) {
+	// An index still building is not in the snapshot just written: the
+	// catalog has it, and the next load builds it again.
+	h.c.builds.stopAll()
 	st := h.c.Stats()
 	facts := Facts{Count: st.Count, Deleted: st.Deleted, MemoryBytes: st.MemoryBytes, AppliedSeq: st.AppliedSeq}
 	h.c.writeGate.Lock()

@@ -59,6 +59,8 @@ type Handle struct {
 	// compact asks the next checkpoint to vacuum whatever tombstones
 	// there are, not only past VacuumRatio (RequestCompaction).
 	compact atomic.Bool
+	// indexMu serialises creating and dropping payload indexes.
+	indexMu sync.Mutex
 	// tierPolicy (a string) can change while the collection is open;
 	// policyMu orders the changes (tiering.go).
 	tierPolicy atomic.Value
@@ -163,11 +165,12 @@ func (h *Handle) UpsertOwned(ctx context.Context, recs []Record) error {
 // many goroutines before the batch is published.
 //
 // What a large batch holds at its peak is its vectors and metadata as
-// given, the log record, then the graph's copy of the vectors and the
-// decoded metadata: the log record is built straight from the records
+// given, their canonical text (what the collection keeps and the log
+// holds, metadata.go), the log record, then the graph's copy of the
+// vectors: the log record is built straight from the records
 // (record.EncodeUpsertRows) into a frame the log writes as it is
-// (wal.SubmitFrame), and with owned, the metadata JSON goes as it is
-// decoded and the vectors once the graph has its copy.
+// (wal.SubmitFrame), and with owned, the metadata as given goes once it
+// is canonical and the vectors once the graph has its copy.
 func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int, owned bool) error {
 	if err := h.pin(ctx); err != nil {
 		return err
@@ -175,6 +178,9 @@ func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int, owned b
 	defer h.unpin()
 	b, raw, err := h.c.prepareRecords(recs, owned)
 	if err != nil {
+		return err
+	}
+	if err := canonicalizeMetadata(b, raw, owned); err != nil {
 		return err
 	}
 	dim := h.c.cfg.Dimension
@@ -186,9 +192,7 @@ func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int, owned b
 		return fmt.Errorf("collection %s: %w", h.info.Name, err)
 	}
 	payloadBytes := len(frame) - wal.FrameHeaderSize
-	if err := decodeMetadata(b, raw, owned); err != nil {
-		return err
-	}
+	clear(raw) // the frame holds the text now; b.meta keeps it for the collection
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -472,6 +476,9 @@ func (db *DB) recoverCollection(h *Handle) (loaded, error) {
 			h.lastCheckpoint.Store(fi.ModTime().UnixNano())
 		}
 	}
+	if err := db.reconcileIndexes(context.Background(), h, c); err != nil {
+		return loaded{}, fmt.Errorf("payload indexes: %w", err)
+	}
 	log, err := db.openLog(h, c.applied)
 	if err != nil {
 		return loaded{}, err
@@ -682,6 +689,9 @@ func (h *Handle) close(checkpoint bool) error {
 	}
 	var errs []error
 	clean := false
+	// An index still building is not in the snapshot: the catalog has it,
+	// and the next open (or load) builds it again.
+	h.c.builds.stopAll()
 	if checkpoint && h.wal.Err() == nil {
 		if err := h.Checkpoint(); err != nil {
 			errs = append(errs, err)

@@ -114,8 +114,20 @@ func TestUpsertOwnedAllocations(t *testing.T) {
 	runtime.ReadMemStats(&ms)
 	ratio := float64(ms.TotalAlloc-before) / float64(size)
 	t.Logf("a batch of %d bytes (vectors and metadata JSON) allocated %.2f× that", size, ratio)
-	if ratio > 2.5 {
-		t.Fatalf("writing the batch allocated %.2f× its size, want at most 2.5×", ratio)
+	// The log's frame and the graph's vectors are one batch's worth; the
+	// metadata is decoded and written again as its canonical text (the
+	// form the collection keeps and the log holds, metadata.go), which
+	// allocates the decoded values once more as garbage: at most 3× in
+	// all (2.9× measured; 2.2× when the metadata was kept decoded). Under
+	// the race detector sync.Pool drops some Puts on purpose, so
+	// encoding/json's pooled encoder state is allocated again for some
+	// records (4.0× measured): the bound is then 4.5×.
+	limit := 3.0
+	if raceEnabled {
+		limit = 4.5
+	}
+	if ratio > limit {
+		t.Fatalf("writing the batch allocated %.2f× its size, want at most %.1f×", ratio, limit)
 	}
 }
 

@@ -29,7 +29,7 @@ func (c *Collection) recordLocked(node uint32, withVector bool) Record {
 
 // record copies published record s, at node, out.
 func (c *Collection) record(node uint32, s *slot, withVector bool) Record {
-	r := Record{ID: s.id, Metadata: s.meta}
+	r := Record{ID: s.id, Metadata: decodeMetadata(s.meta)}
 	if withVector {
 		r.Vector = c.graph.AppendVector(nil, node)
 	}
@@ -109,7 +109,7 @@ func (c *Collection) MatchingIDs(ctx context.Context, f *filter.Filter) ([]strin
 				return nil, err
 			}
 		}
-		if s := tab.get(uint32(n)); s != nil && f.Match(s.meta) {
+		if s := tab.get(uint32(n)); s != nil && f.MatchJSONString(s.meta) {
 			ids = append(ids, s.id)
 		}
 	}

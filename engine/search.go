@@ -23,6 +23,13 @@ type SearchRequest struct {
 	WithVectors   bool
 	WithMetadata  bool
 	FilterSamples int // records sampled to estimate selectivity; 0 = default
+	// Explain asks for the filtered search's plan in the result (it costs
+	// a test of every candidate record, to count the true matches).
+	Explain bool
+	// Strategy, for benchmarks that compare plans, forces one of the
+	// index_* plans of a filtered search the payload indexes can narrow
+	// (others run as planned); "" lets the planner choose.
+	Strategy string
 }
 
 // Hit is one search result. Score is the squared L2 distance for l2
@@ -47,6 +54,8 @@ const (
 type SearchResult struct {
 	Hits     []Hit
 	Strategy string
+	// Explain is the plan of a filtered search, when asked for.
+	Explain *Explain
 }
 
 const (
@@ -85,6 +94,11 @@ func (c *Collection) Search(ctx context.Context, req SearchRequest) (SearchResul
 	}
 	if req.Ef < 0 || req.Ef > MaxEf {
 		return SearchResult{}, invalid("ef", "must be between 1 and %d, got %d", MaxEf, req.Ef)
+	}
+	switch req.Strategy {
+	case "", StrategyIndexExact, StrategyIndexGraph, StrategyIndexTwoHop:
+	default:
+		return SearchResult{}, invalid("strategy", "must be empty, %s, %s or %s, got %q", StrategyIndexExact, StrategyIndexGraph, StrategyIndexTwoHop, req.Strategy)
 	}
 	ef := req.Ef
 	if ef == 0 {
@@ -159,6 +173,7 @@ func (c *Collection) search(req SearchRequest, q []float32, ef int, stop func() 
 	var (
 		nb       []hnsw.Neighbor
 		strategy string
+		explain  *Explain
 		err      error
 	)
 	switch {
@@ -179,26 +194,7 @@ func (c *Collection) search(req SearchRequest, q []float32, ef int, stop func() 
 			}
 		}
 	default:
-		match := func(n uint32) bool {
-			s := tab.get(n)
-			return s != nil && req.Filter.Match(s.meta)
-		}
-		if req.Exact || c.filterLooksSelective(tab, live, req.Filter, req.K, req.FilterSamples) {
-			strategy = StrategyFilteredExact
-			nb, err = c.graph.ExactSearchUntil(q, req.K, match, stop)
-			break
-		}
-		strategy = StrategyFilteredGraph
-		if nb, err = c.graph.SearchUntil(q, req.K, ef, match, stop); err != nil {
-			break
-		}
-		if nb = c.withStaged(q, req.K, nb, staged, match); len(nb) < req.K {
-			// The graph search could not reach k matches; only an exact
-			// scan can tell whether more exist. Never return fewer
-			// than k when k match.
-			strategy = StrategyFilteredExact
-			nb, err = c.graph.ExactSearchUntil(q, req.K, match, stop)
-		}
+		nb, strategy, explain, err = c.filteredSearch(req, q, ef, tab, live, staged, stop)
 	}
 	if errors.Is(err, hnsw.ErrInterrupted) {
 		return SearchResult{}, errRenumbered
@@ -214,7 +210,7 @@ func (c *Collection) search(req SearchRequest, q []float32, ef int, stop func() 
 		}
 		h := Hit{ID: s.id, Score: c.cfg.Metric.Score(n.Dist)}
 		if req.WithMetadata {
-			h.Metadata = s.meta
+			h.Metadata = decodeMetadata(s.meta)
 		}
 		if req.WithVectors {
 			h.Vector = c.graph.AppendVector(nil, n.ID)
@@ -224,7 +220,7 @@ func (c *Collection) search(req SearchRequest, q []float32, ef int, stop func() 
 	if c.renumbering.Load() != seq {
 		return SearchResult{}, errRenumbered
 	}
-	return SearchResult{Hits: hits, Strategy: strategy}, nil
+	return SearchResult{Hits: hits, Strategy: strategy, Explain: explain}, nil
 }
 
 // keep returns the neighbours ok admits, in place.
@@ -240,13 +236,10 @@ func keep(nb []hnsw.Neighbor, ok func(uint32) bool) []hnsw.Neighbor {
 
 // filterLooksSelective estimates the filter's selectivity from an evenly
 // spaced sample of node slots and says whether an exact scan is the better
-// plan.
-func (c *Collection) filterLooksSelective(tab *slotTable, live int, f *filter.Filter, k, samples int) bool {
+// plan, and how many records it estimates to match.
+func (c *Collection) filterLooksSelective(tab *slotTable, live int, f *filter.Filter, k, samples int) (bool, int) {
 	if samples <= 0 {
 		samples = defaultFilterSamples
-	}
-	if live <= exactMatchesFloor {
-		return true
 	}
 	nodes := min(tab.nodes(), c.graph.Len())
 	step := max(1, nodes/samples)
@@ -257,14 +250,17 @@ func (c *Collection) filterLooksSelective(tab *slotTable, live int, f *filter.Fi
 			continue
 		}
 		seen++
-		if f.Match(s.meta) {
+		if f.MatchJSONString(s.meta) {
 			matched++
 		}
 	}
 	if seen == 0 {
-		return true
+		return true, 0
 	}
 	sel := float64(matched) / float64(seen)
 	est := sel * float64(live)
-	return sel < exactSelectivity || est <= float64(max(exactMatchesFloor, 20*k))
+	if live <= exactMatchesFloor {
+		return true, int(est)
+	}
+	return sel < exactSelectivity || est <= float64(max(exactMatchesFloor, 20*k)), int(est)
 }

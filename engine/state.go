@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,9 @@ import (
 
 	"github.com/akidb/akidb/engine/distance"
 	"github.com/akidb/akidb/engine/hnsw"
+	"github.com/akidb/akidb/engine/payload"
+
+	"github.com/RoaringBitmap/roaring/v2"
 )
 
 // stateVersion is the version of the collection state layout below. The
@@ -22,7 +26,15 @@ import (
 //	u32 node slots N
 //	N x { u16 idLen (0 = empty slot) | id | u32 metaLen | metadata JSON }
 //	graph (engine/hnsw Encode layout)
-const stateVersion = 1
+//	since version 2:
+//	u64 len | payload indexes (engine/payload Encode layout)
+//
+// Version 1 (no payload index section) is still read: its collection has
+// no index until the catalog's are built when it opens.
+const stateVersion = 2
+
+// oldestStateVersion is the oldest layout DecodeState reads.
+const oldestStateVersion = 1
 
 type stateConfig struct {
 	Name           string `json:"name"`
@@ -47,36 +59,34 @@ func (sc stateConfig) collectionConfig() (CollectionConfig, error) {
 
 // stateCapture is a collection's state at one sequence number, taken while
 // writes are paused. Writing it out needs no lock, so writes resume as soon
-// as it is taken: ids and metadata maps never change once published, and
-// the graph's mutable parts are copied by hnsw's Freeze.
+// as it is taken: slots never change once published, the graph's mutable
+// parts are copied by hnsw's Freeze, and the payload indexes are encoded
+// while writes are paused (their bitmaps are a small fraction of the state).
 type stateCapture struct {
 	cfg        CollectionConfig
 	applied    uint64
 	generation uint32
-	extID      []string
-	meta       []map[string]any
+	slots      []*slot
 	graph      *hnsw.Frozen
+	indexes    []byte
 }
 
 // captureState takes the state; the caller keeps writers out and the
 // staged backlog drained (lockWrites) so that it is the state at exactly
 // the applied sequence number, with every node linked.
-func (c *Collection) captureState() *stateCapture {
+func (c *Collection) captureState() (*stateCapture, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	st := &stateCapture{cfg: c.cfg, applied: c.applied, generation: c.generation, graph: c.graph.Freeze()}
 	// One slot per node of the graph: nodes past the last published one
 	// (reserved by a write that was then refused) are empty slots.
-	n := st.graph.Len()
-	st.extID = make([]string, n)
-	st.meta = make([]map[string]any, n)
-	tab := c.slots.Load()
-	for i := range n {
-		if s := tab.get(uint32(i)); s != nil {
-			st.extID[i], st.meta[i] = s.id, s.meta
-		}
+	st.slots = c.slots.Load().snapshot(st.graph.Len())
+	var buf bytes.Buffer
+	if err := c.idx.Encode(&buf); err != nil {
+		return nil, fmt.Errorf("encode payload indexes: %w", err)
 	}
-	return st
+	st.indexes = buf.Bytes()
+	return st, nil
 }
 
 // EncodeState writes the collection's full state. The caller must keep
@@ -84,7 +94,11 @@ func (c *Collection) captureState() *stateCapture {
 // sequence number; EncodeState waits for staged nodes to be linked.
 func (c *Collection) EncodeState(w io.Writer) error {
 	c.waitLinked()
-	return c.captureState().encode(w)
+	st, err := c.captureState()
+	if err != nil {
+		return err
+	}
+	return st.encode(w)
 }
 
 func (st *stateCapture) encode(w io.Writer) error {
@@ -99,21 +113,19 @@ func (st *stateCapture) encode(w io.Writer) error {
 	hdr = append(hdr, cfgJSON...)
 	hdr = binary.LittleEndian.AppendUint64(hdr, st.applied)
 	hdr = binary.LittleEndian.AppendUint32(hdr, st.generation)
-	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(len(st.extID)))
+	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(len(st.slots)))
 	if _, err := bw.Write(hdr); err != nil {
 		return err
 	}
 	var buf []byte
-	for n, id := range st.extID {
+	for _, sl := range st.slots {
+		var id, meta string
+		if sl != nil {
+			id, meta = sl.id, sl.meta
+		}
 		buf = buf[:0]
 		buf = binary.LittleEndian.AppendUint16(buf, uint16(len(id)))
 		buf = append(buf, id...)
-		var meta []byte
-		if id != "" && st.meta[n] != nil {
-			if meta, err = json.Marshal(st.meta[n]); err != nil {
-				return fmt.Errorf("encode metadata of %q: %w", id, err)
-			}
-		}
 		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(meta)))
 		buf = append(buf, meta...)
 		if _, err := bw.Write(buf); err != nil {
@@ -123,10 +135,27 @@ func (st *stateCapture) encode(w io.Writer) error {
 	if err := st.graph.Encode(bw); err != nil {
 		return fmt.Errorf("encode graph: %w", err)
 	}
+	if _, err := bw.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(st.indexes)))); err != nil {
+		return err
+	}
+	if _, err := bw.Write(st.indexes); err != nil {
+		return err
+	}
 	return bw.Flush()
 }
 
 var errState = errors.New("invalid collection state")
+
+// StateVersionError: a snapshot was written by a newer AkiDB, in a state
+// layout this binary does not read. It is not corruption: opening the
+// collection fails instead of falling back to an older snapshot, whose log
+// may be gone, which would lose what the newer snapshot holds. (A version
+// beyond any plausible layout, 2^16 or more, is taken for damage.)
+type StateVersionError struct{ Version uint32 }
+
+func (e *StateVersionError) Error() string {
+	return fmt.Sprintf("state version %d was written by a newer AkiDB; this binary reads versions %d to %d: run the newer binary (or export the data with it)", e.Version, oldestStateVersion, stateVersion)
+}
 
 // DecodeState rebuilds a collection from EncodeState's output. It validates
 // everything and never trusts a length beyond the limits it implies.
@@ -142,8 +171,12 @@ func DecodeState(r io.Reader) (*Collection, error) {
 	if err := read(fixed[:8], "header"); err != nil {
 		return nil, err
 	}
-	if v := binary.LittleEndian.Uint32(fixed[0:4]); v != stateVersion {
-		return nil, fmt.Errorf("%w: state version %d, this binary reads %d", errState, v, stateVersion)
+	version := binary.LittleEndian.Uint32(fixed[0:4])
+	if version > stateVersion && version < 1<<16 {
+		return nil, &StateVersionError{Version: version}
+	}
+	if version < oldestStateVersion || version > stateVersion {
+		return nil, fmt.Errorf("%w: state version %d, this binary reads %d to %d", errState, version, oldestStateVersion, stateVersion)
 	}
 	cfgLen := binary.LittleEndian.Uint32(fixed[4:8])
 	if cfgLen > 64<<10 {
@@ -199,15 +232,19 @@ func DecodeState(r io.Reader) (*Collection, error) {
 		if metaLen > MaxMetadataBytes {
 			return nil, fmt.Errorf("%w: slot %d: metadata length %d", errState, n, metaLen)
 		}
-		var m map[string]any
+		var meta string
 		if metaLen > 0 {
 			raw := make([]byte, metaLen)
 			if err := read(raw, "metadata"); err != nil {
 				return nil, err
 			}
-			if err := json.Unmarshal(raw, &m); err != nil {
-				return nil, fmt.Errorf("%w: slot %d: metadata: %v", errState, n, err)
+			// Written canonical (metadata.go; version 1 by
+			// encoding/json.Marshal of the decoded map, which is too):
+			// checking that it is one JSON object is enough.
+			if raw[0] != '{' || !json.Valid(raw) {
+				return nil, fmt.Errorf("%w: slot %d: metadata is not a JSON object", errState, n)
 			}
+			meta = string(raw)
 		}
 		if id != "" {
 			if _, dup := byID[id]; dup {
@@ -215,11 +252,11 @@ func DecodeState(r io.Reader) (*Collection, error) {
 			}
 			byID[id] = uint32(n)
 			idb += int64(len(id))
-			metab += int64(metaLen)
+			metab += int64(len(meta))
 			for n >= table.nodes() {
 				table.chunks = append(table.chunks, new(slotChunk))
 			}
-			table.chunks[n>>slotChunkBits][n&slotChunkMask].Store(&slot{id: id, meta: m, metaBytes: int64(metaLen)})
+			table.chunks[n>>slotChunkBits][n&slotChunkMask].Store(&slot{id: id, meta: meta})
 		}
 	}
 	g, err := hnsw.Decode(br)
@@ -238,7 +275,27 @@ func DecodeState(r io.Reader) (*Collection, error) {
 			return nil, fmt.Errorf("%w: live record %q points at a deleted node", errState, id)
 		}
 	}
+	live := roaring.New()
+	for _, n := range byID {
+		live.Add(n)
+	}
+	idx := payload.NewSetWithLive(live)
+	if version >= 2 {
+		var l8 [8]byte
+		if err := read(l8[:], "payload index length"); err != nil {
+			return nil, err
+		}
+		n := binary.LittleEndian.Uint64(l8[:])
+		lr := &io.LimitedReader{R: br, N: int64(min(n, 1<<62))}
+		if idx, err = payload.Decode(lr, live); err != nil {
+			return nil, fmt.Errorf("%w: %w", errState, err)
+		}
+		if lr.N != 0 {
+			return nil, fmt.Errorf("%w: payload index section has %d bytes left over", errState, lr.N)
+		}
+	}
 	c := newCollectionWithGraph(cfg, g, applied)
+	c.idx = idx
 	c.byID, c.idBytes, c.metaBytes, c.generation = byID, idb, metab, generation
 	c.slots.Store(table)
 	c.live.Store(int64(len(byID)))

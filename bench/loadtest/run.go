@@ -108,8 +108,12 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer, logger *slog
 	if coll == "" {
 		coll = fmt.Sprintf("loadtest-%x", time.Now().UnixNano())
 	}
-	createBody := fmt.Appendf(nil, `{"name":%q,"dimension":%d,"metric":%q,"hnsw":{"m":%d,"ef_construction":%d}}`,
+	createBody := fmt.Appendf(nil, `{"name":%q,"dimension":%d,"metric":%q,"hnsw":{"m":%d,"ef_construction":%d}`,
 		coll, vecs.Dim(), cfg.Metric, cfg.M, cfg.EfConstruction)
+	if cfg.filterIndexed() {
+		createBody = fmt.Appendf(createBody, `,"indexes":{%q:"integer"}`, BucketField)
+	}
+	createBody = append(createBody, '}')
 	if err := api.doRetry(ctx, http.MethodPost, "/api/v1/collections", createBody, nil); err != nil {
 		var ae *APIError
 		if errors.As(err, &ae) && ae.Status == http.StatusConflict {
@@ -146,7 +150,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer, logger *slog
 		Target: base, Embedded: emb != nil, SameProcess: emb != nil,
 		Workload: WorkloadInfo{
 			Collection: coll, Dim: vecs.Dim(), Metric: cfg.Metric, Preload: cfg.Preload, Mix: cfg.Mix.String(),
-			K: cfg.K, Ef: cfg.Ef, FilterSelectivity: cfg.FilterSelectivity, InsertBatch: cfg.InsertBatch,
+			K: cfg.K, Ef: cfg.Ef, FilterSelectivity: cfg.FilterSelectivity, FilterIndexed: cfg.filterIndexed(), InsertBatch: cfg.InsertBatch,
 			Vectors: vecName, Seed: cfg.Seed, MaxWorkers: cfg.MaxWorkers,
 		},
 		SLO:     SLOResult{P99MS: ms(cfg.SLO.P99), SuccessPct: cfg.SLO.SuccessPct},

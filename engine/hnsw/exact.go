@@ -68,19 +68,40 @@ func (g *Graph) exactSearch(q []float32, k int, allow func(id uint32) bool, stop
 // ascending by distance. Unknown, in-flight, deleted and repeated ids are
 // skipped. q must have length Dim (nil otherwise).
 func (g *Graph) ExactSearchIDs(q []float32, k int, ids []uint32) []Neighbor {
+	out, _ := g.exactSearchIDs(q, k, ids, nil)
+	return out
+}
+
+// ExactSearchIDsUntil is ExactSearchIDs that can be stopped, as
+// ExactSearchUntil.
+func (g *Graph) ExactSearchIDsUntil(q []float32, k int, ids []uint32, stop func() bool) ([]Neighbor, error) {
+	if stop == nil {
+		stop = func() bool { return false }
+	}
+	return g.exactSearchIDs(q, k, ids, stop)
+}
+
+func (g *Graph) exactSearchIDs(q []float32, k int, ids []uint32, stop func() bool) ([]Neighbor, error) {
 	if k <= 0 || len(q) != g.dim {
-		return nil
+		return nil, nil
 	}
 	g.structMu.RLock()
 	defer g.structMu.RUnlock()
 	tab := g.table.Load().chunks
 	n := uint32(min(g.count.Load(), uint64(limitOf(tab))))
 	s := g.getScratch()
+	defer g.putScratch(s)
 	s.vis.reset(int(limitOf(tab)))
 	stamps, epoch := s.vis.stamps, s.vis.epoch
 	res := s.res[:0]
 	lines := (g.dim*4 + 63) / 64
 	for j, id := range ids {
+		if stop != nil && j%StopEvery == StopEvery-1 {
+			if err := g.stopCheck(stop); err != nil {
+				s.res = res
+				return nil, err
+			}
+		}
 		if j+exactPrefetchAhead < len(ids) {
 			if ahead := ids[j+exactPrefetchAhead]; ahead < n {
 				prefetchLines(&tab[ahead>>chunkBits].vecs[int(ahead&chunkMask)*g.dim], lines)
@@ -100,9 +121,7 @@ func (g *Graph) ExactSearchIDs(q []float32, k int, ids []uint32) []Neighbor {
 		res = pushBounded(res, k, d, id)
 	}
 	s.res = res
-	out := drainNeighbors(&s.res)
-	g.putScratch(s)
-	return out
+	return drainNeighbors(&s.res), nil
 }
 
 // pushBounded keeps the k best (smallest dist) items in a max-heap; ties are

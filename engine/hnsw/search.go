@@ -79,15 +79,7 @@ func (g *Graph) search(q []float32, k, ef int, allow func(id uint32) bool, stop 
 	if _, err := g.searchLayer(s, tab, q, cur, curDist, 0, ef, allow, g.deleted.Load() > 0, noID, stop); err != nil {
 		return nil, err
 	}
-	for len(s.res) > k {
-		s.res.pop()
-	}
-	out := make([]Neighbor, len(s.res))
-	for i := len(out) - 1; i >= 0; i-- {
-		it := s.res.pop()
-		out[i] = Neighbor{ID: it.id, Dist: it.dist}
-	}
-	return out, nil
+	return s.best(k), nil
 }
 
 // greedyClosest walks layer level from cur towards q while some neighbour

@@ -54,3 +54,16 @@ func (g *Graph) putScratch(s *scratch) {
 	s.res = s.res[:0]
 	g.pool.Put(s)
 }
+
+// best empties the result heap into its k nearest entries, ascending.
+func (s *scratch) best(k int) []Neighbor {
+	for len(s.res) > k {
+		s.res.pop()
+	}
+	out := make([]Neighbor, len(s.res))
+	for i := len(out) - 1; i >= 0; i-- {
+		it := s.res.pop()
+		out[i] = Neighbor{ID: it.id, Dist: it.dist}
+	}
+	return out
+}

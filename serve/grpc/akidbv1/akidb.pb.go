@@ -99,7 +99,10 @@ type CreateCollectionRequest struct {
 	Metric string      `protobuf:"bytes,3,opt,name=metric,proto3" json:"metric,omitempty"`
 	Hnsw   *HNSWParams `protobuf:"bytes,4,opt,name=hnsw,proto3" json:"hnsw,omitempty"`
 	// tier_policy: "memory" or "memory-s3"; empty: the server's default.
-	TierPolicy    string `protobuf:"bytes,5,opt,name=tier_policy,json=tierPolicy,proto3" json:"tier_policy,omitempty"`
+	TierPolicy string `protobuf:"bytes,5,opt,name=tier_policy,json=tierPolicy,proto3" json:"tier_policy,omitempty"`
+	// indexes declares payload indexes: metadata field (a dot path for a
+	// nested one) -> "keyword", "integer" or "float" (docs/filters.md).
+	Indexes       map[string]string `protobuf:"bytes,6,rep,name=indexes,proto3" json:"indexes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -169,6 +172,263 @@ func (x *CreateCollectionRequest) GetTierPolicy() string {
 	return ""
 }
 
+func (x *CreateCollectionRequest) GetIndexes() map[string]string {
+	if x != nil {
+		return x.Indexes
+	}
+	return nil
+}
+
+// Index describes a payload index on a metadata field.
+type Index struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Field string                 `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	// type: keyword, integer or float.
+	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	// state: building (being filled with the existing records; queries do
+	// not use it yet), ready, or evicted (the collection is not in memory;
+	// the counts below are 0 until it is loaded).
+	State string `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	// values is the number of distinct values indexed.
+	Values int64 `protobuf:"varint,4,opt,name=values,proto3" json:"values,omitempty"`
+	// records counts the records whose field is present.
+	Records int64 `protobuf:"varint,5,opt,name=records,proto3" json:"records,omitempty"`
+	// unindexed counts the records whose value is outside the index's type
+	// (queries read those records).
+	Unindexed     int64 `protobuf:"varint,6,opt,name=unindexed,proto3" json:"unindexed,omitempty"`
+	MemoryBytes   int64 `protobuf:"varint,7,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Index) Reset() {
+	*x = Index{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Index) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Index) ProtoMessage() {}
+
+func (x *Index) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Index.ProtoReflect.Descriptor instead.
+func (*Index) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Index) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *Index) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *Index) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Index) GetValues() int64 {
+	if x != nil {
+		return x.Values
+	}
+	return 0
+}
+
+func (x *Index) GetRecords() int64 {
+	if x != nil {
+		return x.Records
+	}
+	return 0
+}
+
+func (x *Index) GetUnindexed() int64 {
+	if x != nil {
+		return x.Unindexed
+	}
+	return 0
+}
+
+func (x *Index) GetMemoryBytes() int64 {
+	if x != nil {
+		return x.MemoryBytes
+	}
+	return 0
+}
+
+type CreateIndexRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Field      string                 `protobuf:"bytes,2,opt,name=field,proto3" json:"field,omitempty"`
+	// type: keyword, integer or float.
+	Type          string `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateIndexRequest) Reset() {
+	*x = CreateIndexRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateIndexRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateIndexRequest) ProtoMessage() {}
+
+func (x *CreateIndexRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateIndexRequest.ProtoReflect.Descriptor instead.
+func (*CreateIndexRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *CreateIndexRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *CreateIndexRequest) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *CreateIndexRequest) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+type ListIndexesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListIndexesRequest) Reset() {
+	*x = ListIndexesRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListIndexesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListIndexesRequest) ProtoMessage() {}
+
+func (x *ListIndexesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListIndexesRequest.ProtoReflect.Descriptor instead.
+func (*ListIndexesRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ListIndexesRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+type ListIndexesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Indexes       []*Index               `protobuf:"bytes,1,rep,name=indexes,proto3" json:"indexes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListIndexesResponse) Reset() {
+	*x = ListIndexesResponse{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListIndexesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListIndexesResponse) ProtoMessage() {}
+
+func (x *ListIndexesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListIndexesResponse.ProtoReflect.Descriptor instead.
+func (*ListIndexesResponse) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ListIndexesResponse) GetIndexes() []*Index {
+	if x != nil {
+		return x.Indexes
+	}
+	return nil
+}
+
 type UpdateCollectionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -180,7 +440,7 @@ type UpdateCollectionRequest struct {
 
 func (x *UpdateCollectionRequest) Reset() {
 	*x = UpdateCollectionRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[2]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -192,7 +452,7 @@ func (x *UpdateCollectionRequest) String() string {
 func (*UpdateCollectionRequest) ProtoMessage() {}
 
 func (x *UpdateCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[2]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -205,7 +465,7 @@ func (x *UpdateCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCollectionRequest.ProtoReflect.Descriptor instead.
 func (*UpdateCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{2}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *UpdateCollectionRequest) GetName() string {
@@ -220,6 +480,94 @@ func (x *UpdateCollectionRequest) GetTierPolicy() string {
 		return *x.TierPolicy
 	}
 	return ""
+}
+
+type DropIndexRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Field         string                 `protobuf:"bytes,2,opt,name=field,proto3" json:"field,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DropIndexRequest) Reset() {
+	*x = DropIndexRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DropIndexRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DropIndexRequest) ProtoMessage() {}
+
+func (x *DropIndexRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DropIndexRequest.ProtoReflect.Descriptor instead.
+func (*DropIndexRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *DropIndexRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *DropIndexRequest) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+type DropIndexResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DropIndexResponse) Reset() {
+	*x = DropIndexResponse{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DropIndexResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DropIndexResponse) ProtoMessage() {}
+
+func (x *DropIndexResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DropIndexResponse.ProtoReflect.Descriptor instead.
+func (*DropIndexResponse) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{8}
 }
 
 // CollectionStats are a collection's live figures.
@@ -238,7 +586,7 @@ type CollectionStats struct {
 
 func (x *CollectionStats) Reset() {
 	*x = CollectionStats{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[3]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -250,7 +598,7 @@ func (x *CollectionStats) String() string {
 func (*CollectionStats) ProtoMessage() {}
 
 func (x *CollectionStats) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[3]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -263,7 +611,7 @@ func (x *CollectionStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectionStats.ProtoReflect.Descriptor instead.
 func (*CollectionStats) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{3}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CollectionStats) GetCount() int64 {
@@ -309,14 +657,16 @@ type Collection struct {
 	TierPolicy string `protobuf:"bytes,7,opt,name=tier_policy,json=tierPolicy,proto3" json:"tier_policy,omitempty"`
 	// load_state is "resident", "evicting", "evicted", "loading" or
 	// "unavailable"; describing a collection never loads it.
-	LoadState     string `protobuf:"bytes,8,opt,name=load_state,json=loadState,proto3" json:"load_state,omitempty"`
+	LoadState string `protobuf:"bytes,8,opt,name=load_state,json=loadState,proto3" json:"load_state,omitempty"`
+	// indexes are the payload indexes, set with stats.
+	Indexes       []*Index `protobuf:"bytes,9,rep,name=indexes,proto3" json:"indexes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Collection) Reset() {
 	*x = Collection{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[4]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -328,7 +678,7 @@ func (x *Collection) String() string {
 func (*Collection) ProtoMessage() {}
 
 func (x *Collection) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[4]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -341,7 +691,7 @@ func (x *Collection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Collection.ProtoReflect.Descriptor instead.
 func (*Collection) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{4}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Collection) GetName() string {
@@ -400,6 +750,13 @@ func (x *Collection) GetLoadState() string {
 	return ""
 }
 
+func (x *Collection) GetIndexes() []*Index {
+	if x != nil {
+		return x.Indexes
+	}
+	return nil
+}
+
 type ListCollectionsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -408,7 +765,7 @@ type ListCollectionsRequest struct {
 
 func (x *ListCollectionsRequest) Reset() {
 	*x = ListCollectionsRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[5]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -420,7 +777,7 @@ func (x *ListCollectionsRequest) String() string {
 func (*ListCollectionsRequest) ProtoMessage() {}
 
 func (x *ListCollectionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[5]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -433,7 +790,7 @@ func (x *ListCollectionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCollectionsRequest.ProtoReflect.Descriptor instead.
 func (*ListCollectionsRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{5}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{11}
 }
 
 type ListCollectionsResponse struct {
@@ -445,7 +802,7 @@ type ListCollectionsResponse struct {
 
 func (x *ListCollectionsResponse) Reset() {
 	*x = ListCollectionsResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[6]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -457,7 +814,7 @@ func (x *ListCollectionsResponse) String() string {
 func (*ListCollectionsResponse) ProtoMessage() {}
 
 func (x *ListCollectionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[6]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -470,7 +827,7 @@ func (x *ListCollectionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCollectionsResponse.ProtoReflect.Descriptor instead.
 func (*ListCollectionsResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{6}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListCollectionsResponse) GetCollections() []*Collection {
@@ -489,7 +846,7 @@ type GetCollectionRequest struct {
 
 func (x *GetCollectionRequest) Reset() {
 	*x = GetCollectionRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[7]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -501,7 +858,7 @@ func (x *GetCollectionRequest) String() string {
 func (*GetCollectionRequest) ProtoMessage() {}
 
 func (x *GetCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[7]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -514,7 +871,7 @@ func (x *GetCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCollectionRequest.ProtoReflect.Descriptor instead.
 func (*GetCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{7}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetCollectionRequest) GetName() string {
@@ -533,7 +890,7 @@ type DeleteCollectionRequest struct {
 
 func (x *DeleteCollectionRequest) Reset() {
 	*x = DeleteCollectionRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[8]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -545,7 +902,7 @@ func (x *DeleteCollectionRequest) String() string {
 func (*DeleteCollectionRequest) ProtoMessage() {}
 
 func (x *DeleteCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[8]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -558,7 +915,7 @@ func (x *DeleteCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCollectionRequest.ProtoReflect.Descriptor instead.
 func (*DeleteCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{8}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeleteCollectionRequest) GetName() string {
@@ -576,7 +933,7 @@ type DeleteCollectionResponse struct {
 
 func (x *DeleteCollectionResponse) Reset() {
 	*x = DeleteCollectionResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[9]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -588,7 +945,7 @@ func (x *DeleteCollectionResponse) String() string {
 func (*DeleteCollectionResponse) ProtoMessage() {}
 
 func (x *DeleteCollectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[9]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -601,7 +958,7 @@ func (x *DeleteCollectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCollectionResponse.ProtoReflect.Descriptor instead.
 func (*DeleteCollectionResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{9}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{15}
 }
 
 // Vector is one record as sent and returned.
@@ -620,7 +977,7 @@ type Vector struct {
 
 func (x *Vector) Reset() {
 	*x = Vector{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[10]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -632,7 +989,7 @@ func (x *Vector) String() string {
 func (*Vector) ProtoMessage() {}
 
 func (x *Vector) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[10]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -645,7 +1002,7 @@ func (x *Vector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Vector.ProtoReflect.Descriptor instead.
 func (*Vector) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{10}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Vector) GetId() string {
@@ -680,7 +1037,7 @@ type UpsertRequest struct {
 
 func (x *UpsertRequest) Reset() {
 	*x = UpsertRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[11]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -692,7 +1049,7 @@ func (x *UpsertRequest) String() string {
 func (*UpsertRequest) ProtoMessage() {}
 
 func (x *UpsertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[11]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -705,7 +1062,7 @@ func (x *UpsertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertRequest.ProtoReflect.Descriptor instead.
 func (*UpsertRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{11}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *UpsertRequest) GetCollection() string {
@@ -731,7 +1088,7 @@ type UpsertResponse struct {
 
 func (x *UpsertResponse) Reset() {
 	*x = UpsertResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[12]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -743,7 +1100,7 @@ func (x *UpsertResponse) String() string {
 func (*UpsertResponse) ProtoMessage() {}
 
 func (x *UpsertResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[12]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -756,7 +1113,7 @@ func (x *UpsertResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertResponse.ProtoReflect.Descriptor instead.
 func (*UpsertResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{12}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *UpsertResponse) GetUpserted() int64 {
@@ -786,13 +1143,16 @@ type QueryRequest struct {
 	IncludeVector bool `protobuf:"varint,7,opt,name=include_vector,json=includeVector,proto3" json:"include_vector,omitempty"`
 	// include_metadata returns each hit's metadata; default true.
 	IncludeMetadata *bool `protobuf:"varint,8,opt,name=include_metadata,json=includeMetadata,proto3,oneof" json:"include_metadata,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// explain returns the plan of a filtered query with its estimated and
+	// true match counts (counting tests every candidate record).
+	Explain       bool `protobuf:"varint,9,opt,name=explain,proto3" json:"explain,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *QueryRequest) Reset() {
 	*x = QueryRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[13]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -804,7 +1164,7 @@ func (x *QueryRequest) String() string {
 func (*QueryRequest) ProtoMessage() {}
 
 func (x *QueryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[13]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -817,7 +1177,7 @@ func (x *QueryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryRequest.ProtoReflect.Descriptor instead.
 func (*QueryRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{13}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *QueryRequest) GetCollection() string {
@@ -876,6 +1236,13 @@ func (x *QueryRequest) GetIncludeMetadata() bool {
 	return false
 }
 
+func (x *QueryRequest) GetExplain() bool {
+	if x != nil {
+		return x.Explain
+	}
+	return false
+}
+
 // QueryHit is one result.
 type QueryHit struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -889,7 +1256,7 @@ type QueryHit struct {
 
 func (x *QueryHit) Reset() {
 	*x = QueryHit{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[14]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -901,7 +1268,7 @@ func (x *QueryHit) String() string {
 func (*QueryHit) ProtoMessage() {}
 
 func (x *QueryHit) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[14]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -914,7 +1281,7 @@ func (x *QueryHit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryHit.ProtoReflect.Descriptor instead.
 func (*QueryHit) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{14}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *QueryHit) GetId() string {
@@ -949,15 +1316,19 @@ type QueryResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// results, best first.
 	Results []*QueryHit `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
-	// strategy: graph, exact, filtered_graph or filtered_exact.
-	Strategy      string `protobuf:"bytes,2,opt,name=strategy,proto3" json:"strategy,omitempty"`
+	// strategy: graph, exact, filtered_graph, filtered_exact (no payload
+	// index could narrow the filter), index_exact, index_two_hop or
+	// index_graph (docs/filters.md).
+	Strategy string `protobuf:"bytes,2,opt,name=strategy,proto3" json:"strategy,omitempty"`
+	// explain is the plan of a filtered query, when asked for.
+	Explain       *QueryPlan `protobuf:"bytes,3,opt,name=explain,proto3" json:"explain,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *QueryResponse) Reset() {
 	*x = QueryResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[15]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -969,7 +1340,7 @@ func (x *QueryResponse) String() string {
 func (*QueryResponse) ProtoMessage() {}
 
 func (x *QueryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[15]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -982,7 +1353,7 @@ func (x *QueryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResponse.ProtoReflect.Descriptor instead.
 func (*QueryResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{15}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *QueryResponse) GetResults() []*QueryHit {
@@ -999,6 +1370,266 @@ func (x *QueryResponse) GetStrategy() string {
 	return ""
 }
 
+func (x *QueryResponse) GetExplain() *QueryPlan {
+	if x != nil {
+		return x.Explain
+	}
+	return nil
+}
+
+// QueryPlan is how a filtered query was answered (docs/filters.md).
+type QueryPlan struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// strategy is the plan that produced the answer; planned the one first
+	// chosen (they differ when a graph search came up short and the
+	// candidates were scanned), and reason says why.
+	Strategy string `protobuf:"bytes,1,opt,name=strategy,proto3" json:"strategy,omitempty"`
+	Planned  string `protobuf:"bytes,2,opt,name=planned,proto3" json:"planned,omitempty"`
+	Reason   string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// filter in canonical form.
+	Filter          string   `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	IndexedFields   []string `protobuf:"bytes,5,rep,name=indexed_fields,json=indexedFields,proto3" json:"indexed_fields,omitempty"`
+	UnindexedFields []string `protobuf:"bytes,6,rep,name=unindexed_fields,json=unindexedFields,proto3" json:"unindexed_fields,omitempty"`
+	LiveRecords     int64    `protobuf:"varint,7,opt,name=live_records,json=liveRecords,proto3" json:"live_records,omitempty"`
+	// candidates: the records the indexes left to consider.
+	Candidates int64 `protobuf:"varint,8,opt,name=candidates,proto3" json:"candidates,omitempty"`
+	// estimated_matches is the number of matches known before any record
+	// is read; estimate says how it was counted ("bitmaps" is exact,
+	// "bitmaps and a sample of the rest", or "sample" without indexes).
+	// The choice between a scan and a graph search is made on candidates.
+	EstimatedMatches int64  `protobuf:"varint,9,opt,name=estimated_matches,json=estimatedMatches,proto3" json:"estimated_matches,omitempty"`
+	Estimate         string `protobuf:"bytes,10,opt,name=estimate,proto3" json:"estimate,omitempty"`
+	// true_matches counts the matching records exactly.
+	TrueMatches int64     `protobuf:"varint,11,opt,name=true_matches,json=trueMatches,proto3" json:"true_matches,omitempty"`
+	Tree        *PlanNode `protobuf:"bytes,12,opt,name=tree,proto3" json:"tree,omitempty"`
+	// For a graph search over the indexes: entry_density is the share of
+	// matching records around its entry point, which chose between
+	// index_two_hop (sparse) and index_graph (dense); ef the length of its
+	// result list; reseeded that the two-hop search went on from matching
+	// records elsewhere. entry_density is unset for other plans.
+	EntryDensity  *float64 `protobuf:"fixed64,13,opt,name=entry_density,json=entryDensity,proto3,oneof" json:"entry_density,omitempty"`
+	Ef            int32    `protobuf:"varint,14,opt,name=ef,proto3" json:"ef,omitempty"`
+	Reseeded      bool     `protobuf:"varint,15,opt,name=reseeded,proto3" json:"reseeded,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QueryPlan) Reset() {
+	*x = QueryPlan{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueryPlan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueryPlan) ProtoMessage() {}
+
+func (x *QueryPlan) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueryPlan.ProtoReflect.Descriptor instead.
+func (*QueryPlan) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *QueryPlan) GetStrategy() string {
+	if x != nil {
+		return x.Strategy
+	}
+	return ""
+}
+
+func (x *QueryPlan) GetPlanned() string {
+	if x != nil {
+		return x.Planned
+	}
+	return ""
+}
+
+func (x *QueryPlan) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *QueryPlan) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *QueryPlan) GetIndexedFields() []string {
+	if x != nil {
+		return x.IndexedFields
+	}
+	return nil
+}
+
+func (x *QueryPlan) GetUnindexedFields() []string {
+	if x != nil {
+		return x.UnindexedFields
+	}
+	return nil
+}
+
+func (x *QueryPlan) GetLiveRecords() int64 {
+	if x != nil {
+		return x.LiveRecords
+	}
+	return 0
+}
+
+func (x *QueryPlan) GetCandidates() int64 {
+	if x != nil {
+		return x.Candidates
+	}
+	return 0
+}
+
+func (x *QueryPlan) GetEstimatedMatches() int64 {
+	if x != nil {
+		return x.EstimatedMatches
+	}
+	return 0
+}
+
+func (x *QueryPlan) GetEstimate() string {
+	if x != nil {
+		return x.Estimate
+	}
+	return ""
+}
+
+func (x *QueryPlan) GetTrueMatches() int64 {
+	if x != nil {
+		return x.TrueMatches
+	}
+	return 0
+}
+
+func (x *QueryPlan) GetTree() *PlanNode {
+	if x != nil {
+		return x.Tree
+	}
+	return nil
+}
+
+func (x *QueryPlan) GetEntryDensity() float64 {
+	if x != nil && x.EntryDensity != nil {
+		return *x.EntryDensity
+	}
+	return 0
+}
+
+func (x *QueryPlan) GetEf() int32 {
+	if x != nil {
+		return x.Ef
+	}
+	return 0
+}
+
+func (x *QueryPlan) GetReseeded() bool {
+	if x != nil {
+		return x.Reseeded
+	}
+	return false
+}
+
+// PlanNode is one part of a filter as the payload indexes evaluated it.
+type PlanNode struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Filter string                 `protobuf:"bytes,1,opt,name=filter,proto3" json:"filter,omitempty"`
+	// index: the type of the index that answered a field condition, empty
+	// for none and for $and, $or, $not.
+	Index string `protobuf:"bytes,2,opt,name=index,proto3" json:"index,omitempty"`
+	// sure counts records certainly matching, candidates those possibly
+	// matching (sure included).
+	Sure          int64       `protobuf:"varint,3,opt,name=sure,proto3" json:"sure,omitempty"`
+	Candidates    int64       `protobuf:"varint,4,opt,name=candidates,proto3" json:"candidates,omitempty"`
+	Children      []*PlanNode `protobuf:"bytes,5,rep,name=children,proto3" json:"children,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlanNode) Reset() {
+	*x = PlanNode{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanNode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanNode) ProtoMessage() {}
+
+func (x *PlanNode) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanNode.ProtoReflect.Descriptor instead.
+func (*PlanNode) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *PlanNode) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *PlanNode) GetIndex() string {
+	if x != nil {
+		return x.Index
+	}
+	return ""
+}
+
+func (x *PlanNode) GetSure() int64 {
+	if x != nil {
+		return x.Sure
+	}
+	return 0
+}
+
+func (x *PlanNode) GetCandidates() int64 {
+	if x != nil {
+		return x.Candidates
+	}
+	return 0
+}
+
+func (x *PlanNode) GetChildren() []*PlanNode {
+	if x != nil {
+		return x.Children
+	}
+	return nil
+}
+
 type GetRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
@@ -1009,7 +1640,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[16]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1021,7 +1652,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[16]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1034,7 +1665,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{16}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetRequest) GetCollection() string {
@@ -1065,7 +1696,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[17]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1077,7 +1708,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[17]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1090,7 +1721,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{17}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *DeleteRequest) GetCollection() string {
@@ -1124,7 +1755,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[18]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1136,7 +1767,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[18]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1149,7 +1780,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{18}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *DeleteResponse) GetDeleted() int64 {
@@ -1174,7 +1805,7 @@ type ScrollRequest struct {
 
 func (x *ScrollRequest) Reset() {
 	*x = ScrollRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[19]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1186,7 +1817,7 @@ func (x *ScrollRequest) String() string {
 func (*ScrollRequest) ProtoMessage() {}
 
 func (x *ScrollRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[19]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1199,7 +1830,7 @@ func (x *ScrollRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScrollRequest.ProtoReflect.Descriptor instead.
 func (*ScrollRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{19}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ScrollRequest) GetCollection() string {
@@ -1241,7 +1872,7 @@ type ScrollResponse struct {
 
 func (x *ScrollResponse) Reset() {
 	*x = ScrollResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[20]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1253,7 +1884,7 @@ func (x *ScrollResponse) String() string {
 func (*ScrollResponse) ProtoMessage() {}
 
 func (x *ScrollResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[20]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1266,7 +1897,7 @@ func (x *ScrollResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScrollResponse.ProtoReflect.Descriptor instead.
 func (*ScrollResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{20}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ScrollResponse) GetVectors() []*Vector {
@@ -1291,7 +1922,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[21]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1303,7 +1934,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[21]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1316,7 +1947,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{21}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{29}
 }
 
 type GetStatusResponse struct {
@@ -1333,7 +1964,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[22]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1345,7 +1976,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[22]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1358,7 +1989,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{22}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *GetStatusResponse) GetVersion() string {
@@ -1411,7 +2042,7 @@ type IssueTokenRequest struct {
 
 func (x *IssueTokenRequest) Reset() {
 	*x = IssueTokenRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[23]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1423,7 +2054,7 @@ func (x *IssueTokenRequest) String() string {
 func (*IssueTokenRequest) ProtoMessage() {}
 
 func (x *IssueTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[23]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1436,7 +2067,7 @@ func (x *IssueTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueTokenRequest.ProtoReflect.Descriptor instead.
 func (*IssueTokenRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{23}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{31}
 }
 
 type IssueTokenResponse struct {
@@ -1452,7 +2083,7 @@ type IssueTokenResponse struct {
 
 func (x *IssueTokenResponse) Reset() {
 	*x = IssueTokenResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[24]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1464,7 +2095,7 @@ func (x *IssueTokenResponse) String() string {
 func (*IssueTokenResponse) ProtoMessage() {}
 
 func (x *IssueTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[24]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1477,7 +2108,7 @@ func (x *IssueTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueTokenResponse.ProtoReflect.Descriptor instead.
 func (*IssueTokenResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{24}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *IssueTokenResponse) GetToken() string {
@@ -1513,7 +2144,7 @@ type Tenant struct {
 
 func (x *Tenant) Reset() {
 	*x = Tenant{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[25]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1525,7 +2156,7 @@ func (x *Tenant) String() string {
 func (*Tenant) ProtoMessage() {}
 
 func (x *Tenant) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[25]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1538,7 +2169,7 @@ func (x *Tenant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tenant.ProtoReflect.Descriptor instead.
 func (*Tenant) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{25}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Tenant) GetId() string {
@@ -1572,7 +2203,7 @@ type CreateTenantRequest struct {
 
 func (x *CreateTenantRequest) Reset() {
 	*x = CreateTenantRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[26]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1584,7 +2215,7 @@ func (x *CreateTenantRequest) String() string {
 func (*CreateTenantRequest) ProtoMessage() {}
 
 func (x *CreateTenantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[26]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1597,7 +2228,7 @@ func (x *CreateTenantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTenantRequest.ProtoReflect.Descriptor instead.
 func (*CreateTenantRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{26}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CreateTenantRequest) GetName() string {
@@ -1615,7 +2246,7 @@ type ListTenantsRequest struct {
 
 func (x *ListTenantsRequest) Reset() {
 	*x = ListTenantsRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[27]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1627,7 +2258,7 @@ func (x *ListTenantsRequest) String() string {
 func (*ListTenantsRequest) ProtoMessage() {}
 
 func (x *ListTenantsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[27]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1640,7 +2271,7 @@ func (x *ListTenantsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTenantsRequest.ProtoReflect.Descriptor instead.
 func (*ListTenantsRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{27}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{35}
 }
 
 type ListTenantsResponse struct {
@@ -1652,7 +2283,7 @@ type ListTenantsResponse struct {
 
 func (x *ListTenantsResponse) Reset() {
 	*x = ListTenantsResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[28]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1664,7 +2295,7 @@ func (x *ListTenantsResponse) String() string {
 func (*ListTenantsResponse) ProtoMessage() {}
 
 func (x *ListTenantsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[28]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1677,7 +2308,7 @@ func (x *ListTenantsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTenantsResponse.ProtoReflect.Descriptor instead.
 func (*ListTenantsResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{28}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListTenantsResponse) GetTenants() []*Tenant {
@@ -1699,7 +2330,7 @@ type DeleteTenantRequest struct {
 
 func (x *DeleteTenantRequest) Reset() {
 	*x = DeleteTenantRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[29]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1711,7 +2342,7 @@ func (x *DeleteTenantRequest) String() string {
 func (*DeleteTenantRequest) ProtoMessage() {}
 
 func (x *DeleteTenantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[29]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1724,7 +2355,7 @@ func (x *DeleteTenantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTenantRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTenantRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{29}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DeleteTenantRequest) GetId() string {
@@ -1753,7 +2384,7 @@ type DeleteTenantResponse struct {
 
 func (x *DeleteTenantResponse) Reset() {
 	*x = DeleteTenantResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[30]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1765,7 +2396,7 @@ func (x *DeleteTenantResponse) String() string {
 func (*DeleteTenantResponse) ProtoMessage() {}
 
 func (x *DeleteTenantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[30]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1778,7 +2409,7 @@ func (x *DeleteTenantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTenantResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTenantResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{30}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *DeleteTenantResponse) GetId() string {
@@ -1824,7 +2455,7 @@ type APIKey struct {
 
 func (x *APIKey) Reset() {
 	*x = APIKey{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[31]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1836,7 +2467,7 @@ func (x *APIKey) String() string {
 func (*APIKey) ProtoMessage() {}
 
 func (x *APIKey) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[31]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1849,7 +2480,7 @@ func (x *APIKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use APIKey.ProtoReflect.Descriptor instead.
 func (*APIKey) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{31}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *APIKey) GetId() string {
@@ -1924,7 +2555,7 @@ type CreateAPIKeyRequest struct {
 
 func (x *CreateAPIKeyRequest) Reset() {
 	*x = CreateAPIKeyRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[32]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1936,7 +2567,7 @@ func (x *CreateAPIKeyRequest) String() string {
 func (*CreateAPIKeyRequest) ProtoMessage() {}
 
 func (x *CreateAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[32]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1949,7 +2580,7 @@ func (x *CreateAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{32}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *CreateAPIKeyRequest) GetTenant() string {
@@ -1999,7 +2630,7 @@ type CreateAPIKeyResponse struct {
 
 func (x *CreateAPIKeyResponse) Reset() {
 	*x = CreateAPIKeyResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[33]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2011,7 +2642,7 @@ func (x *CreateAPIKeyResponse) String() string {
 func (*CreateAPIKeyResponse) ProtoMessage() {}
 
 func (x *CreateAPIKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[33]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2024,7 +2655,7 @@ func (x *CreateAPIKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAPIKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateAPIKeyResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{33}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *CreateAPIKeyResponse) GetKeyInfo() *APIKey {
@@ -2052,7 +2683,7 @@ type ListAPIKeysRequest struct {
 
 func (x *ListAPIKeysRequest) Reset() {
 	*x = ListAPIKeysRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[34]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2064,7 +2695,7 @@ func (x *ListAPIKeysRequest) String() string {
 func (*ListAPIKeysRequest) ProtoMessage() {}
 
 func (x *ListAPIKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[34]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2077,7 +2708,7 @@ func (x *ListAPIKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAPIKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListAPIKeysRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{34}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListAPIKeysRequest) GetTenant() string {
@@ -2096,7 +2727,7 @@ type ListAPIKeysResponse struct {
 
 func (x *ListAPIKeysResponse) Reset() {
 	*x = ListAPIKeysResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[35]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2108,7 +2739,7 @@ func (x *ListAPIKeysResponse) String() string {
 func (*ListAPIKeysResponse) ProtoMessage() {}
 
 func (x *ListAPIKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[35]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2121,7 +2752,7 @@ func (x *ListAPIKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAPIKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListAPIKeysResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{35}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListAPIKeysResponse) GetKeys() []*APIKey {
@@ -2140,7 +2771,7 @@ type RevokeAPIKeyRequest struct {
 
 func (x *RevokeAPIKeyRequest) Reset() {
 	*x = RevokeAPIKeyRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[36]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2152,7 +2783,7 @@ func (x *RevokeAPIKeyRequest) String() string {
 func (*RevokeAPIKeyRequest) ProtoMessage() {}
 
 func (x *RevokeAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[36]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2165,7 +2796,7 @@ func (x *RevokeAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{36}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *RevokeAPIKeyRequest) GetId() string {
@@ -2187,7 +2818,7 @@ type RotateAPIKeyRequest struct {
 
 func (x *RotateAPIKeyRequest) Reset() {
 	*x = RotateAPIKeyRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[37]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2199,7 +2830,7 @@ func (x *RotateAPIKeyRequest) String() string {
 func (*RotateAPIKeyRequest) ProtoMessage() {}
 
 func (x *RotateAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[37]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2212,7 +2843,7 @@ func (x *RotateAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*RotateAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{37}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *RotateAPIKeyRequest) GetId() string {
@@ -2241,7 +2872,7 @@ type RotateAPIKeyResponse struct {
 
 func (x *RotateAPIKeyResponse) Reset() {
 	*x = RotateAPIKeyResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[38]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2253,7 +2884,7 @@ func (x *RotateAPIKeyResponse) String() string {
 func (*RotateAPIKeyResponse) ProtoMessage() {}
 
 func (x *RotateAPIKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[38]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2266,7 +2897,7 @@ func (x *RotateAPIKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateAPIKeyResponse.ProtoReflect.Descriptor instead.
 func (*RotateAPIKeyResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{38}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *RotateAPIKeyResponse) GetOldKey() *APIKey {
@@ -2302,7 +2933,7 @@ type AuditEvent struct {
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[39]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2314,7 +2945,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[39]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2327,7 +2958,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{39}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *AuditEvent) GetId() int64 {
@@ -2407,7 +3038,7 @@ type ListAuditEventsRequest struct {
 
 func (x *ListAuditEventsRequest) Reset() {
 	*x = ListAuditEventsRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[40]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2419,7 +3050,7 @@ func (x *ListAuditEventsRequest) String() string {
 func (*ListAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[40]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2432,7 +3063,7 @@ func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{40}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ListAuditEventsRequest) GetTenant() string {
@@ -2467,7 +3098,7 @@ type ListAuditEventsResponse struct {
 
 func (x *ListAuditEventsResponse) Reset() {
 	*x = ListAuditEventsResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[41]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2479,7 +3110,7 @@ func (x *ListAuditEventsResponse) String() string {
 func (*ListAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[41]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2492,7 +3123,7 @@ func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{41}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ListAuditEventsResponse) GetEvents() []*AuditEvent {
@@ -2529,7 +3160,7 @@ type QuotaLimits struct {
 
 func (x *QuotaLimits) Reset() {
 	*x = QuotaLimits{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[42]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2541,7 +3172,7 @@ func (x *QuotaLimits) String() string {
 func (*QuotaLimits) ProtoMessage() {}
 
 func (x *QuotaLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[42]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2554,7 +3185,7 @@ func (x *QuotaLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuotaLimits.ProtoReflect.Descriptor instead.
 func (*QuotaLimits) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{42}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *QuotaLimits) GetQpsLimit() float64 {
@@ -2625,7 +3256,7 @@ type EffectiveQuota struct {
 
 func (x *EffectiveQuota) Reset() {
 	*x = EffectiveQuota{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[43]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2637,7 +3268,7 @@ func (x *EffectiveQuota) String() string {
 func (*EffectiveQuota) ProtoMessage() {}
 
 func (x *EffectiveQuota) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[43]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2650,7 +3281,7 @@ func (x *EffectiveQuota) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EffectiveQuota.ProtoReflect.Descriptor instead.
 func (*EffectiveQuota) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{43}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *EffectiveQuota) GetRateLimitEnabled() bool {
@@ -2717,7 +3348,7 @@ type QuotaUsage struct {
 
 func (x *QuotaUsage) Reset() {
 	*x = QuotaUsage{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[44]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2729,7 +3360,7 @@ func (x *QuotaUsage) String() string {
 func (*QuotaUsage) ProtoMessage() {}
 
 func (x *QuotaUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[44]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2742,7 +3373,7 @@ func (x *QuotaUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuotaUsage.ProtoReflect.Descriptor instead.
 func (*QuotaUsage) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{44}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *QuotaUsage) GetCollections() int64 {
@@ -2786,7 +3417,7 @@ type TenantQuota struct {
 
 func (x *TenantQuota) Reset() {
 	*x = TenantQuota{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[45]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2798,7 +3429,7 @@ func (x *TenantQuota) String() string {
 func (*TenantQuota) ProtoMessage() {}
 
 func (x *TenantQuota) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[45]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2811,7 +3442,7 @@ func (x *TenantQuota) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TenantQuota.ProtoReflect.Descriptor instead.
 func (*TenantQuota) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{45}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *TenantQuota) GetTenantId() string {
@@ -2852,7 +3483,7 @@ type GetTenantQuotaRequest struct {
 
 func (x *GetTenantQuotaRequest) Reset() {
 	*x = GetTenantQuotaRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[46]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2864,7 +3495,7 @@ func (x *GetTenantQuotaRequest) String() string {
 func (*GetTenantQuotaRequest) ProtoMessage() {}
 
 func (x *GetTenantQuotaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[46]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2877,7 +3508,7 @@ func (x *GetTenantQuotaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTenantQuotaRequest.ProtoReflect.Descriptor instead.
 func (*GetTenantQuotaRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{46}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *GetTenantQuotaRequest) GetTenant() string {
@@ -2908,7 +3539,7 @@ type SetTenantQuotaRequest struct {
 
 func (x *SetTenantQuotaRequest) Reset() {
 	*x = SetTenantQuotaRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[47]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2920,7 +3551,7 @@ func (x *SetTenantQuotaRequest) String() string {
 func (*SetTenantQuotaRequest) ProtoMessage() {}
 
 func (x *SetTenantQuotaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[47]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2933,7 +3564,7 @@ func (x *SetTenantQuotaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTenantQuotaRequest.ProtoReflect.Descriptor instead.
 func (*SetTenantQuotaRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{47}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *SetTenantQuotaRequest) GetTenant() string {
@@ -3009,7 +3640,7 @@ type KeyRateLimit struct {
 
 func (x *KeyRateLimit) Reset() {
 	*x = KeyRateLimit{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[48]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3021,7 +3652,7 @@ func (x *KeyRateLimit) String() string {
 func (*KeyRateLimit) ProtoMessage() {}
 
 func (x *KeyRateLimit) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[48]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3034,7 +3665,7 @@ func (x *KeyRateLimit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyRateLimit.ProtoReflect.Descriptor instead.
 func (*KeyRateLimit) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{48}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *KeyRateLimit) GetKeyId() string {
@@ -3088,7 +3719,7 @@ type GetKeyRateLimitRequest struct {
 
 func (x *GetKeyRateLimitRequest) Reset() {
 	*x = GetKeyRateLimitRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[49]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3100,7 +3731,7 @@ func (x *GetKeyRateLimitRequest) String() string {
 func (*GetKeyRateLimitRequest) ProtoMessage() {}
 
 func (x *GetKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[49]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3113,7 +3744,7 @@ func (x *GetKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetKeyRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*GetKeyRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{49}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *GetKeyRateLimitRequest) GetId() string {
@@ -3136,7 +3767,7 @@ type SetKeyRateLimitRequest struct {
 
 func (x *SetKeyRateLimitRequest) Reset() {
 	*x = SetKeyRateLimitRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[50]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3148,7 +3779,7 @@ func (x *SetKeyRateLimitRequest) String() string {
 func (*SetKeyRateLimitRequest) ProtoMessage() {}
 
 func (x *SetKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[50]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3161,7 +3792,7 @@ func (x *SetKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetKeyRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*SetKeyRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{50}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *SetKeyRateLimitRequest) GetId() string {
@@ -3194,7 +3825,7 @@ type ClearKeyRateLimitRequest struct {
 
 func (x *ClearKeyRateLimitRequest) Reset() {
 	*x = ClearKeyRateLimitRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[51]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3206,7 +3837,7 @@ func (x *ClearKeyRateLimitRequest) String() string {
 func (*ClearKeyRateLimitRequest) ProtoMessage() {}
 
 func (x *ClearKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[51]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3219,7 +3850,7 @@ func (x *ClearKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearKeyRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*ClearKeyRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{51}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ClearKeyRateLimitRequest) GetId() string {
@@ -3239,7 +3870,7 @@ type ClearKeyRateLimitResponse struct {
 
 func (x *ClearKeyRateLimitResponse) Reset() {
 	*x = ClearKeyRateLimitResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[52]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3251,7 +3882,7 @@ func (x *ClearKeyRateLimitResponse) String() string {
 func (*ClearKeyRateLimitResponse) ProtoMessage() {}
 
 func (x *ClearKeyRateLimitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[52]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3264,7 +3895,7 @@ func (x *ClearKeyRateLimitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearKeyRateLimitResponse.ProtoReflect.Descriptor instead.
 func (*ClearKeyRateLimitResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{52}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *ClearKeyRateLimitResponse) GetKeyId() string {
@@ -3296,7 +3927,7 @@ type RateLimitConfig struct {
 
 func (x *RateLimitConfig) Reset() {
 	*x = RateLimitConfig{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[53]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3308,7 +3939,7 @@ func (x *RateLimitConfig) String() string {
 func (*RateLimitConfig) ProtoMessage() {}
 
 func (x *RateLimitConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[53]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3321,7 +3952,7 @@ func (x *RateLimitConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitConfig.ProtoReflect.Descriptor instead.
 func (*RateLimitConfig) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{53}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *RateLimitConfig) GetEnabled() bool {
@@ -3359,7 +3990,7 @@ type QuotaDefaults struct {
 
 func (x *QuotaDefaults) Reset() {
 	*x = QuotaDefaults{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[54]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3371,7 +4002,7 @@ func (x *QuotaDefaults) String() string {
 func (*QuotaDefaults) ProtoMessage() {}
 
 func (x *QuotaDefaults) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[54]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3384,7 +4015,7 @@ func (x *QuotaDefaults) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuotaDefaults.ProtoReflect.Descriptor instead.
 func (*QuotaDefaults) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{54}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *QuotaDefaults) GetMaxCollections() int64 {
@@ -3433,7 +4064,7 @@ type RequestLimits struct {
 
 func (x *RequestLimits) Reset() {
 	*x = RequestLimits{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[55]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3445,7 +4076,7 @@ func (x *RequestLimits) String() string {
 func (*RequestLimits) ProtoMessage() {}
 
 func (x *RequestLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[55]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3458,7 +4089,7 @@ func (x *RequestLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestLimits.ProtoReflect.Descriptor instead.
 func (*RequestLimits) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{55}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *RequestLimits) GetMaxBatch() int64 {
@@ -3555,7 +4186,7 @@ type ServerSettings struct {
 
 func (x *ServerSettings) Reset() {
 	*x = ServerSettings{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[56]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3567,7 +4198,7 @@ func (x *ServerSettings) String() string {
 func (*ServerSettings) ProtoMessage() {}
 
 func (x *ServerSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[56]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3580,7 +4211,7 @@ func (x *ServerSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerSettings.ProtoReflect.Descriptor instead.
 func (*ServerSettings) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{56}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *ServerSettings) GetVersion() string {
@@ -3715,7 +4346,7 @@ type RuntimeConfig struct {
 
 func (x *RuntimeConfig) Reset() {
 	*x = RuntimeConfig{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[57]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3727,7 +4358,7 @@ func (x *RuntimeConfig) String() string {
 func (*RuntimeConfig) ProtoMessage() {}
 
 func (x *RuntimeConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[57]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3740,7 +4371,7 @@ func (x *RuntimeConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeConfig.ProtoReflect.Descriptor instead.
 func (*RuntimeConfig) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{57}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *RuntimeConfig) GetRateLimiting() *RateLimitConfig {
@@ -3772,7 +4403,7 @@ type GetRuntimeConfigRequest struct {
 
 func (x *GetRuntimeConfigRequest) Reset() {
 	*x = GetRuntimeConfigRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[58]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3784,7 +4415,7 @@ func (x *GetRuntimeConfigRequest) String() string {
 func (*GetRuntimeConfigRequest) ProtoMessage() {}
 
 func (x *GetRuntimeConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[58]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3797,7 +4428,7 @@ func (x *GetRuntimeConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRuntimeConfigRequest.ProtoReflect.Descriptor instead.
 func (*GetRuntimeConfigRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{58}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{66}
 }
 
 // SetRateLimitConfigRequest changes the fields it sets.
@@ -3814,7 +4445,7 @@ type SetRateLimitConfigRequest struct {
 
 func (x *SetRateLimitConfigRequest) Reset() {
 	*x = SetRateLimitConfigRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[59]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3826,7 +4457,7 @@ func (x *SetRateLimitConfigRequest) String() string {
 func (*SetRateLimitConfigRequest) ProtoMessage() {}
 
 func (x *SetRateLimitConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[59]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3839,7 +4470,7 @@ func (x *SetRateLimitConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetRateLimitConfigRequest.ProtoReflect.Descriptor instead.
 func (*SetRateLimitConfigRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{59}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *SetRateLimitConfigRequest) GetEnabled() bool {
@@ -3872,7 +4503,7 @@ type CheckpointCollectionRequest struct {
 
 func (x *CheckpointCollectionRequest) Reset() {
 	*x = CheckpointCollectionRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[60]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3884,7 +4515,7 @@ func (x *CheckpointCollectionRequest) String() string {
 func (*CheckpointCollectionRequest) ProtoMessage() {}
 
 func (x *CheckpointCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[60]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3897,7 +4528,7 @@ func (x *CheckpointCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointCollectionRequest.ProtoReflect.Descriptor instead.
 func (*CheckpointCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{60}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *CheckpointCollectionRequest) GetName() string {
@@ -3919,7 +4550,7 @@ type CheckpointCollectionResponse struct {
 
 func (x *CheckpointCollectionResponse) Reset() {
 	*x = CheckpointCollectionResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[61]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3931,7 +4562,7 @@ func (x *CheckpointCollectionResponse) String() string {
 func (*CheckpointCollectionResponse) ProtoMessage() {}
 
 func (x *CheckpointCollectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[61]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3944,7 +4575,7 @@ func (x *CheckpointCollectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointCollectionResponse.ProtoReflect.Descriptor instead.
 func (*CheckpointCollectionResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{61}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *CheckpointCollectionResponse) GetCollection() string {
@@ -3984,7 +4615,7 @@ type LoadCollectionRequest struct {
 
 func (x *LoadCollectionRequest) Reset() {
 	*x = LoadCollectionRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[62]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3996,7 +4627,7 @@ func (x *LoadCollectionRequest) String() string {
 func (*LoadCollectionRequest) ProtoMessage() {}
 
 func (x *LoadCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[62]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4009,7 +4640,7 @@ func (x *LoadCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadCollectionRequest.ProtoReflect.Descriptor instead.
 func (*LoadCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{62}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *LoadCollectionRequest) GetName() string {
@@ -4028,7 +4659,7 @@ type EvictCollectionRequest struct {
 
 func (x *EvictCollectionRequest) Reset() {
 	*x = EvictCollectionRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[63]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4040,7 +4671,7 @@ func (x *EvictCollectionRequest) String() string {
 func (*EvictCollectionRequest) ProtoMessage() {}
 
 func (x *EvictCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[63]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4053,7 +4684,7 @@ func (x *EvictCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvictCollectionRequest.ProtoReflect.Descriptor instead.
 func (*EvictCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{63}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *EvictCollectionRequest) GetName() string {
@@ -4082,7 +4713,7 @@ type CollectionResidency struct {
 
 func (x *CollectionResidency) Reset() {
 	*x = CollectionResidency{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[64]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4094,7 +4725,7 @@ func (x *CollectionResidency) String() string {
 func (*CollectionResidency) ProtoMessage() {}
 
 func (x *CollectionResidency) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[64]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4107,7 +4738,7 @@ func (x *CollectionResidency) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectionResidency.ProtoReflect.Descriptor instead.
 func (*CollectionResidency) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{64}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *CollectionResidency) GetCollection() string {
@@ -4181,7 +4812,7 @@ type GetStorageStatusRequest struct {
 
 func (x *GetStorageStatusRequest) Reset() {
 	*x = GetStorageStatusRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[65]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4193,7 +4824,7 @@ func (x *GetStorageStatusRequest) String() string {
 func (*GetStorageStatusRequest) ProtoMessage() {}
 
 func (x *GetStorageStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[65]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4206,7 +4837,7 @@ func (x *GetStorageStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStorageStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStorageStatusRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{65}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{73}
 }
 
 // StorageStatus mirrors the JSON of GET /admin/storage/status.
@@ -4224,7 +4855,7 @@ type StorageStatus struct {
 
 func (x *StorageStatus) Reset() {
 	*x = StorageStatus{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[66]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4236,7 +4867,7 @@ func (x *StorageStatus) String() string {
 func (*StorageStatus) ProtoMessage() {}
 
 func (x *StorageStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[66]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4249,7 +4880,7 @@ func (x *StorageStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageStatus.ProtoReflect.Descriptor instead.
 func (*StorageStatus) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{66}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *StorageStatus) GetEnabled() bool {
@@ -4305,7 +4936,7 @@ type MemoryStatus struct {
 
 func (x *MemoryStatus) Reset() {
 	*x = MemoryStatus{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[67]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4317,7 +4948,7 @@ func (x *MemoryStatus) String() string {
 func (*MemoryStatus) ProtoMessage() {}
 
 func (x *MemoryStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[67]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4330,7 +4961,7 @@ func (x *MemoryStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemoryStatus.ProtoReflect.Descriptor instead.
 func (*MemoryStatus) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{67}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{75}
 }
 
 func (x *MemoryStatus) GetBudgetBytes() int64 {
@@ -4393,7 +5024,7 @@ type StoreStatus struct {
 
 func (x *StoreStatus) Reset() {
 	*x = StoreStatus{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[68]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4405,7 +5036,7 @@ func (x *StoreStatus) String() string {
 func (*StoreStatus) ProtoMessage() {}
 
 func (x *StoreStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[68]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4418,7 +5049,7 @@ func (x *StoreStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreStatus.ProtoReflect.Descriptor instead.
 func (*StoreStatus) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{68}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *StoreStatus) GetName() string {
@@ -4465,7 +5096,7 @@ type CircuitBreakerStatus struct {
 
 func (x *CircuitBreakerStatus) Reset() {
 	*x = CircuitBreakerStatus{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[69]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4477,7 +5108,7 @@ func (x *CircuitBreakerStatus) String() string {
 func (*CircuitBreakerStatus) ProtoMessage() {}
 
 func (x *CircuitBreakerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[69]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4490,7 +5121,7 @@ func (x *CircuitBreakerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CircuitBreakerStatus.ProtoReflect.Descriptor instead.
 func (*CircuitBreakerStatus) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{69}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *CircuitBreakerStatus) GetState() string {
@@ -4601,7 +5232,7 @@ type DLQCounts struct {
 
 func (x *DLQCounts) Reset() {
 	*x = DLQCounts{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[70]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4613,7 +5244,7 @@ func (x *DLQCounts) String() string {
 func (*DLQCounts) ProtoMessage() {}
 
 func (x *DLQCounts) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[70]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4626,7 +5257,7 @@ func (x *DLQCounts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DLQCounts.ProtoReflect.Descriptor instead.
 func (*DLQCounts) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{70}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *DLQCounts) GetPending() int64 {
@@ -4685,7 +5316,7 @@ type CollectionStorage struct {
 
 func (x *CollectionStorage) Reset() {
 	*x = CollectionStorage{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[71]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4697,7 +5328,7 @@ func (x *CollectionStorage) String() string {
 func (*CollectionStorage) ProtoMessage() {}
 
 func (x *CollectionStorage) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[71]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4710,7 +5341,7 @@ func (x *CollectionStorage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectionStorage.ProtoReflect.Descriptor instead.
 func (*CollectionStorage) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{71}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *CollectionStorage) GetTenantId() string {
@@ -4942,7 +5573,7 @@ type ShippedSnapshot struct {
 
 func (x *ShippedSnapshot) Reset() {
 	*x = ShippedSnapshot{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[72]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4954,7 +5585,7 @@ func (x *ShippedSnapshot) String() string {
 func (*ShippedSnapshot) ProtoMessage() {}
 
 func (x *ShippedSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[72]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4967,7 +5598,7 @@ func (x *ShippedSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShippedSnapshot.ProtoReflect.Descriptor instead.
 func (*ShippedSnapshot) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{72}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *ShippedSnapshot) GetSeq() uint64 {
@@ -5011,7 +5642,7 @@ type ListDLQRequest struct {
 
 func (x *ListDLQRequest) Reset() {
 	*x = ListDLQRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[73]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5023,7 +5654,7 @@ func (x *ListDLQRequest) String() string {
 func (*ListDLQRequest) ProtoMessage() {}
 
 func (x *ListDLQRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[73]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5036,7 +5667,7 @@ func (x *ListDLQRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDLQRequest.ProtoReflect.Descriptor instead.
 func (*ListDLQRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{73}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *ListDLQRequest) GetStatus() string {
@@ -5087,7 +5718,7 @@ type DLQEntry struct {
 
 func (x *DLQEntry) Reset() {
 	*x = DLQEntry{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[74]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5099,7 +5730,7 @@ func (x *DLQEntry) String() string {
 func (*DLQEntry) ProtoMessage() {}
 
 func (x *DLQEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[74]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5112,7 +5743,7 @@ func (x *DLQEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DLQEntry.ProtoReflect.Descriptor instead.
 func (*DLQEntry) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{74}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *DLQEntry) GetId() int64 {
@@ -5244,7 +5875,7 @@ type ListDLQResponse struct {
 
 func (x *ListDLQResponse) Reset() {
 	*x = ListDLQResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[75]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5256,7 +5887,7 @@ func (x *ListDLQResponse) String() string {
 func (*ListDLQResponse) ProtoMessage() {}
 
 func (x *ListDLQResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[75]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5269,7 +5900,7 @@ func (x *ListDLQResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDLQResponse.ProtoReflect.Descriptor instead.
 func (*ListDLQResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{75}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *ListDLQResponse) GetEntries() []*DLQEntry {
@@ -5294,7 +5925,7 @@ type RetryDLQRequest struct {
 
 func (x *RetryDLQRequest) Reset() {
 	*x = RetryDLQRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[76]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5306,7 +5937,7 @@ func (x *RetryDLQRequest) String() string {
 func (*RetryDLQRequest) ProtoMessage() {}
 
 func (x *RetryDLQRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[76]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5319,7 +5950,7 @@ func (x *RetryDLQRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryDLQRequest.ProtoReflect.Descriptor instead.
 func (*RetryDLQRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{76}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{84}
 }
 
 type RetryDLQEntryRequest struct {
@@ -5331,7 +5962,7 @@ type RetryDLQEntryRequest struct {
 
 func (x *RetryDLQEntryRequest) Reset() {
 	*x = RetryDLQEntryRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[77]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5343,7 +5974,7 @@ func (x *RetryDLQEntryRequest) String() string {
 func (*RetryDLQEntryRequest) ProtoMessage() {}
 
 func (x *RetryDLQEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[77]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5356,7 +5987,7 @@ func (x *RetryDLQEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryDLQEntryRequest.ProtoReflect.Descriptor instead.
 func (*RetryDLQEntryRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{77}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *RetryDLQEntryRequest) GetId() int64 {
@@ -5380,7 +6011,7 @@ type DLQRetryResult struct {
 
 func (x *DLQRetryResult) Reset() {
 	*x = DLQRetryResult{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[78]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5392,7 +6023,7 @@ func (x *DLQRetryResult) String() string {
 func (*DLQRetryResult) ProtoMessage() {}
 
 func (x *DLQRetryResult) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[78]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5405,7 +6036,7 @@ func (x *DLQRetryResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DLQRetryResult.ProtoReflect.Descriptor instead.
 func (*DLQRetryResult) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{78}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{86}
 }
 
 func (x *DLQRetryResult) GetAttempted() int32 {
@@ -5459,7 +6090,7 @@ type DiscardDLQEntryRequest struct {
 
 func (x *DiscardDLQEntryRequest) Reset() {
 	*x = DiscardDLQEntryRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[79]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5471,7 +6102,7 @@ func (x *DiscardDLQEntryRequest) String() string {
 func (*DiscardDLQEntryRequest) ProtoMessage() {}
 
 func (x *DiscardDLQEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[79]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5484,7 +6115,7 @@ func (x *DiscardDLQEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscardDLQEntryRequest.ProtoReflect.Descriptor instead.
 func (*DiscardDLQEntryRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{79}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *DiscardDLQEntryRequest) GetId() int64 {
@@ -5504,7 +6135,7 @@ type DiscardDLQEntryResponse struct {
 
 func (x *DiscardDLQEntryResponse) Reset() {
 	*x = DiscardDLQEntryResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[80]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5516,7 +6147,7 @@ func (x *DiscardDLQEntryResponse) String() string {
 func (*DiscardDLQEntryResponse) ProtoMessage() {}
 
 func (x *DiscardDLQEntryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[80]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5529,7 +6160,7 @@ func (x *DiscardDLQEntryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscardDLQEntryResponse.ProtoReflect.Descriptor instead.
 func (*DiscardDLQEntryResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{80}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *DiscardDLQEntryResponse) GetId() int64 {
@@ -5554,7 +6185,7 @@ type ResetCircuitBreakerRequest struct {
 
 func (x *ResetCircuitBreakerRequest) Reset() {
 	*x = ResetCircuitBreakerRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[81]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5566,7 +6197,7 @@ func (x *ResetCircuitBreakerRequest) String() string {
 func (*ResetCircuitBreakerRequest) ProtoMessage() {}
 
 func (x *ResetCircuitBreakerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[81]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5579,7 +6210,7 @@ func (x *ResetCircuitBreakerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetCircuitBreakerRequest.ProtoReflect.Descriptor instead.
 func (*ResetCircuitBreakerRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{81}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{89}
 }
 
 type ResetCircuitBreakerResponse struct {
@@ -5591,7 +6222,7 @@ type ResetCircuitBreakerResponse struct {
 
 func (x *ResetCircuitBreakerResponse) Reset() {
 	*x = ResetCircuitBreakerResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[82]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5603,7 +6234,7 @@ func (x *ResetCircuitBreakerResponse) String() string {
 func (*ResetCircuitBreakerResponse) ProtoMessage() {}
 
 func (x *ResetCircuitBreakerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[82]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5616,7 +6247,7 @@ func (x *ResetCircuitBreakerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetCircuitBreakerResponse.ProtoReflect.Descriptor instead.
 func (*ResetCircuitBreakerResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{82}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *ResetCircuitBreakerResponse) GetCircuitBreaker() *CircuitBreakerStatus {
@@ -5634,25 +6265,55 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\n" +
 	"HNSWParams\x12\f\n" +
 	"\x01m\x18\x01 \x01(\x05R\x01m\x12'\n" +
-	"\x0fef_construction\x18\x02 \x01(\x05R\x0eefConstruction\"\xae\x01\n" +
+	"\x0fef_construction\x18\x02 \x01(\x05R\x0eefConstruction\"\xb4\x02\n" +
 	"\x17CreateCollectionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tdimension\x18\x02 \x01(\x05R\tdimension\x12\x16\n" +
 	"\x06metric\x18\x03 \x01(\tR\x06metric\x12(\n" +
 	"\x04hnsw\x18\x04 \x01(\v2\x14.akidb.v1.HNSWParamsR\x04hnsw\x12\x1f\n" +
 	"\vtier_policy\x18\x05 \x01(\tR\n" +
-	"tierPolicy\"c\n" +
+	"tierPolicy\x12H\n" +
+	"\aindexes\x18\x06 \x03(\v2..akidb.v1.CreateCollectionRequest.IndexesEntryR\aindexes\x1a:\n" +
+	"\fIndexesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xba\x01\n" +
+	"\x05Index\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x14\n" +
+	"\x05state\x18\x03 \x01(\tR\x05state\x12\x16\n" +
+	"\x06values\x18\x04 \x01(\x03R\x06values\x12\x18\n" +
+	"\arecords\x18\x05 \x01(\x03R\arecords\x12\x1c\n" +
+	"\tunindexed\x18\x06 \x01(\x03R\tunindexed\x12!\n" +
+	"\fmemory_bytes\x18\a \x01(\x03R\vmemoryBytes\"^\n" +
+	"\x12CreateIndexRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12\x14\n" +
+	"\x05field\x18\x02 \x01(\tR\x05field\x12\x12\n" +
+	"\x04type\x18\x03 \x01(\tR\x04type\"4\n" +
+	"\x12ListIndexesRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\"@\n" +
+	"\x13ListIndexesResponse\x12)\n" +
+	"\aindexes\x18\x01 \x03(\v2\x0f.akidb.v1.IndexR\aindexes\"c\n" +
 	"\x17UpdateCollectionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12$\n" +
 	"\vtier_policy\x18\x02 \x01(\tH\x00R\n" +
 	"tierPolicy\x88\x01\x01B\x0e\n" +
-	"\f_tier_policy\"\x83\x01\n" +
+	"\f_tier_policy\"H\n" +
+	"\x10DropIndexRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12\x14\n" +
+	"\x05field\x18\x02 \x01(\tR\x05field\"\x13\n" +
+	"\x11DropIndexResponse\"\x83\x01\n" +
 	"\x0fCollectionStats\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\x03R\x05count\x12\x18\n" +
 	"\adeleted\x18\x02 \x01(\x03R\adeleted\x12!\n" +
 	"\fmemory_bytes\x18\x03 \x01(\x03R\vmemoryBytes\x12\x1d\n" +
 	"\n" +
-	"disk_bytes\x18\x04 \x01(\x03R\tdiskBytes\"\xac\x02\n" +
+	"disk_bytes\x18\x04 \x01(\x03R\tdiskBytes\"\xd7\x02\n" +
 	"\n" +
 	"Collection\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
@@ -5665,7 +6326,8 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\vtier_policy\x18\a \x01(\tR\n" +
 	"tierPolicy\x12\x1d\n" +
 	"\n" +
-	"load_state\x18\b \x01(\tR\tloadState\"\x18\n" +
+	"load_state\x18\b \x01(\tR\tloadState\x12)\n" +
+	"\aindexes\x18\t \x03(\v2\x0f.akidb.v1.IndexR\aindexes\"\x18\n" +
 	"\x16ListCollectionsRequest\"Q\n" +
 	"\x17ListCollectionsResponse\x126\n" +
 	"\vcollections\x18\x01 \x03(\v2\x14.akidb.v1.CollectionR\vcollections\"*\n" +
@@ -5684,7 +6346,7 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"collection\x12*\n" +
 	"\avectors\x18\x02 \x03(\v2\x10.akidb.v1.VectorR\avectors\",\n" +
 	"\x0eUpsertResponse\x12\x1a\n" +
-	"\bupserted\x18\x01 \x01(\x03R\bupserted\"\x87\x02\n" +
+	"\bupserted\x18\x01 \x01(\x03R\bupserted\"\xa1\x02\n" +
 	"\fQueryRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -5696,16 +6358,46 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"filterJson\x12\x14\n" +
 	"\x05exact\x18\x06 \x01(\bR\x05exact\x12%\n" +
 	"\x0einclude_vector\x18\a \x01(\bR\rincludeVector\x12.\n" +
-	"\x10include_metadata\x18\b \x01(\bH\x00R\x0fincludeMetadata\x88\x01\x01B\x13\n" +
+	"\x10include_metadata\x18\b \x01(\bH\x00R\x0fincludeMetadata\x88\x01\x01\x12\x18\n" +
+	"\aexplain\x18\t \x01(\bR\aexplainB\x13\n" +
 	"\x11_include_metadata\"}\n" +
 	"\bQueryHit\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x02R\x05score\x123\n" +
 	"\bmetadata\x18\x03 \x01(\v2\x17.google.protobuf.StructR\bmetadata\x12\x16\n" +
-	"\x06vector\x18\x04 \x03(\x02R\x06vector\"Y\n" +
+	"\x06vector\x18\x04 \x03(\x02R\x06vector\"\x88\x01\n" +
 	"\rQueryResponse\x12,\n" +
 	"\aresults\x18\x01 \x03(\v2\x12.akidb.v1.QueryHitR\aresults\x12\x1a\n" +
-	"\bstrategy\x18\x02 \x01(\tR\bstrategy\"<\n" +
+	"\bstrategy\x18\x02 \x01(\tR\bstrategy\x12-\n" +
+	"\aexplain\x18\x03 \x01(\v2\x13.akidb.v1.QueryPlanR\aexplain\"\x82\x04\n" +
+	"\tQueryPlan\x12\x1a\n" +
+	"\bstrategy\x18\x01 \x01(\tR\bstrategy\x12\x18\n" +
+	"\aplanned\x18\x02 \x01(\tR\aplanned\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x16\n" +
+	"\x06filter\x18\x04 \x01(\tR\x06filter\x12%\n" +
+	"\x0eindexed_fields\x18\x05 \x03(\tR\rindexedFields\x12)\n" +
+	"\x10unindexed_fields\x18\x06 \x03(\tR\x0funindexedFields\x12!\n" +
+	"\flive_records\x18\a \x01(\x03R\vliveRecords\x12\x1e\n" +
+	"\n" +
+	"candidates\x18\b \x01(\x03R\n" +
+	"candidates\x12+\n" +
+	"\x11estimated_matches\x18\t \x01(\x03R\x10estimatedMatches\x12\x1a\n" +
+	"\bestimate\x18\n" +
+	" \x01(\tR\bestimate\x12!\n" +
+	"\ftrue_matches\x18\v \x01(\x03R\vtrueMatches\x12&\n" +
+	"\x04tree\x18\f \x01(\v2\x12.akidb.v1.PlanNodeR\x04tree\x12(\n" +
+	"\rentry_density\x18\r \x01(\x01H\x00R\fentryDensity\x88\x01\x01\x12\x0e\n" +
+	"\x02ef\x18\x0e \x01(\x05R\x02ef\x12\x1a\n" +
+	"\breseeded\x18\x0f \x01(\bR\breseededB\x10\n" +
+	"\x0e_entry_density\"\x9c\x01\n" +
+	"\bPlanNode\x12\x16\n" +
+	"\x06filter\x18\x01 \x01(\tR\x06filter\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\tR\x05index\x12\x12\n" +
+	"\x04sure\x18\x03 \x01(\x03R\x04sure\x12\x1e\n" +
+	"\n" +
+	"candidates\x18\x04 \x01(\x03R\n" +
+	"candidates\x12.\n" +
+	"\bchildren\x18\x05 \x03(\v2\x12.akidb.v1.PlanNodeR\bchildren\"<\n" +
 	"\n" +
 	"GetRequest\x12\x1e\n" +
 	"\n" +
@@ -6133,7 +6825,7 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\tdiscarded\x18\x02 \x01(\bR\tdiscarded\"\x1c\n" +
 	"\x1aResetCircuitBreakerRequest\"f\n" +
 	"\x1bResetCircuitBreakerResponse\x12G\n" +
-	"\x0fcircuit_breaker\x18\x01 \x01(\v2\x1e.akidb.v1.CircuitBreakerStatusR\x0ecircuitBreaker2\xc7\x05\n" +
+	"\x0fcircuit_breaker\x18\x01 \x01(\v2\x1e.akidb.v1.CircuitBreakerStatusR\x0ecircuitBreaker2\x97\a\n" +
 	"\x11CollectionService\x12K\n" +
 	"\x10CreateCollection\x12!.akidb.v1.CreateCollectionRequest\x1a\x14.akidb.v1.Collection\x12V\n" +
 	"\x0fListCollections\x12 .akidb.v1.ListCollectionsRequest\x1a!.akidb.v1.ListCollectionsResponse\x12E\n" +
@@ -6143,7 +6835,10 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\x05Query\x12\x16.akidb.v1.QueryRequest\x1a\x17.akidb.v1.QueryResponse\x12-\n" +
 	"\x03Get\x12\x14.akidb.v1.GetRequest\x1a\x10.akidb.v1.Vector\x12;\n" +
 	"\x06Delete\x12\x17.akidb.v1.DeleteRequest\x1a\x18.akidb.v1.DeleteResponse\x12;\n" +
-	"\x06Scroll\x12\x17.akidb.v1.ScrollRequest\x1a\x18.akidb.v1.ScrollResponse\x12K\n" +
+	"\x06Scroll\x12\x17.akidb.v1.ScrollRequest\x1a\x18.akidb.v1.ScrollResponse\x12<\n" +
+	"\vCreateIndex\x12\x1c.akidb.v1.CreateIndexRequest\x1a\x0f.akidb.v1.Index\x12J\n" +
+	"\vListIndexes\x12\x1c.akidb.v1.ListIndexesRequest\x1a\x1d.akidb.v1.ListIndexesResponse\x12D\n" +
+	"\tDropIndex\x12\x1a.akidb.v1.DropIndexRequest\x1a\x1b.akidb.v1.DropIndexResponse\x12K\n" +
 	"\x10UpdateCollection\x12!.akidb.v1.UpdateCollectionRequest\x1a\x14.akidb.v1.Collection2\x96\x10\n" +
 	"\x11ManagementService\x12D\n" +
 	"\tGetStatus\x12\x1a.akidb.v1.GetStatusRequest\x1a\x1b.akidb.v1.GetStatusResponse\x12G\n" +
@@ -6186,225 +6881,246 @@ func file_akidb_v1_akidb_proto_rawDescGZIP() []byte {
 	return file_akidb_v1_akidb_proto_rawDescData
 }
 
-var file_akidb_v1_akidb_proto_msgTypes = make([]protoimpl.MessageInfo, 83)
+var file_akidb_v1_akidb_proto_msgTypes = make([]protoimpl.MessageInfo, 92)
 var file_akidb_v1_akidb_proto_goTypes = []any{
 	(*HNSWParams)(nil),                   // 0: akidb.v1.HNSWParams
 	(*CreateCollectionRequest)(nil),      // 1: akidb.v1.CreateCollectionRequest
-	(*UpdateCollectionRequest)(nil),      // 2: akidb.v1.UpdateCollectionRequest
-	(*CollectionStats)(nil),              // 3: akidb.v1.CollectionStats
-	(*Collection)(nil),                   // 4: akidb.v1.Collection
-	(*ListCollectionsRequest)(nil),       // 5: akidb.v1.ListCollectionsRequest
-	(*ListCollectionsResponse)(nil),      // 6: akidb.v1.ListCollectionsResponse
-	(*GetCollectionRequest)(nil),         // 7: akidb.v1.GetCollectionRequest
-	(*DeleteCollectionRequest)(nil),      // 8: akidb.v1.DeleteCollectionRequest
-	(*DeleteCollectionResponse)(nil),     // 9: akidb.v1.DeleteCollectionResponse
-	(*Vector)(nil),                       // 10: akidb.v1.Vector
-	(*UpsertRequest)(nil),                // 11: akidb.v1.UpsertRequest
-	(*UpsertResponse)(nil),               // 12: akidb.v1.UpsertResponse
-	(*QueryRequest)(nil),                 // 13: akidb.v1.QueryRequest
-	(*QueryHit)(nil),                     // 14: akidb.v1.QueryHit
-	(*QueryResponse)(nil),                // 15: akidb.v1.QueryResponse
-	(*GetRequest)(nil),                   // 16: akidb.v1.GetRequest
-	(*DeleteRequest)(nil),                // 17: akidb.v1.DeleteRequest
-	(*DeleteResponse)(nil),               // 18: akidb.v1.DeleteResponse
-	(*ScrollRequest)(nil),                // 19: akidb.v1.ScrollRequest
-	(*ScrollResponse)(nil),               // 20: akidb.v1.ScrollResponse
-	(*GetStatusRequest)(nil),             // 21: akidb.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),            // 22: akidb.v1.GetStatusResponse
-	(*IssueTokenRequest)(nil),            // 23: akidb.v1.IssueTokenRequest
-	(*IssueTokenResponse)(nil),           // 24: akidb.v1.IssueTokenResponse
-	(*Tenant)(nil),                       // 25: akidb.v1.Tenant
-	(*CreateTenantRequest)(nil),          // 26: akidb.v1.CreateTenantRequest
-	(*ListTenantsRequest)(nil),           // 27: akidb.v1.ListTenantsRequest
-	(*ListTenantsResponse)(nil),          // 28: akidb.v1.ListTenantsResponse
-	(*DeleteTenantRequest)(nil),          // 29: akidb.v1.DeleteTenantRequest
-	(*DeleteTenantResponse)(nil),         // 30: akidb.v1.DeleteTenantResponse
-	(*APIKey)(nil),                       // 31: akidb.v1.APIKey
-	(*CreateAPIKeyRequest)(nil),          // 32: akidb.v1.CreateAPIKeyRequest
-	(*CreateAPIKeyResponse)(nil),         // 33: akidb.v1.CreateAPIKeyResponse
-	(*ListAPIKeysRequest)(nil),           // 34: akidb.v1.ListAPIKeysRequest
-	(*ListAPIKeysResponse)(nil),          // 35: akidb.v1.ListAPIKeysResponse
-	(*RevokeAPIKeyRequest)(nil),          // 36: akidb.v1.RevokeAPIKeyRequest
-	(*RotateAPIKeyRequest)(nil),          // 37: akidb.v1.RotateAPIKeyRequest
-	(*RotateAPIKeyResponse)(nil),         // 38: akidb.v1.RotateAPIKeyResponse
-	(*AuditEvent)(nil),                   // 39: akidb.v1.AuditEvent
-	(*ListAuditEventsRequest)(nil),       // 40: akidb.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil),      // 41: akidb.v1.ListAuditEventsResponse
-	(*QuotaLimits)(nil),                  // 42: akidb.v1.QuotaLimits
-	(*EffectiveQuota)(nil),               // 43: akidb.v1.EffectiveQuota
-	(*QuotaUsage)(nil),                   // 44: akidb.v1.QuotaUsage
-	(*TenantQuota)(nil),                  // 45: akidb.v1.TenantQuota
-	(*GetTenantQuotaRequest)(nil),        // 46: akidb.v1.GetTenantQuotaRequest
-	(*SetTenantQuotaRequest)(nil),        // 47: akidb.v1.SetTenantQuotaRequest
-	(*KeyRateLimit)(nil),                 // 48: akidb.v1.KeyRateLimit
-	(*GetKeyRateLimitRequest)(nil),       // 49: akidb.v1.GetKeyRateLimitRequest
-	(*SetKeyRateLimitRequest)(nil),       // 50: akidb.v1.SetKeyRateLimitRequest
-	(*ClearKeyRateLimitRequest)(nil),     // 51: akidb.v1.ClearKeyRateLimitRequest
-	(*ClearKeyRateLimitResponse)(nil),    // 52: akidb.v1.ClearKeyRateLimitResponse
-	(*RateLimitConfig)(nil),              // 53: akidb.v1.RateLimitConfig
-	(*QuotaDefaults)(nil),                // 54: akidb.v1.QuotaDefaults
-	(*RequestLimits)(nil),                // 55: akidb.v1.RequestLimits
-	(*ServerSettings)(nil),               // 56: akidb.v1.ServerSettings
-	(*RuntimeConfig)(nil),                // 57: akidb.v1.RuntimeConfig
-	(*GetRuntimeConfigRequest)(nil),      // 58: akidb.v1.GetRuntimeConfigRequest
-	(*SetRateLimitConfigRequest)(nil),    // 59: akidb.v1.SetRateLimitConfigRequest
-	(*CheckpointCollectionRequest)(nil),  // 60: akidb.v1.CheckpointCollectionRequest
-	(*CheckpointCollectionResponse)(nil), // 61: akidb.v1.CheckpointCollectionResponse
-	(*LoadCollectionRequest)(nil),        // 62: akidb.v1.LoadCollectionRequest
-	(*EvictCollectionRequest)(nil),       // 63: akidb.v1.EvictCollectionRequest
-	(*CollectionResidency)(nil),          // 64: akidb.v1.CollectionResidency
-	(*GetStorageStatusRequest)(nil),      // 65: akidb.v1.GetStorageStatusRequest
-	(*StorageStatus)(nil),                // 66: akidb.v1.StorageStatus
-	(*MemoryStatus)(nil),                 // 67: akidb.v1.MemoryStatus
-	(*StoreStatus)(nil),                  // 68: akidb.v1.StoreStatus
-	(*CircuitBreakerStatus)(nil),         // 69: akidb.v1.CircuitBreakerStatus
-	(*DLQCounts)(nil),                    // 70: akidb.v1.DLQCounts
-	(*CollectionStorage)(nil),            // 71: akidb.v1.CollectionStorage
-	(*ShippedSnapshot)(nil),              // 72: akidb.v1.ShippedSnapshot
-	(*ListDLQRequest)(nil),               // 73: akidb.v1.ListDLQRequest
-	(*DLQEntry)(nil),                     // 74: akidb.v1.DLQEntry
-	(*ListDLQResponse)(nil),              // 75: akidb.v1.ListDLQResponse
-	(*RetryDLQRequest)(nil),              // 76: akidb.v1.RetryDLQRequest
-	(*RetryDLQEntryRequest)(nil),         // 77: akidb.v1.RetryDLQEntryRequest
-	(*DLQRetryResult)(nil),               // 78: akidb.v1.DLQRetryResult
-	(*DiscardDLQEntryRequest)(nil),       // 79: akidb.v1.DiscardDLQEntryRequest
-	(*DiscardDLQEntryResponse)(nil),      // 80: akidb.v1.DiscardDLQEntryResponse
-	(*ResetCircuitBreakerRequest)(nil),   // 81: akidb.v1.ResetCircuitBreakerRequest
-	(*ResetCircuitBreakerResponse)(nil),  // 82: akidb.v1.ResetCircuitBreakerResponse
-	(*timestamppb.Timestamp)(nil),        // 83: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),              // 84: google.protobuf.Struct
+	(*Index)(nil),                        // 2: akidb.v1.Index
+	(*CreateIndexRequest)(nil),           // 3: akidb.v1.CreateIndexRequest
+	(*ListIndexesRequest)(nil),           // 4: akidb.v1.ListIndexesRequest
+	(*ListIndexesResponse)(nil),          // 5: akidb.v1.ListIndexesResponse
+	(*UpdateCollectionRequest)(nil),      // 6: akidb.v1.UpdateCollectionRequest
+	(*DropIndexRequest)(nil),             // 7: akidb.v1.DropIndexRequest
+	(*DropIndexResponse)(nil),            // 8: akidb.v1.DropIndexResponse
+	(*CollectionStats)(nil),              // 9: akidb.v1.CollectionStats
+	(*Collection)(nil),                   // 10: akidb.v1.Collection
+	(*ListCollectionsRequest)(nil),       // 11: akidb.v1.ListCollectionsRequest
+	(*ListCollectionsResponse)(nil),      // 12: akidb.v1.ListCollectionsResponse
+	(*GetCollectionRequest)(nil),         // 13: akidb.v1.GetCollectionRequest
+	(*DeleteCollectionRequest)(nil),      // 14: akidb.v1.DeleteCollectionRequest
+	(*DeleteCollectionResponse)(nil),     // 15: akidb.v1.DeleteCollectionResponse
+	(*Vector)(nil),                       // 16: akidb.v1.Vector
+	(*UpsertRequest)(nil),                // 17: akidb.v1.UpsertRequest
+	(*UpsertResponse)(nil),               // 18: akidb.v1.UpsertResponse
+	(*QueryRequest)(nil),                 // 19: akidb.v1.QueryRequest
+	(*QueryHit)(nil),                     // 20: akidb.v1.QueryHit
+	(*QueryResponse)(nil),                // 21: akidb.v1.QueryResponse
+	(*QueryPlan)(nil),                    // 22: akidb.v1.QueryPlan
+	(*PlanNode)(nil),                     // 23: akidb.v1.PlanNode
+	(*GetRequest)(nil),                   // 24: akidb.v1.GetRequest
+	(*DeleteRequest)(nil),                // 25: akidb.v1.DeleteRequest
+	(*DeleteResponse)(nil),               // 26: akidb.v1.DeleteResponse
+	(*ScrollRequest)(nil),                // 27: akidb.v1.ScrollRequest
+	(*ScrollResponse)(nil),               // 28: akidb.v1.ScrollResponse
+	(*GetStatusRequest)(nil),             // 29: akidb.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),            // 30: akidb.v1.GetStatusResponse
+	(*IssueTokenRequest)(nil),            // 31: akidb.v1.IssueTokenRequest
+	(*IssueTokenResponse)(nil),           // 32: akidb.v1.IssueTokenResponse
+	(*Tenant)(nil),                       // 33: akidb.v1.Tenant
+	(*CreateTenantRequest)(nil),          // 34: akidb.v1.CreateTenantRequest
+	(*ListTenantsRequest)(nil),           // 35: akidb.v1.ListTenantsRequest
+	(*ListTenantsResponse)(nil),          // 36: akidb.v1.ListTenantsResponse
+	(*DeleteTenantRequest)(nil),          // 37: akidb.v1.DeleteTenantRequest
+	(*DeleteTenantResponse)(nil),         // 38: akidb.v1.DeleteTenantResponse
+	(*APIKey)(nil),                       // 39: akidb.v1.APIKey
+	(*CreateAPIKeyRequest)(nil),          // 40: akidb.v1.CreateAPIKeyRequest
+	(*CreateAPIKeyResponse)(nil),         // 41: akidb.v1.CreateAPIKeyResponse
+	(*ListAPIKeysRequest)(nil),           // 42: akidb.v1.ListAPIKeysRequest
+	(*ListAPIKeysResponse)(nil),          // 43: akidb.v1.ListAPIKeysResponse
+	(*RevokeAPIKeyRequest)(nil),          // 44: akidb.v1.RevokeAPIKeyRequest
+	(*RotateAPIKeyRequest)(nil),          // 45: akidb.v1.RotateAPIKeyRequest
+	(*RotateAPIKeyResponse)(nil),         // 46: akidb.v1.RotateAPIKeyResponse
+	(*AuditEvent)(nil),                   // 47: akidb.v1.AuditEvent
+	(*ListAuditEventsRequest)(nil),       // 48: akidb.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),      // 49: akidb.v1.ListAuditEventsResponse
+	(*QuotaLimits)(nil),                  // 50: akidb.v1.QuotaLimits
+	(*EffectiveQuota)(nil),               // 51: akidb.v1.EffectiveQuota
+	(*QuotaUsage)(nil),                   // 52: akidb.v1.QuotaUsage
+	(*TenantQuota)(nil),                  // 53: akidb.v1.TenantQuota
+	(*GetTenantQuotaRequest)(nil),        // 54: akidb.v1.GetTenantQuotaRequest
+	(*SetTenantQuotaRequest)(nil),        // 55: akidb.v1.SetTenantQuotaRequest
+	(*KeyRateLimit)(nil),                 // 56: akidb.v1.KeyRateLimit
+	(*GetKeyRateLimitRequest)(nil),       // 57: akidb.v1.GetKeyRateLimitRequest
+	(*SetKeyRateLimitRequest)(nil),       // 58: akidb.v1.SetKeyRateLimitRequest
+	(*ClearKeyRateLimitRequest)(nil),     // 59: akidb.v1.ClearKeyRateLimitRequest
+	(*ClearKeyRateLimitResponse)(nil),    // 60: akidb.v1.ClearKeyRateLimitResponse
+	(*RateLimitConfig)(nil),              // 61: akidb.v1.RateLimitConfig
+	(*QuotaDefaults)(nil),                // 62: akidb.v1.QuotaDefaults
+	(*RequestLimits)(nil),                // 63: akidb.v1.RequestLimits
+	(*ServerSettings)(nil),               // 64: akidb.v1.ServerSettings
+	(*RuntimeConfig)(nil),                // 65: akidb.v1.RuntimeConfig
+	(*GetRuntimeConfigRequest)(nil),      // 66: akidb.v1.GetRuntimeConfigRequest
+	(*SetRateLimitConfigRequest)(nil),    // 67: akidb.v1.SetRateLimitConfigRequest
+	(*CheckpointCollectionRequest)(nil),  // 68: akidb.v1.CheckpointCollectionRequest
+	(*CheckpointCollectionResponse)(nil), // 69: akidb.v1.CheckpointCollectionResponse
+	(*LoadCollectionRequest)(nil),        // 70: akidb.v1.LoadCollectionRequest
+	(*EvictCollectionRequest)(nil),       // 71: akidb.v1.EvictCollectionRequest
+	(*CollectionResidency)(nil),          // 72: akidb.v1.CollectionResidency
+	(*GetStorageStatusRequest)(nil),      // 73: akidb.v1.GetStorageStatusRequest
+	(*StorageStatus)(nil),                // 74: akidb.v1.StorageStatus
+	(*MemoryStatus)(nil),                 // 75: akidb.v1.MemoryStatus
+	(*StoreStatus)(nil),                  // 76: akidb.v1.StoreStatus
+	(*CircuitBreakerStatus)(nil),         // 77: akidb.v1.CircuitBreakerStatus
+	(*DLQCounts)(nil),                    // 78: akidb.v1.DLQCounts
+	(*CollectionStorage)(nil),            // 79: akidb.v1.CollectionStorage
+	(*ShippedSnapshot)(nil),              // 80: akidb.v1.ShippedSnapshot
+	(*ListDLQRequest)(nil),               // 81: akidb.v1.ListDLQRequest
+	(*DLQEntry)(nil),                     // 82: akidb.v1.DLQEntry
+	(*ListDLQResponse)(nil),              // 83: akidb.v1.ListDLQResponse
+	(*RetryDLQRequest)(nil),              // 84: akidb.v1.RetryDLQRequest
+	(*RetryDLQEntryRequest)(nil),         // 85: akidb.v1.RetryDLQEntryRequest
+	(*DLQRetryResult)(nil),               // 86: akidb.v1.DLQRetryResult
+	(*DiscardDLQEntryRequest)(nil),       // 87: akidb.v1.DiscardDLQEntryRequest
+	(*DiscardDLQEntryResponse)(nil),      // 88: akidb.v1.DiscardDLQEntryResponse
+	(*ResetCircuitBreakerRequest)(nil),   // 89: akidb.v1.ResetCircuitBreakerRequest
+	(*ResetCircuitBreakerResponse)(nil),  // 90: akidb.v1.ResetCircuitBreakerResponse
+	nil,                                  // 91: akidb.v1.CreateCollectionRequest.IndexesEntry
+	(*timestamppb.Timestamp)(nil),        // 92: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),              // 93: google.protobuf.Struct
 }
 var file_akidb_v1_akidb_proto_depIdxs = []int32{
 	0,  // 0: akidb.v1.CreateCollectionRequest.hnsw:type_name -> akidb.v1.HNSWParams
-	0,  // 1: akidb.v1.Collection.hnsw:type_name -> akidb.v1.HNSWParams
-	83, // 2: akidb.v1.Collection.created_at:type_name -> google.protobuf.Timestamp
-	3,  // 3: akidb.v1.Collection.stats:type_name -> akidb.v1.CollectionStats
-	4,  // 4: akidb.v1.ListCollectionsResponse.collections:type_name -> akidb.v1.Collection
-	84, // 5: akidb.v1.Vector.metadata:type_name -> google.protobuf.Struct
-	10, // 6: akidb.v1.UpsertRequest.vectors:type_name -> akidb.v1.Vector
-	84, // 7: akidb.v1.QueryHit.metadata:type_name -> google.protobuf.Struct
-	14, // 8: akidb.v1.QueryResponse.results:type_name -> akidb.v1.QueryHit
-	10, // 9: akidb.v1.ScrollResponse.vectors:type_name -> akidb.v1.Vector
-	83, // 10: akidb.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	83, // 11: akidb.v1.Tenant.created_at:type_name -> google.protobuf.Timestamp
-	25, // 12: akidb.v1.ListTenantsResponse.tenants:type_name -> akidb.v1.Tenant
-	83, // 13: akidb.v1.APIKey.created_at:type_name -> google.protobuf.Timestamp
-	83, // 14: akidb.v1.APIKey.expires_at:type_name -> google.protobuf.Timestamp
-	83, // 15: akidb.v1.APIKey.revoked_at:type_name -> google.protobuf.Timestamp
-	31, // 16: akidb.v1.CreateAPIKeyResponse.key_info:type_name -> akidb.v1.APIKey
-	31, // 17: akidb.v1.ListAPIKeysResponse.keys:type_name -> akidb.v1.APIKey
-	31, // 18: akidb.v1.RotateAPIKeyResponse.old_key:type_name -> akidb.v1.APIKey
-	33, // 19: akidb.v1.RotateAPIKeyResponse.new_key:type_name -> akidb.v1.CreateAPIKeyResponse
-	83, // 20: akidb.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	39, // 21: akidb.v1.ListAuditEventsResponse.events:type_name -> akidb.v1.AuditEvent
-	83, // 22: akidb.v1.QuotaLimits.updated_at:type_name -> google.protobuf.Timestamp
-	42, // 23: akidb.v1.TenantQuota.quota:type_name -> akidb.v1.QuotaLimits
-	43, // 24: akidb.v1.TenantQuota.effective:type_name -> akidb.v1.EffectiveQuota
-	44, // 25: akidb.v1.TenantQuota.usage:type_name -> akidb.v1.QuotaUsage
-	83, // 26: akidb.v1.KeyRateLimit.updated_at:type_name -> google.protobuf.Timestamp
-	55, // 27: akidb.v1.ServerSettings.request_limits:type_name -> akidb.v1.RequestLimits
-	53, // 28: akidb.v1.RuntimeConfig.rate_limiting:type_name -> akidb.v1.RateLimitConfig
-	54, // 29: akidb.v1.RuntimeConfig.quota_defaults:type_name -> akidb.v1.QuotaDefaults
-	56, // 30: akidb.v1.RuntimeConfig.server:type_name -> akidb.v1.ServerSettings
-	83, // 31: akidb.v1.CollectionResidency.last_used_at:type_name -> google.protobuf.Timestamp
-	68, // 32: akidb.v1.StorageStatus.store:type_name -> akidb.v1.StoreStatus
-	70, // 33: akidb.v1.StorageStatus.dlq:type_name -> akidb.v1.DLQCounts
-	71, // 34: akidb.v1.StorageStatus.collections:type_name -> akidb.v1.CollectionStorage
-	67, // 35: akidb.v1.StorageStatus.memory:type_name -> akidb.v1.MemoryStatus
-	69, // 36: akidb.v1.StoreStatus.circuit_breaker:type_name -> akidb.v1.CircuitBreakerStatus
-	83, // 37: akidb.v1.CircuitBreakerStatus.since:type_name -> google.protobuf.Timestamp
-	83, // 38: akidb.v1.CircuitBreakerStatus.open_until:type_name -> google.protobuf.Timestamp
-	83, // 39: akidb.v1.CircuitBreakerStatus.last_error_at:type_name -> google.protobuf.Timestamp
-	83, // 40: akidb.v1.CollectionStorage.oldest_unshipped_at:type_name -> google.protobuf.Timestamp
-	70, // 41: akidb.v1.CollectionStorage.dlq:type_name -> akidb.v1.DLQCounts
-	72, // 42: akidb.v1.CollectionStorage.newest_snapshot:type_name -> akidb.v1.ShippedSnapshot
-	83, // 43: akidb.v1.CollectionStorage.last_pass_at:type_name -> google.protobuf.Timestamp
-	83, // 44: akidb.v1.CollectionStorage.last_shipped_at:type_name -> google.protobuf.Timestamp
-	83, // 45: akidb.v1.CollectionStorage.load_retry_at:type_name -> google.protobuf.Timestamp
-	83, // 46: akidb.v1.CollectionStorage.last_used_at:type_name -> google.protobuf.Timestamp
-	83, // 47: akidb.v1.CollectionStorage.loaded_at:type_name -> google.protobuf.Timestamp
-	83, // 48: akidb.v1.CollectionStorage.evicted_at:type_name -> google.protobuf.Timestamp
-	83, // 49: akidb.v1.DLQEntry.created_at:type_name -> google.protobuf.Timestamp
-	83, // 50: akidb.v1.DLQEntry.next_attempt_at:type_name -> google.protobuf.Timestamp
-	74, // 51: akidb.v1.ListDLQResponse.entries:type_name -> akidb.v1.DLQEntry
-	69, // 52: akidb.v1.ResetCircuitBreakerResponse.circuit_breaker:type_name -> akidb.v1.CircuitBreakerStatus
-	1,  // 53: akidb.v1.CollectionService.CreateCollection:input_type -> akidb.v1.CreateCollectionRequest
-	5,  // 54: akidb.v1.CollectionService.ListCollections:input_type -> akidb.v1.ListCollectionsRequest
-	7,  // 55: akidb.v1.CollectionService.GetCollection:input_type -> akidb.v1.GetCollectionRequest
-	8,  // 56: akidb.v1.CollectionService.DeleteCollection:input_type -> akidb.v1.DeleteCollectionRequest
-	11, // 57: akidb.v1.CollectionService.Upsert:input_type -> akidb.v1.UpsertRequest
-	13, // 58: akidb.v1.CollectionService.Query:input_type -> akidb.v1.QueryRequest
-	16, // 59: akidb.v1.CollectionService.Get:input_type -> akidb.v1.GetRequest
-	17, // 60: akidb.v1.CollectionService.Delete:input_type -> akidb.v1.DeleteRequest
-	19, // 61: akidb.v1.CollectionService.Scroll:input_type -> akidb.v1.ScrollRequest
-	2,  // 62: akidb.v1.CollectionService.UpdateCollection:input_type -> akidb.v1.UpdateCollectionRequest
-	21, // 63: akidb.v1.ManagementService.GetStatus:input_type -> akidb.v1.GetStatusRequest
-	23, // 64: akidb.v1.ManagementService.IssueToken:input_type -> akidb.v1.IssueTokenRequest
-	26, // 65: akidb.v1.ManagementService.CreateTenant:input_type -> akidb.v1.CreateTenantRequest
-	27, // 66: akidb.v1.ManagementService.ListTenants:input_type -> akidb.v1.ListTenantsRequest
-	29, // 67: akidb.v1.ManagementService.DeleteTenant:input_type -> akidb.v1.DeleteTenantRequest
-	32, // 68: akidb.v1.ManagementService.CreateAPIKey:input_type -> akidb.v1.CreateAPIKeyRequest
-	34, // 69: akidb.v1.ManagementService.ListAPIKeys:input_type -> akidb.v1.ListAPIKeysRequest
-	36, // 70: akidb.v1.ManagementService.RevokeAPIKey:input_type -> akidb.v1.RevokeAPIKeyRequest
-	37, // 71: akidb.v1.ManagementService.RotateAPIKey:input_type -> akidb.v1.RotateAPIKeyRequest
-	40, // 72: akidb.v1.ManagementService.ListAuditEvents:input_type -> akidb.v1.ListAuditEventsRequest
-	46, // 73: akidb.v1.ManagementService.GetTenantQuota:input_type -> akidb.v1.GetTenantQuotaRequest
-	47, // 74: akidb.v1.ManagementService.SetTenantQuota:input_type -> akidb.v1.SetTenantQuotaRequest
-	49, // 75: akidb.v1.ManagementService.GetKeyRateLimit:input_type -> akidb.v1.GetKeyRateLimitRequest
-	50, // 76: akidb.v1.ManagementService.SetKeyRateLimit:input_type -> akidb.v1.SetKeyRateLimitRequest
-	51, // 77: akidb.v1.ManagementService.ClearKeyRateLimit:input_type -> akidb.v1.ClearKeyRateLimitRequest
-	58, // 78: akidb.v1.ManagementService.GetRuntimeConfig:input_type -> akidb.v1.GetRuntimeConfigRequest
-	59, // 79: akidb.v1.ManagementService.SetRateLimitConfig:input_type -> akidb.v1.SetRateLimitConfigRequest
-	60, // 80: akidb.v1.ManagementService.CheckpointCollection:input_type -> akidb.v1.CheckpointCollectionRequest
-	62, // 81: akidb.v1.ManagementService.LoadCollection:input_type -> akidb.v1.LoadCollectionRequest
-	63, // 82: akidb.v1.ManagementService.EvictCollection:input_type -> akidb.v1.EvictCollectionRequest
-	65, // 83: akidb.v1.ManagementService.GetStorageStatus:input_type -> akidb.v1.GetStorageStatusRequest
-	73, // 84: akidb.v1.ManagementService.ListDLQ:input_type -> akidb.v1.ListDLQRequest
-	76, // 85: akidb.v1.ManagementService.RetryDLQ:input_type -> akidb.v1.RetryDLQRequest
-	77, // 86: akidb.v1.ManagementService.RetryDLQEntry:input_type -> akidb.v1.RetryDLQEntryRequest
-	79, // 87: akidb.v1.ManagementService.DiscardDLQEntry:input_type -> akidb.v1.DiscardDLQEntryRequest
-	81, // 88: akidb.v1.ManagementService.ResetCircuitBreaker:input_type -> akidb.v1.ResetCircuitBreakerRequest
-	4,  // 89: akidb.v1.CollectionService.CreateCollection:output_type -> akidb.v1.Collection
-	6,  // 90: akidb.v1.CollectionService.ListCollections:output_type -> akidb.v1.ListCollectionsResponse
-	4,  // 91: akidb.v1.CollectionService.GetCollection:output_type -> akidb.v1.Collection
-	9,  // 92: akidb.v1.CollectionService.DeleteCollection:output_type -> akidb.v1.DeleteCollectionResponse
-	12, // 93: akidb.v1.CollectionService.Upsert:output_type -> akidb.v1.UpsertResponse
-	15, // 94: akidb.v1.CollectionService.Query:output_type -> akidb.v1.QueryResponse
-	10, // 95: akidb.v1.CollectionService.Get:output_type -> akidb.v1.Vector
-	18, // 96: akidb.v1.CollectionService.Delete:output_type -> akidb.v1.DeleteResponse
-	20, // 97: akidb.v1.CollectionService.Scroll:output_type -> akidb.v1.ScrollResponse
-	4,  // 98: akidb.v1.CollectionService.UpdateCollection:output_type -> akidb.v1.Collection
-	22, // 99: akidb.v1.ManagementService.GetStatus:output_type -> akidb.v1.GetStatusResponse
-	24, // 100: akidb.v1.ManagementService.IssueToken:output_type -> akidb.v1.IssueTokenResponse
-	25, // 101: akidb.v1.ManagementService.CreateTenant:output_type -> akidb.v1.Tenant
-	28, // 102: akidb.v1.ManagementService.ListTenants:output_type -> akidb.v1.ListTenantsResponse
-	30, // 103: akidb.v1.ManagementService.DeleteTenant:output_type -> akidb.v1.DeleteTenantResponse
-	33, // 104: akidb.v1.ManagementService.CreateAPIKey:output_type -> akidb.v1.CreateAPIKeyResponse
-	35, // 105: akidb.v1.ManagementService.ListAPIKeys:output_type -> akidb.v1.ListAPIKeysResponse
-	31, // 106: akidb.v1.ManagementService.RevokeAPIKey:output_type -> akidb.v1.APIKey
-	38, // 107: akidb.v1.ManagementService.RotateAPIKey:output_type -> akidb.v1.RotateAPIKeyResponse
-	41, // 108: akidb.v1.ManagementService.ListAuditEvents:output_type -> akidb.v1.ListAuditEventsResponse
-	45, // 109: akidb.v1.ManagementService.GetTenantQuota:output_type -> akidb.v1.TenantQuota
-	45, // 110: akidb.v1.ManagementService.SetTenantQuota:output_type -> akidb.v1.TenantQuota
-	48, // 111: akidb.v1.ManagementService.GetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
-	48, // 112: akidb.v1.ManagementService.SetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
-	52, // 113: akidb.v1.ManagementService.ClearKeyRateLimit:output_type -> akidb.v1.ClearKeyRateLimitResponse
-	57, // 114: akidb.v1.ManagementService.GetRuntimeConfig:output_type -> akidb.v1.RuntimeConfig
-	57, // 115: akidb.v1.ManagementService.SetRateLimitConfig:output_type -> akidb.v1.RuntimeConfig
-	61, // 116: akidb.v1.ManagementService.CheckpointCollection:output_type -> akidb.v1.CheckpointCollectionResponse
-	64, // 117: akidb.v1.ManagementService.LoadCollection:output_type -> akidb.v1.CollectionResidency
-	64, // 118: akidb.v1.ManagementService.EvictCollection:output_type -> akidb.v1.CollectionResidency
-	66, // 119: akidb.v1.ManagementService.GetStorageStatus:output_type -> akidb.v1.StorageStatus
-	75, // 120: akidb.v1.ManagementService.ListDLQ:output_type -> akidb.v1.ListDLQResponse
-	78, // 121: akidb.v1.ManagementService.RetryDLQ:output_type -> akidb.v1.DLQRetryResult
-	78, // 122: akidb.v1.ManagementService.RetryDLQEntry:output_type -> akidb.v1.DLQRetryResult
-	80, // 123: akidb.v1.ManagementService.DiscardDLQEntry:output_type -> akidb.v1.DiscardDLQEntryResponse
-	82, // 124: akidb.v1.ManagementService.ResetCircuitBreaker:output_type -> akidb.v1.ResetCircuitBreakerResponse
-	89, // [89:125] is the sub-list for method output_type
-	53, // [53:89] is the sub-list for method input_type
-	53, // [53:53] is the sub-list for extension type_name
-	53, // [53:53] is the sub-list for extension extendee
-	0,  // [0:53] is the sub-list for field type_name
+	91, // 1: akidb.v1.CreateCollectionRequest.indexes:type_name -> akidb.v1.CreateCollectionRequest.IndexesEntry
+	2,  // 2: akidb.v1.ListIndexesResponse.indexes:type_name -> akidb.v1.Index
+	0,  // 3: akidb.v1.Collection.hnsw:type_name -> akidb.v1.HNSWParams
+	92, // 4: akidb.v1.Collection.created_at:type_name -> google.protobuf.Timestamp
+	9,  // 5: akidb.v1.Collection.stats:type_name -> akidb.v1.CollectionStats
+	2,  // 6: akidb.v1.Collection.indexes:type_name -> akidb.v1.Index
+	10, // 7: akidb.v1.ListCollectionsResponse.collections:type_name -> akidb.v1.Collection
+	93, // 8: akidb.v1.Vector.metadata:type_name -> google.protobuf.Struct
+	16, // 9: akidb.v1.UpsertRequest.vectors:type_name -> akidb.v1.Vector
+	93, // 10: akidb.v1.QueryHit.metadata:type_name -> google.protobuf.Struct
+	20, // 11: akidb.v1.QueryResponse.results:type_name -> akidb.v1.QueryHit
+	22, // 12: akidb.v1.QueryResponse.explain:type_name -> akidb.v1.QueryPlan
+	23, // 13: akidb.v1.QueryPlan.tree:type_name -> akidb.v1.PlanNode
+	23, // 14: akidb.v1.PlanNode.children:type_name -> akidb.v1.PlanNode
+	16, // 15: akidb.v1.ScrollResponse.vectors:type_name -> akidb.v1.Vector
+	92, // 16: akidb.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	92, // 17: akidb.v1.Tenant.created_at:type_name -> google.protobuf.Timestamp
+	33, // 18: akidb.v1.ListTenantsResponse.tenants:type_name -> akidb.v1.Tenant
+	92, // 19: akidb.v1.APIKey.created_at:type_name -> google.protobuf.Timestamp
+	92, // 20: akidb.v1.APIKey.expires_at:type_name -> google.protobuf.Timestamp
+	92, // 21: akidb.v1.APIKey.revoked_at:type_name -> google.protobuf.Timestamp
+	39, // 22: akidb.v1.CreateAPIKeyResponse.key_info:type_name -> akidb.v1.APIKey
+	39, // 23: akidb.v1.ListAPIKeysResponse.keys:type_name -> akidb.v1.APIKey
+	39, // 24: akidb.v1.RotateAPIKeyResponse.old_key:type_name -> akidb.v1.APIKey
+	41, // 25: akidb.v1.RotateAPIKeyResponse.new_key:type_name -> akidb.v1.CreateAPIKeyResponse
+	92, // 26: akidb.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	47, // 27: akidb.v1.ListAuditEventsResponse.events:type_name -> akidb.v1.AuditEvent
+	92, // 28: akidb.v1.QuotaLimits.updated_at:type_name -> google.protobuf.Timestamp
+	50, // 29: akidb.v1.TenantQuota.quota:type_name -> akidb.v1.QuotaLimits
+	51, // 30: akidb.v1.TenantQuota.effective:type_name -> akidb.v1.EffectiveQuota
+	52, // 31: akidb.v1.TenantQuota.usage:type_name -> akidb.v1.QuotaUsage
+	92, // 32: akidb.v1.KeyRateLimit.updated_at:type_name -> google.protobuf.Timestamp
+	63, // 33: akidb.v1.ServerSettings.request_limits:type_name -> akidb.v1.RequestLimits
+	61, // 34: akidb.v1.RuntimeConfig.rate_limiting:type_name -> akidb.v1.RateLimitConfig
+	62, // 35: akidb.v1.RuntimeConfig.quota_defaults:type_name -> akidb.v1.QuotaDefaults
+	64, // 36: akidb.v1.RuntimeConfig.server:type_name -> akidb.v1.ServerSettings
+	92, // 37: akidb.v1.CollectionResidency.last_used_at:type_name -> google.protobuf.Timestamp
+	76, // 38: akidb.v1.StorageStatus.store:type_name -> akidb.v1.StoreStatus
+	78, // 39: akidb.v1.StorageStatus.dlq:type_name -> akidb.v1.DLQCounts
+	79, // 40: akidb.v1.StorageStatus.collections:type_name -> akidb.v1.CollectionStorage
+	75, // 41: akidb.v1.StorageStatus.memory:type_name -> akidb.v1.MemoryStatus
+	77, // 42: akidb.v1.StoreStatus.circuit_breaker:type_name -> akidb.v1.CircuitBreakerStatus
+	92, // 43: akidb.v1.CircuitBreakerStatus.since:type_name -> google.protobuf.Timestamp
+	92, // 44: akidb.v1.CircuitBreakerStatus.open_until:type_name -> google.protobuf.Timestamp
+	92, // 45: akidb.v1.CircuitBreakerStatus.last_error_at:type_name -> google.protobuf.Timestamp
+	92, // 46: akidb.v1.CollectionStorage.oldest_unshipped_at:type_name -> google.protobuf.Timestamp
+	78, // 47: akidb.v1.CollectionStorage.dlq:type_name -> akidb.v1.DLQCounts
+	80, // 48: akidb.v1.CollectionStorage.newest_snapshot:type_name -> akidb.v1.ShippedSnapshot
+	92, // 49: akidb.v1.CollectionStorage.last_pass_at:type_name -> google.protobuf.Timestamp
+	92, // 50: akidb.v1.CollectionStorage.last_shipped_at:type_name -> google.protobuf.Timestamp
+	92, // 51: akidb.v1.CollectionStorage.load_retry_at:type_name -> google.protobuf.Timestamp
+	92, // 52: akidb.v1.CollectionStorage.last_used_at:type_name -> google.protobuf.Timestamp
+	92, // 53: akidb.v1.CollectionStorage.loaded_at:type_name -> google.protobuf.Timestamp
+	92, // 54: akidb.v1.CollectionStorage.evicted_at:type_name -> google.protobuf.Timestamp
+	92, // 55: akidb.v1.DLQEntry.created_at:type_name -> google.protobuf.Timestamp
+	92, // 56: akidb.v1.DLQEntry.next_attempt_at:type_name -> google.protobuf.Timestamp
+	82, // 57: akidb.v1.ListDLQResponse.entries:type_name -> akidb.v1.DLQEntry
+	77, // 58: akidb.v1.ResetCircuitBreakerResponse.circuit_breaker:type_name -> akidb.v1.CircuitBreakerStatus
+	1,  // 59: akidb.v1.CollectionService.CreateCollection:input_type -> akidb.v1.CreateCollectionRequest
+	11, // 60: akidb.v1.CollectionService.ListCollections:input_type -> akidb.v1.ListCollectionsRequest
+	13, // 61: akidb.v1.CollectionService.GetCollection:input_type -> akidb.v1.GetCollectionRequest
+	14, // 62: akidb.v1.CollectionService.DeleteCollection:input_type -> akidb.v1.DeleteCollectionRequest
+	17, // 63: akidb.v1.CollectionService.Upsert:input_type -> akidb.v1.UpsertRequest
+	19, // 64: akidb.v1.CollectionService.Query:input_type -> akidb.v1.QueryRequest
+	24, // 65: akidb.v1.CollectionService.Get:input_type -> akidb.v1.GetRequest
+	25, // 66: akidb.v1.CollectionService.Delete:input_type -> akidb.v1.DeleteRequest
+	27, // 67: akidb.v1.CollectionService.Scroll:input_type -> akidb.v1.ScrollRequest
+	3,  // 68: akidb.v1.CollectionService.CreateIndex:input_type -> akidb.v1.CreateIndexRequest
+	4,  // 69: akidb.v1.CollectionService.ListIndexes:input_type -> akidb.v1.ListIndexesRequest
+	7,  // 70: akidb.v1.CollectionService.DropIndex:input_type -> akidb.v1.DropIndexRequest
+	6,  // 71: akidb.v1.CollectionService.UpdateCollection:input_type -> akidb.v1.UpdateCollectionRequest
+	29, // 72: akidb.v1.ManagementService.GetStatus:input_type -> akidb.v1.GetStatusRequest
+	31, // 73: akidb.v1.ManagementService.IssueToken:input_type -> akidb.v1.IssueTokenRequest
+	34, // 74: akidb.v1.ManagementService.CreateTenant:input_type -> akidb.v1.CreateTenantRequest
+	35, // 75: akidb.v1.ManagementService.ListTenants:input_type -> akidb.v1.ListTenantsRequest
+	37, // 76: akidb.v1.ManagementService.DeleteTenant:input_type -> akidb.v1.DeleteTenantRequest
+	40, // 77: akidb.v1.ManagementService.CreateAPIKey:input_type -> akidb.v1.CreateAPIKeyRequest
+	42, // 78: akidb.v1.ManagementService.ListAPIKeys:input_type -> akidb.v1.ListAPIKeysRequest
+	44, // 79: akidb.v1.ManagementService.RevokeAPIKey:input_type -> akidb.v1.RevokeAPIKeyRequest
+	45, // 80: akidb.v1.ManagementService.RotateAPIKey:input_type -> akidb.v1.RotateAPIKeyRequest
+	48, // 81: akidb.v1.ManagementService.ListAuditEvents:input_type -> akidb.v1.ListAuditEventsRequest
+	54, // 82: akidb.v1.ManagementService.GetTenantQuota:input_type -> akidb.v1.GetTenantQuotaRequest
+	55, // 83: akidb.v1.ManagementService.SetTenantQuota:input_type -> akidb.v1.SetTenantQuotaRequest
+	57, // 84: akidb.v1.ManagementService.GetKeyRateLimit:input_type -> akidb.v1.GetKeyRateLimitRequest
+	58, // 85: akidb.v1.ManagementService.SetKeyRateLimit:input_type -> akidb.v1.SetKeyRateLimitRequest
+	59, // 86: akidb.v1.ManagementService.ClearKeyRateLimit:input_type -> akidb.v1.ClearKeyRateLimitRequest
+	66, // 87: akidb.v1.ManagementService.GetRuntimeConfig:input_type -> akidb.v1.GetRuntimeConfigRequest
+	67, // 88: akidb.v1.ManagementService.SetRateLimitConfig:input_type -> akidb.v1.SetRateLimitConfigRequest
+	68, // 89: akidb.v1.ManagementService.CheckpointCollection:input_type -> akidb.v1.CheckpointCollectionRequest
+	70, // 90: akidb.v1.ManagementService.LoadCollection:input_type -> akidb.v1.LoadCollectionRequest
+	71, // 91: akidb.v1.ManagementService.EvictCollection:input_type -> akidb.v1.EvictCollectionRequest
+	73, // 92: akidb.v1.ManagementService.GetStorageStatus:input_type -> akidb.v1.GetStorageStatusRequest
+	81, // 93: akidb.v1.ManagementService.ListDLQ:input_type -> akidb.v1.ListDLQRequest
+	84, // 94: akidb.v1.ManagementService.RetryDLQ:input_type -> akidb.v1.RetryDLQRequest
+	85, // 95: akidb.v1.ManagementService.RetryDLQEntry:input_type -> akidb.v1.RetryDLQEntryRequest
+	87, // 96: akidb.v1.ManagementService.DiscardDLQEntry:input_type -> akidb.v1.DiscardDLQEntryRequest
+	89, // 97: akidb.v1.ManagementService.ResetCircuitBreaker:input_type -> akidb.v1.ResetCircuitBreakerRequest
+	10, // 98: akidb.v1.CollectionService.CreateCollection:output_type -> akidb.v1.Collection
+	12, // 99: akidb.v1.CollectionService.ListCollections:output_type -> akidb.v1.ListCollectionsResponse
+	10, // 100: akidb.v1.CollectionService.GetCollection:output_type -> akidb.v1.Collection
+	15, // 101: akidb.v1.CollectionService.DeleteCollection:output_type -> akidb.v1.DeleteCollectionResponse
+	18, // 102: akidb.v1.CollectionService.Upsert:output_type -> akidb.v1.UpsertResponse
+	21, // 103: akidb.v1.CollectionService.Query:output_type -> akidb.v1.QueryResponse
+	16, // 104: akidb.v1.CollectionService.Get:output_type -> akidb.v1.Vector
+	26, // 105: akidb.v1.CollectionService.Delete:output_type -> akidb.v1.DeleteResponse
+	28, // 106: akidb.v1.CollectionService.Scroll:output_type -> akidb.v1.ScrollResponse
+	2,  // 107: akidb.v1.CollectionService.CreateIndex:output_type -> akidb.v1.Index
+	5,  // 108: akidb.v1.CollectionService.ListIndexes:output_type -> akidb.v1.ListIndexesResponse
+	8,  // 109: akidb.v1.CollectionService.DropIndex:output_type -> akidb.v1.DropIndexResponse
+	10, // 110: akidb.v1.CollectionService.UpdateCollection:output_type -> akidb.v1.Collection
+	30, // 111: akidb.v1.ManagementService.GetStatus:output_type -> akidb.v1.GetStatusResponse
+	32, // 112: akidb.v1.ManagementService.IssueToken:output_type -> akidb.v1.IssueTokenResponse
+	33, // 113: akidb.v1.ManagementService.CreateTenant:output_type -> akidb.v1.Tenant
+	36, // 114: akidb.v1.ManagementService.ListTenants:output_type -> akidb.v1.ListTenantsResponse
+	38, // 115: akidb.v1.ManagementService.DeleteTenant:output_type -> akidb.v1.DeleteTenantResponse
+	41, // 116: akidb.v1.ManagementService.CreateAPIKey:output_type -> akidb.v1.CreateAPIKeyResponse
+	43, // 117: akidb.v1.ManagementService.ListAPIKeys:output_type -> akidb.v1.ListAPIKeysResponse
+	39, // 118: akidb.v1.ManagementService.RevokeAPIKey:output_type -> akidb.v1.APIKey
+	46, // 119: akidb.v1.ManagementService.RotateAPIKey:output_type -> akidb.v1.RotateAPIKeyResponse
+	49, // 120: akidb.v1.ManagementService.ListAuditEvents:output_type -> akidb.v1.ListAuditEventsResponse
+	53, // 121: akidb.v1.ManagementService.GetTenantQuota:output_type -> akidb.v1.TenantQuota
+	53, // 122: akidb.v1.ManagementService.SetTenantQuota:output_type -> akidb.v1.TenantQuota
+	56, // 123: akidb.v1.ManagementService.GetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
+	56, // 124: akidb.v1.ManagementService.SetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
+	60, // 125: akidb.v1.ManagementService.ClearKeyRateLimit:output_type -> akidb.v1.ClearKeyRateLimitResponse
+	65, // 126: akidb.v1.ManagementService.GetRuntimeConfig:output_type -> akidb.v1.RuntimeConfig
+	65, // 127: akidb.v1.ManagementService.SetRateLimitConfig:output_type -> akidb.v1.RuntimeConfig
+	69, // 128: akidb.v1.ManagementService.CheckpointCollection:output_type -> akidb.v1.CheckpointCollectionResponse
+	72, // 129: akidb.v1.ManagementService.LoadCollection:output_type -> akidb.v1.CollectionResidency
+	72, // 130: akidb.v1.ManagementService.EvictCollection:output_type -> akidb.v1.CollectionResidency
+	74, // 131: akidb.v1.ManagementService.GetStorageStatus:output_type -> akidb.v1.StorageStatus
+	83, // 132: akidb.v1.ManagementService.ListDLQ:output_type -> akidb.v1.ListDLQResponse
+	86, // 133: akidb.v1.ManagementService.RetryDLQ:output_type -> akidb.v1.DLQRetryResult
+	86, // 134: akidb.v1.ManagementService.RetryDLQEntry:output_type -> akidb.v1.DLQRetryResult
+	88, // 135: akidb.v1.ManagementService.DiscardDLQEntry:output_type -> akidb.v1.DiscardDLQEntryResponse
+	90, // 136: akidb.v1.ManagementService.ResetCircuitBreaker:output_type -> akidb.v1.ResetCircuitBreakerResponse
+	98, // [98:137] is the sub-list for method output_type
+	59, // [59:98] is the sub-list for method input_type
+	59, // [59:59] is the sub-list for extension type_name
+	59, // [59:59] is the sub-list for extension extendee
+	0,  // [0:59] is the sub-list for field type_name
 }
 
 func init() { file_akidb_v1_akidb_proto_init() }
@@ -6412,23 +7128,24 @@ func file_akidb_v1_akidb_proto_init() {
 	if File_akidb_v1_akidb_proto != nil {
 		return
 	}
-	file_akidb_v1_akidb_proto_msgTypes[2].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[13].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[42].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[43].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[47].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[48].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[6].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[19].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[22].OneofWrappers = []any{}
 	file_akidb_v1_akidb_proto_msgTypes[50].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[54].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[51].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[55].OneofWrappers = []any{}
 	file_akidb_v1_akidb_proto_msgTypes[56].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[59].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[58].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[62].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[64].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[67].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_akidb_v1_akidb_proto_rawDesc), len(file_akidb_v1_akidb_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   83,
+			NumMessages:   92,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
