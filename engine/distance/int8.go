@@ -94,3 +94,25 @@ func DotInt8Generic(a, b []int8) int32 {
 	}
 	return s0 + s1 + s2 + s3
 }
+
+// Int8Query is a query prepared for distances to int8 codes (engine/quant
+// prepares it; the graph measures with it). The distance to a code c whose
+// stored correction term is corr is
+//
+//	Scale*K(Code, c) + Bias + CorrWeight*corr
+//
+// where K is L2Int8 or DotInt8 (Kernel). The affine form covers every
+// quantizer AkiDB has: symmetric L2 on codes (Scale = step², no bias) and
+// the asymmetric inner-product forms with per-query constants.
+type Int8Query struct {
+	Code       []int8
+	Kernel     Int8Func
+	Scale      float32
+	Bias       float32
+	CorrWeight float32
+}
+
+// Dist is the distance from q to code c with correction corr.
+func (q *Int8Query) Dist(c []int8, corr float32) float32 {
+	return q.Scale*float32(q.Kernel(q.Code, c)) + q.Bias + q.CorrWeight*corr
+}
