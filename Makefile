@@ -69,9 +69,11 @@ bench:
 bench-mnist: build
 	$(BIN) bench ann --mnist --k 10 --m 16 --ef-construction 200 --ef 10,16,20,32,40,64,80,120 --threads 1 --metric l2
 
-# The SIGKILL crash test with 500 kill cycles (make test runs 20).
+# The crash tests, longer than in the suite: 500 SIGKILL cycles (make test
+# runs 20) and 400 simulated power cuts (make test runs 24).
 crashtest:
-	AKIDB_CRASH_CYCLES=500 $(GO) test -count=1 -timeout 60m -run TestCrashKillNeverLosesAcknowledgedWrites -v ./engine/
+	AKIDB_CRASH_CYCLES=500 AKIDB_POWERCUT_CYCLES=400 $(GO) test -count=1 -timeout 60m \
+	  -run 'TestCrashKillNeverLosesAcknowledgedWrites|TestPowerCutNeverLosesAcknowledgedWrites' -v ./engine/
 
 # Regenerate the gRPC code (needs protoc: apt-get install protobuf-compiler libprotobuf-dev).
 proto:

@@ -110,6 +110,7 @@ func writeConfigText(w io.Writer, cfg access.RuntimeConfig) error {
 	fmt.Fprintf(tw, "quota_defaults.max_collections\t%s\n", maxOf(qd.MaxCollections))
 	fmt.Fprintf(tw, "quota_defaults.max_vectors\t%s\n", maxOf(qd.MaxVectors))
 	fmt.Fprintf(tw, "quota_defaults.max_storage_bytes\t%s\n", maxOf(qd.MaxStorageBytes))
+	fmt.Fprintf(tw, "quota_defaults.max_disk_bytes\t%s\n", maxOf(qd.MaxDiskBytes))
 	if s := cfg.Server; s != nil {
 		mem := "none"
 		if s.MemoryLimitBytes != nil {

@@ -22,7 +22,8 @@ func newQuotaCommand(c *cli) *cobra.Command {
 		Use:   "quota",
 		Short: "Show and change tenant quotas and API key rate limits",
 		Long: `Show and change a tenant's quota: its rate limit (qps_limit, burst) and its
-maxima (max_collections, max_vectors, max_storage_bytes), beside what applies
+maxima (max_collections, max_vectors, max_storage_bytes, max_disk_bytes),
+beside what applies
 now and, online, what the tenant uses. An API key may have a rate limit of its
 own, applied beside its tenant's (the stricter wins): "akidb quota key".
 
@@ -71,6 +72,7 @@ var quotaFlags = []struct{ flag, field string }{
 	{"max-collections", "max_collections"},
 	{"max-vectors", "max_vectors"},
 	{"max-storage-bytes", "max_storage_bytes"},
+	{"max-disk-bytes", "max_disk_bytes"},
 }
 
 func newQuotaSetCommand(c *cli) *cobra.Command {
@@ -78,7 +80,8 @@ func newQuotaSetCommand(c *cli) *cobra.Command {
 		Use:   "set",
 		Short: "Change a tenant's quota (the flags given; \"default\" returns a field to the server default)",
 		Example: `  akidb quota set --tenant acme --qps 50 --max-vectors 1000000
-  akidb quota set --tenant acme --max-storage-bytes 2GiB --burst default`,
+  akidb quota set --tenant acme --max-storage-bytes 2GiB --burst default
+  akidb quota set --tenant acme --max-disk-bytes 10GiB`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			u, err := quotaUpdateFromFlags(cmd)
@@ -104,6 +107,7 @@ func newQuotaSetCommand(c *cli) *cobra.Command {
 	f.String("max-collections", "", "most collections, or \"default\"")
 	f.String("max-vectors", "", "most live records over all collections, or \"default\"")
 	f.String("max-storage-bytes", "", "most bytes of in-memory collection size (e.g. 536870912, 512MiB, 2GB), or \"default\"")
+	f.String("max-disk-bytes", "", "most bytes of files (log segments and snapshots) over all collections (e.g. 10GiB), or \"default\"")
 	_ = cmd.MarkFlagRequired("tenant")
 	return cmd
 }
@@ -113,7 +117,7 @@ func newQuotaSetCommand(c *cli) *cobra.Command {
 func quotaUpdateFromFlags(cmd *cobra.Command) (limits.QuotaUpdate, error) {
 	var u limits.QuotaUpdate
 	ints := map[string]*meta.Patch[int64]{"burst": &u.Burst, "max-collections": &u.MaxCollections,
-		"max-vectors": &u.MaxVectors, "max-storage-bytes": &u.MaxStorageBytes}
+		"max-vectors": &u.MaxVectors, "max-storage-bytes": &u.MaxStorageBytes, "max-disk-bytes": &u.MaxDiskBytes}
 	for _, qf := range quotaFlags {
 		if !cmd.Flags().Changed(qf.flag) {
 			continue
@@ -138,7 +142,7 @@ func quotaUpdateFromFlags(cmd *cobra.Command) (limits.QuotaUpdate, error) {
 			continue
 		}
 		parse := func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) }
-		if qf.flag == "max-storage-bytes" {
+		if strings.HasSuffix(qf.flag, "-bytes") {
 			parse = parseBytes
 		}
 		v, err := parse(raw)
@@ -148,7 +152,7 @@ func quotaUpdateFromFlags(cmd *cobra.Command) (limits.QuotaUpdate, error) {
 		*ints[qf.flag] = meta.SetTo(v)
 	}
 	if u.Empty() {
-		return u, fmt.Errorf("nothing to change: give at least one of --qps, --burst, --max-collections, --max-vectors, --max-storage-bytes")
+		return u, fmt.Errorf("nothing to change: give at least one of --qps, --burst, --max-collections, --max-vectors, --max-storage-bytes, --max-disk-bytes")
 	}
 	return u, nil
 }
@@ -221,6 +225,8 @@ func writeQuota(w io.Writer, q access.TenantQuota) error {
 		used(func(u limits.Usage) int64 { return u.Vectors }))
 	fmt.Fprintf(tw, "max_storage_bytes\t%s\t%s\t%s\n", stored(q.Quota.MaxStorageBytes), maxOf(q.Effective.MaxStorageBytes),
 		used(func(u limits.Usage) int64 { return u.StorageBytes }))
+	fmt.Fprintf(tw, "max_disk_bytes\t%s\t%s\t%s\n", stored(q.Quota.MaxDiskBytes), maxOf(q.Effective.MaxDiskBytes),
+		used(func(u limits.Usage) int64 { return u.DiskBytes }))
 	if err := tw.Flush(); err != nil {
 		return err
 	}

@@ -75,7 +75,7 @@ memory available (cgroup limit or RAM). See docs/limits.md.`,
 	f.String("fsync", "always", "log fsync policy: always (no acknowledged write is lost), interval, none")
 	f.Duration("fsync-interval", 0, "fsync period for --fsync=interval (default 100ms)")
 	f.Duration("commit-delay", engine.DefaultCommitDelay, "fsync=always: the longest a write waits for concurrent writes to share its fsync (0 disables)")
-	f.Int64("segment-size", 64<<20, "log segment size in bytes")
+	f.Int64("segment-size", 64<<20, "the most a log segment grows to, in bytes (a collection's log starts with 64 KiB and doubles as it fills)")
 	f.Int("checkpoint-records", 50000, "checkpoint a collection after this many logged records (-1 disables)")
 	f.Int64("checkpoint-bytes", 256<<20, "checkpoint a collection after this many logged bytes (-1 disables)")
 	f.Float64("vacuum-ratio", 0.1, "vacuum tombstones at checkpoint when they are at least this fraction of a collection")
@@ -110,6 +110,7 @@ memory available (cgroup limit or RAM). See docs/limits.md.`,
 	f.Int64("quota-max-collections", -1, "default most collections per tenant, for tenants whose quota sets none (-1: unlimited)")
 	f.Int64("quota-max-vectors", -1, "default most live records per tenant (-1: unlimited)")
 	f.Int64("quota-max-storage-bytes", -1, "default most bytes of in-memory collection size per tenant (-1: unlimited)")
+	f.Int64("quota-max-disk-bytes", -1, "default most bytes of collection files (logs, snapshots) per tenant (-1: unlimited)")
 	return cmd
 }
 
@@ -172,7 +173,7 @@ func serveConfig(c *cli) (serve.Config, error) {
 		flag string
 		dst  **int64
 	}{{"quota-max-collections", &cfg.Limiting.QuotaDefaults.MaxCollections}, {"quota-max-vectors", &cfg.Limiting.QuotaDefaults.MaxVectors},
-		{"quota-max-storage-bytes", &cfg.Limiting.QuotaDefaults.MaxStorageBytes}} {
+		{"quota-max-storage-bytes", &cfg.Limiting.QuotaDefaults.MaxStorageBytes}, {"quota-max-disk-bytes", &cfg.Limiting.QuotaDefaults.MaxDiskBytes}} {
 		switch n := v.GetInt64(q.flag); {
 		case n < -1:
 			return cfg, fmt.Errorf("--%s must be -1 (unlimited) or at least 0", q.flag)

@@ -1,9 +1,12 @@
 package engine
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -225,4 +228,152 @@ func envInt(key string, def int) int {
 		return v
 	}
 	return def
+}
+
+// BenchmarkQueryDuringCreateDrop measures one tenant's query latency
+// while another tenant creates, fills (10 vectors) and drops collections
+// in a loop ("churn"), beside the same queries with no churn ("calm"):
+// the default segment size, fsync=always, on the real filesystem. Each
+// iteration is one query of k=10 over 2,000 vectors of 64 dimensions;
+// p50/p99 are reported in microseconds. Run alternately, e.g.
+// -bench QueryDuringCreateDrop -benchtime 20000x -count 3.
+func BenchmarkQueryDuringCreateDrop(b *testing.B) {
+	for _, churn := range []bool{false, true} {
+		name := "calm"
+		if churn {
+			name = "churn"
+		}
+		b.Run(name, func(b *testing.B) {
+			db, other := twoTenants(b, Config{}, 2000, 64)
+			defer db.Close()
+			var cycles atomic.Int64
+			stop := func() error { return nil }
+			if churn {
+				stop = background(1, func(_, i int) error {
+					n := fmt.Sprint("churn-", i)
+					if _, err := db.CreateCollection(bg, other, CollectionConfig{Name: n, Dimension: 64, Metric: distance.L2}); err != nil {
+						return err
+					}
+					if c, err := db.Collection(other, n); err == nil {
+						_ = c.Upsert(bg, recs(n, 0, 10, 64))
+					}
+					cycles.Add(1)
+					return db.DropCollection(bg, other, n)
+				})
+			}
+			lat := make([]time.Duration, b.N)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				hq, err := db.Collection(DefaultTenant, "q")
+				if err == nil {
+					_, err = hq.Search(bg, SearchRequest{Vector: vectorFor(fmt.Sprint("r-", i%2000), 64), K: 10})
+				}
+				lat[i] = time.Since(t0)
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			if err := stop(); err != nil {
+				b.Fatal(err)
+			}
+			reportPercentiles(b, "query", lat)
+			b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "query-max-µs")
+			if churn {
+				b.ReportMetric(float64(cycles.Load()), "create-drops")
+			}
+		})
+	}
+}
+
+// BenchmarkUpsertDuringExactScans measures one-record upserts (fsync=always)
+// into a collection of 100,000 x 128-d vectors while two goroutines run
+// exact scans of it (k=10) with a 2 ms deadline each ("scans"), beside the
+// same upserts with no scans ("calm"). It reports the upserts' p50/p99 and,
+// for the scans, how long after its deadline a scan returned (p50/p99):
+// the scans stop at their next check, and hold no lock the writers need.
+// Run alternately, e.g. -bench UpsertDuringExactScans -benchtime 2000x -count 3.
+func BenchmarkUpsertDuringExactScans(b *testing.B) {
+	db := openTestDB(b, b.TempDir(), Config{CheckpointRecords: -1})
+	defer db.Close()
+	// A sparse graph builds fast; an exact scan does not use it.
+	if _, err := db.CreateCollection(bg, DefaultTenant, CollectionConfig{Name: "s", Dimension: 128, Metric: distance.L2, M: 4, EfConstruction: 8}); err != nil {
+		b.Fatal(err)
+	}
+	h, _ := db.Collection(DefaultTenant, "s")
+	vecs := benchVectors(100_000, 128)
+	for i := 0; i < len(vecs); i += 1000 {
+		batch := make([]Record, 0, 1000)
+		for j := i; j < i+1000; j++ {
+			batch = append(batch, Record{ID: strconv.Itoa(j), Vector: vecs[j]})
+		}
+		if err := h.Upsert(bg, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	h.WaitIndexed()
+	for _, scans := range []bool{false, true} {
+		name := "calm"
+		if scans {
+			name = "scans"
+		}
+		b.Run(name, func(b *testing.B) {
+			var mu sync.Mutex
+			var late []time.Duration
+			var stopped, finished int
+			stop := func() error { return nil }
+			if scans {
+				stop = background(2, func(_, i int) error {
+					ctx, cancel := context.WithTimeout(bg, 2*time.Millisecond)
+					defer cancel()
+					deadline, _ := ctx.Deadline()
+					_, err := h.Search(ctx, SearchRequest{Vector: vecs[(i*7919)%len(vecs)], K: 10, Exact: true})
+					done := time.Now()
+					mu.Lock()
+					defer mu.Unlock()
+					switch {
+					case errors.Is(err, context.DeadlineExceeded):
+						stopped++
+						late = append(late, done.Sub(deadline))
+					case err == nil:
+						finished++
+					default:
+						return err
+					}
+					return nil
+				})
+			}
+			lat := make([]time.Duration, b.N)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				id := fmt.Sprint("w-", name, "-", i)
+				if err := h.Upsert(bg, []Record{{ID: id, Vector: vecs[i%len(vecs)]}}); err != nil {
+					b.Fatal(err)
+				}
+				lat[i] = time.Since(t0)
+			}
+			b.StopTimer()
+			if err := stop(); err != nil {
+				b.Fatal(err)
+			}
+			reportPercentiles(b, "upsert", lat)
+			if scans {
+				reportPercentiles(b, "scan-late", late)
+				b.ReportMetric(float64(stopped), "scans-stopped")
+				b.ReportMetric(float64(finished), "scans-finished")
+			}
+		})
+	}
+}
+
+// reportPercentiles reports p50 and p99 of ds in microseconds.
+func reportPercentiles(b *testing.B, what string, ds []time.Duration) {
+	if len(ds) == 0 {
+		return
+	}
+	slices.Sort(ds)
+	b.ReportMetric(float64(ds[len(ds)/2].Microseconds()), what+"-p50-µs")
+	b.ReportMetric(float64(ds[len(ds)*99/100].Microseconds()), what+"-p99-µs")
 }

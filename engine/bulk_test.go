@@ -44,7 +44,7 @@ func TestUpsertBulkLinksBeforeReturningAndReplays(t *testing.T) {
 		}
 		var recall float64
 		for q := 0; q < 50; q++ {
-			res, err := h.Search(SearchRequest{Vector: vecs[q*37], K: 10, Ef: 100})
+			res, err := h.Search(bg, SearchRequest{Vector: vecs[q*37], K: 10, Ef: 100})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -91,7 +91,7 @@ func TestUpsertBulkFsyncFailureIsNotVisible(t *testing.T) {
 	if _, err := h.Get("fail-0"); !errors.Is(err, ErrNotFound) {
 		t.Fatal("a bulk write whose fsync failed became visible")
 	}
-	res, err := h.Search(SearchRequest{Vector: []float32{1, 0, 0, 0}, K: 5})
+	res, err := h.Search(bg, SearchRequest{Vector: []float32{1, 0, 0, 0}, K: 5})
 	if err != nil || len(res.Hits) != 0 {
 		t.Fatalf("search after a failed bulk write: %v %v", res.Hits, err)
 	}

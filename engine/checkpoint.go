@@ -3,6 +3,8 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"io"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -23,8 +25,8 @@ func (h *Handle) Checkpoint() error {
 	h.ckptMu.Lock()
 	defer h.ckptMu.Unlock()
 	h.ckptQueued.Store(false)
-	if h.closed.Load() {
-		return ErrClosed
+	if err := h.stopping(); err != nil {
+		return err
 	}
 	start := time.Now()
 	err := h.checkpoint()
@@ -44,13 +46,14 @@ func (h *Handle) checkpoint() error {
 		c.writeGate.Unlock()
 		return err
 	}
-	if len(seqs) > 0 && seqs[0] == seq {
+	compact := h.compact.Swap(false) && c.graph.Deleted() > 0
+	if len(seqs) > 0 && seqs[0] == seq && !compact {
 		c.writeGate.Unlock()
 		h.sinceRecords.Store(0)
 		h.sinceBytes.Store(0)
 		return nil // nothing new
 	}
-	if st := c.graph.Len(); st > 0 && float64(c.graph.Deleted()) >= h.db.cfg.VacuumRatio*float64(st) {
+	if st := c.graph.Len(); st > 0 && (compact || float64(c.graph.Deleted()) >= h.db.cfg.VacuumRatio*float64(st)) {
 		if _, err := c.vacuumGated(); err != nil {
 			c.writeGate.Unlock()
 			return err
@@ -62,23 +65,62 @@ func (h *Handle) checkpoint() error {
 	h.sinceRecords.Store(0)
 	h.sinceBytes.Store(0)
 	c.writeGate.Unlock()
-	w, err := snapshot.Create(h.db.cfg.FS, h.snapshotDir(), seq)
-	if err == nil {
-		if err = st.encode(w); err != nil {
-			w.Abort()
-		} else {
-			err = w.Commit()
-		}
-	}
-	if err != nil {
+	if err := h.writeSnapshot(st, seq); err != nil {
 		return fmt.Errorf("checkpoint %s at %d: %w", h.info.Name, seq, err)
 	}
+	if err := h.stopping(); err != nil {
+		return err
+	}
 	return h.pruneAfterCheckpoint()
+}
+
+// writeSnapshot writes the captured state as the snapshot for seq. It
+// gives up (removing what it wrote) as soon as the handle starts closing,
+// so a drop waits for at most one megabyte more of it.
+func (h *Handle) writeSnapshot(st *stateCapture, seq uint64) error {
+	if err := h.stopping(); err != nil {
+		return err
+	}
+	w, err := snapshot.Create(h.db.cfg.FS, h.snapshotDir(), seq)
+	if err != nil {
+		return err
+	}
+	if err := st.encode(stopWriter{w: w, stop: h.stopping}); err != nil {
+		w.Abort()
+		return err
+	}
+	if err := h.stopping(); err != nil {
+		w.Abort()
+		return err
+	}
+	return w.Commit()
+}
+
+// stopping returns ErrClosed once the handle is closing or closed.
+func (h *Handle) stopping() error {
+	if h.closing.Load() || h.closed.Load() {
+		return fmt.Errorf("collection %s: %w", h.info.Name, ErrClosed)
+	}
+	return nil
+}
+
+// stopWriter fails writes once stop does.
+type stopWriter struct {
+	w    io.Writer
+	stop func() error
+}
+
+func (s stopWriter) Write(p []byte) (int, error) {
+	if err := s.stop(); err != nil {
+		return 0, err
+	}
+	return s.w.Write(p)
 }
 
 // pruneAfterCheckpoint keeps the newest keepSnapshots snapshots and the
 // log from the oldest kept one on.
 func (h *Handle) pruneAfterCheckpoint() error {
+	defer h.refreshSnapshotBytes()
 	seqs, err := snapshot.List(h.db.cfg.FS, h.snapshotDir())
 	if err != nil {
 		return err
@@ -96,6 +138,32 @@ func (h *Handle) pruneAfterCheckpoint() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// refreshSnapshotBytes sums the sizes of the snapshots on disk; a file it
+// cannot stat counts for nothing (Stats must not fail).
+func (h *Handle) refreshSnapshotBytes() {
+	fsys := h.db.cfg.FS
+	seqs, _ := snapshot.List(fsys, h.snapshotDir())
+	var n int64
+	for _, seq := range seqs {
+		if fi, err := fsys.Stat(filepath.Join(h.snapshotDir(), snapshot.FileName(seq))); err == nil {
+			n += fi.Size()
+		}
+	}
+	h.snapshotBytes.Store(n)
+}
+
+// RequestCompaction asks for a checkpoint in the background that vacuums
+// every tombstone (deleted and replaced records keep their vectors in
+// memory until a vacuum) and lets the log be truncated. A tenant refused
+// for its quota is given back what deletes and replacements freed, without
+// waiting for the usual thresholds.
+func (h *Handle) RequestCompaction() {
+	h.compact.Store(true)
+	if h.ckptQueued.CompareAndSwap(false, true) {
+		h.db.ckpt.request(h)
+	}
 }
 
 // checkpointer runs requested checkpoints in the background, one at a

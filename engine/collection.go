@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"sync"
+	"sync/atomic"
 
 	"github.com/akidb/akidb/engine/distance"
 	"github.com/akidb/akidb/engine/hnsw"
@@ -85,7 +86,11 @@ type Stats struct {
 	Count          int    `json:"count"`
 	Deleted        int    `json:"deleted"`
 	MemoryBytes    int64  `json:"memory_bytes"`
-	AppliedSeq     uint64 `json:"applied_seq"`
+	// DiskBytes is what the collection's files hold: its log segments
+	// (allocated ahead of the records in them) and its snapshots. Zero
+	// for an in-memory Collection.
+	DiskBytes  int64  `json:"disk_bytes"`
+	AppliedSeq uint64 `json:"applied_seq"`
 }
 
 // Collection is an in-memory set of records indexed by an HNSW graph. It is
@@ -94,18 +99,27 @@ type Collection struct {
 	cfg   CollectionConfig
 	graph *hnsw.Graph
 
-	// mu guards the id maps below and is held for reading by searches.
-	// Writers hold it only to publish finished graph insertions.
-	mu      sync.RWMutex
-	byID    map[string]uint32 // live records: external id -> node
-	extID   []string          // node -> external id ("" until published)
-	meta    []map[string]any  // node -> metadata
-	applied uint64            // highest sequence number applied
-	idBytes int64             // bytes of live external ids
+	// mu guards byID and the counters below, and serialises the writers'
+	// changes to slots. Writers hold it only to publish finished graph
+	// insertions; searches do not take it for their scan (slots.go).
+	mu        sync.RWMutex
+	byID      map[string]uint32 // live records: external id -> node
+	applied   uint64            // highest sequence number applied
+	idBytes   int64             // bytes of live external ids
+	metaBytes int64             // bytes of live metadata, as compact JSON
 	// generation changes whenever node ids are renumbered (vacuum), which
-	// invalidates scroll cursors.
+	// invalidates scroll cursors and searches in flight.
 	generation uint32
 	failed     error
+	// slots holds node -> published record, read without mu; live mirrors
+	// len(byID) for readers that do not take mu.
+	slots atomic.Pointer[slotTable]
+	live  atomic.Int64
+	// renumbering is a sequence counter around each vacuum: odd while one
+	// renumbers nodes, even otherwise. A search that saw it change (or
+	// odd) may have paired node ids of one numbering with another's
+	// records, and starts again.
+	renumbering atomic.Uint64
 
 	// writeGate is held shared by every write from before it takes its
 	// sequence number until it is published, and exclusively by Vacuum,
@@ -126,6 +140,7 @@ type Collection struct {
 	stageEmpty *sync.Cond
 	stageWaits int    // times a writer waited for room (tests)
 	beforeLink func() // test hook, run by each background linker first
+	scanHook   func() // test hook, run where a search checks its context
 }
 
 // NewCollection returns an empty in-memory collection.
@@ -149,6 +164,7 @@ func newCollectionWithGraph(cfg CollectionConfig, g *hnsw.Graph, applied uint64)
 		applied: applied,
 		nextSeq: applied,
 	}
+	c.slots.Store(slotsFor(0))
 	c.turn = sync.NewCond(&c.mu)
 	c.staged = make(map[uint32]struct{})
 	c.stageLimit = DefaultStageLimit
@@ -171,15 +187,26 @@ func (c *Collection) Count() int {
 func (c *Collection) Stats() Stats {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	// Graph (vectors + links), then per record the id string (held by the
-	// map and the node slot) plus map entry overhead, then the node slots.
-	mem := c.graph.MemoryBytes() + c.idBytes + int64(len(c.byID))*48 +
-		int64(cap(c.extID))*16 + int64(cap(c.meta))*8
+	mem := c.graph.MemoryBytes() + c.recordsMemoryLocked()
 	return Stats{
 		Name: c.cfg.Name, Dimension: c.cfg.Dimension, Metric: c.cfg.Metric.String(),
 		M: c.cfg.M, EfConstruction: c.cfg.EfConstruction,
 		Count: len(c.byID), Deleted: c.graph.Deleted(), MemoryBytes: mem, AppliedSeq: c.applied,
 	}
+}
+
+// Per live record beyond its vector and links (in the graph's figure): the
+// byID map entry and the slot (id string header, metadata map pointer,
+// size), allocation rounding included.
+const recordOverhead = 48 + 48
+
+// recordsMemoryLocked is what the records hold beside the graph: ids and
+// metadata (as compact JSON: the decoded maps take somewhat more), per
+// record overhead, and the slot table. Tombstoned nodes hold none of it
+// (their vectors and links stay in the graph's figure until a vacuum);
+// c.mu must be held.
+func (c *Collection) recordsMemoryLocked() int64 {
+	return c.idBytes + c.metaBytes + int64(len(c.byID))*recordOverhead + int64(c.slots.Load().nodes())*8
 }
 
 // appliedSeq is the highest sequence number applied.

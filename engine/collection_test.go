@@ -134,7 +134,7 @@ func TestUpsertGetReplaceDelete(t *testing.T) {
 	if c.Count() != 2 || r.Vector[0] != 7 || r.Metadata["n"] != 2.0 {
 		t.Fatalf("after replace: count %d rec %+v", c.Count(), r)
 	}
-	res, err := c.Search(SearchRequest{Vector: []float32{1, 2, 3}, K: 5})
+	res, err := c.Search(bg, SearchRequest{Vector: []float32{1, 2, 3}, K: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		"nan":      {Vector: []float32{nan, 0, 0}, K: 1},
 		"zero cos": {Vector: []float32{0, 0, 0}, K: 1},
 	} {
-		if _, err := c.Search(req); !errors.Is(err, ErrInvalidArgument) {
+		if _, err := c.Search(bg, req); !errors.Is(err, ErrInvalidArgument) {
 			t.Errorf("search %s: err %v", name, err)
 		}
 	}
@@ -305,7 +305,7 @@ func TestSearchRecallAllMetrics(t *testing.T) {
 			c, o, queries := buildOracleCollection(t, 3000, 24, m, false)
 			total := 0.0
 			for _, q := range queries {
-				res, err := c.Search(SearchRequest{Vector: q, K: 10, Ef: 64})
+				res, err := c.Search(bg, SearchRequest{Vector: q, K: 10, Ef: 64})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -314,7 +314,7 @@ func TestSearchRecallAllMetrics(t *testing.T) {
 					distance.Normalize(qq)
 				}
 				total += recallOf(res.Hits, o.topK(qq, 10, nil))
-				exact, err := c.Search(SearchRequest{Vector: q, K: 10, Exact: true})
+				exact, err := c.Search(bg, SearchRequest{Vector: q, K: 10, Exact: true})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -350,7 +350,7 @@ func TestFilteredSearchAgainstOracle(t *testing.T) {
 			}
 			total := 0.0
 			for _, q := range queries {
-				res, err := c.Search(SearchRequest{Vector: q, K: 10, Ef: 64, Filter: f, WithMetadata: true})
+				res, err := c.Search(bg, SearchRequest{Vector: q, K: 10, Ef: 64, Filter: f, WithMetadata: true})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -394,7 +394,7 @@ func TestDeletesKeepRecall(t *testing.T) {
 	check := func(stage string) {
 		total := 0.0
 		for _, q := range queries {
-			res, err := c.Search(SearchRequest{Vector: q, K: 10, Ef: 64})
+			res, err := c.Search(bg, SearchRequest{Vector: q, K: 10, Ef: 64})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -457,7 +457,7 @@ func TestConcurrentWritersAndReaders(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 200; i++ {
-				if _, err := c.Search(SearchRequest{Vector: vecs[i], K: 5, Filter: []*filter.Filter{nil, f}[i%2]}); err != nil {
+				if _, err := c.Search(bg, SearchRequest{Vector: vecs[i], K: 5, Filter: []*filter.Filter{nil, f}[i%2]}); err != nil {
 					t.Error(err)
 					return
 				}

@@ -241,6 +241,7 @@ func TestCrashDuringCreateAndDrop(t *testing.T) {
 		{"create:opened", false},
 		{"create:ready", true},
 		{"drop:marked", false},
+		{"drop:closing", false},
 		{"drop:removed", false},
 	}
 	for _, s := range steps {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -29,8 +28,9 @@ const DefaultCommitDelay = time.Millisecond
 // DefaultTenant is the tenant that exists in every data directory.
 const DefaultTenant = meta.DefaultTenantID
 
-// Config tunes a DB. The zero value is usable: fsync=always, 64 MiB
-// segments, checkpoints every 50,000 records or 256 MiB of log.
+// Config tunes a DB. The zero value is usable: fsync=always, log segments
+// growing from 64 KiB to 64 MiB, checkpoints every 50,000 records or
+// 256 MiB of log.
 type Config struct {
 	Logger *slog.Logger
 	// FS is the filesystem the logs and snapshots use; nil is the OS's.
@@ -43,6 +43,8 @@ type Config struct {
 	// (see wal.Options.CommitDelay): 0 means DefaultCommitDelay, negative
 	// disables it.
 	CommitDelay time.Duration
+	// SegmentSize is the most a log segment grows to (wal.Options); 0 is
+	// 64 MiB. A collection's log starts with a 64 KiB segment.
 	SegmentSize int64
 	// A collection is checkpointed when the log since its last snapshot
 	// holds CheckpointRecords records (vectors or deleted ids) or
@@ -56,7 +58,8 @@ type Config struct {
 	Observer Observer
 
 	// crashAt, set by tests, is called at the named steps of create and
-	// drop so a child process can die exactly there.
+	// drop so a child process can die exactly there (or a test can wait
+	// for a step).
 	crashAt func(step string)
 }
 
@@ -113,9 +116,14 @@ type DB struct {
 	lock *dirlock.Lock
 	meta *meta.Store
 
+	// mu guards closed, cols and busy, and is never held across I/O.
 	mu     sync.RWMutex
 	closed bool
 	cols   map[string]*Handle // by tenant + "\x00" + name
+	// busy holds the names (colKey) with a create or drop in flight; the
+	// channel is closed when it ends (claimName).
+	busy map[string]chan struct{}
+	ddl  sync.WaitGroup // creates and drops in flight, for Close
 
 	ckpt *checkpointer
 }
@@ -128,14 +136,16 @@ func colKey(tenant, name string) string { return tenant + "\x00" + name }
 // snapshot plus the log after it.
 func Open(dir string, cfg Config) (*DB, error) {
 	cfg = cfg.withDefaults()
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data dir %s: %w", dir, err)
+	// The data directory holds the catalog and the lock on the real
+	// filesystem whatever cfg.FS is; collections live in cfg.FS.
+	if err := wal.MkdirAllDurable(wal.OSFS{}, dir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
 	}
 	lock, err := dirlock.Acquire(dir)
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{dir: dir, cfg: cfg, log: cfg.Logger, lock: lock, cols: make(map[string]*Handle)}
+	db := &DB{dir: dir, cfg: cfg, log: cfg.Logger, lock: lock, cols: make(map[string]*Handle), busy: make(map[string]chan struct{})}
 	ok := false
 	defer func() {
 		if !ok {
@@ -146,8 +156,8 @@ func Open(dir string, cfg Config) (*DB, error) {
 	if db.meta, err = meta.Open(ctx, filepath.Join(dir, meta.FileName), cfg.Logger); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(db.collectionsDir(), 0o700); err != nil {
-		return nil, fmt.Errorf("create %s: %w", db.collectionsDir(), err)
+	if err := wal.MkdirAllDurable(cfg.FS, db.collectionsDir(), 0o700); err != nil {
+		return nil, err
 	}
 	if err := db.recoverCatalog(ctx); err != nil {
 		return nil, err
@@ -193,7 +203,7 @@ func (db *DB) recoverCatalog(ctx context.Context) error {
 			}
 		}
 		db.log.Warn("finishing an interrupted collection change", "collection", row.Name, "tenant", row.TenantID, "id", row.ID, "was", row.State)
-		if err := removeDirDurably(db.collectionDir(row.ID)); err != nil {
+		if err := db.removeDirDurably(db.collectionDir(row.ID)); err != nil {
 			return err
 		}
 		if err := db.meta.DeleteCollection(ctx, row.ID); err != nil {
@@ -208,48 +218,51 @@ func (db *DB) recoverCatalog(ctx context.Context) error {
 	for _, r := range rows {
 		known[r.ID] = true
 	}
-	entries, err := os.ReadDir(db.collectionsDir())
+	names, err := db.cfg.FS.ReadDir(db.collectionsDir())
 	if err != nil {
 		return fmt.Errorf("list %s: %w", db.collectionsDir(), err)
 	}
-	for _, e := range entries {
-		if known[e.Name()] {
+	for _, name := range names {
+		if known[name] {
 			continue
 		}
-		dst, err := moveToLostFound(db.dir, db.collectionDir(e.Name()))
+		dst, err := moveToLostFound(db.cfg.FS, db.dir, db.collectionDir(name))
 		if err != nil {
 			return err
 		}
-		db.log.Warn("collection directory not in the catalog moved aside", "dir", e.Name(), "to", dst)
+		db.log.Warn("collection directory not in the catalog moved aside", "dir", name, "to", dst)
 	}
 	return nil
 }
 
-// moveToLostFound renames path into <dataDir>/lost+found/ and never deletes.
-func moveToLostFound(dataDir, path string) (string, error) {
+// moveToLostFound renames path into <dataDir>/lost+found/ and never
+// deletes. Both directories' entries are fsynced, and lost+found's in the
+// data directory when it is new.
+func moveToLostFound(fsys wal.FS, dataDir, path string) (string, error) {
 	lf := filepath.Join(dataDir, "lost+found")
-	if err := os.MkdirAll(lf, 0o700); err != nil {
-		return "", fmt.Errorf("create %s: %w", lf, err)
-	}
-	dst := filepath.Join(lf, fmt.Sprintf("%s.%d", filepath.Base(path), time.Now().UnixNano()))
-	if err := os.Rename(path, dst); err != nil {
-		return "", fmt.Errorf("move %s aside: %w", path, err)
-	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := wal.MkdirAllDurable(fsys, lf, 0o700); err != nil {
 		return "", err
 	}
-	return dst, syncDir(lf)
-}
-
-func removeDirDurably(path string) error {
-	if err := os.RemoveAll(path); err != nil {
-		return fmt.Errorf("remove %s: %w", path, err)
+	dst := filepath.Join(lf, fmt.Sprintf("%s.%d", filepath.Base(path), time.Now().UnixNano()))
+	if err := fsys.Rename(path, dst); err != nil {
+		return "", fmt.Errorf("move %s aside: %w", path, err)
 	}
-	return syncDir(filepath.Dir(path))
+	if err := syncDir(fsys, filepath.Dir(path)); err != nil {
+		return "", err
+	}
+	return dst, syncDir(fsys, lf)
 }
 
-func syncDir(dir string) error {
-	if err := (wal.OSFS{}).SyncDir(dir); err != nil {
+// removeDirDurably removes a collection's directory and fsyncs its parent.
+func (db *DB) removeDirDurably(path string) error {
+	if err := wal.RemoveAll(db.cfg.FS, path); err != nil {
+		return err
+	}
+	return syncDir(db.cfg.FS, filepath.Dir(path))
+}
+
+func syncDir(fsys wal.FS, dir string) error {
+	if err := fsys.SyncDir(dir); err != nil {
 		return fmt.Errorf("sync dir %s: %w", dir, err)
 	}
 	return nil
@@ -334,6 +347,7 @@ func (db *DB) Close() error {
 	}
 	db.closed = true
 	db.mu.Unlock()
+	db.ddl.Wait()
 	if db.ckpt != nil {
 		db.ckpt.stop()
 	}
@@ -366,6 +380,7 @@ func (db *DB) closeWithoutCheckpoint() error {
 	db.mu.Lock()
 	db.closed = true
 	db.mu.Unlock()
+	db.ddl.Wait()
 	if db.ckpt != nil {
 		db.ckpt.stop()
 	}

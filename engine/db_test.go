@@ -121,7 +121,7 @@ func TestDBDurableAcrossReopen(t *testing.T) {
 	if len(entries) != 1 {
 		t.Fatalf("%d collection dirs, want 1", len(entries))
 	}
-	res, err := h.Search(SearchRequest{Vector: vectorFor("a-9", 8), K: 1})
+	res, err := h.Search(bg, SearchRequest{Vector: vectorFor("a-9", 8), K: 1})
 	if err != nil || len(res.Hits) != 1 || res.Hits[0].ID != "a-9" {
 		t.Fatalf("search after reopen: %+v %v", res, err)
 	}
@@ -328,7 +328,7 @@ func TestCapturedStateIgnoresLaterWrites(t *testing.T) {
 			t.Fatalf("%s: %v", id, err)
 		}
 	}
-	res, err := got.Search(SearchRequest{Vector: vectorFor("old-9", 8), K: 1})
+	res, err := got.Search(bg, SearchRequest{Vector: vectorFor("old-9", 8), K: 1})
 	if err != nil || res.Hits[0].ID != "old-9" {
 		t.Fatalf("search in the decoded capture: %+v %v", res, err)
 	}

@@ -12,6 +12,10 @@ var (
 	ErrAlreadyExists   = errors.New("already exists")
 	ErrInvalidArgument = errors.New("invalid argument")
 	ErrClosed          = errors.New("collection is closed")
+	// ErrNoSpace: the disk is full. The write was refused and nothing of
+	// it was stored; reads go on, and writes succeed again once space is
+	// freed, without a restart.
+	ErrNoSpace = errors.New("insufficient storage: the disk is full")
 )
 
 // ValidationError says which input was refused and why. It matches

@@ -234,6 +234,9 @@ func fsckRepair(dir string, rep *FsckReport, logger *slog.Logger) ([]string, err
 			if err := os.Rename(from, to); err != nil {
 				return done, fmt.Errorf("quarantine %s: %w", from, err)
 			}
+			if err := syncDir(fsys, filepath.Dir(from)); err != nil {
+				return done, err
+			}
 			done = append(done, fmt.Sprintf("%s/%s: moved damaged snapshot aside to %s", fc.Tenant, fc.Name, to))
 		}
 		wr, err := wal.Repair(fsys, filepath.Join(cdir, "wal"), logger)
@@ -250,7 +253,7 @@ func fsckRepair(dir string, rep *FsckReport, logger *slog.Logger) ([]string, err
 		}
 	}
 	for _, o := range rep.Orphans {
-		dst, err := moveToLostFound(dir, filepath.Join(colsDir, o))
+		dst, err := moveToLostFound(fsys, dir, filepath.Join(colsDir, o))
 		if err != nil {
 			return done, err
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -42,10 +41,20 @@ type Handle struct {
 	sinceBytes   atomic.Int64
 	ckptQueued   atomic.Bool
 	ckptMu       sync.Mutex // one checkpoint at a time
-	closed       atomic.Bool
+	// closing is set when close begins: a running checkpoint stops at its
+	// next step, and close waits for it (ckptMu) before the log closes and
+	// a drop removes the directory.
+	closing atomic.Bool
+	closed  atomic.Bool
 	// writers counts Upsert and Delete calls past validation, for the log's
 	// commit delay (wal.Options.Writers).
 	writers atomic.Int64
+	// snapshotBytes is the size of the snapshots on disk, as of the last
+	// checkpoint (or the open).
+	snapshotBytes atomic.Int64
+	// compact asks the next checkpoint to vacuum whatever tombstones
+	// there are, not only past VacuumRatio (RequestCompaction).
+	compact atomic.Bool
 }
 
 func (h *Handle) walDir() string      { return filepath.Join(h.dir, "wal") }
@@ -57,12 +66,22 @@ func (h *Handle) Info() CollectionInfo { return h.info }
 // Collection exposes the in-memory collection for reads.
 func (h *Handle) Collection() *Collection { return h.c }
 
-// Stats, Get, Count, Scroll and Search read the in-memory state.
-func (h *Handle) Stats() Stats                  { return h.c.Stats() }
+// Stats returns the collection's counts, memory and disk usage.
+func (h *Handle) Stats() Stats {
+	st := h.c.Stats()
+	st.DiskBytes = h.DiskBytes()
+	return st
+}
+
+// DiskBytes is what the collection's files hold: log segments and
+// snapshots (temporary files of a checkpoint being written aside).
+func (h *Handle) DiskBytes() int64 { return h.wal.Size() + h.snapshotBytes.Load() }
+
+// Get, Count, Scroll and Search read the in-memory state.
 func (h *Handle) Count() int                    { return h.c.Count() }
 func (h *Handle) Get(id string) (Record, error) { return h.c.Get(id) }
-func (h *Handle) Search(req SearchRequest) (SearchResult, error) {
-	return h.c.Search(req)
+func (h *Handle) Search(ctx context.Context, req SearchRequest) (SearchResult, error) {
+	return h.c.Search(ctx, req)
 }
 func (h *Handle) Scroll(cursor string, limit int, withVectors bool) (ScrollPage, error) {
 	return h.c.Scroll(cursor, limit, withVectors)
@@ -109,21 +128,34 @@ func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int) error {
 	// writes and fsyncs it, then publish. Linking the vectors into the
 	// graph (most of the work) happens in the background after the
 	// acknowledgement; until then searches scan them exactly (stage.go).
-	// A bulk upsert links them while the log syncs instead.
+	// A bulk upsert links them while the log syncs instead. While the
+	// disk is full, reserve only once the log has taken the record: a
+	// refused write then leaves nothing in the arena.
+	stage := func() indexedBatch {
+		ib := h.c.stageUpsert(b)
+		if ib.err == nil && linkers > 0 {
+			h.c.linkParallel(ib.nodes, linkers)
+			ib.staged = false
+		}
+		return ib
+	}
+	logFirst := h.wal.NoSpace()
 	seq, pending, err := h.submit(record.TypeUpsert, payload)
 	if err != nil {
 		return err
 	}
-	ib := h.c.stageUpsert(b)
-	if ib.err == nil && linkers > 0 {
-		h.c.linkParallel(ib.nodes, linkers)
-		ib.staged = false
+	var ib indexedBatch
+	if !logFirst {
+		ib = stage()
 	}
 	if err := h.await(pending); err != nil {
-		if ib.err == nil {
+		if !logFirst && ib.err == nil {
 			h.c.discardUpsert(ib)
 		}
 		return err
+	}
+	if logFirst {
+		ib = stage()
 	}
 	if ib.err != nil {
 		// The batch is in the log but not in memory, so the two disagree
@@ -184,7 +216,10 @@ func (h *Handle) Delete(ctx context.Context, ids []string) (int, error) {
 // records written concurrently may or may not be included) and returns
 // how many were deleted.
 func (h *Handle) DeleteWhere(ctx context.Context, f *filter.Filter) (int, error) {
-	ids := h.c.MatchingIDs(f)
+	ids, err := h.c.MatchingIDs(ctx, f)
+	if err != nil {
+		return 0, err
+	}
 	total := 0
 	for start := 0; start < len(ids); start += 1000 {
 		n, err := h.Delete(ctx, ids[start:min(start+1000, len(ids))])
@@ -219,11 +254,16 @@ func (h *Handle) submit(typ byte, payload []byte) (uint64, wal.Pending, error) {
 	return seq, pending, nil
 }
 
-// await waits for a submitted record. A record whose commit failed holds a
+// await waits for a submitted record. A record refused for lack of disk
+// space is ErrNoSpace: the log gave its sequence number back and goes on,
+// and so does the collection. A record whose commit failed holds a
 // sequence number that will never be applied, so the collection is failed
 // too and no later writer waits for it.
 func (h *Handle) await(p wal.Pending) error {
 	if err := p.Wait(); err != nil {
+		if errors.Is(err, wal.ErrNoSpace) {
+			return fmt.Errorf("collection %s: %w: %w", h.info.Name, ErrNoSpace, err)
+		}
 		if !h.failIfLogFailed() {
 			h.c.Fail(fmt.Errorf("collection %s is read-only: a log write did not commit: %w", h.info.Name, err))
 		}
@@ -282,8 +322,11 @@ func (db *DB) openCollection(row meta.Collection) (*Handle, error) {
 		// writes would reuse sequence numbers the snapshot already has.
 		_ = log.Close()
 		dst := fmt.Sprintf("%s.superseded.%d", h.walDir(), time.Now().UnixNano())
-		if err := os.Rename(h.walDir(), dst); err != nil {
+		if err := db.cfg.FS.Rename(h.walDir(), dst); err != nil {
 			return nil, fmt.Errorf("set aside a log behind its snapshot: %w", err)
+		}
+		if err := syncDir(db.cfg.FS, h.dir); err != nil {
+			return nil, err
 		}
 		db.log.Warn("log ends before the newest snapshot; kept it aside and started a new one", "collection", row.Name, "log_last_seq", log.LastSeq(), "snapshot_seq", c.applied, "kept_as", dst)
 		if log, err = db.openLog(h, c.applied); err != nil {
@@ -312,6 +355,7 @@ func (db *DB) openCollection(row meta.Collection) (*Handle, error) {
 	}
 	c.nextSeq = c.applied
 	h.sinceRecords.Store(int64(replayed))
+	h.refreshSnapshotBytes()
 	db.cfg.Observer.Recovered(row.Name, time.Since(start), replayed)
 	db.log.Info("collection recovered", "collection", row.Name, "tenant", row.TenantID, "records", c.Count(), "snapshot_seq", c.applied-uint64(replayed), "replayed", replayed, "duration", time.Since(start))
 	return h, nil
@@ -478,6 +522,11 @@ func (h *Handle) close(checkpoint bool) error {
 			errs = append(errs, err)
 		}
 	}
+	// Stop a checkpoint still running (the background checkpointer's) and
+	// wait for it: nothing may write in the directory once close returns.
+	h.closing.Store(true)
+	h.ckptMu.Lock()
+	defer h.ckptMu.Unlock()
 	// Keep writers out while the log closes.
 	h.c.writeGate.Lock()
 	h.closed.Store(true)

@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 
 	"github.com/akidb/akidb/engine/filter"
+	"github.com/akidb/akidb/engine/hnsw"
 )
 
 // Get returns a copy of the record with the given id.
@@ -22,9 +24,14 @@ func (c *Collection) Get(id string) (Record, error) {
 // recordLocked copies a published node out. Metadata maps are never
 // mutated after publication, so sharing them is safe.
 func (c *Collection) recordLocked(node uint32, withVector bool) Record {
-	r := Record{ID: c.extID[node], Metadata: c.meta[node]}
+	return c.record(node, c.slot(node), withVector)
+}
+
+// record copies published record s, at node, out.
+func (c *Collection) record(node uint32, s *slot, withVector bool) Record {
+	r := Record{ID: s.id, Metadata: s.meta}
 	if withVector {
-		r.Vector = append([]float32(nil), c.graph.Vector(node)...)
+		r.Vector = c.graph.AppendVector(nil, node)
 	}
 	return r
 }
@@ -58,16 +65,17 @@ func (c *Collection) Scroll(cursor string, limit int, withVectors bool) (ScrollP
 		start = node
 	}
 	page := ScrollPage{Records: make([]Record, 0, min(limit, len(c.byID)))}
-	node := start
-	for ; int(node) < len(c.extID); node++ {
-		if c.extID[node] == "" {
+	tab := c.slots.Load()
+	for node := start; int(node) < tab.nodes(); node++ {
+		s := tab.get(node)
+		if s == nil {
 			continue
 		}
 		if len(page.Records) == limit {
 			page.NextCursor = encodeCursor(c.generation, node)
 			break
 		}
-		page.Records = append(page.Records, c.recordLocked(node, withVectors))
+		page.Records = append(page.Records, c.record(node, s, withVectors))
 	}
 	return page, nil
 }
@@ -88,15 +96,22 @@ func decodeCursor(s string) (gen, node uint32, err error) {
 	return binary.BigEndian.Uint32(b[0:4]), binary.BigEndian.Uint32(b[4:8]), nil
 }
 
-// MatchingIDs returns the ids of the live records that f matches.
-func (c *Collection) MatchingIDs(f *filter.Filter) []string {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
+// MatchingIDs returns the ids of the live records that f matches, as the
+// collection was when each was looked at (it takes no lock writers need).
+// It checks ctx every StopEvery records and returns ctx's error once it is
+// done.
+func (c *Collection) MatchingIDs(ctx context.Context, f *filter.Filter) ([]string, error) {
+	tab := c.slots.Load()
 	var ids []string
-	for n, id := range c.extID {
-		if id != "" && f.Match(c.meta[n]) {
-			ids = append(ids, id)
+	for n := 0; n < tab.nodes(); n++ {
+		if n%hnsw.StopEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		if s := tab.get(uint32(n)); s != nil && f.Match(s.meta) {
+			ids = append(ids, s.id)
 		}
 	}
-	return ids
+	return ids, nil
 }

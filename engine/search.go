@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"context"
+	"errors"
+
 	"github.com/akidb/akidb/engine/distance"
 	"github.com/akidb/akidb/engine/filter"
 	"github.com/akidb/akidb/engine/hnsw"
@@ -56,7 +59,14 @@ const (
 
 // Search returns up to k nearest live records. With a filter, it returns k
 // results whenever at least k records match.
-func (c *Collection) Search(req SearchRequest) (SearchResult, error) {
+//
+// It checks ctx every few hundred distance computations (hnsw.StopEvery)
+// and returns ctx's error (context.DeadlineExceeded past a deadline) as
+// soon as it is done, without a result. It holds no lock a writer needs
+// while it runs: it reads published records through the lock-free slot
+// table (slots.go), and a vacuum that renumbers nodes meanwhile makes it
+// start again.
+func (c *Collection) Search(ctx context.Context, req SearchRequest) (SearchResult, error) {
 	if err := ValidateVector("vector", req.Vector, c.cfg.Dimension); err != nil {
 		return SearchResult{}, err
 	}
@@ -77,70 +87,123 @@ func (c *Collection) Search(req SearchRequest) (SearchResult, error) {
 			return SearchResult{}, invalid("vector", "a cosine query cannot be the zero vector")
 		}
 	}
+	stop := func() bool {
+		if c.scanHook != nil {
+			c.scanHook()
+		}
+		return ctx.Err() != nil
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return SearchResult{}, err
+		}
+		res, err := c.search(req, q, ef, stop)
+		switch {
+		case errors.Is(err, errRenumbered):
+			// A vacuum renumbered the nodes under this search: wait
+			// for it to finish (it holds c.mu) and start again.
+			c.mu.RLock()
+			c.mu.RUnlock() //nolint:staticcheck // an empty critical section: waiting is the point
+			continue
+		case errors.Is(err, hnsw.ErrStopped):
+			return SearchResult{}, ctx.Err()
+		}
+		return res, err
+	}
+}
 
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	live := len(c.byID)
+// errRenumbered: a vacuum changed node ids while a search ran.
+var errRenumbered = errors.New("node ids changed during the search")
+
+// search is one attempt of Search over one numbering of the nodes.
+func (c *Collection) search(req SearchRequest, q []float32, ef int, stop func() bool) (SearchResult, error) {
+	seq := c.renumbering.Load()
+	if seq%2 == 1 {
+		return SearchResult{}, errRenumbered // a vacuum is under way
+	}
+	tab := c.slots.Load()
+	live := int(c.live.Load())
 	if live == 0 {
 		return SearchResult{Strategy: StrategyGraph}, nil
 	}
+	staged := c.stagedIDs()
+	published := func(n uint32) bool { return tab.get(n) != nil }
 	var (
 		nb       []hnsw.Neighbor
 		strategy string
+		err      error
 	)
 	switch {
 	case req.Filter == nil && req.Exact:
 		strategy = StrategyExact
-		nb = c.graph.ExactSearch(q, req.K, c.isPublished)
+		nb, err = c.graph.ExactSearchUntil(q, req.K, published, stop)
 	case req.Filter == nil:
 		strategy = StrategyGraph
-		nb = c.graph.Search(q, req.K, ef, nil)
-		nb = c.withStaged(q, req.K, c.dropUnpublished(nb), c.isPublished)
+		if nb, err = c.graph.SearchUntil(q, req.K, ef, nil, stop); err != nil {
+			break
+		}
+		nb = c.withStaged(q, req.K, keep(nb, published), staged, published)
 		if len(nb) < min(req.K, live) {
 			// A concurrent writer's nodes were in the graph but not yet
 			// visible; search again admitting only visible ones.
-			nb = c.withStaged(q, req.K, c.graph.Search(q, req.K, ef, c.isPublished), c.isPublished)
-		}
-	default:
-		match := func(n uint32) bool { return c.isPublished(n) && req.Filter.Match(c.meta[n]) }
-		if req.Exact || c.filterLooksSelective(req.Filter, req.K, req.FilterSamples) {
-			strategy = StrategyFilteredExact
-			nb = c.graph.ExactSearch(q, req.K, match)
-		} else {
-			strategy = StrategyFilteredGraph
-			nb = c.withStaged(q, req.K, c.graph.Search(q, req.K, ef, match), match)
-			if len(nb) < req.K {
-				// The graph search could not reach k matches; only an exact
-				// scan can tell whether more exist. Never return fewer
-				// than k when k match.
-				strategy = StrategyFilteredExact
-				nb = c.graph.ExactSearch(q, req.K, match)
+			if nb, err = c.graph.SearchUntil(q, req.K, ef, published, stop); err == nil {
+				nb = c.withStaged(q, req.K, nb, staged, published)
 			}
 		}
+	default:
+		match := func(n uint32) bool {
+			s := tab.get(n)
+			return s != nil && req.Filter.Match(s.meta)
+		}
+		if req.Exact || c.filterLooksSelective(tab, live, req.Filter, req.K, req.FilterSamples) {
+			strategy = StrategyFilteredExact
+			nb, err = c.graph.ExactSearchUntil(q, req.K, match, stop)
+			break
+		}
+		strategy = StrategyFilteredGraph
+		if nb, err = c.graph.SearchUntil(q, req.K, ef, match, stop); err != nil {
+			break
+		}
+		if nb = c.withStaged(q, req.K, nb, staged, match); len(nb) < req.K {
+			// The graph search could not reach k matches; only an exact
+			// scan can tell whether more exist. Never return fewer
+			// than k when k match.
+			strategy = StrategyFilteredExact
+			nb, err = c.graph.ExactSearchUntil(q, req.K, match, stop)
+		}
 	}
-	hits := make([]Hit, len(nb))
-	for i, n := range nb {
-		h := Hit{ID: c.extID[n.ID], Score: c.cfg.Metric.Score(n.Dist)}
+	if errors.Is(err, hnsw.ErrInterrupted) {
+		return SearchResult{}, errRenumbered
+	}
+	if err != nil {
+		return SearchResult{}, err
+	}
+	hits := make([]Hit, 0, len(nb))
+	for _, n := range nb {
+		s := tab.get(n.ID)
+		if s == nil {
+			continue // deleted or replaced since it was found
+		}
+		h := Hit{ID: s.id, Score: c.cfg.Metric.Score(n.Dist)}
 		if req.WithMetadata {
-			h.Metadata = c.meta[n.ID]
+			h.Metadata = s.meta
 		}
 		if req.WithVectors {
-			h.Vector = append([]float32(nil), c.graph.Vector(n.ID)...)
+			h.Vector = c.graph.AppendVector(nil, n.ID)
 		}
-		hits[i] = h
+		hits = append(hits, h)
+	}
+	if c.renumbering.Load() != seq {
+		return SearchResult{}, errRenumbered
 	}
 	return SearchResult{Hits: hits, Strategy: strategy}, nil
 }
 
-// isPublished reports whether node is a visible record; c.mu must be held.
-func (c *Collection) isPublished(node uint32) bool {
-	return int(node) < len(c.extID) && c.extID[node] != ""
-}
-
-func (c *Collection) dropUnpublished(nb []hnsw.Neighbor) []hnsw.Neighbor {
+// keep returns the neighbours ok admits, in place.
+func keep(nb []hnsw.Neighbor, ok func(uint32) bool) []hnsw.Neighbor {
 	out := nb[:0]
 	for _, n := range nb {
-		if c.isPublished(n.ID) {
+		if ok(n.ID) {
 			out = append(out, n)
 		}
 	}
@@ -149,24 +212,24 @@ func (c *Collection) dropUnpublished(nb []hnsw.Neighbor) []hnsw.Neighbor {
 
 // filterLooksSelective estimates the filter's selectivity from an evenly
 // spaced sample of node slots and says whether an exact scan is the better
-// plan; c.mu must be held.
-func (c *Collection) filterLooksSelective(f *filter.Filter, k, samples int) bool {
+// plan.
+func (c *Collection) filterLooksSelective(tab *slotTable, live int, f *filter.Filter, k, samples int) bool {
 	if samples <= 0 {
 		samples = defaultFilterSamples
 	}
-	live := len(c.byID)
 	if live <= exactMatchesFloor {
 		return true
 	}
-	slots := len(c.extID)
-	step := max(1, slots/samples)
+	nodes := min(tab.nodes(), c.graph.Len())
+	step := max(1, nodes/samples)
 	seen, matched := 0, 0
-	for n := 0; n < slots; n += step {
-		if c.extID[n] == "" {
+	for n := 0; n < nodes; n += step {
+		s := tab.get(uint32(n))
+		if s == nil {
 			continue
 		}
 		seen++
-		if f.Match(c.meta[n]) {
+		if f.Match(s.meta) {
 			matched++
 		}
 	}

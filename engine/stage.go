@@ -104,14 +104,26 @@ func (c *Collection) linkStaged(nodes []uint32) {
 	}()
 }
 
-// withStaged merges the staged nodes accept admits into nb, the graph's
-// answer, keeping the k nearest; c.mu must be held.
-func (c *Collection) withStaged(q []float32, k int, nb []hnsw.Neighbor, accept func(uint32) bool) []hnsw.Neighbor {
+// stagedIDs returns the nodes staged now (nil if none), for a search to
+// scan without holding c.mu.
+func (c *Collection) stagedIDs() []uint32 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	if len(c.staged) == 0 {
-		return nb
+		return nil
 	}
 	ids := make([]uint32, 0, len(c.staged))
 	for n := range c.staged {
+		ids = append(ids, n)
+	}
+	return ids
+}
+
+// withStaged merges the staged nodes accept admits into nb, the graph's
+// answer, keeping the k nearest.
+func (c *Collection) withStaged(q []float32, k int, nb []hnsw.Neighbor, staged []uint32, accept func(uint32) bool) []hnsw.Neighbor {
+	ids := make([]uint32, 0, len(staged))
+	for _, n := range staged {
 		if accept(n) {
 			ids = append(ids, n)
 		}

@@ -70,7 +70,7 @@ func TestStagedRecordsAreSearchableBeforeLinking(t *testing.T) {
 			{Vector: r.Vector, K: 1, Exact: true},
 			{Vector: r.Vector, K: 1, Filter: f, FilterSamples: 1},
 		} {
-			res, err := h.Search(req)
+			res, err := h.Search(bg, req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -96,7 +96,7 @@ func TestStagedRecordsAreSearchableBeforeLinking(t *testing.T) {
 		vec  []float32
 		gone string
 	}{{base[7].Vector, base[7].ID}, {base[9].Vector, base[9].ID}} {
-		res, err := h.Search(SearchRequest{Vector: probe.vec, K: 1})
+		res, err := h.Search(bg, SearchRequest{Vector: probe.vec, K: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -121,7 +121,7 @@ func TestStagedRecordsAreSearchableBeforeLinking(t *testing.T) {
 		t.Fatalf("Unlinked = %d, IndexBacklog = %d after a checkpoint", got, backlog)
 	}
 	h2 := reopenStaged(t, db, dir)
-	res, err := h2.Search(SearchRequest{Vector: moved.Vector, K: 1})
+	res, err := h2.Search(bg, SearchRequest{Vector: moved.Vector, K: 1})
 	if err != nil || len(res.Hits) != 1 || res.Hits[0].ID != moved.ID {
 		t.Fatalf("after restart the graph search for %s = %+v, %v", moved.ID, res.Hits, err)
 	}
@@ -234,7 +234,7 @@ func TestStagedConcurrentWritesSearchesCheckpoints(t *testing.T) {
 			}
 			q := vectorFor(fmt.Sprintf("w%d-%d", n%writers, n%perWriter), 8)
 			for _, req := range []SearchRequest{{Vector: q, K: 5}, {Vector: q, K: 5, Filter: f}, {Vector: q, K: 3, Exact: true}} {
-				if _, err := h.Search(req); err != nil {
+				if _, err := h.Search(bg, req); err != nil {
 					t.Error(err)
 					return
 				}
@@ -281,7 +281,7 @@ func TestStagedConcurrentWritesSearchesCheckpoints(t *testing.T) {
 					continue
 				}
 				want++
-				res, err := h.Search(SearchRequest{Vector: vectorFor(id, 8), K: 1, Ef: 200})
+				res, err := h.Search(bg, SearchRequest{Vector: vectorFor(id, 8), K: 1, Ef: 200})
 				if err != nil || len(res.Hits) != 1 || res.Hits[0].ID != id || res.Hits[0].Score != 0 {
 					t.Fatalf("%s: graph search for %s = %+v, %v", when, id, res.Hits, err)
 				}

@@ -64,12 +64,19 @@ type stateCapture struct {
 func (c *Collection) captureState() *stateCapture {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return &stateCapture{
-		cfg: c.cfg, applied: c.applied, generation: c.generation,
-		extID: append([]string(nil), c.extID...),
-		meta:  append([]map[string]any(nil), c.meta...),
-		graph: c.graph.Freeze(),
+	st := &stateCapture{cfg: c.cfg, applied: c.applied, generation: c.generation, graph: c.graph.Freeze()}
+	// One slot per node of the graph: nodes past the last published one
+	// (reserved by a write that was then refused) are empty slots.
+	n := st.graph.Len()
+	st.extID = make([]string, n)
+	st.meta = make([]map[string]any, n)
+	tab := c.slots.Load()
+	for i := range n {
+		if s := tab.get(uint32(i)); s != nil {
+			st.extID[i], st.meta[i] = s.id, s.meta
+		}
 	}
+	return st
 }
 
 // EncodeState writes the collection's full state. The caller must keep
@@ -164,10 +171,10 @@ func DecodeState(r io.Reader) (*Collection, error) {
 	// Slots are appended as they are read, so a lying count cannot make
 	// this allocate ahead of the input; the graph must then agree.
 	var (
-		extID []string
-		meta  []map[string]any
+		table = slotsFor(0)
 		byID  = make(map[string]uint32)
 		idb   int64
+		metab int64
 		buf   = make([]byte, 0, 256)
 	)
 	for n := 0; n < slots; n++ {
@@ -208,9 +215,12 @@ func DecodeState(r io.Reader) (*Collection, error) {
 			}
 			byID[id] = uint32(n)
 			idb += int64(len(id))
+			metab += int64(metaLen)
+			for n >= table.nodes() {
+				table.chunks = append(table.chunks, new(slotChunk))
+			}
+			table.chunks[n>>slotChunkBits][n&slotChunkMask].Store(&slot{id: id, meta: m, metaBytes: int64(metaLen)})
 		}
-		extID = append(extID, id)
-		meta = append(meta, m)
 	}
 	g, err := hnsw.Decode(br)
 	if err != nil {
@@ -229,6 +239,8 @@ func DecodeState(r io.Reader) (*Collection, error) {
 		}
 	}
 	c := newCollectionWithGraph(cfg, g, applied)
-	c.extID, c.meta, c.byID, c.idBytes, c.generation = extID, meta, byID, idb, generation
+	c.byID, c.idBytes, c.metaBytes, c.generation = byID, idb, metab, generation
+	c.slots.Store(table)
+	c.live.Store(int64(len(byID)))
 	return c, nil
 }

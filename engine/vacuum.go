@@ -13,8 +13,9 @@ type VacuumStats struct {
 
 // Vacuum removes tombstoned nodes from the graph, repairs the neighbour
 // lists that pointed at them and renumbers nodes densely. It waits for
-// in-flight writes and blocks new ones and searches while it runs. Scroll
-// cursors issued before it are invalidated.
+// in-flight writes and blocks new ones while it runs; searches in progress
+// give way and start again after it. Scroll cursors issued before it are
+// invalidated.
 func (c *Collection) Vacuum() (VacuumStats, error) {
 	c.lockWrites()
 	defer c.writeGate.Unlock()
@@ -29,21 +30,25 @@ func (c *Collection) vacuumGated() (VacuumStats, error) {
 	if removed == 0 {
 		return VacuumStats{Live: len(c.byID)}, nil
 	}
+	// Odd while the graph and the slot table change, even again after:
+	// searches that overlap any part of it start again (search.go).
+	c.renumbering.Add(1)
+	defer c.renumbering.Add(1)
 	oldToNew, err := c.graph.Vacuum()
 	if err != nil {
 		return VacuumStats{}, fmt.Errorf("collection %s: vacuum: %w", c.cfg.Name, err)
 	}
-	extID := make([]string, c.graph.Len())
-	meta := make([]map[string]any, c.graph.Len())
-	for old, nw := range oldToNew {
-		if nw == math.MaxUint32 || old >= len(c.extID) || c.extID[old] == "" {
+	old := c.slots.Load()
+	slots := slotsFor(c.graph.Len())
+	for o, nw := range oldToNew {
+		s := old.get(uint32(o))
+		if nw == math.MaxUint32 || s == nil {
 			continue
 		}
-		extID[nw] = c.extID[old]
-		meta[nw] = c.meta[old]
-		c.byID[c.extID[old]] = nw
+		slots.chunks[nw>>slotChunkBits][nw&slotChunkMask].Store(s)
+		c.byID[s.id] = nw
 	}
-	c.extID, c.meta = extID, meta
+	c.slots.Store(slots)
 	c.generation++
 	return VacuumStats{Removed: removed, Live: len(c.byID)}, nil
 }

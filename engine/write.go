@@ -248,18 +248,19 @@ func (c *Collection) makeVisible(seq uint64, ib indexedBatch) error {
 	}
 	for i, r := range ib.b.Records {
 		n := ib.nodes[i]
-		for int(n) >= len(c.extID) {
-			c.extID = append(c.extID, "")
-			c.meta = append(c.meta, nil)
-		}
 		if old, ok := c.byID[r.ID]; ok {
 			c.unpublishLocked(old)
 		}
+		s := &slot{id: r.ID, meta: r.Metadata}
+		if i < len(ib.b.MetadataJSON) {
+			s.metaBytes = int64(len(ib.b.MetadataJSON[i]))
+		}
 		c.byID[r.ID] = n
-		c.extID[n] = r.ID
-		c.meta[n] = r.Metadata
+		c.setSlot(n, s)
 		c.idBytes += int64(len(r.ID))
+		c.metaBytes += s.metaBytes
 	}
+	c.live.Store(int64(len(c.byID)))
 	return nil
 }
 
@@ -282,16 +283,18 @@ func (c *Collection) ApplyDelete(seq uint64, b DeleteBatch) (int, error) {
 			n++
 		}
 	}
+	c.live.Store(int64(len(c.byID)))
 	return n, nil
 }
 
-// unpublishLocked removes a live node from the maps and tombstones it.
+// unpublishLocked removes a live node from the maps and tombstones it. The
+// caller updates c.live.
 func (c *Collection) unpublishLocked(node uint32) {
-	id := c.extID[node]
-	delete(c.byID, id)
-	c.idBytes -= int64(len(id))
-	c.extID[node] = ""
-	c.meta[node] = nil
+	s := c.slot(node)
+	delete(c.byID, s.id)
+	c.idBytes -= int64(len(s.id))
+	c.metaBytes -= s.metaBytes
+	c.setSlot(node, nil)
 	// The node was added by this collection, so Delete cannot fail on a
 	// bad id; a double delete is harmless.
 	_ = c.graph.Delete(node)

@@ -284,7 +284,7 @@ func (m *migration) verifyCollection(ctx context.Context, h *engine.Handle, c *C
 	var recall float64
 	for q, vec := range queries {
 		want := answers[q].sorted()
-		exact, err := h.Search(engine.SearchRequest{Vector: vec, K: VerifyK, Exact: true})
+		exact, err := h.Search(ctx, engine.SearchRequest{Vector: vec, K: VerifyK, Exact: true})
 		if err != nil {
 			return cc, err
 		}
@@ -294,7 +294,7 @@ func (m *migration) verifyCollection(ctx context.Context, h *engine.Handle, c *C
 				cc.FirstMismatch = fmt.Sprintf("query %d: %s", q, why)
 			}
 		}
-		graph, err := h.Search(engine.SearchRequest{Vector: vec, K: VerifyK, Ef: m.opts.VerifyEf})
+		graph, err := h.Search(ctx, engine.SearchRequest{Vector: vec, K: VerifyK, Ef: m.opts.VerifyEf})
 		if err != nil {
 			return cc, err
 		}

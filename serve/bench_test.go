@@ -148,7 +148,7 @@ func BenchmarkQueryPath(b *testing.B) {
 	setupQueryBench(b)
 	b.Run("engine", func(b *testing.B) {
 		reportLatency(b, func(q []float32) error {
-			_, err := qb.handle.Search(engine.SearchRequest{Vector: q, K: 10, Ef: 64, WithMetadata: true})
+			_, err := qb.handle.Search(context.Background(), engine.SearchRequest{Vector: q, K: 10, Ef: 64, WithMetadata: true})
 			return err
 		})
 	})

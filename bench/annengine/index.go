@@ -1,6 +1,7 @@
 package annengine
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 
@@ -41,7 +42,7 @@ func (x *Index) Add(base dataset.Matrix, from, to int) error {
 
 // Search runs a graph search.
 func (x *Index) Search(q []float32, k, ef int) ([]int32, error) {
-	res, err := x.c.Search(engine.SearchRequest{Vector: q, K: k, Ef: ef})
+	res, err := x.c.Search(context.Background(), engine.SearchRequest{Vector: q, K: k, Ef: ef})
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +51,7 @@ func (x *Index) Search(q []float32, k, ef int) ([]int32, error) {
 
 // ExactSearch runs a brute-force search.
 func (x *Index) ExactSearch(q []float32, k int) ([]int32, error) {
-	res, err := x.c.Search(engine.SearchRequest{Vector: q, K: k, Exact: true})
+	res, err := x.c.Search(context.Background(), engine.SearchRequest{Vector: q, K: k, Exact: true})
 	if err != nil {
 		return nil, err
 	}

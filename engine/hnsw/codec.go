@@ -100,6 +100,9 @@ func (g *Graph) Freeze() *Frozen {
 	return f
 }
 
+// Len is the number of nodes frozen, deleted ones included.
+func (f *Frozen) Len() int { return f.n }
+
 // Encode writes the frozen state in the layout described in doc.go.
 func (f *Frozen) Encode(w io.Writer) error {
 	g := f.g

@@ -70,6 +70,13 @@ var (
 	ErrNotFound = errors.New("hnsw: no such node")
 	// ErrCorrupt is wrapped by every Decode error about the input's content.
 	ErrCorrupt = errors.New("hnsw: corrupt encoding")
+	// ErrStopped is returned by SearchUntil and ExactSearchUntil when
+	// their stop function asked them to end (a deadline passed).
+	ErrStopped = errors.New("hnsw: search stopped")
+	// ErrInterrupted is returned by SearchUntil and ExactSearchUntil when
+	// they gave way to a Vacuum, which renumbers nodes: search again once
+	// it is done.
+	ErrInterrupted = errors.New("hnsw: search gave way to a vacuum")
 )
 
 // withDefaults fills zero knobs and validates the rest.

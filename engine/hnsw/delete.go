@@ -45,6 +45,10 @@ func (g *Graph) Delete(id uint32) error {
 // It returns oldToNew, indexed by old id: the new id, or math.MaxUint32 for a
 // removed node. With nothing deleted it is the identity and nothing moves.
 func (g *Graph) Vacuum() ([]uint32, error) {
+	// Stoppable searches in progress give way (ErrInterrupted) instead of
+	// making the vacuum, and whoever waits on it, wait for their end.
+	g.vacuuming.Add(1)
+	defer g.vacuuming.Add(-1)
 	g.structMu.Lock()
 	defer g.structMu.Unlock()
 	if u := g.unlinked.Load(); u > 0 {
@@ -218,7 +222,7 @@ func (g *Graph) relinkOrphans(tab []*chunk, n int) {
 		for l := top; l > 0; l-- {
 			cur, curDist = g.greedyClosest(tab, uv, cur, curDist, l)
 		}
-		g.searchLayer(s, tab, uv, cur, curDist, 0, g.efc, nil, true, u)
+		_, _ = g.searchLayer(s, tab, uv, cur, curDist, 0, g.efc, nil, true, u, nil) // no stop function: it cannot fail
 		s.sorted = s.res.drainAscending(s.sorted)
 		if len(s.sorted) == 0 {
 			continue

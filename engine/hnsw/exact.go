@@ -11,8 +11,23 @@ const exactPrefetchAhead = 2
 // rejects (allow == nil accepts all). Nodes whose Add is still in flight are
 // not seen. q must have length Dim (nil otherwise).
 func (g *Graph) ExactSearch(q []float32, k int, allow func(id uint32) bool) []Neighbor {
+	out, _ := g.exactSearch(q, k, allow, nil)
+	return out
+}
+
+// ExactSearchUntil is ExactSearch that can be stopped: every StopEvery
+// nodes it calls stop, and ends with ErrStopped when stop returns true, or
+// with ErrInterrupted when a Vacuum waits for the graph (as SearchUntil).
+func (g *Graph) ExactSearchUntil(q []float32, k int, allow func(id uint32) bool, stop func() bool) ([]Neighbor, error) {
+	if stop == nil {
+		stop = func() bool { return false }
+	}
+	return g.exactSearch(q, k, allow, stop)
+}
+
+func (g *Graph) exactSearch(q []float32, k int, allow func(id uint32) bool, stop func() bool) ([]Neighbor, error) {
 	if k <= 0 || len(q) != g.dim {
-		return nil
+		return nil, nil
 	}
 	g.structMu.RLock()
 	defer g.structMu.RUnlock()
@@ -20,9 +35,16 @@ func (g *Graph) ExactSearch(q []float32, k int, allow func(id uint32) bool) []Ne
 	tab := g.table.Load().chunks
 	n = min(n, uint64(limitOf(tab)))
 	s := g.getScratch()
+	defer g.putScratch(s)
 	res := s.res[:0]
 	lines := (g.dim*4 + 63) / 64
 	for id := uint32(0); uint64(id) < n; id++ {
+		if stop != nil && id%StopEvery == StopEvery-1 {
+			if err := g.stopCheck(stop); err != nil {
+				s.res = res
+				return nil, err
+			}
+		}
 		c := tab[id>>chunkBits]
 		i := id & chunkMask
 		if ahead := id + exactPrefetchAhead; uint64(ahead) < n {
@@ -39,9 +61,7 @@ func (g *Graph) ExactSearch(q []float32, k int, allow func(id uint32) bool) []Ne
 		res = pushBounded(res, k, d, id)
 	}
 	s.res = res
-	out := drainNeighbors(&s.res)
-	g.putScratch(s)
-	return out
+	return drainNeighbors(&s.res), nil
 }
 
 // ExactSearchIDs returns the k nearest of the given ids to q by brute force,

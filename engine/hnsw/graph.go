@@ -87,6 +87,9 @@ type Graph struct {
 	deleted    atomic.Int64
 	upperWords atomic.Int64
 	unlinked   atomic.Int64 // reserved nodes not yet linked or abandoned
+	// vacuuming counts Vacuums waiting for (or holding) structMu:
+	// stoppable searches see it at their next check and give way.
+	vacuuming atomic.Int32
 
 	pool sync.Pool // *scratch
 }
@@ -267,6 +270,27 @@ func (g *Graph) Vector(id uint32) []float32 {
 		return nil
 	}
 	return g.vec(tab, id)
+}
+
+// AppendVector appends id's vector to dst and returns it (dst unchanged
+// for an unknown id). The copy is made under the graph's read lock, so,
+// unlike a Vector view, it needs no lock of the caller's to exclude a
+// concurrent Vacuum.
+func (g *Graph) AppendVector(dst []float32, id uint32) []float32 {
+	g.structMu.RLock()
+	defer g.structMu.RUnlock()
+	tab := g.table.Load().chunks
+	if uint64(id) >= g.count.Load() || id >= limitOf(tab) || metaOf(tab, id)&metaReady == 0 {
+		return dst
+	}
+	return append(dst, g.vec(tab, id)...)
+}
+
+// NodeBytes is what one more node adds to MemoryBytes on average: its
+// vector, its layer-0 list and bookkeeping, and its expected share of
+// upper-layer lists (a node has 1/(M-1) upper layers on average).
+func (g *Graph) NodeBytes() int64 {
+	return int64(g.dim*4+g.stride0*4) + 24 + 4 + 8 + int64(g.strideUp*4)/int64(g.m-1)
 }
 
 // MemoryBytes returns the bytes held by vectors, neighbour lists and

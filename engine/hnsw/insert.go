@@ -114,7 +114,7 @@ func (g *Graph) insert(s *scratch, id uint32, level int, v []float32) {
 	}
 	epDeleted := metaOf(tab, ep)&metaDeleted != 0
 	for l := min(level, top); l >= 0; l-- {
-		tab = g.searchLayer(s, tab, v, cur, curDist, l, g.efc, nil, true, id)
+		tab, _ = g.searchLayer(s, tab, v, cur, curDist, l, g.efc, nil, true, id, nil) // no stop function: it cannot fail
 		if epDeleted {
 			// As hnswlib: a deleted entry point still offers a link, so a
 			// graph whose nodes are all deleted stays connected.

@@ -25,15 +25,48 @@ import (
 //
 // q must have length Dim (nil is returned otherwise); k <= 0 returns nil.
 func (g *Graph) Search(q []float32, k, ef int, allow func(id uint32) bool) []Neighbor {
+	out, _ := g.search(q, k, ef, allow, nil)
+	return out
+}
+
+// StopEvery is how many distance computations a stoppable search makes
+// between two calls of its stop function: a few microseconds of work for
+// vectors of hundreds of dimensions.
+const StopEvery = 256
+
+// SearchUntil is Search that can be stopped: every StopEvery distance
+// computations it calls stop, and ends with ErrStopped (and no result)
+// when stop returns true. It also gives way to a Vacuum waiting for the
+// graph, ending with ErrInterrupted; the caller searches again once the
+// vacuum is done.
+func (g *Graph) SearchUntil(q []float32, k, ef int, allow func(id uint32) bool, stop func() bool) ([]Neighbor, error) {
+	if stop == nil {
+		stop = func() bool { return false }
+	}
+	return g.search(q, k, ef, allow, stop)
+}
+
+// stopCheck returns the error a stoppable search ends with now, if any.
+func (g *Graph) stopCheck(stop func() bool) error {
+	switch {
+	case g.vacuuming.Load() > 0:
+		return ErrInterrupted
+	case stop():
+		return ErrStopped
+	}
+	return nil
+}
+
+func (g *Graph) search(q []float32, k, ef int, allow func(id uint32) bool, stop func() bool) ([]Neighbor, error) {
 	if k <= 0 || len(q) != g.dim {
-		return nil
+		return nil, nil
 	}
 	ef = max(ef, k)
 	g.structMu.RLock()
 	defer g.structMu.RUnlock()
 	e := g.entry.Load()
 	if e == noEntry {
-		return []Neighbor{}
+		return []Neighbor{}, nil
 	}
 	ep, top := unpackEntry(e)
 	tab := g.table.Load().chunks
@@ -42,7 +75,10 @@ func (g *Graph) Search(q []float32, k, ef int, allow func(id uint32) bool) []Nei
 		cur, curDist = g.greedyClosest(tab, q, cur, curDist, l)
 	}
 	s := g.getScratch()
-	g.searchLayer(s, tab, q, cur, curDist, 0, ef, allow, g.deleted.Load() > 0, noID)
+	defer g.putScratch(s)
+	if _, err := g.searchLayer(s, tab, q, cur, curDist, 0, ef, allow, g.deleted.Load() > 0, noID, stop); err != nil {
+		return nil, err
+	}
 	for len(s.res) > k {
 		s.res.pop()
 	}
@@ -51,8 +87,7 @@ func (g *Graph) Search(q []float32, k, ef int, allow func(id uint32) bool) []Nei
 		it := s.res.pop()
 		out[i] = Neighbor{ID: it.id, Dist: it.dist}
 	}
-	g.putScratch(s)
-	return out
+	return out, nil
 }
 
 // greedyClosest walks layer level from cur towards q while some neighbour
@@ -90,8 +125,13 @@ func (g *Graph) greedyClosest(tab []*chunk, q []float32, cur uint32, curDist flo
 // when the result heap is not full or it beats the heap's worst, and joins
 // the result heap only if accepted. The search ends when the closest
 // frontier node is worse than the heap's worst and the heap is full.
+//
+// With a stop function (nil for inserts and vacuum repairs, which must
+// finish), it checks it every StopEvery distance computations and returns
+// its error (stopCheck) with s.res incomplete.
 func (g *Graph) searchLayer(s *scratch, tab []*chunk, q []float32, ep uint32, epDist float32,
-	level, ef int, allow func(uint32) bool, skipDeleted bool, self uint32) []*chunk {
+	level, ef int, allow func(uint32) bool, skipDeleted bool, self uint32, stop func() bool) ([]*chunk, error) {
+	measured := 0
 	limit := limitOf(tab)
 	s.vis.reset(int(limit))
 	stamps, epoch := s.vis.stamps[:limit], s.vis.epoch
@@ -163,6 +203,15 @@ func (g *Graph) searchLayer(s *scratch, tab []*chunk, q []float32, ep uint32, ep
 			nb := batch[0]
 			prefetchLines(&tab[nb>>chunkBits].vecs[int(nb&chunkMask)*dim], lines)
 		}
+		if stop != nil {
+			if measured += len(batch); measured >= StopEvery {
+				measured = 0
+				if err := g.stopCheck(stop); err != nil {
+					s.cands, s.res = cands, res
+					return tab, err
+				}
+			}
+		}
 		for bi, nb := range batch {
 			if bi+1 < len(batch) {
 				nx := batch[bi+1]
@@ -186,7 +235,7 @@ func (g *Graph) searchLayer(s *scratch, tab []*chunk, q []float32, ep uint32, ep
 	}
 	s.cands = cands
 	s.res = res
-	return tab
+	return tab, nil
 }
 
 // widen reloads the chunk table for a search that met an id past its

@@ -54,6 +54,8 @@
 //	api_key_rate_limits(key_id PK REFERENCES api_keys ON DELETE CASCADE,
 //	              qps_limit REAL, burst INTEGER NULL, updated_at)
 //	runtime_config(key TEXT PK, value TEXT (valid JSON), updated_at)
+//	-- 0005_disk_quota
+//	tenant_quotas + max_disk_bytes INTEGER NULL (>= 0)
 //
 // Tables are STRICT. Times are INTEGER Unix milliseconds, UTC. Ids are
 // random version-4 UUIDs in canonical lowercase form, except the tenant

@@ -27,6 +27,9 @@ var (
 	// ErrCorrupt: SQLite reports the database file as malformed or not a
 	// database at all. `akidb fsck` is the way forward.
 	ErrCorrupt = errors.New("metadata database is corrupt")
+	// ErrNoSpace: SQLite could not write for lack of disk space
+	// (SQLITE_FULL). Nothing of the statement was stored.
+	ErrNoSpace = errors.New("metadata database: the disk is full")
 )
 
 // SchemaTooNewError is returned by Open when the database was migrated by a
@@ -46,7 +49,7 @@ func (e *SchemaTooNewError) Error() string {
 // TranslateError maps a SQLite error onto this package's sentinels, keeping
 // the original in the chain (errors.As to sqlite3.Error still works):
 // UNIQUE and PRIMARY KEY violations become ErrAlreadyExists, a malformed or
-// non-database file ErrCorrupt. Other errors come back unchanged, and so do
+// non-database file ErrCorrupt, a full disk ErrNoSpace. Other errors come back unchanged, and so do
 // FOREIGN KEY violations, whose meaning depends on the statement (a missing
 // parent on insert, remaining children on delete): see
 // IsForeignKeyViolation. It is exported for packages that run their own
@@ -61,6 +64,8 @@ func TranslateError(err error) error {
 		return fmt.Errorf("%w: %w", ErrAlreadyExists, err)
 	case se.Code == sqlite3.ErrCorrupt, se.Code == sqlite3.ErrNotADB:
 		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+	case se.Code == sqlite3.ErrFull:
+		return fmt.Errorf("%w: %w", ErrNoSpace, err)
 	}
 	return err
 }

@@ -5,7 +5,8 @@ package meta
 //	tenant_quotas(tenant_id TEXT PK REFERENCES tenants ON DELETE CASCADE,
 //	              qps_limit REAL NULL (> 0), burst INTEGER NULL (>= 1),
 //	              max_collections, max_vectors, max_storage_bytes INTEGER NULL (>= 0),
-//	              updated_at INTEGER)
+//	              updated_at INTEGER,
+//	              max_disk_bytes INTEGER NULL (>= 0))  -- migration 0005_disk_quota
 //	api_key_rate_limits(key_id TEXT PK REFERENCES api_keys ON DELETE CASCADE,
 //	              qps_limit REAL (> 0), burst INTEGER NULL (>= 1), updated_at INTEGER)
 //
@@ -34,6 +35,7 @@ type Quota struct {
 	MaxCollections  *int64
 	MaxVectors      *int64
 	MaxStorageBytes *int64
+	MaxDiskBytes    *int64
 	// UpdatedAt is when the row was last written; zero when the tenant has
 	// no row (every field is the default).
 	UpdatedAt time.Time
@@ -87,6 +89,7 @@ type QuotaUpdate struct {
 	MaxCollections  Patch[int64]
 	MaxVectors      Patch[int64]
 	MaxStorageBytes Patch[int64]
+	MaxDiskBytes    Patch[int64]
 }
 
 // validateQuota refuses values no policy could mean. Ranges beyond these
@@ -103,7 +106,7 @@ func validateQuota(q Quota) error {
 	for _, f := range []struct {
 		name string
 		v    *int64
-	}{{"max_collections", q.MaxCollections}, {"max_vectors", q.MaxVectors}, {"max_storage_bytes", q.MaxStorageBytes}} {
+	}{{"max_collections", q.MaxCollections}, {"max_vectors", q.MaxVectors}, {"max_storage_bytes", q.MaxStorageBytes}, {"max_disk_bytes", q.MaxDiskBytes}} {
 		if f.v != nil && *f.v < 0 {
 			return fmt.Errorf("%s is %d, it must not be negative: %w", f.name, *f.v, ErrInvalidArgument)
 		}
@@ -118,11 +121,11 @@ func validateQPS(field string, qps float64) error {
 	return nil
 }
 
-const quotaColumns = `qps_limit, burst, max_collections, max_vectors, max_storage_bytes, updated_at`
+const quotaColumns = `qps_limit, burst, max_collections, max_vectors, max_storage_bytes, max_disk_bytes, updated_at`
 
 // selectQuota reads a tenant and its quota row; the LEFT JOIN tells "no
 // such tenant" (no row at all) from "tenant without a quota row" (NULLs).
-const selectQuota = `SELECT t.id, q.qps_limit, q.burst, q.max_collections, q.max_vectors, q.max_storage_bytes, q.updated_at
+const selectQuota = `SELECT t.id, q.qps_limit, q.burst, q.max_collections, q.max_vectors, q.max_storage_bytes, q.max_disk_bytes, q.updated_at
 	FROM tenants t LEFT JOIN tenant_quotas q ON q.tenant_id = t.id`
 
 // GetQuota returns the tenant's quota; a tenant without a row gets one
@@ -167,15 +170,17 @@ func (s *Store) UpdateQuota(ctx context.Context, tenantID string, u QuotaUpdate)
 	q.MaxCollections = u.MaxCollections.apply(q.MaxCollections)
 	q.MaxVectors = u.MaxVectors.apply(q.MaxVectors)
 	q.MaxStorageBytes = u.MaxStorageBytes.apply(q.MaxStorageBytes)
+	q.MaxDiskBytes = u.MaxDiskBytes.apply(q.MaxDiskBytes)
 	if err = validateQuota(q); err != nil {
 		return Quota{}, fmt.Errorf("update quota of tenant %s: %w", tenantID, err)
 	}
 	q.UpdatedAt = fromMillis(s.now().UnixMilli())
-	_, err = tx.ExecContext(ctx, `INSERT INTO tenant_quotas (tenant_id, `+quotaColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)
+	_, err = tx.ExecContext(ctx, `INSERT INTO tenant_quotas (tenant_id, `+quotaColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (tenant_id) DO UPDATE SET qps_limit = excluded.qps_limit, burst = excluded.burst,
 			max_collections = excluded.max_collections, max_vectors = excluded.max_vectors,
-			max_storage_bytes = excluded.max_storage_bytes, updated_at = excluded.updated_at`,
-		tenantID, q.QPSLimit, q.Burst, q.MaxCollections, q.MaxVectors, q.MaxStorageBytes, q.UpdatedAt.UnixMilli())
+			max_storage_bytes = excluded.max_storage_bytes, max_disk_bytes = excluded.max_disk_bytes,
+			updated_at = excluded.updated_at`,
+		tenantID, q.QPSLimit, q.Burst, q.MaxCollections, q.MaxVectors, q.MaxStorageBytes, q.MaxDiskBytes, q.UpdatedAt.UnixMilli())
 	if err != nil {
 		return Quota{}, fmt.Errorf("update quota of tenant %s: %w", tenantID, TranslateError(err))
 	}
@@ -197,12 +202,12 @@ func (s *Store) ListQuotas(ctx context.Context) ([]Quota, error) {
 
 func scanQuota(sc scanner) (Quota, error) {
 	var (
-		q                       Quota
-		qps                     sql.NullFloat64
-		burst, maxC, maxV, maxS sql.NullInt64
-		updated                 sql.NullInt64
+		q                             Quota
+		qps                           sql.NullFloat64
+		burst, maxC, maxV, maxS, maxD sql.NullInt64
+		updated                       sql.NullInt64
 	)
-	if err := sc.Scan(&q.TenantID, &qps, &burst, &maxC, &maxV, &maxS, &updated); err != nil {
+	if err := sc.Scan(&q.TenantID, &qps, &burst, &maxC, &maxV, &maxS, &maxD, &updated); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return Quota{}, ErrNotFound
 		}
@@ -211,7 +216,7 @@ func scanQuota(sc scanner) (Quota, error) {
 	if qps.Valid {
 		q.QPSLimit = &qps.Float64
 	}
-	q.Burst, q.MaxCollections, q.MaxVectors, q.MaxStorageBytes = nullInt(burst), nullInt(maxC), nullInt(maxV), nullInt(maxS)
+	q.Burst, q.MaxCollections, q.MaxVectors, q.MaxStorageBytes, q.MaxDiskBytes = nullInt(burst), nullInt(maxC), nullInt(maxV), nullInt(maxS), nullInt(maxD)
 	if updated.Valid {
 		q.UpdatedAt = fromMillis(updated.Int64)
 	}

@@ -40,11 +40,11 @@ func TestQuotaDefaultsAndPartialUpdates(t *testing.T) {
 		t.Fatalf("after update %+v\nwant %+v", q, want)
 	}
 	// A second update leaves the fields it does not name.
-	q, err = s.UpdateQuota(ctx, DefaultTenantID, QuotaUpdate{Burst: SetTo[int64](30), MaxCollections: SetTo[int64](0)})
+	q, err = s.UpdateQuota(ctx, DefaultTenantID, QuotaUpdate{Burst: SetTo[int64](30), MaxCollections: SetTo[int64](0), MaxDiskBytes: SetTo[int64](1 << 30)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want.Burst, want.MaxCollections = ptr[int64](30), ptr[int64](0)
+	want.Burst, want.MaxCollections, want.MaxDiskBytes = ptr[int64](30), ptr[int64](0), ptr[int64](1<<30)
 	if !reflect.DeepEqual(q, want) {
 		t.Fatalf("after second update %+v\nwant %+v", q, want)
 	}
@@ -75,6 +75,7 @@ func TestQuotaRefusesMeaninglessValues(t *testing.T) {
 		"negative vectors": {MaxVectors: SetTo[int64](-1)},
 		"negative colls":   {MaxCollections: SetTo[int64](-5)},
 		"negative bytes":   {MaxStorageBytes: SetTo[int64](-1)},
+		"negative disk":    {MaxDiskBytes: SetTo[int64](-1)},
 	} {
 		if _, err := s.UpdateQuota(ctx, DefaultTenantID, u); !errors.Is(err, ErrInvalidArgument) {
 			t.Errorf("%s: %v, want ErrInvalidArgument", name, err)
@@ -87,6 +88,9 @@ func TestQuotaRefusesMeaninglessValues(t *testing.T) {
 	// The table's CHECKs hold even for writers that skip the Go checks.
 	if _, err := s.DB().Exec(`INSERT INTO tenant_quotas (tenant_id, max_vectors, updated_at) VALUES ('default', -1, 0)`); err == nil {
 		t.Fatal("CHECK (max_vectors >= 0) did not hold")
+	}
+	if _, err := s.DB().Exec(`INSERT INTO tenant_quotas (tenant_id, max_disk_bytes, updated_at) VALUES ('default', -1, 0)`); err == nil {
+		t.Fatal("CHECK (max_disk_bytes >= 0) did not hold")
 	}
 }
 

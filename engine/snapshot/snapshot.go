@@ -103,10 +103,13 @@ type Writer struct {
 	committed bool
 }
 
-// Create starts writing the snapshot for seq in dir (created if missing).
+// Create starts writing the snapshot for seq in dir (created if missing,
+// durably: its entry in its parent is fsynced, or a power cut could take
+// the directory and every snapshot in it while the log they replaced is
+// already gone).
 func Create(fsys wal.FS, dir string, seq uint64) (*Writer, error) {
-	if err := fsys.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create snapshot dir %s: %w", dir, err)
+	if err := wal.MkdirAllDurable(fsys, dir, 0o700); err != nil {
+		return nil, fmt.Errorf("snapshot dir: %w", err)
 	}
 	tmp := filepath.Join(dir, "."+strings.TrimSuffix(FileName(seq), suffix)+tempSuffix)
 	f, err := fsys.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_RDWR, 0o600)

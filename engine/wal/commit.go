@@ -94,24 +94,55 @@ func (l *Log) sleep(d time.Duration) {
 
 // commit writes one group's records, fsyncs them under SyncAlways, and
 // releases the waiting callers with the outcome.
+//
+// A full disk is not a failure: the log allocates space before it writes
+// records into it, so when it finds no room (growing or creating a
+// segment, or a write(2) that wrote nothing) the records from there on
+// have not touched a segment. The records before them are committed as
+// usual; the rest, and every record queued meanwhile, are refused with
+// ErrNoSpace and their sequence numbers given back, and the next group
+// tries again. Any other error, and an fsync error of any kind, is
+// fail-stop (see fail).
 func (l *Log) commit(buf []byte, units []unit, g *commitGroup) {
-	err := l.currentErr(nil)
+	done, err := 0, l.currentErr(nil)
+	var refused *noSpaceError
 	if err == nil {
-		if err = l.writeUnits(buf, units); err == nil && l.opts.Sync == SyncAlways {
+		done, err = l.writeUnits(buf, units)
+		if errors.As(err, &refused) {
+			err = nil // commit the prefix written before the disk filled
+		}
+		if err == nil && l.opts.Sync == SyncAlways {
 			err = l.syncIfDirty()
 		}
 		if err != nil {
 			l.fail(err)
+			refused = nil
 		}
 	}
+	var next *commitGroup // queued meanwhile: refused with this one
 	l.mu.Lock()
-	if err == nil {
-		l.ackedSeq = units[len(units)-1].lastSeq
-	} else {
+	wasNoSpace := l.noSpace
+	switch {
+	case err != nil:
 		g.err = l.failErr
 		if g.err == nil { // the log was closed, not failed
 			g.err = err
 		}
+	case refused != nil:
+		first := units[done].firstSeq
+		g.err, g.refuseFrom = fmt.Errorf("%w: %w", ErrNoSpace, refused.err), first
+		if done > 0 {
+			l.ackedSeq = units[done-1].lastSeq
+		}
+		l.nextSeq = first
+		if next = l.group; next != nil {
+			next.err = g.err
+			l.pending, l.units, l.group = l.pending[:0], nil, nil
+		}
+		l.noSpace = true
+	default:
+		l.ackedSeq = units[len(units)-1].lastSeq
+		l.noSpace = false
 	}
 	if cap(buf) <= maxSpare {
 		l.spare = buf[:0]
@@ -119,28 +150,74 @@ func (l *Log) commit(buf []byte, units []unit, g *commitGroup) {
 	l.committing = 0
 	l.mu.Unlock()
 	close(g.done)
+	if next != nil {
+		close(next.done)
+	}
+	switch {
+	case refused != nil && !wasNoSpace:
+		l.logger.Warn("wal: disk full; refusing appends until space is freed", "dir", l.dir, "err", refused.err)
+	case err == nil && refused == nil && wasNoSpace:
+		l.logger.Info("wal: space available again; appends resume", "dir", l.dir)
+	}
 }
 
 // writeUnits writes units to the active segment, rolling to a new segment
 // before a unit that would take the segment past SegmentSize. A unit that
 // is bigger than a whole segment still goes in, alone, into a fresh one.
-func (l *Log) writeUnits(buf []byte, units []unit) error {
+// It returns how many units it wrote whole; a *noSpaceError means the rest
+// were not written at all.
+func (l *Log) writeUnits(buf []byte, units []unit) (int, error) {
 	for i := 0; i < len(units); {
 		u := units[i]
 		if l.activeOff > segmentHeaderSize && l.activeOff+int64(u.end-u.start) > l.opts.SegmentSize {
 			if err := l.roll(u.firstSeq); err != nil {
-				return err
+				return i, err
 			}
 		}
 		j := i
 		for j+1 < len(units) && l.activeOff+int64(units[j+1].end-u.start) <= l.opts.SegmentSize {
 			j++
 		}
+		if err := l.ensureRoom(l.activeOff + int64(units[j].end-u.start)); err != nil {
+			return i, err
+		}
 		if err := l.writeActive(buf[u.start:units[j].end], units[j].lastSeq); err != nil {
-			return err
+			return i, err
 		}
 		i = j + 1
 	}
+	return len(units), nil
+}
+
+// ensureRoom grows the active segment to hold at least end bytes: it
+// doubles (up to SegmentSize, or to end for a unit bigger than a segment),
+// and the new space is zero-filled and fsynced before any record goes in,
+// as a new segment's is (see zeroFill), so that every byte after the last
+// record stays zero and later fdatasyncs cover only the records.
+func (l *Log) ensureRoom(end int64) error {
+	size := l.activeSize
+	if end <= size {
+		return nil
+	}
+	grown := max(end, min(2*size, l.opts.SegmentSize))
+	name := l.active.Name()
+	// Nothing of the records waiting for this room is written yet, so a
+	// full disk here refuses them and leaves the log as it was (zeros
+	// past its last record, whatever part of the growth happened).
+	if err := l.active.Allocate(grown); err != nil {
+		return refusable(fmt.Errorf("grow %s to %d bytes: %w", name, grown, err))
+	}
+	if err := zeroFill(l.active, size, grown); err != nil {
+		return refusable(fmt.Errorf("grow %s to %d bytes: zero-fill: %w", name, grown, err))
+	}
+	if err := l.active.Sync(); err != nil {
+		return fmt.Errorf("grow %s to %d bytes: fdatasync: %w", name, grown, err)
+	}
+	l.activeSize, l.dirty = grown, false
+	l.mu.Lock()
+	l.segs[len(l.segs)-1].size = grown
+	l.mu.Unlock()
+	l.logger.Debug("wal: segment grown", "segment", name, "bytes", grown)
 	return nil
 }
 
@@ -154,7 +231,13 @@ func (l *Log) writeActive(b []byte, lastSeq uint64) error {
 		err = io.ErrShortWrite
 	}
 	if err != nil {
-		return fmt.Errorf("write %s at offset %d (%d of %d bytes written): %w", l.active.Name(), l.activeOff, n, len(b), err)
+		err = fmt.Errorf("write %s at offset %d (%d of %d bytes written): %w", l.active.Name(), l.activeOff, n, len(b), err)
+		if n == 0 {
+			// Nothing reached the segment: a full disk (a filesystem
+			// that allocates on write) can refuse these records.
+			err = refusable(err)
+		}
+		return err
 	}
 	l.activeOff += int64(n)
 	l.mu.Lock()
@@ -166,24 +249,28 @@ func (l *Log) writeActive(b []byte, lastSeq uint64) error {
 
 // roll finishes the active segment and starts a new one whose first record
 // will be firstSeq. The old segment is fsynced first under every policy, so
-// only the last segment can ever hold a torn write.
+// only the last segment can ever hold a torn write. The new segment is
+// made before the old one is let go: if the disk has no room for it, the
+// old one stays active and the records are refused (noSpaceError).
 func (l *Log) roll(firstSeq uint64) error {
 	if err := l.syncIfDirty(); err != nil {
 		return err
 	}
+	// A log busy enough to fill a segment gets its next one at the size
+	// this one reached, rather than growing it again from small.
+	size := max(l.opts.InitialSegmentSize, min(l.activeSize, l.opts.SegmentSize))
+	f, path, err := createSegment(l.fs, l.dir, firstSeq, size)
+	if err != nil {
+		return refusable(err)
+	}
 	old := l.active
-	l.active = nil
+	l.active, l.activeOff, l.activeSize, l.dirty = f, segmentHeaderSize, size, false
+	l.mu.Lock()
+	l.segs = append(l.segs, segmentMeta{path: path, firstSeq: firstSeq, end: segmentHeaderSize, size: size})
+	l.mu.Unlock()
 	if err := old.Close(); err != nil {
 		return fmt.Errorf("close finished segment %s: %w", old.Name(), err)
 	}
-	f, path, err := createSegment(l.fs, l.dir, firstSeq, l.opts.SegmentSize)
-	if err != nil {
-		return err
-	}
-	l.active, l.activeOff, l.dirty = f, segmentHeaderSize, false
-	l.mu.Lock()
-	l.segs = append(l.segs, segmentMeta{path: path, firstSeq: firstSeq, end: segmentHeaderSize})
-	l.mu.Unlock()
 	l.logger.Debug("wal: new segment", "segment", path, "first_seq", firstSeq)
 	return nil
 }

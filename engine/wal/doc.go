@@ -1,9 +1,12 @@
-// Package wal owns AkiDB's write-ahead log: a directory of preallocated
+// Package wal owns AkiDB's write-ahead log: a directory of growing
 // segment files holding length-prefixed, CRC32-C checksummed, sequence
 // numbered records; group commit; recovery of torn tails; verification and
 // repair. It moves bytes only: a record is a type byte and a payload, and a
 // codec elsewhere gives them meaning. It imports nothing of AkiDB and does
-// all file access through the FS interface (OSFS, or FaultFS in tests).
+// all file access through the FS interface: OSFS; in tests FaultFS, which
+// fails chosen calls or cuts the power at one, over MemFS, an in-memory
+// filesystem that knows what an fsync has made durable and so what a power
+// cut keeps (see MemFS for the model).
 //
 // docs/wal.md is the user-facing version of this; the two must agree.
 //
@@ -47,9 +50,11 @@
 //     first record of a segment has the number in the segment's name and
 //     header, each next record has the previous number + 1, and each
 //     segment's name is the previous segment's last number + 1.
-//   - Every byte after the last record of a segment is zero: segments are
-//     preallocated (fallocate, or an extending truncate) and zero-filled
-//     before use (see zeroFill), and never reused. A zero length field therefore marks the end of the data.
+//   - Every byte after the last record of a segment is zero: space is
+//     allocated (fallocate, or an extending truncate), zero-filled and
+//     fsynced before records go into it (see zeroFill), and never reused.
+//     A segment starts at InitialSegmentSize (a rolled-to one at the size
+//     its predecessor reached) and doubles as it fills, up to SegmentSize. A zero length field therefore marks the end of the data.
 //   - A segment name never exists without a whole, durable header: segments
 //     are created as .tmp, header written, preallocated, fsynced, renamed,
 //     and the directory fsynced.

@@ -3,6 +3,7 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"syscall"
 )
 
 var (
@@ -13,6 +14,13 @@ var (
 	ErrClosed = errors.New("wal: log closed")
 	// ErrTooLarge is returned for a record (or batch) over the size limits.
 	ErrTooLarge = errors.New("wal: record too large")
+	// ErrNoSpace is wrapped (with the filesystem's ENOSPC or EDQUOT) by
+	// the error of every record the log refused because the disk is full.
+	// Unlike a failure it is not fail-stop: the log found no room before
+	// writing any byte of the refused records, gives their sequence
+	// numbers back and goes on; a later append succeeds once space is
+	// freed.
+	ErrNoSpace = errors.New("wal: no space left for the log (records refused, nothing written)")
 	// ErrMissingRecords is returned by Replay when asked for sequence
 	// numbers the log does not hold: removed by TruncateBefore, or beyond
 	// its end.
@@ -31,6 +39,29 @@ type CorruptionError struct {
 
 func (e *CorruptionError) Error() string {
 	return fmt.Sprintf("wal: corruption in segment %s at offset %d: %s", e.Segment, e.Offset, e.Reason)
+}
+
+// noSpaceError is a write that found no room before any byte of the
+// records it was for reached a segment: the log is intact, and those
+// records can be refused without failing it.
+type noSpaceError struct{ err error }
+
+func (e *noSpaceError) Error() string { return e.err.Error() }
+func (e *noSpaceError) Unwrap() error { return e.err }
+
+// IsNoSpace reports whether err is the filesystem saying it is full
+// (ENOSPC) or the user's quota is (EDQUOT).
+func IsNoSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// refusable marks err as a noSpaceError when it says the disk is full;
+// the caller guarantees nothing of the records at hand was written.
+func refusable(err error) error {
+	if err != nil && IsNoSpace(err) {
+		return &noSpaceError{err}
+	}
+	return err
 }
 
 // failedError makes the fail-stop error: errors.Is matches both ErrFailed

@@ -90,10 +90,19 @@ func runFaultWorkload(t *testing.T, dir string, rule Rule) bool {
 			next += uint64(len(u.recs))
 			// A failed unit was attempted: it may or may not survive.
 			units = append(units, u)
-			if err != nil {
+			switch {
+			case errors.Is(err, ErrNoSpace):
+				// Refused before anything was written: not attempted at
+				// all as far as the log goes; its numbers are reused.
+				if !errors.Is(err, syscall.ENOSPC) || l.Err() != nil {
+					t.Fatalf("refusal %v: the cause is lost or the log failed (%v)", err, l.Err())
+				}
+				units = units[:len(units)-1]
+				next -= uint64(len(u.recs))
+			case err != nil:
 				failed = true
 				checkFailStop(t, l, err)
-			} else {
+			default:
 				units[len(units)-1].acked = true
 				if want := u.recs[len(u.recs)-1].seq; seq != want {
 					t.Fatalf("append returned seq %d, want %d", seq, want)

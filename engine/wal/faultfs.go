@@ -30,6 +30,10 @@ const (
 	OpSyncDir
 )
 
+// OpAny in a Rule matches every call, whatever its Op: a crash "at the
+// Nth filesystem call" picks among all of them.
+const OpAny Op = -1
+
 var opNames = [...]string{
 	OpOpen: "open", OpRead: "read", OpWrite: "write", OpSync: "sync",
 	OpTruncate: "truncate", OpAllocate: "allocate", OpClose: "close",
@@ -38,6 +42,9 @@ var opNames = [...]string{
 }
 
 func (o Op) String() string {
+	if o == OpAny {
+		return "any"
+	}
 	if o > 0 && int(o) < len(opNames) {
 		return opNames[o]
 	}
@@ -60,6 +67,11 @@ type Rule struct {
 	// PathSuffix, if set, restricts the rule to paths ending with it (e.g.
 	// ".wal" for segments only, ".broken" for evidence files).
 	PathSuffix string
+	// Crash turns the fault into a power cut just before the call: the
+	// wrapped filesystem (a *MemFS) crashes, this call and every later one
+	// fail with ErrCrashed, and AfterCrash returns the filesystem the cut
+	// left behind. Err, Short and Sticky do not apply.
+	Crash bool
 }
 
 // Injection records a fault FaultFS injected.
@@ -76,10 +88,12 @@ type Injection struct {
 type FaultFS struct {
 	inner FS
 
-	mu     sync.Mutex
-	counts map[Op]int
-	rules  []*ruleState
-	fired  []Injection
+	mu      sync.Mutex
+	counts  map[Op]int
+	rules   []*ruleState
+	fired   []Injection
+	hook    func(op Op, path string)
+	crashed *MemFS // the filesystem a Crash rule left, once it fired
 }
 
 type ruleState struct {
@@ -131,14 +145,38 @@ func (f *FaultFS) Fired() []Injection {
 	return append([]Injection(nil), f.fired...)
 }
 
-// check counts a call and returns the rule that fails it, if any.
+// SetHook installs fn to be called before every call (before its rules
+// are checked), with no FaultFS lock held: a test can block a chosen call
+// there to see what the rest of the program does meanwhile. nil removes it.
+func (f *FaultFS) SetHook(fn func(op Op, path string)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hook = fn
+}
+
+// AfterCrash returns the filesystem a Crash rule left behind, or nil if
+// none has fired.
+func (f *FaultFS) AfterCrash() *MemFS {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.crashed
+}
+
+// check runs the hook, counts a call and returns the rule that fails it,
+// if any.
 func (f *FaultFS) check(op Op, path string) *Rule {
+	f.mu.Lock()
+	hook := f.hook
+	f.mu.Unlock()
+	if hook != nil {
+		hook(op, path)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.counts[op]++
 	var hit *Rule
 	for _, r := range f.rules {
-		if r.Op != op || (r.PathSuffix != "" && !strings.HasSuffix(path, r.PathSuffix)) {
+		if (r.Op != op && r.Op != OpAny) || (r.PathSuffix != "" && !strings.HasSuffix(path, r.PathSuffix)) {
 			continue
 		}
 		r.seen++
@@ -146,10 +184,26 @@ func (f *FaultFS) check(op Op, path string) *Rule {
 			hit = &r.Rule
 		}
 	}
+	if hit != nil && hit.Crash {
+		hit = f.crashLocked()
+	}
 	if hit != nil {
 		f.fired = append(f.fired, Injection{Op: op, Path: path, Err: hit.Err})
 	}
 	return hit
+}
+
+// crashLocked cuts the power of the wrapped MemFS (once) and returns the
+// rule that fails the call at hand with ErrCrashed.
+func (f *FaultFS) crashLocked() *Rule {
+	if f.crashed == nil {
+		m, ok := f.inner.(*MemFS)
+		if !ok {
+			return &Rule{Err: fmt.Errorf("a Crash rule needs a *MemFS under the FaultFS, not %T", f.inner)}
+		}
+		f.crashed = m.Crash()
+	}
+	return &Rule{Err: ErrCrashed}
 }
 
 func injected(op Op, path string, r *Rule) error {

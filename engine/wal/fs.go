@@ -1,10 +1,13 @@
 package wal
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"syscall"
 )
 
 // File is the handle the log needs on one open file. Every method maps to
@@ -110,4 +113,61 @@ func extendByTruncate(f *os.File, size int64) error {
 		return nil
 	}
 	return f.Truncate(size)
+}
+
+// MkdirAllDurable creates dir and any missing parents, fsyncing each new
+// directory's parent after making it, so that a power cut cannot lose the
+// directory entry (and with it everything written inside, fsynced or not).
+// A directory that already exists is left as it is.
+func MkdirAllDurable(fsys FS, dir string, perm fs.FileMode) error {
+	dir = filepath.Clean(dir)
+	fi, err := fsys.Stat(dir)
+	switch {
+	case err == nil && fi.IsDir():
+		return nil
+	case err == nil:
+		return fmt.Errorf("create directory %s: %w", dir, syscall.ENOTDIR)
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("create directory %s: %w", dir, err)
+	}
+	parent := filepath.Dir(dir)
+	if parent != dir {
+		if err := MkdirAllDurable(fsys, parent, perm); err != nil {
+			return err
+		}
+	}
+	if err := fsys.MkdirAll(dir, perm); err != nil {
+		return fmt.Errorf("create directory %s: %w", dir, err)
+	}
+	if err := fsys.SyncDir(parent); err != nil {
+		return fmt.Errorf("sync %s after creating %s: %w", parent, filepath.Base(dir), err)
+	}
+	return nil
+}
+
+// RemoveAll removes path and everything below it (nothing if it does not
+// exist), deepest first. It does not fsync: the caller syncs the parent.
+func RemoveAll(fsys FS, path string) error {
+	fi, err := fsys.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", path, err)
+	}
+	if fi.IsDir() {
+		names, err := fsys.ReadDir(path)
+		if err != nil {
+			return fmt.Errorf("remove %s: %w", path, err)
+		}
+		for _, n := range names {
+			if err := RemoveAll(fsys, filepath.Join(path, n)); err != nil {
+				return err
+			}
+		}
+	}
+	if err := fsys.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", path, err)
+	}
+	return nil
 }

@@ -3,11 +3,9 @@ package wal
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"math"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 )
@@ -30,6 +28,7 @@ type Log struct {
 	ackedSeq   uint64        // last record whose Append has returned success
 	writtenSeq uint64        // last record written into a segment
 	failErr    error         // set once, on the first write/fsync error
+	noSpace    bool          // the last commit refused records for lack of space
 	closed     bool          // Close was called
 	segs       []segmentMeta // live segments, oldest first; the last is active
 
@@ -42,18 +41,21 @@ type Log struct {
 	closeErr error           // the committer's last word, read after done
 
 	// Owned by the committer goroutine (and by Open before it starts).
-	active    File
-	activeOff int64  // where the next record goes in active
-	dirty     bool   // active has writes not yet fsynced
-	ticker    Ticker // SyncInterval only
+	active     File
+	activeOff  int64  // where the next record goes in active
+	activeSize int64  // bytes allocated (and zero-filled) in active
+	dirty      bool   // active has writes not yet fsynced
+	ticker     Ticker // SyncInterval only
 }
 
 // segmentMeta is a live segment. end is the offset after its last record;
-// for the active segment it moves with every write.
+// for the active segment it moves with every write, and size (the file's
+// length) with every growth.
 type segmentMeta struct {
 	path     string
 	firstSeq uint64
 	end      int64
+	size     int64
 }
 
 // unit is one Append or AppendBatch call inside the pending buffer. A unit
@@ -69,6 +71,10 @@ type unit struct {
 type commitGroup struct {
 	done chan struct{}
 	err  error
+	// refuseFrom: with err, only records from this sequence number on
+	// failed (the disk filled part-way through the group; the records
+	// before it are committed). 0 for all of them.
+	refuseFrom uint64
 
 	opened time.Time // when its first record was queued
 	calls  int       // Submit/AppendBatch calls in it
@@ -115,23 +121,24 @@ func Open(dir string, opts Options) (*Log, error) {
 		done:    make(chan struct{}),
 	}
 	if len(ls.segs) == 0 {
-		f, path, err := createSegment(fsys, dir, o.FirstSeq, o.SegmentSize)
+		f, path, err := createSegment(fsys, dir, o.FirstSeq, o.InitialSegmentSize)
 		if err != nil {
 			return nil, fmt.Errorf("wal: %w", err)
 		}
-		l.active, l.activeOff = f, segmentHeaderSize
-		l.segs = []segmentMeta{{path: path, firstSeq: o.FirstSeq, end: segmentHeaderSize}}
+		l.active, l.activeOff, l.activeSize = f, segmentHeaderSize, o.InitialSegmentSize
+		l.segs = []segmentMeta{{path: path, firstSeq: o.FirstSeq, end: segmentHeaderSize, size: o.InitialSegmentSize}}
 		l.nextSeq = o.FirstSeq
 	} else {
 		for _, sc := range ls.segs {
-			l.segs = append(l.segs, segmentMeta{path: sc.path, firstSeq: sc.firstSeq, end: sc.end})
+			l.segs = append(l.segs, segmentMeta{path: sc.path, firstSeq: sc.firstSeq, end: sc.end, size: sc.size})
 		}
 		last := ls.segs[len(ls.segs)-1]
-		f, err := openActive(fsys, last.path, o.SegmentSize)
+		f, size, err := openActive(fsys, last.path)
 		if err != nil {
 			return nil, err
 		}
-		l.active, l.activeOff = f, last.end
+		l.active, l.activeOff, l.activeSize = f, last.end, size
+		l.segs[len(l.segs)-1].size = size
 		l.nextSeq = last.lastSeq + 1
 	}
 	l.ackedSeq, l.writtenSeq = l.nextSeq-1, l.nextSeq-1
@@ -142,44 +149,28 @@ func Open(dir string, opts Options) (*Log, error) {
 	return l, nil
 }
 
-// ensureDir creates dir if needed and makes its entry in the parent durable.
+// ensureDir creates dir (and missing parents) if needed and makes each new
+// entry durable in its parent.
 func ensureDir(fsys FS, dir string) error {
-	_, err := fsys.Stat(dir)
-	if err == nil {
-		return nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("wal: stat %s: %w", dir, err)
-	}
-	if err := fsys.MkdirAll(dir, dirPerm); err != nil {
-		return fmt.Errorf("wal: create %s: %w", dir, err)
-	}
-	if err := fsys.SyncDir(filepath.Dir(dir)); err != nil {
-		return fmt.Errorf("wal: sync parent of %s: %w", dir, err)
+	if err := MkdirAllDurable(fsys, dir, dirPerm); err != nil {
+		return fmt.Errorf("wal: %w", err)
 	}
 	return nil
 }
 
-// openActive opens the last segment for appending and preallocates it to
-// the segment size if it is shorter (it was cut, or written by a build with
-// a smaller segment size).
-func openActive(fsys FS, path string, segmentSize int64) (File, error) {
+// openActive opens the last segment for appending and returns its size.
+// It is grown as records need room (Log.ensureRoom), not here.
+func openActive(fsys FS, path string) (File, int64, error) {
 	f, err := fsys.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
-		return nil, fmt.Errorf("wal: open %s: %w", path, err)
+		return nil, 0, fmt.Errorf("wal: open %s: %w", path, err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("wal: stat %s: %w", path, err)
+		return nil, 0, fmt.Errorf("wal: stat %s: %w", path, err)
 	}
-	if fi.Size() < segmentSize {
-		if err := f.Allocate(segmentSize); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("wal: preallocate %s: %w", path, err)
-		}
-	}
-	return f, nil
+	return f, fi.Size(), nil
 }
 
 // Append adds one record and returns its sequence number once the record is
@@ -197,14 +188,19 @@ func (l *Log) Append(typ byte, payload []byte) (uint64, error) {
 // Pending is a record Submit has queued. Until Wait returns nil the record
 // is not acknowledged: it may or may not survive a crash.
 type Pending struct {
-	g *commitGroup
+	g    *commitGroup
+	last uint64 // the last sequence number of the call's records
 }
 
 // Wait blocks until the record is covered by the sync policy (as Append)
-// and returns the commit's outcome.
+// and returns the commit's outcome: nil, an ErrNoSpace refusal (the log
+// goes on), or the fail-stop error.
 func (p Pending) Wait() error {
 	<-p.g.done
-	return p.g.err
+	if p.g.err != nil && p.last >= p.g.refuseFrom {
+		return p.g.err
+	}
+	return nil
 }
 
 // Submit queues one record, wakes the committer and returns the record's
@@ -228,7 +224,7 @@ func (l *Log) Submit(typ byte, payload []byte) (uint64, Pending, error) {
 	g := l.groupLocked()
 	l.mu.Unlock()
 	l.signal()
-	return seq, Pending{g: g}, nil
+	return seq, Pending{g: g, last: seq}, nil
 }
 
 // AppendBatch adds records with consecutive sequence numbers, in order, with
@@ -270,7 +266,10 @@ func (l *Log) AppendBatch(recs []Record) (uint64, error) {
 	g := l.groupLocked()
 	l.mu.Unlock()
 	l.signal()
-	return last, Pending{g: g}.Wait()
+	if err := (Pending{g: g, last: last}).Wait(); err != nil {
+		return 0, err
+	}
+	return last, nil
 }
 
 // reserveLocked checks that n more records can be appended.
@@ -317,6 +316,48 @@ func (l *Log) FirstSeq() uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.segs[0].firstSeq
+}
+
+// Size returns the bytes the log's segment files hold on disk (their
+// lengths: segments are allocated ahead of the records in them).
+func (l *Log) Size() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var n int64
+	for _, s := range l.segs {
+		n += s.size
+	}
+	return n
+}
+
+// GrowthFor returns how many bytes the log's files would grow by if a
+// record with a payload of n bytes were appended now, after what is queued:
+// 0 when it fits in the space the active segment has allocated, else the
+// growth of that segment (it doubles) or the size of the segment the log
+// would roll to. Appends running meanwhile change it: it is an estimate,
+// for quota checks.
+func (l *Log) GrowthFor(n int) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	last := l.segs[len(l.segs)-1]
+	size := int64(frameSize(n))
+	end := last.end + int64(len(l.pending)) + size
+	switch {
+	case end <= last.size:
+		return 0
+	case end > l.opts.SegmentSize && end-size > segmentHeaderSize:
+		// A roll: a new segment as big as this one, or as the record.
+		return max(l.opts.InitialSegmentSize, min(last.size, l.opts.SegmentSize), segmentHeaderSize+size)
+	}
+	return max(end, min(2*last.size, l.opts.SegmentSize)) - last.size
+}
+
+// NoSpace reports whether the last commit refused records for lack of
+// disk space (ErrNoSpace) and none has succeeded since.
+func (l *Log) NoSpace() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.noSpace
 }
 
 // Err returns the fail-stop error once the log has failed, else nil.

@@ -318,3 +318,93 @@ func TestOpenRemovesUnfinishedSegment(t *testing.T) {
 		t.Fatalf("append: %d %v", seq, err)
 	}
 }
+
+// TestSegmentsStartSmallAndGrow: a new log's first segment is allocated at
+// InitialSegmentSize and doubles as records fill it, up to SegmentSize; the
+// segment the log rolls to starts at the size the last one reached; Size
+// is the files' lengths; and everything after the last record stays zero
+// through the growth, so the log reopens to the same records.
+func TestSegmentsStartSmallAndGrow(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(7, 7))
+	o := testOptions(nil)
+	o.SegmentSize, o.InitialSegmentSize = 16<<10, 1<<10
+	l := mustOpen(t, dir, o)
+	sizes := func() []int64 {
+		var out []int64
+		for _, p := range segmentPaths(t, dir) {
+			fi, err := os.Stat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, fi.Size())
+		}
+		return out
+	}
+	if got := sizes(); len(got) != 1 || got[0] != 1<<10 {
+		t.Fatalf("a new log's segments: %v bytes, want one of %d", got, 1<<10)
+	}
+	var want []entry
+	seen := map[int64]bool{}
+	for len(segmentPaths(t, dir)) < 2 {
+		want = append(want, appendSome(t, l, rng, 1, 300)...)
+		seen[sizes()[0]] = true
+	}
+	for _, s := range []int64{1 << 10, 2 << 10, 4 << 10, 8 << 10, 16 << 10} {
+		if !seen[s] {
+			t.Fatalf("the first segment went through sizes %v, not doubling from 1 KiB to 16 KiB", seen)
+		}
+	}
+	got := sizes()
+	if got[1] != 16<<10 {
+		t.Fatalf("the segment rolled to is %d bytes, want the 16 KiB its predecessor reached", got[1])
+	}
+	if l.Size() != got[0]+got[1] {
+		t.Fatalf("Size() = %d, the files hold %d", l.Size(), got[0]+got[1])
+	}
+	mustClose(t, l)
+	l = mustOpen(t, dir, o)
+	defer l.Close()
+	sameEntries(t, readAll(t, l), want)
+	if rep, err := Verify(nil, dir); err != nil || !rep.OK() {
+		t.Fatalf("Verify: %v %+v", err, rep)
+	}
+}
+
+// TestGrowthFor: what an append would add to the log's files, before it
+// happens: nothing while it fits in the allocated space, then the
+// doubling, then (at SegmentSize) the next segment.
+func TestGrowthFor(t *testing.T) {
+	o := testOptions(nil)
+	o.SegmentSize, o.InitialSegmentSize = 4<<10, 1<<10
+	l := mustOpen(t, t.TempDir(), o)
+	defer l.Close()
+	if g := l.GrowthFor(100); g != 0 {
+		t.Fatalf("a small record in a new 1 KiB segment grows it by %d", g)
+	}
+	if g := l.GrowthFor(1000); g != 1<<10 {
+		t.Fatalf("a record past 1 KiB: growth %d, want the doubling (1 KiB)", g)
+	}
+	for l.Size() < 4<<10 {
+		before := l.Size()
+		g := l.GrowthFor(300)
+		if _, err := l.Append(1, make([]byte, 300)); err != nil {
+			t.Fatal(err)
+		}
+		if l.Size()-before != g {
+			t.Fatalf("GrowthFor said %d, the append grew the log by %d", g, l.Size()-before)
+		}
+	}
+	for l.GrowthFor(300) == 0 {
+		if _, err := l.Append(1, make([]byte, 300)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := l.Size()
+	if g := l.GrowthFor(300); g != 4<<10 {
+		t.Fatalf("at SegmentSize: growth %d, want a new 4 KiB segment", g)
+	}
+	if _, err := l.Append(1, make([]byte, 300)); err != nil || l.Size()-before != 4<<10 {
+		t.Fatalf("the roll grew the log by %d (%v)", l.Size()-before, err)
+	}
+}

@@ -53,9 +53,13 @@ func ParseSyncPolicy(s string) (SyncPolicy, error) {
 
 // Limits and defaults.
 const (
-	DefaultSegmentSize   int64 = 64 << 20
-	DefaultMaxRecordSize       = 64 << 20
-	DefaultSyncInterval        = 100 * time.Millisecond
+	DefaultSegmentSize int64 = 64 << 20
+	// DefaultInitialSegmentSize is the size a new log's first segment is
+	// made with: an idle or small collection costs 64 KiB of disk, not a
+	// whole segment.
+	DefaultInitialSegmentSize int64 = 64 << 10
+	DefaultMaxRecordSize            = 64 << 20
+	DefaultSyncInterval             = 100 * time.Millisecond
 	// MinSegmentSize is the smallest SegmentSize accepted (tiny segments
 	// are only useful in tests).
 	MinSegmentSize int64 = 256
@@ -73,9 +77,16 @@ type Options struct {
 	// Logger receives warnings (torn tails truncated, fail-stop); nil
 	// discards.
 	Logger *slog.Logger
-	// SegmentSize is the size a segment is preallocated to and rolled at.
-	// A batch bigger than a segment goes alone into an oversized segment.
+	// SegmentSize is the most a segment grows to: the log rolls to a new
+	// segment before a record that would take it past this size. A batch
+	// bigger than a segment goes alone into an oversized segment.
 	SegmentSize int64
+	// InitialSegmentSize is the size a new log's first segment is
+	// allocated (and zero-filled) at; it doubles as records fill it, up to
+	// SegmentSize. A segment the log rolls to starts at the size the one
+	// before it reached. 0 means DefaultInitialSegmentSize, or SegmentSize
+	// if that is smaller.
+	InitialSegmentSize int64
 	// MaxRecordSize is the largest payload Append accepts, in bytes.
 	MaxRecordSize int
 	// Sync is the fsync policy (default SyncAlways).
@@ -160,6 +171,12 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.SegmentSize < MinSegmentSize {
 		return o, fmt.Errorf("wal: segment size %d is below the minimum %d", o.SegmentSize, MinSegmentSize)
+	}
+	if o.InitialSegmentSize == 0 {
+		o.InitialSegmentSize = min(DefaultInitialSegmentSize, o.SegmentSize)
+	}
+	if o.InitialSegmentSize < MinSegmentSize || o.InitialSegmentSize > o.SegmentSize {
+		return o, fmt.Errorf("wal: initial segment size %d outside [%d, segment size %d]", o.InitialSegmentSize, MinSegmentSize, o.SegmentSize)
 	}
 	if o.MaxRecordSize == 0 {
 		o.MaxRecordSize = DefaultMaxRecordSize

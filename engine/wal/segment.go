@@ -96,8 +96,17 @@ func createSegment(fsys FS, dir string, firstSeq uint64, size int64) (File, stri
 	if err != nil {
 		return nil, "", fmt.Errorf("create segment %s: %w", tmp, err)
 	}
+	renamed := false
 	fail := func(step string, err error) (File, string, error) {
+		// Leave nothing behind: a half-made segment holds allocated space
+		// (which a full disk needs back), and a segment name must not
+		// exist unless the segment was made whole.
 		f.Close()
+		_ = fsys.Remove(tmp)
+		if renamed {
+			_ = fsys.Remove(path)
+			_ = fsys.SyncDir(dir)
+		}
 		return nil, "", fmt.Errorf("create segment %s: %s: %w", path, step, err)
 	}
 	if _, err := f.WriteAt(encodeSegmentHeader(firstSeq), 0); err != nil {
@@ -115,6 +124,7 @@ func createSegment(fsys FS, dir string, firstSeq uint64, size int64) (File, stri
 	if err := fsys.Rename(tmp, path); err != nil {
 		return fail("rename", err)
 	}
+	renamed = true
 	if err := fsys.SyncDir(dir); err != nil {
 		return fail("sync dir", err)
 	}

@@ -47,6 +47,7 @@ type QuotaDefaults struct {
 	MaxCollections  *int64 `json:"max_collections"`
 	MaxVectors      *int64 `json:"max_vectors"`
 	MaxStorageBytes *int64 `json:"max_storage_bytes"`
+	MaxDiskBytes    *int64 `json:"max_disk_bytes"`
 }
 
 // RequestLimits are the per-request limits of the running server.
@@ -219,8 +220,9 @@ func (g *Guard) SetQuota(ctx context.Context, tenant string, u limits.QuotaUpdat
 func (g *Guard) runtimeConfig(l *LimitDeps) RuntimeConfig {
 	def := l.Quotas.Defaults()
 	out := RuntimeConfig{
-		RateLimiting:  l.Config.RateLimit(),
-		QuotaDefaults: QuotaDefaults{MaxCollections: def.MaxCollections, MaxVectors: def.MaxVectors, MaxStorageBytes: def.MaxStorageBytes},
+		RateLimiting: l.Config.RateLimit(),
+		QuotaDefaults: QuotaDefaults{MaxCollections: def.MaxCollections, MaxVectors: def.MaxVectors, MaxStorageBytes: def.MaxStorageBytes,
+			MaxDiskBytes: def.MaxDiskBytes},
 	}
 	if l.Server != nil {
 		s := l.Server()

@@ -14,7 +14,7 @@ func collectionView(info engine.CollectionInfo, st *engine.Stats) Collection {
 		CreatedAt: info.CreatedAt,
 	}
 	if st != nil {
-		c.Stats = &CollectionStats{Count: st.Count, Deleted: st.Deleted, MemoryBytes: st.MemoryBytes}
+		c.Stats = &CollectionStats{Count: st.Count, Deleted: st.Deleted, MemoryBytes: st.MemoryBytes, DiskBytes: st.DiskBytes}
 	}
 	return c
 }

@@ -29,7 +29,10 @@ const (
 	CodeQuotaExceeded      Code = "quota_exceeded"
 	CodeUnavailable        Code = "unavailable"
 	CodeDeadlineExceeded   Code = "deadline_exceeded"
-	CodeInternal           Code = "internal"
+	// CodeInsufficientStorage: the disk holding the data is full; reads
+	// go on, writes resume by themselves once space is freed.
+	CodeInsufficientStorage Code = "insufficient_storage"
+	CodeInternal            Code = "internal"
 	// CodeMethodNotAllowed: the path exists but not with this HTTP method
 	// (REST only; gRPC has no such case).
 	CodeMethodNotAllowed Code = "method_not_allowed"
@@ -43,19 +46,20 @@ type Status struct {
 
 // statusTable is the one mapping from API codes to transport statuses.
 var statusTable = map[Code]Status{
-	CodeInvalidArgument:    {http.StatusBadRequest, codes.InvalidArgument},
-	CodeUnauthenticated:    {http.StatusUnauthorized, codes.Unauthenticated},
-	CodePermissionDenied:   {http.StatusForbidden, codes.PermissionDenied},
-	CodeNotFound:           {http.StatusNotFound, codes.NotFound},
-	CodeAlreadyExists:      {http.StatusConflict, codes.AlreadyExists},
-	CodeFailedPrecondition: {http.StatusConflict, codes.FailedPrecondition},
-	CodeTooLarge:           {http.StatusRequestEntityTooLarge, codes.InvalidArgument},
-	CodeRateLimited:        {http.StatusTooManyRequests, codes.ResourceExhausted},
-	CodeQuotaExceeded:      {http.StatusForbidden, codes.ResourceExhausted},
-	CodeUnavailable:        {http.StatusServiceUnavailable, codes.Unavailable},
-	CodeDeadlineExceeded:   {http.StatusGatewayTimeout, codes.DeadlineExceeded},
-	CodeInternal:           {http.StatusInternalServerError, codes.Internal},
-	CodeMethodNotAllowed:   {http.StatusMethodNotAllowed, codes.Unimplemented},
+	CodeInvalidArgument:     {http.StatusBadRequest, codes.InvalidArgument},
+	CodeUnauthenticated:     {http.StatusUnauthorized, codes.Unauthenticated},
+	CodePermissionDenied:    {http.StatusForbidden, codes.PermissionDenied},
+	CodeNotFound:            {http.StatusNotFound, codes.NotFound},
+	CodeAlreadyExists:       {http.StatusConflict, codes.AlreadyExists},
+	CodeFailedPrecondition:  {http.StatusConflict, codes.FailedPrecondition},
+	CodeTooLarge:            {http.StatusRequestEntityTooLarge, codes.InvalidArgument},
+	CodeRateLimited:         {http.StatusTooManyRequests, codes.ResourceExhausted},
+	CodeQuotaExceeded:       {http.StatusForbidden, codes.ResourceExhausted},
+	CodeUnavailable:         {http.StatusServiceUnavailable, codes.Unavailable},
+	CodeDeadlineExceeded:    {http.StatusGatewayTimeout, codes.DeadlineExceeded},
+	CodeInsufficientStorage: {http.StatusInsufficientStorage, codes.ResourceExhausted},
+	CodeInternal:            {http.StatusInternalServerError, codes.Internal},
+	CodeMethodNotAllowed:    {http.StatusMethodNotAllowed, codes.Unimplemented},
 }
 
 // StatusOf returns the transport statuses for a code (internal for unknown).
@@ -113,6 +117,8 @@ func AsError(err error) *Error {
 		return &Error{Code: CodeNotFound, Message: err.Error()}
 	case errors.Is(err, engine.ErrAlreadyExists):
 		return &Error{Code: CodeAlreadyExists, Message: err.Error()}
+	case errors.Is(err, engine.ErrNoSpace):
+		return &Error{Code: CodeInsufficientStorage, Message: "the disk is full: the write was refused and nothing of it was stored; reads go on, and writes succeed again once space is freed"}
 	case errors.Is(err, engine.ErrClosed):
 		return &Error{Code: CodeUnavailable, Message: "the server is shutting down"}
 	case errors.Is(err, context.DeadlineExceeded):

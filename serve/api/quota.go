@@ -1,7 +1,7 @@
 package api
 
 import (
-	"encoding/json"
+	"errors"
 
 	"github.com/akidb/akidb/engine"
 )
@@ -12,13 +12,41 @@ import (
 // an *Error with CodeQuotaExceeded (403).
 type QuotaGuard interface {
 	// StorageLimited reports whether any maximum applies to the tenant;
-	// when none does the service does not estimate what a write adds.
+	// when none does the service does not compute what a write adds.
 	StorageLimited(tenantID string) bool
-	// BeginUpsert admits a write adding addVectors new records of about
-	// addBytes; done is called when the write has finished.
-	BeginUpsert(tenantID string, addVectors, addBytes int64) (done func(), err error)
+	// BeginUpsert admits a write that adds add; done is called when the
+	// write has finished.
+	BeginUpsert(tenantID string, add Growth) (done func(), err error)
 	// BeginCreateCollection admits creating one collection.
 	BeginCreateCollection(tenantID string) (done func(), err error)
+}
+
+// Growth is what a write adds to a tenant's usage: live records, memory
+// (the engine's memory_bytes) and disk (its disk_bytes).
+type Growth struct {
+	Vectors, StorageBytes, DiskBytes int64
+}
+
+// upsertGrowth is what upserting recs into h adds: the engine's own
+// account (engine.Handle.UpsertCost), so a replacement costs the node that
+// stays until a vacuum, and metadata counts.
+func upsertGrowth(h *engine.Handle, recs []engine.Record) Growth {
+	c := h.UpsertCost(recs)
+	return Growth{Vectors: c.NewRecords, StorageBytes: c.MemoryBytes, DiskBytes: c.DiskBytes}
+}
+
+// compactAfterRefusal asks for a vacuum and checkpoint of h when a write
+// was refused for the tenant's memory or disk: deleted and replaced
+// records hold memory, and the log disk, until one runs, and without the
+// usual thresholds being reached it might not.
+func compactAfterRefusal(h *engine.Handle, err error) {
+	var ae *Error
+	if !errors.As(err, &ae) || ae.Code != CodeQuotaExceeded {
+		return
+	}
+	if r, _ := ae.Details["resource"].(string); r == "storage_bytes" || r == "disk_bytes" {
+		h.RequestCompaction()
+	}
 }
 
 // quotaHolder lets the guard be swapped atomically (SetQuotaGuard may run
@@ -41,39 +69,4 @@ func (s *Service) quotaGuard() QuotaGuard {
 		return h.g
 	}
 	return nil
-}
-
-// EstimateRecordBytes is what one record adds to storage for the quota
-// check of an upsert: its vector (4 bytes a dimension), id and metadata as
-// compact JSON. The usage it is compared with (the engine's memory_bytes)
-// also counts index links and allocates in chunks, so the estimate is a
-// lower bound.
-func EstimateRecordBytes(dimension, idBytes, metadataBytes int) int64 {
-	return 4*int64(dimension) + int64(idBytes) + int64(metadataBytes)
-}
-
-// upsertAdds is what a batch adds for the quota check: records whose id
-// the collection does not hold yet (counted once however often the batch
-// repeats them) and their estimated bytes. Replacing a record adds
-// nothing, so a tenant at its maximum can still update what it has.
-func upsertAdds(h *engine.Handle, vs []Vector, dim int) (vectors, bytes int64) {
-	seen := make(map[string]struct{}, len(vs))
-	for _, v := range vs {
-		if _, dup := seen[v.ID]; dup {
-			continue
-		}
-		seen[v.ID] = struct{}{}
-		if _, err := h.Get(v.ID); err == nil {
-			continue
-		}
-		metaBytes := 0
-		if len(v.Metadata) > 0 {
-			if raw, err := json.Marshal(v.Metadata); err == nil {
-				metaBytes = len(raw)
-			}
-		}
-		vectors++
-		bytes += EstimateRecordBytes(dim, len(v.ID), metaBytes)
-	}
-	return vectors, bytes
 }

@@ -24,6 +24,7 @@ type CollectionStats struct {
 	Count       int   `json:"count"`
 	Deleted     int   `json:"deleted"`
 	MemoryBytes int64 `json:"memory_bytes"`
+	DiskBytes   int64 `json:"disk_bytes"`
 }
 
 // Collection describes a collection.

@@ -73,9 +73,9 @@ func (s *Service) Upsert(ctx context.Context, name string, req UpsertRequest) (U
 	// the quota) and before anything is written (a batch over the quota
 	// is refused whole).
 	if g := s.quotaGuard(); g != nil && g.StorageLimited(tenant(ctx)) {
-		addVectors, addBytes := upsertAdds(h, req.Vectors, dim)
-		done, err := g.BeginUpsert(tenant(ctx), addVectors, addBytes)
+		done, err := g.BeginUpsert(tenant(ctx), upsertGrowth(h, recs))
 		if err != nil {
+			compactAfterRefusal(h, err)
 			return UpsertResponse{}, err
 		}
 		defer done()
@@ -126,7 +126,7 @@ func (s *Service) Query(ctx context.Context, name string, req QueryRequest) (Que
 		return QueryResponse{}, ferr
 	}
 	withMeta := req.IncludeMetadata == nil || *req.IncludeMetadata
-	res, err := h.Search(engine.SearchRequest{Vector: req.Vector, K: req.K, Ef: req.Ef, Filter: f, Exact: req.Exact, WithVectors: req.IncludeVector, WithMetadata: withMeta})
+	res, err := h.Search(ctx, engine.SearchRequest{Vector: req.Vector, K: req.K, Ef: req.Ef, Filter: f, Exact: req.Exact, WithVectors: req.IncludeVector, WithMetadata: withMeta})
 	if err != nil {
 		return QueryResponse{}, AsError(err)
 	}

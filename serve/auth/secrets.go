@@ -35,6 +35,11 @@ func secretsDir(dataDir string, logger *slog.Logger) (string, error) {
 	if err := os.MkdirAll(dir, secretsDirMode); err != nil {
 		return "", fmt.Errorf("create secrets directory %s: %w", dir, err)
 	}
+	// A new directory's entry is durable only once its parent is fsynced;
+	// the bootstrap key written into it is shown once and must not vanish.
+	if err := syncDir(dataDir); err != nil {
+		return "", err
+	}
 	fi, err := os.Stat(dir)
 	if err != nil {
 		return "", fmt.Errorf("secrets directory %s: %w", dir, err)

@@ -53,7 +53,8 @@ func collectionOut(c api.Collection) *akidbv1.Collection {
 		Hnsw: hnswOut(c.HNSW), CreatedAt: timestamppb.New(c.CreatedAt),
 	}
 	if c.Stats != nil {
-		out.Stats = &akidbv1.CollectionStats{Count: int64(c.Stats.Count), Deleted: int64(c.Stats.Deleted), MemoryBytes: c.Stats.MemoryBytes}
+		out.Stats = &akidbv1.CollectionStats{Count: int64(c.Stats.Count), Deleted: int64(c.Stats.Deleted), MemoryBytes: c.Stats.MemoryBytes,
+			DiskBytes: c.Stats.DiskBytes}
 	}
 	return out
 }

@@ -60,6 +60,8 @@ func TestErrorStatusClassifies(t *testing.T) {
 		{nil, codes.OK, ""},
 		{fmt.Errorf("wrapped: %w", engine.ErrNotFound), codes.NotFound, "wrapped: not found"},
 		{engine.ErrClosed, codes.Unavailable, "the server is shutting down"},
+		{fmt.Errorf("collection c: %w: wal: no space", engine.ErrNoSpace), codes.ResourceExhausted,
+			"the disk is full: the write was refused and nothing of it was stored; reads go on, and writes succeed again once space is freed"},
 		{context.DeadlineExceeded, codes.DeadlineExceeded, "the request deadline passed"},
 		{errors.New("disk on fire at /secret/path"), codes.Internal, "internal error"},
 	}

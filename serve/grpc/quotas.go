@@ -18,15 +18,17 @@ func tenantQuotaOut(q access.TenantQuota) *akidbv1.TenantQuota {
 	out := &akidbv1.TenantQuota{
 		TenantId: q.TenantID,
 		Quota: &akidbv1.QuotaLimits{QpsLimit: q.Quota.QPSLimit, Burst: q.Quota.Burst, MaxCollections: q.Quota.MaxCollections,
-			MaxVectors: q.Quota.MaxVectors, MaxStorageBytes: q.Quota.MaxStorageBytes},
+			MaxVectors: q.Quota.MaxVectors, MaxStorageBytes: q.Quota.MaxStorageBytes, MaxDiskBytes: q.Quota.MaxDiskBytes},
 		Effective: &akidbv1.EffectiveQuota{RateLimitEnabled: q.Effective.RateLimitEnabled, QpsLimit: q.Effective.QPS, Burst: int64(q.Effective.Burst),
-			MaxCollections: q.Effective.MaxCollections, MaxVectors: q.Effective.MaxVectors, MaxStorageBytes: q.Effective.MaxStorageBytes},
+			MaxCollections: q.Effective.MaxCollections, MaxVectors: q.Effective.MaxVectors, MaxStorageBytes: q.Effective.MaxStorageBytes,
+			MaxDiskBytes: q.Effective.MaxDiskBytes},
 	}
 	if q.Quota.UpdatedAt != nil {
 		out.Quota.UpdatedAt = timeOut(*q.Quota.UpdatedAt)
 	}
 	if q.Usage != nil {
-		out.Usage = &akidbv1.QuotaUsage{Collections: q.Usage.Collections, Vectors: q.Usage.Vectors, StorageBytes: q.Usage.StorageBytes}
+		out.Usage = &akidbv1.QuotaUsage{Collections: q.Usage.Collections, Vectors: q.Usage.Vectors, StorageBytes: q.Usage.StorageBytes,
+			DiskBytes: q.Usage.DiskBytes}
 	}
 	return out
 }
@@ -42,7 +44,8 @@ func quotaUpdateIn(req *akidbv1.SetTenantQuotaRequest) (limits.QuotaUpdate, erro
 	for _, f := range []struct {
 		v *int64
 		p *meta.Patch[int64]
-	}{{req.Burst, &u.Burst}, {req.MaxCollections, &u.MaxCollections}, {req.MaxVectors, &u.MaxVectors}, {req.MaxStorageBytes, &u.MaxStorageBytes}} {
+	}{{req.Burst, &u.Burst}, {req.MaxCollections, &u.MaxCollections}, {req.MaxVectors, &u.MaxVectors}, {req.MaxStorageBytes, &u.MaxStorageBytes},
+		{req.MaxDiskBytes, &u.MaxDiskBytes}} {
 		if f.v != nil {
 			*f.p = meta.SetTo(*f.v)
 		}
@@ -60,8 +63,10 @@ func quotaUpdateIn(req *akidbv1.SetTenantQuotaRequest) (limits.QuotaUpdate, erro
 			set, u.MaxVectors = u.MaxVectors.Set, meta.SetNull[int64]()
 		case "max_storage_bytes":
 			set, u.MaxStorageBytes = u.MaxStorageBytes.Set, meta.SetNull[int64]()
+		case "max_disk_bytes":
+			set, u.MaxDiskBytes = u.MaxDiskBytes.Set, meta.SetNull[int64]()
 		default:
-			return u, &api.Error{Code: api.CodeInvalidArgument, Message: fmt.Sprintf("reset_fields: %q is not one of qps_limit, burst, max_collections, max_vectors, max_storage_bytes", clipString(name, 64)),
+			return u, &api.Error{Code: api.CodeInvalidArgument, Message: fmt.Sprintf("reset_fields: %q is not one of qps_limit, burst, max_collections, max_vectors, max_storage_bytes, max_disk_bytes", clipString(name, 64)),
 				Details: map[string]any{"field": "reset_fields"}}
 		}
 		if set {
@@ -89,7 +94,7 @@ func runtimeConfigOut(c access.RuntimeConfig) *akidbv1.RuntimeConfig {
 		RateLimiting: &akidbv1.RateLimitConfig{Enabled: c.RateLimiting.Enabled, DefaultQps: c.RateLimiting.DefaultQPS,
 			DefaultBurstMultiplier: c.RateLimiting.DefaultBurstMultiplier},
 		QuotaDefaults: &akidbv1.QuotaDefaults{MaxCollections: c.QuotaDefaults.MaxCollections, MaxVectors: c.QuotaDefaults.MaxVectors,
-			MaxStorageBytes: c.QuotaDefaults.MaxStorageBytes},
+			MaxStorageBytes: c.QuotaDefaults.MaxStorageBytes, MaxDiskBytes: c.QuotaDefaults.MaxDiskBytes},
 	}
 	if s := c.Server; s != nil {
 		l := s.RequestLimits

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/akidb/akidb/engine"
 	"github.com/akidb/akidb/serve/api"
 )
 
@@ -13,10 +14,15 @@ type Usage struct {
 	Collections  int64 `json:"collections"`
 	Vectors      int64 `json:"vectors"`       // live records
 	StorageBytes int64 `json:"storage_bytes"` // the engine's memory_bytes
+	DiskBytes    int64 `json:"disk_bytes"`    // the engine's disk_bytes
 }
 
 func (u Usage) add(v Usage) Usage {
-	return Usage{u.Collections + v.Collections, u.Vectors + v.Vectors, u.StorageBytes + v.StorageBytes}
+	return Usage{u.Collections + v.Collections, u.Vectors + v.Vectors, u.StorageBytes + v.StorageBytes, u.DiskBytes + v.DiskBytes}
+}
+
+func (u Usage) neg() Usage {
+	return Usage{-u.Collections, -u.Vectors, -u.StorageBytes, -u.DiskBytes}
 }
 
 // UsageSource reports tenants' usage. The engine knows it (count and
@@ -36,25 +42,34 @@ const (
 	ResourceCollections  = "collections"
 	ResourceVectors      = "vectors"
 	ResourceStorageBytes = "storage_bytes"
+	ResourceDiskBytes    = "disk_bytes"
 )
 
 // CheckUpsert refuses a write that would take the tenant past
-// max_vectors or max_storage_bytes, with quota_exceeded (403) saying which,
-// the limit, the current usage and the addition. addVectors is the number
-// of records the write adds (new ids; a conservative caller may pass the
-// batch size), addBytes their estimated size (EstimateRecordBytes). A
-// write that adds nothing passes even when the tenant is over (its quota
-// was lowered, say): it may replace and delete, not grow.
-func (e Effective) CheckUpsert(cur Usage, addVectors, addBytes int64) *api.Error {
-	if err := exceeds(ResourceVectors, "max_vectors", e.MaxVectors, cur.Vectors, addVectors); err != nil {
+// max_vectors, max_storage_bytes or max_disk_bytes, with quota_exceeded
+// (403) saying which, the limit, the current usage and the addition. add
+// is what the write adds (engine.Handle.UpsertCost): new records, memory
+// (a node for every record, replacements included, which stays until a
+// vacuum) and log bytes. A write that adds nothing to a resource passes
+// on it even when the tenant is over (its quota was lowered, say).
+func (e Effective) CheckUpsert(cur, add Usage) *api.Error {
+	if err := exceeds(ResourceVectors, "max_vectors", e.MaxVectors, cur.Vectors, add.Vectors); err != nil {
 		return err
 	}
-	return exceeds(ResourceStorageBytes, "max_storage_bytes", e.MaxStorageBytes, cur.StorageBytes, addBytes)
+	if err := exceeds(ResourceStorageBytes, "max_storage_bytes", e.MaxStorageBytes, cur.StorageBytes, add.StorageBytes); err != nil {
+		return err
+	}
+	return exceeds(ResourceDiskBytes, "max_disk_bytes", e.MaxDiskBytes, cur.DiskBytes, add.DiskBytes)
 }
 
-// CheckCreateCollection refuses a collection past max_collections.
-func (e Effective) CheckCreateCollection(currentCollections int64) *api.Error {
-	return exceeds(ResourceCollections, "max_collections", e.MaxCollections, currentCollections, 1)
+// CheckCreateCollection refuses a collection past max_collections, or one
+// whose first log segment (engine.NewCollectionDiskBytes) would take the
+// tenant past max_disk_bytes.
+func (e Effective) CheckCreateCollection(cur Usage) *api.Error {
+	if err := exceeds(ResourceCollections, "max_collections", e.MaxCollections, cur.Collections, 1); err != nil {
+		return err
+	}
+	return exceeds(ResourceDiskBytes, "max_disk_bytes", e.MaxDiskBytes, cur.DiskBytes, engine.NewCollectionDiskBytes)
 }
 
 func exceeds(resource, field string, limit *int64, cur, add int64) *api.Error {
@@ -71,28 +86,17 @@ func exceeds(resource, field string, limit *int64, cur, add int64) *api.Error {
 // unlimited reports whether no storage limit applies, so checks can skip
 // computing usage.
 func (e Effective) unlimited() bool {
-	return e.MaxCollections == nil && e.MaxVectors == nil && e.MaxStorageBytes == nil
+	return e.MaxCollections == nil && e.MaxVectors == nil && e.MaxStorageBytes == nil && e.MaxDiskBytes == nil
 }
 
-// CheckUpsert is Effective(tenantID).CheckUpsert with the usage given as
-// numbers.
-func (q *Quotas) CheckUpsert(tenantID string, currentVectors, currentBytes, addVectors, addBytes int64) *api.Error {
-	return q.Effective(tenantID).CheckUpsert(Usage{Vectors: currentVectors, StorageBytes: currentBytes}, addVectors, addBytes)
+// CheckUpsert is Effective(tenantID).CheckUpsert.
+func (q *Quotas) CheckUpsert(tenantID string, cur, add Usage) *api.Error {
+	return q.Effective(tenantID).CheckUpsert(cur, add)
 }
 
 // CheckCreateCollection is Effective(tenantID).CheckCreateCollection.
-func (q *Quotas) CheckCreateCollection(tenantID string, currentCollections int64) *api.Error {
-	return q.Effective(tenantID).CheckCreateCollection(currentCollections)
-}
-
-// EstimateRecordBytes is what one record adds to storage for the upsert
-// check: its vector (4 bytes a dimension), id and metadata JSON
-// (api.EstimateRecordBytes, which the service uses). The engine's
-// memory_bytes, which the usage is, also counts index links and allocates
-// in chunks, so the estimate is a lower bound and usage can end a little
-// above the limit after the write that reaches it.
-func EstimateRecordBytes(dimension, idBytes, metadataBytes int) int64 {
-	return api.EstimateRecordBytes(dimension, idBytes, metadataBytes)
+func (q *Quotas) CheckCreateCollection(tenantID string, cur Usage) *api.Error {
+	return q.Effective(tenantID).CheckCreateCollection(cur)
 }
 
 // Guard checks writes against quotas with the usage from a UsageSource,
@@ -129,13 +133,14 @@ func (g *Guard) StorageLimited(tenantID string) bool {
 // writes admitted and still running are not included).
 func (g *Guard) Usage(tenantID string) Usage { return g.usage.TenantUsage(tenantID) }
 
-// BeginUpsert admits a write adding addVectors records of addBytes, or
-// refuses it with quota_exceeded (an *api.Error) before anything is
-// written: a batch is admitted or refused whole. On admission call done
-// once the write has finished, whether it succeeded or not.
-func (g *Guard) BeginUpsert(tenantID string, addVectors, addBytes int64) (done func(), err error) {
-	return g.begin(tenantID, Usage{Vectors: addVectors, StorageBytes: addBytes}, func(e Effective, cur Usage) *api.Error {
-		return e.CheckUpsert(cur, addVectors, addBytes)
+// BeginUpsert admits a write that adds add, or refuses it with
+// quota_exceeded (an *api.Error) before anything is written: a batch is
+// admitted or refused whole. On admission call done once the write has
+// finished, whether it succeeded or not.
+func (g *Guard) BeginUpsert(tenantID string, add api.Growth) (done func(), err error) {
+	u := Usage{Vectors: add.Vectors, StorageBytes: add.StorageBytes, DiskBytes: add.DiskBytes}
+	return g.begin(tenantID, u, func(e Effective, cur Usage) *api.Error {
+		return e.CheckUpsert(cur, u)
 	})
 }
 
@@ -143,8 +148,8 @@ func (g *Guard) BeginUpsert(tenantID string, addVectors, addBytes int64) (done f
 // with quota_exceeded. On admission call done once the creation has
 // finished.
 func (g *Guard) BeginCreateCollection(tenantID string) (done func(), err error) {
-	return g.begin(tenantID, Usage{Collections: 1}, func(e Effective, cur Usage) *api.Error {
-		return e.CheckCreateCollection(cur.Collections)
+	return g.begin(tenantID, Usage{Collections: 1, DiskBytes: engine.NewCollectionDiskBytes}, func(e Effective, cur Usage) *api.Error {
+		return e.CheckCreateCollection(cur)
 	})
 }
 
@@ -165,7 +170,7 @@ func (g *Guard) begin(tenantID string, add Usage, check func(Effective, Usage) *
 		once.Do(func() {
 			g.mu.Lock()
 			defer g.mu.Unlock()
-			p := g.pending[tenantID].add(Usage{-add.Collections, -add.Vectors, -add.StorageBytes})
+			p := g.pending[tenantID].add(add.neg())
 			if p == (Usage{}) {
 				delete(g.pending, tenantID)
 			} else {

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/akidb/akidb/engine"
 	"github.com/akidb/akidb/engine/meta"
 	"github.com/akidb/akidb/serve/api"
 )
@@ -14,10 +15,10 @@ import (
 func TestCheckUpsertBoundaries(t *testing.T) {
 	e := Effective{MaxVectors: ptr[int64](100), MaxStorageBytes: ptr[int64](1000)}
 	cur := Usage{Vectors: 90, StorageBytes: 900}
-	if err := e.CheckUpsert(cur, 10, 100); err != nil {
+	if err := e.CheckUpsert(cur, Usage{Vectors: 10, StorageBytes: 100}); err != nil {
 		t.Fatalf("exactly at the limits: %v", err)
 	}
-	err := e.CheckUpsert(cur, 11, 0)
+	err := e.CheckUpsert(cur, Usage{Vectors: 11})
 	if err == nil || err.Code != api.CodeQuotaExceeded || err.Details["resource"] != ResourceVectors ||
 		err.Details["limit"] != int64(100) || err.Details["current"] != int64(90) || err.Details["requested"] != int64(11) {
 		t.Fatalf("one vector over: %+v", err)
@@ -25,28 +26,47 @@ func TestCheckUpsertBoundaries(t *testing.T) {
 	if st := api.StatusOf(err.Code); st.HTTP != http.StatusForbidden {
 		t.Fatalf("quota_exceeded is HTTP %d", st.HTTP)
 	}
-	if err := e.CheckUpsert(cur, 1, 101); err == nil || err.Details["resource"] != ResourceStorageBytes {
+	if err := e.CheckUpsert(cur, Usage{Vectors: 1, StorageBytes: 101}); err == nil || err.Details["resource"] != ResourceStorageBytes {
 		t.Fatalf("one byte over: %+v", err)
 	}
-	// A tenant over its quota (lowered meanwhile) may still replace.
-	if err := e.CheckUpsert(Usage{Vectors: 500, StorageBytes: 5000}, 0, 0); err != nil {
+	// A tenant over its quota (lowered meanwhile) may still write what
+	// adds nothing (a delete; a replacement whose memory a vacuum freed).
+	if err := e.CheckUpsert(Usage{Vectors: 500, StorageBytes: 5000}, Usage{}); err != nil {
 		t.Fatalf("a write adding nothing: %v", err)
 	}
 	// Unlimited.
-	if err := (Effective{}).CheckUpsert(Usage{Vectors: 1 << 40}, 1<<20, 1<<30); err != nil {
+	if err := (Effective{}).CheckUpsert(Usage{Vectors: 1 << 40}, Usage{Vectors: 1 << 20, StorageBytes: 1 << 30, DiskBytes: 1 << 30}); err != nil {
 		t.Fatalf("unlimited: %v", err)
 	}
 	// Zero means none.
 	zero := Effective{MaxCollections: ptr[int64](0)}
-	if err := zero.CheckCreateCollection(0); err == nil || err.Details["resource"] != ResourceCollections {
+	if err := zero.CheckCreateCollection(Usage{}); err == nil || err.Details["resource"] != ResourceCollections {
 		t.Fatalf("max_collections 0: %+v", err)
 	}
 	three := Effective{MaxCollections: ptr[int64](3)}
-	if three.CheckCreateCollection(2) != nil || three.CheckCreateCollection(3) == nil {
+	if three.CheckCreateCollection(Usage{Collections: 2}) != nil || three.CheckCreateCollection(Usage{Collections: 3}) == nil {
 		t.Fatal("max_collections 3: the third must pass and the fourth fail")
 	}
-	if got := EstimateRecordBytes(128, 10, 20); got != 4*128+30 {
-		t.Fatalf("estimate %d", got)
+}
+
+// TestCheckDisk: max_disk_bytes bounds writes by the log bytes they add,
+// and collections by the first segment each costs.
+func TestCheckDisk(t *testing.T) {
+	e := Effective{MaxDiskBytes: ptr[int64](1 << 20)}
+	cur := Usage{Collections: 2, DiskBytes: 1<<20 - 1000}
+	if err := e.CheckUpsert(cur, Usage{Vectors: 1, DiskBytes: 1000}); err != nil {
+		t.Fatalf("exactly at max_disk_bytes: %v", err)
+	}
+	err := e.CheckUpsert(cur, Usage{Vectors: 1, DiskBytes: 1001})
+	if err == nil || err.Details["resource"] != ResourceDiskBytes || err.Details["limit"] != int64(1<<20) {
+		t.Fatalf("one byte over max_disk_bytes: %+v", err)
+	}
+	if err := e.CheckCreateCollection(cur); err == nil || err.Details["resource"] != ResourceDiskBytes ||
+		err.Details["requested"] != int64(engine.NewCollectionDiskBytes) {
+		t.Fatalf("a collection past max_disk_bytes: %+v", err)
+	}
+	if err := e.CheckCreateCollection(Usage{DiskBytes: 1<<20 - engine.NewCollectionDiskBytes}); err != nil {
+		t.Fatalf("a collection that just fits: %v", err)
 	}
 }
 
@@ -54,16 +74,16 @@ func TestQuotasCheckHelpers(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openStore(t, "")
 	q := newQuotas(t, s, newRuntimeConfig(t, s), Defaults{MaxVectors: ptr[int64](10)})
-	if err := q.CheckUpsert(meta.DefaultTenantID, 5, 0, 6, 0); err == nil {
+	if err := q.CheckUpsert(meta.DefaultTenantID, Usage{Vectors: 5}, Usage{Vectors: 6}); err == nil {
 		t.Fatal("server default max_vectors not applied")
 	}
 	if _, err := q.Set(ctx, meta.DefaultTenantID, QuotaUpdate{MaxVectors: meta.SetTo[int64](20), MaxCollections: meta.SetTo[int64](1)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := q.CheckUpsert(meta.DefaultTenantID, 5, 0, 6, 0); err != nil {
+	if err := q.CheckUpsert(meta.DefaultTenantID, Usage{Vectors: 5}, Usage{Vectors: 6}); err != nil {
 		t.Fatalf("tenant's own max_vectors not applied: %v", err)
 	}
-	if q.CheckCreateCollection(meta.DefaultTenantID, 0) != nil || q.CheckCreateCollection(meta.DefaultTenantID, 1) == nil {
+	if q.CheckCreateCollection(meta.DefaultTenantID, Usage{}) != nil || q.CheckCreateCollection(meta.DefaultTenantID, Usage{Collections: 1}) == nil {
 		t.Fatal("max_collections 1")
 	}
 }
@@ -106,7 +126,7 @@ func TestGuardCountsWritesInFlight(t *testing.T) {
 	g := NewGuard(q, usage)
 
 	// Without limits the guard does not even ask for usage.
-	done, err := g.BeginUpsert(meta.DefaultTenantID, 1<<30, 1<<40)
+	done, err := g.BeginUpsert(meta.DefaultTenantID, api.Growth{Vectors: 1 << 30, StorageBytes: 1 << 40})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,12 +139,12 @@ func TestGuardCountsWritesInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	usage.set(meta.DefaultTenantID, Usage{Collections: 1, Vectors: 30})
-	done1, err := g.BeginUpsert(meta.DefaultTenantID, 60, 0)
+	done1, err := g.BeginUpsert(meta.DefaultTenantID, api.Growth{Vectors: 60})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The first write is still running: 30 + 60 pending + 20 > 100.
-	_, err = g.BeginUpsert(meta.DefaultTenantID, 20, 0)
+	_, err = g.BeginUpsert(meta.DefaultTenantID, api.Growth{Vectors: 20})
 	if ae := wantAPIError(t, err, api.CodeQuotaExceeded, ""); ae.Details["current"] != int64(90) {
 		t.Fatalf("current %v, want 90 (30 stored + 60 in flight)", ae.Details["current"])
 	}
@@ -133,7 +153,7 @@ func TestGuardCountsWritesInFlight(t *testing.T) {
 	usage.set(meta.DefaultTenantID, Usage{Collections: 1, Vectors: 90})
 	done1()
 	done1()
-	done2, err := g.BeginUpsert(meta.DefaultTenantID, 10, 0)
+	done2, err := g.BeginUpsert(meta.DefaultTenantID, api.Growth{Vectors: 10})
 	if err != nil {
 		t.Fatalf("after the first write finished: %v", err)
 	}
@@ -177,7 +197,7 @@ func TestGuardConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 20; i++ {
-				if done, err := g.BeginUpsert(meta.DefaultTenantID, 1, 4); err == nil {
+				if done, err := g.BeginUpsert(meta.DefaultTenantID, api.Growth{Vectors: 1, StorageBytes: 4}); err == nil {
 					mu.Lock()
 					dones = append(dones, done)
 					mu.Unlock()

@@ -1,13 +1,13 @@
 // Package limits owns what each tenant is allowed and the server-wide
 // settings behind it: tenant quotas and API key rates (persisted in the
-// metadata database, migration 0003_limits), the runtime configuration
+// metadata database, migrations 0003_limits and 0005_disk_quota), the runtime configuration
 // (rate limit defaults, changeable without a restart), the quota checks
 // before writes, the process memory limit, and the metrics of all of it.
 // The token buckets and the in-flight bound themselves are serve/ratelimit.
 //
 // # Quotas
 //
-// A tenant's quota has five fields, each either set for the tenant or
+// A tenant's quota has six fields, each either set for the tenant or
 // NULL, meaning "the server default":
 //
 //	field              range        NULL means
@@ -16,6 +16,7 @@
 //	max_collections    >= 0         Defaults.MaxCollections (nil: unlimited)
 //	max_vectors        >= 0         Defaults.MaxVectors (nil: unlimited)
 //	max_storage_bytes  >= 0         Defaults.MaxStorageBytes (nil: unlimited)
+//	max_disk_bytes     >= 0         Defaults.MaxDiskBytes (nil: unlimited)
 //
 // A maximum of 0 allows nothing (no collections: a frozen tenant). An
 // update is partial: an absent field stays, null returns it to the
@@ -32,24 +33,28 @@
 //
 // # Quota checks
 //
-// Usage is the engine's: per collection, count (live records) and
-// memory_bytes, summed per tenant by EngineUsage (a UsageSource). Storage
-// is that memory figure. A write is checked before anything is written and
-// refused whole (a batch is all or nothing) with 403 quota_exceeded, with
-// details {resource, limit, current, requested}:
+// Usage is the engine's: per collection, count (live records), memory_bytes
+// and disk_bytes, summed per tenant by EngineUsage (a UsageSource). A write
+// is checked before anything is written and refused whole (a batch is all
+// or nothing) with 403 quota_exceeded, with details {resource, limit,
+// current, requested}:
 //
-//	upsert:            current + added > max_vectors, or + estimated bytes > max_storage_bytes
-//	create collection: current + 1 > max_collections
+//	upsert:            current + added > max_vectors, max_storage_bytes or max_disk_bytes
+//	create collection: current + 1 > max_collections, or + 64 KiB > max_disk_bytes
 //
-// Added records are the new ids (or, conservatively, the batch size);
-// their bytes are estimated with EstimateRecordBytes (4 x dimension + id +
-// metadata), a lower bound of what the engine will report, so usage can end
-// slightly above max_storage_bytes after the write that reaches it. A
-// write that adds nothing (a replacement, a delete) always passes, so a
-// tenant whose quota was lowered below its usage can still shrink. Guard
-// counts admitted writes still running, so concurrent writes cannot each
-// pass and together exceed a quota; with no maximum set (the default) it
-// does not compute usage at all.
+// What an upsert adds is the engine's own account (engine.Handle.UpsertCost,
+// through serve/api): new ids; memory, a node for every record (a
+// replacement's old node stays, tombstoned, until a vacuum) plus ids,
+// overhead and metadata; and the log's growth (0 while the record fits in
+// its segment's allocated space). Memory grows in steps of 256 nodes, so
+// usage can end slightly above max_storage_bytes after the write that
+// reaches it. A write that adds nothing to a resource passes on it, so a
+// tenant whose quota was lowered below its usage can still delete. The
+// service asks the collection for a compaction (vacuum and checkpoint)
+// when it refuses a write for memory or disk. Guard counts admitted writes
+// still running, so concurrent writes cannot each pass and together exceed
+// a quota; with no maximum set (the default) it does not compute usage at
+// all.
 //
 // # Runtime configuration
 //
@@ -108,9 +113,9 @@
 // BeginUpsert / BeginCreateCollection.
 //
 // Usage (EngineUsage) is the engine's: collections, live records
-// (Stats.Count) and storage_bytes = Stats.MemoryBytes, the in-memory size,
-// which grows in steps of 256 records (the index's allocation unit) and
-// leaves out metadata and the files on disk.
+// (Stats.Count), storage_bytes = Stats.MemoryBytes, the in-memory size,
+// which grows in steps of 256 nodes (the index's allocation unit), and
+// disk_bytes = Stats.DiskBytes, the log segments and snapshots.
 //
 // Admin API (serve/access, serve/rest, serve/grpc): GET/POST
 // /admin/tenants/{id}/quota (Quotas.Get / Quotas.Set with a QuotaUpdate

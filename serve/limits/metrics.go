@@ -68,7 +68,7 @@ func NewMetrics(public, tenants prometheus.Registerer, src MetricsSources) (*Met
 			Help: "Requests refused with rate_limited (429) by the tenant's or key's token bucket.",
 		}, []string{"tenant"}),
 		quota: &quotaCollector{desc: prometheus.NewDesc("akidb_quota_usage_ratio",
-			"Tenant usage divided by its quota, for resources with a limit (collections, vectors, storage_bytes); 1 or more means further growth is refused.",
+			"Tenant usage divided by its quota, for resources with a limit (collections, vectors, storage_bytes, disk_bytes); 1 or more means further growth is refused.",
 			[]string{"tenant", "resource"}, nil)},
 	}
 	shed := prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -174,6 +174,7 @@ func (c *quotaCollector) Collect(ch chan<- prometheus.Metric) {
 			{ResourceCollections, t.Usage.Collections, t.Effective.MaxCollections},
 			{ResourceVectors, t.Usage.Vectors, t.Effective.MaxVectors},
 			{ResourceStorageBytes, t.Usage.StorageBytes, t.Effective.MaxStorageBytes},
+			{ResourceDiskBytes, t.Usage.DiskBytes, t.Effective.MaxDiskBytes},
 		} {
 			if res.limit == nil {
 				continue

@@ -51,7 +51,7 @@ func TestMetrics(t *testing.T) {
 	m.SetQuotaReporter(NewGuard(q, usage))
 
 	want := `
-# HELP akidb_quota_usage_ratio Tenant usage divided by its quota, for resources with a limit (collections, vectors, storage_bytes); 1 or more means further growth is refused.
+# HELP akidb_quota_usage_ratio Tenant usage divided by its quota, for resources with a limit (collections, vectors, storage_bytes, disk_bytes); 1 or more means further growth is refused.
 # TYPE akidb_quota_usage_ratio gauge
 akidb_quota_usage_ratio{resource="collections",tenant="default"} 0
 akidb_quota_usage_ratio{resource="storage_bytes",tenant="` + acme.ID + `"} 1

@@ -20,6 +20,7 @@ type Defaults struct {
 	MaxCollections  *int64
 	MaxVectors      *int64
 	MaxStorageBytes *int64
+	MaxDiskBytes    *int64
 }
 
 // StoredQuota is a tenant's quota as stored: null fields take the server
@@ -30,6 +31,7 @@ type StoredQuota struct {
 	MaxCollections  *int64     `json:"max_collections"`
 	MaxVectors      *int64     `json:"max_vectors"`
 	MaxStorageBytes *int64     `json:"max_storage_bytes"`
+	MaxDiskBytes    *int64     `json:"max_disk_bytes"`
 	UpdatedAt       *time.Time `json:"updated_at,omitempty"` // absent: never set
 }
 
@@ -44,6 +46,7 @@ type Effective struct {
 	MaxCollections   *int64  `json:"max_collections"`
 	MaxVectors       *int64  `json:"max_vectors"`
 	MaxStorageBytes  *int64  `json:"max_storage_bytes"`
+	MaxDiskBytes     *int64  `json:"max_disk_bytes"`
 }
 
 // Rate is the tenant's token bucket (the zero Rate when rate limiting is
@@ -71,6 +74,7 @@ type QuotaUpdate struct {
 	MaxCollections  meta.Patch[int64]   `json:"max_collections"`
 	MaxVectors      meta.Patch[int64]   `json:"max_vectors"`
 	MaxStorageBytes meta.Patch[int64]   `json:"max_storage_bytes"`
+	MaxDiskBytes    meta.Patch[int64]   `json:"max_disk_bytes"`
 }
 
 // MarshalJSON writes the fields the update changes: a value, or null for
@@ -84,7 +88,7 @@ func (u QuotaUpdate) MarshalJSON() ([]byte, error) {
 	for _, f := range []struct {
 		name string
 		p    meta.Patch[int64]
-	}{{"burst", u.Burst}, {"max_collections", u.MaxCollections}, {"max_vectors", u.MaxVectors}, {"max_storage_bytes", u.MaxStorageBytes}} {
+	}{{"burst", u.Burst}, {"max_collections", u.MaxCollections}, {"max_vectors", u.MaxVectors}, {"max_storage_bytes", u.MaxStorageBytes}, {"max_disk_bytes", u.MaxDiskBytes}} {
 		if f.p.Set {
 			m[f.name] = f.p.Value
 		}
@@ -94,7 +98,7 @@ func (u QuotaUpdate) MarshalJSON() ([]byte, error) {
 
 // Empty reports whether the update changes nothing.
 func (u QuotaUpdate) Empty() bool {
-	return !u.QPSLimit.Set && !u.Burst.Set && !u.MaxCollections.Set && !u.MaxVectors.Set && !u.MaxStorageBytes.Set
+	return !u.QPSLimit.Set && !u.Burst.Set && !u.MaxCollections.Set && !u.MaxVectors.Set && !u.MaxStorageBytes.Set && !u.MaxDiskBytes.Set
 }
 
 // Validate refuses values outside the policy ranges (qps_limit 1..10000,
@@ -114,7 +118,7 @@ func (u QuotaUpdate) Validate() *api.Error {
 	for _, f := range []struct {
 		name string
 		p    meta.Patch[int64]
-	}{{"max_collections", u.MaxCollections}, {"max_vectors", u.MaxVectors}, {"max_storage_bytes", u.MaxStorageBytes}} {
+	}{{"max_collections", u.MaxCollections}, {"max_vectors", u.MaxVectors}, {"max_storage_bytes", u.MaxStorageBytes}, {"max_disk_bytes", u.MaxDiskBytes}} {
 		if f.p.Set && f.p.Value != nil && *f.p.Value < 0 {
 			return invalidField(f.name, fmt.Sprintf("must not be negative, got %d", *f.p.Value))
 		}
@@ -223,7 +227,7 @@ func (q *Quotas) Reload(ctx context.Context) error {
 // unset.
 func (q *Quotas) Defaults() Defaults {
 	return Defaults{MaxCollections: pick(nil, q.defaults.MaxCollections), MaxVectors: pick(nil, q.defaults.MaxVectors),
-		MaxStorageBytes: pick(nil, q.defaults.MaxStorageBytes)}
+		MaxStorageBytes: pick(nil, q.defaults.MaxStorageBytes), MaxDiskBytes: pick(nil, q.defaults.MaxDiskBytes)}
 }
 
 // ForgetTenant drops a deleted tenant's quota from memory.
@@ -252,6 +256,7 @@ func (q *Quotas) effective(row meta.Quota) Effective {
 		MaxCollections:   pick(row.MaxCollections, q.defaults.MaxCollections),
 		MaxVectors:       pick(row.MaxVectors, q.defaults.MaxVectors),
 		MaxStorageBytes:  pick(row.MaxStorageBytes, q.defaults.MaxStorageBytes),
+		MaxDiskBytes:     pick(row.MaxDiskBytes, q.defaults.MaxDiskBytes),
 	}
 	if row.QPSLimit != nil {
 		e.QPS = *row.QPSLimit
@@ -401,7 +406,7 @@ func (q *Quotas) view(row meta.Quota) TenantQuota {
 	tq := TenantQuota{
 		TenantID: row.TenantID,
 		Quota: StoredQuota{QPSLimit: row.QPSLimit, Burst: row.Burst, MaxCollections: row.MaxCollections,
-			MaxVectors: row.MaxVectors, MaxStorageBytes: row.MaxStorageBytes},
+			MaxVectors: row.MaxVectors, MaxStorageBytes: row.MaxStorageBytes, MaxDiskBytes: row.MaxDiskBytes},
 		Effective: q.effective(row),
 	}
 	if !row.UpdatedAt.IsZero() {

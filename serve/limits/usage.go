@@ -18,13 +18,16 @@ type Catalog interface {
 //	collections    the tenant's collections
 //	vectors        live records (Stats.Count; deleted records not counted)
 //	storage_bytes  the in-memory size of the collections (Stats.MemoryBytes):
-//	               vectors (4 bytes a dimension), index links, ids and
-//	               per-record overhead. The index allocates 256 records at
-//	               a time, so the figure grows in steps of 256 records'
-//	               worth, and it does not count metadata or the files on
-//	               disk (write-ahead log, snapshots), which are bounded by
-//	               it in practice. It is what the server holds in memory
-//	               for the tenant, the resource an edge box runs out of.
+//	               vectors (4 bytes a dimension) and index links of every
+//	               node, deleted and replaced records' included until a
+//	               vacuum; ids, metadata (as compact JSON) and per-record
+//	               overhead of live records. The index allocates 256 records
+//	               at a time, so the figure grows in steps of 256 records'
+//	               worth. It is what the server holds in memory for the
+//	               tenant, the resource an edge box runs out of first.
+//	disk_bytes     the collections' files (Stats.DiskBytes): log segments,
+//	               allocated ahead of the records in them (a new collection's
+//	               log is 64 KiB and doubles as it fills), and snapshots.
 //
 // Reading it walks the tenant's collections under their read locks: a few
 // microseconds per collection, done only for tenants that have a maximum
@@ -67,5 +70,5 @@ func (u *EngineUsage) collection(info engine.CollectionInfo) Usage {
 		return Usage{}
 	}
 	st := h.Stats()
-	return Usage{Collections: 1, Vectors: int64(st.Count), StorageBytes: st.MemoryBytes}
+	return Usage{Collections: 1, Vectors: int64(st.Count), StorageBytes: st.MemoryBytes, DiskBytes: st.DiskBytes}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/akidb/akidb/engine/distance"
 	"github.com/akidb/akidb/engine/meta"
 	"github.com/akidb/akidb/engine/wal"
+	"github.com/akidb/akidb/serve/api"
 )
 
 // TestEngineUsage sums a real engine's collections per tenant: counts of
@@ -77,10 +78,10 @@ func TestEngineUsage(t *testing.T) {
 		t.Fatal(err)
 	}
 	g2 := NewGuard(q2, u)
-	if _, err := g2.BeginUpsert(acme.ID, 2, 0); err == nil {
+	if _, err := g2.BeginUpsert(acme.ID, api.Growth{Vectors: 2}); err == nil {
 		t.Fatal("2 more vectors than 2 of 3 admitted")
 	}
-	done, err := g2.BeginUpsert(acme.ID, 1, 0)
+	done, err := g2.BeginUpsert(acme.ID, api.Growth{Vectors: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -162,10 +162,14 @@ func (x *CreateCollectionRequest) GetHnsw() *HNSWParams {
 
 // CollectionStats are a collection's live figures.
 type CollectionStats struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Count         int64                  `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
-	Deleted       int64                  `protobuf:"varint,2,opt,name=deleted,proto3" json:"deleted,omitempty"`
-	MemoryBytes   int64                  `protobuf:"varint,3,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Count   int64                  `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	Deleted int64                  `protobuf:"varint,2,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// memory_bytes: vectors and links of every node (deleted and replaced
+	// records' included until a vacuum), ids, metadata, overhead.
+	MemoryBytes int64 `protobuf:"varint,3,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
+	// disk_bytes: the collection's log segments and snapshots.
+	DiskBytes     int64 `protobuf:"varint,4,opt,name=disk_bytes,json=diskBytes,proto3" json:"disk_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -217,6 +221,13 @@ func (x *CollectionStats) GetDeleted() int64 {
 func (x *CollectionStats) GetMemoryBytes() int64 {
 	if x != nil {
 		return x.MemoryBytes
+	}
+	return 0
+}
+
+func (x *CollectionStats) GetDiskBytes() int64 {
+	if x != nil {
+		return x.DiskBytes
 	}
 	return 0
 }
@@ -2430,6 +2441,7 @@ type QuotaLimits struct {
 	MaxStorageBytes *int64 `protobuf:"varint,5,opt,name=max_storage_bytes,json=maxStorageBytes,proto3,oneof" json:"max_storage_bytes,omitempty"`
 	// updated_at is unset when the tenant never had a quota of its own.
 	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	MaxDiskBytes  *int64                 `protobuf:"varint,7,opt,name=max_disk_bytes,json=maxDiskBytes,proto3,oneof" json:"max_disk_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2506,6 +2518,13 @@ func (x *QuotaLimits) GetUpdatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *QuotaLimits) GetMaxDiskBytes() int64 {
+	if x != nil && x.MaxDiskBytes != nil {
+		return *x.MaxDiskBytes
+	}
+	return 0
+}
+
 // EffectiveQuota is what applies to a tenant now.
 type EffectiveQuota struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2518,6 +2537,7 @@ type EffectiveQuota struct {
 	MaxCollections  *int64 `protobuf:"varint,4,opt,name=max_collections,json=maxCollections,proto3,oneof" json:"max_collections,omitempty"`
 	MaxVectors      *int64 `protobuf:"varint,5,opt,name=max_vectors,json=maxVectors,proto3,oneof" json:"max_vectors,omitempty"`
 	MaxStorageBytes *int64 `protobuf:"varint,6,opt,name=max_storage_bytes,json=maxStorageBytes,proto3,oneof" json:"max_storage_bytes,omitempty"`
+	MaxDiskBytes    *int64 `protobuf:"varint,7,opt,name=max_disk_bytes,json=maxDiskBytes,proto3,oneof" json:"max_disk_bytes,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -2594,13 +2614,22 @@ func (x *EffectiveQuota) GetMaxStorageBytes() int64 {
 	return 0
 }
 
+func (x *EffectiveQuota) GetMaxDiskBytes() int64 {
+	if x != nil && x.MaxDiskBytes != nil {
+		return *x.MaxDiskBytes
+	}
+	return 0
+}
+
 // QuotaUsage is what a tenant holds: sums over its collections of the
-// engine's figures (storage_bytes: their in-memory size).
+// engine's figures (storage_bytes: their in-memory size; disk_bytes: their
+// files).
 type QuotaUsage struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Collections   int64                  `protobuf:"varint,1,opt,name=collections,proto3" json:"collections,omitempty"`
 	Vectors       int64                  `protobuf:"varint,2,opt,name=vectors,proto3" json:"vectors,omitempty"`
 	StorageBytes  int64                  `protobuf:"varint,3,opt,name=storage_bytes,json=storageBytes,proto3" json:"storage_bytes,omitempty"`
+	DiskBytes     int64                  `protobuf:"varint,4,opt,name=disk_bytes,json=diskBytes,proto3" json:"disk_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2652,6 +2681,13 @@ func (x *QuotaUsage) GetVectors() int64 {
 func (x *QuotaUsage) GetStorageBytes() int64 {
 	if x != nil {
 		return x.StorageBytes
+	}
+	return 0
+}
+
+func (x *QuotaUsage) GetDiskBytes() int64 {
+	if x != nil {
+		return x.DiskBytes
 	}
 	return 0
 }
@@ -2781,9 +2817,10 @@ type SetTenantQuotaRequest struct {
 	MaxVectors      *int64                 `protobuf:"varint,5,opt,name=max_vectors,json=maxVectors,proto3,oneof" json:"max_vectors,omitempty"`
 	MaxStorageBytes *int64                 `protobuf:"varint,6,opt,name=max_storage_bytes,json=maxStorageBytes,proto3,oneof" json:"max_storage_bytes,omitempty"`
 	// reset_fields names fields (qps_limit, burst, max_collections, max_vectors,
-	// max_storage_bytes) to return to the server default; a field may not
-	// be both set and reset.
+	// max_storage_bytes, max_disk_bytes) to return to the server default; a
+	// field may not be both set and reset.
 	ResetFields   []string `protobuf:"bytes,7,rep,name=reset_fields,json=resetFields,proto3" json:"reset_fields,omitempty"`
+	MaxDiskBytes  *int64   `protobuf:"varint,8,opt,name=max_disk_bytes,json=maxDiskBytes,proto3,oneof" json:"max_disk_bytes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2865,6 +2902,13 @@ func (x *SetTenantQuotaRequest) GetResetFields() []string {
 		return x.ResetFields
 	}
 	return nil
+}
+
+func (x *SetTenantQuotaRequest) GetMaxDiskBytes() int64 {
+	if x != nil && x.MaxDiskBytes != nil {
+		return *x.MaxDiskBytes
+	}
+	return 0
 }
 
 // KeyRateLimit is an API key's own rate limit.
@@ -3227,6 +3271,7 @@ type QuotaDefaults struct {
 	MaxCollections  *int64                 `protobuf:"varint,1,opt,name=max_collections,json=maxCollections,proto3,oneof" json:"max_collections,omitempty"`
 	MaxVectors      *int64                 `protobuf:"varint,2,opt,name=max_vectors,json=maxVectors,proto3,oneof" json:"max_vectors,omitempty"`
 	MaxStorageBytes *int64                 `protobuf:"varint,3,opt,name=max_storage_bytes,json=maxStorageBytes,proto3,oneof" json:"max_storage_bytes,omitempty"`
+	MaxDiskBytes    *int64                 `protobuf:"varint,4,opt,name=max_disk_bytes,json=maxDiskBytes,proto3,oneof" json:"max_disk_bytes,omitempty"`
 	unknownFields   protoimpl.UnknownFields
 	sizeCache       protoimpl.SizeCache
 }
@@ -3278,6 +3323,13 @@ func (x *QuotaDefaults) GetMaxVectors() int64 {
 func (x *QuotaDefaults) GetMaxStorageBytes() int64 {
 	if x != nil && x.MaxStorageBytes != nil {
 		return *x.MaxStorageBytes
+	}
+	return 0
+}
+
+func (x *QuotaDefaults) GetMaxDiskBytes() int64 {
+	if x != nil && x.MaxDiskBytes != nil {
+		return *x.MaxDiskBytes
 	}
 	return 0
 }
@@ -3691,11 +3743,13 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tdimension\x18\x02 \x01(\x05R\tdimension\x12\x16\n" +
 	"\x06metric\x18\x03 \x01(\tR\x06metric\x12(\n" +
-	"\x04hnsw\x18\x04 \x01(\v2\x14.akidb.v1.HNSWParamsR\x04hnsw\"d\n" +
+	"\x04hnsw\x18\x04 \x01(\v2\x14.akidb.v1.HNSWParamsR\x04hnsw\"\x83\x01\n" +
 	"\x0fCollectionStats\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\x03R\x05count\x12\x18\n" +
 	"\adeleted\x18\x02 \x01(\x03R\adeleted\x12!\n" +
-	"\fmemory_bytes\x18\x03 \x01(\x03R\vmemoryBytes\"\xec\x01\n" +
+	"\fmemory_bytes\x18\x03 \x01(\x03R\vmemoryBytes\x12\x1d\n" +
+	"\n" +
+	"disk_bytes\x18\x04 \x01(\x03R\tdiskBytes\"\xec\x01\n" +
 	"\n" +
 	"Collection\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
@@ -3857,7 +3911,7 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\x17ListAuditEventsResponse\x12,\n" +
 	"\x06events\x18\x01 \x03(\v2\x14.akidb.v1.AuditEventR\x06events\x12\x1f\n" +
 	"\vnext_cursor\x18\x02 \x01(\tR\n" +
-	"nextCursor\"\xdc\x02\n" +
+	"nextCursor\"\x9a\x03\n" +
 	"\vQuotaLimits\x12 \n" +
 	"\tqps_limit\x18\x01 \x01(\x01H\x00R\bqpsLimit\x88\x01\x01\x12\x19\n" +
 	"\x05burst\x18\x02 \x01(\x03H\x01R\x05burst\x88\x01\x01\x12,\n" +
@@ -3866,13 +3920,15 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"maxVectors\x88\x01\x01\x12/\n" +
 	"\x11max_storage_bytes\x18\x05 \x01(\x03H\x04R\x0fmaxStorageBytes\x88\x01\x01\x129\n" +
 	"\n" +
-	"updated_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAtB\f\n" +
+	"updated_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12)\n" +
+	"\x0emax_disk_bytes\x18\a \x01(\x03H\x05R\fmaxDiskBytes\x88\x01\x01B\f\n" +
 	"\n" +
 	"_qps_limitB\b\n" +
 	"\x06_burstB\x12\n" +
 	"\x10_max_collectionsB\x0e\n" +
 	"\f_max_vectorsB\x14\n" +
-	"\x12_max_storage_bytes\"\xb0\x02\n" +
+	"\x12_max_storage_bytesB\x11\n" +
+	"\x0f_max_disk_bytes\"\xee\x02\n" +
 	"\x0eEffectiveQuota\x12,\n" +
 	"\x12rate_limit_enabled\x18\x01 \x01(\bR\x10rateLimitEnabled\x12\x1b\n" +
 	"\tqps_limit\x18\x02 \x01(\x01R\bqpsLimit\x12\x14\n" +
@@ -3880,22 +3936,26 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\x0fmax_collections\x18\x04 \x01(\x03H\x00R\x0emaxCollections\x88\x01\x01\x12$\n" +
 	"\vmax_vectors\x18\x05 \x01(\x03H\x01R\n" +
 	"maxVectors\x88\x01\x01\x12/\n" +
-	"\x11max_storage_bytes\x18\x06 \x01(\x03H\x02R\x0fmaxStorageBytes\x88\x01\x01B\x12\n" +
+	"\x11max_storage_bytes\x18\x06 \x01(\x03H\x02R\x0fmaxStorageBytes\x88\x01\x01\x12)\n" +
+	"\x0emax_disk_bytes\x18\a \x01(\x03H\x03R\fmaxDiskBytes\x88\x01\x01B\x12\n" +
 	"\x10_max_collectionsB\x0e\n" +
 	"\f_max_vectorsB\x14\n" +
-	"\x12_max_storage_bytes\"m\n" +
+	"\x12_max_storage_bytesB\x11\n" +
+	"\x0f_max_disk_bytes\"\x8c\x01\n" +
 	"\n" +
 	"QuotaUsage\x12 \n" +
 	"\vcollections\x18\x01 \x01(\x03R\vcollections\x12\x18\n" +
 	"\avectors\x18\x02 \x01(\x03R\avectors\x12#\n" +
-	"\rstorage_bytes\x18\x03 \x01(\x03R\fstorageBytes\"\xbb\x01\n" +
+	"\rstorage_bytes\x18\x03 \x01(\x03R\fstorageBytes\x12\x1d\n" +
+	"\n" +
+	"disk_bytes\x18\x04 \x01(\x03R\tdiskBytes\"\xbb\x01\n" +
 	"\vTenantQuota\x12\x1b\n" +
 	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12+\n" +
 	"\x05quota\x18\x02 \x01(\v2\x15.akidb.v1.QuotaLimitsR\x05quota\x126\n" +
 	"\teffective\x18\x03 \x01(\v2\x18.akidb.v1.EffectiveQuotaR\teffective\x12*\n" +
 	"\x05usage\x18\x04 \x01(\v2\x14.akidb.v1.QuotaUsageR\x05usage\"/\n" +
 	"\x15GetTenantQuotaRequest\x12\x16\n" +
-	"\x06tenant\x18\x01 \x01(\tR\x06tenant\"\xe6\x02\n" +
+	"\x06tenant\x18\x01 \x01(\tR\x06tenant\"\xa4\x03\n" +
 	"\x15SetTenantQuotaRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12 \n" +
 	"\tqps_limit\x18\x02 \x01(\x01H\x00R\bqpsLimit\x88\x01\x01\x12\x19\n" +
@@ -3904,13 +3964,15 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\vmax_vectors\x18\x05 \x01(\x03H\x03R\n" +
 	"maxVectors\x88\x01\x01\x12/\n" +
 	"\x11max_storage_bytes\x18\x06 \x01(\x03H\x04R\x0fmaxStorageBytes\x88\x01\x01\x12!\n" +
-	"\freset_fields\x18\a \x03(\tR\vresetFieldsB\f\n" +
+	"\freset_fields\x18\a \x03(\tR\vresetFields\x12)\n" +
+	"\x0emax_disk_bytes\x18\b \x01(\x03H\x05R\fmaxDiskBytes\x88\x01\x01B\f\n" +
 	"\n" +
 	"_qps_limitB\b\n" +
 	"\x06_burstB\x12\n" +
 	"\x10_max_collectionsB\x0e\n" +
 	"\f_max_vectorsB\x14\n" +
-	"\x12_max_storage_bytes\"\xe8\x01\n" +
+	"\x12_max_storage_bytesB\x11\n" +
+	"\x0f_max_disk_bytes\"\xe8\x01\n" +
 	"\fKeyRateLimit\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x1b\n" +
 	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x1b\n" +
@@ -3936,15 +3998,17 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\aenabled\x18\x01 \x01(\bR\aenabled\x12\x1f\n" +
 	"\vdefault_qps\x18\x02 \x01(\x01R\n" +
 	"defaultQps\x128\n" +
-	"\x18default_burst_multiplier\x18\x03 \x01(\x01R\x16defaultBurstMultiplier\"\xce\x01\n" +
+	"\x18default_burst_multiplier\x18\x03 \x01(\x01R\x16defaultBurstMultiplier\"\x8c\x02\n" +
 	"\rQuotaDefaults\x12,\n" +
 	"\x0fmax_collections\x18\x01 \x01(\x03H\x00R\x0emaxCollections\x88\x01\x01\x12$\n" +
 	"\vmax_vectors\x18\x02 \x01(\x03H\x01R\n" +
 	"maxVectors\x88\x01\x01\x12/\n" +
-	"\x11max_storage_bytes\x18\x03 \x01(\x03H\x02R\x0fmaxStorageBytes\x88\x01\x01B\x12\n" +
+	"\x11max_storage_bytes\x18\x03 \x01(\x03H\x02R\x0fmaxStorageBytes\x88\x01\x01\x12)\n" +
+	"\x0emax_disk_bytes\x18\x04 \x01(\x03H\x03R\fmaxDiskBytes\x88\x01\x01B\x12\n" +
 	"\x10_max_collectionsB\x0e\n" +
 	"\f_max_vectorsB\x14\n" +
-	"\x12_max_storage_bytes\"\xc3\x02\n" +
+	"\x12_max_storage_bytesB\x11\n" +
+	"\x0f_max_disk_bytes\"\xc3\x02\n" +
 	"\rRequestLimits\x12\x1b\n" +
 	"\tmax_batch\x18\x01 \x01(\x03R\bmaxBatch\x12\x13\n" +
 	"\x05max_k\x18\x02 \x01(\x03R\x04maxK\x12\x15\n" +
