@@ -40,8 +40,7 @@ type RecordView struct {
 	c          *Collection
 	info       ViewInfo
 	generation uint32
-	ids        []string // node -> external id ("" for no live record)
-	meta       []map[string]any
+	slots      []*slot // node -> its record at Seq (nil for none)
 }
 
 // viewBatch is how many nodes Records reads per hold of the collection's
@@ -71,8 +70,7 @@ func (c *Collection) viewGated() *RecordView {
 			Seq: c.applied, Count: len(c.byID),
 		},
 		generation: c.generation,
-		ids:        append([]string(nil), c.extID...),
-		meta:       append([]map[string]any(nil), c.meta...),
+		slots:      c.slots.Load().snapshot(c.graph.Len()),
 	}
 }
 
@@ -131,13 +129,13 @@ func (v *RecordView) each(fn func(Record) error, reuse bool) error {
 	if reuse {
 		arena = make([]float32, viewBatch*v.info.Dimension)
 	}
-	for start := 0; start < len(v.ids); start += viewBatch {
-		end := min(start+viewBatch, len(v.ids))
+	for start := 0; start < len(v.slots); start += viewBatch {
+		end := min(start+viewBatch, len(v.slots))
 		if !reuse {
 			// One allocation per batch, which its records keep.
 			live := 0
-			for _, id := range v.ids[start:end] {
-				if id != "" {
+			for _, s := range v.slots[start:end] {
+				if s != nil {
 					live++
 				}
 			}
@@ -168,10 +166,11 @@ func (v *RecordView) readBatch(dst []Record, arena []float32, from, to int) ([]R
 		return dst, fmt.Errorf("collection %s: %w", v.info.Name, ErrViewExpired)
 	}
 	for n := from; n < to; n++ {
-		id := v.ids[n]
-		if id == "" {
+		s := v.slots[n]
+		if s == nil {
 			continue
 		}
+		id := s.id
 		src := c.graph.Vector(uint32(n))
 		if len(src) != dim {
 			return dst, fmt.Errorf("collection %s: record %q (node %d) has no vector in the index", v.info.Name, id, n)
@@ -179,7 +178,7 @@ func (v *RecordView) readBatch(dst []Record, arena []float32, from, to int) ([]R
 		vec := arena[:dim:dim]
 		arena = arena[dim:]
 		copy(vec, src)
-		dst = append(dst, Record{ID: id, Vector: vec, Metadata: v.meta[n]})
+		dst = append(dst, Record{ID: id, Vector: vec, Metadata: s.meta})
 	}
 	return dst, nil
 }
