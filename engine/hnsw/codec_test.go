@@ -159,12 +159,15 @@ func TestDecodeRejects(t *testing.T) {
 		edit func(b []byte)
 	}{
 		{"magic", func(b []byte) { b[0] = 'X' }},
-		{"version", func(b []byte) { le.PutUint16(b[4:], 2) }},
+		{"version", func(b []byte) { le.PutUint16(b[4:], 3) }},
+		{"version 1 with flags", func(b []byte) { le.PutUint16(b[4:], 1); b[13] = flagCodes }},
+		{"unknown flag", func(b []byte) { b[13] = 0x80 }},
 		{"header length", func(b []byte) { le.PutUint16(b[6:], 65) }},
 		{"dim zero", func(b []byte) { le.PutUint32(b[8:], 0) }},
 		{"dim huge", func(b []byte) { le.PutUint32(b[8:], MaxDim+1) }},
 		{"metric", func(b []byte) { b[12] = 7 }},
-		{"reserved", func(b []byte) { b[13] = 1 }},
+		{"no vectors and no codes", func(b []byte) { b[13] = flagNoVectors }},
+		{"reserved", func(b []byte) { b[20] = 1 }},
 		{"M", func(b []byte) { le.PutUint16(b[14:], 1) }},
 		{"M zero", func(b []byte) { le.PutUint16(b[14:], 0) }},
 		{"efc", func(b []byte) { le.PutUint32(b[16:], 0) }},

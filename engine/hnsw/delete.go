@@ -54,6 +54,9 @@ func (g *Graph) Vacuum() ([]uint32, error) {
 	if u := g.unlinked.Load(); u > 0 {
 		return nil, fmt.Errorf("hnsw vacuum: %d reserved nodes are not linked yet", u)
 	}
+	if st := g.quant(); st.encode && (!st.traverse || st.spaceCount() != 1) {
+		return nil, fmt.Errorf("hnsw vacuum: %w: an encoding is under way", errQuantState)
+	}
 	n := int(g.count.Load())
 	tab := g.table.Load().chunks
 	oldToNew := make([]uint32, n)
@@ -125,7 +128,7 @@ func (g *Graph) repairList(s *scratch, tab []*chunk, u uint32, level int) {
 	s.vis.reset(int(limit))
 	stamps, epoch := s.vis.stamps, s.vis.epoch
 	stamps[u] = epoch
-	uv := g.vec(tab, u)
+	uv := g.nodeQuery(s, g.quant(), tab, u)
 	cs := s.shrink[:0]
 	consider := func(x uint32) {
 		if stamps[x] == epoch {
@@ -133,7 +136,7 @@ func (g *Graph) repairList(s *scratch, tab []*chunk, u uint32, level int) {
 		}
 		stamps[x] = epoch
 		if !g.isDel(tab, x) {
-			cs = append(cs, item{g.dist(g.vec(tab, x), uv), x})
+			cs = append(cs, item{g.distTo(uv, tab, x), x})
 		}
 	}
 	for _, x := range list[1 : 1+cnt] {
@@ -157,7 +160,7 @@ func (g *Graph) repairList(s *scratch, tab []*chunk, u uint32, level int) {
 	mcur := g.maxLinks(level)
 	sel := cs
 	if len(cs) > mcur {
-		s.shrinkSel = g.selectNeighbors(tab, cs, mcur, s.shrinkSel)
+		s.shrinkSel = g.selectNeighbors(s, tab, cs, mcur, s.shrinkSel)
 		sel = s.shrinkSel
 	}
 	for j, it := range sel {
@@ -217,8 +220,10 @@ func (g *Graph) relinkOrphans(tab []*chunk, n int) {
 		if indeg[id] > 0 && g.linkList(tab, u, 0)[0] > 0 {
 			continue
 		}
-		uv := g.vec(tab, u)
-		cur, curDist := ep, g.dist(uv, g.vec(tab, ep))
+		st := g.quant()
+		uv := &s.q
+		g.prepare(uv, st, g.nodeVector(st, tab, u, &s.qdec))
+		cur, curDist := ep, g.distTo(uv, tab, ep)
 		for l := top; l > 0; l-- {
 			cur, curDist = g.greedyClosest(tab, uv, cur, curDist, l)
 		}
@@ -227,7 +232,7 @@ func (g *Graph) relinkOrphans(tab []*chunk, n int) {
 		if len(s.sorted) == 0 {
 			continue
 		}
-		s.sel = g.selectNeighbors(tab, s.sorted, g.m, s.sel)
+		s.sel = g.selectNeighbors(s, tab, s.sorted, g.m, s.sel)
 		g.setOwnLinks(s, tab, u, 0, s.sel)
 		for _, nb := range s.sel {
 			g.addReverseLink(s, tab, nb.id, u, 0)
@@ -259,7 +264,15 @@ func (g *Graph) compact(tab []*chunk, n int, oldToNew []uint32, ep uint32) {
 		src, dst := tab[old>>chunkBits], tab[nw>>chunkBits]
 		si, di := old&chunkMask, int(nw&chunkMask)
 		if int(nw) != old {
-			copy(dst.vecs[di*g.dim:(di+1)*g.dim], src.vecs[si*g.dim:(si+1)*g.dim])
+			if src.vecs != nil {
+				copy(dst.vecs[di*g.dim:(di+1)*g.dim], src.vecs[si*g.dim:(si+1)*g.dim])
+			}
+			if sb, db := src.codes.Load(), dst.codes.Load(); sb != nil {
+				copy(db.codes[di*g.dim:(di+1)*g.dim], sb.codes[int(si)*g.dim:(int(si)+1)*g.dim])
+				if sb.corr != nil {
+					db.corr[di] = sb.corr[si]
+				}
+			}
 			copy(dst.links0[di*g.stride0:(di+1)*g.stride0], src.links0[si*g.stride0:(si+1)*g.stride0])
 			dst.upper[di] = src.upper[si]
 			dst.meta[di].Store(src.meta[si].Load())

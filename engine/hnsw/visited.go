@@ -38,8 +38,17 @@ type scratch struct {
 	// edges, vacuum repair) while sel is still in use.
 	shrink    []item
 	shrinkSel []item
-	// batch holds the unvisited neighbours of the node being expanded.
+	// batch holds the unvisited neighbours of the node being expanded,
+	// dists their distances.
 	batch []uint32
+	dists []float32
+	// q is the search's (or insert's) query, nq a node prepared as a
+	// query by the heuristic and list repairs; qdec and ndec hold the
+	// vectors decoded from codes for them, rvec vectors read back for
+	// re-ranking.
+	q, nq      query
+	qdec, ndec []float32
+	rvec       []float32
 }
 
 func (g *Graph) getScratch() *scratch {
