@@ -199,4 +199,3 @@ func heldOutRecall(q *Quantizer, sample [][]float32) float64 {
 	}
 	return float64(hits) / float64(k*len(queries))
 }
-
