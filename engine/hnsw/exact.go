@@ -136,10 +136,63 @@ func (g *Graph) ExactSearchIDs(q []float32, k int, ids []uint32) []Neighbor {
 // ExactSearchUntil. It fails when a vector cannot be read from the
 // originals store.
 func (g *Graph) ExactSearchIDsUntil(q []float32, k int, ids []uint32, stop func() bool) ([]Neighbor, error) {
+	return g.ExactSearchIDsWith(q, k, ids, SearchOptions{Stop: stop})
+}
+
+// ExactSearchIDsWith is ExactSearchIDs with options (Allow is ignored).
+// With Rerank > 0 on a graph that traverses codes it compares codes and
+// re-ranks the best max(k, Rerank), as ExactSearchWith.
+func (g *Graph) ExactSearchIDsWith(q []float32, k int, ids []uint32, o SearchOptions) ([]Neighbor, error) {
+	stop := o.Stop
 	if stop == nil {
 		stop = func() bool { return false }
 	}
+	if o.Rerank > 0 {
+		return g.exactSearchIDsCodes(q, k, ids, stop, o.Rerank)
+	}
 	return g.exactSearchIDs(q, k, ids, stop)
+}
+
+// exactSearchIDsCodes is exactSearchIDs over codes with a re-rank; on a
+// graph that does not traverse codes it is exactSearchIDs.
+func (g *Graph) exactSearchIDsCodes(q []float32, k int, ids []uint32, stop func() bool, rerank int) ([]Neighbor, error) {
+	if k <= 0 || len(q) != g.dim {
+		return nil, nil
+	}
+	g.structMu.RLock()
+	st := g.quant()
+	if !st.traverse {
+		g.structMu.RUnlock()
+		return g.exactSearchIDs(q, k, ids, stop)
+	}
+	defer g.structMu.RUnlock()
+	tab := g.table.Load().chunks
+	n := uint32(min(g.count.Load(), uint64(limitOf(tab))))
+	s := g.getScratch()
+	defer g.putScratch(s)
+	g.prepare(&s.q, st, q)
+	s.vis.reset(int(limitOf(tab)))
+	stamps, epoch := s.vis.stamps, s.vis.epoch
+	keep := max(k, rerank)
+	res := s.res[:0]
+	for j, id := range ids {
+		if j%StopEvery == StopEvery-1 {
+			if err := g.stopCheck(stop); err != nil {
+				s.res = res
+				return nil, err
+			}
+		}
+		if id >= n || stamps[id] == epoch {
+			continue
+		}
+		stamps[id] = epoch
+		if m := metaOf(tab, id); m&metaReady == 0 || m&metaDeleted != 0 {
+			continue
+		}
+		res = pushBounded(res, keep, g.distTo(&s.q, tab, id), id)
+	}
+	s.res = res
+	return g.finish(s, st, tab, q, k, keep)
 }
 
 func (g *Graph) exactSearchIDs(q []float32, k int, ids []uint32, stop func() bool) ([]Neighbor, error) {

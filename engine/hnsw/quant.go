@@ -134,6 +134,13 @@ func (g *Graph) QuantInfo() QuantInfo {
 func (g *Graph) BeginEncoding(space Space) error {
 	g.quantMu.Lock()
 	defer g.quantMu.Unlock()
+	// Exclusively: a search prepares its query for the spaces in use when
+	// it starts, so none may be running when blocks of a new space can
+	// appear. Stoppable searches give way.
+	g.vacuuming.Add(1)
+	defer g.vacuuming.Add(-1)
+	g.structMu.Lock()
+	defer g.structMu.Unlock()
 	st := g.quant()
 	if st.spaceCount() == 2 || (st.encode && !st.traverse) {
 		return fmt.Errorf("%w: an encoding is already under way", errQuantState)

@@ -197,9 +197,15 @@ func TestExactSearchOnQuantizedGraph(t *testing.T) {
 		if recallOf(scan, want) < 0.9 {
 			t.Fatalf("query %d: code scan with re-rank %v, want %v", i, scan, want)
 		}
-		ids, err := g.ExactSearchIDsUntil(q, 3, []uint32{1, 2, 3, 5, 8, 13}, nil)
+		some := []uint32{1, 2, 3, 4, 5, 8, 13, 13}
+		ids, err := g.ExactSearchIDsUntil(q, 3, some, nil)
 		if err != nil || len(ids) != 3 {
 			t.Fatalf("ExactSearchIDs over the store: %v %v", ids, err)
+		}
+		// Re-ranking at least as many as there are ids is exact.
+		byCodes, err := g.ExactSearchIDsWith(q, 3, some, SearchOptions{Rerank: 8})
+		if err != nil || !slices.Equal(byCodes, ids) {
+			t.Fatalf("ExactSearchIDsWith on codes: %v %v, want %v", byCodes, err, ids)
 		}
 	}
 	o.fail.Store(true)
