@@ -12,6 +12,7 @@ import (
 	"github.com/akidb/akidb/engine"
 	"github.com/akidb/akidb/engine/wal"
 	"github.com/akidb/akidb/serve"
+	"github.com/akidb/akidb/serve/api"
 	"github.com/akidb/akidb/serve/auth"
 	"github.com/akidb/akidb/serve/ratelimit"
 )
@@ -50,8 +51,10 @@ else with <data-dir>/secrets/jwt.key, generated once. See docs/security.md.
 Every tenant has a token bucket (default 100 requests/s, burst 200; "akidb
 config set" changes the defaults, "akidb quota set" a tenant's own, both
 without a restart). --max-in-flight bounds the requests being served at once
-and --request-timeout each one; past either the answer is 503 with
-Retry-After. Unless GOMEMLIMIT is set, the Go heap is held to 75% of the
+(one tenant may hold --tenant-in-flight-share of them; more get 429) and
+--request-timeout each one; past either the answer is 503 with Retry-After.
+A REST body is read, within --body-timeout (408 past it), before the request
+takes its slot; --max-response-bytes bounds an answer. Unless GOMEMLIMIT is set, the Go heap is held to 75% of the
 memory available (cgroup limit or RAM). See docs/limits.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -89,6 +92,8 @@ memory available (cgroup limit or RAM). See docs/limits.md.`,
 	f.Int("max-k", def.Limits.MaxK, "k per query")
 	f.Int("max-dimension", def.Limits.MaxDimension, "dimension of a new collection")
 	f.Int64("max-body-bytes", def.Limits.MaxBodyBytes, "request body (REST) and message (gRPC) size")
+	f.Int64("max-response-bytes", 0, fmt.Sprintf("response body (REST) and message (gRPC) size; larger answers are refused with response_too_large (0: the largest the request limits allow, %d with the defaults)",
+		api.DefaultMaxResponseBytes(def.Limits)))
 	f.Int("max-delete-ids", def.Limits.MaxDeleteIDs, "ids per delete request")
 	f.Bool("auth", true, "require credentials on every API request; --auth=false is for trusted local development only and refused on an address other than loopback")
 	f.Bool("allow-plaintext", false, "serve without TLS on an address other than loopback (a proxy in front terminates TLS); refused without it")
@@ -107,6 +112,8 @@ memory available (cgroup limit or RAM). See docs/limits.md.`,
 	f.Int("max-in-flight", 0, fmt.Sprintf("requests in flight at once, REST and gRPC together; more are answered 503 at once (0: %d per CPU, at least %d; %d here)",
 		ratelimit.DefaultInFlightPerCPU, ratelimit.MinDefaultInFlight, ratelimit.DefaultMaxInFlight(runtime.GOMAXPROCS(0))))
 	f.Duration("request-timeout", ratelimit.DefaultRequestTimeout, "longest a request may run (or the client's earlier deadline); past it the answer is 503 with Retry-After")
+	f.Float64("tenant-in-flight-share", def.Limiting.TenantShare, "share of --max-in-flight (and of the request bodies being read) one tenant may hold, in (0, 1]; past it its requests get 429 while other tenants are served")
+	f.Duration("body-timeout", def.Limiting.BodyTimeout, "REST: time a client has to send a request body, read before the request takes an in-flight slot; slower gets 408")
 	f.Int64("quota-max-collections", -1, "default most collections per tenant, for tenants whose quota sets none (-1: unlimited)")
 	f.Int64("quota-max-vectors", -1, "default most live records per tenant (-1: unlimited)")
 	f.Int64("quota-max-storage-bytes", -1, "default most bytes of in-memory collection size per tenant (-1: unlimited)")
@@ -151,6 +158,7 @@ func serveConfig(c *cli) (serve.Config, error) {
 	cfg.Limits.MaxDimension = v.GetInt("max-dimension")
 	cfg.Limits.MaxBodyBytes = v.GetInt64("max-body-bytes")
 	cfg.Limits.MaxDeleteIDs = v.GetInt("max-delete-ids")
+	cfg.Limits.MaxResponseBytes = v.GetInt64("max-response-bytes")
 	cfg.Auth.Disabled = !v.GetBool("auth")
 	cfg.AllowPlaintext = v.GetBool("allow-plaintext")
 	cfg.Auth.TokenTTL = v.GetDuration("token-ttl")
@@ -169,6 +177,8 @@ func serveConfig(c *cli) (serve.Config, error) {
 	cfg.TLS.MinVersion = v.GetString("tls-min-version")
 	cfg.Limiting.MaxInFlight = v.GetInt("max-in-flight")
 	cfg.Limiting.RequestTimeout = v.GetDuration("request-timeout")
+	cfg.Limiting.TenantShare = v.GetFloat64("tenant-in-flight-share")
+	cfg.Limiting.BodyTimeout = v.GetDuration("body-timeout")
 	for _, q := range []struct {
 		flag string
 		dst  **int64
@@ -242,6 +252,14 @@ func validateServeConfig(cfg serve.Config) error {
 		return fmt.Errorf("--max-in-flight must not be negative (0: the default)")
 	case cfg.Limiting.RequestTimeout <= 0:
 		return fmt.Errorf("--request-timeout must be positive")
+	case !(cfg.Limiting.TenantShare > 0 && cfg.Limiting.TenantShare <= 1):
+		return fmt.Errorf("--tenant-in-flight-share must be in (0, 1], got %v", cfg.Limiting.TenantShare)
+	case cfg.Limiting.BodyTimeout <= 0:
+		return fmt.Errorf("--body-timeout must be positive")
+	case cfg.Limits.MaxResponseBytes < 0:
+		return fmt.Errorf("--max-response-bytes must not be negative (0: the default)")
+	case cfg.Limits.MaxResponseBytes > 0 && cfg.Limits.MaxResponseBytes < 4096:
+		return fmt.Errorf("--max-response-bytes must be at least 4096 (0: the default)")
 	}
 	return nil
 }

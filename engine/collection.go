@@ -74,6 +74,11 @@ type Record struct {
 	ID       string
 	Vector   []float32
 	Metadata map[string]any
+	// MetadataJSON, when not nil, is the metadata as one JSON object and
+	// is used instead of Metadata by PrepareUpsert (reads leave it nil).
+	// The serving layer decodes request bodies straight to JSON, so
+	// marshalling a map again would only double what a batch holds.
+	MetadataJSON []byte
 }
 
 // Stats describes a collection for status endpoints.

@@ -33,7 +33,10 @@ func (h *Handle) UpsertCost(recs []Record) WriteCost {
 	metaSize := make([]int64, len(recs))
 	payload := int64(8) // the record's encoding (engine/record)
 	for i, r := range recs {
-		if len(r.Metadata) > 0 {
+		switch {
+		case r.MetadataJSON != nil:
+			metaSize[i] = int64(len(r.MetadataJSON))
+		case len(r.Metadata) > 0:
 			if raw, err := json.Marshal(r.Metadata); err == nil {
 				metaSize[i] = int64(len(raw))
 			}

@@ -75,12 +75,3 @@ func (c *Collection) setSlot(n uint32, s *slot) {
 
 // slot returns node n's record, or nil if it is not published.
 func (c *Collection) slot(n uint32) *slot { return c.slots.Load().get(n) }
-
-// snapshot returns the records of nodes 0..n-1 as they are now.
-func (t *slotTable) snapshot(n int) []*slot {
-	out := make([]*slot, n)
-	for i := range out {
-		out[i] = t.get(uint32(i))
-	}
-	return out
-}

@@ -40,7 +40,8 @@ type RecordView struct {
 	c          *Collection
 	info       ViewInfo
 	generation uint32
-	slots      []*slot // node -> its record at Seq (nil for none)
+	ids        []string // node -> external id ("" for no live record)
+	meta       []map[string]any
 }
 
 // viewBatch is how many nodes Records reads per hold of the collection's
@@ -63,15 +64,24 @@ func (c *Collection) View() *RecordView {
 func (c *Collection) viewGated() *RecordView {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return &RecordView{
+	n := c.graph.Len()
+	v := &RecordView{
 		c: c,
 		info: ViewInfo{
 			Name: c.cfg.Name, Dimension: c.cfg.Dimension, Metric: c.cfg.Metric,
 			Seq: c.applied, Count: len(c.byID),
 		},
 		generation: c.generation,
-		slots:      c.slots.Load().snapshot(c.graph.Len()),
+		ids:        make([]string, n),
+		meta:       make([]map[string]any, n),
 	}
+	tab := c.slots.Load()
+	for i := range n {
+		if s := tab.get(uint32(i)); s != nil {
+			v.ids[i], v.meta[i] = s.id, s.meta
+		}
+	}
+	return v
 }
 
 // View returns the collection's live records at its current applied
@@ -129,13 +139,13 @@ func (v *RecordView) each(fn func(Record) error, reuse bool) error {
 	if reuse {
 		arena = make([]float32, viewBatch*v.info.Dimension)
 	}
-	for start := 0; start < len(v.slots); start += viewBatch {
-		end := min(start+viewBatch, len(v.slots))
+	for start := 0; start < len(v.ids); start += viewBatch {
+		end := min(start+viewBatch, len(v.ids))
 		if !reuse {
 			// One allocation per batch, which its records keep.
 			live := 0
-			for _, s := range v.slots[start:end] {
-				if s != nil {
+			for _, id := range v.ids[start:end] {
+				if id != "" {
 					live++
 				}
 			}
@@ -166,11 +176,10 @@ func (v *RecordView) readBatch(dst []Record, arena []float32, from, to int) ([]R
 		return dst, fmt.Errorf("collection %s: %w", v.info.Name, ErrViewExpired)
 	}
 	for n := from; n < to; n++ {
-		s := v.slots[n]
-		if s == nil {
+		id := v.ids[n]
+		if id == "" {
 			continue
 		}
-		id := s.id
 		src := c.graph.Vector(uint32(n))
 		if len(src) != dim {
 			return dst, fmt.Errorf("collection %s: record %q (node %d) has no vector in the index", v.info.Name, id, n)
@@ -178,7 +187,7 @@ func (v *RecordView) readBatch(dst []Record, arena []float32, from, to int) ([]R
 		vec := arena[:dim:dim]
 		arena = arena[dim:]
 		copy(vec, src)
-		dst = append(dst, Record{ID: id, Vector: vec, Metadata: s.meta})
+		dst = append(dst, Record{ID: id, Vector: vec, Metadata: v.meta[n]})
 	}
 	return dst, nil
 }

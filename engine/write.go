@@ -77,11 +77,14 @@ func (c *Collection) PrepareUpsert(recs []Record) (UpsertBatch, error) {
 			return UpsertBatch{}, invalid(field+".vector", "a cosine collection cannot store a zero vector")
 		}
 		meta := r.Metadata
-		if len(meta) > 0 {
-			raw, err := json.Marshal(meta)
-			if err != nil {
+		raw := r.MetadataJSON
+		if raw == nil && len(meta) > 0 {
+			var err error
+			if raw, err = json.Marshal(meta); err != nil {
 				return UpsertBatch{}, invalid(field+".metadata", "not representable as JSON: %v", err)
 			}
+		}
+		if len(raw) > 0 {
 			if len(raw) > MaxMetadataBytes {
 				return UpsertBatch{}, invalid(field+".metadata", "is %d bytes as JSON, the limit is %d", len(raw), MaxMetadataBytes)
 			}
@@ -92,6 +95,9 @@ func (c *Collection) PrepareUpsert(recs []Record) (UpsertBatch, error) {
 			meta = nil
 			if err := json.Unmarshal(raw, &meta); err != nil {
 				return UpsertBatch{}, invalid(field+".metadata", "%v", err)
+			}
+			if len(meta) == 0 { // {} or null: no metadata, as from a map
+				meta, metaJSON[i] = nil, nil
 			}
 		} else {
 			meta = nil

@@ -39,20 +39,7 @@ func BenchmarkNoisyNeighbour(b *testing.B) {
 }
 
 func runNoisyNeighbour(b *testing.B) {
-	cfg := DefaultConfig()
-	cfg.DataDir = b.TempDir()
-	cfg.RESTAddr, cfg.GRPCAddr = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Limiting.MaxInFlight = 8
-	s, err := Start(cfg, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = s.Shutdown(b.Context()) }()
-	select {
-	case <-s.Ready():
-	case err := <-s.Errors():
-		b.Fatal(err)
-	}
+	s, cfg := startBench(b, func(c *Config) { c.Limiting.MaxInFlight = 8 })
 	boot := readKey(b, cfg.DataDir)
 	base := "http://" + s.RESTAddr().String()
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}

@@ -89,6 +89,15 @@ type LimitingConfig struct {
 	// past it a request is answered 503 at once. <= 0:
 	// ratelimit.DefaultMaxInFlight(GOMAXPROCS) (128 on 2 cores).
 	MaxInFlight int
+	// TenantShare is the share of MaxInFlight (and of the bodies being
+	// read) that one tenant may hold, in (0, 1]; 0:
+	// ratelimit.DefaultTenantShare (half). Past it the tenant's requests
+	// are answered 429 while other tenants are still served.
+	TenantShare float64
+	// BodyTimeout bounds the time a client has to send a REST request
+	// body (<= 0: rest.DefaultBodyTimeout); a slower one is answered 408.
+	// The body is read before the request takes an in-flight slot.
+	BodyTimeout time.Duration
 	// RequestTimeout bounds each request (<= 0: 30s, or the client's
 	// earlier deadline); past it the answer is 503 with Retry-After.
 	RequestTimeout time.Duration
@@ -144,7 +153,8 @@ func DefaultConfig() Config {
 		WriteTimeout:         60 * time.Second,
 		IdleTimeout:          120 * time.Second,
 		MaxConcurrentStreams: 250,
-		Limiting:             LimitingConfig{RequestTimeout: ratelimit.DefaultRequestTimeout},
+		Limiting: LimitingConfig{RequestTimeout: ratelimit.DefaultRequestTimeout, TenantShare: ratelimit.DefaultTenantShare,
+			BodyTimeout: rest.DefaultBodyTimeout},
 	}
 }
 
@@ -163,6 +173,7 @@ type Server struct {
 	grpcAPI  *grpcserver.Server
 	guard    *access.Guard
 	shedder  *ratelimit.Shedder
+	bodies   *ratelimit.Shedder
 	limiter  *ratelimit.Limiter
 	limitM   *limits.Metrics
 	changes  configChanges
@@ -205,6 +216,12 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	s.guard = access.New(access.Options{Disabled: cfg.Auth.Disabled, Logger: logger})
 	m.SetStatsSource(s.stats)
 	s.shedder = ratelimit.NewShedder(cfg.Limiting.MaxInFlight)
+	s.shedder.SetTenantShare(cfg.Limiting.TenantShare)
+	// As many bodies may be read at once as requests served, with the
+	// same share per tenant: a body that arrives slowly holds one of
+	// these, never an in-flight slot.
+	s.bodies = ratelimit.NewShedder(cfg.Limiting.MaxInFlight)
+	s.bodies.SetTenantShare(cfg.Limiting.TenantShare)
 	if s.limiter, err = ratelimit.New(ratelimit.Config{Now: cfg.Limiting.Now}); err != nil {
 		return nil, err
 	}
@@ -238,7 +255,8 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 
 	handler := rest.NewHandler(s.svc, rest.Options{Logger: logger, Metrics: m, MetricsHandler: metrics.Handler(reg),
 		TenantMetricsHandler: metrics.Handler(prometheus.Gatherers{reg, tenantReg}), Limits: cfg.Limits, Guard: s.guard,
-		Shedder: s.shedder, RequestTimeout: cfg.Limiting.RequestTimeout, ReadyWarnings: warnings})
+		Shedder: s.shedder, Bodies: s.bodies, BodyTimeout: cfg.Limiting.BodyTimeout, RequestTimeout: cfg.Limiting.RequestTimeout,
+		ReadyWarnings: warnings})
 	s.http = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
@@ -390,7 +408,8 @@ func (s *Server) openLimits(db *engine.DB) (*access.LimitDeps, error) {
 	s.limitM.SetQuotaReporter(qguard)
 	s.changes.set(rc)
 	rl := rc.RateLimit()
-	s.log.Info("limits", "max_in_flight", s.shedder.Max(), "request_timeout", requestTimeout(s.cfg.Limiting.RequestTimeout),
+	s.log.Info("limits", "max_in_flight", s.shedder.Max(), "tenant_in_flight", s.shedder.TenantMax(),
+		"request_timeout", requestTimeout(s.cfg.Limiting.RequestTimeout), "max_response_bytes", s.svc.Limits().MaxResponse(),
 		"rate_limiting", rl.Enabled, "default_qps", rl.DefaultQPS, "default_burst_multiplier", rl.DefaultBurstMultiplier)
 	fixed := access.ServerSettings{
 		Version: s.cfg.Version, AuthEnabled: !s.cfg.Auth.Disabled, TLSEnabled: s.tls != nil,
@@ -525,6 +544,9 @@ func (s *Server) Errors() <-chan error { return s.errs }
 // Shedder is the in-flight bound both transports share (tests watch its
 // InFlight).
 func (s *Server) Shedder() *ratelimit.Shedder { return s.shedder }
+
+// Bodies is the bound of REST request bodies being read at once.
+func (s *Server) Bodies() *ratelimit.Shedder { return s.bodies }
 
 // Registry is the server's metrics registry.
 func (s *Server) Registry() *prometheus.Registry { return s.registry }

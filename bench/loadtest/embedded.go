@@ -41,6 +41,9 @@ func startEmbedded(ctx context.Context, version string, logger *slog.Logger) (*e
 	cfg.RESTAddr = "127.0.0.1:0"
 	cfg.GRPCAddr = "127.0.0.1:0"
 	cfg.Version = version
+	// One tenant sends the whole load: it may use the whole in-flight
+	// bound (the default share is half), so the load measures capacity.
+	cfg.Limiting.TenantShare = 1
 	srv, err := serve.Start(cfg, serverLogger(logger))
 	if err != nil {
 		_ = os.RemoveAll(dir)
@@ -130,7 +133,7 @@ func (h minLevelHandler) WithGroup(name string) slog.Handler {
 
 // rateLimitOffNote is the report's note when the embedded server's rate
 // limiting was switched off.
-const rateLimitOffNote = "rate limiting was switched off on the embedded server (POST /admin/config/rate-limit) so the load measures capacity, not the default per-tenant limit; a --target server keeps its own limits"
+const rateLimitOffNote = "rate limiting was switched off on the embedded server (POST /admin/config/rate-limit), and its one tenant may use the whole in-flight bound, so the load measures capacity, not the default per-tenant limits; a --target server keeps its own limits"
 
 // disableRateLimit switches off the embedded server's per-tenant rate
 // limit through the admin API, with the bootstrap admin key. The limit is

@@ -106,7 +106,7 @@ func (m *MemFS) MakeDurable() {
 			n.durable = slices.Clone(n.data)
 			return
 		}
-		n.durableEntries = maps(n.entries)
+		n.durableEntries = copyEntries(n.entries)
 		for _, c := range n.entries {
 			walk(c)
 		}
@@ -114,7 +114,7 @@ func (m *MemFS) MakeDurable() {
 	walk(m.root)
 }
 
-func maps(in map[string]*memNode) map[string]*memNode {
+func copyEntries(in map[string]*memNode) map[string]*memNode {
 	out := make(map[string]*memNode, len(in))
 	for k, v := range in {
 		out[k] = v
@@ -417,7 +417,7 @@ func (m *MemFS) SyncDir(dir string) error {
 	if !d.dir {
 		return pathErr("syncdir", dir, syscall.ENOTDIR)
 	}
-	d.durableEntries = maps(d.entries)
+	d.durableEntries = copyEntries(d.entries)
 	return nil
 }
 

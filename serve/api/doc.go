@@ -12,7 +12,10 @@
 //
 // Quotas: with SetQuotaGuard (serve/limits.Guard, through the QuotaGuard
 // interface) writes are checked after validation and before anything is
-// written: an upsert by the records it adds (new ids, counted once, with
-// EstimateRecordBytes each), a collection create by one; a refusal is
-// quota_exceeded (403) and the batch is refused whole.
+// written: an upsert by what the engine says it adds (engine.Handle.UpsertCost:
+// new ids, memory for a node per record, replacements included, and the
+// log's growth), a collection create by one collection and its first log
+// segment; a refusal is quota_exceeded (403), the batch is refused whole,
+// and a refusal for memory or disk asks the collection for a compaction.
+// A full disk is insufficient_storage (507).
 package api

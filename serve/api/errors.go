@@ -29,6 +29,12 @@ const (
 	CodeQuotaExceeded      Code = "quota_exceeded"
 	CodeUnavailable        Code = "unavailable"
 	CodeDeadlineExceeded   Code = "deadline_exceeded"
+	// CodeRequestTimeout: the client did not send its request body within
+	// the server's body timeout (REST only).
+	CodeRequestTimeout Code = "request_timeout"
+	// CodeResponseTooLarge: the answer would be larger than the server's
+	// response bound; the request must ask for less.
+	CodeResponseTooLarge Code = "response_too_large"
 	// CodeInsufficientStorage: the disk holding the data is full; reads
 	// go on, writes resume by themselves once space is freed.
 	CodeInsufficientStorage Code = "insufficient_storage"
@@ -57,6 +63,8 @@ var statusTable = map[Code]Status{
 	CodeQuotaExceeded:       {http.StatusForbidden, codes.ResourceExhausted},
 	CodeUnavailable:         {http.StatusServiceUnavailable, codes.Unavailable},
 	CodeDeadlineExceeded:    {http.StatusGatewayTimeout, codes.DeadlineExceeded},
+	CodeRequestTimeout:      {http.StatusRequestTimeout, codes.DeadlineExceeded},
+	CodeResponseTooLarge:    {http.StatusBadRequest, codes.ResourceExhausted},
 	CodeInsufficientStorage: {http.StatusInsufficientStorage, codes.ResourceExhausted},
 	CodeInternal:            {http.StatusInternalServerError, codes.Internal},
 	CodeMethodNotAllowed:    {http.StatusMethodNotAllowed, codes.Unimplemented},

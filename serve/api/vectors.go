@@ -3,9 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"math"
 	"strconv"
 
 	"github.com/akidb/akidb/engine"
@@ -14,76 +12,14 @@ import (
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-func invalidField(field, format string, args ...any) *Error {
+// InvalidField is an invalid_argument error about one field of a
+// request, named in the message and in details.field.
+func InvalidField(field, format string, args ...any) *Error {
 	return &Error{Code: CodeInvalidArgument, Message: field + ": " + fmt.Sprintf(format, args...), Details: map[string]any{"field": field}}
 }
 
-// checkFloats refuses NaN, infinities and values beyond float32 range
-// (which a decoder may have turned into infinities).
-func checkFloats(field string, v []float32) *Error {
-	for i, x := range v {
-		f := float64(x)
-		if math.IsNaN(f) || math.IsInf(f, 0) || math.Abs(f) > math.MaxFloat32 {
-			return invalidField(fmt.Sprintf("%s[%d]", field, i), "must be a finite number within float32 range")
-		}
-	}
-	return nil
-}
-
-// Upsert inserts or replaces a batch of records, all or nothing.
-func (s *Service) Upsert(ctx context.Context, name string, req UpsertRequest) (UpsertResponse, error) {
-	h, err := s.handle(ctx, name)
-	if err != nil {
-		return UpsertResponse{}, err
-	}
-	lim := s.opts.Limits
-	if len(req.Vectors) == 0 {
-		return UpsertResponse{}, invalidField("vectors", "at least one vector is required")
-	}
-	if len(req.Vectors) > lim.MaxBatch {
-		return UpsertResponse{}, &Error{Code: CodeTooLarge, Message: fmt.Sprintf("batch of %d vectors exceeds the limit of %d", len(req.Vectors), lim.MaxBatch), Details: map[string]any{"field": "vectors", "limit": lim.MaxBatch}}
-	}
-	dim := h.Info().Config.Dimension
-	recs := make([]engine.Record, len(req.Vectors))
-	for i, v := range req.Vectors {
-		field := fmt.Sprintf("vectors[%d]", i)
-		if len(v.ID) > lim.MaxIDBytes {
-			return UpsertResponse{}, invalidField(field+".id", "is %d bytes, the limit is %d", len(v.ID), lim.MaxIDBytes)
-		}
-		if len(v.Vector) == 0 {
-			return UpsertResponse{}, invalidField(field+".vector", "must not be empty")
-		}
-		if len(v.Vector) != dim {
-			return UpsertResponse{}, invalidField(field+".vector", "has %d dimensions, the collection has %d", len(v.Vector), dim)
-		}
-		if e := checkFloats(field+".vector", v.Vector); e != nil {
-			return UpsertResponse{}, e
-		}
-		if lim.MaxMetadataBytes < engine.MaxMetadataBytes && len(v.Metadata) > 0 {
-			// The engine enforces its own cap; a lower configured limit is
-			// checked here on the same measure (compact JSON).
-			raw, err := json.Marshal(v.Metadata)
-			if err != nil || len(raw) > lim.MaxMetadataBytes {
-				return UpsertResponse{}, invalidField(field+".metadata", "is %d bytes as JSON, the limit is %d", len(raw), lim.MaxMetadataBytes)
-			}
-		}
-		recs[i] = engine.Record{ID: v.ID, Vector: v.Vector, Metadata: v.Metadata}
-	}
-	// The quota check comes after validation (a bad batch is 400 whatever
-	// the quota) and before anything is written (a batch over the quota
-	// is refused whole).
-	if g := s.quotaGuard(); g != nil && g.StorageLimited(tenant(ctx)) {
-		done, err := g.BeginUpsert(tenant(ctx), upsertGrowth(h, recs))
-		if err != nil {
-			compactAfterRefusal(h, err)
-			return UpsertResponse{}, err
-		}
-		defer done()
-	}
-	if err := h.Upsert(ctx, recs); err != nil {
-		return UpsertResponse{}, AsError(err)
-	}
-	return UpsertResponse{Upserted: len(recs)}, nil
+func invalidField(field, format string, args ...any) *Error {
+	return InvalidField(field, format, args...)
 }
 
 func parseFilter(raw []byte) (*filter.Filter, *Error) {
@@ -118,7 +54,7 @@ func (s *Service) Query(ctx context.Context, name string, req QueryRequest) (Que
 	if len(req.Vector) == 0 {
 		return QueryResponse{}, invalidField("vector", "must not be empty")
 	}
-	if e := checkFloats("vector", req.Vector); e != nil {
+	if e := checkVector("vector", req.Vector); e != nil {
 		return QueryResponse{}, e
 	}
 	f, ferr := parseFilter(req.Filter)

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/akidb/akidb/serve/api"
 	"github.com/akidb/akidb/serve/ratelimit"
@@ -54,21 +55,42 @@ func (s *Server) authenticateUnary(authn func(context.Context) (api.Caller, *api
 	}
 }
 
-// shedUnary admits every akidb.v1 RPC under the in-flight bound, before
-// authentication, or fails it at once with UNAVAILABLE and a RetryInfo of
-// 1 s. An admitted RPC runs under the server's request timeout. Health
-// and reflection are never shed: an orchestrator must be able to probe an
+// shedUnary admits every akidb.v1 RPC under the in-flight bound, per
+// tenant and per server, after authentication (gRPC has read the message
+// before any interceptor runs, so a slow sender never holds a slot), or
+// fails it at once: RESOURCE_EXHAUSTED past the tenant's share,
+// UNAVAILABLE past the server's bound, both with a RetryInfo of 1 s. An
+// admitted RPC runs under the server's request timeout. Health and
+// reflection are never shed: an orchestrator must be able to probe an
 // overloaded server.
 func (s *Server) shedUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	if !strings.HasPrefix(info.FullMethod, akidbPrefix) {
 		return handler(ctx, req)
 	}
-	release, ok := s.shedder.TryAcquire()
-	if !ok {
-		return nil, ErrorStatus(ratelimit.OverloadedError()).Err()
+	tenant := ""
+	if c, ok := api.CallerFrom(ctx); ok {
+		tenant = c.TenantID
+	}
+	release, e := s.shedder.Admit(tenant)
+	if e != nil {
+		return nil, ErrorStatus(e).Err()
 	}
 	defer release()
 	ctx, cancel := ratelimit.WithRequestTimeout(ctx, s.timeout)
 	defer cancel()
 	return handler(ctx, req)
+}
+
+// boundResponse answers RESOURCE_EXHAUSTED response_too_large, with the
+// bound and what to ask for instead, when a response would be larger than
+// the send limit (gRPC's own refusal would only say it is too large).
+func (s *Server) boundResponse(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	resp, err := handler(ctx, req)
+	if err != nil {
+		return resp, err
+	}
+	if m, ok := resp.(proto.Message); ok && int64(proto.Size(m)) > s.maxResponse {
+		return nil, ErrorStatus(api.ResponseTooLarge(s.maxResponse)).Err()
+	}
+	return resp, nil
 }

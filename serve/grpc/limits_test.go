@@ -45,11 +45,13 @@ func TestMessageTooLarge(t *testing.T) {
 	}
 }
 
-// TestResponseTooLarge: the send limit equals the receive limit, so an
-// answer over Limits.MaxBodyBytes fails with RESOURCE_EXHAUSTED; the
-// caller asks for a smaller page.
+// TestResponseTooLarge: an answer over Limits.MaxResponseBytes fails with
+// RESOURCE_EXHAUSTED response_too_large naming the bound; the caller asks
+// for a smaller page.
 func TestResponseTooLarge(t *testing.T) {
-	e := newEnv(t, api.Options{Limits: smallLimits()}, Options{}, true)
+	lim := smallLimits()
+	lim.MaxResponseBytes = 64 << 10
+	e := newEnv(t, api.Options{Limits: lim}, Options{}, true)
 	e.mustCreate("c", 64, "l2")
 	for i := range 2 {
 		vs := batch(200, 64)
@@ -61,8 +63,9 @@ func TestResponseTooLarge(t *testing.T) {
 		}
 	}
 	_, err := e.col.Scroll(ctxT(t), &akidbv1.ScrollRequest{Collection: "c", Limit: 400, IncludeVector: true})
-	if st := status.Convert(err); st.Code() != codes.ResourceExhausted {
-		t.Fatalf("oversize response = %v %q, want ResourceExhausted", st.Code(), st.Message())
+	info := wantCode(t, err, codes.ResourceExhausted, api.CodeResponseTooLarge)
+	if info.GetMetadata()["limit"] != "65536" {
+		t.Fatalf("ErrorInfo metadata = %v, want limit 65536", info.GetMetadata())
 	}
 	page, err := e.col.Scroll(ctxT(t), &akidbv1.ScrollRequest{Collection: "c", Limit: 100, IncludeVector: true})
 	if err != nil || len(page.GetVectors()) != 100 {

@@ -48,10 +48,10 @@ const (
 type Options struct {
 	// Logger receives internal errors and recovered panics; nil discards.
 	Logger *slog.Logger
-	// Limits sets the message size limits (MaxBodyBytes, both
-	// directions). The zero value means the service's limits, which is
-	// what should normally be used: the request limits themselves are
-	// enforced by the service.
+	// Limits sets the message size limits (MaxBodyBytes received,
+	// MaxResponse() sent). The zero value means the service's limits,
+	// which is what should normally be used: the request limits
+	// themselves are enforced by the service.
 	Limits api.Limits
 	// UnaryInterceptors run first (outermost), in order, for every unary
 	// RPC including health checks: metrics and access logs belong here,
@@ -76,10 +76,12 @@ type Options struct {
 	// that is sent as the RPC's status through ErrorStatus. It neither
 	// authorizes actions nor audits.
 	Authenticate func(ctx context.Context) (api.Caller, *api.Error)
-	// Shedder, if set, bounds the akidb.v1 RPCs in flight, before
-	// authentication: past the bound an RPC fails at once with
-	// UNAVAILABLE and a RetryInfo of 1 s. Health and reflection are never
-	// shed. `akidb serve` shares one with the REST server.
+	// Shedder, if set, bounds the akidb.v1 RPCs in flight, per server and
+	// per tenant, after authentication (gRPC has read the message by
+	// then): past the server's bound an RPC fails at once with
+	// UNAVAILABLE, past its tenant's share with RESOURCE_EXHAUSTED, both
+	// with a RetryInfo of 1 s. Health and reflection are never shed.
+	// `akidb serve` shares one with the REST server.
 	Shedder *ratelimit.Shedder
 	// RequestTimeout bounds each admitted RPC (<= 0:
 	// ratelimit.DefaultRequestTimeout; a client's earlier deadline stays);
@@ -92,13 +94,15 @@ type Options struct {
 // Server is the gRPC server of an api.Service: the akidb.v1 services,
 // grpc.health.v1 and reflection, registered on one *grpc.Server.
 type Server struct {
-	svc     *api.Service
-	guard   *access.Guard
-	log     *slog.Logger
-	shedder *ratelimit.Shedder
-	timeout time.Duration
-	grpc    *grpc.Server
-	health  *health.Server
+	svc         *api.Service
+	guard       *access.Guard
+	log         *slog.Logger
+	shedder     *ratelimit.Shedder
+	timeout     time.Duration
+	maxResponse int64
+	codec       *serverCodec
+	grpc        *grpc.Server
+	health      *health.Server
 }
 
 // healthServices are the service names whose health the server reports:
@@ -118,15 +122,19 @@ func NewServer(svc *api.Service, opts Options) *Server {
 	if lim.MaxBodyBytes <= 0 {
 		lim.MaxBodyBytes = api.DefaultLimits().MaxBodyBytes
 	}
-	msgMax := int(min(lim.MaxBodyBytes, int64(maxInt32)))
+	recvMax := int(min(lim.MaxBodyBytes, int64(maxInt32)))
+	sendMax := min(lim.MaxResponse(), int64(maxInt32))
 
-	s := &Server{svc: svc, guard: opts.Guard, log: opts.Logger, health: health.NewServer(), shedder: opts.Shedder, timeout: opts.RequestTimeout}
+	s := &Server{svc: svc, guard: opts.Guard, log: opts.Logger, health: health.NewServer(), shedder: opts.Shedder, timeout: opts.RequestTimeout,
+		maxResponse: sendMax, codec: newServerCodec()}
 
-	interceptors := append([]grpc.UnaryServerInterceptor(nil), opts.UnaryInterceptors...)
+	// Order (docs/limits.md): what the codec kept goes to the context
+	// first; then the caller's interceptors (metrics, logs); authenticate
+	// and authorize; refuse a request that could not be decoded; take the
+	// in-flight slot; serve; bound the response.
+	interceptors := []grpc.UnaryServerInterceptor{s.takeDecoded}
+	interceptors = append(interceptors, opts.UnaryInterceptors...)
 	interceptors = append(interceptors, s.recoverUnary)
-	if opts.Shedder != nil {
-		interceptors = append(interceptors, s.shedUnary)
-	}
 	streamInterceptors := []grpc.StreamServerInterceptor{s.recoverStream}
 	switch {
 	case opts.Guard != nil:
@@ -135,9 +143,15 @@ func NewServer(svc *api.Service, opts Options) *Server {
 	case opts.Authenticate != nil:
 		interceptors = append(interceptors, s.authenticateUnary(opts.Authenticate))
 	}
+	interceptors = append(interceptors, s.refuseUndecodable)
+	if opts.Shedder != nil {
+		interceptors = append(interceptors, s.shedUnary)
+	}
+	interceptors = append(interceptors, s.boundResponse)
 	serverOpts := []grpc.ServerOption{
-		grpc.MaxRecvMsgSize(msgMax),
-		grpc.MaxSendMsgSize(msgMax),
+		grpc.MaxRecvMsgSize(recvMax),
+		grpc.MaxSendMsgSize(int(sendMax)),
+		grpc.ForceServerCodecV2(s.codec),
 		grpc.MaxConcurrentStreams(MaxConcurrentStreams),
 		grpc.ConnectionTimeout(ConnectionTimeout),
 		grpc.MaxHeaderListSize(MaxHeaderListSize),

@@ -3,12 +3,36 @@ package grpc
 import (
 	"context"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/akidb/akidb/serve/api"
 	"github.com/akidb/akidb/serve/grpc/akidbv1"
 )
 
+// Upsert decodes the records from the message's wire form (kept by the
+// server's codec) into the batch, so the first record that breaks a limit
+// ends the request; a message passed in process (not through the codec)
+// is taken as it is.
 func (c *collectionServer) Upsert(ctx context.Context, req *akidbv1.UpsertRequest) (*akidbv1.UpsertResponse, error) {
-	res, err := c.s.svc.Upsert(ctx, req.GetCollection(), api.UpsertRequest{Vectors: vectorsIn(req.GetVectors())})
+	raw, fromWire := keptUpsert(ctx)
+	size := int64(len(raw))
+	if !fromWire {
+		size = int64(proto.Size(req))
+	}
+	b, err := c.s.svc.BeginUpsert(ctx, req.GetCollection(), func() int64 { return size })
+	if err != nil {
+		return nil, c.s.fail(ctx, err)
+	}
+	var e *api.Error
+	if fromWire {
+		e = decodeUpsertWire(raw, b)
+	} else {
+		e = b.AddAll(vectorsIn(req.GetVectors()))
+	}
+	if e != nil {
+		return nil, c.s.fail(ctx, e)
+	}
+	res, err := c.s.svc.WriteUpsert(ctx, b)
 	if err != nil {
 		return nil, c.s.fail(ctx, err)
 	}

@@ -35,10 +35,10 @@ func (rawCodec) Unmarshal(data []byte, v any) error {
 
 func (rawCodec) Name() string { return "proto" }
 
-// TestUndecodableRequest pins what grpc-go answers, before AkiDB code,
-// for bytes that are not a valid message: INTERNAL, no ErrorInfo
-// (documented in docs/grpc.md). Proto3 strings must be UTF-8, so an id
-// that is not is refused here.
+// TestUndecodableRequest: proto3 strings must be UTF-8, and the server
+// refuses an id that is not with INVALID_ARGUMENT naming the field
+// (grpc-go alone answers INTERNAL without details: so it did before the
+// server codec, which this test caught).
 func TestUndecodableRequest(t *testing.T) {
 	e := newDefaultEnv(t)
 	e.mustCreate("c", 2, "l2")
@@ -50,7 +50,7 @@ func TestUndecodableRequest(t *testing.T) {
 	var resp []byte
 	err := e.conn.Invoke(ctxT(t), akidbv1.CollectionService_Get_FullMethodName, &req, &resp, grpc.ForceCodec(rawCodec{}))
 	st := status.Convert(err)
-	if st.Code() != codes.Internal || errorInfo(st) != nil {
+	if info := errorInfo(st); st.Code() != codes.InvalidArgument || info == nil || info.GetMetadata()["field"] != "id" {
 		t.Fatalf("invalid UTF-8 id = %v %q (details %v)", st.Code(), st.Message(), st.Details())
 	}
 

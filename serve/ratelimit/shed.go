@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -34,22 +36,35 @@ func DefaultMaxInFlight(procs int) int {
 	return max(DefaultInFlightPerCPU*procs, MinDefaultInFlight)
 }
 
+// DefaultTenantShare is the share of a Shedder's bound that one tenant
+// may hold by default: one key cannot take the whole server.
+const DefaultTenantShare = 0.5
+
 // Shedder bounds the requests in flight: past the bound a request is
 // answered at once (503 unavailable, Retry-After: 1) instead of queueing
-// behind the others until everyone times out. It is lock-free (one
-// compare-and-swap per admission) and safe for concurrent use.
+// behind the others until everyone times out. Admit also bounds each
+// tenant's requests to a share of the bound (429), so that one tenant's
+// requests (slow ones, or many) cannot fill it. It is safe for concurrent
+// use.
 type Shedder struct {
 	max      atomic.Int64
+	share    atomic.Uint64 // math.Float64bits of the tenant share
 	inFlight atomic.Int64
 	shed     atomic.Uint64
-	release  func() // s.done, bound once so TryAcquire allocates nothing
+	busy     atomic.Uint64 // refused for a tenant's share
+	release  func()        // s.done, bound once so TryAcquire allocates nothing
+
+	mu      sync.Mutex
+	tenants map[string]int // requests in flight per tenant (Admit)
 }
 
 // NewShedder returns a Shedder admitting maxInFlight requests at a time;
-// maxInFlight <= 0 means DefaultMaxInFlight(runtime.GOMAXPROCS(0)).
+// maxInFlight <= 0 means DefaultMaxInFlight(runtime.GOMAXPROCS(0)). A
+// tenant may hold DefaultTenantShare of them (SetTenantShare).
 func NewShedder(maxInFlight int) *Shedder {
-	s := &Shedder{}
+	s := &Shedder{tenants: map[string]int{}}
 	s.SetMax(maxInFlight)
+	s.SetTenantShare(DefaultTenantShare)
 	s.release = s.done
 	return s
 }
@@ -63,8 +78,26 @@ func (s *Shedder) SetMax(n int) {
 	s.max.Store(int64(n))
 }
 
+// SetTenantShare sets the share of the bound one tenant may hold, in
+// (0, 1]; out of range means DefaultTenantShare.
+func (s *Shedder) SetTenantShare(f float64) {
+	if !(f > 0 && f <= 1) {
+		f = DefaultTenantShare
+	}
+	s.share.Store(math.Float64bits(f))
+}
+
 // Max is the bound in force.
 func (s *Shedder) Max() int { return int(s.max.Load()) }
+
+// TenantShare is the share of the bound one tenant may hold.
+func (s *Shedder) TenantShare() float64 { return math.Float64frombits(s.share.Load()) }
+
+// TenantMax is how many requests one tenant may have in flight: its share
+// of the bound, rounded down, at least 1.
+func (s *Shedder) TenantMax() int {
+	return max(1, int(math.Floor(s.TenantShare()*float64(s.Max()))))
+}
 
 // TryAcquire admits a request if fewer than Max are in flight. On ok the
 // caller must call release exactly once, when the request is done
@@ -89,11 +122,70 @@ func (s *Shedder) TryAcquire() (release func(), ok bool) {
 
 func (s *Shedder) done() { s.inFlight.Add(-1) }
 
+// Admit admits a request of tenant if the tenant holds fewer than
+// TenantMax and the server fewer than Max. It refuses with TenantBusyError
+// (429, counted in TenantRefused) or OverloadedError (503, counted in
+// Shed). On success the caller calls release exactly once, when the
+// request is done.
+func (s *Shedder) Admit(tenant string) (release func(), err *api.Error) {
+	limit := s.TenantMax()
+	s.mu.Lock()
+	if s.tenants[tenant] >= limit {
+		s.mu.Unlock()
+		s.busy.Add(1)
+		return nil, TenantBusyError(limit, s.TenantShare(), s.Max())
+	}
+	if _, ok := s.TryAcquire(); !ok {
+		s.mu.Unlock()
+		return nil, OverloadedError()
+	}
+	s.tenants[tenant]++
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.tenants[tenant]--; s.tenants[tenant] <= 0 {
+				delete(s.tenants, tenant)
+			}
+			s.mu.Unlock()
+			s.done()
+		})
+	}, nil
+}
+
+// TenantInFlight is how many requests of tenant Admit has let in and not
+// yet released.
+func (s *Shedder) TenantInFlight(tenant string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tenants[tenant]
+}
+
 // InFlight is the number of admitted requests not yet released.
 func (s *Shedder) InFlight() int { return int(s.inFlight.Load()) }
 
-// Shed counts the requests turned away since the Shedder was made.
+// Shed counts the requests turned away for the server's bound since the
+// Shedder was made.
 func (s *Shedder) Shed() uint64 { return s.shed.Load() }
+
+// TenantRefused counts the requests turned away for their tenant's share.
+func (s *Shedder) TenantRefused() uint64 { return s.busy.Load() }
+
+// TenantBusyError is the answer to a request of a tenant that holds its
+// share of the in-flight bound: rate_limited (429) with Retry-After: 1,
+// details.limit "tenant_in_flight" (beside the rate limits' tenant_default,
+// tenant_quota and key). Other tenants are still served.
+func TenantBusyError(limit int, share float64, serverMax int) *api.Error {
+	return &api.Error{
+		Code: api.CodeRateLimited,
+		Message: fmt.Sprintf("this tenant has %d requests in flight, its limit (%.0f%% of the server's %d, --tenant-in-flight-share); retry shortly",
+			limit, share*100, serverMax),
+		Details: map[string]any{"limit": "tenant_in_flight", "in_flight": limit, "server_in_flight": serverMax,
+			"retry_after_seconds": ShedRetryAfterSeconds, "raise_with": []string{"akidb serve --tenant-in-flight-share F", "akidb serve --max-in-flight N"}},
+		RetryAfterSeconds: ShedRetryAfterSeconds,
+	}
+}
 
 // OverloadedError is the answer to a shed request: unavailable (503,
 // UNAVAILABLE) with Retry-After: 1.

@@ -199,3 +199,53 @@ func TestServerTimedOut(t *testing.T) {
 		t.Fatalf("TimeoutError = %+v", e)
 	}
 }
+
+// A tenant holds at most its share of the bound; other tenants are still
+// admitted, and the server's bound applies to all together.
+func TestShedderTenantShare(t *testing.T) {
+	s := NewShedder(4) // share 0.5: 2 per tenant
+	if s.TenantMax() != 2 {
+		t.Fatalf("TenantMax %d, want 2", s.TenantMax())
+	}
+	a1, e1 := s.Admit("a")
+	a2, e2 := s.Admit("a")
+	if e1 != nil || e2 != nil {
+		t.Fatalf("first two of tenant a: %v %v", e1, e2)
+	}
+	if _, e := s.Admit("a"); e == nil || e.Code != api.CodeRateLimited || e.RetryAfterSeconds != 1 {
+		t.Fatalf("third of tenant a: %+v, want rate_limited", e)
+	}
+	b1, e := s.Admit("b")
+	if e != nil {
+		t.Fatalf("tenant b refused while a holds its share: %v", e)
+	}
+	c1, e := s.Admit("c")
+	if e != nil {
+		t.Fatalf("tenant c: %v", e)
+	}
+	if _, e := s.Admit("d"); e == nil || e.Code != api.CodeUnavailable {
+		t.Fatalf("past the server's bound: %+v, want unavailable", e)
+	}
+	if s.Shed() != 1 || s.TenantRefused() != 1 || s.InFlight() != 4 || s.TenantInFlight("a") != 2 {
+		t.Fatalf("shed %d, tenant refused %d, in flight %d, a %d", s.Shed(), s.TenantRefused(), s.InFlight(), s.TenantInFlight("a"))
+	}
+	a1()
+	a1() // a second release does nothing
+	if s.InFlight() != 3 || s.TenantInFlight("a") != 1 {
+		t.Fatalf("after a release: in flight %d, a %d", s.InFlight(), s.TenantInFlight("a"))
+	}
+	for _, r := range []func(){a2, b1, c1} {
+		r()
+	}
+	if s.InFlight() != 0 || s.TenantInFlight("a") != 0 {
+		t.Fatal("not all released")
+	}
+	s.SetTenantShare(0.25)
+	if s.TenantMax() != 1 {
+		t.Fatalf("share 0.25 of 4: %d", s.TenantMax())
+	}
+	s.SetTenantShare(0) // out of range: the default
+	if s.TenantShare() != DefaultTenantShare {
+		t.Fatalf("share %v", s.TenantShare())
+	}
+}

@@ -67,7 +67,7 @@ func TestBadInputsChangeNothing(t *testing.T) {
 		{"batch over 1000", "POST", ins, api.UpsertRequest{Vectors: manyVectors(1001)}, nil, http.StatusRequestEntityTooLarge, api.CodeTooLarge, "vectors"},
 		{"empty batch", "POST", ins, `{"vectors":[]}`, nil, bad, inv, "vectors"},
 		{"unknown top-level field", "POST", ins, `{"vectors":[{"id":"x","vector":[1,2,3]}],"upsert":true}`, nil, bad, inv, "upsert"},
-		{"unknown nested field", "POST", ins, `{"vectors":[{"id":"x","vector":[1,2,3],"meta":{}}]}`, nil, bad, inv, "meta"},
+		{"unknown nested field", "POST", ins, `{"vectors":[{"id":"x","vector":[1,2,3],"meta":{}}]}`, nil, bad, inv, "vectors[0].meta"},
 		{"malformed JSON", "POST", ins, `{"vectors":[{"id":"x",}]}`, nil, bad, inv, ""},
 		{"truncated JSON", "POST", ins, `{"vectors":[{"id":"x"`, nil, bad, inv, ""},
 		{"trailing garbage", "POST", ins, validInsert + ` x`, nil, bad, inv, ""},

@@ -2,32 +2,203 @@ package rest
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/akidb/akidb/serve/api"
+	"github.com/akidb/akidb/serve/jsonread"
 )
 
-// decodeBody reads the request body as exactly one JSON object into v:
-// unknown fields, trailing data and bodies over maxBody bytes are refused.
-func (s *server) decodeBody(c *gin.Context, v any) *api.Error {
+// Request bodies are read before a request takes its in-flight slot (see
+// enter), within the body timeout, so a client that sends its body slowly
+// holds nothing that other clients need, and then gets 408.
+//
+// The vector routes (insert, query, delete) decode their body as a stream
+// (decode_vectors.go): every limit is checked as the values arrive, and
+// the first value that breaks one ends the request without reading the
+// rest. The other routes take small objects: their body is read whole (at
+// most smallBodyLimit bytes) and decoded by the handler with decodeBody.
+
+// smallBodyLimit bounds the bodies of the routes that take small objects
+// (collection create, admin), whatever --max-body-bytes allows.
+const smallBodyLimit = 1 << 20
+
+// DefaultBodyTimeout is how long a client has to send a request body.
+const DefaultBodyTimeout = 10 * time.Second
+
+// streamDecoder decodes a route's body from r (positioned at the opening
+// '{' of the body); what it returns is the handler's bodyOf value.
+type streamDecoder func(s *server, c *gin.Context, r *jsonread.Reader) (any, *api.Error)
+
+// bodyKey holds the decoded body (or the raw bytes of a small one) in the
+// Gin context.
+const bodyKey = "akidb.body"
+
+// readBody is the middleware of a route with a body: it reads the body
+// within the body timeout, decoding it with spec.stream (or keeping the
+// bytes for decodeBody), and aborts with the error if that fails. It runs
+// after authentication and before enter; while it reads, the request
+// holds one of the Bodies slots (per tenant and server), not an in-flight
+// one.
+func (s *server) readBody(spec bodySpec) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if spec.optional && c.Request.ContentLength == 0 {
+			c.Next()
+			return
+		}
+		v, e := s.readBodyOnce(c, spec.stream)
+		if e != nil {
+			refuseUnreadBody(c)
+			writeError(c, e)
+			c.Abort()
+			return
+		}
+		c.Set(bodyKey, v)
+		c.Next()
+	}
+}
+
+// readBodyOnce reads the body under one of the Bodies slots, released as
+// soon as the body is read.
+func (s *server) readBodyOnce(c *gin.Context, decode streamDecoder) (any, *api.Error) {
+	if s.bodies != nil {
+		release, e := s.bodies.Admit(tenantOf(c))
+		if e != nil {
+			return nil, e
+		}
+		defer release()
+	}
+	return s.bodyOf(c, decode)
+}
+
+func (s *server) bodyOf(c *gin.Context, decode streamDecoder) (any, *api.Error) {
 	r := c.Request
 	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
-		return err
+		return nil, err
 	}
-	if r.ContentLength > s.maxBody {
-		return tooLarge(s.maxBody)
+	limit := s.maxBody
+	if decode == nil {
+		limit = min(limit, smallBodyLimit)
 	}
-	return decodeJSON(http.MaxBytesReader(c.Writer, r.Body, s.maxBody), s.maxBody, v)
+	if r.ContentLength > limit {
+		return nil, tooLarge(limit)
+	}
+	// The body deadline replaces the connection's read deadline (the
+	// server's ReadTimeout) for the body; it is lifted once the body is
+	// read so a slow handler does not fail a keep-alive connection.
+	rc := http.NewResponseController(c.Writer)
+	if err := rc.SetReadDeadline(time.Now().Add(s.bodyTimeout)); err == nil {
+		defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
+	}
+	body := http.MaxBytesReader(c.Writer, r.Body, limit)
+	if decode == nil {
+		raw, err := io.ReadAll(body)
+		if err != nil {
+			return nil, s.readError(err, limit)
+		}
+		return raw, checkUTF8(raw)
+	}
+	jr := jsonread.NewReader(body)
+	k, err := jr.Peek()
+	if err != nil {
+		if jr.Offset() == 0 && isSyntax(err) {
+			return nil, badJSON("the request body is empty; a JSON object is required", -1)
+		}
+		return nil, s.jsonError(err, limit)
+	}
+	if k != jsonread.Object {
+		return nil, badJSON("the request body must be a JSON object", jr.Offset())
+	}
+	v, e := decode(s, c, jr)
+	if e != nil {
+		return nil, e
+	}
+	if err := jr.End(); err != nil {
+		return nil, s.jsonError(err, limit)
+	}
+	return v, nil
+}
+
+// refuseUnreadBody closes the connection after an answer given before the
+// body was read whole (a refusal, a body stopped at its first bad value, a
+// read that timed out): net/http would otherwise read what is left of the
+// body before answering, which is what a slow sender wants it to do.
+func refuseUnreadBody(c *gin.Context) {
+	if c.Request.ContentLength != 0 {
+		c.Header("Connection", "close")
+	}
+}
+
+func isSyntax(err error) bool {
+	var je *jsonread.Error
+	return errors.As(err, &je) && je.Kind == jsonread.Syntax
+}
+
+// checkUTF8 refuses a small body with bytes that are not UTF-8, naming
+// the field they are in (encoding/json would turn them into U+FFFD).
+func checkUTF8(raw []byte) *api.Error {
+	if utf8.Valid(raw) {
+		return nil
+	}
+	jr := jsonread.NewReader(bytes.NewReader(raw))
+	if _, err := jr.AppendCompact(nil, len(raw)+1, 1<<20); err != nil {
+		var je *jsonread.Error
+		if errors.As(err, &je) && je.Kind == jsonread.InvalidUTF8 {
+			field := je.Field()
+			if field == "" {
+				field = "body"
+			}
+			return utf8Error(field, je.Offset)
+		}
+	}
+	// Outside any string: not JSON at all.
+	return badJSON("the request body is not valid UTF-8", int64(firstInvalidUTF8(raw)))
+}
+
+func firstInvalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
+}
+
+func utf8Error(field string, offset int64) *api.Error {
+	e := api.InvalidField(field, "must be valid UTF-8 (at byte %d)", offset)
+	e.Details["offset"] = offset
+	return e
+}
+
+// decodeBody decodes the body of a small-object route (read by readBody)
+// as exactly one JSON object into v: unknown fields and trailing data are
+// refused.
+func (s *server) decodeBody(c *gin.Context, v any) *api.Error {
+	raw, _ := c.Get(bodyKey)
+	b, _ := raw.([]byte)
+	return decodeJSON(bytes.NewReader(b), min(s.maxBody, smallBodyLimit), v)
+}
+
+// bodyValue is the value a stream decoder made of the request's body.
+func bodyValue[T any](c *gin.Context) T {
+	v, _ := c.Get(bodyKey)
+	t, _ := v.(T)
+	return t
 }
 
 // checkContentType accepts application/json and application/*+json.
@@ -39,8 +210,40 @@ func checkContentType(ct string) *api.Error {
 	return &api.Error{Code: api.CodeInvalidArgument, Message: fmt.Sprintf("Content-Type must be application/json, got %q", clip(ct, 100)), Details: map[string]any{"header": "Content-Type"}}
 }
 
-// decodeJSON is decodeBody without the HTTP parts (and the fuzz target's
-// entry point). limit is only used in the too_large message.
+// readError explains a failed body read: too large (413), too slow (408),
+// or cut off (400).
+func (s *server) readError(err error, limit int64) *api.Error {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return tooLarge(limit)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return &api.Error{Code: api.CodeRequestTimeout,
+			Message: fmt.Sprintf("the request body did not arrive within %s (the server's body timeout)", s.bodyTimeout),
+			Details: map[string]any{"body_timeout_seconds": s.bodyTimeout.Seconds()}}
+	}
+	return &api.Error{Code: api.CodeInvalidArgument, Message: "reading the request body failed: " + err.Error()}
+}
+
+// jsonError explains an error of the stream reader: malformed JSON, a
+// string that is not UTF-8 (field unknown here), or a failed read.
+func (s *server) jsonError(err error, limit int64) *api.Error {
+	var je *jsonread.Error
+	if !errors.As(err, &je) {
+		return s.readError(err, limit)
+	}
+	switch je.Kind {
+	case jsonread.InvalidUTF8:
+		return utf8Error(fieldName(je.Field()), je.Offset)
+	case jsonread.TooLong:
+		return badJSON(je.Msg, je.Offset)
+	}
+	return badJSON("malformed JSON: "+je.Msg, je.Offset)
+}
+
+// decodeJSON reads exactly one JSON object from body into v with
+// encoding/json (the small-object routes, and the fuzz target's entry
+// point). limit is only used in the too_large message.
 func decodeJSON(body io.Reader, limit int64, v any) *api.Error {
 	br := bufio.NewReader(body)
 	skipped, err := skipSpace(br)
@@ -48,7 +251,7 @@ func decodeJSON(body io.Reader, limit int64, v any) *api.Error {
 		if errors.Is(err, io.EOF) {
 			return badJSON("the request body is empty; a JSON object is required", -1)
 		}
-		return readError(err, limit)
+		return genericReadError(err, limit)
 	}
 	if b, _ := br.Peek(1); b[0] != '{' {
 		return badJSON("the request body must be a JSON object", skipped)
@@ -102,7 +305,7 @@ func badJSON(msg string, offset int64) *api.Error {
 	return e
 }
 
-func readError(err error, limit int64) *api.Error {
+func genericReadError(err error, limit int64) *api.Error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return tooLarge(limit)
@@ -134,7 +337,7 @@ func decodeError(err error, skipped, limit int64) *api.Error {
 		field := strings.Trim(name, `"`)
 		return &api.Error{Code: api.CodeInvalidArgument, Message: "unknown field " + name, Details: map[string]any{"field": field}}
 	}
-	return readError(err, limit)
+	return genericReadError(err, limit)
 }
 
 // fieldName turns encoding/json's dotted path ("vectors.0.vector.1") into

@@ -26,6 +26,7 @@ func (s *server) admit(action auth.Action) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		cred, aerr := credentialOf(c)
 		if aerr != nil {
+			refuseUnreadBody(c)
 			writeError(c, aerr)
 			c.Abort()
 			return
@@ -35,6 +36,7 @@ func (s *server) admit(action auth.Action) gin.HandlerFunc {
 			RequestID: requestIDOf(c), Target: targetOf(c), OnRateLimit: rateLimitHeaders(c),
 		})
 		if err != nil {
+			refuseUnreadBody(c)
 			writeError(c, err)
 			c.Abort()
 			return
@@ -63,13 +65,19 @@ func rateLimitHeaders(c *gin.Context) func(ratelimit.Decision) {
 // the message of a request it stopped.
 const requestTimeoutKey = "akidb.request_timeout"
 
-// shed admits the request under the in-flight bound, or answers 503
-// unavailable with Retry-After: 1 at once; an admitted request runs under
-// the server's request timeout and frees its slot when it is done.
-func (s *server) shed(c *gin.Context) {
-	release, ok := s.shedder.TryAcquire()
-	if !ok {
-		writeError(c, ratelimit.OverloadedError())
+// enter admits the request under the in-flight bound, its tenant's share
+// and the server's, or answers at once (429 for the tenant's share, 503
+// for the server's, with Retry-After: 1). It runs after authentication
+// and after the body is read, so a request holds its slot only while it
+// is served: an admitted request runs under the server's request timeout
+// and frees its slot when it is done.
+func (s *server) enter(c *gin.Context) {
+	release, e := s.shedder.Admit(tenantOf(c))
+	if e != nil {
+		if _, read := c.Get(bodyKey); !read {
+			refuseUnreadBody(c) // a body sent to a route that reads none
+		}
+		writeError(c, e)
 		c.Abort()
 		return
 	}
@@ -79,6 +87,16 @@ func (s *server) shed(c *gin.Context) {
 	defer cancel()
 	c.Request = c.Request.WithContext(ctx)
 	c.Next()
+}
+
+// tenantOf is the tenant a request acts for, for the in-flight shares:
+// the authenticated caller's ("" before authentication, as for the token
+// route, which authenticates in its handler).
+func tenantOf(c *gin.Context) string {
+	if caller, ok := api.CallerFrom(c.Request.Context()); ok {
+		return caller.TenantID
+	}
+	return ""
 }
 
 // targetOf names what a route acts on, for the audit trail: the

@@ -44,14 +44,27 @@ type Options struct {
 	// with. It neither authorizes actions nor audits.
 	Authenticate func(*http.Request) (api.Caller, *api.Error)
 	// Shedder, if set, bounds the requests in flight on every route that
-	// is not public, before authentication: past the bound a request is
-	// answered 503 unavailable with Retry-After: 1. `akidb serve` shares
-	// one with the gRPC server.
+	// is not public, per server and per tenant (ratelimit.Shedder.Admit):
+	// a request takes its slot after authentication and after its body is
+	// read (enter). Past the bound it is answered 503 unavailable, past
+	// its tenant's share 429, both with Retry-After: 1. `akidb serve`
+	// shares one with the gRPC server.
 	Shedder *ratelimit.Shedder
+	// Bodies, if set, bounds the request bodies being read at once, per
+	// server and per tenant, the same way: a body arriving slowly holds one
+	// of these, never an in-flight slot.
+	Bodies *ratelimit.Shedder
+	// BodyTimeout bounds the time to send a request body (<= 0:
+	// DefaultBodyTimeout); a slower one is answered 408 request_timeout.
+	BodyTimeout time.Duration
 	// RequestTimeout bounds each admitted request's context (<= 0:
 	// ratelimit.DefaultRequestTimeout); used with Shedder. A request the
 	// bound stops is answered 503 unavailable with Retry-After: 1.
 	RequestTimeout time.Duration
+	// MaxResponseBytes bounds a response body (<= 0:
+	// api.DefaultMaxResponseBytes of the limits); a larger one is answered
+	// 400 response_too_large instead.
+	MaxResponseBytes int64
 	// Now is the clock of the log's summaries of refused requests (nil:
 	// time.Now).
 	Now func() time.Time
@@ -69,7 +82,26 @@ type Route struct {
 type routeDef struct {
 	method, path string
 	handle       func(*server, *gin.Context)
+	body         bodySpec
 }
+
+// bodySpec says whether and how a route reads a request body (readBody).
+type bodySpec struct {
+	has bool
+	// optional: a request without a body (Content-Length 0) skips it.
+	optional bool
+	// stream decodes the body as it arrives; nil reads it whole for the
+	// handler's decodeBody.
+	stream streamDecoder
+}
+
+var (
+	noBody       = bodySpec{}
+	smallBody    = bodySpec{has: true}
+	optionalBody = bodySpec{has: true, optional: true}
+)
+
+func streamBody(d streamDecoder) bodySpec { return bodySpec{has: true, stream: d} }
 
 // needsGuard wraps a handler of the security layer's own routes (keys,
 // tenants, tokens, quotas, runtime config, audit): without a guard they
@@ -87,40 +119,40 @@ func needsGuard(h func(*server, *gin.Context)) func(*server, *gin.Context) {
 // routeTable is every route the handler serves. Its actions (or its being
 // public) are in actions.go.
 var routeTable = []routeDef{
-	{http.MethodPost, "/api/v1/collections", (*server).createCollection},
-	{http.MethodGet, "/api/v1/collections", (*server).listCollections},
-	{http.MethodGet, "/api/v1/collections/:name", (*server).getCollection},
-	{http.MethodDelete, "/api/v1/collections/:name", (*server).deleteCollection},
-	{http.MethodPost, "/api/v1/collections/:name/insert", (*server).upsert},
-	{http.MethodPost, "/api/v1/collections/:name/query", (*server).query},
-	{http.MethodPost, "/api/v1/collections/:name/delete", (*server).deleteVectors},
-	{http.MethodGet, "/api/v1/collections/:name/vectors", (*server).scroll},
-	{http.MethodGet, "/api/v1/collections/:name/vectors/:id", (*server).getVector},
-	{http.MethodDelete, "/api/v1/collections/:name/vectors/:id", (*server).deleteVector},
-	{http.MethodGet, "/api/v1/status", (*server).status},
-	{http.MethodGet, "/api/v1/openapi.yaml", (*server).openAPI},
-	{http.MethodPost, "/api/v1/auth/token", needsGuard((*server).issueToken)},
-	{http.MethodPost, "/admin/tenants", needsGuard((*server).createTenant)},
-	{http.MethodGet, "/admin/tenants", needsGuard((*server).listTenants)},
-	{http.MethodDelete, "/admin/tenants/:id", needsGuard((*server).deleteTenant)},
-	{http.MethodPost, "/admin/api-keys", needsGuard((*server).createKey)},
-	{http.MethodGet, "/admin/api-keys", needsGuard((*server).listKeys)},
-	{http.MethodDelete, "/admin/api-keys/:id", needsGuard((*server).revokeKey)},
-	{http.MethodPost, "/admin/api-keys/:id/rotate", needsGuard((*server).rotateKey)},
-	{http.MethodGet, "/admin/audit", needsGuard((*server).listAudit)},
-	{http.MethodGet, "/admin/metrics", (*server).serveTenantMetrics},
-	{http.MethodGet, "/admin/tenants/:id/quota", needsGuard((*server).getQuota)},
-	{http.MethodPost, "/admin/tenants/:id/quota", needsGuard((*server).setQuota)},
-	{http.MethodGet, "/admin/api-keys/:id/rate-limit", needsGuard((*server).getKeyRate)},
-	{http.MethodPost, "/admin/api-keys/:id/rate-limit", needsGuard((*server).setKeyRate)},
-	{http.MethodDelete, "/admin/api-keys/:id/rate-limit", needsGuard((*server).clearKeyRate)},
-	{http.MethodGet, "/admin/config", needsGuard((*server).getConfig)},
-	{http.MethodPost, "/admin/config/rate-limit", needsGuard((*server).setRateLimit)},
-	{http.MethodGet, "/livez", (*server).livez},
-	{http.MethodGet, "/readyz", (*server).readyz},
-	{http.MethodGet, "/healthz", (*server).readyz},
-	{http.MethodGet, "/startupz", (*server).startupz},
-	{http.MethodGet, "/metrics", (*server).serveMetrics},
+	{http.MethodPost, "/api/v1/collections", (*server).createCollection, smallBody},
+	{http.MethodGet, "/api/v1/collections", (*server).listCollections, noBody},
+	{http.MethodGet, "/api/v1/collections/:name", (*server).getCollection, noBody},
+	{http.MethodDelete, "/api/v1/collections/:name", (*server).deleteCollection, noBody},
+	{http.MethodPost, "/api/v1/collections/:name/insert", (*server).upsert, streamBody(decodeUpsert)},
+	{http.MethodPost, "/api/v1/collections/:name/query", (*server).query, streamBody(decodeQuery)},
+	{http.MethodPost, "/api/v1/collections/:name/delete", (*server).deleteVectors, streamBody(decodeDelete)},
+	{http.MethodGet, "/api/v1/collections/:name/vectors", (*server).scroll, noBody},
+	{http.MethodGet, "/api/v1/collections/:name/vectors/:id", (*server).getVector, noBody},
+	{http.MethodDelete, "/api/v1/collections/:name/vectors/:id", (*server).deleteVector, noBody},
+	{http.MethodGet, "/api/v1/status", (*server).status, noBody},
+	{http.MethodGet, "/api/v1/openapi.yaml", (*server).openAPI, noBody},
+	{http.MethodPost, "/api/v1/auth/token", needsGuard((*server).issueToken), noBody},
+	{http.MethodPost, "/admin/tenants", needsGuard((*server).createTenant), smallBody},
+	{http.MethodGet, "/admin/tenants", needsGuard((*server).listTenants), noBody},
+	{http.MethodDelete, "/admin/tenants/:id", needsGuard((*server).deleteTenant), noBody},
+	{http.MethodPost, "/admin/api-keys", needsGuard((*server).createKey), smallBody},
+	{http.MethodGet, "/admin/api-keys", needsGuard((*server).listKeys), noBody},
+	{http.MethodDelete, "/admin/api-keys/:id", needsGuard((*server).revokeKey), noBody},
+	{http.MethodPost, "/admin/api-keys/:id/rotate", needsGuard((*server).rotateKey), optionalBody},
+	{http.MethodGet, "/admin/audit", needsGuard((*server).listAudit), noBody},
+	{http.MethodGet, "/admin/metrics", (*server).serveTenantMetrics, noBody},
+	{http.MethodGet, "/admin/tenants/:id/quota", needsGuard((*server).getQuota), noBody},
+	{http.MethodPost, "/admin/tenants/:id/quota", needsGuard((*server).setQuota), smallBody},
+	{http.MethodGet, "/admin/api-keys/:id/rate-limit", needsGuard((*server).getKeyRate), noBody},
+	{http.MethodPost, "/admin/api-keys/:id/rate-limit", needsGuard((*server).setKeyRate), smallBody},
+	{http.MethodDelete, "/admin/api-keys/:id/rate-limit", needsGuard((*server).clearKeyRate), noBody},
+	{http.MethodGet, "/admin/config", needsGuard((*server).getConfig), noBody},
+	{http.MethodPost, "/admin/config/rate-limit", needsGuard((*server).setRateLimit), smallBody},
+	{http.MethodGet, "/livez", (*server).livez, noBody},
+	{http.MethodGet, "/readyz", (*server).readyz, noBody},
+	{http.MethodGet, "/healthz", (*server).readyz, noBody},
+	{http.MethodGet, "/startupz", (*server).startupz, noBody},
+	{http.MethodGet, "/metrics", (*server).serveMetrics, noBody},
 }
 
 // Routes lists every route NewHandler registers.
@@ -133,17 +165,20 @@ func Routes() []Route {
 }
 
 type server struct {
-	svc      *api.Service
-	log      *slog.Logger
-	metrics  *metrics.Metrics
-	metricsH http.Handler
-	tenantH  http.Handler
-	maxBody  int64
-	guard    *access.Guard
-	shedder  *ratelimit.Shedder
-	timeout  time.Duration
-	warnings []string
-	refusals *refusalLog
+	svc         *api.Service
+	log         *slog.Logger
+	metrics     *metrics.Metrics
+	metricsH    http.Handler
+	tenantH     http.Handler
+	maxBody     int64
+	maxResponse int64
+	guard       *access.Guard
+	shedder     *ratelimit.Shedder
+	bodies      *ratelimit.Shedder
+	bodyTimeout time.Duration
+	timeout     time.Duration
+	warnings    []string
+	refusals    *refusalLog
 }
 
 // NewHandler returns the REST API over svc.
@@ -162,9 +197,15 @@ func newEngine(svc *api.Service, opts Options) *gin.Engine {
 	if lim.MaxBodyBytes <= 0 {
 		lim.MaxBodyBytes = api.DefaultLimits().MaxBodyBytes
 	}
+	if opts.BodyTimeout <= 0 {
+		opts.BodyTimeout = DefaultBodyTimeout
+	}
+	if opts.MaxResponseBytes <= 0 {
+		opts.MaxResponseBytes = lim.MaxResponse()
+	}
 	s := &server{svc: svc, log: opts.Logger, metrics: opts.Metrics, metricsH: opts.MetricsHandler, tenantH: opts.TenantMetricsHandler, maxBody: lim.MaxBodyBytes, guard: opts.Guard,
-		shedder: opts.Shedder, timeout: opts.RequestTimeout, warnings: opts.ReadyWarnings,
-		refusals: newRefusalLog(opts.Logger, opts.Now)}
+		shedder: opts.Shedder, bodies: opts.Bodies, bodyTimeout: opts.BodyTimeout, timeout: opts.RequestTimeout, maxResponse: opts.MaxResponseBytes,
+		warnings: opts.ReadyWarnings, refusals: newRefusalLog(opts.Logger, opts.Now)}
 
 	// Release mode keeps Gin from printing routes and warnings to stdout;
 	// it is process-wide in Gin, and idempotent.
@@ -177,33 +218,50 @@ func newEngine(svc *api.Service, opts Options) *gin.Engine {
 	e.UnescapePathValues = false // pathParam unescapes, keeping "+"
 	e.ForwardedByClientIP = false
 
-	e.Use(s.requestID, hsts, s.accessLog, opts.Metrics.GinMiddleware(), s.recoverPanics)
+	e.Use(s.requestID, hsts, s.accessLog, opts.Metrics.GinMiddleware(), s.recoverPanics, s.responseBound)
 	e.NoRoute(s.noRoute)
 	e.NoMethod(s.noMethod)
 	for _, r := range routeTable {
-		handle := r.handle
-		chain := []gin.HandlerFunc{func(c *gin.Context) { handle(s, c) }}
-		action, needsCredentials := RouteAction(r.method, r.path)
-		switch {
-		case !needsCredentials:
-			// Public (or, by a bug that a test catches, unmapped: such a
-			// route is refused below rather than served openly).
-			if !PublicRoute(r.method, r.path) {
-				chain = []gin.HandlerFunc{unmapped}
-			}
-		case action == auth.ActionTokenIssue:
-			// The handler authenticates the key it exchanges.
-		case opts.Guard != nil:
-			chain = append([]gin.HandlerFunc{s.admit(action)}, chain...)
-		case opts.Authenticate != nil:
-			chain = append([]gin.HandlerFunc{authenticate(opts.Authenticate)}, chain...)
-		}
-		if needsCredentials && opts.Shedder != nil {
-			// Before authentication: an overloaded server spends nothing
-			// on a request it cannot take. Public routes are never shed.
-			chain = append([]gin.HandlerFunc{s.shed}, chain...)
-		}
-		e.Handle(r.method, r.path, chain...)
+		e.Handle(r.method, r.path, s.chain(r, opts)...)
 	}
 	return e
+}
+
+// responseBound tells writeJSON the response bound.
+func (s *server) responseBound(c *gin.Context) {
+	c.Set(maxResponseKey, s.maxResponse)
+	c.Next()
+}
+
+// chain is a route's handlers in the order of docs/limits.md: authenticate
+// (and rate limit, authorize), read the body, take the in-flight slot,
+// serve. Public routes get none of the first three.
+func (s *server) chain(r routeDef, opts Options) []gin.HandlerFunc {
+	handle := r.handle
+	serve := func(c *gin.Context) { handle(s, c) }
+	action, needsCredentials := RouteAction(r.method, r.path)
+	if !needsCredentials {
+		// Public (or, by a bug that a test catches, unmapped: such a
+		// route is refused rather than served openly).
+		if !PublicRoute(r.method, r.path) {
+			return []gin.HandlerFunc{unmapped}
+		}
+		return []gin.HandlerFunc{serve}
+	}
+	var chain []gin.HandlerFunc
+	switch {
+	case action == auth.ActionTokenIssue:
+		// The handler authenticates the key it exchanges.
+	case opts.Guard != nil:
+		chain = append(chain, s.admit(action))
+	case opts.Authenticate != nil:
+		chain = append(chain, authenticate(opts.Authenticate))
+	}
+	if r.body.has {
+		chain = append(chain, s.readBody(r.body))
+	}
+	if s.shedder != nil {
+		chain = append(chain, s.enter)
+	}
+	return append(chain, serve)
 }

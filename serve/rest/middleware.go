@@ -122,6 +122,7 @@ func authenticate(auth func(*http.Request) (api.Caller, *api.Error)) gin.Handler
 	return func(c *gin.Context) {
 		caller, aerr := auth(c.Request)
 		if aerr != nil {
+			refuseUnreadBody(c)
 			writeError(c, aerr)
 			c.Abort()
 			return

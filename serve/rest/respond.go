@@ -1,8 +1,11 @@
 package rest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 
@@ -17,15 +20,56 @@ type errorEnvelope struct {
 	Error *api.Error `json:"error"`
 }
 
-// writeJSON writes v with status.
+// maxResponseKey holds the response bound in the Gin context.
+const maxResponseKey = "akidb.max_response"
+
+// errResponseTooLarge stops encoding a response past the bound.
+var errResponseTooLarge = errors.New("response too large")
+
+// boundedBuffer is a buffer that refuses to grow past limit bytes.
+type boundedBuffer struct {
+	bytes.Buffer
+	limit int64
+}
+
+func (b *boundedBuffer) Write(p []byte) (int, error) {
+	if int64(b.Len()+len(p)) > b.limit {
+		return 0, errResponseTooLarge
+	}
+	return b.Buffer.Write(p)
+}
+
+// writeJSON writes v with status. The body is encoded in full before the
+// status is sent, so a value that cannot be encoded (a non-finite number
+// in data stored before such numbers were refused) or that would pass the
+// response bound gets an error answer, never a 200 with a broken body.
 func writeJSON(c *gin.Context, status int, v any) {
+	limit := c.GetInt64(maxResponseKey)
+	if _, isError := v.(errorEnvelope); isError || limit <= 0 {
+		limit = math.MaxInt64
+	}
+	buf := &boundedBuffer{limit: limit}
+	enc := json.NewEncoder(buf)
+	// HTML needs no escaping in application/json (nosniff is set), and
+	// unescaped the response is the size the response bound assumes.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		if errors.Is(err, errResponseTooLarge) {
+			writeError(c, api.ResponseTooLarge(limit))
+			return
+		}
+		_ = c.Error(fmt.Errorf("encode the response: %w", err))
+		writeErrorStatus(c, http.StatusInternalServerError, &api.Error{Code: api.CodeInternal, Message: "internal error: the response could not be encoded as JSON"})
+		return
+	}
 	h := c.Writer.Header()
 	h.Set("Content-Type", "application/json; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	c.Status(status)
-	if err := json.NewEncoder(c.Writer).Encode(v); err != nil {
+	if _, err := c.Writer.Write(buf.Bytes()); err != nil {
 		// The status is out; all that is left is to say so in the log.
-		_ = c.Error(err)
+		_ = c.Error(fmt.Errorf("write the response: %w", err))
 	}
 }
 

@@ -11,18 +11,8 @@ import (
 )
 
 func (s *server) upsert(c *gin.Context) {
-	name, e := pathParam(c, "name")
-	if e != nil {
-		writeError(c, e)
-		return
-	}
-	var req api.UpsertRequest
-	if e := s.decodeBody(c, &req); e != nil {
-		writeError(c, e)
-		return
-	}
 	start := time.Now()
-	resp, err := s.svc.Upsert(c.Request.Context(), name, req)
+	resp, err := s.svc.WriteUpsert(c.Request.Context(), bodyValue[*api.UpsertBatch](c))
 	if err == nil {
 		s.metrics.ObserveUpsert(time.Since(start))
 	}
@@ -35,13 +25,8 @@ func (s *server) query(c *gin.Context) {
 		writeError(c, e)
 		return
 	}
-	var req api.QueryRequest
-	if e := s.decodeBody(c, &req); e != nil {
-		writeError(c, e)
-		return
-	}
 	start := time.Now()
-	resp, err := s.svc.Query(c.Request.Context(), name, req)
+	resp, err := s.svc.Query(c.Request.Context(), name, bodyValue[api.QueryRequest](c))
 	if err == nil {
 		s.metrics.ObserveSearch(time.Since(start))
 	}
@@ -54,12 +39,7 @@ func (s *server) deleteVectors(c *gin.Context) {
 		writeError(c, e)
 		return
 	}
-	var req api.DeleteRequest
-	if e := s.decodeBody(c, &req); e != nil {
-		writeError(c, e)
-		return
-	}
-	resp, err := s.svc.DeleteVectors(c.Request.Context(), name, req)
+	resp, err := s.svc.DeleteVectors(c.Request.Context(), name, bodyValue[api.DeleteRequest](c))
 	ok(c, resp, err)
 }
 
