@@ -50,6 +50,12 @@ func (db *DB) CreateCollection(ctx context.Context, tenant string, cfg Collectio
 		return CollectionInfo{}, db.undoCreate(ctx, row, err)
 	}
 	db.cfg.crashAt("create:dir")
+	if cfg.Quantization != (Quantization{Type: QuantNone, Originals: OriginalsMemory, Ranges: RangesAuto}) {
+		// Before the row is ready: a crash rolls the create back whole.
+		if err := db.meta.SetCollectionQuantization(ctx, row.ID, cfg.Quantization.meta()); err != nil {
+			return CollectionInfo{}, db.undoCreate(ctx, row, translateMetaErr(err))
+		}
+	}
 	h, err := db.openCollection(row)
 	if err != nil {
 		return CollectionInfo{}, db.undoCreate(ctx, row, err)
@@ -65,7 +71,7 @@ func (db *DB) CreateCollection(ctx context.Context, tenant string, cfg Collectio
 	db.mu.Lock()
 	db.cols[key] = h
 	db.mu.Unlock()
-	return h.info, nil
+	return h.Info(), nil
 }
 
 // claimName waits until no create or drop of key is in flight, then marks

@@ -52,16 +52,17 @@ type Handle struct {
 	// snapshotBytes is the size of the snapshots on disk, as of the last
 	// checkpoint (or the open).
 	snapshotBytes atomic.Int64
+	// vectorsBytes is the size of the vectors files (originals on disk)
+	// as of the last checkpoint or open.
+	vectorsBytes atomic.Int64
 	// compact asks the next checkpoint to vacuum whatever tombstones
 	// there are, not only past VacuumRatio (RequestCompaction).
 	compact atomic.Bool
 }
 
 func (h *Handle) walDir() string      { return filepath.Join(h.dir, "wal") }
+func (h *Handle) vectorsDir() string  { return filepath.Join(h.dir, "vectors") }
 func (h *Handle) snapshotDir() string { return filepath.Join(h.dir, "snapshots") }
-
-// Info returns the catalog entry.
-func (h *Handle) Info() CollectionInfo { return h.info }
 
 // Collection exposes the in-memory collection for reads.
 func (h *Handle) Collection() *Collection { return h.c }
@@ -73,9 +74,17 @@ func (h *Handle) Stats() Stats {
 	return st
 }
 
-// DiskBytes is what the collection's files hold: log segments and
-// snapshots (temporary files of a checkpoint being written aside).
-func (h *Handle) DiskBytes() int64 { return h.wal.Size() + h.snapshotBytes.Load() }
+// DiskBytes is what the collection's files hold: log segments, snapshots
+// (temporary files of a checkpoint being written aside) and vectors files
+// (the live one's rows since the last checkpoint estimated from the node
+// count).
+func (h *Handle) DiskBytes() int64 {
+	n := h.wal.Size() + h.snapshotBytes.Load() + h.vectorsBytes.Load()
+	if h.c.vectorsFile() != nil {
+		n += 64 + int64(h.c.graph.Len())*int64(h.c.cfg.Dimension)*4
+	}
+	return n
+}
 
 // Get, Count, Scroll and Search read the in-memory state.
 func (h *Handle) Count() int                    { return h.c.Count() }
@@ -301,15 +310,25 @@ func (db *DB) openCollection(row meta.Collection) (*Handle, error) {
 	if err != nil {
 		return nil, err
 	}
+	mq, err := db.meta.GetCollectionQuantization(context.Background(), row.ID)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Quantization, err = quantizationFromMeta(mq); err != nil {
+		return nil, err
+	}
 	h := &Handle{db: db, dir: db.collectionDir(row.ID), info: CollectionInfo{ID: row.ID, TenantID: row.TenantID, Name: row.Name, Config: cfg, CreatedAt: row.CreatedAt}}
 	if err := snapshot.RemoveTemps(db.cfg.FS, h.snapshotDir()); err != nil {
 		return nil, err
 	}
-	c, err := db.loadNewestSnapshot(h, cfg)
+	c, err := db.loadNewestSnapshot(h, cfg, false)
 	if err != nil {
 		return nil, err
 	}
 	h.c = c
+	// Jobs wait for the replay: a job started by the first replayed
+	// write would otherwise re-encode under it.
+	c.configureQuant(cfg.Quantization, db.cfg.FS, h.vectorsDir(), db.log.With("collection", row.Name, "tenant", row.TenantID))
 	log, err := db.openLog(h, c.applied)
 	if err != nil {
 		return nil, err
@@ -356,6 +375,10 @@ func (db *DB) openCollection(row meta.Collection) (*Handle, error) {
 	c.nextSeq = c.applied
 	h.sinceRecords.Store(int64(replayed))
 	h.refreshSnapshotBytes()
+	if err := h.removeOrphanVectors(); err != nil {
+		db.log.Warn("could not remove vectors files no snapshot needs", "collection", row.Name, "err", err)
+	}
+	c.resumeQuant()
 	db.cfg.Observer.Recovered(row.Name, time.Since(start), replayed)
 	db.log.Info("collection recovered", "collection", row.Name, "tenant", row.TenantID, "records", c.Count(), "snapshot_seq", c.applied-uint64(replayed), "replayed", replayed, "duration", time.Since(start))
 	return h, nil
@@ -463,13 +486,14 @@ func (rp *replayer) wait() error {
 // reads back intact, or an empty one when there is none. A damaged
 // snapshot is skipped with a warning (the log since the older snapshot is
 // kept for exactly this case).
-func (db *DB) loadNewestSnapshot(h *Handle, cfg CollectionConfig) (*Collection, error) {
+func (db *DB) loadNewestSnapshot(h *Handle, cfg CollectionConfig, readOnly bool) (*Collection, error) {
 	seqs, err := snapshot.List(db.cfg.FS, h.snapshotDir())
 	if err != nil {
 		return nil, err
 	}
+	env := vectorsEnv(db.cfg.FS, h.vectorsDir(), readOnly)
 	for _, seq := range seqs {
-		c, err := readSnapshot(db.cfg.FS, h.snapshotDir(), seq)
+		c, err := readSnapshot(db.cfg.FS, h.snapshotDir(), seq, env)
 		if err == nil {
 			if c.cfg.Dimension != cfg.Dimension || c.cfg.Metric != cfg.Metric {
 				return nil, fmt.Errorf("snapshot %d is for dimension %d %s, the catalog says %d %s", seq, c.cfg.Dimension, c.cfg.Metric, cfg.Dimension, cfg.Metric)
@@ -486,13 +510,15 @@ func (db *DB) loadNewestSnapshot(h *Handle, cfg CollectionConfig) (*Collection, 
 	return NewCollection(cfg)
 }
 
-func readSnapshot(fsys wal.FS, dir string, seq uint64) (*Collection, error) {
+// readSnapshot decodes snapshot seq of dir; env opens its vectors file if
+// it names one.
+func readSnapshot(fsys wal.FS, dir string, seq uint64, env stateEnv) (*Collection, error) {
 	r, err := snapshot.Open(fsys, dir, seq)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	c, err := DecodeState(r)
+	c, err := decodeState(r, env)
 	if err != nil {
 		// A checksum failure inside the stream surfaces from the decoder
 		// wrapped; report it as the snapshot's corruption.
@@ -516,6 +542,9 @@ func (h *Handle) close(checkpoint bool) error {
 	if h.wal == nil || h.closed.Load() {
 		return nil
 	}
+	// Background quantization work stops at its next step; the final
+	// checkpoint records whatever it reached.
+	h.c.stopQuant()
 	var errs []error
 	if checkpoint && h.wal.Err() == nil {
 		if err := h.Checkpoint(); err != nil {
@@ -532,6 +561,9 @@ func (h *Handle) close(checkpoint bool) error {
 	h.closed.Store(true)
 	if err := h.wal.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close log of %s: %w", h.info.Name, err))
+	}
+	if err := h.c.closeVectors(); err != nil {
+		errs = append(errs, fmt.Errorf("close vectors file of %s: %w", h.info.Name, err))
 	}
 	h.c.writeGate.Unlock()
 	return errors.Join(errs...)

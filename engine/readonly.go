@@ -148,10 +148,12 @@ func (db *ReadOnlyDB) load(row meta.Collection) (*Collection, error) {
 	// logger and a Handle for the directory.
 	reader := &DB{dir: db.dir, cfg: Config{Logger: db.log}.withDefaults(), log: db.log}
 	h := &Handle{db: reader, dir: reader.collectionDir(row.ID), info: CollectionInfo{ID: row.ID, TenantID: row.TenantID, Name: row.Name, Config: cfg, CreatedAt: row.CreatedAt}}
-	c, err := reader.loadNewestSnapshot(h, cfg)
+	c, err := reader.loadNewestSnapshot(h, cfg, true)
 	if err != nil {
 		return nil, err
 	}
+	// A reader never re-encodes or moves vectors: that would write.
+	c.stopQuant()
 	rp := newReplayer(c, runtime.GOMAXPROCS(0))
 	rep, err := wal.ReplayDir(reader.cfg.FS, h.walDir(), c.applied+1, rp.submit)
 	if err = errors.Join(err, rp.wait()); err != nil {

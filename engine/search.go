@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/akidb/akidb/engine/distance"
 	"github.com/akidb/akidb/engine/filter"
@@ -16,8 +17,15 @@ type SearchRequest struct {
 	// Ef is the search beam width; 0 means max(K, DefaultEf).
 	Ef     int
 	Filter *filter.Filter
-	// Exact forces a brute-force scan instead of the graph.
-	Exact         bool
+	// Exact forces a brute-force scan of the float32 vectors instead of
+	// the graph.
+	Exact bool
+	// Rerank applies to quantized collections: how many of the best
+	// candidates found on the int8 codes are measured again with the
+	// float32 vectors (0 means ef; raised to at least K; ef is raised to
+	// at least Rerank). The exact scan a selective filter plans compares
+	// codes and re-ranks as many. Ignored by unquantized collections.
+	Rerank        int
 	WithVectors   bool
 	WithMetadata  bool
 	FilterSamples int // records sampled to estimate selectivity; 0 = default
@@ -76,6 +84,9 @@ func (c *Collection) Search(ctx context.Context, req SearchRequest) (SearchResul
 	if req.Ef < 0 || req.Ef > MaxEf {
 		return SearchResult{}, invalid("ef", "must be between 1 and %d, got %d", MaxEf, req.Ef)
 	}
+	if req.Rerank < 0 || req.Rerank > MaxEf {
+		return SearchResult{}, invalid("rerank", "must be between 1 and %d, got %d", MaxEf, req.Rerank)
+	}
 	ef := req.Ef
 	if ef == 0 {
 		ef = max(req.K, DefaultEf)
@@ -128,6 +139,19 @@ func (c *Collection) search(req SearchRequest, q []float32, ef int, stop func() 
 	}
 	staged := c.stagedIDs()
 	published := func(n uint32) bool { return tab.get(n) != nil }
+	// On a quantized collection the graph re-ranks req.Rerank (0: ef)
+	// candidates; scans that stand in for the graph re-rank as many (an
+	// explicit Exact compares the float32 vectors instead).
+	rerank := req.Rerank
+	if rerank == 0 {
+		rerank = ef
+	}
+	graphOpts := func(allow func(uint32) bool) hnsw.SearchOptions {
+		return hnsw.SearchOptions{Allow: allow, Stop: stop, Rerank: req.Rerank}
+	}
+	scanOpts := func(allow func(uint32) bool) hnsw.SearchOptions {
+		return hnsw.SearchOptions{Allow: allow, Stop: stop, Rerank: rerank}
+	}
 	var (
 		nb       []hnsw.Neighbor
 		strategy string
@@ -139,15 +163,17 @@ func (c *Collection) search(req SearchRequest, q []float32, ef int, stop func() 
 		nb, err = c.graph.ExactSearchUntil(q, req.K, published, stop)
 	case req.Filter == nil:
 		strategy = StrategyGraph
-		if nb, err = c.graph.SearchUntil(q, req.K, ef, nil, stop); err != nil {
+		if nb, err = c.graph.SearchWith(q, req.K, ef, graphOpts(nil)); err != nil {
 			break
 		}
-		nb = c.withStaged(q, req.K, keep(nb, published), staged, published)
+		if nb, err = c.withStaged(q, req.K, keep(nb, published), staged, published, scanOpts(nil)); err != nil {
+			break
+		}
 		if len(nb) < min(req.K, live) {
 			// A concurrent writer's nodes were in the graph but not yet
 			// visible; search again admitting only visible ones.
-			if nb, err = c.graph.SearchUntil(q, req.K, ef, published, stop); err == nil {
-				nb = c.withStaged(q, req.K, nb, staged, published)
+			if nb, err = c.graph.SearchWith(q, req.K, ef, graphOpts(published)); err == nil {
+				nb, err = c.withStaged(q, req.K, nb, staged, published, scanOpts(nil))
 			}
 		}
 	default:
@@ -155,21 +181,26 @@ func (c *Collection) search(req SearchRequest, q []float32, ef int, stop func() 
 			s := tab.get(n)
 			return s != nil && req.Filter.Match(s.meta)
 		}
-		if req.Exact || c.filterLooksSelective(tab, live, req.Filter, req.K, req.FilterSamples) {
+		if req.Exact {
 			strategy = StrategyFilteredExact
 			nb, err = c.graph.ExactSearchUntil(q, req.K, match, stop)
 			break
 		}
-		strategy = StrategyFilteredGraph
-		if nb, err = c.graph.SearchUntil(q, req.K, ef, match, stop); err != nil {
+		if c.filterLooksSelective(tab, live, req.Filter, req.K, req.FilterSamples) {
+			strategy = StrategyFilteredExact
+			nb, err = c.graph.ExactSearchWith(q, req.K, scanOpts(match))
 			break
 		}
-		if nb = c.withStaged(q, req.K, nb, staged, match); len(nb) < req.K {
+		strategy = StrategyFilteredGraph
+		if nb, err = c.graph.SearchWith(q, req.K, ef, graphOpts(match)); err != nil {
+			break
+		}
+		if nb, err = c.withStaged(q, req.K, nb, staged, match, scanOpts(nil)); err == nil && len(nb) < req.K {
 			// The graph search could not reach k matches; only an exact
 			// scan can tell whether more exist. Never return fewer
 			// than k when k match.
 			strategy = StrategyFilteredExact
-			nb, err = c.graph.ExactSearchUntil(q, req.K, match, stop)
+			nb, err = c.graph.ExactSearchWith(q, req.K, scanOpts(match))
 		}
 	}
 	if errors.Is(err, hnsw.ErrInterrupted) {
@@ -189,7 +220,9 @@ func (c *Collection) search(req SearchRequest, q []float32, ef int, stop func() 
 			h.Metadata = s.meta
 		}
 		if req.WithVectors {
-			h.Vector = c.graph.AppendVector(nil, n.ID)
+			if h.Vector, err = c.graph.ReadVector(nil, n.ID); err != nil {
+				return SearchResult{}, fmt.Errorf("collection %s: %w", c.cfg.Name, err)
+			}
 		}
 		hits = append(hits, h)
 	}

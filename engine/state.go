@@ -20,9 +20,13 @@ import (
 //	u64 applied sequence number
 //	u32 generation
 //	u32 node slots N
+//	version 2: the quantization section (quantstate.go)
 //	N x { u16 idLen (0 = empty slot) | id | u32 metaLen | metadata JSON }
 //	graph (engine/hnsw Encode layout)
-const stateVersion = 1
+//
+// Version 1 (no quantization section, graph encoding version 1) is still
+// read.
+const stateVersion = 2
 
 type stateConfig struct {
 	Name           string `json:"name"`
@@ -56,6 +60,7 @@ type stateCapture struct {
 	extID      []string
 	meta       []map[string]any
 	graph      *hnsw.Frozen
+	quant      quantCapture
 }
 
 // captureState takes the state; the caller keeps writers out and the
@@ -65,6 +70,7 @@ func (c *Collection) captureState() *stateCapture {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	st := &stateCapture{cfg: c.cfg, applied: c.applied, generation: c.generation, graph: c.graph.Freeze()}
+	st.quant = c.captureQuant(st.graph)
 	// One slot per node of the graph: nodes past the last published one
 	// (reserved by a write that was then refused) are empty slots.
 	n := st.graph.Len()
@@ -84,7 +90,11 @@ func (c *Collection) captureState() *stateCapture {
 // sequence number; EncodeState waits for staged nodes to be linked.
 func (c *Collection) EncodeState(w io.Writer) error {
 	c.waitLinked()
-	return c.captureState().encode(w)
+	st := c.captureState()
+	if err := st.quant.commitVectors(); err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	return st.encode(w)
 }
 
 func (st *stateCapture) encode(w io.Writer) error {
@@ -100,6 +110,9 @@ func (st *stateCapture) encode(w io.Writer) error {
 	hdr = binary.LittleEndian.AppendUint64(hdr, st.applied)
 	hdr = binary.LittleEndian.AppendUint32(hdr, st.generation)
 	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(len(st.extID)))
+	if hdr, err = st.quant.appendTo(hdr); err != nil {
+		return fmt.Errorf("encode quantization: %w", err)
+	}
 	if _, err := bw.Write(hdr); err != nil {
 		return err
 	}
@@ -129,45 +142,88 @@ func (st *stateCapture) encode(w io.Writer) error {
 var errState = errors.New("invalid collection state")
 
 // DecodeState rebuilds a collection from EncodeState's output. It validates
-// everything and never trusts a length beyond the limits it implies.
-func DecodeState(r io.Reader) (*Collection, error) {
-	br := bufio.NewReaderSize(r, 1<<20)
-	var fixed [8]byte
+// everything and never trusts a length beyond the limits it implies. A
+// state whose originals are on disk needs its vectors file, which only
+// the engine's own readers (decodeState) can open.
+func DecodeState(r io.Reader) (*Collection, error) { return decodeState(r, stateEnv{}) }
+
+// stateHeader is what precedes the slots.
+type stateHeader struct {
+	version    uint32
+	cfg        CollectionConfig
+	applied    uint64
+	generation uint32
+	slots      int
+}
+
+// decodeStateHeader reads the version, the config and the counters.
+func decodeStateHeader(br *bufio.Reader) (CollectionConfig, uint32, error) {
+	h, err := readStateHeader(br)
+	return h.cfg, h.version, err
+}
+
+func readStateHeader(br *bufio.Reader) (stateHeader, error) {
+	var h stateHeader
 	read := func(b []byte, what string) error {
 		if _, err := io.ReadFull(br, b); err != nil {
 			return fmt.Errorf("%w: read %s: %w", errState, what, err)
 		}
 		return nil
 	}
+	var fixed [8]byte
 	if err := read(fixed[:8], "header"); err != nil {
-		return nil, err
+		return h, err
 	}
-	if v := binary.LittleEndian.Uint32(fixed[0:4]); v != stateVersion {
-		return nil, fmt.Errorf("%w: state version %d, this binary reads %d", errState, v, stateVersion)
+	h.version = binary.LittleEndian.Uint32(fixed[0:4])
+	if h.version < 1 || h.version > stateVersion {
+		return h, fmt.Errorf("%w: state version %d, this binary reads 1 to %d", errState, h.version, stateVersion)
 	}
 	cfgLen := binary.LittleEndian.Uint32(fixed[4:8])
 	if cfgLen > 64<<10 {
-		return nil, fmt.Errorf("%w: config length %d", errState, cfgLen)
+		return h, fmt.Errorf("%w: config length %d", errState, cfgLen)
 	}
 	cfgJSON := make([]byte, cfgLen)
 	if err := read(cfgJSON, "config"); err != nil {
-		return nil, err
+		return h, err
 	}
 	var sc stateConfig
 	if err := json.Unmarshal(cfgJSON, &sc); err != nil {
-		return nil, fmt.Errorf("%w: config: %v", errState, err)
+		return h, fmt.Errorf("%w: config: %v", errState, err)
 	}
 	cfg, err := sc.collectionConfig()
 	if err != nil {
-		return nil, fmt.Errorf("%w: config: %v", errState, err)
+		return h, fmt.Errorf("%w: config: %v", errState, err)
 	}
-	var hdr [16]byte
-	if err := read(hdr[:], "counters"); err != nil {
+	h.cfg = cfg
+	var ctr [16]byte
+	if err := read(ctr[:], "counters"); err != nil {
+		return h, err
+	}
+	h.applied = binary.LittleEndian.Uint64(ctr[0:8])
+	h.generation = binary.LittleEndian.Uint32(ctr[8:12])
+	h.slots = int(binary.LittleEndian.Uint32(ctr[12:16]))
+	return h, nil
+}
+
+func decodeState(r io.Reader, env stateEnv) (*Collection, error) {
+	br := bufio.NewReaderSize(r, 1<<20)
+	read := func(b []byte, what string) error {
+		if _, err := io.ReadFull(br, b); err != nil {
+			return fmt.Errorf("%w: read %s: %w", errState, what, err)
+		}
+		return nil
+	}
+	h, err := readStateHeader(br)
+	if err != nil {
 		return nil, err
 	}
-	applied := binary.LittleEndian.Uint64(hdr[0:8])
-	generation := binary.LittleEndian.Uint32(hdr[8:12])
-	slots := int(binary.LittleEndian.Uint32(hdr[12:16]))
+	cfg, applied, generation, slots := h.cfg, h.applied, h.generation, h.slots
+	var qs quantSection
+	if h.version >= 2 {
+		if qs, err = decodeQuantSection(br, cfg); err != nil {
+			return nil, err
+		}
+	}
 	// Slots are appended as they are read, so a lying count cannot make
 	// this allocate ahead of the input; the graph must then agree.
 	var (
@@ -242,5 +298,8 @@ func DecodeState(r io.Reader) (*Collection, error) {
 	c.byID, c.idBytes, c.metaBytes, c.generation = byID, idb, metab, generation
 	c.slots.Store(table)
 	c.live.Store(int64(len(byID)))
+	if err := qs.restore(c, env); err != nil {
+		return nil, err
+	}
 	return c, nil
 }

@@ -57,6 +57,7 @@ type Frozen struct {
 	tab    []*chunk
 	floats bool         // the vectors section is written
 	blocks []*codeBlock // per chunk (nil: none); nil slice: no codes section
+	quant  FrozenQuant
 	levels []byte
 	dead   []byte
 	links0 []uint32 // n rows of stride0 words
@@ -74,7 +75,8 @@ func (g *Graph) Freeze() *Frozen {
 	n := int(g.count.Load())
 	tab := g.table.Load().chunks
 	st := g.quant()
-	f := &Frozen{g: g, n: n, tab: tab, floats: st.floats}
+	f := &Frozen{g: g, n: n, tab: tab, floats: st.floats,
+		quant: FrozenQuant{Spaces: st.spaces, Cur: st.cur, Encode: st.encode, Traverse: st.traverse, Floats: st.floats}}
 	// Blocks are captured as they are: a re-encoding installs new ones
 	// rather than changing these, and nodes reserved later (ids >= n)
 	// are not encoded.
@@ -132,6 +134,20 @@ func (g *Graph) Freeze() *Frozen {
 
 // Len is the number of nodes frozen, deleted ones included.
 func (f *Frozen) Len() int { return f.n }
+
+// FrozenQuant is the quantization state a Frozen graph was captured in:
+// what RestoreQuantization needs, besides the Originals, to resume it.
+type FrozenQuant struct {
+	Spaces           [2]Space
+	Cur              uint8
+	Encode, Traverse bool
+	// Floats: the encoding holds the vectors; otherwise they are in the
+	// Originals store the graph had.
+	Floats bool
+}
+
+// Quant returns the quantization state at the freeze.
+func (f *Frozen) Quant() FrozenQuant { return f.quant }
 
 // Encode writes the frozen state in the layout described in doc.go.
 func (f *Frozen) Encode(w io.Writer) error {

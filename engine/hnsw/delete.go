@@ -44,7 +44,43 @@ func (g *Graph) Delete(id uint32) error {
 //
 // It returns oldToNew, indexed by old id: the new id, or math.MaxUint32 for a
 // removed node. With nothing deleted it is the identity and nothing moves.
-func (g *Graph) Vacuum() ([]uint32, error) {
+func (g *Graph) Vacuum() ([]uint32, error) { return g.vacuum(nil) }
+
+// PlanVacuum returns the oldToNew a Vacuum started now would return: live
+// nodes keep their order and become dense, deleted ones go. The caller
+// must keep Adds and Deletes out until the Vacuum.
+func (g *Graph) PlanVacuum() []uint32 {
+	g.structMu.RLock()
+	defer g.structMu.RUnlock()
+	n := int(g.count.Load())
+	tab := g.table.Load().chunks
+	oldToNew := make([]uint32, n)
+	next := uint32(0)
+	for id := range oldToNew {
+		if g.isDel(tab, uint32(id)) {
+			oldToNew[id] = noID
+			continue
+		}
+		oldToNew[id] = next
+		next++
+	}
+	return oldToNew
+}
+
+// VacuumOriginals is Vacuum for a graph whose vectors live in an Originals
+// store: o, which must hold them renumbered as PlanVacuum says, replaces
+// the store in the same exclusive hold, so no search reads the old store
+// with the new ids.
+func (g *Graph) VacuumOriginals(o Originals) ([]uint32, error) {
+	if o == nil {
+		return nil, fmt.Errorf("hnsw vacuum: %w: no originals store", errQuantState)
+	}
+	return g.vacuum(o)
+}
+
+func (g *Graph) vacuum(o Originals) ([]uint32, error) {
+	g.quantMu.Lock()
+	defer g.quantMu.Unlock()
 	// Stoppable searches in progress give way (ErrInterrupted) instead of
 	// making the vacuum, and whoever waits on it, wait for their end.
 	g.vacuuming.Add(1)
@@ -54,8 +90,15 @@ func (g *Graph) Vacuum() ([]uint32, error) {
 	if u := g.unlinked.Load(); u > 0 {
 		return nil, fmt.Errorf("hnsw vacuum: %d reserved nodes are not linked yet", u)
 	}
-	if st := g.quant(); st.encode && (!st.traverse || st.spaceCount() != 1) {
+	st := g.quant()
+	if st.encode && (!st.traverse || st.spaceCount() != 1) {
 		return nil, fmt.Errorf("hnsw vacuum: %w: an encoding is under way", errQuantState)
+	}
+	if (o != nil) != (!st.floats) {
+		return nil, fmt.Errorf("hnsw vacuum: %w: a new originals store goes with vectors not in memory, and only then", errQuantState)
+	}
+	if o != nil {
+		defer g.qs.Store(st.with(func(n *quantState) { n.originals = o }))
 	}
 	n := int(g.count.Load())
 	tab := g.table.Load().chunks

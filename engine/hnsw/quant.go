@@ -111,6 +111,13 @@ type QuantInfo struct {
 	ChunksCurrent, Chunks int
 }
 
+// CurrentSpace returns the index of the space new codes are written in,
+// and false when new vectors get no codes.
+func (g *Graph) CurrentSpace() (uint8, bool) {
+	st := g.quant()
+	return st.cur, st.encode
+}
+
 // QuantInfo reports the graph's quantization state.
 func (g *Graph) QuantInfo() QuantInfo {
 	st := g.quant()

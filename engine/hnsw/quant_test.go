@@ -343,11 +343,20 @@ func TestQuantizedRoundTripAndTransitions(t *testing.T) {
 			t.Fatalf("query %d: decoded graph answers %v, original %v", i, c, a)
 		}
 	}
-	oldToNew, err := d.Vacuum()
+	if _, err := d.Vacuum(); !errors.Is(err, errQuantState) {
+		t.Fatalf("Vacuum with the vectors in a store, without a new store: %v", err)
+	}
+	plan := d.PlanVacuum()
+	moved := &memOriginals{dim: 20, rows: slices.Clone(o.rows)}
+	moved.compact(plan)
+	oldToNew, err := d.VacuumOriginals(moved)
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.compact(oldToNew)
+	if !slices.Equal(plan, oldToNew) {
+		t.Fatal("the vacuum did not renumber as planned")
+	}
+	o = moved
 	live := make([][]float32, 0, d.Len())
 	for old, nw := range oldToNew {
 		if nw != noID {

@@ -91,9 +91,15 @@ type File struct {
 	row  int64 // bytes per row
 	f    wal.File
 
-	mu      sync.Mutex // guards covered and crc (Commit)
+	mu      sync.Mutex // guards covered and crc (Commit), and tail
 	covered uint64
 	crc     uint32
+
+	// readOnly files keep rows written past base (a read-only reader
+	// replaying the log) in memory, in tail, instead of in the file.
+	readOnly bool
+	base     uint64
+	tail     map[uint32][]float32
 }
 
 // Gen is the file's generation.
@@ -146,20 +152,39 @@ func Create(fsys wal.FS, dir string, gen uint64, dim int) (*File, error) {
 // Open opens the file ref names in dir, checks its header and the CRC of
 // its first ref.Rows rows, and cuts it back to those rows.
 func Open(fsys wal.FS, dir string, dim int, ref Ref) (*File, error) {
+	return open(fsys, dir, dim, ref, false)
+}
+
+// OpenReadOnly is Open for a reader that must not change the data
+// directory: the checks are the same, nothing is cut back, and rows
+// written past ref.Rows (by a replay of the log) are kept in memory.
+func OpenReadOnly(fsys wal.FS, dir string, dim int, ref Ref) (*File, error) {
+	return open(fsys, dir, dim, ref, true)
+}
+
+func open(fsys wal.FS, dir string, dim int, ref Ref, readOnly bool) (*File, error) {
+	if dim < 1 || dim > MaxDim {
+		return nil, fmt.Errorf("vecfile: dimension %d not in 1..%d", dim, MaxDim)
+	}
 	path := filepath.Join(dir, FileName(ref.Gen))
-	wf, err := fsys.OpenFile(path, os.O_RDWR, 0)
+	flag := os.O_RDWR
+	if readOnly {
+		flag = os.O_RDONLY
+	}
+	wf, err := fsys.OpenFile(path, flag, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open vectors file %s: %w", path, err)
 	}
-	f := &File{fsys: fsys, path: path, gen: ref.Gen, dim: dim, row: int64(dim) * 4, f: wf, crc: crc32.Checksum(nil, castagnoli)}
-	if err := f.check(ref); err != nil {
+	f := &File{fsys: fsys, path: path, gen: ref.Gen, dim: dim, row: int64(dim) * 4, f: wf, crc: crc32.Checksum(nil, castagnoli),
+		readOnly: readOnly, base: ref.Rows}
+	if err := f.check(ref, readOnly); err != nil {
 		_ = wf.Close()
 		return nil, err
 	}
 	return f, nil
 }
 
-func (f *File) check(ref Ref) error {
+func (f *File) check(ref Ref, readOnly bool) error {
 	h := make([]byte, headerSize)
 	if _, err := f.f.ReadAt(h, 0); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -191,7 +216,7 @@ func (f *File) check(ref Ref) error {
 	if f.crc != ref.CRC {
 		return &CorruptError{Path: f.path, Offset: headerSize, Reason: fmt.Sprintf("rows 0..%d have CRC32-C %08x, the snapshot says %08x", ref.Rows, f.crc, ref.CRC)}
 	}
-	if fi.Size() > need {
+	if fi.Size() > need && !readOnly {
 		// Rows of nodes the snapshot does not have: the log's replay
 		// writes them again.
 		if err := f.f.Truncate(need); err != nil {
@@ -225,6 +250,9 @@ func (f *File) extendCRC(rows uint64) error {
 // Commit makes rows [0, rows) durable (fsync) and returns the Ref a
 // snapshot records for them. rows may not be below an earlier Commit's.
 func (f *File) Commit(rows uint64) (Ref, error) {
+	if f.readOnly {
+		return Ref{}, fmt.Errorf("vecfile %s: opened read-only", f.path)
+	}
 	f.mu.Lock()
 	covered := f.covered
 	f.mu.Unlock()
@@ -269,9 +297,28 @@ func (f *File) WriteVectors(first uint32, vecs []float32) error {
 			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
 		}
 	}
+	if f.readOnly {
+		return f.writeTail(first, vecs)
+	}
 	off := headerSize + int64(first)*f.row
 	if _, err := f.f.WriteAt(b, off); err != nil {
 		return fmt.Errorf("write vectors file %s at %d: %w", f.path, off, err)
+	}
+	return nil
+}
+
+func (f *File) writeTail(first uint32, vecs []float32) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.tail == nil {
+		f.tail = make(map[uint32][]float32)
+	}
+	for i := 0; i < len(vecs)/f.dim; i++ {
+		row := first + uint32(i)
+		if uint64(row) < f.base {
+			return fmt.Errorf("vecfile %s: read-only, row %d is in the file", f.path, row)
+		}
+		f.tail[row] = append([]float32(nil), vecs[i*f.dim:(i+1)*f.dim]...)
 	}
 	return nil
 }
@@ -292,6 +339,15 @@ func (f *File) ReadVectors(first uint32, dst []float32) error {
 	if !littleEndian {
 		for i := range dst {
 			dst[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		}
+	}
+	if f.readOnly {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		for i := 0; i < len(dst)/f.dim; i++ {
+			if row := first + uint32(i); uint64(row) >= f.base {
+				copy(dst[i*f.dim:(i+1)*f.dim], f.tail[row]) // zeros stay if absent
+			}
 		}
 	}
 	return nil

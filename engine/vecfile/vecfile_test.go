@@ -240,3 +240,39 @@ func TestWriteAndSyncFailures(t *testing.T) {
 		t.Fatal("dimension 0 accepted")
 	}
 }
+
+// TestReadOnly: a read-only file is checked like any other, never cut back
+// or written, and keeps rows written past its Ref in memory.
+func TestReadOnly(t *testing.T) {
+	const dim = 2
+	dir := t.TempDir()
+	f := mustCreate(t, wal.OSFS{}, dir, 5, dim)
+	if err := f.WriteVectors(0, []float32{1, 2, 3, 4, 5, 6}); err != nil {
+		t.Fatal(err)
+	}
+	ref, err := f.Commit(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro, err := OpenReadOnly(wal.OSFS{}, dir, dim, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if fi, _ := os.Stat(ro.Path()); fi.Size() != headerSize+3*dim*4 {
+		t.Fatalf("read-only open changed the file: %d bytes", fi.Size())
+	}
+	if err := ro.WriteVectors(2, []float32{7, 8}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ro.WriteVectors(1, []float32{0, 0}); err == nil {
+		t.Fatal("a row inside the file was overwritten read-only")
+	}
+	got := make([]float32, 8)
+	if err := ro.ReadVectors(0, got); err != nil || !slices.Equal(got, []float32{1, 2, 3, 4, 7, 8, 0, 0}) {
+		t.Fatalf("read %v %v", got, err)
+	}
+	if _, err := ro.Commit(3); err == nil {
+		t.Fatal("Commit on a read-only file")
+	}
+}
