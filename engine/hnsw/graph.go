@@ -104,6 +104,10 @@ type Graph struct {
 	qs      atomic.Pointer[quantState]
 	quantMu sync.Mutex
 
+	// reserveHook, set by tests, runs in Reserve between taking an id and
+	// writing the node, so a test can hold a node in flight.
+	reserveHook func(id uint32)
+
 	pool sync.Pool // *scratch
 }
 

@@ -49,6 +49,9 @@ func (g *Graph) Reserve(vec []float32) (uint32, error) {
 		g.upperWords.Add(int64(level * g.strideUp))
 	}
 	g.unlinked.Add(1)
+	if g.reserveHook != nil {
+		g.reserveHook(id)
+	}
 	st := g.quant()
 	// Vector, originals and code are written and the node published
 	// under the chunk's codeMu, so that a re-encoding or a load of the
@@ -86,7 +89,7 @@ func (g *Graph) Link(id uint32) {
 	tab := g.table.Load().chunks
 	level := levelOfMeta(metaOf(tab, id))
 	s := g.getScratch()
-	st := g.quant()
+	st := g.linkQuant()
 	g.prepare(&s.q, st, g.nodeVector(st, tab, id, &s.qdec))
 	g.insert(s, id, level, &s.q)
 	g.putScratch(s)
@@ -185,7 +188,7 @@ func (g *Graph) setOwnLinks(s *scratch, tab []*chunk, id uint32, level int, sel 
 		atomic.StoreUint32(&list[0], uint32(len(sel)))
 		return
 	}
-	v := g.nodeQuery(s, g.quant(), tab, id)
+	v := g.nodeQuery(s, g.linkQuant(), tab, id)
 	cs := append(s.shrink[:0], sel...)
 	for _, x := range list[1 : 1+cnt] {
 		dup := false
@@ -226,7 +229,7 @@ func (g *Graph) addReverseLink(s *scratch, tab []*chunk, from, to uint32, level 
 		atomic.StoreUint32(&list[0], uint32(cnt+1))
 		return
 	}
-	fv := g.nodeQuery(s, g.quant(), tab, from)
+	fv := g.nodeQuery(s, g.linkQuant(), tab, from)
 	cs := append(s.shrink[:0], item{g.distTo(fv, tab, to), to})
 	for _, x := range list[1 : 1+cnt] {
 		cs = append(cs, item{g.distTo(fv, tab, x), x})

@@ -68,16 +68,46 @@ type quantState struct {
 	// originals, when set, receives every new vector (besides the arena
 	// if floats): it is being filled, or it is where the vectors live.
 	originals Originals
+	// link is the state inserts and list repairs measure with, when it
+	// differs from this one (linkQuant).
+	link *quantState
 }
 
 var errQuantState = errors.New("hnsw: quantization step out of order")
 
 func (g *Graph) quant() *quantState { return g.qs.Load() }
 
+// linkQuant is the state inserts and list repairs measure with: they
+// measure the float32 vectors whenever the arena holds them, and codes
+// only when the originals are on disk. Ranking a node's candidate
+// neighbours by 8-bit approximations builds a worse graph than float32,
+// and links made while the data drifts outside the ranges (every
+// component clamped, so all such nodes look alike) would stay poor after
+// the retraining; with the vectors in memory the graph is the one float32
+// builds, and only searches traverse codes.
+func (g *Graph) linkQuant() *quantState {
+	st := g.quant()
+	if st.link != nil {
+		return st.link
+	}
+	return st
+}
+
 func (st *quantState) with(f func(n *quantState)) *quantState {
 	n := *st
 	f(&n)
-	return &n
+	return n.withLink()
+}
+
+// withLink sets n.link and returns n.
+func (n *quantState) withLink() *quantState {
+	n.link = nil
+	if n.traverse && n.floats {
+		l := *n
+		l.traverse = false
+		n.link = &l
+	}
+	return n
 }
 
 func (st *quantState) spaceCount() int {
@@ -212,14 +242,10 @@ func (g *Graph) encodeChunk(st *quantState, space Space, c *chunk, ci int, buf [
 			return fmt.Errorf("%w: no vectors to encode chunk %d from", errQuantState, ci)
 		}
 		// Only published nodes: the rest have no vector yet.
-		ready := 0
-		for ready < chunkSize && c.meta[ready].Load()&metaReady != 0 {
-			ready++
-		}
-		if ready > 0 {
-			if err := o.ReadVectors(uint32(ci<<chunkBits), buf[:ready*g.dim]); err != nil {
-				return fmt.Errorf("hnsw: read vectors of chunk %d: %w", ci, err)
-			}
+		if err := readyRuns(c, chunkSize, func(from, to int) error {
+			return o.ReadVectors(uint32(ci<<chunkBits+from), buf[from*g.dim:to*g.dim])
+		}); err != nil {
+			return fmt.Errorf("hnsw: read vectors of chunk %d: %w", ci, err)
 		}
 		vecs = buf
 	}
@@ -313,12 +339,22 @@ func (g *Graph) DropCodes() error {
 
 // SetOriginals makes every new vector go to o as well as to the arena;
 // WriteOriginals then copies the existing ones. nil stops that (the arena
-// must hold the vectors).
+// must hold the vectors); it holds the graph exclusively (stoppable
+// searches give way), so that when it returns nothing reads or writes the
+// old store any more and the caller may close it: a search that began
+// before LoadFloats finished may still be reading it.
 func (g *Graph) SetOriginals(o Originals) error {
 	g.quantMu.Lock()
 	defer g.quantMu.Unlock()
-	g.structMu.RLock()
-	defer g.structMu.RUnlock()
+	if o == nil {
+		g.vacuuming.Add(1)
+		defer g.vacuuming.Add(-1)
+		g.structMu.Lock()
+		defer g.structMu.Unlock()
+	} else {
+		g.structMu.RLock()
+		defer g.structMu.RUnlock()
+	}
 	// mutateMu: no Reserve is between writing its vector and publishing,
 	// so WriteOriginals, which starts after this, sees every vector that
 	// missed o.
@@ -350,14 +386,10 @@ func (g *Graph) WriteOriginals(stop func() bool, progress func(done, total int))
 			return ErrStopped
 		}
 		c := tab[ci]
-		ready := 0
-		for ready < min(chunkSize, n-ci<<chunkBits) && c.meta[ready].Load()&metaReady != 0 {
-			ready++
-		}
-		if ready > 0 {
-			if err := st.originals.WriteVectors(uint32(ci<<chunkBits), c.vecs[:ready*g.dim]); err != nil {
-				return fmt.Errorf("hnsw: write vectors of chunk %d: %w", ci, err)
-			}
+		if err := readyRuns(c, min(chunkSize, n-ci<<chunkBits), func(from, to int) error {
+			return st.originals.WriteVectors(uint32(ci<<chunkBits+from), c.vecs[from*g.dim:to*g.dim])
+		}); err != nil {
+			return fmt.Errorf("hnsw: write vectors of chunk %d: %w", ci, err)
 		}
 		if progress != nil {
 			progress(ci+1, total)
@@ -447,16 +479,35 @@ func (g *Graph) loadChunk(st *quantState, c *chunk, ci int) error {
 		return nil
 	}
 	v := make([]float32, chunkSize*g.dim)
-	ready := 0
-	for ready < chunkSize && c.meta[ready].Load()&metaReady != 0 {
-		ready++
-	}
-	if ready > 0 {
-		if err := st.originals.ReadVectors(uint32(ci<<chunkBits), v[:ready*g.dim]); err != nil {
-			return fmt.Errorf("hnsw: read vectors of chunk %d: %w", ci, err)
-		}
+	if err := readyRuns(c, chunkSize, func(from, to int) error {
+		return st.originals.ReadVectors(uint32(ci<<chunkBits+from), v[from*g.dim:to*g.dim])
+	}); err != nil {
+		return fmt.Errorf("hnsw: read vectors of chunk %d: %w", ci, err)
 	}
 	c.vecs = v
+	return nil
+}
+
+// readyRuns calls fn with each run [from, to) of published nodes among
+// the first limit slots of chunk c. Reserves publish out of order (ids are
+// taken in order, nodes finish in any), so a node still in flight can sit
+// between published ones: each run is read or written on its own, and the
+// node in flight gets its vector from its own Reserve, which writes the
+// arena, the store and its code under the codeMu the caller holds.
+func readyRuns(c *chunk, limit int, fn func(from, to int) error) error {
+	for i := 0; i < limit; {
+		if c.meta[i].Load()&metaReady == 0 {
+			i++
+			continue
+		}
+		from := i
+		for i < limit && c.meta[i].Load()&metaReady != 0 {
+			i++
+		}
+		if err := fn(from, i); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -469,7 +520,7 @@ func (g *Graph) RestoreQuantization(spaces [2]Space, cur uint8, encode, traverse
 	g.quantMu.Lock()
 	defer g.quantMu.Unlock()
 	st := g.quant()
-	n := &quantState{spaces: spaces, cur: cur, encode: encode, traverse: traverse, floats: st.floats, originals: o}
+	n := (&quantState{spaces: spaces, cur: cur, encode: encode, traverse: traverse, floats: st.floats, originals: o}).withLink()
 	switch {
 	case int(cur) >= len(spaces):
 		return fmt.Errorf("%w: current space %d", errQuantState, cur)

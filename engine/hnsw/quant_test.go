@@ -427,3 +427,160 @@ func TestQuantizationStepsOutOfOrder(t *testing.T) {
 		t.Fatalf("DropCodes without floats: %v", err)
 	}
 }
+
+// TestMovingOriginalsWhileWriting: Adds from two goroutines run while the
+// vectors move to a store and back into memory. Reserves publish out of
+// order, so a chunk can have published nodes after one still in flight;
+// afterwards every node's vector, from the store and from memory, must be
+// exactly what was added.
+func TestMovingOriginalsWhileWriting(t *testing.T) {
+	const dim = 8
+	data := clustered(42, 12000, dim, 10)
+	g := build(t, Config{Dim: dim, Metric: distance.L2, M: 6, EfConstruction: 24, Seed: 8}, data[:2000])
+	quantize(t, g, train(t, data[:2000], distance.L2, quant.RangesCollection))
+	var mu sync.Mutex
+	vecOf := map[uint32][]float32{}
+	for i := range 2000 {
+		vecOf[uint32(i)] = data[i]
+	}
+	next := atomic.Int64{}
+	next.Store(2000)
+	addWhile := func(during func()) {
+		var wg sync.WaitGroup
+		var stop atomic.Bool
+		for range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for !stop.Load() {
+					i := int(next.Add(1) - 1)
+					if i >= len(data) {
+						return
+					}
+					id, err := g.Add(data[i])
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					vecOf[id] = data[i]
+					mu.Unlock()
+				}
+			}()
+		}
+		during()
+		stop.Store(true)
+		wg.Wait()
+	}
+	o := &memOriginals{dim: dim}
+	addWhile(func() { toDisk(t, g, o) })
+	check := func(when string) {
+		for id, want := range vecOf {
+			if got := g.Vector(id); !slices.Equal(got, want) {
+				t.Fatalf("%s: node %d reads %v, was added as %v", when, id, got, want)
+			}
+		}
+	}
+	check("originals in the store")
+	addWhile(func() {
+		if err := g.LoadFloats(nil, nil); err != nil {
+			t.Error(err)
+		}
+	})
+	check("originals back in memory")
+	t.Logf("%d nodes checked", len(vecOf))
+}
+
+// TestChunkWorkSeesNodesPublishedOutOfOrder holds one Reserve in flight
+// (its id taken, its node not written) while later ids of the same chunk
+// are published, then re-encodes and loads that chunk: the nodes after
+// the one in flight must be encoded and loaded from their own rows, and
+// the one in flight must come out right too once it finishes.
+func TestChunkWorkSeesNodesPublishedOutOfOrder(t *testing.T) {
+	const dim = 8
+	data := clustered(43, 1300, dim, 6)
+	g := build(t, Config{Dim: dim, Metric: distance.L2, M: 6, EfConstruction: 24, Seed: 9}, data[:1100])
+	quantize(t, g, train(t, data[:1100], distance.L2, quant.RangesCollection))
+	o := &memOriginals{dim: dim}
+	toDisk(t, g, o)
+
+	// A second space is begun first: BeginEncoding holds the graph
+	// exclusively, so it waits for every Reserve in flight.
+	sp2 := train(t, data[:1100], distance.L2, quant.RangesDimension)
+	if err := g.BeginEncoding(sp2); err != nil {
+		t.Fatal(err)
+	}
+	held, release := make(chan struct{}), make(chan struct{})
+	const holdID = 1110 // chunk 4 holds ids 1024..1279
+	g.reserveHook = func(id uint32) {
+		if id == holdID {
+			close(held)
+			<-release
+		}
+	}
+	for i := 1100; i < 1110; i++ {
+		if _, err := g.Add(data[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() { _, err := g.Reserve(data[1110]); done <- err }()
+	<-held
+	// Later ids are published around the one in flight (Reserve only: the
+	// held node's own Link would wait for nothing, but keep it simple).
+	later := make([]uint32, 0, 20)
+	for i := 1111; i < 1131; i++ {
+		id, err := g.Reserve(data[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		later = append(later, id)
+	}
+	// Re-encode every chunk in the second space while the node is in
+	// flight.
+	if err := g.EncodeChunks(nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	tab := g.table.Load().chunks
+	code := make([]int8, dim)
+	for _, id := range later {
+		sp2.Reencode(code, data[id])
+		b := tab[id>>chunkBits].codes.Load()
+		if got := b.codes[int(id&chunkMask)*dim : int(id&chunkMask+1)*dim]; !slices.Equal(got, code) {
+			t.Fatalf("node %d, published after one in flight, encoded as %v, want %v", id, got, code)
+		}
+	}
+	// And load the arena while it is still in flight: LoadFloats reads
+	// every chunk, then waits for the Reserve to finish (it takes the
+	// writers' lock for the last chunks), so the node is released once
+	// every chunk has been read.
+	loaded := make(chan error, 1)
+	chunksRead := make(chan struct{})
+	go func() {
+		loaded <- g.LoadFloats(nil, func(done, total int) {
+			if done == total {
+				close(chunksRead)
+			}
+		})
+	}()
+	<-chunksRead
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-loaded; err != nil {
+		t.Fatal(err)
+	}
+	g.reserveHook = nil
+	for id := uint32(1100); id < 1131; id++ {
+		if got := g.Vector(id); !slices.Equal(got, data[id]) {
+			t.Fatalf("node %d reads %v after loading, was added as %v", id, got, data[id])
+		}
+	}
+	for _, id := range append(later, holdID) {
+		g.Link(id)
+	}
+	if err := g.FinishEncoding(); err != nil {
+		t.Fatal(err)
+	}
+}
