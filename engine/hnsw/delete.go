@@ -171,7 +171,7 @@ func (g *Graph) repairList(s *scratch, tab []*chunk, u uint32, level int) {
 	s.vis.reset(int(limit))
 	stamps, epoch := s.vis.stamps, s.vis.epoch
 	stamps[u] = epoch
-	uv := g.nodeQuery(s, g.quant(), tab, u)
+	uv := g.nodeQuery(s, g.linkQuant(), tab, u)
 	cs := s.shrink[:0]
 	consider := func(x uint32) {
 		if stamps[x] == epoch {
@@ -263,7 +263,7 @@ func (g *Graph) relinkOrphans(tab []*chunk, n int) {
 		if indeg[id] > 0 && g.linkList(tab, u, 0)[0] > 0 {
 			continue
 		}
-		st := g.quant()
+		st := g.linkQuant()
 		uv := &s.q
 		g.prepare(uv, st, g.nodeVector(st, tab, u, &s.qdec))
 		cur, curDist := ep, g.distTo(uv, tab, ep)

@@ -69,8 +69,10 @@
 // codeMu, which is what a chunk's re-encoding holds, so no node is missed.
 // Such a search takes the best Rerank candidates (default ef) of its beam,
 // measures them again with the float32 vectors and returns the best k with
-// exact distances. Inserts and list repairs measure codes too, a node's
-// side prepared from its float vector or, without one, its decoded code.
+// exact distances. Inserts and list repairs measure the float32 vectors
+// while the arena holds them (linkQuant: the graph is the one float32
+// builds), and codes only when the originals are on disk, a node's side
+// then prepared from its decoded code.
 //
 // The float32 vectors stay in the arena ("memory" originals) or live only
 // in an Originals store the engine provides (a vectors file: "disk"),

@@ -14,7 +14,7 @@ func (g *Graph) selectNeighbors(s *scratch, tab []*chunk, cands []item, m int, o
 	if len(cands) < m {
 		return append(out, cands...)
 	}
-	st := g.quant()
+	st := g.linkQuant()
 	for _, c := range cands {
 		if len(out) >= m {
 			break
