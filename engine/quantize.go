@@ -80,11 +80,11 @@ const (
 	quantStepDropCodes = "dropping codes"
 )
 
-// QuantizationStatus is a collection's quantization as its info reports
-// it: the settings, what the background work is doing, and what training
-// found.
+// QuantizationStatus is the state of a collection's quantization as its
+// stats report it (the settings are in its config): what the background
+// work is doing, and what training found.
 type QuantizationStatus struct {
-	Quantization
+	// State: off, waiting, working, ready or failed (QuantState*).
 	State string `json:"state"`
 	// Step and Progress (0..1) describe the background work while State is
 	// working.
@@ -138,6 +138,9 @@ type quantizer struct {
 	retrain string
 	done    chan struct{}
 	status  QuantizationStatus
+	// trainings counts quantizers trained by this process (tests check
+	// that a restart does not re-encode).
+	trainings int
 	// paused: jobs are not started (while the log is replayed at open,
 	// and for good in read-only readers); resume lifts it.
 	paused bool
@@ -238,7 +241,6 @@ func (c *Collection) QuantizationStatus() QuantizationStatus {
 	c.q.mu.Lock()
 	defer c.q.mu.Unlock()
 	st := c.q.status
-	st.Quantization = c.q.target
 	st.Traversing = qi.Traversing
 	st.OriginalsOnDisk = !qi.Floats
 	if cur := c.curQuantizerLocked(); cur != nil {
@@ -461,6 +463,7 @@ func (c *Collection) train(reason string) (bool, error) {
 	idx, _ := c.graph.CurrentSpace()
 	c.q.mu.Lock()
 	c.q.spaces[idx] = qz
+	c.q.trainings++
 	if reason != "" {
 		c.q.status.Retrains++
 	}
@@ -628,4 +631,18 @@ func (c *Collection) checkRetrain() {
 	}
 	c.q.mu.Unlock()
 	c.startQuant()
+}
+
+// RetrainIfDue does for an in-memory collection what a durable one does
+// after each checkpoint: it asks for a retraining when the quantizer is
+// due one (drift, or growth since a first training on few vectors). The
+// work runs in the background (WaitQuantization waits for it).
+func (c *Collection) RetrainIfDue() { c.checkRetrain() }
+
+// CloseQuantization stops an in-memory collection's background
+// quantization work and closes its vectors file (SetVectorsDir): vectors
+// kept on disk can no longer be read. A DB closes its own collections.
+func (c *Collection) CloseQuantization() error {
+	c.stopQuant()
+	return c.closeVectors()
 }
