@@ -244,6 +244,7 @@ func (g *Guard) record(ctx context.Context, d *Deps, caller api.Caller, req Requ
 var audited = map[auth.Action]bool{
 	auth.ActionCollectionCreate: true,
 	auth.ActionCollectionDelete: true,
+	auth.ActionCollectionUpdate: true,
 	auth.ActionKeyCreate:        true,
 	auth.ActionKeyList:          true,
 	auth.ActionKeyRevoke:        true,

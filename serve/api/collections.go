@@ -10,11 +10,16 @@ import (
 func collectionView(info engine.CollectionInfo, st *engine.Stats) Collection {
 	c := Collection{
 		Name: info.Name, Dimension: info.Config.Dimension, Metric: info.Config.Metric.String(),
-		HNSW:      HNSWParams{M: info.Config.M, EfConstruction: info.Config.EfConstruction},
-		CreatedAt: info.CreatedAt,
+		HNSW:         HNSWParams{M: info.Config.M, EfConstruction: info.Config.EfConstruction},
+		CreatedAt:    info.CreatedAt,
+		Quantization: quantizationSettingsView(info.Config.Quantization),
 	}
 	if st != nil {
 		c.Stats = &CollectionStats{Count: st.Count, Deleted: st.Deleted, MemoryBytes: st.MemoryBytes, DiskBytes: st.DiskBytes}
+		if st.Quantization.State != "" {
+			q := st.Quantization
+			c.Stats.Quantization = &q
+		}
 	}
 	return c
 }
@@ -52,9 +57,14 @@ func (s *Service) CreateCollection(ctx context.Context, req CreateCollectionRequ
 	}
 	info, err := db.CreateCollection(ctx, tenant(ctx), engine.CollectionConfig{
 		Name: req.Name, Dimension: req.Dimension, Metric: m, M: req.HNSW.M, EfConstruction: req.HNSW.EfConstruction,
+		Quantization: quantizationAtCreate(req.Quantization),
 	})
 	if err != nil {
 		return Collection{}, AsError(err)
+	}
+	if h, err := db.Collection(tenant(ctx), req.Name); err == nil {
+		st := h.Stats()
+		return collectionView(h.Info(), &st), nil
 	}
 	return collectionView(info, &engine.Stats{}), nil
 }

@@ -17,6 +17,9 @@ type CreateCollectionRequest struct {
 	Dimension int        `json:"dimension"`
 	Metric    string     `json:"metric"`
 	HNSW      HNSWParams `json:"hnsw"`
+	// Quantization turns on int8 quantization (docs/quantization.md);
+	// absent means none.
+	Quantization *QuantizationSettings `json:"quantization,omitempty"`
 }
 
 // CollectionStats are a collection's live figures.
@@ -25,16 +28,20 @@ type CollectionStats struct {
 	Deleted     int   `json:"deleted"`
 	MemoryBytes int64 `json:"memory_bytes"`
 	DiskBytes   int64 `json:"disk_bytes"`
+	// Quantization is the state of the collection's quantization.
+	Quantization *QuantizationStatus `json:"quantization,omitempty"`
 }
 
 // Collection describes a collection.
 type Collection struct {
-	Name      string           `json:"name"`
-	Dimension int              `json:"dimension"`
-	Metric    string           `json:"metric"`
-	HNSW      HNSWParams       `json:"hnsw"`
-	CreatedAt time.Time        `json:"created_at"`
-	Stats     *CollectionStats `json:"stats,omitempty"`
+	Name      string     `json:"name"`
+	Dimension int        `json:"dimension"`
+	Metric    string     `json:"metric"`
+	HNSW      HNSWParams `json:"hnsw"`
+	CreatedAt time.Time  `json:"created_at"`
+	// Quantization is the collection's quantization settings.
+	Quantization QuantizationSettings `json:"quantization"`
+	Stats        *CollectionStats     `json:"stats,omitempty"`
 }
 
 // CollectionList is the body of GET /api/v1/collections.
@@ -64,6 +71,10 @@ type QueryRequest struct {
 	Vector []float32 `json:"vector"`
 	K      int       `json:"k"`
 	Ef     int       `json:"ef,omitempty"`
+	// Rerank is how many of the best candidates found on a quantized
+	// collection's int8 codes are measured again with the float32
+	// vectors; 0 means ef. Ignored by unquantized collections.
+	Rerank int `json:"rerank,omitempty"`
 	// Filter is a filter document (docs/filters.md); absent or null means none.
 	Filter json.RawMessage `json:"filter,omitempty"`
 	// Exact asks for a brute-force scan instead of the graph (the exact

@@ -96,6 +96,7 @@
 //	collection.delete    x      x
 //	collection.list      x      x       x
 //	collection.read      x      x       x
+//	collection.update    x      x
 //	vector.upsert        x      x
 //	vector.delete        x      x
 //	vector.read          x      x       x

@@ -36,6 +36,9 @@ const (
 	ActionCollectionDelete Action = "collection.delete"
 	ActionCollectionList   Action = "collection.list"
 	ActionCollectionRead   Action = "collection.read"
+	// ActionCollectionUpdate changes a collection's settings (its
+	// quantization).
+	ActionCollectionUpdate Action = "collection.update"
 	ActionVectorUpsert     Action = "vector.upsert"
 	ActionVectorDelete     Action = "vector.delete"
 	ActionVectorRead       Action = "vector.read"
@@ -74,6 +77,7 @@ var permissions = [...]actionInfo{
 	{ActionCollectionDelete, RoleWriter, false},
 	{ActionCollectionList, RoleReader, false},
 	{ActionCollectionRead, RoleReader, false},
+	{ActionCollectionUpdate, RoleWriter, false},
 	{ActionVectorUpsert, RoleWriter, false},
 	{ActionVectorDelete, RoleWriter, false},
 	{ActionVectorRead, RoleReader, false},

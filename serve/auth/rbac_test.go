@@ -10,7 +10,7 @@ import (
 // table in rbac.go.
 var wantAllowed = map[Role][]Action{
 	RoleAdmin: Actions(),
-	RoleWriter: {ActionCollectionCreate, ActionCollectionDelete, ActionCollectionList, ActionCollectionRead,
+	RoleWriter: {ActionCollectionCreate, ActionCollectionDelete, ActionCollectionList, ActionCollectionRead, ActionCollectionUpdate,
 		ActionVectorUpsert, ActionVectorDelete, ActionVectorRead, ActionVectorQuery,
 		ActionStatusRead, ActionTokenIssue, ActionQuotaRead},
 	RoleReader: {ActionCollectionList, ActionCollectionRead, ActionVectorRead, ActionVectorQuery,

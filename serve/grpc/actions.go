@@ -14,6 +14,7 @@ var methodActions = map[string]auth.Action{
 	akidbv1.CollectionService_ListCollections_FullMethodName:    auth.ActionCollectionList,
 	akidbv1.CollectionService_GetCollection_FullMethodName:      auth.ActionCollectionRead,
 	akidbv1.CollectionService_DeleteCollection_FullMethodName:   auth.ActionCollectionDelete,
+	akidbv1.CollectionService_UpdateCollection_FullMethodName:   auth.ActionCollectionUpdate,
 	akidbv1.CollectionService_Upsert_FullMethodName:             auth.ActionVectorUpsert,
 	akidbv1.CollectionService_Query_FullMethodName:              auth.ActionVectorQuery,
 	akidbv1.CollectionService_Get_FullMethodName:                auth.ActionVectorRead,

@@ -116,6 +116,10 @@ var grpcOps = map[string]grpcOp{
 		_, err := e.col.DeleteCollection(ctx, &akidbv1.DeleteCollectionRequest{Name: f.Collection(r, s)})
 		return err
 	}},
+	"collection.update": {akidbv1.CollectionService_UpdateCollection_FullMethodName, func(ctx context.Context, e *env, f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) error {
+		_, err := e.col.UpdateCollection(ctx, &akidbv1.UpdateCollectionRequest{Name: f.Collection(r, s), Quantization: &akidbv1.Quantization{Type: "none"}})
+		return err
+	}},
 	"vector.upsert": {akidbv1.CollectionService_Upsert_FullMethodName, func(ctx context.Context, e *env, f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) error {
 		_, err := e.col.Upsert(ctx, &akidbv1.UpsertRequest{Collection: f.Collection(r, s), Vectors: []*akidbv1.Vector{{Id: "v2", Vector: []float32{0, 1}}}})
 		return err

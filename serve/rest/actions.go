@@ -13,6 +13,7 @@ var routeActions = map[string]auth.Action{
 	"GET /api/v1/collections":                      auth.ActionCollectionList,
 	"GET /api/v1/collections/:name":                auth.ActionCollectionRead,
 	"DELETE /api/v1/collections/:name":             auth.ActionCollectionDelete,
+	"PATCH /api/v1/collections/:name":              auth.ActionCollectionUpdate,
 	"POST /api/v1/collections/:name/insert":        auth.ActionVectorUpsert,
 	"POST /api/v1/collections/:name/query":         auth.ActionVectorQuery,
 	"POST /api/v1/collections/:name/delete":        auth.ActionVectorDelete,

@@ -123,6 +123,7 @@ var routeTable = []routeDef{
 	{http.MethodGet, "/api/v1/collections", (*server).listCollections, noBody},
 	{http.MethodGet, "/api/v1/collections/:name", (*server).getCollection, noBody},
 	{http.MethodDelete, "/api/v1/collections/:name", (*server).deleteCollection, noBody},
+	{http.MethodPatch, "/api/v1/collections/:name", (*server).updateCollection, smallBody},
 	{http.MethodPost, "/api/v1/collections/:name/insert", (*server).upsert, streamBody(decodeUpsert)},
 	{http.MethodPost, "/api/v1/collections/:name/query", (*server).query, streamBody(decodeQuery)},
 	{http.MethodPost, "/api/v1/collections/:name/delete", (*server).deleteVectors, streamBody(decodeDelete)},

@@ -123,6 +123,9 @@ var restOps = map[string]struct {
 	"collection.delete": {"DELETE /api/v1/collections/:name", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
 		return restCall{"DELETE", "/api/v1/collections/" + f.Collection(r, s), nil, http.StatusOK}
 	}},
+	"collection.update": {"PATCH /api/v1/collections/:name", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
+		return restCall{"PATCH", "/api/v1/collections/" + f.Collection(r, s), map[string]any{"quantization": map[string]any{"type": "none"}}, http.StatusOK}
+	}},
 	"vector.upsert": {"POST /api/v1/collections/:name/insert", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
 		return restCall{"POST", "/api/v1/collections/" + f.Collection(r, s) + "/insert",
 			api.UpsertRequest{Vectors: []api.Vector{{ID: "v2", Vector: []float32{0, 1}}}}, http.StatusOK}

@@ -96,8 +96,11 @@ type CreateCollectionRequest struct {
 	// dimension: 1 to the server's limit (default 4096).
 	Dimension int32 `protobuf:"varint,2,opt,name=dimension,proto3" json:"dimension,omitempty"`
 	// metric: "cosine" (the default when empty), "l2" or "dot".
-	Metric        string      `protobuf:"bytes,3,opt,name=metric,proto3" json:"metric,omitempty"`
-	Hnsw          *HNSWParams `protobuf:"bytes,4,opt,name=hnsw,proto3" json:"hnsw,omitempty"`
+	Metric string      `protobuf:"bytes,3,opt,name=metric,proto3" json:"metric,omitempty"`
+	Hnsw   *HNSWParams `protobuf:"bytes,4,opt,name=hnsw,proto3" json:"hnsw,omitempty"`
+	// quantization turns on int8 quantization (docs/quantization.md);
+	// absent means none.
+	Quantization  *Quantization `protobuf:"bytes,10,opt,name=quantization,proto3" json:"quantization,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -160,6 +163,287 @@ func (x *CreateCollectionRequest) GetHnsw() *HNSWParams {
 	return nil
 }
 
+func (x *CreateCollectionRequest) GetQuantization() *Quantization {
+	if x != nil {
+		return x.Quantization
+	}
+	return nil
+}
+
+// Quantization is a collection's quantization settings
+// (docs/quantization.md). In a request an empty field takes its default
+// at create, and keeps its value in an update.
+type Quantization struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// type: "none" (the default) or "int8".
+	Type string `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	// originals: where the float32 vectors that re-rank live, "memory" (the
+	// default) or "disk" (a vectors file read for the re-rank only).
+	Originals string `protobuf:"bytes,2,opt,name=originals,proto3" json:"originals,omitempty"`
+	// ranges: the codes' value ranges, "auto" (the default: training
+	// measures which ranks better), "collection" or "dimension".
+	Ranges        string `protobuf:"bytes,3,opt,name=ranges,proto3" json:"ranges,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Quantization) Reset() {
+	*x = Quantization{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Quantization) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Quantization) ProtoMessage() {}
+
+func (x *Quantization) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Quantization.ProtoReflect.Descriptor instead.
+func (*Quantization) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Quantization) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *Quantization) GetOriginals() string {
+	if x != nil {
+		return x.Originals
+	}
+	return ""
+}
+
+func (x *Quantization) GetRanges() string {
+	if x != nil {
+		return x.Ranges
+	}
+	return ""
+}
+
+// QuantizationStatus is the state of a collection's quantization.
+type QuantizationStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// state: off, waiting (for enough vectors to train on), working (step
+	// and progress say on what), ready or failed (error says why).
+	State string `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	Step  string `protobuf:"bytes,2,opt,name=step,proto3" json:"step,omitempty"`
+	// progress of the step, 0 to 1.
+	Progress float64 `protobuf:"fixed64,3,opt,name=progress,proto3" json:"progress,omitempty"`
+	// traversing: searches measure the int8 codes now.
+	Traversing bool `protobuf:"varint,4,opt,name=traversing,proto3" json:"traversing,omitempty"`
+	// originals_on_disk: the float32 vectors are in the vectors file.
+	OriginalsOnDisk bool `protobuf:"varint,5,opt,name=originals_on_disk,json=originalsOnDisk,proto3" json:"originals_on_disk,omitempty"`
+	// ranges_in_use: the layout training chose (collection or dimension),
+	// recall_collection and recall_dimension what it measured to choose.
+	RangesInUse      string  `protobuf:"bytes,6,opt,name=ranges_in_use,json=rangesInUse,proto3" json:"ranges_in_use,omitempty"`
+	RecallCollection float64 `protobuf:"fixed64,7,opt,name=recall_collection,json=recallCollection,proto3" json:"recall_collection,omitempty"`
+	RecallDimension  float64 `protobuf:"fixed64,8,opt,name=recall_dimension,json=recallDimension,proto3" json:"recall_dimension,omitempty"`
+	// trained_on: the training sample's size; trained_at: when (unset
+	// before this process trained).
+	TrainedOn int64                  `protobuf:"varint,9,opt,name=trained_on,json=trainedOn,proto3" json:"trained_on,omitempty"`
+	TrainedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=trained_at,json=trainedAt,proto3" json:"trained_at,omitempty"`
+	// clamped_fraction: the share of components encoded since training
+	// that fell outside the ranges (retraining follows at a checkpoint).
+	ClampedFraction float64 `protobuf:"fixed64,11,opt,name=clamped_fraction,json=clampedFraction,proto3" json:"clamped_fraction,omitempty"`
+	Retrains        int64   `protobuf:"varint,12,opt,name=retrains,proto3" json:"retrains,omitempty"`
+	Error           string  `protobuf:"bytes,13,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *QuantizationStatus) Reset() {
+	*x = QuantizationStatus{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuantizationStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuantizationStatus) ProtoMessage() {}
+
+func (x *QuantizationStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuantizationStatus.ProtoReflect.Descriptor instead.
+func (*QuantizationStatus) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *QuantizationStatus) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *QuantizationStatus) GetStep() string {
+	if x != nil {
+		return x.Step
+	}
+	return ""
+}
+
+func (x *QuantizationStatus) GetProgress() float64 {
+	if x != nil {
+		return x.Progress
+	}
+	return 0
+}
+
+func (x *QuantizationStatus) GetTraversing() bool {
+	if x != nil {
+		return x.Traversing
+	}
+	return false
+}
+
+func (x *QuantizationStatus) GetOriginalsOnDisk() bool {
+	if x != nil {
+		return x.OriginalsOnDisk
+	}
+	return false
+}
+
+func (x *QuantizationStatus) GetRangesInUse() string {
+	if x != nil {
+		return x.RangesInUse
+	}
+	return ""
+}
+
+func (x *QuantizationStatus) GetRecallCollection() float64 {
+	if x != nil {
+		return x.RecallCollection
+	}
+	return 0
+}
+
+func (x *QuantizationStatus) GetRecallDimension() float64 {
+	if x != nil {
+		return x.RecallDimension
+	}
+	return 0
+}
+
+func (x *QuantizationStatus) GetTrainedOn() int64 {
+	if x != nil {
+		return x.TrainedOn
+	}
+	return 0
+}
+
+func (x *QuantizationStatus) GetTrainedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.TrainedAt
+	}
+	return nil
+}
+
+func (x *QuantizationStatus) GetClampedFraction() float64 {
+	if x != nil {
+		return x.ClampedFraction
+	}
+	return 0
+}
+
+func (x *QuantizationStatus) GetRetrains() int64 {
+	if x != nil {
+		return x.Retrains
+	}
+	return 0
+}
+
+func (x *QuantizationStatus) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+type UpdateCollectionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// quantization, if set, changes the quantization settings (the fields
+	// given; the others stay).
+	Quantization  *Quantization `protobuf:"bytes,10,opt,name=quantization,proto3" json:"quantization,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateCollectionRequest) Reset() {
+	*x = UpdateCollectionRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateCollectionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateCollectionRequest) ProtoMessage() {}
+
+func (x *UpdateCollectionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateCollectionRequest.ProtoReflect.Descriptor instead.
+func (*UpdateCollectionRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *UpdateCollectionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *UpdateCollectionRequest) GetQuantization() *Quantization {
+	if x != nil {
+		return x.Quantization
+	}
+	return nil
+}
+
 // CollectionStats are a collection's live figures.
 type CollectionStats struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -168,15 +452,18 @@ type CollectionStats struct {
 	// memory_bytes: vectors and links of every node (deleted and replaced
 	// records' included until a vacuum), ids, metadata, overhead.
 	MemoryBytes int64 `protobuf:"varint,3,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
-	// disk_bytes: the collection's log segments and snapshots.
-	DiskBytes     int64 `protobuf:"varint,4,opt,name=disk_bytes,json=diskBytes,proto3" json:"disk_bytes,omitempty"`
+	// disk_bytes: the collection's log segments, snapshots and vectors
+	// files.
+	DiskBytes int64 `protobuf:"varint,4,opt,name=disk_bytes,json=diskBytes,proto3" json:"disk_bytes,omitempty"`
+	// quantization is the state of the collection's quantization.
+	Quantization  *QuantizationStatus `protobuf:"bytes,10,opt,name=quantization,proto3" json:"quantization,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CollectionStats) Reset() {
 	*x = CollectionStats{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[2]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -188,7 +475,7 @@ func (x *CollectionStats) String() string {
 func (*CollectionStats) ProtoMessage() {}
 
 func (x *CollectionStats) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[2]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -201,7 +488,7 @@ func (x *CollectionStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectionStats.ProtoReflect.Descriptor instead.
 func (*CollectionStats) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{2}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CollectionStats) GetCount() int64 {
@@ -232,6 +519,13 @@ func (x *CollectionStats) GetDiskBytes() int64 {
 	return 0
 }
 
+func (x *CollectionStats) GetQuantization() *QuantizationStatus {
+	if x != nil {
+		return x.Quantization
+	}
+	return nil
+}
+
 // Collection describes a collection.
 type Collection struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -242,14 +536,16 @@ type Collection struct {
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	// stats is set by CreateCollection and GetCollection, not by
 	// ListCollections.
-	Stats         *CollectionStats `protobuf:"bytes,6,opt,name=stats,proto3" json:"stats,omitempty"`
+	Stats *CollectionStats `protobuf:"bytes,6,opt,name=stats,proto3" json:"stats,omitempty"`
+	// quantization is the collection's quantization settings.
+	Quantization  *Quantization `protobuf:"bytes,10,opt,name=quantization,proto3" json:"quantization,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Collection) Reset() {
 	*x = Collection{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[3]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -261,7 +557,7 @@ func (x *Collection) String() string {
 func (*Collection) ProtoMessage() {}
 
 func (x *Collection) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[3]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -274,7 +570,7 @@ func (x *Collection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Collection.ProtoReflect.Descriptor instead.
 func (*Collection) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{3}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Collection) GetName() string {
@@ -319,6 +615,13 @@ func (x *Collection) GetStats() *CollectionStats {
 	return nil
 }
 
+func (x *Collection) GetQuantization() *Quantization {
+	if x != nil {
+		return x.Quantization
+	}
+	return nil
+}
+
 type ListCollectionsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -327,7 +630,7 @@ type ListCollectionsRequest struct {
 
 func (x *ListCollectionsRequest) Reset() {
 	*x = ListCollectionsRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[4]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -339,7 +642,7 @@ func (x *ListCollectionsRequest) String() string {
 func (*ListCollectionsRequest) ProtoMessage() {}
 
 func (x *ListCollectionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[4]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -352,7 +655,7 @@ func (x *ListCollectionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCollectionsRequest.ProtoReflect.Descriptor instead.
 func (*ListCollectionsRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{4}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{7}
 }
 
 type ListCollectionsResponse struct {
@@ -364,7 +667,7 @@ type ListCollectionsResponse struct {
 
 func (x *ListCollectionsResponse) Reset() {
 	*x = ListCollectionsResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[5]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -376,7 +679,7 @@ func (x *ListCollectionsResponse) String() string {
 func (*ListCollectionsResponse) ProtoMessage() {}
 
 func (x *ListCollectionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[5]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -389,7 +692,7 @@ func (x *ListCollectionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCollectionsResponse.ProtoReflect.Descriptor instead.
 func (*ListCollectionsResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{5}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ListCollectionsResponse) GetCollections() []*Collection {
@@ -408,7 +711,7 @@ type GetCollectionRequest struct {
 
 func (x *GetCollectionRequest) Reset() {
 	*x = GetCollectionRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[6]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -420,7 +723,7 @@ func (x *GetCollectionRequest) String() string {
 func (*GetCollectionRequest) ProtoMessage() {}
 
 func (x *GetCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[6]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -433,7 +736,7 @@ func (x *GetCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCollectionRequest.ProtoReflect.Descriptor instead.
 func (*GetCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{6}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetCollectionRequest) GetName() string {
@@ -452,7 +755,7 @@ type DeleteCollectionRequest struct {
 
 func (x *DeleteCollectionRequest) Reset() {
 	*x = DeleteCollectionRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[7]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -464,7 +767,7 @@ func (x *DeleteCollectionRequest) String() string {
 func (*DeleteCollectionRequest) ProtoMessage() {}
 
 func (x *DeleteCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[7]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -477,7 +780,7 @@ func (x *DeleteCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCollectionRequest.ProtoReflect.Descriptor instead.
 func (*DeleteCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{7}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DeleteCollectionRequest) GetName() string {
@@ -495,7 +798,7 @@ type DeleteCollectionResponse struct {
 
 func (x *DeleteCollectionResponse) Reset() {
 	*x = DeleteCollectionResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[8]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -507,7 +810,7 @@ func (x *DeleteCollectionResponse) String() string {
 func (*DeleteCollectionResponse) ProtoMessage() {}
 
 func (x *DeleteCollectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[8]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -520,7 +823,7 @@ func (x *DeleteCollectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCollectionResponse.ProtoReflect.Descriptor instead.
 func (*DeleteCollectionResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{8}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{11}
 }
 
 // Vector is one record as sent and returned.
@@ -539,7 +842,7 @@ type Vector struct {
 
 func (x *Vector) Reset() {
 	*x = Vector{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[9]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -551,7 +854,7 @@ func (x *Vector) String() string {
 func (*Vector) ProtoMessage() {}
 
 func (x *Vector) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[9]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -564,7 +867,7 @@ func (x *Vector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Vector.ProtoReflect.Descriptor instead.
 func (*Vector) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{9}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Vector) GetId() string {
@@ -599,7 +902,7 @@ type UpsertRequest struct {
 
 func (x *UpsertRequest) Reset() {
 	*x = UpsertRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[10]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -611,7 +914,7 @@ func (x *UpsertRequest) String() string {
 func (*UpsertRequest) ProtoMessage() {}
 
 func (x *UpsertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[10]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -624,7 +927,7 @@ func (x *UpsertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertRequest.ProtoReflect.Descriptor instead.
 func (*UpsertRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{10}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UpsertRequest) GetCollection() string {
@@ -650,7 +953,7 @@ type UpsertResponse struct {
 
 func (x *UpsertResponse) Reset() {
 	*x = UpsertResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[11]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -662,7 +965,7 @@ func (x *UpsertResponse) String() string {
 func (*UpsertResponse) ProtoMessage() {}
 
 func (x *UpsertResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[11]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -675,7 +978,7 @@ func (x *UpsertResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertResponse.ProtoReflect.Descriptor instead.
 func (*UpsertResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{11}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *UpsertResponse) GetUpserted() int64 {
@@ -705,13 +1008,17 @@ type QueryRequest struct {
 	IncludeVector bool `protobuf:"varint,7,opt,name=include_vector,json=includeVector,proto3" json:"include_vector,omitempty"`
 	// include_metadata returns each hit's metadata; default true.
 	IncludeMetadata *bool `protobuf:"varint,8,opt,name=include_metadata,json=includeMetadata,proto3,oneof" json:"include_metadata,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// rerank: how many of the best candidates found on a quantized
+	// collection's int8 codes are measured again with the float32 vectors;
+	// 0 means ef. Ignored by unquantized collections.
+	Rerank        int32 `protobuf:"varint,10,opt,name=rerank,proto3" json:"rerank,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *QueryRequest) Reset() {
 	*x = QueryRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[12]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -723,7 +1030,7 @@ func (x *QueryRequest) String() string {
 func (*QueryRequest) ProtoMessage() {}
 
 func (x *QueryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[12]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -736,7 +1043,7 @@ func (x *QueryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryRequest.ProtoReflect.Descriptor instead.
 func (*QueryRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{12}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *QueryRequest) GetCollection() string {
@@ -795,6 +1102,13 @@ func (x *QueryRequest) GetIncludeMetadata() bool {
 	return false
 }
 
+func (x *QueryRequest) GetRerank() int32 {
+	if x != nil {
+		return x.Rerank
+	}
+	return 0
+}
+
 // QueryHit is one result.
 type QueryHit struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -808,7 +1122,7 @@ type QueryHit struct {
 
 func (x *QueryHit) Reset() {
 	*x = QueryHit{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[13]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -820,7 +1134,7 @@ func (x *QueryHit) String() string {
 func (*QueryHit) ProtoMessage() {}
 
 func (x *QueryHit) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[13]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -833,7 +1147,7 @@ func (x *QueryHit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryHit.ProtoReflect.Descriptor instead.
 func (*QueryHit) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{13}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *QueryHit) GetId() string {
@@ -876,7 +1190,7 @@ type QueryResponse struct {
 
 func (x *QueryResponse) Reset() {
 	*x = QueryResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[14]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -888,7 +1202,7 @@ func (x *QueryResponse) String() string {
 func (*QueryResponse) ProtoMessage() {}
 
 func (x *QueryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[14]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -901,7 +1215,7 @@ func (x *QueryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResponse.ProtoReflect.Descriptor instead.
 func (*QueryResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{14}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *QueryResponse) GetResults() []*QueryHit {
@@ -928,7 +1242,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[15]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -940,7 +1254,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[15]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -953,7 +1267,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{15}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *GetRequest) GetCollection() string {
@@ -984,7 +1298,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[16]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -996,7 +1310,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[16]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1009,7 +1323,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{16}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *DeleteRequest) GetCollection() string {
@@ -1043,7 +1357,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[17]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1055,7 +1369,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[17]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1068,7 +1382,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{17}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *DeleteResponse) GetDeleted() int64 {
@@ -1093,7 +1407,7 @@ type ScrollRequest struct {
 
 func (x *ScrollRequest) Reset() {
 	*x = ScrollRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[18]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1105,7 +1419,7 @@ func (x *ScrollRequest) String() string {
 func (*ScrollRequest) ProtoMessage() {}
 
 func (x *ScrollRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[18]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1118,7 +1432,7 @@ func (x *ScrollRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScrollRequest.ProtoReflect.Descriptor instead.
 func (*ScrollRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{18}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ScrollRequest) GetCollection() string {
@@ -1160,7 +1474,7 @@ type ScrollResponse struct {
 
 func (x *ScrollResponse) Reset() {
 	*x = ScrollResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[19]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1172,7 +1486,7 @@ func (x *ScrollResponse) String() string {
 func (*ScrollResponse) ProtoMessage() {}
 
 func (x *ScrollResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[19]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1185,7 +1499,7 @@ func (x *ScrollResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScrollResponse.ProtoReflect.Descriptor instead.
 func (*ScrollResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{19}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ScrollResponse) GetVectors() []*Vector {
@@ -1210,7 +1524,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[20]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1222,7 +1536,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[20]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1235,7 +1549,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{20}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{23}
 }
 
 type GetStatusResponse struct {
@@ -1252,7 +1566,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[21]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1264,7 +1578,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[21]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1277,7 +1591,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{21}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetStatusResponse) GetVersion() string {
@@ -1330,7 +1644,7 @@ type IssueTokenRequest struct {
 
 func (x *IssueTokenRequest) Reset() {
 	*x = IssueTokenRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[22]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1342,7 +1656,7 @@ func (x *IssueTokenRequest) String() string {
 func (*IssueTokenRequest) ProtoMessage() {}
 
 func (x *IssueTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[22]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1355,7 +1669,7 @@ func (x *IssueTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueTokenRequest.ProtoReflect.Descriptor instead.
 func (*IssueTokenRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{22}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{25}
 }
 
 type IssueTokenResponse struct {
@@ -1371,7 +1685,7 @@ type IssueTokenResponse struct {
 
 func (x *IssueTokenResponse) Reset() {
 	*x = IssueTokenResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[23]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1383,7 +1697,7 @@ func (x *IssueTokenResponse) String() string {
 func (*IssueTokenResponse) ProtoMessage() {}
 
 func (x *IssueTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[23]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1396,7 +1710,7 @@ func (x *IssueTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueTokenResponse.ProtoReflect.Descriptor instead.
 func (*IssueTokenResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{23}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *IssueTokenResponse) GetToken() string {
@@ -1432,7 +1746,7 @@ type Tenant struct {
 
 func (x *Tenant) Reset() {
 	*x = Tenant{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[24]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1444,7 +1758,7 @@ func (x *Tenant) String() string {
 func (*Tenant) ProtoMessage() {}
 
 func (x *Tenant) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[24]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1457,7 +1771,7 @@ func (x *Tenant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tenant.ProtoReflect.Descriptor instead.
 func (*Tenant) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{24}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Tenant) GetId() string {
@@ -1491,7 +1805,7 @@ type CreateTenantRequest struct {
 
 func (x *CreateTenantRequest) Reset() {
 	*x = CreateTenantRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[25]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1503,7 +1817,7 @@ func (x *CreateTenantRequest) String() string {
 func (*CreateTenantRequest) ProtoMessage() {}
 
 func (x *CreateTenantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[25]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1516,7 +1830,7 @@ func (x *CreateTenantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTenantRequest.ProtoReflect.Descriptor instead.
 func (*CreateTenantRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{25}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CreateTenantRequest) GetName() string {
@@ -1534,7 +1848,7 @@ type ListTenantsRequest struct {
 
 func (x *ListTenantsRequest) Reset() {
 	*x = ListTenantsRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[26]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1546,7 +1860,7 @@ func (x *ListTenantsRequest) String() string {
 func (*ListTenantsRequest) ProtoMessage() {}
 
 func (x *ListTenantsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[26]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1559,7 +1873,7 @@ func (x *ListTenantsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTenantsRequest.ProtoReflect.Descriptor instead.
 func (*ListTenantsRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{26}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{29}
 }
 
 type ListTenantsResponse struct {
@@ -1571,7 +1885,7 @@ type ListTenantsResponse struct {
 
 func (x *ListTenantsResponse) Reset() {
 	*x = ListTenantsResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[27]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1583,7 +1897,7 @@ func (x *ListTenantsResponse) String() string {
 func (*ListTenantsResponse) ProtoMessage() {}
 
 func (x *ListTenantsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[27]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1596,7 +1910,7 @@ func (x *ListTenantsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTenantsResponse.ProtoReflect.Descriptor instead.
 func (*ListTenantsResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{27}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListTenantsResponse) GetTenants() []*Tenant {
@@ -1618,7 +1932,7 @@ type DeleteTenantRequest struct {
 
 func (x *DeleteTenantRequest) Reset() {
 	*x = DeleteTenantRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[28]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1630,7 +1944,7 @@ func (x *DeleteTenantRequest) String() string {
 func (*DeleteTenantRequest) ProtoMessage() {}
 
 func (x *DeleteTenantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[28]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1643,7 +1957,7 @@ func (x *DeleteTenantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTenantRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTenantRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{28}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *DeleteTenantRequest) GetId() string {
@@ -1672,7 +1986,7 @@ type DeleteTenantResponse struct {
 
 func (x *DeleteTenantResponse) Reset() {
 	*x = DeleteTenantResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[29]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1684,7 +1998,7 @@ func (x *DeleteTenantResponse) String() string {
 func (*DeleteTenantResponse) ProtoMessage() {}
 
 func (x *DeleteTenantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[29]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1697,7 +2011,7 @@ func (x *DeleteTenantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTenantResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTenantResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{29}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *DeleteTenantResponse) GetId() string {
@@ -1743,7 +2057,7 @@ type APIKey struct {
 
 func (x *APIKey) Reset() {
 	*x = APIKey{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[30]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1755,7 +2069,7 @@ func (x *APIKey) String() string {
 func (*APIKey) ProtoMessage() {}
 
 func (x *APIKey) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[30]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1768,7 +2082,7 @@ func (x *APIKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use APIKey.ProtoReflect.Descriptor instead.
 func (*APIKey) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{30}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *APIKey) GetId() string {
@@ -1843,7 +2157,7 @@ type CreateAPIKeyRequest struct {
 
 func (x *CreateAPIKeyRequest) Reset() {
 	*x = CreateAPIKeyRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[31]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1855,7 +2169,7 @@ func (x *CreateAPIKeyRequest) String() string {
 func (*CreateAPIKeyRequest) ProtoMessage() {}
 
 func (x *CreateAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[31]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1868,7 +2182,7 @@ func (x *CreateAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{31}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *CreateAPIKeyRequest) GetTenant() string {
@@ -1918,7 +2232,7 @@ type CreateAPIKeyResponse struct {
 
 func (x *CreateAPIKeyResponse) Reset() {
 	*x = CreateAPIKeyResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[32]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1930,7 +2244,7 @@ func (x *CreateAPIKeyResponse) String() string {
 func (*CreateAPIKeyResponse) ProtoMessage() {}
 
 func (x *CreateAPIKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[32]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1943,7 +2257,7 @@ func (x *CreateAPIKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAPIKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateAPIKeyResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{32}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CreateAPIKeyResponse) GetKeyInfo() *APIKey {
@@ -1971,7 +2285,7 @@ type ListAPIKeysRequest struct {
 
 func (x *ListAPIKeysRequest) Reset() {
 	*x = ListAPIKeysRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[33]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1983,7 +2297,7 @@ func (x *ListAPIKeysRequest) String() string {
 func (*ListAPIKeysRequest) ProtoMessage() {}
 
 func (x *ListAPIKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[33]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1996,7 +2310,7 @@ func (x *ListAPIKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAPIKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListAPIKeysRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{33}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ListAPIKeysRequest) GetTenant() string {
@@ -2015,7 +2329,7 @@ type ListAPIKeysResponse struct {
 
 func (x *ListAPIKeysResponse) Reset() {
 	*x = ListAPIKeysResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[34]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2027,7 +2341,7 @@ func (x *ListAPIKeysResponse) String() string {
 func (*ListAPIKeysResponse) ProtoMessage() {}
 
 func (x *ListAPIKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[34]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2040,7 +2354,7 @@ func (x *ListAPIKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAPIKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListAPIKeysResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{34}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListAPIKeysResponse) GetKeys() []*APIKey {
@@ -2059,7 +2373,7 @@ type RevokeAPIKeyRequest struct {
 
 func (x *RevokeAPIKeyRequest) Reset() {
 	*x = RevokeAPIKeyRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[35]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2071,7 +2385,7 @@ func (x *RevokeAPIKeyRequest) String() string {
 func (*RevokeAPIKeyRequest) ProtoMessage() {}
 
 func (x *RevokeAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[35]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2084,7 +2398,7 @@ func (x *RevokeAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{35}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RevokeAPIKeyRequest) GetId() string {
@@ -2106,7 +2420,7 @@ type RotateAPIKeyRequest struct {
 
 func (x *RotateAPIKeyRequest) Reset() {
 	*x = RotateAPIKeyRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[36]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2118,7 +2432,7 @@ func (x *RotateAPIKeyRequest) String() string {
 func (*RotateAPIKeyRequest) ProtoMessage() {}
 
 func (x *RotateAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[36]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2131,7 +2445,7 @@ func (x *RotateAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*RotateAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{36}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RotateAPIKeyRequest) GetId() string {
@@ -2160,7 +2474,7 @@ type RotateAPIKeyResponse struct {
 
 func (x *RotateAPIKeyResponse) Reset() {
 	*x = RotateAPIKeyResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[37]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2172,7 +2486,7 @@ func (x *RotateAPIKeyResponse) String() string {
 func (*RotateAPIKeyResponse) ProtoMessage() {}
 
 func (x *RotateAPIKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[37]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2185,7 +2499,7 @@ func (x *RotateAPIKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateAPIKeyResponse.ProtoReflect.Descriptor instead.
 func (*RotateAPIKeyResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{37}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *RotateAPIKeyResponse) GetOldKey() *APIKey {
@@ -2221,7 +2535,7 @@ type AuditEvent struct {
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[38]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2233,7 +2547,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[38]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2246,7 +2560,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{38}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *AuditEvent) GetId() int64 {
@@ -2326,7 +2640,7 @@ type ListAuditEventsRequest struct {
 
 func (x *ListAuditEventsRequest) Reset() {
 	*x = ListAuditEventsRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[39]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2338,7 +2652,7 @@ func (x *ListAuditEventsRequest) String() string {
 func (*ListAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[39]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2351,7 +2665,7 @@ func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{39}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListAuditEventsRequest) GetTenant() string {
@@ -2386,7 +2700,7 @@ type ListAuditEventsResponse struct {
 
 func (x *ListAuditEventsResponse) Reset() {
 	*x = ListAuditEventsResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[40]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2398,7 +2712,7 @@ func (x *ListAuditEventsResponse) String() string {
 func (*ListAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[40]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2411,7 +2725,7 @@ func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{40}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListAuditEventsResponse) GetEvents() []*AuditEvent {
@@ -2448,7 +2762,7 @@ type QuotaLimits struct {
 
 func (x *QuotaLimits) Reset() {
 	*x = QuotaLimits{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[41]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2460,7 +2774,7 @@ func (x *QuotaLimits) String() string {
 func (*QuotaLimits) ProtoMessage() {}
 
 func (x *QuotaLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[41]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2473,7 +2787,7 @@ func (x *QuotaLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuotaLimits.ProtoReflect.Descriptor instead.
 func (*QuotaLimits) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{41}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *QuotaLimits) GetQpsLimit() float64 {
@@ -2544,7 +2858,7 @@ type EffectiveQuota struct {
 
 func (x *EffectiveQuota) Reset() {
 	*x = EffectiveQuota{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[42]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2556,7 +2870,7 @@ func (x *EffectiveQuota) String() string {
 func (*EffectiveQuota) ProtoMessage() {}
 
 func (x *EffectiveQuota) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[42]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2569,7 +2883,7 @@ func (x *EffectiveQuota) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EffectiveQuota.ProtoReflect.Descriptor instead.
 func (*EffectiveQuota) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{42}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *EffectiveQuota) GetRateLimitEnabled() bool {
@@ -2636,7 +2950,7 @@ type QuotaUsage struct {
 
 func (x *QuotaUsage) Reset() {
 	*x = QuotaUsage{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[43]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2648,7 +2962,7 @@ func (x *QuotaUsage) String() string {
 func (*QuotaUsage) ProtoMessage() {}
 
 func (x *QuotaUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[43]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2661,7 +2975,7 @@ func (x *QuotaUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuotaUsage.ProtoReflect.Descriptor instead.
 func (*QuotaUsage) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{43}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *QuotaUsage) GetCollections() int64 {
@@ -2705,7 +3019,7 @@ type TenantQuota struct {
 
 func (x *TenantQuota) Reset() {
 	*x = TenantQuota{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[44]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2717,7 +3031,7 @@ func (x *TenantQuota) String() string {
 func (*TenantQuota) ProtoMessage() {}
 
 func (x *TenantQuota) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[44]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2730,7 +3044,7 @@ func (x *TenantQuota) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TenantQuota.ProtoReflect.Descriptor instead.
 func (*TenantQuota) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{44}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *TenantQuota) GetTenantId() string {
@@ -2771,7 +3085,7 @@ type GetTenantQuotaRequest struct {
 
 func (x *GetTenantQuotaRequest) Reset() {
 	*x = GetTenantQuotaRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[45]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2783,7 +3097,7 @@ func (x *GetTenantQuotaRequest) String() string {
 func (*GetTenantQuotaRequest) ProtoMessage() {}
 
 func (x *GetTenantQuotaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[45]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2796,7 +3110,7 @@ func (x *GetTenantQuotaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTenantQuotaRequest.ProtoReflect.Descriptor instead.
 func (*GetTenantQuotaRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{45}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *GetTenantQuotaRequest) GetTenant() string {
@@ -2827,7 +3141,7 @@ type SetTenantQuotaRequest struct {
 
 func (x *SetTenantQuotaRequest) Reset() {
 	*x = SetTenantQuotaRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[46]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2839,7 +3153,7 @@ func (x *SetTenantQuotaRequest) String() string {
 func (*SetTenantQuotaRequest) ProtoMessage() {}
 
 func (x *SetTenantQuotaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[46]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2852,7 +3166,7 @@ func (x *SetTenantQuotaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTenantQuotaRequest.ProtoReflect.Descriptor instead.
 func (*SetTenantQuotaRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{46}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *SetTenantQuotaRequest) GetTenant() string {
@@ -2928,7 +3242,7 @@ type KeyRateLimit struct {
 
 func (x *KeyRateLimit) Reset() {
 	*x = KeyRateLimit{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[47]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2940,7 +3254,7 @@ func (x *KeyRateLimit) String() string {
 func (*KeyRateLimit) ProtoMessage() {}
 
 func (x *KeyRateLimit) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[47]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2953,7 +3267,7 @@ func (x *KeyRateLimit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyRateLimit.ProtoReflect.Descriptor instead.
 func (*KeyRateLimit) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{47}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *KeyRateLimit) GetKeyId() string {
@@ -3007,7 +3321,7 @@ type GetKeyRateLimitRequest struct {
 
 func (x *GetKeyRateLimitRequest) Reset() {
 	*x = GetKeyRateLimitRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[48]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3019,7 +3333,7 @@ func (x *GetKeyRateLimitRequest) String() string {
 func (*GetKeyRateLimitRequest) ProtoMessage() {}
 
 func (x *GetKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[48]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3032,7 +3346,7 @@ func (x *GetKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetKeyRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*GetKeyRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{48}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *GetKeyRateLimitRequest) GetId() string {
@@ -3055,7 +3369,7 @@ type SetKeyRateLimitRequest struct {
 
 func (x *SetKeyRateLimitRequest) Reset() {
 	*x = SetKeyRateLimitRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[49]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3067,7 +3381,7 @@ func (x *SetKeyRateLimitRequest) String() string {
 func (*SetKeyRateLimitRequest) ProtoMessage() {}
 
 func (x *SetKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[49]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3080,7 +3394,7 @@ func (x *SetKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetKeyRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*SetKeyRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{49}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *SetKeyRateLimitRequest) GetId() string {
@@ -3113,7 +3427,7 @@ type ClearKeyRateLimitRequest struct {
 
 func (x *ClearKeyRateLimitRequest) Reset() {
 	*x = ClearKeyRateLimitRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[50]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3125,7 +3439,7 @@ func (x *ClearKeyRateLimitRequest) String() string {
 func (*ClearKeyRateLimitRequest) ProtoMessage() {}
 
 func (x *ClearKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[50]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3138,7 +3452,7 @@ func (x *ClearKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearKeyRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*ClearKeyRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{50}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ClearKeyRateLimitRequest) GetId() string {
@@ -3158,7 +3472,7 @@ type ClearKeyRateLimitResponse struct {
 
 func (x *ClearKeyRateLimitResponse) Reset() {
 	*x = ClearKeyRateLimitResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[51]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3170,7 +3484,7 @@ func (x *ClearKeyRateLimitResponse) String() string {
 func (*ClearKeyRateLimitResponse) ProtoMessage() {}
 
 func (x *ClearKeyRateLimitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[51]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3183,7 +3497,7 @@ func (x *ClearKeyRateLimitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearKeyRateLimitResponse.ProtoReflect.Descriptor instead.
 func (*ClearKeyRateLimitResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{51}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ClearKeyRateLimitResponse) GetKeyId() string {
@@ -3215,7 +3529,7 @@ type RateLimitConfig struct {
 
 func (x *RateLimitConfig) Reset() {
 	*x = RateLimitConfig{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[52]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3227,7 +3541,7 @@ func (x *RateLimitConfig) String() string {
 func (*RateLimitConfig) ProtoMessage() {}
 
 func (x *RateLimitConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[52]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3240,7 +3554,7 @@ func (x *RateLimitConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitConfig.ProtoReflect.Descriptor instead.
 func (*RateLimitConfig) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{52}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *RateLimitConfig) GetEnabled() bool {
@@ -3278,7 +3592,7 @@ type QuotaDefaults struct {
 
 func (x *QuotaDefaults) Reset() {
 	*x = QuotaDefaults{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[53]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3290,7 +3604,7 @@ func (x *QuotaDefaults) String() string {
 func (*QuotaDefaults) ProtoMessage() {}
 
 func (x *QuotaDefaults) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[53]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3303,7 +3617,7 @@ func (x *QuotaDefaults) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuotaDefaults.ProtoReflect.Descriptor instead.
 func (*QuotaDefaults) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{53}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *QuotaDefaults) GetMaxCollections() int64 {
@@ -3352,7 +3666,7 @@ type RequestLimits struct {
 
 func (x *RequestLimits) Reset() {
 	*x = RequestLimits{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[54]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3364,7 +3678,7 @@ func (x *RequestLimits) String() string {
 func (*RequestLimits) ProtoMessage() {}
 
 func (x *RequestLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[54]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3377,7 +3691,7 @@ func (x *RequestLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestLimits.ProtoReflect.Descriptor instead.
 func (*RequestLimits) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{54}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *RequestLimits) GetMaxBatch() int64 {
@@ -3464,7 +3778,7 @@ type ServerSettings struct {
 
 func (x *ServerSettings) Reset() {
 	*x = ServerSettings{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[55]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3476,7 +3790,7 @@ func (x *ServerSettings) String() string {
 func (*ServerSettings) ProtoMessage() {}
 
 func (x *ServerSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[55]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3489,7 +3803,7 @@ func (x *ServerSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerSettings.ProtoReflect.Descriptor instead.
 func (*ServerSettings) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{55}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ServerSettings) GetVersion() string {
@@ -3582,7 +3896,7 @@ type RuntimeConfig struct {
 
 func (x *RuntimeConfig) Reset() {
 	*x = RuntimeConfig{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[56]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3594,7 +3908,7 @@ func (x *RuntimeConfig) String() string {
 func (*RuntimeConfig) ProtoMessage() {}
 
 func (x *RuntimeConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[56]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3607,7 +3921,7 @@ func (x *RuntimeConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeConfig.ProtoReflect.Descriptor instead.
 func (*RuntimeConfig) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{56}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *RuntimeConfig) GetRateLimiting() *RateLimitConfig {
@@ -3639,7 +3953,7 @@ type GetRuntimeConfigRequest struct {
 
 func (x *GetRuntimeConfigRequest) Reset() {
 	*x = GetRuntimeConfigRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[57]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3651,7 +3965,7 @@ func (x *GetRuntimeConfigRequest) String() string {
 func (*GetRuntimeConfigRequest) ProtoMessage() {}
 
 func (x *GetRuntimeConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[57]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3664,7 +3978,7 @@ func (x *GetRuntimeConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRuntimeConfigRequest.ProtoReflect.Descriptor instead.
 func (*GetRuntimeConfigRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{57}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{60}
 }
 
 // SetRateLimitConfigRequest changes the fields it sets.
@@ -3681,7 +3995,7 @@ type SetRateLimitConfigRequest struct {
 
 func (x *SetRateLimitConfigRequest) Reset() {
 	*x = SetRateLimitConfigRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[58]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3693,7 +4007,7 @@ func (x *SetRateLimitConfigRequest) String() string {
 func (*SetRateLimitConfigRequest) ProtoMessage() {}
 
 func (x *SetRateLimitConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[58]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3706,7 +4020,7 @@ func (x *SetRateLimitConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetRateLimitConfigRequest.ProtoReflect.Descriptor instead.
 func (*SetRateLimitConfigRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{58}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *SetRateLimitConfigRequest) GetEnabled() bool {
@@ -3738,18 +4052,49 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\n" +
 	"HNSWParams\x12\f\n" +
 	"\x01m\x18\x01 \x01(\x05R\x01m\x12'\n" +
-	"\x0fef_construction\x18\x02 \x01(\x05R\x0eefConstruction\"\x8d\x01\n" +
+	"\x0fef_construction\x18\x02 \x01(\x05R\x0eefConstruction\"\xc9\x01\n" +
 	"\x17CreateCollectionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tdimension\x18\x02 \x01(\x05R\tdimension\x12\x16\n" +
 	"\x06metric\x18\x03 \x01(\tR\x06metric\x12(\n" +
-	"\x04hnsw\x18\x04 \x01(\v2\x14.akidb.v1.HNSWParamsR\x04hnsw\"\x83\x01\n" +
+	"\x04hnsw\x18\x04 \x01(\v2\x14.akidb.v1.HNSWParamsR\x04hnsw\x12:\n" +
+	"\fquantization\x18\n" +
+	" \x01(\v2\x16.akidb.v1.QuantizationR\fquantization\"X\n" +
+	"\fQuantization\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12\x1c\n" +
+	"\toriginals\x18\x02 \x01(\tR\toriginals\x12\x16\n" +
+	"\x06ranges\x18\x03 \x01(\tR\x06ranges\"\xd9\x03\n" +
+	"\x12QuantizationStatus\x12\x14\n" +
+	"\x05state\x18\x01 \x01(\tR\x05state\x12\x12\n" +
+	"\x04step\x18\x02 \x01(\tR\x04step\x12\x1a\n" +
+	"\bprogress\x18\x03 \x01(\x01R\bprogress\x12\x1e\n" +
+	"\n" +
+	"traversing\x18\x04 \x01(\bR\n" +
+	"traversing\x12*\n" +
+	"\x11originals_on_disk\x18\x05 \x01(\bR\x0foriginalsOnDisk\x12\"\n" +
+	"\rranges_in_use\x18\x06 \x01(\tR\vrangesInUse\x12+\n" +
+	"\x11recall_collection\x18\a \x01(\x01R\x10recallCollection\x12)\n" +
+	"\x10recall_dimension\x18\b \x01(\x01R\x0frecallDimension\x12\x1d\n" +
+	"\n" +
+	"trained_on\x18\t \x01(\x03R\ttrainedOn\x129\n" +
+	"\n" +
+	"trained_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\ttrainedAt\x12)\n" +
+	"\x10clamped_fraction\x18\v \x01(\x01R\x0fclampedFraction\x12\x1a\n" +
+	"\bretrains\x18\f \x01(\x03R\bretrains\x12\x14\n" +
+	"\x05error\x18\r \x01(\tR\x05error\"i\n" +
+	"\x17UpdateCollectionRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12:\n" +
+	"\fquantization\x18\n" +
+	" \x01(\v2\x16.akidb.v1.QuantizationR\fquantization\"\xc5\x01\n" +
 	"\x0fCollectionStats\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\x03R\x05count\x12\x18\n" +
 	"\adeleted\x18\x02 \x01(\x03R\adeleted\x12!\n" +
 	"\fmemory_bytes\x18\x03 \x01(\x03R\vmemoryBytes\x12\x1d\n" +
 	"\n" +
-	"disk_bytes\x18\x04 \x01(\x03R\tdiskBytes\"\xec\x01\n" +
+	"disk_bytes\x18\x04 \x01(\x03R\tdiskBytes\x12@\n" +
+	"\fquantization\x18\n" +
+	" \x01(\v2\x1c.akidb.v1.QuantizationStatusR\fquantization\"\xa8\x02\n" +
 	"\n" +
 	"Collection\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
@@ -3758,7 +4103,9 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\x04hnsw\x18\x04 \x01(\v2\x14.akidb.v1.HNSWParamsR\x04hnsw\x129\n" +
 	"\n" +
 	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12/\n" +
-	"\x05stats\x18\x06 \x01(\v2\x19.akidb.v1.CollectionStatsR\x05stats\"\x18\n" +
+	"\x05stats\x18\x06 \x01(\v2\x19.akidb.v1.CollectionStatsR\x05stats\x12:\n" +
+	"\fquantization\x18\n" +
+	" \x01(\v2\x16.akidb.v1.QuantizationR\fquantization\"\x18\n" +
 	"\x16ListCollectionsRequest\"Q\n" +
 	"\x17ListCollectionsResponse\x126\n" +
 	"\vcollections\x18\x01 \x03(\v2\x14.akidb.v1.CollectionR\vcollections\"*\n" +
@@ -3777,7 +4124,7 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"collection\x12*\n" +
 	"\avectors\x18\x02 \x03(\v2\x10.akidb.v1.VectorR\avectors\",\n" +
 	"\x0eUpsertResponse\x12\x1a\n" +
-	"\bupserted\x18\x01 \x01(\x03R\bupserted\"\x87\x02\n" +
+	"\bupserted\x18\x01 \x01(\x03R\bupserted\"\x9f\x02\n" +
 	"\fQueryRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -3789,7 +4136,9 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"filterJson\x12\x14\n" +
 	"\x05exact\x18\x06 \x01(\bR\x05exact\x12%\n" +
 	"\x0einclude_vector\x18\a \x01(\bR\rincludeVector\x12.\n" +
-	"\x10include_metadata\x18\b \x01(\bH\x00R\x0fincludeMetadata\x88\x01\x01B\x13\n" +
+	"\x10include_metadata\x18\b \x01(\bH\x00R\x0fincludeMetadata\x88\x01\x01\x12\x16\n" +
+	"\x06rerank\x18\n" +
+	" \x01(\x05R\x06rerankB\x13\n" +
 	"\x11_include_metadata\"}\n" +
 	"\bQueryHit\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
@@ -4048,12 +4397,13 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\n" +
 	"\b_enabledB\x0e\n" +
 	"\f_default_qpsB\x1b\n" +
-	"\x19_default_burst_multiplier2\xfa\x04\n" +
+	"\x19_default_burst_multiplier2\xc7\x05\n" +
 	"\x11CollectionService\x12K\n" +
 	"\x10CreateCollection\x12!.akidb.v1.CreateCollectionRequest\x1a\x14.akidb.v1.Collection\x12V\n" +
 	"\x0fListCollections\x12 .akidb.v1.ListCollectionsRequest\x1a!.akidb.v1.ListCollectionsResponse\x12E\n" +
 	"\rGetCollection\x12\x1e.akidb.v1.GetCollectionRequest\x1a\x14.akidb.v1.Collection\x12Y\n" +
-	"\x10DeleteCollection\x12!.akidb.v1.DeleteCollectionRequest\x1a\".akidb.v1.DeleteCollectionResponse\x12;\n" +
+	"\x10DeleteCollection\x12!.akidb.v1.DeleteCollectionRequest\x1a\".akidb.v1.DeleteCollectionResponse\x12K\n" +
+	"\x10UpdateCollection\x12!.akidb.v1.UpdateCollectionRequest\x1a\x14.akidb.v1.Collection\x12;\n" +
 	"\x06Upsert\x12\x17.akidb.v1.UpsertRequest\x1a\x18.akidb.v1.UpsertResponse\x128\n" +
 	"\x05Query\x12\x16.akidb.v1.QueryRequest\x1a\x17.akidb.v1.QueryResponse\x12-\n" +
 	"\x03Get\x12\x14.akidb.v1.GetRequest\x1a\x10.akidb.v1.Vector\x12;\n" +
@@ -4092,159 +4442,169 @@ func file_akidb_v1_akidb_proto_rawDescGZIP() []byte {
 	return file_akidb_v1_akidb_proto_rawDescData
 }
 
-var file_akidb_v1_akidb_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
+var file_akidb_v1_akidb_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
 var file_akidb_v1_akidb_proto_goTypes = []any{
 	(*HNSWParams)(nil),                // 0: akidb.v1.HNSWParams
 	(*CreateCollectionRequest)(nil),   // 1: akidb.v1.CreateCollectionRequest
-	(*CollectionStats)(nil),           // 2: akidb.v1.CollectionStats
-	(*Collection)(nil),                // 3: akidb.v1.Collection
-	(*ListCollectionsRequest)(nil),    // 4: akidb.v1.ListCollectionsRequest
-	(*ListCollectionsResponse)(nil),   // 5: akidb.v1.ListCollectionsResponse
-	(*GetCollectionRequest)(nil),      // 6: akidb.v1.GetCollectionRequest
-	(*DeleteCollectionRequest)(nil),   // 7: akidb.v1.DeleteCollectionRequest
-	(*DeleteCollectionResponse)(nil),  // 8: akidb.v1.DeleteCollectionResponse
-	(*Vector)(nil),                    // 9: akidb.v1.Vector
-	(*UpsertRequest)(nil),             // 10: akidb.v1.UpsertRequest
-	(*UpsertResponse)(nil),            // 11: akidb.v1.UpsertResponse
-	(*QueryRequest)(nil),              // 12: akidb.v1.QueryRequest
-	(*QueryHit)(nil),                  // 13: akidb.v1.QueryHit
-	(*QueryResponse)(nil),             // 14: akidb.v1.QueryResponse
-	(*GetRequest)(nil),                // 15: akidb.v1.GetRequest
-	(*DeleteRequest)(nil),             // 16: akidb.v1.DeleteRequest
-	(*DeleteResponse)(nil),            // 17: akidb.v1.DeleteResponse
-	(*ScrollRequest)(nil),             // 18: akidb.v1.ScrollRequest
-	(*ScrollResponse)(nil),            // 19: akidb.v1.ScrollResponse
-	(*GetStatusRequest)(nil),          // 20: akidb.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),         // 21: akidb.v1.GetStatusResponse
-	(*IssueTokenRequest)(nil),         // 22: akidb.v1.IssueTokenRequest
-	(*IssueTokenResponse)(nil),        // 23: akidb.v1.IssueTokenResponse
-	(*Tenant)(nil),                    // 24: akidb.v1.Tenant
-	(*CreateTenantRequest)(nil),       // 25: akidb.v1.CreateTenantRequest
-	(*ListTenantsRequest)(nil),        // 26: akidb.v1.ListTenantsRequest
-	(*ListTenantsResponse)(nil),       // 27: akidb.v1.ListTenantsResponse
-	(*DeleteTenantRequest)(nil),       // 28: akidb.v1.DeleteTenantRequest
-	(*DeleteTenantResponse)(nil),      // 29: akidb.v1.DeleteTenantResponse
-	(*APIKey)(nil),                    // 30: akidb.v1.APIKey
-	(*CreateAPIKeyRequest)(nil),       // 31: akidb.v1.CreateAPIKeyRequest
-	(*CreateAPIKeyResponse)(nil),      // 32: akidb.v1.CreateAPIKeyResponse
-	(*ListAPIKeysRequest)(nil),        // 33: akidb.v1.ListAPIKeysRequest
-	(*ListAPIKeysResponse)(nil),       // 34: akidb.v1.ListAPIKeysResponse
-	(*RevokeAPIKeyRequest)(nil),       // 35: akidb.v1.RevokeAPIKeyRequest
-	(*RotateAPIKeyRequest)(nil),       // 36: akidb.v1.RotateAPIKeyRequest
-	(*RotateAPIKeyResponse)(nil),      // 37: akidb.v1.RotateAPIKeyResponse
-	(*AuditEvent)(nil),                // 38: akidb.v1.AuditEvent
-	(*ListAuditEventsRequest)(nil),    // 39: akidb.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil),   // 40: akidb.v1.ListAuditEventsResponse
-	(*QuotaLimits)(nil),               // 41: akidb.v1.QuotaLimits
-	(*EffectiveQuota)(nil),            // 42: akidb.v1.EffectiveQuota
-	(*QuotaUsage)(nil),                // 43: akidb.v1.QuotaUsage
-	(*TenantQuota)(nil),               // 44: akidb.v1.TenantQuota
-	(*GetTenantQuotaRequest)(nil),     // 45: akidb.v1.GetTenantQuotaRequest
-	(*SetTenantQuotaRequest)(nil),     // 46: akidb.v1.SetTenantQuotaRequest
-	(*KeyRateLimit)(nil),              // 47: akidb.v1.KeyRateLimit
-	(*GetKeyRateLimitRequest)(nil),    // 48: akidb.v1.GetKeyRateLimitRequest
-	(*SetKeyRateLimitRequest)(nil),    // 49: akidb.v1.SetKeyRateLimitRequest
-	(*ClearKeyRateLimitRequest)(nil),  // 50: akidb.v1.ClearKeyRateLimitRequest
-	(*ClearKeyRateLimitResponse)(nil), // 51: akidb.v1.ClearKeyRateLimitResponse
-	(*RateLimitConfig)(nil),           // 52: akidb.v1.RateLimitConfig
-	(*QuotaDefaults)(nil),             // 53: akidb.v1.QuotaDefaults
-	(*RequestLimits)(nil),             // 54: akidb.v1.RequestLimits
-	(*ServerSettings)(nil),            // 55: akidb.v1.ServerSettings
-	(*RuntimeConfig)(nil),             // 56: akidb.v1.RuntimeConfig
-	(*GetRuntimeConfigRequest)(nil),   // 57: akidb.v1.GetRuntimeConfigRequest
-	(*SetRateLimitConfigRequest)(nil), // 58: akidb.v1.SetRateLimitConfigRequest
-	(*timestamppb.Timestamp)(nil),     // 59: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),           // 60: google.protobuf.Struct
+	(*Quantization)(nil),              // 2: akidb.v1.Quantization
+	(*QuantizationStatus)(nil),        // 3: akidb.v1.QuantizationStatus
+	(*UpdateCollectionRequest)(nil),   // 4: akidb.v1.UpdateCollectionRequest
+	(*CollectionStats)(nil),           // 5: akidb.v1.CollectionStats
+	(*Collection)(nil),                // 6: akidb.v1.Collection
+	(*ListCollectionsRequest)(nil),    // 7: akidb.v1.ListCollectionsRequest
+	(*ListCollectionsResponse)(nil),   // 8: akidb.v1.ListCollectionsResponse
+	(*GetCollectionRequest)(nil),      // 9: akidb.v1.GetCollectionRequest
+	(*DeleteCollectionRequest)(nil),   // 10: akidb.v1.DeleteCollectionRequest
+	(*DeleteCollectionResponse)(nil),  // 11: akidb.v1.DeleteCollectionResponse
+	(*Vector)(nil),                    // 12: akidb.v1.Vector
+	(*UpsertRequest)(nil),             // 13: akidb.v1.UpsertRequest
+	(*UpsertResponse)(nil),            // 14: akidb.v1.UpsertResponse
+	(*QueryRequest)(nil),              // 15: akidb.v1.QueryRequest
+	(*QueryHit)(nil),                  // 16: akidb.v1.QueryHit
+	(*QueryResponse)(nil),             // 17: akidb.v1.QueryResponse
+	(*GetRequest)(nil),                // 18: akidb.v1.GetRequest
+	(*DeleteRequest)(nil),             // 19: akidb.v1.DeleteRequest
+	(*DeleteResponse)(nil),            // 20: akidb.v1.DeleteResponse
+	(*ScrollRequest)(nil),             // 21: akidb.v1.ScrollRequest
+	(*ScrollResponse)(nil),            // 22: akidb.v1.ScrollResponse
+	(*GetStatusRequest)(nil),          // 23: akidb.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),         // 24: akidb.v1.GetStatusResponse
+	(*IssueTokenRequest)(nil),         // 25: akidb.v1.IssueTokenRequest
+	(*IssueTokenResponse)(nil),        // 26: akidb.v1.IssueTokenResponse
+	(*Tenant)(nil),                    // 27: akidb.v1.Tenant
+	(*CreateTenantRequest)(nil),       // 28: akidb.v1.CreateTenantRequest
+	(*ListTenantsRequest)(nil),        // 29: akidb.v1.ListTenantsRequest
+	(*ListTenantsResponse)(nil),       // 30: akidb.v1.ListTenantsResponse
+	(*DeleteTenantRequest)(nil),       // 31: akidb.v1.DeleteTenantRequest
+	(*DeleteTenantResponse)(nil),      // 32: akidb.v1.DeleteTenantResponse
+	(*APIKey)(nil),                    // 33: akidb.v1.APIKey
+	(*CreateAPIKeyRequest)(nil),       // 34: akidb.v1.CreateAPIKeyRequest
+	(*CreateAPIKeyResponse)(nil),      // 35: akidb.v1.CreateAPIKeyResponse
+	(*ListAPIKeysRequest)(nil),        // 36: akidb.v1.ListAPIKeysRequest
+	(*ListAPIKeysResponse)(nil),       // 37: akidb.v1.ListAPIKeysResponse
+	(*RevokeAPIKeyRequest)(nil),       // 38: akidb.v1.RevokeAPIKeyRequest
+	(*RotateAPIKeyRequest)(nil),       // 39: akidb.v1.RotateAPIKeyRequest
+	(*RotateAPIKeyResponse)(nil),      // 40: akidb.v1.RotateAPIKeyResponse
+	(*AuditEvent)(nil),                // 41: akidb.v1.AuditEvent
+	(*ListAuditEventsRequest)(nil),    // 42: akidb.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),   // 43: akidb.v1.ListAuditEventsResponse
+	(*QuotaLimits)(nil),               // 44: akidb.v1.QuotaLimits
+	(*EffectiveQuota)(nil),            // 45: akidb.v1.EffectiveQuota
+	(*QuotaUsage)(nil),                // 46: akidb.v1.QuotaUsage
+	(*TenantQuota)(nil),               // 47: akidb.v1.TenantQuota
+	(*GetTenantQuotaRequest)(nil),     // 48: akidb.v1.GetTenantQuotaRequest
+	(*SetTenantQuotaRequest)(nil),     // 49: akidb.v1.SetTenantQuotaRequest
+	(*KeyRateLimit)(nil),              // 50: akidb.v1.KeyRateLimit
+	(*GetKeyRateLimitRequest)(nil),    // 51: akidb.v1.GetKeyRateLimitRequest
+	(*SetKeyRateLimitRequest)(nil),    // 52: akidb.v1.SetKeyRateLimitRequest
+	(*ClearKeyRateLimitRequest)(nil),  // 53: akidb.v1.ClearKeyRateLimitRequest
+	(*ClearKeyRateLimitResponse)(nil), // 54: akidb.v1.ClearKeyRateLimitResponse
+	(*RateLimitConfig)(nil),           // 55: akidb.v1.RateLimitConfig
+	(*QuotaDefaults)(nil),             // 56: akidb.v1.QuotaDefaults
+	(*RequestLimits)(nil),             // 57: akidb.v1.RequestLimits
+	(*ServerSettings)(nil),            // 58: akidb.v1.ServerSettings
+	(*RuntimeConfig)(nil),             // 59: akidb.v1.RuntimeConfig
+	(*GetRuntimeConfigRequest)(nil),   // 60: akidb.v1.GetRuntimeConfigRequest
+	(*SetRateLimitConfigRequest)(nil), // 61: akidb.v1.SetRateLimitConfigRequest
+	(*timestamppb.Timestamp)(nil),     // 62: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),           // 63: google.protobuf.Struct
 }
 var file_akidb_v1_akidb_proto_depIdxs = []int32{
 	0,  // 0: akidb.v1.CreateCollectionRequest.hnsw:type_name -> akidb.v1.HNSWParams
-	0,  // 1: akidb.v1.Collection.hnsw:type_name -> akidb.v1.HNSWParams
-	59, // 2: akidb.v1.Collection.created_at:type_name -> google.protobuf.Timestamp
-	2,  // 3: akidb.v1.Collection.stats:type_name -> akidb.v1.CollectionStats
-	3,  // 4: akidb.v1.ListCollectionsResponse.collections:type_name -> akidb.v1.Collection
-	60, // 5: akidb.v1.Vector.metadata:type_name -> google.protobuf.Struct
-	9,  // 6: akidb.v1.UpsertRequest.vectors:type_name -> akidb.v1.Vector
-	60, // 7: akidb.v1.QueryHit.metadata:type_name -> google.protobuf.Struct
-	13, // 8: akidb.v1.QueryResponse.results:type_name -> akidb.v1.QueryHit
-	9,  // 9: akidb.v1.ScrollResponse.vectors:type_name -> akidb.v1.Vector
-	59, // 10: akidb.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	59, // 11: akidb.v1.Tenant.created_at:type_name -> google.protobuf.Timestamp
-	24, // 12: akidb.v1.ListTenantsResponse.tenants:type_name -> akidb.v1.Tenant
-	59, // 13: akidb.v1.APIKey.created_at:type_name -> google.protobuf.Timestamp
-	59, // 14: akidb.v1.APIKey.expires_at:type_name -> google.protobuf.Timestamp
-	59, // 15: akidb.v1.APIKey.revoked_at:type_name -> google.protobuf.Timestamp
-	30, // 16: akidb.v1.CreateAPIKeyResponse.key_info:type_name -> akidb.v1.APIKey
-	30, // 17: akidb.v1.ListAPIKeysResponse.keys:type_name -> akidb.v1.APIKey
-	30, // 18: akidb.v1.RotateAPIKeyResponse.old_key:type_name -> akidb.v1.APIKey
-	32, // 19: akidb.v1.RotateAPIKeyResponse.new_key:type_name -> akidb.v1.CreateAPIKeyResponse
-	59, // 20: akidb.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	38, // 21: akidb.v1.ListAuditEventsResponse.events:type_name -> akidb.v1.AuditEvent
-	59, // 22: akidb.v1.QuotaLimits.updated_at:type_name -> google.protobuf.Timestamp
-	41, // 23: akidb.v1.TenantQuota.quota:type_name -> akidb.v1.QuotaLimits
-	42, // 24: akidb.v1.TenantQuota.effective:type_name -> akidb.v1.EffectiveQuota
-	43, // 25: akidb.v1.TenantQuota.usage:type_name -> akidb.v1.QuotaUsage
-	59, // 26: akidb.v1.KeyRateLimit.updated_at:type_name -> google.protobuf.Timestamp
-	54, // 27: akidb.v1.ServerSettings.request_limits:type_name -> akidb.v1.RequestLimits
-	52, // 28: akidb.v1.RuntimeConfig.rate_limiting:type_name -> akidb.v1.RateLimitConfig
-	53, // 29: akidb.v1.RuntimeConfig.quota_defaults:type_name -> akidb.v1.QuotaDefaults
-	55, // 30: akidb.v1.RuntimeConfig.server:type_name -> akidb.v1.ServerSettings
-	1,  // 31: akidb.v1.CollectionService.CreateCollection:input_type -> akidb.v1.CreateCollectionRequest
-	4,  // 32: akidb.v1.CollectionService.ListCollections:input_type -> akidb.v1.ListCollectionsRequest
-	6,  // 33: akidb.v1.CollectionService.GetCollection:input_type -> akidb.v1.GetCollectionRequest
-	7,  // 34: akidb.v1.CollectionService.DeleteCollection:input_type -> akidb.v1.DeleteCollectionRequest
-	10, // 35: akidb.v1.CollectionService.Upsert:input_type -> akidb.v1.UpsertRequest
-	12, // 36: akidb.v1.CollectionService.Query:input_type -> akidb.v1.QueryRequest
-	15, // 37: akidb.v1.CollectionService.Get:input_type -> akidb.v1.GetRequest
-	16, // 38: akidb.v1.CollectionService.Delete:input_type -> akidb.v1.DeleteRequest
-	18, // 39: akidb.v1.CollectionService.Scroll:input_type -> akidb.v1.ScrollRequest
-	20, // 40: akidb.v1.ManagementService.GetStatus:input_type -> akidb.v1.GetStatusRequest
-	22, // 41: akidb.v1.ManagementService.IssueToken:input_type -> akidb.v1.IssueTokenRequest
-	25, // 42: akidb.v1.ManagementService.CreateTenant:input_type -> akidb.v1.CreateTenantRequest
-	26, // 43: akidb.v1.ManagementService.ListTenants:input_type -> akidb.v1.ListTenantsRequest
-	28, // 44: akidb.v1.ManagementService.DeleteTenant:input_type -> akidb.v1.DeleteTenantRequest
-	31, // 45: akidb.v1.ManagementService.CreateAPIKey:input_type -> akidb.v1.CreateAPIKeyRequest
-	33, // 46: akidb.v1.ManagementService.ListAPIKeys:input_type -> akidb.v1.ListAPIKeysRequest
-	35, // 47: akidb.v1.ManagementService.RevokeAPIKey:input_type -> akidb.v1.RevokeAPIKeyRequest
-	36, // 48: akidb.v1.ManagementService.RotateAPIKey:input_type -> akidb.v1.RotateAPIKeyRequest
-	39, // 49: akidb.v1.ManagementService.ListAuditEvents:input_type -> akidb.v1.ListAuditEventsRequest
-	45, // 50: akidb.v1.ManagementService.GetTenantQuota:input_type -> akidb.v1.GetTenantQuotaRequest
-	46, // 51: akidb.v1.ManagementService.SetTenantQuota:input_type -> akidb.v1.SetTenantQuotaRequest
-	48, // 52: akidb.v1.ManagementService.GetKeyRateLimit:input_type -> akidb.v1.GetKeyRateLimitRequest
-	49, // 53: akidb.v1.ManagementService.SetKeyRateLimit:input_type -> akidb.v1.SetKeyRateLimitRequest
-	50, // 54: akidb.v1.ManagementService.ClearKeyRateLimit:input_type -> akidb.v1.ClearKeyRateLimitRequest
-	57, // 55: akidb.v1.ManagementService.GetRuntimeConfig:input_type -> akidb.v1.GetRuntimeConfigRequest
-	58, // 56: akidb.v1.ManagementService.SetRateLimitConfig:input_type -> akidb.v1.SetRateLimitConfigRequest
-	3,  // 57: akidb.v1.CollectionService.CreateCollection:output_type -> akidb.v1.Collection
-	5,  // 58: akidb.v1.CollectionService.ListCollections:output_type -> akidb.v1.ListCollectionsResponse
-	3,  // 59: akidb.v1.CollectionService.GetCollection:output_type -> akidb.v1.Collection
-	8,  // 60: akidb.v1.CollectionService.DeleteCollection:output_type -> akidb.v1.DeleteCollectionResponse
-	11, // 61: akidb.v1.CollectionService.Upsert:output_type -> akidb.v1.UpsertResponse
-	14, // 62: akidb.v1.CollectionService.Query:output_type -> akidb.v1.QueryResponse
-	9,  // 63: akidb.v1.CollectionService.Get:output_type -> akidb.v1.Vector
-	17, // 64: akidb.v1.CollectionService.Delete:output_type -> akidb.v1.DeleteResponse
-	19, // 65: akidb.v1.CollectionService.Scroll:output_type -> akidb.v1.ScrollResponse
-	21, // 66: akidb.v1.ManagementService.GetStatus:output_type -> akidb.v1.GetStatusResponse
-	23, // 67: akidb.v1.ManagementService.IssueToken:output_type -> akidb.v1.IssueTokenResponse
-	24, // 68: akidb.v1.ManagementService.CreateTenant:output_type -> akidb.v1.Tenant
-	27, // 69: akidb.v1.ManagementService.ListTenants:output_type -> akidb.v1.ListTenantsResponse
-	29, // 70: akidb.v1.ManagementService.DeleteTenant:output_type -> akidb.v1.DeleteTenantResponse
-	32, // 71: akidb.v1.ManagementService.CreateAPIKey:output_type -> akidb.v1.CreateAPIKeyResponse
-	34, // 72: akidb.v1.ManagementService.ListAPIKeys:output_type -> akidb.v1.ListAPIKeysResponse
-	30, // 73: akidb.v1.ManagementService.RevokeAPIKey:output_type -> akidb.v1.APIKey
-	37, // 74: akidb.v1.ManagementService.RotateAPIKey:output_type -> akidb.v1.RotateAPIKeyResponse
-	40, // 75: akidb.v1.ManagementService.ListAuditEvents:output_type -> akidb.v1.ListAuditEventsResponse
-	44, // 76: akidb.v1.ManagementService.GetTenantQuota:output_type -> akidb.v1.TenantQuota
-	44, // 77: akidb.v1.ManagementService.SetTenantQuota:output_type -> akidb.v1.TenantQuota
-	47, // 78: akidb.v1.ManagementService.GetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
-	47, // 79: akidb.v1.ManagementService.SetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
-	51, // 80: akidb.v1.ManagementService.ClearKeyRateLimit:output_type -> akidb.v1.ClearKeyRateLimitResponse
-	56, // 81: akidb.v1.ManagementService.GetRuntimeConfig:output_type -> akidb.v1.RuntimeConfig
-	56, // 82: akidb.v1.ManagementService.SetRateLimitConfig:output_type -> akidb.v1.RuntimeConfig
-	57, // [57:83] is the sub-list for method output_type
-	31, // [31:57] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	2,  // 1: akidb.v1.CreateCollectionRequest.quantization:type_name -> akidb.v1.Quantization
+	62, // 2: akidb.v1.QuantizationStatus.trained_at:type_name -> google.protobuf.Timestamp
+	2,  // 3: akidb.v1.UpdateCollectionRequest.quantization:type_name -> akidb.v1.Quantization
+	3,  // 4: akidb.v1.CollectionStats.quantization:type_name -> akidb.v1.QuantizationStatus
+	0,  // 5: akidb.v1.Collection.hnsw:type_name -> akidb.v1.HNSWParams
+	62, // 6: akidb.v1.Collection.created_at:type_name -> google.protobuf.Timestamp
+	5,  // 7: akidb.v1.Collection.stats:type_name -> akidb.v1.CollectionStats
+	2,  // 8: akidb.v1.Collection.quantization:type_name -> akidb.v1.Quantization
+	6,  // 9: akidb.v1.ListCollectionsResponse.collections:type_name -> akidb.v1.Collection
+	63, // 10: akidb.v1.Vector.metadata:type_name -> google.protobuf.Struct
+	12, // 11: akidb.v1.UpsertRequest.vectors:type_name -> akidb.v1.Vector
+	63, // 12: akidb.v1.QueryHit.metadata:type_name -> google.protobuf.Struct
+	16, // 13: akidb.v1.QueryResponse.results:type_name -> akidb.v1.QueryHit
+	12, // 14: akidb.v1.ScrollResponse.vectors:type_name -> akidb.v1.Vector
+	62, // 15: akidb.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	62, // 16: akidb.v1.Tenant.created_at:type_name -> google.protobuf.Timestamp
+	27, // 17: akidb.v1.ListTenantsResponse.tenants:type_name -> akidb.v1.Tenant
+	62, // 18: akidb.v1.APIKey.created_at:type_name -> google.protobuf.Timestamp
+	62, // 19: akidb.v1.APIKey.expires_at:type_name -> google.protobuf.Timestamp
+	62, // 20: akidb.v1.APIKey.revoked_at:type_name -> google.protobuf.Timestamp
+	33, // 21: akidb.v1.CreateAPIKeyResponse.key_info:type_name -> akidb.v1.APIKey
+	33, // 22: akidb.v1.ListAPIKeysResponse.keys:type_name -> akidb.v1.APIKey
+	33, // 23: akidb.v1.RotateAPIKeyResponse.old_key:type_name -> akidb.v1.APIKey
+	35, // 24: akidb.v1.RotateAPIKeyResponse.new_key:type_name -> akidb.v1.CreateAPIKeyResponse
+	62, // 25: akidb.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	41, // 26: akidb.v1.ListAuditEventsResponse.events:type_name -> akidb.v1.AuditEvent
+	62, // 27: akidb.v1.QuotaLimits.updated_at:type_name -> google.protobuf.Timestamp
+	44, // 28: akidb.v1.TenantQuota.quota:type_name -> akidb.v1.QuotaLimits
+	45, // 29: akidb.v1.TenantQuota.effective:type_name -> akidb.v1.EffectiveQuota
+	46, // 30: akidb.v1.TenantQuota.usage:type_name -> akidb.v1.QuotaUsage
+	62, // 31: akidb.v1.KeyRateLimit.updated_at:type_name -> google.protobuf.Timestamp
+	57, // 32: akidb.v1.ServerSettings.request_limits:type_name -> akidb.v1.RequestLimits
+	55, // 33: akidb.v1.RuntimeConfig.rate_limiting:type_name -> akidb.v1.RateLimitConfig
+	56, // 34: akidb.v1.RuntimeConfig.quota_defaults:type_name -> akidb.v1.QuotaDefaults
+	58, // 35: akidb.v1.RuntimeConfig.server:type_name -> akidb.v1.ServerSettings
+	1,  // 36: akidb.v1.CollectionService.CreateCollection:input_type -> akidb.v1.CreateCollectionRequest
+	7,  // 37: akidb.v1.CollectionService.ListCollections:input_type -> akidb.v1.ListCollectionsRequest
+	9,  // 38: akidb.v1.CollectionService.GetCollection:input_type -> akidb.v1.GetCollectionRequest
+	10, // 39: akidb.v1.CollectionService.DeleteCollection:input_type -> akidb.v1.DeleteCollectionRequest
+	4,  // 40: akidb.v1.CollectionService.UpdateCollection:input_type -> akidb.v1.UpdateCollectionRequest
+	13, // 41: akidb.v1.CollectionService.Upsert:input_type -> akidb.v1.UpsertRequest
+	15, // 42: akidb.v1.CollectionService.Query:input_type -> akidb.v1.QueryRequest
+	18, // 43: akidb.v1.CollectionService.Get:input_type -> akidb.v1.GetRequest
+	19, // 44: akidb.v1.CollectionService.Delete:input_type -> akidb.v1.DeleteRequest
+	21, // 45: akidb.v1.CollectionService.Scroll:input_type -> akidb.v1.ScrollRequest
+	23, // 46: akidb.v1.ManagementService.GetStatus:input_type -> akidb.v1.GetStatusRequest
+	25, // 47: akidb.v1.ManagementService.IssueToken:input_type -> akidb.v1.IssueTokenRequest
+	28, // 48: akidb.v1.ManagementService.CreateTenant:input_type -> akidb.v1.CreateTenantRequest
+	29, // 49: akidb.v1.ManagementService.ListTenants:input_type -> akidb.v1.ListTenantsRequest
+	31, // 50: akidb.v1.ManagementService.DeleteTenant:input_type -> akidb.v1.DeleteTenantRequest
+	34, // 51: akidb.v1.ManagementService.CreateAPIKey:input_type -> akidb.v1.CreateAPIKeyRequest
+	36, // 52: akidb.v1.ManagementService.ListAPIKeys:input_type -> akidb.v1.ListAPIKeysRequest
+	38, // 53: akidb.v1.ManagementService.RevokeAPIKey:input_type -> akidb.v1.RevokeAPIKeyRequest
+	39, // 54: akidb.v1.ManagementService.RotateAPIKey:input_type -> akidb.v1.RotateAPIKeyRequest
+	42, // 55: akidb.v1.ManagementService.ListAuditEvents:input_type -> akidb.v1.ListAuditEventsRequest
+	48, // 56: akidb.v1.ManagementService.GetTenantQuota:input_type -> akidb.v1.GetTenantQuotaRequest
+	49, // 57: akidb.v1.ManagementService.SetTenantQuota:input_type -> akidb.v1.SetTenantQuotaRequest
+	51, // 58: akidb.v1.ManagementService.GetKeyRateLimit:input_type -> akidb.v1.GetKeyRateLimitRequest
+	52, // 59: akidb.v1.ManagementService.SetKeyRateLimit:input_type -> akidb.v1.SetKeyRateLimitRequest
+	53, // 60: akidb.v1.ManagementService.ClearKeyRateLimit:input_type -> akidb.v1.ClearKeyRateLimitRequest
+	60, // 61: akidb.v1.ManagementService.GetRuntimeConfig:input_type -> akidb.v1.GetRuntimeConfigRequest
+	61, // 62: akidb.v1.ManagementService.SetRateLimitConfig:input_type -> akidb.v1.SetRateLimitConfigRequest
+	6,  // 63: akidb.v1.CollectionService.CreateCollection:output_type -> akidb.v1.Collection
+	8,  // 64: akidb.v1.CollectionService.ListCollections:output_type -> akidb.v1.ListCollectionsResponse
+	6,  // 65: akidb.v1.CollectionService.GetCollection:output_type -> akidb.v1.Collection
+	11, // 66: akidb.v1.CollectionService.DeleteCollection:output_type -> akidb.v1.DeleteCollectionResponse
+	6,  // 67: akidb.v1.CollectionService.UpdateCollection:output_type -> akidb.v1.Collection
+	14, // 68: akidb.v1.CollectionService.Upsert:output_type -> akidb.v1.UpsertResponse
+	17, // 69: akidb.v1.CollectionService.Query:output_type -> akidb.v1.QueryResponse
+	12, // 70: akidb.v1.CollectionService.Get:output_type -> akidb.v1.Vector
+	20, // 71: akidb.v1.CollectionService.Delete:output_type -> akidb.v1.DeleteResponse
+	22, // 72: akidb.v1.CollectionService.Scroll:output_type -> akidb.v1.ScrollResponse
+	24, // 73: akidb.v1.ManagementService.GetStatus:output_type -> akidb.v1.GetStatusResponse
+	26, // 74: akidb.v1.ManagementService.IssueToken:output_type -> akidb.v1.IssueTokenResponse
+	27, // 75: akidb.v1.ManagementService.CreateTenant:output_type -> akidb.v1.Tenant
+	30, // 76: akidb.v1.ManagementService.ListTenants:output_type -> akidb.v1.ListTenantsResponse
+	32, // 77: akidb.v1.ManagementService.DeleteTenant:output_type -> akidb.v1.DeleteTenantResponse
+	35, // 78: akidb.v1.ManagementService.CreateAPIKey:output_type -> akidb.v1.CreateAPIKeyResponse
+	37, // 79: akidb.v1.ManagementService.ListAPIKeys:output_type -> akidb.v1.ListAPIKeysResponse
+	33, // 80: akidb.v1.ManagementService.RevokeAPIKey:output_type -> akidb.v1.APIKey
+	40, // 81: akidb.v1.ManagementService.RotateAPIKey:output_type -> akidb.v1.RotateAPIKeyResponse
+	43, // 82: akidb.v1.ManagementService.ListAuditEvents:output_type -> akidb.v1.ListAuditEventsResponse
+	47, // 83: akidb.v1.ManagementService.GetTenantQuota:output_type -> akidb.v1.TenantQuota
+	47, // 84: akidb.v1.ManagementService.SetTenantQuota:output_type -> akidb.v1.TenantQuota
+	50, // 85: akidb.v1.ManagementService.GetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
+	50, // 86: akidb.v1.ManagementService.SetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
+	54, // 87: akidb.v1.ManagementService.ClearKeyRateLimit:output_type -> akidb.v1.ClearKeyRateLimitResponse
+	59, // 88: akidb.v1.ManagementService.GetRuntimeConfig:output_type -> akidb.v1.RuntimeConfig
+	59, // 89: akidb.v1.ManagementService.SetRateLimitConfig:output_type -> akidb.v1.RuntimeConfig
+	63, // [63:90] is the sub-list for method output_type
+	36, // [36:63] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_akidb_v1_akidb_proto_init() }
@@ -4252,22 +4612,22 @@ func file_akidb_v1_akidb_proto_init() {
 	if File_akidb_v1_akidb_proto != nil {
 		return
 	}
-	file_akidb_v1_akidb_proto_msgTypes[12].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[41].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[42].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[46].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[47].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[15].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[44].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[45].OneofWrappers = []any{}
 	file_akidb_v1_akidb_proto_msgTypes[49].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[53].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[55].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[50].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[52].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[56].OneofWrappers = []any{}
 	file_akidb_v1_akidb_proto_msgTypes[58].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[61].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_akidb_v1_akidb_proto_rawDesc), len(file_akidb_v1_akidb_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   59,
+			NumMessages:   62,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -34,6 +34,7 @@ const (
 	CollectionService_ListCollections_FullMethodName  = "/akidb.v1.CollectionService/ListCollections"
 	CollectionService_GetCollection_FullMethodName    = "/akidb.v1.CollectionService/GetCollection"
 	CollectionService_DeleteCollection_FullMethodName = "/akidb.v1.CollectionService/DeleteCollection"
+	CollectionService_UpdateCollection_FullMethodName = "/akidb.v1.CollectionService/UpdateCollection"
 	CollectionService_Upsert_FullMethodName           = "/akidb.v1.CollectionService/Upsert"
 	CollectionService_Query_FullMethodName            = "/akidb.v1.CollectionService/Query"
 	CollectionService_Get_FullMethodName              = "/akidb.v1.CollectionService/Get"
@@ -60,6 +61,10 @@ type CollectionServiceClient interface {
 	// DeleteCollection drops a collection and its data
 	// (REST: DELETE /api/v1/collections/{name}).
 	DeleteCollection(ctx context.Context, in *DeleteCollectionRequest, opts ...grpc.CallOption) (*DeleteCollectionResponse, error)
+	// UpdateCollection changes a collection's settings: today its
+	// quantization, which it applies in the background (stats.quantization
+	// reports the work) (REST: PATCH /api/v1/collections/{name}).
+	UpdateCollection(ctx context.Context, in *UpdateCollectionRequest, opts ...grpc.CallOption) (*Collection, error)
 	// Upsert inserts or replaces a batch of records, all or nothing
 	// (REST: POST /api/v1/collections/{name}/insert).
 	Upsert(ctx context.Context, in *UpsertRequest, opts ...grpc.CallOption) (*UpsertResponse, error)
@@ -120,6 +125,16 @@ func (c *collectionServiceClient) DeleteCollection(ctx context.Context, in *Dele
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(DeleteCollectionResponse)
 	err := c.cc.Invoke(ctx, CollectionService_DeleteCollection_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *collectionServiceClient) UpdateCollection(ctx context.Context, in *UpdateCollectionRequest, opts ...grpc.CallOption) (*Collection, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Collection)
+	err := c.cc.Invoke(ctx, CollectionService_UpdateCollection_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -195,6 +210,10 @@ type CollectionServiceServer interface {
 	// DeleteCollection drops a collection and its data
 	// (REST: DELETE /api/v1/collections/{name}).
 	DeleteCollection(context.Context, *DeleteCollectionRequest) (*DeleteCollectionResponse, error)
+	// UpdateCollection changes a collection's settings: today its
+	// quantization, which it applies in the background (stats.quantization
+	// reports the work) (REST: PATCH /api/v1/collections/{name}).
+	UpdateCollection(context.Context, *UpdateCollectionRequest) (*Collection, error)
 	// Upsert inserts or replaces a batch of records, all or nothing
 	// (REST: POST /api/v1/collections/{name}/insert).
 	Upsert(context.Context, *UpsertRequest) (*UpsertResponse, error)
@@ -232,6 +251,9 @@ func (UnimplementedCollectionServiceServer) GetCollection(context.Context, *GetC
 }
 func (UnimplementedCollectionServiceServer) DeleteCollection(context.Context, *DeleteCollectionRequest) (*DeleteCollectionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteCollection not implemented")
+}
+func (UnimplementedCollectionServiceServer) UpdateCollection(context.Context, *UpdateCollectionRequest) (*Collection, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateCollection not implemented")
 }
 func (UnimplementedCollectionServiceServer) Upsert(context.Context, *UpsertRequest) (*UpsertResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Upsert not implemented")
@@ -337,6 +359,24 @@ func _CollectionService_DeleteCollection_Handler(srv interface{}, ctx context.Co
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(CollectionServiceServer).DeleteCollection(ctx, req.(*DeleteCollectionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CollectionService_UpdateCollection_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateCollectionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CollectionServiceServer).UpdateCollection(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CollectionService_UpdateCollection_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CollectionServiceServer).UpdateCollection(ctx, req.(*UpdateCollectionRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -453,6 +493,10 @@ var CollectionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteCollection",
 			Handler:    _CollectionService_DeleteCollection_Handler,
+		},
+		{
+			MethodName: "UpdateCollection",
+			Handler:    _CollectionService_UpdateCollection_Handler,
 		},
 		{
 			MethodName: "Upsert",
