@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -108,8 +109,12 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer, logger *slog
 	if coll == "" {
 		coll = fmt.Sprintf("loadtest-%x", time.Now().UnixNano())
 	}
-	createBody := fmt.Appendf(nil, `{"name":%q,"dimension":%d,"metric":%q,"hnsw":{"m":%d,"ef_construction":%d}}`,
+	createBody := fmt.Appendf(nil, `{"name":%q,"dimension":%d,"metric":%q,"hnsw":{"m":%d,"ef_construction":%d}`,
 		coll, vecs.Dim(), cfg.Metric, cfg.M, cfg.EfConstruction)
+	if cfg.Quantization != "" {
+		createBody = fmt.Appendf(createBody, `,"quantization":{"type":%q,"originals":%q}`, cfg.Quantization, cmp.Or(cfg.Originals, "memory"))
+	}
+	createBody = append(createBody, '}')
 	if err := api.doRetry(ctx, http.MethodPost, "/api/v1/collections", createBody, nil); err != nil {
 		var ae *APIError
 		if errors.As(err, &ae) && ae.Status == http.StatusConflict {
@@ -119,7 +124,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer, logger *slog
 	}
 	wl, err := NewWorkload(WorkloadConfig{
 		BaseURL: base, Collection: coll, Metric: cfg.Metric, Header: header, Vectors: vecs,
-		Mix: cfg.Mix, K: cfg.K, Ef: cfg.Ef, FilterSelectivity: cfg.FilterSelectivity,
+		Mix: cfg.Mix, K: cfg.K, Ef: cfg.Ef, Rerank: cfg.Rerank, FilterSelectivity: cfg.FilterSelectivity,
 		InsertBatch: cfg.InsertBatch, Preload: cfg.Preload, MaxDeletes: cfg.maxDeletes(), Seed: cfg.Seed,
 	})
 	if err != nil {
@@ -147,6 +152,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer, logger *slog
 		Workload: WorkloadInfo{
 			Collection: coll, Dim: vecs.Dim(), Metric: cfg.Metric, Preload: cfg.Preload, Mix: cfg.Mix.String(),
 			K: cfg.K, Ef: cfg.Ef, FilterSelectivity: cfg.FilterSelectivity, InsertBatch: cfg.InsertBatch,
+			Quantization: cfg.Quantization, Originals: cfg.Originals, Rerank: cfg.Rerank,
 			Vectors: vecName, Seed: cfg.Seed, MaxWorkers: cfg.MaxWorkers,
 		},
 		SLO:     SLOResult{P99MS: ms(cfg.SLO.P99), SuccessPct: cfg.SLO.SuccessPct},
@@ -155,6 +161,15 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer, logger *slog
 	say("preloading %d records of dimension %d into %q (%d per request, %d workers)", cfg.Preload, vecs.Dim(), coll, cfg.PreloadBatch, cfg.PreloadWorkers)
 	if rep.Preload, err = preload(ctx, api, wl, coll, cfg.Preload, cfg.PreloadBatch, cfg.PreloadWorkers, progress); err != nil {
 		return nil, err
+	}
+	if cfg.Quantization == "int8" {
+		note, err := waitQuantization(ctx, api, coll, say)
+		if err != nil {
+			return nil, err
+		}
+		if note != "" {
+			notes = append(notes, note)
+		}
 	}
 
 	var pl *plot.Plot
