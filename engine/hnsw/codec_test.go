@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/akidb/akidb/engine/distance"
+	"github.com/akidb/akidb/engine/quant"
 )
 
 // smallGraph has upper layers (M=4 gives ~1/4 of nodes a level >= 1),
@@ -119,6 +120,12 @@ func decodeAndExercise(t *testing.T, b []byte) {
 	used := b[:len(b)-r.Len()]
 	if again := encode(t, g); !bytes.Equal(again, used) {
 		t.Fatalf("decoded graph re-encodes differently (%d vs %d bytes)", len(again), len(used))
+	}
+	if !g.QuantInfo().Floats {
+		// Without vectors (the originals were on disk) a graph is usable
+		// only once RestoreQuantization gives it its spaces and store,
+		// which the engine does from the state's quantization section.
+		return
 	}
 	q := make([]float32, g.Config().Dim)
 	g.Search(q, 3, 8, nil)
@@ -239,6 +246,14 @@ func FuzzDecode(f *testing.F) {
 	f.Add(encode(f, build(f, Config{Dim: 3, Metric: distance.L2}, [][]float32{{1, 2, 3}})))
 	f.Add(encode(f, smallGraph(f, 25)))
 	f.Add(encode(f, smallGraph(f, 25))[:200])
+	// Quantized: codes with the vectors, and codes alone (originals on
+	// disk).
+	data := clustered(5, 300, 6, 3)
+	qg := build(f, Config{Dim: 6, Metric: distance.L2, M: 4, EfConstruction: 16, Seed: 2}, data)
+	quantize(f, qg, train(f, data, distance.L2, quant.RangesDimension))
+	f.Add(encode(f, qg))
+	toDisk(f, qg, &memOriginals{dim: 6})
+	f.Add(encode(f, qg))
 	f.Add([]byte("AKHG"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -268,7 +268,7 @@ func (g *Graph) relinkOrphans(tab []*chunk, n int) {
 		g.prepare(uv, st, g.nodeVector(st, tab, u, &s.qdec))
 		cur, curDist := ep, g.distTo(uv, tab, ep)
 		for l := top; l > 0; l-- {
-			cur, curDist = g.greedyClosest(tab, uv, cur, curDist, l)
+			cur, curDist = g.greedyClosest(s, tab, uv, cur, curDist, l)
 		}
 		_, _ = g.searchLayer(s, tab, uv, cur, curDist, 0, g.efc, nil, true, u, nil) // no stop function: it cannot fail
 		s.sorted = s.res.drainAscending(s.sorted)

@@ -135,7 +135,7 @@ func (g *Graph) insert(s *scratch, id uint32, level int, v *query) {
 	tab := g.table.Load().chunks
 	cur, curDist := ep, g.distTo(v, tab, ep)
 	for l := top; l > level; l-- {
-		cur, curDist = g.greedyClosest(tab, v, cur, curDist, l)
+		cur, curDist = g.greedyClosest(s, tab, v, cur, curDist, l)
 	}
 	epDeleted := metaOf(tab, ep)&metaDeleted != 0
 	for l := min(level, top); l >= 0; l-- {

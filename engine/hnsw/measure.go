@@ -152,9 +152,15 @@ func (g *Graph) readVector(st *quantState, tab []*chunk, id uint32, dst []float3
 // those exact distances.
 func (g *Graph) rerank(s *scratch, st *quantState, tab []*chunk, q []float32, sorted []item, r int) ([]item, error) {
 	sorted = sorted[:min(r, len(sorted))]
+	lines := (g.dim*4 + 63) / 64
 	for i := range sorted {
 		var v []float32
 		if st.floats {
+			// The candidates' vectors are rarely cached: fetch the next
+			// one whole while this one is measured.
+			if i+1 < len(sorted) {
+				prefetchLines(&g.vec(tab, sorted[i+1].id)[0], lines)
+			}
 			v = g.vec(tab, sorted[i].id)
 		} else {
 			var err error

@@ -106,7 +106,7 @@ func (g *Graph) search(q []float32, k, ef, rerank int, allow func(id uint32) boo
 	tab := g.table.Load().chunks
 	cur, curDist := ep, g.distTo(qq, tab, ep)
 	for l := top; l > 0; l-- {
-		cur, curDist = g.greedyClosest(tab, qq, cur, curDist, l)
+		cur, curDist = g.greedyClosest(s, tab, qq, cur, curDist, l)
 	}
 	tab, err := g.searchLayer(s, tab, qq, cur, curDist, 0, ef, allow, g.deleted.Load() > 0, noID, stop)
 	if err != nil {
@@ -136,20 +136,35 @@ func (g *Graph) finish(s *scratch, st *quantState, tab []*chunk, q []float32, k,
 }
 
 // greedyClosest walks layer level from cur towards q while some neighbour
-// is closer (the upper-layer descent, ef = 1).
-func (g *Graph) greedyClosest(tab []*chunk, q *query, cur uint32, curDist float32, level int) (uint32, float32) {
+// is closer (the upper-layer descent, ef = 1). Each node's neighbours are
+// measured as searchLayer measures them: their first lines fetched
+// together, then each measured while the next is fetched whole (the
+// descent is otherwise a chain of cache misses, about a quarter of a
+// low-ef search's time on 784-d MNIST).
+func (g *Graph) greedyClosest(s *scratch, tab []*chunk, q *query, cur uint32, curDist float32, level int) (uint32, float32) {
 	limit := limitOf(tab)
 	for changed := true; changed; {
 		changed = false
 		list := g.linkList(tab, cur, level)
 		n := min(int(atomic.LoadUint32(&list[0])), g.m)
+		batch := s.batch[:0]
 		for j := 1; j <= n; j++ {
 			nb := atomic.LoadUint32(&list[j])
 			if nb >= limit {
 				continue
 			}
-			if d := g.distTo(q, tab, nb); d < curDist {
-				cur, curDist, changed = nb, d, true
+			g.prefetchNode(q, tab, nb, 1)
+			batch = append(batch, nb)
+		}
+		s.batch = batch
+		if cap(s.dists) < len(batch) {
+			s.dists = make([]float32, len(batch), 2*len(batch))
+		}
+		dists := s.dists[:len(batch)]
+		g.measure(q, tab, batch, dists)
+		for i, nb := range batch {
+			if dists[i] < curDist {
+				cur, curDist, changed = nb, dists[i], true
 			}
 		}
 	}
