@@ -19,12 +19,14 @@ RACE_PKGS := ./engine/...
 ARM64_PKGS := ./engine/distance/... ./engine/quant/... ./engine/hnsw/...
 MNIST_DIR ?= /tmp/akidb-mnist
 
-.PHONY: build test check-fmt check-tidy vet test-unit test-race test-arm64 test-noasm test-parquet-duckdb bench bench-mnist crashtest proto clean
+.PHONY: build test check-fmt check-tidy vet test-unit test-race test-arm64 test-noasm test-parquet-duckdb bench bench-mnist crashtest proto clean \
+	release-deps build-static-amd64 build-static-arm64 print-static test-release-arm64 test-packaging image image-files \
+	completions man release-snapshot vulncheck vulndb helm goreleaser govulncheck cyclonedx-gomod
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
 
-test: check-fmt check-tidy vet test-unit test-race test-noasm test-arm64 test-parquet-duckdb
+test: check-fmt check-tidy vet test-unit test-race test-noasm test-arm64 test-parquet-duckdb test-release-arm64 test-packaging vulncheck
 
 check-fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -80,4 +82,149 @@ proto:
 	serve/grpc/gen.sh
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
+
+# ---- Release: static binaries, image, chart, tools ----------------------
+#
+# The release binary: cgo on (SQLite), linked statically against glibc with
+# the netgo and osusergo tags, so one file runs on any Linux of its
+# architecture. goreleaser.yaml builds with exactly these tags and flags;
+# packaging/release_test.go compares the two (make print-static).
+PKG := github.com/akidb/akidb
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+# The commit's date, not the build's, so the same commit builds the same bytes.
+DATE ?= $(shell git log -1 --format=%cI 2>/dev/null)
+STATIC_TAGS := netgo osusergo sqlite_omit_load_extension
+STATIC_LDFLAGS := -s -w -X $(PKG)/cmd.version=$(VERSION) -X $(PKG)/cmd.commit=$(COMMIT) -X $(PKG)/cmd.date=$(DATE) -linkmode external -extldflags "-static"
+CC_amd64 := gcc
+CC_arm64 := aarch64-linux-gnu-gcc
+
+# Debian packages the release steps need; installed when a command is missing.
+release-deps:
+	@need=; \
+	command -v aarch64-linux-gnu-gcc >/dev/null || need="$$need gcc-aarch64-linux-gnu libc6-dev-arm64-cross"; \
+	command -v qemu-aarch64-static >/dev/null || need="$$need qemu-user-static"; \
+	command -v buildah >/dev/null || need="$$need buildah"; \
+	command -v systemd-analyze >/dev/null || need="$$need systemd"; \
+	[ -f /usr/share/bash-completion/bash_completion ] || need="$$need bash-completion"; \
+	[ -f /etc/ssl/certs/ca-certificates.crt ] || need="$$need ca-certificates"; \
+	if [ -n "$$need" ]; then \
+	  echo "apt-get install$$need"; apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need >/dev/null; fi
+
+build-static-amd64 build-static-arm64: build-static-%: release-deps
+	CGO_ENABLED=1 GOOS=linux GOARCH=$* CC=$(CC_$*) $(GO) build -trimpath -tags '$(STATIC_TAGS)' \
+	  -ldflags '$(STATIC_LDFLAGS)' -o bin/linux/$*/akidb .
+
+# What goreleaser.yaml must match (read by packaging/release_test.go).
+print-static:
+	@echo 'tags=$(STATIC_TAGS)'
+	@echo 'cc_amd64=$(CC_amd64)'
+	@echo 'cc_arm64=$(CC_arm64)'
+	@echo 'ldflags=$(STATIC_LDFLAGS)'
+
+# The arm64 release binary under qemu: version reports the NEON kernels;
+# serve on a temp dir answers /readyz, takes an insert, answers a query.
+test-release-arm64: build-static-arm64
+	cd packaging && AKIDB_BINARIES='$(CURDIR)/bin/linux/arm64/akidb@qemu-aarch64-static' \
+	  $(GO) test -json -count=1 -timeout 10m -run 'TestReleaseBinary' . | (cd .. && $(TESTREPORT) "release-arm64")
+
+# Tools, each pinned and installed once with go install into its own
+# versioned folder (never a dependency of the akidb module).
+TOOLS_DIR ?= $(shell $(GO) env GOPATH)/akidb-tools
+HELM := $(TOOLS_DIR)/helm-v4.3.2/helm
+GORELEASER := $(TOOLS_DIR)/goreleaser-v2.17.0/goreleaser
+GOVULNCHECK := $(TOOLS_DIR)/govulncheck-v1.9.0/govulncheck
+CYCLONEDX := $(TOOLS_DIR)/cyclonedx-gomod-v1.10.0/cyclonedx-gomod
+helm: $(HELM)
+goreleaser: $(GORELEASER)
+govulncheck: $(GOVULNCHECK)
+cyclonedx-gomod: $(CYCLONEDX)
+$(HELM):
+	GOBIN=$(@D) $(GO) install helm.sh/helm/v4/cmd/helm@v4.3.2
+$(GORELEASER):
+	GOBIN=$(@D) $(GO) install github.com/goreleaser/goreleaser/v2@v2.17.0
+$(GOVULNCHECK):
+	GOBIN=$(@D) $(GO) install golang.org/x/vuln/cmd/govulncheck@v1.9.0
+$(CYCLONEDX):
+	GOBIN=$(@D) $(GO) install github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@v1.10.0
+
+# Shell completion scripts and man pages, generated from the command tree.
+completions:
+	@mkdir -p bin/completions
+	$(GO) run . completion bash > bin/completions/akidb.bash
+	$(GO) run . completion zsh > bin/completions/_akidb
+	$(GO) run . completion fish > bin/completions/akidb.fish
+man:
+	@rm -rf bin/man && mkdir -p bin/man
+	$(GO) run ./cmd/mangen bin/man
+
+# The image's files besides the binary (see packaging/Dockerfile).
+image-files: release-deps
+	@mkdir -p bin/image/data
+	cp /etc/ssl/certs/ca-certificates.crt bin/image/ca-certificates.crt
+
+# The container image, built without a Docker daemon: buildah (chroot
+# isolation, vfs storage: no daemon, no overlay mounts) from
+# packaging/Dockerfile, written as bin/image/akidb-<arch>.tar
+# (docker-archive, which keeps the HEALTHCHECK; `docker load` or `podman
+# load` it). IMAGE_ARCH=arm64 builds the arm64 one.
+IMAGE_ARCH ?= amd64
+BUILDAH := buildah --storage-driver vfs --root $(CURDIR)/bin/image/storage --runroot $(CURDIR)/bin/image/run
+image: image-files build-static-$(IMAGE_ARCH)
+	rm -rf bin/image/context && mkdir -p bin/image/context/bin/image/data bin/image/context/linux/$(IMAGE_ARCH)
+	cp bin/image/ca-certificates.crt bin/image/context/bin/image/
+	cp bin/linux/$(IMAGE_ARCH)/akidb bin/image/context/linux/$(IMAGE_ARCH)/akidb
+	$(BUILDAH) build --quiet --isolation chroot --format docker --platform linux/$(IMAGE_ARCH) \
+	  --label org.opencontainers.image.version=$(VERSION) --label org.opencontainers.image.revision=$(COMMIT) \
+	  -t localhost/akidb:$(IMAGE_ARCH) -f packaging/Dockerfile bin/image/context
+	rm -f bin/image/akidb-$(IMAGE_ARCH).tar
+	$(BUILDAH) push --quiet localhost/akidb:$(IMAGE_ARCH) docker-archive:bin/image/akidb-$(IMAGE_ARCH).tar:akidb:$(VERSION)
+	$(BUILDAH) rmi --all >/dev/null
+
+# The chart (helm lint and template, default and production values), the
+# image (config and unpacked root filesystem), the systemd unit
+# (systemd-analyze verify), the release definition against this Makefile,
+# and the amd64 release binary (static; version, serve, insert, query).
+test-packaging: helm image
+	$(HELM) lint --strict packaging/helm/akidb
+	$(HELM) lint --strict packaging/helm/akidb -f packaging/helm/akidb/values-production.yaml
+	cd packaging && AKIDB_HELM=$(HELM) AKIDB_IMAGE=$(CURDIR)/bin/image/akidb-amd64.tar \
+	  AKIDB_BINARIES='$(CURDIR)/bin/linux/amd64/akidb' AKIDB_BIN=$(CURDIR)/bin/linux/amd64/akidb \
+	  $(GO) test -json -count=1 -timeout 15m ./... | (cd .. && $(TESTREPORT) "packaging")
+	cd packaging && $(GO) mod tidy -diff
+
+# Known vulnerabilities reachable from the release binary, checked offline:
+# the database is built from the golang.org/x/vulndb module (from the module
+# proxy) with its own cmd/gendb over a git-initialised copy, and govulncheck
+# scans the binary (-mode binary: source mode cannot type-check Go 1.27's
+# standard library yet). Any reachable vulnerability fails.
+VULNDB_VERSION := v0.0.0-20261105234957-e22db6528018
+VULNDB := $(TOOLS_DIR)/vulndb-$(VULNDB_VERSION)
+vulndb: $(VULNDB)/index/db.json
+$(VULNDB)/index/db.json:
+	@src=$$($(GO) mod download -json golang.org/x/vulndb@$(VULNDB_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+	work=$$(mktemp -d); trap 'rm -rf "$$work"' EXIT; \
+	cp -r "$$src/." "$$work" && chmod -R u+w "$$work" && cd "$$work" && \
+	git init -q && git add -A && git -c user.name=akidb -c user.email=akidb@localhost commit -q -m "vulndb $(VULNDB_VERSION)" && \
+	rm -rf $(VULNDB).tmp && $(GO) run ./cmd/gendb -repo . -out $(VULNDB).tmp && rm -rf $(VULNDB) && mv $(VULNDB).tmp $(VULNDB)
+vulncheck: govulncheck vulndb build-static-amd64
+	$(GOVULNCHECK) -db file://$(VULNDB) -mode binary bin/linux/amd64/akidb
+
+# The full release, locally: goreleaser check, then a snapshot of both
+# archives, checksums and SBOMs in dist/. The image step needs a Docker
+# engine with buildx; without one it is skipped (make image builds it).
+# goreleaser reads the commit only with a remote to name; the repository
+# need not have one, so the recipe gives it through git's environment.
+RELEASE_REMOTE ?= https://github.com/akidb/akidb.git
+release-snapshot: release-deps goreleaser cyclonedx-gomod
+	$(GORELEASER) check
+	@skip=publish,sign; \
+	if ! docker info >/dev/null 2>&1; then \
+	  echo "no Docker engine here: skipping goreleaser's image step (make image builds the image with buildah)"; skip=$$skip,docker; fi; \
+	GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=remote.origin.url GIT_CONFIG_VALUE_0=$(RELEASE_REMOTE) \
+	  PATH=$(dir $(CYCLONEDX)):$$PATH $(GORELEASER) release --snapshot --clean --skip=$$skip
+	cd packaging && AKIDB_BINARIES="$$(ls $(CURDIR)/dist/akidb-linux-amd64_linux_amd64*/akidb) $$(ls $(CURDIR)/dist/akidb-linux-arm64_linux_arm64*/akidb)@qemu-aarch64-static" \
+	  $(GO) test -count=1 -timeout 15m -run 'TestReleaseBinary' -v . | grep -E '^(=== RUN|--- |PASS|FAIL|ok)'
+	ls -l dist/*.tar.gz dist/*checksums.txt dist/*.cdx.json

@@ -29,8 +29,31 @@ key's rights and audits the change; a revocation holds from the next request.`,
 		Args: cobra.NoArgs,
 	}
 	addAdminFlags(cmd)
-	cmd.AddCommand(newKeysCreateCommand(c), newKeysListCommand(c), newKeysRevokeCommand(c), newKeysRotateCommand(c))
+	cmd.AddCommand(newKeysCreateCommand(c), newKeysListCommand(c), newKeysRevokeCommand(c), newKeysRotateCommand(c), newKeysGenerateCommand(c))
 	return cmd
+}
+
+func newKeysGenerateCommand(c *cli) *cobra.Command {
+	return &cobra.Command{
+		Use:   "generate",
+		Short: "Print a new API key that is stored nowhere, for --bootstrap-admin-key-file",
+		Long: `Print a new, well-formed API key without storing it anywhere. Put it in a
+secret store (a Kubernetes Secret, a file readable only by the server) and
+start the server of a new data directory with --bootstrap-admin-key-file: the
+key becomes that directory's first admin key, and the server neither prints
+nor saves it. The key is only a key once a server has imported it.`,
+		Example: `  akidb keys generate > bootstrap-admin.key
+  kubectl create secret generic akidb-bootstrap --from-file=bootstrap-admin.key`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			key, err := auth.GenerateKey()
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprintln(c.st.Stdout, key.Reveal())
+			return err
+		},
+	}
 }
 
 func newKeysCreateCommand(c *cli) *cobra.Command {

@@ -42,6 +42,14 @@ func Run(st *State) int {
 	return 1
 }
 
+// Command returns the whole command tree as the binary runs it, for tools
+// that document it (cmd/mangen writes the man pages from it).
+func Command() *cobra.Command {
+	root, _ := newRootCommand(newOSState())
+	root.InitDefaultCompletionCmd()
+	return root
+}
+
 // cli is what subcommand constructors receive: the OS state, the layered
 // configuration and, once flags are parsed, the logger.
 type cli struct {
@@ -81,6 +89,7 @@ func newRootCommand(st *State) (*cobra.Command, *cli) {
 	root.AddCommand(newQuotaCommand(c))
 	root.AddCommand(newConfigCommand(c))
 	root.AddCommand(newLoadtestCommand(c))
+	root.AddCommand(newHealthCommand(c))
 	root.AddCommand(newExportCommand(c))
 	root.AddCommand(newMigrateCommand(c))
 	return root, c

@@ -47,6 +47,12 @@ func startServer(t *testing.T, dataDir string) (*serve.Server, func()) {
 	cfg.RESTAddr = "127.0.0.1:0"
 	cfg.GRPCAddr = "127.0.0.1:0"
 	cfg.Engine.Sync = wal.SyncNone
+	return startServerConfig(t, cfg)
+}
+
+// startServerConfig runs a real server with cfg until cleanup or stop.
+func startServerConfig(t *testing.T, cfg serve.Config) (*serve.Server, func()) {
+	t.Helper()
 	s, err := serve.Start(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -274,39 +280,7 @@ func TestKeysAndTenantsOffline(t *testing.T) {
 // start prints the bootstrap key on stderr, the second does not.
 func TestServeBootstrapOnStderr(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	run := func() string {
-		t.Helper()
-		stderr := &syncBuffer{}
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		st := &State{
-			Stdout: &syncBuffer{}, Stderr: stderr, Stdin: strings.NewReader(""),
-			Args:      []string{"serve", "--data-dir", dir, "--rest-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--fsync", "none"},
-			LookupEnv: func(string) (string, bool) { return "", false },
-			SignalContext: func(p context.Context) (context.Context, context.CancelFunc) {
-				return context.WithCancel(ctx)
-			},
-		}
-		done := make(chan int, 1)
-		go func() { done <- Run(st) }()
-		deadline := time.After(waitTimeout)
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for !strings.Contains(stderr.String(), `msg=ready`) {
-			select {
-			case code := <-done:
-				t.Fatalf("serve exited %d:\n%s", code, stderr.String())
-			case <-deadline:
-				t.Fatalf("serve not ready:\n%s", stderr.String())
-			case <-tick.C: // poll the output again
-			}
-		}
-		cancel()
-		if code := <-done; code != 0 {
-			t.Fatalf("serve exited %d:\n%s", code, stderr.String())
-		}
-		return stderr.String()
-	}
+	run := func() string { return serveUntilReady(t, nil, dir) }
 	first := run()
 	key := readBootstrap(t, dir)
 	// Stderr is not a terminal here (as under systemd): the key stays out
@@ -318,6 +292,44 @@ func TestServeBootstrapOnStderr(t *testing.T) {
 	if strings.Contains(second, auth.KeyPrefix) {
 		t.Fatalf("second start printed a key:\n%s", second)
 	}
+}
+
+// serveUntilReady runs `akidb serve` in-process on dir (loopback ports the
+// kernel picks, fsync none, plus args) with env, stops it once it logs
+// ready, and returns its stderr.
+func serveUntilReady(t *testing.T, env map[string]string, dir string, args ...string) string {
+	t.Helper()
+	defer setEnv(t, env)()
+	stderr := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st := &State{
+		Stdout: &syncBuffer{}, Stderr: stderr, Stdin: strings.NewReader(""),
+		Args:      append([]string{"serve", "--data-dir", dir, "--rest-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--fsync", "none"}, args...),
+		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		SignalContext: func(p context.Context) (context.Context, context.CancelFunc) {
+			return context.WithCancel(ctx)
+		},
+	}
+	done := make(chan int, 1)
+	go func() { done <- Run(st) }()
+	deadline := time.After(waitTimeout)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !strings.Contains(stderr.String(), `msg=ready`) {
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d:\n%s", code, stderr.String())
+		case <-deadline:
+			t.Fatalf("serve not ready:\n%s", stderr.String())
+		case <-tick.C: // poll the output again
+		}
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("serve exited %d:\n%s", code, stderr.String())
+	}
+	return stderr.String()
 }
 
 // TestServeSecurityFlags: the security flags reach serve.Config, and bad

@@ -34,7 +34,9 @@ X-API-Key; gRPC metadata "authorization"). On the first start of an empty data
 directory an admin key is created and written to
 <data-dir>/secrets/bootstrap-admin.key (0600), and printed once on stderr if
 that is a terminal (else only the file's path is). Revoking or rotating that
-key deletes the file. --auth=false (AKIDB_AUTH=false)
+key deletes the file. --bootstrap-admin-key-file takes that first key from a
+file instead (a key from "akidb keys generate", in a Kubernetes Secret say),
+and neither prints nor saves it. --auth=false (AKIDB_AUTH=false)
 turns authentication off for trusted local development only; it is refused
 on an address other than loopback.
 
@@ -97,6 +99,7 @@ memory available (cgroup limit or RAM). See docs/limits.md.`,
 	f.Int("max-delete-ids", def.Limits.MaxDeleteIDs, "ids per delete request")
 	f.Bool("auth", true, "require credentials on every API request; --auth=false is for trusted local development only and refused on an address other than loopback")
 	f.Bool("allow-plaintext", false, "serve without TLS on an address other than loopback (a proxy in front terminates TLS); refused without it")
+	f.String("bootstrap-admin-key-file", "", "file holding the first admin key of a new data directory (from `akidb keys generate`, e.g. a mounted Secret) instead of a generated one")
 	f.String("jwt-secret-file", "", "file holding the JWT signing secret (at least 32 bytes); default: AKIDB_JWT_SECRET, else <data-dir>/secrets/jwt.key")
 	f.Duration("token-ttl", auth.DefaultTokenTTL, "lifetime of a JWT issued by POST /api/v1/auth/token")
 	f.Duration("key-cache-ttl", auth.DefaultCacheTTL, "how long a verified API key is trusted from memory (revocations through this server apply at once)")
@@ -171,6 +174,9 @@ func serveConfig(c *cli) (serve.Config, error) {
 	if cfg.Auth.JWTSecret, err = jwtSecret(c, v.GetString("jwt-secret-file")); err != nil {
 		return cfg, err
 	}
+	if cfg.Auth.BootstrapKey, err = bootstrapKey(v.GetString("bootstrap-admin-key-file")); err != nil {
+		return cfg, err
+	}
 	cfg.TLS.CertFile = v.GetString("tls-cert")
 	cfg.TLS.KeyFile = v.GetString("tls-key")
 	cfg.TLS.ClientCAFile = v.GetString("tls-client-ca")
@@ -224,6 +230,23 @@ func jwtSecret(c *cli, file string) ([]byte, error) {
 	return secret, nil
 }
 
+// bootstrapKey reads --bootstrap-admin-key-file: one API key, surrounding
+// whitespace (a trailing newline) not part of it.
+func bootstrapKey(file string) (auth.APIKey, error) {
+	if file == "" {
+		return "", nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("--bootstrap-admin-key-file: %w", err)
+	}
+	key, err := auth.ParseKey(string(bytes.TrimSpace(data)))
+	if err != nil {
+		return "", fmt.Errorf("--bootstrap-admin-key-file %s: %w", file, err)
+	}
+	return key, nil
+}
+
 func validateServeConfig(cfg serve.Config) error {
 	switch {
 	case cfg.DataDir == "":
@@ -246,6 +269,8 @@ func validateServeConfig(cfg serve.Config) error {
 		return fmt.Errorf("--tls-client-ca (mutual TLS) needs --tls-cert and --tls-key")
 	case cfg.TLS.MinVersion != "1.3" && cfg.TLS.MinVersion != "1.2":
 		return fmt.Errorf("--tls-min-version must be 1.3 or 1.2")
+	case cfg.Auth.Disabled && cfg.Auth.BootstrapKey != "":
+		return fmt.Errorf("--bootstrap-admin-key-file needs authentication on; drop it or --auth=false")
 	case cfg.Auth.TokenTTL <= 0:
 		return fmt.Errorf("--token-ttl must be positive")
 	case cfg.Limiting.MaxInFlight < 0:

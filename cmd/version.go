@@ -11,19 +11,22 @@ import (
 	"github.com/akidb/akidb/engine/distance"
 )
 
-// version and commit are stamped by the linker: `make build` sets them
-// to `git describe --tags --always --dirty` and the full commit hash with
-// -ldflags "-X github.com/akidb/akidb/cmd.version=... -X
-// github.com/akidb/akidb/cmd.commit=..." (release builds set the same two).
-// Unstamped: "dev", and the commit from the Go build info if any.
+// version, commit and date are stamped by the linker: `make build` sets
+// version and commit to `git describe --tags --always --dirty` and the full
+// commit hash; release builds (goreleaser.yaml, make build-static-*) also
+// set date, with -ldflags "-X github.com/akidb/akidb/cmd.version=... -X
+// github.com/akidb/akidb/cmd.commit=... -X github.com/akidb/akidb/cmd.date=...".
+// Unstamped: "dev", and the commit and time from the Go build info if any.
 var (
 	version = "dev"
 	commit  = ""
+	date    = "" // build time, RFC 3339
 )
 
 type versionInfo struct {
 	Version string `json:"version"`
 	Commit  string `json:"commit,omitempty"`
+	Date    string `json:"date,omitempty"`
 	Go      string `json:"go"`
 	OS      string `json:"os"`
 	Arch    string `json:"arch"`
@@ -31,12 +34,15 @@ type versionInfo struct {
 }
 
 func currentVersion() versionInfo {
-	vi := versionInfo{Version: version, Commit: commit, Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, Kernels: distance.Implementation()}
+	vi := versionInfo{Version: version, Commit: commit, Date: date, Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, Kernels: distance.Implementation()}
 	if vi.Commit == "" {
 		if bi, ok := debug.ReadBuildInfo(); ok {
 			for _, s := range bi.Settings {
-				if s.Key == "vcs.revision" {
+				switch {
+				case s.Key == "vcs.revision":
 					vi.Commit = s.Value
+				case s.Key == "vcs.time" && vi.Date == "":
+					vi.Date = s.Value
 				}
 			}
 		}
@@ -55,7 +61,7 @@ func newVersionCommand(c *cli) *cobra.Command {
 			if asJSON {
 				return json.NewEncoder(c.st.Stdout).Encode(vi)
 			}
-			_, err := fmt.Fprintf(c.st.Stdout, "akidb %s (commit %s, %s, %s/%s, kernels %s)\n", vi.Version, orNone(vi.Commit), vi.Go, vi.OS, vi.Arch, vi.Kernels)
+			_, err := fmt.Fprintf(c.st.Stdout, "akidb %s (commit %s, built %s, %s, %s/%s, kernels %s)\n", vi.Version, orNone(vi.Commit), orNone(vi.Date), vi.Go, vi.OS, vi.Arch, vi.Kernels)
 			return err
 		},
 	}

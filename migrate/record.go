@@ -71,16 +71,19 @@ func parseLine(text []byte, n int32, file string, ln int32, sh shape, opt parseO
 	if !utf8.Valid(text) {
 		return bad(KindInvalidUTF8, "the line is not valid UTF-8 (byte %d)", invalidUTF8At(text)+1)
 	}
-	var l v1Line
-	if err := json.Unmarshal(text, &l); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			if tok := nonFiniteToken(text, se.Offset); tok != "" {
-				return bad(KindNotFinite, "column %d: %s is not a number v2 can store (values must be finite)", se.Offset, tok)
+	l, ok := splitLine(text)
+	if !ok {
+		l = v1Line{}
+		if err := json.Unmarshal(text, &l); err != nil {
+			var se *json.SyntaxError
+			if errors.As(err, &se) {
+				if tok := nonFiniteToken(text, se.Offset); tok != "" {
+					return bad(KindNotFinite, "column %d: %s is not a number v2 can store (values must be finite)", se.Offset, tok)
+				}
+				return bad(KindMalformedJSON, "column %d: malformed JSON: %v", se.Offset, err)
 			}
-			return bad(KindMalformedJSON, "column %d: malformed JSON: %v", se.Offset, err)
+			return bad(KindMalformedJSON, "a line must be a JSON object {\"id\", \"vector\", \"metadata\"}: %v", err)
 		}
-		return bad(KindMalformedJSON, "a line must be a JSON object {\"id\", \"vector\", \"metadata\"}: %v", err)
 	}
 	var p parsed
 	if len(l.ID) == 0 || string(l.ID) == "null" {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -118,6 +119,10 @@ type AuthConfig struct {
 	// JWTSecret signs tokens (at least 32 bytes); nil: read from, or
 	// generated once into, <data-dir>/secrets/jwt.key.
 	JWTSecret []byte
+	// BootstrapKey, if set, is the first admin key of a new data
+	// directory (from --bootstrap-admin-key-file, e.g. a Kubernetes
+	// Secret) instead of one generated, saved and printed by the server.
+	BootstrapKey auth.APIKey
 	// TokenTTL is the lifetime of an issued JWT (default 24h).
 	TokenTTL time.Duration
 	// KeyCacheTTL bounds how long a key row is trusted from memory
@@ -160,11 +165,12 @@ func DefaultConfig() Config {
 
 // Server is a running `akidb serve`.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	svc      *api.Service
-	registry *prometheus.Registry
-	metrics  *metrics.Metrics
+	cfg       Config
+	log       *slog.Logger
+	svc       *api.Service
+	registry  *prometheus.Registry
+	recorders []*metrics.Recorder // every collector registered, public and operator-only
+	metrics   *metrics.Metrics
 
 	restLn   net.Listener
 	grpcLn   net.Listener
@@ -203,12 +209,14 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	// reg is public (GET /metrics); tenantReg holds the series labelled
 	// with tenant ids, served only to the operator (GET /admin/metrics).
-	reg, tenantReg := prometheus.NewRegistry(), prometheus.NewRegistry()
+	// Both keep the collectors registered through them, for MetricNames.
+	publicRegistry, tenantRegistry := prometheus.NewRegistry(), prometheus.NewRegistry()
+	reg, tenantReg := metrics.NewRecorder(publicRegistry), metrics.NewRecorder(tenantRegistry)
 	m, err := metrics.New(reg)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
-	s := &Server{cfg: cfg, log: logger, registry: reg, metrics: m, errs: make(chan error, 3), ready: make(chan struct{}), notices: cfg.Notices}
+	s := &Server{cfg: cfg, log: logger, registry: publicRegistry, recorders: []*metrics.Recorder{reg, tenantReg}, metrics: m, errs: make(chan error, 3), ready: make(chan struct{}), notices: cfg.Notices}
 	if s.notices == nil {
 		s.notices = io.Discard
 	}
@@ -253,8 +261,8 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	s.bg, s.stopBg = context.WithCancel(context.Background())
 
-	handler := rest.NewHandler(s.svc, rest.Options{Logger: logger, Metrics: m, MetricsHandler: metrics.Handler(reg),
-		TenantMetricsHandler: metrics.Handler(prometheus.Gatherers{reg, tenantReg}), Limits: cfg.Limits, Guard: s.guard,
+	handler := rest.NewHandler(s.svc, rest.Options{Logger: logger, Metrics: m, MetricsHandler: metrics.Handler(publicRegistry),
+		TenantMetricsHandler: metrics.Handler(prometheus.Gatherers{publicRegistry, tenantRegistry}), Limits: cfg.Limits, Guard: s.guard,
 		Shedder: s.shedder, Bodies: s.bodies, BodyTimeout: cfg.Limiting.BodyTimeout, RequestTimeout: cfg.Limiting.RequestTimeout,
 		ReadyWarnings: warnings})
 	s.http = &http.Server{
@@ -367,7 +375,11 @@ func (s *Server) openSecurity(db *engine.DB) error {
 	if err != nil {
 		return fmt.Errorf("authentication: %w", err)
 	}
-	if !ac.Disabled {
+	if !ac.Disabled && ac.BootstrapKey != "" {
+		if _, err := authn.ImportBootstrapAdmin(context.Background(), ac.BootstrapKey); err != nil {
+			return err
+		}
+	} else if !ac.Disabled {
 		key, err := authn.EnsureBootstrapAdmin(context.Background(), s.cfg.DataDir)
 		if err != nil {
 			return err
@@ -550,6 +562,18 @@ func (s *Server) Bodies() *ratelimit.Shedder { return s.bodies }
 
 // Registry is the server's metrics registry.
 func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+// MetricNames lists every metric the server can export, on GET /metrics
+// and (the tenant-labelled ones) GET /admin/metrics, whether or not it has
+// a series yet (packaging/'s dashboard and alerts are checked against it).
+func (s *Server) MetricNames() []string {
+	var names []string
+	for _, r := range s.recorders {
+		names = append(names, r.Names()...)
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
 
 // Shutdown stops accepting, drains in-flight requests within
 // ShutdownTimeout, then checkpoints and closes the engine. Safe to call
