@@ -32,13 +32,32 @@ func (g *Graph) prepare(q *query, st *quantState, v []float32) {
 	}
 }
 
+// codePreparer is a Space that can prepare a query straight from one of
+// its codes (engine/quant's symmetric forms).
+type codePreparer interface {
+	PrepareCode(q *distance.Int8Query, code []int8) bool
+}
+
 // nodeQuery prepares s.nq for distances from node id: from its float
-// vector when the arena has it, else from its decoded code.
+// vector when the arena has it, else from its code, directly when its
+// space allows (inserts and list repairs with the originals on disk
+// prepare a node for every candidate they weigh: decoding and encoding
+// each again took half of such a build), or from the decoded code.
 func (g *Graph) nodeQuery(s *scratch, st *quantState, tab []*chunk, id uint32) *query {
 	q := &s.nq
 	if !st.traverse {
 		q.vec, q.codes = g.vec(tab, id), false
 		return q
+	}
+	if !st.floats && st.spaceCount() == 1 {
+		b := tab[id>>chunkBits].codes.Load()
+		if cp, ok := st.spaces[b.space].(codePreparer); ok {
+			i := int(id & chunkMask)
+			if cp.PrepareCode(&q.prep[b.space], b.codes[i*g.dim:(i+1)*g.dim]) {
+				q.vec, q.codes = nil, true
+				return q
+			}
+		}
 	}
 	g.prepare(q, st, g.nodeVector(st, tab, id, &s.ndec))
 	return q

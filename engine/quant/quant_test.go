@@ -147,6 +147,43 @@ func TestPreparedDistancesApproximateExact(t *testing.T) {
 	}
 }
 
+// TestPrepareCode: preparing straight from a code gives exactly the
+// distances of preparing its decoded vector (symmetric forms), and the
+// asymmetric forms decline.
+func TestPrepareCode(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	for _, metric := range []distance.Metric{distance.L2, distance.InnerProduct, distance.Cosine} {
+		for _, rg := range []Ranges{RangesCollection, RangesDimension} {
+			sample := gaussian(r, 1200, 33, 3)
+			if metric == distance.Cosine {
+				sample = normalized(sample)
+			}
+			q, err := Train(sample, metric, rg, len(sample))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var fromCode, fromVec distance.Int8Query
+			code, other, dec := make([]int8, 33), make([]int8, 33), make([]float32, 33)
+			symmetric := rg == RangesCollection && metric != distance.InnerProduct
+			for i := 0; i < 100; i++ {
+				q.Encode(code, sample[i])
+				corr := q.Encode(other, sample[1199-i])
+				if got := q.PrepareCode(&fromCode, code); got != symmetric {
+					t.Fatalf("%v %v: PrepareCode = %v", metric, rg, got)
+				}
+				if !symmetric {
+					continue
+				}
+				q.Decode(dec, code)
+				q.Prepare(&fromVec, dec)
+				if a, b := fromCode.Dist(other, corr), fromVec.Dist(other, corr); a != b {
+					t.Fatalf("%v %v: from the code %v, from the decoded vector %v", metric, rg, a, b)
+				}
+			}
+		}
+	}
+}
+
 // TestAutoPicksByMeasurement: with a few dimensions that dominate the norm
 // the per-dimension query weights lose the rest, and Auto must pick
 // collection ranges; Params records both measured recalls.

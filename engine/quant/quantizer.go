@@ -180,6 +180,26 @@ func (q *Quantizer) Prepare(dst *distance.Int8Query, v []float32) {
 	}
 }
 
+// PrepareCode is Prepare for the vector a code of this quantizer stands
+// for, when that needs no decoding: with the symmetric forms (collection
+// ranges, L2 or cosine) the query's code is the code itself. It reports
+// false, leaving dst alone, for the asymmetric forms, which need the
+// decoded vector (Decode, then Prepare). Prepare(dst, Decode(code)) gives
+// the same distances: a decoded value lies on the grid and encodes back
+// to its own level.
+func (q *Quantizer) PrepareCode(dst *distance.Int8Query, code []int8) bool {
+	if q.p.Ranges != RangesCollection || q.p.Metric == distance.InnerProduct {
+		return false
+	}
+	dst.Code = append(dst.Code[:0], code...)
+	s := float64(q.step[0])
+	dst.Kernel, dst.Bias, dst.Scale, dst.CorrWeight = distance.L2Int8Func(), 0, float32(s*s), 0
+	if q.p.Metric == distance.Cosine {
+		dst.Scale /= 2
+	}
+	return true
+}
+
 // Drift is how the vectors encoded since training fit the ranges.
 type Drift struct {
 	// Encoded and Clamped count vector components.
