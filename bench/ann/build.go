@@ -116,7 +116,7 @@ func (p *progress) draw(done int64, elapsed time.Duration, end string) {
 	if s := elapsed.Seconds(); s > 0 {
 		rate = float64(done) / s
 	}
-	line := fmt.Sprintf("build: %d/%d rows (%.1f%%) %.0f rows/s elapsed %.1fs", done, p.total, pct, rate, elapsed.Seconds())
+	line := fmt.Sprintf("build: %d/%d vectors (%.1f%%) %.0f vectors/s elapsed %.1fs", done, p.total, pct, rate, elapsed.Seconds())
 	if left := int64(p.total) - done; left > 0 && rate > 0 {
 		line += fmt.Sprintf(" ETA %.0fs", float64(left)/rate)
 	}
@@ -124,7 +124,9 @@ func (p *progress) draw(done int64, elapsed time.Duration, end string) {
 		_, _ = io.WriteString(p.w, line+"\n")
 		return
 	}
+	// Padded to the widest line drawn so far: that is what the terminal
+	// shows (a line shortened by the ETA's digits must cover it all).
 	pad := max(p.width-len(line), 0)
-	p.width = len(line)
+	p.width = len(line) + pad
 	_, _ = io.WriteString(p.w, "\r"+line+strings.Repeat(" ", pad)+end)
 }

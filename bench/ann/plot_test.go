@@ -148,8 +148,8 @@ func TestProgressLine(t *testing.T) {
 	p := &progress{w: &b, total: 1000, lines: true}
 	p.draw(250, 2*time.Second, "")
 	p.draw(500, 4*time.Second, "")
-	want := "build: 250/1000 rows (25.0%) 125 rows/s elapsed 2.0s ETA 6s\n" +
-		"build: 500/1000 rows (50.0%) 125 rows/s elapsed 4.0s ETA 4s\n"
+	want := "build: 250/1000 vectors (25.0%) 125 vectors/s elapsed 2.0s ETA 6s\n" +
+		"build: 500/1000 vectors (50.0%) 125 vectors/s elapsed 4.0s ETA 4s\n"
 	if b.String() != want {
 		t.Fatalf("got %q, want %q", b.String(), want)
 	}
@@ -157,8 +157,8 @@ func TestProgressLine(t *testing.T) {
 	p = &progress{w: &b, total: 1000}
 	p.draw(500, 4*time.Second, "")
 	p.draw(1000, 5*time.Second, "\n")
-	if got := b.String(); got != "\rbuild: 500/1000 rows (50.0%) 125 rows/s elapsed 4.0s ETA 4s"+
-		"\rbuild: 1000/1000 rows (100.0%) 200 rows/s elapsed 5.0s     \n" {
+	if got := b.String(); got != "\rbuild: 500/1000 vectors (50.0%) 125 vectors/s elapsed 4.0s ETA 4s"+
+		"\rbuild: 1000/1000 vectors (100.0%) 200 vectors/s elapsed 5.0s     \n" {
 		t.Fatalf("terminal line %q", got)
 	}
 }

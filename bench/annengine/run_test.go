@@ -101,7 +101,7 @@ func TestRunQuantizedDiskWithPlot(t *testing.T) {
 	if left, _ := os.ReadDir(vdir); len(left) != 0 {
 		t.Fatalf("vectors directory left behind: %v", left)
 	}
-	if !strings.Contains(progress.String(), "build: 2500/2500 rows") {
+	if !strings.Contains(progress.String(), "build: 2500/2500 vectors") {
 		t.Fatalf("no build progress:\n%s", progress.String())
 	}
 
