@@ -39,6 +39,10 @@ type RemoteConfig struct {
 	Timeout time.Duration
 	// HTTPClient replaces the client built from the fields above (tests).
 	HTTPClient *http.Client
+	// AllowNoKey accepts an empty APIKey: requests then carry no
+	// credential, so only the public endpoints (the probes, /metrics)
+	// answer (`akidb top` without a key).
+	AllowNoKey bool
 }
 
 // Remote administers a running server through its /admin endpoints.
@@ -60,7 +64,7 @@ func Dial(cfg RemoteConfig) (*Remote, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("--server %q: want a URL such as http://127.0.0.1:8080", cfg.Server)
 	}
-	if cfg.APIKey == "" {
+	if cfg.APIKey == "" && !cfg.AllowNoKey {
 		return nil, errors.New("an API key is required with --server: pass --api-key or set AKIDB_API_KEY")
 	}
 	client := cfg.HTTPClient
@@ -110,12 +114,21 @@ func (r *Remote) Close() error {
 	return nil
 }
 
+// HTTPError is an answer of 300 or more without the API's error envelope
+// (a proxy's page, a server too old to know the route).
+type HTTPError struct {
+	Method, Path string
+	Status       int
+	Body         string // the start of the body
+}
+
+func (e *HTTPError) Error() string {
+	return fmt.Sprintf("%s %s: HTTP %d: %s", e.Method, e.Path, e.Status, e.Body)
+}
+
 // call sends one request and decodes the answer into out, or returns the
 // server's error as an *api.Error.
 func (r *Remote) call(ctx context.Context, method, path string, query url.Values, body, out any) error {
-	u := *r.base
-	u.Path = r.base.Path + path
-	u.RawQuery = query.Encode()
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -124,23 +137,45 @@ func (r *Remote) call(ctx context.Context, method, path string, query url.Values
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
-	}
-	req.Header.Set("Authorization", "Bearer "+r.key)
-	req.Header.Set("Accept", "application/json")
+	hdr := http.Header{"Accept": {"application/json"}}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		hdr.Set("Content-Type", "application/json")
+	}
+	data, _, err := r.send(ctx, method, path, query, rd, hdr)
+	if err != nil || out == nil {
+		return err
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s %s: decode response: %w", method, path, err)
+	}
+	return nil
+}
+
+// send sends one request with the credential (if any) and returns the
+// body of a 2xx answer, or the server's error as an *api.Error (else an
+// *HTTPError).
+func (r *Remote) send(ctx context.Context, method, path string, query url.Values, body io.Reader, hdr http.Header) ([]byte, http.Header, error) {
+	u := *r.base
+	u.Path = r.base.Path + path
+	u.RawQuery = query.Encode()
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	if r.key != "" {
+		req.Header.Set("Authorization", "Bearer "+r.key)
 	}
 	resp, err := r.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		return nil, nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
 	if err != nil {
-		return fmt.Errorf("%s %s: read response: %w", method, path, err)
+		return nil, nil, fmt.Errorf("%s %s: read response: %w", method, path, err)
 	}
 	if resp.StatusCode >= 300 {
 		var env struct {
@@ -150,17 +185,11 @@ func (r *Remote) call(ctx context.Context, method, path string, query url.Values
 			if s := resp.Header.Get("Retry-After"); s != "" {
 				env.Error.RetryAfterSeconds, _ = strconv.Atoi(s)
 			}
-			return env.Error
+			return nil, nil, env.Error
 		}
-		return fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, clip(string(data), 200))
+		return nil, nil, &HTTPError{Method: method, Path: path, Status: resp.StatusCode, Body: clip(string(data), 200)}
 	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("%s %s: decode response: %w", method, path, err)
-	}
-	return nil
+	return data, resp.Header, nil
 }
 
 func clip(s string, n int) string {

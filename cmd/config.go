@@ -127,6 +127,12 @@ func writeConfigText(w io.Writer, cfg access.RuntimeConfig) error {
 		fmt.Fprintf(tw, "server.max_in_flight\t%d\n", s.MaxInFlight)
 		fmt.Fprintf(tw, "server.in_flight\t%d\n", s.InFlight)
 		fmt.Fprintf(tw, "server.request_timeout_seconds\t%s\n", num(s.RequestTimeoutSeconds))
+		fmt.Fprintf(tw, "server.tenant_in_flight_share\t%s\n", num(s.TenantInFlightShare))
+		fmt.Fprintf(tw, "server.tenant_max_in_flight\t%d\n", s.TenantMaxInFlight)
+		fmt.Fprintf(tw, "server.body_timeout_seconds\t%s\n", num(s.BodyTimeoutSeconds))
+		fmt.Fprintf(tw, "server.max_inflight_body_bytes\t%d\n", s.MaxInflightBodyBytes)
+		fmt.Fprintf(tw, "server.inflight_body_bytes\t%d\n", s.InflightBodyBytes)
+		fmt.Fprintf(tw, "server.max_response_bytes\t%d\n", s.MaxResponseBytes)
 		fmt.Fprintf(tw, "server.memory_limit_bytes\t%s\n", mem)
 		l := s.RequestLimits
 		for _, kv := range []struct {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/akidb/akidb/engine"
 	"github.com/akidb/akidb/engine/dirlock"
-	"github.com/akidb/akidb/engine/export"
+	"github.com/akidb/akidb/export"
 )
 
 // exportFormats are the formats `akidb export --format` writes.

@@ -19,7 +19,7 @@ import (
 
 	"github.com/akidb/akidb/engine"
 	"github.com/akidb/akidb/engine/distance"
-	"github.com/akidb/akidb/engine/export"
+	"github.com/akidb/akidb/export"
 )
 
 // exportFixture makes a data directory with a cosine collection in the

@@ -65,7 +65,8 @@ func TestQuotaAndConfigOnline(t *testing.T) {
 	if cfg.RateLimiting.DefaultQPS != 200 || cfg.RateLimiting.DefaultBurstMultiplier != 3 {
 		t.Fatalf("config set: %+v", cfg.RateLimiting)
 	}
-	if text := mustCLI(t, env, "config", "get"); !strings.Contains(text, "rate_limiting.default_qps") || !strings.Contains(text, "200") || !strings.Contains(text, "server.max_in_flight") {
+	if text := mustCLI(t, env, "config", "get"); !strings.Contains(text, "rate_limiting.default_qps") || !strings.Contains(text, "200") || !strings.Contains(text, "server.max_in_flight") ||
+		!strings.Contains(text, "server.max_inflight_body_bytes") || !strings.Contains(text, "server.body_timeout_seconds") {
 		t.Fatalf("config get text:\n%s", text)
 	}
 	if code, _, errs := runCLI(t, env, "config", "set", "--default-qps", "0"); code == 0 || !strings.Contains(errs, "default_qps") {
@@ -148,12 +149,13 @@ func TestServeLimitFlags(t *testing.T) {
 		}
 		return serveConfig(c)
 	}
-	cfg, err := parse("--max-in-flight", "4", "--request-timeout", "2s", "--quota-max-vectors", "10", "--quota-max-collections", "0")
+	cfg, err := parse("--max-in-flight", "4", "--request-timeout", "2s", "--quota-max-vectors", "10", "--quota-max-collections", "0",
+		"--max-inflight-body-bytes", "67108864")
 	if err != nil {
 		t.Fatal(err)
 	}
 	l := cfg.Limiting
-	if l.MaxInFlight != 4 || l.RequestTimeout != 2*time.Second || l.QuotaDefaults.MaxVectors == nil || *l.QuotaDefaults.MaxVectors != 10 ||
+	if l.MaxInFlight != 4 || l.RequestTimeout != 2*time.Second || l.MaxInflightBodyBytes != 64<<20 || l.QuotaDefaults.MaxVectors == nil || *l.QuotaDefaults.MaxVectors != 10 ||
 		l.QuotaDefaults.MaxCollections == nil || *l.QuotaDefaults.MaxCollections != 0 || l.QuotaDefaults.MaxStorageBytes != nil {
 		t.Fatalf("limiting %+v", l)
 	}
@@ -168,7 +170,8 @@ func TestServeLimitFlags(t *testing.T) {
 			t.Errorf("%v: CommitDelay %v (%v), want %v", c.args, cfg.Engine.CommitDelay, err, c.want)
 		}
 	}
-	for _, bad := range [][]string{{"--max-in-flight", "-1"}, {"--request-timeout", "0s"}, {"--quota-max-vectors", "-2"}, {"--commit-delay", "-1ms"}} {
+	for _, bad := range [][]string{{"--max-in-flight", "-1"}, {"--request-timeout", "0s"}, {"--quota-max-vectors", "-2"}, {"--commit-delay", "-1ms"},
+		{"--max-inflight-body-bytes", "-1"}, {"--max-inflight-body-bytes", "1048576"}} { // below --max-body-bytes
 		if _, err := parse(bad...); err == nil {
 			t.Errorf("%v accepted", bad)
 		}

@@ -92,6 +92,12 @@ func newRootCommand(st *State) (*cobra.Command, *cli) {
 	root.AddCommand(newHealthCommand(c))
 	root.AddCommand(newExportCommand(c))
 	root.AddCommand(newMigrateCommand(c))
+	root.AddCommand(newRestoreCommand(c))
+	root.AddCommand(newDLQCommand(c))
+	root.AddCommand(newCheckpointCommand(c))
+	root.AddCommand(newLoadCommand(c), newEvictCommand(c))
+	root.AddCommand(newStorageCommand(c))
+	root.AddCommand(newTopCommand(c))
 	return root, c
 }
 

@@ -42,11 +42,20 @@ func (s *syncBuffer) String() string {
 // over dataDir, until cleanup or stop.
 func startServer(t *testing.T, dataDir string) (*serve.Server, func()) {
 	t.Helper()
+	return startServerWith(t, dataDir, nil)
+}
+
+// startServerWith is startServer with the configuration changed by tune.
+func startServerWith(t *testing.T, dataDir string, tune func(*serve.Config)) (*serve.Server, func()) {
+	t.Helper()
 	cfg := serve.DefaultConfig()
 	cfg.DataDir = dataDir
 	cfg.RESTAddr = "127.0.0.1:0"
 	cfg.GRPCAddr = "127.0.0.1:0"
 	cfg.Engine.Sync = wal.SyncNone
+	if tune != nil {
+		tune(&cfg)
+	}
 	return startServerConfig(t, cfg)
 }
 
@@ -76,7 +85,7 @@ func startServerConfig(t *testing.T, cfg serve.Config) (*serve.Server, func()) {
 	return s, stop
 }
 
-func readBootstrap(t *testing.T, dataDir string) string {
+func readBootstrap(t testing.TB, dataDir string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dataDir, auth.SecretsDir, auth.BootstrapKeyFile))
 	if err != nil {

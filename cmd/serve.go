@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/akidb/akidb/engine"
+	"github.com/akidb/akidb/engine/tier"
 	"github.com/akidb/akidb/engine/wal"
 	"github.com/akidb/akidb/serve"
 	"github.com/akidb/akidb/serve/api"
@@ -55,9 +56,24 @@ config set" changes the defaults, "akidb quota set" a tenant's own, both
 without a restart). --max-in-flight bounds the requests being served at once
 (one tenant may hold --tenant-in-flight-share of them; more get 429) and
 --request-timeout each one; past either the answer is 503 with Retry-After.
-A REST body is read, within --body-timeout (408 past it), before the request
-takes its slot; --max-response-bytes bounds an answer. Unless GOMEMLIMIT is set, the Go heap is held to 75% of the
-memory available (cgroup limit or RAM). See docs/limits.md.`,
+A REST body is read, within --body-timeout (408 past it; a gRPC message
+must arrive within it too), before the request takes its slot;
+--max-inflight-body-bytes bounds the bytes of bodies held at once (503 past
+it) and --max-response-bytes an answer. Unless GOMEMLIMIT is set, the Go heap is held to 75% of the
+memory available (cgroup limit or RAM). See docs/limits.md.
+
+With --s3-endpoint and --s3-bucket, collections with the memory-s3 or s3-only
+tiering policy (--tier-policy sets the default; PATCH /api/v1/collections/{name}
+changes one) ship every snapshot and, every --s3-ship-interval, the durable log
+to MinIO/S3; failed uploads wait in a dead-letter queue that a worker retries.
+With --tier-memory-budget, such collections unused for --tier-evict-after leave
+memory when the collections in memory take more than the budget, and come back
+on the next request; s3-only ones keep only a cache of their snapshots on the
+local disk (--s3-cache-bytes).
+Credentials: AKIDB_S3_ACCESS_KEY and AKIDB_S3_SECRET_KEY, or the
+--s3-*-key-file flags. "akidb restore" brings a collection back. See
+docs/tiering.md.`,
+
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := serveConfig(c)
@@ -115,13 +131,78 @@ memory available (cgroup limit or RAM). See docs/limits.md.`,
 	f.Int("max-in-flight", 0, fmt.Sprintf("requests in flight at once, REST and gRPC together; more are answered 503 at once (0: %d per CPU, at least %d; %d here)",
 		ratelimit.DefaultInFlightPerCPU, ratelimit.MinDefaultInFlight, ratelimit.DefaultMaxInFlight(runtime.GOMAXPROCS(0))))
 	f.Duration("request-timeout", ratelimit.DefaultRequestTimeout, "longest a request may run (or the client's earlier deadline); past it the answer is 503 with Retry-After")
-	f.Float64("tenant-in-flight-share", def.Limiting.TenantShare, "share of --max-in-flight (and of the request bodies being read) one tenant may hold, in (0, 1]; past it its requests get 429 while other tenants are served")
-	f.Duration("body-timeout", def.Limiting.BodyTimeout, "REST: time a client has to send a request body, read before the request takes an in-flight slot; slower gets 408")
+	f.Float64("tenant-in-flight-share", def.Limiting.TenantShare, "share of --max-in-flight (and of the request bodies being read, and of --max-inflight-body-bytes) one tenant may hold, in (0, 1]; past it its requests get 429 while other tenants are served")
+	f.Duration("body-timeout", def.Limiting.BodyTimeout, "time a client has to send a REST request body (read before the request takes an in-flight slot; slower gets 408) or a gRPC request message (slower gets DEADLINE_EXCEEDED)")
+	f.Int64("max-inflight-body-bytes", 0, fmt.Sprintf("bytes of request bodies (REST) and messages (gRPC) held at once, from their reading until their answer; more are answered 503, past a tenant's --tenant-in-flight-share 429 (0: %d per --max-in-flight, at most 1/8 of the memory limit, at least --max-body-bytes)",
+		ratelimit.BodyBytesPerInFlight))
 	f.Int64("quota-max-collections", -1, "default most collections per tenant, for tenants whose quota sets none (-1: unlimited)")
 	f.Int64("quota-max-vectors", -1, "default most live records per tenant (-1: unlimited)")
 	f.Int64("quota-max-storage-bytes", -1, "default most bytes of in-memory collection size per tenant (-1: unlimited)")
 	f.Int64("quota-max-disk-bytes", -1, "default most bytes of collection files (logs, snapshots) per tenant (-1: unlimited)")
+	addS3Flags(f)
+	f.String("tier-policy", engine.TierMemory, "tiering policy of collections created without one: memory, memory-s3 or s3-only (the last two need --s3-endpoint)")
+	f.String("tier-memory-budget", "0", "memory the collections in memory may take (e.g. 512MiB); over it, the least recently used idle memory-s3 and s3-only collections are evicted (0: no budget, nothing is evicted; needs --s3-endpoint)")
+	f.Duration("tier-evict-after", engine.DefaultEvictAfter, "how long a collection must go unused before the memory budget may evict it")
+	f.String("s3-cache-bytes", "1GiB", "bound of the local snapshot copies of s3-only collections (e.g. 2GiB); past it, those the store holds are deleted, least recently used first (0: keep none)")
+	f.Duration("s3-ship-interval", tier.DefaultShipInterval, "how often the durable log is shipped to the object store: the recovery point")
+	f.Int("s3-keep-snapshots", tier.DefaultKeepSnapshots, "snapshots kept in the object store per collection, with the log after the oldest")
+	f.Duration("dlq-retry-interval", tier.DefaultDLQRetryInterval, "how often the dead-letter queue's retry worker runs (and the base of its back-off)")
+	f.Int("dlq-batch", tier.DefaultDLQBatch, "entries one retry run takes, oldest first")
+	f.Int("dlq-max-retries", tier.DefaultDLQMaxRetries, "failed retries after which an entry is permanent (an operator retries or discards it)")
 	return cmd
+}
+
+// tierConfig reads the object storage tier's flags.
+func tierConfig(c *cli) (serve.TierConfig, error) {
+	v := c.v
+	var tc serve.TierConfig
+	s3cfg, err := s3Config(c)
+	if err != nil {
+		return tc, err
+	}
+	tc.S3 = s3cfg
+	tc.Prefix = v.GetString("s3-prefix")
+	tc.DefaultPolicy = v.GetString("tier-policy")
+	switch tc.DefaultPolicy {
+	case engine.TierMemory:
+	case engine.TierMemoryS3, engine.TierS3Only:
+		if s3cfg == nil {
+			return tc, fmt.Errorf("--tier-policy %s needs an object store: set --s3-endpoint and --s3-bucket", tc.DefaultPolicy)
+		}
+	default:
+		return tc, fmt.Errorf("--tier-policy %q: want memory, memory-s3 or s3-only", tc.DefaultPolicy)
+	}
+	if tc.MemoryBudget, err = parseBytes(v.GetString("tier-memory-budget")); err != nil || tc.MemoryBudget < 0 {
+		return tc, fmt.Errorf("--tier-memory-budget %q: want a byte count such as 536870912 or 512MiB (0: no budget)", v.GetString("tier-memory-budget"))
+	}
+	if tc.CacheBytes, err = parseBytes(v.GetString("s3-cache-bytes")); err != nil || tc.CacheBytes < 0 {
+		return tc, fmt.Errorf("--s3-cache-bytes %q: want a byte count such as 1073741824 or 1GiB (0: keep no local snapshot of an s3-only collection)", v.GetString("s3-cache-bytes"))
+	}
+	tc.EvictAfter = v.GetDuration("tier-evict-after")
+	switch {
+	case tc.MemoryBudget > 0 && s3cfg == nil:
+		return tc, fmt.Errorf("--tier-memory-budget needs an object store (--s3-endpoint and --s3-bucket): only memory-s3 and s3-only collections leave memory")
+	case tc.EvictAfter <= 0:
+		return tc, fmt.Errorf("--tier-evict-after must be positive")
+	}
+	tc.ShipInterval = v.GetDuration("s3-ship-interval")
+	tc.KeepSnapshots = v.GetInt("s3-keep-snapshots")
+	tc.DLQRetryInterval = v.GetDuration("dlq-retry-interval")
+	tc.DLQBatch = v.GetInt("dlq-batch")
+	tc.DLQMaxRetries = v.GetInt("dlq-max-retries")
+	switch {
+	case tc.ShipInterval <= 0:
+		return tc, fmt.Errorf("--s3-ship-interval must be positive")
+	case tc.KeepSnapshots < 1:
+		return tc, fmt.Errorf("--s3-keep-snapshots must be at least 1")
+	case tc.DLQRetryInterval <= 0:
+		return tc, fmt.Errorf("--dlq-retry-interval must be positive")
+	case tc.DLQBatch < 1 || tc.DLQBatch > 1000:
+		return tc, fmt.Errorf("--dlq-batch must be between 1 and 1000")
+	case tc.DLQMaxRetries < 1:
+		return tc, fmt.Errorf("--dlq-max-retries must be at least 1")
+	}
+	return tc, nil
 }
 
 // serveConfig turns the layered settings into serve.Config.
@@ -185,6 +266,7 @@ func serveConfig(c *cli) (serve.Config, error) {
 	cfg.Limiting.RequestTimeout = v.GetDuration("request-timeout")
 	cfg.Limiting.TenantShare = v.GetFloat64("tenant-in-flight-share")
 	cfg.Limiting.BodyTimeout = v.GetDuration("body-timeout")
+	cfg.Limiting.MaxInflightBodyBytes = v.GetInt64("max-inflight-body-bytes")
 	for _, q := range []struct {
 		flag string
 		dst  **int64
@@ -196,6 +278,9 @@ func serveConfig(c *cli) (serve.Config, error) {
 		case n >= 0:
 			*q.dst = &n
 		}
+	}
+	if cfg.Tier, err = tierConfig(c); err != nil {
+		return cfg, err
 	}
 	if err := validateServeConfig(cfg); err != nil {
 		return cfg, err
@@ -281,6 +366,11 @@ func validateServeConfig(cfg serve.Config) error {
 		return fmt.Errorf("--tenant-in-flight-share must be in (0, 1], got %v", cfg.Limiting.TenantShare)
 	case cfg.Limiting.BodyTimeout <= 0:
 		return fmt.Errorf("--body-timeout must be positive")
+	case cfg.Limiting.MaxInflightBodyBytes < 0:
+		return fmt.Errorf("--max-inflight-body-bytes must not be negative (0: the default)")
+	case cfg.Limiting.MaxInflightBodyBytes > 0 && cfg.Limiting.MaxInflightBodyBytes < cfg.Limits.MaxBodyBytes:
+		return fmt.Errorf("--max-inflight-body-bytes (%d) must be at least --max-body-bytes (%d), or a body of the largest size could never be read",
+			cfg.Limiting.MaxInflightBodyBytes, cfg.Limits.MaxBodyBytes)
 	case cfg.Limits.MaxResponseBytes < 0:
 		return fmt.Errorf("--max-response-bytes must not be negative (0: the default)")
 	case cfg.Limits.MaxResponseBytes > 0 && cfg.Limits.MaxResponseBytes < 4096:

@@ -48,9 +48,16 @@ var listenLine = regexp.MustCompile(`REST on http://(127\.0\.0\.1:\d+)`)
 
 func startServeChild(t testing.TB, dataDir string) *cliChild {
 	t.Helper()
-	args, _ := json.Marshal([]string{"serve", "--data-dir", dataDir, "--rest-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--log-level", "info"})
+	return startServeChildWith(t, dataDir, nil, nil)
+}
+
+// startServeChildWith starts `akidb serve` on dataDir with more flags and
+// environment variables.
+func startServeChildWith(t testing.TB, dataDir string, flags, env []string) *cliChild {
+	t.Helper()
+	args, _ := json.Marshal(append([]string{"serve", "--data-dir", dataDir, "--rest-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--log-level", "info"}, flags...))
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envCLIArgs+"="+string(args))
+	cmd.Env = append(append(os.Environ(), env...), envCLIArgs+"="+string(args))
 	pr, pw := io.Pipe()
 	c := &cliChild{cmd: cmd, stderr: &syncBuffer{}}
 	cmd.Stderr = io.MultiWriter(pw, c.stderr)

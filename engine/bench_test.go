@@ -296,24 +296,7 @@ func BenchmarkQueryDuringCreateDrop(b *testing.B) {
 // need; with a deadline they stop at their next check. Run alternately,
 // e.g. -bench UpsertDuringExactScans -benchtime 2000x -count 3.
 func BenchmarkUpsertDuringExactScans(b *testing.B) {
-	db := openTestDB(b, b.TempDir(), Config{CheckpointRecords: -1})
-	defer db.Close()
-	// A sparse graph builds fast; an exact scan does not use it.
-	if _, err := db.CreateCollection(bg, DefaultTenant, CollectionConfig{Name: "s", Dimension: 128, Metric: distance.L2, M: 4, EfConstruction: 8}); err != nil {
-		b.Fatal(err)
-	}
-	h, _ := db.Collection(DefaultTenant, "s")
-	vecs := benchVectors(100_000, 128)
-	for i := 0; i < len(vecs); i += 1000 {
-		batch := make([]Record, 0, 1000)
-		for j := i; j < i+1000; j++ {
-			batch = append(batch, Record{ID: strconv.Itoa(j), Vector: vecs[j]})
-		}
-		if err := h.Upsert(bg, batch); err != nil {
-			b.Fatal(err)
-		}
-	}
-	h.WaitIndexed()
+	h, vecs := scanCollection(b)
 	for _, mode := range []struct {
 		name     string
 		scans    bool
@@ -370,6 +353,71 @@ func BenchmarkUpsertDuringExactScans(b *testing.B) {
 			}
 		})
 	}
+}
+
+// scanCollection is a durable collection of 100,000 x 128-d vectors for
+// the scan benchmarks, with a sparse graph (it builds fast; an exact scan
+// does not use it), and its vectors.
+func scanCollection(b *testing.B) (*Handle, [][]float32) {
+	db := openTestDB(b, b.TempDir(), Config{CheckpointRecords: -1})
+	b.Cleanup(func() { db.Close() })
+	if _, err := db.CreateCollection(bg, DefaultTenant, CollectionConfig{Name: "s", Dimension: 128, Metric: distance.L2, M: 4, EfConstruction: 8}); err != nil {
+		b.Fatal(err)
+	}
+	h, _ := db.Collection(DefaultTenant, "s")
+	vecs := benchVectors(100_000, 128)
+	for i := 0; i < len(vecs); i += 1000 {
+		batch := make([]Record, 0, 1000)
+		for j := i; j < i+1000; j++ {
+			batch = append(batch, Record{ID: strconv.Itoa(j), Vector: vecs[j]})
+		}
+		if err := h.Upsert(bg, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	h.WaitIndexed()
+	return h, vecs
+}
+
+// BenchmarkExactScanDeadline runs exact scans (k=10) of 100,000 x 128-d
+// vectors one at a time with a deadline a twentieth of the fastest of five
+// whole scans, and reports how long after its deadline each stopped
+// (p50/p99), beside the median whole scan (full-scan-ms, the reference)
+// and how many scans finished before their deadline anyway.
+func BenchmarkExactScanDeadline(b *testing.B) {
+	h, vecs := scanCollection(b)
+	var full []time.Duration
+	for i := 0; i < 5; i++ {
+		t0 := time.Now()
+		if _, err := h.Search(bg, SearchRequest{Vector: vecs[i], K: 10, Exact: true}); err != nil {
+			b.Fatal(err)
+		}
+		full = append(full, time.Since(t0))
+	}
+	slices.Sort(full)
+	deadline := full[0] / 20
+	late := make([]time.Duration, 0, b.N)
+	finished := 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ctx, cancel := context.WithTimeout(bg, deadline)
+		_, err := h.Search(ctx, SearchRequest{Vector: vecs[(i*7919)%len(vecs)], K: 10, Exact: true})
+		at, _ := ctx.Deadline()
+		done := time.Now()
+		cancel()
+		switch {
+		case errors.Is(err, context.DeadlineExceeded):
+			late = append(late, done.Sub(at))
+		case err == nil:
+			finished++
+		default:
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(full[len(full)/2].Microseconds())/1000, "full-scan-ms")
+	b.ReportMetric(float64(finished), "finished")
+	reportPercentiles(b, "late", late)
 }
 
 // reportPercentiles reports p50 and p99 of ds in microseconds.

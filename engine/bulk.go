@@ -16,7 +16,7 @@ import (
 // every core busy with one writer. Durability, validation and the all or
 // nothing rule are Upsert's.
 func (h *Handle) UpsertBulk(ctx context.Context, recs []Record, linkers int) error {
-	return h.upsert(ctx, recs, max(1, linkers))
+	return h.upsert(ctx, recs, max(1, linkers), false)
 }
 
 // linkParallel links reserved nodes with `workers` goroutines, each taking

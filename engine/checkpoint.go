@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,15 +22,28 @@ const keepSnapshots = 2
 // kept snapshot needs. Writes pause only while the state is captured (a
 // copy of the ids and neighbour lists, and a vacuum when tombstones exceed
 // VacuumRatio), not while it is written; searches never pause.
-func (h *Handle) Checkpoint() error {
+//
+// A collection that is not in memory has nothing to checkpoint: Checkpoint
+// does nothing then (it never loads one).
+func (h *Handle) Checkpoint() error { return h.checkpointNow(false) }
+
+// checkpointNow is Checkpoint; local makes it write a local snapshot even
+// for an s3-only collection whose state the store already holds as a
+// snapshot (which a checkpoint otherwise leaves to the store: its local
+// snapshots are only a cache, cache.go).
+func (h *Handle) checkpointNow(local bool) error {
 	h.ckptMu.Lock()
 	defer h.ckptMu.Unlock()
 	h.ckptQueued.Store(false)
 	if err := h.stopping(); err != nil {
 		return err
 	}
+	if !h.hold() {
+		return nil
+	}
+	defer h.unpin()
 	start := time.Now()
-	err := h.checkpoint()
+	err := h.checkpoint(local)
 	h.db.cfg.Observer.Checkpoint(h.info.Name, time.Since(start), err)
 	if err != nil {
 		h.db.log.Error("checkpoint failed", "collection", h.info.Name, "tenant", h.info.TenantID, "err", err)
@@ -37,7 +51,7 @@ func (h *Handle) Checkpoint() error {
 	return err
 }
 
-func (h *Handle) checkpoint() error {
+func (h *Handle) checkpoint(local bool) error {
 	c := h.c
 	c.lockWrites()
 	seq := c.appliedSeq()
@@ -47,7 +61,8 @@ func (h *Handle) checkpoint() error {
 		return err
 	}
 	compact := h.compact.Swap(false) && c.graph.Deleted() > 0
-	if len(seqs) > 0 && seqs[0] == seq && !compact {
+	inStore := !local && h.TierPolicy() == TierS3Only && h.newestShippedSnapshot() == seq
+	if !compact && (len(seqs) > 0 && seqs[0] == seq || inStore) {
 		c.writeGate.Unlock()
 		h.sinceRecords.Store(0)
 		h.sinceBytes.Store(0)
@@ -73,6 +88,7 @@ func (h *Handle) checkpoint() error {
 	// Take the state, then let writes resume: writing it out (hundreds of
 	// megabytes for a large collection) happens while writes go on.
 	st := c.captureState()
+	view := h.parquetView()
 	h.sinceRecords.Store(0)
 	h.sinceBytes.Store(0)
 	c.writeGate.Unlock()
@@ -84,11 +100,14 @@ func (h *Handle) checkpoint() error {
 	if err := h.writeSnapshot(st, seq); err != nil {
 		return fmt.Errorf("checkpoint %s at %d: %w", h.info.Name, seq, err)
 	}
+	h.lastCheckpoint.Store(time.Now().UnixNano())
 	if err := h.stopping(); err != nil {
 		return err
 	}
+	h.writeParquet(view, seq)
+	h.tierCheckpointed()
 	err = h.pruneAfterCheckpoint()
-	if verr := h.removeOrphanVectors(); verr != nil {
+	if verr := h.removeOrphanVectors(c); verr != nil {
 		err = errors.Join(err, verr)
 	}
 	// Retraining on drift, or on growth past the training sample, starts
@@ -141,7 +160,9 @@ func (s stopWriter) Write(p []byte) (int, error) {
 }
 
 // pruneAfterCheckpoint keeps the newest keepSnapshots snapshots and the
-// log from the oldest kept one on.
+// log from the oldest kept one on, and whatever the object storage tier
+// has not confirmed uploaded yet (a snapshot queued for upload, the log
+// after what the store's manifest reaches).
 func (h *Handle) pruneAfterCheckpoint() error {
 	defer h.refreshSnapshotBytes()
 	seqs, err := snapshot.List(h.db.cfg.FS, h.snapshotDir())
@@ -150,14 +171,20 @@ func (h *Handle) pruneAfterCheckpoint() error {
 	}
 	var errs []error
 	for _, old := range seqs[min(len(seqs), keepSnapshots):] {
+		if h.tierHoldsSnapshot(old) {
+			continue
+		}
 		if err := h.db.cfg.FS.Remove(h.snapshotDir() + "/" + snapshot.FileName(old)); err != nil {
 			errs = append(errs, fmt.Errorf("remove old snapshot %d: %w", old, err))
 		}
 	}
-	if len(seqs) >= keepSnapshots {
-		oldestKept := seqs[keepSnapshots-1]
-		if err := h.wal.TruncateBefore(oldestKept + 1); err != nil {
-			errs = append(errs, fmt.Errorf("truncate log before %d: %w", oldestKept+1, err))
+	if bases := h.logBases(seqs); len(bases) >= keepSnapshots {
+		before := bases[keepSnapshots-1] + 1
+		if keep := h.keepLogFrom(); keep > 0 {
+			before = min(before, keep)
+		}
+		if err := h.wal.TruncateBefore(before); err != nil {
+			errs = append(errs, fmt.Errorf("truncate log before %d: %w", before, err))
 		}
 	}
 	return errors.Join(errs...)
@@ -187,6 +214,21 @@ func (h *Handle) RequestCompaction() {
 	if h.ckptQueued.CompareAndSwap(false, true) {
 		h.db.ckpt.request(h)
 	}
+}
+
+// logBases are the snapshots the log may be truncated to, newest first:
+// the local ones and, for an s3-only collection (whose local snapshots
+// are only a cache, cache.go), those in the store's manifest too (a load
+// downloads the newest of them when it is missing).
+func (h *Handle) logBases(local []uint64) []uint64 {
+	if h.TierPolicy() != TierS3Only || h.db.tier == nil {
+		return local
+	}
+	all := append(slices.Clone(local), h.db.tier.ShippedSnapshots(h.info.ID)...)
+	slices.Sort(all)
+	all = slices.Compact(all)
+	slices.Reverse(all)
+	return all
 }
 
 // checkpointer runs requested checkpoints in the background, one at a

@@ -43,6 +43,10 @@ type CollectionConfig struct {
 	// Quantization is the collection's quantization settings (none by
 	// default); unlike the rest it can change later (SetQuantization).
 	Quantization Quantization
+	// TierPolicy is the initial tiering policy of a collection made with
+	// DB.CreateCollection ("": the DB's default); it can change later
+	// (DB.SetTierPolicy). In-memory collections ignore it.
+	TierPolicy string
 }
 
 // withDefaults fills unset HNSW parameters and validates the rest.

@@ -45,7 +45,7 @@ func (h *Handle) UpsertCost(recs []Record) WriteCost {
 		payload += 2 + int64(len(r.ID)) + 4*dim + 4 + metaSize[i]
 	}
 	cost := WriteCost{DiskBytes: h.wal.GrowthFor(int(payload))}
-	if h.c.vectorsFile() != nil {
+	if c.vectorsFile() != nil {
 		// Originals on disk: every record adds a row to the vectors file.
 		cost.DiskBytes += int64(len(recs)) * 4 * dim
 	}

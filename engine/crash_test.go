@@ -15,9 +15,11 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/akidb/akidb/engine/distance"
 	"github.com/akidb/akidb/engine/meta"
+	"github.com/akidb/akidb/engine/tier"
 )
 
 // The crash tests re-run this test binary as a child process (selected by
@@ -41,6 +43,8 @@ func TestMain(m *testing.M) {
 		os.Exit(crashIngestChild())
 	case "ddl":
 		os.Exit(crashDDLChild())
+	case "residency":
+		os.Exit(crashResidencyChild())
 	}
 	os.Exit(m.Run())
 }
@@ -324,6 +328,118 @@ func TestCrashDuringCreateAndDrop(t *testing.T) {
 			_, err = db.CreateCollection(bg, DefaultTenant, CollectionConfig{Name: "ddl", Dimension: 4, Metric: distance.L2})
 			if s.existsNext != errors.Is(err, ErrAlreadyExists) {
 				t.Fatalf("create after recovery: %v", err)
+			}
+		})
+	}
+}
+
+// crashResidencyRecords is what the residency crash child writes (all of
+// it acknowledged before the step it dies at).
+const crashResidencyRecords = 300
+
+// crashResidencyChild writes a tiered collection, then evicts it, loads it
+// or switches it to memory, and dies at the named step of that. Its object
+// store lives in its memory only, so the restart sees none of it: what the
+// local copy holds must be enough (the MinIO tests cover loads from the
+// store, engine/tier/s3).
+func crashResidencyChild() int {
+	dir, step := os.Getenv(envDir), os.Getenv(envCrashStep)
+	cfg := residencyConfig(tier.NewMemStore(), nil, 1)
+	cfg.Tier.EvictAfter = time.Nanosecond
+	cfg.crashAt = func(s string) {
+		if s == step {
+			os.Exit(7) // as abrupt as a kill: no deferred cleanup runs
+		}
+	}
+	db, err := Open(dir, cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child open:", err)
+		return 2
+	}
+	policy := TierMemoryS3
+	if strings.HasPrefix(step, "policy:") {
+		policy = TierS3Only
+	}
+	if _, err := db.CreateCollection(context.Background(), DefaultTenant, CollectionConfig{Name: "t", Dimension: 8, Metric: distance.Cosine, TierPolicy: policy}); err != nil {
+		fmt.Fprintln(os.Stderr, "child create:", err)
+		return 2
+	}
+	h, _ := db.Collection(DefaultTenant, "t")
+	for i := 0; i < crashResidencyRecords; i += 50 {
+		if err := h.Upsert(context.Background(), recs("r", i, i+50, 8)); err != nil {
+			fmt.Fprintln(os.Stderr, "child upsert:", err)
+			return 2
+		}
+		if i == 100 {
+			if err := h.Checkpoint(); err != nil {
+				fmt.Fprintln(os.Stderr, "child checkpoint:", err)
+				return 2
+			}
+		}
+	}
+	switch {
+	case strings.HasPrefix(step, "evict:"):
+		_, err = db.EvictCollection(context.Background(), DefaultTenant, "t")
+	case strings.HasPrefix(step, "load:"):
+		if _, err = db.EvictCollection(context.Background(), DefaultTenant, "t"); err == nil {
+			_, err = h.Get("r-1")
+		}
+	default:
+		if _, err = db.EvictCollection(context.Background(), DefaultTenant, "t"); err == nil {
+			_, err = db.SetTierPolicy(context.Background(), DefaultTenant, "t", TierMemory)
+		}
+	}
+	fmt.Fprintln(os.Stderr, "child: step never reached:", err)
+	return 2
+}
+
+// TestCrashDuringEvictionLoadAndPolicyChange dies at every step of an
+// eviction, a load and a switch to memory, and checks that the next start
+// cleans up and holds every acknowledged write.
+func TestCrashDuringEvictionLoadAndPolicyChange(t *testing.T) {
+	for _, step := range []string{"evict:checkpointed", "evict:shipped", "evict:closed", "evict:marked",
+		"load:opened", "load:cleared", "policy:checkpointed", "policy:catalog"} {
+		t.Run(step, func(t *testing.T) {
+			dir := t.TempDir()
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), envChild+"=residency", envDir+"="+dir, envCrashStep+"="+step)
+			out, err := cmd.CombinedOutput()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 7 {
+				t.Fatalf("child did not die at %s: %v %s", step, err, out)
+			}
+			for _, budget := range []int64{1, 0} { // lazy start, then eager
+				db := openTestDB(t, dir, residencyConfig(tier.NewMemStore(), nil, budget))
+				h, err := db.Collection(DefaultTenant, "t")
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range crashResidencyRecords {
+					if _, err := h.Get(fmt.Sprintf("r-%d", i)); err != nil {
+						t.Fatalf("budget %d: acknowledged r-%d lost: %v", budget, i, err)
+					}
+				}
+				if h.Count() != crashResidencyRecords {
+					t.Fatalf("budget %d: %d records", budget, h.Count())
+				}
+				wantPolicy := TierMemoryS3
+				switch step {
+				case "policy:checkpointed":
+					wantPolicy = TierS3Only
+				case "policy:catalog":
+					wantPolicy = TierMemory
+				}
+				if p := h.TierPolicy(); p != wantPolicy {
+					t.Fatalf("policy %s after a crash at %s, want %s", p, step, wantPolicy)
+				}
+				leftovers, _ := filepath.Glob(filepath.Join(dir, "collections", "*", "*.tmp"))
+				more, _ := filepath.Glob(filepath.Join(dir, "collections", "*", "snapshots", "*"+downloadSuffix))
+				if len(leftovers)+len(more) != 0 {
+					t.Fatalf("left behind: %v %v", leftovers, more)
+				}
+				if err := db.Close(); err != nil {
+					t.Fatal(err)
+				}
 			}
 		})
 	}

@@ -9,11 +9,13 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/akidb/akidb/engine/dirlock"
 	"github.com/akidb/akidb/engine/distance"
 	"github.com/akidb/akidb/engine/meta"
+	"github.com/akidb/akidb/engine/tier"
 	"github.com/akidb/akidb/engine/wal"
 )
 
@@ -56,6 +58,11 @@ type Config struct {
 	VacuumRatio float64
 	// Observer receives timings for metrics; nil discards them.
 	Observer Observer
+	// Tier, if set, ships memory-s3 collections to object storage
+	// (tiering.go); DefaultTierPolicy is the policy of collections created
+	// without one ("": memory).
+	Tier              *TierConfig
+	DefaultTierPolicy string
 
 	// crashAt, set by tests, is called at the named steps of create and
 	// drop so a child process can die exactly there (or a test can wait
@@ -126,6 +133,18 @@ type DB struct {
 	ddl  sync.WaitGroup // creates and drops in flight, for Close
 
 	ckpt *checkpointer
+	tier *tier.Tier // nil: no object storage
+
+	// bg counts the background goroutines that use collections (loads,
+	// the residency loop); bgCtx is cancelled by Close.
+	bg         sync.WaitGroup
+	bgCtx      context.Context
+	bgStop     context.CancelFunc
+	resKick    chan struct{}
+	evictMu    sync.Mutex // one run of the memory budget at a time
+	overBudget atomic.Bool
+	// loadSlot, with a memory budget, lets one load run at a time (load.go).
+	loadSlot chan struct{}
 }
 
 func colKey(tenant, name string) string { return tenant + "\x00" + name }
@@ -145,10 +164,19 @@ func Open(dir string, cfg Config) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{dir: dir, cfg: cfg, log: cfg.Logger, lock: lock, cols: make(map[string]*Handle), busy: make(map[string]chan struct{})}
+	db := &DB{dir: dir, cfg: cfg, log: cfg.Logger, lock: lock, cols: make(map[string]*Handle), busy: make(map[string]chan struct{}), resKick: make(chan struct{}, 1)}
+	db.bgCtx, db.bgStop = context.WithCancel(context.Background())
+	if cfg.Tier != nil && cfg.Tier.MemoryBudget > 0 {
+		db.loadSlot = make(chan struct{}, 1)
+	}
 	ok := false
 	defer func() {
 		if !ok {
+			db.bgStop()
+			db.bg.Wait()
+			if db.tier != nil {
+				db.tier.Close()
+			}
 			db.closeAll()
 		}
 	}()
@@ -166,16 +194,82 @@ func Open(dir string, cfg Config) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := db.newTier(); err != nil {
+		return nil, err
+	}
 	for _, row := range rows {
-		h, err := db.openCollection(row)
+		h, err := db.newHandle(row)
 		if err != nil {
 			return nil, fmt.Errorf("open collection %s/%s (%s): %w", row.TenantID, row.Name, row.ID, err)
 		}
 		db.cols[colKey(row.TenantID, row.Name)] = h
 	}
+	if err := db.registerTiered(); err != nil {
+		return nil, err
+	}
+	var later []*Handle
+	for _, h := range db.cols {
+		load, err := db.openState(h)
+		if err != nil {
+			return nil, fmt.Errorf("open collection %s/%s (%s): %w", h.info.TenantID, h.info.Name, h.info.ID, err)
+		}
+		if load {
+			later = append(later, h)
+		}
+	}
 	db.ckpt = newCheckpointer(db)
+	if err := db.startTier(); err != nil {
+		return nil, err
+	}
+	for _, h := range later {
+		h.res.mu.Lock()
+		h.startLoadLocked(db.now())
+		h.res.mu.Unlock()
+	}
 	ok = true
 	return db, nil
+}
+
+// openState brings a collection's state in at start: from its local copy
+// now, as always; or, for a tiered collection, not at all while it is
+// marked cold and a memory budget is set (the first request loads it), or
+// in the background when its local copy lacks what only the store has
+// (load reports that: the caller starts the load once the database is
+// open, and requests wait for it or answer unavailable).
+func (db *DB) openState(h *Handle) (load bool, err error) {
+	cold, err := h.readCold()
+	if err != nil {
+		db.log.Warn("unreadable cold marker; loading the collection", "collection", h.info.Name, "err", err)
+		cold = nil
+	}
+	if tiered(h.TierPolicy()) {
+		need, _, err := db.needsStore(h)
+		if err != nil {
+			return false, err
+		}
+		if cold != nil {
+			h.res.facts = *cold
+		}
+		if need {
+			return true, nil
+		}
+		if cold != nil && db.memoryBudget() > 0 {
+			h.res.lastUsed = db.now()
+			return false, nil // evicted until asked for
+		}
+	}
+	ld, err := db.recoverCollection(h)
+	if err != nil {
+		return false, err
+	}
+	if cold != nil {
+		if err := h.clearCold(); err != nil {
+			ld.discard()
+			return false, err
+		}
+	}
+	h.install(ld)
+	return false, nil
 }
 
 func (db *DB) collectionsDir() string         { return filepath.Join(db.dir, "collections") }
@@ -307,7 +401,7 @@ func (db *DB) ListCollections(tenant string) []CollectionInfo {
 	var out []CollectionInfo
 	for _, h := range db.cols {
 		if tenant == "" || h.info.TenantID == tenant {
-			out = append(out, h.info)
+			out = append(out, h.Info())
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -351,6 +445,9 @@ func (db *DB) Close() error {
 	if db.ckpt != nil {
 		db.ckpt.stop()
 	}
+	db.bgStop()
+	db.bg.Wait()
+	db.closeTier()
 	return db.closeAll()
 }
 
@@ -383,6 +480,11 @@ func (db *DB) closeWithoutCheckpoint() error {
 	db.ddl.Wait()
 	if db.ckpt != nil {
 		db.ckpt.stop()
+	}
+	db.bgStop()
+	db.bg.Wait()
+	if db.tier != nil {
+		db.tier.Close()
 	}
 	for _, h := range db.cols {
 		_ = h.close(false)

@@ -22,6 +22,13 @@ func (db *DB) CreateCollection(ctx context.Context, tenant string, cfg Collectio
 	if err != nil {
 		return CollectionInfo{}, err
 	}
+	policy, err := db.newCollectionPolicy(cfg.TierPolicy)
+	if err != nil {
+		return CollectionInfo{}, err
+	}
+	if err := checkOriginalsPolicy(cfg.Quantization, policy); err != nil {
+		return CollectionInfo{}, err
+	}
 	key := colKey(tenant, cfg.Name)
 	existing, release, err := db.claimName(ctx, key)
 	if err != nil {
@@ -33,7 +40,7 @@ func (db *DB) CreateCollection(ctx context.Context, tenant string, cfg Collectio
 	}
 	row, err := db.meta.InsertCollection(ctx, meta.Collection{
 		TenantID: tenant, Name: cfg.Name, Dimension: cfg.Dimension, Metric: cfg.Metric.String(),
-		M: cfg.M, EfConstruction: cfg.EfConstruction,
+		M: cfg.M, EfConstruction: cfg.EfConstruction, TierPolicy: policy,
 	})
 	if err != nil {
 		return CollectionInfo{}, translateMetaErr(err)
@@ -67,10 +74,12 @@ func (db *DB) CreateCollection(ctx context.Context, tenant string, cfg Collectio
 	}
 	db.cfg.crashAt("create:ready")
 	// Installed even if Close has begun: Close waits for creates in flight
-	// and closes what they made.
+	// and closes what they made. The tier's registration (a catalog read
+	// and a directory) happens outside the database lock, like the rest.
 	db.mu.Lock()
 	db.cols[key] = h
 	db.mu.Unlock()
+	db.registerWithTier(h)
 	return h.Info(), nil
 }
 
@@ -146,6 +155,7 @@ func (db *DB) DropCollection(ctx context.Context, tenant, name string) error {
 	db.mu.Lock()
 	delete(db.cols, key)
 	db.mu.Unlock()
+	db.unregisterFromTier(h)
 	db.cfg.crashAt("drop:closing")
 	if err := h.close(false); err != nil {
 		db.log.Warn("closing a dropped collection's log", "collection", name, "err", err)

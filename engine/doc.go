@@ -11,6 +11,17 @@
 // the state after applying them one by one in log order. That is what makes
 // replay deterministic and idempotent by sequence number.
 //
+// Reads never wait for writers, nor writers for reads: published records
+// are kept in a lock-free slot table (slots.go) that searches read without
+// the collection's lock, and a search checks its context every few hundred
+// distance computations and stops there (search.go). A vacuum, which
+// renumbers nodes, makes searches that overlap it start again.
+//
+// A full disk refuses the write at hand (ErrNoSpace) and leaves the
+// collection writable; the log is fail-stop for every other I/O error
+// (engine/wal). Creates and drops claim only their collection's name, never
+// the database, across their I/O (ddl.go).
+//
 // A durable upsert (Handle.Upsert) only reserves its vectors in the graph's
 // arena before it is acknowledged; linking them into the graph runs in the
 // background (stage.go). Searches scan the staged vectors exactly until

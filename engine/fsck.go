@@ -12,6 +12,7 @@ import (
 	"github.com/akidb/akidb/engine/dirlock"
 	"github.com/akidb/akidb/engine/meta"
 	"github.com/akidb/akidb/engine/snapshot"
+	"github.com/akidb/akidb/engine/tier"
 	"github.com/akidb/akidb/engine/wal"
 )
 
@@ -42,7 +43,12 @@ type FsckCollection struct {
 	LogFirstSeq uint64         `json:"log_first_seq"`
 	LogLastSeq  uint64         `json:"log_last_seq"`
 	Snapshots   []FsckSnapshot `json:"snapshots"`
-	Problems    []string       `json:"problems,omitempty"`
+	// StoreSnapshot is, for a memory-s3 or s3-only collection, the newest
+	// snapshot its copy of the store's manifest lists (0: none): an
+	// s3-only collection's local snapshots are a cache, and a load
+	// downloads this one when the local ones do not reach the log.
+	StoreSnapshot uint64   `json:"store_snapshot,omitempty"`
+	Problems      []string `json:"problems,omitempty"`
 }
 
 // FsckReport is everything Fsck found and did.
@@ -195,6 +201,10 @@ func fsckCollection(cdir string, row meta.Collection) FsckCollection {
 	for _, p := range walRep.Problems {
 		fc.Problems = append(fc.Problems, p.String())
 	}
+	if m, err := readManifestCopy(cdir, row.ID); err == nil && m != nil && (row.TierPolicy == meta.TierMemoryS3 || row.TierPolicy == meta.TierS3Only) {
+		fc.StoreSnapshot = m.NewestSnapshot()
+		newestGood = max(newestGood, fc.StoreSnapshot)
+	}
 	if walRep.Records > 0 && walRep.FirstSeq > newestGood+1 {
 		fc.Problems = append(fc.Problems, fmt.Sprintf("log starts at sequence %d but the newest intact snapshot covers only up to %d: records are missing", walRep.FirstSeq, newestGood))
 	}
@@ -263,4 +273,21 @@ func fsckRepair(dir string, rep *FsckReport, logger *slog.Logger) ([]string, err
 	}
 	sort.Strings(done)
 	return done, nil
+}
+
+// readManifestCopy reads the tier's copy of a collection's manifest (nil
+// if there is none).
+func readManifestCopy(cdir, id string) (*tier.Manifest, error) {
+	b, err := os.ReadFile(filepath.Join(cdir, "tier", tier.ManifestName))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	m, err := tier.DecodeManifest(b)
+	if err != nil || m.CollectionID != id {
+		return nil, err
+	}
+	return m, nil
 }

@@ -24,6 +24,10 @@ type CollectionInfo struct {
 	Name      string
 	Config    CollectionConfig
 	CreatedAt time.Time
+	// TierPolicy is memory, memory-s3 or s3-only (tiering.go).
+	TierPolicy string
+	// LoadState is where the collection's state is now (residency.go).
+	LoadState LoadState
 }
 
 // Handle is a durable collection: every write goes through its log before
@@ -58,68 +62,159 @@ type Handle struct {
 	// compact asks the next checkpoint to vacuum whatever tombstones
 	// there are, not only past VacuumRatio (RequestCompaction).
 	compact atomic.Bool
+	// tierPolicy (a string) can change while the collection is open;
+	// policyMu orders the changes (tiering.go).
+	tierPolicy atomic.Value
+	policyMu   sync.Mutex
+	// lastCheckpoint is when the newest snapshot was written (unix
+	// nanoseconds; 0: never): set by each checkpoint that writes one, and
+	// at open from the snapshot the collection was loaded from.
+	lastCheckpoint atomic.Int64
+	// quant is the quantization settings (*Quantization): the catalog's,
+	// kept here so that they read and change while the collection is
+	// evicted; a load (install) gives them to the collection.
+	quant atomic.Pointer[Quantization]
+	// res is the load state and the references that keep c and wal in
+	// memory (residency.go): c and wal are nil while the collection is
+	// evicted, and are read only under a pin or a hold.
+	res residency
 }
 
 func (h *Handle) walDir() string      { return filepath.Join(h.dir, "wal") }
 func (h *Handle) vectorsDir() string  { return filepath.Join(h.dir, "vectors") }
 func (h *Handle) snapshotDir() string { return filepath.Join(h.dir, "snapshots") }
 
-// Collection exposes the in-memory collection for reads.
-func (h *Handle) Collection() *Collection { return h.c }
-
-// Stats returns the collection's counts, memory and disk usage.
-func (h *Handle) Stats() Stats {
-	st := h.c.Stats()
-	st.DiskBytes = h.DiskBytes()
-	return st
+// Info returns the catalog entry.
+func (h *Handle) Info() CollectionInfo {
+	i := h.info
+	i.Config.Quantization = h.quantization()
+	i.TierPolicy = h.TierPolicy()
+	h.res.mu.Lock()
+	i.LoadState = h.res.state
+	h.res.mu.Unlock()
+	return i
 }
 
-// DiskBytes is what the collection's files hold: log segments, snapshots
-// (temporary files of a checkpoint being written aside) and vectors files
-// (the live one's rows since the last checkpoint estimated from the node
-// count).
-func (h *Handle) DiskBytes() int64 {
-	n := h.wal.Size() + h.snapshotBytes.Load() + h.vectorsBytes.Load()
-	if h.c.vectorsFile() != nil {
-		n += 64 + int64(h.c.graph.Len())*int64(h.c.cfg.Dimension)*4
+// Collection exposes the in-memory collection for reads, loading it if
+// it was evicted. The object stays valid after an eviction (it is only
+// dropped from the handle), but holds no later writes: keep a reference
+// (Acquire) while using it.
+func (h *Handle) Collection() *Collection {
+	if err := h.pin(context.Background()); err != nil {
+		return nil
 	}
-	return n
+	defer h.unpin()
+	return h.c
 }
 
-// Get, Count, Scroll and Search read the in-memory state.
-func (h *Handle) Count() int                    { return h.c.Count() }
-func (h *Handle) Get(id string) (Record, error) { return h.c.Get(id) }
+// Stats and Count never load the collection: while it is evicted they
+// report its figures as of when it left memory (Facts). DiskBytes is
+// always what its files hold now.
+func (h *Handle) Stats() Stats {
+	if h.hold() {
+		defer h.unpin()
+		st := h.c.Stats()
+		st.DiskBytes = h.DiskBytes()
+		return st
+	}
+	cfg, f := h.info.Config, h.Facts()
+	return Stats{Name: cfg.Name, Dimension: cfg.Dimension, Metric: cfg.Metric.String(), M: cfg.M, EfConstruction: cfg.EfConstruction,
+		Count: f.Count, Deleted: f.Deleted, MemoryBytes: f.MemoryBytes, AppliedSeq: f.AppliedSeq, DiskBytes: h.DiskBytes(),
+		Quantization: h.evictedQuantStatus()}
+}
+
+// evictedQuantStatus is the quantization status of a collection that is
+// not in memory: the one it had when it left (its snapshot holds that
+// state), or, for one not loaded since the start, not_loaded (off when
+// it is not quantized).
+func (h *Handle) evictedQuantStatus() QuantizationStatus {
+	h.res.mu.Lock()
+	st := h.res.quant
+	h.res.mu.Unlock()
+	if st.State != "" {
+		return st
+	}
+	if h.quantization().Type == QuantNone {
+		return QuantizationStatus{State: QuantStateOff}
+	}
+	return QuantizationStatus{State: QuantStateNotLoaded}
+}
+func (h *Handle) Count() int { return h.Facts().Count }
+
+// Get and Scroll read the in-memory state, loading the collection first
+// if it was evicted (without a deadline: use Acquire to bound it). Search
+// does too, bounded by ctx: a load or a scan past its deadline stops.
+func (h *Handle) Get(id string) (Record, error) {
+	if err := h.pin(context.Background()); err != nil {
+		return Record{}, err
+	}
+	defer h.unpin()
+	return h.c.Get(id)
+}
 func (h *Handle) Search(ctx context.Context, req SearchRequest) (SearchResult, error) {
+	if err := h.pin(ctx); err != nil {
+		return SearchResult{}, err
+	}
+	defer h.unpin()
 	return h.c.Search(ctx, req)
 }
 func (h *Handle) Scroll(cursor string, limit int, withVectors bool) (ScrollPage, error) {
+	if err := h.pin(context.Background()); err != nil {
+		return ScrollPage{}, err
+	}
+	defer h.unpin()
 	return h.c.Scroll(cursor, limit, withVectors)
 }
 
 // Upsert logs the batch, waits for the fsync that covers it (per the sync
 // policy), applies it and only then returns. A validation error changes
-// nothing; a log error leaves the collection read-only (fail-stop).
+// nothing; a log error leaves the collection read-only (fail-stop). recs
+// is not changed.
 func (h *Handle) Upsert(ctx context.Context, recs []Record) error {
-	return h.upsert(ctx, recs, 0)
+	return h.upsert(ctx, recs, 0, false)
 }
 
-// upsert is Upsert and UpsertBulk: with linkers == 0 the vectors are
-// linked into the graph in the background after the acknowledgement
-// (stage.go); with linkers > 0 they are linked by that many goroutines
-// before the batch is published.
-func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int) error {
-	b, err := h.c.PrepareUpsert(recs)
+// UpsertOwned is Upsert for a caller that gives recs up: the batch is
+// written from recs itself, its vectors normalised in place and each
+// record's metadata JSON dropped once it is logged, so the write holds
+// the batch once, not in several copies (the serving layer decodes a
+// request into recs for this call only). recs must not be used after the
+// call, whatever its outcome.
+func (h *Handle) UpsertOwned(ctx context.Context, recs []Record) error {
+	return h.upsert(ctx, recs, 0, true)
+}
+
+// upsert is Upsert, UpsertOwned and UpsertBulk: with linkers == 0 the
+// vectors are linked into the graph in the background after the
+// acknowledgement (stage.go); with linkers > 0 they are linked by that
+// many goroutines before the batch is published.
+//
+// What a large batch holds at its peak is its vectors and metadata as
+// given, the log record, then the graph's copy of the vectors and the
+// decoded metadata: the log record is built straight from the records
+// (record.EncodeUpsertRows) into a frame the log writes as it is
+// (wal.SubmitFrame), and with owned, the metadata JSON goes as it is
+// decoded and the vectors once the graph has its copy.
+func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int, owned bool) error {
+	if err := h.pin(ctx); err != nil {
+		return err
+	}
+	defer h.unpin()
+	b, raw, err := h.c.prepareRecords(recs, owned)
 	if err != nil {
 		return err
 	}
-	u := record.Upsert{Dim: h.c.cfg.Dimension, IDs: make([]string, len(b.Records)), Vectors: make([]float32, 0, len(b.Records)*h.c.cfg.Dimension), Metadata: b.MetadataJSON}
-	for i, r := range b.Records {
-		u.IDs[i] = r.ID
-		u.Vectors = append(u.Vectors, r.Vector...)
-	}
-	payload, err := record.EncodeUpsert(nil, u)
+	dim := h.c.cfg.Dimension
+	frame, err := record.EncodeUpsertRows(make([]byte, wal.FrameHeaderSize), dim, len(b.Records), func(i int) (string, []float32, []byte) {
+		r := &b.Records[i]
+		return r.ID, r.Vector, raw[i]
+	})
 	if err != nil {
 		return fmt.Errorf("collection %s: %w", h.info.Name, err)
+	}
+	payloadBytes := len(frame) - wal.FrameHeaderSize
+	if err := decodeMetadata(b, raw, owned); err != nil {
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -146,10 +241,17 @@ func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int) error {
 			h.c.linkParallel(ib.nodes, linkers)
 			ib.staged = false
 		}
+		if owned {
+			// The graph has its copy; publishing needs ids and metadata.
+			for i := range b.Records {
+				b.Records[i].Vector = nil
+			}
+		}
 		return ib
 	}
 	logFirst := h.wal.NoSpace()
-	seq, pending, err := h.submit(record.TypeUpsert, payload)
+	seq, pending, err := h.submitFrame(record.TypeUpsert, frame)
+	frame = nil // the log's now
 	if err != nil {
 		return err
 	}
@@ -178,7 +280,7 @@ func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int) error {
 	if err := h.c.publishUpsert(seq, ib); err != nil {
 		return err
 	}
-	h.wrote(len(b.Records), len(payload))
+	h.wrote(len(b.Records), payloadBytes)
 	return nil
 }
 
@@ -186,14 +288,51 @@ func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int) error {
 // graph, that is until background indexing has caught up. Searches do not
 // need it (they scan what is not linked yet); benchmarks and tests that
 // compare graph results use it.
-func (h *Handle) WaitIndexed() { h.c.waitLinked() }
+func (h *Handle) WaitIndexed() {
+	if h.hold() {
+		defer h.unpin()
+		h.c.waitLinked()
+	}
+}
+
+// LogBytes is the size of the collection's write-ahead log up to its last
+// record: what a restart would replay at most. 0 while the collection is
+// not in memory (it was checkpointed when it left, so a restart replays
+// nothing of it).
+func (h *Handle) LogBytes() int64 {
+	if !h.hold() {
+		return 0
+	}
+	defer h.unpin()
+	return h.wal.Bytes()
+}
+
+// LastCheckpoint is when the collection's newest snapshot was written (the
+// zero time if it has none).
+func (h *Handle) LastCheckpoint() time.Time {
+	if ns := h.lastCheckpoint.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
 
 // IndexBacklog returns how many acknowledged vectors are not linked into
-// the graph yet (searches scan them exactly until they are).
-func (h *Handle) IndexBacklog() int { return h.c.stagedLen() }
+// the graph yet (searches scan them exactly until they are); 0 while the
+// collection is not in memory.
+func (h *Handle) IndexBacklog() int {
+	if !h.hold() {
+		return 0
+	}
+	defer h.unpin()
+	return h.c.stagedLen()
+}
 
 // Delete logs and applies the deletion of ids, returning how many existed.
 func (h *Handle) Delete(ctx context.Context, ids []string) (int, error) {
+	if err := h.pin(ctx); err != nil {
+		return 0, err
+	}
+	defer h.unpin()
 	b, err := h.c.PrepareDelete(ids)
 	if err != nil {
 		return 0, err
@@ -225,6 +364,10 @@ func (h *Handle) Delete(ctx context.Context, ids []string) (int, error) {
 // records written concurrently may or may not be included) and returns
 // how many were deleted.
 func (h *Handle) DeleteWhere(ctx context.Context, f *filter.Filter) (int, error) {
+	if err := h.pin(ctx); err != nil {
+		return 0, err
+	}
+	defer h.unpin()
 	ids, err := h.c.MatchingIDs(ctx, f)
 	if err != nil {
 		return 0, err
@@ -252,10 +395,19 @@ func (h *Handle) append(typ byte, payload []byte) (uint64, error) {
 
 // submit queues one record in the log without waiting for it.
 func (h *Handle) submit(typ byte, payload []byte) (uint64, wal.Pending, error) {
+	return h.queue(func() (uint64, wal.Pending, error) { return h.wal.Submit(typ, payload) })
+}
+
+// submitFrame queues one record built in a frame (wal.SubmitFrame).
+func (h *Handle) submitFrame(typ byte, frame []byte) (uint64, wal.Pending, error) {
+	return h.queue(func() (uint64, wal.Pending, error) { return h.wal.SubmitFrame(typ, frame) })
+}
+
+func (h *Handle) queue(submit func() (uint64, wal.Pending, error)) (uint64, wal.Pending, error) {
 	if h.closed.Load() {
 		return 0, wal.Pending{}, fmt.Errorf("collection %s: %w", h.info.Name, ErrClosed)
 	}
-	seq, pending, err := h.wal.Submit(typ, payload)
+	seq, pending, err := submit()
 	if err != nil {
 		h.failIfLogFailed()
 		return 0, wal.Pending{}, fmt.Errorf("collection %s: log: %w", h.info.Name, err)
@@ -305,7 +457,21 @@ func (h *Handle) wrote(records, bytes int) {
 // openCollection recovers a collection: newest intact snapshot, then the
 // log after it.
 func (db *DB) openCollection(row meta.Collection) (*Handle, error) {
-	start := time.Now()
+	h, err := db.newHandle(row)
+	if err != nil {
+		return nil, err
+	}
+	ld, err := db.recoverCollection(h)
+	if err != nil {
+		return nil, err
+	}
+	h.install(loaded{c: ld.c, log: ld.log, replayed: ld.replayed, source: SourceLocal})
+	return h, nil
+}
+
+// newHandle makes the handle of a catalog row, its state not loaded
+// (evicted until install).
+func (db *DB) newHandle(row meta.Collection) (*Handle, error) {
 	cfg, err := configFromRow(row)
 	if err != nil {
 		return nil, err
@@ -318,20 +484,43 @@ func (db *DB) openCollection(row meta.Collection) (*Handle, error) {
 		return nil, err
 	}
 	h := &Handle{db: db, dir: db.collectionDir(row.ID), info: CollectionInfo{ID: row.ID, TenantID: row.TenantID, Name: row.Name, Config: cfg, CreatedAt: row.CreatedAt}}
+	h.tierPolicy.Store(row.TierPolicy)
+	h.quant.Store(&cfg.Quantization)
+	h.res.state = LoadEvicted
+	return h, nil
+}
+
+// recoverCollection reads h's state from its directory: the newest intact
+// snapshot, then the log after it. It changes nothing of h.
+func (db *DB) recoverCollection(h *Handle) (loaded, error) {
+	start := time.Now()
+	cfg := h.info.Config
 	if err := snapshot.RemoveTemps(db.cfg.FS, h.snapshotDir()); err != nil {
-		return nil, err
+		return loaded{}, err
 	}
 	c, err := db.loadNewestSnapshot(h, cfg, false)
 	if err != nil {
-		return nil, err
+		return loaded{}, err
 	}
-	h.c = c
-	// Jobs wait for the replay: a job started by the first replayed
-	// write would otherwise re-encode under it.
-	c.configureQuant(cfg.Quantization, db.cfg.FS, h.vectorsDir(), db.log.With("collection", row.Name, "tenant", row.TenantID))
+	recovered := false
+	defer func() {
+		if !recovered {
+			_ = c.closeVectors() // the snapshot's vectors file, if it names one
+		}
+	}()
+	if c.applied > 0 {
+		if fi, err := db.cfg.FS.Stat(filepath.Join(h.snapshotDir(), snapshot.FileName(c.applied))); err == nil {
+			h.lastCheckpoint.Store(fi.ModTime().UnixNano())
+		}
+	}
+	// Jobs wait for the replay and for the state to be installed
+	// (install): a job started by the first replayed write would
+	// otherwise re-encode under it, and a load thrown away must leave
+	// nothing running.
+	c.configureQuant(h.quantization(), db.cfg.FS, h.vectorsDir(), db.log.With("collection", h.info.Name, "tenant", h.info.TenantID))
 	log, err := db.openLog(h, c.applied)
 	if err != nil {
-		return nil, err
+		return loaded{}, err
 	}
 	if log.LastSeq() < c.applied {
 		// The snapshot is newer than the log's end: the log lost a tail
@@ -342,20 +531,19 @@ func (db *DB) openCollection(row meta.Collection) (*Handle, error) {
 		_ = log.Close()
 		dst := fmt.Sprintf("%s.superseded.%d", h.walDir(), time.Now().UnixNano())
 		if err := db.cfg.FS.Rename(h.walDir(), dst); err != nil {
-			return nil, fmt.Errorf("set aside a log behind its snapshot: %w", err)
+			return loaded{}, fmt.Errorf("set aside a log behind its snapshot: %w", err)
 		}
 		if err := syncDir(db.cfg.FS, h.dir); err != nil {
-			return nil, err
+			return loaded{}, err
 		}
-		db.log.Warn("log ends before the newest snapshot; kept it aside and started a new one", "collection", row.Name, "log_last_seq", log.LastSeq(), "snapshot_seq", c.applied, "kept_as", dst)
+		db.log.Warn("log ends before the newest snapshot; kept it aside and started a new one", "collection", h.info.Name, "log_last_seq", log.LastSeq(), "snapshot_seq", c.applied, "kept_as", dst)
 		if log, err = db.openLog(h, c.applied); err != nil {
-			return nil, err
+			return loaded{}, err
 		}
 	}
-	h.wal = log
 	if first := log.FirstSeq(); first > c.applied+1 && log.LastSeq() >= first {
 		_ = log.Close()
-		return nil, fmt.Errorf("log starts at sequence %d but the snapshot covers only up to %d: records %d..%d are missing", first, c.applied, c.applied+1, first-1)
+		return loaded{}, fmt.Errorf("log starts at sequence %d but the snapshot covers only up to %d: records %d..%d are missing", first, c.applied, c.applied+1, first-1)
 	}
 	replayed := 0
 	rp := newReplayer(c, runtime.GOMAXPROCS(0))
@@ -366,22 +554,21 @@ func (db *DB) openCollection(row meta.Collection) (*Handle, error) {
 	err = errors.Join(err, rp.wait())
 	if err != nil {
 		_ = log.Close()
-		return nil, fmt.Errorf("replay log: %w", err)
+		return loaded{}, fmt.Errorf("replay log: %w", err)
 	}
 	if c.applied != log.LastSeq() && log.LastSeq() > c.applied {
 		_ = log.Close()
-		return nil, fmt.Errorf("replay stopped at sequence %d, log ends at %d", c.applied, log.LastSeq())
+		return loaded{}, fmt.Errorf("replay stopped at sequence %d, log ends at %d", c.applied, log.LastSeq())
 	}
 	c.nextSeq = c.applied
-	h.sinceRecords.Store(int64(replayed))
 	h.refreshSnapshotBytes()
-	if err := h.removeOrphanVectors(); err != nil {
-		db.log.Warn("could not remove vectors files no snapshot needs", "collection", row.Name, "err", err)
+	if err := h.removeOrphanVectors(c); err != nil {
+		db.log.Warn("could not remove vectors files no snapshot needs", "collection", h.info.Name, "err", err)
 	}
-	c.resumeQuant()
-	db.cfg.Observer.Recovered(row.Name, time.Since(start), replayed)
-	db.log.Info("collection recovered", "collection", row.Name, "tenant", row.TenantID, "records", c.Count(), "snapshot_seq", c.applied-uint64(replayed), "replayed", replayed, "duration", time.Since(start))
-	return h, nil
+	db.cfg.Observer.Recovered(h.info.Name, time.Since(start), replayed)
+	db.log.Info("collection recovered", "collection", h.info.Name, "tenant", h.info.TenantID, "records", c.Count(), "snapshot_seq", c.applied-uint64(replayed), "replayed", replayed, "duration", time.Since(start))
+	recovered = true
+	return loaded{c: c, log: log, replayed: replayed}, nil
 }
 
 func (db *DB) openLog(h *Handle, applied uint64) (*wal.Log, error) {
@@ -538,17 +725,24 @@ func readSnapshot(fsys wal.FS, dir string, seq uint64, env stateEnv) (*Collectio
 }
 
 // close stops the collection: optionally a final checkpoint, then the log.
+// A load or an eviction in flight is waited for; a collection that is not
+// in memory has nothing to close. With a memory budget, a tiered
+// collection closed cleanly (checkpoint) is marked cold, so the next
+// start leaves it out of memory until it is asked for.
 func (h *Handle) close(checkpoint bool) error {
-	if h.wal == nil || h.closed.Load() {
+	if !h.closeResidency() || h.wal == nil || h.closed.Load() {
 		return nil
 	}
 	// Background quantization work stops at its next step; the final
 	// checkpoint records whatever it reached.
 	h.c.stopQuant()
 	var errs []error
+	clean := false
 	if checkpoint && h.wal.Err() == nil {
 		if err := h.Checkpoint(); err != nil {
 			errs = append(errs, err)
+		} else {
+			clean = true
 		}
 	}
 	// Stop a checkpoint still running (the background checkpointer's) and
@@ -556,15 +750,22 @@ func (h *Handle) close(checkpoint bool) error {
 	h.closing.Store(true)
 	h.ckptMu.Lock()
 	defer h.ckptMu.Unlock()
+	facts := h.Facts()
 	// Keep writers out while the log closes.
 	h.c.writeGate.Lock()
 	h.closed.Store(true)
 	if err := h.wal.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close log of %s: %w", h.info.Name, err))
+		clean = false
 	}
 	if err := h.c.closeVectors(); err != nil {
 		errs = append(errs, fmt.Errorf("close vectors file of %s: %w", h.info.Name, err))
 	}
 	h.c.writeGate.Unlock()
+	if clean && h.db.memoryBudget() > 0 && tiered(h.TierPolicy()) {
+		if err := h.writeCold(facts, h.db.now()); err != nil {
+			h.db.log.Warn("marking a collection cold failed; the next start loads it", "collection", h.info.Name, "err", err)
+		}
+	}
 	return errors.Join(errs...)
 }

@@ -68,16 +68,19 @@ func (q Quantization) meta() meta.Quantization {
 
 // Quantization states reported in QuantizationStatus.State.
 const (
-	QuantStateOff      = "off"     // no quantization asked for, none left
-	QuantStateWaiting  = "waiting" // int8 asked for; fewer than quant.MinTrain vectors to train on
-	QuantStateWorking  = "working" // re-encoding or moving vectors in the background (Step says what)
-	QuantStateReady    = "ready"   // the collection is as its settings ask
-	QuantStateFailed   = "failed"  // the last attempt failed (Error); retried at the next checkpoint
-	quantStepTrain     = "training"
-	quantStepEncode    = "encoding"
-	quantStepWrite     = "writing originals to disk"
-	quantStepLoad      = "loading originals into memory"
-	quantStepDropCodes = "dropping codes"
+	QuantStateOff     = "off"     // no quantization asked for, none left
+	QuantStateWaiting = "waiting" // int8 asked for; fewer than quant.MinTrain vectors to train on
+	QuantStateWorking = "working" // re-encoding or moving vectors in the background (Step says what)
+	QuantStateReady   = "ready"   // the collection is as its settings ask
+	QuantStateFailed  = "failed"  // the last attempt failed (Error); retried at the next checkpoint
+	// QuantStateNotLoaded: the collection is not in memory (evicted by
+	// the tier) and its state is not known until it is loaded.
+	QuantStateNotLoaded = "not_loaded"
+	quantStepTrain      = "training"
+	quantStepEncode     = "encoding"
+	quantStepWrite      = "writing originals to disk"
+	quantStepLoad       = "loading originals into memory"
+	quantStepDropCodes  = "dropping codes"
 )
 
 // QuantizationStatus is the state of a collection's quantization as its

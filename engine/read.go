@@ -109,7 +109,7 @@ func (c *Collection) MatchingIDs(ctx context.Context, f *filter.Filter) ([]strin
 	var ids []string
 	for n := 0; n < tab.nodes(); n++ {
 		if n%hnsw.StopEvery == 0 {
-			if err := ctx.Err(); err != nil {
+			if err := expired(ctx); err != nil {
 				return nil, err
 			}
 		}

@@ -148,6 +148,21 @@ func (db *ReadOnlyDB) load(row meta.Collection) (*Collection, error) {
 	// logger and a Handle for the directory.
 	reader := &DB{dir: db.dir, cfg: Config{Logger: db.log}.withDefaults(), log: db.log}
 	h := &Handle{db: reader, dir: reader.collectionDir(row.ID), info: CollectionInfo{ID: row.ID, TenantID: row.TenantID, Name: row.Name, Config: cfg, CreatedAt: row.CreatedAt}}
+	h.tierPolicy.Store(row.TierPolicy)
+	if tiered(row.TierPolicy) {
+		// An s3-only collection's snapshot may be in the object store only
+		// (its local copy a cache that was dropped): reading what is left
+		// locally would miss records.
+		if need, whole, err := reader.needsStore(h); err != nil {
+			return nil, err
+		} else if need {
+			what := "its newest snapshot is in the object store only (the local copy is a cache)"
+			if whole {
+				what = "its local copy is gone"
+			}
+			return nil, fmt.Errorf("%s collection %s: %s, which an offline tool does not read: restore it into another data directory (akidb restore reads the store) and read it there", row.TierPolicy, row.Name, what)
+		}
+	}
 	c, err := reader.loadNewestSnapshot(h, cfg, true)
 	if err != nil {
 		return nil, err

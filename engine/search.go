@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"time"
 
 	"github.com/akidb/akidb/engine/distance"
 	"github.com/akidb/akidb/engine/filter"
@@ -65,6 +67,14 @@ const (
 	exactSelectivity  = 0.02
 )
 
+// yieldAfterChecks is how many deadline checks (of hnsw.StopEvery distance
+// computations each) a search makes before it lets other goroutines run
+// at each further check (runtime.Gosched): a long scan runs in turns of a
+// few tens of microseconds, so short queries running beside it are not
+// held up by Go's 10 ms preemption, while an ordinary graph search (a few
+// thousand distance computations) never yields.
+const yieldAfterChecks = 16
+
 // Search returns up to k nearest live records. With a filter, it returns k
 // results whenever at least k records match.
 //
@@ -98,14 +108,18 @@ func (c *Collection) Search(ctx context.Context, req SearchRequest) (SearchResul
 			return SearchResult{}, invalid("vector", "a cosine query cannot be the zero vector")
 		}
 	}
+	checks := 0
 	stop := func() bool {
 		if c.scanHook != nil {
 			c.scanHook()
 		}
-		return ctx.Err() != nil
+		if checks++; checks > yieldAfterChecks {
+			runtime.Gosched()
+		}
+		return expired(ctx) != nil
 	}
 	for {
-		if err := ctx.Err(); err != nil {
+		if err := expired(ctx); err != nil {
 			return SearchResult{}, err
 		}
 		res, err := c.search(req, q, ef, stop)
@@ -117,10 +131,24 @@ func (c *Collection) Search(ctx context.Context, req SearchRequest) (SearchResul
 			c.mu.RUnlock() //nolint:staticcheck // an empty critical section: waiting is the point
 			continue
 		case errors.Is(err, hnsw.ErrStopped):
-			return SearchResult{}, ctx.Err()
+			return SearchResult{}, expired(ctx)
 		}
 		return res, err
 	}
+}
+
+// expired returns ctx's error, or context.DeadlineExceeded once its
+// deadline has passed even if the context has not been told yet: the timer
+// that cancels it can run a millisecond late on a busy machine, and a
+// search checks its deadline far more often than that.
+func expired(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
+	}
+	return nil
 }
 
 // errRenumbered: a vacuum changed node ids while a search ran.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"iter"
@@ -90,6 +91,10 @@ func (h *Handle) View() (*RecordView, error) {
 	if h.closed.Load() {
 		return nil, fmt.Errorf("collection %s: %w", h.info.Name, ErrClosed)
 	}
+	if err := h.pin(context.Background()); err != nil {
+		return nil, err
+	}
+	defer h.unpin()
 	return h.label(h.c.View()), nil
 }
 

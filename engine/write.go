@@ -14,9 +14,9 @@ import (
 // Within a batch, a later record with the same id wins.
 type UpsertBatch struct {
 	Records []Record
-	// MetadataJSON holds each record's metadata as compact JSON (nil for
-	// none), for the log.
-	MetadataJSON [][]byte
+	// MetadataBytes is the size of each record's metadata as compact JSON
+	// (0 for none): what the collection counts for it (Stats.MemoryBytes).
+	MetadataBytes []int
 }
 
 // DeleteBatch lists ids to delete.
@@ -55,56 +55,96 @@ func ValidateVector(field string, v []float32, dim int) error {
 }
 
 // PrepareUpsert validates records and returns a batch that owns copies of
-// the vectors (normalised for cosine). Nothing is changed on error.
+// the vectors (normalised for cosine) and of the metadata (decoded).
+// Nothing is changed on error.
 func (c *Collection) PrepareUpsert(recs []Record) (UpsertBatch, error) {
-	if len(recs) == 0 {
-		return UpsertBatch{}, invalid("vectors", "batch is empty")
+	b, raw, err := c.prepareRecords(recs, false)
+	if err != nil {
+		return UpsertBatch{}, err
 	}
-	out := make([]Record, len(recs))
-	metaJSON := make([][]byte, len(recs))
-	arena := make([]float32, len(recs)*c.cfg.Dimension)
+	if err := decodeMetadata(b, raw, false); err != nil {
+		return UpsertBatch{}, err
+	}
+	return b, nil
+}
+
+// prepareRecords validates the ids and vectors of recs and returns the
+// batch, with each record's metadata as JSON in raw (nil for none), not
+// decoded yet (decodeMetadata). Without owned, the batch's vectors are
+// copies, normalised for cosine. With owned, the batch is recs itself
+// (the caller gave it up: Handle.UpsertOwned) and the vectors are
+// normalised in place, so a large batch is not held twice.
+func (c *Collection) prepareRecords(recs []Record, owned bool) (UpsertBatch, [][]byte, error) {
+	if len(recs) == 0 {
+		return UpsertBatch{}, nil, invalid("vectors", "batch is empty")
+	}
+	dim := c.cfg.Dimension
+	out := recs
+	var arena []float32
+	if !owned {
+		out = make([]Record, len(recs))
+		arena = make([]float32, len(recs)*dim)
+	}
+	raw := make([][]byte, len(recs))
 	for i, r := range recs {
 		field := fmt.Sprintf("vectors[%d]", i)
 		if err := ValidateID(field+".id", r.ID); err != nil {
-			return UpsertBatch{}, err
+			return UpsertBatch{}, nil, err
 		}
-		if err := ValidateVector(field+".vector", r.Vector, c.cfg.Dimension); err != nil {
-			return UpsertBatch{}, err
+		if err := ValidateVector(field+".vector", r.Vector, dim); err != nil {
+			return UpsertBatch{}, nil, err
 		}
-		v := arena[i*c.cfg.Dimension : (i+1)*c.cfg.Dimension : (i+1)*c.cfg.Dimension]
-		copy(v, r.Vector)
+		v := r.Vector
+		if !owned {
+			v = arena[i*dim : (i+1)*dim : (i+1)*dim]
+			copy(v, r.Vector)
+		}
 		if c.cfg.Metric == distance.Cosine && !distance.Normalize(v) {
-			return UpsertBatch{}, invalid(field+".vector", "a cosine collection cannot store a zero vector")
+			return UpsertBatch{}, nil, invalid(field+".vector", "a cosine collection cannot store a zero vector")
 		}
-		meta := r.Metadata
-		raw := r.MetadataJSON
-		if raw == nil && len(meta) > 0 {
+		raw[i] = r.MetadataJSON
+		if raw[i] == nil && len(r.Metadata) > 0 {
 			var err error
-			if raw, err = json.Marshal(meta); err != nil {
-				return UpsertBatch{}, invalid(field+".metadata", "not representable as JSON: %v", err)
+			if raw[i], err = json.Marshal(r.Metadata); err != nil {
+				return UpsertBatch{}, nil, invalid(field+".metadata", "not representable as JSON: %v", err)
 			}
 		}
-		if len(raw) > 0 {
-			if len(raw) > MaxMetadataBytes {
-				return UpsertBatch{}, invalid(field+".metadata", "is %d bytes as JSON, the limit is %d", len(raw), MaxMetadataBytes)
-			}
-			metaJSON[i] = raw
-			// Keep a private copy decoded the way a restart will decode
-			// it, so the caller's later changes to its map cannot reach
-			// the collection and numbers are always float64.
-			meta = nil
-			if err := json.Unmarshal(raw, &meta); err != nil {
-				return UpsertBatch{}, invalid(field+".metadata", "%v", err)
-			}
-			if len(meta) == 0 { // {} or null: no metadata, as from a map
-				meta, metaJSON[i] = nil, nil
-			}
-		} else {
-			meta = nil
+		if len(raw[i]) > MaxMetadataBytes {
+			return UpsertBatch{}, nil, invalid(field+".metadata", "is %d bytes as JSON, the limit is %d", len(raw[i]), MaxMetadataBytes)
 		}
-		out[i] = Record{ID: r.ID, Vector: v, Metadata: meta}
+		out[i] = Record{ID: r.ID, Vector: v, Metadata: r.Metadata}
+		if owned {
+			out[i].MetadataJSON = r.MetadataJSON
+		}
 	}
-	return UpsertBatch{Records: out, MetadataJSON: metaJSON}, nil
+	return UpsertBatch{Records: out, MetadataBytes: make([]int, len(recs))}, raw, nil
+}
+
+// decodeMetadata sets each record's metadata to raw[i] decoded, as a
+// restart will decode it from the log (so numbers are always float64, and
+// the caller's later changes to a map it passed cannot reach the
+// collection), and its size. {} and null are no metadata. With release,
+// each record's JSON is dropped as soon as it is decoded (the log record
+// holds it by then), so the batch never holds its metadata twice.
+func decodeMetadata(b UpsertBatch, raw [][]byte, release bool) error {
+	for i := range b.Records {
+		r := &b.Records[i]
+		r.Metadata = nil
+		if len(raw[i]) > 0 {
+			if err := json.Unmarshal(raw[i], &r.Metadata); err != nil {
+				return invalid(fmt.Sprintf("vectors[%d].metadata", i), "%v", err)
+			}
+		}
+		if len(r.Metadata) == 0 {
+			r.Metadata = nil
+		} else {
+			b.MetadataBytes[i] = len(raw[i])
+		}
+		if release {
+			r.MetadataJSON, raw[i] = nil, nil
+		}
+	}
+	return nil
 }
 
 // PrepareDelete validates ids.
@@ -259,8 +299,8 @@ func (c *Collection) makeVisible(seq uint64, ib indexedBatch) error {
 			c.unpublishLocked(old)
 		}
 		s := &slot{id: r.ID, meta: r.Metadata}
-		if i < len(ib.b.MetadataJSON) {
-			s.metaBytes = int64(len(ib.b.MetadataJSON[i]))
+		if i < len(ib.b.MetadataBytes) {
+			s.metaBytes = int64(ib.b.MetadataBytes[i])
 		}
 		c.byID[r.ID] = n
 		c.setSlot(n, s)
@@ -349,15 +389,12 @@ func (c *Collection) batchFromLog(u record.Upsert) (UpsertBatch, error) {
 	if u.Dim != c.cfg.Dimension {
 		return UpsertBatch{}, fmt.Errorf("logged batch has dimension %d, collection has %d", u.Dim, c.cfg.Dimension)
 	}
-	b := UpsertBatch{Records: make([]Record, len(u.IDs)), MetadataJSON: u.Metadata}
+	b := UpsertBatch{Records: make([]Record, len(u.IDs)), MetadataBytes: make([]int, len(u.IDs))}
 	for i, id := range u.IDs {
-		r := Record{ID: id, Vector: u.Vectors[i*u.Dim : (i+1)*u.Dim : (i+1)*u.Dim]}
-		if len(u.Metadata[i]) > 0 {
-			if err := json.Unmarshal(u.Metadata[i], &r.Metadata); err != nil {
-				return UpsertBatch{}, fmt.Errorf("metadata of %q: %w", id, err)
-			}
-		}
-		b.Records[i] = r
+		b.Records[i] = Record{ID: id, Vector: u.Vectors[i*u.Dim : (i+1)*u.Dim : (i+1)*u.Dim]}
+	}
+	if err := decodeMetadata(b, u.Metadata, true); err != nil {
+		return UpsertBatch{}, fmt.Errorf("logged batch: %w", err)
 	}
 	return b, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -26,6 +28,10 @@ const chartDir = "helm/akidb"
 var valuesFiles = map[string][]string{
 	"default":    nil,
 	"production": {"-f", filepath.Join(chartDir, "values-production.yaml")},
+	// The S3 tier over http, the credentials in values (the chart makes
+	// their Secret), the bucket made by the server.
+	"s3": {"--set", "s3.enabled=true,s3.endpoint=http://minio.storage.svc:9000,s3.bucket=akidb,s3.prefix=edge/one,s3.createBucket=true," +
+		"s3.accessKey=chart-test,s3.secretKey=chart-test-secret-key,s3.shipInterval=2s"},
 }
 
 // rendered is one manifest of `helm template`, decoded into its API type.
@@ -234,6 +240,35 @@ func TestChartServesItsProbes(t *testing.T) {
 			for _, s := range find[*corev1.Secret](objs) {
 				secrets[s.Name] = secretData(s)
 			}
+			// The environment, from the chart's values and Secrets (stand-ins
+			// for the existing Secrets production values name).
+			env := baseEnv()
+			envVals := map[string]string{}
+			for _, e := range c.Env {
+				checkEnvName(t, e.Name, flags)
+				val := e.Value
+				if r := e.ValueFrom; r != nil {
+					if r.SecretKeyRef == nil {
+						t.Fatalf("env %s: only secretKeyRef is expected", e.Name)
+					}
+					data, ok := secrets[r.SecretKeyRef.Name]
+					if !ok {
+						data = map[string][]byte{r.SecretKeyRef.Key: []byte("stand-in-" + r.SecretKeyRef.Key)}
+					}
+					val = string(data[r.SecretKeyRef.Key])
+				}
+				env = append(env, e.Name+"="+val)
+				envVals[e.Name] = val
+			}
+			// The S3 tier: a real MinIO, with the credentials the pod gets,
+			// on https if the chart's endpoint is.
+			var store *minioServer
+			if ep, ok := argValue(c.Args, "--s3-endpoint"); ok {
+				if envVals["AKIDB_S3_ACCESS_KEY"] == "" || envVals["AKIDB_S3_SECRET_KEY"] == "" {
+					t.Fatalf("the tier is on, but the pod gets no AKIDB_S3_ACCESS_KEY and AKIDB_S3_SECRET_KEY: %v", c.Env)
+				}
+				store = startMinIO(t, b, strings.HasPrefix(ep, "https://"), envVals["AKIDB_S3_ACCESS_KEY"], envVals["AKIDB_S3_SECRET_KEY"])
+			}
 			root := t.TempDir()
 			// Mounts: each becomes a folder under root.
 			mounts := map[string]string{}
@@ -255,7 +290,7 @@ func TestChartServesItsProbes(t *testing.T) {
 				case v.Secret != nil:
 					data, ok := secrets[v.Secret.SecretName]
 					if !ok {
-						data = standIn(t, b, m.Name)
+						data = standIn(t, b, m.Name, store)
 					}
 					for k, val := range data {
 						if err := os.WriteFile(filepath.Join(dir, k), val, 0o400); err != nil {
@@ -290,6 +325,9 @@ func TestChartServesItsProbes(t *testing.T) {
 						}
 					}
 				}
+				if _, ok := strings.CutPrefix(a, "--s3-endpoint="); ok {
+					a = "--s3-endpoint=" + store.endpoint
+				}
 				for _, l := range []string{"--rest-addr=", "--grpc-addr="} {
 					if addr, ok := strings.CutPrefix(a, l); ok {
 						var port int32
@@ -313,21 +351,10 @@ func TestChartServesItsProbes(t *testing.T) {
 			if listens["--rest-addr="] != ports["http"] || listens["--grpc-addr="] != ports["grpc"] {
 				t.Fatalf("the server listens on %v, the container ports are %v", listens, ports)
 			}
-			env := baseEnv()
-			for _, e := range c.Env {
-				checkEnvName(t, e.Name, flags)
-				val := e.Value
-				if r := e.ValueFrom; r != nil {
-					if r.SecretKeyRef == nil {
-						t.Fatalf("env %s: only secretKeyRef is expected", e.Name)
-					}
-					data, ok := secrets[r.SecretKeyRef.Name]
-					if !ok {
-						data = map[string][]byte{r.SecretKeyRef.Key: []byte("stand-in")}
-					}
-					val = string(data[r.SecretKeyRef.Key])
-				}
-				env = append(env, e.Name+"="+val)
+			// The operator makes the bucket before the install (or lets the
+			// server: s3.createBucket); here MinIO starts empty.
+			if store != nil && !contains(argv, "--s3-create-bucket") {
+				argv = append(argv, "--s3-create-bucket")
 			}
 			s := startServer(t, b, env, argv...)
 			base := s.rest
@@ -349,6 +376,9 @@ func TestChartServesItsProbes(t *testing.T) {
 			if code, body := call(t, "GET", base+"/api/v1/collections", key, ""); code != 200 {
 				t.Errorf("the bootstrap key from the Secret: %d %s", code, body)
 			}
+			if store != nil {
+				checkShipping(t, s, base, key, c.Args)
+			}
 			s.stop()
 		})
 	}
@@ -356,10 +386,15 @@ func TestChartServesItsProbes(t *testing.T) {
 
 // standIn makes the contents of an existing Secret that production values
 // name (the operator creates them): a TLS pair, a bootstrap key, a JWT
-// secret.
-func standIn(t *testing.T, b binary, volume string) map[string][]byte {
+// secret, the CA of the object store's certificate.
+func standIn(t *testing.T, b binary, volume string, store *minioServer) map[string][]byte {
 	t.Helper()
 	switch volume {
+	case "s3-ca":
+		if store == nil || store.caPEM == nil {
+			t.Fatal("the chart mounts an S3 CA without an https S3 endpoint")
+		}
+		return map[string][]byte{"ca.crt": store.caPEM}
 	case "tls":
 		dir := t.TempDir()
 		b.run(t, baseEnv(), "certs", "dev", "--out", filepath.Join(dir, "certs"))
@@ -439,11 +474,6 @@ func serveFlags(t *testing.T, b binary) map[string]bool {
 // secrets, which are never flags (a flag shows in the process list).
 var envNotFlags = map[string]bool{"GOMEMLIMIT": true, "AKIDB_JWT_SECRET": true, "AKIDB_S3_ACCESS_KEY": true, "AKIDB_S3_SECRET_KEY": true}
 
-// tierPending are the S3 settings of the tier (issue 11) that the chart
-// passes before this binary has them; each leaves this list when the
-// tier's flags land and then must be a flag like any other.
-var tierPending = map[string]bool{"AKIDB_S3_ENDPOINT": true, "AKIDB_S3_BUCKET": true, "AKIDB_S3_PREFIX": true, "AKIDB_S3_REGION": true}
-
 // checkEnvName fails unless name is a variable akidb serve reads.
 func checkEnvName(t *testing.T, name string, flags map[string]bool) {
 	t.Helper()
@@ -452,13 +482,101 @@ func checkEnvName(t *testing.T, name string, flags map[string]bool) {
 	}
 	flag, ok := strings.CutPrefix(name, "AKIDB_")
 	flag = strings.ToLower(strings.ReplaceAll(flag, "_", "-"))
-	switch {
-	case ok && flags[flag]:
-		if tierPending[name] {
-			t.Errorf("%s is a flag now: remove it from tierPending", name)
-		}
-	case tierPending[name]:
-	default:
+	if !ok || !flags[flag] {
 		t.Errorf("environment variable %s is not read by akidb serve (no --%s)", name, flag)
+	}
+}
+
+// argValue finds --name=value in args.
+func argValue(args []string, name string) (string, bool) {
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, name+"="); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// checkShipping: the server the chart configured ships to the object
+// store. A collection created without a policy gets the chart's
+// (s3.tierPolicy), a checkpoint queues its upload, and the storage status
+// shows the store with the chart's bucket and prefix, the breaker closed,
+// and everything acknowledged shipped.
+func checkShipping(t *testing.T, s *server, base, key string, args []string) {
+	t.Helper()
+	bucket, _ := argValue(args, "--s3-bucket")
+	prefix, _ := argValue(args, "--s3-prefix")
+	policy, _ := argValue(args, "--tier-policy")
+	code, body := call(t, "POST", base+"/api/v1/collections", key, `{"name":"shipped","dimension":3}`)
+	if code != 201 || !strings.Contains(body, `"tier_policy":"`+policy+`"`) {
+		t.Fatalf("create a collection: %d %s (want the chart's policy %q)", code, body, policy)
+	}
+	if code, body := call(t, "POST", base+"/api/v1/collections/shipped/insert", key,
+		`{"vectors":[{"id":"a","vector":[1,0,0]},{"id":"b","vector":[0,1,0]}]}`); code != 200 {
+		t.Fatalf("insert: %d %s", code, body)
+	}
+	if code, body := call(t, "POST", base+"/admin/collections/shipped/checkpoint", key, ""); code != 200 || !strings.Contains(body, `"upload_queued":true`) {
+		t.Fatalf("checkpoint: %d %s", code, body)
+	}
+	type status struct {
+		Enabled bool `json:"enabled"`
+		Store   *struct {
+			Name           string `json:"name"`
+			Prefix         string `json:"prefix"`
+			CircuitBreaker struct {
+				State     string `json:"state"`
+				LastError string `json:"last_error"`
+			} `json:"circuit_breaker"`
+		} `json:"store"`
+		Collections []struct {
+			Name           string          `json:"name"`
+			DurableSeq     uint64          `json:"durable_seq"`
+			ShippedSeq     uint64          `json:"shipped_seq"`
+			NewestSnapshot json.RawMessage `json:"newest_snapshot"`
+		} `json:"collections"`
+	}
+	deadline := time.NewTimer(waitTimeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	var st status
+	var last string
+	for {
+		code, body := call(t, "GET", base+"/admin/storage/status", key, "")
+		last = fmt.Sprintf("%d %s", code, body)
+		st = status{}
+		if code == 200 && json.Unmarshal([]byte(body), &st) == nil && len(st.Collections) == 1 {
+			c := st.Collections[0]
+			if c.ShippedSeq == c.DurableSeq && c.DurableSeq > 0 && len(c.NewestSnapshot) > 0 && string(c.NewestSnapshot) != "null" {
+				break
+			}
+		}
+		select {
+		case <-deadline.C:
+			t.Fatalf("not shipped after %v: %s\n%s", waitTimeout, last, s.output())
+		case err := <-s.done:
+			t.Fatalf("akidb serve exited (%v) while shipping:\n%s", err, s.output())
+		case <-tick.C: // ask again
+		}
+	}
+	if !st.Enabled || st.Store == nil || st.Store.Name != "s3://"+bucket || st.Store.Prefix != prefix || st.Store.CircuitBreaker.State != "closed" {
+		t.Fatalf("storage status: %s", last)
+	}
+}
+
+// TestChartRefusesIncompleteS3Settings: S3 values that could not work fail
+// the install with the reason, instead of a pod that cannot start.
+func TestChartRefusesIncompleteS3Settings(t *testing.T) {
+	helm := mustEnv(t, "AKIDB_HELM")
+	for set, want := range map[string]string{
+		"s3.enabled=true,s3.bucket=b,s3.existingSecret=x":                                          "s3.enabled needs s3.endpoint and s3.bucket",
+		"s3.enabled=true,s3.endpoint=http://m:9000,s3.existingSecret=x":                            "s3.enabled needs s3.endpoint and s3.bucket",
+		"s3.enabled=true,s3.endpoint=http://m:9000,s3.bucket=b":                                    "s3.existingSecret, or s3.accessKey and s3.secretKey",
+		"s3.enabled=true,s3.endpoint=http://m:9000,s3.bucket=b,s3.existingSecret=x,s3.caSecret=ca": "s3.caSecret needs an https:// s3.endpoint",
+	} {
+		out, err := exec.Command(helm, "template", "db", chartDir, "--set", set).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), want) {
+			t.Errorf("--set %s: %v, want a failure saying %q:\n%s", set, err, want, out)
+		}
 	}
 }

@@ -77,6 +77,7 @@ func TestDashboardAndAlertsUseRegisteredMetrics(t *testing.T) {
 		t.Fatalf("dashboard: %v", err)
 	}
 	exprs := 0
+	dashMetrics := map[string]bool{}
 	var walk func(path string, v any)
 	walk = func(path string, v any) {
 		switch v := v.(type) {
@@ -85,6 +86,7 @@ func TestDashboardAndAlertsUseRegisteredMetrics(t *testing.T) {
 				if s, ok := c.(string); ok && (k == "expr" || k == "definition") {
 					exprs++
 					checkExpr(t, "dashboard "+path, s, registered)
+					metricsIn(s, dashMetrics)
 				}
 				walk(path+"."+k, c)
 			}
@@ -121,19 +123,52 @@ func TestDashboardAndAlertsUseRegisteredMetrics(t *testing.T) {
 		t.Fatalf("alerts.yaml: %v", err)
 	}
 	var alerts []string
+	alertMetrics := map[string]bool{}
 	for _, g := range rules.Groups {
 		for _, r := range g.Rules {
 			alerts = append(alerts, r.Alert)
 			checkExpr(t, "alert "+r.Alert, r.Expr, registered)
+			metricsIn(r.Expr, alertMetrics)
 			if !slices.Contains([]string{"critical", "warning", "info"}, r.Labels["severity"]) || r.Annotations["summary"] == "" || r.Annotations["description"] == "" {
 				t.Errorf("alert %s: want a severity label, a summary and a description", r.Alert)
 			}
 		}
 	}
-	for _, want := range []string{"AkiDBShedding", "AkiDBWALFsyncSlow", "AkiDBCheckpointFailing"} {
+	for _, want := range []string{"AkiDBShedding", "AkiDBWALFsyncSlow", "AkiDBCheckpointFailing",
+		"AkiDBObjectStoreBreakerOpen", "AkiDBDLQPermanentEntries", "AkiDBShipLagHigh"} {
 		if !slices.Contains(alerts, want) {
 			t.Errorf("no alert %s in %v", want, alerts)
 		}
+	}
+	// The object storage tier: every one of its metrics is on the
+	// dashboard, and the ones an operator must act on are alerted on.
+	for _, m := range tierMetrics {
+		if !registered[m] {
+			t.Errorf("the server does not register %s", m)
+		}
+		if !dashMetrics[m] {
+			t.Errorf("the dashboard has no panel with %s", m)
+		}
+	}
+	for _, m := range []string{"akidb_circuit_breaker_state", "akidb_dlq_entries", "akidb_tier_ship_lag_seconds"} {
+		if !alertMetrics[m] {
+			t.Errorf("no alert on %s", m)
+		}
+	}
+}
+
+// tierMetrics are the object storage tier's metrics (docs/tiering.md).
+var tierMetrics = []string{"akidb_tier_uploads_total", "akidb_tier_upload_duration_seconds", "akidb_tier_bytes_shipped_total",
+	"akidb_tier_ship_lag_seconds", "akidb_dlq_entries", "akidb_dlq_retry_attempts_total", "akidb_circuit_breaker_state"}
+
+// metricsIn adds the metric names expr queries to into, histogram
+// series under their histogram's name.
+func metricsIn(expr string, into map[string]bool) {
+	for _, n := range metricName.FindAllString(expr, -1) {
+		for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+			n = strings.TrimSuffix(n, suffix)
+		}
+		into[n] = true
 	}
 }
 

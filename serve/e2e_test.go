@@ -72,6 +72,14 @@ func TestTransportsAgree(t *testing.T) {
 	if v, b := metricValue(t, s, client, "akidb_vectors"), metricValue(t, s, client, "akidb_index_backlog_vectors"); v != 400 || b != 0 {
 		t.Fatalf("/metrics after indexing caught up: akidb_vectors %v, akidb_index_backlog_vectors %v; want 400 and 0", v, b)
 	}
+	// The log holds the 400 vectors (8 floats each) and no checkpoint has
+	// run yet; the version is public.
+	if w, c := metricValue(t, s, client, "akidb_wal_bytes"), metricValue(t, s, client, "akidb_last_checkpoint_timestamp_seconds"); w < 400*8*4 || c != -1 {
+		t.Fatalf("/metrics: akidb_wal_bytes %v, akidb_last_checkpoint_timestamp_seconds %v; want at least %d and absent", w, c, 400*8*4)
+	}
+	if v := metricValue(t, s, client, `akidb_build_info{version="`+s.cfg.Version+`"}`); v != 1 {
+		t.Fatalf("/metrics: akidb_build_info for version %q: %v", s.cfg.Version, v)
+	}
 
 	// The same queries give the same hits and scores on both transports.
 	for q := 0; q < 20; q++ {

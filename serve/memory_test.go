@@ -132,16 +132,7 @@ func TestWorstCaseBodyMemoryREST(t *testing.T) {
 			body := c.body()
 			url := s.restURL("/api/v1/collections/" + col + "/insert")
 			var status int
-			used := allocatedBy(func() {
-				req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := client.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				resp.Body.Close()
-				status = resp.StatusCode
-			})
+			used := allocatedBy(func() { status, _ = postRaw(t, client, url, body) })
 			ratio := float64(used) / float64(len(body))
 			t.Logf("%d-byte body: %d, %d bytes allocated (%.2f× the body)", len(body), status, used, ratio)
 			if status != c.status {

@@ -189,8 +189,16 @@ func runNoisyNeighbour(b *testing.B) {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // procStatusKB reads a kB field of /proc/self/status (0 if unknown).
-func procStatusKB(field string) int64 {
-	data, err := os.ReadFile("/proc/self/status")
+func procStatusKB(field string) int64 { return procStatusKBOf(0, field) }
+
+// procStatusKBOf reads a kB field of process pid's /proc status (0: this
+// process; 0 if unknown).
+func procStatusKBOf(pid int, field string) int64 {
+	path := "/proc/self/status"
+	if pid != 0 {
+		path = fmt.Sprintf("/proc/%d/status", pid)
+	}
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return 0
 	}

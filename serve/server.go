@@ -70,6 +70,8 @@ type Config struct {
 	// Limiting configures load shedding, rate limits and quotas
 	// (docs/limits.md).
 	Limiting LimitingConfig
+	// Tier configures the object storage tier (docs/tiering.md).
+	Tier TierConfig
 	// AllowPlaintext lets the server listen without TLS on an address
 	// other than loopback (for a TLS-terminating proxy in front); it then
 	// warns at start and on /readyz. Without it Start refuses that.
@@ -96,9 +98,16 @@ type LimitingConfig struct {
 	// are answered 429 while other tenants are still served.
 	TenantShare float64
 	// BodyTimeout bounds the time a client has to send a REST request
-	// body (<= 0: rest.DefaultBodyTimeout); a slower one is answered 408.
-	// The body is read before the request takes an in-flight slot.
+	// body or a gRPC request message (<= 0: ratelimit.DefaultBodyTimeout);
+	// a slower one is answered 408 (gRPC DEADLINE_EXCEEDED). The body is
+	// read before the request takes an in-flight slot.
 	BodyTimeout time.Duration
+	// MaxInflightBodyBytes bounds the bytes of request bodies (REST) and
+	// messages (gRPC) held at once, from the start of their reading until
+	// their answer (<= 0: ratelimit.DefaultBodyBudget of MaxInFlight,
+	// the largest body and the memory limit); past it a request is
+	// answered 503, past its tenant's TenantShare of it 429.
+	MaxInflightBodyBytes int64
 	// RequestTimeout bounds each request (<= 0: 30s, or the client's
 	// earlier deadline); past it the answer is 503 with Retry-After.
 	RequestTimeout time.Duration
@@ -159,7 +168,7 @@ func DefaultConfig() Config {
 		IdleTimeout:          120 * time.Second,
 		MaxConcurrentStreams: 250,
 		Limiting: LimitingConfig{RequestTimeout: ratelimit.DefaultRequestTimeout, TenantShare: ratelimit.DefaultTenantShare,
-			BodyTimeout: rest.DefaultBodyTimeout},
+			BodyTimeout: ratelimit.DefaultBodyTimeout},
 	}
 }
 
@@ -180,6 +189,7 @@ type Server struct {
 	guard    *access.Guard
 	shedder  *ratelimit.Shedder
 	bodies   *ratelimit.Shedder
+	budget   *ratelimit.Budget
 	limiter  *ratelimit.Limiter
 	limitM   *limits.Metrics
 	changes  configChanges
@@ -195,6 +205,19 @@ type Server struct {
 	ready    chan struct{}
 	shutOnce sync.Once
 	shutErr  error
+}
+
+// bodyBudget is the body budget cfg asks for, or the default for the
+// in-flight bound, the largest body and the memory limit in force.
+func bodyBudget(cfg Config, maxInFlight int, maxBody int64) int64 {
+	if cfg.Limiting.MaxInflightBodyBytes > 0 {
+		return cfg.Limiting.MaxInflightBodyBytes
+	}
+	var memLimit int64
+	if l := access.CurrentMemoryLimit(); l != nil {
+		memLimit = *l
+	}
+	return ratelimit.DefaultBodyBudget(maxInFlight, maxBody, memLimit)
 }
 
 // Start binds both listeners, starts serving and begins recovering the
@@ -216,6 +239,9 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
+	if err := metrics.RegisterBuildInfo(reg, cfg.Version); err != nil {
+		return nil, err
+	}
 	s := &Server{cfg: cfg, log: logger, registry: publicRegistry, recorders: []*metrics.Recorder{reg, tenantReg}, metrics: m, errs: make(chan error, 3), ready: make(chan struct{}), notices: cfg.Notices}
 	if s.notices == nil {
 		s.notices = io.Discard
@@ -230,10 +256,19 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	// these, never an in-flight slot.
 	s.bodies = ratelimit.NewShedder(cfg.Limiting.MaxInFlight)
 	s.bodies.SetTenantShare(cfg.Limiting.TenantShare)
+	maxBody := s.svc.Limits().MaxBodyBytes
+	if maxBody <= 0 {
+		maxBody = api.DefaultLimits().MaxBodyBytes
+	}
+	if b := cfg.Limiting.MaxInflightBodyBytes; b > 0 && b < maxBody {
+		return nil, fmt.Errorf("the body budget (%d bytes) is smaller than the largest body (%d bytes): such a body could never be read", b, maxBody)
+	}
+	s.budget = ratelimit.NewBudget(bodyBudget(cfg, s.shedder.Max(), maxBody))
+	s.budget.SetTenantShare(cfg.Limiting.TenantShare)
 	if s.limiter, err = ratelimit.New(ratelimit.Config{Now: cfg.Limiting.Now}); err != nil {
 		return nil, err
 	}
-	if s.limitM, err = limits.NewMetrics(reg, tenantReg, limits.MetricsSources{Shedder: s.shedder, Config: &s.changes}); err != nil {
+	if s.limitM, err = limits.NewMetrics(reg, tenantReg, limits.MetricsSources{Shedder: s.shedder, Bodies: s.bodies, Budget: s.budget, Config: &s.changes}); err != nil {
 		return nil, err
 	}
 	if cfg.TLSEnabled() {
@@ -263,7 +298,7 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 
 	handler := rest.NewHandler(s.svc, rest.Options{Logger: logger, Metrics: m, MetricsHandler: metrics.Handler(publicRegistry),
 		TenantMetricsHandler: metrics.Handler(prometheus.Gatherers{publicRegistry, tenantRegistry}), Limits: cfg.Limits, Guard: s.guard,
-		Shedder: s.shedder, Bodies: s.bodies, BodyTimeout: cfg.Limiting.BodyTimeout, RequestTimeout: cfg.Limiting.RequestTimeout,
+		Shedder: s.shedder, Bodies: s.bodies, Budget: s.budget, BodyTimeout: cfg.Limiting.BodyTimeout, RequestTimeout: cfg.Limiting.RequestTimeout,
 		ReadyWarnings: warnings})
 	s.http = &http.Server{
 		Handler:           handler,
@@ -287,7 +322,7 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 		Logger: logger, Limits: cfg.Limits, Guard: s.guard,
 		UnaryInterceptors: []grpc.UnaryServerInterceptor{m.UnaryServerInterceptor()},
 		ServerOptions:     grpcOpts,
-		Shedder:           s.shedder, RequestTimeout: cfg.Limiting.RequestTimeout,
+		Shedder:           s.shedder, Budget: s.budget, BodyTimeout: cfg.Limiting.BodyTimeout, RequestTimeout: cfg.Limiting.RequestTimeout,
 	})
 	s.grpc = s.grpcAPI.GRPCServer()
 
@@ -337,7 +372,14 @@ func (s *Server) openEngine() {
 	ecfg := s.cfg.Engine
 	ecfg.Logger = s.log
 	ecfg.Observer = s.metrics
+	ecfg.DefaultTierPolicy = s.cfg.Tier.DefaultPolicy
 	start := time.Now()
+	tc, err := s.engineTier()
+	if err != nil {
+		s.errs <- err
+		return
+	}
+	ecfg.Tier = tc
 	db, err := engine.Open(s.cfg.DataDir, ecfg)
 	if err != nil {
 		s.errs <- fmt.Errorf("open data dir %s: %w", s.cfg.DataDir, err)
@@ -356,6 +398,8 @@ func (s *Server) openEngine() {
 	}
 	s.db = db
 	s.dbMu.Unlock()
+	s.metrics.SetTierSource(func() (metrics.TierTotals, bool) { return tierTotals(db) })
+	s.metrics.SetResidencySource(func() metrics.ResidencyTotals { return residencyTotals(db) })
 	s.svc.SetDB(db)
 	s.grpcAPI.SetServing(true)
 	s.log.Info("ready", "data_dir", s.cfg.DataDir, "collections", len(db.ListCollections("")), "recovery", time.Since(start).Round(time.Millisecond))
@@ -398,7 +442,7 @@ func (s *Server) openSecurity(db *engine.DB) error {
 	if err != nil {
 		return err
 	}
-	return s.guard.Attach(access.Deps{Authenticator: authn, Auditor: auditor, Store: db.Meta(), Collections: db, Limits: lim})
+	return s.guard.Attach(access.Deps{Authenticator: authn, Auditor: auditor, Store: db.Meta(), Collections: db, Limits: lim, Storage: db})
 }
 
 // openLimits loads the runtime settings and every quota from the catalog,
@@ -421,17 +465,26 @@ func (s *Server) openLimits(db *engine.DB) (*access.LimitDeps, error) {
 	s.changes.set(rc)
 	rl := rc.RateLimit()
 	s.log.Info("limits", "max_in_flight", s.shedder.Max(), "tenant_in_flight", s.shedder.TenantMax(),
-		"request_timeout", requestTimeout(s.cfg.Limiting.RequestTimeout), "max_response_bytes", s.svc.Limits().MaxResponse(),
+		"request_timeout", requestTimeout(s.cfg.Limiting.RequestTimeout), "body_timeout", bodyTimeout(s.cfg.Limiting.BodyTimeout),
+		"max_inflight_body_bytes", s.budget.Max(), "max_response_bytes", s.svc.Limits().MaxResponse(),
 		"rate_limiting", rl.Enabled, "default_qps", rl.DefaultQPS, "default_burst_multiplier", rl.DefaultBurstMultiplier)
 	fixed := access.ServerSettings{
 		Version: s.cfg.Version, AuthEnabled: !s.cfg.Auth.Disabled, TLSEnabled: s.tls != nil,
 		RESTAddr: s.RESTAddr().String(), GRPCAddr: s.GRPCAddr().String(),
 		MemoryLimitSource: s.cfg.memoryLimitSource, RequestLimits: access.RequestLimitsOf(s.svc.Limits()),
+		BodyTimeoutSeconds: bodyTimeout(s.cfg.Limiting.BodyTimeout).Seconds(), MaxResponseBytes: s.svc.Limits().MaxResponse(),
 	}
 	return &access.LimitDeps{
 		Quotas: quotas, Config: rc, Limiter: s.limiter, Metrics: s.limitM, Usage: usage,
-		Server: access.ServerSettingsFunc(fixed, s.shedder, s.cfg.Limiting.RequestTimeout),
+		Server: access.ServerSettingsFunc(fixed, access.ServerSettingsSources{Shedder: s.shedder, Budget: s.budget, RequestTimeout: s.cfg.Limiting.RequestTimeout}),
 	}, nil
+}
+
+func bodyTimeout(d time.Duration) time.Duration {
+	if d <= 0 {
+		return ratelimit.DefaultBodyTimeout
+	}
+	return d
 }
 
 func requestTimeout(d time.Duration) time.Duration {
@@ -537,6 +590,10 @@ func (s *Server) stats() metrics.Totals {
 		if h, err := db.Collection(info.TenantID, info.Name); err == nil {
 			t.Vectors += h.Count()
 			t.IndexBacklog += h.IndexBacklog()
+			t.WALBytes += h.LogBytes()
+			if at := h.LastCheckpoint(); at.After(t.LastCheckpoint) {
+				t.LastCheckpoint = at
+			}
 		}
 	}
 	return t
@@ -559,6 +616,10 @@ func (s *Server) Shedder() *ratelimit.Shedder { return s.shedder }
 
 // Bodies is the bound of REST request bodies being read at once.
 func (s *Server) Bodies() *ratelimit.Shedder { return s.bodies }
+
+// Budget is the bound of the bytes of request bodies held at once, both
+// transports.
+func (s *Server) Budget() *ratelimit.Budget { return s.budget }
 
 // Registry is the server's metrics registry.
 func (s *Server) Registry() *prometheus.Registry { return s.registry }

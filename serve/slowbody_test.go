@@ -21,14 +21,32 @@ type trickler struct {
 
 func startTrickle(t testing.TB, addr, path, key string, stop <-chan struct{}) *trickler {
 	t.Helper()
-	conn, err := net.Dial("tcp", addr)
+	return startTrickleSized(t, addr, path, key, 100000, stop)
+}
+
+// startTrickleSized is startTrickle with a body of contentLength bytes
+// declared.
+func startTrickleSized(t testing.TB, addr, path, key string, contentLength int64, stop <-chan struct{}) *trickler {
+	t.Helper()
+	tr, err := dialTrickle(addr, path, key, contentLength, stop)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return tr
+}
+
+// dialTrickle connects and starts trickling; the status of the answer
+// arrives on tr.status (-1: none).
+func dialTrickle(addr, path, key string, contentLength int64, stop <-chan struct{}) (*trickler, error) {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
 	tr := &trickler{conn: conn, status: make(chan int, 1)}
-	head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: akidb\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"vectors\":[", path, key)
+	head := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: akidb\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{\"vectors\":[", path, key, contentLength)
 	if _, err := conn.Write([]byte(head)); err != nil {
-		t.Fatal(err)
+		conn.Close()
+		return nil, err
 	}
 	go func() { // one byte every 50 ms until the server answers
 		tick := time.NewTicker(50 * time.Millisecond)
@@ -54,7 +72,7 @@ func startTrickle(t testing.TB, addr, path, key string, stop <-chan struct{}) *t
 		resp.Body.Close()
 		tr.status <- resp.StatusCode
 	}()
-	return tr
+	return tr, nil
 }
 
 // TestSlowBodiesDoNotStarveOtherTenants: one tenant trickles request

@@ -9,9 +9,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 )
+
+// maxUnfinishedLines bounds what is shown of a test that never finished.
+const maxUnfinishedLines = 200
 
 type event struct {
 	Action  string
@@ -80,6 +84,24 @@ func main() {
 	}
 	for _, s := range skips {
 		fmt.Printf("SKIPPED (not allowed) %s\n", s)
+	}
+	// A package that failed with no test failing (a timeout's panic, a
+	// crash) left its running tests' output unprinted: show the tail of
+	// each, which holds the panic and the goroutines.
+	var unfinished []string
+	for key := range outputs {
+		pkg, test, _ := strings.Cut(key, " ")
+		if test != "" && slices.Contains(pkgFailures, pkg) {
+			unfinished = append(unfinished, key)
+		}
+	}
+	sort.Strings(unfinished)
+	for _, key := range unfinished {
+		out := strings.Split(strings.Join(outputs[key], ""), "\n")
+		if len(out) > maxUnfinishedLines {
+			out = append([]string{fmt.Sprintf("... (%d lines before)", len(out)-maxUnfinishedLines)}, out[len(out)-maxUnfinishedLines:]...)
+		}
+		fmt.Printf("--- UNFINISHED %s\n%s\n", key, strings.Join(out, "\n"))
 	}
 	for _, p := range pkgFailures {
 		fmt.Printf("FAIL package %s\n", p)

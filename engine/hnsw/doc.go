@@ -45,7 +45,10 @@
 // before any list names it. Only an insert that raises the top level takes a
 // graph-wide lock (held for that whole insert, as in hnswlib). Encode waits for
 // in-flight Adds and Deletes and holds new ones off; Vacuum excludes
-// everything. Lock order: structMu, then mutateMu, then entryMu, then node
+// everything. SearchUntil and ExactSearchUntil check a stop function every
+// StopEvery distance computations (a deadline), and give way to a Vacuum
+// waiting for the graph (ErrInterrupted) rather than make it, and whoever
+// waits on it, wait for a long search. Lock order: structMu, then mutateMu, then entryMu, then node
 // mutexes one at a time.
 //
 // # Deletes, filters and Vacuum

@@ -108,7 +108,12 @@ type Graph struct {
 	// writing the node, so a test can hold a node in flight.
 	reserveHook func(id uint32)
 
-	pool sync.Pool // *scratch
+	// pool holds *scratch. It is a pointer on purpose: the runtime keeps
+	// every sync.Pool in use (and its victim cache) reachable until two
+	// collections have passed, and an embedded one would keep the whole
+	// graph, vectors and all, alive that long after its collection is
+	// dropped or evicted from memory.
+	pool *sync.Pool
 }
 
 const noEntry = math.MaxUint64
@@ -151,6 +156,7 @@ func newGraph(cfg Config) (*Graph, error) {
 		efc:      cfg.EfConstruction,
 		mL:       1 / math.Log(float64(cfg.M)),
 		dist:     cfg.Metric.Func(),
+		pool:     new(sync.Pool),
 	}
 	g.table.Store(&chunkTable{})
 	g.entry.Store(noEntry)

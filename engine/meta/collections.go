@@ -36,9 +36,22 @@ type Collection struct {
 	EfConstruction int // HNSW candidate list size at insert, as built
 	State          string
 	CreatedAt      time.Time // UTC, millisecond precision
+	// TierPolicy is TierMemory, TierMemoryS3 or TierS3Only ("" on insert:
+	// TierMemory).
+	TierPolicy string
 }
 
-const collectionColumns = `id, tenant_id, name, dimension, metric, m, ef_construction, state, created_at`
+// Tiering policies (migration 0004); engine/tier says what each means.
+const (
+	TierMemory   = "memory"
+	TierMemoryS3 = "memory-s3"
+	TierS3Only   = "s3-only"
+)
+
+// ValidTierPolicy reports whether the catalog accepts p.
+func ValidTierPolicy(p string) bool { return p == TierMemory || p == TierMemoryS3 || p == TierS3Only }
+
+const collectionColumns = `id, tenant_id, name, dimension, metric, m, ef_construction, state, created_at, tier_policy`
 
 // InsertCollection adds c in state creating and returns the row as stored.
 // An empty c.ID gets a generated one (a set one must satisfy
@@ -60,8 +73,11 @@ func (s *Store) InsertCollection(ctx context.Context, c Collection) (Collection,
 	}
 	c.State = StateCreating
 	c.CreatedAt = fromMillis(s.now().UnixMilli())
-	_, err := s.db.ExecContext(ctx, `INSERT INTO collections (`+collectionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, c.TenantID, c.Name, c.Dimension, c.Metric, c.M, c.EfConstruction, c.State, c.CreatedAt.UnixMilli())
+	if c.TierPolicy == "" {
+		c.TierPolicy = TierMemory
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO collections (`+collectionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.TenantID, c.Name, c.Dimension, c.Metric, c.M, c.EfConstruction, c.State, c.CreatedAt.UnixMilli(), c.TierPolicy)
 	if IsForeignKeyViolation(err) {
 		return Collection{}, fmt.Errorf("insert collection %q: tenant %s: %w", c.Name, c.TenantID, ErrNotFound)
 	}
@@ -90,6 +106,8 @@ func validateCollection(c Collection) error {
 		return fmt.Errorf("m %d is not positive: %w", c.M, ErrInvalidArgument)
 	case c.EfConstruction <= 0:
 		return fmt.Errorf("ef_construction %d is not positive: %w", c.EfConstruction, ErrInvalidArgument)
+	case c.TierPolicy != "" && !ValidTierPolicy(c.TierPolicy):
+		return fmt.Errorf("tier policy %q is not memory, memory-s3 or s3-only: %w", c.TierPolicy, ErrInvalidArgument)
 	}
 	return nil
 }
@@ -277,7 +295,7 @@ func scanCollection(sc scanner) (Collection, error) {
 		c       Collection
 		created int64
 	)
-	err := sc.Scan(&c.ID, &c.TenantID, &c.Name, &c.Dimension, &c.Metric, &c.M, &c.EfConstruction, &c.State, &created)
+	err := sc.Scan(&c.ID, &c.TenantID, &c.Name, &c.Dimension, &c.Metric, &c.M, &c.EfConstruction, &c.State, &created, &c.TierPolicy)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Collection{}, ErrNotFound
 	}
@@ -286,4 +304,22 @@ func scanCollection(sc scanner) (Collection, error) {
 	}
 	c.CreatedAt = fromMillis(created)
 	return c, nil
+}
+
+// SetCollectionTierPolicy changes a collection's tiering policy. An
+// unknown policy is ErrInvalidArgument, an unknown id ErrNotFound.
+func (s *Store) SetCollectionTierPolicy(ctx context.Context, id, policy string) error {
+	if !ValidTierPolicy(policy) {
+		return fmt.Errorf("set collection %s tier policy: %q is not memory, memory-s3 or s3-only: %w", id, policy, ErrInvalidArgument)
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE collections SET tier_policy = ? WHERE id = ?`, policy, id)
+	if err != nil {
+		return fmt.Errorf("set collection %s tier policy: %w", id, TranslateError(err))
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("set collection %s tier policy: %w", id, err)
+	} else if n == 0 {
+		return fmt.Errorf("set collection %s tier policy: %w", id, ErrNotFound)
+	}
+	return nil
 }

@@ -28,6 +28,7 @@ func TestCollectionCRUD(t *testing.T) {
 	want.ID = c.ID
 	want.State = StateCreating
 	want.CreatedAt = testNow
+	want.TierPolicy = TierMemory // the default
 	if !ValidCollectionID(c.ID) || c != want {
 		t.Fatalf("inserted %+v, want %+v", c, want)
 	}

@@ -30,7 +30,7 @@
 // the references valid (PRAGMA foreign_keys cannot change inside a
 // transaction).
 //
-// # Schema (version 3)
+// # Schema (version 4)
 //
 //	-- 0001_catalog
 //	tenants(id TEXT PK, name TEXT UNIQUE NOT NULL, created_at INTEGER)
@@ -54,6 +54,14 @@
 //	api_key_rate_limits(key_id PK REFERENCES api_keys ON DELETE CASCADE,
 //	              qps_limit REAL, burst INTEGER NULL, updated_at)
 //	runtime_config(key TEXT PK, value TEXT (valid JSON), updated_at)
+//	-- 0004_tier
+//	collections.tier_policy TEXT CHECK IN ('memory','memory-s3','s3-only') DEFAULT 'memory'
+//	tier_dlq(id INTEGER PK AUTOINCREMENT, collection_id REFERENCES collections ON DELETE CASCADE,
+//	         tenant_id, collection_name, operation CHECK IN ('upload','delete'),
+//	         kind CHECK IN ('snapshot','log','parquet','manifest'), object_key, local_file,
+//	         size, sha256, first_seq, last_seq, retry_count, last_error, created_at,
+//	         next_attempt_at, status CHECK IN ('pending','permanent'),
+//	         UNIQUE(collection_id, operation, object_key))
 //	-- 0005_disk_quota
 //	tenant_quotas + max_disk_bytes INTEGER NULL (>= 0)
 //

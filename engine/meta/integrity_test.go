@@ -40,7 +40,7 @@ func TestIntegrityCheckForeignKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := conn.ExecContext(ctx, `INSERT INTO collections VALUES
-		('00000000-0000-4000-8000-000000000000', 'ghost', 'x', 1, 'l2', 1, 1, 'ready', 0)`); err != nil {
+		('00000000-0000-4000-8000-000000000000', 'ghost', 'x', 1, 'l2', 1, 1, 'ready', 0, 'memory')`); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := conn.ExecContext(ctx, "PRAGMA foreign_keys = ON"); err != nil {

@@ -43,26 +43,52 @@ func EncodeUpsert(dst []byte, u Upsert) ([]byte, error) {
 	if u.Dim < 1 || u.Dim > MaxDimension || len(u.Vectors) != n*u.Dim || len(u.Metadata) != n {
 		return nil, fmt.Errorf("encode upsert: inconsistent batch (dim %d, %d ids, %d floats, %d metadata)", u.Dim, n, len(u.Vectors), len(u.Metadata))
 	}
-	size := 8
-	for i := range n {
-		size += 2 + len(u.IDs[i]) + 4*u.Dim + 4 + len(u.Metadata[i])
+	return EncodeUpsertRows(dst, u.Dim, n, func(i int) (string, []float32, []byte) {
+		return u.IDs[i], u.Vectors[i*u.Dim : (i+1)*u.Dim], u.Metadata[i]
+	})
+}
+
+// UpsertSize is the encoded size of an upsert of records whose ids and
+// metadata have these lengths, n records of dim dimensions in all.
+func UpsertSize(dim, n, idBytes, metadataBytes int) int {
+	return 8 + n*(2+4*dim+4) + idBytes + metadataBytes
+}
+
+// EncodeUpsertRows appends the encoding of an upsert of n records of dim
+// dimensions given one by one by row (called twice per record: once to
+// size the output, once to write it), so a caller that holds its records
+// apart need not gather them into an Upsert first. dst grows once, to the
+// exact size.
+func EncodeUpsertRows(dst []byte, dim, n int, row func(i int) (id string, vector []float32, metadata []byte)) ([]byte, error) {
+	if dim < 1 || dim > MaxDimension {
+		return nil, fmt.Errorf("encode upsert: dimension %d", dim)
 	}
-	dst = growCap(dst, size)
-	dst = binary.LittleEndian.AppendUint32(dst, uint32(u.Dim))
+	idBytes, metaBytes := 0, 0
+	for i := range n {
+		id, vec, meta := row(i)
+		if len(vec) != dim {
+			return nil, fmt.Errorf("encode upsert: vector of %q has %d dimensions, want %d", id, len(vec), dim)
+		}
+		if len(meta) > MaxMetadataBytes {
+			return nil, fmt.Errorf("encode upsert: metadata of %q is %d bytes, limit %d", id, len(meta), MaxMetadataBytes)
+		}
+		idBytes += len(id)
+		metaBytes += len(meta)
+	}
+	dst = growCap(dst, UpsertSize(dim, n, idBytes, metaBytes))
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(dim))
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(n))
 	for i := range n {
+		id, vec, meta := row(i)
 		var err error
-		if dst, err = appendID(dst, u.IDs[i]); err != nil {
+		if dst, err = appendID(dst, id); err != nil {
 			return nil, err
 		}
-		for _, f := range u.Vectors[i*u.Dim : (i+1)*u.Dim] {
+		for _, f := range vec {
 			dst = binary.LittleEndian.AppendUint32(dst, math.Float32bits(f))
 		}
-		if len(u.Metadata[i]) > MaxMetadataBytes {
-			return nil, fmt.Errorf("encode upsert: metadata of %q is %d bytes, limit %d", u.IDs[i], len(u.Metadata[i]), MaxMetadataBytes)
-		}
-		dst = binary.LittleEndian.AppendUint32(dst, uint32(len(u.Metadata[i])))
-		dst = append(dst, u.Metadata[i]...)
+		dst = binary.LittleEndian.AppendUint32(dst, uint32(len(meta)))
+		dst = append(dst, meta...)
 	}
 	return dst, nil
 }

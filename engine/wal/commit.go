@@ -55,7 +55,7 @@ func (l *Log) drain() (closing bool) {
 		}
 		buf, units, g, closing := l.pending, l.units, l.group, l.closed
 		if g != nil {
-			l.pending, l.spare, l.units, l.group = l.spare[:0], nil, nil, nil
+			l.pending, l.spare, l.units, l.group, l.ownBytes = l.spare[:0], nil, nil, nil, 0
 			l.committing = g.calls
 		}
 		l.mu.Unlock()
@@ -137,7 +137,7 @@ func (l *Log) commit(buf []byte, units []unit, g *commitGroup) {
 		l.nextSeq = first
 		if next = l.group; next != nil {
 			next.err = g.err
-			l.pending, l.units, l.group = l.pending[:0], nil, nil
+			l.pending, l.units, l.group, l.ownBytes = l.pending[:0], nil, nil, 0
 		}
 		l.noSpace = true
 	default:
@@ -164,24 +164,28 @@ func (l *Log) commit(buf []byte, units []unit, g *commitGroup) {
 // writeUnits writes units to the active segment, rolling to a new segment
 // before a unit that would take the segment past SegmentSize. A unit that
 // is bigger than a whole segment still goes in, alone, into a fresh one.
-// It returns how many units it wrote whole; a *noSpaceError means the rest
-// were not written at all.
+// Consecutive units in buf go out in one write; a unit with its own frame
+// in one of its own. It returns how many units it wrote whole; a
+// *noSpaceError means the rest were not written at all.
 func (l *Log) writeUnits(buf []byte, units []unit) (int, error) {
 	for i := 0; i < len(units); {
 		u := units[i]
-		if l.activeOff > segmentHeaderSize && l.activeOff+int64(u.end-u.start) > l.opts.SegmentSize {
+		if l.activeOff > segmentHeaderSize && l.activeOff+int64(u.size()) > l.opts.SegmentSize {
 			if err := l.roll(u.firstSeq); err != nil {
 				return i, err
 			}
 		}
-		j := i
-		for j+1 < len(units) && l.activeOff+int64(units[j+1].end-u.start) <= l.opts.SegmentSize {
-			j++
+		j, data := i, u.frame
+		if data == nil {
+			for j+1 < len(units) && units[j+1].frame == nil && l.activeOff+int64(units[j+1].end-u.start) <= l.opts.SegmentSize {
+				j++
+			}
+			data = buf[u.start:units[j].end]
 		}
-		if err := l.ensureRoom(l.activeOff + int64(units[j].end-u.start)); err != nil {
+		if err := l.ensureRoom(l.activeOff + int64(len(data))); err != nil {
 			return i, err
 		}
-		if err := l.writeActive(buf[u.start:units[j].end], units[j].lastSeq); err != nil {
+		if err := l.writeActive(data, units[j].lastSeq); err != nil {
 			return i, err
 		}
 		i = j + 1

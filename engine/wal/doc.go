@@ -64,7 +64,10 @@
 //     "batch continues" flag but the last, so recovery can tell a whole
 //     batch from a partial one.
 //   - The log is fail-stop: after one write or fsync error it writes nothing
-//     more.
+//     more. The one exception is a full disk found while allocating (growing
+//     or creating a segment, or a write(2) that wrote nothing): the records
+//     waiting for that room are refused with ErrNoSpace, their sequence
+//     numbers given back, and the log goes on (see commit).
 //
 // # Recovery (Open)
 //
@@ -102,4 +105,10 @@
 // group for up to the delay until every writer not in the commit under way
 // has joined it, so concurrent writers share fewer fsyncs; a lone writer's
 // record goes at once.
+//
+// SubmitFrame takes a record the caller built in place, with room for the
+// header in front of the payload. A large one (64 KiB or more) is not
+// copied into the shared buffer: the committer writes it from the
+// caller's frame with a pwrite(2) of its own, in sequence order among the
+// others, so a batch of tens of megabytes is held once while it is logged.
 package wal

@@ -20,7 +20,8 @@ type Log struct {
 
 	mu         sync.Mutex
 	pending    []byte        // framed records waiting for the committer
-	units      []unit        // one per Append/AppendBatch call in pending
+	units      []unit        // one per Submit/AppendBatch call waiting, in order
+	ownBytes   int           // bytes of the waiting units that have their own frame
 	group      *commitGroup  // the callers waiting on pending; nil if none
 	committing int           // calls in the group being written and fsynced
 	spare      []byte        // a drained buffer kept for reuse as pending
@@ -58,11 +59,22 @@ type segmentMeta struct {
 	size     int64
 }
 
-// unit is one Append or AppendBatch call inside the pending buffer. A unit
-// is never split across segments, which is what makes a batch atomic.
+// unit is one Submit or AppendBatch call waiting for the committer: a
+// byte range of the pending buffer, or a large record's own frame
+// (SubmitFrame), written from where the caller built it. A unit is never
+// split across segments, which is what makes a batch atomic.
 type unit struct {
-	start, end        int // byte range in pending
+	start, end        int    // byte range in pending (frame == nil)
+	frame             []byte // the unit's bytes, when not in pending
 	firstSeq, lastSeq uint64
+}
+
+// size is the unit's length in bytes.
+func (u unit) size() int {
+	if u.frame != nil {
+		return len(u.frame)
+	}
+	return u.end - u.start
 }
 
 // commitGroup is every caller whose records went out in one write (and,
@@ -207,6 +219,7 @@ func (p Pending) Wait() error {
 // sequence number at once, so the caller can do other work while the
 // record is written and fsynced; it must call Wait before acknowledging.
 // Records are committed in sequence order whatever order Waits happen in.
+// The payload is copied; SubmitFrame takes a record built in place.
 func (l *Log) Submit(typ byte, payload []byte) (uint64, Pending, error) {
 	if len(payload) > l.opts.MaxRecordSize {
 		return 0, Pending{}, fmt.Errorf("%w: payload is %d bytes, the limit is %d", ErrTooLarge, len(payload), l.opts.MaxRecordSize)
@@ -219,12 +232,53 @@ func (l *Log) Submit(typ byte, payload []byte) (uint64, Pending, error) {
 	seq := l.nextSeq
 	start := len(l.pending)
 	l.pending = appendRecord(l.pending, seq, 0, typ, payload)
-	l.units = append(l.units, unit{start: start, end: len(l.pending), firstSeq: seq, lastSeq: seq})
+	return l.queuedLocked(unit{start: start, end: len(l.pending), firstSeq: seq, lastSeq: seq})
+}
+
+// FrameHeaderSize is the room SubmitFrame needs before a record's payload.
+const FrameHeaderSize = recordHeaderSize
+
+// ownFrameMin is the size from which SubmitFrame writes a record from its
+// own buffer rather than copying it into the shared pending one: below it
+// the copy is cheap and keeps a commit group's records in one write.
+const ownFrameMin = 64 << 10
+
+// SubmitFrame is Submit for a record whose payload the caller has built in
+// frame after FrameHeaderSize bytes of room (frame[:FrameHeaderSize] is
+// overwritten with the record's header). A large record is written from
+// frame as it is, never copied, so an upsert of tens of megabytes is held
+// once, not twice; the log owns frame from the call on, and the caller
+// must not change it.
+func (l *Log) SubmitFrame(typ byte, frame []byte) (uint64, Pending, error) {
+	if len(frame) < FrameHeaderSize {
+		return 0, Pending{}, fmt.Errorf("wal: a frame of %d bytes has no room for the %d-byte header", len(frame), FrameHeaderSize)
+	}
+	if n := len(frame) - FrameHeaderSize; n > l.opts.MaxRecordSize {
+		return 0, Pending{}, fmt.Errorf("%w: payload is %d bytes, the limit is %d", ErrTooLarge, n, l.opts.MaxRecordSize)
+	}
+	if len(frame) < ownFrameMin {
+		return l.Submit(typ, frame[FrameHeaderSize:])
+	}
+	l.mu.Lock()
+	if err := l.reserveLocked(1); err != nil {
+		l.mu.Unlock()
+		return 0, Pending{}, err
+	}
+	seq := l.nextSeq
+	frameRecord(frame, seq, 0, typ)
+	l.ownBytes += len(frame)
+	return l.queuedLocked(unit{frame: frame, firstSeq: seq, lastSeq: seq})
+}
+
+// queuedLocked adds a unit of one record just framed to the waiting ones
+// and wakes the committer; it unlocks l.mu.
+func (l *Log) queuedLocked(u unit) (uint64, Pending, error) {
+	l.units = append(l.units, u)
 	l.nextSeq++
 	g := l.groupLocked()
 	l.mu.Unlock()
 	l.signal()
-	return seq, Pending{g: g, last: seq}, nil
+	return u.lastSeq, Pending{g: g, last: u.lastSeq}, nil
 }
 
 // AppendBatch adds records with consecutive sequence numbers, in order, with
@@ -330,6 +384,19 @@ func (l *Log) Size() int64 {
 	return n
 }
 
+// Bytes returns the size of the log's live segments up to their last
+// record (headers included, the preallocated space after it not): what a
+// restart would have to read, for monitoring (akidb_wal_bytes).
+func (l *Log) Bytes() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var n int64
+	for _, s := range l.segs {
+		n += s.end
+	}
+	return n
+}
+
 // GrowthFor returns how many bytes the log's files would grow by if a
 // record with a payload of n bytes were appended now, after what is queued:
 // 0 when it fits in the space the active segment has allocated, else the
@@ -341,7 +408,7 @@ func (l *Log) GrowthFor(n int) int64 {
 	defer l.mu.Unlock()
 	last := l.segs[len(l.segs)-1]
 	size := int64(frameSize(n))
-	end := last.end + int64(len(l.pending)) + size
+	end := last.end + int64(len(l.pending)+l.ownBytes) + size
 	switch {
 	case end <= last.size:
 		return 0

@@ -408,3 +408,37 @@ func TestGrowthFor(t *testing.T) {
 		t.Fatalf("the roll grew the log by %d (%v)", l.Size()-before, err)
 	}
 }
+
+// TestBytes: Bytes is the header and framed records of the live segments,
+// the same after a reopen (which scans the files), and shrinks when
+// segments are truncated.
+func TestBytes(t *testing.T) {
+	dir := t.TempDir()
+	l := mustOpen(t, dir, testOptions(nil))
+	if got := l.Bytes(); got != segmentHeaderSize {
+		t.Fatalf("empty log: Bytes %d, want the header's %d", got, segmentHeaderSize)
+	}
+	if _, err := l.Append(1, make([]byte, 100)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := l.Bytes(), int64(segmentHeaderSize+recordHeaderSize+100); got != want {
+		t.Fatalf("one 100-byte record: Bytes %d, want %d", got, want)
+	}
+	appendSome(t, l, rand.New(rand.NewPCG(5, 5)), 200, 200)
+	full := l.Bytes()
+	if n := len(segmentPaths(t, dir)); n < 3 {
+		t.Fatalf("%d segments; the test wants several", n)
+	}
+	mustClose(t, l)
+	l = mustOpen(t, dir, testOptions(nil))
+	defer l.Close()
+	if got := l.Bytes(); got != full {
+		t.Fatalf("reopened: Bytes %d, want %d", got, full)
+	}
+	if err := l.TruncateBefore(l.LastSeq()); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Bytes(); got >= full || got <= segmentHeaderSize {
+		t.Fatalf("after truncation: Bytes %d, want less than %d and more than a header", got, full)
+	}
+}

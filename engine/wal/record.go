@@ -51,16 +51,20 @@ func frameSize(payloadLen int) int { return recordHeaderSize + payloadLen }
 // appendRecord appends the framed record to dst.
 func appendRecord(dst []byte, seq uint64, flags, typ byte, payload []byte) []byte {
 	start := len(dst)
-	var hdr [recordHeaderSize]byte
-	binary.LittleEndian.PutUint32(hdr[0:4], uint32(minRecordLength+len(payload)))
-	binary.LittleEndian.PutUint64(hdr[8:16], seq)
-	hdr[16] = flags
-	hdr[17] = typ
-	dst = append(dst, hdr[:]...)
+	dst = append(dst, make([]byte, recordHeaderSize)...)
 	dst = append(dst, payload...)
-	frame := dst[start:]
-	binary.LittleEndian.PutUint32(frame[4:8], frameCRC(frame))
+	frameRecord(dst[start:], seq, flags, typ)
 	return dst
+}
+
+// frameRecord fills in the header of frame, a record's payload after
+// recordHeaderSize bytes of room.
+func frameRecord(frame []byte, seq uint64, flags, typ byte) {
+	binary.LittleEndian.PutUint32(frame[0:4], uint32(minRecordLength+len(frame)-recordHeaderSize))
+	binary.LittleEndian.PutUint64(frame[8:16], seq)
+	frame[16] = flags
+	frame[17] = typ
+	binary.LittleEndian.PutUint32(frame[4:8], frameCRC(frame))
 }
 
 // frameCRC is the CRC32-C of the length field followed by everything after

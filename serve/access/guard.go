@@ -44,6 +44,9 @@ type Deps struct {
 	// quota, key rate and runtime configuration operations; nil: none of
 	// it (those operations answer unavailable).
 	Limits *LimitDeps
+	// Storage, if set, serves the object storage tier's status, DLQ and
+	// breaker operations (storage.go); nil: they answer unavailable.
+	Storage Storage
 }
 
 // Guard authenticates, authorizes and audits requests, and serves the
@@ -242,19 +245,22 @@ func (g *Guard) record(ctx context.Context, d *Deps, caller api.Caller, req Requ
 // audited are the actions whose every outcome is audited: changes of
 // shape, keys and tenants, reading the trail itself, and token issuance.
 var audited = map[auth.Action]bool{
-	auth.ActionCollectionCreate: true,
-	auth.ActionCollectionDelete: true,
-	auth.ActionCollectionUpdate: true,
-	auth.ActionKeyCreate:        true,
-	auth.ActionKeyList:          true,
-	auth.ActionKeyRevoke:        true,
-	auth.ActionKeyRotate:        true,
-	auth.ActionTenantManage:     true,
-	auth.ActionAuditRead:        true,
-	auth.ActionTokenIssue:       true,
-	auth.ActionQuotaWrite:       true,
-	auth.ActionConfigWrite:      true,
-	auth.ActionStorageAdmin:     true,
+	auth.ActionCollectionCreate:     true,
+	auth.ActionCollectionDelete:     true,
+	auth.ActionCollectionUpdate:     true,
+	auth.ActionCollectionCheckpoint: true,
+	auth.ActionCollectionLoad:       true,
+	auth.ActionCollectionEvict:      true,
+	auth.ActionKeyCreate:            true,
+	auth.ActionKeyList:              true,
+	auth.ActionKeyRevoke:            true,
+	auth.ActionKeyRotate:            true,
+	auth.ActionTenantManage:         true,
+	auth.ActionAuditRead:            true,
+	auth.ActionTokenIssue:           true,
+	auth.ActionQuotaWrite:           true,
+	auth.ActionConfigWrite:          true,
+	auth.ActionStorageAdmin:         true,
 }
 
 // Audited reports whether every outcome of action is written to the audit

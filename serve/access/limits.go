@@ -83,6 +83,21 @@ type ServerSettings struct {
 	MaxInFlight           int     `json:"max_in_flight"`
 	InFlight              int     `json:"in_flight"`
 	RequestTimeoutSeconds float64 `json:"request_timeout_seconds"`
+	// TenantInFlightShare is the share of the bounds one tenant may hold
+	// (--tenant-in-flight-share), TenantMaxInFlight what it comes to of
+	// MaxInFlight.
+	TenantInFlightShare float64 `json:"tenant_in_flight_share"`
+	TenantMaxInFlight   int     `json:"tenant_max_in_flight"`
+	// BodyTimeoutSeconds bounds the sending of a REST body or a gRPC
+	// message (--body-timeout).
+	BodyTimeoutSeconds float64 `json:"body_timeout_seconds"`
+	// MaxInflightBodyBytes is the body budget (--max-inflight-body-bytes),
+	// InflightBodyBytes what requests hold of it now.
+	MaxInflightBodyBytes int64 `json:"max_inflight_body_bytes"`
+	InflightBodyBytes    int64 `json:"inflight_body_bytes"`
+	// MaxResponseBytes bounds an answer (--max-response-bytes, or the
+	// default the request limits give).
+	MaxResponseBytes int64 `json:"max_response_bytes"`
 	// MemoryLimitBytes is the Go runtime's soft memory limit in force
 	// (GOMEMLIMIT or the default; null: none), MemoryLimitSource where
 	// it came from.
@@ -335,15 +350,31 @@ func (g *Guard) forgetTenant(ctx context.Context, d *Deps, tenantID string) {
 	l.Metrics.ForgetTenant(tenantID)
 }
 
+// ServerSettingsSources are what ServerSettingsFunc reads at each call
+// (nil ones are left out).
+type ServerSettingsSources struct {
+	Shedder        *ratelimit.Shedder
+	Budget         *ratelimit.Budget
+	RequestTimeout time.Duration // <= 0: ratelimit.DefaultRequestTimeout
+}
+
 // ServerSettingsFunc is a convenience for LimitDeps.Server: fixed settings
-// with the live in-flight count and memory limit.
-func ServerSettingsFunc(fixed ServerSettings, shedder *ratelimit.Shedder, timeout time.Duration) func() ServerSettings {
+// completed at each call with the bounds in force and what is held of
+// them, and the memory limit.
+func ServerSettingsFunc(fixed ServerSettings, src ServerSettingsSources) func() ServerSettings {
 	return func() ServerSettings {
 		s := fixed
-		if shedder != nil {
-			s.MaxInFlight = shedder.Max()
-			s.InFlight = shedder.InFlight()
+		if src.Shedder != nil {
+			s.MaxInFlight = src.Shedder.Max()
+			s.InFlight = src.Shedder.InFlight()
+			s.TenantInFlightShare = src.Shedder.TenantShare()
+			s.TenantMaxInFlight = src.Shedder.TenantMax()
 		}
+		if src.Budget != nil {
+			s.MaxInflightBodyBytes = src.Budget.Max()
+			s.InflightBodyBytes = src.Budget.Used()
+		}
+		timeout := src.RequestTimeout
 		if timeout <= 0 {
 			timeout = ratelimit.DefaultRequestTimeout
 		}

@@ -73,6 +73,7 @@ type UpsertBatch struct {
 	// reports the bytes of body read so far.
 	mem      int64
 	bodyRead func() int64
+	hold     func(mem int64) *Error
 
 	field            string // "vectors[i]"
 	hasID, hasVector bool
@@ -91,6 +92,12 @@ func (s *Service) BeginUpsert(ctx context.Context, name string, bodyRead func() 
 	}
 	return &UpsertBatch{h: h, name: name, lim: s.opts.Limits, dim: h.Info().Config.Dimension, bodyRead: bodyRead}, nil
 }
+
+// HoldWith makes the batch report what it holds (see RequestMemoryFactor)
+// to hold each time it grows, so that the transport counts it toward the
+// server's bound of the memory requests hold: hold refuses with the error
+// to answer.
+func (b *UpsertBatch) HoldWith(hold func(mem int64) *Error) { b.hold = hold }
 
 // Dimension is the collection's: every vector must have it.
 func (b *UpsertBatch) Dimension() int { return b.dim }
@@ -215,6 +222,9 @@ func (b *UpsertBatch) checkMemory() *Error {
 	base := b.bodyRead()
 	limit := RequestMemoryFactor * max(base, RequestMemoryFloor)
 	if b.mem <= limit {
+		if b.hold != nil {
+			return b.hold(b.mem)
+		}
 		return nil
 	}
 	return &Error{Code: CodeTooLarge,
@@ -236,6 +246,13 @@ func (s *Service) WriteUpsert(ctx context.Context, b *UpsertBatch) (UpsertRespon
 	if err := b.Finish(); err != nil {
 		return UpsertResponse{}, err
 	}
+	// The batch was decoded without the collection in memory; it must be
+	// from here on (the quota check reads it).
+	release, err := b.h.Acquire(ctx)
+	if err != nil {
+		return UpsertResponse{}, AsError(err)
+	}
+	defer release()
 	// The quota check comes after validation (a bad batch is 400 whatever
 	// the quota) and before anything is written (a batch over the quota
 	// is refused whole).
@@ -247,10 +264,15 @@ func (s *Service) WriteUpsert(ctx context.Context, b *UpsertBatch) (UpsertRespon
 		}
 		defer done()
 	}
-	if err := b.h.Upsert(ctx, b.recs); err != nil {
+	// The batch was decoded for this write alone: the engine takes it, so
+	// that it writes from these records rather than from copies of them.
+	n := len(b.recs)
+	recs := b.recs
+	b.recs = nil
+	if err := b.h.UpsertOwned(ctx, recs); err != nil {
 		return UpsertResponse{}, AsError(err)
 	}
-	return UpsertResponse{Upserted: len(b.recs)}, nil
+	return UpsertResponse{Upserted: n}, nil
 }
 
 // Upsert inserts or replaces a batch of records given as Go values, all

@@ -10,8 +10,8 @@ import (
 func collectionView(info engine.CollectionInfo, st *engine.Stats) Collection {
 	c := Collection{
 		Name: info.Name, Dimension: info.Config.Dimension, Metric: info.Config.Metric.String(),
-		HNSW:         HNSWParams{M: info.Config.M, EfConstruction: info.Config.EfConstruction},
-		CreatedAt:    info.CreatedAt,
+		HNSW:      HNSWParams{M: info.Config.M, EfConstruction: info.Config.EfConstruction},
+		CreatedAt: info.CreatedAt, TierPolicy: info.TierPolicy, LoadState: string(info.LoadState),
 		Quantization: quantizationSettingsView(info.Config.Quantization),
 	}
 	if st != nil {
@@ -55,8 +55,13 @@ func (s *Service) CreateCollection(ctx context.Context, req CreateCollectionRequ
 		}
 		defer done()
 	}
+	if req.TierPolicy != "" {
+		if err := db.ValidateTierPolicy(req.TierPolicy); err != nil {
+			return Collection{}, AsError(err)
+		}
+	}
 	info, err := db.CreateCollection(ctx, tenant(ctx), engine.CollectionConfig{
-		Name: req.Name, Dimension: req.Dimension, Metric: m, M: req.HNSW.M, EfConstruction: req.HNSW.EfConstruction,
+		Name: req.Name, Dimension: req.Dimension, Metric: m, M: req.HNSW.M, EfConstruction: req.HNSW.EfConstruction, TierPolicy: req.TierPolicy,
 		Quantization: quantizationAtCreate(req.Quantization),
 	})
 	if err != nil {
@@ -85,7 +90,8 @@ func (s *Service) ListCollections(ctx context.Context) (CollectionList, error) {
 	return out, nil
 }
 
-// GetCollection returns a collection with its stats.
+// GetCollection returns a collection with its stats; it never loads an
+// evicted collection (its stats are then as of when it left memory).
 func (s *Service) GetCollection(ctx context.Context, name string) (Collection, error) {
 	h, err := s.handle(ctx, name)
 	if err != nil {
@@ -131,6 +137,20 @@ func (s *Service) handle(ctx context.Context, name string) (*engine.Handle, erro
 		return nil, AsError(err)
 	}
 	return h, nil
+}
+
+// acquire finds the caller's collection and takes a request's reference
+// on it, loading it first if it was evicted (up to ctx: past it the
+// answer is collection_loading, and the load goes on). Call release when
+// the request is done with it.
+func (s *Service) acquire(ctx context.Context, name string) (h *engine.Handle, release func(), err error) {
+	if h, err = s.handle(ctx, name); err != nil {
+		return nil, nil, err
+	}
+	if release, err = h.Acquire(ctx); err != nil {
+		return nil, nil, AsError(err)
+	}
+	return h, release, nil
 }
 
 func notFound(name string) *Error {

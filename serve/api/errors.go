@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -28,7 +29,15 @@ const (
 	CodeRateLimited        Code = "rate_limited"
 	CodeQuotaExceeded      Code = "quota_exceeded"
 	CodeUnavailable        Code = "unavailable"
-	CodeDeadlineExceeded   Code = "deadline_exceeded"
+	// CodeCollectionLoading: the collection was evicted from memory and
+	// its load did not finish within the request's time; it goes on
+	// (Retry-After says when to come back).
+	CodeCollectionLoading Code = "collection_loading"
+	// CodeCollectionUnavailable: the collection cannot be loaded now (its
+	// state is in the object store and the store does not answer, say);
+	// details.reason says why.
+	CodeCollectionUnavailable Code = "collection_unavailable"
+	CodeDeadlineExceeded      Code = "deadline_exceeded"
 	// CodeRequestTimeout: the client did not send its request body within
 	// the server's body timeout (REST only).
 	CodeRequestTimeout Code = "request_timeout"
@@ -52,22 +61,24 @@ type Status struct {
 
 // statusTable is the one mapping from API codes to transport statuses.
 var statusTable = map[Code]Status{
-	CodeInvalidArgument:     {http.StatusBadRequest, codes.InvalidArgument},
-	CodeUnauthenticated:     {http.StatusUnauthorized, codes.Unauthenticated},
-	CodePermissionDenied:    {http.StatusForbidden, codes.PermissionDenied},
-	CodeNotFound:            {http.StatusNotFound, codes.NotFound},
-	CodeAlreadyExists:       {http.StatusConflict, codes.AlreadyExists},
-	CodeFailedPrecondition:  {http.StatusConflict, codes.FailedPrecondition},
-	CodeTooLarge:            {http.StatusRequestEntityTooLarge, codes.InvalidArgument},
-	CodeRateLimited:         {http.StatusTooManyRequests, codes.ResourceExhausted},
-	CodeQuotaExceeded:       {http.StatusForbidden, codes.ResourceExhausted},
-	CodeUnavailable:         {http.StatusServiceUnavailable, codes.Unavailable},
-	CodeDeadlineExceeded:    {http.StatusGatewayTimeout, codes.DeadlineExceeded},
-	CodeRequestTimeout:      {http.StatusRequestTimeout, codes.DeadlineExceeded},
-	CodeResponseTooLarge:    {http.StatusBadRequest, codes.ResourceExhausted},
-	CodeInsufficientStorage: {http.StatusInsufficientStorage, codes.ResourceExhausted},
-	CodeInternal:            {http.StatusInternalServerError, codes.Internal},
-	CodeMethodNotAllowed:    {http.StatusMethodNotAllowed, codes.Unimplemented},
+	CodeInvalidArgument:       {http.StatusBadRequest, codes.InvalidArgument},
+	CodeUnauthenticated:       {http.StatusUnauthorized, codes.Unauthenticated},
+	CodePermissionDenied:      {http.StatusForbidden, codes.PermissionDenied},
+	CodeNotFound:              {http.StatusNotFound, codes.NotFound},
+	CodeAlreadyExists:         {http.StatusConflict, codes.AlreadyExists},
+	CodeFailedPrecondition:    {http.StatusConflict, codes.FailedPrecondition},
+	CodeTooLarge:              {http.StatusRequestEntityTooLarge, codes.InvalidArgument},
+	CodeRateLimited:           {http.StatusTooManyRequests, codes.ResourceExhausted},
+	CodeQuotaExceeded:         {http.StatusForbidden, codes.ResourceExhausted},
+	CodeUnavailable:           {http.StatusServiceUnavailable, codes.Unavailable},
+	CodeCollectionLoading:     {http.StatusServiceUnavailable, codes.Unavailable},
+	CodeCollectionUnavailable: {http.StatusServiceUnavailable, codes.Unavailable},
+	CodeDeadlineExceeded:      {http.StatusGatewayTimeout, codes.DeadlineExceeded},
+	CodeRequestTimeout:        {http.StatusRequestTimeout, codes.DeadlineExceeded},
+	CodeResponseTooLarge:      {http.StatusBadRequest, codes.ResourceExhausted},
+	CodeInsufficientStorage:   {http.StatusInsufficientStorage, codes.ResourceExhausted},
+	CodeInternal:              {http.StatusInternalServerError, codes.Internal},
+	CodeMethodNotAllowed:      {http.StatusMethodNotAllowed, codes.Unimplemented},
 }
 
 // StatusOf returns the transport statuses for a code (internal for unknown).
@@ -115,8 +126,19 @@ func AsError(err error) *Error {
 	if errors.As(err, &ae) {
 		return ae
 	}
-	var ve *engine.ValidationError
+	var (
+		ve *engine.ValidationError
+		le *engine.LoadError
+	)
 	switch {
+	case errors.As(err, &le) && errors.Is(err, engine.ErrLoading):
+		return &Error{Code: CodeCollectionLoading, RetryAfterSeconds: retrySeconds(le.RetryAfter),
+			Message: fmt.Sprintf("collection %q is being loaded into memory; retry after %d s", le.Collection, retrySeconds(le.RetryAfter))}
+	case errors.As(err, &le):
+		return &Error{Code: CodeCollectionUnavailable, RetryAfterSeconds: retrySeconds(le.RetryAfter),
+			Message: fmt.Sprintf("collection %q cannot be loaded now: %s", le.Collection, le.Reason), Details: map[string]any{"reason": le.Reason}}
+	case errors.Is(err, engine.ErrNotEvictable):
+		return &Error{Code: CodeFailedPrecondition, Message: err.Error()}
 	case errors.As(err, &ve):
 		return &Error{Code: CodeInvalidArgument, Message: ve.Error(), Details: map[string]any{"field": ve.Field}}
 	case errors.Is(err, engine.ErrInvalidArgument):
@@ -135,4 +157,9 @@ func AsError(err error) *Error {
 		return &Error{Code: CodeUnavailable, Message: "the request was cancelled"}
 	}
 	return &Error{Code: CodeInternal, Message: "internal error"}
+}
+
+// retrySeconds is d in whole seconds for Retry-After, at least 1.
+func retrySeconds(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
 }

@@ -1,8 +1,6 @@
 package api
 
 import (
-	"context"
-
 	"github.com/akidb/akidb/engine"
 )
 
@@ -24,15 +22,6 @@ type QuantizationSettings struct {
 // traverse the codes and the originals are on disk, and what training
 // found.
 type QuantizationStatus = engine.QuantizationStatus
-
-// UpdateCollectionRequest is the body of PATCH /api/v1/collections/{name}:
-// the fields given change, the others stay.
-type UpdateCollectionRequest struct {
-	// Quantization changes the quantization settings; the collection
-	// re-encodes in the background (its stats report the work) and
-	// answers searches and writes throughout.
-	Quantization *QuantizationSettings `json:"quantization,omitempty"`
-}
 
 func quantizationSettingsView(q engine.Quantization) QuantizationSettings {
 	return QuantizationSettings{Type: q.Type, Originals: q.Originals, Ranges: q.Ranges}
@@ -66,25 +55,4 @@ func mergeQuantization(cur engine.Quantization, upd QuantizationSettings) engine
 		next.Ranges = upd.Ranges
 	}
 	return next
-}
-
-// UpdateCollection changes a collection's settings (its quantization). An
-// empty request changes nothing and answers the collection.
-func (s *Service) UpdateCollection(ctx context.Context, name string, req UpdateCollectionRequest) (Collection, error) {
-	h, err := s.handle(ctx, name)
-	if err != nil {
-		return Collection{}, err
-	}
-	if req.Quantization != nil {
-		db, err := s.database()
-		if err != nil {
-			return Collection{}, err
-		}
-		q := mergeQuantization(h.Info().Config.Quantization, *req.Quantization)
-		if _, err := db.SetQuantization(ctx, tenant(ctx), name, q); err != nil {
-			return Collection{}, AsError(err)
-		}
-	}
-	st := h.Stats()
-	return collectionView(h.Info(), &st), nil
 }

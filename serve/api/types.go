@@ -20,6 +20,50 @@ type CreateCollectionRequest struct {
 	// Quantization turns on int8 quantization (docs/quantization.md);
 	// absent means none.
 	Quantization *QuantizationSettings `json:"quantization,omitempty"`
+	// TierPolicy is memory, memory-s3 or s3-only ("": the server's
+	// --tier-policy).
+	TierPolicy string `json:"tier_policy,omitempty"`
+}
+
+// UpdateCollectionRequest is the body of PATCH /api/v1/collections/{name}:
+// the fields given change, the others stay.
+type UpdateCollectionRequest struct {
+	TierPolicy *string `json:"tier_policy,omitempty"`
+	// Quantization changes the quantization settings; the collection
+	// re-encodes in the background (its stats report the work) and
+	// answers searches and writes throughout.
+	Quantization *QuantizationSettings `json:"quantization,omitempty"`
+}
+
+// CheckpointResponse answers POST /admin/collections/{name}/checkpoint.
+type CheckpointResponse struct {
+	Collection string `json:"collection"`
+	// SnapshotSeq is the log sequence number the collection's newest
+	// snapshot covers (0: the collection is empty and has none).
+	SnapshotSeq uint64 `json:"snapshot_seq"`
+	TierPolicy  string `json:"tier_policy"`
+	// UploadQueued: the collection is memory-s3 or s3-only and its
+	// snapshot is queued for upload (GET /admin/storage/status follows it).
+	UploadQueued bool `json:"upload_queued"`
+}
+
+// ResidencyResponse answers POST /admin/collections/{name}/load and
+// /evict: where the collection's state is now (docs/tiering.md).
+type ResidencyResponse struct {
+	Collection string `json:"collection"`
+	TierPolicy string `json:"tier_policy"`
+	// LoadState is resident, evicting, evicted, loading or unavailable.
+	LoadState string `json:"load_state"`
+	// MemoryBytes is what the collection takes in memory (while it is
+	// evicted: what it took when it left).
+	MemoryBytes int64      `json:"memory_bytes"`
+	LastUsedAt  *time.Time `json:"last_used_at"`
+	// LoadSource is where the last load read the state: local (the
+	// snapshot and log on this disk) or store (the object store).
+	LoadSource  string  `json:"load_source,omitempty"`
+	LoadSeconds float64 `json:"load_seconds"`
+	Loads       uint64  `json:"loads"`
+	Evictions   uint64  `json:"evictions"`
 }
 
 // CollectionStats are a collection's live figures.
@@ -39,6 +83,12 @@ type Collection struct {
 	Metric    string     `json:"metric"`
 	HNSW      HNSWParams `json:"hnsw"`
 	CreatedAt time.Time  `json:"created_at"`
+	// TierPolicy is memory, memory-s3 or s3-only (docs/tiering.md).
+	TierPolicy string `json:"tier_policy"`
+	// LoadState is resident, evicting, evicted, loading or unavailable:
+	// describing a collection never loads it (its stats are then as of
+	// when it left memory).
+	LoadState string `json:"load_state"`
 	// Quantization is the collection's quantization settings.
 	Quantization QuantizationSettings `json:"quantization"`
 	Stats        *CollectionStats     `json:"stats,omitempty"`

@@ -36,10 +36,11 @@ func parseFilter(raw []byte) (*filter.Filter, *Error) {
 
 // Query returns the k nearest records.
 func (s *Service) Query(ctx context.Context, name string, req QueryRequest) (QueryResponse, error) {
-	h, err := s.handle(ctx, name)
+	h, release, err := s.acquire(ctx, name)
 	if err != nil {
 		return QueryResponse{}, err
 	}
+	defer release()
 	lim := s.opts.Limits
 	if req.K == 0 {
 		// Absent from the request (JSON and protobuf alike read it as 0).
@@ -78,10 +79,11 @@ func (s *Service) Query(ctx context.Context, name string, req QueryRequest) (Que
 
 // GetVector returns one record.
 func (s *Service) GetVector(ctx context.Context, name, id string) (Vector, error) {
-	h, err := s.handle(ctx, name)
+	h, release, err := s.acquire(ctx, name)
 	if err != nil {
 		return Vector{}, err
 	}
+	defer release()
 	if err := engine.ValidateID("id", id); err != nil {
 		return Vector{}, AsError(err)
 	}
@@ -94,10 +96,11 @@ func (s *Service) GetVector(ctx context.Context, name, id string) (Vector, error
 
 // DeleteVector deletes one record; a missing id is not_found.
 func (s *Service) DeleteVector(ctx context.Context, name, id string) (DeleteResponse, error) {
-	h, err := s.handle(ctx, name)
+	h, release, err := s.acquire(ctx, name)
 	if err != nil {
 		return DeleteResponse{}, err
 	}
+	defer release()
 	if err := engine.ValidateID("id", id); err != nil {
 		return DeleteResponse{}, AsError(err)
 	}
@@ -113,10 +116,11 @@ func (s *Service) DeleteVector(ctx context.Context, name, id string) (DeleteResp
 
 // DeleteVectors deletes by ids or by filter.
 func (s *Service) DeleteVectors(ctx context.Context, name string, req DeleteRequest) (DeleteResponse, error) {
-	h, err := s.handle(ctx, name)
+	h, release, err := s.acquire(ctx, name)
 	if err != nil {
 		return DeleteResponse{}, err
 	}
+	defer release()
 	f, ferr := parseFilter(req.Filter)
 	if ferr != nil {
 		return DeleteResponse{}, ferr
@@ -144,10 +148,11 @@ func (s *Service) DeleteVectors(ctx context.Context, name string, req DeleteRequ
 
 // Scroll pages through a collection.
 func (s *Service) Scroll(ctx context.Context, name string, req ScrollRequest) (ScrollResponse, error) {
-	h, err := s.handle(ctx, name)
+	h, release, err := s.acquire(ctx, name)
 	if err != nil {
 		return ScrollResponse{}, err
 	}
+	defer release()
 	if req.Limit == 0 {
 		req.Limit = 100
 	}

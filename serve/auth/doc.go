@@ -97,6 +97,9 @@
 //	collection.list      x      x       x
 //	collection.read      x      x       x
 //	collection.update    x      x
+//	collection.checkpoint x
+//	collection.load      x
+//	collection.evict     x
 //	vector.upsert        x      x
 //	vector.delete        x      x
 //	vector.read          x      x       x
@@ -110,6 +113,7 @@
 //	quota.write          G
 //	config.read          G
 //	config.write         G
+//	storage.read         x      x       x
 //	storage.admin        G
 //	audit.read           x
 //	status.read          x      x       x

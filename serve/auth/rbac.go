@@ -36,27 +36,36 @@ const (
 	ActionCollectionDelete Action = "collection.delete"
 	ActionCollectionList   Action = "collection.list"
 	ActionCollectionRead   Action = "collection.read"
-	// ActionCollectionUpdate changes a collection's settings (its
-	// quantization).
-	ActionCollectionUpdate Action = "collection.update"
-	ActionVectorUpsert     Action = "vector.upsert"
-	ActionVectorDelete     Action = "vector.delete"
-	ActionVectorRead       Action = "vector.read"
-	ActionVectorQuery      Action = "vector.query"
-	ActionKeyCreate        Action = "key.create"
-	ActionKeyList          Action = "key.list"
-	ActionKeyRevoke        Action = "key.revoke"
-	ActionKeyRotate        Action = "key.rotate"
-	ActionTenantManage     Action = "tenant.manage"
-	ActionQuotaRead        Action = "quota.read"
-	ActionQuotaWrite       Action = "quota.write"
-	ActionConfigRead       Action = "config.read"
-	ActionConfigWrite      Action = "config.write"
-	ActionStorageAdmin     Action = "storage.admin"
-	ActionAuditRead        Action = "audit.read"
-	ActionStatusRead       Action = "status.read"
-	ActionTokenIssue       Action = "token.issue"
-	ActionMetricsRead      Action = "metrics.read"
+	// ActionCollectionUpdate changes a collection's settings (its tiering
+	// policy, its quantization); ActionCollectionCheckpoint checkpoints it now;
+	// ActionCollectionLoad and ActionCollectionEvict bring it into memory
+	// and drop it from memory now (docs/tiering.md).
+	ActionCollectionUpdate     Action = "collection.update"
+	ActionCollectionCheckpoint Action = "collection.checkpoint"
+	ActionCollectionLoad       Action = "collection.load"
+	ActionCollectionEvict      Action = "collection.evict"
+	ActionVectorUpsert         Action = "vector.upsert"
+	ActionVectorDelete         Action = "vector.delete"
+	ActionVectorRead           Action = "vector.read"
+	ActionVectorQuery          Action = "vector.query"
+	ActionKeyCreate            Action = "key.create"
+	ActionKeyList              Action = "key.list"
+	ActionKeyRevoke            Action = "key.revoke"
+	ActionKeyRotate            Action = "key.rotate"
+	ActionTenantManage         Action = "tenant.manage"
+	ActionQuotaRead            Action = "quota.read"
+	ActionQuotaWrite           Action = "quota.write"
+	ActionConfigRead           Action = "config.read"
+	ActionConfigWrite          Action = "config.write"
+	// ActionStorageRead reads the object storage tier's state and DLQ
+	// (not audited: a dashboard polls it); ActionStorageAdmin retries and
+	// discards DLQ entries and resets the circuit breaker.
+	ActionStorageRead  Action = "storage.read"
+	ActionStorageAdmin Action = "storage.admin"
+	ActionAuditRead    Action = "audit.read"
+	ActionStatusRead   Action = "status.read"
+	ActionTokenIssue   Action = "token.issue"
+	ActionMetricsRead  Action = "metrics.read"
 )
 
 // actionInfo is one row of the permission table.
@@ -78,6 +87,9 @@ var permissions = [...]actionInfo{
 	{ActionCollectionList, RoleReader, false},
 	{ActionCollectionRead, RoleReader, false},
 	{ActionCollectionUpdate, RoleWriter, false},
+	{ActionCollectionCheckpoint, RoleAdmin, false},
+	{ActionCollectionLoad, RoleAdmin, false},
+	{ActionCollectionEvict, RoleAdmin, false},
 	{ActionVectorUpsert, RoleWriter, false},
 	{ActionVectorDelete, RoleWriter, false},
 	{ActionVectorRead, RoleReader, false},
@@ -91,6 +103,7 @@ var permissions = [...]actionInfo{
 	{ActionQuotaWrite, RoleAdmin, true},
 	{ActionConfigRead, RoleAdmin, true},
 	{ActionConfigWrite, RoleAdmin, true},
+	{ActionStorageRead, RoleReader, false},
 	{ActionStorageAdmin, RoleAdmin, true},
 	{ActionAuditRead, RoleAdmin, false},
 	{ActionStatusRead, RoleReader, false},

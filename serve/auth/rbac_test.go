@@ -12,9 +12,9 @@ var wantAllowed = map[Role][]Action{
 	RoleAdmin: Actions(),
 	RoleWriter: {ActionCollectionCreate, ActionCollectionDelete, ActionCollectionList, ActionCollectionRead, ActionCollectionUpdate,
 		ActionVectorUpsert, ActionVectorDelete, ActionVectorRead, ActionVectorQuery,
-		ActionStatusRead, ActionTokenIssue, ActionQuotaRead},
+		ActionStatusRead, ActionTokenIssue, ActionQuotaRead, ActionStorageRead},
 	RoleReader: {ActionCollectionList, ActionCollectionRead, ActionVectorRead, ActionVectorQuery,
-		ActionStatusRead, ActionTokenIssue},
+		ActionStatusRead, ActionTokenIssue, ActionStorageRead},
 }
 
 func TestRoleTable(t *testing.T) {

@@ -42,9 +42,35 @@ type serverCodec struct {
 
 // decoded is what the codec kept of one request.
 type decoded struct {
-	upsert []byte     // an UpsertRequest's bytes, in buf
-	buf    mem.Buffer // from gRPC's buffer pool; freed when the RPC ends
-	err    *api.Error // why the request could not be decoded
+	upsert *keptMessage // an UpsertRequest's bytes; nil for other requests
+	err    *api.Error   // why the request could not be decoded
+}
+
+// keptMessage is an UpsertRequest's bytes, let go once: by the handler
+// as soon as it has decoded the records from them (so that a large upsert
+// is not held twice while the engine writes it), or when the RPC ends.
+// They are a plain allocation, not from gRPC's buffer pool, so that once
+// let go they are garbage rather than a pooled buffer that stays
+// reachable.
+type keptMessage struct {
+	mu  sync.Mutex
+	raw []byte
+}
+
+// take returns the bytes, nil once they were let go.
+func (k *keptMessage) take() []byte {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.raw
+}
+
+func (k *keptMessage) free() {
+	if k == nil {
+		return
+	}
+	k.mu.Lock()
+	k.raw = nil
+	k.mu.Unlock()
 }
 
 func newServerCodec() *serverCodec {
@@ -57,14 +83,11 @@ func (c *serverCodec) Marshal(v any) (mem.BufferSlice, error) { return c.base.Ma
 
 func (c *serverCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	if req, ok := v.(*akidbv1.UpsertRequest); ok {
-		// A pooled buffer rather than a new copy: under load the large
-		// buffers of one upsert serve the next.
-		buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
-		raw := buf.ReadOnlyData()
+		raw := data.Materialize()
 		name, err := upsertCollection(raw)
 		req.Reset()
 		req.Collection = name
-		c.kept.Store(v, decoded{upsert: raw, buf: buf, err: err})
+		c.kept.Store(v, decoded{upsert: &keptMessage{raw: raw}, err: err})
 		return nil
 	}
 	if err := c.base.Unmarshal(data, v); err != nil {
@@ -172,9 +195,7 @@ type decodedKey struct{}
 func (s *Server) takeDecoded(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	if v, ok := s.codec.kept.LoadAndDelete(req); ok {
 		d := v.(decoded)
-		if d.buf != nil {
-			defer d.buf.Free()
-		}
+		defer d.upsert.free()
 		ctx = context.WithValue(ctx, decodedKey{}, d)
 	}
 	return handler(ctx, req)
@@ -190,8 +211,13 @@ func (s *Server) refuseUndecodable(ctx context.Context, req any, _ *grpc.UnarySe
 }
 
 // keptUpsert is the wire form the codec kept of an UpsertRequest, if it
-// came through the codec.
-func keptUpsert(ctx context.Context) ([]byte, bool) {
+// came through the codec, and the function that lets its bytes go (they
+// must not be used after it).
+func keptUpsert(ctx context.Context) ([]byte, func(), bool) {
 	d, ok := ctx.Value(decodedKey{}).(decoded)
-	return d.upsert, ok && d.upsert != nil
+	if !ok || d.upsert == nil {
+		return nil, func() {}, false
+	}
+	raw := d.upsert.take()
+	return raw, d.upsert.free, raw != nil
 }

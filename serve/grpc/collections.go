@@ -19,6 +19,7 @@ func (c *collectionServer) CreateCollection(ctx context.Context, req *akidbv1.Cr
 	col, err := c.s.svc.CreateCollection(ctx, api.CreateCollectionRequest{
 		Name: req.GetName(), Dimension: int(req.GetDimension()), Metric: req.GetMetric(),
 		HNSW:         api.HNSWParams{M: int(req.GetHnsw().GetM()), EfConstruction: int(req.GetHnsw().GetEfConstruction())},
+		TierPolicy:   req.GetTierPolicy(),
 		Quantization: quantizationIn(req.GetQuantization()),
 	})
 	if err != nil {
@@ -41,14 +42,6 @@ func (c *collectionServer) ListCollections(ctx context.Context, _ *akidbv1.ListC
 
 func (c *collectionServer) GetCollection(ctx context.Context, req *akidbv1.GetCollectionRequest) (*akidbv1.Collection, error) {
 	col, err := c.s.svc.GetCollection(ctx, req.GetName())
-	if err != nil {
-		return nil, c.s.fail(ctx, err)
-	}
-	return collectionOut(col), nil
-}
-
-func (c *collectionServer) UpdateCollection(ctx context.Context, req *akidbv1.UpdateCollectionRequest) (*akidbv1.Collection, error) {
-	col, err := c.s.svc.UpdateCollection(ctx, req.GetName(), api.UpdateCollectionRequest{Quantization: quantizationIn(req.GetQuantization())})
 	if err != nil {
 		return nil, c.s.fail(ctx, err)
 	}

@@ -50,7 +50,7 @@ func hnswOut(p api.HNSWParams) *akidbv1.HNSWParams {
 func collectionOut(c api.Collection) *akidbv1.Collection {
 	out := &akidbv1.Collection{
 		Name: c.Name, Dimension: int32(c.Dimension), Metric: c.Metric,
-		Hnsw: hnswOut(c.HNSW), CreatedAt: timestamppb.New(c.CreatedAt),
+		Hnsw: hnswOut(c.HNSW), CreatedAt: timestamppb.New(c.CreatedAt), TierPolicy: c.TierPolicy, LoadState: c.LoadState,
 		Quantization: &akidbv1.Quantization{Type: c.Quantization.Type, Originals: c.Quantization.Originals, Ranges: c.Quantization.Ranges},
 	}
 	if c.Stats != nil {

@@ -76,9 +76,50 @@ func (s *Server) shedUnary(ctx context.Context, req any, info *grpc.UnaryServerI
 		return nil, ErrorStatus(e).Err()
 	}
 	defer release()
+	if s.budget != nil {
+		size := messageSize(ctx, req)
+		held, e := s.budget.Reserve(tenant, size)
+		if e != nil {
+			return nil, ErrorStatus(e).Err()
+		}
+		defer held.Release()
+		ctx = context.WithValue(ctx, heldKey{}, heldMessage{held, size})
+	}
 	ctx, cancel := ratelimit.WithRequestTimeout(ctx, s.timeout)
 	defer cancel()
 	return handler(ctx, req)
+}
+
+// heldKey holds an RPC's heldMessage in its context.
+type heldKey struct{}
+
+// heldMessage is what an RPC holds of the body budget: its message's
+// size, and what it decodes from it.
+type heldMessage struct {
+	res  *ratelimit.Reservation
+	size int64
+}
+
+// holdDecoded makes the RPC of ctx hold its message and mem bytes decoded
+// from it (UpsertBatch.HoldWith); without a budget it does nothing.
+func holdDecoded(ctx context.Context) func(mem int64) *api.Error {
+	h, ok := ctx.Value(heldKey{}).(heldMessage)
+	if !ok {
+		return nil
+	}
+	return func(mem int64) *api.Error { return h.res.GrowTo(h.size + mem) }
+}
+
+// messageSize is the size of a request message: what it holds in memory
+// once received, and what it counts toward the body budget.
+func messageSize(ctx context.Context, req any) int64 {
+	if raw, _, ok := keptUpsert(ctx); ok {
+		return int64(len(raw))
+	}
+	if m, ok := req.(proto.Message); ok {
+		return int64(proto.Size(m))
+	}
+	return 0
 }
 
 // boundResponse answers RESOURCE_EXHAUSTED response_too_large, with the

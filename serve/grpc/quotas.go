@@ -101,6 +101,8 @@ func runtimeConfigOut(c access.RuntimeConfig) *akidbv1.RuntimeConfig {
 		out.Server = &akidbv1.ServerSettings{Version: s.Version, AuthEnabled: s.AuthEnabled, TlsEnabled: s.TLSEnabled, RestAddr: s.RESTAddr,
 			GrpcAddr: s.GRPCAddr, MaxInFlight: int64(s.MaxInFlight), InFlight: int64(s.InFlight), RequestTimeoutSeconds: s.RequestTimeoutSeconds,
 			MemoryLimitBytes: s.MemoryLimitBytes, MemoryLimitSource: s.MemoryLimitSource,
+			TenantInFlightShare: s.TenantInFlightShare, TenantMaxInFlight: int64(s.TenantMaxInFlight), BodyTimeoutSeconds: s.BodyTimeoutSeconds,
+			MaxInflightBodyBytes: s.MaxInflightBodyBytes, InflightBodyBytes: s.InflightBodyBytes, MaxResponseBytes: s.MaxResponseBytes,
 			RequestLimits: &akidbv1.RequestLimits{MaxBatch: int64(l.MaxBatch), MaxK: int64(l.MaxK), MaxEf: int64(l.MaxEf), MaxIdBytes: int64(l.MaxIDBytes),
 				MaxMetadataBytes: int64(l.MaxMetadataBytes), MaxDimension: int64(l.MaxDimension), MaxBodyBytes: l.MaxBodyBytes,
 				MaxDeleteIds: int64(l.MaxDeleteIDs), MaxScrollLimit: int64(l.MaxScrollLimit)}}

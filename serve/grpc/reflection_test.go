@@ -108,6 +108,11 @@ func TestMethods(t *testing.T) {
 		akidbv1.ManagementService_GetKeyRateLimit_FullMethodName, akidbv1.ManagementService_SetKeyRateLimit_FullMethodName,
 		akidbv1.ManagementService_ClearKeyRateLimit_FullMethodName,
 		akidbv1.ManagementService_GetRuntimeConfig_FullMethodName, akidbv1.ManagementService_SetRateLimitConfig_FullMethodName,
+		akidbv1.CollectionService_UpdateCollection_FullMethodName, akidbv1.ManagementService_CheckpointCollection_FullMethodName,
+		akidbv1.ManagementService_LoadCollection_FullMethodName, akidbv1.ManagementService_EvictCollection_FullMethodName,
+		akidbv1.ManagementService_GetStorageStatus_FullMethodName, akidbv1.ManagementService_ListDLQ_FullMethodName,
+		akidbv1.ManagementService_RetryDLQ_FullMethodName, akidbv1.ManagementService_RetryDLQEntry_FullMethodName,
+		akidbv1.ManagementService_DiscardDLQEntry_FullMethodName, akidbv1.ManagementService_ResetCircuitBreaker_FullMethodName,
 	}
 	slices.Sort(want)
 	if !slices.Equal(got, want) {

@@ -83,6 +83,17 @@ type Options struct {
 	// with a RetryInfo of 1 s. Health and reflection are never shed.
 	// `akidb serve` shares one with the REST server.
 	Shedder *ratelimit.Shedder
+	// Budget, if set with Shedder, bounds the bytes of request messages
+	// held by admitted RPCs, per server (UNAVAILABLE) and per tenant
+	// (RESOURCE_EXHAUSTED), both with a RetryInfo of 1 s: an RPC takes its
+	// message's size when it is admitted and holds it until it is done.
+	// `akidb serve` shares one with the REST server.
+	Budget *ratelimit.Budget
+	// BodyTimeout bounds the time a client has to send an akidb.v1 RPC's
+	// request message, from its headers (<= 0:
+	// ratelimit.DefaultBodyTimeout); a slower one fails with
+	// DEADLINE_EXCEEDED (receive.go).
+	BodyTimeout time.Duration
 	// RequestTimeout bounds each admitted RPC (<= 0:
 	// ratelimit.DefaultRequestTimeout; a client's earlier deadline stays);
 	// used with Shedder. An RPC the bound stops fails with UNAVAILABLE and
@@ -98,6 +109,8 @@ type Server struct {
 	guard       *access.Guard
 	log         *slog.Logger
 	shedder     *ratelimit.Shedder
+	budget      *ratelimit.Budget
+	bodyTimeout time.Duration
 	timeout     time.Duration
 	maxResponse int64
 	codec       *serverCodec
@@ -122,17 +135,22 @@ func NewServer(svc *api.Service, opts Options) *Server {
 	if lim.MaxBodyBytes <= 0 {
 		lim.MaxBodyBytes = api.DefaultLimits().MaxBodyBytes
 	}
+	if opts.BodyTimeout <= 0 {
+		opts.BodyTimeout = ratelimit.DefaultBodyTimeout
+	}
 	recvMax := int(min(lim.MaxBodyBytes, int64(maxInt32)))
 	sendMax := min(lim.MaxResponse(), int64(maxInt32))
 
-	s := &Server{svc: svc, guard: opts.Guard, log: opts.Logger, health: health.NewServer(), shedder: opts.Shedder, timeout: opts.RequestTimeout,
+	s := &Server{svc: svc, guard: opts.Guard, log: opts.Logger, health: health.NewServer(), shedder: opts.Shedder, budget: opts.Budget, bodyTimeout: opts.BodyTimeout, timeout: opts.RequestTimeout,
 		maxResponse: sendMax, codec: newServerCodec()}
 
 	// Order (docs/limits.md): what the codec kept goes to the context
-	// first; then the caller's interceptors (metrics, logs); authenticate
-	// and authorize; refuse a request that could not be decoded; take the
-	// in-flight slot; serve; bound the response.
-	interceptors := []grpc.UnaryServerInterceptor{s.takeDecoded}
+	// (first, so that it is let go whatever happens next); the message is
+	// in, so its receive timer stops; then the caller's
+	// interceptors (metrics, logs); authenticate and authorize; refuse a
+	// request that could not be decoded; take the in-flight slot and the
+	// message's bytes of the body budget; serve; bound the response.
+	interceptors := []grpc.UnaryServerInterceptor{s.takeDecoded, s.endReceive}
 	interceptors = append(interceptors, opts.UnaryInterceptors...)
 	interceptors = append(interceptors, s.recoverUnary)
 	streamInterceptors := []grpc.StreamServerInterceptor{s.recoverStream}
@@ -152,6 +170,7 @@ func NewServer(svc *api.Service, opts Options) *Server {
 		grpc.MaxRecvMsgSize(recvMax),
 		grpc.MaxSendMsgSize(int(sendMax)),
 		grpc.ForceServerCodecV2(s.codec),
+		grpc.InTapHandle(s.receiveDeadline),
 		grpc.MaxConcurrentStreams(MaxConcurrentStreams),
 		grpc.ConnectionTimeout(ConnectionTimeout),
 		grpc.MaxHeaderListSize(MaxHeaderListSize),

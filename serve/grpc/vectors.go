@@ -14,7 +14,7 @@ import (
 // ends the request; a message passed in process (not through the codec)
 // is taken as it is.
 func (c *collectionServer) Upsert(ctx context.Context, req *akidbv1.UpsertRequest) (*akidbv1.UpsertResponse, error) {
-	raw, fromWire := keptUpsert(ctx)
+	raw, free, fromWire := keptUpsert(ctx)
 	size := int64(len(raw))
 	if !fromWire {
 		size = int64(proto.Size(req))
@@ -23,9 +23,15 @@ func (c *collectionServer) Upsert(ctx context.Context, req *akidbv1.UpsertReques
 	if err != nil {
 		return nil, c.s.fail(ctx, err)
 	}
+	if hold := holdDecoded(ctx); hold != nil {
+		b.HoldWith(hold)
+	}
 	var e *api.Error
 	if fromWire {
 		e = decodeUpsertWire(raw, b)
+		// The batch holds copies of what it needs: the message's bytes
+		// go back to the pool before the write, not after it.
+		free()
 	} else {
 		e = b.AddAll(vectorsIn(req.GetVectors()))
 	}

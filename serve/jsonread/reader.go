@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -13,6 +14,14 @@ import (
 
 // bufferSize is how much of the input a Reader holds at once.
 const bufferSize = 32 << 10
+
+// yieldAfter is how much of its input a Reader reads before it lets other
+// goroutines run at each refill of its buffer (runtime.Gosched): a large
+// body is decoded in turns of one buffer, so a server decoding a few of
+// them on two cores still answers small requests within milliseconds,
+// not after Go's 10 ms preemption of each decoder in turn. A small body
+// never yields.
+const yieldAfter = 64 << 10
 
 // maxNumberLen bounds a number token. JSON allows any length; no float32,
 // float64 or int this package parses needs more than a few dozen digits,
@@ -125,6 +134,9 @@ func (r *Reader) syntax(format string, args ...any) *Error {
 func (r *Reader) fill() bool {
 	if r.err != nil {
 		return false
+	}
+	if r.base >= yieldAfter {
+		runtime.Gosched()
 	}
 	if r.pos > 0 {
 		n := copy(r.buf, r.buf[r.pos:r.end])

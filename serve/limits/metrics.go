@@ -16,6 +16,19 @@ type ShedCounter interface{ Shed() uint64 }
 // inFlightCounter is the optional half of a ShedCounter.
 type inFlightCounter interface{ InFlight() int }
 
+// ShareCounter counts requests refused for their tenant's share of a
+// bound (*ratelimit.Shedder and *ratelimit.Budget are ones).
+type ShareCounter interface{ TenantRefused() uint64 }
+
+// BudgetCounter is what the body budget's metrics read
+// (*ratelimit.Budget is one).
+type BudgetCounter interface {
+	ShareCounter
+	Refused() uint64
+	Used() int64
+	Max() int64
+}
+
 // ChangeCounter is what akidb_runtime_config_changes_total reads
 // (*RuntimeConfig is one).
 type ChangeCounter interface{ Changes() uint64 }
@@ -26,7 +39,11 @@ type QuotaReporter interface{ Report() []TenantReport }
 // MetricsSources are read at scrape time; a nil one reads as zero. The
 // quota gauges' source is set later, with SetQuotaReporter.
 type MetricsSources struct {
+	// Shedder is the in-flight bound; Bodies the bound of bodies being
+	// read (REST), a ShedCounter too; Budget the body byte budget.
 	Shedder ShedCounter
+	Bodies  ShedCounter
+	Budget  BudgetCounter
 	Config  ChangeCounter
 }
 
@@ -36,6 +53,12 @@ type MetricsSources struct {
 //	akidb_ratelimit_limited_total{tenant}       requests refused with rate_limited
 //	akidb_shed_requests_total                   requests refused by the in-flight bound
 //	akidb_requests_in_flight                    requests admitted by the in-flight bound, not yet done
+//	akidb_tenant_share_refused_total{bound}     requests refused (429) for their tenant's share of a bound:
+//	                                            in_flight, body_reads (REST bodies being read), body_bytes
+//	akidb_body_reads_shed_total                 requests refused (503) because the server read its bound of bodies
+//	akidb_body_budget_refused_total             requests refused (503) by the body budget
+//	akidb_body_bytes_in_flight                  bytes of request bodies held now
+//	akidb_body_budget_bytes                     the body budget (--max-inflight-body-bytes)
 //	akidb_runtime_config_changes_total          runtime setting updates that changed something
 //	akidb_quota_usage_ratio{tenant,resource}    usage / limit, for limited resources only
 //
@@ -98,7 +121,9 @@ func NewMetrics(public, tenants prometheus.Registerer, src MetricsSources) (*Met
 		}
 		return float64(src.Config.Changes())
 	})
-	for _, c := range []prometheus.Collector{shed, inFlight, changes} {
+	collectors := []prometheus.Collector{shed, inFlight, changes}
+	collectors = append(collectors, budgetMetrics(src)...)
+	for _, c := range collectors {
 		if err := public.Register(c); err != nil {
 			return nil, fmt.Errorf("register limits metrics: %w", err)
 		}
@@ -198,4 +223,61 @@ func usageRatio(used, limit int64) float64 {
 		return math.Inf(1)
 	}
 	return float64(used) / float64(limit)
+}
+
+// budgetMetrics are the counters of refusals for a tenant's share, and of
+// the body bounds (reads and budget).
+func budgetMetrics(src MetricsSources) []prometheus.Collector {
+	refused := func(src any) func() float64 {
+		return func() float64 {
+			if c, ok := src.(ShareCounter); ok && c != nil {
+				return float64(c.TenantRefused())
+			}
+			return 0
+		}
+	}
+	shares := map[string]func() float64{
+		"in_flight":  refused(src.Shedder),
+		"body_reads": refused(src.Bodies),
+		"body_bytes": refused(src.Budget),
+	}
+	var out []prometheus.Collector
+	for _, bound := range []string{"in_flight", "body_reads", "body_bytes"} {
+		out = append(out, prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "akidb", Name: "tenant_share_refused_total",
+			Help:        "Requests refused with rate_limited (429) because their tenant held its share (--tenant-in-flight-share) of a bound: in_flight (--max-in-flight), body_reads (REST bodies being read), body_bytes (--max-inflight-body-bytes).",
+			ConstLabels: prometheus.Labels{"bound": bound},
+		}, shares[bound]))
+	}
+	budget := func(f func(BudgetCounter) float64) func() float64 {
+		return func() float64 {
+			if src.Budget == nil {
+				return 0
+			}
+			return f(src.Budget)
+		}
+	}
+	return append(out,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "akidb", Name: "body_reads_shed_total",
+			Help: "Requests refused with unavailable (503) because the server was reading its bound (--max-in-flight) of REST request bodies.",
+		}, func() float64 {
+			if src.Bodies == nil {
+				return 0
+			}
+			return float64(src.Bodies.Shed())
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Namespace: "akidb", Name: "body_budget_refused_total",
+			Help: "Requests refused with unavailable (503) because the request bodies held would pass --max-inflight-body-bytes.",
+		}, budget(func(b BudgetCounter) float64 { return float64(b.Refused()) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "akidb", Name: "body_bytes_in_flight",
+			Help: "Bytes of request bodies (REST) and messages (gRPC) held now, from the start of their reading until their answer.",
+		}, budget(func(b BudgetCounter) float64 { return float64(b.Used()) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: "akidb", Name: "body_budget_bytes",
+			Help: "The bound of akidb_body_bytes_in_flight (--max-inflight-body-bytes).",
+		}, budget(func(b BudgetCounter) float64 { return float64(b.Max()) })),
+	)
 }

@@ -20,8 +20,10 @@ func TestMetrics(t *testing.T) {
 	rc := newRuntimeConfig(t, s)
 	q := newQuotas(t, s, rc, Defaults{})
 	shed := ratelimit.NewShedder(1)
+	bodies := ratelimit.NewShedder(2) // one body per tenant
+	budget := ratelimit.NewBudget(100)
 	reg := prometheus.NewPedanticRegistry()
-	m, err := NewMetrics(reg, reg, MetricsSources{Shedder: shed, Config: rc})
+	m, err := NewMetrics(reg, reg, MetricsSources{Shedder: shed, Bodies: bodies, Budget: budget, Config: rc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,6 +40,13 @@ func TestMetrics(t *testing.T) {
 	release()
 	hold, _ := shed.TryAcquire() // one request in flight at scrape time
 	defer hold()
+	for _, tenant := range []string{"a", "a", "b", "c"} { // a's second: its share; c: the server's bound
+		_, _ = bodies.Admit(tenant)
+	}
+	held, _ := budget.Reserve("a", 60) // held at scrape time
+	defer held.Release()
+	_, _ = budget.Reserve("a", 10) // past a's share
+	_, _ = budget.Reserve("b", 50) // past the budget
 	if _, err := rc.UpdateRateLimit(ctx, RateLimitUpdate{DefaultQPS: ptr(10.0)}); err != nil {
 		t.Fatal(err)
 	}
@@ -51,6 +60,18 @@ func TestMetrics(t *testing.T) {
 	m.SetQuotaReporter(NewGuard(q, usage))
 
 	want := `
+# HELP akidb_body_budget_bytes The bound of akidb_body_bytes_in_flight (--max-inflight-body-bytes).
+# TYPE akidb_body_budget_bytes gauge
+akidb_body_budget_bytes 100
+# HELP akidb_body_budget_refused_total Requests refused with unavailable (503) because the request bodies held would pass --max-inflight-body-bytes.
+# TYPE akidb_body_budget_refused_total counter
+akidb_body_budget_refused_total 1
+# HELP akidb_body_bytes_in_flight Bytes of request bodies (REST) and messages (gRPC) held now, from the start of their reading until their answer.
+# TYPE akidb_body_bytes_in_flight gauge
+akidb_body_bytes_in_flight 60
+# HELP akidb_body_reads_shed_total Requests refused with unavailable (503) because the server was reading its bound (--max-in-flight) of REST request bodies.
+# TYPE akidb_body_reads_shed_total counter
+akidb_body_reads_shed_total 1
 # HELP akidb_quota_usage_ratio Tenant usage divided by its quota, for resources with a limit (collections, vectors, storage_bytes, disk_bytes); 1 or more means further growth is refused.
 # TYPE akidb_quota_usage_ratio gauge
 akidb_quota_usage_ratio{resource="collections",tenant="default"} 0
@@ -71,6 +92,11 @@ akidb_runtime_config_changes_total 1
 # HELP akidb_shed_requests_total Requests refused with unavailable (503) because too many were in flight.
 # TYPE akidb_shed_requests_total counter
 akidb_shed_requests_total 2
+# HELP akidb_tenant_share_refused_total Requests refused with rate_limited (429) because their tenant held its share (--tenant-in-flight-share) of a bound: in_flight (--max-in-flight), body_reads (REST bodies being read), body_bytes (--max-inflight-body-bytes).
+# TYPE akidb_tenant_share_refused_total counter
+akidb_tenant_share_refused_total{bound="body_bytes"} 1
+akidb_tenant_share_refused_total{bound="body_reads"} 1
+akidb_tenant_share_refused_total{bound="in_flight"} 0
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
 		t.Fatal(err)

@@ -38,6 +38,8 @@ type Metrics struct {
 	recovery      prometheus.Histogram
 	replayed      prometheus.Counter
 	stats         *statsCollector
+	tier          *tierMetrics
+	residency     *residencyMetrics
 }
 
 // New creates AkiDB's metrics and registers them, with the process and Go
@@ -98,20 +100,37 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: Namespace, Name: "recovery_replayed_records_total",
 			Help: "Write-ahead log records replayed during recovery.",
 		}),
-		stats: newStatsCollector(),
+		stats:     newStatsCollector(),
+		tier:      newTierMetrics(),
+		residency: newResidencyMetrics(),
 	}
-	for _, c := range []prometheus.Collector{
+	for _, c := range append([]prometheus.Collector{
 		m.httpRequests, m.httpDuration, m.grpcRequests, m.grpcDuration,
 		m.search, m.upsert, m.walFsync, m.snapshot, m.snapshotFails,
 		m.recovery, m.replayed, m.stats,
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector(),
-	} {
+	}, append(m.tier.collectors(), m.residency.collectors()...)...) {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register metrics: %w", err)
 		}
 	}
 	return m, nil
+}
+
+// RegisterBuildInfo registers akidb_build_info{version}, always 1: the
+// version a dashboard (or `akidb top`) shows without credentials.
+func RegisterBuildInfo(reg prometheus.Registerer, version string) error {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "build_info",
+		Help:        "Always 1; the version label is the server's version.",
+		ConstLabels: prometheus.Labels{"version": version},
+	})
+	g.Set(1)
+	if err := reg.Register(g); err != nil {
+		return fmt.Errorf("register build info: %w", err)
+	}
+	return nil
 }
 
 // Handler serves the metrics g gathers in the Prometheus exposition
@@ -127,11 +146,19 @@ type Totals struct {
 	// IndexBacklog is acknowledged vectors not yet linked into their HNSW
 	// graph (searches scan them exactly until they are).
 	IndexBacklog int
+	// WALBytes is the size of every collection's write-ahead log up to its
+	// last record: what a restart would replay at most.
+	WALBytes int64
+	// LastCheckpoint is when the newest snapshot of any collection was
+	// written (zero: none has one).
+	LastCheckpoint time.Time
 }
 
-// SetStatsSource sets the function akidb_collections, akidb_vectors and
-// akidb_index_backlog_vectors are read from at each scrape. Until it is
-// set, and while it is nil, the gauges are absent.
+// SetStatsSource sets the function akidb_collections, akidb_vectors,
+// akidb_index_backlog_vectors, akidb_wal_bytes and
+// akidb_last_checkpoint_timestamp_seconds are read from at each scrape.
+// Until it is set, and while it is nil, the gauges are absent (the
+// checkpoint time also while no collection has a snapshot).
 func (m *Metrics) SetStatsSource(f func() Totals) {
 	if m == nil {
 		return
@@ -192,6 +219,8 @@ type statsCollector struct {
 	collections *prometheus.Desc
 	vectors     *prometheus.Desc
 	backlog     *prometheus.Desc
+	walBytes    *prometheus.Desc
+	checkpoint  *prometheus.Desc
 
 	mu  sync.Mutex
 	src func() Totals
@@ -203,6 +232,10 @@ func newStatsCollector() *statsCollector {
 		vectors:     prometheus.NewDesc(Namespace+"_vectors", "Live vectors, over every tenant.", nil, nil),
 		backlog: prometheus.NewDesc(Namespace+"_index_backlog_vectors",
 			"Acknowledged vectors not yet linked into the HNSW graph (searched exactly until they are), over every tenant.", nil, nil),
+		walBytes: prometheus.NewDesc(Namespace+"_wal_bytes",
+			"Bytes of write-ahead log up to the last record, over every collection: what a restart would replay at most.", nil, nil),
+		checkpoint: prometheus.NewDesc(Namespace+"_last_checkpoint_timestamp_seconds",
+			"When the newest snapshot of any collection was written (Unix time); absent while none has one.", nil, nil),
 	}
 }
 
@@ -216,6 +249,8 @@ func (s *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- s.collections
 	ch <- s.vectors
 	ch <- s.backlog
+	ch <- s.walBytes
+	ch <- s.checkpoint
 }
 
 func (s *statsCollector) Collect(ch chan<- prometheus.Metric) {
@@ -229,9 +264,13 @@ func (s *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- gauge(s.collections, t.Collections)
 	ch <- gauge(s.vectors, t.Vectors)
 	ch <- gauge(s.backlog, t.IndexBacklog)
+	ch <- gauge(s.walBytes, t.WALBytes)
+	if !t.LastCheckpoint.IsZero() {
+		ch <- gauge(s.checkpoint, float64(t.LastCheckpoint.UnixNano())/1e9)
+	}
 }
 
-func gauge(d *prometheus.Desc, v int) prometheus.Metric {
+func gauge[N int | int64 | float64](d *prometheus.Desc, v N) prometheus.Metric {
 	m, err := prometheus.NewConstMetric(d, prometheus.GaugeValue, float64(v))
 	if err != nil {
 		return prometheus.NewInvalidMetric(d, err)

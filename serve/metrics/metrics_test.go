@@ -82,7 +82,9 @@ func driveAll(t *testing.T, m *Metrics) {
 	m.Checkpoint("c", time.Second, errors.New("disk full"))
 	m.Recovered("c", 500*time.Millisecond, 42)
 	m.Recovered("d", 10*time.Millisecond, 0)
-	m.SetStatsSource(func() Totals { return Totals{Collections: 3, Vectors: 1234, IndexBacklog: 17} })
+	m.SetStatsSource(func() Totals {
+		return Totals{Collections: 3, Vectors: 1234, IndexBacklog: 17, WALBytes: 4096, LastCheckpoint: time.Unix(1700000000, 5e8)}
+	})
 }
 
 func TestEveryMetricPassesLint(t *testing.T) {
@@ -114,7 +116,7 @@ func TestEveryMetricPassesLint(t *testing.T) {
 		"akidb_wal_fsync_duration_seconds", "akidb_snapshot_duration_seconds",
 		"akidb_snapshot_failures_total", "akidb_recovery_duration_seconds",
 		"akidb_recovery_replayed_records_total", "akidb_collections", "akidb_vectors", "akidb_index_backlog_vectors",
-		"go_goroutines", "process_start_time_seconds",
+		"akidb_wal_bytes", "akidb_last_checkpoint_timestamp_seconds", "go_goroutines", "process_start_time_seconds",
 	} {
 		if !seen[want] {
 			t.Errorf("metric %s was not gathered", want)
@@ -158,7 +160,8 @@ func TestValues(t *testing.T) {
 			t.Errorf("%s count = %d, want %d", name, got, want)
 		}
 	}
-	for name, want := range map[string]float64{"akidb_collections": 3, "akidb_vectors": 1234, "akidb_index_backlog_vectors": 17} {
+	for name, want := range map[string]float64{"akidb_collections": 3, "akidb_vectors": 1234, "akidb_index_backlog_vectors": 17,
+		"akidb_wal_bytes": 4096, "akidb_last_checkpoint_timestamp_seconds": 1700000000.5} {
 		if got := gaugeValue(t, reg, name); got != want {
 			t.Errorf("%s = %v, want %v", name, got, want)
 		}
@@ -166,13 +169,32 @@ func TestValues(t *testing.T) {
 }
 
 func TestStatsAbsentWithoutSource(t *testing.T) {
-	_, reg := newTestMetrics(t)
-	n, err := testutil.GatherAndCount(reg, "akidb_collections", "akidb_vectors", "akidb_index_backlog_vectors")
+	m, reg := newTestMetrics(t)
+	n, err := testutil.GatherAndCount(reg, "akidb_collections", "akidb_vectors", "akidb_index_backlog_vectors", "akidb_wal_bytes", "akidb_last_checkpoint_timestamp_seconds")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n != 0 {
 		t.Fatalf("got %d stats series before a source was set", n)
+	}
+	// Without any snapshot the checkpoint time is absent, not 1970.
+	m.SetStatsSource(func() Totals { return Totals{Collections: 1} })
+	if n, err := testutil.GatherAndCount(reg, "akidb_last_checkpoint_timestamp_seconds"); err != nil || n != 0 {
+		t.Fatalf("checkpoint time with no snapshot: %d series, %v", n, err)
+	}
+}
+
+func TestBuildInfo(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	if err := RegisterBuildInfo(reg, "v2.0.0-test"); err != nil {
+		t.Fatal(err)
+	}
+	want := `# HELP akidb_build_info Always 1; the version label is the server's version.
+# TYPE akidb_build_info gauge
+akidb_build_info{version="v2.0.0-test"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "akidb_build_info"); err != nil {
+		t.Fatal(err)
 	}
 }
 

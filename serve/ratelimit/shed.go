@@ -26,6 +26,9 @@ const (
 	// DefaultRequestTimeout bounds one request's work (and so how long it
 	// holds its in-flight slot) unless the client asked for less.
 	DefaultRequestTimeout = 30 * time.Second
+	// DefaultBodyTimeout is how long a client has to send a request body
+	// (REST) or message (gRPC).
+	DefaultBodyTimeout = 10 * time.Second
 	// ShedRetryAfterSeconds is the Retry-After of a shed request.
 	ShedRetryAfterSeconds = 1
 )
@@ -130,7 +133,10 @@ func (s *Shedder) done() { s.inFlight.Add(-1) }
 func (s *Shedder) Admit(tenant string) (release func(), err *api.Error) {
 	limit := s.TenantMax()
 	s.mu.Lock()
-	if s.tenants[tenant] >= limit {
+	// A tenant whose share is the whole bound (share 1) is refused only by
+	// the server's bound: the answer then is the server's overload (503),
+	// not a limit of the tenant's (429).
+	if limit < s.Max() && s.tenants[tenant] >= limit {
 		s.mu.Unlock()
 		s.busy.Add(1)
 		return nil, TenantBusyError(limit, s.TenantShare(), s.Max())

@@ -244,6 +244,23 @@ func TestShedderTenantShare(t *testing.T) {
 	if s.TenantMax() != 1 {
 		t.Fatalf("share 0.25 of 4: %d", s.TenantMax())
 	}
+	// With a share of the whole bound, a full server answers with its
+	// overload (503), not with the tenant's limit (429).
+	s.SetTenantShare(1)
+	var held []func()
+	for range 4 {
+		r, e := s.Admit("a")
+		if e != nil {
+			t.Fatalf("share 1: %v", e)
+		}
+		held = append(held, r)
+	}
+	if _, e := s.Admit("a"); e == nil || e.Code != api.CodeUnavailable {
+		t.Fatalf("share 1, server full: %+v, want unavailable", e)
+	}
+	for _, r := range held {
+		r()
+	}
 	s.SetTenantShare(0) // out of range: the default
 	if s.TenantShare() != DefaultTenantShare {
 		t.Fatalf("share %v", s.TenantShare())

@@ -38,6 +38,15 @@ var routeActions = map[string]auth.Action{
 	"DELETE /admin/api-keys/:id/rate-limit":        auth.ActionQuotaWrite,
 	"GET /admin/config":                            auth.ActionConfigRead,
 	"POST /admin/config/rate-limit":                auth.ActionConfigWrite,
+	"POST /admin/collections/:name/checkpoint":     auth.ActionCollectionCheckpoint,
+	"POST /admin/collections/:name/load":           auth.ActionCollectionLoad,
+	"POST /admin/collections/:name/evict":          auth.ActionCollectionEvict,
+	"GET /admin/storage/status":                    auth.ActionStorageRead,
+	"POST /admin/storage/circuit-breaker/reset":    auth.ActionStorageAdmin,
+	"GET /admin/dlq":                               auth.ActionStorageRead,
+	"POST /admin/dlq/retry":                        auth.ActionStorageAdmin,
+	"POST /admin/dlq/:id/retry":                    auth.ActionStorageAdmin,
+	"DELETE /admin/dlq/:id":                        auth.ActionStorageAdmin,
 	"GET /admin/metrics":                           auth.ActionMetricsRead,
 }
 

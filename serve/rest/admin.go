@@ -104,17 +104,27 @@ func (s *server) rotateKey(c *gin.Context) {
 }
 
 func (s *server) listAudit(c *gin.Context) {
-	limit := 0
-	if v, has := c.GetQuery("limit"); has {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			writeError(c, queryError("limit", "must be a positive integer, got %q", clip(v, 100)))
-			return
-		}
-		limit = n
+	limit, e := limitQuery(c)
+	if e != nil {
+		writeError(c, e)
+		return
 	}
 	page, err := s.guard.ListAudit(c.Request.Context(), c.Query("tenant"), c.Query("cursor"), limit)
 	ok(c, page, err)
+}
+
+// limitQuery reads the optional positive "limit" of a paged list (0 when
+// absent: the list's default).
+func limitQuery(c *gin.Context) (int, *api.Error) {
+	v, has := c.GetQuery("limit")
+	if !has {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, queryError("limit", "must be a positive integer, got %q", clip(v, 100))
+	}
+	return n, nil
 }
 
 // boolQuery reads an optional true/false query parameter.

@@ -157,6 +157,18 @@ func TestBadInputsChangeNothing(t *testing.T) {
 		{"delete unicode name", "DELETE", P + "/%C3%A9", nil, nil, bad, inv, "name"},
 		{"get unknown collection", "GET", P + "/nope", nil, nil, http.StatusNotFound, api.CodeNotFound, ""},
 
+		// tiering policy
+		{"create with an unknown policy", "POST", P, `{"name":"x","dimension":3,"tier_policy":"tape"}`, nil, bad, inv, "tier_policy"},
+		{"create s3-only", "POST", P, `{"name":"x","dimension":3,"tier_policy":"s3-only"}`, nil, bad, inv, "tier_policy"},
+		{"create memory-s3 without a store", "POST", P, `{"name":"x","dimension":3,"tier_policy":"memory-s3"}`, nil, bad, inv, "tier_policy"},
+		{"PATCH an unknown policy", "PATCH", P + "/docs", `{"tier_policy":"tape"}`, nil, bad, inv, "tier_policy"},
+		{"PATCH to s3-only", "PATCH", P + "/docs", `{"tier_policy":"s3-only"}`, nil, bad, inv, "tier_policy"},
+		{"PATCH to memory-s3 without a store", "PATCH", P + "/docs", `{"tier_policy":"memory-s3"}`, nil, bad, inv, "tier_policy"},
+		{"PATCH a policy of the wrong type", "PATCH", P + "/docs", `{"tier_policy":3}`, nil, bad, inv, "tier_policy"},
+		{"PATCH an unknown field", "PATCH", P + "/docs", `{"dimension":4}`, nil, bad, inv, "dimension"},
+		{"PATCH an unknown collection", "PATCH", P + "/nope", `{"tier_policy":"memory"}`, nil, http.StatusNotFound, api.CodeNotFound, ""},
+		{"checkpoint an unknown collection", "POST", "/admin/collections/nope/checkpoint", nil, nil, http.StatusNotFound, api.CodeNotFound, ""},
+
 		// routing
 		{"PUT on collections", "PUT", P, validInsert, nil, http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, ""},
 		{"PUT a collection", "PUT", P + "/docs", `{}`, nil, http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, ""},

@@ -44,21 +44,6 @@ func (s *server) getCollection(c *gin.Context) {
 	ok(c, col, err)
 }
 
-func (s *server) updateCollection(c *gin.Context) {
-	name, e := pathParam(c, "name")
-	if e != nil {
-		writeError(c, e)
-		return
-	}
-	var req api.UpdateCollectionRequest
-	if e := s.decodeBody(c, &req); e != nil {
-		writeError(c, e)
-		return
-	}
-	col, err := s.svc.UpdateCollection(c.Request.Context(), name, req)
-	ok(c, col, err)
-}
-
 // deletedCollection is the answer to DELETE /collections/{name}.
 type deletedCollection struct {
 	Deleted bool `json:"deleted"`

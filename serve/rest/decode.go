@@ -20,6 +20,7 @@ import (
 
 	"github.com/akidb/akidb/serve/api"
 	"github.com/akidb/akidb/serve/jsonread"
+	"github.com/akidb/akidb/serve/ratelimit"
 )
 
 // Request bodies are read before a request takes its in-flight slot (see
@@ -37,7 +38,7 @@ import (
 const smallBodyLimit = 1 << 20
 
 // DefaultBodyTimeout is how long a client has to send a request body.
-const DefaultBodyTimeout = 10 * time.Second
+const DefaultBodyTimeout = ratelimit.DefaultBodyTimeout
 
 // streamDecoder decodes a route's body from r (positioned at the opening
 // '{' of the body); what it returns is the handler's bodyOf value.
@@ -52,14 +53,16 @@ const bodyKey = "akidb.body"
 // bytes for decodeBody), and aborts with the error if that fails. It runs
 // after authentication and before enter; while it reads, the request
 // holds one of the Bodies slots (per tenant and server), not an in-flight
-// one.
+// one. The body's bytes count toward the Budget from before the body is
+// read until the request is answered.
 func (s *server) readBody(spec bodySpec) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if spec.optional && c.Request.ContentLength == 0 {
 			c.Next()
 			return
 		}
-		v, e := s.readBodyOnce(c, spec.stream)
+		v, held, e := s.readBodyOnce(c, spec.stream)
+		defer held.Release()
 		if e != nil {
 			refuseUnreadBody(c)
 			writeError(c, e)
@@ -72,19 +75,86 @@ func (s *server) readBody(spec bodySpec) gin.HandlerFunc {
 }
 
 // readBodyOnce reads the body under one of the Bodies slots, released as
-// soon as the body is read.
-func (s *server) readBodyOnce(c *gin.Context, decode streamDecoder) (any, *api.Error) {
+// soon as the body is read, and returns it with what it holds of the
+// Budget (release that once the request is answered).
+func (s *server) readBodyOnce(c *gin.Context, decode streamDecoder) (any, *ratelimit.Reservation, *api.Error) {
 	if s.bodies != nil {
 		release, e := s.bodies.Admit(tenantOf(c))
 		if e != nil {
-			return nil, e
+			return nil, nil, e
 		}
 		defer release()
 	}
-	return s.bodyOf(c, decode)
+	held := &heldBody{budget: s.budget, tenant: tenantOf(c)}
+	v, e := s.bodyOf(c, decode, held)
+	if e != nil {
+		held.res.Release()
+		return nil, nil, e
+	}
+	return v, held.res, nil
 }
 
-func (s *server) bodyOf(c *gin.Context, decode streamDecoder) (any, *api.Error) {
+// heldBody is what a body being read holds of the Budget: all of it at
+// once when its length is declared, else as it arrives (budgetReader).
+type heldBody struct {
+	budget *ratelimit.Budget // nil: no budget
+	tenant string
+	res    *ratelimit.Reservation
+}
+
+// heldKey holds a body's *heldBody in the Gin context while its decoder
+// runs.
+const heldKey = "akidb.held"
+
+// growTo makes the body hold total bytes if it holds less: what a decoder
+// has made of it (UpsertBatch.HoldWith).
+func (h *heldBody) growTo(total int64) *api.Error {
+	return h.take(total - h.res.Held())
+}
+
+// take adds n bytes to what the body holds.
+func (h *heldBody) take(n int64) *api.Error {
+	if h.budget == nil || n <= 0 {
+		return nil
+	}
+	if h.res == nil {
+		var e *api.Error
+		h.res, e = h.budget.Reserve(h.tenant, n)
+		return e
+	}
+	return h.res.Grow(n)
+}
+
+// budgetStep is how much a body of undeclared length takes of the budget
+// at a time as it arrives.
+const budgetStep = 64 << 10
+
+// budgetReader takes a body of undeclared length into the budget as it
+// is read, a budgetStep (or the read) at a time beyond what the body
+// holds already; a refusal ends the read with a *budgetError.
+type budgetReader struct {
+	r    io.Reader
+	held *heldBody
+	read int64
+}
+
+// budgetError is a budget refusal met while a body was read.
+type budgetError struct{ e *api.Error }
+
+func (b *budgetError) Error() string { return b.e.Message }
+
+func (b *budgetReader) Read(p []byte) (int, error) {
+	if need := b.read + int64(len(p)) - b.held.res.Held(); need > 0 {
+		if e := b.held.take(max(need, budgetStep)); e != nil {
+			return 0, &budgetError{e}
+		}
+	}
+	n, err := b.r.Read(p)
+	b.read += int64(n)
+	return n, err
+}
+
+func (s *server) bodyOf(c *gin.Context, decode streamDecoder, held *heldBody) (any, *api.Error) {
 	r := c.Request
 	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
 		return nil, err
@@ -96,6 +166,14 @@ func (s *server) bodyOf(c *gin.Context, decode streamDecoder) (any, *api.Error) 
 	if r.ContentLength > limit {
 		return nil, tooLarge(limit)
 	}
+	var in io.Reader = r.Body
+	if r.ContentLength >= 0 {
+		if e := held.take(r.ContentLength); e != nil {
+			return nil, e
+		}
+	} else {
+		in = &budgetReader{r: in, held: held}
+	}
 	// The body deadline replaces the connection's read deadline (the
 	// server's ReadTimeout) for the body; it is lifted once the body is
 	// read so a slow handler does not fail a keep-alive connection.
@@ -103,7 +181,7 @@ func (s *server) bodyOf(c *gin.Context, decode streamDecoder) (any, *api.Error) 
 	if err := rc.SetReadDeadline(time.Now().Add(s.bodyTimeout)); err == nil {
 		defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
 	}
-	body := http.MaxBytesReader(c.Writer, r.Body, limit)
+	body := http.MaxBytesReader(c.Writer, io.NopCloser(in), limit)
 	if decode == nil {
 		raw, err := io.ReadAll(body)
 		if err != nil {
@@ -122,6 +200,7 @@ func (s *server) bodyOf(c *gin.Context, decode streamDecoder) (any, *api.Error) 
 	if k != jsonread.Object {
 		return nil, badJSON("the request body must be a JSON object", jr.Offset())
 	}
+	c.Set(heldKey, held)
 	v, e := decode(s, c, jr)
 	if e != nil {
 		return nil, e
@@ -214,7 +293,10 @@ func checkContentType(ct string) *api.Error {
 // or cut off (400).
 func (s *server) readError(err error, limit int64) *api.Error {
 	var mbe *http.MaxBytesError
+	var be *budgetError
 	switch {
+	case errors.As(err, &be):
+		return be.e
 	case errors.As(err, &mbe):
 		return tooLarge(limit)
 	case errors.Is(err, os.ErrDeadlineExceeded):

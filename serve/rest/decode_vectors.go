@@ -268,6 +268,9 @@ func decodeUpsert(s *server, c *gin.Context, r *jsonread.Reader) (any, *api.Erro
 	if err != nil {
 		return nil, api.AsError(err)
 	}
+	if held, ok := c.Get(heldKey); ok {
+		b.HoldWith(held.(*heldBody).growTo)
+	}
 	d := newDecoding(s, r)
 	seen := once{}
 	e = d.object("", func(key, field string) *api.Error {

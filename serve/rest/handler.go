@@ -54,6 +54,12 @@ type Options struct {
 	// server and per tenant, the same way: a body arriving slowly holds one
 	// of these, never an in-flight slot.
 	Bodies *ratelimit.Shedder
+	// Budget, if set, bounds the bytes of request bodies held at once, per
+	// server (503) and per tenant (429): a body takes its declared length
+	// before it is read (or its bytes as they arrive, without a
+	// Content-Length) and holds them until its request is answered.
+	// `akidb serve` shares one with the gRPC server.
+	Budget *ratelimit.Budget
 	// BodyTimeout bounds the time to send a request body (<= 0:
 	// DefaultBodyTimeout); a slower one is answered 408 request_timeout.
 	BodyTimeout time.Duration
@@ -149,6 +155,15 @@ var routeTable = []routeDef{
 	{http.MethodDelete, "/admin/api-keys/:id/rate-limit", needsGuard((*server).clearKeyRate), noBody},
 	{http.MethodGet, "/admin/config", needsGuard((*server).getConfig), noBody},
 	{http.MethodPost, "/admin/config/rate-limit", needsGuard((*server).setRateLimit), smallBody},
+	{http.MethodPost, "/admin/collections/:name/checkpoint", (*server).checkpointCollection, noBody},
+	{http.MethodPost, "/admin/collections/:name/load", (*server).loadCollection, noBody},
+	{http.MethodPost, "/admin/collections/:name/evict", (*server).evictCollection, noBody},
+	{http.MethodGet, "/admin/storage/status", needsGuard((*server).storageStatus), noBody},
+	{http.MethodPost, "/admin/storage/circuit-breaker/reset", needsGuard((*server).resetBreaker), noBody},
+	{http.MethodGet, "/admin/dlq", needsGuard((*server).listDLQ), noBody},
+	{http.MethodPost, "/admin/dlq/retry", needsGuard((*server).retryDLQ), noBody},
+	{http.MethodPost, "/admin/dlq/:id/retry", needsGuard((*server).retryDLQEntry), noBody},
+	{http.MethodDelete, "/admin/dlq/:id", needsGuard((*server).discardDLQEntry), noBody},
 	{http.MethodGet, "/livez", (*server).livez, noBody},
 	{http.MethodGet, "/readyz", (*server).readyz, noBody},
 	{http.MethodGet, "/healthz", (*server).readyz, noBody},
@@ -176,6 +191,7 @@ type server struct {
 	guard       *access.Guard
 	shedder     *ratelimit.Shedder
 	bodies      *ratelimit.Shedder
+	budget      *ratelimit.Budget
 	bodyTimeout time.Duration
 	timeout     time.Duration
 	warnings    []string
@@ -205,7 +221,7 @@ func newEngine(svc *api.Service, opts Options) *gin.Engine {
 		opts.MaxResponseBytes = lim.MaxResponse()
 	}
 	s := &server{svc: svc, log: opts.Logger, metrics: opts.Metrics, metricsH: opts.MetricsHandler, tenantH: opts.TenantMetricsHandler, maxBody: lim.MaxBodyBytes, guard: opts.Guard,
-		shedder: opts.Shedder, bodies: opts.Bodies, bodyTimeout: opts.BodyTimeout, timeout: opts.RequestTimeout, maxResponse: opts.MaxResponseBytes,
+		shedder: opts.Shedder, bodies: opts.Bodies, budget: opts.Budget, bodyTimeout: opts.BodyTimeout, timeout: opts.RequestTimeout, maxResponse: opts.MaxResponseBytes,
 		warnings: opts.ReadyWarnings, refusals: newRefusalLog(opts.Logger, opts.Now)}
 
 	// Release mode keeps Gin from printing routes and warnings to stdout;

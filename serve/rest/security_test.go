@@ -123,9 +123,6 @@ var restOps = map[string]struct {
 	"collection.delete": {"DELETE /api/v1/collections/:name", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
 		return restCall{"DELETE", "/api/v1/collections/" + f.Collection(r, s), nil, http.StatusOK}
 	}},
-	"collection.update": {"PATCH /api/v1/collections/:name", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
-		return restCall{"PATCH", "/api/v1/collections/" + f.Collection(r, s), map[string]any{"quantization": map[string]any{"type": "none"}}, http.StatusOK}
-	}},
 	"vector.upsert": {"POST /api/v1/collections/:name/insert", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
 		return restCall{"POST", "/api/v1/collections/" + f.Collection(r, s) + "/insert",
 			api.UpsertRequest{Vectors: []api.Vector{{ID: "v2", Vector: []float32{0, 1}}}}, http.StatusOK}
@@ -201,6 +198,38 @@ var restOps = map[string]struct {
 	}},
 	"config.set": {"POST /admin/config/rate-limit", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
 		return restCall{"POST", "/admin/config/rate-limit", map[string]any{"default_qps": 100}, http.StatusOK}
+	}},
+	"collection.update": {"PATCH /api/v1/collections/:name", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
+		return restCall{"PATCH", "/api/v1/collections/" + f.Collection(r, s), map[string]any{"tier_policy": "memory"}, http.StatusOK}
+	}},
+	"collection.checkpoint": {"POST /admin/collections/:name/checkpoint", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
+		return restCall{"POST", "/admin/collections/" + f.Collection(r, s) + "/checkpoint", nil, http.StatusOK}
+	}},
+	"collection.load": {"POST /admin/collections/:name/load", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
+		return restCall{"POST", "/admin/collections/" + f.Collection(r, s) + "/load", nil, http.StatusOK}
+	}},
+	// The fixture's collections have the memory policy: an eviction the
+	// guard lets through is refused by the engine (never evicted).
+	"collection.evict": {"POST /admin/collections/:name/evict", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
+		return restCall{"POST", "/admin/collections/" + f.Collection(r, s) + "/evict", nil, http.StatusConflict}
+	}},
+	"storage.status": {"GET /admin/storage/status", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
+		return restCall{"GET", "/admin/storage/status", nil, http.StatusOK}
+	}},
+	"dlq.list": {"GET /admin/dlq", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
+		return restCall{"GET", "/admin/dlq?status=pending", nil, http.StatusOK}
+	}},
+	"dlq.retry": {"POST /admin/dlq/retry", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
+		return restCall{"POST", "/admin/dlq/retry", nil, http.StatusOK}
+	}},
+	"dlq.retry_entry": {"POST /admin/dlq/:id/retry", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
+		return restCall{"POST", "/admin/dlq/" + f.DLQEntry(r, s) + "/retry", nil, http.StatusOK}
+	}},
+	"dlq.discard": {"DELETE /admin/dlq/:id", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
+		return restCall{"DELETE", "/admin/dlq/" + f.DLQEntry(r, s), nil, http.StatusOK}
+	}},
+	"breaker.reset": {"POST /admin/storage/circuit-breaker/reset", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
+		return restCall{"POST", "/admin/storage/circuit-breaker/reset", nil, http.StatusOK}
 	}},
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/akidb/akidb/engine"
 	"github.com/akidb/akidb/engine/distance"
 	"github.com/akidb/akidb/engine/meta"
+	"github.com/akidb/akidb/engine/tier"
 	"github.com/akidb/akidb/engine/wal"
 	"github.com/akidb/akidb/serve/access"
 	"github.com/akidb/akidb/serve/api"
@@ -92,6 +93,9 @@ type Fixture struct {
 	Authn   *auth.Authenticator
 	Auditor *auth.Auditor
 	Clock   *Clock
+	// Store is the object store of the engine's tier (memory, with fault
+	// injection), so the storage routes have a tier to act on.
+	Store *tier.FaultStore
 	// Limits are the quotas and runtime settings the guard administers.
 	// They have no Limiter: the matrix makes far more requests than a
 	// bucket holds; rate limiting has its own tests.
@@ -110,7 +114,9 @@ type Fixture struct {
 func New(t testing.TB) *Fixture {
 	t.Helper()
 	dir := t.TempDir()
-	db, err := engine.Open(dir, engine.Config{Sync: wal.SyncNone})
+	store := tier.NewFaultStore(tier.NewMemStore())
+	db, err := engine.Open(dir, engine.Config{Sync: wal.SyncNone,
+		Tier: &engine.TierConfig{NoBackground: true, ShutdownShipTimeout: -1, Tier: tier.Config{Store: store, Prefix: "fixture"}}})
 	if err != nil {
 		t.Fatalf("engine.Open: %v", err)
 	}
@@ -119,7 +125,7 @@ func New(t testing.TB) *Fixture {
 			t.Errorf("close engine: %v", err)
 		}
 	})
-	f := &Fixture{t: t, DB: db, Clock: &Clock{now: Start}, creds: map[Role]string{}, KeyIDs: map[Role]string{}}
+	f := &Fixture{t: t, DB: db, Store: store, Clock: &Clock{now: Start}, creds: map[Role]string{}, KeyIDs: map[Role]string{}}
 	f.Authn, err = auth.New(db.Meta(), auth.Config{
 		JWTSecret: []byte(strings.Repeat("s", auth.MinJWTSecretLen)), Now: f.Clock.Now,
 		Throttle: auth.ThrottleConfig{MaxFailures: 1 << 30},
@@ -138,7 +144,7 @@ func New(t testing.TB) *Fixture {
 	}
 	f.Limits = &access.LimitDeps{Quotas: quotas, Config: rc, Usage: limits.NewEngineUsage(db)}
 	f.Guard = access.New(access.Options{})
-	if err := f.Guard.Attach(access.Deps{Authenticator: f.Authn, Auditor: f.Auditor, Store: db.Meta(), Collections: db, Limits: f.Limits}); err != nil {
+	if err := f.Guard.Attach(access.Deps{Authenticator: f.Authn, Auditor: f.Auditor, Store: db.Meta(), Collections: db, Limits: f.Limits, Storage: db}); err != nil {
 		t.Fatal(err)
 	}
 	f.Svc = api.New(api.Options{Now: f.Clock.Now})
@@ -262,6 +268,25 @@ func (f *Fixture) Scratch() string {
 		f.t.Fatalf("create scratch tenant: %v", err)
 	}
 	return tn.ID
+}
+
+// DLQEntry queues a failed delete of an object of the cell's scope
+// tenant's collection in the DLQ and returns the entry's id (a retry of it
+// succeeds: the memory store deletes a missing object happily).
+func (f *Fixture) DLQEntry(r Role, s Scope) string {
+	f.t.Helper()
+	tenant := f.ScopeTenant(r, s)
+	h, err := f.DB.Collection(tenant, f.CollectionOf(tenant))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.seq++
+	e, err := f.DB.Meta().PutDLQEntry(context.Background(), meta.DLQEntry{CollectionID: h.Info().ID, TenantID: tenant, CollectionName: h.Info().Name,
+		Operation: meta.DLQDelete, Kind: "log", ObjectKey: fmt.Sprintf("fixture/gone/%d", f.seq), LastError: "fixture", NextAttemptAt: f.Clock.Now()})
+	if err != nil {
+		f.t.Fatalf("queue a DLQ entry: %v", err)
+	}
+	return fmt.Sprint(e.ID)
 }
 
 // Reset puts the collections back as New made them: each tenant holds

@@ -54,6 +54,23 @@ var Matrix = []Expectation{
 	{"keyrate.clear", "401 403 403 403 ok 401 401", "401 403 403 403 ok 401 401"},
 	{"config.get", "401 403 403 403 ok 401 401", "401 403 403 403 ok 401 401"},
 	{"config.set", "401 403 403 403 ok 401 401", "401 403 403 403 ok 401 401"},
+	// The object storage tier: a collection's policy is its writers'
+	// (collection.update), checkpointing it its admins'; reading the
+	// storage state and the DLQ is every role's, scoped to the tenant
+	// (storage.read); the DLQ and breaker controls are the operator's
+	// (storage.admin is global).
+	{"collection.update", "401 403 ok ok ok 401 401", "401 403 404 404 404 401 401"},
+	{"collection.checkpoint", "401 403 403 ok ok 401 401", "401 403 403 404 404 401 401"},
+	// Loading a collection into memory and evicting it are its admins'
+	// too (collection.load, collection.evict).
+	{"collection.load", "401 403 403 ok ok 401 401", "401 403 403 404 404 401 401"},
+	{"collection.evict", "401 403 403 ok ok 401 401", "401 403 403 404 404 401 401"},
+	{"storage.status", "401 ok ok ok ok 401 401", "401 ok ok ok ok 401 401"},
+	{"dlq.list", "401 ok ok ok ok 401 401", "401 ok ok ok ok 401 401"},
+	{"dlq.retry", "401 403 403 403 ok 401 401", "401 403 403 403 ok 401 401"},
+	{"dlq.retry_entry", "401 403 403 403 ok 401 401", "401 403 403 403 ok 401 401"},
+	{"dlq.discard", "401 403 403 403 ok 401 401", "401 403 403 403 ok 401 401"},
+	{"breaker.reset", "401 403 403 403 ok 401 401", "401 403 403 403 ok 401 401"},
 	// Metrics labelled with tenant ids are the operator's (REST only).
 	{"metrics", "401 403 403 403 ok 401 401", "401 403 403 403 ok 401 401"},
 }

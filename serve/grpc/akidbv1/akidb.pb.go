@@ -98,6 +98,8 @@ type CreateCollectionRequest struct {
 	// metric: "cosine" (the default when empty), "l2" or "dot".
 	Metric string      `protobuf:"bytes,3,opt,name=metric,proto3" json:"metric,omitempty"`
 	Hnsw   *HNSWParams `protobuf:"bytes,4,opt,name=hnsw,proto3" json:"hnsw,omitempty"`
+	// tier_policy: "memory" or "memory-s3"; empty: the server's default.
+	TierPolicy string `protobuf:"bytes,5,opt,name=tier_policy,json=tierPolicy,proto3" json:"tier_policy,omitempty"`
 	// quantization turns on int8 quantization (docs/quantization.md);
 	// absent means none.
 	Quantization  *Quantization `protobuf:"bytes,10,opt,name=quantization,proto3" json:"quantization,omitempty"`
@@ -161,6 +163,13 @@ func (x *CreateCollectionRequest) GetHnsw() *HNSWParams {
 		return x.Hnsw
 	}
 	return nil
+}
+
+func (x *CreateCollectionRequest) GetTierPolicy() string {
+	if x != nil {
+		return x.TierPolicy
+	}
+	return ""
 }
 
 func (x *CreateCollectionRequest) GetQuantization() *Quantization {
@@ -393,6 +402,8 @@ func (x *QuantizationStatus) GetError() string {
 type UpdateCollectionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// tier_policy, if set, is the new tiering policy.
+	TierPolicy *string `protobuf:"bytes,2,opt,name=tier_policy,json=tierPolicy,proto3,oneof" json:"tier_policy,omitempty"`
 	// quantization, if set, changes the quantization settings (the fields
 	// given; the others stay).
 	Quantization  *Quantization `protobuf:"bytes,10,opt,name=quantization,proto3" json:"quantization,omitempty"`
@@ -433,6 +444,13 @@ func (*UpdateCollectionRequest) Descriptor() ([]byte, []int) {
 func (x *UpdateCollectionRequest) GetName() string {
 	if x != nil {
 		return x.Name
+	}
+	return ""
+}
+
+func (x *UpdateCollectionRequest) GetTierPolicy() string {
+	if x != nil && x.TierPolicy != nil {
+		return *x.TierPolicy
 	}
 	return ""
 }
@@ -537,6 +555,11 @@ type Collection struct {
 	// stats is set by CreateCollection and GetCollection, not by
 	// ListCollections.
 	Stats *CollectionStats `protobuf:"bytes,6,opt,name=stats,proto3" json:"stats,omitempty"`
+	// tier_policy is "memory", "memory-s3" or "s3-only".
+	TierPolicy string `protobuf:"bytes,7,opt,name=tier_policy,json=tierPolicy,proto3" json:"tier_policy,omitempty"`
+	// load_state is "resident", "evicting", "evicted", "loading" or
+	// "unavailable"; describing a collection never loads it.
+	LoadState string `protobuf:"bytes,8,opt,name=load_state,json=loadState,proto3" json:"load_state,omitempty"`
 	// quantization is the collection's quantization settings.
 	Quantization  *Quantization `protobuf:"bytes,10,opt,name=quantization,proto3" json:"quantization,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -613,6 +636,20 @@ func (x *Collection) GetStats() *CollectionStats {
 		return x.Stats
 	}
 	return nil
+}
+
+func (x *Collection) GetTierPolicy() string {
+	if x != nil {
+		return x.TierPolicy
+	}
+	return ""
+}
+
+func (x *Collection) GetLoadState() string {
+	if x != nil {
+		return x.LoadState
+	}
+	return ""
 }
 
 func (x *Collection) GetQuantization() *Quantization {
@@ -3772,8 +3809,18 @@ type ServerSettings struct {
 	MemoryLimitBytes  *int64         `protobuf:"varint,9,opt,name=memory_limit_bytes,json=memoryLimitBytes,proto3,oneof" json:"memory_limit_bytes,omitempty"`
 	MemoryLimitSource string         `protobuf:"bytes,10,opt,name=memory_limit_source,json=memoryLimitSource,proto3" json:"memory_limit_source,omitempty"`
 	RequestLimits     *RequestLimits `protobuf:"bytes,11,opt,name=request_limits,json=requestLimits,proto3" json:"request_limits,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	// The share of the bounds one tenant may hold, and what it comes to of
+	// max_in_flight.
+	TenantInFlightShare float64 `protobuf:"fixed64,12,opt,name=tenant_in_flight_share,json=tenantInFlightShare,proto3" json:"tenant_in_flight_share,omitempty"`
+	TenantMaxInFlight   int64   `protobuf:"varint,13,opt,name=tenant_max_in_flight,json=tenantMaxInFlight,proto3" json:"tenant_max_in_flight,omitempty"`
+	// The time to send a REST body or a gRPC request message.
+	BodyTimeoutSeconds float64 `protobuf:"fixed64,14,opt,name=body_timeout_seconds,json=bodyTimeoutSeconds,proto3" json:"body_timeout_seconds,omitempty"`
+	// The bytes of request bodies and messages held at once, and held now.
+	MaxInflightBodyBytes int64 `protobuf:"varint,15,opt,name=max_inflight_body_bytes,json=maxInflightBodyBytes,proto3" json:"max_inflight_body_bytes,omitempty"`
+	InflightBodyBytes    int64 `protobuf:"varint,16,opt,name=inflight_body_bytes,json=inflightBodyBytes,proto3" json:"inflight_body_bytes,omitempty"`
+	MaxResponseBytes     int64 `protobuf:"varint,17,opt,name=max_response_bytes,json=maxResponseBytes,proto3" json:"max_response_bytes,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *ServerSettings) Reset() {
@@ -3881,6 +3928,48 @@ func (x *ServerSettings) GetRequestLimits() *RequestLimits {
 		return x.RequestLimits
 	}
 	return nil
+}
+
+func (x *ServerSettings) GetTenantInFlightShare() float64 {
+	if x != nil {
+		return x.TenantInFlightShare
+	}
+	return 0
+}
+
+func (x *ServerSettings) GetTenantMaxInFlight() int64 {
+	if x != nil {
+		return x.TenantMaxInFlight
+	}
+	return 0
+}
+
+func (x *ServerSettings) GetBodyTimeoutSeconds() float64 {
+	if x != nil {
+		return x.BodyTimeoutSeconds
+	}
+	return 0
+}
+
+func (x *ServerSettings) GetMaxInflightBodyBytes() int64 {
+	if x != nil {
+		return x.MaxInflightBodyBytes
+	}
+	return 0
+}
+
+func (x *ServerSettings) GetInflightBodyBytes() int64 {
+	if x != nil {
+		return x.InflightBodyBytes
+	}
+	return 0
+}
+
+func (x *ServerSettings) GetMaxResponseBytes() int64 {
+	if x != nil {
+		return x.MaxResponseBytes
+	}
+	return 0
 }
 
 // RuntimeConfig is the effective configuration; only rate_limiting
@@ -4044,6 +4133,1769 @@ func (x *SetRateLimitConfigRequest) GetDefaultBurstMultiplier() float64 {
 	return 0
 }
 
+type CheckpointCollectionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckpointCollectionRequest) Reset() {
+	*x = CheckpointCollectionRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckpointCollectionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckpointCollectionRequest) ProtoMessage() {}
+
+func (x *CheckpointCollectionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckpointCollectionRequest.ProtoReflect.Descriptor instead.
+func (*CheckpointCollectionRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *CheckpointCollectionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type CheckpointCollectionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	SnapshotSeq   uint64                 `protobuf:"varint,2,opt,name=snapshot_seq,json=snapshotSeq,proto3" json:"snapshot_seq,omitempty"`
+	TierPolicy    string                 `protobuf:"bytes,3,opt,name=tier_policy,json=tierPolicy,proto3" json:"tier_policy,omitempty"`
+	UploadQueued  bool                   `protobuf:"varint,4,opt,name=upload_queued,json=uploadQueued,proto3" json:"upload_queued,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckpointCollectionResponse) Reset() {
+	*x = CheckpointCollectionResponse{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckpointCollectionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckpointCollectionResponse) ProtoMessage() {}
+
+func (x *CheckpointCollectionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckpointCollectionResponse.ProtoReflect.Descriptor instead.
+func (*CheckpointCollectionResponse) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *CheckpointCollectionResponse) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *CheckpointCollectionResponse) GetSnapshotSeq() uint64 {
+	if x != nil {
+		return x.SnapshotSeq
+	}
+	return 0
+}
+
+func (x *CheckpointCollectionResponse) GetTierPolicy() string {
+	if x != nil {
+		return x.TierPolicy
+	}
+	return ""
+}
+
+func (x *CheckpointCollectionResponse) GetUploadQueued() bool {
+	if x != nil {
+		return x.UploadQueued
+	}
+	return false
+}
+
+type LoadCollectionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoadCollectionRequest) Reset() {
+	*x = LoadCollectionRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoadCollectionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoadCollectionRequest) ProtoMessage() {}
+
+func (x *LoadCollectionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoadCollectionRequest.ProtoReflect.Descriptor instead.
+func (*LoadCollectionRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *LoadCollectionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type EvictCollectionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EvictCollectionRequest) Reset() {
+	*x = EvictCollectionRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EvictCollectionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EvictCollectionRequest) ProtoMessage() {}
+
+func (x *EvictCollectionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EvictCollectionRequest.ProtoReflect.Descriptor instead.
+func (*EvictCollectionRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *EvictCollectionRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+// CollectionResidency mirrors the JSON answer of
+// POST /admin/collections/{name}/load and /evict.
+type CollectionResidency struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	TierPolicy    string                 `protobuf:"bytes,2,opt,name=tier_policy,json=tierPolicy,proto3" json:"tier_policy,omitempty"`
+	LoadState     string                 `protobuf:"bytes,3,opt,name=load_state,json=loadState,proto3" json:"load_state,omitempty"`
+	MemoryBytes   int64                  `protobuf:"varint,4,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
+	LastUsedAt    *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=last_used_at,json=lastUsedAt,proto3" json:"last_used_at,omitempty"`
+	LoadSource    string                 `protobuf:"bytes,6,opt,name=load_source,json=loadSource,proto3" json:"load_source,omitempty"`
+	LoadSeconds   float64                `protobuf:"fixed64,7,opt,name=load_seconds,json=loadSeconds,proto3" json:"load_seconds,omitempty"`
+	Loads         uint64                 `protobuf:"varint,8,opt,name=loads,proto3" json:"loads,omitempty"`
+	Evictions     uint64                 `protobuf:"varint,9,opt,name=evictions,proto3" json:"evictions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CollectionResidency) Reset() {
+	*x = CollectionResidency{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CollectionResidency) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CollectionResidency) ProtoMessage() {}
+
+func (x *CollectionResidency) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CollectionResidency.ProtoReflect.Descriptor instead.
+func (*CollectionResidency) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *CollectionResidency) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *CollectionResidency) GetTierPolicy() string {
+	if x != nil {
+		return x.TierPolicy
+	}
+	return ""
+}
+
+func (x *CollectionResidency) GetLoadState() string {
+	if x != nil {
+		return x.LoadState
+	}
+	return ""
+}
+
+func (x *CollectionResidency) GetMemoryBytes() int64 {
+	if x != nil {
+		return x.MemoryBytes
+	}
+	return 0
+}
+
+func (x *CollectionResidency) GetLastUsedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastUsedAt
+	}
+	return nil
+}
+
+func (x *CollectionResidency) GetLoadSource() string {
+	if x != nil {
+		return x.LoadSource
+	}
+	return ""
+}
+
+func (x *CollectionResidency) GetLoadSeconds() float64 {
+	if x != nil {
+		return x.LoadSeconds
+	}
+	return 0
+}
+
+func (x *CollectionResidency) GetLoads() uint64 {
+	if x != nil {
+		return x.Loads
+	}
+	return 0
+}
+
+func (x *CollectionResidency) GetEvictions() uint64 {
+	if x != nil {
+		return x.Evictions
+	}
+	return 0
+}
+
+type GetStorageStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetStorageStatusRequest) Reset() {
+	*x = GetStorageStatusRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetStorageStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetStorageStatusRequest) ProtoMessage() {}
+
+func (x *GetStorageStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetStorageStatusRequest.ProtoReflect.Descriptor instead.
+func (*GetStorageStatusRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{67}
+}
+
+// StorageStatus mirrors the JSON of GET /admin/storage/status.
+type StorageStatus struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Enabled bool                   `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// store is unset without an object store.
+	Store         *StoreStatus         `protobuf:"bytes,2,opt,name=store,proto3" json:"store,omitempty"`
+	Dlq           *DLQCounts           `protobuf:"bytes,3,opt,name=dlq,proto3" json:"dlq,omitempty"`
+	Collections   []*CollectionStorage `protobuf:"bytes,4,rep,name=collections,proto3" json:"collections,omitempty"`
+	Memory        *MemoryStatus        `protobuf:"bytes,5,opt,name=memory,proto3" json:"memory,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StorageStatus) Reset() {
+	*x = StorageStatus{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StorageStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StorageStatus) ProtoMessage() {}
+
+func (x *StorageStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StorageStatus.ProtoReflect.Descriptor instead.
+func (*StorageStatus) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *StorageStatus) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+func (x *StorageStatus) GetStore() *StoreStatus {
+	if x != nil {
+		return x.Store
+	}
+	return nil
+}
+
+func (x *StorageStatus) GetDlq() *DLQCounts {
+	if x != nil {
+		return x.Dlq
+	}
+	return nil
+}
+
+func (x *StorageStatus) GetCollections() []*CollectionStorage {
+	if x != nil {
+		return x.Collections
+	}
+	return nil
+}
+
+func (x *StorageStatus) GetMemory() *MemoryStatus {
+	if x != nil {
+		return x.Memory
+	}
+	return nil
+}
+
+// MemoryStatus is the memory budget, the idle time before eviction, the
+// s3-only snapshot cache, and what the collections in memory take.
+type MemoryStatus struct {
+	state               protoimpl.MessageState `protogen:"open.v1"`
+	BudgetBytes         int64                  `protobuf:"varint,1,opt,name=budget_bytes,json=budgetBytes,proto3" json:"budget_bytes,omitempty"`
+	EvictAfterSeconds   float64                `protobuf:"fixed64,2,opt,name=evict_after_seconds,json=evictAfterSeconds,proto3" json:"evict_after_seconds,omitempty"`
+	ResidentBytes       int64                  `protobuf:"varint,3,opt,name=resident_bytes,json=residentBytes,proto3" json:"resident_bytes,omitempty"`
+	ResidentCollections int32                  `protobuf:"varint,4,opt,name=resident_collections,json=residentCollections,proto3" json:"resident_collections,omitempty"`
+	Collections         int32                  `protobuf:"varint,5,opt,name=collections,proto3" json:"collections,omitempty"`
+	// s3_cache_limit_bytes is -1 without a bound.
+	S3CacheLimitBytes int64 `protobuf:"varint,6,opt,name=s3_cache_limit_bytes,json=s3CacheLimitBytes,proto3" json:"s3_cache_limit_bytes,omitempty"`
+	S3CacheBytes      int64 `protobuf:"varint,7,opt,name=s3_cache_bytes,json=s3CacheBytes,proto3" json:"s3_cache_bytes,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *MemoryStatus) Reset() {
+	*x = MemoryStatus{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MemoryStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MemoryStatus) ProtoMessage() {}
+
+func (x *MemoryStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MemoryStatus.ProtoReflect.Descriptor instead.
+func (*MemoryStatus) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *MemoryStatus) GetBudgetBytes() int64 {
+	if x != nil {
+		return x.BudgetBytes
+	}
+	return 0
+}
+
+func (x *MemoryStatus) GetEvictAfterSeconds() float64 {
+	if x != nil {
+		return x.EvictAfterSeconds
+	}
+	return 0
+}
+
+func (x *MemoryStatus) GetResidentBytes() int64 {
+	if x != nil {
+		return x.ResidentBytes
+	}
+	return 0
+}
+
+func (x *MemoryStatus) GetResidentCollections() int32 {
+	if x != nil {
+		return x.ResidentCollections
+	}
+	return 0
+}
+
+func (x *MemoryStatus) GetCollections() int32 {
+	if x != nil {
+		return x.Collections
+	}
+	return 0
+}
+
+func (x *MemoryStatus) GetS3CacheLimitBytes() int64 {
+	if x != nil {
+		return x.S3CacheLimitBytes
+	}
+	return 0
+}
+
+func (x *MemoryStatus) GetS3CacheBytes() int64 {
+	if x != nil {
+		return x.S3CacheBytes
+	}
+	return 0
+}
+
+type StoreStatus struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Name           string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Prefix         string                 `protobuf:"bytes,2,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	CircuitBreaker *CircuitBreakerStatus  `protobuf:"bytes,3,opt,name=circuit_breaker,json=circuitBreaker,proto3" json:"circuit_breaker,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *StoreStatus) Reset() {
+	*x = StoreStatus{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[70]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StoreStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StoreStatus) ProtoMessage() {}
+
+func (x *StoreStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[70]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StoreStatus.ProtoReflect.Descriptor instead.
+func (*StoreStatus) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{70}
+}
+
+func (x *StoreStatus) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *StoreStatus) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *StoreStatus) GetCircuitBreaker() *CircuitBreakerStatus {
+	if x != nil {
+		return x.CircuitBreaker
+	}
+	return nil
+}
+
+type CircuitBreakerStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// state: "closed", "half-open" or "open"; state_value 0, 1 or 2.
+	State               string                 `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	StateValue          int32                  `protobuf:"varint,2,opt,name=state_value,json=stateValue,proto3" json:"state_value,omitempty"`
+	Since               *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=since,proto3" json:"since,omitempty"`
+	OpenUntil           *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=open_until,json=openUntil,proto3" json:"open_until,omitempty"`
+	CooldownSeconds     float64                `protobuf:"fixed64,5,opt,name=cooldown_seconds,json=cooldownSeconds,proto3" json:"cooldown_seconds,omitempty"`
+	Successes           uint64                 `protobuf:"varint,6,opt,name=successes,proto3" json:"successes,omitempty"`
+	Failures            uint64                 `protobuf:"varint,7,opt,name=failures,proto3" json:"failures,omitempty"`
+	Rejected            uint64                 `protobuf:"varint,8,opt,name=rejected,proto3" json:"rejected,omitempty"`
+	Opens               uint64                 `protobuf:"varint,9,opt,name=opens,proto3" json:"opens,omitempty"`
+	ConsecutiveFailures int32                  `protobuf:"varint,10,opt,name=consecutive_failures,json=consecutiveFailures,proto3" json:"consecutive_failures,omitempty"`
+	WindowCalls         int32                  `protobuf:"varint,11,opt,name=window_calls,json=windowCalls,proto3" json:"window_calls,omitempty"`
+	WindowFailures      int32                  `protobuf:"varint,12,opt,name=window_failures,json=windowFailures,proto3" json:"window_failures,omitempty"`
+	LastError           string                 `protobuf:"bytes,13,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	LastErrorAt         *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=last_error_at,json=lastErrorAt,proto3" json:"last_error_at,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *CircuitBreakerStatus) Reset() {
+	*x = CircuitBreakerStatus{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[71]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CircuitBreakerStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CircuitBreakerStatus) ProtoMessage() {}
+
+func (x *CircuitBreakerStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[71]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CircuitBreakerStatus.ProtoReflect.Descriptor instead.
+func (*CircuitBreakerStatus) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{71}
+}
+
+func (x *CircuitBreakerStatus) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *CircuitBreakerStatus) GetStateValue() int32 {
+	if x != nil {
+		return x.StateValue
+	}
+	return 0
+}
+
+func (x *CircuitBreakerStatus) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *CircuitBreakerStatus) GetOpenUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OpenUntil
+	}
+	return nil
+}
+
+func (x *CircuitBreakerStatus) GetCooldownSeconds() float64 {
+	if x != nil {
+		return x.CooldownSeconds
+	}
+	return 0
+}
+
+func (x *CircuitBreakerStatus) GetSuccesses() uint64 {
+	if x != nil {
+		return x.Successes
+	}
+	return 0
+}
+
+func (x *CircuitBreakerStatus) GetFailures() uint64 {
+	if x != nil {
+		return x.Failures
+	}
+	return 0
+}
+
+func (x *CircuitBreakerStatus) GetRejected() uint64 {
+	if x != nil {
+		return x.Rejected
+	}
+	return 0
+}
+
+func (x *CircuitBreakerStatus) GetOpens() uint64 {
+	if x != nil {
+		return x.Opens
+	}
+	return 0
+}
+
+func (x *CircuitBreakerStatus) GetConsecutiveFailures() int32 {
+	if x != nil {
+		return x.ConsecutiveFailures
+	}
+	return 0
+}
+
+func (x *CircuitBreakerStatus) GetWindowCalls() int32 {
+	if x != nil {
+		return x.WindowCalls
+	}
+	return 0
+}
+
+func (x *CircuitBreakerStatus) GetWindowFailures() int32 {
+	if x != nil {
+		return x.WindowFailures
+	}
+	return 0
+}
+
+func (x *CircuitBreakerStatus) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *CircuitBreakerStatus) GetLastErrorAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastErrorAt
+	}
+	return nil
+}
+
+type DLQCounts struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pending       int64                  `protobuf:"varint,1,opt,name=pending,proto3" json:"pending,omitempty"`
+	Permanent     int64                  `protobuf:"varint,2,opt,name=permanent,proto3" json:"permanent,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DLQCounts) Reset() {
+	*x = DLQCounts{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[72]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DLQCounts) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DLQCounts) ProtoMessage() {}
+
+func (x *DLQCounts) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[72]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DLQCounts.ProtoReflect.Descriptor instead.
+func (*DLQCounts) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{72}
+}
+
+func (x *DLQCounts) GetPending() int64 {
+	if x != nil {
+		return x.Pending
+	}
+	return 0
+}
+
+func (x *DLQCounts) GetPermanent() int64 {
+	if x != nil {
+		return x.Permanent
+	}
+	return 0
+}
+
+type CollectionStorage struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	TenantId          string                 `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	Tenant            string                 `protobuf:"bytes,2,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	Name              string                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	Id                string                 `protobuf:"bytes,4,opt,name=id,proto3" json:"id,omitempty"`
+	TierPolicy        string                 `protobuf:"bytes,5,opt,name=tier_policy,json=tierPolicy,proto3" json:"tier_policy,omitempty"`
+	DurableSeq        uint64                 `protobuf:"varint,6,opt,name=durable_seq,json=durableSeq,proto3" json:"durable_seq,omitempty"`
+	ShippedSeq        uint64                 `protobuf:"varint,7,opt,name=shipped_seq,json=shippedSeq,proto3" json:"shipped_seq,omitempty"`
+	ShipLagSeconds    float64                `protobuf:"fixed64,8,opt,name=ship_lag_seconds,json=shipLagSeconds,proto3" json:"ship_lag_seconds,omitempty"`
+	OldestUnshippedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=oldest_unshipped_at,json=oldestUnshippedAt,proto3" json:"oldest_unshipped_at,omitempty"`
+	PendingUploads    int64                  `protobuf:"varint,10,opt,name=pending_uploads,json=pendingUploads,proto3" json:"pending_uploads,omitempty"`
+	Dlq               *DLQCounts             `protobuf:"bytes,11,opt,name=dlq,proto3" json:"dlq,omitempty"`
+	// newest_snapshot is unset when none is in the store.
+	NewestSnapshot     *ShippedSnapshot       `protobuf:"bytes,12,opt,name=newest_snapshot,json=newestSnapshot,proto3" json:"newest_snapshot,omitempty"`
+	ManifestKey        string                 `protobuf:"bytes,13,opt,name=manifest_key,json=manifestKey,proto3" json:"manifest_key,omitempty"`
+	ManifestGeneration uint64                 `protobuf:"varint,14,opt,name=manifest_generation,json=manifestGeneration,proto3" json:"manifest_generation,omitempty"`
+	LastPassAt         *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=last_pass_at,json=lastPassAt,proto3" json:"last_pass_at,omitempty"`
+	LastShippedAt      *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=last_shipped_at,json=lastShippedAt,proto3" json:"last_shipped_at,omitempty"`
+	LastError          string                 `protobuf:"bytes,17,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// load_state: "resident", "evicting", "evicted", "loading" or
+	// "unavailable"; load_reason says why it is unavailable.
+	LoadState       string                 `protobuf:"bytes,18,opt,name=load_state,json=loadState,proto3" json:"load_state,omitempty"`
+	LoadReason      string                 `protobuf:"bytes,19,opt,name=load_reason,json=loadReason,proto3" json:"load_reason,omitempty"`
+	LoadRetryAt     *timestamppb.Timestamp `protobuf:"bytes,20,opt,name=load_retry_at,json=loadRetryAt,proto3" json:"load_retry_at,omitempty"`
+	MemoryBytes     int64                  `protobuf:"varint,21,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
+	DiskBytes       int64                  `protobuf:"varint,22,opt,name=disk_bytes,json=diskBytes,proto3" json:"disk_bytes,omitempty"`
+	LastUsedAt      *timestamppb.Timestamp `protobuf:"bytes,23,opt,name=last_used_at,json=lastUsedAt,proto3" json:"last_used_at,omitempty"`
+	LoadedAt        *timestamppb.Timestamp `protobuf:"bytes,24,opt,name=loaded_at,json=loadedAt,proto3" json:"loaded_at,omitempty"`
+	EvictedAt       *timestamppb.Timestamp `protobuf:"bytes,25,opt,name=evicted_at,json=evictedAt,proto3" json:"evicted_at,omitempty"`
+	LoadSource      string                 `protobuf:"bytes,26,opt,name=load_source,json=loadSource,proto3" json:"load_source,omitempty"`
+	LastLoadSeconds float64                `protobuf:"fixed64,27,opt,name=last_load_seconds,json=lastLoadSeconds,proto3" json:"last_load_seconds,omitempty"`
+	Loads           uint64                 `protobuf:"varint,28,opt,name=loads,proto3" json:"loads,omitempty"`
+	Evictions       uint64                 `protobuf:"varint,29,opt,name=evictions,proto3" json:"evictions,omitempty"`
+	InUse           int32                  `protobuf:"varint,30,opt,name=in_use,json=inUse,proto3" json:"in_use,omitempty"`
+	Waiting         int32                  `protobuf:"varint,31,opt,name=waiting,proto3" json:"waiting,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *CollectionStorage) Reset() {
+	*x = CollectionStorage{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[73]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CollectionStorage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CollectionStorage) ProtoMessage() {}
+
+func (x *CollectionStorage) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[73]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CollectionStorage.ProtoReflect.Descriptor instead.
+func (*CollectionStorage) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{73}
+}
+
+func (x *CollectionStorage) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *CollectionStorage) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
+func (x *CollectionStorage) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CollectionStorage) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CollectionStorage) GetTierPolicy() string {
+	if x != nil {
+		return x.TierPolicy
+	}
+	return ""
+}
+
+func (x *CollectionStorage) GetDurableSeq() uint64 {
+	if x != nil {
+		return x.DurableSeq
+	}
+	return 0
+}
+
+func (x *CollectionStorage) GetShippedSeq() uint64 {
+	if x != nil {
+		return x.ShippedSeq
+	}
+	return 0
+}
+
+func (x *CollectionStorage) GetShipLagSeconds() float64 {
+	if x != nil {
+		return x.ShipLagSeconds
+	}
+	return 0
+}
+
+func (x *CollectionStorage) GetOldestUnshippedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OldestUnshippedAt
+	}
+	return nil
+}
+
+func (x *CollectionStorage) GetPendingUploads() int64 {
+	if x != nil {
+		return x.PendingUploads
+	}
+	return 0
+}
+
+func (x *CollectionStorage) GetDlq() *DLQCounts {
+	if x != nil {
+		return x.Dlq
+	}
+	return nil
+}
+
+func (x *CollectionStorage) GetNewestSnapshot() *ShippedSnapshot {
+	if x != nil {
+		return x.NewestSnapshot
+	}
+	return nil
+}
+
+func (x *CollectionStorage) GetManifestKey() string {
+	if x != nil {
+		return x.ManifestKey
+	}
+	return ""
+}
+
+func (x *CollectionStorage) GetManifestGeneration() uint64 {
+	if x != nil {
+		return x.ManifestGeneration
+	}
+	return 0
+}
+
+func (x *CollectionStorage) GetLastPassAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastPassAt
+	}
+	return nil
+}
+
+func (x *CollectionStorage) GetLastShippedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastShippedAt
+	}
+	return nil
+}
+
+func (x *CollectionStorage) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *CollectionStorage) GetLoadState() string {
+	if x != nil {
+		return x.LoadState
+	}
+	return ""
+}
+
+func (x *CollectionStorage) GetLoadReason() string {
+	if x != nil {
+		return x.LoadReason
+	}
+	return ""
+}
+
+func (x *CollectionStorage) GetLoadRetryAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LoadRetryAt
+	}
+	return nil
+}
+
+func (x *CollectionStorage) GetMemoryBytes() int64 {
+	if x != nil {
+		return x.MemoryBytes
+	}
+	return 0
+}
+
+func (x *CollectionStorage) GetDiskBytes() int64 {
+	if x != nil {
+		return x.DiskBytes
+	}
+	return 0
+}
+
+func (x *CollectionStorage) GetLastUsedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastUsedAt
+	}
+	return nil
+}
+
+func (x *CollectionStorage) GetLoadedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LoadedAt
+	}
+	return nil
+}
+
+func (x *CollectionStorage) GetEvictedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EvictedAt
+	}
+	return nil
+}
+
+func (x *CollectionStorage) GetLoadSource() string {
+	if x != nil {
+		return x.LoadSource
+	}
+	return ""
+}
+
+func (x *CollectionStorage) GetLastLoadSeconds() float64 {
+	if x != nil {
+		return x.LastLoadSeconds
+	}
+	return 0
+}
+
+func (x *CollectionStorage) GetLoads() uint64 {
+	if x != nil {
+		return x.Loads
+	}
+	return 0
+}
+
+func (x *CollectionStorage) GetEvictions() uint64 {
+	if x != nil {
+		return x.Evictions
+	}
+	return 0
+}
+
+func (x *CollectionStorage) GetInUse() int32 {
+	if x != nil {
+		return x.InUse
+	}
+	return 0
+}
+
+func (x *CollectionStorage) GetWaiting() int32 {
+	if x != nil {
+		return x.Waiting
+	}
+	return 0
+}
+
+type ShippedSnapshot struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Key           string                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Size          int64                  `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`
+	Sha256        string                 `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ShippedSnapshot) Reset() {
+	*x = ShippedSnapshot{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[74]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ShippedSnapshot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ShippedSnapshot) ProtoMessage() {}
+
+func (x *ShippedSnapshot) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[74]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ShippedSnapshot.ProtoReflect.Descriptor instead.
+func (*ShippedSnapshot) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{74}
+}
+
+func (x *ShippedSnapshot) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *ShippedSnapshot) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *ShippedSnapshot) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *ShippedSnapshot) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+type ListDLQRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// status: "pending", "permanent" or empty for both.
+	Status string `protobuf:"bytes,1,opt,name=status,proto3" json:"status,omitempty"`
+	// limit: 1 to 1000; 0 means 100.
+	Limit         int32  `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	Cursor        string `protobuf:"bytes,3,opt,name=cursor,proto3" json:"cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDLQRequest) Reset() {
+	*x = ListDLQRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[75]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDLQRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDLQRequest) ProtoMessage() {}
+
+func (x *ListDLQRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[75]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDLQRequest.ProtoReflect.Descriptor instead.
+func (*ListDLQRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{75}
+}
+
+func (x *ListDLQRequest) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *ListDLQRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+func (x *ListDLQRequest) GetCursor() string {
+	if x != nil {
+		return x.Cursor
+	}
+	return ""
+}
+
+type DLQEntry struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Id           int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	TenantId     string                 `protobuf:"bytes,2,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	Collection   string                 `protobuf:"bytes,3,opt,name=collection,proto3" json:"collection,omitempty"`
+	CollectionId string                 `protobuf:"bytes,4,opt,name=collection_id,json=collectionId,proto3" json:"collection_id,omitempty"`
+	// operation: "upload" or "delete"; kind: "snapshot", "log", "parquet".
+	Operation     string                 `protobuf:"bytes,5,opt,name=operation,proto3" json:"operation,omitempty"`
+	Kind          string                 `protobuf:"bytes,6,opt,name=kind,proto3" json:"kind,omitempty"`
+	ObjectKey     string                 `protobuf:"bytes,7,opt,name=object_key,json=objectKey,proto3" json:"object_key,omitempty"`
+	LocalFile     string                 `protobuf:"bytes,8,opt,name=local_file,json=localFile,proto3" json:"local_file,omitempty"`
+	Size          int64                  `protobuf:"varint,9,opt,name=size,proto3" json:"size,omitempty"`
+	Sha256        string                 `protobuf:"bytes,10,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	FirstSeq      uint64                 `protobuf:"varint,11,opt,name=first_seq,json=firstSeq,proto3" json:"first_seq,omitempty"`
+	LastSeq       uint64                 `protobuf:"varint,12,opt,name=last_seq,json=lastSeq,proto3" json:"last_seq,omitempty"`
+	RetryCount    int32                  `protobuf:"varint,13,opt,name=retry_count,json=retryCount,proto3" json:"retry_count,omitempty"`
+	LastError     string                 `protobuf:"bytes,14,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	NextAttemptAt *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=next_attempt_at,json=nextAttemptAt,proto3" json:"next_attempt_at,omitempty"`
+	// status: "pending" or "permanent".
+	Status        string `protobuf:"bytes,17,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DLQEntry) Reset() {
+	*x = DLQEntry{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[76]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DLQEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DLQEntry) ProtoMessage() {}
+
+func (x *DLQEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[76]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DLQEntry.ProtoReflect.Descriptor instead.
+func (*DLQEntry) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{76}
+}
+
+func (x *DLQEntry) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *DLQEntry) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *DLQEntry) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *DLQEntry) GetCollectionId() string {
+	if x != nil {
+		return x.CollectionId
+	}
+	return ""
+}
+
+func (x *DLQEntry) GetOperation() string {
+	if x != nil {
+		return x.Operation
+	}
+	return ""
+}
+
+func (x *DLQEntry) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *DLQEntry) GetObjectKey() string {
+	if x != nil {
+		return x.ObjectKey
+	}
+	return ""
+}
+
+func (x *DLQEntry) GetLocalFile() string {
+	if x != nil {
+		return x.LocalFile
+	}
+	return ""
+}
+
+func (x *DLQEntry) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *DLQEntry) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *DLQEntry) GetFirstSeq() uint64 {
+	if x != nil {
+		return x.FirstSeq
+	}
+	return 0
+}
+
+func (x *DLQEntry) GetLastSeq() uint64 {
+	if x != nil {
+		return x.LastSeq
+	}
+	return 0
+}
+
+func (x *DLQEntry) GetRetryCount() int32 {
+	if x != nil {
+		return x.RetryCount
+	}
+	return 0
+}
+
+func (x *DLQEntry) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *DLQEntry) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *DLQEntry) GetNextAttemptAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextAttemptAt
+	}
+	return nil
+}
+
+func (x *DLQEntry) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+type ListDLQResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Entries       []*DLQEntry            `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	NextCursor    string                 `protobuf:"bytes,2,opt,name=next_cursor,json=nextCursor,proto3" json:"next_cursor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDLQResponse) Reset() {
+	*x = ListDLQResponse{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[77]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDLQResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDLQResponse) ProtoMessage() {}
+
+func (x *ListDLQResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[77]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDLQResponse.ProtoReflect.Descriptor instead.
+func (*ListDLQResponse) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{77}
+}
+
+func (x *ListDLQResponse) GetEntries() []*DLQEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *ListDLQResponse) GetNextCursor() string {
+	if x != nil {
+		return x.NextCursor
+	}
+	return ""
+}
+
+type RetryDLQRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryDLQRequest) Reset() {
+	*x = RetryDLQRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[78]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryDLQRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryDLQRequest) ProtoMessage() {}
+
+func (x *RetryDLQRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[78]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryDLQRequest.ProtoReflect.Descriptor instead.
+func (*RetryDLQRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{78}
+}
+
+type RetryDLQEntryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryDLQEntryRequest) Reset() {
+	*x = RetryDLQEntryRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[79]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryDLQEntryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryDLQEntryRequest) ProtoMessage() {}
+
+func (x *RetryDLQEntryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[79]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryDLQEntryRequest.ProtoReflect.Descriptor instead.
+func (*RetryDLQEntryRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{79}
+}
+
+func (x *RetryDLQEntryRequest) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+type DLQRetryResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Attempted     int32                  `protobuf:"varint,1,opt,name=attempted,proto3" json:"attempted,omitempty"`
+	Succeeded     int32                  `protobuf:"varint,2,opt,name=succeeded,proto3" json:"succeeded,omitempty"`
+	Obsolete      int32                  `protobuf:"varint,3,opt,name=obsolete,proto3" json:"obsolete,omitempty"`
+	Failed        int32                  `protobuf:"varint,4,opt,name=failed,proto3" json:"failed,omitempty"`
+	Permanent     int32                  `protobuf:"varint,5,opt,name=permanent,proto3" json:"permanent,omitempty"`
+	Deferred      int32                  `protobuf:"varint,6,opt,name=deferred,proto3" json:"deferred,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DLQRetryResult) Reset() {
+	*x = DLQRetryResult{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[80]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DLQRetryResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DLQRetryResult) ProtoMessage() {}
+
+func (x *DLQRetryResult) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[80]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DLQRetryResult.ProtoReflect.Descriptor instead.
+func (*DLQRetryResult) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{80}
+}
+
+func (x *DLQRetryResult) GetAttempted() int32 {
+	if x != nil {
+		return x.Attempted
+	}
+	return 0
+}
+
+func (x *DLQRetryResult) GetSucceeded() int32 {
+	if x != nil {
+		return x.Succeeded
+	}
+	return 0
+}
+
+func (x *DLQRetryResult) GetObsolete() int32 {
+	if x != nil {
+		return x.Obsolete
+	}
+	return 0
+}
+
+func (x *DLQRetryResult) GetFailed() int32 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *DLQRetryResult) GetPermanent() int32 {
+	if x != nil {
+		return x.Permanent
+	}
+	return 0
+}
+
+func (x *DLQRetryResult) GetDeferred() int32 {
+	if x != nil {
+		return x.Deferred
+	}
+	return 0
+}
+
+type DiscardDLQEntryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiscardDLQEntryRequest) Reset() {
+	*x = DiscardDLQEntryRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[81]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiscardDLQEntryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiscardDLQEntryRequest) ProtoMessage() {}
+
+func (x *DiscardDLQEntryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[81]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiscardDLQEntryRequest.ProtoReflect.Descriptor instead.
+func (*DiscardDLQEntryRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{81}
+}
+
+func (x *DiscardDLQEntryRequest) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+type DiscardDLQEntryResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            int64                  `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Discarded     bool                   `protobuf:"varint,2,opt,name=discarded,proto3" json:"discarded,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DiscardDLQEntryResponse) Reset() {
+	*x = DiscardDLQEntryResponse{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[82]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DiscardDLQEntryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DiscardDLQEntryResponse) ProtoMessage() {}
+
+func (x *DiscardDLQEntryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[82]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DiscardDLQEntryResponse.ProtoReflect.Descriptor instead.
+func (*DiscardDLQEntryResponse) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{82}
+}
+
+func (x *DiscardDLQEntryResponse) GetId() int64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *DiscardDLQEntryResponse) GetDiscarded() bool {
+	if x != nil {
+		return x.Discarded
+	}
+	return false
+}
+
+type ResetCircuitBreakerRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResetCircuitBreakerRequest) Reset() {
+	*x = ResetCircuitBreakerRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[83]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetCircuitBreakerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetCircuitBreakerRequest) ProtoMessage() {}
+
+func (x *ResetCircuitBreakerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[83]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetCircuitBreakerRequest.ProtoReflect.Descriptor instead.
+func (*ResetCircuitBreakerRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{83}
+}
+
+type ResetCircuitBreakerResponse struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	CircuitBreaker *CircuitBreakerStatus  `protobuf:"bytes,1,opt,name=circuit_breaker,json=circuitBreaker,proto3" json:"circuit_breaker,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ResetCircuitBreakerResponse) Reset() {
+	*x = ResetCircuitBreakerResponse{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[84]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResetCircuitBreakerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResetCircuitBreakerResponse) ProtoMessage() {}
+
+func (x *ResetCircuitBreakerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[84]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResetCircuitBreakerResponse.ProtoReflect.Descriptor instead.
+func (*ResetCircuitBreakerResponse) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{84}
+}
+
+func (x *ResetCircuitBreakerResponse) GetCircuitBreaker() *CircuitBreakerStatus {
+	if x != nil {
+		return x.CircuitBreaker
+	}
+	return nil
+}
+
 var File_akidb_v1_akidb_proto protoreflect.FileDescriptor
 
 const file_akidb_v1_akidb_proto_rawDesc = "" +
@@ -4052,12 +5904,14 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\n" +
 	"HNSWParams\x12\f\n" +
 	"\x01m\x18\x01 \x01(\x05R\x01m\x12'\n" +
-	"\x0fef_construction\x18\x02 \x01(\x05R\x0eefConstruction\"\xc9\x01\n" +
+	"\x0fef_construction\x18\x02 \x01(\x05R\x0eefConstruction\"\xea\x01\n" +
 	"\x17CreateCollectionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tdimension\x18\x02 \x01(\x05R\tdimension\x12\x16\n" +
 	"\x06metric\x18\x03 \x01(\tR\x06metric\x12(\n" +
-	"\x04hnsw\x18\x04 \x01(\v2\x14.akidb.v1.HNSWParamsR\x04hnsw\x12:\n" +
+	"\x04hnsw\x18\x04 \x01(\v2\x14.akidb.v1.HNSWParamsR\x04hnsw\x12\x1f\n" +
+	"\vtier_policy\x18\x05 \x01(\tR\n" +
+	"tierPolicy\x12:\n" +
 	"\fquantization\x18\n" +
 	" \x01(\v2\x16.akidb.v1.QuantizationR\fquantization\"X\n" +
 	"\fQuantization\x12\x12\n" +
@@ -4082,11 +5936,14 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\ttrainedAt\x12)\n" +
 	"\x10clamped_fraction\x18\v \x01(\x01R\x0fclampedFraction\x12\x1a\n" +
 	"\bretrains\x18\f \x01(\x03R\bretrains\x12\x14\n" +
-	"\x05error\x18\r \x01(\tR\x05error\"i\n" +
+	"\x05error\x18\r \x01(\tR\x05error\"\x9f\x01\n" +
 	"\x17UpdateCollectionRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12:\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12$\n" +
+	"\vtier_policy\x18\x02 \x01(\tH\x00R\n" +
+	"tierPolicy\x88\x01\x01\x12:\n" +
 	"\fquantization\x18\n" +
-	" \x01(\v2\x16.akidb.v1.QuantizationR\fquantization\"\xc5\x01\n" +
+	" \x01(\v2\x16.akidb.v1.QuantizationR\fquantizationB\x0e\n" +
+	"\f_tier_policy\"\xc5\x01\n" +
 	"\x0fCollectionStats\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\x03R\x05count\x12\x18\n" +
 	"\adeleted\x18\x02 \x01(\x03R\adeleted\x12!\n" +
@@ -4094,7 +5951,7 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\n" +
 	"disk_bytes\x18\x04 \x01(\x03R\tdiskBytes\x12@\n" +
 	"\fquantization\x18\n" +
-	" \x01(\v2\x1c.akidb.v1.QuantizationStatusR\fquantization\"\xa8\x02\n" +
+	" \x01(\v2\x1c.akidb.v1.QuantizationStatusR\fquantization\"\xe8\x02\n" +
 	"\n" +
 	"Collection\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
@@ -4103,7 +5960,11 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\x04hnsw\x18\x04 \x01(\v2\x14.akidb.v1.HNSWParamsR\x04hnsw\x129\n" +
 	"\n" +
 	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12/\n" +
-	"\x05stats\x18\x06 \x01(\v2\x19.akidb.v1.CollectionStatsR\x05stats\x12:\n" +
+	"\x05stats\x18\x06 \x01(\v2\x19.akidb.v1.CollectionStatsR\x05stats\x12\x1f\n" +
+	"\vtier_policy\x18\a \x01(\tR\n" +
+	"tierPolicy\x12\x1d\n" +
+	"\n" +
+	"load_state\x18\b \x01(\tR\tloadState\x12:\n" +
 	"\fquantization\x18\n" +
 	" \x01(\v2\x16.akidb.v1.QuantizationR\fquantization\"\x18\n" +
 	"\x16ListCollectionsRequest\"Q\n" +
@@ -4368,7 +6229,7 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\rmax_dimension\x18\x06 \x01(\x03R\fmaxDimension\x12$\n" +
 	"\x0emax_body_bytes\x18\a \x01(\x03R\fmaxBodyBytes\x12$\n" +
 	"\x0emax_delete_ids\x18\b \x01(\x03R\fmaxDeleteIds\x12(\n" +
-	"\x10max_scroll_limit\x18\t \x01(\x03R\x0emaxScrollLimit\"\xdb\x03\n" +
+	"\x10max_scroll_limit\x18\t \x01(\x03R\x0emaxScrollLimit\"\x88\x06\n" +
 	"\x0eServerSettings\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\tR\aversion\x12!\n" +
 	"\fauth_enabled\x18\x02 \x01(\bR\vauthEnabled\x12\x1f\n" +
@@ -4382,7 +6243,13 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\x12memory_limit_bytes\x18\t \x01(\x03H\x00R\x10memoryLimitBytes\x88\x01\x01\x12.\n" +
 	"\x13memory_limit_source\x18\n" +
 	" \x01(\tR\x11memoryLimitSource\x12>\n" +
-	"\x0erequest_limits\x18\v \x01(\v2\x17.akidb.v1.RequestLimitsR\rrequestLimitsB\x15\n" +
+	"\x0erequest_limits\x18\v \x01(\v2\x17.akidb.v1.RequestLimitsR\rrequestLimits\x123\n" +
+	"\x16tenant_in_flight_share\x18\f \x01(\x01R\x13tenantInFlightShare\x12/\n" +
+	"\x14tenant_max_in_flight\x18\r \x01(\x03R\x11tenantMaxInFlight\x120\n" +
+	"\x14body_timeout_seconds\x18\x0e \x01(\x01R\x12bodyTimeoutSeconds\x125\n" +
+	"\x17max_inflight_body_bytes\x18\x0f \x01(\x03R\x14maxInflightBodyBytes\x12.\n" +
+	"\x13inflight_body_bytes\x18\x10 \x01(\x03R\x11inflightBodyBytes\x12,\n" +
+	"\x12max_response_bytes\x18\x11 \x01(\x03R\x10maxResponseBytesB\x15\n" +
 	"\x13_memory_limit_bytes\"\xc1\x01\n" +
 	"\rRuntimeConfig\x12>\n" +
 	"\rrate_limiting\x18\x01 \x01(\v2\x19.akidb.v1.RateLimitConfigR\frateLimiting\x12>\n" +
@@ -4397,19 +6264,190 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\n" +
 	"\b_enabledB\x0e\n" +
 	"\f_default_qpsB\x1b\n" +
-	"\x19_default_burst_multiplier2\xc7\x05\n" +
+	"\x19_default_burst_multiplier\"1\n" +
+	"\x1bCheckpointCollectionRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xa7\x01\n" +
+	"\x1cCheckpointCollectionResponse\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12!\n" +
+	"\fsnapshot_seq\x18\x02 \x01(\x04R\vsnapshotSeq\x12\x1f\n" +
+	"\vtier_policy\x18\x03 \x01(\tR\n" +
+	"tierPolicy\x12#\n" +
+	"\rupload_queued\x18\x04 \x01(\bR\fuploadQueued\"+\n" +
+	"\x15LoadCollectionRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\",\n" +
+	"\x16EvictCollectionRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\xce\x02\n" +
+	"\x13CollectionResidency\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12\x1f\n" +
+	"\vtier_policy\x18\x02 \x01(\tR\n" +
+	"tierPolicy\x12\x1d\n" +
+	"\n" +
+	"load_state\x18\x03 \x01(\tR\tloadState\x12!\n" +
+	"\fmemory_bytes\x18\x04 \x01(\x03R\vmemoryBytes\x12<\n" +
+	"\flast_used_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"lastUsedAt\x12\x1f\n" +
+	"\vload_source\x18\x06 \x01(\tR\n" +
+	"loadSource\x12!\n" +
+	"\fload_seconds\x18\a \x01(\x01R\vloadSeconds\x12\x14\n" +
+	"\x05loads\x18\b \x01(\x04R\x05loads\x12\x1c\n" +
+	"\tevictions\x18\t \x01(\x04R\tevictions\"\x19\n" +
+	"\x17GetStorageStatusRequest\"\xec\x01\n" +
+	"\rStorageStatus\x12\x18\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\x12+\n" +
+	"\x05store\x18\x02 \x01(\v2\x15.akidb.v1.StoreStatusR\x05store\x12%\n" +
+	"\x03dlq\x18\x03 \x01(\v2\x13.akidb.v1.DLQCountsR\x03dlq\x12=\n" +
+	"\vcollections\x18\x04 \x03(\v2\x1b.akidb.v1.CollectionStorageR\vcollections\x12.\n" +
+	"\x06memory\x18\x05 \x01(\v2\x16.akidb.v1.MemoryStatusR\x06memory\"\xb4\x02\n" +
+	"\fMemoryStatus\x12!\n" +
+	"\fbudget_bytes\x18\x01 \x01(\x03R\vbudgetBytes\x12.\n" +
+	"\x13evict_after_seconds\x18\x02 \x01(\x01R\x11evictAfterSeconds\x12%\n" +
+	"\x0eresident_bytes\x18\x03 \x01(\x03R\rresidentBytes\x121\n" +
+	"\x14resident_collections\x18\x04 \x01(\x05R\x13residentCollections\x12 \n" +
+	"\vcollections\x18\x05 \x01(\x05R\vcollections\x12/\n" +
+	"\x14s3_cache_limit_bytes\x18\x06 \x01(\x03R\x11s3CacheLimitBytes\x12$\n" +
+	"\x0es3_cache_bytes\x18\a \x01(\x03R\fs3CacheBytes\"\x82\x01\n" +
+	"\vStoreStatus\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12G\n" +
+	"\x0fcircuit_breaker\x18\x03 \x01(\v2\x1e.akidb.v1.CircuitBreakerStatusR\x0ecircuitBreaker\"\xaf\x04\n" +
+	"\x14CircuitBreakerStatus\x12\x14\n" +
+	"\x05state\x18\x01 \x01(\tR\x05state\x12\x1f\n" +
+	"\vstate_value\x18\x02 \x01(\x05R\n" +
+	"stateValue\x120\n" +
+	"\x05since\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x129\n" +
+	"\n" +
+	"open_until\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\topenUntil\x12)\n" +
+	"\x10cooldown_seconds\x18\x05 \x01(\x01R\x0fcooldownSeconds\x12\x1c\n" +
+	"\tsuccesses\x18\x06 \x01(\x04R\tsuccesses\x12\x1a\n" +
+	"\bfailures\x18\a \x01(\x04R\bfailures\x12\x1a\n" +
+	"\brejected\x18\b \x01(\x04R\brejected\x12\x14\n" +
+	"\x05opens\x18\t \x01(\x04R\x05opens\x121\n" +
+	"\x14consecutive_failures\x18\n" +
+	" \x01(\x05R\x13consecutiveFailures\x12!\n" +
+	"\fwindow_calls\x18\v \x01(\x05R\vwindowCalls\x12'\n" +
+	"\x0fwindow_failures\x18\f \x01(\x05R\x0ewindowFailures\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\r \x01(\tR\tlastError\x12>\n" +
+	"\rlast_error_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\vlastErrorAt\"C\n" +
+	"\tDLQCounts\x12\x18\n" +
+	"\apending\x18\x01 \x01(\x03R\apending\x12\x1c\n" +
+	"\tpermanent\x18\x02 \x01(\x03R\tpermanent\"\xf4\t\n" +
+	"\x11CollectionStorage\x12\x1b\n" +
+	"\ttenant_id\x18\x01 \x01(\tR\btenantId\x12\x16\n" +
+	"\x06tenant\x18\x02 \x01(\tR\x06tenant\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\tR\x04name\x12\x0e\n" +
+	"\x02id\x18\x04 \x01(\tR\x02id\x12\x1f\n" +
+	"\vtier_policy\x18\x05 \x01(\tR\n" +
+	"tierPolicy\x12\x1f\n" +
+	"\vdurable_seq\x18\x06 \x01(\x04R\n" +
+	"durableSeq\x12\x1f\n" +
+	"\vshipped_seq\x18\a \x01(\x04R\n" +
+	"shippedSeq\x12(\n" +
+	"\x10ship_lag_seconds\x18\b \x01(\x01R\x0eshipLagSeconds\x12J\n" +
+	"\x13oldest_unshipped_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x11oldestUnshippedAt\x12'\n" +
+	"\x0fpending_uploads\x18\n" +
+	" \x01(\x03R\x0ependingUploads\x12%\n" +
+	"\x03dlq\x18\v \x01(\v2\x13.akidb.v1.DLQCountsR\x03dlq\x12B\n" +
+	"\x0fnewest_snapshot\x18\f \x01(\v2\x19.akidb.v1.ShippedSnapshotR\x0enewestSnapshot\x12!\n" +
+	"\fmanifest_key\x18\r \x01(\tR\vmanifestKey\x12/\n" +
+	"\x13manifest_generation\x18\x0e \x01(\x04R\x12manifestGeneration\x12<\n" +
+	"\flast_pass_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"lastPassAt\x12B\n" +
+	"\x0flast_shipped_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\rlastShippedAt\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x11 \x01(\tR\tlastError\x12\x1d\n" +
+	"\n" +
+	"load_state\x18\x12 \x01(\tR\tloadState\x12\x1f\n" +
+	"\vload_reason\x18\x13 \x01(\tR\n" +
+	"loadReason\x12>\n" +
+	"\rload_retry_at\x18\x14 \x01(\v2\x1a.google.protobuf.TimestampR\vloadRetryAt\x12!\n" +
+	"\fmemory_bytes\x18\x15 \x01(\x03R\vmemoryBytes\x12\x1d\n" +
+	"\n" +
+	"disk_bytes\x18\x16 \x01(\x03R\tdiskBytes\x12<\n" +
+	"\flast_used_at\x18\x17 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"lastUsedAt\x127\n" +
+	"\tloaded_at\x18\x18 \x01(\v2\x1a.google.protobuf.TimestampR\bloadedAt\x129\n" +
+	"\n" +
+	"evicted_at\x18\x19 \x01(\v2\x1a.google.protobuf.TimestampR\tevictedAt\x12\x1f\n" +
+	"\vload_source\x18\x1a \x01(\tR\n" +
+	"loadSource\x12*\n" +
+	"\x11last_load_seconds\x18\x1b \x01(\x01R\x0flastLoadSeconds\x12\x14\n" +
+	"\x05loads\x18\x1c \x01(\x04R\x05loads\x12\x1c\n" +
+	"\tevictions\x18\x1d \x01(\x04R\tevictions\x12\x15\n" +
+	"\x06in_use\x18\x1e \x01(\x05R\x05inUse\x12\x18\n" +
+	"\awaiting\x18\x1f \x01(\x05R\awaiting\"a\n" +
+	"\x0fShippedSnapshot\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x12\n" +
+	"\x04size\x18\x03 \x01(\x03R\x04size\x12\x16\n" +
+	"\x06sha256\x18\x04 \x01(\tR\x06sha256\"V\n" +
+	"\x0eListDLQRequest\x12\x16\n" +
+	"\x06status\x18\x01 \x01(\tR\x06status\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x16\n" +
+	"\x06cursor\x18\x03 \x01(\tR\x06cursor\"\xa7\x04\n" +
+	"\bDLQEntry\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x1b\n" +
+	"\ttenant_id\x18\x02 \x01(\tR\btenantId\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x03 \x01(\tR\n" +
+	"collection\x12#\n" +
+	"\rcollection_id\x18\x04 \x01(\tR\fcollectionId\x12\x1c\n" +
+	"\toperation\x18\x05 \x01(\tR\toperation\x12\x12\n" +
+	"\x04kind\x18\x06 \x01(\tR\x04kind\x12\x1d\n" +
+	"\n" +
+	"object_key\x18\a \x01(\tR\tobjectKey\x12\x1d\n" +
+	"\n" +
+	"local_file\x18\b \x01(\tR\tlocalFile\x12\x12\n" +
+	"\x04size\x18\t \x01(\x03R\x04size\x12\x16\n" +
+	"\x06sha256\x18\n" +
+	" \x01(\tR\x06sha256\x12\x1b\n" +
+	"\tfirst_seq\x18\v \x01(\x04R\bfirstSeq\x12\x19\n" +
+	"\blast_seq\x18\f \x01(\x04R\alastSeq\x12\x1f\n" +
+	"\vretry_count\x18\r \x01(\x05R\n" +
+	"retryCount\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x0e \x01(\tR\tlastError\x129\n" +
+	"\n" +
+	"created_at\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12B\n" +
+	"\x0fnext_attempt_at\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\rnextAttemptAt\x12\x16\n" +
+	"\x06status\x18\x11 \x01(\tR\x06status\"`\n" +
+	"\x0fListDLQResponse\x12,\n" +
+	"\aentries\x18\x01 \x03(\v2\x12.akidb.v1.DLQEntryR\aentries\x12\x1f\n" +
+	"\vnext_cursor\x18\x02 \x01(\tR\n" +
+	"nextCursor\"\x11\n" +
+	"\x0fRetryDLQRequest\"&\n" +
+	"\x14RetryDLQEntryRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\"\xba\x01\n" +
+	"\x0eDLQRetryResult\x12\x1c\n" +
+	"\tattempted\x18\x01 \x01(\x05R\tattempted\x12\x1c\n" +
+	"\tsucceeded\x18\x02 \x01(\x05R\tsucceeded\x12\x1a\n" +
+	"\bobsolete\x18\x03 \x01(\x05R\bobsolete\x12\x16\n" +
+	"\x06failed\x18\x04 \x01(\x05R\x06failed\x12\x1c\n" +
+	"\tpermanent\x18\x05 \x01(\x05R\tpermanent\x12\x1a\n" +
+	"\bdeferred\x18\x06 \x01(\x05R\bdeferred\"(\n" +
+	"\x16DiscardDLQEntryRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\"G\n" +
+	"\x17DiscardDLQEntryResponse\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x1c\n" +
+	"\tdiscarded\x18\x02 \x01(\bR\tdiscarded\"\x1c\n" +
+	"\x1aResetCircuitBreakerRequest\"f\n" +
+	"\x1bResetCircuitBreakerResponse\x12G\n" +
+	"\x0fcircuit_breaker\x18\x01 \x01(\v2\x1e.akidb.v1.CircuitBreakerStatusR\x0ecircuitBreaker2\xc7\x05\n" +
 	"\x11CollectionService\x12K\n" +
 	"\x10CreateCollection\x12!.akidb.v1.CreateCollectionRequest\x1a\x14.akidb.v1.Collection\x12V\n" +
 	"\x0fListCollections\x12 .akidb.v1.ListCollectionsRequest\x1a!.akidb.v1.ListCollectionsResponse\x12E\n" +
 	"\rGetCollection\x12\x1e.akidb.v1.GetCollectionRequest\x1a\x14.akidb.v1.Collection\x12Y\n" +
-	"\x10DeleteCollection\x12!.akidb.v1.DeleteCollectionRequest\x1a\".akidb.v1.DeleteCollectionResponse\x12K\n" +
-	"\x10UpdateCollection\x12!.akidb.v1.UpdateCollectionRequest\x1a\x14.akidb.v1.Collection\x12;\n" +
+	"\x10DeleteCollection\x12!.akidb.v1.DeleteCollectionRequest\x1a\".akidb.v1.DeleteCollectionResponse\x12;\n" +
 	"\x06Upsert\x12\x17.akidb.v1.UpsertRequest\x1a\x18.akidb.v1.UpsertResponse\x128\n" +
 	"\x05Query\x12\x16.akidb.v1.QueryRequest\x1a\x17.akidb.v1.QueryResponse\x12-\n" +
 	"\x03Get\x12\x14.akidb.v1.GetRequest\x1a\x10.akidb.v1.Vector\x12;\n" +
 	"\x06Delete\x12\x17.akidb.v1.DeleteRequest\x1a\x18.akidb.v1.DeleteResponse\x12;\n" +
-	"\x06Scroll\x12\x17.akidb.v1.ScrollRequest\x1a\x18.akidb.v1.ScrollResponse2\xb1\n" +
-	"\n" +
+	"\x06Scroll\x12\x17.akidb.v1.ScrollRequest\x1a\x18.akidb.v1.ScrollResponse\x12K\n" +
+	"\x10UpdateCollection\x12!.akidb.v1.UpdateCollectionRequest\x1a\x14.akidb.v1.Collection2\x96\x10\n" +
 	"\x11ManagementService\x12D\n" +
 	"\tGetStatus\x12\x1a.akidb.v1.GetStatusRequest\x1a\x1b.akidb.v1.GetStatusResponse\x12G\n" +
 	"\n" +
@@ -4428,7 +6466,16 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\x0fSetKeyRateLimit\x12 .akidb.v1.SetKeyRateLimitRequest\x1a\x16.akidb.v1.KeyRateLimit\x12\\\n" +
 	"\x11ClearKeyRateLimit\x12\".akidb.v1.ClearKeyRateLimitRequest\x1a#.akidb.v1.ClearKeyRateLimitResponse\x12N\n" +
 	"\x10GetRuntimeConfig\x12!.akidb.v1.GetRuntimeConfigRequest\x1a\x17.akidb.v1.RuntimeConfig\x12R\n" +
-	"\x12SetRateLimitConfig\x12#.akidb.v1.SetRateLimitConfigRequest\x1a\x17.akidb.v1.RuntimeConfigB3Z1github.com/akidb/akidb/serve/grpc/akidbv1;akidbv1b\x06proto3"
+	"\x12SetRateLimitConfig\x12#.akidb.v1.SetRateLimitConfigRequest\x1a\x17.akidb.v1.RuntimeConfig\x12e\n" +
+	"\x14CheckpointCollection\x12%.akidb.v1.CheckpointCollectionRequest\x1a&.akidb.v1.CheckpointCollectionResponse\x12P\n" +
+	"\x0eLoadCollection\x12\x1f.akidb.v1.LoadCollectionRequest\x1a\x1d.akidb.v1.CollectionResidency\x12R\n" +
+	"\x0fEvictCollection\x12 .akidb.v1.EvictCollectionRequest\x1a\x1d.akidb.v1.CollectionResidency\x12N\n" +
+	"\x10GetStorageStatus\x12!.akidb.v1.GetStorageStatusRequest\x1a\x17.akidb.v1.StorageStatus\x12>\n" +
+	"\aListDLQ\x12\x18.akidb.v1.ListDLQRequest\x1a\x19.akidb.v1.ListDLQResponse\x12?\n" +
+	"\bRetryDLQ\x12\x19.akidb.v1.RetryDLQRequest\x1a\x18.akidb.v1.DLQRetryResult\x12I\n" +
+	"\rRetryDLQEntry\x12\x1e.akidb.v1.RetryDLQEntryRequest\x1a\x18.akidb.v1.DLQRetryResult\x12V\n" +
+	"\x0fDiscardDLQEntry\x12 .akidb.v1.DiscardDLQEntryRequest\x1a!.akidb.v1.DiscardDLQEntryResponse\x12b\n" +
+	"\x13ResetCircuitBreaker\x12$.akidb.v1.ResetCircuitBreakerRequest\x1a%.akidb.v1.ResetCircuitBreakerResponseB3Z1github.com/akidb/akidb/serve/grpc/akidbv1;akidbv1b\x06proto3"
 
 var (
 	file_akidb_v1_akidb_proto_rawDescOnce sync.Once
@@ -4442,169 +6489,232 @@ func file_akidb_v1_akidb_proto_rawDescGZIP() []byte {
 	return file_akidb_v1_akidb_proto_rawDescData
 }
 
-var file_akidb_v1_akidb_proto_msgTypes = make([]protoimpl.MessageInfo, 62)
+var file_akidb_v1_akidb_proto_msgTypes = make([]protoimpl.MessageInfo, 85)
 var file_akidb_v1_akidb_proto_goTypes = []any{
-	(*HNSWParams)(nil),                // 0: akidb.v1.HNSWParams
-	(*CreateCollectionRequest)(nil),   // 1: akidb.v1.CreateCollectionRequest
-	(*Quantization)(nil),              // 2: akidb.v1.Quantization
-	(*QuantizationStatus)(nil),        // 3: akidb.v1.QuantizationStatus
-	(*UpdateCollectionRequest)(nil),   // 4: akidb.v1.UpdateCollectionRequest
-	(*CollectionStats)(nil),           // 5: akidb.v1.CollectionStats
-	(*Collection)(nil),                // 6: akidb.v1.Collection
-	(*ListCollectionsRequest)(nil),    // 7: akidb.v1.ListCollectionsRequest
-	(*ListCollectionsResponse)(nil),   // 8: akidb.v1.ListCollectionsResponse
-	(*GetCollectionRequest)(nil),      // 9: akidb.v1.GetCollectionRequest
-	(*DeleteCollectionRequest)(nil),   // 10: akidb.v1.DeleteCollectionRequest
-	(*DeleteCollectionResponse)(nil),  // 11: akidb.v1.DeleteCollectionResponse
-	(*Vector)(nil),                    // 12: akidb.v1.Vector
-	(*UpsertRequest)(nil),             // 13: akidb.v1.UpsertRequest
-	(*UpsertResponse)(nil),            // 14: akidb.v1.UpsertResponse
-	(*QueryRequest)(nil),              // 15: akidb.v1.QueryRequest
-	(*QueryHit)(nil),                  // 16: akidb.v1.QueryHit
-	(*QueryResponse)(nil),             // 17: akidb.v1.QueryResponse
-	(*GetRequest)(nil),                // 18: akidb.v1.GetRequest
-	(*DeleteRequest)(nil),             // 19: akidb.v1.DeleteRequest
-	(*DeleteResponse)(nil),            // 20: akidb.v1.DeleteResponse
-	(*ScrollRequest)(nil),             // 21: akidb.v1.ScrollRequest
-	(*ScrollResponse)(nil),            // 22: akidb.v1.ScrollResponse
-	(*GetStatusRequest)(nil),          // 23: akidb.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),         // 24: akidb.v1.GetStatusResponse
-	(*IssueTokenRequest)(nil),         // 25: akidb.v1.IssueTokenRequest
-	(*IssueTokenResponse)(nil),        // 26: akidb.v1.IssueTokenResponse
-	(*Tenant)(nil),                    // 27: akidb.v1.Tenant
-	(*CreateTenantRequest)(nil),       // 28: akidb.v1.CreateTenantRequest
-	(*ListTenantsRequest)(nil),        // 29: akidb.v1.ListTenantsRequest
-	(*ListTenantsResponse)(nil),       // 30: akidb.v1.ListTenantsResponse
-	(*DeleteTenantRequest)(nil),       // 31: akidb.v1.DeleteTenantRequest
-	(*DeleteTenantResponse)(nil),      // 32: akidb.v1.DeleteTenantResponse
-	(*APIKey)(nil),                    // 33: akidb.v1.APIKey
-	(*CreateAPIKeyRequest)(nil),       // 34: akidb.v1.CreateAPIKeyRequest
-	(*CreateAPIKeyResponse)(nil),      // 35: akidb.v1.CreateAPIKeyResponse
-	(*ListAPIKeysRequest)(nil),        // 36: akidb.v1.ListAPIKeysRequest
-	(*ListAPIKeysResponse)(nil),       // 37: akidb.v1.ListAPIKeysResponse
-	(*RevokeAPIKeyRequest)(nil),       // 38: akidb.v1.RevokeAPIKeyRequest
-	(*RotateAPIKeyRequest)(nil),       // 39: akidb.v1.RotateAPIKeyRequest
-	(*RotateAPIKeyResponse)(nil),      // 40: akidb.v1.RotateAPIKeyResponse
-	(*AuditEvent)(nil),                // 41: akidb.v1.AuditEvent
-	(*ListAuditEventsRequest)(nil),    // 42: akidb.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil),   // 43: akidb.v1.ListAuditEventsResponse
-	(*QuotaLimits)(nil),               // 44: akidb.v1.QuotaLimits
-	(*EffectiveQuota)(nil),            // 45: akidb.v1.EffectiveQuota
-	(*QuotaUsage)(nil),                // 46: akidb.v1.QuotaUsage
-	(*TenantQuota)(nil),               // 47: akidb.v1.TenantQuota
-	(*GetTenantQuotaRequest)(nil),     // 48: akidb.v1.GetTenantQuotaRequest
-	(*SetTenantQuotaRequest)(nil),     // 49: akidb.v1.SetTenantQuotaRequest
-	(*KeyRateLimit)(nil),              // 50: akidb.v1.KeyRateLimit
-	(*GetKeyRateLimitRequest)(nil),    // 51: akidb.v1.GetKeyRateLimitRequest
-	(*SetKeyRateLimitRequest)(nil),    // 52: akidb.v1.SetKeyRateLimitRequest
-	(*ClearKeyRateLimitRequest)(nil),  // 53: akidb.v1.ClearKeyRateLimitRequest
-	(*ClearKeyRateLimitResponse)(nil), // 54: akidb.v1.ClearKeyRateLimitResponse
-	(*RateLimitConfig)(nil),           // 55: akidb.v1.RateLimitConfig
-	(*QuotaDefaults)(nil),             // 56: akidb.v1.QuotaDefaults
-	(*RequestLimits)(nil),             // 57: akidb.v1.RequestLimits
-	(*ServerSettings)(nil),            // 58: akidb.v1.ServerSettings
-	(*RuntimeConfig)(nil),             // 59: akidb.v1.RuntimeConfig
-	(*GetRuntimeConfigRequest)(nil),   // 60: akidb.v1.GetRuntimeConfigRequest
-	(*SetRateLimitConfigRequest)(nil), // 61: akidb.v1.SetRateLimitConfigRequest
-	(*timestamppb.Timestamp)(nil),     // 62: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),           // 63: google.protobuf.Struct
+	(*HNSWParams)(nil),                   // 0: akidb.v1.HNSWParams
+	(*CreateCollectionRequest)(nil),      // 1: akidb.v1.CreateCollectionRequest
+	(*Quantization)(nil),                 // 2: akidb.v1.Quantization
+	(*QuantizationStatus)(nil),           // 3: akidb.v1.QuantizationStatus
+	(*UpdateCollectionRequest)(nil),      // 4: akidb.v1.UpdateCollectionRequest
+	(*CollectionStats)(nil),              // 5: akidb.v1.CollectionStats
+	(*Collection)(nil),                   // 6: akidb.v1.Collection
+	(*ListCollectionsRequest)(nil),       // 7: akidb.v1.ListCollectionsRequest
+	(*ListCollectionsResponse)(nil),      // 8: akidb.v1.ListCollectionsResponse
+	(*GetCollectionRequest)(nil),         // 9: akidb.v1.GetCollectionRequest
+	(*DeleteCollectionRequest)(nil),      // 10: akidb.v1.DeleteCollectionRequest
+	(*DeleteCollectionResponse)(nil),     // 11: akidb.v1.DeleteCollectionResponse
+	(*Vector)(nil),                       // 12: akidb.v1.Vector
+	(*UpsertRequest)(nil),                // 13: akidb.v1.UpsertRequest
+	(*UpsertResponse)(nil),               // 14: akidb.v1.UpsertResponse
+	(*QueryRequest)(nil),                 // 15: akidb.v1.QueryRequest
+	(*QueryHit)(nil),                     // 16: akidb.v1.QueryHit
+	(*QueryResponse)(nil),                // 17: akidb.v1.QueryResponse
+	(*GetRequest)(nil),                   // 18: akidb.v1.GetRequest
+	(*DeleteRequest)(nil),                // 19: akidb.v1.DeleteRequest
+	(*DeleteResponse)(nil),               // 20: akidb.v1.DeleteResponse
+	(*ScrollRequest)(nil),                // 21: akidb.v1.ScrollRequest
+	(*ScrollResponse)(nil),               // 22: akidb.v1.ScrollResponse
+	(*GetStatusRequest)(nil),             // 23: akidb.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),            // 24: akidb.v1.GetStatusResponse
+	(*IssueTokenRequest)(nil),            // 25: akidb.v1.IssueTokenRequest
+	(*IssueTokenResponse)(nil),           // 26: akidb.v1.IssueTokenResponse
+	(*Tenant)(nil),                       // 27: akidb.v1.Tenant
+	(*CreateTenantRequest)(nil),          // 28: akidb.v1.CreateTenantRequest
+	(*ListTenantsRequest)(nil),           // 29: akidb.v1.ListTenantsRequest
+	(*ListTenantsResponse)(nil),          // 30: akidb.v1.ListTenantsResponse
+	(*DeleteTenantRequest)(nil),          // 31: akidb.v1.DeleteTenantRequest
+	(*DeleteTenantResponse)(nil),         // 32: akidb.v1.DeleteTenantResponse
+	(*APIKey)(nil),                       // 33: akidb.v1.APIKey
+	(*CreateAPIKeyRequest)(nil),          // 34: akidb.v1.CreateAPIKeyRequest
+	(*CreateAPIKeyResponse)(nil),         // 35: akidb.v1.CreateAPIKeyResponse
+	(*ListAPIKeysRequest)(nil),           // 36: akidb.v1.ListAPIKeysRequest
+	(*ListAPIKeysResponse)(nil),          // 37: akidb.v1.ListAPIKeysResponse
+	(*RevokeAPIKeyRequest)(nil),          // 38: akidb.v1.RevokeAPIKeyRequest
+	(*RotateAPIKeyRequest)(nil),          // 39: akidb.v1.RotateAPIKeyRequest
+	(*RotateAPIKeyResponse)(nil),         // 40: akidb.v1.RotateAPIKeyResponse
+	(*AuditEvent)(nil),                   // 41: akidb.v1.AuditEvent
+	(*ListAuditEventsRequest)(nil),       // 42: akidb.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),      // 43: akidb.v1.ListAuditEventsResponse
+	(*QuotaLimits)(nil),                  // 44: akidb.v1.QuotaLimits
+	(*EffectiveQuota)(nil),               // 45: akidb.v1.EffectiveQuota
+	(*QuotaUsage)(nil),                   // 46: akidb.v1.QuotaUsage
+	(*TenantQuota)(nil),                  // 47: akidb.v1.TenantQuota
+	(*GetTenantQuotaRequest)(nil),        // 48: akidb.v1.GetTenantQuotaRequest
+	(*SetTenantQuotaRequest)(nil),        // 49: akidb.v1.SetTenantQuotaRequest
+	(*KeyRateLimit)(nil),                 // 50: akidb.v1.KeyRateLimit
+	(*GetKeyRateLimitRequest)(nil),       // 51: akidb.v1.GetKeyRateLimitRequest
+	(*SetKeyRateLimitRequest)(nil),       // 52: akidb.v1.SetKeyRateLimitRequest
+	(*ClearKeyRateLimitRequest)(nil),     // 53: akidb.v1.ClearKeyRateLimitRequest
+	(*ClearKeyRateLimitResponse)(nil),    // 54: akidb.v1.ClearKeyRateLimitResponse
+	(*RateLimitConfig)(nil),              // 55: akidb.v1.RateLimitConfig
+	(*QuotaDefaults)(nil),                // 56: akidb.v1.QuotaDefaults
+	(*RequestLimits)(nil),                // 57: akidb.v1.RequestLimits
+	(*ServerSettings)(nil),               // 58: akidb.v1.ServerSettings
+	(*RuntimeConfig)(nil),                // 59: akidb.v1.RuntimeConfig
+	(*GetRuntimeConfigRequest)(nil),      // 60: akidb.v1.GetRuntimeConfigRequest
+	(*SetRateLimitConfigRequest)(nil),    // 61: akidb.v1.SetRateLimitConfigRequest
+	(*CheckpointCollectionRequest)(nil),  // 62: akidb.v1.CheckpointCollectionRequest
+	(*CheckpointCollectionResponse)(nil), // 63: akidb.v1.CheckpointCollectionResponse
+	(*LoadCollectionRequest)(nil),        // 64: akidb.v1.LoadCollectionRequest
+	(*EvictCollectionRequest)(nil),       // 65: akidb.v1.EvictCollectionRequest
+	(*CollectionResidency)(nil),          // 66: akidb.v1.CollectionResidency
+	(*GetStorageStatusRequest)(nil),      // 67: akidb.v1.GetStorageStatusRequest
+	(*StorageStatus)(nil),                // 68: akidb.v1.StorageStatus
+	(*MemoryStatus)(nil),                 // 69: akidb.v1.MemoryStatus
+	(*StoreStatus)(nil),                  // 70: akidb.v1.StoreStatus
+	(*CircuitBreakerStatus)(nil),         // 71: akidb.v1.CircuitBreakerStatus
+	(*DLQCounts)(nil),                    // 72: akidb.v1.DLQCounts
+	(*CollectionStorage)(nil),            // 73: akidb.v1.CollectionStorage
+	(*ShippedSnapshot)(nil),              // 74: akidb.v1.ShippedSnapshot
+	(*ListDLQRequest)(nil),               // 75: akidb.v1.ListDLQRequest
+	(*DLQEntry)(nil),                     // 76: akidb.v1.DLQEntry
+	(*ListDLQResponse)(nil),              // 77: akidb.v1.ListDLQResponse
+	(*RetryDLQRequest)(nil),              // 78: akidb.v1.RetryDLQRequest
+	(*RetryDLQEntryRequest)(nil),         // 79: akidb.v1.RetryDLQEntryRequest
+	(*DLQRetryResult)(nil),               // 80: akidb.v1.DLQRetryResult
+	(*DiscardDLQEntryRequest)(nil),       // 81: akidb.v1.DiscardDLQEntryRequest
+	(*DiscardDLQEntryResponse)(nil),      // 82: akidb.v1.DiscardDLQEntryResponse
+	(*ResetCircuitBreakerRequest)(nil),   // 83: akidb.v1.ResetCircuitBreakerRequest
+	(*ResetCircuitBreakerResponse)(nil),  // 84: akidb.v1.ResetCircuitBreakerResponse
+	(*timestamppb.Timestamp)(nil),        // 85: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),              // 86: google.protobuf.Struct
 }
 var file_akidb_v1_akidb_proto_depIdxs = []int32{
 	0,  // 0: akidb.v1.CreateCollectionRequest.hnsw:type_name -> akidb.v1.HNSWParams
 	2,  // 1: akidb.v1.CreateCollectionRequest.quantization:type_name -> akidb.v1.Quantization
-	62, // 2: akidb.v1.QuantizationStatus.trained_at:type_name -> google.protobuf.Timestamp
+	85, // 2: akidb.v1.QuantizationStatus.trained_at:type_name -> google.protobuf.Timestamp
 	2,  // 3: akidb.v1.UpdateCollectionRequest.quantization:type_name -> akidb.v1.Quantization
 	3,  // 4: akidb.v1.CollectionStats.quantization:type_name -> akidb.v1.QuantizationStatus
 	0,  // 5: akidb.v1.Collection.hnsw:type_name -> akidb.v1.HNSWParams
-	62, // 6: akidb.v1.Collection.created_at:type_name -> google.protobuf.Timestamp
+	85, // 6: akidb.v1.Collection.created_at:type_name -> google.protobuf.Timestamp
 	5,  // 7: akidb.v1.Collection.stats:type_name -> akidb.v1.CollectionStats
 	2,  // 8: akidb.v1.Collection.quantization:type_name -> akidb.v1.Quantization
 	6,  // 9: akidb.v1.ListCollectionsResponse.collections:type_name -> akidb.v1.Collection
-	63, // 10: akidb.v1.Vector.metadata:type_name -> google.protobuf.Struct
+	86, // 10: akidb.v1.Vector.metadata:type_name -> google.protobuf.Struct
 	12, // 11: akidb.v1.UpsertRequest.vectors:type_name -> akidb.v1.Vector
-	63, // 12: akidb.v1.QueryHit.metadata:type_name -> google.protobuf.Struct
+	86, // 12: akidb.v1.QueryHit.metadata:type_name -> google.protobuf.Struct
 	16, // 13: akidb.v1.QueryResponse.results:type_name -> akidb.v1.QueryHit
 	12, // 14: akidb.v1.ScrollResponse.vectors:type_name -> akidb.v1.Vector
-	62, // 15: akidb.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	62, // 16: akidb.v1.Tenant.created_at:type_name -> google.protobuf.Timestamp
+	85, // 15: akidb.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	85, // 16: akidb.v1.Tenant.created_at:type_name -> google.protobuf.Timestamp
 	27, // 17: akidb.v1.ListTenantsResponse.tenants:type_name -> akidb.v1.Tenant
-	62, // 18: akidb.v1.APIKey.created_at:type_name -> google.protobuf.Timestamp
-	62, // 19: akidb.v1.APIKey.expires_at:type_name -> google.protobuf.Timestamp
-	62, // 20: akidb.v1.APIKey.revoked_at:type_name -> google.protobuf.Timestamp
+	85, // 18: akidb.v1.APIKey.created_at:type_name -> google.protobuf.Timestamp
+	85, // 19: akidb.v1.APIKey.expires_at:type_name -> google.protobuf.Timestamp
+	85, // 20: akidb.v1.APIKey.revoked_at:type_name -> google.protobuf.Timestamp
 	33, // 21: akidb.v1.CreateAPIKeyResponse.key_info:type_name -> akidb.v1.APIKey
 	33, // 22: akidb.v1.ListAPIKeysResponse.keys:type_name -> akidb.v1.APIKey
 	33, // 23: akidb.v1.RotateAPIKeyResponse.old_key:type_name -> akidb.v1.APIKey
 	35, // 24: akidb.v1.RotateAPIKeyResponse.new_key:type_name -> akidb.v1.CreateAPIKeyResponse
-	62, // 25: akidb.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	85, // 25: akidb.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
 	41, // 26: akidb.v1.ListAuditEventsResponse.events:type_name -> akidb.v1.AuditEvent
-	62, // 27: akidb.v1.QuotaLimits.updated_at:type_name -> google.protobuf.Timestamp
+	85, // 27: akidb.v1.QuotaLimits.updated_at:type_name -> google.protobuf.Timestamp
 	44, // 28: akidb.v1.TenantQuota.quota:type_name -> akidb.v1.QuotaLimits
 	45, // 29: akidb.v1.TenantQuota.effective:type_name -> akidb.v1.EffectiveQuota
 	46, // 30: akidb.v1.TenantQuota.usage:type_name -> akidb.v1.QuotaUsage
-	62, // 31: akidb.v1.KeyRateLimit.updated_at:type_name -> google.protobuf.Timestamp
+	85, // 31: akidb.v1.KeyRateLimit.updated_at:type_name -> google.protobuf.Timestamp
 	57, // 32: akidb.v1.ServerSettings.request_limits:type_name -> akidb.v1.RequestLimits
 	55, // 33: akidb.v1.RuntimeConfig.rate_limiting:type_name -> akidb.v1.RateLimitConfig
 	56, // 34: akidb.v1.RuntimeConfig.quota_defaults:type_name -> akidb.v1.QuotaDefaults
 	58, // 35: akidb.v1.RuntimeConfig.server:type_name -> akidb.v1.ServerSettings
-	1,  // 36: akidb.v1.CollectionService.CreateCollection:input_type -> akidb.v1.CreateCollectionRequest
-	7,  // 37: akidb.v1.CollectionService.ListCollections:input_type -> akidb.v1.ListCollectionsRequest
-	9,  // 38: akidb.v1.CollectionService.GetCollection:input_type -> akidb.v1.GetCollectionRequest
-	10, // 39: akidb.v1.CollectionService.DeleteCollection:input_type -> akidb.v1.DeleteCollectionRequest
-	4,  // 40: akidb.v1.CollectionService.UpdateCollection:input_type -> akidb.v1.UpdateCollectionRequest
-	13, // 41: akidb.v1.CollectionService.Upsert:input_type -> akidb.v1.UpsertRequest
-	15, // 42: akidb.v1.CollectionService.Query:input_type -> akidb.v1.QueryRequest
-	18, // 43: akidb.v1.CollectionService.Get:input_type -> akidb.v1.GetRequest
-	19, // 44: akidb.v1.CollectionService.Delete:input_type -> akidb.v1.DeleteRequest
-	21, // 45: akidb.v1.CollectionService.Scroll:input_type -> akidb.v1.ScrollRequest
-	23, // 46: akidb.v1.ManagementService.GetStatus:input_type -> akidb.v1.GetStatusRequest
-	25, // 47: akidb.v1.ManagementService.IssueToken:input_type -> akidb.v1.IssueTokenRequest
-	28, // 48: akidb.v1.ManagementService.CreateTenant:input_type -> akidb.v1.CreateTenantRequest
-	29, // 49: akidb.v1.ManagementService.ListTenants:input_type -> akidb.v1.ListTenantsRequest
-	31, // 50: akidb.v1.ManagementService.DeleteTenant:input_type -> akidb.v1.DeleteTenantRequest
-	34, // 51: akidb.v1.ManagementService.CreateAPIKey:input_type -> akidb.v1.CreateAPIKeyRequest
-	36, // 52: akidb.v1.ManagementService.ListAPIKeys:input_type -> akidb.v1.ListAPIKeysRequest
-	38, // 53: akidb.v1.ManagementService.RevokeAPIKey:input_type -> akidb.v1.RevokeAPIKeyRequest
-	39, // 54: akidb.v1.ManagementService.RotateAPIKey:input_type -> akidb.v1.RotateAPIKeyRequest
-	42, // 55: akidb.v1.ManagementService.ListAuditEvents:input_type -> akidb.v1.ListAuditEventsRequest
-	48, // 56: akidb.v1.ManagementService.GetTenantQuota:input_type -> akidb.v1.GetTenantQuotaRequest
-	49, // 57: akidb.v1.ManagementService.SetTenantQuota:input_type -> akidb.v1.SetTenantQuotaRequest
-	51, // 58: akidb.v1.ManagementService.GetKeyRateLimit:input_type -> akidb.v1.GetKeyRateLimitRequest
-	52, // 59: akidb.v1.ManagementService.SetKeyRateLimit:input_type -> akidb.v1.SetKeyRateLimitRequest
-	53, // 60: akidb.v1.ManagementService.ClearKeyRateLimit:input_type -> akidb.v1.ClearKeyRateLimitRequest
-	60, // 61: akidb.v1.ManagementService.GetRuntimeConfig:input_type -> akidb.v1.GetRuntimeConfigRequest
-	61, // 62: akidb.v1.ManagementService.SetRateLimitConfig:input_type -> akidb.v1.SetRateLimitConfigRequest
-	6,  // 63: akidb.v1.CollectionService.CreateCollection:output_type -> akidb.v1.Collection
-	8,  // 64: akidb.v1.CollectionService.ListCollections:output_type -> akidb.v1.ListCollectionsResponse
-	6,  // 65: akidb.v1.CollectionService.GetCollection:output_type -> akidb.v1.Collection
-	11, // 66: akidb.v1.CollectionService.DeleteCollection:output_type -> akidb.v1.DeleteCollectionResponse
-	6,  // 67: akidb.v1.CollectionService.UpdateCollection:output_type -> akidb.v1.Collection
-	14, // 68: akidb.v1.CollectionService.Upsert:output_type -> akidb.v1.UpsertResponse
-	17, // 69: akidb.v1.CollectionService.Query:output_type -> akidb.v1.QueryResponse
-	12, // 70: akidb.v1.CollectionService.Get:output_type -> akidb.v1.Vector
-	20, // 71: akidb.v1.CollectionService.Delete:output_type -> akidb.v1.DeleteResponse
-	22, // 72: akidb.v1.CollectionService.Scroll:output_type -> akidb.v1.ScrollResponse
-	24, // 73: akidb.v1.ManagementService.GetStatus:output_type -> akidb.v1.GetStatusResponse
-	26, // 74: akidb.v1.ManagementService.IssueToken:output_type -> akidb.v1.IssueTokenResponse
-	27, // 75: akidb.v1.ManagementService.CreateTenant:output_type -> akidb.v1.Tenant
-	30, // 76: akidb.v1.ManagementService.ListTenants:output_type -> akidb.v1.ListTenantsResponse
-	32, // 77: akidb.v1.ManagementService.DeleteTenant:output_type -> akidb.v1.DeleteTenantResponse
-	35, // 78: akidb.v1.ManagementService.CreateAPIKey:output_type -> akidb.v1.CreateAPIKeyResponse
-	37, // 79: akidb.v1.ManagementService.ListAPIKeys:output_type -> akidb.v1.ListAPIKeysResponse
-	33, // 80: akidb.v1.ManagementService.RevokeAPIKey:output_type -> akidb.v1.APIKey
-	40, // 81: akidb.v1.ManagementService.RotateAPIKey:output_type -> akidb.v1.RotateAPIKeyResponse
-	43, // 82: akidb.v1.ManagementService.ListAuditEvents:output_type -> akidb.v1.ListAuditEventsResponse
-	47, // 83: akidb.v1.ManagementService.GetTenantQuota:output_type -> akidb.v1.TenantQuota
-	47, // 84: akidb.v1.ManagementService.SetTenantQuota:output_type -> akidb.v1.TenantQuota
-	50, // 85: akidb.v1.ManagementService.GetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
-	50, // 86: akidb.v1.ManagementService.SetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
-	54, // 87: akidb.v1.ManagementService.ClearKeyRateLimit:output_type -> akidb.v1.ClearKeyRateLimitResponse
-	59, // 88: akidb.v1.ManagementService.GetRuntimeConfig:output_type -> akidb.v1.RuntimeConfig
-	59, // 89: akidb.v1.ManagementService.SetRateLimitConfig:output_type -> akidb.v1.RuntimeConfig
-	63, // [63:90] is the sub-list for method output_type
-	36, // [36:63] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	85, // 36: akidb.v1.CollectionResidency.last_used_at:type_name -> google.protobuf.Timestamp
+	70, // 37: akidb.v1.StorageStatus.store:type_name -> akidb.v1.StoreStatus
+	72, // 38: akidb.v1.StorageStatus.dlq:type_name -> akidb.v1.DLQCounts
+	73, // 39: akidb.v1.StorageStatus.collections:type_name -> akidb.v1.CollectionStorage
+	69, // 40: akidb.v1.StorageStatus.memory:type_name -> akidb.v1.MemoryStatus
+	71, // 41: akidb.v1.StoreStatus.circuit_breaker:type_name -> akidb.v1.CircuitBreakerStatus
+	85, // 42: akidb.v1.CircuitBreakerStatus.since:type_name -> google.protobuf.Timestamp
+	85, // 43: akidb.v1.CircuitBreakerStatus.open_until:type_name -> google.protobuf.Timestamp
+	85, // 44: akidb.v1.CircuitBreakerStatus.last_error_at:type_name -> google.protobuf.Timestamp
+	85, // 45: akidb.v1.CollectionStorage.oldest_unshipped_at:type_name -> google.protobuf.Timestamp
+	72, // 46: akidb.v1.CollectionStorage.dlq:type_name -> akidb.v1.DLQCounts
+	74, // 47: akidb.v1.CollectionStorage.newest_snapshot:type_name -> akidb.v1.ShippedSnapshot
+	85, // 48: akidb.v1.CollectionStorage.last_pass_at:type_name -> google.protobuf.Timestamp
+	85, // 49: akidb.v1.CollectionStorage.last_shipped_at:type_name -> google.protobuf.Timestamp
+	85, // 50: akidb.v1.CollectionStorage.load_retry_at:type_name -> google.protobuf.Timestamp
+	85, // 51: akidb.v1.CollectionStorage.last_used_at:type_name -> google.protobuf.Timestamp
+	85, // 52: akidb.v1.CollectionStorage.loaded_at:type_name -> google.protobuf.Timestamp
+	85, // 53: akidb.v1.CollectionStorage.evicted_at:type_name -> google.protobuf.Timestamp
+	85, // 54: akidb.v1.DLQEntry.created_at:type_name -> google.protobuf.Timestamp
+	85, // 55: akidb.v1.DLQEntry.next_attempt_at:type_name -> google.protobuf.Timestamp
+	76, // 56: akidb.v1.ListDLQResponse.entries:type_name -> akidb.v1.DLQEntry
+	71, // 57: akidb.v1.ResetCircuitBreakerResponse.circuit_breaker:type_name -> akidb.v1.CircuitBreakerStatus
+	1,  // 58: akidb.v1.CollectionService.CreateCollection:input_type -> akidb.v1.CreateCollectionRequest
+	7,  // 59: akidb.v1.CollectionService.ListCollections:input_type -> akidb.v1.ListCollectionsRequest
+	9,  // 60: akidb.v1.CollectionService.GetCollection:input_type -> akidb.v1.GetCollectionRequest
+	10, // 61: akidb.v1.CollectionService.DeleteCollection:input_type -> akidb.v1.DeleteCollectionRequest
+	13, // 62: akidb.v1.CollectionService.Upsert:input_type -> akidb.v1.UpsertRequest
+	15, // 63: akidb.v1.CollectionService.Query:input_type -> akidb.v1.QueryRequest
+	18, // 64: akidb.v1.CollectionService.Get:input_type -> akidb.v1.GetRequest
+	19, // 65: akidb.v1.CollectionService.Delete:input_type -> akidb.v1.DeleteRequest
+	21, // 66: akidb.v1.CollectionService.Scroll:input_type -> akidb.v1.ScrollRequest
+	4,  // 67: akidb.v1.CollectionService.UpdateCollection:input_type -> akidb.v1.UpdateCollectionRequest
+	23, // 68: akidb.v1.ManagementService.GetStatus:input_type -> akidb.v1.GetStatusRequest
+	25, // 69: akidb.v1.ManagementService.IssueToken:input_type -> akidb.v1.IssueTokenRequest
+	28, // 70: akidb.v1.ManagementService.CreateTenant:input_type -> akidb.v1.CreateTenantRequest
+	29, // 71: akidb.v1.ManagementService.ListTenants:input_type -> akidb.v1.ListTenantsRequest
+	31, // 72: akidb.v1.ManagementService.DeleteTenant:input_type -> akidb.v1.DeleteTenantRequest
+	34, // 73: akidb.v1.ManagementService.CreateAPIKey:input_type -> akidb.v1.CreateAPIKeyRequest
+	36, // 74: akidb.v1.ManagementService.ListAPIKeys:input_type -> akidb.v1.ListAPIKeysRequest
+	38, // 75: akidb.v1.ManagementService.RevokeAPIKey:input_type -> akidb.v1.RevokeAPIKeyRequest
+	39, // 76: akidb.v1.ManagementService.RotateAPIKey:input_type -> akidb.v1.RotateAPIKeyRequest
+	42, // 77: akidb.v1.ManagementService.ListAuditEvents:input_type -> akidb.v1.ListAuditEventsRequest
+	48, // 78: akidb.v1.ManagementService.GetTenantQuota:input_type -> akidb.v1.GetTenantQuotaRequest
+	49, // 79: akidb.v1.ManagementService.SetTenantQuota:input_type -> akidb.v1.SetTenantQuotaRequest
+	51, // 80: akidb.v1.ManagementService.GetKeyRateLimit:input_type -> akidb.v1.GetKeyRateLimitRequest
+	52, // 81: akidb.v1.ManagementService.SetKeyRateLimit:input_type -> akidb.v1.SetKeyRateLimitRequest
+	53, // 82: akidb.v1.ManagementService.ClearKeyRateLimit:input_type -> akidb.v1.ClearKeyRateLimitRequest
+	60, // 83: akidb.v1.ManagementService.GetRuntimeConfig:input_type -> akidb.v1.GetRuntimeConfigRequest
+	61, // 84: akidb.v1.ManagementService.SetRateLimitConfig:input_type -> akidb.v1.SetRateLimitConfigRequest
+	62, // 85: akidb.v1.ManagementService.CheckpointCollection:input_type -> akidb.v1.CheckpointCollectionRequest
+	64, // 86: akidb.v1.ManagementService.LoadCollection:input_type -> akidb.v1.LoadCollectionRequest
+	65, // 87: akidb.v1.ManagementService.EvictCollection:input_type -> akidb.v1.EvictCollectionRequest
+	67, // 88: akidb.v1.ManagementService.GetStorageStatus:input_type -> akidb.v1.GetStorageStatusRequest
+	75, // 89: akidb.v1.ManagementService.ListDLQ:input_type -> akidb.v1.ListDLQRequest
+	78, // 90: akidb.v1.ManagementService.RetryDLQ:input_type -> akidb.v1.RetryDLQRequest
+	79, // 91: akidb.v1.ManagementService.RetryDLQEntry:input_type -> akidb.v1.RetryDLQEntryRequest
+	81, // 92: akidb.v1.ManagementService.DiscardDLQEntry:input_type -> akidb.v1.DiscardDLQEntryRequest
+	83, // 93: akidb.v1.ManagementService.ResetCircuitBreaker:input_type -> akidb.v1.ResetCircuitBreakerRequest
+	6,  // 94: akidb.v1.CollectionService.CreateCollection:output_type -> akidb.v1.Collection
+	8,  // 95: akidb.v1.CollectionService.ListCollections:output_type -> akidb.v1.ListCollectionsResponse
+	6,  // 96: akidb.v1.CollectionService.GetCollection:output_type -> akidb.v1.Collection
+	11, // 97: akidb.v1.CollectionService.DeleteCollection:output_type -> akidb.v1.DeleteCollectionResponse
+	14, // 98: akidb.v1.CollectionService.Upsert:output_type -> akidb.v1.UpsertResponse
+	17, // 99: akidb.v1.CollectionService.Query:output_type -> akidb.v1.QueryResponse
+	12, // 100: akidb.v1.CollectionService.Get:output_type -> akidb.v1.Vector
+	20, // 101: akidb.v1.CollectionService.Delete:output_type -> akidb.v1.DeleteResponse
+	22, // 102: akidb.v1.CollectionService.Scroll:output_type -> akidb.v1.ScrollResponse
+	6,  // 103: akidb.v1.CollectionService.UpdateCollection:output_type -> akidb.v1.Collection
+	24, // 104: akidb.v1.ManagementService.GetStatus:output_type -> akidb.v1.GetStatusResponse
+	26, // 105: akidb.v1.ManagementService.IssueToken:output_type -> akidb.v1.IssueTokenResponse
+	27, // 106: akidb.v1.ManagementService.CreateTenant:output_type -> akidb.v1.Tenant
+	30, // 107: akidb.v1.ManagementService.ListTenants:output_type -> akidb.v1.ListTenantsResponse
+	32, // 108: akidb.v1.ManagementService.DeleteTenant:output_type -> akidb.v1.DeleteTenantResponse
+	35, // 109: akidb.v1.ManagementService.CreateAPIKey:output_type -> akidb.v1.CreateAPIKeyResponse
+	37, // 110: akidb.v1.ManagementService.ListAPIKeys:output_type -> akidb.v1.ListAPIKeysResponse
+	33, // 111: akidb.v1.ManagementService.RevokeAPIKey:output_type -> akidb.v1.APIKey
+	40, // 112: akidb.v1.ManagementService.RotateAPIKey:output_type -> akidb.v1.RotateAPIKeyResponse
+	43, // 113: akidb.v1.ManagementService.ListAuditEvents:output_type -> akidb.v1.ListAuditEventsResponse
+	47, // 114: akidb.v1.ManagementService.GetTenantQuota:output_type -> akidb.v1.TenantQuota
+	47, // 115: akidb.v1.ManagementService.SetTenantQuota:output_type -> akidb.v1.TenantQuota
+	50, // 116: akidb.v1.ManagementService.GetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
+	50, // 117: akidb.v1.ManagementService.SetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
+	54, // 118: akidb.v1.ManagementService.ClearKeyRateLimit:output_type -> akidb.v1.ClearKeyRateLimitResponse
+	59, // 119: akidb.v1.ManagementService.GetRuntimeConfig:output_type -> akidb.v1.RuntimeConfig
+	59, // 120: akidb.v1.ManagementService.SetRateLimitConfig:output_type -> akidb.v1.RuntimeConfig
+	63, // 121: akidb.v1.ManagementService.CheckpointCollection:output_type -> akidb.v1.CheckpointCollectionResponse
+	66, // 122: akidb.v1.ManagementService.LoadCollection:output_type -> akidb.v1.CollectionResidency
+	66, // 123: akidb.v1.ManagementService.EvictCollection:output_type -> akidb.v1.CollectionResidency
+	68, // 124: akidb.v1.ManagementService.GetStorageStatus:output_type -> akidb.v1.StorageStatus
+	77, // 125: akidb.v1.ManagementService.ListDLQ:output_type -> akidb.v1.ListDLQResponse
+	80, // 126: akidb.v1.ManagementService.RetryDLQ:output_type -> akidb.v1.DLQRetryResult
+	80, // 127: akidb.v1.ManagementService.RetryDLQEntry:output_type -> akidb.v1.DLQRetryResult
+	82, // 128: akidb.v1.ManagementService.DiscardDLQEntry:output_type -> akidb.v1.DiscardDLQEntryResponse
+	84, // 129: akidb.v1.ManagementService.ResetCircuitBreaker:output_type -> akidb.v1.ResetCircuitBreakerResponse
+	94, // [94:130] is the sub-list for method output_type
+	58, // [58:94] is the sub-list for method input_type
+	58, // [58:58] is the sub-list for extension type_name
+	58, // [58:58] is the sub-list for extension extendee
+	0,  // [0:58] is the sub-list for field type_name
 }
 
 func init() { file_akidb_v1_akidb_proto_init() }
@@ -4612,6 +6722,7 @@ func file_akidb_v1_akidb_proto_init() {
 	if File_akidb_v1_akidb_proto != nil {
 		return
 	}
+	file_akidb_v1_akidb_proto_msgTypes[4].OneofWrappers = []any{}
 	file_akidb_v1_akidb_proto_msgTypes[15].OneofWrappers = []any{}
 	file_akidb_v1_akidb_proto_msgTypes[44].OneofWrappers = []any{}
 	file_akidb_v1_akidb_proto_msgTypes[45].OneofWrappers = []any{}
@@ -4627,7 +6738,7 @@ func file_akidb_v1_akidb_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_akidb_v1_akidb_proto_rawDesc), len(file_akidb_v1_akidb_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   62,
+			NumMessages:   85,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

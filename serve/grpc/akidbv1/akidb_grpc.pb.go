@@ -34,12 +34,12 @@ const (
 	CollectionService_ListCollections_FullMethodName  = "/akidb.v1.CollectionService/ListCollections"
 	CollectionService_GetCollection_FullMethodName    = "/akidb.v1.CollectionService/GetCollection"
 	CollectionService_DeleteCollection_FullMethodName = "/akidb.v1.CollectionService/DeleteCollection"
-	CollectionService_UpdateCollection_FullMethodName = "/akidb.v1.CollectionService/UpdateCollection"
 	CollectionService_Upsert_FullMethodName           = "/akidb.v1.CollectionService/Upsert"
 	CollectionService_Query_FullMethodName            = "/akidb.v1.CollectionService/Query"
 	CollectionService_Get_FullMethodName              = "/akidb.v1.CollectionService/Get"
 	CollectionService_Delete_FullMethodName           = "/akidb.v1.CollectionService/Delete"
 	CollectionService_Scroll_FullMethodName           = "/akidb.v1.CollectionService/Scroll"
+	CollectionService_UpdateCollection_FullMethodName = "/akidb.v1.CollectionService/UpdateCollection"
 )
 
 // CollectionServiceClient is the client API for CollectionService service.
@@ -61,10 +61,6 @@ type CollectionServiceClient interface {
 	// DeleteCollection drops a collection and its data
 	// (REST: DELETE /api/v1/collections/{name}).
 	DeleteCollection(ctx context.Context, in *DeleteCollectionRequest, opts ...grpc.CallOption) (*DeleteCollectionResponse, error)
-	// UpdateCollection changes a collection's settings: today its
-	// quantization, which it applies in the background (stats.quantization
-	// reports the work) (REST: PATCH /api/v1/collections/{name}).
-	UpdateCollection(ctx context.Context, in *UpdateCollectionRequest, opts ...grpc.CallOption) (*Collection, error)
 	// Upsert inserts or replaces a batch of records, all or nothing
 	// (REST: POST /api/v1/collections/{name}/insert).
 	Upsert(ctx context.Context, in *UpsertRequest, opts ...grpc.CallOption) (*UpsertResponse, error)
@@ -81,6 +77,11 @@ type CollectionServiceClient interface {
 	// Scroll pages through a collection in insertion order
 	// (REST: GET /api/v1/collections/{name}/vectors?limit=&cursor=).
 	Scroll(ctx context.Context, in *ScrollRequest, opts ...grpc.CallOption) (*ScrollResponse, error)
+	// UpdateCollection changes a collection's settings: its tiering policy
+	// and its quantization, which it applies in the background
+	// (stats.quantization reports the work) (REST: PATCH
+	// /api/v1/collections/{name}).
+	UpdateCollection(ctx context.Context, in *UpdateCollectionRequest, opts ...grpc.CallOption) (*Collection, error)
 }
 
 type collectionServiceClient struct {
@@ -125,16 +126,6 @@ func (c *collectionServiceClient) DeleteCollection(ctx context.Context, in *Dele
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(DeleteCollectionResponse)
 	err := c.cc.Invoke(ctx, CollectionService_DeleteCollection_FullMethodName, in, out, cOpts...)
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-func (c *collectionServiceClient) UpdateCollection(ctx context.Context, in *UpdateCollectionRequest, opts ...grpc.CallOption) (*Collection, error) {
-	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	out := new(Collection)
-	err := c.cc.Invoke(ctx, CollectionService_UpdateCollection_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -191,6 +182,16 @@ func (c *collectionServiceClient) Scroll(ctx context.Context, in *ScrollRequest,
 	return out, nil
 }
 
+func (c *collectionServiceClient) UpdateCollection(ctx context.Context, in *UpdateCollectionRequest, opts ...grpc.CallOption) (*Collection, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Collection)
+	err := c.cc.Invoke(ctx, CollectionService_UpdateCollection_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CollectionServiceServer is the server API for CollectionService service.
 // All implementations must embed UnimplementedCollectionServiceServer
 // for forward compatibility.
@@ -210,10 +211,6 @@ type CollectionServiceServer interface {
 	// DeleteCollection drops a collection and its data
 	// (REST: DELETE /api/v1/collections/{name}).
 	DeleteCollection(context.Context, *DeleteCollectionRequest) (*DeleteCollectionResponse, error)
-	// UpdateCollection changes a collection's settings: today its
-	// quantization, which it applies in the background (stats.quantization
-	// reports the work) (REST: PATCH /api/v1/collections/{name}).
-	UpdateCollection(context.Context, *UpdateCollectionRequest) (*Collection, error)
 	// Upsert inserts or replaces a batch of records, all or nothing
 	// (REST: POST /api/v1/collections/{name}/insert).
 	Upsert(context.Context, *UpsertRequest) (*UpsertResponse, error)
@@ -230,6 +227,11 @@ type CollectionServiceServer interface {
 	// Scroll pages through a collection in insertion order
 	// (REST: GET /api/v1/collections/{name}/vectors?limit=&cursor=).
 	Scroll(context.Context, *ScrollRequest) (*ScrollResponse, error)
+	// UpdateCollection changes a collection's settings: its tiering policy
+	// and its quantization, which it applies in the background
+	// (stats.quantization reports the work) (REST: PATCH
+	// /api/v1/collections/{name}).
+	UpdateCollection(context.Context, *UpdateCollectionRequest) (*Collection, error)
 	mustEmbedUnimplementedCollectionServiceServer()
 }
 
@@ -252,9 +254,6 @@ func (UnimplementedCollectionServiceServer) GetCollection(context.Context, *GetC
 func (UnimplementedCollectionServiceServer) DeleteCollection(context.Context, *DeleteCollectionRequest) (*DeleteCollectionResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteCollection not implemented")
 }
-func (UnimplementedCollectionServiceServer) UpdateCollection(context.Context, *UpdateCollectionRequest) (*Collection, error) {
-	return nil, status.Error(codes.Unimplemented, "method UpdateCollection not implemented")
-}
 func (UnimplementedCollectionServiceServer) Upsert(context.Context, *UpsertRequest) (*UpsertResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Upsert not implemented")
 }
@@ -269,6 +268,9 @@ func (UnimplementedCollectionServiceServer) Delete(context.Context, *DeleteReque
 }
 func (UnimplementedCollectionServiceServer) Scroll(context.Context, *ScrollRequest) (*ScrollResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Scroll not implemented")
+}
+func (UnimplementedCollectionServiceServer) UpdateCollection(context.Context, *UpdateCollectionRequest) (*Collection, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateCollection not implemented")
 }
 func (UnimplementedCollectionServiceServer) mustEmbedUnimplementedCollectionServiceServer() {}
 func (UnimplementedCollectionServiceServer) testEmbeddedByValue()                           {}
@@ -363,24 +365,6 @@ func _CollectionService_DeleteCollection_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
-func _CollectionService_UpdateCollection_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
-	in := new(UpdateCollectionRequest)
-	if err := dec(in); err != nil {
-		return nil, err
-	}
-	if interceptor == nil {
-		return srv.(CollectionServiceServer).UpdateCollection(ctx, in)
-	}
-	info := &grpc.UnaryServerInfo{
-		Server:     srv,
-		FullMethod: CollectionService_UpdateCollection_FullMethodName,
-	}
-	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
-		return srv.(CollectionServiceServer).UpdateCollection(ctx, req.(*UpdateCollectionRequest))
-	}
-	return interceptor(ctx, in, info, handler)
-}
-
 func _CollectionService_Upsert_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(UpsertRequest)
 	if err := dec(in); err != nil {
@@ -471,6 +455,24 @@ func _CollectionService_Scroll_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CollectionService_UpdateCollection_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateCollectionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CollectionServiceServer).UpdateCollection(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CollectionService_UpdateCollection_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CollectionServiceServer).UpdateCollection(ctx, req.(*UpdateCollectionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CollectionService_ServiceDesc is the grpc.ServiceDesc for CollectionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -495,10 +497,6 @@ var CollectionService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _CollectionService_DeleteCollection_Handler,
 		},
 		{
-			MethodName: "UpdateCollection",
-			Handler:    _CollectionService_UpdateCollection_Handler,
-		},
-		{
 			MethodName: "Upsert",
 			Handler:    _CollectionService_Upsert_Handler,
 		},
@@ -518,29 +516,42 @@ var CollectionService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Scroll",
 			Handler:    _CollectionService_Scroll_Handler,
 		},
+		{
+			MethodName: "UpdateCollection",
+			Handler:    _CollectionService_UpdateCollection_Handler,
+		},
 	},
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "akidb/v1/akidb.proto",
 }
 
 const (
-	ManagementService_GetStatus_FullMethodName          = "/akidb.v1.ManagementService/GetStatus"
-	ManagementService_IssueToken_FullMethodName         = "/akidb.v1.ManagementService/IssueToken"
-	ManagementService_CreateTenant_FullMethodName       = "/akidb.v1.ManagementService/CreateTenant"
-	ManagementService_ListTenants_FullMethodName        = "/akidb.v1.ManagementService/ListTenants"
-	ManagementService_DeleteTenant_FullMethodName       = "/akidb.v1.ManagementService/DeleteTenant"
-	ManagementService_CreateAPIKey_FullMethodName       = "/akidb.v1.ManagementService/CreateAPIKey"
-	ManagementService_ListAPIKeys_FullMethodName        = "/akidb.v1.ManagementService/ListAPIKeys"
-	ManagementService_RevokeAPIKey_FullMethodName       = "/akidb.v1.ManagementService/RevokeAPIKey"
-	ManagementService_RotateAPIKey_FullMethodName       = "/akidb.v1.ManagementService/RotateAPIKey"
-	ManagementService_ListAuditEvents_FullMethodName    = "/akidb.v1.ManagementService/ListAuditEvents"
-	ManagementService_GetTenantQuota_FullMethodName     = "/akidb.v1.ManagementService/GetTenantQuota"
-	ManagementService_SetTenantQuota_FullMethodName     = "/akidb.v1.ManagementService/SetTenantQuota"
-	ManagementService_GetKeyRateLimit_FullMethodName    = "/akidb.v1.ManagementService/GetKeyRateLimit"
-	ManagementService_SetKeyRateLimit_FullMethodName    = "/akidb.v1.ManagementService/SetKeyRateLimit"
-	ManagementService_ClearKeyRateLimit_FullMethodName  = "/akidb.v1.ManagementService/ClearKeyRateLimit"
-	ManagementService_GetRuntimeConfig_FullMethodName   = "/akidb.v1.ManagementService/GetRuntimeConfig"
-	ManagementService_SetRateLimitConfig_FullMethodName = "/akidb.v1.ManagementService/SetRateLimitConfig"
+	ManagementService_GetStatus_FullMethodName            = "/akidb.v1.ManagementService/GetStatus"
+	ManagementService_IssueToken_FullMethodName           = "/akidb.v1.ManagementService/IssueToken"
+	ManagementService_CreateTenant_FullMethodName         = "/akidb.v1.ManagementService/CreateTenant"
+	ManagementService_ListTenants_FullMethodName          = "/akidb.v1.ManagementService/ListTenants"
+	ManagementService_DeleteTenant_FullMethodName         = "/akidb.v1.ManagementService/DeleteTenant"
+	ManagementService_CreateAPIKey_FullMethodName         = "/akidb.v1.ManagementService/CreateAPIKey"
+	ManagementService_ListAPIKeys_FullMethodName          = "/akidb.v1.ManagementService/ListAPIKeys"
+	ManagementService_RevokeAPIKey_FullMethodName         = "/akidb.v1.ManagementService/RevokeAPIKey"
+	ManagementService_RotateAPIKey_FullMethodName         = "/akidb.v1.ManagementService/RotateAPIKey"
+	ManagementService_ListAuditEvents_FullMethodName      = "/akidb.v1.ManagementService/ListAuditEvents"
+	ManagementService_GetTenantQuota_FullMethodName       = "/akidb.v1.ManagementService/GetTenantQuota"
+	ManagementService_SetTenantQuota_FullMethodName       = "/akidb.v1.ManagementService/SetTenantQuota"
+	ManagementService_GetKeyRateLimit_FullMethodName      = "/akidb.v1.ManagementService/GetKeyRateLimit"
+	ManagementService_SetKeyRateLimit_FullMethodName      = "/akidb.v1.ManagementService/SetKeyRateLimit"
+	ManagementService_ClearKeyRateLimit_FullMethodName    = "/akidb.v1.ManagementService/ClearKeyRateLimit"
+	ManagementService_GetRuntimeConfig_FullMethodName     = "/akidb.v1.ManagementService/GetRuntimeConfig"
+	ManagementService_SetRateLimitConfig_FullMethodName   = "/akidb.v1.ManagementService/SetRateLimitConfig"
+	ManagementService_CheckpointCollection_FullMethodName = "/akidb.v1.ManagementService/CheckpointCollection"
+	ManagementService_LoadCollection_FullMethodName       = "/akidb.v1.ManagementService/LoadCollection"
+	ManagementService_EvictCollection_FullMethodName      = "/akidb.v1.ManagementService/EvictCollection"
+	ManagementService_GetStorageStatus_FullMethodName     = "/akidb.v1.ManagementService/GetStorageStatus"
+	ManagementService_ListDLQ_FullMethodName              = "/akidb.v1.ManagementService/ListDLQ"
+	ManagementService_RetryDLQ_FullMethodName             = "/akidb.v1.ManagementService/RetryDLQ"
+	ManagementService_RetryDLQEntry_FullMethodName        = "/akidb.v1.ManagementService/RetryDLQEntry"
+	ManagementService_DiscardDLQEntry_FullMethodName      = "/akidb.v1.ManagementService/DiscardDLQEntry"
+	ManagementService_ResetCircuitBreaker_FullMethodName  = "/akidb.v1.ManagementService/ResetCircuitBreaker"
 )
 
 // ManagementServiceClient is the client API for ManagementService service.
@@ -607,6 +618,38 @@ type ManagementServiceClient interface {
 	// request on and across restarts; operator only
 	// (REST: POST /admin/config/rate-limit).
 	SetRateLimitConfig(ctx context.Context, in *SetRateLimitConfigRequest, opts ...grpc.CallOption) (*RuntimeConfig, error)
+	// CheckpointCollection checkpoints one of the caller's collections now
+	// and, for memory-s3, wakes its upload; an admin of the tenant
+	// (REST: POST /admin/collections/{name}/checkpoint).
+	CheckpointCollection(ctx context.Context, in *CheckpointCollectionRequest, opts ...grpc.CallOption) (*CheckpointCollectionResponse, error)
+	// LoadCollection loads one of the caller's collections into memory now
+	// and waits for it (up to the call's deadline: UNAVAILABLE
+	// collection_loading past it, the load goes on); an admin of the tenant
+	// (REST: POST /admin/collections/{name}/load).
+	LoadCollection(ctx context.Context, in *LoadCollectionRequest, opts ...grpc.CallOption) (*CollectionResidency, error)
+	// EvictCollection drops one of the caller's memory-s3 or s3-only
+	// collections from memory now, once its upload is confirmed; an admin
+	// of the tenant (REST: POST /admin/collections/{name}/evict).
+	EvictCollection(ctx context.Context, in *EvictCollectionRequest, opts ...grpc.CallOption) (*CollectionResidency, error)
+	// GetStorageStatus reports the object store, its circuit breaker and
+	// each collection's shipping state; the tenant's collections for its
+	// callers, all for the operator (REST: GET /admin/storage/status).
+	GetStorageStatus(ctx context.Context, in *GetStorageStatusRequest, opts ...grpc.CallOption) (*StorageStatus, error)
+	// ListDLQ pages through the dead-letter queue, oldest first
+	// (REST: GET /admin/dlq?status=&limit=&cursor=).
+	ListDLQ(ctx context.Context, in *ListDLQRequest, opts ...grpc.CallOption) (*ListDLQResponse, error)
+	// RetryDLQ retries the oldest pending entries now; operator only
+	// (REST: POST /admin/dlq/retry).
+	RetryDLQ(ctx context.Context, in *RetryDLQRequest, opts ...grpc.CallOption) (*DLQRetryResult, error)
+	// RetryDLQEntry retries one entry now, pending or permanent; operator
+	// only (REST: POST /admin/dlq/{id}/retry).
+	RetryDLQEntry(ctx context.Context, in *RetryDLQEntryRequest, opts ...grpc.CallOption) (*DLQRetryResult, error)
+	// DiscardDLQEntry drops an entry without retrying it; operator only
+	// (REST: DELETE /admin/dlq/{id}).
+	DiscardDLQEntry(ctx context.Context, in *DiscardDLQEntryRequest, opts ...grpc.CallOption) (*DiscardDLQEntryResponse, error)
+	// ResetCircuitBreaker closes the object store's circuit breaker;
+	// operator only (REST: POST /admin/storage/circuit-breaker/reset).
+	ResetCircuitBreaker(ctx context.Context, in *ResetCircuitBreakerRequest, opts ...grpc.CallOption) (*ResetCircuitBreakerResponse, error)
 }
 
 type managementServiceClient struct {
@@ -787,6 +830,96 @@ func (c *managementServiceClient) SetRateLimitConfig(ctx context.Context, in *Se
 	return out, nil
 }
 
+func (c *managementServiceClient) CheckpointCollection(ctx context.Context, in *CheckpointCollectionRequest, opts ...grpc.CallOption) (*CheckpointCollectionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckpointCollectionResponse)
+	err := c.cc.Invoke(ctx, ManagementService_CheckpointCollection_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *managementServiceClient) LoadCollection(ctx context.Context, in *LoadCollectionRequest, opts ...grpc.CallOption) (*CollectionResidency, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CollectionResidency)
+	err := c.cc.Invoke(ctx, ManagementService_LoadCollection_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *managementServiceClient) EvictCollection(ctx context.Context, in *EvictCollectionRequest, opts ...grpc.CallOption) (*CollectionResidency, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CollectionResidency)
+	err := c.cc.Invoke(ctx, ManagementService_EvictCollection_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *managementServiceClient) GetStorageStatus(ctx context.Context, in *GetStorageStatusRequest, opts ...grpc.CallOption) (*StorageStatus, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StorageStatus)
+	err := c.cc.Invoke(ctx, ManagementService_GetStorageStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *managementServiceClient) ListDLQ(ctx context.Context, in *ListDLQRequest, opts ...grpc.CallOption) (*ListDLQResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDLQResponse)
+	err := c.cc.Invoke(ctx, ManagementService_ListDLQ_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *managementServiceClient) RetryDLQ(ctx context.Context, in *RetryDLQRequest, opts ...grpc.CallOption) (*DLQRetryResult, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DLQRetryResult)
+	err := c.cc.Invoke(ctx, ManagementService_RetryDLQ_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *managementServiceClient) RetryDLQEntry(ctx context.Context, in *RetryDLQEntryRequest, opts ...grpc.CallOption) (*DLQRetryResult, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DLQRetryResult)
+	err := c.cc.Invoke(ctx, ManagementService_RetryDLQEntry_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *managementServiceClient) DiscardDLQEntry(ctx context.Context, in *DiscardDLQEntryRequest, opts ...grpc.CallOption) (*DiscardDLQEntryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DiscardDLQEntryResponse)
+	err := c.cc.Invoke(ctx, ManagementService_DiscardDLQEntry_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *managementServiceClient) ResetCircuitBreaker(ctx context.Context, in *ResetCircuitBreakerRequest, opts ...grpc.CallOption) (*ResetCircuitBreakerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResetCircuitBreakerResponse)
+	err := c.cc.Invoke(ctx, ManagementService_ResetCircuitBreaker_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ManagementServiceServer is the server API for ManagementService service.
 // All implementations must embed UnimplementedManagementServiceServer
 // for forward compatibility.
@@ -851,6 +984,38 @@ type ManagementServiceServer interface {
 	// request on and across restarts; operator only
 	// (REST: POST /admin/config/rate-limit).
 	SetRateLimitConfig(context.Context, *SetRateLimitConfigRequest) (*RuntimeConfig, error)
+	// CheckpointCollection checkpoints one of the caller's collections now
+	// and, for memory-s3, wakes its upload; an admin of the tenant
+	// (REST: POST /admin/collections/{name}/checkpoint).
+	CheckpointCollection(context.Context, *CheckpointCollectionRequest) (*CheckpointCollectionResponse, error)
+	// LoadCollection loads one of the caller's collections into memory now
+	// and waits for it (up to the call's deadline: UNAVAILABLE
+	// collection_loading past it, the load goes on); an admin of the tenant
+	// (REST: POST /admin/collections/{name}/load).
+	LoadCollection(context.Context, *LoadCollectionRequest) (*CollectionResidency, error)
+	// EvictCollection drops one of the caller's memory-s3 or s3-only
+	// collections from memory now, once its upload is confirmed; an admin
+	// of the tenant (REST: POST /admin/collections/{name}/evict).
+	EvictCollection(context.Context, *EvictCollectionRequest) (*CollectionResidency, error)
+	// GetStorageStatus reports the object store, its circuit breaker and
+	// each collection's shipping state; the tenant's collections for its
+	// callers, all for the operator (REST: GET /admin/storage/status).
+	GetStorageStatus(context.Context, *GetStorageStatusRequest) (*StorageStatus, error)
+	// ListDLQ pages through the dead-letter queue, oldest first
+	// (REST: GET /admin/dlq?status=&limit=&cursor=).
+	ListDLQ(context.Context, *ListDLQRequest) (*ListDLQResponse, error)
+	// RetryDLQ retries the oldest pending entries now; operator only
+	// (REST: POST /admin/dlq/retry).
+	RetryDLQ(context.Context, *RetryDLQRequest) (*DLQRetryResult, error)
+	// RetryDLQEntry retries one entry now, pending or permanent; operator
+	// only (REST: POST /admin/dlq/{id}/retry).
+	RetryDLQEntry(context.Context, *RetryDLQEntryRequest) (*DLQRetryResult, error)
+	// DiscardDLQEntry drops an entry without retrying it; operator only
+	// (REST: DELETE /admin/dlq/{id}).
+	DiscardDLQEntry(context.Context, *DiscardDLQEntryRequest) (*DiscardDLQEntryResponse, error)
+	// ResetCircuitBreaker closes the object store's circuit breaker;
+	// operator only (REST: POST /admin/storage/circuit-breaker/reset).
+	ResetCircuitBreaker(context.Context, *ResetCircuitBreakerRequest) (*ResetCircuitBreakerResponse, error)
 	mustEmbedUnimplementedManagementServiceServer()
 }
 
@@ -911,6 +1076,33 @@ func (UnimplementedManagementServiceServer) GetRuntimeConfig(context.Context, *G
 }
 func (UnimplementedManagementServiceServer) SetRateLimitConfig(context.Context, *SetRateLimitConfigRequest) (*RuntimeConfig, error) {
 	return nil, status.Error(codes.Unimplemented, "method SetRateLimitConfig not implemented")
+}
+func (UnimplementedManagementServiceServer) CheckpointCollection(context.Context, *CheckpointCollectionRequest) (*CheckpointCollectionResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CheckpointCollection not implemented")
+}
+func (UnimplementedManagementServiceServer) LoadCollection(context.Context, *LoadCollectionRequest) (*CollectionResidency, error) {
+	return nil, status.Error(codes.Unimplemented, "method LoadCollection not implemented")
+}
+func (UnimplementedManagementServiceServer) EvictCollection(context.Context, *EvictCollectionRequest) (*CollectionResidency, error) {
+	return nil, status.Error(codes.Unimplemented, "method EvictCollection not implemented")
+}
+func (UnimplementedManagementServiceServer) GetStorageStatus(context.Context, *GetStorageStatusRequest) (*StorageStatus, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetStorageStatus not implemented")
+}
+func (UnimplementedManagementServiceServer) ListDLQ(context.Context, *ListDLQRequest) (*ListDLQResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDLQ not implemented")
+}
+func (UnimplementedManagementServiceServer) RetryDLQ(context.Context, *RetryDLQRequest) (*DLQRetryResult, error) {
+	return nil, status.Error(codes.Unimplemented, "method RetryDLQ not implemented")
+}
+func (UnimplementedManagementServiceServer) RetryDLQEntry(context.Context, *RetryDLQEntryRequest) (*DLQRetryResult, error) {
+	return nil, status.Error(codes.Unimplemented, "method RetryDLQEntry not implemented")
+}
+func (UnimplementedManagementServiceServer) DiscardDLQEntry(context.Context, *DiscardDLQEntryRequest) (*DiscardDLQEntryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DiscardDLQEntry not implemented")
+}
+func (UnimplementedManagementServiceServer) ResetCircuitBreaker(context.Context, *ResetCircuitBreakerRequest) (*ResetCircuitBreakerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResetCircuitBreaker not implemented")
 }
 func (UnimplementedManagementServiceServer) mustEmbedUnimplementedManagementServiceServer() {}
 func (UnimplementedManagementServiceServer) testEmbeddedByValue()                           {}
@@ -1239,6 +1431,168 @@ func _ManagementService_SetRateLimitConfig_Handler(srv interface{}, ctx context.
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ManagementService_CheckpointCollection_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckpointCollectionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ManagementServiceServer).CheckpointCollection(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ManagementService_CheckpointCollection_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ManagementServiceServer).CheckpointCollection(ctx, req.(*CheckpointCollectionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ManagementService_LoadCollection_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LoadCollectionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ManagementServiceServer).LoadCollection(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ManagementService_LoadCollection_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ManagementServiceServer).LoadCollection(ctx, req.(*LoadCollectionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ManagementService_EvictCollection_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EvictCollectionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ManagementServiceServer).EvictCollection(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ManagementService_EvictCollection_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ManagementServiceServer).EvictCollection(ctx, req.(*EvictCollectionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ManagementService_GetStorageStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetStorageStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ManagementServiceServer).GetStorageStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ManagementService_GetStorageStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ManagementServiceServer).GetStorageStatus(ctx, req.(*GetStorageStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ManagementService_ListDLQ_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDLQRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ManagementServiceServer).ListDLQ(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ManagementService_ListDLQ_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ManagementServiceServer).ListDLQ(ctx, req.(*ListDLQRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ManagementService_RetryDLQ_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RetryDLQRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ManagementServiceServer).RetryDLQ(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ManagementService_RetryDLQ_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ManagementServiceServer).RetryDLQ(ctx, req.(*RetryDLQRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ManagementService_RetryDLQEntry_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RetryDLQEntryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ManagementServiceServer).RetryDLQEntry(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ManagementService_RetryDLQEntry_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ManagementServiceServer).RetryDLQEntry(ctx, req.(*RetryDLQEntryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ManagementService_DiscardDLQEntry_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DiscardDLQEntryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ManagementServiceServer).DiscardDLQEntry(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ManagementService_DiscardDLQEntry_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ManagementServiceServer).DiscardDLQEntry(ctx, req.(*DiscardDLQEntryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ManagementService_ResetCircuitBreaker_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResetCircuitBreakerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ManagementServiceServer).ResetCircuitBreaker(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ManagementService_ResetCircuitBreaker_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ManagementServiceServer).ResetCircuitBreaker(ctx, req.(*ResetCircuitBreakerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ManagementService_ServiceDesc is the grpc.ServiceDesc for ManagementService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1313,6 +1667,42 @@ var ManagementService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SetRateLimitConfig",
 			Handler:    _ManagementService_SetRateLimitConfig_Handler,
+		},
+		{
+			MethodName: "CheckpointCollection",
+			Handler:    _ManagementService_CheckpointCollection_Handler,
+		},
+		{
+			MethodName: "LoadCollection",
+			Handler:    _ManagementService_LoadCollection_Handler,
+		},
+		{
+			MethodName: "EvictCollection",
+			Handler:    _ManagementService_EvictCollection_Handler,
+		},
+		{
+			MethodName: "GetStorageStatus",
+			Handler:    _ManagementService_GetStorageStatus_Handler,
+		},
+		{
+			MethodName: "ListDLQ",
+			Handler:    _ManagementService_ListDLQ_Handler,
+		},
+		{
+			MethodName: "RetryDLQ",
+			Handler:    _ManagementService_RetryDLQ_Handler,
+		},
+		{
+			MethodName: "RetryDLQEntry",
+			Handler:    _ManagementService_RetryDLQEntry_Handler,
+		},
+		{
+			MethodName: "DiscardDLQEntry",
+			Handler:    _ManagementService_DiscardDLQEntry_Handler,
+		},
+		{
+			MethodName: "ResetCircuitBreaker",
+			Handler:    _ManagementService_ResetCircuitBreaker_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

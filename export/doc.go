@@ -21,4 +21,10 @@
 // streams: memory is bounded by one row group (Options.RowGroupBytes of
 // raw record bytes, encoded and compressed) and a batch of records, not by
 // the size of the collection.
+//
+// It lives beside engine/, not in it: parquet-go registers every Parquet
+// codec, and the Brotli one (github.com/andybalholm/brotli) imports
+// net/http, which nothing under engine/ may (engine/imports_test.go).
+// cmd (akidb export) and serve (the tier's Parquet per checkpoint, passed
+// to the engine as a function) wire it in.
 package export
