@@ -15,9 +15,10 @@ import (
 func newBenchCommand(c *cli) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Benchmarks: ANN recall and speed",
+		Short: "Benchmarks: ANN recall and speed, filtered search",
 	}
 	cmd.AddCommand(newBenchANNCommand(c))
+	cmd.AddCommand(newBenchFilterCommand(c))
 	return cmd
 }
 

@@ -87,7 +87,11 @@ func (h *Handle) checkpoint(local bool) error {
 	}
 	// Take the state, then let writes resume: writing it out (hundreds of
 	// megabytes for a large collection) happens while writes go on.
-	st := c.captureState()
+	st, err := c.captureState()
+	if err != nil {
+		c.writeGate.Unlock()
+		return fmt.Errorf("checkpoint %s at %d: %w", h.info.Name, seq, err)
+	}
 	view := h.parquetView()
 	h.sinceRecords.Store(0)
 	h.sinceBytes.Store(0)
@@ -164,7 +168,6 @@ func (s stopWriter) Write(p []byte) (int, error) {
 // has not confirmed uploaded yet (a snapshot queued for upload, the log
 // after what the store's manifest reaches).
 func (h *Handle) pruneAfterCheckpoint() error {
-	defer h.refreshSnapshotBytes()
 	seqs, err := snapshot.List(h.db.cfg.FS, h.snapshotDir())
 	if err != nil {
 		return err

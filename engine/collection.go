@@ -8,6 +8,7 @@ import (
 
 	"github.com/akidb/akidb/engine/distance"
 	"github.com/akidb/akidb/engine/hnsw"
+	"github.com/akidb/akidb/engine/payload"
 )
 
 // Limits enforced by the engine itself, whatever the transport.
@@ -43,6 +44,9 @@ type CollectionConfig struct {
 	// Quantization is the collection's quantization settings (none by
 	// default); unlike the rest it can change later (SetQuantization).
 	Quantization Quantization
+	// Indexes declares payload indexes at creation, field -> type
+	// (keyword, integer or float; indexes.go).
+	Indexes map[string]string
 	// TierPolicy is the initial tiering policy of a collection made with
 	// DB.CreateCollection ("": the DB's default); it can change later
 	// (DB.SetTierPolicy). In-memory collections ignore it.
@@ -77,6 +81,9 @@ func (cfg CollectionConfig) withDefaults() (CollectionConfig, error) {
 		return cfg, err
 	}
 	cfg.Quantization = q
+	if err := ValidateIndexes(cfg.Indexes); err != nil {
+		return cfg, err
+	}
 	return cfg, nil
 }
 
@@ -135,6 +142,12 @@ type Collection struct {
 	// len(byID) for readers that do not take mu.
 	slots atomic.Pointer[slotTable]
 	live  atomic.Int64
+	// idx holds the payload indexes and the bitmap of live nodes, changed
+	// with the slots (under mu) and read by planners without mu
+	// (indexes.go).
+	idx *payload.Set
+	// builds tracks background index builds (indexes.go).
+	builds indexBuilds
 	// renumbering is a sequence counter around each vacuum: odd while one
 	// renumbers nodes, even otherwise. A search that saw it change (or
 	// odd) may have paired node ids of one numbering with another's
@@ -176,7 +189,13 @@ func NewCollection(cfg CollectionConfig) (*Collection, error) {
 	if err != nil {
 		return nil, fmt.Errorf("collection %s: %w", cfg.Name, err)
 	}
-	return newCollectionWithGraph(cfg, g, 0), nil
+	c := newCollectionWithGraph(cfg, g, 0)
+	for _, f := range sortedKeys(cfg.Indexes) {
+		if err := c.CreateIndex(f, cfg.Indexes[f]); err != nil {
+			return nil, fmt.Errorf("collection %s: %w", cfg.Name, err)
+		}
+	}
+	return c, nil
 }
 
 func newCollectionWithGraph(cfg CollectionConfig, g *hnsw.Graph, applied uint64) *Collection {
@@ -188,6 +207,7 @@ func newCollectionWithGraph(cfg CollectionConfig, g *hnsw.Graph, applied uint64)
 		nextSeq: applied,
 	}
 	c.slots.Store(slotsFor(0))
+	c.idx = payload.NewSet()
 	c.turn = sync.NewCond(&c.mu)
 	c.staged = make(map[uint32]struct{})
 	c.stageLimit = DefaultStageLimit

@@ -1,6 +1,9 @@
 package engine
 
-import "encoding/json"
+import (
+	"context"
+	"encoding/json"
+)
 
 // NewCollectionDiskBytes is the disk a new, empty collection takes: its
 // log's first segment (wal.DefaultInitialSegmentSize).
@@ -27,8 +30,14 @@ type WriteCost struct {
 
 // UpsertCost returns what upserting recs would add, as Stats counts it.
 // It reads the collection without changing it; recs need not be valid
-// (the write validates them).
+// (the write validates them). Like the write, it loads an evicted
+// collection first; one that cannot be loaded costs nothing (the write
+// fails the same way).
 func (h *Handle) UpsertCost(recs []Record) WriteCost {
+	if err := h.pin(context.Background()); err != nil {
+		return WriteCost{}
+	}
+	defer h.unpin()
 	c := h.c
 	dim := int64(c.cfg.Dimension)
 	metaSize := make([]int64, len(recs))
@@ -62,7 +71,7 @@ func (h *Handle) UpsertCost(recs []Record) WriteCost {
 			continue // replaced within the batch: its node is all it leaves
 		}
 		if n, ok := c.byID[r.ID]; ok {
-			cost.MemoryBytes += metaSize[i] - c.slot(n).metaBytes
+			cost.MemoryBytes += metaSize[i] - c.slot(n).metaBytes()
 			continue
 		}
 		cost.NewRecords++

@@ -60,7 +60,7 @@ func crashIngestChild() int {
 		return 2
 	}
 	if _, err := db.Collection(DefaultTenant, "crash"); err != nil {
-		cfg := CollectionConfig{Name: "crash", Dimension: crashDim, Metric: distance.L2}
+		cfg := CollectionConfig{Name: "crash", Dimension: crashDim, Metric: distance.L2, Indexes: map[string]string{"w": "integer"}}
 		if os.Getenv(envCrashQuant) == "disk" {
 			cfg.Quantization = Quantization{Type: QuantInt8, Originals: OriginalsDisk}
 		}
@@ -73,6 +73,11 @@ func crashIngestChild() int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child collection:", err)
 		return 2
+	}
+	if n, _ := strconv.Atoi(cycle); n%3 == 1 {
+		// A payload index declared and built while the writers run, and
+		// perhaps killed half built: the next open must build it.
+		go func() { _, _ = h.CreateIndex(context.Background(), "b", "keyword") }()
 	}
 	out := bufio.NewWriter(os.Stdout)
 	var mu sync.Mutex
@@ -94,7 +99,8 @@ func crashIngestChild() int {
 				n := 1 + (b*7+w)%6
 				for i := 0; i < n; i++ {
 					id := fmt.Sprintf("c%s-w%d-b%d-%d", cycle, w, b, i)
-					batch = append(batch, Record{ID: id, Vector: vectorFor(id, crashDim)})
+					batch = append(batch, Record{ID: id, Vector: vectorFor(id, crashDim),
+						Metadata: map[string]any{"w": float64(w), "b": strconv.Itoa(b % 5)}})
 				}
 				if err := h.Upsert(context.Background(), batch); err != nil {
 					fmt.Fprintln(os.Stderr, "child upsert:", err)
@@ -225,6 +231,15 @@ func runKillCycles(t *testing.T, quantMode string) {
 			if st.State != QuantStateReady || !st.Traversing || !st.OriginalsOnDisk {
 				t.Fatalf("after %d cycles (%d records): quantization %+v", cycles, h.Count(), st)
 			}
+		}
+		// Payload indexes are whole and agree with the records.
+		for _, in := range h.Indexes() {
+			if in.State != "ready" {
+				t.Fatalf("cycle %d: index %+v after reopen", cycle, in)
+			}
+		}
+		if err := h.c.CheckIndexes(); err != nil {
+			t.Fatalf("cycle %d: %v", cycle, err)
 		}
 		// Alternate clean closes (checkpoint) with crash-style abandonment.
 		if cycle%2 == 0 {

@@ -304,7 +304,10 @@ func TestFaultInjectionEveryKthOperation(t *testing.T) {
 func TestCapturedStateIgnoresLaterWrites(t *testing.T) {
 	c := newTestCollection(t, 8, distance.L2)
 	mustUpsert(t, c, recs("old", 0, 300, 8))
-	st := c.captureState()
+	st, err := c.captureState()
+	if err != nil {
+		t.Fatal(err)
+	}
 	mustUpsert(t, c, recs("new", 0, 300, 8))
 	if _, err := c.Delete([]string{"old-1", "old-2"}); err != nil {
 		t.Fatal(err)

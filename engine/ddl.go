@@ -48,6 +48,12 @@ func (db *DB) CreateCollection(ctx context.Context, tenant string, cfg Collectio
 	// From here on the steps must finish or be undone whatever the caller's
 	// context does: a cancelled create must not leave a row behind.
 	ctx = context.WithoutCancel(ctx)
+	for _, f := range sortedKeys(cfg.Indexes) {
+		// The collection's open builds them (empty) from these rows.
+		if _, err := db.meta.InsertPayloadIndex(ctx, meta.PayloadIndex{CollectionID: row.ID, Field: f, Type: cfg.Indexes[f]}); err != nil {
+			return CollectionInfo{}, db.undoCreate(ctx, row, translateMetaErr(err))
+		}
+	}
 	db.cfg.crashAt("create:row")
 	dir := db.collectionDir(row.ID)
 	if err := db.cfg.FS.MkdirAll(dir, 0o700); err != nil {

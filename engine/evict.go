@@ -217,6 +217,9 @@ func (db *DB) dropState(h *Handle) {
 	// since the checkpoint is done again after the next load (the
 	// snapshot holds the codes and ranges it had reached).
 	h.c.stopQuant()
+	// An index still building is not in the snapshot just written: the
+	// catalog has it, and the next load builds it again.
+	h.c.builds.stopAll()
 	st := h.c.Stats()
 	qs := st.Quantization
 	if qs.State == QuantStateWorking {

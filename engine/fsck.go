@@ -31,6 +31,10 @@ type FsckSnapshot struct {
 	Seq   uint64 `json:"seq"`
 	Bytes uint64 `json:"payload_bytes"`
 	Error string `json:"error,omitempty"`
+	// Newer: a newer AkiDB wrote it (StateVersionError). It is reported,
+	// since this binary cannot open the collection, but not damage:
+	// --repair leaves it alone.
+	Newer bool `json:"newer_version,omitempty"`
 }
 
 // FsckCollection is one collection's findings.
@@ -182,9 +186,10 @@ func fsckCollection(cdir string, row meta.Collection) FsckCollection {
 				_ = c.closeVectors()
 			}
 		}
+		var ve *StateVersionError
 		if err != nil {
-			s.Error = err.Error()
-			fc.Problems = append(fc.Problems, err.Error())
+			s.Error, s.Newer = err.Error(), errors.As(err, &ve)
+			fc.Problems = append(fc.Problems, fmt.Sprintf("snapshot %d: %v", seq, err))
 		} else if !haveGood {
 			newestGood, haveGood = seq, true
 		}
@@ -238,7 +243,7 @@ func fsckRepair(dir string, rep *FsckReport, logger *slog.Logger) ([]string, err
 			continue
 		}
 		for _, s := range fc.Snapshots {
-			if s.Error == "" {
+			if s.Error == "" || s.Newer {
 				continue
 			}
 			from := filepath.Join(cdir, "snapshots", snapshot.FileName(s.Seq))

@@ -62,6 +62,8 @@ type Handle struct {
 	// compact asks the next checkpoint to vacuum whatever tombstones
 	// there are, not only past VacuumRatio (RequestCompaction).
 	compact atomic.Bool
+	// indexMu serialises creating and dropping payload indexes.
+	indexMu sync.Mutex
 	// tierPolicy (a string) can change while the collection is open;
 	// policyMu orders the changes (tiering.go).
 	tierPolicy atomic.Value
@@ -204,6 +206,10 @@ func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int, owned b
 	if err != nil {
 		return err
 	}
+	// The log holds the canonical metadata, as the collection does.
+	if err := canonicalizeBatch(&b, raw, owned); err != nil {
+		return err
+	}
 	dim := h.c.cfg.Dimension
 	frame, err := record.EncodeUpsertRows(make([]byte, wal.FrameHeaderSize), dim, len(b.Records), func(i int) (string, []float32, []byte) {
 		r := &b.Records[i]
@@ -213,9 +219,6 @@ func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int, owned b
 		return fmt.Errorf("collection %s: %w", h.info.Name, err)
 	}
 	payloadBytes := len(frame) - wal.FrameHeaderSize
-	if err := decodeMetadata(b, raw, owned); err != nil {
-		return err
-	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -518,6 +521,9 @@ func (db *DB) recoverCollection(h *Handle) (loaded, error) {
 	// otherwise re-encode under it, and a load thrown away must leave
 	// nothing running.
 	c.configureQuant(h.quantization(), db.cfg.FS, h.vectorsDir(), db.log.With("collection", h.info.Name, "tenant", h.info.TenantID))
+	if err := db.reconcileIndexes(context.Background(), h, c); err != nil {
+		return loaded{}, fmt.Errorf("payload indexes: %w", err)
+	}
 	log, err := db.openLog(h, c.applied)
 	if err != nil {
 		return loaded{}, err
@@ -738,6 +744,9 @@ func (h *Handle) close(checkpoint bool) error {
 	h.c.stopQuant()
 	var errs []error
 	clean := false
+	// An index still building is not in the snapshot: the catalog has it,
+	// and the next open (or load) builds it again.
+	h.c.builds.stopAll()
 	if checkpoint && h.wal.Err() == nil {
 		if err := h.Checkpoint(); err != nil {
 			errs = append(errs, err)

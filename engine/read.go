@@ -25,7 +25,7 @@ func (c *Collection) Get(id string) (Record, error) {
 // mutated after publication, so sharing them is safe. The vector is read
 // from the vectors file when the originals are on disk, which can fail.
 func (c *Collection) record(node uint32, s *slot, withVector bool) (Record, error) {
-	r := Record{ID: s.id, Metadata: s.meta}
+	r := Record{ID: s.id, Metadata: decodeMetadata(s.meta)}
 	if withVector {
 		v, err := c.graph.ReadVector(nil, node)
 		if err != nil {
@@ -113,7 +113,7 @@ func (c *Collection) MatchingIDs(ctx context.Context, f *filter.Filter) ([]strin
 				return nil, err
 			}
 		}
-		if s := tab.get(uint32(n)); s != nil && f.Match(s.meta) {
+		if s := tab.get(uint32(n)); s != nil && f.MatchJSONString(s.meta) {
 			ids = append(ids, s.id)
 		}
 	}

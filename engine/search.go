@@ -31,6 +31,13 @@ type SearchRequest struct {
 	WithVectors   bool
 	WithMetadata  bool
 	FilterSamples int // records sampled to estimate selectivity; 0 = default
+	// Explain asks for the filtered search's plan in the result (it costs
+	// a test of every candidate record, to count the true matches).
+	Explain bool
+	// Strategy, for benchmarks that compare plans, forces one of the
+	// index_* plans of a filtered search the payload indexes can narrow
+	// (others run as planned); "" lets the planner choose.
+	Strategy string
 }
 
 // Hit is one search result. Score is the squared L2 distance for l2
@@ -55,6 +62,8 @@ const (
 type SearchResult struct {
 	Hits     []Hit
 	Strategy string
+	// Explain is the plan of a filtered search, when asked for.
+	Explain *Explain
 }
 
 const (
@@ -96,6 +105,11 @@ func (c *Collection) Search(ctx context.Context, req SearchRequest) (SearchResul
 	}
 	if req.Rerank < 0 || req.Rerank > MaxEf {
 		return SearchResult{}, invalid("rerank", "must be between 1 and %d, got %d", MaxEf, req.Rerank)
+	}
+	switch req.Strategy {
+	case "", StrategyIndexExact, StrategyIndexGraph, StrategyIndexTwoHop:
+	default:
+		return SearchResult{}, invalid("strategy", "must be empty, %s, %s or %s, got %q", StrategyIndexExact, StrategyIndexGraph, StrategyIndexTwoHop, req.Strategy)
 	}
 	ef := req.Ef
 	if ef == 0 {
@@ -167,22 +181,12 @@ func (c *Collection) search(req SearchRequest, q []float32, ef int, stop func() 
 	}
 	staged := c.stagedIDs()
 	published := func(n uint32) bool { return tab.get(n) != nil }
-	// On a quantized collection the graph re-ranks req.Rerank (0: ef)
-	// candidates; scans that stand in for the graph re-rank as many (an
-	// explicit Exact compares the float32 vectors instead).
-	rerank := req.Rerank
-	if rerank == 0 {
-		rerank = ef
-	}
-	graphOpts := func(allow func(uint32) bool) hnsw.SearchOptions {
-		return hnsw.SearchOptions{Allow: allow, Stop: stop, Rerank: req.Rerank}
-	}
-	scanOpts := func(allow func(uint32) bool) hnsw.SearchOptions {
-		return hnsw.SearchOptions{Allow: allow, Stop: stop, Rerank: rerank}
-	}
+	graphOpts := func(allow func(uint32) bool) hnsw.SearchOptions { return graphOptions(req, allow, stop) }
+	scanOpts := func(allow func(uint32) bool) hnsw.SearchOptions { return scanOptions(req, ef, allow, stop) }
 	var (
 		nb       []hnsw.Neighbor
 		strategy string
+		explain  *Explain
 		err      error
 	)
 	switch {
@@ -205,31 +209,7 @@ func (c *Collection) search(req SearchRequest, q []float32, ef int, stop func() 
 			}
 		}
 	default:
-		match := func(n uint32) bool {
-			s := tab.get(n)
-			return s != nil && req.Filter.Match(s.meta)
-		}
-		if req.Exact {
-			strategy = StrategyFilteredExact
-			nb, err = c.graph.ExactSearchUntil(q, req.K, match, stop)
-			break
-		}
-		if c.filterLooksSelective(tab, live, req.Filter, req.K, req.FilterSamples) {
-			strategy = StrategyFilteredExact
-			nb, err = c.graph.ExactSearchWith(q, req.K, scanOpts(match))
-			break
-		}
-		strategy = StrategyFilteredGraph
-		if nb, err = c.graph.SearchWith(q, req.K, ef, graphOpts(match)); err != nil {
-			break
-		}
-		if nb, err = c.withStaged(q, req.K, nb, staged, match, scanOpts(nil)); err == nil && len(nb) < req.K {
-			// The graph search could not reach k matches; only an exact
-			// scan can tell whether more exist. Never return fewer
-			// than k when k match.
-			strategy = StrategyFilteredExact
-			nb, err = c.graph.ExactSearchWith(q, req.K, scanOpts(match))
-		}
+		nb, strategy, explain, err = c.filteredSearch(req, q, ef, tab, live, staged, stop)
 	}
 	if errors.Is(err, hnsw.ErrInterrupted) {
 		return SearchResult{}, errRenumbered
@@ -245,7 +225,7 @@ func (c *Collection) search(req SearchRequest, q []float32, ef int, stop func() 
 		}
 		h := Hit{ID: s.id, Score: c.cfg.Metric.Score(n.Dist)}
 		if req.WithMetadata {
-			h.Metadata = s.meta
+			h.Metadata = decodeMetadata(s.meta)
 		}
 		if req.WithVectors {
 			if h.Vector, err = c.graph.ReadVector(nil, n.ID); err != nil {
@@ -257,7 +237,32 @@ func (c *Collection) search(req SearchRequest, q []float32, ef int, stop func() 
 	if c.renumbering.Load() != seq {
 		return SearchResult{}, errRenumbered
 	}
-	return SearchResult{Hits: hits, Strategy: strategy}, nil
+	return SearchResult{Hits: hits, Strategy: strategy, Explain: explain}, nil
+}
+
+// graphOptions are the options of a graph search for req. On a quantized
+// collection the graph re-ranks req.Rerank (0: ef) candidates.
+func graphOptions(req SearchRequest, allow func(uint32) bool, stop func() bool) hnsw.SearchOptions {
+	return hnsw.SearchOptions{Allow: allow, Stop: stop, Rerank: req.Rerank}
+}
+
+// scanOptions are the options of a brute-force scan that stands in for
+// the graph (a selective filter, staged nodes, a graph search short of
+// k): on a quantized collection it compares codes and re-ranks as many
+// candidates as the graph would (req.Rerank, 0: ef). An explicit Exact
+// search compares the float32 vectors instead (exactOptions).
+func scanOptions(req SearchRequest, ef int, allow func(uint32) bool, stop func() bool) hnsw.SearchOptions {
+	rerank := req.Rerank
+	if rerank == 0 {
+		rerank = ef
+	}
+	return hnsw.SearchOptions{Allow: allow, Stop: stop, Rerank: rerank}
+}
+
+// exactOptions are the options of an exact search (req.Exact): the
+// float32 vectors, compared one by one.
+func exactOptions(allow func(uint32) bool, stop func() bool) hnsw.SearchOptions {
+	return hnsw.SearchOptions{Allow: allow, Stop: stop}
 }
 
 // keep returns the neighbours ok admits, in place.
@@ -273,13 +278,10 @@ func keep(nb []hnsw.Neighbor, ok func(uint32) bool) []hnsw.Neighbor {
 
 // filterLooksSelective estimates the filter's selectivity from an evenly
 // spaced sample of node slots and says whether an exact scan is the better
-// plan.
-func (c *Collection) filterLooksSelective(tab *slotTable, live int, f *filter.Filter, k, samples int) bool {
+// plan, and how many records it estimates to match.
+func (c *Collection) filterLooksSelective(tab *slotTable, live int, f *filter.Filter, k, samples int) (bool, int) {
 	if samples <= 0 {
 		samples = defaultFilterSamples
-	}
-	if live <= exactMatchesFloor {
-		return true
 	}
 	nodes := min(tab.nodes(), c.graph.Len())
 	step := max(1, nodes/samples)
@@ -290,14 +292,17 @@ func (c *Collection) filterLooksSelective(tab *slotTable, live int, f *filter.Fi
 			continue
 		}
 		seen++
-		if f.Match(s.meta) {
+		if f.MatchJSONString(s.meta) {
 			matched++
 		}
 	}
 	if seen == 0 {
-		return true
+		return true, 0
 	}
 	sel := float64(matched) / float64(seen)
 	est := sel * float64(live)
-	return sel < exactSelectivity || est <= float64(max(exactMatchesFloor, 20*k))
+	if live <= exactMatchesFloor {
+		return true, int(est)
+	}
+	return sel < exactSelectivity || est <= float64(max(exactMatchesFloor, 20*k)), int(est)
 }

@@ -15,14 +15,15 @@ import "sync/atomic"
 // collection's generation; readers check the generation to see whether the
 // node ids they hold are still those of the table they read.
 
-// slot is one published record.
+// slot is one published record: its id and its metadata as canonical
+// compact JSON ("" for none; metadata.go).
 type slot struct {
 	id   string
-	meta map[string]any
-	// metaBytes is the metadata's size as compact JSON, for the memory
-	// figure.
-	metaBytes int64
+	meta string
 }
+
+// metaBytes is the metadata's size, for the memory figure.
+func (s *slot) metaBytes() int64 { return int64(len(s.meta)) }
 
 const (
 	slotChunkBits = 8
@@ -75,3 +76,14 @@ func (c *Collection) setSlot(n uint32, s *slot) {
 
 // slot returns node n's record, or nil if it is not published.
 func (c *Collection) slot(n uint32) *slot { return c.slots.Load().get(n) }
+
+// snapshot copies the records of nodes 0..n-1 as they are now: a slot
+// never changes once stored, so the copy stays what it was whatever is
+// published or unpublished later.
+func (t *slotTable) snapshot(n int) []*slot {
+	out := make([]*slot, n)
+	for i := range out {
+		out[i] = t.get(uint32(i))
+	}
+	return out
+}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,9 @@ import (
 
 	"github.com/akidb/akidb/engine/distance"
 	"github.com/akidb/akidb/engine/hnsw"
+	"github.com/akidb/akidb/engine/payload"
+
+	"github.com/RoaringBitmap/roaring/v2"
 )
 
 // stateVersion is the version of the collection state layout below. The
@@ -20,13 +24,22 @@ import (
 //	u64 applied sequence number
 //	u32 generation
 //	u32 node slots N
-//	version 2: the quantization section (quantstate.go)
+//	since version 3: the quantization section (quantstate.go)
 //	N x { u16 idLen (0 = empty slot) | id | u32 metaLen | metadata JSON }
 //	graph (engine/hnsw Encode layout)
+//	since version 2: u64 len | payload indexes (engine/payload Encode layout)
 //
-// Version 1 (no quantization section, graph encoding version 1) is still
-// read.
-const stateVersion = 2
+// Version 3 adds the quantization section; version 2 (payload indexes, no
+// quantization section, graph encoding version 1) and version 1 (neither)
+// are still read: an older snapshot's collection is unquantized, and one
+// without indexes builds the catalog's when it opens.
+const stateVersion = 3
+
+// oldestStateVersion is the oldest layout DecodeState reads.
+const oldestStateVersion = 1
+
+// quantStateVersion is the first layout with the quantization section.
+const quantStateVersion = 3
 
 type stateConfig struct {
 	Name           string `json:"name"`
@@ -51,38 +64,36 @@ func (sc stateConfig) collectionConfig() (CollectionConfig, error) {
 
 // stateCapture is a collection's state at one sequence number, taken while
 // writes are paused. Writing it out needs no lock, so writes resume as soon
-// as it is taken: ids and metadata maps never change once published, and
-// the graph's mutable parts are copied by hnsw's Freeze.
+// as it is taken: slots never change once published, the graph's mutable
+// parts are copied by hnsw's Freeze, and the payload indexes are encoded
+// while writes are paused (their bitmaps are a small fraction of the state).
 type stateCapture struct {
 	cfg        CollectionConfig
 	applied    uint64
 	generation uint32
-	extID      []string
-	meta       []map[string]any
+	slots      []*slot
 	graph      *hnsw.Frozen
 	quant      quantCapture
+	indexes    []byte
 }
 
 // captureState takes the state; the caller keeps writers out and the
 // staged backlog drained (lockWrites) so that it is the state at exactly
 // the applied sequence number, with every node linked.
-func (c *Collection) captureState() *stateCapture {
+func (c *Collection) captureState() (*stateCapture, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	st := &stateCapture{cfg: c.cfg, applied: c.applied, generation: c.generation, graph: c.graph.Freeze()}
 	st.quant = c.captureQuant(st.graph)
 	// One slot per node of the graph: nodes past the last published one
 	// (reserved by a write that was then refused) are empty slots.
-	n := st.graph.Len()
-	st.extID = make([]string, n)
-	st.meta = make([]map[string]any, n)
-	tab := c.slots.Load()
-	for i := range n {
-		if s := tab.get(uint32(i)); s != nil {
-			st.extID[i], st.meta[i] = s.id, s.meta
-		}
+	st.slots = c.slots.Load().snapshot(st.graph.Len())
+	var buf bytes.Buffer
+	if err := c.idx.Encode(&buf); err != nil {
+		return nil, fmt.Errorf("encode payload indexes: %w", err)
 	}
-	return st
+	st.indexes = buf.Bytes()
+	return st, nil
 }
 
 // EncodeState writes the collection's full state. The caller must keep
@@ -90,7 +101,10 @@ func (c *Collection) captureState() *stateCapture {
 // sequence number; EncodeState waits for staged nodes to be linked.
 func (c *Collection) EncodeState(w io.Writer) error {
 	c.waitLinked()
-	st := c.captureState()
+	st, err := c.captureState()
+	if err != nil {
+		return err
+	}
 	if err := st.quant.commitVectors(); err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}
@@ -109,7 +123,7 @@ func (st *stateCapture) encode(w io.Writer) error {
 	hdr = append(hdr, cfgJSON...)
 	hdr = binary.LittleEndian.AppendUint64(hdr, st.applied)
 	hdr = binary.LittleEndian.AppendUint32(hdr, st.generation)
-	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(len(st.extID)))
+	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(len(st.slots)))
 	if hdr, err = st.quant.appendTo(hdr); err != nil {
 		return fmt.Errorf("encode quantization: %w", err)
 	}
@@ -117,16 +131,14 @@ func (st *stateCapture) encode(w io.Writer) error {
 		return err
 	}
 	var buf []byte
-	for n, id := range st.extID {
+	for _, sl := range st.slots {
+		var id, meta string
+		if sl != nil {
+			id, meta = sl.id, sl.meta
+		}
 		buf = buf[:0]
 		buf = binary.LittleEndian.AppendUint16(buf, uint16(len(id)))
 		buf = append(buf, id...)
-		var meta []byte
-		if id != "" && st.meta[n] != nil {
-			if meta, err = json.Marshal(st.meta[n]); err != nil {
-				return fmt.Errorf("encode metadata of %q: %w", id, err)
-			}
-		}
 		buf = binary.LittleEndian.AppendUint32(buf, uint32(len(meta)))
 		buf = append(buf, meta...)
 		if _, err := bw.Write(buf); err != nil {
@@ -136,10 +148,27 @@ func (st *stateCapture) encode(w io.Writer) error {
 	if err := st.graph.Encode(bw); err != nil {
 		return fmt.Errorf("encode graph: %w", err)
 	}
+	if _, err := bw.Write(binary.LittleEndian.AppendUint64(nil, uint64(len(st.indexes)))); err != nil {
+		return err
+	}
+	if _, err := bw.Write(st.indexes); err != nil {
+		return err
+	}
 	return bw.Flush()
 }
 
 var errState = errors.New("invalid collection state")
+
+// StateVersionError: a snapshot was written by a newer AkiDB, in a state
+// layout this binary does not read. It is not corruption: opening the
+// collection fails instead of falling back to an older snapshot, whose log
+// may be gone, which would lose what the newer snapshot holds. (A version
+// beyond any plausible layout, 2^16 or more, is taken for damage.)
+type StateVersionError struct{ Version uint32 }
+
+func (e *StateVersionError) Error() string {
+	return fmt.Sprintf("state version %d was written by a newer AkiDB; this binary reads versions %d to %d: run the newer binary (or export the data with it)", e.Version, oldestStateVersion, stateVersion)
+}
 
 // DecodeState rebuilds a collection from EncodeState's output. It validates
 // everything and never trusts a length beyond the limits it implies. A
@@ -175,8 +204,11 @@ func readStateHeader(br *bufio.Reader) (stateHeader, error) {
 		return h, err
 	}
 	h.version = binary.LittleEndian.Uint32(fixed[0:4])
-	if h.version < 1 || h.version > stateVersion {
-		return h, fmt.Errorf("%w: state version %d, this binary reads 1 to %d", errState, h.version, stateVersion)
+	if h.version > stateVersion && h.version < 1<<16 {
+		return h, &StateVersionError{Version: h.version}
+	}
+	if h.version < oldestStateVersion || h.version > stateVersion {
+		return h, fmt.Errorf("%w: state version %d, this binary reads %d to %d", errState, h.version, oldestStateVersion, stateVersion)
 	}
 	cfgLen := binary.LittleEndian.Uint32(fixed[4:8])
 	if cfgLen > 64<<10 {
@@ -219,7 +251,7 @@ func decodeState(r io.Reader, env stateEnv) (*Collection, error) {
 	}
 	cfg, applied, generation, slots := h.cfg, h.applied, h.generation, h.slots
 	var qs quantSection
-	if h.version >= 2 {
+	if h.version >= quantStateVersion {
 		if qs, err = decodeQuantSection(br, cfg); err != nil {
 			return nil, err
 		}
@@ -255,15 +287,19 @@ func decodeState(r io.Reader, env stateEnv) (*Collection, error) {
 		if metaLen > MaxMetadataBytes {
 			return nil, fmt.Errorf("%w: slot %d: metadata length %d", errState, n, metaLen)
 		}
-		var m map[string]any
+		var meta string
 		if metaLen > 0 {
 			raw := make([]byte, metaLen)
 			if err := read(raw, "metadata"); err != nil {
 				return nil, err
 			}
-			if err := json.Unmarshal(raw, &m); err != nil {
-				return nil, fmt.Errorf("%w: slot %d: metadata: %v", errState, n, err)
+			// Written canonical (metadata.go; version 1 by
+			// encoding/json.Marshal of the decoded map, which is too):
+			// checking that it is one JSON object is enough.
+			if raw[0] != '{' || !json.Valid(raw) {
+				return nil, fmt.Errorf("%w: slot %d: metadata is not a JSON object", errState, n)
 			}
+			meta = string(raw)
 		}
 		if id != "" {
 			if _, dup := byID[id]; dup {
@@ -271,11 +307,11 @@ func decodeState(r io.Reader, env stateEnv) (*Collection, error) {
 			}
 			byID[id] = uint32(n)
 			idb += int64(len(id))
-			metab += int64(metaLen)
+			metab += int64(len(meta))
 			for n >= table.nodes() {
 				table.chunks = append(table.chunks, new(slotChunk))
 			}
-			table.chunks[n>>slotChunkBits][n&slotChunkMask].Store(&slot{id: id, meta: m, metaBytes: int64(metaLen)})
+			table.chunks[n>>slotChunkBits][n&slotChunkMask].Store(&slot{id: id, meta: meta})
 		}
 	}
 	g, err := hnsw.Decode(br)
@@ -294,7 +330,27 @@ func decodeState(r io.Reader, env stateEnv) (*Collection, error) {
 			return nil, fmt.Errorf("%w: live record %q points at a deleted node", errState, id)
 		}
 	}
+	live := roaring.New()
+	for _, n := range byID {
+		live.Add(n)
+	}
+	idx := payload.NewSetWithLive(live)
+	if h.version >= 2 {
+		var l8 [8]byte
+		if err := read(l8[:], "payload index length"); err != nil {
+			return nil, err
+		}
+		n := binary.LittleEndian.Uint64(l8[:])
+		lr := &io.LimitedReader{R: br, N: int64(min(n, 1<<62))}
+		if idx, err = payload.Decode(lr, live); err != nil {
+			return nil, fmt.Errorf("%w: %w", errState, err)
+		}
+		if lr.N != 0 {
+			return nil, fmt.Errorf("%w: payload index section has %d bytes left over", errState, lr.N)
+		}
+	}
 	c := newCollectionWithGraph(cfg, g, applied)
+	c.idx = idx
 	c.byID, c.idBytes, c.metaBytes, c.generation = byID, idb, metab, generation
 	c.slots.Store(table)
 	c.live.Store(int64(len(byID)))

@@ -95,6 +95,7 @@ func (c *Collection) vacuumGated() (VacuumStats, error) {
 		c.byID[s.id] = nw
 	}
 	c.slots.Store(slots)
+	c.idx.Renumber(oldToNew)
 	c.generation++
 	return VacuumStats{Removed: removed, Live: len(c.byID)}, nil
 }

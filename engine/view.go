@@ -28,8 +28,8 @@ type ViewInfo struct {
 
 // RecordView is a collection's live records as they were at one sequence
 // number, to be read (exported) while the collection goes on changing.
-// Taking one pauses writes only while the node-to-id and node-to-metadata
-// tables are copied (24 bytes a node, no vectors). Vectors are read from
+// Taking one pauses writes only while the node-to-record table is copied
+// (8 bytes a node, no vectors). Vectors are read from
 // the index as the view is iterated: a node's vector never changes once
 // written (replacing a record writes a new node, deleting one only marks
 // it), so what the view reads is what was there at Seq. Only Vacuum moves
@@ -41,8 +41,7 @@ type RecordView struct {
 	c          *Collection
 	info       ViewInfo
 	generation uint32
-	ids        []string // node -> external id ("" for no live record)
-	meta       []map[string]any
+	slots      []*slot // node -> its record at Seq (nil for none)
 }
 
 // viewBatch is how many nodes Records reads per hold of the collection's
@@ -65,24 +64,15 @@ func (c *Collection) View() *RecordView {
 func (c *Collection) viewGated() *RecordView {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	n := c.graph.Len()
-	v := &RecordView{
+	return &RecordView{
 		c: c,
 		info: ViewInfo{
 			Name: c.cfg.Name, Dimension: c.cfg.Dimension, Metric: c.cfg.Metric,
 			Seq: c.applied, Count: len(c.byID),
 		},
 		generation: c.generation,
-		ids:        make([]string, n),
-		meta:       make([]map[string]any, n),
+		slots:      c.slots.Load().snapshot(c.graph.Len()),
 	}
-	tab := c.slots.Load()
-	for i := range n {
-		if s := tab.get(uint32(i)); s != nil {
-			v.ids[i], v.meta[i] = s.id, s.meta
-		}
-	}
-	return v
 }
 
 // View returns the collection's live records at its current applied
@@ -144,13 +134,13 @@ func (v *RecordView) each(fn func(Record) error, reuse bool) error {
 	if reuse {
 		arena = make([]float32, viewBatch*v.info.Dimension)
 	}
-	for start := 0; start < len(v.ids); start += viewBatch {
-		end := min(start+viewBatch, len(v.ids))
+	for start := 0; start < len(v.slots); start += viewBatch {
+		end := min(start+viewBatch, len(v.slots))
 		if !reuse {
 			// One allocation per batch, which its records keep.
 			live := 0
-			for _, id := range v.ids[start:end] {
-				if id != "" {
+			for _, s := range v.slots[start:end] {
+				if s != nil {
 					live++
 				}
 			}
@@ -181,10 +171,11 @@ func (v *RecordView) readBatch(dst []Record, arena []float32, from, to int) ([]R
 		return dst, fmt.Errorf("collection %s: %w", v.info.Name, ErrViewExpired)
 	}
 	for n := from; n < to; n++ {
-		id := v.ids[n]
-		if id == "" {
+		s := v.slots[n]
+		if s == nil {
 			continue
 		}
+		id := s.id
 		src := c.graph.Vector(uint32(n))
 		if len(src) != dim {
 			return dst, fmt.Errorf("collection %s: record %q (node %d) has no vector in the index", v.info.Name, id, n)
@@ -192,7 +183,7 @@ func (v *RecordView) readBatch(dst []Record, arena []float32, from, to int) ([]R
 		vec := arena[:dim:dim]
 		arena = arena[dim:]
 		copy(vec, src)
-		dst = append(dst, Record{ID: id, Vector: vec, Metadata: v.meta[n]})
+		dst = append(dst, Record{ID: id, Vector: vec, Metadata: decodeMetadata(s.meta)})
 	}
 	return dst, nil
 }

@@ -225,7 +225,10 @@ func TestViewGatedMatchesCapturedState(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.lockWrites()
-	st := c.captureState()
+	st, err := c.captureState()
+	if err != nil {
+		t.Fatal(err)
+	}
 	v := c.viewGated()
 	c.writeGate.Unlock()
 	mustUpsert(t, c, recs("b", 0, 100, 8))

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/akidb/akidb/engine/distance"
+	"github.com/akidb/akidb/engine/payload"
 	"github.com/akidb/akidb/engine/record"
 )
 
@@ -14,9 +15,12 @@ import (
 // Within a batch, a later record with the same id wins.
 type UpsertBatch struct {
 	Records []Record
-	// MetadataBytes is the size of each record's metadata as compact JSON
-	// (0 for none): what the collection counts for it (Stats.MemoryBytes).
-	MetadataBytes []int
+	// meta holds each record's metadata as the collection keeps it
+	// (canonical compact JSON, "" for none; metadata.go).
+	meta []string
+	// MetadataJSON holds each record's metadata as compact JSON (nil for
+	// none), for the log.
+	MetadataJSON [][]byte
 }
 
 // DeleteBatch lists ids to delete.
@@ -62,7 +66,7 @@ func (c *Collection) PrepareUpsert(recs []Record) (UpsertBatch, error) {
 	if err != nil {
 		return UpsertBatch{}, err
 	}
-	if err := decodeMetadata(b, raw, false); err != nil {
+	if err := canonicalizeBatch(&b, raw, false); err != nil {
 		return UpsertBatch{}, err
 	}
 	return b, nil
@@ -70,10 +74,10 @@ func (c *Collection) PrepareUpsert(recs []Record) (UpsertBatch, error) {
 
 // prepareRecords validates the ids and vectors of recs and returns the
 // batch, with each record's metadata as JSON in raw (nil for none), not
-// decoded yet (decodeMetadata). Without owned, the batch's vectors are
-// copies, normalised for cosine. With owned, the batch is recs itself
-// (the caller gave it up: Handle.UpsertOwned) and the vectors are
-// normalised in place, so a large batch is not held twice.
+// made canonical yet (canonicalizeBatch). Without owned, the batch's
+// vectors are copies, normalised for cosine. With owned, the batch is
+// recs itself (the caller gave it up: Handle.UpsertOwned) and the vectors
+// are normalised in place, so a large batch is not held twice.
 func (c *Collection) prepareRecords(recs []Record, owned bool) (UpsertBatch, [][]byte, error) {
 	if len(recs) == 0 {
 		return UpsertBatch{}, nil, invalid("vectors", "batch is empty")
@@ -112,36 +116,40 @@ func (c *Collection) prepareRecords(recs []Record, owned bool) (UpsertBatch, [][
 		if len(raw[i]) > MaxMetadataBytes {
 			return UpsertBatch{}, nil, invalid(field+".metadata", "is %d bytes as JSON, the limit is %d", len(raw[i]), MaxMetadataBytes)
 		}
-		out[i] = Record{ID: r.ID, Vector: v, Metadata: r.Metadata}
+		out[i] = Record{ID: r.ID, Vector: v}
 		if owned {
 			out[i].MetadataJSON = r.MetadataJSON
 		}
 	}
-	return UpsertBatch{Records: out, MetadataBytes: make([]int, len(recs))}, raw, nil
+	return UpsertBatch{Records: out}, raw, nil
 }
 
-// decodeMetadata sets each record's metadata to raw[i] decoded, as a
-// restart will decode it from the log (so numbers are always float64, and
-// the caller's later changes to a map it passed cannot reach the
-// collection), and its size. {} and null are no metadata. With release,
-// each record's JSON is dropped as soon as it is decoded (the log record
-// holds it by then), so the batch never holds its metadata twice.
-func decodeMetadata(b UpsertBatch, raw [][]byte, release bool) error {
+// canonicalizeBatch sets each record's metadata to the canonical text of
+// raw[i] (metadata.go): what the collection keeps and the log holds, so
+// that a restart rebuilds exactly this, and the caller's later changes to
+// a map it passed cannot reach the collection. raw[i] becomes that text,
+// for the log record. With release, each record's own JSON is dropped as
+// soon as it is made canonical, so the batch never holds its metadata
+// twice.
+func canonicalizeBatch(b *UpsertBatch, raw [][]byte, release bool) error {
+	b.meta = make([]string, len(b.Records))
+	b.MetadataJSON = make([][]byte, len(b.Records))
 	for i := range b.Records {
-		r := &b.Records[i]
-		r.Metadata = nil
-		if len(raw[i]) > 0 {
-			if err := json.Unmarshal(raw[i], &r.Metadata); err != nil {
-				return invalid(fmt.Sprintf("vectors[%d].metadata", i), "%v", err)
-			}
+		field := fmt.Sprintf("vectors[%d].metadata", i)
+		meta, err := canonicalMetadata(raw[i])
+		if err != nil {
+			return invalid(field, "%v", err)
 		}
-		if len(r.Metadata) == 0 {
-			r.Metadata = nil
-		} else {
-			b.MetadataBytes[i] = len(raw[i])
+		if len(meta) > MaxMetadataBytes {
+			return invalid(field, "is %d bytes as compact JSON, the limit is %d", len(meta), MaxMetadataBytes)
 		}
+		b.meta[i] = meta
+		if meta != "" {
+			b.MetadataJSON[i] = []byte(meta)
+		}
+		raw[i] = b.MetadataJSON[i]
 		if release {
-			r.MetadataJSON, raw[i] = nil, nil
+			b.Records[i].MetadataJSON = nil
 		}
 	}
 	return nil
@@ -293,20 +301,20 @@ func (c *Collection) makeVisible(seq uint64, ib indexedBatch) error {
 			c.staged[n] = struct{}{}
 		}
 	}
-	for i, r := range ib.b.Records {
-		n := ib.nodes[i]
-		if old, ok := c.byID[r.ID]; ok {
-			c.unpublishLocked(old)
+	c.idx.Update(func(tx payload.Tx) {
+		for i, r := range ib.b.Records {
+			n := ib.nodes[i]
+			if old, ok := c.byID[r.ID]; ok {
+				c.unpublishLocked(old, tx)
+			}
+			s := &slot{id: r.ID, meta: ib.b.meta[i]}
+			c.byID[r.ID] = n
+			c.setSlot(n, s)
+			tx.Publish(n, metaBytesOf(s.meta))
+			c.idBytes += int64(len(r.ID))
+			c.metaBytes += s.metaBytes()
 		}
-		s := &slot{id: r.ID, meta: r.Metadata}
-		if i < len(ib.b.MetadataBytes) {
-			s.metaBytes = int64(ib.b.MetadataBytes[i])
-		}
-		c.byID[r.ID] = n
-		c.setSlot(n, s)
-		c.idBytes += int64(len(r.ID))
-		c.metaBytes += s.metaBytes
-	}
+	})
 	c.live.Store(int64(len(c.byID)))
 	return nil
 }
@@ -324,23 +332,26 @@ func (c *Collection) ApplyDelete(seq uint64, b DeleteBatch) (int, error) {
 	}
 	defer c.finishTurnLocked(seq)
 	n := 0
-	for _, id := range b.IDs {
-		if node, ok := c.byID[id]; ok {
-			c.unpublishLocked(node)
-			n++
+	c.idx.Update(func(tx payload.Tx) {
+		for _, id := range b.IDs {
+			if node, ok := c.byID[id]; ok {
+				c.unpublishLocked(node, tx)
+				n++
+			}
 		}
-	}
+	})
 	c.live.Store(int64(len(c.byID)))
 	return n, nil
 }
 
-// unpublishLocked removes a live node from the maps and tombstones it. The
-// caller updates c.live.
-func (c *Collection) unpublishLocked(node uint32) {
+// unpublishLocked removes a live node from the maps and the payload
+// indexes (through tx) and tombstones it. The caller updates c.live.
+func (c *Collection) unpublishLocked(node uint32, tx payload.Tx) {
 	s := c.slot(node)
+	tx.Unpublish(node, metaBytesOf(s.meta))
 	delete(c.byID, s.id)
 	c.idBytes -= int64(len(s.id))
-	c.metaBytes -= s.metaBytes
+	c.metaBytes -= s.metaBytes()
 	c.setSlot(node, nil)
 	// The node was added by this collection, so Delete cannot fail on a
 	// bad id; a double delete is harmless.
@@ -389,12 +400,14 @@ func (c *Collection) batchFromLog(u record.Upsert) (UpsertBatch, error) {
 	if u.Dim != c.cfg.Dimension {
 		return UpsertBatch{}, fmt.Errorf("logged batch has dimension %d, collection has %d", u.Dim, c.cfg.Dimension)
 	}
-	b := UpsertBatch{Records: make([]Record, len(u.IDs)), MetadataBytes: make([]int, len(u.IDs))}
+	b := UpsertBatch{Records: make([]Record, len(u.IDs)), MetadataJSON: u.Metadata, meta: make([]string, len(u.IDs))}
 	for i, id := range u.IDs {
 		b.Records[i] = Record{ID: id, Vector: u.Vectors[i*u.Dim : (i+1)*u.Dim : (i+1)*u.Dim]}
-	}
-	if err := decodeMetadata(b, u.Metadata, true); err != nil {
-		return UpsertBatch{}, fmt.Errorf("logged batch: %w", err)
+		meta, err := canonicalMetadata(u.Metadata[i])
+		if err != nil {
+			return UpsertBatch{}, fmt.Errorf("metadata of %q: %w", id, err)
+		}
+		b.meta[i] = meta
 	}
 	return b, nil
 }

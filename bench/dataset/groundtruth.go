@@ -16,6 +16,19 @@ import (
 // count. If k > base.N every row holds base.N ids. It stops early with
 // ctx.Err() when ctx is cancelled.
 func GroundTruth(ctx context.Context, base, queries Matrix, k int, dist DistanceFunc, threads int) ([][]int32, error) {
+	gt, err := FilteredGroundTruth(ctx, base, queries, k, dist, threads, [][]bool{nil})
+	if err != nil {
+		return nil, err
+	}
+	return gt[0], nil
+}
+
+// FilteredGroundTruth is GroundTruth for several filters at once, from one
+// pass of distances per query: gt[f][q] holds the exact k nearest rows
+// among those allowed[f] admits (allowed[f][row]; a nil allowed[f] admits
+// every row, a shorter one none past its end), fewer when fewer are
+// admitted.
+func FilteredGroundTruth(ctx context.Context, base, queries Matrix, k int, dist DistanceFunc, threads int, allowed [][]bool) ([][][]int32, error) {
 	if err := base.Validate(); err != nil {
 		return nil, fmt.Errorf("ground truth: base: %w", err)
 	}
@@ -36,8 +49,10 @@ func GroundTruth(ctx context.Context, base, queries Matrix, k int, dist Distance
 	}
 	threads = max(threads, 1)
 	kk := min(k, base.N)
-	out := make([][]int32, queries.N)
-	flat := make([]int32, queries.N*kk)
+	out := make([][][]int32, len(allowed))
+	for f := range out {
+		out[f] = make([][]int32, queries.N)
+	}
 
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -45,32 +60,43 @@ func GroundTruth(ctx context.Context, base, queries Matrix, k int, dist Distance
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			h := make(topK, 0, kk+1)
+			heaps := make([]topK, len(allowed))
+			for f := range heaps {
+				heaps[f] = make(topK, 0, kk+1)
+			}
 			for {
 				q := int(next.Add(1) - 1)
 				if q >= queries.N || ctx.Err() != nil {
 					return
 				}
-				h = h[:0]
+				for f := range heaps {
+					heaps[f] = heaps[f][:0]
+				}
 				qv := queries.Row(q)
 				for i := 0; i < base.N; i++ {
 					d := dist(qv, base.Row(i))
 					if d != d { // NaN: worse than any number, keeps the order total
 						d = float32(math.Inf(1))
 					}
-					h.offer(neighbor{d, int32(i)}, kk)
-				}
-				slices.SortFunc(h, func(a, b neighbor) int {
-					if a.less(b) {
-						return -1
+					for f, a := range allowed {
+						if a == nil || i < len(a) && a[i] {
+							heaps[f].offer(neighbor{d, int32(i)}, kk)
+						}
 					}
-					return 1 // ids are unique, so never equal
-				})
-				row := flat[q*kk : (q+1)*kk : (q+1)*kk]
-				for j := range row {
-					row[j] = h[j].id
 				}
-				out[q] = row
+				for f, h := range heaps {
+					slices.SortFunc(h, func(a, b neighbor) int {
+						if a.less(b) {
+							return -1
+						}
+						return 1 // ids are unique, so never equal
+					})
+					row := make([]int32, len(h))
+					for j := range row {
+						row[j] = h[j].id
+					}
+					out[f][q] = row
+				}
 			}
 		}()
 	}

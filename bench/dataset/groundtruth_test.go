@@ -52,6 +52,41 @@ func TestGroundTruthMatchesNaive(t *testing.T) {
 	}
 }
 
+// FilteredGroundTruth equals the naive top k of the admitted rows, for a
+// filter admitting every row (nil), about half, one row, none, and a mask
+// shorter than the base set.
+func TestFilteredGroundTruthMatchesNaive(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	base := randomMatrix(rng, 300, 9)
+	queries := randomMatrix(rng, 20, 9)
+	half := make([]bool, base.N)
+	for i := range half {
+		half[i] = rng.IntN(2) == 0
+	}
+	one := make([]bool, base.N)
+	one[77] = true
+	allowed := [][]bool{nil, half, one, make([]bool, base.N), half[:100]}
+	for _, k := range []int{1, 10, 400} {
+		gt, err := FilteredGroundTruth(context.Background(), base, queries, k, SquaredL2, 2, allowed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for f, a := range allowed {
+			for q := range queries.N {
+				var want []int32
+				for _, id := range naiveTopK(base, queries.Row(q), base.N, SquaredL2) {
+					if (a == nil || int(id) < len(a) && a[id]) && len(want) < k {
+						want = append(want, id)
+					}
+				}
+				if !slices.Equal(gt[f][q], want) && !(len(want) == 0 && len(gt[f][q]) == 0) {
+					t.Fatalf("k=%d filter %d query %d: %v, want %v", k, f, q, gt[f][q], want)
+				}
+			}
+		}
+	}
+}
+
 func TestGroundTruthTiesAndThreads(t *testing.T) {
 	// Rows 0..9 are 5 distinct vectors each stored twice, so every distance
 	// ties; lower index must come first whatever the thread count.

@@ -2,9 +2,11 @@ package dataset
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"strings"
 )
 
 // MNISTModule is the Go module that carries the MNIST idx files.
@@ -18,7 +20,11 @@ func MNISTFiles() (train, test string, err error) {
 	var info struct{ Dir, Error string }
 	out, err := exec.Command("go", "list", "-m", "-json", MNISTModule).Output()
 	if err != nil {
-		return "", "", fmt.Errorf("go list -m -json %s: %w", MNISTModule, err)
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && len(ee.Stderr) > 0 {
+			err = fmt.Errorf("%w: %s", err, strings.TrimSpace(string(ee.Stderr)))
+		}
+		return "", "", fmt.Errorf("go list -m -json %s (run it inside the akidb source tree, or give the files' paths): %w", MNISTModule, err)
 	}
 	if err := json.Unmarshal(out, &info); err != nil {
 		return "", "", fmt.Errorf("parse go list output: %w", err)

@@ -61,8 +61,12 @@ type Config struct {
 	K                 int
 	Ef                int
 	FilterSelectivity float64
-	InsertBatch       int
-	Seed              uint64
+	// FilterIndex declares an integer payload index on the bucket field
+	// when the collection is created, so that filters are answered from
+	// it (--filter-index; false: filters read every record's metadata).
+	FilterIndex bool
+	InsertBatch int
+	Seed        uint64
 
 	// RecallSample queries are checked against exact search after the
 	// load (--recall-sample); 0 skips the check.
@@ -119,11 +123,15 @@ func DefaultConfig() Config {
 		SLO: SLO{SuccessPct: DefaultSLOSuccess},
 		Dim: DefaultDim, Preload: DefaultPreload, PreloadBatch: DefaultPreloadBatch, PreloadWorkers: DefaultPreloadWorkers,
 		Metric: "cosine", M: 16, EfConstruction: 200, Clusters: DefaultClusters,
-		Mix: mix, K: DefaultK, InsertBatch: 1, Seed: 1,
+		Mix: mix, K: DefaultK, FilterIndex: true, InsertBatch: 1, Seed: 1,
 		RecallSample: DefaultRecallSample, Timeout: DefaultTimeout, MaxWorkers: DefaultMaxWorkers,
 		Output: "text",
 	}
 }
+
+// filterIndexed says whether the load's collection has a payload index on
+// the field its filters use.
+func (c Config) filterIndexed() bool { return c.FilterIndex && c.FilterSelectivity > 0 }
 
 var collectionName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,40}$`)
 

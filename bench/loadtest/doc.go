@@ -35,7 +35,9 @@
 // VectorSource.Record(i) and metadata {"bucket": b} with b a hash of
 // (seed, i) modulo BucketCount (10000): uniform, so a filter
 // {"bucket": {"$gte": lo, "$lt": lo+w}} matches w/10000 of the records
-// (w = round(FilterSelectivity*10000), lo drawn per query).
+// (w = round(FilterSelectivity*10000), lo drawn per query). With
+// FilterIndex the collection is created with an integer payload index on
+// "bucket", which answers that filter.
 //
 //   - query: a fresh vector from the same distribution, k, ef, and the
 //     bucket filter when FilterSelectivity > 0.

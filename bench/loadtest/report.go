@@ -124,11 +124,13 @@ type WorkloadInfo struct {
 	Originals         string  `json:"originals,omitempty"`
 	Rerank            int     `json:"rerank,omitempty"`
 	FilterSelectivity float64 `json:"filter_selectivity"`
-	InsertBatch       int     `json:"insert_batch"`
-	Vectors           string  `json:"vectors"` // "clustered(N)" or the file
-	Seed              uint64  `json:"seed"`
-	DurationS         float64 `json:"duration_s,omitempty"`
-	MaxWorkers        int     `json:"max_workers"`
+	// FilterIndexed: the filtered field has a payload index.
+	FilterIndexed bool    `json:"filter_indexed,omitempty"`
+	InsertBatch   int     `json:"insert_batch"`
+	Vectors       string  `json:"vectors"` // "clustered(N)" or the file
+	Seed          uint64  `json:"seed"`
+	DurationS     float64 `json:"duration_s,omitempty"`
+	MaxWorkers    int     `json:"max_workers"`
 }
 
 // PreloadInfo is the untimed preload.
@@ -249,6 +251,11 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	if wl.FilterSelectivity > 0 {
 		fmt.Fprintf(&b, ", filter selectivity %g", wl.FilterSelectivity)
+		if wl.FilterIndexed {
+			b.WriteString(" (indexed)")
+		} else {
+			b.WriteString(" (no index)")
+		}
 	}
 	if wl.InsertBatch > 1 {
 		fmt.Fprintf(&b, ", %d records per insert", wl.InsertBatch)

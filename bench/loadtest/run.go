@@ -114,6 +114,9 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer, logger *slog
 	if cfg.Quantization != "" {
 		createBody = fmt.Appendf(createBody, `,"quantization":{"type":%q,"originals":%q}`, cfg.Quantization, cmp.Or(cfg.Originals, "memory"))
 	}
+	if cfg.filterIndexed() {
+		createBody = fmt.Appendf(createBody, `,"indexes":{%q:"integer"}`, BucketField)
+	}
 	createBody = append(createBody, '}')
 	if err := api.doRetry(ctx, http.MethodPost, "/api/v1/collections", createBody, nil); err != nil {
 		var ae *APIError
@@ -151,7 +154,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer, logger *slog
 		Target: base, Embedded: emb != nil, SameProcess: emb != nil,
 		Workload: WorkloadInfo{
 			Collection: coll, Dim: vecs.Dim(), Metric: cfg.Metric, Preload: cfg.Preload, Mix: cfg.Mix.String(),
-			K: cfg.K, Ef: cfg.Ef, FilterSelectivity: cfg.FilterSelectivity, InsertBatch: cfg.InsertBatch,
+			K: cfg.K, Ef: cfg.Ef, FilterSelectivity: cfg.FilterSelectivity, FilterIndexed: cfg.filterIndexed(), InsertBatch: cfg.InsertBatch,
 			Quantization: cfg.Quantization, Originals: cfg.Originals, Rerank: cfg.Rerank,
 			Vectors: vecName, Seed: cfg.Seed, MaxWorkers: cfg.MaxWorkers,
 		},

@@ -304,6 +304,44 @@ func TestRunAgainstTarget(t *testing.T) {
 	}
 }
 
+// A filtered load creates its collection with a payload index on the
+// filtered field (unless told not to), and the report says which it was;
+// recall is checked against exact filtered search either way.
+func TestRunFilterIndex(t *testing.T) {
+	e, api := startTestServer(t)
+	for _, indexed := range []bool{true, false} {
+		cfg := smallConfig(t)
+		cfg.Duration = time.Second
+		cfg.Target, cfg.APIKey = e.URL+"/", e.APIKey
+		cfg.FilterSelectivity, cfg.FilterIndex = 0.2, indexed
+		cfg.Keep, cfg.Collection = true, fmt.Sprintf("filtered-%v", indexed)
+		rep, err := Run(t.Context(), cfg, &bytes.Buffer{}, &bytes.Buffer{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Workload.FilterIndexed != indexed || rep.SuccessRatio != 1 || rep.RecallAtK == nil || *rep.RecallAtK < 0.8 {
+			t.Fatalf("indexed %v: workload %+v, success %g, recall %v", indexed, rep.Workload, rep.SuccessRatio, rep.RecallAtK)
+		}
+		var list struct {
+			Indexes []struct{ Field, Type string } `json:"indexes"`
+		}
+		if err := api.do(t.Context(), http.MethodGet, "/api/v1/collections/"+cfg.Collection+"/indexes", nil, &list); err != nil {
+			t.Fatal(err)
+		}
+		if got := len(list.Indexes) == 1 && list.Indexes[0].Field == BucketField && list.Indexes[0].Type == "integer"; got != indexed {
+			t.Fatalf("indexed %v: the collection's indexes are %+v", indexed, list.Indexes)
+		}
+		var text bytes.Buffer
+		if err := rep.WriteText(&text); err != nil {
+			t.Fatal(err)
+		}
+		want := map[bool]string{true: "(indexed)", false: "(no index)"}[indexed]
+		if !strings.Contains(text.String(), "filter selectivity 0.2 "+want) {
+			t.Errorf("text report:\n%s", text.String())
+		}
+	}
+}
+
 // The filter the workload sends is the one the server applies: an exact
 // filtered query returns only records in the window, about the asked-for
 // fraction of them.

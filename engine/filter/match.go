@@ -10,6 +10,8 @@ import (
 // and match allocates nothing.
 type matcher interface {
 	match(meta map[string]any) bool
+	// matchJSON is match on the metadata as JSON text (matchjson.go).
+	matchJSON(doc []byte) bool
 }
 
 // matchAll is the empty filter {}.

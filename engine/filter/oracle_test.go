@@ -311,8 +311,13 @@ func oracleNumber(v any) (float64, bool) {
 func TestMatchAgainstOracle(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	docs := make([]map[string]any, 40)
+	docJSON := make([][]byte, len(docs))
 	for i := range docs {
 		docs[i] = randDoc(r)
+		var err error
+		if docJSON[i], err = json.Marshal(docs[i]); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var matched, total int
 	for i := 0; i < 3000; i++ {
@@ -330,8 +335,14 @@ func TestMatchAgainstOracle(t *testing.T) {
 			t.Fatal(err)
 		}
 		back := mustParse(t, f.String())
-		for _, d := range docs {
+		for di, d := range docs {
 			want := oracleMatch(tree, d)
+			if got := f.MatchJSON(docJSON[di]); got != want {
+				t.Fatalf("filter %s\ndoc %s\nMatchJSON = %v, oracle = %v", raw, docJSON[di], got, want)
+			}
+			if got := treeMatch(f, d); got != want {
+				t.Fatalf("filter %s\ndoc %s\nthe tree view says %v, oracle = %v", raw, docJSON[di], got, want)
+			}
 			if got := f.Match(d); got != want {
 				dj, _ := json.Marshal(d)
 				t.Fatalf("filter %s\ndoc %s (%#v)\nMatch = %v, oracle = %v", raw, dj, d, got, want)

@@ -64,6 +64,11 @@
 //	         UNIQUE(collection_id, operation, object_key))
 //	-- 0005_disk_quota
 //	tenant_quotas + max_disk_bytes INTEGER NULL (>= 0)
+//	-- 0006_payload_indexes
+//	payload_indexes(collection_id REFERENCES collections ON DELETE CASCADE,
+//	                field TEXT (1..256 bytes), type TEXT CHECK IN
+//	                ('keyword','integer','float'), created_at INTEGER,
+//	                PRIMARY KEY (collection_id, field))
 //
 // Tables are STRICT. Times are INTEGER Unix milliseconds, UTC. Ids are
 // random version-4 UUIDs in canonical lowercase form, except the tenant

@@ -55,7 +55,8 @@
 //   - every refused credential (unauthenticated) and every refused action
 //     (permission_denied), on any route, with the route's action;
 //   - every outcome of the audited actions: collection.create,
-//     collection.delete, key.*, tenant.manage, audit.read, token.issue and
+//     collection.delete, index.create, index.delete, key.*, tenant.manage,
+//     audit.read, token.issue and
 //     the global write actions (quota.write, config.write, storage.admin).
 //
 // Not written, to keep a flood from turning into database writes: requests

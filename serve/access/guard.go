@@ -251,6 +251,8 @@ var audited = map[auth.Action]bool{
 	auth.ActionCollectionCheckpoint: true,
 	auth.ActionCollectionLoad:       true,
 	auth.ActionCollectionEvict:      true,
+	auth.ActionIndexCreate:          true,
+	auth.ActionIndexDelete:          true,
 	auth.ActionKeyCreate:            true,
 	auth.ActionKeyList:              true,
 	auth.ActionKeyRevoke:            true,

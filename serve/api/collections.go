@@ -24,6 +24,15 @@ func collectionView(info engine.CollectionInfo, st *engine.Stats) Collection {
 	return c
 }
 
+// indexViews lists a collection's indexes; nil when there are none, so
+// that the field is omitted.
+func indexViews(infos []engine.IndexInfo) []Index {
+	if len(infos) == 0 {
+		return nil
+	}
+	return infos
+}
+
 // CreateCollection creates a collection in the caller's tenant.
 func (s *Service) CreateCollection(ctx context.Context, req CreateCollectionRequest) (Collection, error) {
 	db, err := s.database()
@@ -55,6 +64,9 @@ func (s *Service) CreateCollection(ctx context.Context, req CreateCollectionRequ
 		}
 		defer done()
 	}
+	if err := engine.ValidateIndexes(req.Indexes); err != nil {
+		return Collection{}, AsError(err)
+	}
 	if req.TierPolicy != "" {
 		if err := db.ValidateTierPolicy(req.TierPolicy); err != nil {
 			return Collection{}, AsError(err)
@@ -63,15 +75,18 @@ func (s *Service) CreateCollection(ctx context.Context, req CreateCollectionRequ
 	info, err := db.CreateCollection(ctx, tenant(ctx), engine.CollectionConfig{
 		Name: req.Name, Dimension: req.Dimension, Metric: m, M: req.HNSW.M, EfConstruction: req.HNSW.EfConstruction, TierPolicy: req.TierPolicy,
 		Quantization: quantizationAtCreate(req.Quantization),
+		Indexes:      req.Indexes,
 	})
 	if err != nil {
 		return Collection{}, AsError(err)
 	}
+	col := collectionView(info, &engine.Stats{})
 	if h, err := db.Collection(tenant(ctx), req.Name); err == nil {
 		st := h.Stats()
-		return collectionView(h.Info(), &st), nil
+		col = collectionView(h.Info(), &st)
+		col.Indexes = indexViews(h.Indexes())
 	}
-	return collectionView(info, &engine.Stats{}), nil
+	return col, nil
 }
 
 // ListCollections lists the caller's tenant's collections.
@@ -98,7 +113,9 @@ func (s *Service) GetCollection(ctx context.Context, name string) (Collection, e
 		return Collection{}, err
 	}
 	st := h.Stats()
-	return collectionView(h.Info(), &st), nil
+	col := collectionView(h.Info(), &st)
+	col.Indexes = indexViews(h.Indexes())
+	return col, nil
 }
 
 // DeleteCollection drops a collection and its data.

@@ -71,12 +71,12 @@ var statusTable = map[Code]Status{
 	CodeRateLimited:           {http.StatusTooManyRequests, codes.ResourceExhausted},
 	CodeQuotaExceeded:         {http.StatusForbidden, codes.ResourceExhausted},
 	CodeUnavailable:           {http.StatusServiceUnavailable, codes.Unavailable},
+	CodeInsufficientStorage:   {http.StatusInsufficientStorage, codes.ResourceExhausted},
 	CodeCollectionLoading:     {http.StatusServiceUnavailable, codes.Unavailable},
 	CodeCollectionUnavailable: {http.StatusServiceUnavailable, codes.Unavailable},
 	CodeDeadlineExceeded:      {http.StatusGatewayTimeout, codes.DeadlineExceeded},
 	CodeRequestTimeout:        {http.StatusRequestTimeout, codes.DeadlineExceeded},
 	CodeResponseTooLarge:      {http.StatusBadRequest, codes.ResourceExhausted},
-	CodeInsufficientStorage:   {http.StatusInsufficientStorage, codes.ResourceExhausted},
 	CodeInternal:              {http.StatusInternalServerError, codes.Internal},
 	CodeMethodNotAllowed:      {http.StatusMethodNotAllowed, codes.Unimplemented},
 }

@@ -3,6 +3,8 @@ package api
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/akidb/akidb/engine"
 )
 
 // HNSWParams are a collection's index parameters.
@@ -20,6 +22,9 @@ type CreateCollectionRequest struct {
 	// Quantization turns on int8 quantization (docs/quantization.md);
 	// absent means none.
 	Quantization *QuantizationSettings `json:"quantization,omitempty"`
+	// Indexes declares payload indexes, metadata field -> keyword,
+	// integer or float (docs/filters.md).
+	Indexes map[string]string `json:"indexes,omitempty"`
 	// TierPolicy is memory, memory-s3 or s3-only ("": the server's
 	// --tier-policy).
 	TierPolicy string `json:"tier_policy,omitempty"`
@@ -92,6 +97,28 @@ type Collection struct {
 	// Quantization is the collection's quantization settings.
 	Quantization QuantizationSettings `json:"quantization"`
 	Stats        *CollectionStats     `json:"stats,omitempty"`
+	// Indexes are the payload indexes, with their state; set with Stats.
+	Indexes []Index `json:"indexes,omitempty"`
+}
+
+// Index describes a payload index on a metadata field: its type, its
+// state (building or ready) and its figures.
+type Index = engine.IndexInfo
+
+// CreateIndexRequest is the body of POST /collections/{name}/indexes.
+type CreateIndexRequest struct {
+	Field string `json:"field"`
+	Type  string `json:"type"`
+}
+
+// IndexList is the body of GET /collections/{name}/indexes.
+type IndexList struct {
+	Indexes []Index `json:"indexes"`
+}
+
+// DeleteIndexResponse is the answer to DELETE .../indexes/{field}.
+type DeleteIndexResponse struct {
+	Deleted bool `json:"deleted"`
 }
 
 // CollectionList is the body of GET /api/v1/collections.
@@ -132,6 +159,9 @@ type QueryRequest struct {
 	Exact           bool  `json:"exact,omitempty"`
 	IncludeVector   bool  `json:"include_vector,omitempty"`
 	IncludeMetadata *bool `json:"include_metadata,omitempty"` // default true
+	// Explain returns the plan of a filtered query with its estimated
+	// and true match counts (counting tests every candidate record).
+	Explain bool `json:"explain,omitempty"`
 }
 
 // QueryHit is one query result.
@@ -146,8 +176,11 @@ type QueryHit struct {
 type QueryResponse struct {
 	Results []QueryHit `json:"results"`
 	// Strategy says how the answer was found: graph, exact,
-	// filtered_graph or filtered_exact.
+	// filtered_graph, filtered_exact (no payload index could narrow the
+	// filter), index_exact, index_two_hop or index_graph.
 	Strategy string `json:"strategy"`
+	// Explain is the plan of a filtered query, when asked for.
+	Explain *engine.Explain `json:"explain,omitempty"`
 }
 
 // DeleteRequest is the body of POST /collections/{name}/delete: ids or a

@@ -66,11 +66,11 @@ func (s *Service) Query(ctx context.Context, name string, req QueryRequest) (Que
 		return QueryResponse{}, ferr
 	}
 	withMeta := req.IncludeMetadata == nil || *req.IncludeMetadata
-	res, err := h.Search(ctx, engine.SearchRequest{Vector: req.Vector, K: req.K, Ef: req.Ef, Rerank: req.Rerank, Filter: f, Exact: req.Exact, WithVectors: req.IncludeVector, WithMetadata: withMeta})
+	res, err := h.Search(ctx, engine.SearchRequest{Vector: req.Vector, K: req.K, Ef: req.Ef, Rerank: req.Rerank, Filter: f, Exact: req.Exact, WithVectors: req.IncludeVector, WithMetadata: withMeta, Explain: req.Explain})
 	if err != nil {
 		return QueryResponse{}, AsError(err)
 	}
-	out := QueryResponse{Results: make([]QueryHit, len(res.Hits)), Strategy: res.Strategy}
+	out := QueryResponse{Results: make([]QueryHit, len(res.Hits)), Strategy: res.Strategy, Explain: res.Explain}
 	for i, hit := range res.Hits {
 		out.Results[i] = QueryHit{ID: hit.ID, Score: hit.Score, Metadata: hit.Metadata, Vector: hit.Vector}
 	}

@@ -96,6 +96,8 @@
 //	collection.delete    x      x
 //	collection.list      x      x       x
 //	collection.read      x      x       x
+//	index.create         x      x
+//	index.delete         x      x
 //	collection.update    x      x
 //	collection.checkpoint x
 //	collection.load      x

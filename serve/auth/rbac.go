@@ -44,6 +44,8 @@ const (
 	ActionCollectionCheckpoint Action = "collection.checkpoint"
 	ActionCollectionLoad       Action = "collection.load"
 	ActionCollectionEvict      Action = "collection.evict"
+	ActionIndexCreate          Action = "index.create"
+	ActionIndexDelete          Action = "index.delete"
 	ActionVectorUpsert         Action = "vector.upsert"
 	ActionVectorDelete         Action = "vector.delete"
 	ActionVectorRead           Action = "vector.read"
@@ -86,6 +88,8 @@ var permissions = [...]actionInfo{
 	{ActionCollectionDelete, RoleWriter, false},
 	{ActionCollectionList, RoleReader, false},
 	{ActionCollectionRead, RoleReader, false},
+	{ActionIndexCreate, RoleWriter, false},
+	{ActionIndexDelete, RoleWriter, false},
 	{ActionCollectionUpdate, RoleWriter, false},
 	{ActionCollectionCheckpoint, RoleAdmin, false},
 	{ActionCollectionLoad, RoleAdmin, false},

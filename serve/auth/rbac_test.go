@@ -11,7 +11,7 @@ import (
 var wantAllowed = map[Role][]Action{
 	RoleAdmin: Actions(),
 	RoleWriter: {ActionCollectionCreate, ActionCollectionDelete, ActionCollectionList, ActionCollectionRead, ActionCollectionUpdate,
-		ActionVectorUpsert, ActionVectorDelete, ActionVectorRead, ActionVectorQuery,
+		ActionIndexCreate, ActionIndexDelete, ActionVectorUpsert, ActionVectorDelete, ActionVectorRead, ActionVectorQuery,
 		ActionStatusRead, ActionTokenIssue, ActionQuotaRead, ActionStorageRead},
 	RoleReader: {ActionCollectionList, ActionCollectionRead, ActionVectorRead, ActionVectorQuery,
 		ActionStatusRead, ActionTokenIssue, ActionStorageRead},

@@ -279,6 +279,51 @@ func agreeCases() []agreeCase {
 				_, err := s.Scroll(ctx, "c", api.ScrollRequest{Cursor: "zz"})
 				return err
 			}},
+		{"index bad type",
+			func(ctx context.Context, c akidbv1.CollectionServiceClient, _ akidbv1.ManagementServiceClient) error {
+				_, err := c.CreateIndex(ctx, &akidbv1.CreateIndexRequest{Collection: "c", Field: "x", Type: "text"})
+				return err
+			},
+			func(ctx context.Context, s *api.Service) error {
+				_, err := s.CreateIndex(ctx, "c", api.CreateIndexRequest{Field: "x", Type: "text"})
+				return err
+			}},
+		{"index bad field",
+			func(ctx context.Context, c akidbv1.CollectionServiceClient, _ akidbv1.ManagementServiceClient) error {
+				_, err := c.CreateIndex(ctx, &akidbv1.CreateIndexRequest{Collection: "c", Field: "a.$b", Type: "keyword"})
+				return err
+			},
+			func(ctx context.Context, s *api.Service) error {
+				_, err := s.CreateIndex(ctx, "c", api.CreateIndexRequest{Field: "a.$b", Type: "keyword"})
+				return err
+			}},
+		{"drop missing index",
+			func(ctx context.Context, c akidbv1.CollectionServiceClient, _ akidbv1.ManagementServiceClient) error {
+				_, err := c.DropIndex(ctx, &akidbv1.DropIndexRequest{Collection: "c", Field: "none"})
+				return err
+			},
+			func(ctx context.Context, s *api.Service) error {
+				_, err := s.DropIndex(ctx, "c", "none")
+				return err
+			}},
+		{"list indexes unknown collection",
+			func(ctx context.Context, c akidbv1.CollectionServiceClient, _ akidbv1.ManagementServiceClient) error {
+				_, err := c.ListIndexes(ctx, &akidbv1.ListIndexesRequest{Collection: "nope"})
+				return err
+			},
+			func(ctx context.Context, s *api.Service) error {
+				_, err := s.ListIndexes(ctx, "nope")
+				return err
+			}},
+		{"create with a bad index",
+			func(ctx context.Context, c akidbv1.CollectionServiceClient, _ akidbv1.ManagementServiceClient) error {
+				_, err := c.CreateCollection(ctx, &akidbv1.CreateCollectionRequest{Name: "bi", Dimension: 4, Indexes: map[string]string{"..": "keyword"}})
+				return err
+			},
+			func(ctx context.Context, s *api.Service) error {
+				_, err := s.CreateCollection(ctx, api.CreateCollectionRequest{Name: "bi", Dimension: 4, Indexes: map[string]string{"..": "keyword"}})
+				return err
+			}},
 		{"status",
 			func(ctx context.Context, _ akidbv1.CollectionServiceClient, m akidbv1.ManagementServiceClient) error {
 				_, err := m.GetStatus(ctx, &akidbv1.GetStatusRequest{})

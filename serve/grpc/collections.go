@@ -21,6 +21,7 @@ func (c *collectionServer) CreateCollection(ctx context.Context, req *akidbv1.Cr
 		HNSW:         api.HNSWParams{M: int(req.GetHnsw().GetM()), EfConstruction: int(req.GetHnsw().GetEfConstruction())},
 		TierPolicy:   req.GetTierPolicy(),
 		Quantization: quantizationIn(req.GetQuantization()),
+		Indexes:      req.GetIndexes(),
 	})
 	if err != nil {
 		return nil, c.s.fail(ctx, err)
@@ -53,4 +54,31 @@ func (c *collectionServer) DeleteCollection(ctx context.Context, req *akidbv1.De
 		return nil, c.s.fail(ctx, err)
 	}
 	return &akidbv1.DeleteCollectionResponse{}, nil
+}
+
+func (c *collectionServer) CreateIndex(ctx context.Context, req *akidbv1.CreateIndexRequest) (*akidbv1.Index, error) {
+	idx, err := c.s.svc.CreateIndex(ctx, req.GetCollection(), api.CreateIndexRequest{Field: req.GetField(), Type: req.GetType()})
+	if err != nil {
+		return nil, c.s.fail(ctx, err)
+	}
+	return indexOut(idx), nil
+}
+
+func (c *collectionServer) ListIndexes(ctx context.Context, req *akidbv1.ListIndexesRequest) (*akidbv1.ListIndexesResponse, error) {
+	list, err := c.s.svc.ListIndexes(ctx, req.GetCollection())
+	if err != nil {
+		return nil, c.s.fail(ctx, err)
+	}
+	out := &akidbv1.ListIndexesResponse{Indexes: make([]*akidbv1.Index, len(list.Indexes))}
+	for i, in := range list.Indexes {
+		out.Indexes[i] = indexOut(in)
+	}
+	return out, nil
+}
+
+func (c *collectionServer) DropIndex(ctx context.Context, req *akidbv1.DropIndexRequest) (*akidbv1.DropIndexResponse, error) {
+	if _, err := c.s.svc.DropIndex(ctx, req.GetCollection(), req.GetField()); err != nil {
+		return nil, c.s.fail(ctx, err)
+	}
+	return &akidbv1.DropIndexResponse{}, nil
 }

@@ -6,6 +6,8 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/akidb/akidb/engine"
+	"github.com/akidb/akidb/engine/payload"
 	"github.com/akidb/akidb/serve/api"
 	"github.com/akidb/akidb/serve/grpc/akidbv1"
 )
@@ -57,6 +59,9 @@ func collectionOut(c api.Collection) *akidbv1.Collection {
 		out.Stats = &akidbv1.CollectionStats{Count: int64(c.Stats.Count), Deleted: int64(c.Stats.Deleted), MemoryBytes: c.Stats.MemoryBytes,
 			DiskBytes: c.Stats.DiskBytes, Quantization: quantizationStatusOut(c.Stats.Quantization)}
 	}
+	for _, in := range c.Indexes {
+		out.Indexes = append(out.Indexes, indexOut(in))
+	}
 	return out
 }
 
@@ -85,6 +90,35 @@ func quantizationStatusOut(st *api.QuantizationStatus) *akidbv1.QuantizationStat
 	return out
 }
 
+func indexOut(in api.Index) *akidbv1.Index {
+	return &akidbv1.Index{Field: in.Field, Type: in.Type, State: in.State, Values: int64(in.Values),
+		Records: int64(in.Records), Unindexed: int64(in.Unindexed), MemoryBytes: in.MemoryBytes}
+}
+
+func planOut(ex *engine.Explain) *akidbv1.QueryPlan {
+	if ex == nil {
+		return nil
+	}
+	return &akidbv1.QueryPlan{
+		Strategy: ex.Strategy, Planned: ex.Planned, Reason: ex.Reason, Filter: ex.Filter,
+		IndexedFields: ex.Indexed, UnindexedFields: ex.Unindexed, LiveRecords: int64(ex.LiveRecords),
+		Candidates: int64(ex.Candidates), EstimatedMatches: int64(ex.EstimatedMatches), Estimate: ex.Estimate,
+		TrueMatches: int64(ex.TrueMatches), Tree: planNodeOut(ex.Tree),
+		EntryDensity: ex.Density, Ef: int32(ex.Ef), Reseeded: ex.Reseeded,
+	}
+}
+
+func planNodeOut(n *payload.ExplainNode) *akidbv1.PlanNode {
+	if n == nil {
+		return nil
+	}
+	out := &akidbv1.PlanNode{Filter: n.Filter, Index: n.Index, Sure: int64(n.Sure), Candidates: int64(n.Candidates)}
+	for _, k := range n.Children {
+		out.Children = append(out.Children, planNodeOut(k))
+	}
+	return out
+}
+
 func vectorsIn(in []*akidbv1.Vector) []api.Vector {
 	out := make([]api.Vector, len(in))
 	for i, v := range in {
@@ -106,11 +140,12 @@ func queryIn(req *akidbv1.QueryRequest) api.QueryRequest {
 		Vector: req.GetVector(), K: int(req.GetK()), Ef: int(req.GetEf()), Rerank: int(req.GetRerank()),
 		Filter: filterIn(req.GetFilterJson()), Exact: req.GetExact(),
 		IncludeVector: req.GetIncludeVector(), IncludeMetadata: req.IncludeMetadata,
+		Explain: req.GetExplain(),
 	}
 }
 
 func queryOut(r api.QueryResponse) (*akidbv1.QueryResponse, error) {
-	out := &akidbv1.QueryResponse{Results: make([]*akidbv1.QueryHit, len(r.Results)), Strategy: r.Strategy}
+	out := &akidbv1.QueryResponse{Results: make([]*akidbv1.QueryHit, len(r.Results)), Strategy: r.Strategy, Explain: planOut(r.Explain)}
 	for i, h := range r.Results {
 		md, err := metadataOut(h.Metadata)
 		if err != nil {

@@ -98,6 +98,8 @@ func TestMethods(t *testing.T) {
 		akidbv1.CollectionService_Upsert_FullMethodName, akidbv1.CollectionService_Query_FullMethodName,
 		akidbv1.CollectionService_Get_FullMethodName, akidbv1.CollectionService_Delete_FullMethodName,
 		akidbv1.CollectionService_Scroll_FullMethodName, akidbv1.ManagementService_GetStatus_FullMethodName,
+		akidbv1.CollectionService_CreateIndex_FullMethodName, akidbv1.CollectionService_ListIndexes_FullMethodName,
+		akidbv1.CollectionService_DropIndex_FullMethodName,
 		akidbv1.ManagementService_IssueToken_FullMethodName,
 		akidbv1.ManagementService_CreateTenant_FullMethodName, akidbv1.ManagementService_ListTenants_FullMethodName,
 		akidbv1.ManagementService_DeleteTenant_FullMethodName,

@@ -117,6 +117,18 @@ var grpcOps = map[string]grpcOp{
 		_, err := e.col.DeleteCollection(ctx, &akidbv1.DeleteCollectionRequest{Name: f.Collection(r, s)})
 		return err
 	}},
+	"index.create": {akidbv1.CollectionService_CreateIndex_FullMethodName, func(ctx context.Context, e *env, f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) error {
+		_, err := e.col.CreateIndex(ctx, &akidbv1.CreateIndexRequest{Collection: f.Collection(r, s), Field: "made", Type: "integer"})
+		return err
+	}},
+	"index.list": {akidbv1.CollectionService_ListIndexes_FullMethodName, func(ctx context.Context, e *env, f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) error {
+		_, err := e.col.ListIndexes(ctx, &akidbv1.ListIndexesRequest{Collection: f.Collection(r, s)})
+		return err
+	}},
+	"index.delete": {akidbv1.CollectionService_DropIndex_FullMethodName, func(ctx context.Context, e *env, f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) error {
+		_, err := e.col.DropIndex(ctx, &akidbv1.DropIndexRequest{Collection: f.Collection(r, s), Field: accesstest.IndexField})
+		return err
+	}},
 	"vector.upsert": {akidbv1.CollectionService_Upsert_FullMethodName, func(ctx context.Context, e *env, f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) error {
 		_, err := e.col.Upsert(ctx, &akidbv1.UpsertRequest{Collection: f.Collection(r, s), Vectors: []*akidbv1.Vector{{Id: "v2", Vector: []float32{0, 1}}}})
 		return err

@@ -463,6 +463,8 @@ func decodeQuery(s *server, _ *gin.Context, r *jsonread.Reader) (any, *api.Error
 			q.Exact, e = d.boolean(field)
 		case "include_vector":
 			q.IncludeVector, e = d.boolean(field)
+		case "explain":
+			q.Explain, e = d.boolean(field)
 		case "include_metadata":
 			var null bool
 			if null, e = d.isNull(field); !null && e == nil {

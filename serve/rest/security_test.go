@@ -123,6 +123,15 @@ var restOps = map[string]struct {
 	"collection.delete": {"DELETE /api/v1/collections/:name", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
 		return restCall{"DELETE", "/api/v1/collections/" + f.Collection(r, s), nil, http.StatusOK}
 	}},
+	"index.create": {"POST /api/v1/collections/:name/indexes", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
+		return restCall{"POST", "/api/v1/collections/" + f.Collection(r, s) + "/indexes", api.CreateIndexRequest{Field: "made", Type: "integer"}, http.StatusAccepted}
+	}},
+	"index.list": {"GET /api/v1/collections/:name/indexes", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
+		return restCall{"GET", "/api/v1/collections/" + f.Collection(r, s) + "/indexes", nil, http.StatusOK}
+	}},
+	"index.delete": {"DELETE /api/v1/collections/:name/indexes/:field", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
+		return restCall{"DELETE", "/api/v1/collections/" + f.Collection(r, s) + "/indexes/" + accesstest.IndexField, nil, http.StatusOK}
+	}},
 	"vector.upsert": {"POST /api/v1/collections/:name/insert", func(f *accesstest.Fixture, r accesstest.Role, s accesstest.Scope) restCall {
 		return restCall{"POST", "/api/v1/collections/" + f.Collection(r, s) + "/insert",
 			api.UpsertRequest{Vectors: []api.Vector{{ID: "v2", Vector: []float32{0, 1}}}}, http.StatusOK}

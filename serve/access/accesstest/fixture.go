@@ -319,5 +319,24 @@ func (f *Fixture) Reset() {
 				f.t.Fatalf("reset: upsert into %s/%s: %v", tenant, want, err)
 			}
 		}
+		// Exactly one payload index, on IndexField.
+		has := false
+		for _, in := range h.Indexes() {
+			if in.Field == IndexField {
+				has = true
+			} else if err := h.DropIndex(ctx, in.Field); err != nil {
+				f.t.Fatalf("reset: drop index %s on %s/%s: %v", in.Field, tenant, want, err)
+			}
+		}
+		if !has {
+			if _, err := h.CreateIndex(ctx, IndexField, "keyword"); err != nil {
+				f.t.Fatalf("reset: index %s/%s: %v", tenant, want, err)
+			}
+			h.WaitIndexBuilds()
+		}
 	}
 }
+
+// IndexField is the metadata field every collection of the fixture has a
+// payload index on (after Reset).
+const IndexField = "tag"

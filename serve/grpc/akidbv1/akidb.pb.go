@@ -100,6 +100,9 @@ type CreateCollectionRequest struct {
 	Hnsw   *HNSWParams `protobuf:"bytes,4,opt,name=hnsw,proto3" json:"hnsw,omitempty"`
 	// tier_policy: "memory" or "memory-s3"; empty: the server's default.
 	TierPolicy string `protobuf:"bytes,5,opt,name=tier_policy,json=tierPolicy,proto3" json:"tier_policy,omitempty"`
+	// indexes declares payload indexes: metadata field (a dot path for a
+	// nested one) -> "keyword", "integer" or "float" (docs/filters.md).
+	Indexes map[string]string `protobuf:"bytes,6,rep,name=indexes,proto3" json:"indexes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// quantization turns on int8 quantization (docs/quantization.md);
 	// absent means none.
 	Quantization  *Quantization `protobuf:"bytes,10,opt,name=quantization,proto3" json:"quantization,omitempty"`
@@ -170,6 +173,13 @@ func (x *CreateCollectionRequest) GetTierPolicy() string {
 		return x.TierPolicy
 	}
 	return ""
+}
+
+func (x *CreateCollectionRequest) GetIndexes() map[string]string {
+	if x != nil {
+		return x.Indexes
+	}
+	return nil
 }
 
 func (x *CreateCollectionRequest) GetQuantization() *Quantization {
@@ -399,6 +409,256 @@ func (x *QuantizationStatus) GetError() string {
 	return ""
 }
 
+// Index describes a payload index on a metadata field.
+type Index struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Field string                 `protobuf:"bytes,1,opt,name=field,proto3" json:"field,omitempty"`
+	// type: keyword, integer or float.
+	Type string `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	// state: building (being filled with the existing records; queries do
+	// not use it yet), ready, or evicted (the collection is not in memory;
+	// the counts below are 0 until it is loaded).
+	State string `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	// values is the number of distinct values indexed.
+	Values int64 `protobuf:"varint,4,opt,name=values,proto3" json:"values,omitempty"`
+	// records counts the records whose field is present.
+	Records int64 `protobuf:"varint,5,opt,name=records,proto3" json:"records,omitempty"`
+	// unindexed counts the records whose value is outside the index's type
+	// (queries read those records).
+	Unindexed     int64 `protobuf:"varint,6,opt,name=unindexed,proto3" json:"unindexed,omitempty"`
+	MemoryBytes   int64 `protobuf:"varint,7,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Index) Reset() {
+	*x = Index{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Index) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Index) ProtoMessage() {}
+
+func (x *Index) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Index.ProtoReflect.Descriptor instead.
+func (*Index) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Index) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *Index) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *Index) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Index) GetValues() int64 {
+	if x != nil {
+		return x.Values
+	}
+	return 0
+}
+
+func (x *Index) GetRecords() int64 {
+	if x != nil {
+		return x.Records
+	}
+	return 0
+}
+
+func (x *Index) GetUnindexed() int64 {
+	if x != nil {
+		return x.Unindexed
+	}
+	return 0
+}
+
+func (x *Index) GetMemoryBytes() int64 {
+	if x != nil {
+		return x.MemoryBytes
+	}
+	return 0
+}
+
+type CreateIndexRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Collection string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Field      string                 `protobuf:"bytes,2,opt,name=field,proto3" json:"field,omitempty"`
+	// type: keyword, integer or float.
+	Type          string `protobuf:"bytes,3,opt,name=type,proto3" json:"type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateIndexRequest) Reset() {
+	*x = CreateIndexRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateIndexRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateIndexRequest) ProtoMessage() {}
+
+func (x *CreateIndexRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateIndexRequest.ProtoReflect.Descriptor instead.
+func (*CreateIndexRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CreateIndexRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *CreateIndexRequest) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+func (x *CreateIndexRequest) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+type ListIndexesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListIndexesRequest) Reset() {
+	*x = ListIndexesRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListIndexesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListIndexesRequest) ProtoMessage() {}
+
+func (x *ListIndexesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListIndexesRequest.ProtoReflect.Descriptor instead.
+func (*ListIndexesRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ListIndexesRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+type ListIndexesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Indexes       []*Index               `protobuf:"bytes,1,rep,name=indexes,proto3" json:"indexes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListIndexesResponse) Reset() {
+	*x = ListIndexesResponse{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListIndexesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListIndexesResponse) ProtoMessage() {}
+
+func (x *ListIndexesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListIndexesResponse.ProtoReflect.Descriptor instead.
+func (*ListIndexesResponse) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ListIndexesResponse) GetIndexes() []*Index {
+	if x != nil {
+		return x.Indexes
+	}
+	return nil
+}
+
 type UpdateCollectionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -413,7 +673,7 @@ type UpdateCollectionRequest struct {
 
 func (x *UpdateCollectionRequest) Reset() {
 	*x = UpdateCollectionRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[4]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -425,7 +685,7 @@ func (x *UpdateCollectionRequest) String() string {
 func (*UpdateCollectionRequest) ProtoMessage() {}
 
 func (x *UpdateCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[4]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -438,7 +698,7 @@ func (x *UpdateCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCollectionRequest.ProtoReflect.Descriptor instead.
 func (*UpdateCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{4}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UpdateCollectionRequest) GetName() string {
@@ -462,6 +722,94 @@ func (x *UpdateCollectionRequest) GetQuantization() *Quantization {
 	return nil
 }
 
+type DropIndexRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
+	Field         string                 `protobuf:"bytes,2,opt,name=field,proto3" json:"field,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DropIndexRequest) Reset() {
+	*x = DropIndexRequest{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DropIndexRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DropIndexRequest) ProtoMessage() {}
+
+func (x *DropIndexRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DropIndexRequest.ProtoReflect.Descriptor instead.
+func (*DropIndexRequest) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *DropIndexRequest) GetCollection() string {
+	if x != nil {
+		return x.Collection
+	}
+	return ""
+}
+
+func (x *DropIndexRequest) GetField() string {
+	if x != nil {
+		return x.Field
+	}
+	return ""
+}
+
+type DropIndexResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DropIndexResponse) Reset() {
+	*x = DropIndexResponse{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DropIndexResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DropIndexResponse) ProtoMessage() {}
+
+func (x *DropIndexResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DropIndexResponse.ProtoReflect.Descriptor instead.
+func (*DropIndexResponse) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{10}
+}
+
 // CollectionStats are a collection's live figures.
 type CollectionStats struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -481,7 +829,7 @@ type CollectionStats struct {
 
 func (x *CollectionStats) Reset() {
 	*x = CollectionStats{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[5]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -493,7 +841,7 @@ func (x *CollectionStats) String() string {
 func (*CollectionStats) ProtoMessage() {}
 
 func (x *CollectionStats) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[5]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -506,7 +854,7 @@ func (x *CollectionStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectionStats.ProtoReflect.Descriptor instead.
 func (*CollectionStats) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{5}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CollectionStats) GetCount() int64 {
@@ -560,6 +908,8 @@ type Collection struct {
 	// load_state is "resident", "evicting", "evicted", "loading" or
 	// "unavailable"; describing a collection never loads it.
 	LoadState string `protobuf:"bytes,8,opt,name=load_state,json=loadState,proto3" json:"load_state,omitempty"`
+	// indexes are the payload indexes, set with stats.
+	Indexes []*Index `protobuf:"bytes,9,rep,name=indexes,proto3" json:"indexes,omitempty"`
 	// quantization is the collection's quantization settings.
 	Quantization  *Quantization `protobuf:"bytes,10,opt,name=quantization,proto3" json:"quantization,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -568,7 +918,7 @@ type Collection struct {
 
 func (x *Collection) Reset() {
 	*x = Collection{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[6]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -580,7 +930,7 @@ func (x *Collection) String() string {
 func (*Collection) ProtoMessage() {}
 
 func (x *Collection) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[6]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -593,7 +943,7 @@ func (x *Collection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Collection.ProtoReflect.Descriptor instead.
 func (*Collection) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{6}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Collection) GetName() string {
@@ -652,6 +1002,13 @@ func (x *Collection) GetLoadState() string {
 	return ""
 }
 
+func (x *Collection) GetIndexes() []*Index {
+	if x != nil {
+		return x.Indexes
+	}
+	return nil
+}
+
 func (x *Collection) GetQuantization() *Quantization {
 	if x != nil {
 		return x.Quantization
@@ -667,7 +1024,7 @@ type ListCollectionsRequest struct {
 
 func (x *ListCollectionsRequest) Reset() {
 	*x = ListCollectionsRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[7]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -679,7 +1036,7 @@ func (x *ListCollectionsRequest) String() string {
 func (*ListCollectionsRequest) ProtoMessage() {}
 
 func (x *ListCollectionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[7]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -692,7 +1049,7 @@ func (x *ListCollectionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCollectionsRequest.ProtoReflect.Descriptor instead.
 func (*ListCollectionsRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{7}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{13}
 }
 
 type ListCollectionsResponse struct {
@@ -704,7 +1061,7 @@ type ListCollectionsResponse struct {
 
 func (x *ListCollectionsResponse) Reset() {
 	*x = ListCollectionsResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[8]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -716,7 +1073,7 @@ func (x *ListCollectionsResponse) String() string {
 func (*ListCollectionsResponse) ProtoMessage() {}
 
 func (x *ListCollectionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[8]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -729,7 +1086,7 @@ func (x *ListCollectionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCollectionsResponse.ProtoReflect.Descriptor instead.
 func (*ListCollectionsResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{8}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListCollectionsResponse) GetCollections() []*Collection {
@@ -748,7 +1105,7 @@ type GetCollectionRequest struct {
 
 func (x *GetCollectionRequest) Reset() {
 	*x = GetCollectionRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[9]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -760,7 +1117,7 @@ func (x *GetCollectionRequest) String() string {
 func (*GetCollectionRequest) ProtoMessage() {}
 
 func (x *GetCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[9]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -773,7 +1130,7 @@ func (x *GetCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCollectionRequest.ProtoReflect.Descriptor instead.
 func (*GetCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{9}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetCollectionRequest) GetName() string {
@@ -792,7 +1149,7 @@ type DeleteCollectionRequest struct {
 
 func (x *DeleteCollectionRequest) Reset() {
 	*x = DeleteCollectionRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[10]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -804,7 +1161,7 @@ func (x *DeleteCollectionRequest) String() string {
 func (*DeleteCollectionRequest) ProtoMessage() {}
 
 func (x *DeleteCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[10]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -817,7 +1174,7 @@ func (x *DeleteCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCollectionRequest.ProtoReflect.Descriptor instead.
 func (*DeleteCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{10}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DeleteCollectionRequest) GetName() string {
@@ -835,7 +1192,7 @@ type DeleteCollectionResponse struct {
 
 func (x *DeleteCollectionResponse) Reset() {
 	*x = DeleteCollectionResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[11]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -847,7 +1204,7 @@ func (x *DeleteCollectionResponse) String() string {
 func (*DeleteCollectionResponse) ProtoMessage() {}
 
 func (x *DeleteCollectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[11]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -860,7 +1217,7 @@ func (x *DeleteCollectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCollectionResponse.ProtoReflect.Descriptor instead.
 func (*DeleteCollectionResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{11}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{17}
 }
 
 // Vector is one record as sent and returned.
@@ -879,7 +1236,7 @@ type Vector struct {
 
 func (x *Vector) Reset() {
 	*x = Vector{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[12]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -891,7 +1248,7 @@ func (x *Vector) String() string {
 func (*Vector) ProtoMessage() {}
 
 func (x *Vector) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[12]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -904,7 +1261,7 @@ func (x *Vector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Vector.ProtoReflect.Descriptor instead.
 func (*Vector) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{12}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Vector) GetId() string {
@@ -939,7 +1296,7 @@ type UpsertRequest struct {
 
 func (x *UpsertRequest) Reset() {
 	*x = UpsertRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[13]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -951,7 +1308,7 @@ func (x *UpsertRequest) String() string {
 func (*UpsertRequest) ProtoMessage() {}
 
 func (x *UpsertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[13]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -964,7 +1321,7 @@ func (x *UpsertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertRequest.ProtoReflect.Descriptor instead.
 func (*UpsertRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{13}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UpsertRequest) GetCollection() string {
@@ -990,7 +1347,7 @@ type UpsertResponse struct {
 
 func (x *UpsertResponse) Reset() {
 	*x = UpsertResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[14]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1002,7 +1359,7 @@ func (x *UpsertResponse) String() string {
 func (*UpsertResponse) ProtoMessage() {}
 
 func (x *UpsertResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[14]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1015,7 +1372,7 @@ func (x *UpsertResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertResponse.ProtoReflect.Descriptor instead.
 func (*UpsertResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{14}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *UpsertResponse) GetUpserted() int64 {
@@ -1045,6 +1402,9 @@ type QueryRequest struct {
 	IncludeVector bool `protobuf:"varint,7,opt,name=include_vector,json=includeVector,proto3" json:"include_vector,omitempty"`
 	// include_metadata returns each hit's metadata; default true.
 	IncludeMetadata *bool `protobuf:"varint,8,opt,name=include_metadata,json=includeMetadata,proto3,oneof" json:"include_metadata,omitempty"`
+	// explain returns the plan of a filtered query with its estimated and
+	// true match counts (counting tests every candidate record).
+	Explain bool `protobuf:"varint,9,opt,name=explain,proto3" json:"explain,omitempty"`
 	// rerank: how many of the best candidates found on a quantized
 	// collection's int8 codes are measured again with the float32 vectors;
 	// 0 means ef. Ignored by unquantized collections.
@@ -1055,7 +1415,7 @@ type QueryRequest struct {
 
 func (x *QueryRequest) Reset() {
 	*x = QueryRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[15]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1067,7 +1427,7 @@ func (x *QueryRequest) String() string {
 func (*QueryRequest) ProtoMessage() {}
 
 func (x *QueryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[15]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1080,7 +1440,7 @@ func (x *QueryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryRequest.ProtoReflect.Descriptor instead.
 func (*QueryRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{15}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *QueryRequest) GetCollection() string {
@@ -1139,6 +1499,13 @@ func (x *QueryRequest) GetIncludeMetadata() bool {
 	return false
 }
 
+func (x *QueryRequest) GetExplain() bool {
+	if x != nil {
+		return x.Explain
+	}
+	return false
+}
+
 func (x *QueryRequest) GetRerank() int32 {
 	if x != nil {
 		return x.Rerank
@@ -1159,7 +1526,7 @@ type QueryHit struct {
 
 func (x *QueryHit) Reset() {
 	*x = QueryHit{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[16]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1171,7 +1538,7 @@ func (x *QueryHit) String() string {
 func (*QueryHit) ProtoMessage() {}
 
 func (x *QueryHit) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[16]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1184,7 +1551,7 @@ func (x *QueryHit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryHit.ProtoReflect.Descriptor instead.
 func (*QueryHit) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{16}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *QueryHit) GetId() string {
@@ -1219,15 +1586,19 @@ type QueryResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// results, best first.
 	Results []*QueryHit `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
-	// strategy: graph, exact, filtered_graph or filtered_exact.
-	Strategy      string `protobuf:"bytes,2,opt,name=strategy,proto3" json:"strategy,omitempty"`
+	// strategy: graph, exact, filtered_graph, filtered_exact (no payload
+	// index could narrow the filter), index_exact, index_two_hop or
+	// index_graph (docs/filters.md).
+	Strategy string `protobuf:"bytes,2,opt,name=strategy,proto3" json:"strategy,omitempty"`
+	// explain is the plan of a filtered query, when asked for.
+	Explain       *QueryPlan `protobuf:"bytes,3,opt,name=explain,proto3" json:"explain,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *QueryResponse) Reset() {
 	*x = QueryResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[17]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1239,7 +1610,7 @@ func (x *QueryResponse) String() string {
 func (*QueryResponse) ProtoMessage() {}
 
 func (x *QueryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[17]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1252,7 +1623,7 @@ func (x *QueryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResponse.ProtoReflect.Descriptor instead.
 func (*QueryResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{17}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *QueryResponse) GetResults() []*QueryHit {
@@ -1269,6 +1640,266 @@ func (x *QueryResponse) GetStrategy() string {
 	return ""
 }
 
+func (x *QueryResponse) GetExplain() *QueryPlan {
+	if x != nil {
+		return x.Explain
+	}
+	return nil
+}
+
+// QueryPlan is how a filtered query was answered (docs/filters.md).
+type QueryPlan struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// strategy is the plan that produced the answer; planned the one first
+	// chosen (they differ when a graph search came up short and the
+	// candidates were scanned), and reason says why.
+	Strategy string `protobuf:"bytes,1,opt,name=strategy,proto3" json:"strategy,omitempty"`
+	Planned  string `protobuf:"bytes,2,opt,name=planned,proto3" json:"planned,omitempty"`
+	Reason   string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	// filter in canonical form.
+	Filter          string   `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
+	IndexedFields   []string `protobuf:"bytes,5,rep,name=indexed_fields,json=indexedFields,proto3" json:"indexed_fields,omitempty"`
+	UnindexedFields []string `protobuf:"bytes,6,rep,name=unindexed_fields,json=unindexedFields,proto3" json:"unindexed_fields,omitempty"`
+	LiveRecords     int64    `protobuf:"varint,7,opt,name=live_records,json=liveRecords,proto3" json:"live_records,omitempty"`
+	// candidates: the records the indexes left to consider.
+	Candidates int64 `protobuf:"varint,8,opt,name=candidates,proto3" json:"candidates,omitempty"`
+	// estimated_matches is the number of matches known before any record
+	// is read; estimate says how it was counted ("bitmaps" is exact,
+	// "bitmaps and a sample of the rest", or "sample" without indexes).
+	// The choice between a scan and a graph search is made on candidates.
+	EstimatedMatches int64  `protobuf:"varint,9,opt,name=estimated_matches,json=estimatedMatches,proto3" json:"estimated_matches,omitempty"`
+	Estimate         string `protobuf:"bytes,10,opt,name=estimate,proto3" json:"estimate,omitempty"`
+	// true_matches counts the matching records exactly.
+	TrueMatches int64     `protobuf:"varint,11,opt,name=true_matches,json=trueMatches,proto3" json:"true_matches,omitempty"`
+	Tree        *PlanNode `protobuf:"bytes,12,opt,name=tree,proto3" json:"tree,omitempty"`
+	// For a graph search over the indexes: entry_density is the share of
+	// matching records around its entry point, which chose between
+	// index_two_hop (sparse) and index_graph (dense); ef the length of its
+	// result list; reseeded that the two-hop search went on from matching
+	// records elsewhere. entry_density is unset for other plans.
+	EntryDensity  *float64 `protobuf:"fixed64,13,opt,name=entry_density,json=entryDensity,proto3,oneof" json:"entry_density,omitempty"`
+	Ef            int32    `protobuf:"varint,14,opt,name=ef,proto3" json:"ef,omitempty"`
+	Reseeded      bool     `protobuf:"varint,15,opt,name=reseeded,proto3" json:"reseeded,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QueryPlan) Reset() {
+	*x = QueryPlan{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QueryPlan) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QueryPlan) ProtoMessage() {}
+
+func (x *QueryPlan) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QueryPlan.ProtoReflect.Descriptor instead.
+func (*QueryPlan) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *QueryPlan) GetStrategy() string {
+	if x != nil {
+		return x.Strategy
+	}
+	return ""
+}
+
+func (x *QueryPlan) GetPlanned() string {
+	if x != nil {
+		return x.Planned
+	}
+	return ""
+}
+
+func (x *QueryPlan) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *QueryPlan) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *QueryPlan) GetIndexedFields() []string {
+	if x != nil {
+		return x.IndexedFields
+	}
+	return nil
+}
+
+func (x *QueryPlan) GetUnindexedFields() []string {
+	if x != nil {
+		return x.UnindexedFields
+	}
+	return nil
+}
+
+func (x *QueryPlan) GetLiveRecords() int64 {
+	if x != nil {
+		return x.LiveRecords
+	}
+	return 0
+}
+
+func (x *QueryPlan) GetCandidates() int64 {
+	if x != nil {
+		return x.Candidates
+	}
+	return 0
+}
+
+func (x *QueryPlan) GetEstimatedMatches() int64 {
+	if x != nil {
+		return x.EstimatedMatches
+	}
+	return 0
+}
+
+func (x *QueryPlan) GetEstimate() string {
+	if x != nil {
+		return x.Estimate
+	}
+	return ""
+}
+
+func (x *QueryPlan) GetTrueMatches() int64 {
+	if x != nil {
+		return x.TrueMatches
+	}
+	return 0
+}
+
+func (x *QueryPlan) GetTree() *PlanNode {
+	if x != nil {
+		return x.Tree
+	}
+	return nil
+}
+
+func (x *QueryPlan) GetEntryDensity() float64 {
+	if x != nil && x.EntryDensity != nil {
+		return *x.EntryDensity
+	}
+	return 0
+}
+
+func (x *QueryPlan) GetEf() int32 {
+	if x != nil {
+		return x.Ef
+	}
+	return 0
+}
+
+func (x *QueryPlan) GetReseeded() bool {
+	if x != nil {
+		return x.Reseeded
+	}
+	return false
+}
+
+// PlanNode is one part of a filter as the payload indexes evaluated it.
+type PlanNode struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Filter string                 `protobuf:"bytes,1,opt,name=filter,proto3" json:"filter,omitempty"`
+	// index: the type of the index that answered a field condition, empty
+	// for none and for $and, $or, $not.
+	Index string `protobuf:"bytes,2,opt,name=index,proto3" json:"index,omitempty"`
+	// sure counts records certainly matching, candidates those possibly
+	// matching (sure included).
+	Sure          int64       `protobuf:"varint,3,opt,name=sure,proto3" json:"sure,omitempty"`
+	Candidates    int64       `protobuf:"varint,4,opt,name=candidates,proto3" json:"candidates,omitempty"`
+	Children      []*PlanNode `protobuf:"bytes,5,rep,name=children,proto3" json:"children,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PlanNode) Reset() {
+	*x = PlanNode{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PlanNode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PlanNode) ProtoMessage() {}
+
+func (x *PlanNode) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PlanNode.ProtoReflect.Descriptor instead.
+func (*PlanNode) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *PlanNode) GetFilter() string {
+	if x != nil {
+		return x.Filter
+	}
+	return ""
+}
+
+func (x *PlanNode) GetIndex() string {
+	if x != nil {
+		return x.Index
+	}
+	return ""
+}
+
+func (x *PlanNode) GetSure() int64 {
+	if x != nil {
+		return x.Sure
+	}
+	return 0
+}
+
+func (x *PlanNode) GetCandidates() int64 {
+	if x != nil {
+		return x.Candidates
+	}
+	return 0
+}
+
+func (x *PlanNode) GetChildren() []*PlanNode {
+	if x != nil {
+		return x.Children
+	}
+	return nil
+}
+
 type GetRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
@@ -1279,7 +1910,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[18]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1291,7 +1922,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[18]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1304,7 +1935,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{18}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetRequest) GetCollection() string {
@@ -1335,7 +1966,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[19]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1347,7 +1978,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[19]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1360,7 +1991,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{19}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeleteRequest) GetCollection() string {
@@ -1394,7 +2025,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[20]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1406,7 +2037,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[20]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1419,7 +2050,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{20}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DeleteResponse) GetDeleted() int64 {
@@ -1444,7 +2075,7 @@ type ScrollRequest struct {
 
 func (x *ScrollRequest) Reset() {
 	*x = ScrollRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[21]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1456,7 +2087,7 @@ func (x *ScrollRequest) String() string {
 func (*ScrollRequest) ProtoMessage() {}
 
 func (x *ScrollRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[21]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1469,7 +2100,7 @@ func (x *ScrollRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScrollRequest.ProtoReflect.Descriptor instead.
 func (*ScrollRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{21}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ScrollRequest) GetCollection() string {
@@ -1511,7 +2142,7 @@ type ScrollResponse struct {
 
 func (x *ScrollResponse) Reset() {
 	*x = ScrollResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[22]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1523,7 +2154,7 @@ func (x *ScrollResponse) String() string {
 func (*ScrollResponse) ProtoMessage() {}
 
 func (x *ScrollResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[22]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1536,7 +2167,7 @@ func (x *ScrollResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScrollResponse.ProtoReflect.Descriptor instead.
 func (*ScrollResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{22}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ScrollResponse) GetVectors() []*Vector {
@@ -1561,7 +2192,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[23]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1573,7 +2204,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[23]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1586,7 +2217,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{23}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{31}
 }
 
 type GetStatusResponse struct {
@@ -1603,7 +2234,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[24]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1615,7 +2246,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[24]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1628,7 +2259,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{24}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetStatusResponse) GetVersion() string {
@@ -1681,7 +2312,7 @@ type IssueTokenRequest struct {
 
 func (x *IssueTokenRequest) Reset() {
 	*x = IssueTokenRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[25]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1693,7 +2324,7 @@ func (x *IssueTokenRequest) String() string {
 func (*IssueTokenRequest) ProtoMessage() {}
 
 func (x *IssueTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[25]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1706,7 +2337,7 @@ func (x *IssueTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueTokenRequest.ProtoReflect.Descriptor instead.
 func (*IssueTokenRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{25}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{33}
 }
 
 type IssueTokenResponse struct {
@@ -1722,7 +2353,7 @@ type IssueTokenResponse struct {
 
 func (x *IssueTokenResponse) Reset() {
 	*x = IssueTokenResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[26]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1734,7 +2365,7 @@ func (x *IssueTokenResponse) String() string {
 func (*IssueTokenResponse) ProtoMessage() {}
 
 func (x *IssueTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[26]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1747,7 +2378,7 @@ func (x *IssueTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueTokenResponse.ProtoReflect.Descriptor instead.
 func (*IssueTokenResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{26}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *IssueTokenResponse) GetToken() string {
@@ -1783,7 +2414,7 @@ type Tenant struct {
 
 func (x *Tenant) Reset() {
 	*x = Tenant{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[27]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1795,7 +2426,7 @@ func (x *Tenant) String() string {
 func (*Tenant) ProtoMessage() {}
 
 func (x *Tenant) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[27]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1808,7 +2439,7 @@ func (x *Tenant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tenant.ProtoReflect.Descriptor instead.
 func (*Tenant) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{27}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Tenant) GetId() string {
@@ -1842,7 +2473,7 @@ type CreateTenantRequest struct {
 
 func (x *CreateTenantRequest) Reset() {
 	*x = CreateTenantRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[28]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1854,7 +2485,7 @@ func (x *CreateTenantRequest) String() string {
 func (*CreateTenantRequest) ProtoMessage() {}
 
 func (x *CreateTenantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[28]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1867,7 +2498,7 @@ func (x *CreateTenantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTenantRequest.ProtoReflect.Descriptor instead.
 func (*CreateTenantRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{28}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *CreateTenantRequest) GetName() string {
@@ -1885,7 +2516,7 @@ type ListTenantsRequest struct {
 
 func (x *ListTenantsRequest) Reset() {
 	*x = ListTenantsRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[29]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1897,7 +2528,7 @@ func (x *ListTenantsRequest) String() string {
 func (*ListTenantsRequest) ProtoMessage() {}
 
 func (x *ListTenantsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[29]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1910,7 +2541,7 @@ func (x *ListTenantsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTenantsRequest.ProtoReflect.Descriptor instead.
 func (*ListTenantsRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{29}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{37}
 }
 
 type ListTenantsResponse struct {
@@ -1922,7 +2553,7 @@ type ListTenantsResponse struct {
 
 func (x *ListTenantsResponse) Reset() {
 	*x = ListTenantsResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[30]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1934,7 +2565,7 @@ func (x *ListTenantsResponse) String() string {
 func (*ListTenantsResponse) ProtoMessage() {}
 
 func (x *ListTenantsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[30]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1947,7 +2578,7 @@ func (x *ListTenantsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTenantsResponse.ProtoReflect.Descriptor instead.
 func (*ListTenantsResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{30}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListTenantsResponse) GetTenants() []*Tenant {
@@ -1969,7 +2600,7 @@ type DeleteTenantRequest struct {
 
 func (x *DeleteTenantRequest) Reset() {
 	*x = DeleteTenantRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[31]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1981,7 +2612,7 @@ func (x *DeleteTenantRequest) String() string {
 func (*DeleteTenantRequest) ProtoMessage() {}
 
 func (x *DeleteTenantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[31]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1994,7 +2625,7 @@ func (x *DeleteTenantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTenantRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTenantRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{31}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DeleteTenantRequest) GetId() string {
@@ -2023,7 +2654,7 @@ type DeleteTenantResponse struct {
 
 func (x *DeleteTenantResponse) Reset() {
 	*x = DeleteTenantResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[32]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2035,7 +2666,7 @@ func (x *DeleteTenantResponse) String() string {
 func (*DeleteTenantResponse) ProtoMessage() {}
 
 func (x *DeleteTenantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[32]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2048,7 +2679,7 @@ func (x *DeleteTenantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTenantResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTenantResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{32}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *DeleteTenantResponse) GetId() string {
@@ -2094,7 +2725,7 @@ type APIKey struct {
 
 func (x *APIKey) Reset() {
 	*x = APIKey{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[33]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2106,7 +2737,7 @@ func (x *APIKey) String() string {
 func (*APIKey) ProtoMessage() {}
 
 func (x *APIKey) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[33]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2119,7 +2750,7 @@ func (x *APIKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use APIKey.ProtoReflect.Descriptor instead.
 func (*APIKey) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{33}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *APIKey) GetId() string {
@@ -2194,7 +2825,7 @@ type CreateAPIKeyRequest struct {
 
 func (x *CreateAPIKeyRequest) Reset() {
 	*x = CreateAPIKeyRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[34]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2206,7 +2837,7 @@ func (x *CreateAPIKeyRequest) String() string {
 func (*CreateAPIKeyRequest) ProtoMessage() {}
 
 func (x *CreateAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[34]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2219,7 +2850,7 @@ func (x *CreateAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{34}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *CreateAPIKeyRequest) GetTenant() string {
@@ -2269,7 +2900,7 @@ type CreateAPIKeyResponse struct {
 
 func (x *CreateAPIKeyResponse) Reset() {
 	*x = CreateAPIKeyResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[35]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2281,7 +2912,7 @@ func (x *CreateAPIKeyResponse) String() string {
 func (*CreateAPIKeyResponse) ProtoMessage() {}
 
 func (x *CreateAPIKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[35]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2294,7 +2925,7 @@ func (x *CreateAPIKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAPIKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateAPIKeyResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{35}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *CreateAPIKeyResponse) GetKeyInfo() *APIKey {
@@ -2322,7 +2953,7 @@ type ListAPIKeysRequest struct {
 
 func (x *ListAPIKeysRequest) Reset() {
 	*x = ListAPIKeysRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[36]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2334,7 +2965,7 @@ func (x *ListAPIKeysRequest) String() string {
 func (*ListAPIKeysRequest) ProtoMessage() {}
 
 func (x *ListAPIKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[36]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2347,7 +2978,7 @@ func (x *ListAPIKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAPIKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListAPIKeysRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{36}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListAPIKeysRequest) GetTenant() string {
@@ -2366,7 +2997,7 @@ type ListAPIKeysResponse struct {
 
 func (x *ListAPIKeysResponse) Reset() {
 	*x = ListAPIKeysResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[37]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2378,7 +3009,7 @@ func (x *ListAPIKeysResponse) String() string {
 func (*ListAPIKeysResponse) ProtoMessage() {}
 
 func (x *ListAPIKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[37]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2391,7 +3022,7 @@ func (x *ListAPIKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAPIKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListAPIKeysResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{37}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ListAPIKeysResponse) GetKeys() []*APIKey {
@@ -2410,7 +3041,7 @@ type RevokeAPIKeyRequest struct {
 
 func (x *RevokeAPIKeyRequest) Reset() {
 	*x = RevokeAPIKeyRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[38]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2422,7 +3053,7 @@ func (x *RevokeAPIKeyRequest) String() string {
 func (*RevokeAPIKeyRequest) ProtoMessage() {}
 
 func (x *RevokeAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[38]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2435,7 +3066,7 @@ func (x *RevokeAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{38}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *RevokeAPIKeyRequest) GetId() string {
@@ -2457,7 +3088,7 @@ type RotateAPIKeyRequest struct {
 
 func (x *RotateAPIKeyRequest) Reset() {
 	*x = RotateAPIKeyRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[39]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2469,7 +3100,7 @@ func (x *RotateAPIKeyRequest) String() string {
 func (*RotateAPIKeyRequest) ProtoMessage() {}
 
 func (x *RotateAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[39]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2482,7 +3113,7 @@ func (x *RotateAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*RotateAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{39}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *RotateAPIKeyRequest) GetId() string {
@@ -2511,7 +3142,7 @@ type RotateAPIKeyResponse struct {
 
 func (x *RotateAPIKeyResponse) Reset() {
 	*x = RotateAPIKeyResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[40]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2523,7 +3154,7 @@ func (x *RotateAPIKeyResponse) String() string {
 func (*RotateAPIKeyResponse) ProtoMessage() {}
 
 func (x *RotateAPIKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[40]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2536,7 +3167,7 @@ func (x *RotateAPIKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateAPIKeyResponse.ProtoReflect.Descriptor instead.
 func (*RotateAPIKeyResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{40}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *RotateAPIKeyResponse) GetOldKey() *APIKey {
@@ -2572,7 +3203,7 @@ type AuditEvent struct {
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[41]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2584,7 +3215,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[41]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2597,7 +3228,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{41}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *AuditEvent) GetId() int64 {
@@ -2677,7 +3308,7 @@ type ListAuditEventsRequest struct {
 
 func (x *ListAuditEventsRequest) Reset() {
 	*x = ListAuditEventsRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[42]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2689,7 +3320,7 @@ func (x *ListAuditEventsRequest) String() string {
 func (*ListAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[42]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2702,7 +3333,7 @@ func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{42}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ListAuditEventsRequest) GetTenant() string {
@@ -2737,7 +3368,7 @@ type ListAuditEventsResponse struct {
 
 func (x *ListAuditEventsResponse) Reset() {
 	*x = ListAuditEventsResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[43]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2749,7 +3380,7 @@ func (x *ListAuditEventsResponse) String() string {
 func (*ListAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[43]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2762,7 +3393,7 @@ func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{43}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ListAuditEventsResponse) GetEvents() []*AuditEvent {
@@ -2799,7 +3430,7 @@ type QuotaLimits struct {
 
 func (x *QuotaLimits) Reset() {
 	*x = QuotaLimits{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[44]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2811,7 +3442,7 @@ func (x *QuotaLimits) String() string {
 func (*QuotaLimits) ProtoMessage() {}
 
 func (x *QuotaLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[44]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2824,7 +3455,7 @@ func (x *QuotaLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuotaLimits.ProtoReflect.Descriptor instead.
 func (*QuotaLimits) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{44}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *QuotaLimits) GetQpsLimit() float64 {
@@ -2895,7 +3526,7 @@ type EffectiveQuota struct {
 
 func (x *EffectiveQuota) Reset() {
 	*x = EffectiveQuota{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[45]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2907,7 +3538,7 @@ func (x *EffectiveQuota) String() string {
 func (*EffectiveQuota) ProtoMessage() {}
 
 func (x *EffectiveQuota) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[45]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2920,7 +3551,7 @@ func (x *EffectiveQuota) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EffectiveQuota.ProtoReflect.Descriptor instead.
 func (*EffectiveQuota) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{45}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *EffectiveQuota) GetRateLimitEnabled() bool {
@@ -2987,7 +3618,7 @@ type QuotaUsage struct {
 
 func (x *QuotaUsage) Reset() {
 	*x = QuotaUsage{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[46]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2999,7 +3630,7 @@ func (x *QuotaUsage) String() string {
 func (*QuotaUsage) ProtoMessage() {}
 
 func (x *QuotaUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[46]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3012,7 +3643,7 @@ func (x *QuotaUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuotaUsage.ProtoReflect.Descriptor instead.
 func (*QuotaUsage) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{46}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *QuotaUsage) GetCollections() int64 {
@@ -3056,7 +3687,7 @@ type TenantQuota struct {
 
 func (x *TenantQuota) Reset() {
 	*x = TenantQuota{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[47]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3068,7 +3699,7 @@ func (x *TenantQuota) String() string {
 func (*TenantQuota) ProtoMessage() {}
 
 func (x *TenantQuota) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[47]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3081,7 +3712,7 @@ func (x *TenantQuota) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TenantQuota.ProtoReflect.Descriptor instead.
 func (*TenantQuota) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{47}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *TenantQuota) GetTenantId() string {
@@ -3122,7 +3753,7 @@ type GetTenantQuotaRequest struct {
 
 func (x *GetTenantQuotaRequest) Reset() {
 	*x = GetTenantQuotaRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[48]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3134,7 +3765,7 @@ func (x *GetTenantQuotaRequest) String() string {
 func (*GetTenantQuotaRequest) ProtoMessage() {}
 
 func (x *GetTenantQuotaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[48]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3147,7 +3778,7 @@ func (x *GetTenantQuotaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTenantQuotaRequest.ProtoReflect.Descriptor instead.
 func (*GetTenantQuotaRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{48}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *GetTenantQuotaRequest) GetTenant() string {
@@ -3178,7 +3809,7 @@ type SetTenantQuotaRequest struct {
 
 func (x *SetTenantQuotaRequest) Reset() {
 	*x = SetTenantQuotaRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[49]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3190,7 +3821,7 @@ func (x *SetTenantQuotaRequest) String() string {
 func (*SetTenantQuotaRequest) ProtoMessage() {}
 
 func (x *SetTenantQuotaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[49]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3203,7 +3834,7 @@ func (x *SetTenantQuotaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTenantQuotaRequest.ProtoReflect.Descriptor instead.
 func (*SetTenantQuotaRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{49}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *SetTenantQuotaRequest) GetTenant() string {
@@ -3279,7 +3910,7 @@ type KeyRateLimit struct {
 
 func (x *KeyRateLimit) Reset() {
 	*x = KeyRateLimit{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[50]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3291,7 +3922,7 @@ func (x *KeyRateLimit) String() string {
 func (*KeyRateLimit) ProtoMessage() {}
 
 func (x *KeyRateLimit) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[50]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3304,7 +3935,7 @@ func (x *KeyRateLimit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyRateLimit.ProtoReflect.Descriptor instead.
 func (*KeyRateLimit) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{50}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *KeyRateLimit) GetKeyId() string {
@@ -3358,7 +3989,7 @@ type GetKeyRateLimitRequest struct {
 
 func (x *GetKeyRateLimitRequest) Reset() {
 	*x = GetKeyRateLimitRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[51]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3370,7 +4001,7 @@ func (x *GetKeyRateLimitRequest) String() string {
 func (*GetKeyRateLimitRequest) ProtoMessage() {}
 
 func (x *GetKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[51]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3383,7 +4014,7 @@ func (x *GetKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetKeyRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*GetKeyRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{51}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *GetKeyRateLimitRequest) GetId() string {
@@ -3406,7 +4037,7 @@ type SetKeyRateLimitRequest struct {
 
 func (x *SetKeyRateLimitRequest) Reset() {
 	*x = SetKeyRateLimitRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[52]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3418,7 +4049,7 @@ func (x *SetKeyRateLimitRequest) String() string {
 func (*SetKeyRateLimitRequest) ProtoMessage() {}
 
 func (x *SetKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[52]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3431,7 +4062,7 @@ func (x *SetKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetKeyRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*SetKeyRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{52}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *SetKeyRateLimitRequest) GetId() string {
@@ -3464,7 +4095,7 @@ type ClearKeyRateLimitRequest struct {
 
 func (x *ClearKeyRateLimitRequest) Reset() {
 	*x = ClearKeyRateLimitRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[53]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3476,7 +4107,7 @@ func (x *ClearKeyRateLimitRequest) String() string {
 func (*ClearKeyRateLimitRequest) ProtoMessage() {}
 
 func (x *ClearKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[53]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3489,7 +4120,7 @@ func (x *ClearKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearKeyRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*ClearKeyRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{53}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ClearKeyRateLimitRequest) GetId() string {
@@ -3509,7 +4140,7 @@ type ClearKeyRateLimitResponse struct {
 
 func (x *ClearKeyRateLimitResponse) Reset() {
 	*x = ClearKeyRateLimitResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[54]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3521,7 +4152,7 @@ func (x *ClearKeyRateLimitResponse) String() string {
 func (*ClearKeyRateLimitResponse) ProtoMessage() {}
 
 func (x *ClearKeyRateLimitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[54]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3534,7 +4165,7 @@ func (x *ClearKeyRateLimitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearKeyRateLimitResponse.ProtoReflect.Descriptor instead.
 func (*ClearKeyRateLimitResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{54}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ClearKeyRateLimitResponse) GetKeyId() string {
@@ -3566,7 +4197,7 @@ type RateLimitConfig struct {
 
 func (x *RateLimitConfig) Reset() {
 	*x = RateLimitConfig{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[55]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3578,7 +4209,7 @@ func (x *RateLimitConfig) String() string {
 func (*RateLimitConfig) ProtoMessage() {}
 
 func (x *RateLimitConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[55]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3591,7 +4222,7 @@ func (x *RateLimitConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitConfig.ProtoReflect.Descriptor instead.
 func (*RateLimitConfig) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{55}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *RateLimitConfig) GetEnabled() bool {
@@ -3629,7 +4260,7 @@ type QuotaDefaults struct {
 
 func (x *QuotaDefaults) Reset() {
 	*x = QuotaDefaults{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[56]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3641,7 +4272,7 @@ func (x *QuotaDefaults) String() string {
 func (*QuotaDefaults) ProtoMessage() {}
 
 func (x *QuotaDefaults) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[56]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3654,7 +4285,7 @@ func (x *QuotaDefaults) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuotaDefaults.ProtoReflect.Descriptor instead.
 func (*QuotaDefaults) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{56}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *QuotaDefaults) GetMaxCollections() int64 {
@@ -3703,7 +4334,7 @@ type RequestLimits struct {
 
 func (x *RequestLimits) Reset() {
 	*x = RequestLimits{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[57]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3715,7 +4346,7 @@ func (x *RequestLimits) String() string {
 func (*RequestLimits) ProtoMessage() {}
 
 func (x *RequestLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[57]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3728,7 +4359,7 @@ func (x *RequestLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestLimits.ProtoReflect.Descriptor instead.
 func (*RequestLimits) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{57}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *RequestLimits) GetMaxBatch() int64 {
@@ -3825,7 +4456,7 @@ type ServerSettings struct {
 
 func (x *ServerSettings) Reset() {
 	*x = ServerSettings{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[58]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3837,7 +4468,7 @@ func (x *ServerSettings) String() string {
 func (*ServerSettings) ProtoMessage() {}
 
 func (x *ServerSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[58]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3850,7 +4481,7 @@ func (x *ServerSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerSettings.ProtoReflect.Descriptor instead.
 func (*ServerSettings) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{58}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *ServerSettings) GetVersion() string {
@@ -3985,7 +4616,7 @@ type RuntimeConfig struct {
 
 func (x *RuntimeConfig) Reset() {
 	*x = RuntimeConfig{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[59]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3997,7 +4628,7 @@ func (x *RuntimeConfig) String() string {
 func (*RuntimeConfig) ProtoMessage() {}
 
 func (x *RuntimeConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[59]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4010,7 +4641,7 @@ func (x *RuntimeConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeConfig.ProtoReflect.Descriptor instead.
 func (*RuntimeConfig) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{59}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *RuntimeConfig) GetRateLimiting() *RateLimitConfig {
@@ -4042,7 +4673,7 @@ type GetRuntimeConfigRequest struct {
 
 func (x *GetRuntimeConfigRequest) Reset() {
 	*x = GetRuntimeConfigRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[60]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4054,7 +4685,7 @@ func (x *GetRuntimeConfigRequest) String() string {
 func (*GetRuntimeConfigRequest) ProtoMessage() {}
 
 func (x *GetRuntimeConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[60]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4067,7 +4698,7 @@ func (x *GetRuntimeConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRuntimeConfigRequest.ProtoReflect.Descriptor instead.
 func (*GetRuntimeConfigRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{60}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{68}
 }
 
 // SetRateLimitConfigRequest changes the fields it sets.
@@ -4084,7 +4715,7 @@ type SetRateLimitConfigRequest struct {
 
 func (x *SetRateLimitConfigRequest) Reset() {
 	*x = SetRateLimitConfigRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[61]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4096,7 +4727,7 @@ func (x *SetRateLimitConfigRequest) String() string {
 func (*SetRateLimitConfigRequest) ProtoMessage() {}
 
 func (x *SetRateLimitConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[61]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4109,7 +4740,7 @@ func (x *SetRateLimitConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetRateLimitConfigRequest.ProtoReflect.Descriptor instead.
 func (*SetRateLimitConfigRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{61}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *SetRateLimitConfigRequest) GetEnabled() bool {
@@ -4142,7 +4773,7 @@ type CheckpointCollectionRequest struct {
 
 func (x *CheckpointCollectionRequest) Reset() {
 	*x = CheckpointCollectionRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[62]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4154,7 +4785,7 @@ func (x *CheckpointCollectionRequest) String() string {
 func (*CheckpointCollectionRequest) ProtoMessage() {}
 
 func (x *CheckpointCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[62]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4167,7 +4798,7 @@ func (x *CheckpointCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointCollectionRequest.ProtoReflect.Descriptor instead.
 func (*CheckpointCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{62}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *CheckpointCollectionRequest) GetName() string {
@@ -4189,7 +4820,7 @@ type CheckpointCollectionResponse struct {
 
 func (x *CheckpointCollectionResponse) Reset() {
 	*x = CheckpointCollectionResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[63]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4201,7 +4832,7 @@ func (x *CheckpointCollectionResponse) String() string {
 func (*CheckpointCollectionResponse) ProtoMessage() {}
 
 func (x *CheckpointCollectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[63]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4214,7 +4845,7 @@ func (x *CheckpointCollectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointCollectionResponse.ProtoReflect.Descriptor instead.
 func (*CheckpointCollectionResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{63}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *CheckpointCollectionResponse) GetCollection() string {
@@ -4254,7 +4885,7 @@ type LoadCollectionRequest struct {
 
 func (x *LoadCollectionRequest) Reset() {
 	*x = LoadCollectionRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[64]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4266,7 +4897,7 @@ func (x *LoadCollectionRequest) String() string {
 func (*LoadCollectionRequest) ProtoMessage() {}
 
 func (x *LoadCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[64]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4279,7 +4910,7 @@ func (x *LoadCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadCollectionRequest.ProtoReflect.Descriptor instead.
 func (*LoadCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{64}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *LoadCollectionRequest) GetName() string {
@@ -4298,7 +4929,7 @@ type EvictCollectionRequest struct {
 
 func (x *EvictCollectionRequest) Reset() {
 	*x = EvictCollectionRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[65]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4310,7 +4941,7 @@ func (x *EvictCollectionRequest) String() string {
 func (*EvictCollectionRequest) ProtoMessage() {}
 
 func (x *EvictCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[65]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4323,7 +4954,7 @@ func (x *EvictCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvictCollectionRequest.ProtoReflect.Descriptor instead.
 func (*EvictCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{65}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *EvictCollectionRequest) GetName() string {
@@ -4352,7 +4983,7 @@ type CollectionResidency struct {
 
 func (x *CollectionResidency) Reset() {
 	*x = CollectionResidency{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[66]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4364,7 +4995,7 @@ func (x *CollectionResidency) String() string {
 func (*CollectionResidency) ProtoMessage() {}
 
 func (x *CollectionResidency) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[66]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4377,7 +5008,7 @@ func (x *CollectionResidency) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectionResidency.ProtoReflect.Descriptor instead.
 func (*CollectionResidency) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{66}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *CollectionResidency) GetCollection() string {
@@ -4451,7 +5082,7 @@ type GetStorageStatusRequest struct {
 
 func (x *GetStorageStatusRequest) Reset() {
 	*x = GetStorageStatusRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[67]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4463,7 +5094,7 @@ func (x *GetStorageStatusRequest) String() string {
 func (*GetStorageStatusRequest) ProtoMessage() {}
 
 func (x *GetStorageStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[67]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4476,7 +5107,7 @@ func (x *GetStorageStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStorageStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStorageStatusRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{67}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{75}
 }
 
 // StorageStatus mirrors the JSON of GET /admin/storage/status.
@@ -4494,7 +5125,7 @@ type StorageStatus struct {
 
 func (x *StorageStatus) Reset() {
 	*x = StorageStatus{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[68]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4506,7 +5137,7 @@ func (x *StorageStatus) String() string {
 func (*StorageStatus) ProtoMessage() {}
 
 func (x *StorageStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[68]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4519,7 +5150,7 @@ func (x *StorageStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageStatus.ProtoReflect.Descriptor instead.
 func (*StorageStatus) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{68}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *StorageStatus) GetEnabled() bool {
@@ -4575,7 +5206,7 @@ type MemoryStatus struct {
 
 func (x *MemoryStatus) Reset() {
 	*x = MemoryStatus{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[69]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4587,7 +5218,7 @@ func (x *MemoryStatus) String() string {
 func (*MemoryStatus) ProtoMessage() {}
 
 func (x *MemoryStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[69]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4600,7 +5231,7 @@ func (x *MemoryStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemoryStatus.ProtoReflect.Descriptor instead.
 func (*MemoryStatus) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{69}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *MemoryStatus) GetBudgetBytes() int64 {
@@ -4663,7 +5294,7 @@ type StoreStatus struct {
 
 func (x *StoreStatus) Reset() {
 	*x = StoreStatus{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[70]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4675,7 +5306,7 @@ func (x *StoreStatus) String() string {
 func (*StoreStatus) ProtoMessage() {}
 
 func (x *StoreStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[70]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4688,7 +5319,7 @@ func (x *StoreStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreStatus.ProtoReflect.Descriptor instead.
 func (*StoreStatus) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{70}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *StoreStatus) GetName() string {
@@ -4735,7 +5366,7 @@ type CircuitBreakerStatus struct {
 
 func (x *CircuitBreakerStatus) Reset() {
 	*x = CircuitBreakerStatus{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[71]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4747,7 +5378,7 @@ func (x *CircuitBreakerStatus) String() string {
 func (*CircuitBreakerStatus) ProtoMessage() {}
 
 func (x *CircuitBreakerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[71]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4760,7 +5391,7 @@ func (x *CircuitBreakerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CircuitBreakerStatus.ProtoReflect.Descriptor instead.
 func (*CircuitBreakerStatus) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{71}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *CircuitBreakerStatus) GetState() string {
@@ -4871,7 +5502,7 @@ type DLQCounts struct {
 
 func (x *DLQCounts) Reset() {
 	*x = DLQCounts{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[72]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4883,7 +5514,7 @@ func (x *DLQCounts) String() string {
 func (*DLQCounts) ProtoMessage() {}
 
 func (x *DLQCounts) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[72]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4896,7 +5527,7 @@ func (x *DLQCounts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DLQCounts.ProtoReflect.Descriptor instead.
 func (*DLQCounts) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{72}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *DLQCounts) GetPending() int64 {
@@ -4955,7 +5586,7 @@ type CollectionStorage struct {
 
 func (x *CollectionStorage) Reset() {
 	*x = CollectionStorage{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[73]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4967,7 +5598,7 @@ func (x *CollectionStorage) String() string {
 func (*CollectionStorage) ProtoMessage() {}
 
 func (x *CollectionStorage) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[73]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4980,7 +5611,7 @@ func (x *CollectionStorage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectionStorage.ProtoReflect.Descriptor instead.
 func (*CollectionStorage) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{73}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *CollectionStorage) GetTenantId() string {
@@ -5212,7 +5843,7 @@ type ShippedSnapshot struct {
 
 func (x *ShippedSnapshot) Reset() {
 	*x = ShippedSnapshot{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[74]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5224,7 +5855,7 @@ func (x *ShippedSnapshot) String() string {
 func (*ShippedSnapshot) ProtoMessage() {}
 
 func (x *ShippedSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[74]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5237,7 +5868,7 @@ func (x *ShippedSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShippedSnapshot.ProtoReflect.Descriptor instead.
 func (*ShippedSnapshot) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{74}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *ShippedSnapshot) GetSeq() uint64 {
@@ -5281,7 +5912,7 @@ type ListDLQRequest struct {
 
 func (x *ListDLQRequest) Reset() {
 	*x = ListDLQRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[75]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5293,7 +5924,7 @@ func (x *ListDLQRequest) String() string {
 func (*ListDLQRequest) ProtoMessage() {}
 
 func (x *ListDLQRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[75]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5306,7 +5937,7 @@ func (x *ListDLQRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDLQRequest.ProtoReflect.Descriptor instead.
 func (*ListDLQRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{75}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *ListDLQRequest) GetStatus() string {
@@ -5357,7 +5988,7 @@ type DLQEntry struct {
 
 func (x *DLQEntry) Reset() {
 	*x = DLQEntry{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[76]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5369,7 +6000,7 @@ func (x *DLQEntry) String() string {
 func (*DLQEntry) ProtoMessage() {}
 
 func (x *DLQEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[76]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5382,7 +6013,7 @@ func (x *DLQEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DLQEntry.ProtoReflect.Descriptor instead.
 func (*DLQEntry) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{76}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *DLQEntry) GetId() int64 {
@@ -5514,7 +6145,7 @@ type ListDLQResponse struct {
 
 func (x *ListDLQResponse) Reset() {
 	*x = ListDLQResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[77]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5526,7 +6157,7 @@ func (x *ListDLQResponse) String() string {
 func (*ListDLQResponse) ProtoMessage() {}
 
 func (x *ListDLQResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[77]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5539,7 +6170,7 @@ func (x *ListDLQResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDLQResponse.ProtoReflect.Descriptor instead.
 func (*ListDLQResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{77}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *ListDLQResponse) GetEntries() []*DLQEntry {
@@ -5564,7 +6195,7 @@ type RetryDLQRequest struct {
 
 func (x *RetryDLQRequest) Reset() {
 	*x = RetryDLQRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[78]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5576,7 +6207,7 @@ func (x *RetryDLQRequest) String() string {
 func (*RetryDLQRequest) ProtoMessage() {}
 
 func (x *RetryDLQRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[78]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5589,7 +6220,7 @@ func (x *RetryDLQRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryDLQRequest.ProtoReflect.Descriptor instead.
 func (*RetryDLQRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{78}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{86}
 }
 
 type RetryDLQEntryRequest struct {
@@ -5601,7 +6232,7 @@ type RetryDLQEntryRequest struct {
 
 func (x *RetryDLQEntryRequest) Reset() {
 	*x = RetryDLQEntryRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[79]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5613,7 +6244,7 @@ func (x *RetryDLQEntryRequest) String() string {
 func (*RetryDLQEntryRequest) ProtoMessage() {}
 
 func (x *RetryDLQEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[79]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5626,7 +6257,7 @@ func (x *RetryDLQEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryDLQEntryRequest.ProtoReflect.Descriptor instead.
 func (*RetryDLQEntryRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{79}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *RetryDLQEntryRequest) GetId() int64 {
@@ -5650,7 +6281,7 @@ type DLQRetryResult struct {
 
 func (x *DLQRetryResult) Reset() {
 	*x = DLQRetryResult{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[80]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5662,7 +6293,7 @@ func (x *DLQRetryResult) String() string {
 func (*DLQRetryResult) ProtoMessage() {}
 
 func (x *DLQRetryResult) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[80]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5675,7 +6306,7 @@ func (x *DLQRetryResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DLQRetryResult.ProtoReflect.Descriptor instead.
 func (*DLQRetryResult) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{80}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *DLQRetryResult) GetAttempted() int32 {
@@ -5729,7 +6360,7 @@ type DiscardDLQEntryRequest struct {
 
 func (x *DiscardDLQEntryRequest) Reset() {
 	*x = DiscardDLQEntryRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[81]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5741,7 +6372,7 @@ func (x *DiscardDLQEntryRequest) String() string {
 func (*DiscardDLQEntryRequest) ProtoMessage() {}
 
 func (x *DiscardDLQEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[81]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5754,7 +6385,7 @@ func (x *DiscardDLQEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscardDLQEntryRequest.ProtoReflect.Descriptor instead.
 func (*DiscardDLQEntryRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{81}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *DiscardDLQEntryRequest) GetId() int64 {
@@ -5774,7 +6405,7 @@ type DiscardDLQEntryResponse struct {
 
 func (x *DiscardDLQEntryResponse) Reset() {
 	*x = DiscardDLQEntryResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[82]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5786,7 +6417,7 @@ func (x *DiscardDLQEntryResponse) String() string {
 func (*DiscardDLQEntryResponse) ProtoMessage() {}
 
 func (x *DiscardDLQEntryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[82]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5799,7 +6430,7 @@ func (x *DiscardDLQEntryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscardDLQEntryResponse.ProtoReflect.Descriptor instead.
 func (*DiscardDLQEntryResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{82}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *DiscardDLQEntryResponse) GetId() int64 {
@@ -5824,7 +6455,7 @@ type ResetCircuitBreakerRequest struct {
 
 func (x *ResetCircuitBreakerRequest) Reset() {
 	*x = ResetCircuitBreakerRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[83]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5836,7 +6467,7 @@ func (x *ResetCircuitBreakerRequest) String() string {
 func (*ResetCircuitBreakerRequest) ProtoMessage() {}
 
 func (x *ResetCircuitBreakerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[83]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5849,7 +6480,7 @@ func (x *ResetCircuitBreakerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetCircuitBreakerRequest.ProtoReflect.Descriptor instead.
 func (*ResetCircuitBreakerRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{83}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{91}
 }
 
 type ResetCircuitBreakerResponse struct {
@@ -5861,7 +6492,7 @@ type ResetCircuitBreakerResponse struct {
 
 func (x *ResetCircuitBreakerResponse) Reset() {
 	*x = ResetCircuitBreakerResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[84]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5873,7 +6504,7 @@ func (x *ResetCircuitBreakerResponse) String() string {
 func (*ResetCircuitBreakerResponse) ProtoMessage() {}
 
 func (x *ResetCircuitBreakerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[84]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5886,7 +6517,7 @@ func (x *ResetCircuitBreakerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetCircuitBreakerResponse.ProtoReflect.Descriptor instead.
 func (*ResetCircuitBreakerResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{84}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *ResetCircuitBreakerResponse) GetCircuitBreaker() *CircuitBreakerStatus {
@@ -5904,16 +6535,20 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\n" +
 	"HNSWParams\x12\f\n" +
 	"\x01m\x18\x01 \x01(\x05R\x01m\x12'\n" +
-	"\x0fef_construction\x18\x02 \x01(\x05R\x0eefConstruction\"\xea\x01\n" +
+	"\x0fef_construction\x18\x02 \x01(\x05R\x0eefConstruction\"\xf0\x02\n" +
 	"\x17CreateCollectionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tdimension\x18\x02 \x01(\x05R\tdimension\x12\x16\n" +
 	"\x06metric\x18\x03 \x01(\tR\x06metric\x12(\n" +
 	"\x04hnsw\x18\x04 \x01(\v2\x14.akidb.v1.HNSWParamsR\x04hnsw\x12\x1f\n" +
 	"\vtier_policy\x18\x05 \x01(\tR\n" +
-	"tierPolicy\x12:\n" +
+	"tierPolicy\x12H\n" +
+	"\aindexes\x18\x06 \x03(\v2..akidb.v1.CreateCollectionRequest.IndexesEntryR\aindexes\x12:\n" +
 	"\fquantization\x18\n" +
-	" \x01(\v2\x16.akidb.v1.QuantizationR\fquantization\"X\n" +
+	" \x01(\v2\x16.akidb.v1.QuantizationR\fquantization\x1a:\n" +
+	"\fIndexesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"X\n" +
 	"\fQuantization\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\tR\x04type\x12\x1c\n" +
 	"\toriginals\x18\x02 \x01(\tR\toriginals\x12\x16\n" +
@@ -5936,14 +6571,40 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\ttrainedAt\x12)\n" +
 	"\x10clamped_fraction\x18\v \x01(\x01R\x0fclampedFraction\x12\x1a\n" +
 	"\bretrains\x18\f \x01(\x03R\bretrains\x12\x14\n" +
-	"\x05error\x18\r \x01(\tR\x05error\"\x9f\x01\n" +
+	"\x05error\x18\r \x01(\tR\x05error\"\xba\x01\n" +
+	"\x05Index\x12\x14\n" +
+	"\x05field\x18\x01 \x01(\tR\x05field\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x14\n" +
+	"\x05state\x18\x03 \x01(\tR\x05state\x12\x16\n" +
+	"\x06values\x18\x04 \x01(\x03R\x06values\x12\x18\n" +
+	"\arecords\x18\x05 \x01(\x03R\arecords\x12\x1c\n" +
+	"\tunindexed\x18\x06 \x01(\x03R\tunindexed\x12!\n" +
+	"\fmemory_bytes\x18\a \x01(\x03R\vmemoryBytes\"^\n" +
+	"\x12CreateIndexRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12\x14\n" +
+	"\x05field\x18\x02 \x01(\tR\x05field\x12\x12\n" +
+	"\x04type\x18\x03 \x01(\tR\x04type\"4\n" +
+	"\x12ListIndexesRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\"@\n" +
+	"\x13ListIndexesResponse\x12)\n" +
+	"\aindexes\x18\x01 \x03(\v2\x0f.akidb.v1.IndexR\aindexes\"\x9f\x01\n" +
 	"\x17UpdateCollectionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12$\n" +
 	"\vtier_policy\x18\x02 \x01(\tH\x00R\n" +
 	"tierPolicy\x88\x01\x01\x12:\n" +
 	"\fquantization\x18\n" +
 	" \x01(\v2\x16.akidb.v1.QuantizationR\fquantizationB\x0e\n" +
-	"\f_tier_policy\"\xc5\x01\n" +
+	"\f_tier_policy\"H\n" +
+	"\x10DropIndexRequest\x12\x1e\n" +
+	"\n" +
+	"collection\x18\x01 \x01(\tR\n" +
+	"collection\x12\x14\n" +
+	"\x05field\x18\x02 \x01(\tR\x05field\"\x13\n" +
+	"\x11DropIndexResponse\"\xc5\x01\n" +
 	"\x0fCollectionStats\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\x03R\x05count\x12\x18\n" +
 	"\adeleted\x18\x02 \x01(\x03R\adeleted\x12!\n" +
@@ -5951,7 +6612,7 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\n" +
 	"disk_bytes\x18\x04 \x01(\x03R\tdiskBytes\x12@\n" +
 	"\fquantization\x18\n" +
-	" \x01(\v2\x1c.akidb.v1.QuantizationStatusR\fquantization\"\xe8\x02\n" +
+	" \x01(\v2\x1c.akidb.v1.QuantizationStatusR\fquantization\"\x93\x03\n" +
 	"\n" +
 	"Collection\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
@@ -5964,7 +6625,8 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\vtier_policy\x18\a \x01(\tR\n" +
 	"tierPolicy\x12\x1d\n" +
 	"\n" +
-	"load_state\x18\b \x01(\tR\tloadState\x12:\n" +
+	"load_state\x18\b \x01(\tR\tloadState\x12)\n" +
+	"\aindexes\x18\t \x03(\v2\x0f.akidb.v1.IndexR\aindexes\x12:\n" +
 	"\fquantization\x18\n" +
 	" \x01(\v2\x16.akidb.v1.QuantizationR\fquantization\"\x18\n" +
 	"\x16ListCollectionsRequest\"Q\n" +
@@ -5985,7 +6647,7 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"collection\x12*\n" +
 	"\avectors\x18\x02 \x03(\v2\x10.akidb.v1.VectorR\avectors\",\n" +
 	"\x0eUpsertResponse\x12\x1a\n" +
-	"\bupserted\x18\x01 \x01(\x03R\bupserted\"\x9f\x02\n" +
+	"\bupserted\x18\x01 \x01(\x03R\bupserted\"\xb9\x02\n" +
 	"\fQueryRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -5997,7 +6659,8 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"filterJson\x12\x14\n" +
 	"\x05exact\x18\x06 \x01(\bR\x05exact\x12%\n" +
 	"\x0einclude_vector\x18\a \x01(\bR\rincludeVector\x12.\n" +
-	"\x10include_metadata\x18\b \x01(\bH\x00R\x0fincludeMetadata\x88\x01\x01\x12\x16\n" +
+	"\x10include_metadata\x18\b \x01(\bH\x00R\x0fincludeMetadata\x88\x01\x01\x12\x18\n" +
+	"\aexplain\x18\t \x01(\bR\aexplain\x12\x16\n" +
 	"\x06rerank\x18\n" +
 	" \x01(\x05R\x06rerankB\x13\n" +
 	"\x11_include_metadata\"}\n" +
@@ -6005,10 +6668,39 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x02R\x05score\x123\n" +
 	"\bmetadata\x18\x03 \x01(\v2\x17.google.protobuf.StructR\bmetadata\x12\x16\n" +
-	"\x06vector\x18\x04 \x03(\x02R\x06vector\"Y\n" +
+	"\x06vector\x18\x04 \x03(\x02R\x06vector\"\x88\x01\n" +
 	"\rQueryResponse\x12,\n" +
 	"\aresults\x18\x01 \x03(\v2\x12.akidb.v1.QueryHitR\aresults\x12\x1a\n" +
-	"\bstrategy\x18\x02 \x01(\tR\bstrategy\"<\n" +
+	"\bstrategy\x18\x02 \x01(\tR\bstrategy\x12-\n" +
+	"\aexplain\x18\x03 \x01(\v2\x13.akidb.v1.QueryPlanR\aexplain\"\x82\x04\n" +
+	"\tQueryPlan\x12\x1a\n" +
+	"\bstrategy\x18\x01 \x01(\tR\bstrategy\x12\x18\n" +
+	"\aplanned\x18\x02 \x01(\tR\aplanned\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x16\n" +
+	"\x06filter\x18\x04 \x01(\tR\x06filter\x12%\n" +
+	"\x0eindexed_fields\x18\x05 \x03(\tR\rindexedFields\x12)\n" +
+	"\x10unindexed_fields\x18\x06 \x03(\tR\x0funindexedFields\x12!\n" +
+	"\flive_records\x18\a \x01(\x03R\vliveRecords\x12\x1e\n" +
+	"\n" +
+	"candidates\x18\b \x01(\x03R\n" +
+	"candidates\x12+\n" +
+	"\x11estimated_matches\x18\t \x01(\x03R\x10estimatedMatches\x12\x1a\n" +
+	"\bestimate\x18\n" +
+	" \x01(\tR\bestimate\x12!\n" +
+	"\ftrue_matches\x18\v \x01(\x03R\vtrueMatches\x12&\n" +
+	"\x04tree\x18\f \x01(\v2\x12.akidb.v1.PlanNodeR\x04tree\x12(\n" +
+	"\rentry_density\x18\r \x01(\x01H\x00R\fentryDensity\x88\x01\x01\x12\x0e\n" +
+	"\x02ef\x18\x0e \x01(\x05R\x02ef\x12\x1a\n" +
+	"\breseeded\x18\x0f \x01(\bR\breseededB\x10\n" +
+	"\x0e_entry_density\"\x9c\x01\n" +
+	"\bPlanNode\x12\x16\n" +
+	"\x06filter\x18\x01 \x01(\tR\x06filter\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\tR\x05index\x12\x12\n" +
+	"\x04sure\x18\x03 \x01(\x03R\x04sure\x12\x1e\n" +
+	"\n" +
+	"candidates\x18\x04 \x01(\x03R\n" +
+	"candidates\x12.\n" +
+	"\bchildren\x18\x05 \x03(\v2\x12.akidb.v1.PlanNodeR\bchildren\"<\n" +
 	"\n" +
 	"GetRequest\x12\x1e\n" +
 	"\n" +
@@ -6436,7 +7128,7 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\tdiscarded\x18\x02 \x01(\bR\tdiscarded\"\x1c\n" +
 	"\x1aResetCircuitBreakerRequest\"f\n" +
 	"\x1bResetCircuitBreakerResponse\x12G\n" +
-	"\x0fcircuit_breaker\x18\x01 \x01(\v2\x1e.akidb.v1.CircuitBreakerStatusR\x0ecircuitBreaker2\xc7\x05\n" +
+	"\x0fcircuit_breaker\x18\x01 \x01(\v2\x1e.akidb.v1.CircuitBreakerStatusR\x0ecircuitBreaker2\x97\a\n" +
 	"\x11CollectionService\x12K\n" +
 	"\x10CreateCollection\x12!.akidb.v1.CreateCollectionRequest\x1a\x14.akidb.v1.Collection\x12V\n" +
 	"\x0fListCollections\x12 .akidb.v1.ListCollectionsRequest\x1a!.akidb.v1.ListCollectionsResponse\x12E\n" +
@@ -6446,7 +7138,10 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\x05Query\x12\x16.akidb.v1.QueryRequest\x1a\x17.akidb.v1.QueryResponse\x12-\n" +
 	"\x03Get\x12\x14.akidb.v1.GetRequest\x1a\x10.akidb.v1.Vector\x12;\n" +
 	"\x06Delete\x12\x17.akidb.v1.DeleteRequest\x1a\x18.akidb.v1.DeleteResponse\x12;\n" +
-	"\x06Scroll\x12\x17.akidb.v1.ScrollRequest\x1a\x18.akidb.v1.ScrollResponse\x12K\n" +
+	"\x06Scroll\x12\x17.akidb.v1.ScrollRequest\x1a\x18.akidb.v1.ScrollResponse\x12<\n" +
+	"\vCreateIndex\x12\x1c.akidb.v1.CreateIndexRequest\x1a\x0f.akidb.v1.Index\x12J\n" +
+	"\vListIndexes\x12\x1c.akidb.v1.ListIndexesRequest\x1a\x1d.akidb.v1.ListIndexesResponse\x12D\n" +
+	"\tDropIndex\x12\x1a.akidb.v1.DropIndexRequest\x1a\x1b.akidb.v1.DropIndexResponse\x12K\n" +
 	"\x10UpdateCollection\x12!.akidb.v1.UpdateCollectionRequest\x1a\x14.akidb.v1.Collection2\x96\x10\n" +
 	"\x11ManagementService\x12D\n" +
 	"\tGetStatus\x12\x1a.akidb.v1.GetStatusRequest\x1a\x1b.akidb.v1.GetStatusResponse\x12G\n" +
@@ -6489,232 +7184,253 @@ func file_akidb_v1_akidb_proto_rawDescGZIP() []byte {
 	return file_akidb_v1_akidb_proto_rawDescData
 }
 
-var file_akidb_v1_akidb_proto_msgTypes = make([]protoimpl.MessageInfo, 85)
+var file_akidb_v1_akidb_proto_msgTypes = make([]protoimpl.MessageInfo, 94)
 var file_akidb_v1_akidb_proto_goTypes = []any{
 	(*HNSWParams)(nil),                   // 0: akidb.v1.HNSWParams
 	(*CreateCollectionRequest)(nil),      // 1: akidb.v1.CreateCollectionRequest
 	(*Quantization)(nil),                 // 2: akidb.v1.Quantization
 	(*QuantizationStatus)(nil),           // 3: akidb.v1.QuantizationStatus
-	(*UpdateCollectionRequest)(nil),      // 4: akidb.v1.UpdateCollectionRequest
-	(*CollectionStats)(nil),              // 5: akidb.v1.CollectionStats
-	(*Collection)(nil),                   // 6: akidb.v1.Collection
-	(*ListCollectionsRequest)(nil),       // 7: akidb.v1.ListCollectionsRequest
-	(*ListCollectionsResponse)(nil),      // 8: akidb.v1.ListCollectionsResponse
-	(*GetCollectionRequest)(nil),         // 9: akidb.v1.GetCollectionRequest
-	(*DeleteCollectionRequest)(nil),      // 10: akidb.v1.DeleteCollectionRequest
-	(*DeleteCollectionResponse)(nil),     // 11: akidb.v1.DeleteCollectionResponse
-	(*Vector)(nil),                       // 12: akidb.v1.Vector
-	(*UpsertRequest)(nil),                // 13: akidb.v1.UpsertRequest
-	(*UpsertResponse)(nil),               // 14: akidb.v1.UpsertResponse
-	(*QueryRequest)(nil),                 // 15: akidb.v1.QueryRequest
-	(*QueryHit)(nil),                     // 16: akidb.v1.QueryHit
-	(*QueryResponse)(nil),                // 17: akidb.v1.QueryResponse
-	(*GetRequest)(nil),                   // 18: akidb.v1.GetRequest
-	(*DeleteRequest)(nil),                // 19: akidb.v1.DeleteRequest
-	(*DeleteResponse)(nil),               // 20: akidb.v1.DeleteResponse
-	(*ScrollRequest)(nil),                // 21: akidb.v1.ScrollRequest
-	(*ScrollResponse)(nil),               // 22: akidb.v1.ScrollResponse
-	(*GetStatusRequest)(nil),             // 23: akidb.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),            // 24: akidb.v1.GetStatusResponse
-	(*IssueTokenRequest)(nil),            // 25: akidb.v1.IssueTokenRequest
-	(*IssueTokenResponse)(nil),           // 26: akidb.v1.IssueTokenResponse
-	(*Tenant)(nil),                       // 27: akidb.v1.Tenant
-	(*CreateTenantRequest)(nil),          // 28: akidb.v1.CreateTenantRequest
-	(*ListTenantsRequest)(nil),           // 29: akidb.v1.ListTenantsRequest
-	(*ListTenantsResponse)(nil),          // 30: akidb.v1.ListTenantsResponse
-	(*DeleteTenantRequest)(nil),          // 31: akidb.v1.DeleteTenantRequest
-	(*DeleteTenantResponse)(nil),         // 32: akidb.v1.DeleteTenantResponse
-	(*APIKey)(nil),                       // 33: akidb.v1.APIKey
-	(*CreateAPIKeyRequest)(nil),          // 34: akidb.v1.CreateAPIKeyRequest
-	(*CreateAPIKeyResponse)(nil),         // 35: akidb.v1.CreateAPIKeyResponse
-	(*ListAPIKeysRequest)(nil),           // 36: akidb.v1.ListAPIKeysRequest
-	(*ListAPIKeysResponse)(nil),          // 37: akidb.v1.ListAPIKeysResponse
-	(*RevokeAPIKeyRequest)(nil),          // 38: akidb.v1.RevokeAPIKeyRequest
-	(*RotateAPIKeyRequest)(nil),          // 39: akidb.v1.RotateAPIKeyRequest
-	(*RotateAPIKeyResponse)(nil),         // 40: akidb.v1.RotateAPIKeyResponse
-	(*AuditEvent)(nil),                   // 41: akidb.v1.AuditEvent
-	(*ListAuditEventsRequest)(nil),       // 42: akidb.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil),      // 43: akidb.v1.ListAuditEventsResponse
-	(*QuotaLimits)(nil),                  // 44: akidb.v1.QuotaLimits
-	(*EffectiveQuota)(nil),               // 45: akidb.v1.EffectiveQuota
-	(*QuotaUsage)(nil),                   // 46: akidb.v1.QuotaUsage
-	(*TenantQuota)(nil),                  // 47: akidb.v1.TenantQuota
-	(*GetTenantQuotaRequest)(nil),        // 48: akidb.v1.GetTenantQuotaRequest
-	(*SetTenantQuotaRequest)(nil),        // 49: akidb.v1.SetTenantQuotaRequest
-	(*KeyRateLimit)(nil),                 // 50: akidb.v1.KeyRateLimit
-	(*GetKeyRateLimitRequest)(nil),       // 51: akidb.v1.GetKeyRateLimitRequest
-	(*SetKeyRateLimitRequest)(nil),       // 52: akidb.v1.SetKeyRateLimitRequest
-	(*ClearKeyRateLimitRequest)(nil),     // 53: akidb.v1.ClearKeyRateLimitRequest
-	(*ClearKeyRateLimitResponse)(nil),    // 54: akidb.v1.ClearKeyRateLimitResponse
-	(*RateLimitConfig)(nil),              // 55: akidb.v1.RateLimitConfig
-	(*QuotaDefaults)(nil),                // 56: akidb.v1.QuotaDefaults
-	(*RequestLimits)(nil),                // 57: akidb.v1.RequestLimits
-	(*ServerSettings)(nil),               // 58: akidb.v1.ServerSettings
-	(*RuntimeConfig)(nil),                // 59: akidb.v1.RuntimeConfig
-	(*GetRuntimeConfigRequest)(nil),      // 60: akidb.v1.GetRuntimeConfigRequest
-	(*SetRateLimitConfigRequest)(nil),    // 61: akidb.v1.SetRateLimitConfigRequest
-	(*CheckpointCollectionRequest)(nil),  // 62: akidb.v1.CheckpointCollectionRequest
-	(*CheckpointCollectionResponse)(nil), // 63: akidb.v1.CheckpointCollectionResponse
-	(*LoadCollectionRequest)(nil),        // 64: akidb.v1.LoadCollectionRequest
-	(*EvictCollectionRequest)(nil),       // 65: akidb.v1.EvictCollectionRequest
-	(*CollectionResidency)(nil),          // 66: akidb.v1.CollectionResidency
-	(*GetStorageStatusRequest)(nil),      // 67: akidb.v1.GetStorageStatusRequest
-	(*StorageStatus)(nil),                // 68: akidb.v1.StorageStatus
-	(*MemoryStatus)(nil),                 // 69: akidb.v1.MemoryStatus
-	(*StoreStatus)(nil),                  // 70: akidb.v1.StoreStatus
-	(*CircuitBreakerStatus)(nil),         // 71: akidb.v1.CircuitBreakerStatus
-	(*DLQCounts)(nil),                    // 72: akidb.v1.DLQCounts
-	(*CollectionStorage)(nil),            // 73: akidb.v1.CollectionStorage
-	(*ShippedSnapshot)(nil),              // 74: akidb.v1.ShippedSnapshot
-	(*ListDLQRequest)(nil),               // 75: akidb.v1.ListDLQRequest
-	(*DLQEntry)(nil),                     // 76: akidb.v1.DLQEntry
-	(*ListDLQResponse)(nil),              // 77: akidb.v1.ListDLQResponse
-	(*RetryDLQRequest)(nil),              // 78: akidb.v1.RetryDLQRequest
-	(*RetryDLQEntryRequest)(nil),         // 79: akidb.v1.RetryDLQEntryRequest
-	(*DLQRetryResult)(nil),               // 80: akidb.v1.DLQRetryResult
-	(*DiscardDLQEntryRequest)(nil),       // 81: akidb.v1.DiscardDLQEntryRequest
-	(*DiscardDLQEntryResponse)(nil),      // 82: akidb.v1.DiscardDLQEntryResponse
-	(*ResetCircuitBreakerRequest)(nil),   // 83: akidb.v1.ResetCircuitBreakerRequest
-	(*ResetCircuitBreakerResponse)(nil),  // 84: akidb.v1.ResetCircuitBreakerResponse
-	(*timestamppb.Timestamp)(nil),        // 85: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),              // 86: google.protobuf.Struct
+	(*Index)(nil),                        // 4: akidb.v1.Index
+	(*CreateIndexRequest)(nil),           // 5: akidb.v1.CreateIndexRequest
+	(*ListIndexesRequest)(nil),           // 6: akidb.v1.ListIndexesRequest
+	(*ListIndexesResponse)(nil),          // 7: akidb.v1.ListIndexesResponse
+	(*UpdateCollectionRequest)(nil),      // 8: akidb.v1.UpdateCollectionRequest
+	(*DropIndexRequest)(nil),             // 9: akidb.v1.DropIndexRequest
+	(*DropIndexResponse)(nil),            // 10: akidb.v1.DropIndexResponse
+	(*CollectionStats)(nil),              // 11: akidb.v1.CollectionStats
+	(*Collection)(nil),                   // 12: akidb.v1.Collection
+	(*ListCollectionsRequest)(nil),       // 13: akidb.v1.ListCollectionsRequest
+	(*ListCollectionsResponse)(nil),      // 14: akidb.v1.ListCollectionsResponse
+	(*GetCollectionRequest)(nil),         // 15: akidb.v1.GetCollectionRequest
+	(*DeleteCollectionRequest)(nil),      // 16: akidb.v1.DeleteCollectionRequest
+	(*DeleteCollectionResponse)(nil),     // 17: akidb.v1.DeleteCollectionResponse
+	(*Vector)(nil),                       // 18: akidb.v1.Vector
+	(*UpsertRequest)(nil),                // 19: akidb.v1.UpsertRequest
+	(*UpsertResponse)(nil),               // 20: akidb.v1.UpsertResponse
+	(*QueryRequest)(nil),                 // 21: akidb.v1.QueryRequest
+	(*QueryHit)(nil),                     // 22: akidb.v1.QueryHit
+	(*QueryResponse)(nil),                // 23: akidb.v1.QueryResponse
+	(*QueryPlan)(nil),                    // 24: akidb.v1.QueryPlan
+	(*PlanNode)(nil),                     // 25: akidb.v1.PlanNode
+	(*GetRequest)(nil),                   // 26: akidb.v1.GetRequest
+	(*DeleteRequest)(nil),                // 27: akidb.v1.DeleteRequest
+	(*DeleteResponse)(nil),               // 28: akidb.v1.DeleteResponse
+	(*ScrollRequest)(nil),                // 29: akidb.v1.ScrollRequest
+	(*ScrollResponse)(nil),               // 30: akidb.v1.ScrollResponse
+	(*GetStatusRequest)(nil),             // 31: akidb.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),            // 32: akidb.v1.GetStatusResponse
+	(*IssueTokenRequest)(nil),            // 33: akidb.v1.IssueTokenRequest
+	(*IssueTokenResponse)(nil),           // 34: akidb.v1.IssueTokenResponse
+	(*Tenant)(nil),                       // 35: akidb.v1.Tenant
+	(*CreateTenantRequest)(nil),          // 36: akidb.v1.CreateTenantRequest
+	(*ListTenantsRequest)(nil),           // 37: akidb.v1.ListTenantsRequest
+	(*ListTenantsResponse)(nil),          // 38: akidb.v1.ListTenantsResponse
+	(*DeleteTenantRequest)(nil),          // 39: akidb.v1.DeleteTenantRequest
+	(*DeleteTenantResponse)(nil),         // 40: akidb.v1.DeleteTenantResponse
+	(*APIKey)(nil),                       // 41: akidb.v1.APIKey
+	(*CreateAPIKeyRequest)(nil),          // 42: akidb.v1.CreateAPIKeyRequest
+	(*CreateAPIKeyResponse)(nil),         // 43: akidb.v1.CreateAPIKeyResponse
+	(*ListAPIKeysRequest)(nil),           // 44: akidb.v1.ListAPIKeysRequest
+	(*ListAPIKeysResponse)(nil),          // 45: akidb.v1.ListAPIKeysResponse
+	(*RevokeAPIKeyRequest)(nil),          // 46: akidb.v1.RevokeAPIKeyRequest
+	(*RotateAPIKeyRequest)(nil),          // 47: akidb.v1.RotateAPIKeyRequest
+	(*RotateAPIKeyResponse)(nil),         // 48: akidb.v1.RotateAPIKeyResponse
+	(*AuditEvent)(nil),                   // 49: akidb.v1.AuditEvent
+	(*ListAuditEventsRequest)(nil),       // 50: akidb.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),      // 51: akidb.v1.ListAuditEventsResponse
+	(*QuotaLimits)(nil),                  // 52: akidb.v1.QuotaLimits
+	(*EffectiveQuota)(nil),               // 53: akidb.v1.EffectiveQuota
+	(*QuotaUsage)(nil),                   // 54: akidb.v1.QuotaUsage
+	(*TenantQuota)(nil),                  // 55: akidb.v1.TenantQuota
+	(*GetTenantQuotaRequest)(nil),        // 56: akidb.v1.GetTenantQuotaRequest
+	(*SetTenantQuotaRequest)(nil),        // 57: akidb.v1.SetTenantQuotaRequest
+	(*KeyRateLimit)(nil),                 // 58: akidb.v1.KeyRateLimit
+	(*GetKeyRateLimitRequest)(nil),       // 59: akidb.v1.GetKeyRateLimitRequest
+	(*SetKeyRateLimitRequest)(nil),       // 60: akidb.v1.SetKeyRateLimitRequest
+	(*ClearKeyRateLimitRequest)(nil),     // 61: akidb.v1.ClearKeyRateLimitRequest
+	(*ClearKeyRateLimitResponse)(nil),    // 62: akidb.v1.ClearKeyRateLimitResponse
+	(*RateLimitConfig)(nil),              // 63: akidb.v1.RateLimitConfig
+	(*QuotaDefaults)(nil),                // 64: akidb.v1.QuotaDefaults
+	(*RequestLimits)(nil),                // 65: akidb.v1.RequestLimits
+	(*ServerSettings)(nil),               // 66: akidb.v1.ServerSettings
+	(*RuntimeConfig)(nil),                // 67: akidb.v1.RuntimeConfig
+	(*GetRuntimeConfigRequest)(nil),      // 68: akidb.v1.GetRuntimeConfigRequest
+	(*SetRateLimitConfigRequest)(nil),    // 69: akidb.v1.SetRateLimitConfigRequest
+	(*CheckpointCollectionRequest)(nil),  // 70: akidb.v1.CheckpointCollectionRequest
+	(*CheckpointCollectionResponse)(nil), // 71: akidb.v1.CheckpointCollectionResponse
+	(*LoadCollectionRequest)(nil),        // 72: akidb.v1.LoadCollectionRequest
+	(*EvictCollectionRequest)(nil),       // 73: akidb.v1.EvictCollectionRequest
+	(*CollectionResidency)(nil),          // 74: akidb.v1.CollectionResidency
+	(*GetStorageStatusRequest)(nil),      // 75: akidb.v1.GetStorageStatusRequest
+	(*StorageStatus)(nil),                // 76: akidb.v1.StorageStatus
+	(*MemoryStatus)(nil),                 // 77: akidb.v1.MemoryStatus
+	(*StoreStatus)(nil),                  // 78: akidb.v1.StoreStatus
+	(*CircuitBreakerStatus)(nil),         // 79: akidb.v1.CircuitBreakerStatus
+	(*DLQCounts)(nil),                    // 80: akidb.v1.DLQCounts
+	(*CollectionStorage)(nil),            // 81: akidb.v1.CollectionStorage
+	(*ShippedSnapshot)(nil),              // 82: akidb.v1.ShippedSnapshot
+	(*ListDLQRequest)(nil),               // 83: akidb.v1.ListDLQRequest
+	(*DLQEntry)(nil),                     // 84: akidb.v1.DLQEntry
+	(*ListDLQResponse)(nil),              // 85: akidb.v1.ListDLQResponse
+	(*RetryDLQRequest)(nil),              // 86: akidb.v1.RetryDLQRequest
+	(*RetryDLQEntryRequest)(nil),         // 87: akidb.v1.RetryDLQEntryRequest
+	(*DLQRetryResult)(nil),               // 88: akidb.v1.DLQRetryResult
+	(*DiscardDLQEntryRequest)(nil),       // 89: akidb.v1.DiscardDLQEntryRequest
+	(*DiscardDLQEntryResponse)(nil),      // 90: akidb.v1.DiscardDLQEntryResponse
+	(*ResetCircuitBreakerRequest)(nil),   // 91: akidb.v1.ResetCircuitBreakerRequest
+	(*ResetCircuitBreakerResponse)(nil),  // 92: akidb.v1.ResetCircuitBreakerResponse
+	nil,                                  // 93: akidb.v1.CreateCollectionRequest.IndexesEntry
+	(*timestamppb.Timestamp)(nil),        // 94: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),              // 95: google.protobuf.Struct
 }
 var file_akidb_v1_akidb_proto_depIdxs = []int32{
-	0,  // 0: akidb.v1.CreateCollectionRequest.hnsw:type_name -> akidb.v1.HNSWParams
-	2,  // 1: akidb.v1.CreateCollectionRequest.quantization:type_name -> akidb.v1.Quantization
-	85, // 2: akidb.v1.QuantizationStatus.trained_at:type_name -> google.protobuf.Timestamp
-	2,  // 3: akidb.v1.UpdateCollectionRequest.quantization:type_name -> akidb.v1.Quantization
-	3,  // 4: akidb.v1.CollectionStats.quantization:type_name -> akidb.v1.QuantizationStatus
-	0,  // 5: akidb.v1.Collection.hnsw:type_name -> akidb.v1.HNSWParams
-	85, // 6: akidb.v1.Collection.created_at:type_name -> google.protobuf.Timestamp
-	5,  // 7: akidb.v1.Collection.stats:type_name -> akidb.v1.CollectionStats
-	2,  // 8: akidb.v1.Collection.quantization:type_name -> akidb.v1.Quantization
-	6,  // 9: akidb.v1.ListCollectionsResponse.collections:type_name -> akidb.v1.Collection
-	86, // 10: akidb.v1.Vector.metadata:type_name -> google.protobuf.Struct
-	12, // 11: akidb.v1.UpsertRequest.vectors:type_name -> akidb.v1.Vector
-	86, // 12: akidb.v1.QueryHit.metadata:type_name -> google.protobuf.Struct
-	16, // 13: akidb.v1.QueryResponse.results:type_name -> akidb.v1.QueryHit
-	12, // 14: akidb.v1.ScrollResponse.vectors:type_name -> akidb.v1.Vector
-	85, // 15: akidb.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	85, // 16: akidb.v1.Tenant.created_at:type_name -> google.protobuf.Timestamp
-	27, // 17: akidb.v1.ListTenantsResponse.tenants:type_name -> akidb.v1.Tenant
-	85, // 18: akidb.v1.APIKey.created_at:type_name -> google.protobuf.Timestamp
-	85, // 19: akidb.v1.APIKey.expires_at:type_name -> google.protobuf.Timestamp
-	85, // 20: akidb.v1.APIKey.revoked_at:type_name -> google.protobuf.Timestamp
-	33, // 21: akidb.v1.CreateAPIKeyResponse.key_info:type_name -> akidb.v1.APIKey
-	33, // 22: akidb.v1.ListAPIKeysResponse.keys:type_name -> akidb.v1.APIKey
-	33, // 23: akidb.v1.RotateAPIKeyResponse.old_key:type_name -> akidb.v1.APIKey
-	35, // 24: akidb.v1.RotateAPIKeyResponse.new_key:type_name -> akidb.v1.CreateAPIKeyResponse
-	85, // 25: akidb.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	41, // 26: akidb.v1.ListAuditEventsResponse.events:type_name -> akidb.v1.AuditEvent
-	85, // 27: akidb.v1.QuotaLimits.updated_at:type_name -> google.protobuf.Timestamp
-	44, // 28: akidb.v1.TenantQuota.quota:type_name -> akidb.v1.QuotaLimits
-	45, // 29: akidb.v1.TenantQuota.effective:type_name -> akidb.v1.EffectiveQuota
-	46, // 30: akidb.v1.TenantQuota.usage:type_name -> akidb.v1.QuotaUsage
-	85, // 31: akidb.v1.KeyRateLimit.updated_at:type_name -> google.protobuf.Timestamp
-	57, // 32: akidb.v1.ServerSettings.request_limits:type_name -> akidb.v1.RequestLimits
-	55, // 33: akidb.v1.RuntimeConfig.rate_limiting:type_name -> akidb.v1.RateLimitConfig
-	56, // 34: akidb.v1.RuntimeConfig.quota_defaults:type_name -> akidb.v1.QuotaDefaults
-	58, // 35: akidb.v1.RuntimeConfig.server:type_name -> akidb.v1.ServerSettings
-	85, // 36: akidb.v1.CollectionResidency.last_used_at:type_name -> google.protobuf.Timestamp
-	70, // 37: akidb.v1.StorageStatus.store:type_name -> akidb.v1.StoreStatus
-	72, // 38: akidb.v1.StorageStatus.dlq:type_name -> akidb.v1.DLQCounts
-	73, // 39: akidb.v1.StorageStatus.collections:type_name -> akidb.v1.CollectionStorage
-	69, // 40: akidb.v1.StorageStatus.memory:type_name -> akidb.v1.MemoryStatus
-	71, // 41: akidb.v1.StoreStatus.circuit_breaker:type_name -> akidb.v1.CircuitBreakerStatus
-	85, // 42: akidb.v1.CircuitBreakerStatus.since:type_name -> google.protobuf.Timestamp
-	85, // 43: akidb.v1.CircuitBreakerStatus.open_until:type_name -> google.protobuf.Timestamp
-	85, // 44: akidb.v1.CircuitBreakerStatus.last_error_at:type_name -> google.protobuf.Timestamp
-	85, // 45: akidb.v1.CollectionStorage.oldest_unshipped_at:type_name -> google.protobuf.Timestamp
-	72, // 46: akidb.v1.CollectionStorage.dlq:type_name -> akidb.v1.DLQCounts
-	74, // 47: akidb.v1.CollectionStorage.newest_snapshot:type_name -> akidb.v1.ShippedSnapshot
-	85, // 48: akidb.v1.CollectionStorage.last_pass_at:type_name -> google.protobuf.Timestamp
-	85, // 49: akidb.v1.CollectionStorage.last_shipped_at:type_name -> google.protobuf.Timestamp
-	85, // 50: akidb.v1.CollectionStorage.load_retry_at:type_name -> google.protobuf.Timestamp
-	85, // 51: akidb.v1.CollectionStorage.last_used_at:type_name -> google.protobuf.Timestamp
-	85, // 52: akidb.v1.CollectionStorage.loaded_at:type_name -> google.protobuf.Timestamp
-	85, // 53: akidb.v1.CollectionStorage.evicted_at:type_name -> google.protobuf.Timestamp
-	85, // 54: akidb.v1.DLQEntry.created_at:type_name -> google.protobuf.Timestamp
-	85, // 55: akidb.v1.DLQEntry.next_attempt_at:type_name -> google.protobuf.Timestamp
-	76, // 56: akidb.v1.ListDLQResponse.entries:type_name -> akidb.v1.DLQEntry
-	71, // 57: akidb.v1.ResetCircuitBreakerResponse.circuit_breaker:type_name -> akidb.v1.CircuitBreakerStatus
-	1,  // 58: akidb.v1.CollectionService.CreateCollection:input_type -> akidb.v1.CreateCollectionRequest
-	7,  // 59: akidb.v1.CollectionService.ListCollections:input_type -> akidb.v1.ListCollectionsRequest
-	9,  // 60: akidb.v1.CollectionService.GetCollection:input_type -> akidb.v1.GetCollectionRequest
-	10, // 61: akidb.v1.CollectionService.DeleteCollection:input_type -> akidb.v1.DeleteCollectionRequest
-	13, // 62: akidb.v1.CollectionService.Upsert:input_type -> akidb.v1.UpsertRequest
-	15, // 63: akidb.v1.CollectionService.Query:input_type -> akidb.v1.QueryRequest
-	18, // 64: akidb.v1.CollectionService.Get:input_type -> akidb.v1.GetRequest
-	19, // 65: akidb.v1.CollectionService.Delete:input_type -> akidb.v1.DeleteRequest
-	21, // 66: akidb.v1.CollectionService.Scroll:input_type -> akidb.v1.ScrollRequest
-	4,  // 67: akidb.v1.CollectionService.UpdateCollection:input_type -> akidb.v1.UpdateCollectionRequest
-	23, // 68: akidb.v1.ManagementService.GetStatus:input_type -> akidb.v1.GetStatusRequest
-	25, // 69: akidb.v1.ManagementService.IssueToken:input_type -> akidb.v1.IssueTokenRequest
-	28, // 70: akidb.v1.ManagementService.CreateTenant:input_type -> akidb.v1.CreateTenantRequest
-	29, // 71: akidb.v1.ManagementService.ListTenants:input_type -> akidb.v1.ListTenantsRequest
-	31, // 72: akidb.v1.ManagementService.DeleteTenant:input_type -> akidb.v1.DeleteTenantRequest
-	34, // 73: akidb.v1.ManagementService.CreateAPIKey:input_type -> akidb.v1.CreateAPIKeyRequest
-	36, // 74: akidb.v1.ManagementService.ListAPIKeys:input_type -> akidb.v1.ListAPIKeysRequest
-	38, // 75: akidb.v1.ManagementService.RevokeAPIKey:input_type -> akidb.v1.RevokeAPIKeyRequest
-	39, // 76: akidb.v1.ManagementService.RotateAPIKey:input_type -> akidb.v1.RotateAPIKeyRequest
-	42, // 77: akidb.v1.ManagementService.ListAuditEvents:input_type -> akidb.v1.ListAuditEventsRequest
-	48, // 78: akidb.v1.ManagementService.GetTenantQuota:input_type -> akidb.v1.GetTenantQuotaRequest
-	49, // 79: akidb.v1.ManagementService.SetTenantQuota:input_type -> akidb.v1.SetTenantQuotaRequest
-	51, // 80: akidb.v1.ManagementService.GetKeyRateLimit:input_type -> akidb.v1.GetKeyRateLimitRequest
-	52, // 81: akidb.v1.ManagementService.SetKeyRateLimit:input_type -> akidb.v1.SetKeyRateLimitRequest
-	53, // 82: akidb.v1.ManagementService.ClearKeyRateLimit:input_type -> akidb.v1.ClearKeyRateLimitRequest
-	60, // 83: akidb.v1.ManagementService.GetRuntimeConfig:input_type -> akidb.v1.GetRuntimeConfigRequest
-	61, // 84: akidb.v1.ManagementService.SetRateLimitConfig:input_type -> akidb.v1.SetRateLimitConfigRequest
-	62, // 85: akidb.v1.ManagementService.CheckpointCollection:input_type -> akidb.v1.CheckpointCollectionRequest
-	64, // 86: akidb.v1.ManagementService.LoadCollection:input_type -> akidb.v1.LoadCollectionRequest
-	65, // 87: akidb.v1.ManagementService.EvictCollection:input_type -> akidb.v1.EvictCollectionRequest
-	67, // 88: akidb.v1.ManagementService.GetStorageStatus:input_type -> akidb.v1.GetStorageStatusRequest
-	75, // 89: akidb.v1.ManagementService.ListDLQ:input_type -> akidb.v1.ListDLQRequest
-	78, // 90: akidb.v1.ManagementService.RetryDLQ:input_type -> akidb.v1.RetryDLQRequest
-	79, // 91: akidb.v1.ManagementService.RetryDLQEntry:input_type -> akidb.v1.RetryDLQEntryRequest
-	81, // 92: akidb.v1.ManagementService.DiscardDLQEntry:input_type -> akidb.v1.DiscardDLQEntryRequest
-	83, // 93: akidb.v1.ManagementService.ResetCircuitBreaker:input_type -> akidb.v1.ResetCircuitBreakerRequest
-	6,  // 94: akidb.v1.CollectionService.CreateCollection:output_type -> akidb.v1.Collection
-	8,  // 95: akidb.v1.CollectionService.ListCollections:output_type -> akidb.v1.ListCollectionsResponse
-	6,  // 96: akidb.v1.CollectionService.GetCollection:output_type -> akidb.v1.Collection
-	11, // 97: akidb.v1.CollectionService.DeleteCollection:output_type -> akidb.v1.DeleteCollectionResponse
-	14, // 98: akidb.v1.CollectionService.Upsert:output_type -> akidb.v1.UpsertResponse
-	17, // 99: akidb.v1.CollectionService.Query:output_type -> akidb.v1.QueryResponse
-	12, // 100: akidb.v1.CollectionService.Get:output_type -> akidb.v1.Vector
-	20, // 101: akidb.v1.CollectionService.Delete:output_type -> akidb.v1.DeleteResponse
-	22, // 102: akidb.v1.CollectionService.Scroll:output_type -> akidb.v1.ScrollResponse
-	6,  // 103: akidb.v1.CollectionService.UpdateCollection:output_type -> akidb.v1.Collection
-	24, // 104: akidb.v1.ManagementService.GetStatus:output_type -> akidb.v1.GetStatusResponse
-	26, // 105: akidb.v1.ManagementService.IssueToken:output_type -> akidb.v1.IssueTokenResponse
-	27, // 106: akidb.v1.ManagementService.CreateTenant:output_type -> akidb.v1.Tenant
-	30, // 107: akidb.v1.ManagementService.ListTenants:output_type -> akidb.v1.ListTenantsResponse
-	32, // 108: akidb.v1.ManagementService.DeleteTenant:output_type -> akidb.v1.DeleteTenantResponse
-	35, // 109: akidb.v1.ManagementService.CreateAPIKey:output_type -> akidb.v1.CreateAPIKeyResponse
-	37, // 110: akidb.v1.ManagementService.ListAPIKeys:output_type -> akidb.v1.ListAPIKeysResponse
-	33, // 111: akidb.v1.ManagementService.RevokeAPIKey:output_type -> akidb.v1.APIKey
-	40, // 112: akidb.v1.ManagementService.RotateAPIKey:output_type -> akidb.v1.RotateAPIKeyResponse
-	43, // 113: akidb.v1.ManagementService.ListAuditEvents:output_type -> akidb.v1.ListAuditEventsResponse
-	47, // 114: akidb.v1.ManagementService.GetTenantQuota:output_type -> akidb.v1.TenantQuota
-	47, // 115: akidb.v1.ManagementService.SetTenantQuota:output_type -> akidb.v1.TenantQuota
-	50, // 116: akidb.v1.ManagementService.GetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
-	50, // 117: akidb.v1.ManagementService.SetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
-	54, // 118: akidb.v1.ManagementService.ClearKeyRateLimit:output_type -> akidb.v1.ClearKeyRateLimitResponse
-	59, // 119: akidb.v1.ManagementService.GetRuntimeConfig:output_type -> akidb.v1.RuntimeConfig
-	59, // 120: akidb.v1.ManagementService.SetRateLimitConfig:output_type -> akidb.v1.RuntimeConfig
-	63, // 121: akidb.v1.ManagementService.CheckpointCollection:output_type -> akidb.v1.CheckpointCollectionResponse
-	66, // 122: akidb.v1.ManagementService.LoadCollection:output_type -> akidb.v1.CollectionResidency
-	66, // 123: akidb.v1.ManagementService.EvictCollection:output_type -> akidb.v1.CollectionResidency
-	68, // 124: akidb.v1.ManagementService.GetStorageStatus:output_type -> akidb.v1.StorageStatus
-	77, // 125: akidb.v1.ManagementService.ListDLQ:output_type -> akidb.v1.ListDLQResponse
-	80, // 126: akidb.v1.ManagementService.RetryDLQ:output_type -> akidb.v1.DLQRetryResult
-	80, // 127: akidb.v1.ManagementService.RetryDLQEntry:output_type -> akidb.v1.DLQRetryResult
-	82, // 128: akidb.v1.ManagementService.DiscardDLQEntry:output_type -> akidb.v1.DiscardDLQEntryResponse
-	84, // 129: akidb.v1.ManagementService.ResetCircuitBreaker:output_type -> akidb.v1.ResetCircuitBreakerResponse
-	94, // [94:130] is the sub-list for method output_type
-	58, // [58:94] is the sub-list for method input_type
-	58, // [58:58] is the sub-list for extension type_name
-	58, // [58:58] is the sub-list for extension extendee
-	0,  // [0:58] is the sub-list for field type_name
+	0,   // 0: akidb.v1.CreateCollectionRequest.hnsw:type_name -> akidb.v1.HNSWParams
+	93,  // 1: akidb.v1.CreateCollectionRequest.indexes:type_name -> akidb.v1.CreateCollectionRequest.IndexesEntry
+	2,   // 2: akidb.v1.CreateCollectionRequest.quantization:type_name -> akidb.v1.Quantization
+	94,  // 3: akidb.v1.QuantizationStatus.trained_at:type_name -> google.protobuf.Timestamp
+	4,   // 4: akidb.v1.ListIndexesResponse.indexes:type_name -> akidb.v1.Index
+	2,   // 5: akidb.v1.UpdateCollectionRequest.quantization:type_name -> akidb.v1.Quantization
+	3,   // 6: akidb.v1.CollectionStats.quantization:type_name -> akidb.v1.QuantizationStatus
+	0,   // 7: akidb.v1.Collection.hnsw:type_name -> akidb.v1.HNSWParams
+	94,  // 8: akidb.v1.Collection.created_at:type_name -> google.protobuf.Timestamp
+	11,  // 9: akidb.v1.Collection.stats:type_name -> akidb.v1.CollectionStats
+	4,   // 10: akidb.v1.Collection.indexes:type_name -> akidb.v1.Index
+	2,   // 11: akidb.v1.Collection.quantization:type_name -> akidb.v1.Quantization
+	12,  // 12: akidb.v1.ListCollectionsResponse.collections:type_name -> akidb.v1.Collection
+	95,  // 13: akidb.v1.Vector.metadata:type_name -> google.protobuf.Struct
+	18,  // 14: akidb.v1.UpsertRequest.vectors:type_name -> akidb.v1.Vector
+	95,  // 15: akidb.v1.QueryHit.metadata:type_name -> google.protobuf.Struct
+	22,  // 16: akidb.v1.QueryResponse.results:type_name -> akidb.v1.QueryHit
+	24,  // 17: akidb.v1.QueryResponse.explain:type_name -> akidb.v1.QueryPlan
+	25,  // 18: akidb.v1.QueryPlan.tree:type_name -> akidb.v1.PlanNode
+	25,  // 19: akidb.v1.PlanNode.children:type_name -> akidb.v1.PlanNode
+	18,  // 20: akidb.v1.ScrollResponse.vectors:type_name -> akidb.v1.Vector
+	94,  // 21: akidb.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	94,  // 22: akidb.v1.Tenant.created_at:type_name -> google.protobuf.Timestamp
+	35,  // 23: akidb.v1.ListTenantsResponse.tenants:type_name -> akidb.v1.Tenant
+	94,  // 24: akidb.v1.APIKey.created_at:type_name -> google.protobuf.Timestamp
+	94,  // 25: akidb.v1.APIKey.expires_at:type_name -> google.protobuf.Timestamp
+	94,  // 26: akidb.v1.APIKey.revoked_at:type_name -> google.protobuf.Timestamp
+	41,  // 27: akidb.v1.CreateAPIKeyResponse.key_info:type_name -> akidb.v1.APIKey
+	41,  // 28: akidb.v1.ListAPIKeysResponse.keys:type_name -> akidb.v1.APIKey
+	41,  // 29: akidb.v1.RotateAPIKeyResponse.old_key:type_name -> akidb.v1.APIKey
+	43,  // 30: akidb.v1.RotateAPIKeyResponse.new_key:type_name -> akidb.v1.CreateAPIKeyResponse
+	94,  // 31: akidb.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	49,  // 32: akidb.v1.ListAuditEventsResponse.events:type_name -> akidb.v1.AuditEvent
+	94,  // 33: akidb.v1.QuotaLimits.updated_at:type_name -> google.protobuf.Timestamp
+	52,  // 34: akidb.v1.TenantQuota.quota:type_name -> akidb.v1.QuotaLimits
+	53,  // 35: akidb.v1.TenantQuota.effective:type_name -> akidb.v1.EffectiveQuota
+	54,  // 36: akidb.v1.TenantQuota.usage:type_name -> akidb.v1.QuotaUsage
+	94,  // 37: akidb.v1.KeyRateLimit.updated_at:type_name -> google.protobuf.Timestamp
+	65,  // 38: akidb.v1.ServerSettings.request_limits:type_name -> akidb.v1.RequestLimits
+	63,  // 39: akidb.v1.RuntimeConfig.rate_limiting:type_name -> akidb.v1.RateLimitConfig
+	64,  // 40: akidb.v1.RuntimeConfig.quota_defaults:type_name -> akidb.v1.QuotaDefaults
+	66,  // 41: akidb.v1.RuntimeConfig.server:type_name -> akidb.v1.ServerSettings
+	94,  // 42: akidb.v1.CollectionResidency.last_used_at:type_name -> google.protobuf.Timestamp
+	78,  // 43: akidb.v1.StorageStatus.store:type_name -> akidb.v1.StoreStatus
+	80,  // 44: akidb.v1.StorageStatus.dlq:type_name -> akidb.v1.DLQCounts
+	81,  // 45: akidb.v1.StorageStatus.collections:type_name -> akidb.v1.CollectionStorage
+	77,  // 46: akidb.v1.StorageStatus.memory:type_name -> akidb.v1.MemoryStatus
+	79,  // 47: akidb.v1.StoreStatus.circuit_breaker:type_name -> akidb.v1.CircuitBreakerStatus
+	94,  // 48: akidb.v1.CircuitBreakerStatus.since:type_name -> google.protobuf.Timestamp
+	94,  // 49: akidb.v1.CircuitBreakerStatus.open_until:type_name -> google.protobuf.Timestamp
+	94,  // 50: akidb.v1.CircuitBreakerStatus.last_error_at:type_name -> google.protobuf.Timestamp
+	94,  // 51: akidb.v1.CollectionStorage.oldest_unshipped_at:type_name -> google.protobuf.Timestamp
+	80,  // 52: akidb.v1.CollectionStorage.dlq:type_name -> akidb.v1.DLQCounts
+	82,  // 53: akidb.v1.CollectionStorage.newest_snapshot:type_name -> akidb.v1.ShippedSnapshot
+	94,  // 54: akidb.v1.CollectionStorage.last_pass_at:type_name -> google.protobuf.Timestamp
+	94,  // 55: akidb.v1.CollectionStorage.last_shipped_at:type_name -> google.protobuf.Timestamp
+	94,  // 56: akidb.v1.CollectionStorage.load_retry_at:type_name -> google.protobuf.Timestamp
+	94,  // 57: akidb.v1.CollectionStorage.last_used_at:type_name -> google.protobuf.Timestamp
+	94,  // 58: akidb.v1.CollectionStorage.loaded_at:type_name -> google.protobuf.Timestamp
+	94,  // 59: akidb.v1.CollectionStorage.evicted_at:type_name -> google.protobuf.Timestamp
+	94,  // 60: akidb.v1.DLQEntry.created_at:type_name -> google.protobuf.Timestamp
+	94,  // 61: akidb.v1.DLQEntry.next_attempt_at:type_name -> google.protobuf.Timestamp
+	84,  // 62: akidb.v1.ListDLQResponse.entries:type_name -> akidb.v1.DLQEntry
+	79,  // 63: akidb.v1.ResetCircuitBreakerResponse.circuit_breaker:type_name -> akidb.v1.CircuitBreakerStatus
+	1,   // 64: akidb.v1.CollectionService.CreateCollection:input_type -> akidb.v1.CreateCollectionRequest
+	13,  // 65: akidb.v1.CollectionService.ListCollections:input_type -> akidb.v1.ListCollectionsRequest
+	15,  // 66: akidb.v1.CollectionService.GetCollection:input_type -> akidb.v1.GetCollectionRequest
+	16,  // 67: akidb.v1.CollectionService.DeleteCollection:input_type -> akidb.v1.DeleteCollectionRequest
+	19,  // 68: akidb.v1.CollectionService.Upsert:input_type -> akidb.v1.UpsertRequest
+	21,  // 69: akidb.v1.CollectionService.Query:input_type -> akidb.v1.QueryRequest
+	26,  // 70: akidb.v1.CollectionService.Get:input_type -> akidb.v1.GetRequest
+	27,  // 71: akidb.v1.CollectionService.Delete:input_type -> akidb.v1.DeleteRequest
+	29,  // 72: akidb.v1.CollectionService.Scroll:input_type -> akidb.v1.ScrollRequest
+	5,   // 73: akidb.v1.CollectionService.CreateIndex:input_type -> akidb.v1.CreateIndexRequest
+	6,   // 74: akidb.v1.CollectionService.ListIndexes:input_type -> akidb.v1.ListIndexesRequest
+	9,   // 75: akidb.v1.CollectionService.DropIndex:input_type -> akidb.v1.DropIndexRequest
+	8,   // 76: akidb.v1.CollectionService.UpdateCollection:input_type -> akidb.v1.UpdateCollectionRequest
+	31,  // 77: akidb.v1.ManagementService.GetStatus:input_type -> akidb.v1.GetStatusRequest
+	33,  // 78: akidb.v1.ManagementService.IssueToken:input_type -> akidb.v1.IssueTokenRequest
+	36,  // 79: akidb.v1.ManagementService.CreateTenant:input_type -> akidb.v1.CreateTenantRequest
+	37,  // 80: akidb.v1.ManagementService.ListTenants:input_type -> akidb.v1.ListTenantsRequest
+	39,  // 81: akidb.v1.ManagementService.DeleteTenant:input_type -> akidb.v1.DeleteTenantRequest
+	42,  // 82: akidb.v1.ManagementService.CreateAPIKey:input_type -> akidb.v1.CreateAPIKeyRequest
+	44,  // 83: akidb.v1.ManagementService.ListAPIKeys:input_type -> akidb.v1.ListAPIKeysRequest
+	46,  // 84: akidb.v1.ManagementService.RevokeAPIKey:input_type -> akidb.v1.RevokeAPIKeyRequest
+	47,  // 85: akidb.v1.ManagementService.RotateAPIKey:input_type -> akidb.v1.RotateAPIKeyRequest
+	50,  // 86: akidb.v1.ManagementService.ListAuditEvents:input_type -> akidb.v1.ListAuditEventsRequest
+	56,  // 87: akidb.v1.ManagementService.GetTenantQuota:input_type -> akidb.v1.GetTenantQuotaRequest
+	57,  // 88: akidb.v1.ManagementService.SetTenantQuota:input_type -> akidb.v1.SetTenantQuotaRequest
+	59,  // 89: akidb.v1.ManagementService.GetKeyRateLimit:input_type -> akidb.v1.GetKeyRateLimitRequest
+	60,  // 90: akidb.v1.ManagementService.SetKeyRateLimit:input_type -> akidb.v1.SetKeyRateLimitRequest
+	61,  // 91: akidb.v1.ManagementService.ClearKeyRateLimit:input_type -> akidb.v1.ClearKeyRateLimitRequest
+	68,  // 92: akidb.v1.ManagementService.GetRuntimeConfig:input_type -> akidb.v1.GetRuntimeConfigRequest
+	69,  // 93: akidb.v1.ManagementService.SetRateLimitConfig:input_type -> akidb.v1.SetRateLimitConfigRequest
+	70,  // 94: akidb.v1.ManagementService.CheckpointCollection:input_type -> akidb.v1.CheckpointCollectionRequest
+	72,  // 95: akidb.v1.ManagementService.LoadCollection:input_type -> akidb.v1.LoadCollectionRequest
+	73,  // 96: akidb.v1.ManagementService.EvictCollection:input_type -> akidb.v1.EvictCollectionRequest
+	75,  // 97: akidb.v1.ManagementService.GetStorageStatus:input_type -> akidb.v1.GetStorageStatusRequest
+	83,  // 98: akidb.v1.ManagementService.ListDLQ:input_type -> akidb.v1.ListDLQRequest
+	86,  // 99: akidb.v1.ManagementService.RetryDLQ:input_type -> akidb.v1.RetryDLQRequest
+	87,  // 100: akidb.v1.ManagementService.RetryDLQEntry:input_type -> akidb.v1.RetryDLQEntryRequest
+	89,  // 101: akidb.v1.ManagementService.DiscardDLQEntry:input_type -> akidb.v1.DiscardDLQEntryRequest
+	91,  // 102: akidb.v1.ManagementService.ResetCircuitBreaker:input_type -> akidb.v1.ResetCircuitBreakerRequest
+	12,  // 103: akidb.v1.CollectionService.CreateCollection:output_type -> akidb.v1.Collection
+	14,  // 104: akidb.v1.CollectionService.ListCollections:output_type -> akidb.v1.ListCollectionsResponse
+	12,  // 105: akidb.v1.CollectionService.GetCollection:output_type -> akidb.v1.Collection
+	17,  // 106: akidb.v1.CollectionService.DeleteCollection:output_type -> akidb.v1.DeleteCollectionResponse
+	20,  // 107: akidb.v1.CollectionService.Upsert:output_type -> akidb.v1.UpsertResponse
+	23,  // 108: akidb.v1.CollectionService.Query:output_type -> akidb.v1.QueryResponse
+	18,  // 109: akidb.v1.CollectionService.Get:output_type -> akidb.v1.Vector
+	28,  // 110: akidb.v1.CollectionService.Delete:output_type -> akidb.v1.DeleteResponse
+	30,  // 111: akidb.v1.CollectionService.Scroll:output_type -> akidb.v1.ScrollResponse
+	4,   // 112: akidb.v1.CollectionService.CreateIndex:output_type -> akidb.v1.Index
+	7,   // 113: akidb.v1.CollectionService.ListIndexes:output_type -> akidb.v1.ListIndexesResponse
+	10,  // 114: akidb.v1.CollectionService.DropIndex:output_type -> akidb.v1.DropIndexResponse
+	12,  // 115: akidb.v1.CollectionService.UpdateCollection:output_type -> akidb.v1.Collection
+	32,  // 116: akidb.v1.ManagementService.GetStatus:output_type -> akidb.v1.GetStatusResponse
+	34,  // 117: akidb.v1.ManagementService.IssueToken:output_type -> akidb.v1.IssueTokenResponse
+	35,  // 118: akidb.v1.ManagementService.CreateTenant:output_type -> akidb.v1.Tenant
+	38,  // 119: akidb.v1.ManagementService.ListTenants:output_type -> akidb.v1.ListTenantsResponse
+	40,  // 120: akidb.v1.ManagementService.DeleteTenant:output_type -> akidb.v1.DeleteTenantResponse
+	43,  // 121: akidb.v1.ManagementService.CreateAPIKey:output_type -> akidb.v1.CreateAPIKeyResponse
+	45,  // 122: akidb.v1.ManagementService.ListAPIKeys:output_type -> akidb.v1.ListAPIKeysResponse
+	41,  // 123: akidb.v1.ManagementService.RevokeAPIKey:output_type -> akidb.v1.APIKey
+	48,  // 124: akidb.v1.ManagementService.RotateAPIKey:output_type -> akidb.v1.RotateAPIKeyResponse
+	51,  // 125: akidb.v1.ManagementService.ListAuditEvents:output_type -> akidb.v1.ListAuditEventsResponse
+	55,  // 126: akidb.v1.ManagementService.GetTenantQuota:output_type -> akidb.v1.TenantQuota
+	55,  // 127: akidb.v1.ManagementService.SetTenantQuota:output_type -> akidb.v1.TenantQuota
+	58,  // 128: akidb.v1.ManagementService.GetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
+	58,  // 129: akidb.v1.ManagementService.SetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
+	62,  // 130: akidb.v1.ManagementService.ClearKeyRateLimit:output_type -> akidb.v1.ClearKeyRateLimitResponse
+	67,  // 131: akidb.v1.ManagementService.GetRuntimeConfig:output_type -> akidb.v1.RuntimeConfig
+	67,  // 132: akidb.v1.ManagementService.SetRateLimitConfig:output_type -> akidb.v1.RuntimeConfig
+	71,  // 133: akidb.v1.ManagementService.CheckpointCollection:output_type -> akidb.v1.CheckpointCollectionResponse
+	74,  // 134: akidb.v1.ManagementService.LoadCollection:output_type -> akidb.v1.CollectionResidency
+	74,  // 135: akidb.v1.ManagementService.EvictCollection:output_type -> akidb.v1.CollectionResidency
+	76,  // 136: akidb.v1.ManagementService.GetStorageStatus:output_type -> akidb.v1.StorageStatus
+	85,  // 137: akidb.v1.ManagementService.ListDLQ:output_type -> akidb.v1.ListDLQResponse
+	88,  // 138: akidb.v1.ManagementService.RetryDLQ:output_type -> akidb.v1.DLQRetryResult
+	88,  // 139: akidb.v1.ManagementService.RetryDLQEntry:output_type -> akidb.v1.DLQRetryResult
+	90,  // 140: akidb.v1.ManagementService.DiscardDLQEntry:output_type -> akidb.v1.DiscardDLQEntryResponse
+	92,  // 141: akidb.v1.ManagementService.ResetCircuitBreaker:output_type -> akidb.v1.ResetCircuitBreakerResponse
+	103, // [103:142] is the sub-list for method output_type
+	64,  // [64:103] is the sub-list for method input_type
+	64,  // [64:64] is the sub-list for extension type_name
+	64,  // [64:64] is the sub-list for extension extendee
+	0,   // [0:64] is the sub-list for field type_name
 }
 
 func init() { file_akidb_v1_akidb_proto_init() }
@@ -6722,23 +7438,24 @@ func file_akidb_v1_akidb_proto_init() {
 	if File_akidb_v1_akidb_proto != nil {
 		return
 	}
-	file_akidb_v1_akidb_proto_msgTypes[4].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[15].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[44].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[45].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[49].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[50].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[8].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[21].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[24].OneofWrappers = []any{}
 	file_akidb_v1_akidb_proto_msgTypes[52].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[56].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[53].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[57].OneofWrappers = []any{}
 	file_akidb_v1_akidb_proto_msgTypes[58].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[61].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[60].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[64].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[66].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[69].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_akidb_v1_akidb_proto_rawDesc), len(file_akidb_v1_akidb_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   85,
+			NumMessages:   94,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

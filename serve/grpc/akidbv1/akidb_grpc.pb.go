@@ -39,6 +39,9 @@ const (
 	CollectionService_Get_FullMethodName              = "/akidb.v1.CollectionService/Get"
 	CollectionService_Delete_FullMethodName           = "/akidb.v1.CollectionService/Delete"
 	CollectionService_Scroll_FullMethodName           = "/akidb.v1.CollectionService/Scroll"
+	CollectionService_CreateIndex_FullMethodName      = "/akidb.v1.CollectionService/CreateIndex"
+	CollectionService_ListIndexes_FullMethodName      = "/akidb.v1.CollectionService/ListIndexes"
+	CollectionService_DropIndex_FullMethodName        = "/akidb.v1.CollectionService/DropIndex"
 	CollectionService_UpdateCollection_FullMethodName = "/akidb.v1.CollectionService/UpdateCollection"
 )
 
@@ -77,6 +80,16 @@ type CollectionServiceClient interface {
 	// Scroll pages through a collection in insertion order
 	// (REST: GET /api/v1/collections/{name}/vectors?limit=&cursor=).
 	Scroll(ctx context.Context, in *ScrollRequest, opts ...grpc.CallOption) (*ScrollResponse, error)
+	// CreateIndex declares a payload index on a metadata field and builds it
+	// in the background; the answer's state is "building" until queries use
+	// it (REST: POST /api/v1/collections/{name}/indexes).
+	CreateIndex(ctx context.Context, in *CreateIndexRequest, opts ...grpc.CallOption) (*Index, error)
+	// ListIndexes lists a collection's payload indexes with their state
+	// (REST: GET /api/v1/collections/{name}/indexes).
+	ListIndexes(ctx context.Context, in *ListIndexesRequest, opts ...grpc.CallOption) (*ListIndexesResponse, error)
+	// DropIndex removes the payload index on a field
+	// (REST: DELETE /api/v1/collections/{name}/indexes/{field}).
+	DropIndex(ctx context.Context, in *DropIndexRequest, opts ...grpc.CallOption) (*DropIndexResponse, error)
 	// UpdateCollection changes a collection's settings: its tiering policy
 	// and its quantization, which it applies in the background
 	// (stats.quantization reports the work) (REST: PATCH
@@ -182,6 +195,36 @@ func (c *collectionServiceClient) Scroll(ctx context.Context, in *ScrollRequest,
 	return out, nil
 }
 
+func (c *collectionServiceClient) CreateIndex(ctx context.Context, in *CreateIndexRequest, opts ...grpc.CallOption) (*Index, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Index)
+	err := c.cc.Invoke(ctx, CollectionService_CreateIndex_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *collectionServiceClient) ListIndexes(ctx context.Context, in *ListIndexesRequest, opts ...grpc.CallOption) (*ListIndexesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListIndexesResponse)
+	err := c.cc.Invoke(ctx, CollectionService_ListIndexes_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *collectionServiceClient) DropIndex(ctx context.Context, in *DropIndexRequest, opts ...grpc.CallOption) (*DropIndexResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DropIndexResponse)
+	err := c.cc.Invoke(ctx, CollectionService_DropIndex_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *collectionServiceClient) UpdateCollection(ctx context.Context, in *UpdateCollectionRequest, opts ...grpc.CallOption) (*Collection, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Collection)
@@ -227,6 +270,16 @@ type CollectionServiceServer interface {
 	// Scroll pages through a collection in insertion order
 	// (REST: GET /api/v1/collections/{name}/vectors?limit=&cursor=).
 	Scroll(context.Context, *ScrollRequest) (*ScrollResponse, error)
+	// CreateIndex declares a payload index on a metadata field and builds it
+	// in the background; the answer's state is "building" until queries use
+	// it (REST: POST /api/v1/collections/{name}/indexes).
+	CreateIndex(context.Context, *CreateIndexRequest) (*Index, error)
+	// ListIndexes lists a collection's payload indexes with their state
+	// (REST: GET /api/v1/collections/{name}/indexes).
+	ListIndexes(context.Context, *ListIndexesRequest) (*ListIndexesResponse, error)
+	// DropIndex removes the payload index on a field
+	// (REST: DELETE /api/v1/collections/{name}/indexes/{field}).
+	DropIndex(context.Context, *DropIndexRequest) (*DropIndexResponse, error)
 	// UpdateCollection changes a collection's settings: its tiering policy
 	// and its quantization, which it applies in the background
 	// (stats.quantization reports the work) (REST: PATCH
@@ -268,6 +321,15 @@ func (UnimplementedCollectionServiceServer) Delete(context.Context, *DeleteReque
 }
 func (UnimplementedCollectionServiceServer) Scroll(context.Context, *ScrollRequest) (*ScrollResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Scroll not implemented")
+}
+func (UnimplementedCollectionServiceServer) CreateIndex(context.Context, *CreateIndexRequest) (*Index, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateIndex not implemented")
+}
+func (UnimplementedCollectionServiceServer) ListIndexes(context.Context, *ListIndexesRequest) (*ListIndexesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListIndexes not implemented")
+}
+func (UnimplementedCollectionServiceServer) DropIndex(context.Context, *DropIndexRequest) (*DropIndexResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DropIndex not implemented")
 }
 func (UnimplementedCollectionServiceServer) UpdateCollection(context.Context, *UpdateCollectionRequest) (*Collection, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateCollection not implemented")
@@ -455,6 +517,60 @@ func _CollectionService_Scroll_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CollectionService_CreateIndex_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateIndexRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CollectionServiceServer).CreateIndex(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CollectionService_CreateIndex_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CollectionServiceServer).CreateIndex(ctx, req.(*CreateIndexRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CollectionService_ListIndexes_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListIndexesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CollectionServiceServer).ListIndexes(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CollectionService_ListIndexes_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CollectionServiceServer).ListIndexes(ctx, req.(*ListIndexesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CollectionService_DropIndex_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DropIndexRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CollectionServiceServer).DropIndex(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CollectionService_DropIndex_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CollectionServiceServer).DropIndex(ctx, req.(*DropIndexRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _CollectionService_UpdateCollection_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(UpdateCollectionRequest)
 	if err := dec(in); err != nil {
@@ -515,6 +631,18 @@ var CollectionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Scroll",
 			Handler:    _CollectionService_Scroll_Handler,
+		},
+		{
+			MethodName: "CreateIndex",
+			Handler:    _CollectionService_CreateIndex_Handler,
+		},
+		{
+			MethodName: "ListIndexes",
+			Handler:    _CollectionService_ListIndexes_Handler,
+		},
+		{
+			MethodName: "DropIndex",
+			Handler:    _CollectionService_DropIndex_Handler,
 		},
 		{
 			MethodName: "UpdateCollection",

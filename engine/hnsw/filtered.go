@@ -1,0 +1,175 @@
+package hnsw
+
+import (
+	"math"
+	"sync/atomic"
+)
+
+// SearchFiltered: one filtered search that picks its layer-0 loop by what
+// it finds where it lands.
+//
+// After the descent through the upper layers, the layer-0 entry point is
+// near the query. The fraction of admitted nodes among it and its layer-0
+// neighbours (the density) says what the filter looks like there, which
+// the filter's overall selectivity does not: a filter on a label matches
+// 10% of the collection but all or none of a query's neighbourhood.
+//
+//   - Where matches are dense (at least admitDensity), the admitting search
+//     (searchLayer with allow, hnswlib's) walks the graph as an unfiltered
+//     search does and keeps only admitted nodes as results. Its result
+//     list is cut to ef times the density (at least k, and at least ef
+//     times the overall selectivity): an unfiltered search with ef would
+//     hold about that many admitted nodes, so the two measure about as
+//     many vectors, instead of the admitting search going on until ef
+//     admitted nodes are found, which costs 1/density as much.
+//   - Where they are sparse, the two-hop search (twohop.go) measures only
+//     admitted nodes and reaches them through non-admitted ones. If its
+//     frontier dies out before ef results (the query's region has no
+//     admitted node within two hops of the entry point), it goes on from
+//     seeds, admitted nodes the caller picks anywhere in the collection.
+
+// admitDensity is the density of admitted nodes at the layer-0 entry point
+// from which FilterAuto runs the admitting search. Measured on MNIST
+// (docs/benchmarks.md): below about a tenth, the admitting search measures
+// many non-admitted nodes per result and the two-hop search is faster; above
+// it, the two-hop search measures a full batch of second-hop nodes per
+// expansion and is slower.
+const admitDensity = 0.1
+
+// FilterMode chooses SearchFiltered's layer-0 search.
+type FilterMode int
+
+const (
+	// FilterAuto chooses by the density at the entry point.
+	FilterAuto FilterMode = iota
+	// FilterTwoHop always runs the two-hop search.
+	FilterTwoHop
+	// FilterAdmit always runs the admitting search.
+	FilterAdmit
+)
+
+// FilterOptions are SearchFiltered's inputs besides the query.
+type FilterOptions struct {
+	// Allow says whether a node may be a result. It must be non-nil, cheap
+	// (a bitset lookup: the two-hop search calls it for up to (2M)^2 nodes
+	// per expansion), safe for concurrent use, and must not call back into
+	// the graph.
+	Allow func(id uint32) bool
+	Mode  FilterMode
+	// Seeds, if set, returns admitted nodes spread over the collection for
+	// the two-hop search to go on from when its frontier dies out. It is
+	// called at most once.
+	Seeds func() []uint32
+	// Stop is as for SearchUntil; nil never stops.
+	Stop func() bool
+	// Selectivity is the fraction of the collection Allow admits (0 if
+	// unknown): the admitting search keeps at least ef times it, so that a
+	// query at the edge of a region of matches, where few match around the
+	// entry point, still looks far enough.
+	Selectivity float64
+	// Rerank is as for SearchWith: on a graph that traverses int8 codes
+	// the best Rerank admitted candidates (0: ef; at least k) are measured
+	// again with the float32 vectors; ef is raised to at least Rerank.
+	Rerank int
+}
+
+// FilterPlan says what SearchFiltered did.
+type FilterPlan struct {
+	// TwoHop is true when the two-hop search ran, false for the admitting
+	// search.
+	TwoHop bool
+	// Density is the fraction of admitted nodes among the layer-0 entry
+	// point and its neighbours.
+	Density float64
+	// Ef is the length of the result list the layer-0 search kept.
+	Ef int
+	// Reseeded: the two-hop search went on from Seeds.
+	Reseeded bool
+}
+
+// SearchFiltered returns up to k nearest admitted, non-deleted neighbours
+// of q in ascending distance, and the plan it ran. ef is the beam width an
+// unfiltered search would use (raised to at least k). Like SearchUntil it
+// ends with ErrStopped or ErrInterrupted when it must stop.
+//
+// It may find fewer than k nodes when admitted nodes are few and far
+// between; callers that must return k then scan the admitted nodes.
+func (g *Graph) SearchFiltered(q []float32, k, ef int, o FilterOptions) ([]Neighbor, FilterPlan, error) {
+	var plan FilterPlan
+	if k <= 0 || len(q) != g.dim || o.Allow == nil {
+		return nil, plan, nil
+	}
+	ef = max(ef, k)
+	g.structMu.RLock()
+	defer g.structMu.RUnlock()
+	e := g.entry.Load()
+	if e == noEntry {
+		return []Neighbor{}, plan, nil
+	}
+	// On a graph that traverses codes the walk measures codes, and the
+	// best rerank admitted candidates are measured again in float32 at
+	// the end (finish), as in an unfiltered search.
+	st := g.quant()
+	rerank := o.Rerank
+	if st.traverse {
+		if rerank <= 0 {
+			rerank = ef
+		}
+		rerank = max(rerank, k)
+		ef = max(ef, rerank)
+	}
+	s := g.getScratch()
+	defer g.putScratch(s)
+	qq := &s.q
+	g.prepare(qq, st, q)
+	ep, top := unpackEntry(e)
+	tab := g.table.Load().chunks
+	cur, curDist := ep, g.distTo(qq, tab, ep)
+	for l := top; l > 0; l-- {
+		cur, curDist = g.greedyClosest(s, tab, qq, cur, curDist, l)
+	}
+	plan.Density = g.density(tab, cur, o.Allow)
+	switch o.Mode {
+	case FilterTwoHop:
+		plan.TwoHop = true
+	case FilterAuto:
+		plan.TwoHop = plan.Density < admitDensity
+	}
+	var err error
+	if plan.TwoHop {
+		plan.Ef = ef
+		tab, plan.Reseeded, err = g.searchLayerTwoHop(s, tab, qq, cur, curDist, ef, o.Allow, o.Seeds, o.Stop)
+	} else {
+		plan.Ef = max(k, int(math.Ceil(float64(ef)*max(plan.Density, o.Selectivity))))
+		tab, err = g.searchLayer(s, tab, qq, cur, curDist, 0, plan.Ef, o.Allow, true, noID, o.Stop)
+	}
+	if err != nil {
+		return nil, plan, err
+	}
+	out, err := g.finish(s, st, tab, q, k, rerank)
+	return out, plan, err
+}
+
+// density is the fraction of admitted, non-deleted nodes among id and its
+// layer-0 neighbours.
+func (g *Graph) density(tab []*chunk, id uint32, allow func(uint32) bool) float64 {
+	limit := limitOf(tab)
+	off := int(id&chunkMask) * g.stride0
+	list := tab[id>>chunkBits].links0[off : off+g.stride0]
+	n := min(int(atomic.LoadUint32(&list[0])), g.m0)
+	seen, admitted := 0, 0
+	count := func(nb uint32) {
+		if nb >= limit {
+			return
+		}
+		seen++
+		if allow(nb) && metaOf(tab, nb)&metaDeleted == 0 {
+			admitted++
+		}
+	}
+	count(id)
+	for j := 1; j <= n; j++ {
+		count(atomic.LoadUint32(&list[j]))
+	}
+	return float64(admitted) / float64(seen)
+}
