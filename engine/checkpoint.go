@@ -168,6 +168,7 @@ func (s stopWriter) Write(p []byte) (int, error) {
 // has not confirmed uploaded yet (a snapshot queued for upload, the log
 // after what the store's manifest reaches).
 func (h *Handle) pruneAfterCheckpoint() error {
+	defer h.refreshSnapshotBytes()
 	seqs, err := snapshot.List(h.db.cfg.FS, h.snapshotDir())
 	if err != nil {
 		return err

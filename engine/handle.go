@@ -206,10 +206,6 @@ func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int, owned b
 	if err != nil {
 		return err
 	}
-	// The log holds the canonical metadata, as the collection does.
-	if err := canonicalizeBatch(&b, raw, owned); err != nil {
-		return err
-	}
 	dim := h.c.cfg.Dimension
 	frame, err := record.EncodeUpsertRows(make([]byte, wal.FrameHeaderSize), dim, len(b.Records), func(i int) (string, []float32, []byte) {
 		r := &b.Records[i]
@@ -219,6 +215,9 @@ func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int, owned b
 		return fmt.Errorf("collection %s: %w", h.info.Name, err)
 	}
 	payloadBytes := len(frame) - wal.FrameHeaderSize
+	if err := canonicalizeBatch(&b, raw, owned); err != nil {
+		return err
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -34,21 +34,29 @@ func canonicalMetadata(raw []byte) (string, error) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return "", err
 	}
-	return encodeMetadata(m)
+	return encodeMetadataSized(m, len(raw))
 }
 
 // encodeMetadata writes a decoded metadata object canonically.
-func encodeMetadata(m map[string]any) (string, error) {
+func encodeMetadata(m map[string]any) (string, error) { return encodeMetadataSized(m, 0) }
+
+// encodeMetadataSized is encodeMetadata with the expected size of the
+// text: the buffer is allocated once at that size (an upsert's metadata
+// is its own size again, give or take), and the text is the buffer itself,
+// not a copy of it (nothing else holds the buffer), so that a large batch
+// allocates its metadata about once more, not three times.
+func encodeMetadataSized(m map[string]any, hint int) (string, error) {
 	if len(m) == 0 {
 		return "", nil
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	buf := bytes.NewBuffer(make([]byte, 0, hint+16))
+	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(m); err != nil {
 		return "", err
 	}
-	return string(bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})), nil
+	b := bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})
+	return unsafe.String(unsafe.SliceData(b), len(b)), nil
 }
 
 // decodeMetadata decodes stored metadata for an answer; nil for none. The

@@ -88,10 +88,14 @@ func TestUpsertOwned(t *testing.T) {
 
 // TestUpsertOwnedAllocations: writing a large batch allocates about what
 // the write must hold (the log record, the graph's copy of the vectors,
-// the decoded metadata), not several copies of the batch: a bound of 2.5
-// times the batch's vectors and metadata. Before, the engine copied the
-// vectors into a batch, again into a log record, encoded it, and the log
-// copied the record: more than 3.5 times.
+// the metadata decoded once and written back as the canonical text the
+// collection keeps), not several copies of the batch: a bound of 3.2
+// times the batch's vectors and metadata (2.5 when metadata was kept as
+// decoded maps, before the canonical text of payload indexes; measured
+// 2.97 here, of which the metadata's decoding and canonical text are
+// about 1.3). Before, the engine copied the vectors into a batch, again
+// into a log record, encoded it, and the log copied the record: more than
+// 3.5 times, and more again with the canonical text.
 func TestUpsertOwnedAllocations(t *testing.T) {
 	const n, dim, metaBytes = 1000, 1024, 8 << 10
 	db := openTestDB(t, t.TempDir(), Config{})
@@ -114,8 +118,8 @@ func TestUpsertOwnedAllocations(t *testing.T) {
 	runtime.ReadMemStats(&ms)
 	ratio := float64(ms.TotalAlloc-before) / float64(size)
 	t.Logf("a batch of %d bytes (vectors and metadata JSON) allocated %.2f× that", size, ratio)
-	if ratio > 2.5 {
-		t.Fatalf("writing the batch allocated %.2f× its size, want at most 2.5×", ratio)
+	if ratio > 3.2 {
+		t.Fatalf("writing the batch allocated %.2f× its size, want at most 3.2×", ratio)
 	}
 }
 

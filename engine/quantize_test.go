@@ -416,8 +416,9 @@ func TestRetrainOnDrift(t *testing.T) {
 	}
 }
 
-// TestOldStateVersionStillReads: a version 1 state (no quantization
-// section, graph encoding 1) decodes to the same collection.
+// TestOldStateVersionStillReads: a version 2 state (payload indexes, no
+// quantization section, graph encoding 1) decodes to the same collection.
+// (Version 1 lacks the index section too: TestDecodeStateVersion1.)
 func TestOldStateVersionStillReads(t *testing.T) {
 	c, o, queries := buildOracleCollection(t, 600, 8, distance.L2, true)
 	var buf bytes.Buffer
@@ -431,11 +432,11 @@ func TestOldStateVersionStillReads(t *testing.T) {
 	if le.Uint32(b[sec:]) != 4 {
 		t.Fatalf("float collection's quantization section is %d bytes", le.Uint32(b[sec:]))
 	}
-	v1 := append(append([]byte{}, b[:sec]...), b[sec+8:]...)
-	le.PutUint32(v1[0:], 1)
-	g := bytes.Index(v1, []byte("AKHG"))
-	le.PutUint16(v1[g+4:], 1)
-	d, err := DecodeState(bytes.NewReader(v1))
+	v2 := append(append([]byte{}, b[:sec]...), b[sec+8:]...)
+	le.PutUint32(v2[0:], 2)
+	g := bytes.Index(v2, []byte("AKHG"))
+	le.PutUint16(v2[g+4:], 1)
+	d, err := DecodeState(bytes.NewReader(v2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -443,11 +444,11 @@ func TestOldStateVersionStillReads(t *testing.T) {
 		a, _ := c.Search(bg, SearchRequest{Vector: q, K: 5})
 		b, _ := d.Search(bg, SearchRequest{Vector: q, K: 5})
 		if len(a.Hits) != len(b.Hits) {
-			t.Fatal("decoded v1 state answers differently")
+			t.Fatal("decoded v2 state answers differently")
 		}
 		for i := range a.Hits {
 			if a.Hits[i].ID != b.Hits[i].ID {
-				t.Fatal("decoded v1 state answers differently")
+				t.Fatal("decoded v2 state answers differently")
 			}
 		}
 	}

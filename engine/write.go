@@ -18,9 +18,6 @@ type UpsertBatch struct {
 	// meta holds each record's metadata as the collection keeps it
 	// (canonical compact JSON, "" for none; metadata.go).
 	meta []string
-	// MetadataJSON holds each record's metadata as compact JSON (nil for
-	// none), for the log.
-	MetadataJSON [][]byte
 }
 
 // DeleteBatch lists ids to delete.
@@ -125,15 +122,14 @@ func (c *Collection) prepareRecords(recs []Record, owned bool) (UpsertBatch, [][
 }
 
 // canonicalizeBatch sets each record's metadata to the canonical text of
-// raw[i] (metadata.go): what the collection keeps and the log holds, so
-// that a restart rebuilds exactly this, and the caller's later changes to
-// a map it passed cannot reach the collection. raw[i] becomes that text,
-// for the log record. With release, each record's own JSON is dropped as
-// soon as it is made canonical, so the batch never holds its metadata
-// twice.
+// raw[i] (metadata.go): what the collection keeps, and what a restart
+// rebuilds from the log, which holds raw[i] (batchFromLog makes it
+// canonical the same way); the caller's later changes to a map it passed
+// cannot reach the collection. With release, each record's own JSON is
+// dropped as soon as it is made canonical, so the batch never holds its
+// metadata twice.
 func canonicalizeBatch(b *UpsertBatch, raw [][]byte, release bool) error {
 	b.meta = make([]string, len(b.Records))
-	b.MetadataJSON = make([][]byte, len(b.Records))
 	for i := range b.Records {
 		field := fmt.Sprintf("vectors[%d].metadata", i)
 		meta, err := canonicalMetadata(raw[i])
@@ -144,12 +140,8 @@ func canonicalizeBatch(b *UpsertBatch, raw [][]byte, release bool) error {
 			return invalid(field, "is %d bytes as compact JSON, the limit is %d", len(meta), MaxMetadataBytes)
 		}
 		b.meta[i] = meta
-		if meta != "" {
-			b.MetadataJSON[i] = []byte(meta)
-		}
-		raw[i] = b.MetadataJSON[i]
 		if release {
-			b.Records[i].MetadataJSON = nil
+			b.Records[i].MetadataJSON, raw[i] = nil, nil
 		}
 	}
 	return nil
@@ -400,7 +392,7 @@ func (c *Collection) batchFromLog(u record.Upsert) (UpsertBatch, error) {
 	if u.Dim != c.cfg.Dimension {
 		return UpsertBatch{}, fmt.Errorf("logged batch has dimension %d, collection has %d", u.Dim, c.cfg.Dimension)
 	}
-	b := UpsertBatch{Records: make([]Record, len(u.IDs)), MetadataJSON: u.Metadata, meta: make([]string, len(u.IDs))}
+	b := UpsertBatch{Records: make([]Record, len(u.IDs)), meta: make([]string, len(u.IDs))}
 	for i, id := range u.IDs {
 		b.Records[i] = Record{ID: id, Vector: u.Vectors[i*u.Dim : (i+1)*u.Dim : (i+1)*u.Dim]}
 		meta, err := canonicalMetadata(u.Metadata[i])
