@@ -94,7 +94,6 @@ func TestMethods(t *testing.T) {
 	want := []string{
 		akidbv1.CollectionService_CreateCollection_FullMethodName, akidbv1.CollectionService_ListCollections_FullMethodName,
 		akidbv1.CollectionService_GetCollection_FullMethodName, akidbv1.CollectionService_DeleteCollection_FullMethodName,
-		akidbv1.CollectionService_UpdateCollection_FullMethodName,
 		akidbv1.CollectionService_Upsert_FullMethodName, akidbv1.CollectionService_Query_FullMethodName,
 		akidbv1.CollectionService_Get_FullMethodName, akidbv1.CollectionService_Delete_FullMethodName,
 		akidbv1.CollectionService_Scroll_FullMethodName, akidbv1.ManagementService_GetStatus_FullMethodName,
