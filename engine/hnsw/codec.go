@@ -56,6 +56,10 @@ type Frozen struct {
 	n      int
 	tab    []*chunk
 	floats bool         // the vectors section is written
+	// vecs are the chunks' arena vectors at the freeze (when floats): a
+	// DropFloats between Freeze and Encode (the move of the originals to
+	// disk) drops the chunks' references, not these.
+	vecs [][]float32
 	blocks []*codeBlock // per chunk (nil: none); nil slice: no codes section
 	quant  FrozenQuant
 	levels []byte
@@ -80,6 +84,12 @@ func (g *Graph) Freeze() *Frozen {
 	// Blocks are captured as they are: a re-encoding installs new ones
 	// rather than changing these, and nodes reserved later (ids >= n)
 	// are not encoded.
+	if f.floats {
+		f.vecs = make([][]float32, (n+chunkMask)>>chunkBits)
+		for ci := range f.vecs {
+			f.vecs[ci] = tab[ci].vecs
+		}
+	}
 	for ci := 0; ci<<chunkBits < n; ci++ {
 		if b := tab[ci].codes.Load(); b != nil {
 			if f.blocks == nil {
@@ -163,7 +173,7 @@ func (f *Frozen) Encode(w io.Writer) error {
 	if f.floats {
 		for ci := 0; ci<<chunkBits < f.n; ci++ {
 			cnt := min(chunkSize, f.n-ci<<chunkBits)
-			for _, x := range f.tab[ci].vecs[:cnt*g.dim] {
+			for _, x := range f.vecs[ci][:cnt*g.dim] {
 				e.u32(math.Float32bits(x))
 			}
 		}

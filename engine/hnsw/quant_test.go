@@ -584,3 +584,30 @@ func TestChunkWorkSeesNodesPublishedOutOfOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestEncodeAfterTheFloatsLeft: a checkpoint freezes the graph, then
+// writes it while the engine goes on; the move of the originals to disk
+// (DropFloats) may come in between. The encoding still holds the vectors
+// the freeze saw. (Encode read the chunks' arena, which DropFloats had
+// emptied: a panic, slice bounds out of range, under
+// TestQuantizationLifecycle's writers and checkpoints.)
+func TestEncodeAfterTheFloatsLeft(t *testing.T) {
+	data := clustered(41, 600, 16, 8)
+	g := build(t, Config{Dim: 16, Metric: distance.L2, M: 8, EfConstruction: 50, Seed: 3}, data)
+	quantize(t, g, train(t, data, distance.L2, quant.RangesCollection))
+	f := g.Freeze()
+	toDisk(t, g, &memOriginals{dim: 16})
+	var buf bytes.Buffer
+	if err := f.Encode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Decode(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []uint32{0, 255, 256, 599} {
+		if v := back.Vector(id); !slices.Equal(v, data[id]) {
+			t.Fatalf("vector %d after the decode: %v, want %v", id, v, data[id])
+		}
+	}
+}
