@@ -64,6 +64,11 @@
 //	         UNIQUE(collection_id, operation, object_key))
 //	-- 0005_disk_quota
 //	tenant_quotas + max_disk_bytes INTEGER NULL (>= 0)
+//	-- 0007_quantization
+//	collection_quantization(collection_id PK REFERENCES collections ON DELETE CASCADE,
+//	                        type CHECK IN ('none','int8'), originals CHECK IN ('memory','disk'),
+//	                        ranges CHECK IN ('auto','collection','dimension'), updated_at,
+//	                        CHECK (type = 'int8' OR originals = 'memory'))
 //
 // Tables are STRICT. Times are INTEGER Unix milliseconds, UTC. Ids are
 // random version-4 UUIDs in canonical lowercase form, except the tenant
