@@ -51,6 +51,13 @@ interrupted. See docs/migration-v1-to-v2.md.`,
 			if err != nil {
 				return err
 			}
+			planCache := v.GetInt64("plan-cache-bytes")
+			switch {
+			case planCache < 0:
+				return fmt.Errorf("--plan-cache-bytes %d: must be 0 (keep nothing) or more", planCache)
+			case planCache == 0:
+				planCache = -1 // migrate.Options: negative keeps nothing
+			}
 			output := v.GetString("output")
 			if output != "text" && output != "json" {
 				return fmt.Errorf("--output %q: want text or json", output)
@@ -60,7 +67,8 @@ interrupted. See docs/migration-v1-to-v2.md.`,
 				DryRun: v.GetBool("dry-run"), Resume: v.GetBool("resume"), OnInvalid: onInvalid,
 				IncludeDeletedTenants: v.GetBool("include-deleted-tenants"), Batch: v.GetInt("batch"),
 				MaxDimension: v.GetInt("max-dimension"), VerifyQueries: v.GetInt("verify-queries"), VerifyEf: v.GetInt("verify-ef"),
-				Logger: c.logger, Progress: progressFor(c.st.Stderr), Hook: c.st.MigrateHook,
+				PlanCacheBytes: planCache,
+				Logger:         c.logger, Progress: progressFor(c.st.Stderr), Hook: c.st.MigrateHook,
 			}
 			rep, runErr := migrate.Run(cmd.Context(), opts)
 			if output == "json" {
@@ -93,6 +101,7 @@ interrupted. See docs/migration-v1-to-v2.md.`,
 	f.Int("max-dimension", serve.DefaultConfig().Limits.MaxDimension, "the largest dimension the target server accepts (akidb serve --max-dimension)")
 	f.Int("verify-queries", migrate.DefaultVerifyQueries, "sample queries per collection in the final verification")
 	f.Int("verify-ef", migrate.DefaultVerifyEf, "search beam width of the verification's recall check")
+	f.Int64("plan-cache-bytes", migrate.DefaultPlanCacheBytes, "memory for records the plan parsed and keeps, so loading does not parse them again (0: keep none)")
 	return cmd
 }
 

@@ -188,10 +188,17 @@ func TestMigrateCommandBadInput(t *testing.T) {
 	if code, _, errs := runCLI(t, nil, "migrate", "v1-to-v2", "--v1-data-dir", f.Dir, "--data-dir", dataDir, "--on-invalid", "maybe"); code == 0 || !strings.Contains(errs, "--on-invalid") {
 		t.Fatalf("bad --on-invalid: %d %s", code, errs)
 	}
-	code, out, _ := runCLI(t, nil, append([]string{"migrate", "v1-to-v2"}, migrateArgs(f, dataDir, "--on-invalid", "skip", "--output", "json")...)...)
+	if code, _, errs := runCLI(t, nil, "migrate", "v1-to-v2", "--v1-data-dir", f.Dir, "--data-dir", dataDir, "--plan-cache-bytes", "-1"); code == 0 || !strings.Contains(errs, "--plan-cache-bytes") {
+		t.Fatalf("bad --plan-cache-bytes: %d %s", code, errs)
+	}
+	// --plan-cache-bytes 0: every line is read again to load it.
+	code, out, _ := runCLI(t, nil, append([]string{"migrate", "v1-to-v2"}, migrateArgs(f, dataDir, "--on-invalid", "skip", "--output", "json", "--plan-cache-bytes", "0")...)...)
 	rep := jsonReport(t, out)
 	if code != 0 || rep.Problems.Count != 1 || rep.Problems.List[0].Pos() != pos {
 		t.Fatalf("skip: exit %d problems %+v", code, rep.Problems)
+	}
+	if rep.Load == nil || rep.Load.ParsedOnce != 0 || rep.Load.Records == 0 {
+		t.Fatalf("--plan-cache-bytes 0: load %+v", rep.Load)
 	}
 	migratetest.CheckV2(t, dataDir, f)
 }

@@ -2,8 +2,10 @@ package cmd
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/akidb/akidb/engine/tier/s3/s3test"
+	"github.com/akidb/akidb/serve/access"
 	"github.com/akidb/akidb/serve/api"
 )
 
@@ -105,6 +108,41 @@ func (s *tmuxSession) waitForText(texts ...string) string {
 	})
 }
 
+// breakerOf is the object store's circuit breaker as the server reports it
+// (GET /admin/storage/status).
+func breakerOf(t *testing.T, server, key string) access.BreakerStatus {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, server+"/admin/storage/status", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st access.StorageStatus
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || resp.StatusCode != http.StatusOK || st.Store == nil {
+		t.Fatalf("GET /admin/storage/status: %d, %v, store %v", resp.StatusCode, err, st.Store)
+	}
+	return st.Store.CircuitBreaker
+}
+
+// waitUntil polls ok every 100 ms for up to e2eTimeout.
+func waitUntil(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(e2eTimeout)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s in %v", what, e2eTimeout)
+		}
+		<-tick.C
+	}
+}
+
 // startServeBinary runs `akidb serve` (the real binary) on ports the kernel
 // chooses and returns its REST URL.
 func startServeBinary(t testing.TB, bin string, env []string, args ...string) (url string, pid int) {
@@ -183,11 +221,27 @@ func TestTopEndToEnd(t *testing.T) {
 	tm.waitForText("memory-s3", "checkpoint ")
 
 	// The store goes away: uploads fail, the breaker opens, the DLQ fills.
+	// The breaker opens after five failed calls in a row, and how many
+	// calls a checkpoint makes depends on how the ship loop groups its
+	// files (on a loaded machine several checkpoints go out in one round,
+	// and the rest wait in the DLQ): write and checkpoint until the server
+	// says the breaker is open, each time waiting for one more failure.
 	minio.Kill()
-	for i := range 3 {
+	checkpoints := 0
+	for ; breakerOf(t, server, key).State != "open"; checkpoints++ {
+		i := checkpoints
+		if i == 10 {
+			t.Fatalf("the breaker is not open after %d checkpoints with the store down: %+v", i, breakerOf(t, server, key))
+		}
+		before := breakerOf(t, server, key).ConsecutiveFailures
 		insert(1000+i*10, 10)
 		postJSON(t, server, key, "/admin/collections/docs/checkpoint", nil)
+		waitUntil(t, "another failed upload", func() bool {
+			b := breakerOf(t, server, key)
+			return b.State == "open" || b.ConsecutiveFailures > before
+		})
 	}
+	t.Logf("the breaker opened after %d checkpoints with the store down", checkpoints)
 	tm.waitFor("the breaker open and DLQ entries", func(s string) bool {
 		return strings.Contains(s, "s3://akidb ✗ OPEN") && regexp.MustCompile(`DLQ [1-9]\d* pending`).MatchString(s)
 	})

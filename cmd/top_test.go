@@ -76,6 +76,9 @@ func TestTopOnce(t *testing.T) {
 	if snap.Storage.Enabled || len(snap.Storage.Stores) != 0 || len(snap.Storage.Collections) != 1 || snap.DLQ.Unavailable != "" {
 		t.Fatalf("storage %+v, dlq %+v", snap.Storage, snap.DLQ)
 	}
+	if c := snap.Storage.Collections[0]; c.LoadState != "resident" || c.LoadReason != "" {
+		t.Fatalf("load state of %s: %q (%q)", c.Name, c.LoadState, c.LoadReason)
+	}
 
 	text := mustCLI(t, env, "top", "--once", "--server", server, "--interval", "100ms")
 	for _, want := range []string{"akidb top  " + server, "● ready", "── Traffic", "── Tenants", "── Storage", "── DLQ", "local only", "the dead-letter queue is empty"} {

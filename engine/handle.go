@@ -192,11 +192,12 @@ func (h *Handle) UpsertOwned(ctx context.Context, recs []Record) error {
 // many goroutines before the batch is published.
 //
 // What a large batch holds at its peak is its vectors and metadata as
-// given, the log record, then the graph's copy of the vectors and the
-// decoded metadata: the log record is built straight from the records
+// given, their canonical text (what the collection keeps and the log
+// holds, metadata.go), the log record, then the graph's copy of the
+// vectors: the log record is built straight from the records
 // (record.EncodeUpsertRows) into a frame the log writes as it is
-// (wal.SubmitFrame), and with owned, the metadata JSON goes as it is
-// decoded and the vectors once the graph has its copy.
+// (wal.SubmitFrame), and with owned, the metadata as given goes once it
+// is canonical and the vectors once the graph has its copy.
 func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int, owned bool) error {
 	if err := h.pin(ctx); err != nil {
 		return err
@@ -204,6 +205,9 @@ func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int, owned b
 	defer h.unpin()
 	b, raw, err := h.c.prepareRecords(recs, owned)
 	if err != nil {
+		return err
+	}
+	if err := canonicalizeMetadata(b, raw, owned); err != nil {
 		return err
 	}
 	dim := h.c.cfg.Dimension
@@ -215,9 +219,7 @@ func (h *Handle) upsert(ctx context.Context, recs []Record, linkers int, owned b
 		return fmt.Errorf("collection %s: %w", h.info.Name, err)
 	}
 	payloadBytes := len(frame) - wal.FrameHeaderSize
-	if err := canonicalizeBatch(&b, raw, owned); err != nil {
-		return err
-	}
+	clear(raw) // the frame holds the text now; b.meta keeps it for the collection
 	if err := ctx.Err(); err != nil {
 		return err
 	}

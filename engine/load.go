@@ -260,7 +260,9 @@ func (db *DB) fetchFromStore(ctx context.Context, h *Handle, whole bool) error {
 	}
 	id := h.info.ID
 	fetch := func(ctx context.Context, o tier.Object, w io.Writer) error { return db.tier.Fetch(ctx, id, o, w) }
-	if err := os.MkdirAll(h.snapshotDir(), 0o700); err != nil {
+	// The object store's files are on the real filesystem (downloadFile);
+	// a new snapshots/ is fsynced in its parent like every other mkdir.
+	if err := wal.MkdirAllDurable(wal.OSFS{}, h.snapshotDir(), 0o700); err != nil {
 		return err
 	}
 	if !whole {

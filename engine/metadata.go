@@ -40,23 +40,29 @@ func canonicalMetadata(raw []byte) (string, error) {
 // encodeMetadata writes a decoded metadata object canonically.
 func encodeMetadata(m map[string]any) (string, error) { return encodeMetadataSized(m, 0) }
 
-// encodeMetadataSized is encodeMetadata with the expected size of the
-// text: the buffer is allocated once at that size (an upsert's metadata
-// is its own size again, give or take), and the text is the buffer itself,
-// not a copy of it (nothing else holds the buffer), so that a large batch
-// allocates its metadata about once more, not three times.
-func encodeMetadataSized(m map[string]any, hint int) (string, error) {
+// encodeMetadataSized is encodeMetadata with a guess of the text's length
+// (the JSON it was decoded from): the text is written once into a buffer
+// of that size and kept as it is when it fits closely, instead of growing
+// the buffer by doublings and copying the text out of it (a large batch
+// of metadata would otherwise allocate it several times over).
+func encodeMetadataSized(m map[string]any, guess int) (string, error) {
 	if len(m) == 0 {
 		return "", nil
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, hint+16))
-	enc := json.NewEncoder(buf)
+	var buf bytes.Buffer
+	buf.Grow(guess + 1) // Encode ends with a newline
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(m); err != nil {
 		return "", err
 	}
-	b := bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})
-	return unsafe.String(unsafe.SliceData(b), len(b)), nil
+	text := bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})
+	if slack := buf.Cap() - len(text); slack > 16 && slack > len(text)/16 {
+		// The guess was far off: keep an exact copy, not the buffer.
+		return string(text), nil
+	}
+	// The buffer is this function's alone and is never written again.
+	return unsafe.String(unsafe.SliceData(text), len(text)), nil
 }
 
 // decodeMetadata decodes stored metadata for an answer; nil for none. The

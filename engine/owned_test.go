@@ -88,14 +88,10 @@ func TestUpsertOwned(t *testing.T) {
 
 // TestUpsertOwnedAllocations: writing a large batch allocates about what
 // the write must hold (the log record, the graph's copy of the vectors,
-// the metadata decoded once and written back as the canonical text the
-// collection keeps), not several copies of the batch: a bound of 3.2
-// times the batch's vectors and metadata (2.5 when metadata was kept as
-// decoded maps, before the canonical text of payload indexes; measured
-// 2.97 here, of which the metadata's decoding and canonical text are
-// about 1.3). Before, the engine copied the vectors into a batch, again
-// into a log record, encoded it, and the log copied the record: more than
-// 3.5 times, and more again with the canonical text.
+// the decoded metadata), not several copies of the batch: a bound of 2.5
+// times the batch's vectors and metadata. Before, the engine copied the
+// vectors into a batch, again into a log record, encoded it, and the log
+// copied the record: more than 3.5 times.
 func TestUpsertOwnedAllocations(t *testing.T) {
 	const n, dim, metaBytes = 1000, 1024, 8 << 10
 	db := openTestDB(t, t.TempDir(), Config{})
@@ -118,8 +114,13 @@ func TestUpsertOwnedAllocations(t *testing.T) {
 	runtime.ReadMemStats(&ms)
 	ratio := float64(ms.TotalAlloc-before) / float64(size)
 	t.Logf("a batch of %d bytes (vectors and metadata JSON) allocated %.2f× that", size, ratio)
-	if ratio > 3.2 {
-		t.Fatalf("writing the batch allocated %.2f× its size, want at most 3.2×", ratio)
+	// The log's frame and the graph's vectors are one batch's worth; the
+	// metadata is decoded and written again as its canonical text (the
+	// form the collection keeps and the log holds, metadata.go), which
+	// allocates the decoded values once more as garbage: at most 3× in
+	// all (2.9× measured; 2.2× when the metadata was kept decoded).
+	if ratio > 3 {
+		t.Fatalf("writing the batch allocated %.2f× its size, want at most 3×", ratio)
 	}
 }
 

@@ -64,15 +64,17 @@ func (c *Collection) View() *RecordView {
 func (c *Collection) viewGated() *RecordView {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return &RecordView{
+	n := c.graph.Len()
+	v := &RecordView{
 		c: c,
 		info: ViewInfo{
 			Name: c.cfg.Name, Dimension: c.cfg.Dimension, Metric: c.cfg.Metric,
 			Seq: c.applied, Count: len(c.byID),
 		},
 		generation: c.generation,
-		slots:      c.slots.Load().snapshot(c.graph.Len()),
+		slots:      c.slots.Load().snapshot(n),
 	}
+	return v
 }
 
 // View returns the collection's live records at its current applied

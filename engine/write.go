@@ -56,14 +56,14 @@ func ValidateVector(field string, v []float32, dim int) error {
 }
 
 // PrepareUpsert validates records and returns a batch that owns copies of
-// the vectors (normalised for cosine) and of the metadata (decoded).
-// Nothing is changed on error.
+// the vectors (normalised for cosine) and of the metadata (as canonical
+// text). Nothing is changed on error.
 func (c *Collection) PrepareUpsert(recs []Record) (UpsertBatch, error) {
 	b, raw, err := c.prepareRecords(recs, false)
 	if err != nil {
 		return UpsertBatch{}, err
 	}
-	if err := canonicalizeBatch(&b, raw, false); err != nil {
+	if err := canonicalizeMetadata(b, raw, false); err != nil {
 		return UpsertBatch{}, err
 	}
 	return b, nil
@@ -71,10 +71,10 @@ func (c *Collection) PrepareUpsert(recs []Record) (UpsertBatch, error) {
 
 // prepareRecords validates the ids and vectors of recs and returns the
 // batch, with each record's metadata as JSON in raw (nil for none), not
-// made canonical yet (canonicalizeBatch). Without owned, the batch's
-// vectors are copies, normalised for cosine. With owned, the batch is
-// recs itself (the caller gave it up: Handle.UpsertOwned) and the vectors
-// are normalised in place, so a large batch is not held twice.
+// made canonical yet (canonicalizeMetadata). Without owned, the batch's vectors are
+// copies, normalised for cosine. With owned, the batch is recs itself
+// (the caller gave it up: Handle.UpsertOwned) and the vectors are
+// normalised in place, so a large batch is not held twice.
 func (c *Collection) prepareRecords(recs []Record, owned bool) (UpsertBatch, [][]byte, error) {
 	if len(recs) == 0 {
 		return UpsertBatch{}, nil, invalid("vectors", "batch is empty")
@@ -113,35 +113,40 @@ func (c *Collection) prepareRecords(recs []Record, owned bool) (UpsertBatch, [][
 		if len(raw[i]) > MaxMetadataBytes {
 			return UpsertBatch{}, nil, invalid(field+".metadata", "is %d bytes as JSON, the limit is %d", len(raw[i]), MaxMetadataBytes)
 		}
-		out[i] = Record{ID: r.ID, Vector: v}
+		out[i] = Record{ID: r.ID, Vector: v, Metadata: r.Metadata}
 		if owned {
 			out[i].MetadataJSON = r.MetadataJSON
 		}
 	}
-	return UpsertBatch{Records: out}, raw, nil
+	return UpsertBatch{Records: out, meta: make([]string, len(recs))}, raw, nil
 }
 
-// canonicalizeBatch sets each record's metadata to the canonical text of
-// raw[i] (metadata.go): what the collection keeps, and what a restart
-// rebuilds from the log, which holds raw[i] (batchFromLog makes it
-// canonical the same way); the caller's later changes to a map it passed
-// cannot reach the collection. With release, each record's own JSON is
-// dropped as soon as it is made canonical, so the batch never holds its
-// metadata twice.
-func canonicalizeBatch(b *UpsertBatch, raw [][]byte, release bool) error {
-	b.meta = make([]string, len(b.Records))
+// canonicalizeMetadata sets each record's metadata to the canonical
+// compact text of raw[i] (metadata.go) and makes raw[i] that text: the
+// collection keeps it and the log holds it, so that a restart rebuilds
+// exactly this, and the caller's later changes to a map it passed cannot
+// reach the collection. {} and null are no metadata. With release, each
+// record's metadata as given is dropped once it is canonical (the caller
+// gave the batch up: Handle.UpsertOwned), so the batch never holds its
+// metadata in both forms.
+func canonicalizeMetadata(b UpsertBatch, raw [][]byte, release bool) error {
 	for i := range b.Records {
-		field := fmt.Sprintf("vectors[%d].metadata", i)
+		r := &b.Records[i]
 		meta, err := canonicalMetadata(raw[i])
 		if err != nil {
-			return invalid(field, "%v", err)
+			return invalid(fmt.Sprintf("vectors[%d].metadata", i), "%v", err)
 		}
 		if len(meta) > MaxMetadataBytes {
-			return invalid(field, "is %d bytes as compact JSON, the limit is %d", len(meta), MaxMetadataBytes)
+			return invalid(fmt.Sprintf("vectors[%d].metadata", i), "is %d bytes as compact JSON, the limit is %d", len(meta), MaxMetadataBytes)
 		}
 		b.meta[i] = meta
+		raw[i] = nil
+		if meta != "" {
+			raw[i] = metaBytesOf(meta) // read by the log's encoder only
+		}
+		r.Metadata = nil
 		if release {
-			b.Records[i].MetadataJSON, raw[i] = nil, nil
+			r.MetadataJSON = nil
 		}
 	}
 	return nil

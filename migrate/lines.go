@@ -145,8 +145,9 @@ type lineGroup struct {
 
 // readLive reads c's live lines from index start on, in file order, and
 // emits them in groups: a group closes when full(count, bytes, next)
-// says the next line does not fit.
-func readLive(c *CollectionPlan, start int, full func(count, size int, next span) bool, emit func(lineGroup) error) error {
+// says the next line does not fit. A line skip(i) names is not read: its
+// place in the group is nil.
+func readLive(c *CollectionPlan, start int, full func(count, size int, next span) bool, skip func(i int) bool, emit func(lineGroup) error) error {
 	sr, err := openSpans(c.DataFile)
 	if err != nil {
 		return err
@@ -156,6 +157,10 @@ func readLive(c *CollectionPlan, start int, full func(count, size int, next span
 		g := lineGroup{from: i}
 		size := 0
 		for ; i < len(c.live) && (len(g.lines) == 0 || !full(len(g.lines), size, c.live[i])); i++ {
+			if skip != nil && skip(i) {
+				g.lines = append(g.lines, nil)
+				continue
+			}
 			line, err := sr.read(c.live[i])
 			if err != nil {
 				return err

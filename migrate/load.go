@@ -21,6 +21,9 @@ type migration struct {
 	st      *state
 	db      *engine.DB
 	tenants map[string]string // v2 tenant name -> v2 tenant id
+	// v1 holds the v1 side of the verification of each collection this
+	// run loaded from its first record, computed while loading.
+	v1      map[string]*v1Side
 	batches int
 	saves   int
 	saved   time.Time
@@ -289,8 +292,11 @@ func (m *migration) ensureCollection(ctx context.Context, c *CollectionPlan) (*e
 }
 
 type loadResult struct {
-	to   int
+	to int
+	// once counts the records taken from the plan's cache.
+	once int64
 	recs []engine.Record
+	part v1Part
 	err  error
 }
 
@@ -307,22 +313,55 @@ func (m *migration) loadCollection(ctx context.Context, h *engine.Handle, c *Col
 	resumed := h.Count() > 0
 	sh := c.shape()
 	perRecord := 4*c.Dimension + 16
-	return runOrdered(ctx, m.opts.Workers,
+	// A run that loads the whole collection computes the v1 side of its
+	// verification from the records as they are parsed for loading, so
+	// verification does not read and parse the v1 file a third time. A
+	// resumed run did not see the records loaded before it: verification
+	// reads them again.
+	var side *v1Side
+	if start == 0 && !resumed {
+		queries, err := m.sampleQueries(c)
+		if err != nil {
+			return err
+		}
+		side = newV1Side(c.metric, queries)
+	}
+	// The reader asks before the workers take an entry (a group is
+	// emitted after its lines are chosen), so both see the same answer.
+	cached := func(i int) bool { return i < len(c.cached) && c.cached[i] != nil }
+	err := runOrdered(ctx, m.opts.Workers,
 		func(emit func(lineGroup) error) error {
 			return readLive(c, start, func(count, size int, next span) bool {
 				return count == m.opts.Batch || (count+1)*perRecord+size+int(next.n) > maxBatchBytes
-			}, emit)
+			}, cached, emit)
 		},
 		func(b lineGroup) loadResult {
 			out := loadResult{to: b.from + len(b.lines), recs: make([]engine.Record, 0, len(b.lines))}
 			for j, line := range b.lines {
-				s := c.live[b.from+j]
-				pl := parseLine(line, s.n, c.DataFile, s.line, sh, parseOptions{metadata: true})
+				i := b.from + j
+				s := c.live[i]
+				var pl parsed
+				if cached(i) {
+					// Taken once: the entry goes, so its memory does as the
+					// load moves on.
+					rec := c.cached[i]
+					c.cached[i] = nil
+					pl = parsed{kind: lineUpsert, id: rec.id, vector: rec.vector, metadata: rec.metadata}
+					out.once++
+				} else {
+					pl = parseLine(line, s.n, c.DataFile, s.line, sh, parseOptions{metadata: true})
+				}
 				if pl.kind != lineUpsert {
 					out.err = fmt.Errorf("%s:%d changed since it was planned (the v1 data must not change during a migration)", c.DataFile, s.line)
 					return out
 				}
 				out.recs = append(out.recs, engine.Record{ID: pl.id, Vector: pl.vector, Metadata: pl.metadata})
+				if side != nil {
+					if err := side.measure(&out.part, pl.id, pl.vector, pl.metadata); err != nil {
+						out.err = fmt.Errorf("%s:%d: %w", c.DataFile, s.line, err)
+						return out
+					}
+				}
 			}
 			return out
 		},
@@ -347,8 +386,12 @@ func (m *migration) loadCollection(ctx context.Context, h *engine.Handle, c *Col
 					return fmt.Errorf("write %s: %w", key, err)
 				}
 			}
+			if side != nil {
+				side.merge(r.part)
+			}
 			m.batches++
 			m.rep.Load.Records += int64(len(recs))
+			m.rep.Load.ParsedOnce += r.once
 			m.rep.Load.Batches++
 			m.opts.Hook(fmt.Sprintf("batch:%d", m.batches))
 			m.opts.Progress.Add(n)
@@ -362,4 +405,14 @@ func (m *migration) loadCollection(ctx context.Context, h *engine.Handle, c *Col
 			}
 			return nil
 		})
+	if err != nil {
+		return err
+	}
+	if side != nil {
+		if m.v1 == nil {
+			m.v1 = map[string]*v1Side{}
+		}
+		m.v1[key] = side
+	}
+	return nil
 }

@@ -36,7 +36,10 @@ func ParseOnInvalid(s string) (OnInvalid, error) {
 // Defaults.
 const (
 	DefaultBatch = 1000
-	MaxBatch     = 100000
+	// DefaultPlanCacheBytes: a collection of 100,000 384-d vectors is
+	// parsed once.
+	DefaultPlanCacheBytes = 256 << 20
+	MaxBatch              = 100000
 	// DefaultVerifyQueries is how many sample queries verification runs
 	// per collection.
 	DefaultVerifyQueries = 100
@@ -73,6 +76,10 @@ type Options struct {
 	VerifyEf      int
 	// Workers parse lines and link vectors (default GOMAXPROCS).
 	Workers int
+	// PlanCacheBytes bounds the parsed records the plan keeps so that
+	// loading does not read and parse their lines again (0: the default,
+	// DefaultPlanCacheBytes; negative: keep none).
+	PlanCacheBytes int64
 	// Engine configures the target database (fsync policy, checkpoints);
 	// its Logger defaults to Logger.
 	Engine engine.Config
@@ -104,6 +111,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.VerifyEf == 0 {
 		o.VerifyEf = DefaultVerifyEf
+	}
+	if o.PlanCacheBytes == 0 {
+		o.PlanCacheBytes = DefaultPlanCacheBytes
 	}
 	if o.Workers <= 0 {
 		o.Workers = runtime.GOMAXPROCS(0)

@@ -285,6 +285,17 @@ func TestInterruptAndResume(t *testing.T) {
 				t.Fatalf("resumed run: %s\n%s", rep.Status, b.String())
 			}
 			checkV2(t, target, f)
+			// A collection the first run had started reads its v1 lines
+			// again to verify; the resumed run saw only part of them.
+			reread := 0
+			for _, cc := range rep.Verification.Collections {
+				if cc.V1Pass == migrate.V1PassReread {
+					reread++
+				}
+			}
+			if interrupted := strings.HasPrefix(step, "batch:") || strings.HasPrefix(step, "saved:") || step == "loaded"; interrupted && reread == 0 {
+				t.Fatalf("no collection read v1 again after an interrupt at %s", step)
+			}
 		})
 	}
 	t.Run("v1 changed", func(t *testing.T) {
@@ -366,5 +377,35 @@ func TestVerificationDetectsDifferences(t *testing.T) {
 	_ = rep.WriteText(&b)
 	if !strings.Contains(b.String(), "verification FAILED") {
 		t.Fatal(b.String())
+	}
+}
+
+// The plan keeps the records it parsed within PlanCacheBytes, so loading
+// parses each of those lines once; whatever the budget (none, part of the
+// data, all of it), v2 ends up the same and verifies.
+func TestPlanCacheBudgets(t *testing.T) {
+	f := standard(t, 1200)
+	for _, tc := range []struct {
+		name  string
+		bytes int64
+		ok    func(once, total int64) bool
+	}{
+		{"none", -1, func(once, _ int64) bool { return once == 0 }},
+		{"part", 32 << 10, func(once, total int64) bool { return once > 0 && once < total }},
+		{"all", 0, func(once, total int64) bool { return once == total }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			target := filepath.Join(t.TempDir(), "v2")
+			o := options(f, target)
+			o.PlanCacheBytes = tc.bytes
+			rep := run(t, o)
+			if rep.Status != migrate.StatusMigrated || !rep.Verification.OK {
+				t.Fatalf("status %s, verification %+v", rep.Status, rep.Verification)
+			}
+			if !tc.ok(rep.Load.ParsedOnce, rep.Load.Records) {
+				t.Fatalf("%d of %d records parsed once", rep.Load.ParsedOnce, rep.Load.Records)
+			}
+			checkV2(t, target, f)
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync/atomic"
 
 	"github.com/akidb/akidb/engine"
 	"github.com/akidb/akidb/engine/distance"
@@ -28,6 +29,9 @@ type Plan struct {
 	Totals       PlanTotals        `json:"totals"`
 
 	fp fingerprint
+	// cacheLeft is what is left of Options.PlanCacheBytes for parsed
+	// records kept for the load (0: keep nothing).
+	cacheLeft int64
 }
 
 // PlanTotals sums what will be migrated.
@@ -72,6 +76,10 @@ type CollectionPlan struct {
 	manifestOK bool
 	// live are the lines that become records, in file order.
 	live []span
+	// cached holds, aligned with live, the records the plan parsed and
+	// kept for the load (nil: read the line again), within
+	// Options.PlanCacheBytes. The load takes each entry once.
+	cached []*cachedRecord
 	// problems: this collection has problems (fail mode stops).
 	problems int
 }
@@ -106,7 +114,7 @@ func BuildPlan(ctx context.Context, opts Options) (*Plan, error) {
 	if _, err := os.Stat(colsDir); err != nil {
 		return nil, fmt.Errorf("%s does not look like an AkiDB 1.x data directory: %w", opts.V1Dir, err)
 	}
-	p := &Plan{V1Dir: opts.V1Dir}
+	p := &Plan{V1Dir: opts.V1Dir, cacheLeft: max(opts.PlanCacheBytes, 0)}
 	tenants, present, err := planTenants(opts.V1Dir, opts, &p.Problems, &p.fp)
 	if err != nil {
 		return nil, err
@@ -319,15 +327,24 @@ func (p *Plan) scan(ctx context.Context, opts Options, c *CollectionPlan) error 
 		lines []rawLine
 		out   []parsed
 	}
+	// Records are kept for the load while the cache has room; once it is
+	// full the workers stop decoding metadata the plan only checks.
+	var cacheFull atomic.Bool
+	keep := c.Migrate && !opts.DryRun && p.cacheLeft > 0
+	cache := map[int32]*cachedRecord{} // by line number
+	cacheFull.Store(!keep)
 	err = runOrdered(ctx, opts.Workers,
 		func(emit func([]rawLine) error) error {
 			return scanLines(ctx, c.DataFile, 256, emit)
 		},
 		func(lines []rawLine) result {
 			out := make([]parsed, len(lines))
+			opt := parseOptions{metadata: !cacheFull.Load()}
 			for i, l := range lines {
-				out[i] = parseLine(l.text, l.n, c.DataFile, l.line, sh, parseOptions{})
-				out[i].vector = nil // the plan keeps positions, not data
+				out[i] = parseLine(l.text, l.n, c.DataFile, l.line, sh, opt)
+				if !opt.metadata {
+					out[i].vector = nil // the plan keeps positions, not data
+				}
 			}
 			return result{lines: lines, out: out}
 		},
@@ -348,7 +365,23 @@ func (p *Plan) scan(ctx context.Context, opts Options, c *CollectionPlan) error 
 					c.Deletes++
 				}
 				c.Lines++
-				last[pl.id] = planEntry{span: r.lines[i].span, deleted: pl.kind == lineDelete}
+				span := r.lines[i].span
+				if prev, ok := last[pl.id]; ok {
+					if old := cache[prev.line]; old != nil {
+						p.cacheLeft += old.size
+						delete(cache, prev.line)
+					}
+				}
+				last[pl.id] = planEntry{span: span, deleted: pl.kind == lineDelete}
+				if pl.kind == lineUpsert && pl.vector != nil && !cacheFull.Load() {
+					rec := &cachedRecord{id: pl.id, vector: pl.vector, metadata: pl.metadata, size: footprint(pl)}
+					if rec.size > p.cacheLeft {
+						cacheFull.Store(true)
+						continue
+					}
+					p.cacheLeft -= rec.size
+					cache[span.line] = rec
+				}
 			}
 			return nil
 		})
@@ -362,6 +395,12 @@ func (p *Plan) scan(ctx context.Context, opts Options, c *CollectionPlan) error 
 		}
 	}
 	sort.Slice(c.live, func(i, j int) bool { return c.live[i].off < c.live[j].off })
+	if len(cache) > 0 {
+		c.cached = make([]*cachedRecord, len(c.live))
+		for i, s := range c.live {
+			c.cached[i] = cache[s.line]
+		}
+	}
 	c.Records = int64(len(c.live))
 	c.Superseded = upserts - c.Records
 	if !c.Migrate {

@@ -40,7 +40,9 @@ type parsed struct {
 	// metadata decoded the way the engine stores it (numbers as float64);
 	// nil for none. Only filled when parseOptions.metadata is set.
 	metadata map[string]any
-	problem  *Problem
+	// metaLen is the length of the metadata's JSON in the line.
+	metaLen int
+	problem *Problem
 }
 
 // shape is what a collection's lines are checked against.
@@ -125,6 +127,7 @@ func parseLine(text []byte, n int32, file string, ln int32, sh shape, opt parseO
 		}
 	}
 	p.vector = vec
+	p.metaLen = len(l.Metadata)
 	if len(l.Metadata) > 0 && string(l.Metadata) != "null" {
 		if l.Metadata[0] != '{' {
 			return bad(KindInvalidMetadata, "record %q: metadata must be a JSON object or null, got %s", p.id, clip(l.Metadata))
@@ -177,7 +180,19 @@ func parseVector(raw []byte, dim int) ([]float32, int, *vectorError) {
 		if c != '-' && (c < '0' || c > '9') {
 			return nil, count, &vectorError{KindInvalidRecord, fmt.Sprintf("vector[%d] is not a number: %s", count, clip(raw[i:]))}
 		}
-		for i < len(raw) && raw[i] != ',' && raw[i] != ']' && raw[i] != ' ' && raw[i] != '\t' && raw[i] != '\n' && raw[i] != '\r' {
+		if f, n, ok := fastFloat32Prefix(raw[i:]); ok && (i+n == len(raw) || isDelimiter(raw[i+n])) {
+			if count < dim {
+				out = append(out, f)
+			}
+			count++
+			i = skipSpace(raw, i+n)
+			if i < len(raw) && raw[i] == ',' {
+				i = skipSpace(raw, i+1)
+				continue
+			}
+			break
+		}
+		for i < len(raw) && !isDelimiter(raw[i]) {
 			i++
 		}
 		tok := raw[start:i]
@@ -200,6 +215,11 @@ func parseVector(raw []byte, dim int) ([]float32, int, *vectorError) {
 		break
 	}
 	return out, count, nil
+}
+
+// isDelimiter ends a number in a vector.
+func isDelimiter(c byte) bool {
+	return c == ',' || c == ']' || c == ' ' || c == '\t' || c == '\n' || c == '\r'
 }
 
 func skipSpace(b []byte, i int) int {

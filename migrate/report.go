@@ -58,8 +58,11 @@ type Report struct {
 type LoadStats struct {
 	// Records written by this run; AlreadyThere records a resumed run
 	// found written by the interrupted one after its last state save.
-	Records          int64   `json:"records"`
-	AlreadyThere     int64   `json:"already_there"`
+	Records      int64 `json:"records"`
+	AlreadyThere int64 `json:"already_there"`
+	// ParsedOnce counts the records the plan had parsed and kept
+	// (Options.PlanCacheBytes), which the load did not read again.
+	ParsedOnce       int64   `json:"parsed_once"`
 	Batches          int     `json:"batches"`
 	Seconds          float64 `json:"seconds"`
 	RecordsPerSecond float64 `json:"records_per_second"`
@@ -181,6 +184,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	if r.Load != nil {
 		p("")
 		p("load: %d record(s) written in %d batch(es), %.1f s (%.0f records/s)", r.Load.Records, r.Load.Batches, r.Load.Seconds, r.Load.RecordsPerSecond)
+		if r.Load.ParsedOnce > 0 {
+			p("      %d record(s) were parsed once, by the plan (--plan-cache-bytes)", r.Load.ParsedOnce)
+		}
 		if r.Load.AlreadyThere > 0 {
 			p("      %d record(s) were already written by the interrupted run", r.Load.AlreadyThere)
 		}

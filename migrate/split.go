@@ -149,42 +149,45 @@ func numberArrayEnd(text []byte, i int) (int, bool) {
 // numberEnd returns the index after a JSON number starting at text[i]:
 // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
 func numberEnd(text []byte, i int) (int, bool) {
-	digits := func(j int) int {
-		for j < len(text) && text[j] >= '0' && text[j] <= '9' {
-			j++
-		}
-		return j
-	}
-	if i < len(text) && text[i] == '-' {
+	n := len(text)
+	if i < n && text[i] == '-' {
 		i++
 	}
 	switch {
-	case i >= len(text):
+	case i >= n:
 		return 0, false
 	case text[i] == '0':
 		i++
 	case text[i] >= '1' && text[i] <= '9':
-		i = digits(i + 1)
+		i++
+		for i < n && text[i]-'0' < 10 { // a byte below '0' wraps round
+			i++
+		}
 	default:
 		return 0, false
 	}
-	if i < len(text) && text[i] == '.' {
-		j := digits(i + 1)
-		if j == i+1 {
-			return 0, false
-		}
-		i = j
-	}
-	if i < len(text) && (text[i] == 'e' || text[i] == 'E') {
+	if i < n && text[i] == '.' {
 		i++
-		if i < len(text) && (text[i] == '+' || text[i] == '-') {
+		first := i
+		for i < n && text[i]-'0' < 10 {
 			i++
 		}
-		j := digits(i)
-		if j == i {
+		if i == first {
 			return 0, false
 		}
-		i = j
+	}
+	if i < n && (text[i] == 'e' || text[i] == 'E') {
+		i++
+		if i < n && (text[i] == '+' || text[i] == '-') {
+			i++
+		}
+		first := i
+		for i < n && text[i]-'0' < 10 {
+			i++
+		}
+		if i == first {
+			return 0, false
+		}
 	}
 	return i, true
 }

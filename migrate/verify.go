@@ -36,6 +36,11 @@ type CollectionCheck struct {
 	// SHA-256 of each record's id, vector as stored (normalised for
 	// cosine) and metadata as compact JSON.
 	V1Checksum string `json:"v1_checksum"`
+	// V1Pass says how the v1 side (checksum and exact answers) was
+	// computed: from the records as they were loaded (a run that loaded
+	// the whole collection), or by reading the v1 lines again (a resumed
+	// run, which did not see the records loaded before it).
+	V1Pass     string `json:"v1_pass"`
 	V2Checksum string `json:"v2_checksum"`
 	ChecksumOK bool   `json:"checksum_ok"`
 	// Queries sample queries: exact search in v2 must equal brute force
@@ -219,66 +224,20 @@ func (m *migration) verifyCollection(ctx context.Context, h *engine.Handle, c *C
 		cursor = page.NextCursor
 	}
 	cc.V2Checksum = v2sum.String()
-	queries, err := m.sampleQueries(c)
-	if err != nil {
-		return cc, err
+	side := m.v1[c.Key()]
+	cc.V1Pass = V1PassWhileLoading
+	if side == nil {
+		queries, err := m.sampleQueries(c)
+		if err != nil {
+			return cc, err
+		}
+		if side, err = m.readV1Side(ctx, c, queries); err != nil {
+			return cc, err
+		}
+		cc.V1Pass = V1PassReread
 	}
-	// v1 side: one pass over the lines that became records.
-	sh := c.shape()
-	dist := c.metric.Func()
-	answers := make([]truth, len(queries))
-	var v1sum checksum
-	type result struct {
-		sum   checksum
-		ids   []string
-		dists [][]float32 // [line][query]
-		err   error
-	}
-	err = runOrdered(ctx, m.opts.Workers,
-		func(emit func(lineGroup) error) error {
-			return readLive(c, 0, func(count, _ int, _ span) bool { return count == 256 }, emit)
-		},
-		func(ch lineGroup) result {
-			var r result
-			for j, line := range ch.lines {
-				s := c.live[ch.from+j]
-				pl := parseLine(line, s.n, c.DataFile, s.line, sh, parseOptions{metadata: true})
-				if pl.kind != lineUpsert {
-					r.err = fmt.Errorf("%s:%d changed since it was planned", c.DataFile, s.line)
-					return r
-				}
-				vec := stored(pl.vector, c.metric)
-				d, err := recordDigest(pl.id, vec, pl.metadata)
-				if err != nil {
-					r.err = err
-					return r
-				}
-				r.sum.add(d)
-				ds := make([]float32, len(queries))
-				for q := range queries {
-					ds[q] = dist(queries[q], vec)
-				}
-				r.ids = append(r.ids, pl.id)
-				r.dists = append(r.dists, ds)
-			}
-			return r
-		},
-		func(r result) error {
-			if r.err != nil {
-				return r.err
-			}
-			v1sum.merge(r.sum)
-			for j, id := range r.ids {
-				for q, d := range r.dists[j] {
-					answers[q].offer(scored{id: id, dist: d}, VerifyK)
-				}
-			}
-			return nil
-		})
-	if err != nil {
-		return cc, err
-	}
-	cc.V1Checksum = v1sum.String()
+	queries, answers := side.queries, side.answers
+	cc.V1Checksum = side.sum.String()
 	cc.ChecksumOK = cc.V1Checksum == cc.V2Checksum
 	cc.Queries = len(queries)
 	var recall float64
@@ -411,4 +370,98 @@ func (m *migration) quotaWarnings() {
 			}
 		}
 	}
+}
+
+// How the v1 side of a check was computed (CollectionCheck.V1Pass).
+const (
+	V1PassWhileLoading = "while-loading"
+	V1PassReread       = "reread"
+)
+
+// v1Side is the v1 half of a collection's verification: the checksum of
+// the records v1 holds and the sample queries' exact answers over them.
+type v1Side struct {
+	metric  distance.Metric
+	queries [][]float32 // as stored: normalised for cosine
+	sum     checksum
+	answers []truth
+}
+
+func newV1Side(metric distance.Metric, queries [][]float32) *v1Side {
+	return &v1Side{metric: metric, queries: queries, answers: make([]truth, len(queries))}
+}
+
+// v1Part is one group of lines' share of a v1Side, computed by a worker
+// and merged in file order.
+type v1Part struct {
+	sum   checksum
+	ids   []string
+	dists [][]float32 // [record][query]
+}
+
+// measure adds one record (its vector as written in v1) to p.
+func (s *v1Side) measure(p *v1Part, id string, vec []float32, meta map[string]any) error {
+	vec = stored(vec, s.metric)
+	d, err := recordDigest(id, vec, meta)
+	if err != nil {
+		return err
+	}
+	p.sum.add(d)
+	dist := s.metric.Func()
+	ds := make([]float32, len(s.queries))
+	for q := range s.queries {
+		ds[q] = dist(s.queries[q], vec)
+	}
+	p.ids = append(p.ids, id)
+	p.dists = append(p.dists, ds)
+	return nil
+}
+
+func (s *v1Side) merge(p v1Part) {
+	s.sum.merge(p.sum)
+	for j, id := range p.ids {
+		for q, d := range p.dists[j] {
+			s.answers[q].offer(scored{id: id, dist: d}, VerifyK)
+		}
+	}
+}
+
+// readV1Side computes c's v1 side by reading its live lines again.
+func (m *migration) readV1Side(ctx context.Context, c *CollectionPlan, queries [][]float32) (*v1Side, error) {
+	side := newV1Side(c.metric, queries)
+	sh := c.shape()
+	type result struct {
+		part v1Part
+		err  error
+	}
+	err := runOrdered(ctx, m.opts.Workers,
+		func(emit func(lineGroup) error) error {
+			return readLive(c, 0, func(count, _ int, _ span) bool { return count == 256 }, nil, emit)
+		},
+		func(ch lineGroup) result {
+			var r result
+			for j, line := range ch.lines {
+				s := c.live[ch.from+j]
+				pl := parseLine(line, s.n, c.DataFile, s.line, sh, parseOptions{metadata: true})
+				if pl.kind != lineUpsert {
+					r.err = fmt.Errorf("%s:%d changed since it was planned", c.DataFile, s.line)
+					return r
+				}
+				if r.err = side.measure(&r.part, pl.id, pl.vector, pl.metadata); r.err != nil {
+					return r
+				}
+			}
+			return r
+		},
+		func(r result) error {
+			if r.err != nil {
+				return r.err
+			}
+			side.merge(r.part)
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	return side, nil
 }

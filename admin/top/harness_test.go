@@ -32,9 +32,10 @@ func healthyServer(clock *fakeClock) *fakeServer {
 			Store: &access.StoreStatus{Name: "minio", Prefix: "edge/box1", CircuitBreaker: access.BreakerStatus{
 				State: "closed", Since: base.Add(-3 * time.Hour), Successes: 12034, Window: access.BreakerWindow{Calls: 118}}},
 			Collections: []access.CollectionStorage{
-				{Tenant: "acme", Name: "docs", TierPolicy: "memory-s3", ShipLagSeconds: 1.4, PendingUploads: 1},
-				{Tenant: "acme", Name: "images", TierPolicy: "memory-s3", ShipLagSeconds: 0.2},
-				{Tenant: "default", Name: "scratch", TierPolicy: "memory"},
+				{Tenant: "acme", Name: "docs", TierPolicy: "memory-s3", ShipLagSeconds: 1.4, PendingUploads: 1, LoadState: "resident"},
+				{Tenant: "acme", Name: "images", TierPolicy: "memory-s3", ShipLagSeconds: 0.2, LoadState: "resident"},
+				{Tenant: "default", Name: "scratch", TierPolicy: "memory", LoadState: "resident"},
+				{Tenant: "lab", Name: "archive", TierPolicy: "s3-only", LoadState: "evicted"},
 			}},
 	}
 }
@@ -55,6 +56,8 @@ func brokenServer(clock *fakeClock) *fakeServer {
 	f.storage.Collections[0].DLQ = access.DLQCounts{Pending: 2, Permanent: 1}
 	f.storage.Collections[1].ShipLagSeconds = 95
 	f.storage.Collections[1].DLQ = access.DLQCounts{Pending: 1}
+	f.storage.Collections[3].LoadState = "unavailable"
+	f.storage.Collections[3].LoadReason = "load from the object store: get edge/box1/c/a03/snapshots/0000000000000420.snap: dial tcp 127.0.0.1:9000: connect: connection refused"
 	f.dlq = []access.DLQEntry{
 		{ID: 7, TenantID: "0f4c9e1a", Collection: "docs", Operation: "upload", Kind: "snapshot", ObjectKey: "edge/box1/c/5e1/snapshots/0000000000001200.snap",
 			RetryCount: 8, LastError: "giving up after 8 retries: " + lastErr, CreatedAt: base.Add(-2 * time.Hour), Status: "permanent"},

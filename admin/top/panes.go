@@ -199,25 +199,37 @@ func (m Model) storageLines(w, h int) []string {
 	if len(s.Collections) == 0 {
 		return append(lines, st.dim.Render("no collections"))
 	}
-	widths := []int{10, 14, 9, -8, -7, -7, 0}
-	widths[6] = max(0, w-2-10-14-9-8-7-7-6)
+	widths := []int{10, 14, 9, 11, -7, -7, -7, 0}
+	widths[7] = max(0, w-2-10-14-9-11-7-7-7-7)
 	var cells []string
 	for _, c := range rows {
+		// An unavailable collection's reason is why its requests fail
+		// (503 collection_unavailable): it goes before a shipping error.
 		lastErr := ""
-		if c.LastError != "" {
+		switch {
+		case c.LoadState == "unavailable" && c.LoadReason != "":
+			lastErr = st.warn.Render(oneLine(c.LoadReason))
+		case c.LastError != "":
 			lastErr = st.warn.Render(oneLine(c.LastError))
+		}
+		state := c.LoadState
+		switch state {
+		case "":
+			state = dash // a server without cold collections
+		case "unavailable":
+			state = st.warn.Render(state)
 		}
 		lag := fmtAgeSeconds(c.ShipLagSeconds)
 		if c.Policy == "memory" {
 			lag = dash // not shipped
 		}
-		cells = append(cells, row([]string{c.Tenant, c.Name, c.Policy, lag, strconv.Itoa(c.PendingUploads),
+		cells = append(cells, row([]string{c.Tenant, c.Name, c.Policy, state, lag, strconv.Itoa(c.PendingUploads),
 			fmt.Sprintf("%d/%d", c.DLQPending, c.DLQPermanent), lastErr}, widths))
 	}
 	if len(rows) == 0 {
 		cells = []string{st.dim.Render("no collection matches the filter")}
 	}
-	return append(lines, m.list(paneStorage, row([]string{"TENANT", "COLLECTION", "POLICY", "LAG", "PENDING", "DLQ", "LAST ERROR"}, widths), cells, h-len(lines))...)
+	return append(lines, m.list(paneStorage, row([]string{"TENANT", "COLLECTION", "POLICY", "STATE", "LAG", "PENDING", "DLQ", "LAST ERROR"}, widths), cells, h-len(lines))...)
 }
 
 // tail cuts s to its last w cells (an object key's end tells most).

@@ -157,6 +157,11 @@ type CollectionStorage struct {
 	DLQPending     int     `json:"dlq_pending"`
 	DLQPermanent   int     `json:"dlq_permanent"`
 	LastError      string  `json:"last_error,omitempty"`
+	// LoadState is resident, evicting, evicted, loading or unavailable
+	// ("" from a server without cold collections); LoadReason says why
+	// an unavailable collection cannot be loaded.
+	LoadState  string `json:"load_state,omitempty"`
+	LoadReason string `json:"load_reason,omitempty"`
 }
 
 // DLQ is the dead-letter queue, oldest first.
@@ -490,7 +495,8 @@ func (t *tracker) storagePane(s Sample) Storage {
 	for _, c := range st.Collections {
 		lag = max(lag, c.ShipLagSeconds)
 		out.Collections = append(out.Collections, CollectionStorage{Tenant: c.Tenant, Name: c.Name, Policy: c.TierPolicy,
-			ShipLagSeconds: c.ShipLagSeconds, PendingUploads: c.PendingUploads, DLQPending: c.DLQ.Pending, DLQPermanent: c.DLQ.Permanent, LastError: c.LastError})
+			ShipLagSeconds: c.ShipLagSeconds, PendingUploads: c.PendingUploads, DLQPending: c.DLQ.Pending, DLQPermanent: c.DLQ.Permanent, LastError: c.LastError,
+			LoadState: c.LoadState, LoadReason: c.LoadReason})
 	}
 	if st.Enabled {
 		// The metric is read at every refresh; the status maybe not.

@@ -71,7 +71,6 @@ var statusTable = map[Code]Status{
 	CodeRateLimited:           {http.StatusTooManyRequests, codes.ResourceExhausted},
 	CodeQuotaExceeded:         {http.StatusForbidden, codes.ResourceExhausted},
 	CodeUnavailable:           {http.StatusServiceUnavailable, codes.Unavailable},
-	CodeInsufficientStorage:   {http.StatusInsufficientStorage, codes.ResourceExhausted},
 	CodeCollectionLoading:     {http.StatusServiceUnavailable, codes.Unavailable},
 	CodeCollectionUnavailable: {http.StatusServiceUnavailable, codes.Unavailable},
 	CodeDeadlineExceeded:      {http.StatusGatewayTimeout, codes.DeadlineExceeded},
