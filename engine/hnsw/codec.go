@@ -55,11 +55,11 @@ type Frozen struct {
 	header [headerLen]byte
 	n      int
 	tab    []*chunk
-	floats bool         // the vectors section is written
+	floats bool // the vectors section is written
 	// vecs are the chunks' arena vectors at the freeze (when floats): a
 	// DropFloats between Freeze and Encode (the move of the originals to
 	// disk) drops the chunks' references, not these.
-	vecs [][]float32
+	vecs   [][]float32
 	blocks []*codeBlock // per chunk (nil: none); nil slice: no codes section
 	quant  FrozenQuant
 	levels []byte
