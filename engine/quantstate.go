@@ -14,7 +14,7 @@ import (
 	"github.com/akidb/akidb/engine/wal"
 )
 
-// The quantization section of a collection's state (state version 2),
+// The quantization section of a collection's state (since state version 3),
 // between the counters and the slots (docs/snapshot.md):
 //
 //	u32 length L of what follows (<= maxQuantSection)
