@@ -76,6 +76,7 @@ var statusTable = map[Code]Status{
 	CodeDeadlineExceeded:      {http.StatusGatewayTimeout, codes.DeadlineExceeded},
 	CodeRequestTimeout:        {http.StatusRequestTimeout, codes.DeadlineExceeded},
 	CodeResponseTooLarge:      {http.StatusBadRequest, codes.ResourceExhausted},
+	CodeInsufficientStorage:   {http.StatusInsufficientStorage, codes.ResourceExhausted},
 	CodeInternal:              {http.StatusInternalServerError, codes.Internal},
 	CodeMethodNotAllowed:      {http.StatusMethodNotAllowed, codes.Unimplemented},
 }
