@@ -118,9 +118,16 @@ func TestUpsertOwnedAllocations(t *testing.T) {
 	// metadata is decoded and written again as its canonical text (the
 	// form the collection keeps and the log holds, metadata.go), which
 	// allocates the decoded values once more as garbage: at most 3× in
-	// all (2.9× measured; 2.2× when the metadata was kept decoded).
-	if ratio > 3 {
-		t.Fatalf("writing the batch allocated %.2f× its size, want at most 3×", ratio)
+	// all (2.9× measured; 2.2× when the metadata was kept decoded). Under
+	// the race detector sync.Pool drops some Puts on purpose, so
+	// encoding/json's pooled encoder state is allocated again for some
+	// records (4.0× measured): the bound is then 4.5×.
+	limit := 3.0
+	if raceEnabled {
+		limit = 4.5
+	}
+	if ratio > limit {
+		t.Fatalf("writing the batch allocated %.2f× its size, want at most %.1f×", ratio, limit)
 	}
 }
 
