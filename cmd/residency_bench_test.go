@@ -169,18 +169,6 @@ func (c benchClient) state(name string) (string, float64, int64) {
 	return "", 0, st.Memory.S3CacheBytes
 }
 
-// waitFor polls cond (the server's state) until it holds or a minute
-// passes.
-func waitFor(b *testing.B, what string, cond func() bool) {
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			b.Fatalf("%s: not after a minute", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func pct50(ds []time.Duration) time.Duration { return pct(ds, .5) }
 
 func pct(ds []time.Duration, p float64) time.Duration {
@@ -339,7 +327,7 @@ func BenchmarkColdHit(b *testing.B) {
 		c.must("PATCH", "/api/v1/collections/big", map[string]any{"tier_policy": "s3-only"})
 		warm = append(warm, warmup()...)
 		c.must("POST", "/admin/collections/big/evict", nil)
-		waitFor(b, "the cache drops the snapshot", func() bool { _, _, cache := c.state("big"); return cache == 0 })
+		waitUntil(b, time.Minute, "the cache dropping the snapshot", func() bool { _, _, cache := c.state("big"); return cache == 0 })
 		c0 = cpuOf(pid)
 		d = c.query("big", rng, dim)
 		cpuStore = append(cpuStore, cpuOf(pid)-c0)

@@ -129,15 +129,16 @@ func breakerOf(t *testing.T, server, key string) access.BreakerStatus {
 	return st.Store.CircuitBreaker
 }
 
-// waitUntil polls ok every 100 ms for up to e2eTimeout.
-func waitUntil(t *testing.T, what string, ok func() bool) {
+// waitUntil polls ok (the server's state, read over its API) every 50 ms
+// for up to timeout.
+func waitUntil(t testing.TB, timeout time.Duration, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(e2eTimeout)
-	tick := time.NewTicker(100 * time.Millisecond)
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for !ok() {
 		if time.Now().After(deadline) {
-			t.Fatalf("no %s in %v", what, e2eTimeout)
+			t.Fatalf("no %s in %v", what, timeout)
 		}
 		<-tick.C
 	}
@@ -236,7 +237,7 @@ func TestTopEndToEnd(t *testing.T) {
 		before := breakerOf(t, server, key).ConsecutiveFailures
 		insert(1000+i*10, 10)
 		postJSON(t, server, key, "/admin/collections/docs/checkpoint", nil)
-		waitUntil(t, "another failed upload", func() bool {
+		waitUntil(t, e2eTimeout, "another failed upload", func() bool {
 			b := breakerOf(t, server, key)
 			return b.State == "open" || b.ConsecutiveFailures > before
 		})
