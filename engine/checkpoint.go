@@ -69,9 +69,20 @@ func (h *Handle) checkpoint(local bool) error {
 		return nil // nothing new
 	}
 	if st := c.graph.Len(); st > 0 && (compact || float64(c.graph.Deleted()) >= h.db.cfg.VacuumRatio*float64(st)) {
-		if _, err := c.vacuumGated(); err != nil {
-			c.writeGate.Unlock()
-			return err
+		// Not while quantization work runs (the graph cannot be
+		// renumbered under a re-encoding): the next checkpoint vacuums.
+		if c.q.jobMu.TryLock() {
+			_, err := c.vacuumGated()
+			c.q.jobMu.Unlock()
+			if err != nil {
+				c.writeGate.Unlock()
+				return err
+			}
+		} else {
+			if compact {
+				h.compact.Store(true)
+			}
+			h.db.log.Info("vacuum put off: quantization work is running", "collection", h.info.Name)
 		}
 	}
 	// Take the state, then let writes resume: writing it out (hundreds of
@@ -85,6 +96,11 @@ func (h *Handle) checkpoint(local bool) error {
 	h.sinceRecords.Store(0)
 	h.sinceBytes.Store(0)
 	c.writeGate.Unlock()
+	// With the originals on disk, the rows the state covers must be
+	// durable before a snapshot names them.
+	if err := st.quant.commitVectors(); err != nil {
+		return fmt.Errorf("checkpoint %s at %d: %w", h.info.Name, seq, err)
+	}
 	if err := h.writeSnapshot(st, seq); err != nil {
 		return fmt.Errorf("checkpoint %s at %d: %w", h.info.Name, seq, err)
 	}
@@ -94,7 +110,14 @@ func (h *Handle) checkpoint(local bool) error {
 	}
 	h.writeParquet(view, seq)
 	h.tierCheckpointed()
-	return h.pruneAfterCheckpoint()
+	err = h.pruneAfterCheckpoint()
+	if verr := h.removeOrphanVectors(c); verr != nil {
+		err = errors.Join(err, verr)
+	}
+	// Retraining on drift, or on growth past the training sample, starts
+	// here, in the background.
+	c.checkRetrain()
+	return err
 }
 
 // writeSnapshot writes the captured state as the snapshot for seq. It

@@ -41,6 +41,9 @@ type CollectionConfig struct {
 	M              int   // HNSW links per node (layer 0 has 2*M); default 16
 	EfConstruction int   // HNSW build beam width; default 200
 	Seed           int64 // level RNG seed, for reproducible graphs
+	// Quantization is the collection's quantization settings (none by
+	// default); unlike the rest it can change later (SetQuantization).
+	Quantization Quantization
 	// Indexes declares payload indexes at creation, field -> type
 	// (keyword, integer or float; indexes.go).
 	Indexes map[string]string
@@ -73,6 +76,11 @@ func (cfg CollectionConfig) withDefaults() (CollectionConfig, error) {
 	if cfg.EfConstruction < 1 || cfg.EfConstruction > 5000 {
 		return cfg, invalid("hnsw.ef_construction", "must be between 1 and 5000, got %d", cfg.EfConstruction)
 	}
+	q, err := cfg.Quantization.withDefaults()
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Quantization = q
 	if err := ValidateIndexes(cfg.Indexes); err != nil {
 		return cfg, err
 	}
@@ -107,6 +115,9 @@ type Stats struct {
 	// for an in-memory Collection.
 	DiskBytes  int64  `json:"disk_bytes"`
 	AppliedSeq uint64 `json:"applied_seq"`
+	// Quantization is the quantization settings and the state of the
+	// background work that applies them.
+	Quantization QuantizationStatus `json:"quantization"`
 }
 
 // Collection is an in-memory set of records indexed by an HNSW graph. It is
@@ -163,6 +174,9 @@ type Collection struct {
 	stageWaits int    // times a writer waited for room (tests)
 	beforeLink func() // test hook, run by each background linker first
 	scanHook   func() // test hook, run where a search checks its context
+
+	// q is the quantization machinery (quantize.go).
+	q quantizer
 }
 
 // NewCollection returns an empty in-memory collection.
@@ -199,11 +213,19 @@ func newCollectionWithGraph(cfg CollectionConfig, g *hnsw.Graph, applied uint64)
 	c.stageLimit = DefaultStageLimit
 	c.stageRoom = sync.NewCond(&c.mu)
 	c.stageEmpty = sync.NewCond(&c.mu)
+	c.initQuant(cfg.Quantization)
 	return c
 }
 
-// Config returns the collection's configuration (with defaults filled in).
-func (c *Collection) Config() CollectionConfig { return c.cfg }
+// Config returns the collection's configuration (with defaults filled in
+// and the current quantization settings).
+func (c *Collection) Config() CollectionConfig {
+	cfg := c.cfg
+	c.q.mu.Lock()
+	cfg.Quantization = c.q.target
+	c.q.mu.Unlock()
+	return cfg
+}
 
 // Count returns the number of live records.
 func (c *Collection) Count() int {
@@ -221,6 +243,7 @@ func (c *Collection) Stats() Stats {
 		Name: c.cfg.Name, Dimension: c.cfg.Dimension, Metric: c.cfg.Metric.String(),
 		M: c.cfg.M, EfConstruction: c.cfg.EfConstruction,
 		Count: len(c.byID), Deleted: c.graph.Deleted(), MemoryBytes: mem, AppliedSeq: c.applied,
+		Quantization: c.QuantizationStatus(),
 	}
 }
 

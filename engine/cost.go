@@ -23,7 +23,8 @@ type WriteCost struct {
 	MemoryBytes int64
 	// DiskBytes is the growth of the log's files: 0 while the record fits
 	// in the space its active segment has allocated, else the growth of
-	// the segment (it doubles) or the next segment (wal.Log.GrowthFor).
+	// the segment (it doubles) or the next segment (wal.Log.GrowthFor);
+	// plus, with the originals on disk, the vectors file's new rows.
 	DiskBytes int64
 }
 
@@ -53,6 +54,10 @@ func (h *Handle) UpsertCost(recs []Record) WriteCost {
 		payload += 2 + int64(len(r.ID)) + 4*dim + 4 + metaSize[i]
 	}
 	cost := WriteCost{DiskBytes: h.wal.GrowthFor(int(payload))}
+	if c.vectorsFile() != nil {
+		// Originals on disk: every record adds a row to the vectors file.
+		cost.DiskBytes += int64(len(recs)) * 4 * dim
+	}
 	node := c.graph.NodeBytes()
 	last := make(map[string]int, len(recs)) // within a batch the later record wins
 	for i, r := range recs {

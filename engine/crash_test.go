@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,7 +31,10 @@ const (
 	envDir       = "AKIDB_CRASH_DIR"
 	envCycle     = "AKIDB_CRASH_CYCLE"
 	envCrashStep = "AKIDB_CRASH_STEP"
-	crashDim     = 16
+	// envCrashQuant: "disk" makes the ingest child's collection int8 with
+	// its originals on disk.
+	envCrashQuant = "AKIDB_CRASH_QUANT"
+	crashDim      = 16
 )
 
 func TestMain(m *testing.M) {
@@ -56,8 +60,11 @@ func crashIngestChild() int {
 		return 2
 	}
 	if _, err := db.Collection(DefaultTenant, "crash"); err != nil {
-		if _, err := db.CreateCollection(context.Background(), DefaultTenant, CollectionConfig{Name: "crash", Dimension: crashDim, Metric: distance.L2,
-			Indexes: map[string]string{"w": "integer"}}); err != nil {
+		cfg := CollectionConfig{Name: "crash", Dimension: crashDim, Metric: distance.L2, Indexes: map[string]string{"w": "integer"}}
+		if os.Getenv(envCrashQuant) == "disk" {
+			cfg.Quantization = Quantization{Type: QuantInt8, Originals: OriginalsDisk}
+		}
+		if _, err := db.CreateCollection(context.Background(), DefaultTenant, cfg); err != nil {
 			fmt.Fprintln(os.Stderr, "child create:", err)
 			return 2
 		}
@@ -136,6 +143,19 @@ func crashCycles() int {
 // directory opens and holds every acknowledged write with its vector and
 // none of the acknowledged deletes.
 func TestCrashKillNeverLosesAcknowledgedWrites(t *testing.T) {
+	runKillCycles(t, "")
+}
+
+// TestCrashKillQuantizedOnDisk is the same with an int8 collection whose
+// originals are on disk: kills land in training, encoding, the move of
+// the vectors to their file, checkpoints that commit it and vacuums that
+// compact it, and every acknowledged vector must read back exactly from
+// the vectors file.
+func TestCrashKillQuantizedOnDisk(t *testing.T) {
+	runKillCycles(t, "disk")
+}
+
+func runKillCycles(t *testing.T, quantMode string) {
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(2026, 11))
 	// present is the acknowledged state across cycles; an id with a delete
@@ -157,7 +177,7 @@ func TestCrashKillNeverLosesAcknowledgedWrites(t *testing.T) {
 	for cycle := 0; cycle < cycles; cycle++ {
 		killAfter := 1 + rng.IntN(400) // acknowledgements before the kill
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), envChild+"=ingest", envDir+"="+dir, envCycle+"="+strconv.Itoa(cycle))
+		cmd.Env = append(os.Environ(), envChild+"=ingest", envDir+"="+dir, envCycle+"="+strconv.Itoa(cycle), envCrashQuant+"="+quantMode)
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		stdout, err := cmd.StdoutPipe()
@@ -198,10 +218,18 @@ func TestCrashKillNeverLosesAcknowledgedWrites(t *testing.T) {
 			switch {
 			case want && err != nil:
 				t.Fatalf("cycle %d: acknowledged %s lost: %v", cycle, id, err)
-			case want && r.Vector[5] != vectorFor(id, crashDim)[5]:
+			case want && !slices.Equal(r.Vector, vectorFor(id, crashDim)):
 				t.Fatalf("cycle %d: %s has the wrong vector", cycle, id)
 			case !want && err == nil:
 				t.Fatalf("cycle %d: acknowledged delete of %s undone", cycle, id)
+			}
+		}
+		if quantMode != "" && cycle == cycles-1 {
+			// By now the collection has been trained and its vectors
+			// moved to disk, and the checks above read them from there.
+			st := h.WaitQuantization()
+			if st.State != QuantStateReady || !st.Traversing || !st.OriginalsOnDisk {
+				t.Fatalf("after %d cycles (%d records): quantization %+v", cycles, h.Count(), st)
 			}
 		}
 		// Payload indexes are whole and agree with the records.

@@ -264,7 +264,7 @@ func (db *DB) openState(h *Handle) (load bool, err error) {
 	}
 	if cold != nil {
 		if err := h.clearCold(); err != nil {
-			_ = ld.log.Close()
+			ld.discard()
 			return false, err
 		}
 	}

@@ -26,6 +26,9 @@ func (db *DB) CreateCollection(ctx context.Context, tenant string, cfg Collectio
 	if err != nil {
 		return CollectionInfo{}, err
 	}
+	if err := checkOriginalsPolicy(cfg.Quantization, policy); err != nil {
+		return CollectionInfo{}, err
+	}
 	key := colKey(tenant, cfg.Name)
 	existing, release, err := db.claimName(ctx, key)
 	if err != nil {
@@ -60,6 +63,12 @@ func (db *DB) CreateCollection(ctx context.Context, tenant string, cfg Collectio
 		return CollectionInfo{}, db.undoCreate(ctx, row, err)
 	}
 	db.cfg.crashAt("create:dir")
+	if cfg.Quantization != (Quantization{Type: QuantNone, Originals: OriginalsMemory, Ranges: RangesAuto}) {
+		// Before the row is ready: a crash rolls the create back whole.
+		if err := db.meta.SetCollectionQuantization(ctx, row.ID, cfg.Quantization.meta()); err != nil {
+			return CollectionInfo{}, db.undoCreate(ctx, row, translateMetaErr(err))
+		}
+	}
 	h, err := db.openCollection(row)
 	if err != nil {
 		return CollectionInfo{}, db.undoCreate(ctx, row, err)

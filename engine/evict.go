@@ -213,14 +213,25 @@ func (db *DB) evictResident(ctx context.Context, h *Handle, operator bool, seen 
 // in-memory state. The caller set dropping: no reference is held and none
 // can be taken until it ends.
 func (db *DB) dropState(h *Handle) {
+	// Background quantization work stops at its next step: what it did
+	// since the checkpoint is done again after the next load (the
+	// snapshot holds the codes and ranges it had reached).
+	h.c.stopQuant()
 	// An index still building is not in the snapshot just written: the
 	// catalog has it, and the next load builds it again.
 	h.c.builds.stopAll()
 	st := h.c.Stats()
+	qs := st.Quantization
+	if qs.State == QuantStateWorking {
+		qs.State, qs.Step, qs.Progress = QuantStateNotLoaded, "", 0 // resumed by the next load
+	}
 	facts := Facts{Count: st.Count, Deleted: st.Deleted, MemoryBytes: st.MemoryBytes, AppliedSeq: st.AppliedSeq}
 	h.c.writeGate.Lock()
 	err := h.wal.Close()
 	h.c.writeGate.Unlock()
+	if verr := h.c.closeVectors(); verr != nil {
+		db.log.Error("closing the vectors file of an evicted collection", "collection", h.info.Name, "err", verr)
+	}
 	if err != nil {
 		// Everything in it is fsynced and shipped; the next load reopens
 		// (and, if need be, repairs) it.
@@ -237,6 +248,7 @@ func (db *DB) dropState(h *Handle) {
 	h.c, h.wal = nil, nil
 	r.state = LoadEvicted
 	r.facts = facts
+	r.quant = qs
 	r.evictions++
 	r.evictedAt = now
 	r.dropping, r.draining = false, false

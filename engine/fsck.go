@@ -180,8 +180,10 @@ func fsckCollection(cdir string, row meta.Collection) FsckCollection {
 		s.Bytes = n
 		if err == nil {
 			// Checksums hold; also make sure the state inside decodes.
-			if _, derr := readSnapshot(fsys, snapDir, seq); derr != nil {
+			if c, derr := readSnapshot(fsys, snapDir, seq, vectorsEnv(fsys, filepath.Join(cdir, "vectors"), true)); derr != nil {
 				err = derr
+			} else {
+				_ = c.closeVectors()
 			}
 		}
 		var ve *StateVersionError

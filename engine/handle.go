@@ -56,6 +56,9 @@ type Handle struct {
 	// snapshotBytes is the size of the snapshots on disk, as of the last
 	// checkpoint (or the open).
 	snapshotBytes atomic.Int64
+	// vectorsBytes is the size of the vectors files (originals on disk)
+	// as of the last checkpoint or open.
+	vectorsBytes atomic.Int64
 	// compact asks the next checkpoint to vacuum whatever tombstones
 	// there are, not only past VacuumRatio (RequestCompaction).
 	compact atomic.Bool
@@ -69,6 +72,10 @@ type Handle struct {
 	// nanoseconds; 0: never): set by each checkpoint that writes one, and
 	// at open from the snapshot the collection was loaded from.
 	lastCheckpoint atomic.Int64
+	// quant is the quantization settings (*Quantization): the catalog's,
+	// kept here so that they read and change while the collection is
+	// evicted; a load (install) gives them to the collection.
+	quant atomic.Pointer[Quantization]
 	// res is the load state and the references that keep c and wal in
 	// memory (residency.go): c and wal are nil while the collection is
 	// evicted, and are read only under a pin or a hold.
@@ -76,11 +83,13 @@ type Handle struct {
 }
 
 func (h *Handle) walDir() string      { return filepath.Join(h.dir, "wal") }
+func (h *Handle) vectorsDir() string  { return filepath.Join(h.dir, "vectors") }
 func (h *Handle) snapshotDir() string { return filepath.Join(h.dir, "snapshots") }
 
 // Info returns the catalog entry.
 func (h *Handle) Info() CollectionInfo {
 	i := h.info
+	i.Config.Quantization = h.quantization()
 	i.TierPolicy = h.TierPolicy()
 	h.res.mu.Lock()
 	i.LoadState = h.res.state
@@ -112,7 +121,25 @@ func (h *Handle) Stats() Stats {
 	}
 	cfg, f := h.info.Config, h.Facts()
 	return Stats{Name: cfg.Name, Dimension: cfg.Dimension, Metric: cfg.Metric.String(), M: cfg.M, EfConstruction: cfg.EfConstruction,
-		Count: f.Count, Deleted: f.Deleted, MemoryBytes: f.MemoryBytes, AppliedSeq: f.AppliedSeq, DiskBytes: h.DiskBytes()}
+		Count: f.Count, Deleted: f.Deleted, MemoryBytes: f.MemoryBytes, AppliedSeq: f.AppliedSeq, DiskBytes: h.DiskBytes(),
+		Quantization: h.evictedQuantStatus()}
+}
+
+// evictedQuantStatus is the quantization status of a collection that is
+// not in memory: the one it had when it left (its snapshot holds that
+// state), or, for one not loaded since the start, not_loaded (off when
+// it is not quantized).
+func (h *Handle) evictedQuantStatus() QuantizationStatus {
+	h.res.mu.Lock()
+	st := h.res.quant
+	h.res.mu.Unlock()
+	if st.State != "" {
+		return st
+	}
+	if h.quantization().Type == QuantNone {
+		return QuantizationStatus{State: QuantStateOff}
+	}
+	return QuantizationStatus{State: QuantStateNotLoaded}
 }
 func (h *Handle) Count() int { return h.Facts().Count }
 
@@ -453,8 +480,16 @@ func (db *DB) newHandle(row meta.Collection) (*Handle, error) {
 	if err != nil {
 		return nil, err
 	}
+	mq, err := db.meta.GetCollectionQuantization(context.Background(), row.ID)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Quantization, err = quantizationFromMeta(mq); err != nil {
+		return nil, err
+	}
 	h := &Handle{db: db, dir: db.collectionDir(row.ID), info: CollectionInfo{ID: row.ID, TenantID: row.TenantID, Name: row.Name, Config: cfg, CreatedAt: row.CreatedAt}}
 	h.tierPolicy.Store(row.TierPolicy)
+	h.quant.Store(&cfg.Quantization)
 	h.res.state = LoadEvicted
 	return h, nil
 }
@@ -467,15 +502,26 @@ func (db *DB) recoverCollection(h *Handle) (loaded, error) {
 	if err := snapshot.RemoveTemps(db.cfg.FS, h.snapshotDir()); err != nil {
 		return loaded{}, err
 	}
-	c, err := db.loadNewestSnapshot(h, cfg)
+	c, err := db.loadNewestSnapshot(h, cfg, false)
 	if err != nil {
 		return loaded{}, err
 	}
+	recovered := false
+	defer func() {
+		if !recovered {
+			_ = c.closeVectors() // the snapshot's vectors file, if it names one
+		}
+	}()
 	if c.applied > 0 {
 		if fi, err := db.cfg.FS.Stat(filepath.Join(h.snapshotDir(), snapshot.FileName(c.applied))); err == nil {
 			h.lastCheckpoint.Store(fi.ModTime().UnixNano())
 		}
 	}
+	// Jobs wait for the replay and for the state to be installed
+	// (install): a job started by the first replayed write would
+	// otherwise re-encode under it, and a load thrown away must leave
+	// nothing running.
+	c.configureQuant(h.quantization(), db.cfg.FS, h.vectorsDir(), db.log.With("collection", h.info.Name, "tenant", h.info.TenantID))
 	if err := db.reconcileIndexes(context.Background(), h, c); err != nil {
 		return loaded{}, fmt.Errorf("payload indexes: %w", err)
 	}
@@ -523,8 +569,12 @@ func (db *DB) recoverCollection(h *Handle) (loaded, error) {
 	}
 	c.nextSeq = c.applied
 	h.refreshSnapshotBytes()
+	if err := h.removeOrphanVectors(c); err != nil {
+		db.log.Warn("could not remove vectors files no snapshot needs", "collection", h.info.Name, "err", err)
+	}
 	db.cfg.Observer.Recovered(h.info.Name, time.Since(start), replayed)
 	db.log.Info("collection recovered", "collection", h.info.Name, "tenant", h.info.TenantID, "records", c.Count(), "snapshot_seq", c.applied-uint64(replayed), "replayed", replayed, "duration", time.Since(start))
+	recovered = true
 	return loaded{c: c, log: log, replayed: replayed}, nil
 }
 
@@ -630,13 +680,14 @@ func (rp *replayer) wait() error {
 // reads back intact, or an empty one when there is none. A damaged
 // snapshot is skipped with a warning (the log since the older snapshot is
 // kept for exactly this case).
-func (db *DB) loadNewestSnapshot(h *Handle, cfg CollectionConfig) (*Collection, error) {
+func (db *DB) loadNewestSnapshot(h *Handle, cfg CollectionConfig, readOnly bool) (*Collection, error) {
 	seqs, err := snapshot.List(db.cfg.FS, h.snapshotDir())
 	if err != nil {
 		return nil, err
 	}
+	env := vectorsEnv(db.cfg.FS, h.vectorsDir(), readOnly)
 	for _, seq := range seqs {
-		c, err := readSnapshot(db.cfg.FS, h.snapshotDir(), seq)
+		c, err := readSnapshot(db.cfg.FS, h.snapshotDir(), seq, env)
 		if err == nil {
 			if c.cfg.Dimension != cfg.Dimension || c.cfg.Metric != cfg.Metric {
 				return nil, fmt.Errorf("snapshot %d is for dimension %d %s, the catalog says %d %s", seq, c.cfg.Dimension, c.cfg.Metric, cfg.Dimension, cfg.Metric)
@@ -653,13 +704,15 @@ func (db *DB) loadNewestSnapshot(h *Handle, cfg CollectionConfig) (*Collection, 
 	return NewCollection(cfg)
 }
 
-func readSnapshot(fsys wal.FS, dir string, seq uint64) (*Collection, error) {
+// readSnapshot decodes snapshot seq of dir; env opens its vectors file if
+// it names one.
+func readSnapshot(fsys wal.FS, dir string, seq uint64, env stateEnv) (*Collection, error) {
 	r, err := snapshot.Open(fsys, dir, seq)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	c, err := DecodeState(r)
+	c, err := decodeState(r, env)
 	if err != nil {
 		// A checksum failure inside the stream surfaces from the decoder
 		// wrapped; report it as the snapshot's corruption.
@@ -687,6 +740,9 @@ func (h *Handle) close(checkpoint bool) error {
 	if !h.closeResidency() || h.wal == nil || h.closed.Load() {
 		return nil
 	}
+	// Background quantization work stops at its next step; the final
+	// checkpoint records whatever it reached.
+	h.c.stopQuant()
 	var errs []error
 	clean := false
 	// An index still building is not in the snapshot: the catalog has it,
@@ -711,6 +767,9 @@ func (h *Handle) close(checkpoint bool) error {
 	if err := h.wal.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close log of %s: %w", h.info.Name, err))
 		clean = false
+	}
+	if err := h.c.closeVectors(); err != nil {
+		errs = append(errs, fmt.Errorf("close vectors file of %s: %w", h.info.Name, err))
 	}
 	h.c.writeGate.Unlock()
 	if clean && h.db.memoryBudget() > 0 && tiered(h.TierPolicy()) {

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -332,7 +333,16 @@ func TestDecodeStateVersion1(t *testing.T) {
 	if err := c.EncodeState(&buf); err != nil {
 		t.Fatal(err)
 	}
-	v2 := buf.b
+	// Version 2 is version 3 without the quantization section (after the
+	// node count: a u32 length, 4 for an unquantized collection, and those
+	// bytes).
+	v3 := buf.b
+	sec := 8 + int(binary.LittleEndian.Uint32(v3[4:])) + 16
+	if binary.LittleEndian.Uint32(v3[sec:]) != 4 {
+		t.Fatalf("quantization section of %d bytes", binary.LittleEndian.Uint32(v3[sec:]))
+	}
+	v2 := append(slices.Clone(v3[:sec]), v3[sec+8:]...)
+	v2[0] = 2
 	// Version 2 is version 1 followed by the index section: a u64 length
 	// and, with no index, a u32 count of 0.
 	if got := v2[len(v2)-12:]; !slices.Equal(got, []byte{4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}) {
@@ -359,11 +369,11 @@ func TestDecodeStateVersion1(t *testing.T) {
 		t.Fatalf("version 0: %v", err)
 	}
 	// A newer layout is not damage: it is refused as such.
-	v3 := slices.Clone(v2)
-	v3[0] = 3
+	v4 := slices.Clone(v3)
+	v4[0] = 4
 	var ve *StateVersionError
-	if _, err := DecodeState(&bytesBuffer{b: v3}); !errors.As(err, &ve) || ve.Version != 3 || errors.Is(err, errState) {
-		t.Fatalf("version 3: %v", err)
+	if _, err := DecodeState(&bytesBuffer{b: v4}); !errors.As(err, &ve) || ve.Version != 4 || errors.Is(err, errState) {
+		t.Fatalf("version 4: %v", err)
 	}
 	// A version 2 state cut inside its index section is refused.
 	if _, err := DecodeState(&bytesBuffer{b: v2[:len(v2)-2]}); !errors.Is(err, errState) {

@@ -41,9 +41,24 @@ type loaded struct {
 	source   string
 }
 
+// discard closes what a load opened and does not install: the log and
+// the vectors file (originals on disk).
+func (ld loaded) discard() {
+	_ = ld.log.Close()
+	_ = ld.c.closeVectors()
+}
+
 // install makes ld the handle's state: the collection is resident from
 // now. The caller holds h.res.mu, or is the only one with h (open).
 func (h *Handle) install(ld loaded) {
+	// The quantization settings may have changed while the state was
+	// loading (SetQuantization applies them to a resident collection
+	// only); background quantization work starts now, on the state that
+	// is kept.
+	if err := ld.c.SetQuantization(h.quantization()); err != nil {
+		h.db.log.Warn("applying the quantization settings to a loaded collection", "collection", h.info.Name, "err", err)
+	}
+	ld.c.resumeQuant()
 	h.c, h.wal = ld.c, ld.log
 	h.sinceRecords.Store(int64(ld.replayed))
 	h.sinceBytes.Store(0)
@@ -100,7 +115,7 @@ func (db *DB) runLoad(ctx context.Context, h *Handle) {
 	switch {
 	case r.closed:
 		if err == nil {
-			_ = ld.log.Close()
+			ld.discard()
 		}
 	case err != nil:
 		r.state = LoadUnavailable
@@ -149,7 +164,7 @@ func (db *DB) loadState(ctx context.Context, h *Handle) (loaded, error) {
 	}
 	db.cfg.crashAt("load:opened")
 	if err := h.clearCold(); err != nil {
-		_ = rec.log.Close()
+		rec.discard()
 		return ld, err
 	}
 	db.cfg.crashAt("load:cleared")

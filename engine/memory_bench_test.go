@@ -22,13 +22,37 @@ import (
 // (ids of up to 6 bytes, no metadata, HNSW m=16), waits until they are
 // linked and checkpointed, and reports the live Go heap and the resident
 // set added by the collection, per million vectors. Run it with
-// -benchtime 1x: one load per dimension.
+// -benchtime 1x: one load per dimension. AKIDB_BENCH_MEMORY_DIMS lists the
+// dimensions (default 128,384,768,1536); AKIDB_BENCH_MEMORY_QUANT makes the
+// collection int8 ("int8": originals in memory, "int8-disk": on disk,
+// docs/quantization.md), measured once its quantization is ready.
 func BenchmarkMemoryPerVector(b *testing.B) {
 	n := envInt("AKIDB_BENCH_MEMORY_N", 100000)
-	for _, dim := range []int{128, 384, 768, 1536} {
+	dims := []int{128, 384, 768, 1536}
+	if s := os.Getenv("AKIDB_BENCH_MEMORY_DIMS"); s != "" {
+		dims = dims[:0]
+		for _, f := range strings.Split(s, ",") {
+			d, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || d < 1 || d > MaxDimension {
+				b.Fatalf("AKIDB_BENCH_MEMORY_DIMS: %q is not a dimension", f)
+			}
+			dims = append(dims, d)
+		}
+	}
+	var q Quantization
+	switch s := os.Getenv("AKIDB_BENCH_MEMORY_QUANT"); s {
+	case "", "none":
+	case "int8":
+		q = Quantization{Type: QuantInt8}
+	case "int8-disk":
+		q = Quantization{Type: QuantInt8, Originals: OriginalsDisk}
+	default:
+		b.Fatalf("AKIDB_BENCH_MEMORY_QUANT %q: want none, int8 or int8-disk", s)
+	}
+	for _, dim := range dims {
 		b.Run(fmt.Sprintf("dim=%d", dim), func(b *testing.B) {
 			for range b.N {
-				heap, rss := memoryOfLoad(b, n, dim)
+				heap, rss := memoryOfLoad(b, n, dim, q)
 				perMillion := 1e6 / float64(n) / (1 << 20)
 				b.ReportMetric(float64(heap)*perMillion, "heap-MiB/1M-vectors")
 				b.ReportMetric(float64(rss)*perMillion, "rss-MiB/1M-vectors")
@@ -38,7 +62,7 @@ func BenchmarkMemoryPerVector(b *testing.B) {
 	}
 }
 
-func memoryOfLoad(b *testing.B, n, dim int) (heap, rss int64) {
+func memoryOfLoad(b *testing.B, n, dim int, q Quantization) (heap, rss int64) {
 	b.Helper()
 	heap0, rss0 := settledMemory()
 	db, err := Open(b.TempDir(), Config{CheckpointRecords: -1, CheckpointBytes: -1})
@@ -46,7 +70,7 @@ func memoryOfLoad(b *testing.B, n, dim int) (heap, rss int64) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	if _, err := db.CreateCollection(bg, DefaultTenant, CollectionConfig{Name: "m", Dimension: dim, Metric: distance.L2}); err != nil {
+	if _, err := db.CreateCollection(bg, DefaultTenant, CollectionConfig{Name: "m", Dimension: dim, Metric: distance.L2, Quantization: q}); err != nil {
 		b.Fatal(err)
 	}
 	h, _ := db.Collection(DefaultTenant, "m")
@@ -79,6 +103,16 @@ func memoryOfLoad(b *testing.B, n, dim int) (heap, rss int64) {
 	h.c.waitLinked()
 	if err := h.Checkpoint(); err != nil {
 		b.Fatal(err)
+	}
+	if q.Type == QuantInt8 {
+		// The checkpoint retrained on the whole load; wait for the
+		// encoding (and the move to disk), then checkpoint again.
+		if st := h.WaitQuantization(); st.State != QuantStateReady {
+			b.Fatalf("quantization %+v", st)
+		}
+		if err := h.Checkpoint(); err != nil {
+			b.Fatal(err)
+		}
 	}
 	heap1, rss1 := settledMemory()
 	if got := h.Count(); got != n {

@@ -123,6 +123,13 @@ func (c *Collection) filteredSearch(req SearchRequest, q []float32, ef int, tab 
 		}
 		return w < len(maybe) && maybe[w]&bit != 0 && matchSlot(n)
 	}
+	// The scan of the candidates compares the float32 vectors when an
+	// exact search was asked for, and otherwise stands in for the graph
+	// (codes and a re-rank on a quantized collection).
+	scanOpts := scanOptions(req, ef, nil, stop)
+	if req.Exact {
+		scanOpts = exactOptions(nil, stop)
+	}
 	exactScan := func() ([]hnsw.Neighbor, error) {
 		ids := plan.Sure.ToArray()
 		if maybeN > 0 {
@@ -133,7 +140,7 @@ func (c *Collection) filteredSearch(req SearchRequest, q []float32, ef int, tab 
 				return true
 			})
 		}
-		return c.graph.ExactSearchIDsUntil(q, req.K, ids, stop)
+		return c.graph.ExactSearchIDsWith(q, req.K, ids, scanOpts)
 	}
 
 	var (
@@ -165,7 +172,8 @@ func (c *Collection) filteredSearch(req SearchRequest, q []float32, ef int, tab 
 	} else {
 		graphRan = true
 		seeds := func() []uint32 { return spreadSample(plan.Sure, plan.Maybe, matchSlot, seedCount) }
-		nb, gp, err = c.graph.SearchFiltered(q, req.K, ef, hnsw.FilterOptions{Allow: allow, Mode: mode, Seeds: seeds, Stop: stop, Selectivity: float64(cands) / float64(max(live, 1))})
+		nb, gp, err = c.graph.SearchFiltered(q, req.K, ef, hnsw.FilterOptions{Allow: allow, Mode: mode, Seeds: seeds, Stop: stop,
+			Selectivity: float64(cands) / float64(max(live, 1)), Rerank: req.Rerank})
 		strategy = StrategyIndexGraph
 		if gp.TwoHop {
 			strategy = StrategyIndexTwoHop
@@ -183,7 +191,7 @@ func (c *Collection) filteredSearch(req SearchRequest, q []float32, ef int, tab 
 			reason += "; it ran out of matches near its entry point and went on from matches elsewhere"
 		}
 		if err == nil {
-			if nb = c.withStaged(q, req.K, nb, staged, allow); len(nb) < req.K {
+			if nb, err = c.withStaged(q, req.K, nb, staged, allow, scanOptions(req, ef, nil, stop)); err == nil && len(nb) < req.K {
 				// The matching nodes near the query are not connected
 				// in the graph; only a scan can tell whether k exist.
 				strategy = StrategyIndexExact
@@ -235,16 +243,25 @@ func (c *Collection) unindexedSearch(req SearchRequest, q []float32, ef int, tab
 		strategy, reason = StrategyFilteredGraph, fmt.Sprintf("about %d records match (from a sample): a graph search testing each node it meets", est)
 	}
 	planned := strategy
-	if strategy == StrategyFilteredExact {
-		nb, err = c.graph.ExactSearchUntil(q, req.K, match, stop)
-	} else if nb, err = c.graph.SearchUntil(q, req.K, ef, match, stop); err == nil {
-		if nb = c.withStaged(q, req.K, nb, staged, match); len(nb) < req.K {
+	// An exact search compares the float32 vectors; a scan chosen for a
+	// selective filter, or after a graph search short of k, stands in for
+	// the graph (codes and a re-rank on a quantized collection).
+	switch {
+	case req.Exact:
+		nb, err = c.graph.ExactSearchWith(q, req.K, exactOptions(match, stop))
+	case strategy == StrategyFilteredExact:
+		nb, err = c.graph.ExactSearchWith(q, req.K, scanOptions(req, ef, match, stop))
+	default:
+		if nb, err = c.graph.SearchWith(q, req.K, ef, graphOptions(req, match, stop)); err != nil {
+			break
+		}
+		if nb, err = c.withStaged(q, req.K, nb, staged, match, scanOptions(req, ef, nil, stop)); err == nil && len(nb) < req.K {
 			// The graph search could not reach k matches; only an exact
 			// scan can tell whether more exist. Never return fewer
 			// than k when k match.
 			strategy = StrategyFilteredExact
 			reason += fmt.Sprintf("; the graph search found %d of k=%d, so every record was scanned", len(nb), req.K)
-			nb, err = c.graph.ExactSearchUntil(q, req.K, match, stop)
+			nb, err = c.graph.ExactSearchWith(q, req.K, scanOptions(req, ef, match, stop))
 		}
 	}
 	if ex != nil {

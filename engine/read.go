@@ -18,22 +18,22 @@ func (c *Collection) Get(id string) (Record, error) {
 	if !ok {
 		return Record{}, fmt.Errorf("record %q: %w", id, ErrNotFound)
 	}
-	return c.recordLocked(node, true), nil
+	return c.record(node, c.slot(node), true)
 }
 
-// recordLocked copies a published node out. Metadata maps are never
-// mutated after publication, so sharing them is safe.
-func (c *Collection) recordLocked(node uint32, withVector bool) Record {
-	return c.record(node, c.slot(node), withVector)
-}
-
-// record copies published record s, at node, out.
-func (c *Collection) record(node uint32, s *slot, withVector bool) Record {
+// record copies published record s, at node, out. Metadata maps are never
+// mutated after publication, so sharing them is safe. The vector is read
+// from the vectors file when the originals are on disk, which can fail.
+func (c *Collection) record(node uint32, s *slot, withVector bool) (Record, error) {
 	r := Record{ID: s.id, Metadata: decodeMetadata(s.meta)}
 	if withVector {
-		r.Vector = c.graph.AppendVector(nil, node)
+		v, err := c.graph.ReadVector(nil, node)
+		if err != nil {
+			return Record{}, fmt.Errorf("collection %s: record %q: %w", c.cfg.Name, s.id, err)
+		}
+		r.Vector = v
 	}
-	return r
+	return r, nil
 }
 
 // ScrollPage is one page of a scroll.
@@ -75,7 +75,11 @@ func (c *Collection) Scroll(cursor string, limit int, withVectors bool) (ScrollP
 			page.NextCursor = encodeCursor(c.generation, node)
 			break
 		}
-		page.Records = append(page.Records, c.record(node, s, withVectors))
+		r, err := c.record(node, s, withVectors)
+		if err != nil {
+			return ScrollPage{}, err
+		}
+		page.Records = append(page.Records, r)
 	}
 	return page, nil
 }

@@ -163,10 +163,12 @@ func (db *ReadOnlyDB) load(row meta.Collection) (*Collection, error) {
 			return nil, fmt.Errorf("%s collection %s: %s, which an offline tool does not read: restore it into another data directory (akidb restore reads the store) and read it there", row.TierPolicy, row.Name, what)
 		}
 	}
-	c, err := reader.loadNewestSnapshot(h, cfg)
+	c, err := reader.loadNewestSnapshot(h, cfg, true)
 	if err != nil {
 		return nil, err
 	}
+	// A reader never re-encodes or moves vectors: that would write.
+	c.stopQuant()
 	rp := newReplayer(c, runtime.GOMAXPROCS(0))
 	rep, err := wal.ReplayDir(reader.cfg.FS, h.walDir(), c.applied+1, rp.submit)
 	if err = errors.Join(err, rp.wait()); err != nil {

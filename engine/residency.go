@@ -136,6 +136,9 @@ type residency struct {
 	loads      uint64
 	evictions  uint64
 	lastResult string // the last eviction's outcome ("" none)
+	// quant is the quantization status when the collection last left
+	// memory (Stats reports it while it is out).
+	quant QuantizationStatus
 	// waiting counts the pins waiting for a load or an eviction's last
 	// step; onWait, set by tests, is called as each one starts waiting.
 	waiting int
@@ -363,16 +366,22 @@ func (db *DB) now() time.Time {
 	return time.Now()
 }
 
-// DiskBytes is the size of the collection's local files: log, snapshots
-// and the object storage tier's staged uploads. While the collection is in
-// memory the log's and the snapshots' sizes are those kept as they change
-// (quotas read them on every write) and only the tier's small directory
-// is read; while it is not, every file in its directory is (a file that
-// vanishes meanwhile counts for nothing).
+// DiskBytes is the size of the collection's local files: log, snapshots,
+// vectors files (originals on disk) and the object storage tier's staged
+// uploads. While the collection is in memory the log's, the snapshots'
+// and the vectors files' sizes are those kept as they change (quotas read
+// them on every write; the live vectors file's rows since the last
+// checkpoint are estimated from the node count) and only the tier's small
+// directory is read; while it is not, every file in its directory is (a
+// file that vanishes meanwhile counts for nothing).
 func (h *Handle) DiskBytes() int64 {
 	if h.hold() {
 		defer h.unpin()
-		return h.wal.Size() + h.snapshotBytes.Load() + filesSize(h.db.cfg.FS, filepath.Join(h.dir, "tier"))
+		n := h.wal.Size() + h.snapshotBytes.Load() + h.vectorsBytes.Load() + filesSize(h.db.cfg.FS, filepath.Join(h.dir, "tier"))
+		if h.c.vectorsFile() != nil {
+			n += 64 + int64(h.c.graph.Len())*int64(h.c.cfg.Dimension)*4
+		}
+		return n
 	}
 	return filesSize(h.db.cfg.FS, h.dir)
 }

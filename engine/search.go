@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"time"
 
@@ -18,8 +19,15 @@ type SearchRequest struct {
 	// Ef is the search beam width; 0 means max(K, DefaultEf).
 	Ef     int
 	Filter *filter.Filter
-	// Exact forces a brute-force scan instead of the graph.
-	Exact         bool
+	// Exact forces a brute-force scan of the float32 vectors instead of
+	// the graph.
+	Exact bool
+	// Rerank applies to quantized collections: how many of the best
+	// candidates found on the int8 codes are measured again with the
+	// float32 vectors (0 means ef; raised to at least K; ef is raised to
+	// at least Rerank). The exact scan a selective filter plans compares
+	// codes and re-ranks as many. Ignored by unquantized collections.
+	Rerank        int
 	WithVectors   bool
 	WithMetadata  bool
 	FilterSamples int // records sampled to estimate selectivity; 0 = default
@@ -94,6 +102,9 @@ func (c *Collection) Search(ctx context.Context, req SearchRequest) (SearchResul
 	}
 	if req.Ef < 0 || req.Ef > MaxEf {
 		return SearchResult{}, invalid("ef", "must be between 1 and %d, got %d", MaxEf, req.Ef)
+	}
+	if req.Rerank < 0 || req.Rerank > MaxEf {
+		return SearchResult{}, invalid("rerank", "must be between 1 and %d, got %d", MaxEf, req.Rerank)
 	}
 	switch req.Strategy {
 	case "", StrategyIndexExact, StrategyIndexGraph, StrategyIndexTwoHop:
@@ -170,6 +181,8 @@ func (c *Collection) search(req SearchRequest, q []float32, ef int, stop func() 
 	}
 	staged := c.stagedIDs()
 	published := func(n uint32) bool { return tab.get(n) != nil }
+	graphOpts := func(allow func(uint32) bool) hnsw.SearchOptions { return graphOptions(req, allow, stop) }
+	scanOpts := func(allow func(uint32) bool) hnsw.SearchOptions { return scanOptions(req, ef, allow, stop) }
 	var (
 		nb       []hnsw.Neighbor
 		strategy string
@@ -182,15 +195,17 @@ func (c *Collection) search(req SearchRequest, q []float32, ef int, stop func() 
 		nb, err = c.graph.ExactSearchUntil(q, req.K, published, stop)
 	case req.Filter == nil:
 		strategy = StrategyGraph
-		if nb, err = c.graph.SearchUntil(q, req.K, ef, nil, stop); err != nil {
+		if nb, err = c.graph.SearchWith(q, req.K, ef, graphOpts(nil)); err != nil {
 			break
 		}
-		nb = c.withStaged(q, req.K, keep(nb, published), staged, published)
+		if nb, err = c.withStaged(q, req.K, keep(nb, published), staged, published, scanOpts(nil)); err != nil {
+			break
+		}
 		if len(nb) < min(req.K, live) {
 			// A concurrent writer's nodes were in the graph but not yet
 			// visible; search again admitting only visible ones.
-			if nb, err = c.graph.SearchUntil(q, req.K, ef, published, stop); err == nil {
-				nb = c.withStaged(q, req.K, nb, staged, published)
+			if nb, err = c.graph.SearchWith(q, req.K, ef, graphOpts(published)); err == nil {
+				nb, err = c.withStaged(q, req.K, nb, staged, published, scanOpts(nil))
 			}
 		}
 	default:
@@ -213,7 +228,9 @@ func (c *Collection) search(req SearchRequest, q []float32, ef int, stop func() 
 			h.Metadata = decodeMetadata(s.meta)
 		}
 		if req.WithVectors {
-			h.Vector = c.graph.AppendVector(nil, n.ID)
+			if h.Vector, err = c.graph.ReadVector(nil, n.ID); err != nil {
+				return SearchResult{}, fmt.Errorf("collection %s: %w", c.cfg.Name, err)
+			}
 		}
 		hits = append(hits, h)
 	}
@@ -221,6 +238,31 @@ func (c *Collection) search(req SearchRequest, q []float32, ef int, stop func() 
 		return SearchResult{}, errRenumbered
 	}
 	return SearchResult{Hits: hits, Strategy: strategy, Explain: explain}, nil
+}
+
+// graphOptions are the options of a graph search for req. On a quantized
+// collection the graph re-ranks req.Rerank (0: ef) candidates.
+func graphOptions(req SearchRequest, allow func(uint32) bool, stop func() bool) hnsw.SearchOptions {
+	return hnsw.SearchOptions{Allow: allow, Stop: stop, Rerank: req.Rerank}
+}
+
+// scanOptions are the options of a brute-force scan that stands in for
+// the graph (a selective filter, staged nodes, a graph search short of
+// k): on a quantized collection it compares codes and re-ranks as many
+// candidates as the graph would (req.Rerank, 0: ef). An explicit Exact
+// search compares the float32 vectors instead (exactOptions).
+func scanOptions(req SearchRequest, ef int, allow func(uint32) bool, stop func() bool) hnsw.SearchOptions {
+	rerank := req.Rerank
+	if rerank == 0 {
+		rerank = ef
+	}
+	return hnsw.SearchOptions{Allow: allow, Stop: stop, Rerank: rerank}
+}
+
+// exactOptions are the options of an exact search (req.Exact): the
+// float32 vectors, compared one by one.
+func exactOptions(allow func(uint32) bool, stop func() bool) hnsw.SearchOptions {
+	return hnsw.SearchOptions{Allow: allow, Stop: stop}
 }
 
 // keep returns the neighbours ok admits, in place.

@@ -120,8 +120,10 @@ func (c *Collection) stagedIDs() []uint32 {
 }
 
 // withStaged merges the staged nodes accept admits into nb, the graph's
-// answer, keeping the k nearest.
-func (c *Collection) withStaged(q []float32, k int, nb []hnsw.Neighbor, staged []uint32, accept func(uint32) bool) []hnsw.Neighbor {
+// answer, keeping the k nearest. It scans them as o says (on a quantized
+// collection: codes, re-ranking the best o.Rerank with the float32
+// vectors, so the distances are exact like the graph's).
+func (c *Collection) withStaged(q []float32, k int, nb []hnsw.Neighbor, staged []uint32, accept func(uint32) bool, o hnsw.SearchOptions) ([]hnsw.Neighbor, error) {
 	ids := make([]uint32, 0, len(staged))
 	for _, n := range staged {
 		if accept(n) {
@@ -129,9 +131,13 @@ func (c *Collection) withStaged(q []float32, k int, nb []hnsw.Neighbor, staged [
 		}
 	}
 	if len(ids) == 0 {
-		return nb
+		return nb, nil
 	}
-	out := append(nb, c.graph.ExactSearchIDs(q, k, ids)...)
+	found, err := c.graph.ExactSearchIDsWith(q, k, ids, o)
+	if err != nil {
+		return nil, err
+	}
+	out := append(nb, found...)
 	// Ties go to the lower node id, so the order does not depend on the
 	// staged set's (map) iteration order, and a node the graph search
 	// found too (linked meanwhile) ends up next to its twin.
@@ -145,5 +151,5 @@ func (c *Collection) withStaged(q []float32, k int, nb []hnsw.Neighbor, staged [
 		return cmp.Compare(a.ID, b.ID)
 	})
 	out = slices.CompactFunc(out, func(a, b hnsw.Neighbor) bool { return a.ID == b.ID })
-	return out[:min(k, len(out))]
+	return out[:min(k, len(out))], nil
 }

@@ -24,17 +24,22 @@ import (
 //	u64 applied sequence number
 //	u32 generation
 //	u32 node slots N
+//	since version 3: the quantization section (quantstate.go)
 //	N x { u16 idLen (0 = empty slot) | id | u32 metaLen | metadata JSON }
 //	graph (engine/hnsw Encode layout)
-//	since version 2:
-//	u64 len | payload indexes (engine/payload Encode layout)
+//	since version 2: u64 len | payload indexes (engine/payload Encode layout)
 //
-// Version 1 (no payload index section) is still read: its collection has
-// no index until the catalog's are built when it opens.
-const stateVersion = 2
+// Version 3 adds the quantization section; version 2 (payload indexes, no
+// quantization section, graph encoding version 1) and version 1 (neither)
+// are still read: an older snapshot's collection is unquantized, and one
+// without indexes builds the catalog's when it opens.
+const stateVersion = 3
 
 // oldestStateVersion is the oldest layout DecodeState reads.
 const oldestStateVersion = 1
+
+// quantStateVersion is the first layout with the quantization section.
+const quantStateVersion = 3
 
 type stateConfig struct {
 	Name           string `json:"name"`
@@ -68,6 +73,7 @@ type stateCapture struct {
 	generation uint32
 	slots      []*slot
 	graph      *hnsw.Frozen
+	quant      quantCapture
 	indexes    []byte
 }
 
@@ -78,6 +84,7 @@ func (c *Collection) captureState() (*stateCapture, error) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	st := &stateCapture{cfg: c.cfg, applied: c.applied, generation: c.generation, graph: c.graph.Freeze()}
+	st.quant = c.captureQuant(st.graph)
 	// One slot per node of the graph: nodes past the last published one
 	// (reserved by a write that was then refused) are empty slots.
 	st.slots = c.slots.Load().snapshot(st.graph.Len())
@@ -98,6 +105,9 @@ func (c *Collection) EncodeState(w io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := st.quant.commitVectors(); err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
 	return st.encode(w)
 }
 
@@ -114,6 +124,9 @@ func (st *stateCapture) encode(w io.Writer) error {
 	hdr = binary.LittleEndian.AppendUint64(hdr, st.applied)
 	hdr = binary.LittleEndian.AppendUint32(hdr, st.generation)
 	hdr = binary.LittleEndian.AppendUint32(hdr, uint32(len(st.slots)))
+	if hdr, err = st.quant.appendTo(hdr); err != nil {
+		return fmt.Errorf("encode quantization: %w", err)
+	}
 	if _, err := bw.Write(hdr); err != nil {
 		return err
 	}
@@ -158,49 +171,91 @@ func (e *StateVersionError) Error() string {
 }
 
 // DecodeState rebuilds a collection from EncodeState's output. It validates
-// everything and never trusts a length beyond the limits it implies.
-func DecodeState(r io.Reader) (*Collection, error) {
-	br := bufio.NewReaderSize(r, 1<<20)
-	var fixed [8]byte
+// everything and never trusts a length beyond the limits it implies. A
+// state whose originals are on disk needs its vectors file, which only
+// the engine's own readers (decodeState) can open.
+func DecodeState(r io.Reader) (*Collection, error) { return decodeState(r, stateEnv{}) }
+
+// stateHeader is what precedes the slots.
+type stateHeader struct {
+	version    uint32
+	cfg        CollectionConfig
+	applied    uint64
+	generation uint32
+	slots      int
+}
+
+// decodeStateHeader reads the version, the config and the counters.
+func decodeStateHeader(br *bufio.Reader) (CollectionConfig, uint32, error) {
+	h, err := readStateHeader(br)
+	return h.cfg, h.version, err
+}
+
+func readStateHeader(br *bufio.Reader) (stateHeader, error) {
+	var h stateHeader
 	read := func(b []byte, what string) error {
 		if _, err := io.ReadFull(br, b); err != nil {
 			return fmt.Errorf("%w: read %s: %w", errState, what, err)
 		}
 		return nil
 	}
+	var fixed [8]byte
 	if err := read(fixed[:8], "header"); err != nil {
-		return nil, err
+		return h, err
 	}
-	version := binary.LittleEndian.Uint32(fixed[0:4])
-	if version > stateVersion && version < 1<<16 {
-		return nil, &StateVersionError{Version: version}
+	h.version = binary.LittleEndian.Uint32(fixed[0:4])
+	if h.version > stateVersion && h.version < 1<<16 {
+		return h, &StateVersionError{Version: h.version}
 	}
-	if version < oldestStateVersion || version > stateVersion {
-		return nil, fmt.Errorf("%w: state version %d, this binary reads %d to %d", errState, version, oldestStateVersion, stateVersion)
+	if h.version < oldestStateVersion || h.version > stateVersion {
+		return h, fmt.Errorf("%w: state version %d, this binary reads %d to %d", errState, h.version, oldestStateVersion, stateVersion)
 	}
 	cfgLen := binary.LittleEndian.Uint32(fixed[4:8])
 	if cfgLen > 64<<10 {
-		return nil, fmt.Errorf("%w: config length %d", errState, cfgLen)
+		return h, fmt.Errorf("%w: config length %d", errState, cfgLen)
 	}
 	cfgJSON := make([]byte, cfgLen)
 	if err := read(cfgJSON, "config"); err != nil {
-		return nil, err
+		return h, err
 	}
 	var sc stateConfig
 	if err := json.Unmarshal(cfgJSON, &sc); err != nil {
-		return nil, fmt.Errorf("%w: config: %v", errState, err)
+		return h, fmt.Errorf("%w: config: %v", errState, err)
 	}
 	cfg, err := sc.collectionConfig()
 	if err != nil {
-		return nil, fmt.Errorf("%w: config: %v", errState, err)
+		return h, fmt.Errorf("%w: config: %v", errState, err)
 	}
-	var hdr [16]byte
-	if err := read(hdr[:], "counters"); err != nil {
+	h.cfg = cfg
+	var ctr [16]byte
+	if err := read(ctr[:], "counters"); err != nil {
+		return h, err
+	}
+	h.applied = binary.LittleEndian.Uint64(ctr[0:8])
+	h.generation = binary.LittleEndian.Uint32(ctr[8:12])
+	h.slots = int(binary.LittleEndian.Uint32(ctr[12:16]))
+	return h, nil
+}
+
+func decodeState(r io.Reader, env stateEnv) (*Collection, error) {
+	br := bufio.NewReaderSize(r, 1<<20)
+	read := func(b []byte, what string) error {
+		if _, err := io.ReadFull(br, b); err != nil {
+			return fmt.Errorf("%w: read %s: %w", errState, what, err)
+		}
+		return nil
+	}
+	h, err := readStateHeader(br)
+	if err != nil {
 		return nil, err
 	}
-	applied := binary.LittleEndian.Uint64(hdr[0:8])
-	generation := binary.LittleEndian.Uint32(hdr[8:12])
-	slots := int(binary.LittleEndian.Uint32(hdr[12:16]))
+	cfg, applied, generation, slots := h.cfg, h.applied, h.generation, h.slots
+	var qs quantSection
+	if h.version >= quantStateVersion {
+		if qs, err = decodeQuantSection(br, cfg); err != nil {
+			return nil, err
+		}
+	}
 	// Slots are appended as they are read, so a lying count cannot make
 	// this allocate ahead of the input; the graph must then agree.
 	var (
@@ -280,7 +335,7 @@ func DecodeState(r io.Reader) (*Collection, error) {
 		live.Add(n)
 	}
 	idx := payload.NewSetWithLive(live)
-	if version >= 2 {
+	if h.version >= 2 {
 		var l8 [8]byte
 		if err := read(l8[:], "payload index length"); err != nil {
 			return nil, err
@@ -299,5 +354,8 @@ func DecodeState(r io.Reader) (*Collection, error) {
 	c.byID, c.idBytes, c.metaBytes, c.generation = byID, idb, metab, generation
 	c.slots.Store(table)
 	c.live.Store(int64(len(byID)))
+	if err := qs.restore(c, env); err != nil {
+		return nil, err
+	}
 	return c, nil
 }

@@ -224,6 +224,9 @@ func (db *DB) SetTierPolicy(ctx context.Context, tenant, name, policy string) (C
 	}
 	h.policyMu.Lock()
 	defer h.policyMu.Unlock()
+	if err := checkOriginalsPolicy(h.quantization(), policy); err != nil {
+		return CollectionInfo{}, err
+	}
 	if policy == TierMemory && tiered(h.TierPolicy()) {
 		// Loading may take long: not under db.mu (a load's room-making
 		// reads the collections, and a create or drop waiting for the

@@ -279,6 +279,7 @@ func (c *Collection) publishUpsert(seq uint64, ib indexedBatch) error {
 	if ib.staged {
 		c.linkStaged(ib.nodes)
 	}
+	c.maybeStartQuant()
 	return nil
 }
 

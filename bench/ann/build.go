@@ -34,6 +34,7 @@ func build(ctx context.Context, idx Index, base dataset.Matrix, cfg Config) (tim
 
 	start := cfg.Clock()
 	prog := startProgress(cfg.Progress, cfg.ProgressInterval, base.N, start, cfg.Clock, &rowsDone)
+	prog.lines = cfg.ProgressLines
 	chunk := int64(cfg.ChunkRows)
 	for t := 0; t < cfg.Threads; t++ {
 		wg.Add(1)
@@ -63,7 +64,8 @@ func build(ctx context.Context, idx Index, base dataset.Matrix, cfg Config) (tim
 	return elapsed, firstErr
 }
 
-// progress owns the single '\r'-rewritten build line.
+// progress owns the single '\r'-rewritten build line (or, with lines,
+// writes each update as a line of its own).
 type progress struct {
 	w       io.Writer
 	total   int
@@ -71,6 +73,7 @@ type progress struct {
 	stopCh  chan struct{}
 	stopped chan struct{}
 	width   int // length of the last line, to blank out leftovers
+	lines   bool
 }
 
 // startProgress starts a ticker goroutine that redraws the line every
@@ -113,8 +116,17 @@ func (p *progress) draw(done int64, elapsed time.Duration, end string) {
 	if s := elapsed.Seconds(); s > 0 {
 		rate = float64(done) / s
 	}
-	line := fmt.Sprintf("build: %d/%d rows (%.1f%%) %.0f rows/s elapsed %.1fs", done, p.total, pct, rate, elapsed.Seconds())
+	line := fmt.Sprintf("build: %d/%d vectors (%.1f%%) %.0f vectors/s elapsed %.1fs", done, p.total, pct, rate, elapsed.Seconds())
+	if left := int64(p.total) - done; left > 0 && rate > 0 {
+		line += fmt.Sprintf(" ETA %.0fs", float64(left)/rate)
+	}
+	if p.lines {
+		_, _ = io.WriteString(p.w, line+"\n")
+		return
+	}
+	// Padded to the widest line drawn so far: that is what the terminal
+	// shows (a line shortened by the ETA's digits must cover it all).
 	pad := max(p.width-len(line), 0)
-	p.width = len(line)
+	p.width = len(line) + pad
 	_, _ = io.WriteString(p.w, "\r"+line+strings.Repeat(" ", pad)+end)
 }

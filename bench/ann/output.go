@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"text/tabwriter"
 )
 
@@ -11,8 +12,15 @@ import (
 // one row per ef and a last row for exact search (if it was measured).
 func WriteTable(w io.Writer, r Report) error {
 	s := r.Setup
-	if _, err := fmt.Fprintf(w, "n=%d dim=%d queries=%d metric=%s k=%d M=%d efConstruction=%d build=%.2fs threads=%d mem=%.1fMiB\n",
-		s.N, s.Dim, s.Queries, s.Metric, s.K, s.M, s.EfConstruction, s.BuildS, s.BuildThreads, float64(s.MemBytes)/(1<<20)); err != nil {
+	var extra string
+	if s.Label != "" {
+		extra += " config=" + strconv.Quote(s.Label)
+	}
+	if s.RSSBytes != 0 {
+		extra += fmt.Sprintf(" rss=%.1fMiB", float64(s.RSSBytes)/(1<<20))
+	}
+	if _, err := fmt.Fprintf(w, "n=%d dim=%d queries=%d metric=%s k=%d M=%d efConstruction=%d build=%.2fs threads=%d mem=%.1fMiB%s\n",
+		s.N, s.Dim, s.Queries, s.Metric, s.K, s.M, s.EfConstruction, s.BuildS, s.BuildThreads, float64(s.MemBytes)/(1<<20), extra); err != nil {
 		return fmt.Errorf("write table: %w", err)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

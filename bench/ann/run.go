@@ -23,7 +23,7 @@ func Run(ctx context.Context, idx Index, base, queries dataset.Matrix, gt [][]in
 	rep := Report{Setup: Setup{
 		K: cfg.K, M: cfg.M, EfConstruction: cfg.EfConstruction,
 		N: base.N, Dim: base.Dim, Queries: queries.N,
-		Metric: cfg.Metric, BuildThreads: cfg.Threads,
+		Metric: cfg.Metric, BuildThreads: cfg.Threads, Tags: cfg.Tags,
 	}}
 
 	if gt == nil {
@@ -42,12 +42,25 @@ func Run(ctx context.Context, idx Index, base, queries dataset.Matrix, gt [][]in
 	}
 	gt = gt[:queries.N]
 
+	var rss0 int64
+	if cfg.ResidentBytes != nil {
+		rss0 = cfg.ResidentBytes()
+	}
 	buildTime, err := build(ctx, idx, base, cfg)
 	rep.BuildS = buildTime.Seconds()
 	if err != nil {
 		return rep, fmt.Errorf("ann run: build: %w", err)
 	}
+	if s, ok := idx.(Settler); ok {
+		progressf(cfg.Progress, "waiting for the index's background work\n")
+		if err := s.Settle(ctx); err != nil {
+			return rep, fmt.Errorf("ann run: settle: %w", err)
+		}
+	}
 	rep.MemBytes = idx.MemoryBytes()
+	if cfg.ResidentBytes != nil {
+		rep.RSSBytes = cfg.ResidentBytes() - rss0
+	}
 
 	if err := sweep(ctx, idx, base.N, queries, gt, cfg, &rep); err != nil {
 		return rep, fmt.Errorf("ann run: %w", err)
@@ -117,6 +130,9 @@ func prepare(idx Index, base, queries dataset.Matrix, cfg Config) (Config, datas
 	}
 	if cfg.ProgressInterval <= 0 {
 		cfg.ProgressInterval = 200 * time.Millisecond
+		if cfg.ProgressLines {
+			cfg.ProgressInterval = 5 * time.Second
+		}
 	}
 	return cfg, dist, nil
 }

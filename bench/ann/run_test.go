@@ -283,7 +283,7 @@ func TestRunFigures(t *testing.T) {
 		t.Errorf("exact %+v, want 10 queries at 2ms", e)
 	}
 	out := progress.String()
-	if !strings.Contains(out, "build: 1000/1000 rows (100.0%) 100000 rows/s elapsed 0.0s\n") {
+	if !strings.Contains(out, "build: 1000/1000 vectors (100.0%) 100000 vectors/s elapsed 0.0s\n") {
 		t.Errorf("progress lacks the final build line:\n%q", out)
 	}
 	for _, want := range []string{"ef=16: recall=1.0000", "ef=32: recall=1.0000", "exact: recall=1.0000"} {
@@ -358,10 +358,10 @@ func TestProgressTicker(t *testing.T) {
 	if len(lines) < 2 {
 		t.Fatalf("want a redraw and a final line, got %q", buildPart)
 	}
-	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "build: 1000/1000 rows (100.0%)") {
+	if last := lines[len(lines)-1]; !strings.HasPrefix(last, "build: 1000/1000 vectors (100.0%)") {
 		t.Fatalf("final line %q", last)
 	}
-	if first := lines[0]; !strings.HasPrefix(first, "build: 900/1000 rows (90.0%)") {
+	if first := lines[0]; !strings.HasPrefix(first, "build: 900/1000 vectors (90.0%)") {
 		t.Fatalf("redraw %q, want 900 rows done while the last chunk waits", first)
 	}
 	for _, l := range lines[1:] {

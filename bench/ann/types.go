@@ -1,6 +1,7 @@
 package ann
 
 import (
+	"context"
 	"io"
 	"time"
 
@@ -21,24 +22,41 @@ type Index interface {
 	MemoryBytes() int64
 }
 
+// Settler is an Index with background work to finish after the build
+// (a quantized collection training and encoding): Run calls Settle after
+// the build, outside the build time, and before measuring memory.
+type Settler interface {
+	Settle(ctx context.Context) error
+}
+
 // Config says what to measure and how.
 type Config struct {
 	K       int   // neighbours per query (recall@K); required
 	Efs     []int // search ef values to sweep, in order; required
 	Threads int   // build goroutines; <= 0 means 1
 	Metric  string
-	// M and EfConstruction are only recorded in the results: the caller
-	// built the Index with them.
+	// M, EfConstruction and Tags are only recorded in the results: the
+	// caller built the Index with them.
 	M, EfConstruction int
+	Tags              Tags
 
-	Progress io.Writer        // build progress and one line per ef; nil = silent
-	Clock    func() time.Time // nil = time.Now; must be safe for concurrent use
+	Progress io.Writer // build progress and one line per ef; nil = silent
+	// ProgressLines writes each build progress update as a line of its
+	// own instead of redrawing one line with '\r' (for a log, not a
+	// terminal).
+	ProgressLines bool
+	// ResidentBytes, when set, reads the process's resident memory; Run
+	// calls it before the build and after it (and Settle), and reports the
+	// difference as the index's resident memory (Setup.RSSBytes). It
+	// should collect garbage first.
+	ResidentBytes func() int64
+	Clock         func() time.Time // nil = time.Now; must be safe for concurrent use
 
 	ExactQueries  int // queries to time exact search on; 0 = min(1000, queries); < 0 = skip
 	WarmupQueries int // untimed searches before the sweep; 0 = min(300, queries); < 0 = none
 
 	ChunkRows        int           // rows per Add call; 0 = 1000
-	ProgressInterval time.Duration // progress refresh period; 0 = 200ms
+	ProgressInterval time.Duration // progress refresh period; 0 = 200ms (5s with ProgressLines)
 }
 
 // Metric names understood by Run.
@@ -61,6 +79,21 @@ type Setup struct {
 	BuildS         float64 `json:"build_s"`
 	BuildThreads   int     `json:"build_threads"`
 	MemBytes       int64   `json:"mem_bytes"`
+	// RSSBytes is the growth of the process's resident memory over the
+	// build (Config.ResidentBytes); 0 when not measured.
+	RSSBytes int64 `json:"rss_bytes,omitempty"`
+	Tags
+}
+
+// Tags describe the configuration measured; they are only recorded.
+type Tags struct {
+	// Label names the configuration: the plot's series, and the series of
+	// these JSON lines when a later run compares against them.
+	Label        string `json:"label,omitempty"`
+	Engine       string `json:"engine,omitempty"`
+	Quantization string `json:"quantization,omitempty"`
+	Originals    string `json:"originals,omitempty"`
+	Rerank       int    `json:"rerank,omitempty"`
 }
 
 // Result is the measurement at one search ef.

@@ -16,7 +16,8 @@ const batchSize = 256
 // Index adapts an engine collection to ann.Index. Row i of the base set is
 // stored under the id strconv.Itoa(i).
 type Index struct {
-	c *engine.Collection
+	c      *engine.Collection
+	rerank int // the queries' rerank; 0: ef
 }
 
 var _ ann.Index = (*Index)(nil)
@@ -42,11 +43,32 @@ func (x *Index) Add(base dataset.Matrix, from, to int) error {
 
 // Search runs a graph search.
 func (x *Index) Search(q []float32, k, ef int) ([]int32, error) {
-	res, err := x.c.Search(context.Background(), engine.SearchRequest{Vector: q, K: k, Ef: ef})
+	res, err := x.c.Search(context.Background(), engine.SearchRequest{Vector: q, K: k, Ef: ef, Rerank: x.rerank})
 	if err != nil {
 		return nil, err
 	}
 	return rows(res.Hits)
+}
+
+// Settle finishes a quantized collection's background work after the
+// build, as a server's checkpoints would: a retraining on the whole data
+// when the first training saw too little of it, then the encoding (and the
+// move of the vectors to disk). It fails when the collection did not end
+// up as its settings ask.
+func (x *Index) Settle(ctx context.Context) error {
+	if x.c.Config().Quantization.Type != engine.QuantInt8 {
+		return nil
+	}
+	x.c.WaitQuantization()
+	x.c.RetrainIfDue()
+	st := x.c.WaitQuantization()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if st.State != engine.QuantStateReady {
+		return fmt.Errorf("quantization is %s, not ready: %s %s", st.State, st.Step, st.Error)
+	}
+	return nil
 }
 
 // ExactSearch runs a brute-force search.

@@ -47,6 +47,13 @@ type Config struct {
 	// a Target it is dropped after the run unless Keep.
 	Collection string
 	Keep       bool
+	// Quantization, Originals and Rerank make the load's collection
+	// quantized (--quantization none|int8, --originals memory|disk) and
+	// set each query's rerank (--rerank, 0: ef); the load starts once the
+	// server reports the collection's quantization ready.
+	Quantization string
+	Originals    string
+	Rerank       int
 
 	// The requests (--mix, --k, --ef, --filter-selectivity, --insert-batch,
 	// --seed).
@@ -187,6 +194,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--k must be between 1 and 1000, got %d", c.K)
 	case c.Ef < 0 || c.Ef > 10000:
 		return fmt.Errorf("--ef must be between 0 (server default) and 10000, got %d", c.Ef)
+	case c.Quantization != "" && c.Quantization != "none" && c.Quantization != "int8":
+		return fmt.Errorf("--quantization %q: want none or int8", c.Quantization)
+	case c.Originals != "" && c.Originals != "memory" && c.Originals != "disk":
+		return fmt.Errorf("--originals %q: want memory or disk", c.Originals)
+	case c.Originals == "disk" && c.Quantization != "int8":
+		return fmt.Errorf("--originals disk needs --quantization int8")
+	case c.Rerank < 0 || c.Rerank > 10000:
+		return fmt.Errorf("--rerank must be between 0 (ef) and 10000, got %d", c.Rerank)
 	case c.FilterSelectivity < 0 || c.FilterSelectivity > 1 || math.IsNaN(c.FilterSelectivity):
 		return fmt.Errorf("--filter-selectivity must be between 0 (no filter) and 1, got %g", c.FilterSelectivity)
 	case c.FilterSelectivity > 0 && c.FilterSelectivity < 1.0/BucketCount:

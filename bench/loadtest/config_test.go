@@ -47,6 +47,10 @@ func TestConfigValidate(t *testing.T) {
 		{"tiny selectivity", func(c *Config) { c.FilterSelectivity = 1e-6 }, "--filter-selectivity"},
 		{"insert batch", func(c *Config) { c.InsertBatch = 0 }, "--insert-batch"},
 		{"output", func(c *Config) { c.Output = "xml" }, "--output"},
+		{"quantization", func(c *Config) { c.Quantization = "int4" }, "--quantization"},
+		{"originals", func(c *Config) { c.Quantization, c.Originals = "int8", "tape" }, "--originals"},
+		{"disk without int8", func(c *Config) { c.Originals = "disk" }, "needs --quantization int8"},
+		{"rerank", func(c *Config) { c.Rerank = -1 }, "--rerank"},
 		{"slo success", func(c *Config) { c.SLO.SuccessPct = 120 }, "--slo-success"},
 		{"get without preload", func(c *Config) { c.Preload = 0 }, "needs preloaded records"},
 		{"too many deletes", func(c *Config) {

@@ -120,6 +120,9 @@ type WorkloadInfo struct {
 	Mix               string  `json:"mix"`
 	K                 int     `json:"k"`
 	Ef                int     `json:"ef,omitempty"`
+	Quantization      string  `json:"quantization,omitempty"`
+	Originals         string  `json:"originals,omitempty"`
+	Rerank            int     `json:"rerank,omitempty"`
 	FilterSelectivity float64 `json:"filter_selectivity"`
 	// FilterIndexed: the filtered field has a payload index.
 	FilterIndexed bool    `json:"filter_indexed,omitempty"`
@@ -237,6 +240,12 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	wl := r.Workload
 	fmt.Fprintf(&b, "workload   %s, dim %d, %s, %d preloaded, mix %s, k %d", wl.Vectors, wl.Dim, wl.Metric, wl.Preload, wl.Mix, wl.K)
+	if wl.Quantization == "int8" {
+		fmt.Fprintf(&b, ", int8 (originals %s)", wl.Originals)
+		if wl.Rerank > 0 {
+			fmt.Fprintf(&b, ", rerank %d", wl.Rerank)
+		}
+	}
 	if wl.Ef > 0 {
 		fmt.Fprintf(&b, ", ef %d", wl.Ef)
 	}

@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -110,6 +111,9 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer, logger *slog
 	}
 	createBody := fmt.Appendf(nil, `{"name":%q,"dimension":%d,"metric":%q,"hnsw":{"m":%d,"ef_construction":%d}`,
 		coll, vecs.Dim(), cfg.Metric, cfg.M, cfg.EfConstruction)
+	if cfg.Quantization != "" {
+		createBody = fmt.Appendf(createBody, `,"quantization":{"type":%q,"originals":%q}`, cfg.Quantization, cmp.Or(cfg.Originals, "memory"))
+	}
 	if cfg.filterIndexed() {
 		createBody = fmt.Appendf(createBody, `,"indexes":{%q:"integer"}`, BucketField)
 	}
@@ -123,7 +127,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer, logger *slog
 	}
 	wl, err := NewWorkload(WorkloadConfig{
 		BaseURL: base, Collection: coll, Metric: cfg.Metric, Header: header, Vectors: vecs,
-		Mix: cfg.Mix, K: cfg.K, Ef: cfg.Ef, FilterSelectivity: cfg.FilterSelectivity,
+		Mix: cfg.Mix, K: cfg.K, Ef: cfg.Ef, Rerank: cfg.Rerank, FilterSelectivity: cfg.FilterSelectivity,
 		InsertBatch: cfg.InsertBatch, Preload: cfg.Preload, MaxDeletes: cfg.maxDeletes(), Seed: cfg.Seed,
 	})
 	if err != nil {
@@ -151,6 +155,7 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer, logger *slog
 		Workload: WorkloadInfo{
 			Collection: coll, Dim: vecs.Dim(), Metric: cfg.Metric, Preload: cfg.Preload, Mix: cfg.Mix.String(),
 			K: cfg.K, Ef: cfg.Ef, FilterSelectivity: cfg.FilterSelectivity, FilterIndexed: cfg.filterIndexed(), InsertBatch: cfg.InsertBatch,
+			Quantization: cfg.Quantization, Originals: cfg.Originals, Rerank: cfg.Rerank,
 			Vectors: vecName, Seed: cfg.Seed, MaxWorkers: cfg.MaxWorkers,
 		},
 		SLO:     SLOResult{P99MS: ms(cfg.SLO.P99), SuccessPct: cfg.SLO.SuccessPct},
@@ -159,6 +164,15 @@ func Run(ctx context.Context, cfg Config, stdout, stderr io.Writer, logger *slog
 	say("preloading %d records of dimension %d into %q (%d per request, %d workers)", cfg.Preload, vecs.Dim(), coll, cfg.PreloadBatch, cfg.PreloadWorkers)
 	if rep.Preload, err = preload(ctx, api, wl, coll, cfg.Preload, cfg.PreloadBatch, cfg.PreloadWorkers, progress); err != nil {
 		return nil, err
+	}
+	if cfg.Quantization == "int8" {
+		note, err := waitQuantization(ctx, api, coll, say)
+		if err != nil {
+			return nil, err
+		}
+		if note != "" {
+			notes = append(notes, note)
+		}
 	}
 
 	var pl *plot.Plot

@@ -479,3 +479,70 @@ func TestRunRateLimits(t *testing.T) {
 		t.Fatalf("errors %+v lack the 429", rep.Errors)
 	}
 }
+
+// TestRunQuantized: a load on an int8 collection with its originals on
+// disk starts once the server reports the quantization ready, sends each
+// query's rerank, and says so in the report; recall holds.
+func TestRunQuantized(t *testing.T) {
+	cfg := smallConfig(t)
+	cfg.Preload, cfg.Dim = 1500, 16
+	cfg.Quantization, cfg.Originals, cfg.Rerank = "int8", "disk", 20
+	mix, err := ParseMix("query=80,insert=10,get=10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Mix = mix
+	var stdout, stderr bytes.Buffer
+	rep, err := Run(t.Context(), cfg, &stdout, &stderr, nil)
+	if err != nil {
+		t.Fatalf("Run: %v\nstderr:\n%s", err, stderr.String())
+	}
+	if rep.SuccessRatio != 1 || rep.RecallAtK == nil || *rep.RecallAtK < 0.9 {
+		t.Fatalf("success %g recall %v errors %+v", rep.SuccessRatio, rep.RecallAtK, rep.Errors)
+	}
+	if w := rep.Workload; w.Quantization != "int8" || w.Originals != "disk" || w.Rerank != 20 {
+		t.Fatalf("workload %+v", w)
+	}
+	for _, n := range rep.Notes {
+		if strings.Contains(n, "not quantized") {
+			t.Fatalf("note %q: the collection should have trained on 1500 vectors", n)
+		}
+	}
+	if !strings.Contains(stdout.String(), "int8 (originals disk), rerank 20") {
+		t.Fatalf("the text report does not say the collection is int8:\n%s", stdout.String())
+	}
+
+	// Below the training minimum the load runs on floats, with a note.
+	cfg.Preload = 200
+	rep, err = Run(t.Context(), cfg, &stdout, &stderr, nil)
+	if err != nil {
+		t.Fatalf("Run: %v\nstderr:\n%s", err, stderr.String())
+	}
+	found := false
+	for _, n := range rep.Notes {
+		found = found || strings.Contains(n, "not quantized yet")
+	}
+	if !found {
+		t.Fatalf("no note that the collection waits for vectors: %v", rep.Notes)
+	}
+}
+
+// TestQueryBodyRerank: the rerank goes with approximate queries, not with
+// the exact ones of the recall check.
+func TestQueryBodyRerank(t *testing.T) {
+	src, err := NewClustered(4, 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mix, _ := ParseMix("query=1")
+	wl, err := NewWorkload(WorkloadConfig{BaseURL: "http://x", Collection: "c", Metric: "l2", Vectors: src, Mix: mix, K: 5, Rerank: 30, InsertBatch: 1, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := string(wl.QueryBody(3, false)); !strings.Contains(b, `"rerank":30`) {
+		t.Fatalf("query body %s", b)
+	}
+	if b := string(wl.QueryBody(3, true)); strings.Contains(b, "rerank") {
+		t.Fatalf("exact query body %s", b)
+	}
+}

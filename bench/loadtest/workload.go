@@ -49,6 +49,8 @@ type WorkloadConfig struct {
 	Vectors VectorSource
 	Mix     Mix
 	K, Ef   int
+	// Rerank, when positive, is sent with every query.
+	Rerank int
 	// FilterSelectivity in (0, 1] makes every query carry a filter that
 	// matches that fraction of the records; 0 sends unfiltered queries.
 	FilterSelectivity float64
@@ -277,6 +279,10 @@ func (w *Workload) QueryBody(j uint64, exact bool) []byte {
 	if w.cfg.Ef > 0 {
 		b = append(b, `,"ef":`...)
 		b = strconv.AppendInt(b, int64(w.cfg.Ef), 10)
+	}
+	if w.cfg.Rerank > 0 && !exact {
+		b = append(b, `,"rerank":`...)
+		b = strconv.AppendInt(b, int64(w.cfg.Rerank), 10)
 	}
 	if lo, hi, ok := w.FilterWindow(j); ok {
 		b = fmt.Appendf(b, `,"filter":{%q:{"$gte":%d,"$lt":%d}}`, BucketField, lo, hi)

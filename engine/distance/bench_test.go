@@ -53,3 +53,26 @@ func BenchmarkMetricFunc(b *testing.B) {
 		}
 	}
 }
+
+// benchInt8 measures one int8 kernel per dimension; SetBytes counts both
+// codes, so the bandwidth compares with the float kernels' figures.
+func benchInt8(b *testing.B, pick func(int8Set) Int8Func) {
+	for _, k := range allInt8Kernels() {
+		for _, dim := range benchDims {
+			r := rand.New(rand.NewPCG(uint64(dim), 3))
+			x, y := randCodes(r, dim), randCodes(r, dim)
+			f := pick(k)
+			b.Run(fmt.Sprintf("%s/%d", k.name, dim), func(b *testing.B) {
+				b.SetBytes(int64(2 * dim))
+				var sink int32
+				for b.Loop() {
+					sink += f(x, y)
+				}
+				_ = sink
+			})
+		}
+	}
+}
+
+func BenchmarkL2Int8(b *testing.B)  { benchInt8(b, func(k int8Set) Int8Func { return k.l2 }) }
+func BenchmarkDotInt8(b *testing.B) { benchInt8(b, func(k int8Set) Int8Func { return k.dot }) }

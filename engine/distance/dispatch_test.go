@@ -54,3 +54,5 @@ func TestExportedWrappersUseChosenKernels(t *testing.T) {
 		}
 	}
 }
+
+func funcPtr8(f Int8Func) uintptr { return reflect.ValueOf(f).Pointer() }

@@ -1,6 +1,8 @@
-// Package distance owns AkiDB's float32 distance kernels: squared L2 and
+// Package distance owns AkiDB's distance kernels: float32 squared L2 and
 // inner product, with cosine expressed as inner product over vectors that the
-// caller has normalised (Normalize).
+// caller has normalised (Normalize), and the int8 kernels that quantized
+// collections traverse their graph with (engine/quant gives the codes their
+// meaning).
 //
 // # Implementations
 //
@@ -51,4 +53,26 @@
 // Every distance returned by Metric.Func is "smaller is closer", which is
 // what the HNSW graph orders by: squared L2 for L2, and 1 - <a,b> for inner
 // product and cosine (as hnswlib does).
+//
+// # Int8 kernels
+//
+// L2Int8 (sum of (a[i]-b[i])²) and DotInt8 (sum of a[i]*b[i]) take int8
+// codes and return exact int32 sums: no rounding, so every implementation
+// must match the generic one (int8.go) bit for bit, which the tests check
+// at every length 0..1100, at the extreme codes up to MaxInt8Len, at every
+// alignment and against an unmapped page. Sets (int8Set, chosen at init
+// like the float ones; Int8Implementation names it):
+//
+//   - generic (int8.go): pure Go, the reference.
+//   - avx2 (int8_amd64.s): 16 codes are sign-extended to 16 bits
+//     (VPMOVSXBW), subtracted (L2) and multiplied-and-added in pairs to
+//     32 bits (VPMADDWD); four accumulators, 64 codes per iteration.
+//   - neon-dotprod (int8_arm64.s, with FEAT_DotProd): L2 takes SABD, whose
+//     |a-b| <= 255 is exact as an unsigned byte, and UDOTs it with itself;
+//     the inner product is SDOT. 64 codes per iteration.
+//   - neon (int8_arm64.s, any ARMv8-A): the same SABD, then UMULL/UMULL2
+//     and UADALP for L2, SMULL/SMULL2 and SADALP for the inner product.
+//
+// All read 16 codes at a time and do the last 0..15 one at a time, so they
+// never read past len(a).
 package distance

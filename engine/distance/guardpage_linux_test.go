@@ -43,3 +43,18 @@ func TestKernelsStopAtPageEnd(t *testing.T) {
 		checkKernels(t, "at page end", an, bn)
 	}
 }
+
+// TestInt8KernelsStopAtPageEnd places int8 codes so that they end exactly
+// at an unmapped page: the scalar tails must not read past the slices.
+func TestInt8KernelsStopAtPageEnd(t *testing.T) {
+	r := rand.New(rand.NewPCG(26, 26))
+	fa, fb := guardedFloats(t, 100), guardedFloats(t, 100)
+	a := unsafe.Slice((*int8)(unsafe.Pointer(&fa[0])), 400)
+	b := unsafe.Slice((*int8)(unsafe.Pointer(&fb[0])), 400)
+	for n := 0; n <= 400; n++ {
+		an, bn := a[len(a)-n:], b[len(b)-n:]
+		copy(an, randCodes(r, n))
+		copy(bn, randCodes(r, n))
+		checkInt8(t, "at page end", an, bn)
+	}
+}

@@ -13,10 +13,20 @@ import (
 
 // The byte layout is specified in doc.go; keep the two in step.
 const (
-	codecVersion = 1
+	codecVersion = 2
 	headerLen    = 64
 	ioBufSize    = 1 << 20
 )
+
+// Header flags (byte 13; version 1 has it 0).
+const (
+	flagNoVectors = 1 << 0 // the vectors section is absent (Originals hold them)
+	flagCodes     = 1 << 1 // a codes section follows the vectors section
+	knownFlags    = flagNoVectors | flagCodes
+)
+
+// noBlock marks a chunk without codes in the codes section.
+const noBlock = 0xff
 
 var (
 	headerMagic  = [4]byte{'A', 'K', 'H', 'G'}
@@ -45,6 +55,13 @@ type Frozen struct {
 	header [headerLen]byte
 	n      int
 	tab    []*chunk
+	floats bool // the vectors section is written
+	// vecs are the chunks' arena vectors at the freeze (when floats): a
+	// DropFloats between Freeze and Encode (the move of the originals to
+	// disk) drops the chunks' references, not these.
+	vecs   [][]float32
+	blocks []*codeBlock // per chunk (nil: none); nil slice: no codes section
+	quant  FrozenQuant
 	levels []byte
 	dead   []byte
 	links0 []uint32 // n rows of stride0 words
@@ -61,7 +78,26 @@ func (g *Graph) Freeze() *Frozen {
 
 	n := int(g.count.Load())
 	tab := g.table.Load().chunks
-	f := &Frozen{g: g, n: n, tab: tab}
+	st := g.quant()
+	f := &Frozen{g: g, n: n, tab: tab, floats: st.floats,
+		quant: FrozenQuant{Spaces: st.spaces, Cur: st.cur, Encode: st.encode, Traverse: st.traverse, Floats: st.floats}}
+	// Blocks are captured as they are: a re-encoding installs new ones
+	// rather than changing these, and nodes reserved later (ids >= n)
+	// are not encoded.
+	if f.floats {
+		f.vecs = make([][]float32, (n+chunkMask)>>chunkBits)
+		for ci := range f.vecs {
+			f.vecs[ci] = tab[ci].vecs
+		}
+	}
+	for ci := 0; ci<<chunkBits < n; ci++ {
+		if b := tab[ci].codes.Load(); b != nil {
+			if f.blocks == nil {
+				f.blocks = make([]*codeBlock, (n+chunkMask)>>chunkBits)
+			}
+			f.blocks[ci] = b
+		}
+	}
 	entryID, top := uint32(noID), 0
 	if ent := g.entry.Load(); ent != noEntry {
 		entryID, top = unpackEntry(ent)
@@ -73,6 +109,12 @@ func (g *Graph) Freeze() *Frozen {
 	le.PutUint16(h[6:], headerLen)
 	le.PutUint32(h[8:], uint32(g.dim))
 	h[12] = byte(g.cfg.Metric)
+	if !f.floats {
+		h[13] |= flagNoVectors
+	}
+	if f.blocks != nil {
+		h[13] |= flagCodes
+	}
 	le.PutUint16(h[14:], uint16(g.m))
 	le.PutUint32(h[16:], uint32(g.efc))
 	le.PutUint64(h[24:], uint64(g.cfg.Seed))
@@ -103,6 +145,20 @@ func (g *Graph) Freeze() *Frozen {
 // Len is the number of nodes frozen, deleted ones included.
 func (f *Frozen) Len() int { return f.n }
 
+// FrozenQuant is the quantization state a Frozen graph was captured in:
+// what RestoreQuantization needs, besides the Originals, to resume it.
+type FrozenQuant struct {
+	Spaces           [2]Space
+	Cur              uint8
+	Encode, Traverse bool
+	// Floats: the encoding holds the vectors; otherwise they are in the
+	// Originals store the graph had.
+	Floats bool
+}
+
+// Quant returns the quantization state at the freeze.
+func (f *Frozen) Quant() FrozenQuant { return f.quant }
+
 // Encode writes the frozen state in the layout described in doc.go.
 func (f *Frozen) Encode(w io.Writer) error {
 	g := f.g
@@ -114,9 +170,31 @@ func (f *Frozen) Encode(w io.Writer) error {
 	e.bytes(f.header[:])
 	e.bytes(f.levels)
 	e.bytes(f.dead)
-	for ci := 0; ci<<chunkBits < f.n; ci++ {
+	if f.floats {
+		for ci := 0; ci<<chunkBits < f.n; ci++ {
+			cnt := min(chunkSize, f.n-ci<<chunkBits)
+			for _, x := range f.vecs[ci][:cnt*g.dim] {
+				e.u32(math.Float32bits(x))
+			}
+		}
+	}
+	for ci, b := range f.blocks {
 		cnt := min(chunkSize, f.n-ci<<chunkBits)
-		for _, x := range f.tab[ci].vecs[:cnt*g.dim] {
+		if b == nil {
+			e.byte1(noBlock)
+			e.byte1(0)
+			continue
+		}
+		e.byte1(b.space)
+		if b.corr == nil {
+			e.byte1(0)
+		} else {
+			e.byte1(1)
+		}
+		for _, c := range b.codes[:cnt*g.dim] {
+			e.byte1(byte(c))
+		}
+		for _, x := range b.corr[:min(len(b.corr), cnt)] {
 			e.u32(math.Float32bits(x))
 		}
 	}
@@ -196,10 +274,11 @@ func (e *encoder) flush() error {
 // graph followed by little data costs at most one chunk beyond that data.
 func Decode(r io.Reader) (*Graph, error) {
 	d := &decoder{r: r}
-	g, n, entryID, top, deleted, err := d.header()
+	g, n, entryID, top, deleted, flags, err := d.header()
 	if err != nil {
 		return nil, err
 	}
+	floats := flags&flagNoVectors == 0
 	// Big enough to amortise reads, small for small graphs (and for the
 	// fuzzer); it never depends on more than the header's claim.
 	d.buf = make([]byte, min(ioBufSize, max(4096, int64(n)*int64(4*g.stride0))))
@@ -211,13 +290,27 @@ func Decode(r io.Reader) (*Graph, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !floats {
+		// Chunks are made without arena vectors; RestoreQuantization
+		// must give the graph its Originals before it is used.
+		g.qs.Store(&quantState{})
+	}
 	chunks := make([]*chunk, 0)
 	for ci := 0; ci<<chunkBits < n; ci++ {
 		c := g.newChunk()
 		chunks = append(chunks, c)
 		cnt := min(chunkSize, n-ci<<chunkBits)
-		if err := d.floats(c.vecs[:cnt*g.dim]); err != nil {
-			return nil, err
+		if floats {
+			if err := d.floats(c.vecs[:cnt*g.dim]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if flags&flagCodes != 0 {
+		for ci, c := range chunks {
+			if err := d.codeBlock(g, c, min(chunkSize, n-ci<<chunkBits)); err != nil {
+				return nil, err
+			}
 		}
 	}
 	tab := chunks
@@ -301,7 +394,7 @@ func (d *decoder) full(p []byte, what string) error {
 	return nil
 }
 
-func (d *decoder) header() (g *Graph, n int, entryID uint32, top int, deleted int, err error) {
+func (d *decoder) header() (g *Graph, n int, entryID uint32, top int, deleted int, flags byte, err error) {
 	var h [headerLen]byte
 	if err = d.full(h[:], "header"); err != nil {
 		return
@@ -311,16 +404,26 @@ func (d *decoder) header() (g *Graph, n int, entryID uint32, top int, deleted in
 		err = corrupt(0, "bad magic %q", h[0:4])
 		return
 	}
-	if v := le.Uint16(h[4:]); v != codecVersion {
+	v := le.Uint16(h[4:])
+	if v != 1 && v != codecVersion {
 		err = corrupt(4, "unsupported version %d", v)
+		return
+	}
+	flags = h[13]
+	if v == 1 && flags != 0 {
+		err = corrupt(13, "reserved header bytes are not zero")
+		return
+	}
+	if flags&^knownFlags != 0 || (flags&flagNoVectors != 0 && flags&flagCodes == 0) {
+		err = corrupt(13, "flags %#x", flags)
 		return
 	}
 	if hl := le.Uint16(h[6:]); hl != headerLen {
 		err = corrupt(6, "header length %d, want %d", hl, headerLen)
 		return
 	}
-	if h[13] != 0 || le.Uint32(h[20:]) != 0 {
-		err = corrupt(13, "reserved header bytes are not zero")
+	if le.Uint32(h[20:]) != 0 {
+		err = corrupt(20, "reserved header bytes are not zero")
 		return
 	}
 	initCap := le.Uint64(h[40:])
@@ -363,7 +466,38 @@ func (d *decoder) header() (g *Graph, n int, entryID uint32, top int, deleted in
 	case tp > maxLevel:
 		err = corrupt(60, "top level %d over %d", tp, maxLevel)
 	}
-	return g, int(cnt), entryID, int(tp), int(del), err
+	return g, int(cnt), entryID, int(tp), int(del), flags, err
+}
+
+// codeBlock reads one chunk's entry of the codes section into c.
+func (d *decoder) codeBlock(g *Graph, c *chunk, cnt int) error {
+	var hdr [2]byte
+	if err := d.full(hdr[:], "codes"); err != nil {
+		return err
+	}
+	space, corr := hdr[0], hdr[1]
+	switch {
+	case space == noBlock && corr == 0:
+		return nil
+	case space > 1 || corr > 1:
+		return corrupt(d.off-2, "code block space %d, correction flag %d", space, corr)
+	}
+	b := &codeBlock{space: space, codes: make([]int8, chunkSize*g.dim)}
+	raw, err := d.bytesPiecewise(cnt*g.dim, "codes")
+	if err != nil {
+		return err
+	}
+	for i, x := range raw {
+		b.codes[i] = int8(x)
+	}
+	if corr == 1 {
+		b.corr = make([]float32, chunkSize)
+		if err := d.floats(b.corr[:cnt]); err != nil {
+			return err
+		}
+	}
+	c.codes.Store(b)
+	return nil
 }
 
 // metricOf keeps unknown metric bytes unknown (so validation rejects them).

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/akidb/akidb/engine/distance"
+	"github.com/akidb/akidb/engine/quant"
 )
 
 // smallGraph has upper layers (M=4 gives ~1/4 of nodes a level >= 1),
@@ -120,6 +121,12 @@ func decodeAndExercise(t *testing.T, b []byte) {
 	if again := encode(t, g); !bytes.Equal(again, used) {
 		t.Fatalf("decoded graph re-encodes differently (%d vs %d bytes)", len(again), len(used))
 	}
+	if !g.QuantInfo().Floats {
+		// Without vectors (the originals were on disk) a graph is usable
+		// only once RestoreQuantization gives it its spaces and store,
+		// which the engine does from the state's quantization section.
+		return
+	}
 	q := make([]float32, g.Config().Dim)
 	g.Search(q, 3, 8, nil)
 	g.ExactSearch(q, 3, nil)
@@ -159,12 +166,15 @@ func TestDecodeRejects(t *testing.T) {
 		edit func(b []byte)
 	}{
 		{"magic", func(b []byte) { b[0] = 'X' }},
-		{"version", func(b []byte) { le.PutUint16(b[4:], 2) }},
+		{"version", func(b []byte) { le.PutUint16(b[4:], 3) }},
+		{"version 1 with flags", func(b []byte) { le.PutUint16(b[4:], 1); b[13] = flagCodes }},
+		{"unknown flag", func(b []byte) { b[13] = 0x80 }},
 		{"header length", func(b []byte) { le.PutUint16(b[6:], 65) }},
 		{"dim zero", func(b []byte) { le.PutUint32(b[8:], 0) }},
 		{"dim huge", func(b []byte) { le.PutUint32(b[8:], MaxDim+1) }},
 		{"metric", func(b []byte) { b[12] = 7 }},
-		{"reserved", func(b []byte) { b[13] = 1 }},
+		{"no vectors and no codes", func(b []byte) { b[13] = flagNoVectors }},
+		{"reserved", func(b []byte) { b[20] = 1 }},
 		{"M", func(b []byte) { le.PutUint16(b[14:], 1) }},
 		{"M zero", func(b []byte) { le.PutUint16(b[14:], 0) }},
 		{"efc", func(b []byte) { le.PutUint32(b[16:], 0) }},
@@ -236,6 +246,14 @@ func FuzzDecode(f *testing.F) {
 	f.Add(encode(f, build(f, Config{Dim: 3, Metric: distance.L2}, [][]float32{{1, 2, 3}})))
 	f.Add(encode(f, smallGraph(f, 25)))
 	f.Add(encode(f, smallGraph(f, 25))[:200])
+	// Quantized: codes with the vectors, and codes alone (originals on
+	// disk).
+	data := clustered(5, 300, 6, 3)
+	qg := build(f, Config{Dim: 6, Metric: distance.L2, M: 4, EfConstruction: 16, Seed: 2}, data)
+	quantize(f, qg, train(f, data, distance.L2, quant.RangesDimension))
+	f.Add(encode(f, qg))
+	toDisk(f, qg, &memOriginals{dim: 6})
+	f.Add(encode(f, qg))
 	f.Add([]byte("AKHG"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {

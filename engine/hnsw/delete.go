@@ -44,7 +44,43 @@ func (g *Graph) Delete(id uint32) error {
 //
 // It returns oldToNew, indexed by old id: the new id, or math.MaxUint32 for a
 // removed node. With nothing deleted it is the identity and nothing moves.
-func (g *Graph) Vacuum() ([]uint32, error) {
+func (g *Graph) Vacuum() ([]uint32, error) { return g.vacuum(nil) }
+
+// PlanVacuum returns the oldToNew a Vacuum started now would return: live
+// nodes keep their order and become dense, deleted ones go. The caller
+// must keep Adds and Deletes out until the Vacuum.
+func (g *Graph) PlanVacuum() []uint32 {
+	g.structMu.RLock()
+	defer g.structMu.RUnlock()
+	n := int(g.count.Load())
+	tab := g.table.Load().chunks
+	oldToNew := make([]uint32, n)
+	next := uint32(0)
+	for id := range oldToNew {
+		if g.isDel(tab, uint32(id)) {
+			oldToNew[id] = noID
+			continue
+		}
+		oldToNew[id] = next
+		next++
+	}
+	return oldToNew
+}
+
+// VacuumOriginals is Vacuum for a graph whose vectors live in an Originals
+// store: o, which must hold them renumbered as PlanVacuum says, replaces
+// the store in the same exclusive hold, so no search reads the old store
+// with the new ids.
+func (g *Graph) VacuumOriginals(o Originals) ([]uint32, error) {
+	if o == nil {
+		return nil, fmt.Errorf("hnsw vacuum: %w: no originals store", errQuantState)
+	}
+	return g.vacuum(o)
+}
+
+func (g *Graph) vacuum(o Originals) ([]uint32, error) {
+	g.quantMu.Lock()
+	defer g.quantMu.Unlock()
 	// Stoppable searches in progress give way (ErrInterrupted) instead of
 	// making the vacuum, and whoever waits on it, wait for their end.
 	g.vacuuming.Add(1)
@@ -53,6 +89,16 @@ func (g *Graph) Vacuum() ([]uint32, error) {
 	defer g.structMu.Unlock()
 	if u := g.unlinked.Load(); u > 0 {
 		return nil, fmt.Errorf("hnsw vacuum: %d reserved nodes are not linked yet", u)
+	}
+	st := g.quant()
+	if st.encode && (!st.traverse || st.spaceCount() != 1) {
+		return nil, fmt.Errorf("hnsw vacuum: %w: an encoding is under way", errQuantState)
+	}
+	if (o != nil) != (!st.floats) {
+		return nil, fmt.Errorf("hnsw vacuum: %w: a new originals store goes with vectors not in memory, and only then", errQuantState)
+	}
+	if o != nil {
+		defer g.qs.Store(st.with(func(n *quantState) { n.originals = o }))
 	}
 	n := int(g.count.Load())
 	tab := g.table.Load().chunks
@@ -125,7 +171,7 @@ func (g *Graph) repairList(s *scratch, tab []*chunk, u uint32, level int) {
 	s.vis.reset(int(limit))
 	stamps, epoch := s.vis.stamps, s.vis.epoch
 	stamps[u] = epoch
-	uv := g.vec(tab, u)
+	uv := g.nodeQuery(s, g.linkQuant(), tab, u)
 	cs := s.shrink[:0]
 	consider := func(x uint32) {
 		if stamps[x] == epoch {
@@ -133,7 +179,7 @@ func (g *Graph) repairList(s *scratch, tab []*chunk, u uint32, level int) {
 		}
 		stamps[x] = epoch
 		if !g.isDel(tab, x) {
-			cs = append(cs, item{g.dist(g.vec(tab, x), uv), x})
+			cs = append(cs, item{g.distTo(uv, tab, x), x})
 		}
 	}
 	for _, x := range list[1 : 1+cnt] {
@@ -157,7 +203,7 @@ func (g *Graph) repairList(s *scratch, tab []*chunk, u uint32, level int) {
 	mcur := g.maxLinks(level)
 	sel := cs
 	if len(cs) > mcur {
-		s.shrinkSel = g.selectNeighbors(tab, cs, mcur, s.shrinkSel)
+		s.shrinkSel = g.selectNeighbors(s, tab, cs, mcur, s.shrinkSel)
 		sel = s.shrinkSel
 	}
 	for j, it := range sel {
@@ -217,17 +263,19 @@ func (g *Graph) relinkOrphans(tab []*chunk, n int) {
 		if indeg[id] > 0 && g.linkList(tab, u, 0)[0] > 0 {
 			continue
 		}
-		uv := g.vec(tab, u)
-		cur, curDist := ep, g.dist(uv, g.vec(tab, ep))
+		st := g.linkQuant()
+		uv := &s.q
+		g.prepare(uv, st, g.nodeVector(st, tab, u, &s.qdec))
+		cur, curDist := ep, g.distTo(uv, tab, ep)
 		for l := top; l > 0; l-- {
-			cur, curDist = g.greedyClosest(tab, uv, cur, curDist, l)
+			cur, curDist = g.greedyClosest(s, tab, uv, cur, curDist, l)
 		}
 		_, _ = g.searchLayer(s, tab, uv, cur, curDist, 0, g.efc, nil, true, u, nil) // no stop function: it cannot fail
 		s.sorted = s.res.drainAscending(s.sorted)
 		if len(s.sorted) == 0 {
 			continue
 		}
-		s.sel = g.selectNeighbors(tab, s.sorted, g.m, s.sel)
+		s.sel = g.selectNeighbors(s, tab, s.sorted, g.m, s.sel)
 		g.setOwnLinks(s, tab, u, 0, s.sel)
 		for _, nb := range s.sel {
 			g.addReverseLink(s, tab, nb.id, u, 0)
@@ -259,7 +307,15 @@ func (g *Graph) compact(tab []*chunk, n int, oldToNew []uint32, ep uint32) {
 		src, dst := tab[old>>chunkBits], tab[nw>>chunkBits]
 		si, di := old&chunkMask, int(nw&chunkMask)
 		if int(nw) != old {
-			copy(dst.vecs[di*g.dim:(di+1)*g.dim], src.vecs[si*g.dim:(si+1)*g.dim])
+			if src.vecs != nil {
+				copy(dst.vecs[di*g.dim:(di+1)*g.dim], src.vecs[si*g.dim:(si+1)*g.dim])
+			}
+			if sb, db := src.codes.Load(), dst.codes.Load(); sb != nil {
+				copy(db.codes[di*g.dim:(di+1)*g.dim], sb.codes[int(si)*g.dim:(int(si)+1)*g.dim])
+				if sb.corr != nil {
+					db.corr[di] = sb.corr[si]
+				}
+			}
 			copy(dst.links0[di*g.stride0:(di+1)*g.stride0], src.links0[si*g.stride0:(si+1)*g.stride0])
 			dst.upper[di] = src.upper[si]
 			dst.meta[di].Store(src.meta[si].Load())

@@ -59,17 +59,46 @@
 // Vacuum repairs the lists that name deleted nodes, re-links any live node
 // left unreachable, picks a new entry point if needed and compacts ids.
 //
-// # Encoding (version 1)
+// # Quantization
+//
+// A graph can also hold int8 codes of its vectors (quant.go, measure.go),
+// in a Space the engine trains (engine/quant), and traverse on them: the
+// int8 kernels read a quarter of the bytes. Codes live in per-chunk blocks
+// tagged with the index (0 or 1) of their space; a search prepares its
+// query once per space in use and measures each node with its block's
+// space, so a re-encoding into a new space can proceed a chunk at a time
+// while searches go on (BeginEncoding, EncodeChunks, FinishEncoding).
+// Reserve writes a node's vector, code and publication under its chunk's
+// codeMu, which is what a chunk's re-encoding holds, so no node is missed.
+// Such a search takes the best Rerank candidates (default ef) of its beam,
+// measures them again with the float32 vectors and returns the best k with
+// exact distances. Inserts and list repairs measure the float32 vectors
+// while the arena holds them (linkQuant: the graph is the one float32
+// builds), and codes only when the originals are on disk, a node's side
+// then prepared from its decoded code.
+//
+// The float32 vectors stay in the arena ("memory" originals) or live only
+// in an Originals store the engine provides (a vectors file: "disk"),
+// which the graph reads for re-ranking, exact scans and Vector and writes
+// when a node is reserved (SetOriginals, WriteOriginals, DropFloats,
+// LoadFloats). Steps that remove what searches read (DropFloats, DropCodes,
+// and BeginEncoding, which adds a space searches must prepare for) hold the
+// graph exclusively, and stoppable searches give way as for Vacuum. Vacuum
+// refuses to run while an encoding is under way; it moves codes with their
+// nodes, and the caller moves the Originals' rows by oldToNew.
+//
+// # Encoding (version 2; version 1 is still read)
 //
 // Little-endian throughout. Sections follow one another with no padding:
 //
 //	offset size  field
 //	0      4     magic "AKHG"
-//	4      2     version = 1
+//	4      2     version = 2 (1: as 2 with flags 0)
 //	6      2     header length = 64
 //	8      4     dim (1..16384)
 //	12     1     metric (1 l2, 2 dot, 3 cosine)
-//	13     1     reserved, 0
+//	13     1     flags: bit 0 no vectors section (they are in an Originals
+//	             store), bit 1 codes section present; bit 0 needs bit 1
 //	14     2     M (2..100)
 //	16     4     efConstruction (1..5000)
 //	20     4     reserved, 0
@@ -83,6 +112,11 @@
 //	64     n     level of each node, one byte, by id
 //	..     ceil(n/8)  tombstone bitmap: bit (id%8) of byte id/8; padding bits 0
 //	..     4*n*dim    vectors, float32 by id; every component finite
+//	             (absent with flag bit 0)
+//	..     codes, with flag bit 1: for each chunk of 256 ids, u8 space (0 or 1;
+//	             255 = no codes, then u8 0 and nothing else), u8 1 if the
+//	             codes carry correction terms else 0, cnt*dim int8 codes and
+//	             with corrections cnt finite float32 (cnt = the chunk's ids)
 //	..     4*n*(2M+1) layer-0 rows by id: count (<= 2M), count ids, zero padding
 //	..     4*sum(level)*(M+1) upper rows: for each node by id with level L > 0,
 //	             rows for layers 1..L: count (<= M), count ids, zero padding
@@ -93,4 +127,7 @@
 // entry point has the top level and no node has a higher one; the tombstone
 // popcount equals the deleted count. Decode reads exactly these bytes and
 // allocates in step with what it has read (at most one 256-node chunk ahead).
+// That the code blocks' spaces exist and agree with the vectors' absence
+// is for RestoreQuantization to check, which a decoded quantized graph
+// needs before use.
 package hnsw

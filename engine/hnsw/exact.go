@@ -7,11 +7,13 @@ package hnsw
 const exactPrefetchAhead = 2
 
 // ExactSearch returns the k nearest live nodes to q by brute force over the
-// arena, ascending by distance, skipping deleted nodes and those allow
-// rejects (allow == nil accepts all). Nodes whose Add is still in flight are
-// not seen. q must have length Dim (nil otherwise).
+// float32 vectors, ascending by distance, skipping deleted nodes and those
+// allow rejects (allow == nil accepts all). Nodes whose Add is still in
+// flight are not seen. q must have length Dim (nil otherwise). When the
+// vectors live in an Originals store they are read from it, a chunk at a
+// time, and a read error gives no answer.
 func (g *Graph) ExactSearch(q []float32, k int, allow func(id uint32) bool) []Neighbor {
-	out, _ := g.exactSearch(q, k, allow, nil)
+	out, _ := g.exactSearch(q, k, allow, nil, 0)
 	return out
 }
 
@@ -19,13 +21,22 @@ func (g *Graph) ExactSearch(q []float32, k int, allow func(id uint32) bool) []Ne
 // nodes it calls stop, and ends with ErrStopped when stop returns true, or
 // with ErrInterrupted when a Vacuum waits for the graph (as SearchUntil).
 func (g *Graph) ExactSearchUntil(q []float32, k int, allow func(id uint32) bool, stop func() bool) ([]Neighbor, error) {
+	return g.ExactSearchWith(q, k, SearchOptions{Allow: allow, Stop: stop})
+}
+
+// ExactSearchWith is ExactSearch with options. With Rerank > 0 on a graph
+// that traverses codes, the scan compares codes and re-ranks the best
+// max(k, Rerank) with the float32 vectors (exact within those; far cheaper
+// when the vectors are on disk); otherwise it compares the vectors.
+func (g *Graph) ExactSearchWith(q []float32, k int, o SearchOptions) ([]Neighbor, error) {
+	stop := o.Stop
 	if stop == nil {
 		stop = func() bool { return false }
 	}
-	return g.exactSearch(q, k, allow, stop)
+	return g.exactSearch(q, k, o.Allow, stop, o.Rerank)
 }
 
-func (g *Graph) exactSearch(q []float32, k int, allow func(id uint32) bool, stop func() bool) ([]Neighbor, error) {
+func (g *Graph) exactSearch(q []float32, k int, allow func(id uint32) bool, stop func() bool, rerank int) ([]Neighbor, error) {
 	if k <= 0 || len(q) != g.dim {
 		return nil, nil
 	}
@@ -36,8 +47,20 @@ func (g *Graph) exactSearch(q []float32, k int, allow func(id uint32) bool, stop
 	n = min(n, uint64(limitOf(tab)))
 	s := g.getScratch()
 	defer g.putScratch(s)
+	st := g.quant()
+	keep := k
+	codes := st.traverse && rerank > 0
+	switch {
+	case codes:
+		keep = max(k, rerank)
+		g.prepare(&s.q, st, q)
+	case !st.floats:
+		return g.exactScanOriginals(s, st, tab, n, q, k, allow, stop)
+	default:
+		s.q = query{vec: q}
+	}
 	res := s.res[:0]
-	lines := (g.dim*4 + 63) / 64
+	lines := g.lines(&s.q)
 	for id := uint32(0); uint64(id) < n; id++ {
 		if stop != nil && id%StopEvery == StopEvery-1 {
 			if err := g.stopCheck(stop); err != nil {
@@ -48,7 +71,7 @@ func (g *Graph) exactSearch(q []float32, k int, allow func(id uint32) bool, stop
 		c := tab[id>>chunkBits]
 		i := id & chunkMask
 		if ahead := id + exactPrefetchAhead; uint64(ahead) < n {
-			prefetchLines(&tab[ahead>>chunkBits].vecs[int(ahead&chunkMask)*g.dim], lines)
+			g.prefetchNode(&s.q, tab, ahead, lines)
 		}
 		if m := c.meta[i].Load(); m&metaReady == 0 || m&metaDeleted != 0 {
 			continue
@@ -56,9 +79,46 @@ func (g *Graph) exactSearch(q []float32, k int, allow func(id uint32) bool, stop
 		if allow != nil && !allow(id) {
 			continue
 		}
-		off := int(i) * g.dim
-		d := g.dist(q, c.vecs[off:off+g.dim:off+g.dim])
-		res = pushBounded(res, k, d, id)
+		res = pushBounded(res, keep, g.distTo(&s.q, tab, id), id)
+	}
+	s.res = res
+	if codes {
+		return g.finish(s, st, tab, q, k, keep)
+	}
+	return drainNeighbors(&s.res), nil
+}
+
+// exactScanOriginals is the brute-force scan of vectors that live in the
+// originals store: each chunk's vectors are read at once, then measured.
+func (g *Graph) exactScanOriginals(s *scratch, st *quantState, tab []*chunk, n uint64, q []float32, k int, allow func(uint32) bool, stop func() bool) ([]Neighbor, error) {
+	res := s.res[:0]
+	if cap(s.rvec) < chunkSize*g.dim {
+		s.rvec = make([]float32, chunkSize*g.dim)
+	}
+	buf := s.rvec[:chunkSize*g.dim]
+	for ci := 0; uint64(ci)<<chunkBits < n; ci++ {
+		if stop != nil {
+			if err := g.stopCheck(stop); err != nil {
+				s.res = res
+				return nil, err
+			}
+		}
+		c := tab[ci]
+		cnt := int(min(chunkSize, n-uint64(ci)<<chunkBits))
+		if err := st.originals.ReadVectors(uint32(ci<<chunkBits), buf[:cnt*g.dim]); err != nil {
+			s.res = res
+			return nil, err
+		}
+		for i := 0; i < cnt; i++ {
+			id := uint32(ci<<chunkBits + i)
+			if m := c.meta[i].Load(); m&metaReady == 0 || m&metaDeleted != 0 {
+				continue
+			}
+			if allow != nil && !allow(id) {
+				continue
+			}
+			res = pushBounded(res, k, g.dist(q, buf[i*g.dim:(i+1)*g.dim]), id)
+		}
 	}
 	s.res = res
 	return drainNeighbors(&s.res), nil
@@ -73,12 +133,66 @@ func (g *Graph) ExactSearchIDs(q []float32, k int, ids []uint32) []Neighbor {
 }
 
 // ExactSearchIDsUntil is ExactSearchIDs that can be stopped, as
-// ExactSearchUntil.
+// ExactSearchUntil. It fails when a vector cannot be read from the
+// originals store.
 func (g *Graph) ExactSearchIDsUntil(q []float32, k int, ids []uint32, stop func() bool) ([]Neighbor, error) {
+	return g.ExactSearchIDsWith(q, k, ids, SearchOptions{Stop: stop})
+}
+
+// ExactSearchIDsWith is ExactSearchIDs with options (Allow is ignored).
+// With Rerank > 0 on a graph that traverses codes it compares codes and
+// re-ranks the best max(k, Rerank), as ExactSearchWith.
+func (g *Graph) ExactSearchIDsWith(q []float32, k int, ids []uint32, o SearchOptions) ([]Neighbor, error) {
+	stop := o.Stop
 	if stop == nil {
 		stop = func() bool { return false }
 	}
+	if o.Rerank > 0 {
+		return g.exactSearchIDsCodes(q, k, ids, stop, o.Rerank)
+	}
 	return g.exactSearchIDs(q, k, ids, stop)
+}
+
+// exactSearchIDsCodes is exactSearchIDs over codes with a re-rank; on a
+// graph that does not traverse codes it is exactSearchIDs.
+func (g *Graph) exactSearchIDsCodes(q []float32, k int, ids []uint32, stop func() bool, rerank int) ([]Neighbor, error) {
+	if k <= 0 || len(q) != g.dim {
+		return nil, nil
+	}
+	g.structMu.RLock()
+	st := g.quant()
+	if !st.traverse {
+		g.structMu.RUnlock()
+		return g.exactSearchIDs(q, k, ids, stop)
+	}
+	defer g.structMu.RUnlock()
+	tab := g.table.Load().chunks
+	n := uint32(min(g.count.Load(), uint64(limitOf(tab))))
+	s := g.getScratch()
+	defer g.putScratch(s)
+	g.prepare(&s.q, st, q)
+	s.vis.reset(int(limitOf(tab)))
+	stamps, epoch := s.vis.stamps, s.vis.epoch
+	keep := max(k, rerank)
+	res := s.res[:0]
+	for j, id := range ids {
+		if j%StopEvery == StopEvery-1 {
+			if err := g.stopCheck(stop); err != nil {
+				s.res = res
+				return nil, err
+			}
+		}
+		if id >= n || stamps[id] == epoch {
+			continue
+		}
+		stamps[id] = epoch
+		if m := metaOf(tab, id); m&metaReady == 0 || m&metaDeleted != 0 {
+			continue
+		}
+		res = pushBounded(res, keep, g.distTo(&s.q, tab, id), id)
+	}
+	s.res = res
+	return g.finish(s, st, tab, q, k, keep)
 }
 
 func (g *Graph) exactSearchIDs(q []float32, k int, ids []uint32, stop func() bool) ([]Neighbor, error) {
@@ -91,6 +205,7 @@ func (g *Graph) exactSearchIDs(q []float32, k int, ids []uint32, stop func() boo
 	n := uint32(min(g.count.Load(), uint64(limitOf(tab))))
 	s := g.getScratch()
 	defer g.putScratch(s)
+	st := g.quant()
 	s.vis.reset(int(limitOf(tab)))
 	stamps, epoch := s.vis.stamps, s.vis.epoch
 	res := s.res[:0]
@@ -102,7 +217,7 @@ func (g *Graph) exactSearchIDs(q []float32, k int, ids []uint32, stop func() boo
 				return nil, err
 			}
 		}
-		if j+exactPrefetchAhead < len(ids) {
+		if st.floats && j+exactPrefetchAhead < len(ids) {
 			if ahead := ids[j+exactPrefetchAhead]; ahead < n {
 				prefetchLines(&tab[ahead>>chunkBits].vecs[int(ahead&chunkMask)*g.dim], lines)
 			}
@@ -116,9 +231,19 @@ func (g *Graph) exactSearchIDs(q []float32, k int, ids []uint32, stop func() boo
 		if m := c.meta[i].Load(); m&metaReady == 0 || m&metaDeleted != 0 {
 			continue
 		}
-		off := int(i) * g.dim
-		d := g.dist(q, c.vecs[off:off+g.dim:off+g.dim])
-		res = pushBounded(res, k, d, id)
+		var v []float32
+		if st.floats {
+			off := int(i) * g.dim
+			v = c.vecs[off : off+g.dim : off+g.dim]
+		} else {
+			var err error
+			if s.rvec, err = g.readVector(st, tab, id, s.rvec[:0]); err != nil {
+				s.res = res
+				return nil, err
+			}
+			v = s.rvec
+		}
+		res = pushBounded(res, k, g.dist(q, v), id)
 	}
 	s.res = res
 	return drainNeighbors(&s.res), nil

@@ -67,6 +67,10 @@ type FilterOptions struct {
 	// query at the edge of a region of matches, where few match around the
 	// entry point, still looks far enough.
 	Selectivity float64
+	// Rerank is as for SearchWith: on a graph that traverses int8 codes
+	// the best Rerank admitted candidates (0: ef; at least k) are measured
+	// again with the float32 vectors; ef is raised to at least Rerank.
+	Rerank int
 }
 
 // FilterPlan says what SearchFiltered did.
@@ -102,11 +106,27 @@ func (g *Graph) SearchFiltered(q []float32, k, ef int, o FilterOptions) ([]Neigh
 	if e == noEntry {
 		return []Neighbor{}, plan, nil
 	}
+	// On a graph that traverses codes the walk measures codes, and the
+	// best rerank admitted candidates are measured again in float32 at
+	// the end (finish), as in an unfiltered search.
+	st := g.quant()
+	rerank := o.Rerank
+	if st.traverse {
+		if rerank <= 0 {
+			rerank = ef
+		}
+		rerank = max(rerank, k)
+		ef = max(ef, rerank)
+	}
+	s := g.getScratch()
+	defer g.putScratch(s)
+	qq := &s.q
+	g.prepare(qq, st, q)
 	ep, top := unpackEntry(e)
 	tab := g.table.Load().chunks
-	cur, curDist := ep, g.dist(q, g.vec(tab, ep))
+	cur, curDist := ep, g.distTo(qq, tab, ep)
 	for l := top; l > 0; l-- {
-		cur, curDist = g.greedyClosest(tab, q, cur, curDist, l)
+		cur, curDist = g.greedyClosest(s, tab, qq, cur, curDist, l)
 	}
 	plan.Density = g.density(tab, cur, o.Allow)
 	switch o.Mode {
@@ -115,20 +135,19 @@ func (g *Graph) SearchFiltered(q []float32, k, ef int, o FilterOptions) ([]Neigh
 	case FilterAuto:
 		plan.TwoHop = plan.Density < admitDensity
 	}
-	s := g.getScratch()
-	defer g.putScratch(s)
 	var err error
 	if plan.TwoHop {
 		plan.Ef = ef
-		plan.Reseeded, err = g.searchLayerTwoHop(s, tab, q, cur, curDist, ef, o.Allow, o.Seeds, o.Stop)
+		tab, plan.Reseeded, err = g.searchLayerTwoHop(s, tab, qq, cur, curDist, ef, o.Allow, o.Seeds, o.Stop)
 	} else {
 		plan.Ef = max(k, int(math.Ceil(float64(ef)*max(plan.Density, o.Selectivity))))
-		_, err = g.searchLayer(s, tab, q, cur, curDist, 0, plan.Ef, o.Allow, true, noID, o.Stop)
+		tab, err = g.searchLayer(s, tab, qq, cur, curDist, 0, plan.Ef, o.Allow, true, noID, o.Stop)
 	}
 	if err != nil {
 		return nil, plan, err
 	}
-	return s.best(k), plan, nil
+	out, err := g.finish(s, st, tab, q, k, rerank)
+	return out, plan, err
 }
 
 // density is the fraction of admitted, non-deleted nodes among id and its

@@ -3,6 +3,9 @@ package hnsw
 import (
 	"math"
 	"testing"
+
+	"github.com/akidb/akidb/engine/distance"
+	"github.com/akidb/akidb/engine/quant"
 )
 
 // filteredRecall runs SearchFiltered for every query and checks each answer
@@ -143,5 +146,45 @@ func TestSearchFilteredReseeds(t *testing.T) {
 	_, plan, err := g.SearchFiltered(queries[0], 10, 64, FilterOptions{Allow: allow, Mode: FilterAdmit})
 	if err != nil || plan.TwoHop || plan.Ef < 10 {
 		t.Fatalf("forced admitting search: %+v %v", plan, err)
+	}
+}
+
+// On a graph that traverses int8 codes with its originals in a store, both
+// layer-0 searches of SearchFiltered measure codes and re-rank the best
+// admitted candidates from the store: exact distances (filteredRecall
+// checks the order; here each distance is checked against the vector),
+// only admitted nodes, and the recall of the float graph within 0.03.
+func TestSearchFilteredOnCodes(t *testing.T) {
+	// Its own graph: l2Graph's is shared, and this one is quantized.
+	data := clustered(21, 3000, 32, 40)
+	g := build(t, recallCfg(), data)
+	queries := clustered(25, 60, 32, 40)
+	allow := func(id uint32) bool { return splitmix64(uint64(id))%5 == 0 }
+	var before [2]float64
+	for i, mode := range []FilterMode{FilterTwoHop, FilterAdmit} {
+		before[i], _ = filteredRecall(t, g, data, queries, 10, 64, FilterOptions{Allow: allow, Mode: mode})
+	}
+	quantize(t, g, train(t, data, g.Config().Metric, quant.RangesCollection))
+	o := &memOriginals{dim: 32}
+	toDisk(t, g, o)
+	for i, mode := range []FilterMode{FilterTwoHop, FilterAdmit} {
+		reads := o.reads.Load()
+		after, _ := filteredRecall(t, g, data, queries, 10, 64, FilterOptions{Allow: allow, Mode: mode, Rerank: 32})
+		t.Logf("mode %d: recall@10 float %.4f, codes %.4f", mode, before[i], after)
+		if after < before[i]-0.03 {
+			t.Fatalf("mode %d: recall %.4f on codes, %.4f on floats", mode, after, before[i])
+		}
+		if o.reads.Load() == reads {
+			t.Fatalf("mode %d: no vector read from the store: no re-rank", mode)
+		}
+		got, _, err := g.SearchFiltered(queries[0], 10, 64, FilterOptions{Allow: allow, Mode: mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range got {
+			if d := distance.L2SquaredGeneric(queries[0], data[n.ID]); math.Abs(float64(d-n.Dist)) > 1e-3*(1+float64(d)) {
+				t.Fatalf("mode %d: node %d at %v, its exact distance is %v", mode, n.ID, n.Dist, d)
+			}
+		}
 	}
 }

@@ -32,8 +32,15 @@ const (
 
 // chunk holds chunkSize consecutive nodes.
 type chunk struct {
-	// vecs holds chunkSize*dim floats; node i's vector is at i*dim.
+	// vecs holds chunkSize*dim floats; node i's vector is at i*dim. It is
+	// nil when the vectors live in an Originals store (quant.go).
 	vecs []float32
+	// codes holds the nodes' int8 codes on a quantized graph (nil
+	// otherwise). codeMu is held by Reserve from writing a node's vector
+	// and code to publishing it, and by whatever installs a new block or
+	// arena vectors, so that those see every published node.
+	codes  atomic.Pointer[codeBlock]
+	codeMu sync.Mutex
 	// links0 holds chunkSize rows of stride0 = 2*M+1 words: the layer-0
 	// neighbour count followed by up to 2*M ids.
 	links0 []uint32
@@ -87,9 +94,19 @@ type Graph struct {
 	deleted    atomic.Int64
 	upperWords atomic.Int64
 	unlinked   atomic.Int64 // reserved nodes not yet linked or abandoned
-	// vacuuming counts Vacuums waiting for (or holding) structMu:
-	// stoppable searches see it at their next check and give way.
+	// vacuuming counts Vacuums (and quantization steps) waiting for (or
+	// holding) structMu: stoppable searches see it at their next check
+	// and give way.
 	vacuuming atomic.Int32
+
+	// qs is the quantization state (quant.go); quantMu serialises its
+	// changes and is taken before structMu.
+	qs      atomic.Pointer[quantState]
+	quantMu sync.Mutex
+
+	// reserveHook, set by tests, runs in Reserve between taking an id and
+	// writing the node, so a test can hold a node in flight.
+	reserveHook func(id uint32)
 
 	// pool holds *scratch. It is a pointer on purpose: the runtime keeps
 	// every sync.Pool in use (and its victim cache) reachable until two
@@ -143,14 +160,23 @@ func newGraph(cfg Config) (*Graph, error) {
 	}
 	g.table.Store(&chunkTable{})
 	g.entry.Store(noEntry)
+	g.qs.Store(&quantState{floats: true})
 	return g, nil
 }
 
+// newChunk makes an empty chunk for the current quantization: with arena
+// vectors unless they live in an Originals store, and with a code block
+// while new vectors are encoded.
 func (g *Graph) newChunk() *chunk {
-	return &chunk{
-		vecs:   make([]float32, chunkSize*g.dim),
-		links0: make([]uint32, chunkSize*g.stride0),
+	st := g.quant()
+	c := &chunk{links0: make([]uint32, chunkSize*g.stride0)}
+	if st.floats {
+		c.vecs = make([]float32, chunkSize*g.dim)
 	}
+	if st.encode {
+		c.codes.Store(g.newBlock(st, st.cur))
+	}
+	return c
 }
 
 // grow makes sure chunk ci exists and returns the table that holds it.
@@ -266,8 +292,10 @@ func (g *Graph) IsDeleted(id uint32) bool {
 	return metaOf(tab, id)&metaDeleted != 0
 }
 
-// Vector returns a read-only view of id's vector in the arena, or nil for an
-// unknown id. The view stays valid until the next Vacuum; do not modify it.
+// Vector returns id's vector, or nil for an unknown id: a read-only view
+// of the arena, valid until the next Vacuum (do not modify it), or, when
+// the vectors live in an Originals store, a copy read from it (nil if the
+// read fails; ReadVector reports the error).
 func (g *Graph) Vector(id uint32) []float32 {
 	g.structMu.RLock()
 	defer g.structMu.RUnlock()
@@ -275,7 +303,27 @@ func (g *Graph) Vector(id uint32) []float32 {
 	if uint64(id) >= g.count.Load() || id >= limitOf(tab) || metaOf(tab, id)&metaReady == 0 {
 		return nil
 	}
-	return g.vec(tab, id)
+	st := g.quant()
+	if st.floats {
+		return g.vec(tab, id)
+	}
+	v, err := g.readVector(st, tab, id, nil)
+	if err != nil {
+		return nil
+	}
+	return v
+}
+
+// ReadVector appends id's vector to dst (dst unchanged for an unknown id),
+// reading it from the Originals store when the arena does not hold it.
+func (g *Graph) ReadVector(dst []float32, id uint32) ([]float32, error) {
+	g.structMu.RLock()
+	defer g.structMu.RUnlock()
+	tab := g.table.Load().chunks
+	if uint64(id) >= g.count.Load() || id >= limitOf(tab) || metaOf(tab, id)&metaReady == 0 {
+		return dst, nil
+	}
+	return g.readVector(g.quant(), tab, id, dst)
 }
 
 // AppendVector appends id's vector to dst and returns it (dst unchanged
@@ -289,20 +337,52 @@ func (g *Graph) AppendVector(dst []float32, id uint32) []float32 {
 	if uint64(id) >= g.count.Load() || id >= limitOf(tab) || metaOf(tab, id)&metaReady == 0 {
 		return dst
 	}
-	return append(dst, g.vec(tab, id)...)
+	out, err := g.readVector(g.quant(), tab, id, dst)
+	if err != nil {
+		return dst
+	}
+	return out
 }
 
 // NodeBytes is what one more node adds to MemoryBytes on average: its
-// vector, its layer-0 list and bookkeeping, and its expected share of
-// upper-layer lists (a node has 1/(M-1) upper layers on average).
+// vector (if the arena holds vectors) and code (if it is quantized), its
+// layer-0 list and bookkeeping, and its expected share of upper-layer
+// lists (a node has 1/(M-1) upper layers on average).
 func (g *Graph) NodeBytes() int64 {
-	return int64(g.dim*4+g.stride0*4) + 24 + 4 + 8 + int64(g.strideUp*4)/int64(g.m-1)
+	return g.vectorBytes(g.quant()) + int64(g.stride0*4) + 24 + 4 + 8 + int64(g.strideUp*4)/int64(g.m-1)
 }
 
-// MemoryBytes returns the bytes held by vectors, neighbour lists and
-// per-node bookkeeping (arena chunks are counted whole).
+// vectorBytes is what one node's vector and code take in memory under st.
+func (g *Graph) vectorBytes(st *quantState) int64 {
+	var b int64
+	if st.floats {
+		b += int64(g.dim) * 4
+	}
+	if st.encode {
+		b += int64(g.dim)
+		if st.spaces[st.cur].HasCorr() {
+			b += 4
+		}
+	}
+	return b
+}
+
+// MemoryBytes returns the bytes held by vectors, codes, neighbour lists
+// and per-node bookkeeping (arena chunks are counted whole).
 func (g *Graph) MemoryBytes() int64 {
-	chunks := int64(len(g.table.Load().chunks))
-	perNode := int64(g.dim*4+g.stride0*4) + 24 /* upper slice header */ + 4 /* meta */ + 8 /* lock */
-	return chunks*chunkSize*perNode + g.upperWords.Load()*4
+	g.structMu.RLock()
+	defer g.structMu.RUnlock()
+	tab := g.table.Load().chunks
+	chunks := int64(len(tab))
+	perNode := int64(g.stride0*4) + 24 /* upper slice header */ + 4 /* meta */ + 8 /* lock */
+	var vecBytes int64
+	for _, c := range tab {
+		c.codeMu.Lock()
+		vecBytes += int64(len(c.vecs)) * 4
+		c.codeMu.Unlock()
+		if b := c.codes.Load(); b != nil {
+			vecBytes += int64(len(b.codes)) + int64(len(b.corr))*4
+		}
+	}
+	return chunks*chunkSize*perNode + vecBytes + g.upperWords.Load()*4
 }

@@ -9,20 +9,22 @@ package hnsw
 // cands must be sorted ascending by distance to the base point. Fewer than m
 // candidates are all kept, unpruned, as hnswlib does. The result is appended
 // to out[:0].
-func (g *Graph) selectNeighbors(tab []*chunk, cands []item, m int, out []item) []item {
+func (g *Graph) selectNeighbors(s *scratch, tab []*chunk, cands []item, m int, out []item) []item {
 	out = out[:0]
 	if len(cands) < m {
 		return append(out, cands...)
 	}
-	dist := g.dist
+	st := g.linkQuant()
 	for _, c := range cands {
 		if len(out) >= m {
 			break
 		}
-		cv := g.vec(tab, c.id)
+		// Measured from c: on a quantized graph c is prepared as a query
+		// once, then compared with every neighbour kept so far.
+		cv := g.nodeQuery(s, st, tab, c.id)
 		good := true
-		for _, s := range out {
-			if dist(g.vec(tab, s.id), cv) < c.dist {
+		for _, kept := range out {
+			if g.distTo(cv, tab, kept.id) < c.dist {
 				good = false
 				break
 			}

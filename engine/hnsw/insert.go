@@ -43,15 +43,37 @@ func (g *Graph) Reserve(vec []float32) (uint32, error) {
 		return 0, fmt.Errorf("hnsw add: %w", err)
 	}
 	i := int(id & chunkMask)
-	off := i * g.dim
-	v := c.vecs[off : off+g.dim : off+g.dim]
-	copy(v, vec)
 	level := g.randomLevel()
 	if level > 0 {
 		c.upper[i] = make([]uint32, level*g.strideUp)
 		g.upperWords.Add(int64(level * g.strideUp))
 	}
 	g.unlinked.Add(1)
+	if g.reserveHook != nil {
+		g.reserveHook(id)
+	}
+	st := g.quant()
+	// Vector, originals and code are written and the node published
+	// under the chunk's codeMu, so that a re-encoding or a load of the
+	// arena either sees the node whole or not at all (quant.go).
+	c.codeMu.Lock()
+	defer c.codeMu.Unlock()
+	if c.vecs != nil {
+		copy(c.vecs[i*g.dim:(i+1)*g.dim], vec)
+	}
+	if st.originals != nil {
+		if err := st.originals.WriteVectors(id, vec); err != nil {
+			// The id is taken: publish it as a tombstone, which no search
+			// returns and Vacuum removes.
+			g.deleted.Add(1)
+			g.unlinked.Add(-1)
+			c.meta[i].Store(metaReady | metaDeleted | uint32(level)<<metaLevelShift)
+			return 0, fmt.Errorf("hnsw add: store vector %d: %w", id, err)
+		}
+	}
+	if st.encode {
+		g.encodeNode(st, c, i, vec)
+	}
 	// Publish the vector and level before any list can name this node.
 	c.meta[i].Store(metaReady | uint32(level)<<metaLevelShift)
 	return id, nil
@@ -67,7 +89,9 @@ func (g *Graph) Link(id uint32) {
 	tab := g.table.Load().chunks
 	level := levelOfMeta(metaOf(tab, id))
 	s := g.getScratch()
-	g.insert(s, id, level, g.vec(tab, id))
+	st := g.linkQuant()
+	g.prepare(&s.q, st, g.nodeVector(st, tab, id, &s.qdec))
+	g.insert(s, id, level, &s.q)
 	g.putScratch(s)
 	g.unlinked.Add(-1)
 }
@@ -82,8 +106,9 @@ func (g *Graph) Abandon(id uint32) {
 // Unlinked returns how many reserved nodes are waiting for Link or Abandon.
 func (g *Graph) Unlinked() int { return int(g.unlinked.Load()) }
 
-// insert links an allocated, published node (hnswlib's addPoint).
-func (g *Graph) insert(s *scratch, id uint32, level int, v []float32) {
+// insert links an allocated, published node (hnswlib's addPoint); v is
+// its vector prepared as a query.
+func (g *Graph) insert(s *scratch, id uint32, level int, v *query) {
 	e := g.entry.Load()
 	if e == noEntry {
 		g.entryMu.Lock()
@@ -108,9 +133,9 @@ func (g *Graph) insert(s *scratch, id uint32, level int, v []float32) {
 	}
 
 	tab := g.table.Load().chunks
-	cur, curDist := ep, g.dist(v, g.vec(tab, ep))
+	cur, curDist := ep, g.distTo(v, tab, ep)
 	for l := top; l > level; l-- {
-		cur, curDist = g.greedyClosest(tab, v, cur, curDist, l)
+		cur, curDist = g.greedyClosest(s, tab, v, cur, curDist, l)
 	}
 	epDeleted := metaOf(tab, ep)&metaDeleted != 0
 	for l := min(level, top); l >= 0; l-- {
@@ -118,7 +143,7 @@ func (g *Graph) insert(s *scratch, id uint32, level int, v []float32) {
 		if epDeleted {
 			// As hnswlib: a deleted entry point still offers a link, so a
 			// graph whose nodes are all deleted stays connected.
-			d := g.dist(v, g.vec(tab, ep))
+			d := g.distTo(v, tab, ep)
 			if len(s.res) < g.efc {
 				s.res.push(d, ep)
 			} else if d < s.res[0].dist {
@@ -129,7 +154,7 @@ func (g *Graph) insert(s *scratch, id uint32, level int, v []float32) {
 		if len(s.sorted) == 0 {
 			continue
 		}
-		s.sel = g.selectNeighbors(tab, s.sorted, g.m, s.sel)
+		s.sel = g.selectNeighbors(s, tab, s.sorted, g.m, s.sel)
 		g.setOwnLinks(s, tab, id, l, s.sel)
 		for _, nb := range s.sel {
 			g.addReverseLink(s, tab, nb.id, id, l)
@@ -163,7 +188,7 @@ func (g *Graph) setOwnLinks(s *scratch, tab []*chunk, id uint32, level int, sel 
 		atomic.StoreUint32(&list[0], uint32(len(sel)))
 		return
 	}
-	v := g.vec(tab, id)
+	v := g.nodeQuery(s, g.linkQuant(), tab, id)
 	cs := append(s.shrink[:0], sel...)
 	for _, x := range list[1 : 1+cnt] {
 		dup := false
@@ -174,7 +199,7 @@ func (g *Graph) setOwnLinks(s *scratch, tab []*chunk, id uint32, level int, sel 
 			}
 		}
 		if !dup {
-			cs = append(cs, item{g.dist(g.vec(tab, x), v), x})
+			cs = append(cs, item{g.distTo(v, tab, x), x})
 		}
 	}
 	sortItems(cs)
@@ -204,10 +229,10 @@ func (g *Graph) addReverseLink(s *scratch, tab []*chunk, from, to uint32, level 
 		atomic.StoreUint32(&list[0], uint32(cnt+1))
 		return
 	}
-	fv := g.vec(tab, from)
-	cs := append(s.shrink[:0], item{g.dist(g.vec(tab, to), fv), to})
+	fv := g.nodeQuery(s, g.linkQuant(), tab, from)
+	cs := append(s.shrink[:0], item{g.distTo(fv, tab, to), to})
 	for _, x := range list[1 : 1+cnt] {
-		cs = append(cs, item{g.dist(g.vec(tab, x), fv), x})
+		cs = append(cs, item{g.distTo(fv, tab, x), x})
 	}
 	sortItems(cs)
 	s.shrink = cs
@@ -223,7 +248,7 @@ func (g *Graph) addReverseLink(s *scratch, tab []*chunk, from, to uint32, level 
 // past the count as zero.
 func (g *Graph) writeList(tab []*chunk, list []uint32, cs []item, mcur int, s *scratch) {
 	if len(cs) > mcur {
-		s.shrinkSel = g.selectNeighbors(tab, cs, mcur, s.shrinkSel)
+		s.shrinkSel = g.selectNeighbors(s, tab, cs, mcur, s.shrinkSel)
 		cs = s.shrinkSel
 	}
 	for j, it := range cs {

@@ -54,16 +54,17 @@ func (g *Graph) SearchTwoHop(q []float32, k, ef int, allow func(id uint32) bool,
 // admitted nodes near the entry point are not connected to the rest within
 // two hops), it measures the nodes seeds returns, once, and goes on from
 // those that are admitted; reseeded reports that it did.
-func (g *Graph) searchLayerTwoHop(s *scratch, tab []*chunk, q []float32, ep uint32, epDist float32,
-	ef int, allow func(uint32) bool, seeds func() []uint32, stop func() bool) (reseeded bool, err error) {
+//
+// q is measured as searchLayer measures it (codes on a graph that
+// traverses them); it returns the table it ended with, as searchLayer.
+func (g *Graph) searchLayerTwoHop(s *scratch, tab []*chunk, q *query, ep uint32, epDist float32,
+	ef int, allow func(uint32) bool, seeds func() []uint32, stop func() bool) (_ []*chunk, reseeded bool, err error) {
 	limit := limitOf(tab)
 	s.vis.reset(int(limit))
 	stamps, epoch := s.vis.stamps[:limit], s.vis.epoch
-	dim := g.dim
 	stride := g.stride0
 	maxN := g.m0
 	width := twoHopWidth * g.m0
-	lines := (dim*4 + 63) / 64
 	work := 0
 	// admitted: the node may be a result. Deleted nodes never are, but
 	// still lead to their neighbours. allow (a bitset, in L1) goes first:
@@ -116,7 +117,7 @@ func (g *Graph) searchLayerTwoHop(s *scratch, tab []*chunk, q []float32, ep uint
 				}
 				stamps[nb] = epoch
 				work++
-				offer(g.dist(q, g.vec(tab, nb)), nb)
+				offer(g.distTo(q, tab, nb), nb)
 			}
 			continue
 		}
@@ -143,7 +144,7 @@ func (g *Graph) searchLayerTwoHop(s *scratch, tab []*chunk, q []float32, ep uint
 			}
 			if admitted(nb) {
 				stamps[nb] = epoch
-				prefetchLines(&tab[nb>>chunkBits].vecs[int(nb&chunkMask)*dim], 1)
+				g.prefetchNode(q, tab, nb, 1)
 				batch = append(batch, nb)
 			} else {
 				far = append(far, item{id: nb})
@@ -171,7 +172,7 @@ func (g *Graph) searchLayerTwoHop(s *scratch, tab []*chunk, q []float32, ep uint
 					continue
 				}
 				stamps[nb] = epoch
-				prefetchLines(&tab[nb>>chunkBits].vecs[int(nb&chunkMask)*dim], 1)
+				g.prefetchNode(q, tab, nb, 1)
 				batch = append(batch, nb)
 				if len(batch) >= width {
 					break
@@ -184,22 +185,19 @@ func (g *Graph) searchLayerTwoHop(s *scratch, tab []*chunk, q []float32, ep uint
 				work = 0
 				if err := g.stopCheck(stop); err != nil {
 					s.cands, s.res, s.shrinkSel = cands, res, far
-					return reseeded, err
+					return tab, reseeded, err
 				}
 			}
 		}
-		if len(batch) > 0 {
-			nb := batch[0]
-			prefetchLines(&tab[nb>>chunkBits].vecs[int(nb&chunkMask)*dim], lines)
+		if cap(s.dists) < len(batch) {
+			s.dists = make([]float32, len(batch), 2*len(batch))
 		}
+		dists := s.dists[:len(batch)]
+		g.measure(q, tab, batch, dists)
 		for bi, nb := range batch {
-			if bi+1 < len(batch) {
-				nx := batch[bi+1]
-				prefetchLines(&tab[nx>>chunkBits].vecs[int(nx&chunkMask)*dim], lines)
-			}
-			offer(g.dist(q, g.vec(tab, nb)), nb)
+			offer(dists[bi], nb)
 		}
 	}
 	s.cands, s.res, s.shrinkSel = cands, res, far
-	return reseeded, nil
+	return tab, reseeded, nil
 }

@@ -38,8 +38,17 @@ type scratch struct {
 	// edges, vacuum repair) while sel is still in use.
 	shrink    []item
 	shrinkSel []item
-	// batch holds the unvisited neighbours of the node being expanded.
+	// batch holds the unvisited neighbours of the node being expanded,
+	// dists their distances.
 	batch []uint32
+	dists []float32
+	// q is the search's (or insert's) query, nq a node prepared as a
+	// query by the heuristic and list repairs; qdec and ndec hold the
+	// vectors decoded from codes for them, rvec vectors read back for
+	// re-ranking.
+	q, nq      query
+	qdec, ndec []float32
+	rvec       []float32
 }
 
 func (g *Graph) getScratch() *scratch {
@@ -53,17 +62,4 @@ func (g *Graph) putScratch(s *scratch) {
 	s.cands = s.cands[:0]
 	s.res = s.res[:0]
 	g.pool.Put(s)
-}
-
-// best empties the result heap into its k nearest entries, ascending.
-func (s *scratch) best(k int) []Neighbor {
-	for len(s.res) > k {
-		s.res.pop()
-	}
-	out := make([]Neighbor, len(s.res))
-	for i := len(out) - 1; i >= 0; i-- {
-		it := s.res.pop()
-		out[i] = Neighbor{ID: it.id, Dist: it.dist}
-	}
-	return out
 }

@@ -69,6 +69,11 @@
 //	                field TEXT (1..256 bytes), type TEXT CHECK IN
 //	                ('keyword','integer','float'), created_at INTEGER,
 //	                PRIMARY KEY (collection_id, field))
+//	-- 0007_quantization
+//	collection_quantization(collection_id PK REFERENCES collections ON DELETE CASCADE,
+//	                        type CHECK IN ('none','int8'), originals CHECK IN ('memory','disk'),
+//	                        ranges CHECK IN ('auto','collection','dimension'), updated_at,
+//	                        CHECK (type = 'int8' OR originals = 'memory'))
 //
 // Tables are STRICT. Times are INTEGER Unix milliseconds, UTC. Ids are
 // random version-4 UUIDs in canonical lowercase form, except the tenant

@@ -12,9 +12,14 @@ func collectionView(info engine.CollectionInfo, st *engine.Stats) Collection {
 		Name: info.Name, Dimension: info.Config.Dimension, Metric: info.Config.Metric.String(),
 		HNSW:      HNSWParams{M: info.Config.M, EfConstruction: info.Config.EfConstruction},
 		CreatedAt: info.CreatedAt, TierPolicy: info.TierPolicy, LoadState: string(info.LoadState),
+		Quantization: quantizationSettingsView(info.Config.Quantization),
 	}
 	if st != nil {
 		c.Stats = &CollectionStats{Count: st.Count, Deleted: st.Deleted, MemoryBytes: st.MemoryBytes, DiskBytes: st.DiskBytes}
+		if st.Quantization.State != "" {
+			q := st.Quantization
+			c.Stats.Quantization = &q
+		}
 	}
 	return c
 }
@@ -69,13 +74,16 @@ func (s *Service) CreateCollection(ctx context.Context, req CreateCollectionRequ
 	}
 	info, err := db.CreateCollection(ctx, tenant(ctx), engine.CollectionConfig{
 		Name: req.Name, Dimension: req.Dimension, Metric: m, M: req.HNSW.M, EfConstruction: req.HNSW.EfConstruction, TierPolicy: req.TierPolicy,
-		Indexes: req.Indexes,
+		Quantization: quantizationAtCreate(req.Quantization),
+		Indexes:      req.Indexes,
 	})
 	if err != nil {
 		return Collection{}, AsError(err)
 	}
 	col := collectionView(info, &engine.Stats{})
 	if h, err := db.Collection(tenant(ctx), req.Name); err == nil {
+		st := h.Stats()
+		col = collectionView(h.Info(), &st)
 		col.Indexes = indexViews(h.Indexes())
 	}
 	return col, nil

@@ -6,19 +6,46 @@ import (
 	"github.com/akidb/akidb/engine"
 )
 
-// UpdateCollection changes a collection's settings (today its tiering
-// policy). An empty request changes nothing and answers the collection.
+// UpdateCollection changes a collection's settings: its tiering policy
+// and its quantization. An empty request changes nothing and answers the
+// collection. With both, the change that the other needs goes first:
+// originals on disk are refused for a tiered collection, so a move to a
+// tiered policy comes after the quantization change and a move away from
+// one before it.
 func (s *Service) UpdateCollection(ctx context.Context, name string, req UpdateCollectionRequest) (Collection, error) {
 	h, err := s.handle(ctx, name)
 	if err != nil {
 		return Collection{}, err
 	}
-	if req.TierPolicy != nil {
-		db, err := s.database()
-		if err != nil {
-			return Collection{}, err
+	if req.TierPolicy == nil && req.Quantization == nil {
+		st := h.Stats()
+		return collectionView(h.Info(), &st), nil
+	}
+	db, err := s.database()
+	if err != nil {
+		return Collection{}, err
+	}
+	setPolicy := func() error {
+		if req.TierPolicy == nil {
+			return nil
 		}
-		if _, err := db.SetTierPolicy(ctx, tenant(ctx), name, *req.TierPolicy); err != nil {
+		_, err := db.SetTierPolicy(ctx, tenant(ctx), name, *req.TierPolicy)
+		return err
+	}
+	setQuant := func() error {
+		if req.Quantization == nil {
+			return nil
+		}
+		q := mergeQuantization(h.Info().Config.Quantization, *req.Quantization)
+		_, err := db.SetQuantization(ctx, tenant(ctx), name, q)
+		return err
+	}
+	steps := []func() error{setPolicy, setQuant}
+	if req.TierPolicy != nil && *req.TierPolicy != engine.TierMemory {
+		steps = []func() error{setQuant, setPolicy}
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
 			return Collection{}, AsError(err)
 		}
 	}

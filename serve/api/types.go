@@ -19,6 +19,9 @@ type CreateCollectionRequest struct {
 	Dimension int        `json:"dimension"`
 	Metric    string     `json:"metric"`
 	HNSW      HNSWParams `json:"hnsw"`
+	// Quantization turns on int8 quantization (docs/quantization.md);
+	// absent means none.
+	Quantization *QuantizationSettings `json:"quantization,omitempty"`
 	// Indexes declares payload indexes, metadata field -> keyword,
 	// integer or float (docs/filters.md).
 	Indexes map[string]string `json:"indexes,omitempty"`
@@ -31,6 +34,10 @@ type CreateCollectionRequest struct {
 // the fields given change, the others stay.
 type UpdateCollectionRequest struct {
 	TierPolicy *string `json:"tier_policy,omitempty"`
+	// Quantization changes the quantization settings; the collection
+	// re-encodes in the background (its stats report the work) and
+	// answers searches and writes throughout.
+	Quantization *QuantizationSettings `json:"quantization,omitempty"`
 }
 
 // CheckpointResponse answers POST /admin/collections/{name}/checkpoint.
@@ -70,6 +77,8 @@ type CollectionStats struct {
 	Deleted     int   `json:"deleted"`
 	MemoryBytes int64 `json:"memory_bytes"`
 	DiskBytes   int64 `json:"disk_bytes"`
+	// Quantization is the state of the collection's quantization.
+	Quantization *QuantizationStatus `json:"quantization,omitempty"`
 }
 
 // Collection describes a collection.
@@ -84,8 +93,10 @@ type Collection struct {
 	// LoadState is resident, evicting, evicted, loading or unavailable:
 	// describing a collection never loads it (its stats are then as of
 	// when it left memory).
-	LoadState string           `json:"load_state"`
-	Stats     *CollectionStats `json:"stats,omitempty"`
+	LoadState string `json:"load_state"`
+	// Quantization is the collection's quantization settings.
+	Quantization QuantizationSettings `json:"quantization"`
+	Stats        *CollectionStats     `json:"stats,omitempty"`
 	// Indexes are the payload indexes, with their state; set with Stats.
 	Indexes []Index `json:"indexes,omitempty"`
 }
@@ -137,6 +148,10 @@ type QueryRequest struct {
 	Vector []float32 `json:"vector"`
 	K      int       `json:"k"`
 	Ef     int       `json:"ef,omitempty"`
+	// Rerank is how many of the best candidates found on a quantized
+	// collection's int8 codes are measured again with the float32
+	// vectors; 0 means ef. Ignored by unquantized collections.
+	Rerank int `json:"rerank,omitempty"`
 	// Filter is a filter document (docs/filters.md); absent or null means none.
 	Filter json.RawMessage `json:"filter,omitempty"`
 	// Exact asks for a brute-force scan instead of the graph (the exact

@@ -52,6 +52,9 @@ func (s *Service) Query(ctx context.Context, name string, req QueryRequest) (Que
 	if req.Ef < 0 || req.Ef > lim.MaxEf {
 		return QueryResponse{}, invalidField("ef", "must be between 1 and %d, got %d", lim.MaxEf, req.Ef)
 	}
+	if req.Rerank < 0 || req.Rerank > lim.MaxEf {
+		return QueryResponse{}, invalidField("rerank", "must be between 1 and %d, got %d", lim.MaxEf, req.Rerank)
+	}
 	if len(req.Vector) == 0 {
 		return QueryResponse{}, invalidField("vector", "must not be empty")
 	}
@@ -63,7 +66,7 @@ func (s *Service) Query(ctx context.Context, name string, req QueryRequest) (Que
 		return QueryResponse{}, ferr
 	}
 	withMeta := req.IncludeMetadata == nil || *req.IncludeMetadata
-	res, err := h.Search(ctx, engine.SearchRequest{Vector: req.Vector, K: req.K, Ef: req.Ef, Filter: f, Exact: req.Exact, WithVectors: req.IncludeVector, WithMetadata: withMeta, Explain: req.Explain})
+	res, err := h.Search(ctx, engine.SearchRequest{Vector: req.Vector, K: req.K, Ef: req.Ef, Rerank: req.Rerank, Filter: f, Exact: req.Exact, WithVectors: req.IncludeVector, WithMetadata: withMeta, Explain: req.Explain})
 	if err != nil {
 		return QueryResponse{}, AsError(err)
 	}

@@ -37,7 +37,7 @@ const (
 	ActionCollectionList   Action = "collection.list"
 	ActionCollectionRead   Action = "collection.read"
 	// ActionCollectionUpdate changes a collection's settings (its tiering
-	// policy); ActionCollectionCheckpoint checkpoints it now;
+	// policy, its quantization); ActionCollectionCheckpoint checkpoints it now;
 	// ActionCollectionLoad and ActionCollectionEvict bring it into memory
 	// and drop it from memory now (docs/tiering.md).
 	ActionCollectionUpdate     Action = "collection.update"

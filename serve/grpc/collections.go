@@ -18,9 +18,10 @@ type collectionServer struct {
 func (c *collectionServer) CreateCollection(ctx context.Context, req *akidbv1.CreateCollectionRequest) (*akidbv1.Collection, error) {
 	col, err := c.s.svc.CreateCollection(ctx, api.CreateCollectionRequest{
 		Name: req.GetName(), Dimension: int(req.GetDimension()), Metric: req.GetMetric(),
-		HNSW:       api.HNSWParams{M: int(req.GetHnsw().GetM()), EfConstruction: int(req.GetHnsw().GetEfConstruction())},
-		TierPolicy: req.GetTierPolicy(),
-		Indexes:    req.GetIndexes(),
+		HNSW:         api.HNSWParams{M: int(req.GetHnsw().GetM()), EfConstruction: int(req.GetHnsw().GetEfConstruction())},
+		TierPolicy:   req.GetTierPolicy(),
+		Quantization: quantizationIn(req.GetQuantization()),
+		Indexes:      req.GetIndexes(),
 	})
 	if err != nil {
 		return nil, c.s.fail(ctx, err)

@@ -53,13 +53,39 @@ func collectionOut(c api.Collection) *akidbv1.Collection {
 	out := &akidbv1.Collection{
 		Name: c.Name, Dimension: int32(c.Dimension), Metric: c.Metric,
 		Hnsw: hnswOut(c.HNSW), CreatedAt: timestamppb.New(c.CreatedAt), TierPolicy: c.TierPolicy, LoadState: c.LoadState,
+		Quantization: &akidbv1.Quantization{Type: c.Quantization.Type, Originals: c.Quantization.Originals, Ranges: c.Quantization.Ranges},
 	}
 	if c.Stats != nil {
 		out.Stats = &akidbv1.CollectionStats{Count: int64(c.Stats.Count), Deleted: int64(c.Stats.Deleted), MemoryBytes: c.Stats.MemoryBytes,
-			DiskBytes: c.Stats.DiskBytes}
+			DiskBytes: c.Stats.DiskBytes, Quantization: quantizationStatusOut(c.Stats.Quantization)}
 	}
 	for _, in := range c.Indexes {
 		out.Indexes = append(out.Indexes, indexOut(in))
+	}
+	return out
+}
+
+// quantizationIn converts settings; nil stays nil (absent: none at
+// create, unchanged in an update).
+func quantizationIn(q *akidbv1.Quantization) *api.QuantizationSettings {
+	if q == nil {
+		return nil
+	}
+	return &api.QuantizationSettings{Type: q.GetType(), Originals: q.GetOriginals(), Ranges: q.GetRanges()}
+}
+
+func quantizationStatusOut(st *api.QuantizationStatus) *akidbv1.QuantizationStatus {
+	if st == nil {
+		return nil
+	}
+	out := &akidbv1.QuantizationStatus{
+		State: st.State, Step: st.Step, Progress: st.Progress,
+		Traversing: st.Traversing, OriginalsOnDisk: st.OriginalsOnDisk,
+		RangesInUse: st.RangesInUse, RecallCollection: st.RecallCollection, RecallDimension: st.RecallDimension,
+		TrainedOn: int64(st.TrainedOn), ClampedFraction: st.ClampedFraction, Retrains: int64(st.Retrains), Error: st.Error,
+	}
+	if !st.TrainedAt.IsZero() {
+		out.TrainedAt = timestamppb.New(st.TrainedAt)
 	}
 	return out
 }
@@ -111,7 +137,7 @@ func vectorOut(v api.Vector) (*akidbv1.Vector, error) {
 
 func queryIn(req *akidbv1.QueryRequest) api.QueryRequest {
 	return api.QueryRequest{
-		Vector: req.GetVector(), K: int(req.GetK()), Ef: int(req.GetEf()),
+		Vector: req.GetVector(), K: int(req.GetK()), Ef: int(req.GetEf()), Rerank: int(req.GetRerank()),
 		Filter: filterIn(req.GetFilterJson()), Exact: req.GetExact(),
 		IncludeVector: req.GetIncludeVector(), IncludeMetadata: req.IncludeMetadata,
 		Explain: req.GetExplain(),

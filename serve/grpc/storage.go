@@ -15,7 +15,7 @@ import (
 // guard's administration (what REST's routes call), convert back.
 
 func (c *collectionServer) UpdateCollection(ctx context.Context, req *akidbv1.UpdateCollectionRequest) (*akidbv1.Collection, error) {
-	col, err := c.s.svc.UpdateCollection(ctx, req.GetName(), api.UpdateCollectionRequest{TierPolicy: req.TierPolicy})
+	col, err := c.s.svc.UpdateCollection(ctx, req.GetName(), api.UpdateCollectionRequest{TierPolicy: req.TierPolicy, Quantization: quantizationIn(req.GetQuantization())})
 	if err != nil {
 		return nil, c.s.fail(ctx, err)
 	}

@@ -92,6 +92,9 @@ func TestBadInputsChangeNothing(t *testing.T) {
 		{"k fractional", "POST", qry, `{"vector":[1,2,3],"k":2.5}`, nil, bad, inv, "k"},
 		{"ef over limit", "POST", qry, `{"vector":[1,2,3],"k":1,"ef":10001}`, nil, bad, inv, "ef"},
 		{"ef negative", "POST", qry, `{"vector":[1,2,3],"k":1,"ef":-1}`, nil, bad, inv, "ef"},
+		{"rerank over limit", "POST", qry, `{"vector":[1,2,3],"k":1,"rerank":10001}`, nil, bad, inv, "rerank"},
+		{"rerank negative", "POST", qry, `{"vector":[1,2,3],"k":1,"rerank":-1}`, nil, bad, inv, "rerank"},
+		{"rerank a string", "POST", qry, `{"vector":[1,2,3],"k":1,"rerank":"all"}`, nil, bad, inv, "rerank"},
 		{"query wrong dimension", "POST", qry, `{"vector":[1,2],"k":1}`, nil, bad, inv, "vector"},
 		{"query beyond float32", "POST", qry, `{"vector":[1e39,2,3],"k":1}`, nil, bad, inv, "vector[0]"},
 		{"query empty vector", "POST", qry, `{"vector":[],"k":1}`, nil, bad, inv, "vector"},
@@ -109,6 +112,18 @@ func TestBadInputsChangeNothing(t *testing.T) {
 		{"create bad metric", "POST", P, `{"name":"c2","dimension":3,"metric":"hamming"}`, nil, bad, inv, "metric"},
 		{"create bad m", "POST", P, `{"name":"c2","dimension":3,"hnsw":{"m":1}}`, nil, bad, inv, "hnsw.m"},
 		{"create unknown hnsw field", "POST", P, `{"name":"c2","dimension":3,"hnsw":{"ef":1}}`, nil, bad, inv, "ef"},
+		{"create bad quantization type", "POST", P, `{"name":"c2","dimension":3,"quantization":{"type":"int4"}}`, nil, bad, inv, "quantization.type"},
+		{"create disk originals unquantized", "POST", P, `{"name":"c2","dimension":3,"quantization":{"originals":"disk"}}`, nil, bad, inv, "quantization.originals"},
+		{"create unknown quantization field", "POST", P, `{"name":"c2","dimension":3,"quantization":{"bits":4}}`, nil, bad, inv, "bits"},
+
+		// update
+		{"update bad quantization type", "PATCH", P + "/docs", `{"quantization":{"type":"pq"}}`, nil, bad, inv, "quantization.type"},
+		{"update bad originals", "PATCH", P + "/docs", `{"quantization":{"originals":"tape"}}`, nil, bad, inv, "quantization.originals"},
+		{"update disk originals unquantized", "PATCH", P + "/docs", `{"quantization":{"originals":"disk"}}`, nil, bad, inv, "quantization.originals"},
+		{"update bad ranges", "PATCH", P + "/docs", `{"quantization":{"ranges":"rows"}}`, nil, bad, inv, "quantization.ranges"},
+		{"update unknown field", "PATCH", P + "/docs", `{"hnsw":{"m":8}}`, nil, bad, inv, "hnsw"},
+		{"update not an object", "PATCH", P + "/docs", `[1]`, nil, bad, inv, ""},
+		{"update unknown collection", "PATCH", P + "/nope", `{"quantization":{"type":"int8"}}`, nil, http.StatusNotFound, api.CodeNotFound, ""},
 		{"create duplicate", "POST", P, `{"name":"docs","dimension":3}`, nil, http.StatusConflict, api.CodeAlreadyExists, ""},
 
 		// one record
@@ -190,5 +205,10 @@ func TestBadInputsChangeNothing(t *testing.T) {
 	ts.ok(http.StatusOK, &v, "GET", P+"/docs/vectors/a", nil)
 	if v.Metadata["k"] != "v" || !slices.Equal(v.Vector, []float32{1, 0, 0}) {
 		t.Fatalf("record a changed: %+v", v)
+	}
+	var c api.Collection
+	ts.ok(http.StatusOK, &c, "GET", P+"/docs", nil)
+	if c.Quantization != (api.QuantizationSettings{Type: "none", Originals: "memory", Ranges: "auto"}) {
+		t.Fatalf("refused updates changed the settings: %+v", c.Quantization)
 	}
 }

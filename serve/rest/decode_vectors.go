@@ -455,6 +455,8 @@ func decodeQuery(s *server, _ *gin.Context, r *jsonread.Reader) (any, *api.Error
 			q.K, e = d.integer(field)
 		case "ef":
 			q.Ef, e = d.integer(field)
+		case "rerank":
+			q.Rerank, e = d.integer(field)
 		case "filter":
 			q.Filter, e = d.filterDoc(field)
 		case "exact":

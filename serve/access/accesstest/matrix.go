@@ -26,6 +26,7 @@ var Matrix = []Expectation{
 	{"collection.list", "401 ok ok ok ok 401 401", "401 ok ok ok ok 401 401"},
 	{"collection.get", "401 ok ok ok ok 401 401", "401 404 404 404 404 401 401"},
 	{"collection.delete", "401 403 ok ok ok 401 401", "401 403 404 404 404 401 401"},
+	{"collection.update", "401 403 ok ok ok 401 401", "401 403 404 404 404 401 401"},
 	{"index.create", "401 403 ok ok ok 401 401", "401 403 404 404 404 401 401"},
 	{"index.list", "401 ok ok ok ok 401 401", "401 404 404 404 404 401 401"},
 	{"index.delete", "401 403 ok ok ok 401 401", "401 403 404 404 404 401 401"},

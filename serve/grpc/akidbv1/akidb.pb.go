@@ -102,7 +102,10 @@ type CreateCollectionRequest struct {
 	TierPolicy string `protobuf:"bytes,5,opt,name=tier_policy,json=tierPolicy,proto3" json:"tier_policy,omitempty"`
 	// indexes declares payload indexes: metadata field (a dot path for a
 	// nested one) -> "keyword", "integer" or "float" (docs/filters.md).
-	Indexes       map[string]string `protobuf:"bytes,6,rep,name=indexes,proto3" json:"indexes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Indexes map[string]string `protobuf:"bytes,6,rep,name=indexes,proto3" json:"indexes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// quantization turns on int8 quantization (docs/quantization.md);
+	// absent means none.
+	Quantization  *Quantization `protobuf:"bytes,10,opt,name=quantization,proto3" json:"quantization,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -179,6 +182,233 @@ func (x *CreateCollectionRequest) GetIndexes() map[string]string {
 	return nil
 }
 
+func (x *CreateCollectionRequest) GetQuantization() *Quantization {
+	if x != nil {
+		return x.Quantization
+	}
+	return nil
+}
+
+// Quantization is a collection's quantization settings
+// (docs/quantization.md). In a request an empty field takes its default
+// at create, and keeps its value in an update.
+type Quantization struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// type: "none" (the default) or "int8".
+	Type string `protobuf:"bytes,1,opt,name=type,proto3" json:"type,omitempty"`
+	// originals: where the float32 vectors that re-rank live, "memory" (the
+	// default) or "disk" (a vectors file read for the re-rank only).
+	Originals string `protobuf:"bytes,2,opt,name=originals,proto3" json:"originals,omitempty"`
+	// ranges: the codes' value ranges, "auto" (the default: training
+	// measures which ranks better), "collection" or "dimension".
+	Ranges        string `protobuf:"bytes,3,opt,name=ranges,proto3" json:"ranges,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Quantization) Reset() {
+	*x = Quantization{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Quantization) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Quantization) ProtoMessage() {}
+
+func (x *Quantization) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Quantization.ProtoReflect.Descriptor instead.
+func (*Quantization) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Quantization) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *Quantization) GetOriginals() string {
+	if x != nil {
+		return x.Originals
+	}
+	return ""
+}
+
+func (x *Quantization) GetRanges() string {
+	if x != nil {
+		return x.Ranges
+	}
+	return ""
+}
+
+// QuantizationStatus is the state of a collection's quantization.
+type QuantizationStatus struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// state: off, waiting (for enough vectors to train on), working (step
+	// and progress say on what), ready or failed (error says why).
+	State string `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	Step  string `protobuf:"bytes,2,opt,name=step,proto3" json:"step,omitempty"`
+	// progress of the step, 0 to 1.
+	Progress float64 `protobuf:"fixed64,3,opt,name=progress,proto3" json:"progress,omitempty"`
+	// traversing: searches measure the int8 codes now.
+	Traversing bool `protobuf:"varint,4,opt,name=traversing,proto3" json:"traversing,omitempty"`
+	// originals_on_disk: the float32 vectors are in the vectors file.
+	OriginalsOnDisk bool `protobuf:"varint,5,opt,name=originals_on_disk,json=originalsOnDisk,proto3" json:"originals_on_disk,omitempty"`
+	// ranges_in_use: the layout training chose (collection or dimension),
+	// recall_collection and recall_dimension what it measured to choose.
+	RangesInUse      string  `protobuf:"bytes,6,opt,name=ranges_in_use,json=rangesInUse,proto3" json:"ranges_in_use,omitempty"`
+	RecallCollection float64 `protobuf:"fixed64,7,opt,name=recall_collection,json=recallCollection,proto3" json:"recall_collection,omitempty"`
+	RecallDimension  float64 `protobuf:"fixed64,8,opt,name=recall_dimension,json=recallDimension,proto3" json:"recall_dimension,omitempty"`
+	// trained_on: the training sample's size; trained_at: when (unset
+	// before this process trained).
+	TrainedOn int64                  `protobuf:"varint,9,opt,name=trained_on,json=trainedOn,proto3" json:"trained_on,omitempty"`
+	TrainedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=trained_at,json=trainedAt,proto3" json:"trained_at,omitempty"`
+	// clamped_fraction: the share of components encoded since training
+	// that fell outside the ranges (retraining follows at a checkpoint).
+	ClampedFraction float64 `protobuf:"fixed64,11,opt,name=clamped_fraction,json=clampedFraction,proto3" json:"clamped_fraction,omitempty"`
+	Retrains        int64   `protobuf:"varint,12,opt,name=retrains,proto3" json:"retrains,omitempty"`
+	Error           string  `protobuf:"bytes,13,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *QuantizationStatus) Reset() {
+	*x = QuantizationStatus{}
+	mi := &file_akidb_v1_akidb_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuantizationStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuantizationStatus) ProtoMessage() {}
+
+func (x *QuantizationStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_akidb_v1_akidb_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuantizationStatus.ProtoReflect.Descriptor instead.
+func (*QuantizationStatus) Descriptor() ([]byte, []int) {
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *QuantizationStatus) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *QuantizationStatus) GetStep() string {
+	if x != nil {
+		return x.Step
+	}
+	return ""
+}
+
+func (x *QuantizationStatus) GetProgress() float64 {
+	if x != nil {
+		return x.Progress
+	}
+	return 0
+}
+
+func (x *QuantizationStatus) GetTraversing() bool {
+	if x != nil {
+		return x.Traversing
+	}
+	return false
+}
+
+func (x *QuantizationStatus) GetOriginalsOnDisk() bool {
+	if x != nil {
+		return x.OriginalsOnDisk
+	}
+	return false
+}
+
+func (x *QuantizationStatus) GetRangesInUse() string {
+	if x != nil {
+		return x.RangesInUse
+	}
+	return ""
+}
+
+func (x *QuantizationStatus) GetRecallCollection() float64 {
+	if x != nil {
+		return x.RecallCollection
+	}
+	return 0
+}
+
+func (x *QuantizationStatus) GetRecallDimension() float64 {
+	if x != nil {
+		return x.RecallDimension
+	}
+	return 0
+}
+
+func (x *QuantizationStatus) GetTrainedOn() int64 {
+	if x != nil {
+		return x.TrainedOn
+	}
+	return 0
+}
+
+func (x *QuantizationStatus) GetTrainedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.TrainedAt
+	}
+	return nil
+}
+
+func (x *QuantizationStatus) GetClampedFraction() float64 {
+	if x != nil {
+		return x.ClampedFraction
+	}
+	return 0
+}
+
+func (x *QuantizationStatus) GetRetrains() int64 {
+	if x != nil {
+		return x.Retrains
+	}
+	return 0
+}
+
+func (x *QuantizationStatus) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 // Index describes a payload index on a metadata field.
 type Index struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -203,7 +433,7 @@ type Index struct {
 
 func (x *Index) Reset() {
 	*x = Index{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[2]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -215,7 +445,7 @@ func (x *Index) String() string {
 func (*Index) ProtoMessage() {}
 
 func (x *Index) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[2]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -228,7 +458,7 @@ func (x *Index) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Index.ProtoReflect.Descriptor instead.
 func (*Index) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{2}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Index) GetField() string {
@@ -292,7 +522,7 @@ type CreateIndexRequest struct {
 
 func (x *CreateIndexRequest) Reset() {
 	*x = CreateIndexRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[3]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -304,7 +534,7 @@ func (x *CreateIndexRequest) String() string {
 func (*CreateIndexRequest) ProtoMessage() {}
 
 func (x *CreateIndexRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[3]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -317,7 +547,7 @@ func (x *CreateIndexRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateIndexRequest.ProtoReflect.Descriptor instead.
 func (*CreateIndexRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{3}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CreateIndexRequest) GetCollection() string {
@@ -350,7 +580,7 @@ type ListIndexesRequest struct {
 
 func (x *ListIndexesRequest) Reset() {
 	*x = ListIndexesRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[4]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -362,7 +592,7 @@ func (x *ListIndexesRequest) String() string {
 func (*ListIndexesRequest) ProtoMessage() {}
 
 func (x *ListIndexesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[4]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -375,7 +605,7 @@ func (x *ListIndexesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListIndexesRequest.ProtoReflect.Descriptor instead.
 func (*ListIndexesRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{4}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListIndexesRequest) GetCollection() string {
@@ -394,7 +624,7 @@ type ListIndexesResponse struct {
 
 func (x *ListIndexesResponse) Reset() {
 	*x = ListIndexesResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[5]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -406,7 +636,7 @@ func (x *ListIndexesResponse) String() string {
 func (*ListIndexesResponse) ProtoMessage() {}
 
 func (x *ListIndexesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[5]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -419,7 +649,7 @@ func (x *ListIndexesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListIndexesResponse.ProtoReflect.Descriptor instead.
 func (*ListIndexesResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{5}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListIndexesResponse) GetIndexes() []*Index {
@@ -433,14 +663,17 @@ type UpdateCollectionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// tier_policy, if set, is the new tiering policy.
-	TierPolicy    *string `protobuf:"bytes,2,opt,name=tier_policy,json=tierPolicy,proto3,oneof" json:"tier_policy,omitempty"`
+	TierPolicy *string `protobuf:"bytes,2,opt,name=tier_policy,json=tierPolicy,proto3,oneof" json:"tier_policy,omitempty"`
+	// quantization, if set, changes the quantization settings (the fields
+	// given; the others stay).
+	Quantization  *Quantization `protobuf:"bytes,10,opt,name=quantization,proto3" json:"quantization,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UpdateCollectionRequest) Reset() {
 	*x = UpdateCollectionRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[6]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -452,7 +685,7 @@ func (x *UpdateCollectionRequest) String() string {
 func (*UpdateCollectionRequest) ProtoMessage() {}
 
 func (x *UpdateCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[6]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -465,7 +698,7 @@ func (x *UpdateCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateCollectionRequest.ProtoReflect.Descriptor instead.
 func (*UpdateCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{6}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UpdateCollectionRequest) GetName() string {
@@ -482,6 +715,13 @@ func (x *UpdateCollectionRequest) GetTierPolicy() string {
 	return ""
 }
 
+func (x *UpdateCollectionRequest) GetQuantization() *Quantization {
+	if x != nil {
+		return x.Quantization
+	}
+	return nil
+}
+
 type DropIndexRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Collection    string                 `protobuf:"bytes,1,opt,name=collection,proto3" json:"collection,omitempty"`
@@ -492,7 +732,7 @@ type DropIndexRequest struct {
 
 func (x *DropIndexRequest) Reset() {
 	*x = DropIndexRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[7]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -504,7 +744,7 @@ func (x *DropIndexRequest) String() string {
 func (*DropIndexRequest) ProtoMessage() {}
 
 func (x *DropIndexRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[7]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -517,7 +757,7 @@ func (x *DropIndexRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropIndexRequest.ProtoReflect.Descriptor instead.
 func (*DropIndexRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{7}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DropIndexRequest) GetCollection() string {
@@ -542,7 +782,7 @@ type DropIndexResponse struct {
 
 func (x *DropIndexResponse) Reset() {
 	*x = DropIndexResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[8]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -554,7 +794,7 @@ func (x *DropIndexResponse) String() string {
 func (*DropIndexResponse) ProtoMessage() {}
 
 func (x *DropIndexResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[8]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -567,7 +807,7 @@ func (x *DropIndexResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DropIndexResponse.ProtoReflect.Descriptor instead.
 func (*DropIndexResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{8}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{10}
 }
 
 // CollectionStats are a collection's live figures.
@@ -578,15 +818,18 @@ type CollectionStats struct {
 	// memory_bytes: vectors and links of every node (deleted and replaced
 	// records' included until a vacuum), ids, metadata, overhead.
 	MemoryBytes int64 `protobuf:"varint,3,opt,name=memory_bytes,json=memoryBytes,proto3" json:"memory_bytes,omitempty"`
-	// disk_bytes: the collection's log segments and snapshots.
-	DiskBytes     int64 `protobuf:"varint,4,opt,name=disk_bytes,json=diskBytes,proto3" json:"disk_bytes,omitempty"`
+	// disk_bytes: the collection's log segments, snapshots and vectors
+	// files.
+	DiskBytes int64 `protobuf:"varint,4,opt,name=disk_bytes,json=diskBytes,proto3" json:"disk_bytes,omitempty"`
+	// quantization is the state of the collection's quantization.
+	Quantization  *QuantizationStatus `protobuf:"bytes,10,opt,name=quantization,proto3" json:"quantization,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CollectionStats) Reset() {
 	*x = CollectionStats{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[9]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -598,7 +841,7 @@ func (x *CollectionStats) String() string {
 func (*CollectionStats) ProtoMessage() {}
 
 func (x *CollectionStats) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[9]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -611,7 +854,7 @@ func (x *CollectionStats) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectionStats.ProtoReflect.Descriptor instead.
 func (*CollectionStats) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{9}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *CollectionStats) GetCount() int64 {
@@ -642,6 +885,13 @@ func (x *CollectionStats) GetDiskBytes() int64 {
 	return 0
 }
 
+func (x *CollectionStats) GetQuantization() *QuantizationStatus {
+	if x != nil {
+		return x.Quantization
+	}
+	return nil
+}
+
 // Collection describes a collection.
 type Collection struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -659,14 +909,16 @@ type Collection struct {
 	// "unavailable"; describing a collection never loads it.
 	LoadState string `protobuf:"bytes,8,opt,name=load_state,json=loadState,proto3" json:"load_state,omitempty"`
 	// indexes are the payload indexes, set with stats.
-	Indexes       []*Index `protobuf:"bytes,9,rep,name=indexes,proto3" json:"indexes,omitempty"`
+	Indexes []*Index `protobuf:"bytes,9,rep,name=indexes,proto3" json:"indexes,omitempty"`
+	// quantization is the collection's quantization settings.
+	Quantization  *Quantization `protobuf:"bytes,10,opt,name=quantization,proto3" json:"quantization,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Collection) Reset() {
 	*x = Collection{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[10]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -678,7 +930,7 @@ func (x *Collection) String() string {
 func (*Collection) ProtoMessage() {}
 
 func (x *Collection) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[10]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -691,7 +943,7 @@ func (x *Collection) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Collection.ProtoReflect.Descriptor instead.
 func (*Collection) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{10}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Collection) GetName() string {
@@ -757,6 +1009,13 @@ func (x *Collection) GetIndexes() []*Index {
 	return nil
 }
 
+func (x *Collection) GetQuantization() *Quantization {
+	if x != nil {
+		return x.Quantization
+	}
+	return nil
+}
+
 type ListCollectionsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -765,7 +1024,7 @@ type ListCollectionsRequest struct {
 
 func (x *ListCollectionsRequest) Reset() {
 	*x = ListCollectionsRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[11]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -777,7 +1036,7 @@ func (x *ListCollectionsRequest) String() string {
 func (*ListCollectionsRequest) ProtoMessage() {}
 
 func (x *ListCollectionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[11]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -790,7 +1049,7 @@ func (x *ListCollectionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCollectionsRequest.ProtoReflect.Descriptor instead.
 func (*ListCollectionsRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{11}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{13}
 }
 
 type ListCollectionsResponse struct {
@@ -802,7 +1061,7 @@ type ListCollectionsResponse struct {
 
 func (x *ListCollectionsResponse) Reset() {
 	*x = ListCollectionsResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[12]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -814,7 +1073,7 @@ func (x *ListCollectionsResponse) String() string {
 func (*ListCollectionsResponse) ProtoMessage() {}
 
 func (x *ListCollectionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[12]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -827,7 +1086,7 @@ func (x *ListCollectionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCollectionsResponse.ProtoReflect.Descriptor instead.
 func (*ListCollectionsResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{12}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListCollectionsResponse) GetCollections() []*Collection {
@@ -846,7 +1105,7 @@ type GetCollectionRequest struct {
 
 func (x *GetCollectionRequest) Reset() {
 	*x = GetCollectionRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[13]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -858,7 +1117,7 @@ func (x *GetCollectionRequest) String() string {
 func (*GetCollectionRequest) ProtoMessage() {}
 
 func (x *GetCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[13]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -871,7 +1130,7 @@ func (x *GetCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCollectionRequest.ProtoReflect.Descriptor instead.
 func (*GetCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{13}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetCollectionRequest) GetName() string {
@@ -890,7 +1149,7 @@ type DeleteCollectionRequest struct {
 
 func (x *DeleteCollectionRequest) Reset() {
 	*x = DeleteCollectionRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[14]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -902,7 +1161,7 @@ func (x *DeleteCollectionRequest) String() string {
 func (*DeleteCollectionRequest) ProtoMessage() {}
 
 func (x *DeleteCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[14]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -915,7 +1174,7 @@ func (x *DeleteCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCollectionRequest.ProtoReflect.Descriptor instead.
 func (*DeleteCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{14}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DeleteCollectionRequest) GetName() string {
@@ -933,7 +1192,7 @@ type DeleteCollectionResponse struct {
 
 func (x *DeleteCollectionResponse) Reset() {
 	*x = DeleteCollectionResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[15]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -945,7 +1204,7 @@ func (x *DeleteCollectionResponse) String() string {
 func (*DeleteCollectionResponse) ProtoMessage() {}
 
 func (x *DeleteCollectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[15]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -958,7 +1217,7 @@ func (x *DeleteCollectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteCollectionResponse.ProtoReflect.Descriptor instead.
 func (*DeleteCollectionResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{15}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{17}
 }
 
 // Vector is one record as sent and returned.
@@ -977,7 +1236,7 @@ type Vector struct {
 
 func (x *Vector) Reset() {
 	*x = Vector{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[16]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -989,7 +1248,7 @@ func (x *Vector) String() string {
 func (*Vector) ProtoMessage() {}
 
 func (x *Vector) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[16]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1002,7 +1261,7 @@ func (x *Vector) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Vector.ProtoReflect.Descriptor instead.
 func (*Vector) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{16}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Vector) GetId() string {
@@ -1037,7 +1296,7 @@ type UpsertRequest struct {
 
 func (x *UpsertRequest) Reset() {
 	*x = UpsertRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[17]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1049,7 +1308,7 @@ func (x *UpsertRequest) String() string {
 func (*UpsertRequest) ProtoMessage() {}
 
 func (x *UpsertRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[17]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1062,7 +1321,7 @@ func (x *UpsertRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertRequest.ProtoReflect.Descriptor instead.
 func (*UpsertRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{17}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UpsertRequest) GetCollection() string {
@@ -1088,7 +1347,7 @@ type UpsertResponse struct {
 
 func (x *UpsertResponse) Reset() {
 	*x = UpsertResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[18]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1100,7 +1359,7 @@ func (x *UpsertResponse) String() string {
 func (*UpsertResponse) ProtoMessage() {}
 
 func (x *UpsertResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[18]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1113,7 +1372,7 @@ func (x *UpsertResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpsertResponse.ProtoReflect.Descriptor instead.
 func (*UpsertResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{18}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *UpsertResponse) GetUpserted() int64 {
@@ -1145,14 +1404,18 @@ type QueryRequest struct {
 	IncludeMetadata *bool `protobuf:"varint,8,opt,name=include_metadata,json=includeMetadata,proto3,oneof" json:"include_metadata,omitempty"`
 	// explain returns the plan of a filtered query with its estimated and
 	// true match counts (counting tests every candidate record).
-	Explain       bool `protobuf:"varint,9,opt,name=explain,proto3" json:"explain,omitempty"`
+	Explain bool `protobuf:"varint,9,opt,name=explain,proto3" json:"explain,omitempty"`
+	// rerank: how many of the best candidates found on a quantized
+	// collection's int8 codes are measured again with the float32 vectors;
+	// 0 means ef. Ignored by unquantized collections.
+	Rerank        int32 `protobuf:"varint,10,opt,name=rerank,proto3" json:"rerank,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *QueryRequest) Reset() {
 	*x = QueryRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[19]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1164,7 +1427,7 @@ func (x *QueryRequest) String() string {
 func (*QueryRequest) ProtoMessage() {}
 
 func (x *QueryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[19]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1177,7 +1440,7 @@ func (x *QueryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryRequest.ProtoReflect.Descriptor instead.
 func (*QueryRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{19}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *QueryRequest) GetCollection() string {
@@ -1243,6 +1506,13 @@ func (x *QueryRequest) GetExplain() bool {
 	return false
 }
 
+func (x *QueryRequest) GetRerank() int32 {
+	if x != nil {
+		return x.Rerank
+	}
+	return 0
+}
+
 // QueryHit is one result.
 type QueryHit struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1256,7 +1526,7 @@ type QueryHit struct {
 
 func (x *QueryHit) Reset() {
 	*x = QueryHit{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[20]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1268,7 +1538,7 @@ func (x *QueryHit) String() string {
 func (*QueryHit) ProtoMessage() {}
 
 func (x *QueryHit) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[20]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1281,7 +1551,7 @@ func (x *QueryHit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryHit.ProtoReflect.Descriptor instead.
 func (*QueryHit) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{20}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *QueryHit) GetId() string {
@@ -1328,7 +1598,7 @@ type QueryResponse struct {
 
 func (x *QueryResponse) Reset() {
 	*x = QueryResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[21]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1340,7 +1610,7 @@ func (x *QueryResponse) String() string {
 func (*QueryResponse) ProtoMessage() {}
 
 func (x *QueryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[21]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1353,7 +1623,7 @@ func (x *QueryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryResponse.ProtoReflect.Descriptor instead.
 func (*QueryResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{21}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *QueryResponse) GetResults() []*QueryHit {
@@ -1416,7 +1686,7 @@ type QueryPlan struct {
 
 func (x *QueryPlan) Reset() {
 	*x = QueryPlan{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[22]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1428,7 +1698,7 @@ func (x *QueryPlan) String() string {
 func (*QueryPlan) ProtoMessage() {}
 
 func (x *QueryPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[22]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1441,7 +1711,7 @@ func (x *QueryPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QueryPlan.ProtoReflect.Descriptor instead.
 func (*QueryPlan) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{22}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *QueryPlan) GetStrategy() string {
@@ -1567,7 +1837,7 @@ type PlanNode struct {
 
 func (x *PlanNode) Reset() {
 	*x = PlanNode{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[23]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1579,7 +1849,7 @@ func (x *PlanNode) String() string {
 func (*PlanNode) ProtoMessage() {}
 
 func (x *PlanNode) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[23]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1592,7 +1862,7 @@ func (x *PlanNode) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PlanNode.ProtoReflect.Descriptor instead.
 func (*PlanNode) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{23}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *PlanNode) GetFilter() string {
@@ -1640,7 +1910,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[24]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1652,7 +1922,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[24]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1665,7 +1935,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{24}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetRequest) GetCollection() string {
@@ -1696,7 +1966,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[25]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1708,7 +1978,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[25]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1721,7 +1991,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{25}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *DeleteRequest) GetCollection() string {
@@ -1755,7 +2025,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[26]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1767,7 +2037,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[26]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1780,7 +2050,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{26}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *DeleteResponse) GetDeleted() int64 {
@@ -1805,7 +2075,7 @@ type ScrollRequest struct {
 
 func (x *ScrollRequest) Reset() {
 	*x = ScrollRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[27]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1817,7 +2087,7 @@ func (x *ScrollRequest) String() string {
 func (*ScrollRequest) ProtoMessage() {}
 
 func (x *ScrollRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[27]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1830,7 +2100,7 @@ func (x *ScrollRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScrollRequest.ProtoReflect.Descriptor instead.
 func (*ScrollRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{27}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ScrollRequest) GetCollection() string {
@@ -1872,7 +2142,7 @@ type ScrollResponse struct {
 
 func (x *ScrollResponse) Reset() {
 	*x = ScrollResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[28]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1884,7 +2154,7 @@ func (x *ScrollResponse) String() string {
 func (*ScrollResponse) ProtoMessage() {}
 
 func (x *ScrollResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[28]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1897,7 +2167,7 @@ func (x *ScrollResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScrollResponse.ProtoReflect.Descriptor instead.
 func (*ScrollResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{28}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ScrollResponse) GetVectors() []*Vector {
@@ -1922,7 +2192,7 @@ type GetStatusRequest struct {
 
 func (x *GetStatusRequest) Reset() {
 	*x = GetStatusRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[29]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1934,7 +2204,7 @@ func (x *GetStatusRequest) String() string {
 func (*GetStatusRequest) ProtoMessage() {}
 
 func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[29]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1947,7 +2217,7 @@ func (x *GetStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStatusRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{29}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{31}
 }
 
 type GetStatusResponse struct {
@@ -1964,7 +2234,7 @@ type GetStatusResponse struct {
 
 func (x *GetStatusResponse) Reset() {
 	*x = GetStatusResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[30]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1976,7 +2246,7 @@ func (x *GetStatusResponse) String() string {
 func (*GetStatusResponse) ProtoMessage() {}
 
 func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[30]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1989,7 +2259,7 @@ func (x *GetStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStatusResponse.ProtoReflect.Descriptor instead.
 func (*GetStatusResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{30}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetStatusResponse) GetVersion() string {
@@ -2042,7 +2312,7 @@ type IssueTokenRequest struct {
 
 func (x *IssueTokenRequest) Reset() {
 	*x = IssueTokenRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[31]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2054,7 +2324,7 @@ func (x *IssueTokenRequest) String() string {
 func (*IssueTokenRequest) ProtoMessage() {}
 
 func (x *IssueTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[31]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2067,7 +2337,7 @@ func (x *IssueTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueTokenRequest.ProtoReflect.Descriptor instead.
 func (*IssueTokenRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{31}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{33}
 }
 
 type IssueTokenResponse struct {
@@ -2083,7 +2353,7 @@ type IssueTokenResponse struct {
 
 func (x *IssueTokenResponse) Reset() {
 	*x = IssueTokenResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[32]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2095,7 +2365,7 @@ func (x *IssueTokenResponse) String() string {
 func (*IssueTokenResponse) ProtoMessage() {}
 
 func (x *IssueTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[32]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2108,7 +2378,7 @@ func (x *IssueTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueTokenResponse.ProtoReflect.Descriptor instead.
 func (*IssueTokenResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{32}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *IssueTokenResponse) GetToken() string {
@@ -2144,7 +2414,7 @@ type Tenant struct {
 
 func (x *Tenant) Reset() {
 	*x = Tenant{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[33]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2156,7 +2426,7 @@ func (x *Tenant) String() string {
 func (*Tenant) ProtoMessage() {}
 
 func (x *Tenant) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[33]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2169,7 +2439,7 @@ func (x *Tenant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tenant.ProtoReflect.Descriptor instead.
 func (*Tenant) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{33}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Tenant) GetId() string {
@@ -2203,7 +2473,7 @@ type CreateTenantRequest struct {
 
 func (x *CreateTenantRequest) Reset() {
 	*x = CreateTenantRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[34]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2215,7 +2485,7 @@ func (x *CreateTenantRequest) String() string {
 func (*CreateTenantRequest) ProtoMessage() {}
 
 func (x *CreateTenantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[34]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2228,7 +2498,7 @@ func (x *CreateTenantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTenantRequest.ProtoReflect.Descriptor instead.
 func (*CreateTenantRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{34}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *CreateTenantRequest) GetName() string {
@@ -2246,7 +2516,7 @@ type ListTenantsRequest struct {
 
 func (x *ListTenantsRequest) Reset() {
 	*x = ListTenantsRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[35]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2258,7 +2528,7 @@ func (x *ListTenantsRequest) String() string {
 func (*ListTenantsRequest) ProtoMessage() {}
 
 func (x *ListTenantsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[35]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2271,7 +2541,7 @@ func (x *ListTenantsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTenantsRequest.ProtoReflect.Descriptor instead.
 func (*ListTenantsRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{35}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{37}
 }
 
 type ListTenantsResponse struct {
@@ -2283,7 +2553,7 @@ type ListTenantsResponse struct {
 
 func (x *ListTenantsResponse) Reset() {
 	*x = ListTenantsResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[36]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2295,7 +2565,7 @@ func (x *ListTenantsResponse) String() string {
 func (*ListTenantsResponse) ProtoMessage() {}
 
 func (x *ListTenantsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[36]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2308,7 +2578,7 @@ func (x *ListTenantsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTenantsResponse.ProtoReflect.Descriptor instead.
 func (*ListTenantsResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{36}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListTenantsResponse) GetTenants() []*Tenant {
@@ -2330,7 +2600,7 @@ type DeleteTenantRequest struct {
 
 func (x *DeleteTenantRequest) Reset() {
 	*x = DeleteTenantRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[37]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2342,7 +2612,7 @@ func (x *DeleteTenantRequest) String() string {
 func (*DeleteTenantRequest) ProtoMessage() {}
 
 func (x *DeleteTenantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[37]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2355,7 +2625,7 @@ func (x *DeleteTenantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTenantRequest.ProtoReflect.Descriptor instead.
 func (*DeleteTenantRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{37}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *DeleteTenantRequest) GetId() string {
@@ -2384,7 +2654,7 @@ type DeleteTenantResponse struct {
 
 func (x *DeleteTenantResponse) Reset() {
 	*x = DeleteTenantResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[38]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2396,7 +2666,7 @@ func (x *DeleteTenantResponse) String() string {
 func (*DeleteTenantResponse) ProtoMessage() {}
 
 func (x *DeleteTenantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[38]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2409,7 +2679,7 @@ func (x *DeleteTenantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteTenantResponse.ProtoReflect.Descriptor instead.
 func (*DeleteTenantResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{38}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *DeleteTenantResponse) GetId() string {
@@ -2455,7 +2725,7 @@ type APIKey struct {
 
 func (x *APIKey) Reset() {
 	*x = APIKey{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[39]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2467,7 +2737,7 @@ func (x *APIKey) String() string {
 func (*APIKey) ProtoMessage() {}
 
 func (x *APIKey) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[39]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2480,7 +2750,7 @@ func (x *APIKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use APIKey.ProtoReflect.Descriptor instead.
 func (*APIKey) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{39}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *APIKey) GetId() string {
@@ -2555,7 +2825,7 @@ type CreateAPIKeyRequest struct {
 
 func (x *CreateAPIKeyRequest) Reset() {
 	*x = CreateAPIKeyRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[40]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2567,7 +2837,7 @@ func (x *CreateAPIKeyRequest) String() string {
 func (*CreateAPIKeyRequest) ProtoMessage() {}
 
 func (x *CreateAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[40]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2580,7 +2850,7 @@ func (x *CreateAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{40}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *CreateAPIKeyRequest) GetTenant() string {
@@ -2630,7 +2900,7 @@ type CreateAPIKeyResponse struct {
 
 func (x *CreateAPIKeyResponse) Reset() {
 	*x = CreateAPIKeyResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[41]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2642,7 +2912,7 @@ func (x *CreateAPIKeyResponse) String() string {
 func (*CreateAPIKeyResponse) ProtoMessage() {}
 
 func (x *CreateAPIKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[41]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2655,7 +2925,7 @@ func (x *CreateAPIKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAPIKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateAPIKeyResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{41}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *CreateAPIKeyResponse) GetKeyInfo() *APIKey {
@@ -2683,7 +2953,7 @@ type ListAPIKeysRequest struct {
 
 func (x *ListAPIKeysRequest) Reset() {
 	*x = ListAPIKeysRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[42]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2695,7 +2965,7 @@ func (x *ListAPIKeysRequest) String() string {
 func (*ListAPIKeysRequest) ProtoMessage() {}
 
 func (x *ListAPIKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[42]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2708,7 +2978,7 @@ func (x *ListAPIKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAPIKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListAPIKeysRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{42}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListAPIKeysRequest) GetTenant() string {
@@ -2727,7 +2997,7 @@ type ListAPIKeysResponse struct {
 
 func (x *ListAPIKeysResponse) Reset() {
 	*x = ListAPIKeysResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[43]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2739,7 +3009,7 @@ func (x *ListAPIKeysResponse) String() string {
 func (*ListAPIKeysResponse) ProtoMessage() {}
 
 func (x *ListAPIKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[43]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2752,7 +3022,7 @@ func (x *ListAPIKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAPIKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListAPIKeysResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{43}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ListAPIKeysResponse) GetKeys() []*APIKey {
@@ -2771,7 +3041,7 @@ type RevokeAPIKeyRequest struct {
 
 func (x *RevokeAPIKeyRequest) Reset() {
 	*x = RevokeAPIKeyRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[44]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2783,7 +3053,7 @@ func (x *RevokeAPIKeyRequest) String() string {
 func (*RevokeAPIKeyRequest) ProtoMessage() {}
 
 func (x *RevokeAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[44]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2796,7 +3066,7 @@ func (x *RevokeAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{44}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *RevokeAPIKeyRequest) GetId() string {
@@ -2818,7 +3088,7 @@ type RotateAPIKeyRequest struct {
 
 func (x *RotateAPIKeyRequest) Reset() {
 	*x = RotateAPIKeyRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[45]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2830,7 +3100,7 @@ func (x *RotateAPIKeyRequest) String() string {
 func (*RotateAPIKeyRequest) ProtoMessage() {}
 
 func (x *RotateAPIKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[45]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2843,7 +3113,7 @@ func (x *RotateAPIKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateAPIKeyRequest.ProtoReflect.Descriptor instead.
 func (*RotateAPIKeyRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{45}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *RotateAPIKeyRequest) GetId() string {
@@ -2872,7 +3142,7 @@ type RotateAPIKeyResponse struct {
 
 func (x *RotateAPIKeyResponse) Reset() {
 	*x = RotateAPIKeyResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[46]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2884,7 +3154,7 @@ func (x *RotateAPIKeyResponse) String() string {
 func (*RotateAPIKeyResponse) ProtoMessage() {}
 
 func (x *RotateAPIKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[46]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2897,7 +3167,7 @@ func (x *RotateAPIKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RotateAPIKeyResponse.ProtoReflect.Descriptor instead.
 func (*RotateAPIKeyResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{46}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *RotateAPIKeyResponse) GetOldKey() *APIKey {
@@ -2933,7 +3203,7 @@ type AuditEvent struct {
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[47]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2945,7 +3215,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[47]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2958,7 +3228,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{47}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *AuditEvent) GetId() int64 {
@@ -3038,7 +3308,7 @@ type ListAuditEventsRequest struct {
 
 func (x *ListAuditEventsRequest) Reset() {
 	*x = ListAuditEventsRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[48]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3050,7 +3320,7 @@ func (x *ListAuditEventsRequest) String() string {
 func (*ListAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[48]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3063,7 +3333,7 @@ func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{48}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ListAuditEventsRequest) GetTenant() string {
@@ -3098,7 +3368,7 @@ type ListAuditEventsResponse struct {
 
 func (x *ListAuditEventsResponse) Reset() {
 	*x = ListAuditEventsResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[49]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3110,7 +3380,7 @@ func (x *ListAuditEventsResponse) String() string {
 func (*ListAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[49]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3123,7 +3393,7 @@ func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{49}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ListAuditEventsResponse) GetEvents() []*AuditEvent {
@@ -3160,7 +3430,7 @@ type QuotaLimits struct {
 
 func (x *QuotaLimits) Reset() {
 	*x = QuotaLimits{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[50]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3172,7 +3442,7 @@ func (x *QuotaLimits) String() string {
 func (*QuotaLimits) ProtoMessage() {}
 
 func (x *QuotaLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[50]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3185,7 +3455,7 @@ func (x *QuotaLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuotaLimits.ProtoReflect.Descriptor instead.
 func (*QuotaLimits) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{50}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *QuotaLimits) GetQpsLimit() float64 {
@@ -3256,7 +3526,7 @@ type EffectiveQuota struct {
 
 func (x *EffectiveQuota) Reset() {
 	*x = EffectiveQuota{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[51]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3268,7 +3538,7 @@ func (x *EffectiveQuota) String() string {
 func (*EffectiveQuota) ProtoMessage() {}
 
 func (x *EffectiveQuota) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[51]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3281,7 +3551,7 @@ func (x *EffectiveQuota) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EffectiveQuota.ProtoReflect.Descriptor instead.
 func (*EffectiveQuota) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{51}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *EffectiveQuota) GetRateLimitEnabled() bool {
@@ -3348,7 +3618,7 @@ type QuotaUsage struct {
 
 func (x *QuotaUsage) Reset() {
 	*x = QuotaUsage{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[52]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3360,7 +3630,7 @@ func (x *QuotaUsage) String() string {
 func (*QuotaUsage) ProtoMessage() {}
 
 func (x *QuotaUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[52]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3373,7 +3643,7 @@ func (x *QuotaUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuotaUsage.ProtoReflect.Descriptor instead.
 func (*QuotaUsage) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{52}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *QuotaUsage) GetCollections() int64 {
@@ -3417,7 +3687,7 @@ type TenantQuota struct {
 
 func (x *TenantQuota) Reset() {
 	*x = TenantQuota{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[53]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3429,7 +3699,7 @@ func (x *TenantQuota) String() string {
 func (*TenantQuota) ProtoMessage() {}
 
 func (x *TenantQuota) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[53]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3442,7 +3712,7 @@ func (x *TenantQuota) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TenantQuota.ProtoReflect.Descriptor instead.
 func (*TenantQuota) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{53}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *TenantQuota) GetTenantId() string {
@@ -3483,7 +3753,7 @@ type GetTenantQuotaRequest struct {
 
 func (x *GetTenantQuotaRequest) Reset() {
 	*x = GetTenantQuotaRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[54]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3495,7 +3765,7 @@ func (x *GetTenantQuotaRequest) String() string {
 func (*GetTenantQuotaRequest) ProtoMessage() {}
 
 func (x *GetTenantQuotaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[54]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3508,7 +3778,7 @@ func (x *GetTenantQuotaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTenantQuotaRequest.ProtoReflect.Descriptor instead.
 func (*GetTenantQuotaRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{54}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *GetTenantQuotaRequest) GetTenant() string {
@@ -3539,7 +3809,7 @@ type SetTenantQuotaRequest struct {
 
 func (x *SetTenantQuotaRequest) Reset() {
 	*x = SetTenantQuotaRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[55]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3551,7 +3821,7 @@ func (x *SetTenantQuotaRequest) String() string {
 func (*SetTenantQuotaRequest) ProtoMessage() {}
 
 func (x *SetTenantQuotaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[55]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3564,7 +3834,7 @@ func (x *SetTenantQuotaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTenantQuotaRequest.ProtoReflect.Descriptor instead.
 func (*SetTenantQuotaRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{55}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *SetTenantQuotaRequest) GetTenant() string {
@@ -3640,7 +3910,7 @@ type KeyRateLimit struct {
 
 func (x *KeyRateLimit) Reset() {
 	*x = KeyRateLimit{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[56]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3652,7 +3922,7 @@ func (x *KeyRateLimit) String() string {
 func (*KeyRateLimit) ProtoMessage() {}
 
 func (x *KeyRateLimit) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[56]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3665,7 +3935,7 @@ func (x *KeyRateLimit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyRateLimit.ProtoReflect.Descriptor instead.
 func (*KeyRateLimit) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{56}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *KeyRateLimit) GetKeyId() string {
@@ -3719,7 +3989,7 @@ type GetKeyRateLimitRequest struct {
 
 func (x *GetKeyRateLimitRequest) Reset() {
 	*x = GetKeyRateLimitRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[57]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3731,7 +4001,7 @@ func (x *GetKeyRateLimitRequest) String() string {
 func (*GetKeyRateLimitRequest) ProtoMessage() {}
 
 func (x *GetKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[57]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3744,7 +4014,7 @@ func (x *GetKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetKeyRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*GetKeyRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{57}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *GetKeyRateLimitRequest) GetId() string {
@@ -3767,7 +4037,7 @@ type SetKeyRateLimitRequest struct {
 
 func (x *SetKeyRateLimitRequest) Reset() {
 	*x = SetKeyRateLimitRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[58]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3779,7 +4049,7 @@ func (x *SetKeyRateLimitRequest) String() string {
 func (*SetKeyRateLimitRequest) ProtoMessage() {}
 
 func (x *SetKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[58]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3792,7 +4062,7 @@ func (x *SetKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetKeyRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*SetKeyRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{58}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *SetKeyRateLimitRequest) GetId() string {
@@ -3825,7 +4095,7 @@ type ClearKeyRateLimitRequest struct {
 
 func (x *ClearKeyRateLimitRequest) Reset() {
 	*x = ClearKeyRateLimitRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[59]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3837,7 +4107,7 @@ func (x *ClearKeyRateLimitRequest) String() string {
 func (*ClearKeyRateLimitRequest) ProtoMessage() {}
 
 func (x *ClearKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[59]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3850,7 +4120,7 @@ func (x *ClearKeyRateLimitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearKeyRateLimitRequest.ProtoReflect.Descriptor instead.
 func (*ClearKeyRateLimitRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{59}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ClearKeyRateLimitRequest) GetId() string {
@@ -3870,7 +4140,7 @@ type ClearKeyRateLimitResponse struct {
 
 func (x *ClearKeyRateLimitResponse) Reset() {
 	*x = ClearKeyRateLimitResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[60]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3882,7 +4152,7 @@ func (x *ClearKeyRateLimitResponse) String() string {
 func (*ClearKeyRateLimitResponse) ProtoMessage() {}
 
 func (x *ClearKeyRateLimitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[60]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3895,7 +4165,7 @@ func (x *ClearKeyRateLimitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearKeyRateLimitResponse.ProtoReflect.Descriptor instead.
 func (*ClearKeyRateLimitResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{60}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ClearKeyRateLimitResponse) GetKeyId() string {
@@ -3927,7 +4197,7 @@ type RateLimitConfig struct {
 
 func (x *RateLimitConfig) Reset() {
 	*x = RateLimitConfig{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[61]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3939,7 +4209,7 @@ func (x *RateLimitConfig) String() string {
 func (*RateLimitConfig) ProtoMessage() {}
 
 func (x *RateLimitConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[61]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3952,7 +4222,7 @@ func (x *RateLimitConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RateLimitConfig.ProtoReflect.Descriptor instead.
 func (*RateLimitConfig) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{61}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *RateLimitConfig) GetEnabled() bool {
@@ -3990,7 +4260,7 @@ type QuotaDefaults struct {
 
 func (x *QuotaDefaults) Reset() {
 	*x = QuotaDefaults{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[62]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4002,7 +4272,7 @@ func (x *QuotaDefaults) String() string {
 func (*QuotaDefaults) ProtoMessage() {}
 
 func (x *QuotaDefaults) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[62]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4015,7 +4285,7 @@ func (x *QuotaDefaults) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuotaDefaults.ProtoReflect.Descriptor instead.
 func (*QuotaDefaults) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{62}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *QuotaDefaults) GetMaxCollections() int64 {
@@ -4064,7 +4334,7 @@ type RequestLimits struct {
 
 func (x *RequestLimits) Reset() {
 	*x = RequestLimits{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[63]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4076,7 +4346,7 @@ func (x *RequestLimits) String() string {
 func (*RequestLimits) ProtoMessage() {}
 
 func (x *RequestLimits) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[63]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4089,7 +4359,7 @@ func (x *RequestLimits) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestLimits.ProtoReflect.Descriptor instead.
 func (*RequestLimits) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{63}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *RequestLimits) GetMaxBatch() int64 {
@@ -4186,7 +4456,7 @@ type ServerSettings struct {
 
 func (x *ServerSettings) Reset() {
 	*x = ServerSettings{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[64]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4198,7 +4468,7 @@ func (x *ServerSettings) String() string {
 func (*ServerSettings) ProtoMessage() {}
 
 func (x *ServerSettings) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[64]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4211,7 +4481,7 @@ func (x *ServerSettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ServerSettings.ProtoReflect.Descriptor instead.
 func (*ServerSettings) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{64}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *ServerSettings) GetVersion() string {
@@ -4346,7 +4616,7 @@ type RuntimeConfig struct {
 
 func (x *RuntimeConfig) Reset() {
 	*x = RuntimeConfig{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[65]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4358,7 +4628,7 @@ func (x *RuntimeConfig) String() string {
 func (*RuntimeConfig) ProtoMessage() {}
 
 func (x *RuntimeConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[65]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4371,7 +4641,7 @@ func (x *RuntimeConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuntimeConfig.ProtoReflect.Descriptor instead.
 func (*RuntimeConfig) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{65}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *RuntimeConfig) GetRateLimiting() *RateLimitConfig {
@@ -4403,7 +4673,7 @@ type GetRuntimeConfigRequest struct {
 
 func (x *GetRuntimeConfigRequest) Reset() {
 	*x = GetRuntimeConfigRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[66]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4415,7 +4685,7 @@ func (x *GetRuntimeConfigRequest) String() string {
 func (*GetRuntimeConfigRequest) ProtoMessage() {}
 
 func (x *GetRuntimeConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[66]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4428,7 +4698,7 @@ func (x *GetRuntimeConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRuntimeConfigRequest.ProtoReflect.Descriptor instead.
 func (*GetRuntimeConfigRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{66}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{68}
 }
 
 // SetRateLimitConfigRequest changes the fields it sets.
@@ -4445,7 +4715,7 @@ type SetRateLimitConfigRequest struct {
 
 func (x *SetRateLimitConfigRequest) Reset() {
 	*x = SetRateLimitConfigRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[67]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4457,7 +4727,7 @@ func (x *SetRateLimitConfigRequest) String() string {
 func (*SetRateLimitConfigRequest) ProtoMessage() {}
 
 func (x *SetRateLimitConfigRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[67]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4470,7 +4740,7 @@ func (x *SetRateLimitConfigRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetRateLimitConfigRequest.ProtoReflect.Descriptor instead.
 func (*SetRateLimitConfigRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{67}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *SetRateLimitConfigRequest) GetEnabled() bool {
@@ -4503,7 +4773,7 @@ type CheckpointCollectionRequest struct {
 
 func (x *CheckpointCollectionRequest) Reset() {
 	*x = CheckpointCollectionRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[68]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4515,7 +4785,7 @@ func (x *CheckpointCollectionRequest) String() string {
 func (*CheckpointCollectionRequest) ProtoMessage() {}
 
 func (x *CheckpointCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[68]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4528,7 +4798,7 @@ func (x *CheckpointCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointCollectionRequest.ProtoReflect.Descriptor instead.
 func (*CheckpointCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{68}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *CheckpointCollectionRequest) GetName() string {
@@ -4550,7 +4820,7 @@ type CheckpointCollectionResponse struct {
 
 func (x *CheckpointCollectionResponse) Reset() {
 	*x = CheckpointCollectionResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[69]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4562,7 +4832,7 @@ func (x *CheckpointCollectionResponse) String() string {
 func (*CheckpointCollectionResponse) ProtoMessage() {}
 
 func (x *CheckpointCollectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[69]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4575,7 +4845,7 @@ func (x *CheckpointCollectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckpointCollectionResponse.ProtoReflect.Descriptor instead.
 func (*CheckpointCollectionResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{69}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *CheckpointCollectionResponse) GetCollection() string {
@@ -4615,7 +4885,7 @@ type LoadCollectionRequest struct {
 
 func (x *LoadCollectionRequest) Reset() {
 	*x = LoadCollectionRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[70]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4627,7 +4897,7 @@ func (x *LoadCollectionRequest) String() string {
 func (*LoadCollectionRequest) ProtoMessage() {}
 
 func (x *LoadCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[70]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4640,7 +4910,7 @@ func (x *LoadCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoadCollectionRequest.ProtoReflect.Descriptor instead.
 func (*LoadCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{70}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *LoadCollectionRequest) GetName() string {
@@ -4659,7 +4929,7 @@ type EvictCollectionRequest struct {
 
 func (x *EvictCollectionRequest) Reset() {
 	*x = EvictCollectionRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[71]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[73]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4671,7 +4941,7 @@ func (x *EvictCollectionRequest) String() string {
 func (*EvictCollectionRequest) ProtoMessage() {}
 
 func (x *EvictCollectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[71]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[73]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4684,7 +4954,7 @@ func (x *EvictCollectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvictCollectionRequest.ProtoReflect.Descriptor instead.
 func (*EvictCollectionRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{71}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{73}
 }
 
 func (x *EvictCollectionRequest) GetName() string {
@@ -4713,7 +4983,7 @@ type CollectionResidency struct {
 
 func (x *CollectionResidency) Reset() {
 	*x = CollectionResidency{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[72]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[74]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4725,7 +4995,7 @@ func (x *CollectionResidency) String() string {
 func (*CollectionResidency) ProtoMessage() {}
 
 func (x *CollectionResidency) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[72]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[74]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4738,7 +5008,7 @@ func (x *CollectionResidency) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectionResidency.ProtoReflect.Descriptor instead.
 func (*CollectionResidency) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{72}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{74}
 }
 
 func (x *CollectionResidency) GetCollection() string {
@@ -4812,7 +5082,7 @@ type GetStorageStatusRequest struct {
 
 func (x *GetStorageStatusRequest) Reset() {
 	*x = GetStorageStatusRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[73]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[75]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4824,7 +5094,7 @@ func (x *GetStorageStatusRequest) String() string {
 func (*GetStorageStatusRequest) ProtoMessage() {}
 
 func (x *GetStorageStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[73]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[75]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4837,7 +5107,7 @@ func (x *GetStorageStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetStorageStatusRequest.ProtoReflect.Descriptor instead.
 func (*GetStorageStatusRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{73}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{75}
 }
 
 // StorageStatus mirrors the JSON of GET /admin/storage/status.
@@ -4855,7 +5125,7 @@ type StorageStatus struct {
 
 func (x *StorageStatus) Reset() {
 	*x = StorageStatus{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[74]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[76]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4867,7 +5137,7 @@ func (x *StorageStatus) String() string {
 func (*StorageStatus) ProtoMessage() {}
 
 func (x *StorageStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[74]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[76]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4880,7 +5150,7 @@ func (x *StorageStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StorageStatus.ProtoReflect.Descriptor instead.
 func (*StorageStatus) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{74}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{76}
 }
 
 func (x *StorageStatus) GetEnabled() bool {
@@ -4936,7 +5206,7 @@ type MemoryStatus struct {
 
 func (x *MemoryStatus) Reset() {
 	*x = MemoryStatus{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[75]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[77]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4948,7 +5218,7 @@ func (x *MemoryStatus) String() string {
 func (*MemoryStatus) ProtoMessage() {}
 
 func (x *MemoryStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[75]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[77]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4961,7 +5231,7 @@ func (x *MemoryStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemoryStatus.ProtoReflect.Descriptor instead.
 func (*MemoryStatus) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{75}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{77}
 }
 
 func (x *MemoryStatus) GetBudgetBytes() int64 {
@@ -5024,7 +5294,7 @@ type StoreStatus struct {
 
 func (x *StoreStatus) Reset() {
 	*x = StoreStatus{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[76]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[78]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5036,7 +5306,7 @@ func (x *StoreStatus) String() string {
 func (*StoreStatus) ProtoMessage() {}
 
 func (x *StoreStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[76]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[78]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5049,7 +5319,7 @@ func (x *StoreStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StoreStatus.ProtoReflect.Descriptor instead.
 func (*StoreStatus) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{76}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{78}
 }
 
 func (x *StoreStatus) GetName() string {
@@ -5096,7 +5366,7 @@ type CircuitBreakerStatus struct {
 
 func (x *CircuitBreakerStatus) Reset() {
 	*x = CircuitBreakerStatus{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[77]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[79]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5108,7 +5378,7 @@ func (x *CircuitBreakerStatus) String() string {
 func (*CircuitBreakerStatus) ProtoMessage() {}
 
 func (x *CircuitBreakerStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[77]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[79]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5121,7 +5391,7 @@ func (x *CircuitBreakerStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CircuitBreakerStatus.ProtoReflect.Descriptor instead.
 func (*CircuitBreakerStatus) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{77}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{79}
 }
 
 func (x *CircuitBreakerStatus) GetState() string {
@@ -5232,7 +5502,7 @@ type DLQCounts struct {
 
 func (x *DLQCounts) Reset() {
 	*x = DLQCounts{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[78]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[80]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5244,7 +5514,7 @@ func (x *DLQCounts) String() string {
 func (*DLQCounts) ProtoMessage() {}
 
 func (x *DLQCounts) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[78]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[80]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5257,7 +5527,7 @@ func (x *DLQCounts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DLQCounts.ProtoReflect.Descriptor instead.
 func (*DLQCounts) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{78}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{80}
 }
 
 func (x *DLQCounts) GetPending() int64 {
@@ -5316,7 +5586,7 @@ type CollectionStorage struct {
 
 func (x *CollectionStorage) Reset() {
 	*x = CollectionStorage{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[79]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[81]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5328,7 +5598,7 @@ func (x *CollectionStorage) String() string {
 func (*CollectionStorage) ProtoMessage() {}
 
 func (x *CollectionStorage) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[79]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[81]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5341,7 +5611,7 @@ func (x *CollectionStorage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectionStorage.ProtoReflect.Descriptor instead.
 func (*CollectionStorage) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{79}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{81}
 }
 
 func (x *CollectionStorage) GetTenantId() string {
@@ -5573,7 +5843,7 @@ type ShippedSnapshot struct {
 
 func (x *ShippedSnapshot) Reset() {
 	*x = ShippedSnapshot{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[80]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[82]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5585,7 +5855,7 @@ func (x *ShippedSnapshot) String() string {
 func (*ShippedSnapshot) ProtoMessage() {}
 
 func (x *ShippedSnapshot) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[80]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[82]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5598,7 +5868,7 @@ func (x *ShippedSnapshot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ShippedSnapshot.ProtoReflect.Descriptor instead.
 func (*ShippedSnapshot) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{80}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{82}
 }
 
 func (x *ShippedSnapshot) GetSeq() uint64 {
@@ -5642,7 +5912,7 @@ type ListDLQRequest struct {
 
 func (x *ListDLQRequest) Reset() {
 	*x = ListDLQRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[81]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[83]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5654,7 +5924,7 @@ func (x *ListDLQRequest) String() string {
 func (*ListDLQRequest) ProtoMessage() {}
 
 func (x *ListDLQRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[81]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[83]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5667,7 +5937,7 @@ func (x *ListDLQRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDLQRequest.ProtoReflect.Descriptor instead.
 func (*ListDLQRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{81}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{83}
 }
 
 func (x *ListDLQRequest) GetStatus() string {
@@ -5718,7 +5988,7 @@ type DLQEntry struct {
 
 func (x *DLQEntry) Reset() {
 	*x = DLQEntry{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[82]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[84]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5730,7 +6000,7 @@ func (x *DLQEntry) String() string {
 func (*DLQEntry) ProtoMessage() {}
 
 func (x *DLQEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[82]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[84]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5743,7 +6013,7 @@ func (x *DLQEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DLQEntry.ProtoReflect.Descriptor instead.
 func (*DLQEntry) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{82}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{84}
 }
 
 func (x *DLQEntry) GetId() int64 {
@@ -5875,7 +6145,7 @@ type ListDLQResponse struct {
 
 func (x *ListDLQResponse) Reset() {
 	*x = ListDLQResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[83]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[85]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5887,7 +6157,7 @@ func (x *ListDLQResponse) String() string {
 func (*ListDLQResponse) ProtoMessage() {}
 
 func (x *ListDLQResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[83]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[85]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5900,7 +6170,7 @@ func (x *ListDLQResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListDLQResponse.ProtoReflect.Descriptor instead.
 func (*ListDLQResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{83}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{85}
 }
 
 func (x *ListDLQResponse) GetEntries() []*DLQEntry {
@@ -5925,7 +6195,7 @@ type RetryDLQRequest struct {
 
 func (x *RetryDLQRequest) Reset() {
 	*x = RetryDLQRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[84]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[86]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5937,7 +6207,7 @@ func (x *RetryDLQRequest) String() string {
 func (*RetryDLQRequest) ProtoMessage() {}
 
 func (x *RetryDLQRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[84]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[86]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5950,7 +6220,7 @@ func (x *RetryDLQRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryDLQRequest.ProtoReflect.Descriptor instead.
 func (*RetryDLQRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{84}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{86}
 }
 
 type RetryDLQEntryRequest struct {
@@ -5962,7 +6232,7 @@ type RetryDLQEntryRequest struct {
 
 func (x *RetryDLQEntryRequest) Reset() {
 	*x = RetryDLQEntryRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[85]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[87]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -5974,7 +6244,7 @@ func (x *RetryDLQEntryRequest) String() string {
 func (*RetryDLQEntryRequest) ProtoMessage() {}
 
 func (x *RetryDLQEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[85]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[87]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -5987,7 +6257,7 @@ func (x *RetryDLQEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetryDLQEntryRequest.ProtoReflect.Descriptor instead.
 func (*RetryDLQEntryRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{85}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{87}
 }
 
 func (x *RetryDLQEntryRequest) GetId() int64 {
@@ -6011,7 +6281,7 @@ type DLQRetryResult struct {
 
 func (x *DLQRetryResult) Reset() {
 	*x = DLQRetryResult{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[86]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[88]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6023,7 +6293,7 @@ func (x *DLQRetryResult) String() string {
 func (*DLQRetryResult) ProtoMessage() {}
 
 func (x *DLQRetryResult) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[86]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[88]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6036,7 +6306,7 @@ func (x *DLQRetryResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DLQRetryResult.ProtoReflect.Descriptor instead.
 func (*DLQRetryResult) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{86}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{88}
 }
 
 func (x *DLQRetryResult) GetAttempted() int32 {
@@ -6090,7 +6360,7 @@ type DiscardDLQEntryRequest struct {
 
 func (x *DiscardDLQEntryRequest) Reset() {
 	*x = DiscardDLQEntryRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[87]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[89]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6102,7 +6372,7 @@ func (x *DiscardDLQEntryRequest) String() string {
 func (*DiscardDLQEntryRequest) ProtoMessage() {}
 
 func (x *DiscardDLQEntryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[87]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[89]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6115,7 +6385,7 @@ func (x *DiscardDLQEntryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscardDLQEntryRequest.ProtoReflect.Descriptor instead.
 func (*DiscardDLQEntryRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{87}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{89}
 }
 
 func (x *DiscardDLQEntryRequest) GetId() int64 {
@@ -6135,7 +6405,7 @@ type DiscardDLQEntryResponse struct {
 
 func (x *DiscardDLQEntryResponse) Reset() {
 	*x = DiscardDLQEntryResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[88]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[90]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6147,7 +6417,7 @@ func (x *DiscardDLQEntryResponse) String() string {
 func (*DiscardDLQEntryResponse) ProtoMessage() {}
 
 func (x *DiscardDLQEntryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[88]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[90]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6160,7 +6430,7 @@ func (x *DiscardDLQEntryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscardDLQEntryResponse.ProtoReflect.Descriptor instead.
 func (*DiscardDLQEntryResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{88}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{90}
 }
 
 func (x *DiscardDLQEntryResponse) GetId() int64 {
@@ -6185,7 +6455,7 @@ type ResetCircuitBreakerRequest struct {
 
 func (x *ResetCircuitBreakerRequest) Reset() {
 	*x = ResetCircuitBreakerRequest{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[89]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[91]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6197,7 +6467,7 @@ func (x *ResetCircuitBreakerRequest) String() string {
 func (*ResetCircuitBreakerRequest) ProtoMessage() {}
 
 func (x *ResetCircuitBreakerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[89]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[91]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6210,7 +6480,7 @@ func (x *ResetCircuitBreakerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetCircuitBreakerRequest.ProtoReflect.Descriptor instead.
 func (*ResetCircuitBreakerRequest) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{89}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{91}
 }
 
 type ResetCircuitBreakerResponse struct {
@@ -6222,7 +6492,7 @@ type ResetCircuitBreakerResponse struct {
 
 func (x *ResetCircuitBreakerResponse) Reset() {
 	*x = ResetCircuitBreakerResponse{}
-	mi := &file_akidb_v1_akidb_proto_msgTypes[90]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[92]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -6234,7 +6504,7 @@ func (x *ResetCircuitBreakerResponse) String() string {
 func (*ResetCircuitBreakerResponse) ProtoMessage() {}
 
 func (x *ResetCircuitBreakerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_akidb_v1_akidb_proto_msgTypes[90]
+	mi := &file_akidb_v1_akidb_proto_msgTypes[92]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -6247,7 +6517,7 @@ func (x *ResetCircuitBreakerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResetCircuitBreakerResponse.ProtoReflect.Descriptor instead.
 func (*ResetCircuitBreakerResponse) Descriptor() ([]byte, []int) {
-	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{90}
+	return file_akidb_v1_akidb_proto_rawDescGZIP(), []int{92}
 }
 
 func (x *ResetCircuitBreakerResponse) GetCircuitBreaker() *CircuitBreakerStatus {
@@ -6265,7 +6535,7 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\n" +
 	"HNSWParams\x12\f\n" +
 	"\x01m\x18\x01 \x01(\x05R\x01m\x12'\n" +
-	"\x0fef_construction\x18\x02 \x01(\x05R\x0eefConstruction\"\xb4\x02\n" +
+	"\x0fef_construction\x18\x02 \x01(\x05R\x0eefConstruction\"\xf0\x02\n" +
 	"\x17CreateCollectionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tdimension\x18\x02 \x01(\x05R\tdimension\x12\x16\n" +
@@ -6273,10 +6543,35 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\x04hnsw\x18\x04 \x01(\v2\x14.akidb.v1.HNSWParamsR\x04hnsw\x12\x1f\n" +
 	"\vtier_policy\x18\x05 \x01(\tR\n" +
 	"tierPolicy\x12H\n" +
-	"\aindexes\x18\x06 \x03(\v2..akidb.v1.CreateCollectionRequest.IndexesEntryR\aindexes\x1a:\n" +
+	"\aindexes\x18\x06 \x03(\v2..akidb.v1.CreateCollectionRequest.IndexesEntryR\aindexes\x12:\n" +
+	"\fquantization\x18\n" +
+	" \x01(\v2\x16.akidb.v1.QuantizationR\fquantization\x1a:\n" +
 	"\fIndexesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xba\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"X\n" +
+	"\fQuantization\x12\x12\n" +
+	"\x04type\x18\x01 \x01(\tR\x04type\x12\x1c\n" +
+	"\toriginals\x18\x02 \x01(\tR\toriginals\x12\x16\n" +
+	"\x06ranges\x18\x03 \x01(\tR\x06ranges\"\xd9\x03\n" +
+	"\x12QuantizationStatus\x12\x14\n" +
+	"\x05state\x18\x01 \x01(\tR\x05state\x12\x12\n" +
+	"\x04step\x18\x02 \x01(\tR\x04step\x12\x1a\n" +
+	"\bprogress\x18\x03 \x01(\x01R\bprogress\x12\x1e\n" +
+	"\n" +
+	"traversing\x18\x04 \x01(\bR\n" +
+	"traversing\x12*\n" +
+	"\x11originals_on_disk\x18\x05 \x01(\bR\x0foriginalsOnDisk\x12\"\n" +
+	"\rranges_in_use\x18\x06 \x01(\tR\vrangesInUse\x12+\n" +
+	"\x11recall_collection\x18\a \x01(\x01R\x10recallCollection\x12)\n" +
+	"\x10recall_dimension\x18\b \x01(\x01R\x0frecallDimension\x12\x1d\n" +
+	"\n" +
+	"trained_on\x18\t \x01(\x03R\ttrainedOn\x129\n" +
+	"\n" +
+	"trained_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\ttrainedAt\x12)\n" +
+	"\x10clamped_fraction\x18\v \x01(\x01R\x0fclampedFraction\x12\x1a\n" +
+	"\bretrains\x18\f \x01(\x03R\bretrains\x12\x14\n" +
+	"\x05error\x18\r \x01(\tR\x05error\"\xba\x01\n" +
 	"\x05Index\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x14\n" +
@@ -6296,24 +6591,28 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"collection\x18\x01 \x01(\tR\n" +
 	"collection\"@\n" +
 	"\x13ListIndexesResponse\x12)\n" +
-	"\aindexes\x18\x01 \x03(\v2\x0f.akidb.v1.IndexR\aindexes\"c\n" +
+	"\aindexes\x18\x01 \x03(\v2\x0f.akidb.v1.IndexR\aindexes\"\x9f\x01\n" +
 	"\x17UpdateCollectionRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12$\n" +
 	"\vtier_policy\x18\x02 \x01(\tH\x00R\n" +
-	"tierPolicy\x88\x01\x01B\x0e\n" +
+	"tierPolicy\x88\x01\x01\x12:\n" +
+	"\fquantization\x18\n" +
+	" \x01(\v2\x16.akidb.v1.QuantizationR\fquantizationB\x0e\n" +
 	"\f_tier_policy\"H\n" +
 	"\x10DropIndexRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
 	"collection\x12\x14\n" +
 	"\x05field\x18\x02 \x01(\tR\x05field\"\x13\n" +
-	"\x11DropIndexResponse\"\x83\x01\n" +
+	"\x11DropIndexResponse\"\xc5\x01\n" +
 	"\x0fCollectionStats\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\x03R\x05count\x12\x18\n" +
 	"\adeleted\x18\x02 \x01(\x03R\adeleted\x12!\n" +
 	"\fmemory_bytes\x18\x03 \x01(\x03R\vmemoryBytes\x12\x1d\n" +
 	"\n" +
-	"disk_bytes\x18\x04 \x01(\x03R\tdiskBytes\"\xd7\x02\n" +
+	"disk_bytes\x18\x04 \x01(\x03R\tdiskBytes\x12@\n" +
+	"\fquantization\x18\n" +
+	" \x01(\v2\x1c.akidb.v1.QuantizationStatusR\fquantization\"\x93\x03\n" +
 	"\n" +
 	"Collection\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
@@ -6327,7 +6626,9 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"tierPolicy\x12\x1d\n" +
 	"\n" +
 	"load_state\x18\b \x01(\tR\tloadState\x12)\n" +
-	"\aindexes\x18\t \x03(\v2\x0f.akidb.v1.IndexR\aindexes\"\x18\n" +
+	"\aindexes\x18\t \x03(\v2\x0f.akidb.v1.IndexR\aindexes\x12:\n" +
+	"\fquantization\x18\n" +
+	" \x01(\v2\x16.akidb.v1.QuantizationR\fquantization\"\x18\n" +
 	"\x16ListCollectionsRequest\"Q\n" +
 	"\x17ListCollectionsResponse\x126\n" +
 	"\vcollections\x18\x01 \x03(\v2\x14.akidb.v1.CollectionR\vcollections\"*\n" +
@@ -6346,7 +6647,7 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"collection\x12*\n" +
 	"\avectors\x18\x02 \x03(\v2\x10.akidb.v1.VectorR\avectors\",\n" +
 	"\x0eUpsertResponse\x12\x1a\n" +
-	"\bupserted\x18\x01 \x01(\x03R\bupserted\"\xa1\x02\n" +
+	"\bupserted\x18\x01 \x01(\x03R\bupserted\"\xb9\x02\n" +
 	"\fQueryRequest\x12\x1e\n" +
 	"\n" +
 	"collection\x18\x01 \x01(\tR\n" +
@@ -6359,7 +6660,9 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"\x05exact\x18\x06 \x01(\bR\x05exact\x12%\n" +
 	"\x0einclude_vector\x18\a \x01(\bR\rincludeVector\x12.\n" +
 	"\x10include_metadata\x18\b \x01(\bH\x00R\x0fincludeMetadata\x88\x01\x01\x12\x18\n" +
-	"\aexplain\x18\t \x01(\bR\aexplainB\x13\n" +
+	"\aexplain\x18\t \x01(\bR\aexplain\x12\x16\n" +
+	"\x06rerank\x18\n" +
+	" \x01(\x05R\x06rerankB\x13\n" +
 	"\x11_include_metadata\"}\n" +
 	"\bQueryHit\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
@@ -6881,246 +7184,253 @@ func file_akidb_v1_akidb_proto_rawDescGZIP() []byte {
 	return file_akidb_v1_akidb_proto_rawDescData
 }
 
-var file_akidb_v1_akidb_proto_msgTypes = make([]protoimpl.MessageInfo, 92)
+var file_akidb_v1_akidb_proto_msgTypes = make([]protoimpl.MessageInfo, 94)
 var file_akidb_v1_akidb_proto_goTypes = []any{
 	(*HNSWParams)(nil),                   // 0: akidb.v1.HNSWParams
 	(*CreateCollectionRequest)(nil),      // 1: akidb.v1.CreateCollectionRequest
-	(*Index)(nil),                        // 2: akidb.v1.Index
-	(*CreateIndexRequest)(nil),           // 3: akidb.v1.CreateIndexRequest
-	(*ListIndexesRequest)(nil),           // 4: akidb.v1.ListIndexesRequest
-	(*ListIndexesResponse)(nil),          // 5: akidb.v1.ListIndexesResponse
-	(*UpdateCollectionRequest)(nil),      // 6: akidb.v1.UpdateCollectionRequest
-	(*DropIndexRequest)(nil),             // 7: akidb.v1.DropIndexRequest
-	(*DropIndexResponse)(nil),            // 8: akidb.v1.DropIndexResponse
-	(*CollectionStats)(nil),              // 9: akidb.v1.CollectionStats
-	(*Collection)(nil),                   // 10: akidb.v1.Collection
-	(*ListCollectionsRequest)(nil),       // 11: akidb.v1.ListCollectionsRequest
-	(*ListCollectionsResponse)(nil),      // 12: akidb.v1.ListCollectionsResponse
-	(*GetCollectionRequest)(nil),         // 13: akidb.v1.GetCollectionRequest
-	(*DeleteCollectionRequest)(nil),      // 14: akidb.v1.DeleteCollectionRequest
-	(*DeleteCollectionResponse)(nil),     // 15: akidb.v1.DeleteCollectionResponse
-	(*Vector)(nil),                       // 16: akidb.v1.Vector
-	(*UpsertRequest)(nil),                // 17: akidb.v1.UpsertRequest
-	(*UpsertResponse)(nil),               // 18: akidb.v1.UpsertResponse
-	(*QueryRequest)(nil),                 // 19: akidb.v1.QueryRequest
-	(*QueryHit)(nil),                     // 20: akidb.v1.QueryHit
-	(*QueryResponse)(nil),                // 21: akidb.v1.QueryResponse
-	(*QueryPlan)(nil),                    // 22: akidb.v1.QueryPlan
-	(*PlanNode)(nil),                     // 23: akidb.v1.PlanNode
-	(*GetRequest)(nil),                   // 24: akidb.v1.GetRequest
-	(*DeleteRequest)(nil),                // 25: akidb.v1.DeleteRequest
-	(*DeleteResponse)(nil),               // 26: akidb.v1.DeleteResponse
-	(*ScrollRequest)(nil),                // 27: akidb.v1.ScrollRequest
-	(*ScrollResponse)(nil),               // 28: akidb.v1.ScrollResponse
-	(*GetStatusRequest)(nil),             // 29: akidb.v1.GetStatusRequest
-	(*GetStatusResponse)(nil),            // 30: akidb.v1.GetStatusResponse
-	(*IssueTokenRequest)(nil),            // 31: akidb.v1.IssueTokenRequest
-	(*IssueTokenResponse)(nil),           // 32: akidb.v1.IssueTokenResponse
-	(*Tenant)(nil),                       // 33: akidb.v1.Tenant
-	(*CreateTenantRequest)(nil),          // 34: akidb.v1.CreateTenantRequest
-	(*ListTenantsRequest)(nil),           // 35: akidb.v1.ListTenantsRequest
-	(*ListTenantsResponse)(nil),          // 36: akidb.v1.ListTenantsResponse
-	(*DeleteTenantRequest)(nil),          // 37: akidb.v1.DeleteTenantRequest
-	(*DeleteTenantResponse)(nil),         // 38: akidb.v1.DeleteTenantResponse
-	(*APIKey)(nil),                       // 39: akidb.v1.APIKey
-	(*CreateAPIKeyRequest)(nil),          // 40: akidb.v1.CreateAPIKeyRequest
-	(*CreateAPIKeyResponse)(nil),         // 41: akidb.v1.CreateAPIKeyResponse
-	(*ListAPIKeysRequest)(nil),           // 42: akidb.v1.ListAPIKeysRequest
-	(*ListAPIKeysResponse)(nil),          // 43: akidb.v1.ListAPIKeysResponse
-	(*RevokeAPIKeyRequest)(nil),          // 44: akidb.v1.RevokeAPIKeyRequest
-	(*RotateAPIKeyRequest)(nil),          // 45: akidb.v1.RotateAPIKeyRequest
-	(*RotateAPIKeyResponse)(nil),         // 46: akidb.v1.RotateAPIKeyResponse
-	(*AuditEvent)(nil),                   // 47: akidb.v1.AuditEvent
-	(*ListAuditEventsRequest)(nil),       // 48: akidb.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil),      // 49: akidb.v1.ListAuditEventsResponse
-	(*QuotaLimits)(nil),                  // 50: akidb.v1.QuotaLimits
-	(*EffectiveQuota)(nil),               // 51: akidb.v1.EffectiveQuota
-	(*QuotaUsage)(nil),                   // 52: akidb.v1.QuotaUsage
-	(*TenantQuota)(nil),                  // 53: akidb.v1.TenantQuota
-	(*GetTenantQuotaRequest)(nil),        // 54: akidb.v1.GetTenantQuotaRequest
-	(*SetTenantQuotaRequest)(nil),        // 55: akidb.v1.SetTenantQuotaRequest
-	(*KeyRateLimit)(nil),                 // 56: akidb.v1.KeyRateLimit
-	(*GetKeyRateLimitRequest)(nil),       // 57: akidb.v1.GetKeyRateLimitRequest
-	(*SetKeyRateLimitRequest)(nil),       // 58: akidb.v1.SetKeyRateLimitRequest
-	(*ClearKeyRateLimitRequest)(nil),     // 59: akidb.v1.ClearKeyRateLimitRequest
-	(*ClearKeyRateLimitResponse)(nil),    // 60: akidb.v1.ClearKeyRateLimitResponse
-	(*RateLimitConfig)(nil),              // 61: akidb.v1.RateLimitConfig
-	(*QuotaDefaults)(nil),                // 62: akidb.v1.QuotaDefaults
-	(*RequestLimits)(nil),                // 63: akidb.v1.RequestLimits
-	(*ServerSettings)(nil),               // 64: akidb.v1.ServerSettings
-	(*RuntimeConfig)(nil),                // 65: akidb.v1.RuntimeConfig
-	(*GetRuntimeConfigRequest)(nil),      // 66: akidb.v1.GetRuntimeConfigRequest
-	(*SetRateLimitConfigRequest)(nil),    // 67: akidb.v1.SetRateLimitConfigRequest
-	(*CheckpointCollectionRequest)(nil),  // 68: akidb.v1.CheckpointCollectionRequest
-	(*CheckpointCollectionResponse)(nil), // 69: akidb.v1.CheckpointCollectionResponse
-	(*LoadCollectionRequest)(nil),        // 70: akidb.v1.LoadCollectionRequest
-	(*EvictCollectionRequest)(nil),       // 71: akidb.v1.EvictCollectionRequest
-	(*CollectionResidency)(nil),          // 72: akidb.v1.CollectionResidency
-	(*GetStorageStatusRequest)(nil),      // 73: akidb.v1.GetStorageStatusRequest
-	(*StorageStatus)(nil),                // 74: akidb.v1.StorageStatus
-	(*MemoryStatus)(nil),                 // 75: akidb.v1.MemoryStatus
-	(*StoreStatus)(nil),                  // 76: akidb.v1.StoreStatus
-	(*CircuitBreakerStatus)(nil),         // 77: akidb.v1.CircuitBreakerStatus
-	(*DLQCounts)(nil),                    // 78: akidb.v1.DLQCounts
-	(*CollectionStorage)(nil),            // 79: akidb.v1.CollectionStorage
-	(*ShippedSnapshot)(nil),              // 80: akidb.v1.ShippedSnapshot
-	(*ListDLQRequest)(nil),               // 81: akidb.v1.ListDLQRequest
-	(*DLQEntry)(nil),                     // 82: akidb.v1.DLQEntry
-	(*ListDLQResponse)(nil),              // 83: akidb.v1.ListDLQResponse
-	(*RetryDLQRequest)(nil),              // 84: akidb.v1.RetryDLQRequest
-	(*RetryDLQEntryRequest)(nil),         // 85: akidb.v1.RetryDLQEntryRequest
-	(*DLQRetryResult)(nil),               // 86: akidb.v1.DLQRetryResult
-	(*DiscardDLQEntryRequest)(nil),       // 87: akidb.v1.DiscardDLQEntryRequest
-	(*DiscardDLQEntryResponse)(nil),      // 88: akidb.v1.DiscardDLQEntryResponse
-	(*ResetCircuitBreakerRequest)(nil),   // 89: akidb.v1.ResetCircuitBreakerRequest
-	(*ResetCircuitBreakerResponse)(nil),  // 90: akidb.v1.ResetCircuitBreakerResponse
-	nil,                                  // 91: akidb.v1.CreateCollectionRequest.IndexesEntry
-	(*timestamppb.Timestamp)(nil),        // 92: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),              // 93: google.protobuf.Struct
+	(*Quantization)(nil),                 // 2: akidb.v1.Quantization
+	(*QuantizationStatus)(nil),           // 3: akidb.v1.QuantizationStatus
+	(*Index)(nil),                        // 4: akidb.v1.Index
+	(*CreateIndexRequest)(nil),           // 5: akidb.v1.CreateIndexRequest
+	(*ListIndexesRequest)(nil),           // 6: akidb.v1.ListIndexesRequest
+	(*ListIndexesResponse)(nil),          // 7: akidb.v1.ListIndexesResponse
+	(*UpdateCollectionRequest)(nil),      // 8: akidb.v1.UpdateCollectionRequest
+	(*DropIndexRequest)(nil),             // 9: akidb.v1.DropIndexRequest
+	(*DropIndexResponse)(nil),            // 10: akidb.v1.DropIndexResponse
+	(*CollectionStats)(nil),              // 11: akidb.v1.CollectionStats
+	(*Collection)(nil),                   // 12: akidb.v1.Collection
+	(*ListCollectionsRequest)(nil),       // 13: akidb.v1.ListCollectionsRequest
+	(*ListCollectionsResponse)(nil),      // 14: akidb.v1.ListCollectionsResponse
+	(*GetCollectionRequest)(nil),         // 15: akidb.v1.GetCollectionRequest
+	(*DeleteCollectionRequest)(nil),      // 16: akidb.v1.DeleteCollectionRequest
+	(*DeleteCollectionResponse)(nil),     // 17: akidb.v1.DeleteCollectionResponse
+	(*Vector)(nil),                       // 18: akidb.v1.Vector
+	(*UpsertRequest)(nil),                // 19: akidb.v1.UpsertRequest
+	(*UpsertResponse)(nil),               // 20: akidb.v1.UpsertResponse
+	(*QueryRequest)(nil),                 // 21: akidb.v1.QueryRequest
+	(*QueryHit)(nil),                     // 22: akidb.v1.QueryHit
+	(*QueryResponse)(nil),                // 23: akidb.v1.QueryResponse
+	(*QueryPlan)(nil),                    // 24: akidb.v1.QueryPlan
+	(*PlanNode)(nil),                     // 25: akidb.v1.PlanNode
+	(*GetRequest)(nil),                   // 26: akidb.v1.GetRequest
+	(*DeleteRequest)(nil),                // 27: akidb.v1.DeleteRequest
+	(*DeleteResponse)(nil),               // 28: akidb.v1.DeleteResponse
+	(*ScrollRequest)(nil),                // 29: akidb.v1.ScrollRequest
+	(*ScrollResponse)(nil),               // 30: akidb.v1.ScrollResponse
+	(*GetStatusRequest)(nil),             // 31: akidb.v1.GetStatusRequest
+	(*GetStatusResponse)(nil),            // 32: akidb.v1.GetStatusResponse
+	(*IssueTokenRequest)(nil),            // 33: akidb.v1.IssueTokenRequest
+	(*IssueTokenResponse)(nil),           // 34: akidb.v1.IssueTokenResponse
+	(*Tenant)(nil),                       // 35: akidb.v1.Tenant
+	(*CreateTenantRequest)(nil),          // 36: akidb.v1.CreateTenantRequest
+	(*ListTenantsRequest)(nil),           // 37: akidb.v1.ListTenantsRequest
+	(*ListTenantsResponse)(nil),          // 38: akidb.v1.ListTenantsResponse
+	(*DeleteTenantRequest)(nil),          // 39: akidb.v1.DeleteTenantRequest
+	(*DeleteTenantResponse)(nil),         // 40: akidb.v1.DeleteTenantResponse
+	(*APIKey)(nil),                       // 41: akidb.v1.APIKey
+	(*CreateAPIKeyRequest)(nil),          // 42: akidb.v1.CreateAPIKeyRequest
+	(*CreateAPIKeyResponse)(nil),         // 43: akidb.v1.CreateAPIKeyResponse
+	(*ListAPIKeysRequest)(nil),           // 44: akidb.v1.ListAPIKeysRequest
+	(*ListAPIKeysResponse)(nil),          // 45: akidb.v1.ListAPIKeysResponse
+	(*RevokeAPIKeyRequest)(nil),          // 46: akidb.v1.RevokeAPIKeyRequest
+	(*RotateAPIKeyRequest)(nil),          // 47: akidb.v1.RotateAPIKeyRequest
+	(*RotateAPIKeyResponse)(nil),         // 48: akidb.v1.RotateAPIKeyResponse
+	(*AuditEvent)(nil),                   // 49: akidb.v1.AuditEvent
+	(*ListAuditEventsRequest)(nil),       // 50: akidb.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),      // 51: akidb.v1.ListAuditEventsResponse
+	(*QuotaLimits)(nil),                  // 52: akidb.v1.QuotaLimits
+	(*EffectiveQuota)(nil),               // 53: akidb.v1.EffectiveQuota
+	(*QuotaUsage)(nil),                   // 54: akidb.v1.QuotaUsage
+	(*TenantQuota)(nil),                  // 55: akidb.v1.TenantQuota
+	(*GetTenantQuotaRequest)(nil),        // 56: akidb.v1.GetTenantQuotaRequest
+	(*SetTenantQuotaRequest)(nil),        // 57: akidb.v1.SetTenantQuotaRequest
+	(*KeyRateLimit)(nil),                 // 58: akidb.v1.KeyRateLimit
+	(*GetKeyRateLimitRequest)(nil),       // 59: akidb.v1.GetKeyRateLimitRequest
+	(*SetKeyRateLimitRequest)(nil),       // 60: akidb.v1.SetKeyRateLimitRequest
+	(*ClearKeyRateLimitRequest)(nil),     // 61: akidb.v1.ClearKeyRateLimitRequest
+	(*ClearKeyRateLimitResponse)(nil),    // 62: akidb.v1.ClearKeyRateLimitResponse
+	(*RateLimitConfig)(nil),              // 63: akidb.v1.RateLimitConfig
+	(*QuotaDefaults)(nil),                // 64: akidb.v1.QuotaDefaults
+	(*RequestLimits)(nil),                // 65: akidb.v1.RequestLimits
+	(*ServerSettings)(nil),               // 66: akidb.v1.ServerSettings
+	(*RuntimeConfig)(nil),                // 67: akidb.v1.RuntimeConfig
+	(*GetRuntimeConfigRequest)(nil),      // 68: akidb.v1.GetRuntimeConfigRequest
+	(*SetRateLimitConfigRequest)(nil),    // 69: akidb.v1.SetRateLimitConfigRequest
+	(*CheckpointCollectionRequest)(nil),  // 70: akidb.v1.CheckpointCollectionRequest
+	(*CheckpointCollectionResponse)(nil), // 71: akidb.v1.CheckpointCollectionResponse
+	(*LoadCollectionRequest)(nil),        // 72: akidb.v1.LoadCollectionRequest
+	(*EvictCollectionRequest)(nil),       // 73: akidb.v1.EvictCollectionRequest
+	(*CollectionResidency)(nil),          // 74: akidb.v1.CollectionResidency
+	(*GetStorageStatusRequest)(nil),      // 75: akidb.v1.GetStorageStatusRequest
+	(*StorageStatus)(nil),                // 76: akidb.v1.StorageStatus
+	(*MemoryStatus)(nil),                 // 77: akidb.v1.MemoryStatus
+	(*StoreStatus)(nil),                  // 78: akidb.v1.StoreStatus
+	(*CircuitBreakerStatus)(nil),         // 79: akidb.v1.CircuitBreakerStatus
+	(*DLQCounts)(nil),                    // 80: akidb.v1.DLQCounts
+	(*CollectionStorage)(nil),            // 81: akidb.v1.CollectionStorage
+	(*ShippedSnapshot)(nil),              // 82: akidb.v1.ShippedSnapshot
+	(*ListDLQRequest)(nil),               // 83: akidb.v1.ListDLQRequest
+	(*DLQEntry)(nil),                     // 84: akidb.v1.DLQEntry
+	(*ListDLQResponse)(nil),              // 85: akidb.v1.ListDLQResponse
+	(*RetryDLQRequest)(nil),              // 86: akidb.v1.RetryDLQRequest
+	(*RetryDLQEntryRequest)(nil),         // 87: akidb.v1.RetryDLQEntryRequest
+	(*DLQRetryResult)(nil),               // 88: akidb.v1.DLQRetryResult
+	(*DiscardDLQEntryRequest)(nil),       // 89: akidb.v1.DiscardDLQEntryRequest
+	(*DiscardDLQEntryResponse)(nil),      // 90: akidb.v1.DiscardDLQEntryResponse
+	(*ResetCircuitBreakerRequest)(nil),   // 91: akidb.v1.ResetCircuitBreakerRequest
+	(*ResetCircuitBreakerResponse)(nil),  // 92: akidb.v1.ResetCircuitBreakerResponse
+	nil,                                  // 93: akidb.v1.CreateCollectionRequest.IndexesEntry
+	(*timestamppb.Timestamp)(nil),        // 94: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),              // 95: google.protobuf.Struct
 }
 var file_akidb_v1_akidb_proto_depIdxs = []int32{
-	0,  // 0: akidb.v1.CreateCollectionRequest.hnsw:type_name -> akidb.v1.HNSWParams
-	91, // 1: akidb.v1.CreateCollectionRequest.indexes:type_name -> akidb.v1.CreateCollectionRequest.IndexesEntry
-	2,  // 2: akidb.v1.ListIndexesResponse.indexes:type_name -> akidb.v1.Index
-	0,  // 3: akidb.v1.Collection.hnsw:type_name -> akidb.v1.HNSWParams
-	92, // 4: akidb.v1.Collection.created_at:type_name -> google.protobuf.Timestamp
-	9,  // 5: akidb.v1.Collection.stats:type_name -> akidb.v1.CollectionStats
-	2,  // 6: akidb.v1.Collection.indexes:type_name -> akidb.v1.Index
-	10, // 7: akidb.v1.ListCollectionsResponse.collections:type_name -> akidb.v1.Collection
-	93, // 8: akidb.v1.Vector.metadata:type_name -> google.protobuf.Struct
-	16, // 9: akidb.v1.UpsertRequest.vectors:type_name -> akidb.v1.Vector
-	93, // 10: akidb.v1.QueryHit.metadata:type_name -> google.protobuf.Struct
-	20, // 11: akidb.v1.QueryResponse.results:type_name -> akidb.v1.QueryHit
-	22, // 12: akidb.v1.QueryResponse.explain:type_name -> akidb.v1.QueryPlan
-	23, // 13: akidb.v1.QueryPlan.tree:type_name -> akidb.v1.PlanNode
-	23, // 14: akidb.v1.PlanNode.children:type_name -> akidb.v1.PlanNode
-	16, // 15: akidb.v1.ScrollResponse.vectors:type_name -> akidb.v1.Vector
-	92, // 16: akidb.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	92, // 17: akidb.v1.Tenant.created_at:type_name -> google.protobuf.Timestamp
-	33, // 18: akidb.v1.ListTenantsResponse.tenants:type_name -> akidb.v1.Tenant
-	92, // 19: akidb.v1.APIKey.created_at:type_name -> google.protobuf.Timestamp
-	92, // 20: akidb.v1.APIKey.expires_at:type_name -> google.protobuf.Timestamp
-	92, // 21: akidb.v1.APIKey.revoked_at:type_name -> google.protobuf.Timestamp
-	39, // 22: akidb.v1.CreateAPIKeyResponse.key_info:type_name -> akidb.v1.APIKey
-	39, // 23: akidb.v1.ListAPIKeysResponse.keys:type_name -> akidb.v1.APIKey
-	39, // 24: akidb.v1.RotateAPIKeyResponse.old_key:type_name -> akidb.v1.APIKey
-	41, // 25: akidb.v1.RotateAPIKeyResponse.new_key:type_name -> akidb.v1.CreateAPIKeyResponse
-	92, // 26: akidb.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	47, // 27: akidb.v1.ListAuditEventsResponse.events:type_name -> akidb.v1.AuditEvent
-	92, // 28: akidb.v1.QuotaLimits.updated_at:type_name -> google.protobuf.Timestamp
-	50, // 29: akidb.v1.TenantQuota.quota:type_name -> akidb.v1.QuotaLimits
-	51, // 30: akidb.v1.TenantQuota.effective:type_name -> akidb.v1.EffectiveQuota
-	52, // 31: akidb.v1.TenantQuota.usage:type_name -> akidb.v1.QuotaUsage
-	92, // 32: akidb.v1.KeyRateLimit.updated_at:type_name -> google.protobuf.Timestamp
-	63, // 33: akidb.v1.ServerSettings.request_limits:type_name -> akidb.v1.RequestLimits
-	61, // 34: akidb.v1.RuntimeConfig.rate_limiting:type_name -> akidb.v1.RateLimitConfig
-	62, // 35: akidb.v1.RuntimeConfig.quota_defaults:type_name -> akidb.v1.QuotaDefaults
-	64, // 36: akidb.v1.RuntimeConfig.server:type_name -> akidb.v1.ServerSettings
-	92, // 37: akidb.v1.CollectionResidency.last_used_at:type_name -> google.protobuf.Timestamp
-	76, // 38: akidb.v1.StorageStatus.store:type_name -> akidb.v1.StoreStatus
-	78, // 39: akidb.v1.StorageStatus.dlq:type_name -> akidb.v1.DLQCounts
-	79, // 40: akidb.v1.StorageStatus.collections:type_name -> akidb.v1.CollectionStorage
-	75, // 41: akidb.v1.StorageStatus.memory:type_name -> akidb.v1.MemoryStatus
-	77, // 42: akidb.v1.StoreStatus.circuit_breaker:type_name -> akidb.v1.CircuitBreakerStatus
-	92, // 43: akidb.v1.CircuitBreakerStatus.since:type_name -> google.protobuf.Timestamp
-	92, // 44: akidb.v1.CircuitBreakerStatus.open_until:type_name -> google.protobuf.Timestamp
-	92, // 45: akidb.v1.CircuitBreakerStatus.last_error_at:type_name -> google.protobuf.Timestamp
-	92, // 46: akidb.v1.CollectionStorage.oldest_unshipped_at:type_name -> google.protobuf.Timestamp
-	78, // 47: akidb.v1.CollectionStorage.dlq:type_name -> akidb.v1.DLQCounts
-	80, // 48: akidb.v1.CollectionStorage.newest_snapshot:type_name -> akidb.v1.ShippedSnapshot
-	92, // 49: akidb.v1.CollectionStorage.last_pass_at:type_name -> google.protobuf.Timestamp
-	92, // 50: akidb.v1.CollectionStorage.last_shipped_at:type_name -> google.protobuf.Timestamp
-	92, // 51: akidb.v1.CollectionStorage.load_retry_at:type_name -> google.protobuf.Timestamp
-	92, // 52: akidb.v1.CollectionStorage.last_used_at:type_name -> google.protobuf.Timestamp
-	92, // 53: akidb.v1.CollectionStorage.loaded_at:type_name -> google.protobuf.Timestamp
-	92, // 54: akidb.v1.CollectionStorage.evicted_at:type_name -> google.protobuf.Timestamp
-	92, // 55: akidb.v1.DLQEntry.created_at:type_name -> google.protobuf.Timestamp
-	92, // 56: akidb.v1.DLQEntry.next_attempt_at:type_name -> google.protobuf.Timestamp
-	82, // 57: akidb.v1.ListDLQResponse.entries:type_name -> akidb.v1.DLQEntry
-	77, // 58: akidb.v1.ResetCircuitBreakerResponse.circuit_breaker:type_name -> akidb.v1.CircuitBreakerStatus
-	1,  // 59: akidb.v1.CollectionService.CreateCollection:input_type -> akidb.v1.CreateCollectionRequest
-	11, // 60: akidb.v1.CollectionService.ListCollections:input_type -> akidb.v1.ListCollectionsRequest
-	13, // 61: akidb.v1.CollectionService.GetCollection:input_type -> akidb.v1.GetCollectionRequest
-	14, // 62: akidb.v1.CollectionService.DeleteCollection:input_type -> akidb.v1.DeleteCollectionRequest
-	17, // 63: akidb.v1.CollectionService.Upsert:input_type -> akidb.v1.UpsertRequest
-	19, // 64: akidb.v1.CollectionService.Query:input_type -> akidb.v1.QueryRequest
-	24, // 65: akidb.v1.CollectionService.Get:input_type -> akidb.v1.GetRequest
-	25, // 66: akidb.v1.CollectionService.Delete:input_type -> akidb.v1.DeleteRequest
-	27, // 67: akidb.v1.CollectionService.Scroll:input_type -> akidb.v1.ScrollRequest
-	3,  // 68: akidb.v1.CollectionService.CreateIndex:input_type -> akidb.v1.CreateIndexRequest
-	4,  // 69: akidb.v1.CollectionService.ListIndexes:input_type -> akidb.v1.ListIndexesRequest
-	7,  // 70: akidb.v1.CollectionService.DropIndex:input_type -> akidb.v1.DropIndexRequest
-	6,  // 71: akidb.v1.CollectionService.UpdateCollection:input_type -> akidb.v1.UpdateCollectionRequest
-	29, // 72: akidb.v1.ManagementService.GetStatus:input_type -> akidb.v1.GetStatusRequest
-	31, // 73: akidb.v1.ManagementService.IssueToken:input_type -> akidb.v1.IssueTokenRequest
-	34, // 74: akidb.v1.ManagementService.CreateTenant:input_type -> akidb.v1.CreateTenantRequest
-	35, // 75: akidb.v1.ManagementService.ListTenants:input_type -> akidb.v1.ListTenantsRequest
-	37, // 76: akidb.v1.ManagementService.DeleteTenant:input_type -> akidb.v1.DeleteTenantRequest
-	40, // 77: akidb.v1.ManagementService.CreateAPIKey:input_type -> akidb.v1.CreateAPIKeyRequest
-	42, // 78: akidb.v1.ManagementService.ListAPIKeys:input_type -> akidb.v1.ListAPIKeysRequest
-	44, // 79: akidb.v1.ManagementService.RevokeAPIKey:input_type -> akidb.v1.RevokeAPIKeyRequest
-	45, // 80: akidb.v1.ManagementService.RotateAPIKey:input_type -> akidb.v1.RotateAPIKeyRequest
-	48, // 81: akidb.v1.ManagementService.ListAuditEvents:input_type -> akidb.v1.ListAuditEventsRequest
-	54, // 82: akidb.v1.ManagementService.GetTenantQuota:input_type -> akidb.v1.GetTenantQuotaRequest
-	55, // 83: akidb.v1.ManagementService.SetTenantQuota:input_type -> akidb.v1.SetTenantQuotaRequest
-	57, // 84: akidb.v1.ManagementService.GetKeyRateLimit:input_type -> akidb.v1.GetKeyRateLimitRequest
-	58, // 85: akidb.v1.ManagementService.SetKeyRateLimit:input_type -> akidb.v1.SetKeyRateLimitRequest
-	59, // 86: akidb.v1.ManagementService.ClearKeyRateLimit:input_type -> akidb.v1.ClearKeyRateLimitRequest
-	66, // 87: akidb.v1.ManagementService.GetRuntimeConfig:input_type -> akidb.v1.GetRuntimeConfigRequest
-	67, // 88: akidb.v1.ManagementService.SetRateLimitConfig:input_type -> akidb.v1.SetRateLimitConfigRequest
-	68, // 89: akidb.v1.ManagementService.CheckpointCollection:input_type -> akidb.v1.CheckpointCollectionRequest
-	70, // 90: akidb.v1.ManagementService.LoadCollection:input_type -> akidb.v1.LoadCollectionRequest
-	71, // 91: akidb.v1.ManagementService.EvictCollection:input_type -> akidb.v1.EvictCollectionRequest
-	73, // 92: akidb.v1.ManagementService.GetStorageStatus:input_type -> akidb.v1.GetStorageStatusRequest
-	81, // 93: akidb.v1.ManagementService.ListDLQ:input_type -> akidb.v1.ListDLQRequest
-	84, // 94: akidb.v1.ManagementService.RetryDLQ:input_type -> akidb.v1.RetryDLQRequest
-	85, // 95: akidb.v1.ManagementService.RetryDLQEntry:input_type -> akidb.v1.RetryDLQEntryRequest
-	87, // 96: akidb.v1.ManagementService.DiscardDLQEntry:input_type -> akidb.v1.DiscardDLQEntryRequest
-	89, // 97: akidb.v1.ManagementService.ResetCircuitBreaker:input_type -> akidb.v1.ResetCircuitBreakerRequest
-	10, // 98: akidb.v1.CollectionService.CreateCollection:output_type -> akidb.v1.Collection
-	12, // 99: akidb.v1.CollectionService.ListCollections:output_type -> akidb.v1.ListCollectionsResponse
-	10, // 100: akidb.v1.CollectionService.GetCollection:output_type -> akidb.v1.Collection
-	15, // 101: akidb.v1.CollectionService.DeleteCollection:output_type -> akidb.v1.DeleteCollectionResponse
-	18, // 102: akidb.v1.CollectionService.Upsert:output_type -> akidb.v1.UpsertResponse
-	21, // 103: akidb.v1.CollectionService.Query:output_type -> akidb.v1.QueryResponse
-	16, // 104: akidb.v1.CollectionService.Get:output_type -> akidb.v1.Vector
-	26, // 105: akidb.v1.CollectionService.Delete:output_type -> akidb.v1.DeleteResponse
-	28, // 106: akidb.v1.CollectionService.Scroll:output_type -> akidb.v1.ScrollResponse
-	2,  // 107: akidb.v1.CollectionService.CreateIndex:output_type -> akidb.v1.Index
-	5,  // 108: akidb.v1.CollectionService.ListIndexes:output_type -> akidb.v1.ListIndexesResponse
-	8,  // 109: akidb.v1.CollectionService.DropIndex:output_type -> akidb.v1.DropIndexResponse
-	10, // 110: akidb.v1.CollectionService.UpdateCollection:output_type -> akidb.v1.Collection
-	30, // 111: akidb.v1.ManagementService.GetStatus:output_type -> akidb.v1.GetStatusResponse
-	32, // 112: akidb.v1.ManagementService.IssueToken:output_type -> akidb.v1.IssueTokenResponse
-	33, // 113: akidb.v1.ManagementService.CreateTenant:output_type -> akidb.v1.Tenant
-	36, // 114: akidb.v1.ManagementService.ListTenants:output_type -> akidb.v1.ListTenantsResponse
-	38, // 115: akidb.v1.ManagementService.DeleteTenant:output_type -> akidb.v1.DeleteTenantResponse
-	41, // 116: akidb.v1.ManagementService.CreateAPIKey:output_type -> akidb.v1.CreateAPIKeyResponse
-	43, // 117: akidb.v1.ManagementService.ListAPIKeys:output_type -> akidb.v1.ListAPIKeysResponse
-	39, // 118: akidb.v1.ManagementService.RevokeAPIKey:output_type -> akidb.v1.APIKey
-	46, // 119: akidb.v1.ManagementService.RotateAPIKey:output_type -> akidb.v1.RotateAPIKeyResponse
-	49, // 120: akidb.v1.ManagementService.ListAuditEvents:output_type -> akidb.v1.ListAuditEventsResponse
-	53, // 121: akidb.v1.ManagementService.GetTenantQuota:output_type -> akidb.v1.TenantQuota
-	53, // 122: akidb.v1.ManagementService.SetTenantQuota:output_type -> akidb.v1.TenantQuota
-	56, // 123: akidb.v1.ManagementService.GetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
-	56, // 124: akidb.v1.ManagementService.SetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
-	60, // 125: akidb.v1.ManagementService.ClearKeyRateLimit:output_type -> akidb.v1.ClearKeyRateLimitResponse
-	65, // 126: akidb.v1.ManagementService.GetRuntimeConfig:output_type -> akidb.v1.RuntimeConfig
-	65, // 127: akidb.v1.ManagementService.SetRateLimitConfig:output_type -> akidb.v1.RuntimeConfig
-	69, // 128: akidb.v1.ManagementService.CheckpointCollection:output_type -> akidb.v1.CheckpointCollectionResponse
-	72, // 129: akidb.v1.ManagementService.LoadCollection:output_type -> akidb.v1.CollectionResidency
-	72, // 130: akidb.v1.ManagementService.EvictCollection:output_type -> akidb.v1.CollectionResidency
-	74, // 131: akidb.v1.ManagementService.GetStorageStatus:output_type -> akidb.v1.StorageStatus
-	83, // 132: akidb.v1.ManagementService.ListDLQ:output_type -> akidb.v1.ListDLQResponse
-	86, // 133: akidb.v1.ManagementService.RetryDLQ:output_type -> akidb.v1.DLQRetryResult
-	86, // 134: akidb.v1.ManagementService.RetryDLQEntry:output_type -> akidb.v1.DLQRetryResult
-	88, // 135: akidb.v1.ManagementService.DiscardDLQEntry:output_type -> akidb.v1.DiscardDLQEntryResponse
-	90, // 136: akidb.v1.ManagementService.ResetCircuitBreaker:output_type -> akidb.v1.ResetCircuitBreakerResponse
-	98, // [98:137] is the sub-list for method output_type
-	59, // [59:98] is the sub-list for method input_type
-	59, // [59:59] is the sub-list for extension type_name
-	59, // [59:59] is the sub-list for extension extendee
-	0,  // [0:59] is the sub-list for field type_name
+	0,   // 0: akidb.v1.CreateCollectionRequest.hnsw:type_name -> akidb.v1.HNSWParams
+	93,  // 1: akidb.v1.CreateCollectionRequest.indexes:type_name -> akidb.v1.CreateCollectionRequest.IndexesEntry
+	2,   // 2: akidb.v1.CreateCollectionRequest.quantization:type_name -> akidb.v1.Quantization
+	94,  // 3: akidb.v1.QuantizationStatus.trained_at:type_name -> google.protobuf.Timestamp
+	4,   // 4: akidb.v1.ListIndexesResponse.indexes:type_name -> akidb.v1.Index
+	2,   // 5: akidb.v1.UpdateCollectionRequest.quantization:type_name -> akidb.v1.Quantization
+	3,   // 6: akidb.v1.CollectionStats.quantization:type_name -> akidb.v1.QuantizationStatus
+	0,   // 7: akidb.v1.Collection.hnsw:type_name -> akidb.v1.HNSWParams
+	94,  // 8: akidb.v1.Collection.created_at:type_name -> google.protobuf.Timestamp
+	11,  // 9: akidb.v1.Collection.stats:type_name -> akidb.v1.CollectionStats
+	4,   // 10: akidb.v1.Collection.indexes:type_name -> akidb.v1.Index
+	2,   // 11: akidb.v1.Collection.quantization:type_name -> akidb.v1.Quantization
+	12,  // 12: akidb.v1.ListCollectionsResponse.collections:type_name -> akidb.v1.Collection
+	95,  // 13: akidb.v1.Vector.metadata:type_name -> google.protobuf.Struct
+	18,  // 14: akidb.v1.UpsertRequest.vectors:type_name -> akidb.v1.Vector
+	95,  // 15: akidb.v1.QueryHit.metadata:type_name -> google.protobuf.Struct
+	22,  // 16: akidb.v1.QueryResponse.results:type_name -> akidb.v1.QueryHit
+	24,  // 17: akidb.v1.QueryResponse.explain:type_name -> akidb.v1.QueryPlan
+	25,  // 18: akidb.v1.QueryPlan.tree:type_name -> akidb.v1.PlanNode
+	25,  // 19: akidb.v1.PlanNode.children:type_name -> akidb.v1.PlanNode
+	18,  // 20: akidb.v1.ScrollResponse.vectors:type_name -> akidb.v1.Vector
+	94,  // 21: akidb.v1.IssueTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	94,  // 22: akidb.v1.Tenant.created_at:type_name -> google.protobuf.Timestamp
+	35,  // 23: akidb.v1.ListTenantsResponse.tenants:type_name -> akidb.v1.Tenant
+	94,  // 24: akidb.v1.APIKey.created_at:type_name -> google.protobuf.Timestamp
+	94,  // 25: akidb.v1.APIKey.expires_at:type_name -> google.protobuf.Timestamp
+	94,  // 26: akidb.v1.APIKey.revoked_at:type_name -> google.protobuf.Timestamp
+	41,  // 27: akidb.v1.CreateAPIKeyResponse.key_info:type_name -> akidb.v1.APIKey
+	41,  // 28: akidb.v1.ListAPIKeysResponse.keys:type_name -> akidb.v1.APIKey
+	41,  // 29: akidb.v1.RotateAPIKeyResponse.old_key:type_name -> akidb.v1.APIKey
+	43,  // 30: akidb.v1.RotateAPIKeyResponse.new_key:type_name -> akidb.v1.CreateAPIKeyResponse
+	94,  // 31: akidb.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	49,  // 32: akidb.v1.ListAuditEventsResponse.events:type_name -> akidb.v1.AuditEvent
+	94,  // 33: akidb.v1.QuotaLimits.updated_at:type_name -> google.protobuf.Timestamp
+	52,  // 34: akidb.v1.TenantQuota.quota:type_name -> akidb.v1.QuotaLimits
+	53,  // 35: akidb.v1.TenantQuota.effective:type_name -> akidb.v1.EffectiveQuota
+	54,  // 36: akidb.v1.TenantQuota.usage:type_name -> akidb.v1.QuotaUsage
+	94,  // 37: akidb.v1.KeyRateLimit.updated_at:type_name -> google.protobuf.Timestamp
+	65,  // 38: akidb.v1.ServerSettings.request_limits:type_name -> akidb.v1.RequestLimits
+	63,  // 39: akidb.v1.RuntimeConfig.rate_limiting:type_name -> akidb.v1.RateLimitConfig
+	64,  // 40: akidb.v1.RuntimeConfig.quota_defaults:type_name -> akidb.v1.QuotaDefaults
+	66,  // 41: akidb.v1.RuntimeConfig.server:type_name -> akidb.v1.ServerSettings
+	94,  // 42: akidb.v1.CollectionResidency.last_used_at:type_name -> google.protobuf.Timestamp
+	78,  // 43: akidb.v1.StorageStatus.store:type_name -> akidb.v1.StoreStatus
+	80,  // 44: akidb.v1.StorageStatus.dlq:type_name -> akidb.v1.DLQCounts
+	81,  // 45: akidb.v1.StorageStatus.collections:type_name -> akidb.v1.CollectionStorage
+	77,  // 46: akidb.v1.StorageStatus.memory:type_name -> akidb.v1.MemoryStatus
+	79,  // 47: akidb.v1.StoreStatus.circuit_breaker:type_name -> akidb.v1.CircuitBreakerStatus
+	94,  // 48: akidb.v1.CircuitBreakerStatus.since:type_name -> google.protobuf.Timestamp
+	94,  // 49: akidb.v1.CircuitBreakerStatus.open_until:type_name -> google.protobuf.Timestamp
+	94,  // 50: akidb.v1.CircuitBreakerStatus.last_error_at:type_name -> google.protobuf.Timestamp
+	94,  // 51: akidb.v1.CollectionStorage.oldest_unshipped_at:type_name -> google.protobuf.Timestamp
+	80,  // 52: akidb.v1.CollectionStorage.dlq:type_name -> akidb.v1.DLQCounts
+	82,  // 53: akidb.v1.CollectionStorage.newest_snapshot:type_name -> akidb.v1.ShippedSnapshot
+	94,  // 54: akidb.v1.CollectionStorage.last_pass_at:type_name -> google.protobuf.Timestamp
+	94,  // 55: akidb.v1.CollectionStorage.last_shipped_at:type_name -> google.protobuf.Timestamp
+	94,  // 56: akidb.v1.CollectionStorage.load_retry_at:type_name -> google.protobuf.Timestamp
+	94,  // 57: akidb.v1.CollectionStorage.last_used_at:type_name -> google.protobuf.Timestamp
+	94,  // 58: akidb.v1.CollectionStorage.loaded_at:type_name -> google.protobuf.Timestamp
+	94,  // 59: akidb.v1.CollectionStorage.evicted_at:type_name -> google.protobuf.Timestamp
+	94,  // 60: akidb.v1.DLQEntry.created_at:type_name -> google.protobuf.Timestamp
+	94,  // 61: akidb.v1.DLQEntry.next_attempt_at:type_name -> google.protobuf.Timestamp
+	84,  // 62: akidb.v1.ListDLQResponse.entries:type_name -> akidb.v1.DLQEntry
+	79,  // 63: akidb.v1.ResetCircuitBreakerResponse.circuit_breaker:type_name -> akidb.v1.CircuitBreakerStatus
+	1,   // 64: akidb.v1.CollectionService.CreateCollection:input_type -> akidb.v1.CreateCollectionRequest
+	13,  // 65: akidb.v1.CollectionService.ListCollections:input_type -> akidb.v1.ListCollectionsRequest
+	15,  // 66: akidb.v1.CollectionService.GetCollection:input_type -> akidb.v1.GetCollectionRequest
+	16,  // 67: akidb.v1.CollectionService.DeleteCollection:input_type -> akidb.v1.DeleteCollectionRequest
+	19,  // 68: akidb.v1.CollectionService.Upsert:input_type -> akidb.v1.UpsertRequest
+	21,  // 69: akidb.v1.CollectionService.Query:input_type -> akidb.v1.QueryRequest
+	26,  // 70: akidb.v1.CollectionService.Get:input_type -> akidb.v1.GetRequest
+	27,  // 71: akidb.v1.CollectionService.Delete:input_type -> akidb.v1.DeleteRequest
+	29,  // 72: akidb.v1.CollectionService.Scroll:input_type -> akidb.v1.ScrollRequest
+	5,   // 73: akidb.v1.CollectionService.CreateIndex:input_type -> akidb.v1.CreateIndexRequest
+	6,   // 74: akidb.v1.CollectionService.ListIndexes:input_type -> akidb.v1.ListIndexesRequest
+	9,   // 75: akidb.v1.CollectionService.DropIndex:input_type -> akidb.v1.DropIndexRequest
+	8,   // 76: akidb.v1.CollectionService.UpdateCollection:input_type -> akidb.v1.UpdateCollectionRequest
+	31,  // 77: akidb.v1.ManagementService.GetStatus:input_type -> akidb.v1.GetStatusRequest
+	33,  // 78: akidb.v1.ManagementService.IssueToken:input_type -> akidb.v1.IssueTokenRequest
+	36,  // 79: akidb.v1.ManagementService.CreateTenant:input_type -> akidb.v1.CreateTenantRequest
+	37,  // 80: akidb.v1.ManagementService.ListTenants:input_type -> akidb.v1.ListTenantsRequest
+	39,  // 81: akidb.v1.ManagementService.DeleteTenant:input_type -> akidb.v1.DeleteTenantRequest
+	42,  // 82: akidb.v1.ManagementService.CreateAPIKey:input_type -> akidb.v1.CreateAPIKeyRequest
+	44,  // 83: akidb.v1.ManagementService.ListAPIKeys:input_type -> akidb.v1.ListAPIKeysRequest
+	46,  // 84: akidb.v1.ManagementService.RevokeAPIKey:input_type -> akidb.v1.RevokeAPIKeyRequest
+	47,  // 85: akidb.v1.ManagementService.RotateAPIKey:input_type -> akidb.v1.RotateAPIKeyRequest
+	50,  // 86: akidb.v1.ManagementService.ListAuditEvents:input_type -> akidb.v1.ListAuditEventsRequest
+	56,  // 87: akidb.v1.ManagementService.GetTenantQuota:input_type -> akidb.v1.GetTenantQuotaRequest
+	57,  // 88: akidb.v1.ManagementService.SetTenantQuota:input_type -> akidb.v1.SetTenantQuotaRequest
+	59,  // 89: akidb.v1.ManagementService.GetKeyRateLimit:input_type -> akidb.v1.GetKeyRateLimitRequest
+	60,  // 90: akidb.v1.ManagementService.SetKeyRateLimit:input_type -> akidb.v1.SetKeyRateLimitRequest
+	61,  // 91: akidb.v1.ManagementService.ClearKeyRateLimit:input_type -> akidb.v1.ClearKeyRateLimitRequest
+	68,  // 92: akidb.v1.ManagementService.GetRuntimeConfig:input_type -> akidb.v1.GetRuntimeConfigRequest
+	69,  // 93: akidb.v1.ManagementService.SetRateLimitConfig:input_type -> akidb.v1.SetRateLimitConfigRequest
+	70,  // 94: akidb.v1.ManagementService.CheckpointCollection:input_type -> akidb.v1.CheckpointCollectionRequest
+	72,  // 95: akidb.v1.ManagementService.LoadCollection:input_type -> akidb.v1.LoadCollectionRequest
+	73,  // 96: akidb.v1.ManagementService.EvictCollection:input_type -> akidb.v1.EvictCollectionRequest
+	75,  // 97: akidb.v1.ManagementService.GetStorageStatus:input_type -> akidb.v1.GetStorageStatusRequest
+	83,  // 98: akidb.v1.ManagementService.ListDLQ:input_type -> akidb.v1.ListDLQRequest
+	86,  // 99: akidb.v1.ManagementService.RetryDLQ:input_type -> akidb.v1.RetryDLQRequest
+	87,  // 100: akidb.v1.ManagementService.RetryDLQEntry:input_type -> akidb.v1.RetryDLQEntryRequest
+	89,  // 101: akidb.v1.ManagementService.DiscardDLQEntry:input_type -> akidb.v1.DiscardDLQEntryRequest
+	91,  // 102: akidb.v1.ManagementService.ResetCircuitBreaker:input_type -> akidb.v1.ResetCircuitBreakerRequest
+	12,  // 103: akidb.v1.CollectionService.CreateCollection:output_type -> akidb.v1.Collection
+	14,  // 104: akidb.v1.CollectionService.ListCollections:output_type -> akidb.v1.ListCollectionsResponse
+	12,  // 105: akidb.v1.CollectionService.GetCollection:output_type -> akidb.v1.Collection
+	17,  // 106: akidb.v1.CollectionService.DeleteCollection:output_type -> akidb.v1.DeleteCollectionResponse
+	20,  // 107: akidb.v1.CollectionService.Upsert:output_type -> akidb.v1.UpsertResponse
+	23,  // 108: akidb.v1.CollectionService.Query:output_type -> akidb.v1.QueryResponse
+	18,  // 109: akidb.v1.CollectionService.Get:output_type -> akidb.v1.Vector
+	28,  // 110: akidb.v1.CollectionService.Delete:output_type -> akidb.v1.DeleteResponse
+	30,  // 111: akidb.v1.CollectionService.Scroll:output_type -> akidb.v1.ScrollResponse
+	4,   // 112: akidb.v1.CollectionService.CreateIndex:output_type -> akidb.v1.Index
+	7,   // 113: akidb.v1.CollectionService.ListIndexes:output_type -> akidb.v1.ListIndexesResponse
+	10,  // 114: akidb.v1.CollectionService.DropIndex:output_type -> akidb.v1.DropIndexResponse
+	12,  // 115: akidb.v1.CollectionService.UpdateCollection:output_type -> akidb.v1.Collection
+	32,  // 116: akidb.v1.ManagementService.GetStatus:output_type -> akidb.v1.GetStatusResponse
+	34,  // 117: akidb.v1.ManagementService.IssueToken:output_type -> akidb.v1.IssueTokenResponse
+	35,  // 118: akidb.v1.ManagementService.CreateTenant:output_type -> akidb.v1.Tenant
+	38,  // 119: akidb.v1.ManagementService.ListTenants:output_type -> akidb.v1.ListTenantsResponse
+	40,  // 120: akidb.v1.ManagementService.DeleteTenant:output_type -> akidb.v1.DeleteTenantResponse
+	43,  // 121: akidb.v1.ManagementService.CreateAPIKey:output_type -> akidb.v1.CreateAPIKeyResponse
+	45,  // 122: akidb.v1.ManagementService.ListAPIKeys:output_type -> akidb.v1.ListAPIKeysResponse
+	41,  // 123: akidb.v1.ManagementService.RevokeAPIKey:output_type -> akidb.v1.APIKey
+	48,  // 124: akidb.v1.ManagementService.RotateAPIKey:output_type -> akidb.v1.RotateAPIKeyResponse
+	51,  // 125: akidb.v1.ManagementService.ListAuditEvents:output_type -> akidb.v1.ListAuditEventsResponse
+	55,  // 126: akidb.v1.ManagementService.GetTenantQuota:output_type -> akidb.v1.TenantQuota
+	55,  // 127: akidb.v1.ManagementService.SetTenantQuota:output_type -> akidb.v1.TenantQuota
+	58,  // 128: akidb.v1.ManagementService.GetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
+	58,  // 129: akidb.v1.ManagementService.SetKeyRateLimit:output_type -> akidb.v1.KeyRateLimit
+	62,  // 130: akidb.v1.ManagementService.ClearKeyRateLimit:output_type -> akidb.v1.ClearKeyRateLimitResponse
+	67,  // 131: akidb.v1.ManagementService.GetRuntimeConfig:output_type -> akidb.v1.RuntimeConfig
+	67,  // 132: akidb.v1.ManagementService.SetRateLimitConfig:output_type -> akidb.v1.RuntimeConfig
+	71,  // 133: akidb.v1.ManagementService.CheckpointCollection:output_type -> akidb.v1.CheckpointCollectionResponse
+	74,  // 134: akidb.v1.ManagementService.LoadCollection:output_type -> akidb.v1.CollectionResidency
+	74,  // 135: akidb.v1.ManagementService.EvictCollection:output_type -> akidb.v1.CollectionResidency
+	76,  // 136: akidb.v1.ManagementService.GetStorageStatus:output_type -> akidb.v1.StorageStatus
+	85,  // 137: akidb.v1.ManagementService.ListDLQ:output_type -> akidb.v1.ListDLQResponse
+	88,  // 138: akidb.v1.ManagementService.RetryDLQ:output_type -> akidb.v1.DLQRetryResult
+	88,  // 139: akidb.v1.ManagementService.RetryDLQEntry:output_type -> akidb.v1.DLQRetryResult
+	90,  // 140: akidb.v1.ManagementService.DiscardDLQEntry:output_type -> akidb.v1.DiscardDLQEntryResponse
+	92,  // 141: akidb.v1.ManagementService.ResetCircuitBreaker:output_type -> akidb.v1.ResetCircuitBreakerResponse
+	103, // [103:142] is the sub-list for method output_type
+	64,  // [64:103] is the sub-list for method input_type
+	64,  // [64:64] is the sub-list for extension type_name
+	64,  // [64:64] is the sub-list for extension extendee
+	0,   // [0:64] is the sub-list for field type_name
 }
 
 func init() { file_akidb_v1_akidb_proto_init() }
@@ -7128,24 +7438,24 @@ func file_akidb_v1_akidb_proto_init() {
 	if File_akidb_v1_akidb_proto != nil {
 		return
 	}
-	file_akidb_v1_akidb_proto_msgTypes[6].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[19].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[22].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[50].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[51].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[55].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[56].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[8].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[21].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[24].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[52].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[53].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[57].OneofWrappers = []any{}
 	file_akidb_v1_akidb_proto_msgTypes[58].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[62].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[60].OneofWrappers = []any{}
 	file_akidb_v1_akidb_proto_msgTypes[64].OneofWrappers = []any{}
-	file_akidb_v1_akidb_proto_msgTypes[67].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[66].OneofWrappers = []any{}
+	file_akidb_v1_akidb_proto_msgTypes[69].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_akidb_v1_akidb_proto_rawDesc), len(file_akidb_v1_akidb_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   92,
+			NumMessages:   94,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

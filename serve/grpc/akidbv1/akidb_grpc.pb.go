@@ -90,8 +90,10 @@ type CollectionServiceClient interface {
 	// DropIndex removes the payload index on a field
 	// (REST: DELETE /api/v1/collections/{name}/indexes/{field}).
 	DropIndex(ctx context.Context, in *DropIndexRequest, opts ...grpc.CallOption) (*DropIndexResponse, error)
-	// UpdateCollection changes a collection's settings: today its tiering
-	// policy (REST: PATCH /api/v1/collections/{name}).
+	// UpdateCollection changes a collection's settings: its tiering policy
+	// and its quantization, which it applies in the background
+	// (stats.quantization reports the work) (REST: PATCH
+	// /api/v1/collections/{name}).
 	UpdateCollection(ctx context.Context, in *UpdateCollectionRequest, opts ...grpc.CallOption) (*Collection, error)
 }
 
@@ -278,8 +280,10 @@ type CollectionServiceServer interface {
 	// DropIndex removes the payload index on a field
 	// (REST: DELETE /api/v1/collections/{name}/indexes/{field}).
 	DropIndex(context.Context, *DropIndexRequest) (*DropIndexResponse, error)
-	// UpdateCollection changes a collection's settings: today its tiering
-	// policy (REST: PATCH /api/v1/collections/{name}).
+	// UpdateCollection changes a collection's settings: its tiering policy
+	// and its quantization, which it applies in the background
+	// (stats.quantization reports the work) (REST: PATCH
+	// /api/v1/collections/{name}).
 	UpdateCollection(context.Context, *UpdateCollectionRequest) (*Collection, error)
 	mustEmbedUnimplementedCollectionServiceServer()
 }

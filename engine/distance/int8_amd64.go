@@ -1,0 +1,25 @@
+//go:build !noasm
+
+package distance
+
+import "golang.org/x/sys/cpu"
+
+// The AVX2 int8 kernels (int8_amd64.s). Each reads len(a) bytes of a and
+// of b; b must have at least len(a). Sixteen codes at a time are
+// sign-extended to 16 bits (VPMOVSXBW), subtracted for L2, and multiplied
+// and added in pairs to 32 bits (VPMADDWD); the last 0..15 are done one at
+// a time, so nothing past len(a) is read.
+
+//go:noescape
+func l2Int8AVX2(a, b []int8) int32
+
+//go:noescape
+func dotInt8AVX2(a, b []int8) int32
+
+// archInt8 lists the assembly int8 sets this CPU can run, best first.
+func archInt8() []int8Set {
+	if cpu.X86.HasAVX2 {
+		return []int8Set{{name: "avx2", l2: l2Int8AVX2, dot: dotInt8AVX2}}
+	}
+	return nil
+}
