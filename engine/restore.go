@@ -231,7 +231,7 @@ func replayShippedLog(ctx context.Context, log *wal.Log, tmp string, fetch fetch
 		if err != nil {
 			return err
 		}
-		_, _, err = wal.ReadChunk(f, func(seq uint64, typ byte, payload []byte) error {
+		first, last, err := wal.ReadChunk(f, func(seq uint64, typ byte, payload []byte) error {
 			if seq <= base || seq > plan.ToSeq {
 				return nil
 			}
@@ -248,6 +248,14 @@ func replayShippedLog(ctx context.Context, log *wal.Log, tmp string, fetch fetch
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("log object %s: %w", seg.Key, err)
+		}
+		// The object's SHA-256 only says it is the bytes that were
+		// uploaded; that they hold the records the manifest says is
+		// checked here, so a shipped log with a hole is refused with
+		// its place named instead of restoring less than was shipped.
+		if first != seg.FirstSeq || last != seg.LastSeq {
+			return fmt.Errorf("%w: log object %s holds records %d..%d, the manifest says %d..%d: the shipped log has a gap, and the restore stops rather than return less (restore up to an earlier --to-seq)",
+				tier.ErrNotRestorable, seg.Key, first, last, seg.FirstSeq, seg.LastSeq)
 		}
 		if err := ctx.Err(); err != nil {
 			return err

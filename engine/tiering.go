@@ -134,6 +134,11 @@ func (db *DB) newTier() error {
 	if cfg.Logger == nil {
 		cfg.Logger = db.log
 	}
+	if cfg.FS == nil {
+		// The tier's files live in the collections' directories: the
+		// same filesystem, synced the same way.
+		cfg.FS = db.cfg.FS
+	}
 	t, err := tier.New(cfg)
 	if err != nil {
 		return err
@@ -324,9 +329,12 @@ func (h *Handle) parquetView() *RecordView {
 }
 
 // writeParquet writes the checkpoint's Parquet export into the tier's
-// staging directory (temp file, then rename), after the snapshot and
-// outside the write pause. A failure costs the export, never the
-// checkpoint: it is logged and the snapshot ships without it.
+// staging directory (temp file, fsync, rename, directory fsync; the
+// directory made durable in its parent), after the snapshot and outside
+// the write pause: once the file has its name it is whole, so the tier
+// never stages, and a DLQ entry never refers to, an export a power cut
+// emptied or cut short. A failure costs the export, never the checkpoint:
+// it is logged and the snapshot ships without it.
 func (h *Handle) writeParquet(v *RecordView, seq uint64) {
 	if v == nil {
 		return
@@ -334,29 +342,36 @@ func (h *Handle) writeParquet(v *RecordView, seq uint64) {
 	dir := tier.StagingDir(h.dir)
 	final := filepath.Join(dir, tier.ParquetFileName(seq))
 	tmp := final + ".tmp"
+	fsys := h.db.tier.Config().FS
 	err := func() error {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
+		if err := wal.MkdirAllDurable(fsys, dir, 0o700); err != nil {
 			return err
 		}
-		f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+		f, err := fsys.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 		if err != nil {
 			return err
 		}
-		bw := bufio.NewWriterSize(f, 1<<20)
+		bw := bufio.NewWriterSize(tier.NewFileWriter(f), 1<<20)
 		err = h.db.cfg.Tier.Parquet(context.Background(), bw, v)
 		if err == nil {
 			err = bw.Flush()
+		}
+		if err == nil {
+			err = f.Sync()
 		}
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
 		if err == nil {
-			err = os.Rename(tmp, final)
+			err = fsys.Rename(tmp, final)
+		}
+		if err == nil {
+			err = syncDir(fsys, dir)
 		}
 		return err
 	}()
 	if err != nil {
-		_ = os.Remove(tmp)
+		_ = fsys.Remove(tmp)
 		h.db.log.Warn("the checkpoint's Parquet export failed; its snapshot ships without it", "collection", h.info.Name, "seq", seq, "err", err)
 	}
 }

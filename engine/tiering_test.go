@@ -3,6 +3,8 @@ package engine
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +20,7 @@ import (
 	"github.com/akidb/akidb/engine/distance"
 	"github.com/akidb/akidb/engine/snapshot"
 	"github.com/akidb/akidb/engine/tier"
+	"github.com/akidb/akidb/engine/wal"
 )
 
 // tieredConfig is a DB configuration shipping to store, with the tier's
@@ -335,7 +338,7 @@ func TestCheckpointWritesParquetAndTheTierShipsItAfterItsSnapshot(t *testing.T) 
 		if err := v.Each(func(Record) error { n++; return nil }); err != nil {
 			return err
 		}
-		_, err := fmt.Fprintf(w, "export of %s/%s at %d: %d records", v.Info().Tenant, v.Info().Name, v.Info().Seq, n)
+		_, err := io.WriteString(w, framedParquet(fmt.Sprintf("export of %s/%s at %d: %d records", v.Info().Tenant, v.Info().Name, v.Info().Seq, n)))
 		return err
 	}
 	db := openTestDB(t, t.TempDir(), cfg)
@@ -367,7 +370,7 @@ func TestCheckpointWritesParquetAndTheTierShipsItAfterItsSnapshot(t *testing.T) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := fmt.Sprintf("export of default/docs at %d: 120 records", seq); string(b) != want {
+	if want := framedParquet(fmt.Sprintf("export of default/docs at %d: 120 records", seq)); string(b) != want {
 		t.Fatalf("shipped export %q, want %q", b, want)
 	}
 	if staged, _ := os.ReadDir(tier.StagingDir(h.dir)); len(staged) != 0 {
@@ -460,5 +463,76 @@ func TestAHungUploadHoldsUpNoWriteCheckpointOrSearch(t *testing.T) {
 	}
 	if h.Count() != 400 {
 		t.Fatalf("%d records, want 400", h.Count())
+	}
+}
+
+// A shipped log object whose records do not span what the manifest says
+// (bytes that were uploaded whole, but with fewer records than staged):
+// the restore refuses, naming the object and the gap, and leaves nothing.
+func TestRestoreRefusesAShippedLogWithAGap(t *testing.T) {
+	store := tier.NewMemStore()
+	db := openTestDB(t, t.TempDir(), tieredConfig(store, nil))
+	h := createTiered(t, db, "docs")
+	upsertRange(t, h, "a", 0, 100)
+	_ = h.Checkpoint()
+	for i := range 4 {
+		upsertRange(t, h, fmt.Sprintf("b%d", i), 0, 20)
+	}
+	if err := db.Tier().ShipOnce(bg); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	found, err := tier.FindShipped(bg, store, "box", DefaultTenant, "docs", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := found.Manifest
+	seg := m.Segments[len(m.Segments)-1]
+	if seg.LastSeq == seg.FirstSeq {
+		t.Fatalf("the last log object holds %d..%d: too few records for the test", seg.FirstSeq, seg.LastSeq)
+	}
+	// The same object with its last record left out, uploaded with its
+	// own (right) SHA-256 and listed under its old range.
+	data, err := tier.DownloadBytes(bg, store, found.Key, seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cut bytes.Buffer
+	cw, err := wal.NewChunkWriter(&cut, seg.FirstSeq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := wal.ReadChunk(bytes.NewReader(data), func(seq uint64, typ byte, payload []byte) error {
+		if seq == seg.LastSeq {
+			return nil
+		}
+		return cw.Append(seq, typ, payload)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(cut.Bytes())
+	seg.Size, seg.SHA256 = int64(cut.Len()), hex.EncodeToString(sum[:])
+	key := strings.TrimSuffix(found.Key, tier.ManifestName) + seg.Key
+	if err := store.Put(bg, key, bytesReader(cut.Bytes()), seg.Size, tier.PutOptions{SHA256: seg.SHA256}); err != nil {
+		t.Fatal(err)
+	}
+	m.Segments[len(m.Segments)-1] = seg
+	mb, err := m.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	msum := sha256.Sum256(mb)
+	if err := store.Put(bg, found.Key, bytesReader(mb), int64(len(mb)), tier.PutOptions{SHA256: hex.EncodeToString(msum[:])}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	_, err = Restore(bg, dir, Config{}, RestoreOptions{Store: store, Prefix: "box", Name: "docs"})
+	if !errors.Is(err, tier.ErrNotRestorable) || !strings.Contains(err.Error(), seg.Key) || !strings.Contains(err.Error(), "gap") {
+		t.Fatalf("restore of a shipped log with a gap: %v", err)
+	}
+	rdb := openTestDB(t, dir, Config{})
+	defer rdb.Close()
+	if len(rdb.ListCollections("")) != 0 {
+		t.Fatal("a refused restore left a collection")
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"hash"
 	"io"
 	"os"
+
+	"github.com/akidb/akidb/engine/wal"
 )
 
 // ErrChecksumMismatch: bytes read or stored do not have the SHA-256 they
@@ -15,15 +17,15 @@ import (
 // refuses the object.
 var ErrChecksumMismatch = errors.New("sha-256 mismatch")
 
-// HashFile returns the hex SHA-256 and size of a file.
-func HashFile(path string) (sum string, size int64, err error) {
-	f, err := os.Open(path)
+// hashFile returns the hex SHA-256 and size of a file.
+func hashFile(fsys wal.FS, path string) (sum string, size int64, err error) {
+	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return "", 0, fmt.Errorf("hash %s: %w", path, err)
 	}
 	defer f.Close()
 	h := sha256.New()
-	n, err := io.Copy(h, f)
+	n, err := io.CopyBuffer(h, &fileReader{f: f}, make([]byte, 1<<20))
 	if err != nil {
 		return "", 0, fmt.Errorf("hash %s: %w", path, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/akidb/akidb/engine/meta"
+	"github.com/akidb/akidb/engine/wal"
 )
 
 // Defaults of Config, as the issue and docs/tiering.md give them.
@@ -62,6 +63,11 @@ type Config struct {
 	// Jitter returns a number in [0, 1) for the DLQ back-off (default
 	// math/rand); tests fix it.
 	Jitter func() float64
+	// FS is the filesystem of the collections' directories, where the
+	// tier stages its files, keeps its copy of the manifest and reads the
+	// snapshots it uploads (default the real one; the engine passes its
+	// own, so the power-cut tests cover the tier's files too).
+	FS wal.FS
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -104,6 +110,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Jitter == nil {
 		c.Jitter = rand.Float64
+	}
+	if c.FS == nil {
+		c.FS = wal.OSFS{}
 	}
 	if c.Breaker.Clock == nil {
 		c.Breaker.Clock = c.Clock

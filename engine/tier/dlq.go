@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"time"
 
 	"github.com/akidb/akidb/engine/meta"
@@ -83,6 +81,13 @@ func (d *DLQ) run(ctx context.Context, anyTime bool) (RetryResult, error) {
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
+		// An earlier retry of this run may have removed the entry (a
+		// damaged log chunk takes the chunks after it along).
+		if e, err = d.t.meta.GetDLQEntry(ctx, e.ID); errors.Is(err, meta.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return res, err
+		}
 		o, err := d.process(ctx, e, false, func() (bool, error) { return d.t.retry(ctx, e) })
 		if err != nil {
 			return res, err
@@ -131,7 +136,7 @@ func (d *DLQ) Discard(ctx context.Context, id int64) (meta.DLQEntry, error) {
 		}
 		c.mu.Unlock()
 	} else if e.Operation == meta.DLQUpload && e.Kind != KindSnapshot && e.LocalFile != "" {
-		_ = os.Remove(e.LocalFile)
+		_ = d.t.cfg.FS.Remove(e.LocalFile)
 	}
 	if err := d.t.meta.DeleteDLQEntry(ctx, id); err != nil {
 		return e, err
@@ -160,7 +165,8 @@ func (d *DLQ) process(ctx context.Context, e meta.DLQEntry, operator bool, retry
 	t := d.t
 	obsolete, err := retry()
 	now := t.cfg.Clock.Now()
-	if err != nil && !errors.Is(err, ErrBreakerOpen) && ctx.Err() == nil && t.breaker.Status().State != BreakerClosed {
+	damaged := errors.Is(err, ErrStagedFileDamaged)
+	if err != nil && !damaged && !errors.Is(err, ErrBreakerOpen) && ctx.Err() == nil && t.breaker.Status().State != BreakerClosed {
 		err = fmt.Errorf("%w (the store is failing: %w)", ErrBreakerOpen, err)
 	}
 	switch {
@@ -193,7 +199,9 @@ func (d *DLQ) process(ctx context.Context, e meta.DLQEntry, operator bool, retry
 	}
 	rc := e.RetryCount + 1
 	status := e.Status
-	if rc >= t.cfg.DLQMaxRetries {
+	if rc >= t.cfg.DLQMaxRetries || damaged {
+		// A damaged file that recoverDamaged could not resolve does not
+		// mend by waiting: an operator is told at once.
 		status = meta.DLQPermanent
 	}
 	next := now.Add(d.backoff(rc))
@@ -236,7 +244,7 @@ func (t *Tier) retry(ctx context.Context, e meta.DLQEntry) (obsolete bool, err e
 		// Not shipped any more (its policy went back to memory): drop the
 		// tier's own staged copy with the entry.
 		if e.Kind != KindSnapshot && e.LocalFile != "" {
-			_ = os.Remove(e.LocalFile)
+			_ = t.cfg.FS.Remove(e.LocalFile)
 		}
 		return true, nil
 	}
@@ -265,20 +273,15 @@ func (t *Tier) retryLocked(ctx context.Context, c *colState, e meta.DLQEntry) (o
 		t.drop(c, a, false, why)
 		return true, nil
 	}
-	if _, err := os.Stat(a.path); errors.Is(err, fs.ErrNotExist) {
-		if a.kind == KindSnapshot {
-			return false, fmt.Errorf("the local snapshot %s is gone", a.path)
-		}
-		// The records are still in the local log (it keeps everything not
-		// shipped): the next pass cuts them again.
-		t.drop(c, a, false, "its staged file is gone; the log is shipped again from the local log")
-		return true, nil
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := context.AfterFunc(c.ctx, cancel)
 	defer stop()
-	if err := t.upload(ctx, c, a); err != nil {
+	if err := t.upload(ctx, c, a); errors.Is(err, ErrStagedFileDamaged) {
+		// Missing, empty or cut short (a power cut before staged files
+		// were fsynced, a disk that lost it): never shipped as it is.
+		return t.recoverDamaged(c, a, err)
+	} else if err != nil {
 		return false, err
 	}
 	a.state = confirmed

@@ -45,9 +45,17 @@
 //     (which keeps everything not shipped) and go out together later,
 //     instead of piling up as copies on a small disk;
 //  3. upload what is staged, each object confirmed by HEAD (size, and the
-//     SHA-256 computed before the upload, stored as object metadata; the
+//     SHA-256 recorded when it was staged, stored as object metadata; the
 //     bytes sent are checked against it as they stream, and a multipart
-//     ETag is not an MD5). A failure queues the object in the DLQ;
+//     ETag is not an MD5). A failure queues the object in the DLQ. Every
+//     staged file is fsynced, and its directory, before its upload starts
+//     (and so before a DLQ entry can name it), and every upload, a pass's
+//     or a retry's, first checks the file against its recorded size and
+//     SHA-256: a missing or damaged one is never shipped, but resolved from
+//     its source (staged.go: a log chunk is cut again from the local log, a
+//     Parquet export dropped, a superseded snapshot dropped, any other
+//     snapshot made permanent at once with an error naming the file). The
+//     tier's files go through the engine's filesystem (Config.FS);
 //  4. write the manifest, last, listing the confirmed objects that fit (a
 //     log chunk must continue the log the manifest reaches). The manifest
 //     is the only object a reader trusts; it replaces the previous one in

@@ -104,7 +104,7 @@ func (t *Tier) checkRemote(ctx context.Context, c *colState) error {
 	if remote != nil && remote.CollectionID == c.info.ID && (c.man == nil || remote.Generation > c.man.Generation) {
 		b, err := remote.Encode()
 		if err == nil {
-			err = writeLocalManifest(c.manifestCopy(), b)
+			err = writeLocalManifest(c.fs, c.manifestCopy(), b)
 		}
 		if err != nil {
 			return err
@@ -195,7 +195,7 @@ func (t *Tier) stageSnapshot(c *colState) error {
 		t.drop(c, a, true, fmt.Sprintf("superseded by the snapshot at %d", n))
 	}
 	path := c.src.SnapshotPath(n)
-	sum, size, err := HashFile(path)
+	sum, size, err := hashFile(c.fs, path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil // pruned meanwhile by two quick checkpoints: the next pass takes the newer one
 	}
@@ -215,7 +215,21 @@ func (t *Tier) stageSnapshot(c *colState) error {
 // at seq, if there is one.
 func (t *Tier) stageParquet(c *colState, seq uint64) error {
 	path := filepath.Join(c.stagingDir(), ParquetFileName(seq))
-	sum, size, err := HashFile(path)
+	if err := checkParquetFile(c.fs, path); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if errors.Is(err, ErrStagedFileDamaged) {
+		// Written before exports were fsynced, and cut by a power loss:
+		// shipping it would put a file no reader opens in the store.
+		t.log.Warn("tier: a Parquet export is damaged; it is removed and not shipped (its snapshot ships without it, the next checkpoint exports again)",
+			"collection", c.info.Name, "file", path, "err", err)
+		if rerr := c.fs.Remove(path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			return rerr
+		}
+		return nil
+	} else if err != nil {
+		return err
+	}
+	sum, size, err := hashFile(c.fs, path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -230,16 +244,16 @@ func (t *Tier) stageParquet(c *colState, seq uint64) error {
 // those of snapshots older than the newest local one that nothing queues
 // (a newer snapshot superseded them before they were staged).
 func (t *Tier) cleanStagedParquet(c *colState, newest uint64) {
-	names, err := os.ReadDir(c.stagingDir())
+	names, err := c.fs.ReadDir(c.stagingDir())
 	if err != nil {
 		return
 	}
-	for _, e := range names {
-		seq, ok := parquetSeq(e.Name())
+	for _, name := range names {
+		seq, ok := parquetSeq(name)
 		if !ok || seq >= newest || c.find(parquetKey(seq)) != nil {
 			continue
 		}
-		_ = os.Remove(filepath.Join(c.stagingDir(), e.Name()))
+		_ = c.fs.Remove(filepath.Join(c.stagingDir(), name))
 	}
 }
 
@@ -291,7 +305,7 @@ func (t *Tier) stageLog(c *colState, synced uint64) error {
 		return nil
 	}
 	var (
-		f    *os.File
+		f    wal.File
 		cw   *wal.ChunkWriter
 		h    = sha256.New()
 		tmp  = filepath.Join(c.stagingDir(), "chunk.tmp")
@@ -303,14 +317,23 @@ func (t *Tier) stageLog(c *colState, synced uint64) error {
 		}
 		last := cw.LastSeq()
 		size := cw.Size()
-		err := f.Close()
+		// Durable before anything refers to it: a DLQ entry (in the
+		// catalog, durable) may name this file once an upload fails, and
+		// must never point at a file a power cut emptied or took.
+		err := f.Sync()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
 		f = nil
 		if err != nil {
 			return err
 		}
 		a := &artifact{kind: KindLog, first: from, last: last, rel: logKey(from, last), size: size, sha: hex.EncodeToString(h.Sum(nil)), own: true}
 		a.path = filepath.Join(c.stagingDir(), filepath.Base(a.rel))
-		if err := os.Rename(tmp, a.path); err != nil {
+		if err := c.fs.Rename(tmp, a.path); err != nil {
+			return err
+		}
+		if err := c.fs.SyncDir(c.stagingDir()); err != nil {
 			return err
 		}
 		c.queue = append(c.queue, a)
@@ -321,10 +344,10 @@ func (t *Tier) stageLog(c *colState, synced uint64) error {
 	}
 	start := func(seq uint64) error {
 		var err error
-		if f, err = os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600); err != nil {
+		if f, err = c.fs.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600); err != nil {
 			return err
 		}
-		cw, err = wal.NewChunkWriter(io.MultiWriter(f, h), seq)
+		cw, err = wal.NewChunkWriter(io.MultiWriter(&fileWriter{f: f}, h), seq)
 		return err
 	}
 	err := c.src.ReadLog(from, synced, func(seq uint64, typ byte, payload []byte) error {
@@ -348,7 +371,7 @@ func (t *Tier) stageLog(c *colState, synced uint64) error {
 		if f != nil {
 			_ = f.Close()
 		}
-		_ = os.Remove(tmp)
+		_ = c.fs.Remove(tmp)
 	}
 	c.sortQueue()
 	return errors.Join(errs...)
@@ -359,13 +382,20 @@ func (t *Tier) stageLog(c *colState, synced uint64) error {
 func (t *Tier) uploadStaged(ctx context.Context, c *colState) error {
 	var errs []error
 	for _, a := range slices.Clone(c.queue) {
-		if a.state != staged {
-			continue
+		if a.state != staged || c.find(a.rel) != a {
+			continue // not staged, or dropped with a damaged chunk before it
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if err := t.upload(ctx, c, a); err != nil {
+			if errors.Is(err, ErrStagedFileDamaged) {
+				if resolved, rerr := t.recoverDamaged(c, a, err); resolved {
+					continue
+				} else {
+					err = rerr
+				}
+			}
 			if derr := t.deadLetter(ctx, c, a, err); derr != nil {
 				errs = append(errs, derr)
 			}
@@ -386,14 +416,21 @@ func (t *Tier) call(ctx context.Context, timeout time.Duration, fn func(context.
 	})
 }
 
-// upload sends a's file and confirms it: HEAD must show the size and the
-// SHA-256 computed before the upload, which the upload's bytes were
-// checked against while they were sent.
+// upload checks a's file against the size and SHA-256 recorded when it
+// was staged (ErrStagedFileDamaged), sends it and confirms it: HEAD must
+// show that size and SHA-256, which the upload's bytes were checked
+// against while they were sent.
 func (t *Tier) upload(ctx context.Context, c *colState, a *artifact) error {
+	// Checked before a byte is sent: a file that is missing or not what
+	// was staged is never shipped (and is not the store's failure). The
+	// streaming check below still catches a file that changes meanwhile.
+	if err := verifyStaged(c, a); err != nil {
+		return err
+	}
 	start := t.cfg.Clock.Now()
 	key := c.key(a.rel)
 	err := t.call(ctx, uploadTimeout(a.size), func(ctx context.Context) error {
-		return putFile(ctx, t.store, key, a.path, a.size, a.sha)
+		return putFile(ctx, t.store, c.fs, key, a.path, a.size, a.sha)
 	})
 	if err == nil {
 		err = t.call(ctx, smallCallTimeout, func(ctx context.Context) error { return confirm(ctx, t.store, key, a.size, a.sha) })
@@ -416,13 +453,13 @@ func (t *Tier) observeUpload(kind string, err error, d time.Duration, size int64
 	}
 }
 
-func putFile(ctx context.Context, s ObjectStore, key, path string, size int64, sum string) error {
-	f, err := os.Open(path)
+func putFile(ctx context.Context, s ObjectStore, fsys wal.FS, key, path string, size int64, sum string) error {
+	f, err := fsys.OpenFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", path, err)
 	}
 	defer f.Close()
-	return s.Put(ctx, key, NewVerifyingReader(f, size, sum), size, PutOptions{SHA256: sum})
+	return s.Put(ctx, key, NewVerifyingReader(&fileReader{f: f}, size, sum), size, PutOptions{SHA256: sum})
 }
 
 // confirm checks that the store holds key with this size and SHA-256.
@@ -605,7 +642,7 @@ func (t *Tier) writeManifest(ctx context.Context, c *colState, next *Manifest) e
 	if err != nil {
 		return fmt.Errorf("write manifest: %w", err)
 	}
-	if err := writeLocalManifest(c.manifestCopy(), b); err != nil {
+	if err := writeLocalManifest(c.fs, c.manifestCopy(), b); err != nil {
 		// The store has it; the next start reads it from there.
 		t.log.Warn("tier: keeping the local copy of the manifest failed", "collection", c.info.Name, "err", err)
 	}

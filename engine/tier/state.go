@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/akidb/akidb/engine/meta"
+	"github.com/akidb/akidb/engine/wal"
 )
 
 // Object kinds, as the DLQ, the metrics and the manifest name them.
@@ -59,6 +60,7 @@ func (a *artifact) object() Object {
 // a pass may be uploading.
 type colState struct {
 	src     Source
+	fs      wal.FS
 	info    CollectionInfo
 	prefix  string
 	tierDir string
@@ -139,7 +141,7 @@ func (c *colState) remove(a *artifact) {
 		}
 	}
 	if a.own {
-		if err := os.Remove(a.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := c.fs.Remove(a.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			// A leftover staging file is removed at the next start.
 			_ = err
 		}
@@ -220,8 +222,8 @@ func artifactFromEntry(c *colState, e meta.DLQEntry) *artifact {
 
 // readLocalManifest reads the tier's copy of the last manifest written
 // (nil, nil if there is none).
-func readLocalManifest(path string) (*Manifest, error) {
-	b, err := os.ReadFile(path)
+func readLocalManifest(fsys wal.FS, path string) (*Manifest, error) {
+	b, err := readAll(fsys, path, maxManifestBytes)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -233,13 +235,13 @@ func readLocalManifest(path string) (*Manifest, error) {
 
 // writeLocalManifest replaces the local copy durably (temp, fsync, rename,
 // directory fsync).
-func writeLocalManifest(path string, b []byte) error {
+func writeLocalManifest(fsys wal.FS, path string, b []byte) error {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	f, err := fsys.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", tmp, err)
 	}
-	_, err = f.Write(b)
+	_, err = f.WriteAt(b, 0)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -247,25 +249,13 @@ func writeLocalManifest(path string, b []byte) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, path)
+		err = fsys.Rename(tmp, path)
 	}
 	if err != nil {
-		_ = os.Remove(tmp)
+		_ = fsys.Remove(tmp)
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
+	return fsys.SyncDir(filepath.Dir(path))
 }
 
 // StagingDir is where the tier stages a collection's objects: log chunks
@@ -294,17 +284,17 @@ func parquetSeq(name string) (uint64, bool) {
 // crash left them, and their records are still in the log. Parquet exports
 // stay: the engine wrote them at a checkpoint and cannot write them again;
 // the shipper ships or removes them with their snapshot.
-func removeOrphanStaging(dir string, keep map[string]bool) error {
-	names, err := os.ReadDir(dir)
+func removeOrphanStaging(fsys wal.FS, dir string, keep map[string]bool) error {
+	names, err := fsys.ReadDir(dir)
 	if err != nil {
 		return err
 	}
 	for _, n := range names {
-		p := filepath.Join(dir, n.Name())
-		if _, isParquet := parquetSeq(n.Name()); keep[p] || isParquet {
+		p := filepath.Join(dir, n)
+		if _, isParquet := parquetSeq(n); keep[p] || isParquet {
 			continue
 		}
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := fsys.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 	}

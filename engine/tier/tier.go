@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/akidb/akidb/engine/meta"
+	"github.com/akidb/akidb/engine/wal"
 )
 
 // Tier ships collections with the memory-s3 policy to one object store
@@ -148,13 +148,15 @@ func (t *Tier) Kick() {
 // source.
 func (t *Tier) Register(src Source) error {
 	info := src.Info()
-	c := &colState{src: src, info: info, prefix: CollectionPrefix(t.cfg.Prefix, info.TenantName, info.Name, info.ID),
+	c := &colState{src: src, fs: t.cfg.FS, info: info, prefix: CollectionPrefix(t.cfg.Prefix, info.TenantName, info.Name, info.ID),
 		tierDir: filepath.Join(src.Dir(), "tier"), held: map[uint64]bool{}}
 	c.ctx, c.cancel = context.WithCancel(t.ctx)
-	if err := os.MkdirAll(c.stagingDir(), 0o700); err != nil {
+	// Made durable in its parent: a power cut must not take the directory
+	// of files a DLQ entry names, or of the manifest's copy.
+	if err := wal.MkdirAllDurable(c.fs, c.stagingDir(), 0o700); err != nil {
 		return fmt.Errorf("tier: register %s: %w", info.Name, err)
 	}
-	man, err := readLocalManifest(c.manifestCopy())
+	man, err := readLocalManifest(c.fs, c.manifestCopy())
 	if err != nil {
 		t.log.Warn("tier: local copy of the manifest unreadable; the store's is read before anything is shipped", "collection", info.Name, "err", err)
 	}
@@ -174,7 +176,7 @@ func (t *Tier) Register(src Source) error {
 		c.queue = append(c.queue, a)
 		keep[a.path] = true
 	}
-	if err := removeOrphanStaging(c.stagingDir(), keep); err != nil {
+	if err := removeOrphanStaging(c.fs, c.stagingDir(), keep); err != nil {
 		return fmt.Errorf("tier: register %s: %w", info.Name, err)
 	}
 	c.sortQueue()
