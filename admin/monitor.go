@@ -27,7 +27,7 @@ func (r *Remote) Ready(ctx context.Context) (HealthResult, error) {
 	if err != nil {
 		return HealthResult{}, fmt.Errorf("GET /readyz: %w", err)
 	}
-	resp, err := r.client.Do(req)
+	resp, err := r.do(req)
 	if err != nil {
 		return HealthResult{}, fmt.Errorf("GET /readyz: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/akidb/akidb/serve/access"
@@ -50,7 +51,18 @@ type Remote struct {
 	base   *url.URL
 	key    string
 	client *http.Client
+	// certAsked: a TLS handshake found the server asking for a client
+	// certificate, and none is configured.
+	certAsked *atomic.Bool
 }
+
+// ErrClientCertificateRequired is wrapped into the error of a request that
+// failed after the server asked, in the TLS handshake, for a client
+// certificate that was not configured. Under TLS 1.3 the server refuses
+// the certificate only after the client has finished its handshake, so
+// its "certificate required" alert races the request: the client may see
+// it, or only a reset connection or a broken pipe.
+var ErrClientCertificateRequired = errors.New("the server asked for a client certificate (mutual TLS) and none is configured: pass --client-cert and --client-key")
 
 var _ Admin = (*Remote)(nil)
 
@@ -68,6 +80,7 @@ func Dial(cfg RemoteConfig) (*Remote, error) {
 		return nil, errors.New("an API key is required with --server: pass --api-key or set AKIDB_API_KEY")
 	}
 	client := cfg.HTTPClient
+	certAsked := new(atomic.Bool)
 	if client == nil {
 		tc, err := clientTLS(cfg)
 		if err != nil {
@@ -77,12 +90,31 @@ func Dial(cfg RemoteConfig) (*Remote, error) {
 		if timeout <= 0 {
 			timeout = 30 * time.Second
 		}
+		if len(tc.Certificates) == 0 {
+			// Note the request, and answer it with no certificate (as
+			// crypto/tls does when none is configured): a server for which
+			// one is optional still lets us in.
+			tc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+				certAsked.Store(true)
+				return &tls.Certificate{}, nil
+			}
+		}
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.TLSClientConfig = tc
 		tr.Proxy = nil // an admin credential does not go through a proxy picked up from the environment
 		client = &http.Client{Transport: tr, Timeout: timeout}
 	}
-	return &Remote{base: u, key: cfg.APIKey, client: client}, nil
+	return &Remote{base: u, key: cfg.APIKey, client: client, certAsked: certAsked}, nil
+}
+
+// do sends req; a failure after the server asked for a client certificate
+// that is not configured says so (ErrClientCertificateRequired).
+func (r *Remote) do(req *http.Request) (*http.Response, error) {
+	resp, err := r.client.Do(req)
+	if err != nil && r.certAsked.Load() {
+		err = fmt.Errorf("%w (%w)", ErrClientCertificateRequired, err)
+	}
+	return resp, err
 }
 
 func clientTLS(cfg RemoteConfig) (*tls.Config, error) {
@@ -168,7 +200,7 @@ func (r *Remote) send(ctx context.Context, method, path string, query url.Values
 	if r.key != "" {
 		req.Header.Set("Authorization", "Bearer "+r.key)
 	}
-	resp, err := r.client.Do(req)
+	resp, err := r.do(req)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}

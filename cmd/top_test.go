@@ -133,7 +133,7 @@ func TestTopTLS(t *testing.T) {
 		want string
 	}{
 		"untrusted CA":   {[]string{"--cert", dc.ClientCertFile, "--key", dc.ClientKeyFile}, "pass its CA with --ca-cert"},
-		"no client cert": {[]string{"--ca-cert", dc.CAFile}, "client certificate"},
+		"no client cert": {[]string{"--ca-cert", dc.CAFile}, "asked for a client certificate (mutual TLS) and none is configured"},
 		"plain http":     {[]string{"--server", "http://" + s.RESTAddr().String()}, "use an https:// URL"},
 	} {
 		code, out, errs := runCLI(t, nil, append(base, c.args...)...)

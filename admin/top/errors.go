@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/akidb/akidb/admin"
 	"github.com/akidb/akidb/serve/api"
 )
 
@@ -17,6 +18,9 @@ func describe(err error) string {
 	var ae *api.Error
 	if errors.As(err, &ae) {
 		return ae.Error()
+	}
+	if errors.Is(err, admin.ErrClientCertificateRequired) {
+		return err.Error()
 	}
 	msg := err.Error()
 	hint := ""
