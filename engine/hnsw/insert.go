@@ -67,7 +67,8 @@ func (g *Graph) Reserve(vec []float32) (uint32, error) {
 			// returns and Vacuum removes.
 			g.deleted.Add(1)
 			g.unlinked.Add(-1)
-			c.meta[i].Store(metaReady | metaDeleted | uint32(level)<<metaLevelShift)
+			g.dropUpper(c, i)
+			c.meta[i].Store(unlinkedTombstone(metaReady))
 			return 0, fmt.Errorf("hnsw add: store vector %d: %w", id, err)
 		}
 	}
@@ -99,8 +100,41 @@ func (g *Graph) Link(id uint32) {
 // Abandon tombstones a reserved node that will never be linked (its write
 // was given up); it stays out of every list until Vacuum removes it.
 func (g *Graph) Abandon(id uint32) {
-	_ = g.Delete(id) // id came from Reserve, so it exists
+	g.structMu.RLock()
+	defer g.structMu.RUnlock()
+	g.mutateMu.RLock()
+	defer g.mutateMu.RUnlock()
+	c := g.table.Load().chunks[id>>chunkBits]
+	i := int(id & chunkMask)
+	for {
+		m := c.meta[i].Load()
+		if c.meta[i].CompareAndSwap(m, unlinkedTombstone(m)) {
+			if m&metaDeleted == 0 {
+				g.deleted.Add(1)
+			}
+			break
+		}
+	}
+	g.dropUpper(c, i)
 	g.unlinked.Add(-1)
+}
+
+// unlinkedTombstone is the meta of a node that was reserved and will
+// never be linked: deleted, and at level 0. Its drawn level means
+// nothing, since no list names it, and kept it could stand above the
+// entry point's, which a snapshot's levels may not (the decoder refuses
+// a graph whose highest level is not the entry point's).
+func unlinkedTombstone(m uint32) uint32 {
+	return (m | metaDeleted) &^ (metaLevelMask << metaLevelShift)
+}
+
+// dropUpper releases the upper-layer lists of a node that will never be
+// linked (no search or insert reaches it, so nothing reads them).
+func (g *Graph) dropUpper(c *chunk, i int) {
+	if up := c.upper[i]; up != nil {
+		g.upperWords.Add(-int64(len(up)))
+		c.upper[i] = nil
+	}
 }
 
 // Unlinked returns how many reserved nodes are waiting for Link or Abandon.
