@@ -99,3 +99,39 @@ func TestSearchPlanKeptUntilAChange(t *testing.T) {
 		t.Fatal("no plan was ever kept")
 	}
 }
+
+// Searches planning (and sharing kept plans) while writers change the Set:
+// run under -race (make test does) this checks the locking; each plan is
+// still one the filter could have had at some moment, so every node of
+// Sure is a node some write made live.
+func TestSearchPlanWhileWriting(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	m := &model{}
+	for range 300 {
+		m.docs = append(m.docs, randDoc(r))
+		m.live = append(m.live, true)
+	}
+	s := m.build(t, allIndexes)
+	filters := []string{`{"i":{"$gte":2}}`, `{"k":"a"}`, `{"$not":{"f":{"$lt":1}}}`}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		wr := rand.New(rand.NewPCG(1, 2))
+		for range 500 {
+			n := uint32(wr.IntN(300))
+			doc := []byte(`{"i":` + string(rune('0'+wr.IntN(10))) + `,"k":"a"}`)
+			s.Update(func(tx Tx) { tx.Publish(n, doc) })
+		}
+	}()
+	for i := 0; ; i++ {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		p := s.SearchPlan(parseString(t, filters[i%len(filters)]))
+		if p.Narrowed && p.Sure.GetCardinality() > 0 && p.Sure.Maximum() >= 300 {
+			t.Fatalf("plan holds node %d, never written", p.Sure.Maximum())
+		}
+	}
+}
