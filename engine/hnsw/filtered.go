@@ -24,8 +24,7 @@ import (
 //   - Where matches are dense (at least admitDensity), the admitting search
 //     (searchLayer with allow, hnswlib's) walks the graph as an unfiltered
 //     search does and keeps only admitted nodes as results. Its result
-//     list is cut to ef times the density (or that among the entry
-//     point's own neighbours, if higher; at least k, and at least ef
+//     list is cut to ef times the density (at least k, and at least ef
 //     times the overall selectivity): an unfiltered search with ef would
 //     hold about that many admitted nodes, so the two measure about as
 //     many vectors, instead of the admitting search going on until ef
@@ -160,8 +159,7 @@ func (g *Graph) SearchFiltered(q []float32, k, ef int, o FilterOptions) ([]Neigh
 		cur, curDist = g.greedyClosest(s, tab, qq, cur, curDist, l)
 	}
 	var seen int
-	var near float64
-	plan.Density, near, seen = g.density(s, tab, cur, o.Allow)
+	plan.Density, seen = g.density(s, tab, cur, o.Allow)
 	// A density within the noise of the overall selectivity says that the
 	// matches are spread evenly here: the selectivity, a true count over
 	// the whole collection, is then the better estimate.
@@ -181,11 +179,7 @@ func (g *Graph) SearchFiltered(q []float32, k, ef int, o FilterOptions) ([]Neigh
 		plan.Ef = ef
 		tab, plan.Reseeded, err = g.searchLayerTwoHop(s, tab, qq, cur, curDist, ef, o.Allow, o.Seeds, o.Stop)
 	} else {
-		// The result list follows the density next to the query (the
-		// entry point's own neighbours), where the results are, when it
-		// is higher than that of the wider neighbourhood: inside a
-		// cluster of matches the latter runs over its edge.
-		plan.Ef = max(k, int(math.Ceil(float64(ef)*max(plan.Density, near, o.Selectivity))))
+		plan.Ef = max(k, int(math.Ceil(float64(ef)*max(plan.Density, o.Selectivity))))
 		tab, err = g.searchLayer(s, tab, qq, cur, curDist, 0, plan.Ef, o.Allow, true, noID, o.Stop)
 	}
 	if err != nil {
@@ -202,9 +196,8 @@ func (g *Graph) SearchFiltered(q []float32, k, ef int, o FilterOptions) ([]Neigh
 // query to the next instead of the twentieth that id's own 2M neighbours
 // give. Deleted nodes count as they are: the caller's allow usually
 // excludes them already, and a few do not move the estimate.
-// It returns the density, the same among id and its own neighbours only,
-// and the number of nodes it looked at.
-func (g *Graph) density(s *scratch, tab []*chunk, id uint32, allow func(uint32) bool) (wide, near float64, seen int) {
+// It returns the density and the number of nodes it looked at.
+func (g *Graph) density(s *scratch, tab []*chunk, id uint32, allow func(uint32) bool) (float64, int) {
 	limit := limitOf(tab)
 	s.vis.reset(int(limit))
 	stamps, epoch := s.vis.stamps[:limit], s.vis.epoch
@@ -215,7 +208,7 @@ func (g *Graph) density(s *scratch, tab []*chunk, id uint32, allow func(uint32) 
 		n := min(int(atomic.LoadUint32(&list[0])), g.m0)
 		return list[1 : 1+n]
 	}
-	admitted := 0
+	seen, admitted := 0, 0
 	count := func(nb uint32) bool {
 		if nb >= limit || stamps[nb] == epoch {
 			return false
@@ -236,7 +229,6 @@ func (g *Graph) density(s *scratch, tab []*chunk, id uint32, allow func(uint32) 
 			prefetchLines((*float32)(unsafe.Pointer(&tab[nb>>chunkBits].links0[int(nb&chunkMask)*stride])), rowLines)
 		}
 	}
-	near = float64(admitted) / float64(max(seen, 1))
 	for j := range first {
 		nb := atomic.LoadUint32(&first[j])
 		if nb >= limit {
@@ -247,5 +239,5 @@ func (g *Graph) density(s *scratch, tab []*chunk, id uint32, allow func(uint32) 
 			count(atomic.LoadUint32(&second[i]))
 		}
 	}
-	return float64(admitted) / float64(max(seen, 1)), near, max(seen, 1)
+	return float64(admitted) / float64(max(seen, 1)), max(seen, 1)
 }

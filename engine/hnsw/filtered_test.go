@@ -87,7 +87,7 @@ func TestSearchFilteredChoosesByDensity(t *testing.T) {
 					if decide >= admitDensity || p.Ef != 64 {
 						t.Fatalf("two-hop at density %.2f (selectivity %.2f, uniform %v), ef %d", p.Density, sel, p.Uniform, p.Ef)
 					}
-				} else if decide < admitDensity || p.Ef < max(10, int(math.Ceil(64*max(p.Density, sel)))) || p.Ef > 64 {
+				} else if decide < admitDensity || p.Ef != max(10, int(math.Ceil(64*max(p.Density, sel)))) {
 					t.Fatalf("admitting search at density %.2f (selectivity %.2f, uniform %v) kept %d", p.Density, sel, p.Uniform, p.Ef)
 				}
 			}
