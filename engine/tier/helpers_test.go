@@ -27,6 +27,9 @@ type fakeSource struct {
 	recs     [][]byte // payloads
 	snaps    []uint64 // newest first
 	ckptReqs int
+	// settings are what Settings returns (settingsErr instead, if set).
+	settings    tier.Settings
+	settingsErr error
 }
 
 func newFakeSource(t *testing.T, m *meta.Store, name string) *fakeSource {
@@ -48,7 +51,12 @@ func newFakeSource(t *testing.T, m *meta.Store, name string) *fakeSource {
 }
 
 func (f *fakeSource) Info() tier.CollectionInfo { return f.info }
-func (f *fakeSource) Dir() string               { return f.dir }
+func (f *fakeSource) Settings() (tier.Settings, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.settings, f.settingsErr
+}
+func (f *fakeSource) Dir() string { return f.dir }
 func (f *fakeSource) LastSeq() uint64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -535,6 +535,15 @@ func (t *Tier) nextManifest(c *colState) *Manifest {
 		next = t.newManifest(c)
 	}
 	changed := false
+	// Settings changed since the last manifest (an index added, the
+	// quantization switched) are a reason to write one: a restore must
+	// recreate them. The first manifest waits for something to list.
+	if s, err := c.src.Settings(); err != nil {
+		t.log.Warn("tier: reading the collection's settings for its manifest; the manifest keeps the last ones", "collection", c.info.Name, "err", err)
+	} else if !s.Equal(next.Settings) {
+		next.Settings = s
+		changed = c.man != nil
+	}
 	oldest := uint64(0)
 	if len(next.Snapshots) > 0 {
 		oldest = next.Snapshots[0].LastSeq

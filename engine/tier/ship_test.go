@@ -435,3 +435,60 @@ func put(t *testing.T, s tier.ObjectStore, key string, data []byte, sum string) 
 		t.Fatal(err)
 	}
 }
+
+// Each manifest records the collection's settings as they are when it is
+// written; a change of settings alone writes a new one (a restore must
+// recreate what the catalog holds now), and settings that cannot be read
+// leave the last recorded ones in place.
+func TestManifestRecordsTheSettingsAndFollowsTheirChanges(t *testing.T) {
+	f := newFixture(t, nil)
+	src := newFakeSource(t, f.meta, "docs")
+	src.settings = tier.Settings{PayloadIndexes: []tier.PayloadIndex{{Field: "group", Type: "keyword"}}}
+	f.register(src)
+	// Nothing to list yet: no manifest is written for the settings alone.
+	if err := f.tier.ShipOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if puts := f.store.Calls(tier.OpPut); puts != 0 {
+		t.Fatalf("%d uploads with nothing to ship", puts)
+	}
+	src.write(10)
+	if err := f.tier.ShipOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m := f.manifest(src)
+	if m.Generation != 1 || m.Quantization != nil || fmt.Sprint(m.PayloadIndexes) != "[{group keyword}]" {
+		t.Fatalf("first manifest: generation %d, settings %+v", m.Generation, m.Settings)
+	}
+
+	set := func(s tier.Settings, err error) {
+		src.mu.Lock()
+		src.settings, src.settingsErr = s, err
+		src.mu.Unlock()
+	}
+	changed := tier.Settings{Quantization: &tier.Quantization{Type: "int8", Ranges: "auto"},
+		PayloadIndexes: []tier.PayloadIndex{{Field: "group", Type: "keyword"}, {Field: "price", Type: "float"}}}
+	set(changed, nil)
+	if err := f.tier.ShipOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m = f.manifest(src)
+	if m.Generation != 2 || !m.Settings.Equal(changed) || m.ShippedSeq != 10 {
+		t.Fatalf("after the change: generation %d, shipped %d, settings %+v", m.Generation, m.ShippedSeq, m.Settings)
+	}
+	// Unchanged: an idle pass writes nothing.
+	puts := f.store.Calls(tier.OpPut)
+	if err := f.tier.ShipOnce(ctx); err != nil || f.store.Calls(tier.OpPut) != puts {
+		t.Fatalf("an idle pass uploaded %d objects (%v)", f.store.Calls(tier.OpPut)-puts, err)
+	}
+	// Unreadable: the data still ships, the settings stay as recorded.
+	set(tier.Settings{}, errors.New("catalog busy"))
+	last := src.write(5)
+	if err := f.tier.ShipOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m = f.manifest(src)
+	if m.ShippedSeq != last || !m.Settings.Equal(changed) {
+		t.Fatalf("with unreadable settings: shipped %d (want %d), settings %+v", m.ShippedSeq, last, m.Settings)
+	}
+}
