@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/akidb/akidb/engine/meta"
+	"github.com/akidb/akidb/engine/snapshot"
 	"github.com/akidb/akidb/engine/tier"
 	"github.com/akidb/akidb/engine/wal"
 )
@@ -117,8 +118,16 @@ func (f *fakeSource) write(n int) uint64 {
 func (f *fakeSource) checkpoint(t *testing.T) uint64 {
 	t.Helper()
 	seq := f.LastSeq()
-	data := bytes.Repeat([]byte(fmt.Sprintf("snapshot %d;", seq)), 100)
-	if err := os.WriteFile(f.SnapshotPath(seq), data, 0o600); err != nil {
+	// A real snapshot file (the tier checks its checksums before staging
+	// it), with a payload the tests do not interpret.
+	w, err := snapshot.Create(wal.OSFS{}, filepath.Dir(f.SnapshotPath(seq)), seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(bytes.Repeat([]byte(fmt.Sprintf("snapshot %d;", seq)), 100)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err != nil {
 		t.Fatal(err)
 	}
 	f.mu.Lock()

@@ -492,3 +492,56 @@ func TestManifestRecordsTheSettingsAndFollowsTheirChanges(t *testing.T) {
 		t.Fatalf("with unreadable settings: shipped %d (want %d), settings %+v", m.ShippedSeq, last, m.Settings)
 	}
 }
+
+// A local snapshot damaged after it was written (one byte of its payload
+// flipped) is not shipped: the manifest keeps the older snapshot, the log
+// after it keeps shipping, so a restore still reaches every record, and a
+// checkpoint is requested, once. The next, intact snapshot ships.
+func TestDamagedLocalSnapshotIsNotShipped(t *testing.T) {
+	f := newFixture(t, nil)
+	src := newFakeSource(t, f.meta, "docs")
+	f.register(src)
+	src.write(10)
+	good := src.checkpoint(t)
+	if err := f.tier.ShipOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	src.write(10)
+	bad := src.checkpoint(t)
+	path := src.SnapshotPath(bad)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0x01
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	last := src.write(5)
+	for range 2 { // the second pass does not check (or report) it again
+		if err := f.tier.ShipOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := f.manifest(src)
+	if m.NewestSnapshot() != good || m.ShippedSeq != last {
+		t.Fatalf("manifest: newest snapshot %d (want %d, not the damaged %d), shipped %d (want %d)", m.NewestSnapshot(), good, bad, m.ShippedSeq, last)
+	}
+	gotSnap, seqs := f.restoredSeqs(src, m, 0)
+	if gotSnap != good || fmt.Sprint(seqs) != fmt.Sprint(seqRange(good+1, last)) {
+		t.Fatalf("restore plan: snapshot %d, records %v", gotSnap, seqs)
+	}
+	src.mu.Lock()
+	reqs := src.ckptReqs
+	src.mu.Unlock()
+	if reqs != 1 {
+		t.Fatalf("%d checkpoint requests, want 1", reqs)
+	}
+	next := src.checkpoint(t)
+	if err := f.tier.ShipOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m := f.manifest(src); m.NewestSnapshot() != next {
+		t.Fatalf("the intact snapshot at %d was not shipped: newest %d", next, m.NewestSnapshot())
+	}
+}
