@@ -11,6 +11,8 @@ import (
 	"math"
 	"os"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/akidb/akidb/engine"
 	"github.com/akidb/akidb/engine/distance"
@@ -203,61 +205,57 @@ func (t truth) sorted() []scored {
 func (m *migration) verifyCollection(ctx context.Context, h *engine.Handle, c *CollectionPlan) (CollectionCheck, error) {
 	cc := CollectionCheck{Collection: c.Key(), V1Records: c.Records, V2Records: int64(h.Count()), Ef: m.opts.VerifyEf}
 	cc.CountOK = cc.V1Records == cc.V2Records
-	// v2 side of the checksum.
+	// The v2 checksum (a scroll of every record) and the sample queries
+	// run side by side, the queries on opts.Workers goroutines: each exact
+	// search scans the whole collection on one core, and they were the
+	// longest part of a verification.
 	var v2sum checksum
-	cursor := ""
-	for {
-		page, err := h.Scroll(cursor, 1000, true)
-		if err != nil {
-			return cc, err
-		}
-		for _, r := range page.Records {
-			d, err := recordDigest(r.ID, r.Vector, r.Metadata)
-			if err != nil {
-				return cc, err
-			}
-			v2sum.add(d)
-		}
-		if page.NextCursor == "" {
-			break
-		}
-		cursor = page.NextCursor
-	}
-	cc.V2Checksum = v2sum.String()
+	sumDone := make(chan error, 1)
+	go func() { sumDone <- v2Checksum(h, &v2sum) }()
 	side := m.v1[c.Key()]
 	cc.V1Pass = V1PassWhileLoading
 	if side == nil {
 		queries, err := m.sampleQueries(c)
-		if err != nil {
-			return cc, err
+		if err == nil {
+			side, err = m.readV1Side(ctx, c, queries)
 		}
-		if side, err = m.readV1Side(ctx, c, queries); err != nil {
+		if err != nil {
+			<-sumDone
 			return cc, err
 		}
 		cc.V1Pass = V1PassReread
 	}
 	queries, answers := side.queries, side.answers
+	checks := make([]queryCheck, len(queries))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(m.opts.Workers, len(queries)) {
+		wg.Go(func() {
+			for q := int(next.Add(1)) - 1; q < len(queries); q = int(next.Add(1)) - 1 {
+				checks[q] = m.checkQuery(ctx, h, c, queries[q], answers[q].sorted())
+			}
+		})
+	}
+	wg.Wait()
+	if err := <-sumDone; err != nil {
+		return cc, err
+	}
+	cc.V2Checksum = v2sum.String()
 	cc.V1Checksum = side.sum.String()
 	cc.ChecksumOK = cc.V1Checksum == cc.V2Checksum
 	cc.Queries = len(queries)
 	var recall float64
-	for q, vec := range queries {
-		want := answers[q].sorted()
-		exact, err := h.Search(ctx, engine.SearchRequest{Vector: vec, K: VerifyK, Exact: true})
-		if err != nil {
-			return cc, err
+	for q, ch := range checks {
+		if ch.err != nil {
+			return cc, ch.err
 		}
-		if why := sameAnswer(exact.Hits, want, c.metric); why != "" {
+		if ch.mismatch != "" {
 			cc.ExactMismatches++
 			if cc.FirstMismatch == "" {
-				cc.FirstMismatch = fmt.Sprintf("query %d: %s", q, why)
+				cc.FirstMismatch = fmt.Sprintf("query %d: %s", q, ch.mismatch)
 			}
 		}
-		graph, err := h.Search(ctx, engine.SearchRequest{Vector: vec, K: VerifyK, Ef: m.opts.VerifyEf})
-		if err != nil {
-			return cc, err
-		}
-		recall += recallAt(graph.Hits, want, c.metric)
+		recall += ch.recall
 	}
 	cc.Recall = 1
 	if len(queries) > 0 {
@@ -267,6 +265,49 @@ func (m *migration) verifyCollection(ctx context.Context, h *engine.Handle, c *C
 	cc.RecallOK = cc.Recall >= MinRecall
 	cc.OK = cc.CountOK && cc.ChecksumOK && cc.ExactOK && cc.RecallOK
 	return cc, nil
+}
+
+// v2Checksum adds the digest of every record the collection holds to sum.
+func v2Checksum(h *engine.Handle, sum *checksum) error {
+	cursor := ""
+	for {
+		page, err := h.Scroll(cursor, 1000, true)
+		if err != nil {
+			return err
+		}
+		for _, r := range page.Records {
+			d, err := recordDigest(r.ID, r.Vector, r.Metadata)
+			if err != nil {
+				return err
+			}
+			sum.add(d)
+		}
+		if page.NextCursor == "" {
+			return nil
+		}
+		cursor = page.NextCursor
+	}
+}
+
+// queryCheck is one sample query's outcome: why the exact search's answer
+// differs from brute force over v1 ("" if it does not), and the graph's
+// recall@10 against that answer.
+type queryCheck struct {
+	mismatch string
+	recall   float64
+	err      error
+}
+
+func (m *migration) checkQuery(ctx context.Context, h *engine.Handle, c *CollectionPlan, vec []float32, want []scored) queryCheck {
+	exact, err := h.Search(ctx, engine.SearchRequest{Vector: vec, K: VerifyK, Exact: true})
+	if err != nil {
+		return queryCheck{err: err}
+	}
+	graph, err := h.Search(ctx, engine.SearchRequest{Vector: vec, K: VerifyK, Ef: m.opts.VerifyEf})
+	if err != nil {
+		return queryCheck{err: err}
+	}
+	return queryCheck{mismatch: sameAnswer(exact.Hits, want, c.metric), recall: recallAt(graph.Hits, want, c.metric)}
 }
 
 // sampleQueries returns the vectors (as stored: normalised for cosine) of
