@@ -339,14 +339,5 @@ func TestCodesEncodedAfterTrainingRoundTrip(t *testing.T) {
 			t.Fatalf("chunk %d: the decoded codes differ", ci)
 		}
 	}
-	if !bytes.Equal(encode(t, d), b) {
-		t.Fatal("re-encoding the decoded graph changed the bytes")
-	}
-	for i, q := range queries {
-		a, _ := g.SearchWith(q, 10, 64, SearchOptions{})
-		c, _ := d.SearchWith(q, 10, 64, SearchOptions{})
-		if !slices.Equal(a, c) {
-			t.Fatalf("query %d: decoded graph answers %v, original %v", i, c, a)
-		}
-	}
+	sameAsDecoded(t, g, d, b, queries, 64)
 }
