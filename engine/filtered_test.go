@@ -404,3 +404,85 @@ func FuzzIndexedMatchesUnindexed(f *testing.F) {
 		}
 	})
 }
+
+// The planner keeps a filter's plan between searches (payload.SearchPlan);
+// the same filter searched again after each kind of change (a record added
+// that matches, its metadata changed so that it no longer does, a delete,
+// a vacuum that renumbers the nodes, the index dropped) answers as the
+// oracle does, exactly and through the graph.
+func TestRepeatedFilterSeesEveryChange(t *testing.T) {
+	fx := newFxCollection(t, 600, 21, true)
+	for id, r := range fx.recs {
+		// The oracle's own copies: a vacuum moves the graph's vectors.
+		r.Vector = append([]float32(nil), r.Vector...)
+		fx.recs[id] = r
+	}
+	flt, err := filter.Parse([]byte(`{"n":{"$gte":2,"$lt":6}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := vectorFor("probe", 8)
+	check := func(step string) {
+		t.Helper()
+		fx.c.waitLinked()
+		want, matches := fx.oracle(q, 10, flt)
+		for _, exact := range []bool{true, false} {
+			for range 2 { // the second search uses the kept plan
+				res, err := fx.c.Search(bg, SearchRequest{Vector: q, K: 10, Filter: flt, Exact: exact})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := hitIDs(res)
+				if exact && !slices.Equal(got, want) || len(got) != len(want) {
+					t.Fatalf("%s (exact %v, %s): %v, oracle %v (%d match)", step, exact, res.Strategy, got, want, matches)
+				}
+				if !exact && recallOfIDs(got, want) < 0.8 {
+					t.Fatalf("%s (%s): %v, oracle %v", step, res.Strategy, got, want)
+				}
+			}
+		}
+	}
+	check("at first")
+	// A record right at the query that matches.
+	near := Record{ID: "near", Vector: append([]float32(nil), q...), Metadata: map[string]any{"n": 3.0}}
+	if err := fx.c.Upsert([]Record{near}); err != nil {
+		t.Fatal(err)
+	}
+	fx.recs["near"] = near
+	check("after an upsert that matches")
+	near.Metadata = map[string]any{"n": 9.0}
+	if err := fx.c.Upsert([]Record{near}); err != nil {
+		t.Fatal(err)
+	}
+	fx.recs["near"] = near
+	check("after its metadata stopped matching")
+	want, _ := fx.oracle(q, 10, flt)
+	if _, err := fx.c.Delete(want[:3]); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range want[:3] {
+		delete(fx.recs, id)
+	}
+	check("after deleting the three nearest matches")
+	if _, err := fx.c.Vacuum(); err != nil {
+		t.Fatal(err)
+	}
+	check("after a vacuum")
+	if err := fx.c.DropIndex("n"); err != nil {
+		t.Fatal(err)
+	}
+	check("after dropping the index")
+}
+
+func recallOfIDs(got, want []string) float64 {
+	if len(want) == 0 {
+		return 1
+	}
+	hit := 0
+	for _, id := range got {
+		if slices.Contains(want, id) {
+			hit++
+		}
+	}
+	return float64(hit) / float64(len(want))
+}

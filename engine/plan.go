@@ -19,12 +19,13 @@ import (
 //     measure each of them (Sure, and the Maybe ones that pass the filter)
 //     by brute force.
 //   - otherwise a graph search (hnsw.SearchFiltered), which looks at the
-//     density of matches where it lands in the graph, next to the query,
-//     and runs index_two_hop where matches are sparse (it measures only
-//     matching nodes and reaches them through at most one other) or
-//     index_graph where they are dense (it admits only matching nodes
-//     among the ones it measures, with its result list cut to what an
-//     unfiltered search would hold of them).
+//     density of matches where it lands in the graph, next to the query
+//     (among the thousand or so records within two links of its entry
+//     point), and runs index_two_hop where matches are sparse, under 7.5%
+//     (it measures only matching nodes and reaches them through at most
+//     one other), or index_graph where they are dense (it admits only
+//     matching nodes among the ones it measures, with its result list cut
+//     to what an unfiltered search would hold of them).
 //
 // A graph search that finds fewer than k (the matching nodes near the query
 // are not connected in the graph) falls back to index_exact, so a query
@@ -81,8 +82,9 @@ type Explain struct {
 	// tests every candidate).
 	TrueMatches uint64 `json:"true_matches"`
 	// For a graph search: Density is the fraction of matching records
-	// around its entry point in the graph, which chose between two-hop and
-	// admitting search; Ef the length of its result list; Reseeded says
+	// within two links of its entry point in the graph (layer 0), which
+	// chose between two-hop and admitting search; Ef the length of its
+	// result list; Reseeded says
 	// that the two-hop search ran out of matches near its entry point and
 	// went on from matches elsewhere.
 	Density  *float64 `json:"entry_density,omitempty"`
@@ -99,7 +101,15 @@ func (c *Collection) filteredSearch(req SearchRequest, q []float32, ef int, tab 
 		s := tab.get(n)
 		return s != nil && req.Filter.MatchJSONString(s.meta)
 	}
-	plan := c.idx.Plan(req.Filter, req.Explain)
+	// An explained search plans afresh for the evaluation tree; others take
+	// the plan kept from an earlier search with the same filter, if the
+	// indexes have not changed since.
+	var plan *payload.Plan
+	if req.Explain {
+		plan = c.idx.Plan(req.Filter, true)
+	} else {
+		plan = c.idx.SearchPlan(req.Filter)
+	}
 	var ex *Explain
 	if req.Explain {
 		ex = &Explain{Filter: req.Filter.String(), Indexed: nonNil(plan.Indexed), Unindexed: nonNil(plan.Unindexed),
@@ -113,8 +123,7 @@ func (c *Collection) filteredSearch(req SearchRequest, q []float32, ef int, tab 
 	cands := sureN + maybeN
 	// allow admits Sure and the Maybe nodes that pass the filter; as a
 	// dense bitset it is a shift and a mask per node.
-	sure := plan.Sure.ToDense()
-	maybe := plan.Maybe.ToDense()
+	sure, maybe := plan.SureBits, plan.MaybeBits
 	allow := func(n uint32) bool {
 		w := int(n >> 6)
 		bit := uint64(1) << (n & 63)
@@ -180,7 +189,11 @@ func (c *Collection) filteredSearch(req SearchRequest, q []float32, ef int, tab 
 		}
 		planned = strategy
 		if mode == hnsw.FilterAuto {
-			reason += fmt.Sprintf("; %.0f%% of the records around its entry point match: ", 100*gp.Density)
+			reason += fmt.Sprintf("; %.0f%% of the records around its entry point match", 100*gp.Density)
+			if gp.Uniform {
+				reason += fmt.Sprintf(", as over the whole collection (%.0f%%): spread evenly, so by the latter", 100*float64(cands)/float64(max(live, 1)))
+			}
+			reason += ": "
 			if gp.TwoHop {
 				reason += "sparse, so the two-hop search that measures only matching ones"
 			} else {

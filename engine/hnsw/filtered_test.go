@@ -2,6 +2,7 @@ package hnsw
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/akidb/akidb/engine/distance"
@@ -51,7 +52,7 @@ func TestSearchFilteredChoosesByDensity(t *testing.T) {
 		{"90%", 10, [2]int{0, 0}},  // every node but one in ten
 		{"50%", 2, [2]int{0, 8}},   // dense everywhere
 		{"5%", 20, [2]int{50, 80}}, // sparse nearly everywhere
-		{"10%", 10, [2]int{0, 80}}, // either, by the draw
+		{"10%", 10, [2]int{0, 80}}, // either: this graph's clusters of ~125 nodes give small samples (see TestSearchFilteredUniformVersusClustered)
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			allow := func(id uint32) bool { return splitmix64(uint64(id))%tc.mod == 0 }
@@ -77,13 +78,17 @@ func TestSearchFilteredChoosesByDensity(t *testing.T) {
 			r, plans := filteredRecall(t, g, data, queries, 10, 64, FilterOptions{Allow: allow, Seeds: seeds, Selectivity: sel})
 			twoHop := 0
 			for _, p := range plans {
+				decide := p.Density
+				if p.Uniform {
+					decide = sel
+				}
 				if p.TwoHop {
 					twoHop++
-					if p.Density >= admitDensity || p.Ef != 64 {
-						t.Fatalf("two-hop at density %.2f, ef %d", p.Density, p.Ef)
+					if decide >= admitDensity || p.Ef != 64 {
+						t.Fatalf("two-hop at density %.2f (selectivity %.2f, uniform %v), ef %d", p.Density, sel, p.Uniform, p.Ef)
 					}
-				} else if p.Density < admitDensity || p.Ef != max(10, int(math.Ceil(64*max(p.Density, sel)))) {
-					t.Fatalf("admitting search at density %.2f (selectivity %.2f) kept %d", p.Density, sel, p.Ef)
+				} else if decide < admitDensity || p.Ef != max(10, int(math.Ceil(64*max(p.Density, sel)))) {
+					t.Fatalf("admitting search at density %.2f (selectivity %.2f, uniform %v) kept %d", p.Density, sel, p.Uniform, p.Ef)
 				}
 			}
 			t.Logf("%s admitted: recall@10 %.4f, %d of %d queries two-hop", tc.name, r, twoHop, len(plans))
@@ -94,6 +99,101 @@ func TestSearchFilteredChoosesByDensity(t *testing.T) {
 				t.Fatalf("recall %.4f < 0.95", r)
 			}
 		})
+	}
+}
+
+// The choice between the two layer-0 searches on matches spread uniformly
+// against matches that fill whole clusters, at 10% and 50% of the nodes: a
+// uniform filter runs the admitting search for every query (the estimate
+// from the entry point's own 32 neighbours sent about half of them to the
+// two-hop search at 10%), a clustered one the admitting search for the
+// queries in its clusters and the two-hop search for the others. Either
+// way the answers are the admitted nearest, k of them.
+func TestSearchFilteredUniformVersusClustered(t *testing.T) {
+	const dim, n = 16, 6000
+	rng := rand.New(rand.NewPCG(31, 7))
+	point := func(centre []float32, spread float64) []float32 {
+		v := make([]float32, dim)
+		for j := range v {
+			v[j] = centre[j] + float32(rng.NormFloat64()*spread)
+		}
+		return v
+	}
+	origin := make([]float32, dim)
+	cfg := recallCfg()
+	cfg.Dim = dim
+
+	// Uniform: one cloud, the filter a hash of the id.
+	uniform := make([][]float32, n)
+	for i := range uniform {
+		uniform[i] = point(origin, 1)
+	}
+	ug := build(t, cfg, uniform)
+	var uq [][]float32
+	for range 40 {
+		uq = append(uq, point(origin, 1))
+	}
+	// Clustered: 10 clusters far apart, node i in cluster i%10; the filter
+	// takes whole clusters.
+	const clusters = 10
+	centres := make([][]float32, clusters)
+	for c := range centres {
+		centres[c] = point(origin, 20)
+	}
+	clustered := make([][]float32, n)
+	for i := range clustered {
+		clustered[i] = point(centres[i%clusters], 1)
+	}
+	cg := build(t, cfg, clustered)
+
+	for _, share := range []int{10, 50} {
+		takes := clusters * share / 100 // clusters 0..takes-1
+		var inside, outside [][]float32
+		for i := range 40 * clusters {
+			c := i % clusters
+			switch {
+			case c < takes && len(inside) < 40:
+				inside = append(inside, point(centres[c], 1))
+			case c >= takes && len(outside) < 40:
+				outside = append(outside, point(centres[c], 1))
+			}
+		}
+		for _, tc := range []struct {
+			name    string
+			g       *Graph
+			data    [][]float32
+			allow   func(uint32) bool
+			queries [][]float32
+			twoHop  bool
+		}{
+			{"uniform", ug, uniform, func(id uint32) bool { return splitmix64(uint64(id))%100 < uint64(share) }, uq, false},
+			{"clustered, queries in its clusters", cg, clustered, func(id uint32) bool { return int(id%clusters) < takes }, inside, false},
+			{"clustered, queries elsewhere", cg, clustered, func(id uint32) bool { return int(id%clusters) < takes }, outside, true},
+		} {
+			seeds := func() []uint32 {
+				var out []uint32
+				for id := uint32(0); id < n && len(out) < 32; id += 7 {
+					if tc.allow(id) {
+						out = append(out, id)
+					}
+				}
+				return out
+			}
+			r, plans := filteredRecall(t, tc.g, tc.data, tc.queries, 10, 64, FilterOptions{Allow: tc.allow, Seeds: seeds, Selectivity: float64(share) / 100})
+			other := 0
+			for _, p := range plans {
+				if p.TwoHop != tc.twoHop {
+					other++
+				}
+			}
+			t.Logf("%d%% %s: recall@10 %.4f, %d of %d queries off the expected plan (two-hop %v)", share, tc.name, r, other, len(plans), tc.twoHop)
+			if other > len(plans)/20 {
+				t.Errorf("%d%% %s: %d of %d queries did not run the expected plan (two-hop %v)", share, tc.name, other, len(plans), tc.twoHop)
+			}
+			if r < 0.95 {
+				t.Errorf("%d%% %s: recall %.4f < 0.95", share, tc.name, r)
+			}
+		}
 	}
 }
 

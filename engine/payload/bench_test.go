@@ -33,8 +33,10 @@ func threadCPU() time.Duration {
 	return time.Duration(ts.Nano())
 }
 
-// BenchmarkPlan plans each filter and makes the dense bitset a search
-// admits with, as the engine does; cpu-ns/op is the thread's CPU time.
+// BenchmarkPlan plans each filter and makes the dense bitsets a search
+// admits with, as the engine does for a search that is not kept
+// (SearchPlan keeps plans; BenchmarkSearchPlan); cpu-ns/op is the
+// thread's CPU time.
 func BenchmarkPlan(b *testing.B) {
 	s := benchSet(b)
 	for _, fs := range []string{`{"digit":"3"}`, `{"digit":{"$ne":"3"}}`, `{"r":{"$lt":10}}`, `{"r":{"$lt":100}}`, `{"r":{"$lt":500}}`, `{"r":{"$lt":900}}`,
@@ -45,8 +47,7 @@ func BenchmarkPlan(b *testing.B) {
 			defer runtime.UnlockOSThread()
 			t0 := threadCPU()
 			for b.Loop() {
-				p := s.Plan(f, false)
-				_ = p.Sure.ToDense()
+				_ = s.Plan(f, false)
 			}
 			b.ReportMetric(float64(threadCPU()-t0)/float64(b.N), "cpu-ns/op")
 		})
@@ -70,8 +71,30 @@ func BenchmarkPlanManyValues(b *testing.B) {
 			defer runtime.UnlockOSThread()
 			t0 := threadCPU()
 			for b.Loop() {
-				p := s.Plan(f, false)
-				_ = p.Sure.ToDense()
+				_ = s.Plan(f, false)
+			}
+			b.ReportMetric(float64(threadCPU()-t0)/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
+
+// BenchmarkSearchPlan is BenchmarkPlan's 50% range through SearchPlan: the
+// same filter again, no write in between (the plan is kept), and with a
+// write before each search (it is not).
+func BenchmarkSearchPlan(b *testing.B) {
+	s := benchSet(b)
+	f := parseString(b, `{"r":{"$lt":500}}`)
+	for _, write := range []bool{false, true} {
+		b.Run(fmt.Sprintf("write=%v", write), func(b *testing.B) {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			doc := []byte(`{"digit":"1","r":7}`)
+			t0 := threadCPU()
+			for b.Loop() {
+				if write {
+					s.Update(func(tx Tx) { tx.Publish(0, doc) })
+				}
+				_ = s.SearchPlan(f)
 			}
 			b.ReportMetric(float64(threadCPU()-t0)/float64(b.N), "cpu-ns/op")
 		})

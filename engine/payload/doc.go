@@ -36,7 +36,9 @@
 // builds, renumbering after a vacuum) take it exclusively for the few
 // bitmap updates of one record or batch; planners take it shared while they
 // compute the result bitmaps, which they then own. Bitmaps inside the Set
-// are never handed out.
+// are never handed out. SearchPlan (plancache.go) keeps the plans of the
+// last few filters, shared read-only between searches, until the next
+// change to the Set.
 //
 // Indexes know nothing of node ids beyond their uint32 values: the engine
 // says which node holds which metadata (as JSON text, read with

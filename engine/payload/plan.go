@@ -19,6 +19,10 @@ type Plan struct {
 	// must be tested with the filter; they are disjoint and the caller's
 	// to keep.
 	Sure, Maybe *roaring.Bitmap
+	// SureBits and MaybeBits are Sure and Maybe as dense bitsets (bit n
+	// of word n/64 for node n; nil when empty or not Narrowed), which a
+	// graph search tests for each node it meets.
+	SureBits, MaybeBits []uint64
 	// Live is the number of live nodes when the plan was made.
 	Live uint64
 	// Indexed and Unindexed name the fields of the filter with and without
@@ -64,10 +68,18 @@ type planner struct {
 }
 
 // Plan evaluates f with the ready indexes. A nil f, or one that matches
-// everything, gives a plan with Sure = every live node.
+// everything, gives a plan with Sure = every live node. A search that does
+// not need the explanation calls SearchPlan, which keeps plans.
 func (s *Set) Plan(f *filter.Filter, explain bool) *Plan {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	p := s.plan(f, explain)
+	p.fillDense()
+	return p
+}
+
+// plan is Plan without the dense bitsets, with s.mu held.
+func (s *Set) plan(f *filter.Filter, explain bool) *Plan {
 	p := &planner{s: s, explain: explain, seen: map[string]bool{}, plan: &Plan{Live: s.live.GetCardinality()}}
 	root, ok := f.Root()
 	var r pair

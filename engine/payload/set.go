@@ -26,6 +26,10 @@ type Set struct {
 	mu      sync.RWMutex
 	live    *roaring.Bitmap
 	indexes map[string]*Index
+	// gen counts the changes under mu: a cached plan (plancache.go) is
+	// good while gen has not moved since it was made.
+	gen   uint64
+	plans planCache
 }
 
 // NewSet returns a Set with no index and no live node.
@@ -86,6 +90,7 @@ func (tx Tx) Unpublish(node uint32, doc []byte) {
 func (s *Set) Update(fn func(tx Tx)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen++
 	fn(Tx{s})
 }
 
@@ -101,6 +106,7 @@ func (s *Set) Declare(field string, t Type) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen++
 	if ix, ok := s.indexes[field]; ok {
 		return fmt.Errorf("%w: field %q already has a %s index", ErrExists, field, ix.typ)
 	}
@@ -119,6 +125,7 @@ func (s *Set) Declare(field string, t Type) error {
 func (s *Set) Fill(field string, fill func(add func(node uint32, doc []byte))) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen++
 	ix, ok := s.indexes[field]
 	if !ok {
 		return false
@@ -131,6 +138,7 @@ func (s *Set) Fill(field string, fill func(add func(node uint32, doc []byte))) b
 func (s *Set) MarkReady(field string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen++
 	ix, ok := s.indexes[field]
 	if ok {
 		ix.state = Ready
@@ -142,6 +150,7 @@ func (s *Set) MarkReady(field string) bool {
 func (s *Set) Drop(field string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen++
 	_, ok := s.indexes[field]
 	delete(s.indexes, field)
 	return ok
@@ -193,6 +202,7 @@ func (s *Set) LiveCount() uint64 {
 func (s *Set) Renumber(oldToNew []uint32) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gen++
 	var ids []uint32
 	remap := func(b *roaring.Bitmap) *roaring.Bitmap {
 		ids = ids[:0]

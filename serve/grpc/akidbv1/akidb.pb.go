@@ -1673,8 +1673,10 @@ type QueryPlan struct {
 	TrueMatches int64     `protobuf:"varint,11,opt,name=true_matches,json=trueMatches,proto3" json:"true_matches,omitempty"`
 	Tree        *PlanNode `protobuf:"bytes,12,opt,name=tree,proto3" json:"tree,omitempty"`
 	// For a graph search over the indexes: entry_density is the share of
-	// matching records around its entry point, which chose between
-	// index_two_hop (sparse) and index_graph (dense); ef the length of its
+	// matching records within two links of its entry point, which (or,
+	// when it is within the noise of it, the candidates' share of the
+	// collection) chose between index_two_hop (under 0.075) and
+	// index_graph; ef the length of its
 	// result list; reseeded that the two-hop search went on from matching
 	// records elsewhere. entry_density is unset for other plans.
 	EntryDensity  *float64 `protobuf:"fixed64,13,opt,name=entry_density,json=entryDensity,proto3,oneof" json:"entry_density,omitempty"`
