@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/akidb/akidb/engine/distance"
@@ -296,4 +297,47 @@ func TestAbandonedNodeAboveTheEntryEncodes(t *testing.T) {
 	if d.Len() != g.Len() || d.Deleted() != 1 {
 		t.Fatalf("decoded %d nodes, %d deleted; the graph has %d, 1 deleted", d.Len(), d.Deleted(), g.Len())
 	}
+}
+
+// TestCodesEncodedAfterTrainingRoundTrip: with the vectors in memory, the
+// nodes added after the training (whose components fall outside the
+// trained ranges and are clamped) come back from an encoding with the
+// codes and correction terms they had, and the decoded graph answers
+// exactly as the original did: a reload needs no re-encoding.
+func TestCodesEncodedAfterTrainingRoundTrip(t *testing.T) {
+	data := clustered(43, 1500, 16, 10)
+	for _, v := range data[1000:] {
+		for i := range v {
+			v[i] *= 3 // beyond the ranges trained on the first 1000
+		}
+	}
+	queries := clustered(44, 30, 16, 10)
+	g := build(t, Config{Dim: 16, Metric: distance.L2, M: 8, EfConstruction: 64, Seed: 9}, data[:1000])
+	sp := train(t, data[:1000], distance.L2, quant.RangesDimension)
+	quantize(t, g, sp)
+	for i, v := range data[1000:] {
+		if _, err := g.Add(v); err != nil {
+			t.Fatalf("Add %d: %v", 1000+i, err)
+		}
+	}
+	if d := sp.Drift(); d.Clamped == 0 {
+		t.Fatalf("no component was clamped: %+v", d)
+	}
+	b := encode(t, g)
+	d, err := Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.RestoreQuantization([2]Space{sp}, 0, true, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	tg, td := g.table.Load().chunks, d.table.Load().chunks
+	for ci := 0; ci<<chunkBits < 1500; ci++ {
+		bg, bd := tg[ci].codes.Load(), td[ci].codes.Load()
+		cnt := min(chunkSize, 1500-ci<<chunkBits)
+		if bg.space != bd.space || !slices.Equal(bg.codes[:cnt*16], bd.codes[:cnt*16]) || !slices.Equal(bg.corr[:cnt], bd.corr[:cnt]) {
+			t.Fatalf("chunk %d: the decoded codes differ", ci)
+		}
+	}
+	sameAsDecoded(t, g, d, b, queries, 64)
 }

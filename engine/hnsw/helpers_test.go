@@ -235,3 +235,19 @@ func l2Graph(t testing.TB) (*Graph, [][]float32) {
 	}
 	return g, f.data
 }
+
+// sameAsDecoded checks that d, decoded from g's encoding b, encodes to the
+// same bytes and answers every query exactly as g does.
+func sameAsDecoded(t testing.TB, g, d *Graph, b []byte, queries [][]float32, ef int) {
+	t.Helper()
+	if !bytes.Equal(encode(t, d), b) {
+		t.Fatal("re-encoding the decoded graph changed the bytes")
+	}
+	for i, q := range queries {
+		a, _ := g.SearchWith(q, 10, ef, SearchOptions{})
+		c, _ := d.SearchWith(q, 10, ef, SearchOptions{})
+		if !slices.Equal(a, c) {
+			t.Fatalf("query %d: decoded graph answers %v, original %v", i, c, a)
+		}
+	}
+}

@@ -333,16 +333,7 @@ func TestQuantizedRoundTripAndTransitions(t *testing.T) {
 	if err := d.RestoreQuantization([2]Space{sp}, 0, true, true, o); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(encode(t, d), b) {
-		t.Fatal("re-encoding the decoded graph changed the bytes")
-	}
-	for i, q := range queries {
-		a, _ := g.SearchWith(q, 10, 40, SearchOptions{})
-		c, _ := d.SearchWith(q, 10, 40, SearchOptions{})
-		if !slices.Equal(a, c) {
-			t.Fatalf("query %d: decoded graph answers %v, original %v", i, c, a)
-		}
-	}
+	sameAsDecoded(t, g, d, b, queries, 40)
 	if _, err := d.Vacuum(); !errors.Is(err, errQuantState) {
 		t.Fatalf("Vacuum with the vectors in a store, without a new store: %v", err)
 	}
