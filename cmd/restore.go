@@ -3,6 +3,7 @@ package cmd
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -100,6 +101,12 @@ bucket and prefix. See docs/tiering.md.`,
 			fmt.Fprintf(c.st.Stdout, "  snapshot at %d, %d log records replayed from %d objects, up to sequence %d\n", res.SnapshotSeq, res.Replayed, res.Segments, res.ToSeq)
 			fmt.Fprintf(c.st.Stdout, "  %d records, %d bytes downloaded and verified in %s (download %s, open %s)\n", res.Records, res.Bytes,
 				res.Duration.Round(time.Millisecond), res.Download.Round(time.Millisecond), res.Open.Round(time.Millisecond))
+			if res.Quantization != "" {
+				fmt.Fprintf(c.st.Stdout, "  quantization %s (codes from the snapshot)\n", res.Quantization)
+			}
+			if len(res.PayloadIndexes) > 0 {
+				fmt.Fprintf(c.st.Stdout, "  payload indexes on %s\n", strings.Join(res.PayloadIndexes, ", "))
+			}
 			return nil
 		},
 	}

@@ -99,7 +99,9 @@ func TestTierCommandsWithMinIO(t *testing.T) {
 			t.Fatalf("POST %s: %d", path, resp.StatusCode)
 		}
 	}
-	post("/api/v1/collections", api.CreateCollectionRequest{Name: "docs", Dimension: 3, Metric: "l2"}) // memory-s3 by --tier-policy
+	// memory-s3 by --tier-policy; the payload index comes back with a
+	// restore (the manifest records it).
+	post("/api/v1/collections", api.CreateCollectionRequest{Name: "docs", Dimension: 3, Metric: "l2", Indexes: map[string]string{"i": "integer"}})
 	var vs []api.Vector
 	for i := range 50 {
 		vs = append(vs, api.Vector{ID: fmt.Sprint("v", i), Vector: []float32{float32(i), 1, 0}, Metadata: map[string]any{"i": i}})
@@ -179,14 +181,14 @@ func TestTierCommandsWithMinIO(t *testing.T) {
 	fresh := filepath.Join(t.TempDir(), "fresh")
 	out = mustCLI(t, env, "restore", "--s3-endpoint", minio.Endpoint(), "--from", from, "--collection", "docs", "--data-dir", fresh, "-o", "json")
 	res := decode[engine.RestoreResult](t, out)
-	if res.Records != 60 || res.Name != "docs" {
+	if res.Records != 60 || res.Name != "docs" || fmt.Sprint(res.PayloadIndexes) != "[i]" || res.Quantization != "" {
 		t.Fatalf("restore: %+v", res)
 	}
 	// --to-seq at the snapshot: the state the checkpoint saw.
 	early := filepath.Join(t.TempDir(), "early")
 	out = mustCLI(t, env, "restore", "--s3-endpoint", minio.Endpoint(), "--from", from, "--collection", "docs", "--data-dir", early,
 		"--to-seq", fmt.Sprint(snapSeq))
-	if !strings.Contains(out, "50 records") || !strings.Contains(out, fmt.Sprintf("up to sequence %d", snapSeq)) {
+	if !strings.Contains(out, "50 records") || !strings.Contains(out, fmt.Sprintf("up to sequence %d", snapSeq)) || !strings.Contains(out, "payload indexes on i") {
 		t.Fatalf("restore --to-seq %d: %q", snapSeq, out)
 	}
 	if code, _, errs := runCLI(t, env, "restore", "--s3-endpoint", minio.Endpoint(), "--from", from, "--collection", "docs", "--data-dir", fresh); code == 0 || !strings.Contains(errs, "never replaces") {
@@ -206,6 +208,10 @@ func TestTierCommandsWithMinIO(t *testing.T) {
 	}
 	if _, err := h.Get("w9"); err != nil {
 		t.Fatalf("record w9, written after the checkpoint: %v", err)
+	}
+	h.WaitIndexBuilds()
+	if idx := h.Indexes(); len(idx) != 1 || idx[0].Field != "i" || idx[0].Type != "integer" || idx[0].State != "ready" || idx[0].Records != 50 {
+		t.Fatalf("payload indexes after the restore: %+v", idx)
 	}
 }
 

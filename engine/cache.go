@@ -114,6 +114,7 @@ func (db *DB) EnforceCacheOnce() CacheReport {
 		if err == nil {
 			err = db.cfg.FS.SyncDir(f.h.snapshotDir())
 		}
+		f.h.coldDisk.invalidate()
 		f.h.ckptMu.Unlock()
 		if err != nil {
 			db.log.Warn("removing a cached snapshot of an s3-only collection failed", "collection", f.h.info.Name, "seq", f.seq, "err", err)

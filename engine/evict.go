@@ -243,6 +243,7 @@ func (db *DB) dropState(h *Handle) {
 		db.log.Warn("marking an evicted collection cold failed; the next start loads it", "collection", h.info.Name, "err", err)
 	}
 	db.cfg.crashAt("evict:marked")
+	h.coldDisk.invalidate() // the log closed, the cold marker written
 	r := &h.res
 	r.mu.Lock()
 	h.c, h.wal = nil, nil

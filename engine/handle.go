@@ -59,6 +59,8 @@ type Handle struct {
 	// vectorsBytes is the size of the vectors files (originals on disk)
 	// as of the last checkpoint or open.
 	vectorsBytes atomic.Int64
+	// coldDisk is DiskBytes while the collection is evicted.
+	coldDisk coldDiskBytes
 	// compact asks the next checkpoint to vacuum whatever tombstones
 	// there are, not only past VacuumRatio (RequestCompaction).
 	compact atomic.Bool

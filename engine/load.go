@@ -72,6 +72,7 @@ func (h *Handle) install(ld loaded) {
 func (h *Handle) startLoadLocked(now time.Time) {
 	r := &h.res
 	r.state = LoadLoading
+	h.coldDisk.invalidate() // the load writes files
 	r.settled = make(chan struct{})
 	r.loadStart = now
 	ctx, cancel := context.WithCancel(h.db.bgCtx)

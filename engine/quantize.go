@@ -244,6 +244,13 @@ func (c *Collection) QuantizationStatus() QuantizationStatus {
 	c.q.mu.Lock()
 	defer c.q.mu.Unlock()
 	st := c.q.status
+	if st.State == QuantStateWaiting && c.q.target.Type == QuantInt8 && !c.q.running {
+		// The count as it is now: the step was written when the job last
+		// looked (or never, right after the create).
+		if live := int(c.live.Load()); live < quant.MinTrain {
+			st.Step = waitingStep(live)
+		}
+	}
 	st.Traversing = qi.Traversing
 	st.OriginalsOnDisk = !qi.Floats
 	if cur := c.curQuantizerLocked(); cur != nil {
@@ -436,13 +443,19 @@ func (c *Collection) quantSteps() error {
 	}
 }
 
+// waitingStep is the status step of a collection waiting for enough
+// vectors to train on.
+func waitingStep(live int) string {
+	return fmt.Sprintf("training needs %d vectors, the collection has %d", quant.MinTrain, live)
+}
+
 // train fits a quantizer to a sample of the live vectors and begins
 // encoding in it. It reports false (and sets the waiting state) when the
 // collection has too few vectors.
 func (c *Collection) train(reason string) (bool, error) {
 	live := int(c.live.Load())
 	if live < quant.MinTrain {
-		c.setQuantStep(QuantStateWaiting, fmt.Sprintf("training needs %d vectors, the collection has %d", quant.MinTrain, live), 0)
+		c.setQuantStep(QuantStateWaiting, waitingStep(live), 0)
 		c.q.mu.Lock()
 		c.q.retrain = ""
 		c.q.mu.Unlock()

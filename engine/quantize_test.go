@@ -95,8 +95,16 @@ func TestQuantizedCollectionSearch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustUpsert(t, c, recs[:quant.MinTrain-1])
-	if st := c.WaitQuantization(); st.State != QuantStateWaiting || st.Traversing {
+	// Waiting, the step counts the vectors there are now.
+	if st := c.QuantizationStatus(); st.State != QuantStateWaiting || st.Step != "training needs 1000 vectors, the collection has 0" {
+		t.Fatalf("empty: %+v", st)
+	}
+	mustUpsert(t, c, recs[:10])
+	if st := c.QuantizationStatus(); st.Step != "training needs 1000 vectors, the collection has 10" {
+		t.Fatalf("with 10 vectors: %+v", st)
+	}
+	mustUpsert(t, c, recs[10:quant.MinTrain-1])
+	if st := c.WaitQuantization(); st.State != QuantStateWaiting || st.Traversing || st.Step != fmt.Sprintf("training needs 1000 vectors, the collection has %d", quant.MinTrain-1) {
 		t.Fatalf("with %d vectors: %+v", quant.MinTrain-1, st)
 	}
 	mustUpsert(t, c, recs[quant.MinTrain-1:])

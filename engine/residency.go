@@ -383,7 +383,49 @@ func (h *Handle) DiskBytes() int64 {
 		}
 		return n
 	}
-	return filesSize(h.db.cfg.FS, h.dir)
+	return h.coldDisk.size(h)
+}
+
+// coldDiskBytes caches the walk of an evicted collection's directory.
+// Quota checks read every collection of a quota'd tenant on every write,
+// and the walk costs a stat per file; the files of an evicted collection
+// change only when an eviction ends, a load starts, or the s3-only cache
+// removes a snapshot, and each of those invalidates the figure.
+type coldDiskBytes struct {
+	mu    sync.Mutex
+	gen   uint64 // bumped by invalidate: a walk begun before it is not kept
+	n     int64
+	known bool
+}
+
+func (c *coldDiskBytes) invalidate() {
+	c.mu.Lock()
+	c.gen++
+	c.known = false
+	c.mu.Unlock()
+}
+
+// size returns the directory's size, walked if not known; it is kept only
+// while the collection is evicted (a load writes files as it goes).
+func (c *coldDiskBytes) size(h *Handle) int64 {
+	c.mu.Lock()
+	if c.known {
+		n := c.n
+		c.mu.Unlock()
+		return n
+	}
+	gen := c.gen
+	c.mu.Unlock()
+	n := filesSize(h.db.cfg.FS, h.dir)
+	h.res.mu.Lock()
+	evicted := h.res.state == LoadEvicted
+	h.res.mu.Unlock()
+	c.mu.Lock()
+	if evicted && c.gen == gen {
+		c.n, c.known = n, true
+	}
+	c.mu.Unlock()
+	return n
 }
 
 // filesSize sums the sizes of the files under path.

@@ -810,3 +810,59 @@ func TestALoadOverTheBudgetWaitsForRoom(t *testing.T) {
 		t.Fatalf("after the load: %v %v %v", state(hs[0]), state(hs[1]), state(hs[2]))
 	}
 }
+
+// An evicted collection's disk use is walked once and kept (quota checks
+// read it on every write of its tenant) until its files change: the s3-only
+// cache removing a snapshot, or a load, walks again.
+func TestEvictedDiskBytesAreKeptUntilTheFilesChange(t *testing.T) {
+	clock := newClock()
+	dir := t.TempDir()
+	cfg := residencyConfig(tier.NewMemStore(), clock, 1)
+	db := openTestDB(t, dir, cfg)
+	defer db.Close()
+	h := createWithPolicy(t, db, "s3o", TierS3Only)
+	upsertRange(t, h, "a", 0, 150)
+	if err := h.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Hour)
+	if rep := db.EvictOnce(bg); len(rep.Evicted) != 1 {
+		t.Fatalf("evict: %+v", rep)
+	}
+	colDir := filepath.Join(dir, "collections", h.info.ID)
+	evicted := h.DiskBytes()
+	if files := dirBytes(t, colDir); evicted == 0 || evicted != files {
+		t.Fatalf("disk bytes of the evicted collection: %d, its files hold %d", evicted, files)
+	}
+	// A file that appears behind the engine's back is not seen: the
+	// figure is not walked again.
+	if err := os.WriteFile(filepath.Join(colDir, "stray"), make([]byte, 1000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.DiskBytes(); got != evicted {
+		t.Fatalf("disk bytes walked again: %d, kept %d", got, evicted)
+	}
+	// The cache removes the snapshot: walked again.
+	cfg.Tier.CacheBytes = 0
+	if rep := db.EnforceCacheOnce(); rep.Deleted == 0 {
+		t.Fatalf("cache: %+v", rep)
+	}
+	afterCache := h.DiskBytes()
+	if files := dirBytes(t, colDir); afterCache != files || afterCache >= evicted+1000 {
+		t.Fatalf("after the cache removed the snapshot: %d, the files hold %d (evicted: %d + the stray 1000)", afterCache, files, evicted)
+	}
+	// A load, then another eviction: walked again.
+	if _, err := h.Get("a-7"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(colDir, "stray")); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Hour)
+	if rep := db.EvictOnce(bg); len(rep.Evicted) != 1 {
+		t.Fatalf("evict again: %+v", rep)
+	}
+	if got, files := h.DiskBytes(), dirBytes(t, colDir); got != files {
+		t.Fatalf("after the load and the eviction: %d, the files hold %d", got, files)
+	}
+}

@@ -52,6 +52,10 @@ type RestoreResult struct {
 	// (loading the snapshot, replaying the log).
 	Download time.Duration `json:"download_ns"`
 	Open     time.Duration `json:"open_ns"`
+	// Quantization ("int8", or empty) and PayloadIndexes (fields) are the
+	// settings the manifest recorded and the restore recreated.
+	Quantization   string   `json:"quantization,omitempty"`
+	PayloadIndexes []string `json:"payload_indexes,omitempty"`
 }
 
 // Restore rebuilds a shipped collection in the data directory dir (no
@@ -139,7 +143,11 @@ func (db *DB) restore(ctx context.Context, opts RestoreOptions) (RestoreResult, 
 		return res, translateMetaErr(err)
 	}
 	res.ID = row.ID
-	h, err := db.fillRestored(ctx, row, found.Key, opts.Store, plan, &res)
+	err = db.restoreSettings(ctx, row.ID, m.Settings, &res)
+	var h *Handle
+	if err == nil {
+		h, err = db.fillRestored(ctx, row, found.Key, opts.Store, plan, &res)
+	}
 	if err == nil {
 		if err = db.meta.MarkCollectionReady(ctx, row.ID); err != nil {
 			_ = h.close(false)
@@ -156,6 +164,26 @@ func (db *DB) restore(ctx context.Context, opts RestoreOptions) (RestoreResult, 
 	db.log.Info("collection restored", "tenant", opts.Tenant, "collection", opts.Name, "id", row.ID, "from", found.Key,
 		"snapshot_seq", res.SnapshotSeq, "to_seq", res.ToSeq, "records", res.Records, "duration", res.Duration)
 	return res, nil
+}
+
+// restoreSettings writes the manifest's settings into the new row before
+// the collection opens, as a create does: the open builds the payload
+// indexes the snapshot lacks and takes the quantization's codes from it.
+func (db *DB) restoreSettings(ctx context.Context, id string, s tier.Settings, res *RestoreResult) error {
+	if q := s.Quantization; q != nil {
+		mq := meta.Quantization{Type: q.Type, Originals: meta.OriginalsMemory, Ranges: q.Ranges}
+		if err := db.meta.SetCollectionQuantization(ctx, id, mq); err != nil {
+			return fmt.Errorf("quantization: %w", translateMetaErr(err))
+		}
+		res.Quantization = q.Type
+	}
+	for _, p := range s.PayloadIndexes {
+		if _, err := db.meta.InsertPayloadIndex(ctx, meta.PayloadIndex{CollectionID: id, Field: p.Field, Type: p.Type}); err != nil {
+			return fmt.Errorf("payload index on %q: %w", p.Field, translateMetaErr(err))
+		}
+		res.PayloadIndexes = append(res.PayloadIndexes, p.Field)
+	}
+	return nil
 }
 
 // fillRestored downloads the plan's objects into the new collection's

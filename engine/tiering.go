@@ -14,6 +14,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/akidb/akidb/engine/meta"
@@ -414,6 +416,24 @@ func (s *tierSource) Info() tier.CollectionInfo {
 	return tier.CollectionInfo{ID: i.ID, TenantID: i.TenantID, TenantName: s.tenantName, Name: i.Name, Dimension: i.Config.Dimension,
 		Metric: i.Config.Metric.String(), M: i.Config.M, EfConstruction: i.Config.EfConstruction, Seed: i.Config.Seed,
 		Policy: s.h.TierPolicy(), CreatedAt: i.CreatedAt}
+}
+
+// Settings reads the quantization and the payload indexes as the catalog
+// has them now (an index being built is listed: a restore builds it).
+func (s *tierSource) Settings() (tier.Settings, error) {
+	var out tier.Settings
+	if q := s.h.quantization(); q.Type == QuantInt8 {
+		out.Quantization = &tier.Quantization{Type: q.Type, Ranges: q.Ranges}
+	}
+	rows, err := s.h.db.meta.ListPayloadIndexes(context.Background(), s.h.info.ID)
+	if err != nil {
+		return out, fmt.Errorf("payload indexes of %s: %w", s.h.info.Name, err)
+	}
+	for _, r := range rows {
+		out.PayloadIndexes = append(out.PayloadIndexes, tier.PayloadIndex{Field: r.Field, Type: r.Type})
+	}
+	slices.SortFunc(out.PayloadIndexes, func(a, b tier.PayloadIndex) int { return strings.Compare(a.Field, b.Field) })
+	return out, nil
 }
 
 func (s *tierSource) Dir() string { return s.h.dir }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/akidb/akidb/engine/dirlock"
 	"github.com/akidb/akidb/engine/distance"
+	"github.com/akidb/akidb/engine/filter"
 	"github.com/akidb/akidb/engine/snapshot"
 	"github.com/akidb/akidb/engine/tier"
 	"github.com/akidb/akidb/engine/wal"
@@ -534,5 +536,115 @@ func TestRestoreRefusesAShippedLogWithAGap(t *testing.T) {
 	defer rdb.Close()
 	if len(rdb.ListCollections("")) != 0 {
 		t.Fatal("a refused restore left a collection")
+	}
+}
+
+// The catalog is not shipped, so each manifest records the settings a
+// restore must recreate: the quantization (its codes come back from the
+// snapshot, not encoded again) and the payload indexes, including one
+// declared after the collection last shipped data (a settings change alone
+// writes a new manifest).
+func TestRestoreRecreatesQuantizationAndPayloadIndexes(t *testing.T) {
+	store := tier.NewMemStore()
+	dir := filepath.Join(t.TempDir(), "original")
+	db := openTestDB(t, dir, tieredConfig(store, nil))
+	const dim = 16
+	if _, err := db.CreateCollection(bg, DefaultTenant, CollectionConfig{Name: "q", Dimension: dim, Metric: distance.L2, TierPolicy: TierMemoryS3,
+		Quantization: Quantization{Type: QuantInt8, Ranges: RangesDimension}, Indexes: map[string]string{"group": "keyword"}}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := db.Collection(DefaultTenant, "q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	all := quantRecords(rng, "a", 1500, dim)
+	for i := range all {
+		all[i].Metadata = map[string]any{"group": fmt.Sprint("g", i%10), "n": float64(i)}
+	}
+	for s := 0; s < len(all); s += 250 {
+		if err := h.Upsert(bg, all[s:s+250]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := h.WaitQuantization(); st.State != QuantStateReady || !st.Traversing {
+		t.Fatalf("before the checkpoint: %+v", st)
+	}
+	if err := h.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Tier().ShipOnce(bg); err != nil {
+		t.Fatal(err)
+	}
+	// Declared after the last write: nothing new to ship but the setting.
+	if _, err := h.CreateIndex(bg, "n", "float"); err != nil {
+		t.Fatal(err)
+	}
+	h.WaitIndexBuilds()
+	if err := db.Tier().ShipOnce(bg); err != nil {
+		t.Fatal(err)
+	}
+	filters := []string{`{"group": "g3"}`, `{"n": {"$lt": 100}}`, `{"group": "g3", "n": {"$gte": 700}}`}
+	queries := clustered(rng, 10, dim)
+	answers := func(h *Handle) (out []string) {
+		t.Helper()
+		for _, fs := range filters {
+			f, err := filter.Parse([]byte(fs))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range queries {
+				res, err := h.Search(bg, SearchRequest{Vector: q, K: 5, Ef: 64, Filter: f})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.HasPrefix(res.Strategy, "index_") {
+					t.Fatalf("%s answered by %s, without its indexes", fs, res.Strategy)
+				}
+				for _, hit := range res.Hits {
+					out = append(out, hit.ID)
+				}
+			}
+		}
+		return out
+	}
+	want := answers(h)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+
+	fresh := filepath.Join(t.TempDir(), "fresh")
+	res, err := Restore(bg, fresh, Config{}, RestoreOptions{Store: store, Prefix: "box", Name: "q"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Records != len(all) || res.Quantization != QuantInt8 || !slices.Equal(res.PayloadIndexes, []string{"group", "n"}) {
+		t.Fatalf("restore: %+v", res)
+	}
+	rdb := openTestDB(t, fresh, Config{})
+	defer rdb.Close()
+	rh, err := rdb.Collection(DefaultTenant, "q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := rh.Info().Config.Quantization; q.Type != QuantInt8 || q.Ranges != RangesDimension || q.Originals != OriginalsMemory {
+		t.Fatalf("quantization after the restore: %+v", q)
+	}
+	if st := rh.WaitQuantization(); st.State != QuantStateReady || !st.Traversing || rh.c.q.trainings != 0 {
+		t.Fatalf("after the restore: %+v, %d trainings (the codes come from the snapshot)", st, rh.c.q.trainings)
+	}
+	rh.WaitIndexBuilds()
+	var fields []string
+	for _, in := range rh.Indexes() {
+		fields = append(fields, in.Field+":"+in.Type)
+	}
+	if !slices.Equal(fields, []string{"group:keyword", "n:float"}) {
+		t.Fatalf("payload indexes after the restore: %v", fields)
+	}
+	if got := answers(rh); !slices.Equal(got, want) {
+		t.Fatalf("filtered answers after the restore differ:\n got %v\nwant %v", got, want)
 	}
 }

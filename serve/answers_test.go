@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -147,7 +148,15 @@ func TestExtremeVectorsGiveValidAnswers(t *testing.T) {
 // smaller bound gets response_too_large naming it. (Before, gRPC could
 // send no more than the request limit, 32 MiB, and failed this query.)
 func TestLargestDocumentedQueryFits(t *testing.T) {
-	b := startBoth(t, nil)
+	// The answer is about 115 MB of JSON: on a loaded 2-core machine its
+	// search, encoding and transfer can take longer than the bounds other
+	// tests use (the 30 s request timeout, the client's 20 s). This test
+	// is about sizes, so it gives time generously (bounded all the same).
+	b := startBoth(t, func(c *Config) {
+		c.Limiting.RequestTimeout = 5 * time.Minute
+		c.WriteTimeout = 5 * time.Minute
+	})
+	b.client.Timeout = 5 * time.Minute
 	const dim, n = 4096, 1000
 	mustStatus(t, b.rest(t, "POST", "/api/v1/collections", map[string]any{"name": "big", "dimension": dim, "metric": "l2", "hnsw": map[string]any{"m": 2, "ef_construction": 1}}), http.StatusCreated, "")
 	text := strings.Repeat("t", api.DefaultLimits().MaxMetadataBytes-len(`{"t":""}`))

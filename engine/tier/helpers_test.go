@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/akidb/akidb/engine/meta"
+	"github.com/akidb/akidb/engine/snapshot"
 	"github.com/akidb/akidb/engine/tier"
 	"github.com/akidb/akidb/engine/wal"
 )
@@ -27,6 +28,9 @@ type fakeSource struct {
 	recs     [][]byte // payloads
 	snaps    []uint64 // newest first
 	ckptReqs int
+	// settings are what Settings returns (settingsErr instead, if set).
+	settings    tier.Settings
+	settingsErr error
 }
 
 func newFakeSource(t *testing.T, m *meta.Store, name string) *fakeSource {
@@ -48,7 +52,12 @@ func newFakeSource(t *testing.T, m *meta.Store, name string) *fakeSource {
 }
 
 func (f *fakeSource) Info() tier.CollectionInfo { return f.info }
-func (f *fakeSource) Dir() string               { return f.dir }
+func (f *fakeSource) Settings() (tier.Settings, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.settings, f.settingsErr
+}
+func (f *fakeSource) Dir() string { return f.dir }
 func (f *fakeSource) LastSeq() uint64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -109,8 +118,16 @@ func (f *fakeSource) write(n int) uint64 {
 func (f *fakeSource) checkpoint(t *testing.T) uint64 {
 	t.Helper()
 	seq := f.LastSeq()
-	data := bytes.Repeat([]byte(fmt.Sprintf("snapshot %d;", seq)), 100)
-	if err := os.WriteFile(f.SnapshotPath(seq), data, 0o600); err != nil {
+	// A real snapshot file (the tier checks its checksums before staging
+	// it), with a payload the tests do not interpret.
+	w, err := snapshot.Create(wal.OSFS{}, filepath.Dir(f.SnapshotPath(seq)), seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(bytes.Repeat([]byte(fmt.Sprintf("snapshot %d;", seq)), 100)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err != nil {
 		t.Fatal(err)
 	}
 	f.mu.Lock()

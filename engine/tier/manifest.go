@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/akidb/akidb/engine/meta"
 )
 
 // ManifestFormat is the version of the manifest layout below.
@@ -50,6 +52,61 @@ type Manifest struct {
 	// Parquet exports, oldest first (FirstSeq = LastSeq = the snapshot's
 	// sequence number they were written at).
 	Parquet []Object `json:"parquet,omitempty"`
+	// Settings is what a restore recreates besides the data and the HNSW
+	// parameters: the catalog holds them, and the catalog is not shipped.
+	// Manifests written before they were recorded have none; a restore
+	// from one brings the collection back without them.
+	Settings
+}
+
+// Settings are a collection's catalog settings a restore needs.
+type Settings struct {
+	// Quantization is nil for a float32 collection.
+	Quantization *Quantization `json:"quantization,omitempty"`
+	// PayloadIndexes, by field.
+	PayloadIndexes []PayloadIndex `json:"payload_indexes,omitempty"`
+}
+
+// Quantization is an int8 collection's settings (its originals are in
+// memory: a collection with its originals on disk is not shipped).
+type Quantization struct {
+	Type   string `json:"type"`
+	Ranges string `json:"ranges"`
+}
+
+// PayloadIndex is an index declared on a metadata field.
+type PayloadIndex struct {
+	Field string `json:"field"`
+	Type  string `json:"type"`
+}
+
+// Equal reports whether two settings are the same.
+func (s Settings) Equal(o Settings) bool {
+	if (s.Quantization == nil) != (o.Quantization == nil) || (s.Quantization != nil && *s.Quantization != *o.Quantization) {
+		return false
+	}
+	return slices.Equal(s.PayloadIndexes, o.PayloadIndexes)
+}
+
+// validate checks the settings against what the catalog accepts.
+func (s Settings) validate() error {
+	if q := s.Quantization; q != nil {
+		mq := meta.Quantization{Type: q.Type, Originals: meta.OriginalsMemory, Ranges: q.Ranges}
+		if err := mq.Validate(); err != nil || q.Type != meta.QuantInt8 {
+			return fmt.Errorf("quantization %+v: want type int8 and ranges auto, collection or dimension", *q)
+		}
+	}
+	for i, p := range s.PayloadIndexes {
+		switch {
+		case p.Field == "" || len(p.Field) > meta.MaxPayloadIndexFieldBytes:
+			return fmt.Errorf("payload index %d: field of %d bytes (want 1..%d)", i, len(p.Field), meta.MaxPayloadIndexFieldBytes)
+		case p.Type != "keyword" && p.Type != "integer" && p.Type != "float":
+			return fmt.Errorf("payload index on %q: type %q (want keyword, integer or float)", p.Field, p.Type)
+		case i > 0 && p.Field <= s.PayloadIndexes[i-1].Field:
+			return fmt.Errorf("payload indexes are not sorted by field, or repeat %q", p.Field)
+		}
+	}
+	return nil
 }
 
 // HNSW are the index parameters a restore rebuilds with.
@@ -141,6 +198,9 @@ func (m *Manifest) Validate() error {
 	if got := m.reach(); got != m.ShippedSeq {
 		return bad("shipped_seq is %d but the objects reach %d", m.ShippedSeq, got)
 	}
+	if err := m.Settings.validate(); err != nil {
+		return bad("%v", err)
+	}
 	return nil
 }
 
@@ -189,12 +249,22 @@ func (m *Manifest) reach() uint64 {
 	return extend(m.Segments, base)
 }
 
+func (s Settings) clone() Settings {
+	c := Settings{PayloadIndexes: slices.Clone(s.PayloadIndexes)}
+	if s.Quantization != nil {
+		q := *s.Quantization
+		c.Quantization = &q
+	}
+	return c
+}
+
 // clone returns a deep copy.
 func (m *Manifest) clone() *Manifest {
 	c := *m
 	c.Snapshots = slices.Clone(m.Snapshots)
 	c.Segments = slices.Clone(m.Segments)
 	c.Parquet = slices.Clone(m.Parquet)
+	c.Settings = m.Settings.clone()
 	return &c
 }
 

@@ -40,6 +40,23 @@ func TestManifestValidation(t *testing.T) {
 		"shipped lies":  func(m *tier.Manifest) { m.ShippedSeq = 400 },
 		"snapshot span": func(m *tier.Manifest) { m.Snapshots[0].FirstSeq = 99 },
 		"no dimension":  func(m *tier.Manifest) { m.Dimension = 0 },
+		"quantization type": func(m *tier.Manifest) {
+			m.Quantization = &tier.Quantization{Type: "int4", Ranges: "auto"}
+		},
+		"quantization none": func(m *tier.Manifest) {
+			m.Quantization = &tier.Quantization{Type: "none", Ranges: "auto"}
+		},
+		"quantization ranges": func(m *tier.Manifest) {
+			m.Quantization = &tier.Quantization{Type: "int8", Ranges: "everywhere"}
+		},
+		"index type":  func(m *tier.Manifest) { m.PayloadIndexes = []tier.PayloadIndex{{Field: "a", Type: "text"}} },
+		"index field": func(m *tier.Manifest) { m.PayloadIndexes = []tier.PayloadIndex{{Field: "", Type: "keyword"}} },
+		"index twice": func(m *tier.Manifest) {
+			m.PayloadIndexes = []tier.PayloadIndex{{Field: "a", Type: "keyword"}, {Field: "a", Type: "float"}}
+		},
+		"index order": func(m *tier.Manifest) {
+			m.PayloadIndexes = []tier.PayloadIndex{{Field: "b", Type: "keyword"}, {Field: "a", Type: "float"}}
+		},
 	} {
 		m := sampleManifest()
 		breakIt(m)
@@ -47,6 +64,23 @@ func TestManifestValidation(t *testing.T) {
 		if _, err := tier.DecodeManifest(b); !errors.Is(err, tier.ErrBadManifest) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+	// Settings round-trip; a manifest written before they were recorded
+	// (no such keys) decodes with none.
+	m = sampleManifest()
+	m.Settings = tier.Settings{Quantization: &tier.Quantization{Type: "int8", Ranges: "dimension"},
+		PayloadIndexes: []tier.PayloadIndex{{Field: "a", Type: "keyword"}, {Field: "b.c", Type: "integer"}}}
+	b, _ = m.Encode()
+	got, err := tier.DecodeManifest(b)
+	if err != nil || !got.Settings.Equal(m.Settings) {
+		t.Fatalf("settings round trip: %+v, %v", got, err)
+	}
+	b, _ = sampleManifest().Encode()
+	if strings.Contains(string(b), "quantization") || strings.Contains(string(b), "payload_indexes") {
+		t.Fatalf("a manifest without settings names them: %s", b)
+	}
+	if got, err := tier.DecodeManifest(b); err != nil || got.Quantization != nil || got.PayloadIndexes != nil {
+		t.Fatalf("a manifest without settings: %+v, %v", got, err)
 	}
 	if _, err := tier.DecodeManifest([]byte("{")); !errors.Is(err, tier.ErrBadManifest) {
 		t.Errorf("bad JSON: %v", err)

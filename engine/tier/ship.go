@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/akidb/akidb/engine/meta"
+	"github.com/akidb/akidb/engine/snapshot"
 	"github.com/akidb/akidb/engine/wal"
 )
 
@@ -185,7 +186,23 @@ func (t *Tier) stageSnapshot(c *colState) error {
 	}
 	n := seqs[0]
 	defer t.cleanStagedParquet(c, n)
-	if n <= c.man.NewestSnapshot() || c.find(snapshotKey(n)) != nil {
+	if n <= c.man.NewestSnapshot() || c.find(snapshotKey(n)) != nil || n == c.rejected {
+		return nil
+	}
+	// The snapshot's own checksums are checked before it is staged: a
+	// file damaged on the local disk after it was written would otherwise
+	// be shipped, listed in the manifest as the newest snapshot, and fail
+	// the restore that picks it. Rejected, it leaves the older snapshots
+	// queued and the log shipping (the local log is kept until the
+	// manifest covers it), and a checkpoint is asked for to replace it.
+	if _, _, err := snapshot.Verify(c.fs, c.src.SnapshotPath(n)); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // pruned meanwhile by two quick checkpoints: the next pass takes the newer one
+		}
+		c.rejected = n
+		t.log.Error("tier: the newest local snapshot is damaged and will not be shipped; the log keeps shipping and a checkpoint is requested to replace it",
+			"collection", c.info.Name, "seq", n, "err", err)
+		c.src.RequestCheckpoint()
 		return nil
 	}
 	for _, a := range slices.Clone(c.queue) {
@@ -535,6 +552,15 @@ func (t *Tier) nextManifest(c *colState) *Manifest {
 		next = t.newManifest(c)
 	}
 	changed := false
+	// Settings changed since the last manifest (an index added, the
+	// quantization switched) are a reason to write one: a restore must
+	// recreate them. The first manifest waits for something to list.
+	if s, err := c.src.Settings(); err != nil {
+		t.log.Warn("tier: reading the collection's settings for its manifest; the manifest keeps the last ones", "collection", c.info.Name, "err", err)
+	} else if !s.Equal(next.Settings) {
+		next.Settings = s
+		changed = c.man != nil
+	}
 	oldest := uint64(0)
 	if len(next.Snapshots) > 0 {
 		oldest = next.Snapshots[0].LastSeq

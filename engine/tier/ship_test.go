@@ -435,3 +435,113 @@ func put(t *testing.T, s tier.ObjectStore, key string, data []byte, sum string) 
 		t.Fatal(err)
 	}
 }
+
+// Each manifest records the collection's settings as they are when it is
+// written; a change of settings alone writes a new one (a restore must
+// recreate what the catalog holds now), and settings that cannot be read
+// leave the last recorded ones in place.
+func TestManifestRecordsTheSettingsAndFollowsTheirChanges(t *testing.T) {
+	f := newFixture(t, nil)
+	src := newFakeSource(t, f.meta, "docs")
+	src.settings = tier.Settings{PayloadIndexes: []tier.PayloadIndex{{Field: "group", Type: "keyword"}}}
+	f.register(src)
+	// Nothing to list yet: no manifest is written for the settings alone.
+	if err := f.tier.ShipOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if puts := f.store.Calls(tier.OpPut); puts != 0 {
+		t.Fatalf("%d uploads with nothing to ship", puts)
+	}
+	src.write(10)
+	if err := f.tier.ShipOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m := f.manifest(src)
+	if m.Generation != 1 || m.Quantization != nil || fmt.Sprint(m.PayloadIndexes) != "[{group keyword}]" {
+		t.Fatalf("first manifest: generation %d, settings %+v", m.Generation, m.Settings)
+	}
+
+	set := func(s tier.Settings, err error) {
+		src.mu.Lock()
+		src.settings, src.settingsErr = s, err
+		src.mu.Unlock()
+	}
+	changed := tier.Settings{Quantization: &tier.Quantization{Type: "int8", Ranges: "auto"},
+		PayloadIndexes: []tier.PayloadIndex{{Field: "group", Type: "keyword"}, {Field: "price", Type: "float"}}}
+	set(changed, nil)
+	if err := f.tier.ShipOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m = f.manifest(src)
+	if m.Generation != 2 || !m.Settings.Equal(changed) || m.ShippedSeq != 10 {
+		t.Fatalf("after the change: generation %d, shipped %d, settings %+v", m.Generation, m.ShippedSeq, m.Settings)
+	}
+	// Unchanged: an idle pass writes nothing.
+	puts := f.store.Calls(tier.OpPut)
+	if err := f.tier.ShipOnce(ctx); err != nil || f.store.Calls(tier.OpPut) != puts {
+		t.Fatalf("an idle pass uploaded %d objects (%v)", f.store.Calls(tier.OpPut)-puts, err)
+	}
+	// Unreadable: the data still ships, the settings stay as recorded.
+	set(tier.Settings{}, errors.New("catalog busy"))
+	last := src.write(5)
+	if err := f.tier.ShipOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m = f.manifest(src)
+	if m.ShippedSeq != last || !m.Settings.Equal(changed) {
+		t.Fatalf("with unreadable settings: shipped %d (want %d), settings %+v", m.ShippedSeq, last, m.Settings)
+	}
+}
+
+// A local snapshot damaged after it was written (one byte of its payload
+// flipped) is not shipped: the manifest keeps the older snapshot, the log
+// after it keeps shipping, so a restore still reaches every record, and a
+// checkpoint is requested, once. The next, intact snapshot ships.
+func TestDamagedLocalSnapshotIsNotShipped(t *testing.T) {
+	f := newFixture(t, nil)
+	src := newFakeSource(t, f.meta, "docs")
+	f.register(src)
+	src.write(10)
+	good := src.checkpoint(t)
+	if err := f.tier.ShipOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	src.write(10)
+	bad := src.checkpoint(t)
+	path := src.SnapshotPath(bad)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0x01
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	last := src.write(5)
+	for range 2 { // the second pass does not check (or report) it again
+		if err := f.tier.ShipOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := f.manifest(src)
+	if m.NewestSnapshot() != good || m.ShippedSeq != last {
+		t.Fatalf("manifest: newest snapshot %d (want %d, not the damaged %d), shipped %d (want %d)", m.NewestSnapshot(), good, bad, m.ShippedSeq, last)
+	}
+	gotSnap, seqs := f.restoredSeqs(src, m, 0)
+	if gotSnap != good || fmt.Sprint(seqs) != fmt.Sprint(seqRange(good+1, last)) {
+		t.Fatalf("restore plan: snapshot %d, records %v", gotSnap, seqs)
+	}
+	src.mu.Lock()
+	reqs := src.ckptReqs
+	src.mu.Unlock()
+	if reqs != 1 {
+		t.Fatalf("%d checkpoint requests, want 1", reqs)
+	}
+	next := src.checkpoint(t)
+	if err := f.tier.ShipOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if m := f.manifest(src); m.NewestSnapshot() != next {
+		t.Fatalf("the intact snapshot at %d was not shipped: newest %d", next, m.NewestSnapshot())
+	}
+}

@@ -23,6 +23,9 @@ type CollectionInfo struct {
 // uploads.
 type Source interface {
 	Info() CollectionInfo
+	// Settings are the collection's settings as they are now (the catalog
+	// changes them while it ships); each manifest written records them.
+	Settings() (Settings, error)
 	// Dir is the collection's directory; the shipper keeps its staged
 	// files and its copy of the manifest in Dir()/tier.
 	Dir() string

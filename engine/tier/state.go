@@ -73,6 +73,9 @@ type colState struct {
 	swept         bool      // leftovers in the store were cleaned once
 	queue         []*artifact
 	removed       bool
+	// rejected is the newest local snapshot found damaged when it was
+	// to be staged: it is not shipped, nor checked again.
+	rejected uint64
 
 	// hold guards what is read without waiting for a pass: the engine's
 	// KeepLogFrom and HoldsSnapshot, and the status.
