@@ -49,7 +49,7 @@ func (c *countingCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // scrape GETs h with the name[] parameters and returns the families'
-// names, in the order served.
+// names, sorted (a merged exposition's order is not fixed).
 func scrape(t *testing.T, h http.Handler, names ...string) []string {
 	t.Helper()
 	u := "/metrics"
@@ -67,6 +67,7 @@ func scrape(t *testing.T, h http.Handler, names ...string) []string {
 		mf := &dto.MetricFamily{}
 		err := dec.Decode(mf)
 		if errors.Is(err, io.EOF) {
+			slices.Sort(got)
 			return got
 		}
 		if err != nil {
