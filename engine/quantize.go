@@ -595,22 +595,48 @@ func (c *Collection) newVectorsGen() (uint64, error) {
 	return next, nil
 }
 
-// maybeStartQuant starts the job when int8 is asked for, nothing is
-// trained yet and the collection has just reached quant.MinTrain vectors.
+// maybeStartQuant, after each write, starts the job when int8 is asked
+// for, nothing is trained yet and the collection has just reached
+// quant.MinTrain vectors; and it retrains as soon as the current
+// quantizer has drifted (rather than at the next checkpoint), so that
+// the data is clamped, searched on poor codes and linked the slow way
+// (engine/hnsw's linkvecs.go) for as short a time as it can be. Not
+// before promptRetrainShare of the collection was written since the
+// training, though: data that keeps moving would otherwise have the
+// whole collection re-encoded every quant.MinTrain writes; so each write
+// pays for at most 1/promptRetrainShare re-encodings.
 func (c *Collection) maybeStartQuant() {
 	if c.live.Load() < quant.MinTrain {
 		return
 	}
 	c.q.mu.Lock()
-	waiting := c.q.target.Type == QuantInt8 && c.q.status.State == QuantStateWaiting && !c.q.running
+	idle := c.q.target.Type == QuantInt8 && !c.q.running
+	waiting := idle && c.q.status.State == QuantStateWaiting
+	drifted := false
+	if idle && !waiting && c.q.retrain == "" {
+		if cur := c.curQuantizerLocked(); cur != nil && cur.Drifted() &&
+			cur.Drift().Encoded/int64(c.cfg.Dimension) >= c.live.Load()/promptRetrainShare {
+			c.q.retrain, drifted = driftReason(cur), true
+		}
+	}
 	c.q.mu.Unlock()
-	if waiting {
+	if waiting || drifted {
 		c.startQuant()
 	}
 }
 
-// Retraining at a checkpoint (checkRetrain): when the data has drifted
-// out of the ranges (quant.Quantizer.Drifted), or when the collection has
+// promptRetrainShare: a drift is retrained after a write (not only at a
+// checkpoint) once 1/promptRetrainShare of the collection was written
+// since the training.
+const promptRetrainShare = 10
+
+func driftReason(q *quant.Quantizer) string {
+	return fmt.Sprintf("drift: %.2f%% of the components encoded since training were clamped", 100*q.Drift().Fraction)
+}
+
+// Retraining at a checkpoint (checkRetrain; a drift is also caught after
+// each write, maybeStartQuant): when the data has drifted out of the
+// ranges (quant.Quantizer.Drifted), or when the collection has
 // grown to growthRetrain times the population the quantizer was trained
 // on while that training sample was smaller than quant.SampleSize (the
 // first training, at quant.MinTrain vectors, saw little of what came).
@@ -635,7 +661,7 @@ func (c *Collection) checkRetrain() {
 	case cur == nil:
 		// Not trained yet (or a failed attempt): try again.
 	case cur.Drifted():
-		reason = fmt.Sprintf("drift: %.2f%% of the components encoded since training were clamped", 100*cur.Drift().Fraction)
+		reason = driftReason(cur)
 	case cur.Params().Sample < quant.SampleSize && int(c.live.Load()) >= growthRetrain*cur.Params().Population:
 		reason = fmt.Sprintf("growth: %d vectors, trained when there were %d", c.live.Load(), cur.Params().Population)
 	case !failed:

@@ -172,6 +172,11 @@ func TestQuantizationSettingsValidation(t *testing.T) {
 	}
 }
 
+// selfFindEf is the beam a graph search for a stored vector uses to assert
+// that the vector is reachable: wide enough that only a graph that lost
+// it misses it.
+const selfFindEf = 500
+
 // TestQuantizationLifecycle changes a durable collection's settings while
 // writers and searchers run: int8 with originals on disk, a restart that
 // does not re-encode, originals back to memory, quantization off; every
@@ -257,12 +262,13 @@ func TestQuantizationLifecycle(t *testing.T) {
 		for i := 0; !stop.Load(); i++ {
 			// Graph searches answer throughout, with real records and
 			// their exact distances; the exact search (the originals, in
-			// memory or on disk) finds the stored vector itself. Whether
-			// the graph finds it is not asserted here: the b records are
-			// far outside the ranges trained on the a records, and links
-			// made on their clamped codes (originals on disk) can leave
-			// the a records unreachable from the entry point, an open
-			// problem (docs/quantization.md, "Known problems").
+			// memory or on disk) finds the stored vector itself. That
+			// the graph finds it is asserted once the settings are
+			// done, below: while they change, a search on the codes of
+			// the first training (1,000 a records; the b records are
+			// partly clamped) still missed a whole cluster of a records
+			// in about 1 run in 12 (docs/quantization.md, "Known
+			// problems").
 			q := all[i%len(all)].Vector
 			res, err := h.Search(bg, SearchRequest{Vector: q, K: 5, WithVectors: true})
 			if err != nil {
@@ -325,6 +331,46 @@ func TestQuantizationLifecycle(t *testing.T) {
 	}
 	checkAll(h, all)
 	checkAll(h, written)
+	// The links made through all of it hold the records: a graph search
+	// for its own vector finds each but at most one in a thousand (a
+	// float32 collection written the same way, with no quantization,
+	// leaves one record of 5,500 unreachable in about 1 run in 12: a
+	// node no list names any more), and recall@10 at the default ef
+	// against the exact search stays high.
+	everything := append(append([]Record{}, all...), written...)
+	recall, queries := 0.0, 0
+	var lost []string
+	for i, r := range everything {
+		self, err := h.Search(bg, SearchRequest{Vector: r.Vector, K: 1, Ef: selfFindEf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(self.Hits) == 0 || self.Hits[0].Score > 1e-3 {
+			lost = append(lost, r.ID)
+		}
+		if i%25 == 0 {
+			res, err := h.Search(bg, SearchRequest{Vector: r.Vector, K: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ex, err := h.Search(bg, SearchRequest{Vector: r.Vector, K: 10, Exact: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := make([]string, len(ex.Hits))
+			for j, hit := range ex.Hits {
+				want[j] = hit.ID
+			}
+			recall += recallOf(res.Hits, want)
+			queries++
+		}
+	}
+	if len(lost) > len(everything)/1000 {
+		t.Fatalf("%d of %d records not found by a graph search for their own vector: %v", len(lost), len(everything), lost[:min(10, len(lost))])
+	}
+	if r := recall / float64(queries); r < 0.95 {
+		t.Fatalf("recall@10 %.4f over %d of the records' own vectors", r, queries)
+	}
 	// Two checkpoints: no kept snapshot names a vectors file any more.
 	for range 2 {
 		if err := h.Upsert(bg, more[:1]); err != nil {
@@ -405,7 +451,9 @@ func TestVacuumQuantizedOnDisk(t *testing.T) {
 }
 
 // TestRetrainOnDrift: data that moves out of the trained ranges is
-// clamped (counted), and the next checkpoint retrains and re-encodes.
+// clamped (counted), and the write that shows it starts a retraining and
+// a re-encoding, without waiting for a checkpoint; the checkpoint then
+// has nothing to retrain.
 func TestRetrainOnDrift(t *testing.T) {
 	dir := t.TempDir()
 	const dim = 16
@@ -428,14 +476,14 @@ func TestRetrainOnDrift(t *testing.T) {
 	if err := h.Upsert(bg, shifted); err != nil {
 		t.Fatal(err)
 	}
-	if st := h.Stats().Quantization; st.ClampedFraction < 0.05 {
-		t.Fatalf("shifted data not clamped: %+v", st)
+	st := h.WaitQuantization()
+	if st.Retrains != 1 || st.ClampedFraction != 0 || st.State != QuantStateReady {
+		t.Fatalf("after the shifted data, before any checkpoint: %+v", st)
 	}
 	if err := h.Checkpoint(); err != nil {
 		t.Fatal(err)
 	}
-	st := h.WaitQuantization()
-	if st.Retrains != 1 || st.ClampedFraction != 0 || st.State != QuantStateReady {
+	if st := h.WaitQuantization(); st.Retrains != 1 || st.State != QuantStateReady {
 		t.Fatalf("after the checkpoint: %+v", st)
 	}
 	o := oracleOf(t, h.c, shifted, distance.L2)

@@ -203,7 +203,7 @@ func TestShrinkKeepsStaleWordsValid(t *testing.T) {
 		before := append([]uint32(nil), list...)
 		v := g.vec(tab, id)
 		cs := []item{{g.dist(g.vec(tab, list[1]), v), list[1]}}
-		g.writeList(tab, list, cs, g.maxLinks(1), g.getScratch())
+		g.writeList(tab, list, cs, g.maxLinks(1), g.getScratch(), false)
 		if list[0] != 1 || list[1] != before[1] {
 			t.Fatalf("node %d: list after shrink to one = %v", id, list[:2])
 		}

@@ -203,7 +203,7 @@ func (g *Graph) repairList(s *scratch, tab []*chunk, u uint32, level int) {
 	mcur := g.maxLinks(level)
 	sel := cs
 	if len(cs) > mcur {
-		s.shrinkSel = g.selectNeighbors(s, tab, cs, mcur, s.shrinkSel)
+		s.shrinkSel = g.selectNeighbors(s, tab, cs, mcur, s.shrinkSel, false)
 		sel = s.shrinkSel
 	}
 	for j, it := range sel {
@@ -263,22 +263,19 @@ func (g *Graph) relinkOrphans(tab []*chunk, n int) {
 		if indeg[id] > 0 && g.linkList(tab, u, 0)[0] > 0 {
 			continue
 		}
-		st := g.linkQuant()
 		uv := &s.q
-		g.prepare(uv, st, g.nodeVector(st, tab, u, &s.qdec))
+		g.prepareNode(s, g.linkQuant(), tab, u)
 		cur, curDist := ep, g.distTo(uv, tab, ep)
 		for l := top; l > 0; l-- {
 			cur, curDist = g.greedyClosest(s, tab, uv, cur, curDist, l)
 		}
 		_, _ = g.searchLayer(s, tab, uv, cur, curDist, 0, g.efc, nil, true, u, nil) // no stop function: it cannot fail
-		s.sorted = s.res.drainAscending(s.sorted)
-		if len(s.sorted) == 0 {
+		if nearest, _ := g.pickNeighbors(s, tab, u, uv); nearest == noID {
 			continue
 		}
-		s.sel = g.selectNeighbors(s, tab, s.sorted, g.m, s.sel)
-		g.setOwnLinks(s, tab, u, 0, s.sel)
+		g.setOwnLinks(s, tab, u, 0, s.sel, uv.store)
 		for _, nb := range s.sel {
-			g.addReverseLink(s, tab, nb.id, u, 0)
+			g.addReverseLink(s, tab, nb.id, u, 0, uv.store)
 			indeg[id]++
 		}
 	}

@@ -74,8 +74,10 @@
 // measures them again with the float32 vectors and returns the best k with
 // exact distances. Inserts and list repairs measure the float32 vectors
 // while the arena holds them (linkQuant: the graph is the one float32
-// builds), and codes only when the originals are on disk, a node's side
-// then prepared from its decoded code.
+// builds), and codes when the originals are on disk, an inserted node's
+// side prepared from its vector read from the store (a repaired node's
+// from its code). An inserted vector its space clamps walks the graph and
+// chooses its links on the store's float32 vectors instead (linkvecs.go).
 //
 // The float32 vectors stay in the arena ("memory" originals) or live only
 // in an Originals store the engine provides (a vectors file: "disk"),

@@ -8,11 +8,32 @@ package hnsw
 //
 // cands must be sorted ascending by distance to the base point. Fewer than m
 // candidates are all kept, unpruned, as hnswlib does. The result is appended
-// to out[:0].
-func (g *Graph) selectNeighbors(s *scratch, tab []*chunk, cands []item, m int, out []item) []item {
+// to out[:0]. exact: the candidates' distances are float32 ones and
+// readLinkVecs read every candidate's vector, which the comparisons use
+// (linkvecs.go); else they measure with linkQuant.
+func (g *Graph) selectNeighbors(s *scratch, tab []*chunk, cands []item, m int, out []item, exact bool) []item {
 	out = out[:0]
 	if len(cands) < m {
 		return append(out, cands...)
+	}
+	if exact {
+		for _, c := range cands {
+			if len(out) >= m {
+				break
+			}
+			cv := s.linkVec(c.id)
+			good := true
+			for _, kept := range out {
+				if g.dist(cv, s.linkVec(kept.id)) < c.dist {
+					good = false
+					break
+				}
+			}
+			if good {
+				out = append(out, c)
+			}
+		}
+		return out
 	}
 	st := g.linkQuant()
 	for _, c := range cands {

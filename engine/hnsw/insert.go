@@ -90,8 +90,7 @@ func (g *Graph) Link(id uint32) {
 	tab := g.table.Load().chunks
 	level := levelOfMeta(metaOf(tab, id))
 	s := g.getScratch()
-	st := g.linkQuant()
-	g.prepare(&s.q, st, g.nodeVector(st, tab, id, &s.qdec))
+	g.prepareNode(s, g.linkQuant(), tab, id)
 	g.insert(s, id, level, &s.q)
 	g.putScratch(s)
 	g.unlinked.Add(-1)
@@ -140,6 +139,58 @@ func (g *Graph) dropUpper(c *chunk, i int) {
 // Unlinked returns how many reserved nodes are waiting for Link or Abandon.
 func (g *Graph) Unlinked() int { return int(g.unlinked.Load()) }
 
+// clamper is a Space that tells how many of a vector's values it would
+// clamp (engine/quant's Quantizer).
+type clamper interface {
+	Clamps(v []float32) int
+}
+
+// prepareNode prepares s.q for linking node id: from its float32 vector,
+// read from the originals store when the arena does not hold it (its
+// code stands for a clamped copy of it when it lies outside the ranges),
+// else from its decoded code. A vector of which its space clamps more
+// than 1% of the values walks the graph on the originals: its code is
+// alike the codes of every vector clamped the same way, and a walk on
+// codes would find any of them. (Ranges span the 0.01% to 99.99%
+// quantiles of the training sample, so data that has not drifted has
+// about one such vector in a million at 384 dimensions.)
+func (g *Graph) prepareNode(s *scratch, st *quantState, tab []*chunk, id uint32) {
+	if exactLinks(st) {
+		if cap(s.qdec) < g.dim {
+			s.qdec = make([]float32, g.dim)
+		}
+		s.qdec = s.qdec[:g.dim]
+		if st.originals.ReadVectors(id, s.qdec) == nil {
+			g.prepare(&s.q, st, s.qdec)
+			if c, ok := st.spaces[st.cur].(clamper); ok && c.Clamps(s.qdec) > g.dim/100 {
+				s.q.codes, s.q.store = false, st.originals
+			}
+			return
+		}
+	}
+	g.prepare(&s.q, st, g.nodeVector(st, tab, id, &s.qdec))
+}
+
+// pickNeighbors drains the results of the search made for node id (v its
+// prepared query) into s.sorted and picks its neighbours (s.sel) by the
+// heuristic, on what the search measured: float32 distances read from the
+// store when v walked on it (linkvecs.go), which the heuristic's own
+// comparisons then use too. It returns the nearest pick and its distance,
+// from which the next layer down starts.
+func (g *Graph) pickNeighbors(s *scratch, tab []*chunk, id uint32, v *query) (uint32, float32) {
+	s.sorted = s.res.drainAscending(s.sorted)
+	if len(s.sorted) == 0 {
+		return noID, 0
+	}
+	exact := false
+	if v.store != nil {
+		s.resetLinkVecs()
+		exact = g.readLinkItems(s, v.store, s.sorted)
+	}
+	s.sel = g.selectNeighbors(s, tab, s.sorted, g.m, s.sel, exact)
+	return s.sel[0].id, s.sel[0].dist
+}
+
 // insert links an allocated, published node (hnswlib's addPoint); v is
 // its vector prepared as a query.
 func (g *Graph) insert(s *scratch, id uint32, level int, v *query) {
@@ -184,16 +235,15 @@ func (g *Graph) insert(s *scratch, id uint32, level int, v *query) {
 				s.res.replaceTop(d, ep)
 			}
 		}
-		s.sorted = s.res.drainAscending(s.sorted)
-		if len(s.sorted) == 0 {
+		nearest, d := g.pickNeighbors(s, tab, id, v)
+		if nearest == noID {
 			continue
 		}
-		s.sel = g.selectNeighbors(s, tab, s.sorted, g.m, s.sel)
-		g.setOwnLinks(s, tab, id, l, s.sel)
+		g.setOwnLinks(s, tab, id, l, s.sel, v.store)
 		for _, nb := range s.sel {
-			g.addReverseLink(s, tab, nb.id, id, l)
+			g.addReverseLink(s, tab, nb.id, id, l, v.store)
 		}
-		cur, curDist = s.sel[0].id, s.sel[0].dist
+		cur, curDist = nearest, d
 	}
 	if raising {
 		g.entry.Store(packEntry(id, level))
@@ -204,8 +254,9 @@ func (g *Graph) insert(s *scratch, id uint32, level int, v *query) {
 // setOwnLinks writes the chosen neighbours of a new node at level. Another
 // insert may already have linked to this node at this level (it can reach
 // the node through a higher layer), so existing entries are merged rather
-// than overwritten.
-func (g *Graph) setOwnLinks(s *scratch, tab []*chunk, id uint32, level int, sel []item) {
+// than overwritten. store, when set, is the originals store an insert of
+// a clamped vector measures with (linkvecs.go).
+func (g *Graph) setOwnLinks(s *scratch, tab []*chunk, id uint32, level int, sel []item, store Originals) {
 	c := tab[id>>chunkBits]
 	lk := &c.locks[id&chunkMask]
 	lk.Lock()
@@ -222,7 +273,16 @@ func (g *Graph) setOwnLinks(s *scratch, tab []*chunk, id uint32, level int, sel 
 		atomic.StoreUint32(&list[0], uint32(len(sel)))
 		return
 	}
-	v := g.nodeQuery(s, g.linkQuant(), tab, id)
+	exact := false
+	if store != nil {
+		mark := s.markLinkVecs()
+		defer s.truncLinkVecs(mark)
+		exact = g.readLinkVecs(s, store, id) && g.readLinkItems(s, store, sel) && g.readLinkVecs(s, store, list[1:1+cnt]...)
+	}
+	var v *query
+	if !exact {
+		v = g.nodeQuery(s, g.linkQuant(), tab, id)
+	}
 	cs := append(s.shrink[:0], sel...)
 	for _, x := range list[1 : 1+cnt] {
 		dup := false
@@ -233,18 +293,26 @@ func (g *Graph) setOwnLinks(s *scratch, tab []*chunk, id uint32, level int, sel 
 			}
 		}
 		if !dup {
-			cs = append(cs, item{g.distTo(v, tab, x), x})
+			if exact {
+				cs = append(cs, item{0, x})
+			} else {
+				cs = append(cs, item{g.distTo(v, tab, x), x})
+			}
 		}
 	}
-	sortItems(cs)
+	if exact {
+		g.remeasure(s, s.linkVec(id), cs)
+	} else {
+		sortItems(cs)
+	}
 	s.shrink = cs
-	g.writeList(tab, list, cs, g.maxLinks(level), s)
+	g.writeList(tab, list, cs, g.maxLinks(level), s, exact)
 }
 
 // addReverseLink adds from -> to at level. A full list is shrunk by re-running
 // the heuristic over its entries plus the new one (hnswlib's behaviour),
-// which may drop the new link.
-func (g *Graph) addReverseLink(s *scratch, tab []*chunk, from, to uint32, level int) {
+// which may drop the new link. store as for setOwnLinks.
+func (g *Graph) addReverseLink(s *scratch, tab []*chunk, from, to uint32, level int, store Originals) {
 	c := tab[from>>chunkBits]
 	lk := &c.locks[from&chunkMask]
 	lk.Lock()
@@ -263,6 +331,22 @@ func (g *Graph) addReverseLink(s *scratch, tab []*chunk, from, to uint32, level 
 		atomic.StoreUint32(&list[0], uint32(cnt+1))
 		return
 	}
+	if store != nil {
+		// Read into the decision's cache and dropped after it, so that
+		// an insert holds its candidates and one list's vectors at most.
+		mark := s.markLinkVecs()
+		defer s.truncLinkVecs(mark)
+		if g.readLinkVecs(s, store, from, to) && g.readLinkVecs(s, store, list[1:1+cnt]...) {
+			cs := append(s.shrink[:0], item{0, to})
+			for _, x := range list[1 : 1+cnt] {
+				cs = append(cs, item{0, x})
+			}
+			g.remeasure(s, s.linkVec(from), cs)
+			s.shrink = cs
+			g.writeList(tab, list, cs, mcur, s, true)
+			return
+		}
+	}
 	fv := g.nodeQuery(s, g.linkQuant(), tab, from)
 	cs := append(s.shrink[:0], item{g.distTo(fv, tab, to), to})
 	for _, x := range list[1 : 1+cnt] {
@@ -270,7 +354,7 @@ func (g *Graph) addReverseLink(s *scratch, tab []*chunk, from, to uint32, level 
 	}
 	sortItems(cs)
 	s.shrink = cs
-	g.writeList(tab, list, cs, mcur, s)
+	g.writeList(tab, list, cs, mcur, s, false)
 }
 
 // writeList stores the heuristic's pick of at most mcur from cs (ascending)
@@ -279,10 +363,10 @@ func (g *Graph) addReverseLink(s *scratch, tab []*chunk, from, to uint32, level 
 // that loaded the old, larger count still reads them, and an old id is a
 // node that has this layer, whereas a zero would name node 0, which may
 // not (it crashed concurrent inserts at layer 1). Encode writes the words
-// past the count as zero.
-func (g *Graph) writeList(tab []*chunk, list []uint32, cs []item, mcur int, s *scratch) {
+// past the count as zero. exact as for selectNeighbors.
+func (g *Graph) writeList(tab []*chunk, list []uint32, cs []item, mcur int, s *scratch, exact bool) {
 	if len(cs) > mcur {
-		s.shrinkSel = g.selectNeighbors(s, tab, cs, mcur, s.shrinkSel)
+		s.shrinkSel = g.selectNeighbors(s, tab, cs, mcur, s.shrinkSel, exact)
 		cs = s.shrinkSel
 	}
 	for j, it := range cs {

@@ -2,6 +2,7 @@ package hnsw
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"unsafe"
 
@@ -12,15 +13,22 @@ import (
 // vector itself, and on a graph that traverses codes, the vector prepared
 // for each space in use (a re-encoding has two; a chunk's block says
 // which its codes are in).
+//
+// store, when set, is where the nodes' float32 vectors are read from: an
+// insert whose vector lies outside the ranges its codes are in walks the
+// graph on the originals (linkvecs.go); sbuf receives each one.
 type query struct {
 	vec   []float32
 	codes bool
 	prep  [2]distance.Int8Query
+	store Originals
+	sbuf  []float32
 }
 
 // prepare readies q for v under st.
 func (g *Graph) prepare(q *query, st *quantState, v []float32) {
 	q.vec = v
+	q.store = nil
 	q.codes = st.traverse
 	if !q.codes {
 		return
@@ -92,7 +100,23 @@ func (g *Graph) distTo(q *query, tab []*chunk, id uint32) float32 {
 		}
 		return q.prep[b.space].Dist(b.codes[i*g.dim:(i+1)*g.dim:(i+1)*g.dim], corr)
 	}
+	if q.store != nil {
+		return g.storeDist(q, id)
+	}
 	return g.dist(q.vec, c.vecs[i*g.dim:(i+1)*g.dim:(i+1)*g.dim])
+}
+
+// storeDist is the distance from q to node id's vector read from q.store;
+// +Inf (a node no walk goes towards) when the store fails.
+func (g *Graph) storeDist(q *query, id uint32) float32 {
+	if cap(q.sbuf) < g.dim {
+		q.sbuf = make([]float32, g.dim)
+	}
+	q.sbuf = q.sbuf[:g.dim]
+	if q.store.ReadVectors(id, q.sbuf) != nil {
+		return float32(math.Inf(1))
+	}
+	return g.dist(q.vec, q.sbuf)
 }
 
 // prefetchNode starts loading the first lines of what measuring id reads.
@@ -102,6 +126,9 @@ func (g *Graph) prefetchNode(q *query, tab []*chunk, id uint32, lines int) {
 	if q.codes {
 		b := c.codes.Load()
 		prefetchLines((*float32)(unsafe.Pointer(&b.codes[i*g.dim])), lines)
+		return
+	}
+	if q.store != nil {
 		return
 	}
 	prefetchLines(&c.vecs[i*g.dim], lines)
@@ -121,6 +148,12 @@ func (g *Graph) lines(q *query) int {
 // otherwise bound by memory latency.
 func (g *Graph) measure(q *query, tab []*chunk, batch []uint32, dists []float32) {
 	if len(batch) == 0 {
+		return
+	}
+	if q.store != nil {
+		for bi, nb := range batch {
+			dists[bi] = g.storeDist(q, nb)
+		}
 		return
 	}
 	lines := g.lines(q)

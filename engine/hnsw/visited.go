@@ -49,6 +49,9 @@ type scratch struct {
 	q, nq      query
 	qdec, ndec []float32
 	rvec       []float32
+	// lv holds the float32 vectors a link decision read from the
+	// originals store (linkvecs.go).
+	lv linkVecs
 }
 
 func (g *Graph) getScratch() *scratch {

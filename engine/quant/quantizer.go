@@ -237,3 +237,16 @@ func (q *Quantizer) Drifted() bool {
 	}
 	return d.Fraction > max(driftFactor*float64(q.p.BaselineClamp), driftFloor)
 }
+
+// Clamps returns how many of v's values encoding it would clamp.
+func (q *Quantizer) Clamps(v []float32) int {
+	lo, inv := q.lo[:len(v)], q.inv[:len(v)]
+	n := 0
+	for i, x := range v {
+		u := (x - lo[i]) * inv[i]
+		if u < 0 || u > 255 || (inv[i] == 0 && x != lo[i]) {
+			n++
+		}
+	}
+	return n
+}
