@@ -296,8 +296,8 @@ func Start(cfg Config, logger *slog.Logger) (*Server, error) {
 	}
 	s.bg, s.stopBg = context.WithCancel(context.Background())
 
-	handler := rest.NewHandler(s.svc, rest.Options{Logger: logger, Metrics: m, MetricsHandler: metrics.Handler(publicRegistry),
-		TenantMetricsHandler: metrics.Handler(prometheus.Gatherers{publicRegistry, tenantRegistry}), Limits: cfg.Limits, Guard: s.guard,
+	handler := rest.NewHandler(s.svc, rest.Options{Logger: logger, Metrics: m, MetricsHandler: metrics.SelectiveHandler(publicRegistry, reg),
+		TenantMetricsHandler: metrics.SelectiveHandler(prometheus.Gatherers{publicRegistry, tenantRegistry}, reg, tenantReg), Limits: cfg.Limits, Guard: s.guard,
 		Shedder: s.shedder, Bodies: s.bodies, Budget: s.budget, BodyTimeout: cfg.Limiting.BodyTimeout, RequestTimeout: cfg.Limiting.RequestTimeout,
 		ReadyWarnings: warnings})
 	s.http = &http.Server{

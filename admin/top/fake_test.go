@@ -76,6 +76,10 @@ type fakeServer struct {
 	limit  map[string]float64
 
 	calls []string
+	// asked are the families each metrics call asked for; rss, when set,
+	// is process_resident_memory_bytes.
+	asked [][]string
+	rss   float64
 }
 
 type fakeTenant struct {
@@ -307,6 +311,7 @@ func (f *fakeServer) Metrics(_ context.Context, tenants bool, names ...string) (
 	if tenants && f.metricsForbidden {
 		return nil, &api.Error{Code: api.CodePermissionDenied, Message: "metrics.read is the operator's"}
 	}
+	f.asked = append(f.asked, slices.Clone(names))
 	f.advance()
 	reg := prometheus.NewRegistry()
 	c := &constCollector{}
@@ -314,7 +319,11 @@ func (f *fakeServer) Metrics(_ context.Context, tenants bool, names ...string) (
 		c.add(name, prometheus.GaugeValue, v, labels...)
 	}
 	gauge("process_start_time_seconds", float64(base.Add(-3*time.Hour).Unix()))
-	gauge("process_resident_memory_bytes", 142.3*1024*1024)
+	rss := 142.3 * 1024 * 1024
+	if f.rss != 0 {
+		rss = f.rss
+	}
+	gauge("process_resident_memory_bytes", rss)
 	gauge("go_memstats_heap_alloc_bytes", 61*1024*1024)
 	if !f.noBuildInfo {
 		gauge("akidb_build_info", 1, "version", "v2.0.0")

@@ -43,27 +43,41 @@ type Sample struct {
 	Version string
 }
 
-// scrapedFamilies are the metric families top reads: the server encodes
-// (and top parses) only these, about half the exposition.
-var scrapedFamilies = []string{
-	"process_start_time_seconds", "process_resident_memory_bytes", "go_memstats_heap_alloc_bytes",
+// fastFamilies are the metric families top reads at every refresh; the
+// server encodes (and top parses) only those it is asked for, and runs
+// only the collectors that export them (serve/metrics.SelectiveHandler).
+var fastFamilies = []string{
 	"akidb_build_info", "akidb_collections", "akidb_vectors", "akidb_index_backlog_vectors",
 	"akidb_wal_bytes", "akidb_last_checkpoint_timestamp_seconds", "akidb_wal_fsync_duration_seconds",
 	"akidb_http_request_duration_seconds", "akidb_http_requests_total",
 	"akidb_grpc_request_duration_seconds", "akidb_grpc_requests_total",
-	"akidb_ratelimit_allowed_total", "akidb_ratelimit_limited_total", "akidb_quota_usage_ratio",
+	"akidb_ratelimit_allowed_total", "akidb_ratelimit_limited_total",
 	"akidb_tier_uploads_total", "akidb_tier_bytes_shipped_total", "akidb_collections_resident",
 	"akidb_circuit_breaker_state", "akidb_dlq_entries", "akidb_tier_ship_lag_seconds",
 }
 
-// ScrapedFamilies lists the metric families a refresh asks for.
-func ScrapedFamilies() []string { return slices.Clone(scrapedFamilies) }
+// slowFamilies are read with the details, at least every detailsEvery:
+// gauges top shows as they are (no rates are computed from them) whose
+// collectors cost the server the most (the process collector reads
+// /proc, the quota collector sizes each collection's files, the Go
+// collector reads the runtime's metrics). Between two reads the last
+// values stand (docs/top.md says how old they may be).
+var slowFamilies = []string{
+	"process_start_time_seconds", "process_resident_memory_bytes", "go_memstats_heap_alloc_bytes",
+	"akidb_quota_usage_ratio",
+}
+
+// ScrapedFamilies lists the metric families a refresh may ask for.
+func ScrapedFamilies() []string { return slices.Concat(fastFamilies, slowFamilies) }
+
+// FastFamilies lists the metric families asked for at every refresh.
+func FastFamilies() []string { return slices.Clone(fastFamilies) }
 
 // Refresh tuning.
 const (
 	// detailsEvery bounds how long readiness and the storage status (and
 	// the DLQ list) go without being asked again when the metrics show no
-	// change.
+	// change, and how long the slowFamilies' values stand.
 	detailsEvery = 5 * time.Second
 	// dlqLimit bounds the DLQ entries fetched per refresh.
 	dlqLimit = 500
@@ -106,6 +120,11 @@ type Scraper struct {
 	// storage signature then.
 	readyAt, storageAt time.Time
 	storageSig         string
+	// slow are the slowFamilies as last read, from the exposition
+	// (admin or public) slowTenants says, at slowAt.
+	slow        families
+	slowTenants bool
+	slowAt      time.Time
 	// version from /api/v1/status, for a server without akidb_build_info,
 	// and the process start it was read for.
 	version      string
@@ -170,7 +189,7 @@ func (s *Scraper) scrape(ctx context.Context, all bool) Sample {
 	defer func() { smp.Took = s.now().Sub(smp.At) }()
 	all = all || s.failed
 	s.failed = true // until this refresh gets its answers
-	if err := s.scrapeMetrics(ctx, &smp); err != nil {
+	if err := s.scrapeMetrics(ctx, &smp, all); err != nil {
 		return Sample{At: smp.At, Err: err}
 	}
 	if all || smp.MetricsErr != nil || smp.At.Sub(s.readyAt) >= detailsEvery {
@@ -208,8 +227,10 @@ func tlsMismatch(status int, body string) error {
 }
 
 // scrapeMetrics reads the exposition; it returns an error only when the
-// server did not answer.
-func (s *Scraper) scrapeMetrics(ctx context.Context, smp *Sample) error {
+// server did not answer. The slowFamilies are asked for with all, at
+// least every detailsEvery, and when the exposition asked changes (admin
+// or public); in between their last values are carried over.
+func (s *Scraper) scrapeMetrics(ctx context.Context, smp *Sample, all bool) error {
 	answered := func(err error) error {
 		var he *admin.HTTPError
 		if errors.As(err, &he) {
@@ -222,8 +243,17 @@ func (s *Scraper) scrapeMetrics(ctx context.Context, smp *Sample) error {
 		}
 		return nil
 	}
+	slow := all || s.slow == nil || smp.At.Sub(s.slowAt) >= detailsEvery
+	askedSlow := false
+	names := func(tenants bool) []string {
+		askedSlow = slow || tenants != s.slowTenants
+		if askedSlow {
+			return ScrapedFamilies()
+		}
+		return fastFamilies
+	}
 	if s.keyed() && s.tenantsOff == "" {
-		f, err := s.c.Metrics(ctx, true, scrapedFamilies...)
+		f, err := s.c.Metrics(ctx, true, names(true)...)
 		if ferr := answered(err); ferr != nil {
 			return ferr
 		}
@@ -235,16 +265,37 @@ func (s *Scraper) scrapeMetrics(ctx context.Context, smp *Sample) error {
 		}
 	}
 	if smp.Families == nil {
-		f, err := s.c.Metrics(ctx, false, scrapedFamilies...)
+		f, err := s.c.Metrics(ctx, false, names(false)...)
 		if ferr := answered(err); ferr != nil {
 			return ferr
 		}
 		smp.Families, smp.MetricsErr = f, err
 	}
+	s.keepSlow(smp, askedSlow)
 	if !smp.Tenants && smp.TenantsErr == nil {
 		smp.TenantsOff = s.off(s.tenantsOff)
 	}
 	return nil
+}
+
+// keepSlow keeps the slowFamilies of an exposition asked for them, and
+// gives one that was not the last ones.
+func (s *Scraper) keepSlow(smp *Sample, askedSlow bool) {
+	if smp.Families == nil {
+		return
+	}
+	if askedSlow {
+		s.slow, s.slowTenants, s.slowAt = families{}, smp.Tenants, smp.At
+		for _, n := range slowFamilies {
+			if mf := smp.Families[n]; mf != nil {
+				s.slow[n] = mf
+			}
+		}
+		return
+	}
+	for n, mf := range s.slow {
+		smp.Families[n] = mf
+	}
 }
 
 // storageSignature is what, in the metrics, says the storage status

@@ -309,3 +309,94 @@ func TestCollectAndFrame(t *testing.T) {
 		t.Fatalf("unreachable: %v\n%s", err, js.String())
 	}
 }
+
+// TestScraperAsksSlowFamiliesWithTheDetails: the families whose
+// collectors cost the server the most (process, Go runtime, quota) are
+// asked for at the first refresh, with the details every detailsEvery,
+// after a failure and on ScrapeAll; the refreshes in between ask the
+// others only, and still show the last process memory and quota use.
+func TestScraperAsksSlowFamiliesWithTheDetails(t *testing.T) {
+	f := healthyServer(&fakeClock{t: base})
+	mib := 1024.0 * 1024
+	f.rss = 100 * mib
+	sc := NewScraper(f, true, f.clock.Now)
+	tr := newTracker("http://x", "", time.Second)
+	step := func(d time.Duration) (Sample, []string) {
+		f.clock.Add(d)
+		smp := sc.Scrape(context.Background())
+		tr.fold(smp)
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if len(f.asked) == 0 {
+			t.Fatal("no metrics call")
+		}
+		asked := f.asked[len(f.asked)-1]
+		f.asked = nil
+		return smp, asked
+	}
+	rss := func(smp Sample) float64 { v, _ := smp.Families.scalar("process_resident_memory_bytes"); return v }
+	quotaRows := func(smp Sample) int { return len(smp.Families["akidb_quota_usage_ratio"].GetMetric()) }
+	smp, asked := step(0)
+	if !slices.Equal(asked, ScrapedFamilies()) || rss(smp) != 100*mib {
+		t.Fatalf("first refresh asked %q, rss %v", asked, rss(smp))
+	}
+	quotas := quotaRows(smp)
+	if quotas == 0 {
+		t.Fatal("the healthy server has no quota series")
+	}
+	f.rss = 200 * mib
+	for range 4 {
+		smp, asked = step(time.Second)
+		if !slices.Equal(asked, FastFamilies()) {
+			t.Fatalf("a refresh within %v asked %q", detailsEvery, asked)
+		}
+		if rss(smp) != 100*mib || quotaRows(smp) != quotas {
+			t.Fatalf("between reads: rss %v, %d quota series, want the last ones", rss(smp), quotaRows(smp))
+		}
+		if h := tr.snapshot().Header; h.RSSBytes == nil || *h.RSSBytes != 100*mib || h.HeapBytes == nil {
+			t.Fatalf("header between reads: %+v", h)
+		}
+	}
+	smp, asked = step(time.Second) // detailsEvery since the first
+	if !slices.Equal(asked, ScrapedFamilies()) || rss(smp) != 200*mib {
+		t.Fatalf("after %v asked %q, rss %v", detailsEvery, asked, rss(smp))
+	}
+	if h := tr.snapshot().Header; h.RSSBytes == nil || *h.RSSBytes != 200*mib {
+		t.Fatalf("header: %+v", h.RSSBytes)
+	}
+	f.mu.Lock()
+	f.asked = nil
+	f.mu.Unlock()
+	sc.ScrapeAll(context.Background())
+	f.mu.Lock()
+	if len(f.asked) != 1 || !slices.Equal(f.asked[0], ScrapedFamilies()) {
+		t.Fatalf("ScrapeAll asked %q", f.asked)
+	}
+	f.asked = nil
+	f.mu.Unlock()
+	f.down = errRefused
+	f.clock.Add(time.Second)
+	sc.Scrape(context.Background())
+	f.down = nil
+	if _, asked = step(time.Second); !slices.Equal(asked, ScrapedFamilies()) {
+		t.Fatalf("after a failure asked %q", asked)
+	}
+	if _, asked = step(time.Second); !slices.Equal(asked, FastFamilies()) {
+		t.Fatalf("then asked %q", asked)
+	}
+	// A key that loses metrics.read: the public exposition (the only one
+	// the fake notes: the admin call is refused first) is asked for the
+	// slow families at once (the admin one's are not carried over).
+	f.metricsForbidden = true
+	f.mu.Lock()
+	f.asked = nil
+	f.mu.Unlock()
+	f.clock.Add(time.Second)
+	smp = sc.Scrape(context.Background())
+	f.mu.Lock()
+	asked2 := f.asked
+	f.mu.Unlock()
+	if len(asked2) != 1 || !slices.Equal(asked2[0], ScrapedFamilies()) || smp.Tenants || quotaRows(smp) != 0 || rss(smp) != 200*mib {
+		t.Fatalf("public fallback asked %q, tenants %v, %d quota series, rss %v", asked2, smp.Tenants, quotaRows(smp), rss(smp))
+	}
+}

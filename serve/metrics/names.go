@@ -18,6 +18,11 @@ type Recorder struct {
 
 	mu         sync.Mutex
 	collectors []prometheus.Collector
+	// names are each collector's families, as its Describe says (nil for
+	// an unchecked collector, which describes nothing); gen counts the
+	// changes, so a Selective knows its subsets are out of date.
+	names [][]string
+	gen   uint64
 }
 
 // NewRecorder wraps reg.
@@ -28,9 +33,12 @@ func (r *Recorder) Register(c prometheus.Collector) error {
 	if err := r.reg.Register(c); err != nil {
 		return err
 	}
+	names := describe(c)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.collectors = append(r.collectors, c)
+	r.names = append(r.names, names)
+	r.gen++
 	return nil
 }
 
@@ -51,7 +59,11 @@ func (r *Recorder) Unregister(c prometheus.Collector) bool {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.collectors = slices.DeleteFunc(r.collectors, func(x prometheus.Collector) bool { return x == c })
+	if i := slices.Index(r.collectors, c); i >= 0 {
+		r.collectors = slices.Delete(r.collectors, i, i+1)
+		r.names = slices.Delete(r.names, i, i+1)
+	}
+	r.gen++
 	return true
 }
 
@@ -63,13 +75,20 @@ var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)
 // collectors describe.
 func (r *Recorder) Names() []string {
 	r.mu.Lock()
-	cs := slices.Clone(r.collectors)
+	var names []string
+	for _, n := range r.names {
+		names = append(names, n...)
+	}
 	r.mu.Unlock()
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// describe lists the families c describes.
+func describe(c prometheus.Collector) []string {
 	ch := make(chan *prometheus.Desc)
 	go func() {
-		for _, c := range cs {
-			c.Describe(ch)
-		}
+		c.Describe(ch)
 		close(ch)
 	}()
 	var names []string
@@ -78,6 +97,26 @@ func (r *Recorder) Names() []string {
 			names = append(names, m[1])
 		}
 	}
-	slices.Sort(names)
-	return slices.Compact(names)
+	return names
+}
+
+// subset returns the collectors that describe one of wanted's families,
+// the unchecked ones (which say nothing of theirs) included.
+func (r *Recorder) subset(wanted map[string]bool) []prometheus.Collector {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []prometheus.Collector
+	for i, c := range r.collectors {
+		if len(r.names[i]) == 0 || slices.ContainsFunc(r.names[i], func(n string) bool { return wanted[n] }) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// generation counts the registrations and unregistrations so far.
+func (r *Recorder) generation() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.gen
 }

@@ -1,0 +1,96 @@
+package metrics
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// maxSubsets bounds the gatherers a selective handler keeps, one per set
+// of families asked for (a monitor asks for the same one or two sets over
+// and over; anyone may ask /metrics for others).
+const maxSubsets = 16
+
+// selective serves the exposition; asked for some families (the name[]
+// parameter, as `akidb top` asks), it runs only the collectors that
+// export one of them. promhttp filters by name[] too, but after running
+// every collector: the process collector reading /proc, the quota
+// collector walking the data directories and the Go runtime's would run
+// at every refresh of a monitor that shows their numbers every few
+// seconds only (docs/top.md).
+type selective struct {
+	full http.Handler
+	recs []*Recorder
+
+	mu      sync.Mutex
+	gen     uint64
+	subsets map[string]http.Handler
+}
+
+// SelectiveHandler serves what full gathers; a request with name[] is
+// served from a gatherer of recs' collectors that export one of the
+// families named (and of their unchecked ones, which do not say what they
+// export). full must gather exactly recs' registries, in their order.
+func SelectiveHandler(full prometheus.Gatherer, recs ...*Recorder) http.Handler {
+	return &selective{full: Handler(full), recs: recs, subsets: map[string]http.Handler{}}
+}
+
+func (s *selective) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	names := r.URL.Query()["name[]"]
+	if len(names) == 0 {
+		s.full.ServeHTTP(w, r)
+		return
+	}
+	s.handler(names).ServeHTTP(w, r)
+}
+
+// handler is the handler for a set of families, made at its first use
+// and kept while no collector is registered or unregistered.
+func (s *selective) handler(names []string) http.Handler {
+	names = slices.Clone(names)
+	slices.Sort(names)
+	names = slices.Compact(names)
+	key := strings.Join(names, "\x00")
+	var gen uint64
+	for _, r := range s.recs {
+		gen += r.generation()
+	}
+	s.mu.Lock()
+	if gen != s.gen || len(s.subsets) >= maxSubsets {
+		clear(s.subsets)
+		s.gen = gen
+	}
+	h := s.subsets[key]
+	s.mu.Unlock()
+	if h != nil {
+		return h
+	}
+	wanted := make(map[string]bool, len(names))
+	for _, n := range names {
+		wanted[n] = true
+	}
+	gs := make(prometheus.Gatherers, 0, len(s.recs))
+	for _, r := range s.recs {
+		cs := r.subset(wanted)
+		reg := prometheus.NewRegistry()
+		for _, c := range cs {
+			// Each was registered on the full registry already, so it
+			// registers here too; if it somehow did not, the full
+			// exposition (filtered by promhttp) is still right.
+			if err := reg.Register(c); err != nil {
+				return s.full
+			}
+		}
+		gs = append(gs, reg)
+	}
+	h = Handler(gs)
+	s.mu.Lock()
+	if s.gen == gen {
+		s.subsets[key] = h
+	}
+	s.mu.Unlock()
+	return h
+}

@@ -1,0 +1,172 @@
+package metrics
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"sync/atomic"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+)
+
+// countingCollector exports one gauge per name and counts its Collect
+// calls; unchecked, it describes nothing.
+type countingCollector struct {
+	descs     []*prometheus.Desc
+	unchecked bool
+	collects  atomic.Int64
+}
+
+func newCounting(unchecked bool, names ...string) *countingCollector {
+	c := &countingCollector{unchecked: unchecked}
+	for _, n := range names {
+		c.descs = append(c.descs, prometheus.NewDesc(n, "A test gauge.", []string{"tenant"}, nil))
+	}
+	return c
+}
+
+func (c *countingCollector) Describe(ch chan<- *prometheus.Desc) {
+	if c.unchecked {
+		return
+	}
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+func (c *countingCollector) Collect(ch chan<- prometheus.Metric) {
+	c.collects.Add(1)
+	for _, d := range c.descs {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, 1, "t1")
+	}
+}
+
+// scrape GETs h with the name[] parameters and returns the families'
+// names, sorted (a merged exposition's order is not fixed).
+func scrape(t *testing.T, h http.Handler, names ...string) []string {
+	t.Helper()
+	u := "/metrics"
+	if len(names) > 0 {
+		u += "?" + url.Values{"name[]": names}.Encode()
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, u, nil))
+	if w.Code != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", u, w.Code, w.Body)
+	}
+	dec := expfmt.NewDecoder(w.Body, expfmt.ResponseFormat(w.Header()))
+	var got []string
+	for {
+		mf := &dto.MetricFamily{}
+		err := dec.Decode(mf)
+		if errors.Is(err, io.EOF) {
+			slices.Sort(got)
+			return got
+		}
+		if err != nil {
+			t.Fatalf("GET %s: decode: %v", u, err)
+		}
+		got = append(got, mf.GetName())
+	}
+}
+
+// TestSelectiveHandlerRunsOnlyTheCollectorsAsked: with name[], the answer
+// holds exactly the families asked for that exist, and only the
+// collectors that export one of them run (and the unchecked ones, which
+// do not say what they export); without, everything runs and is served.
+// Collectors registered or unregistered later are taken into account.
+func TestSelectiveHandlerRunsOnlyTheCollectorsAsked(t *testing.T) {
+	public, tenants := prometheus.NewRegistry(), prometheus.NewRegistry()
+	pubRec, tenRec := NewRecorder(public), NewRecorder(tenants)
+	a := newCounting(false, "a_one", "a_two")
+	b := newCounting(false, "b")
+	u := newCounting(true, "u")
+	ten := newCounting(false, "a_one_by_tenant", "shared")
+	pubShared := newCounting(false, "shared")
+	pubRec.MustRegister(a, b, u, pubShared, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	tenRec.MustRegister(ten)
+	h := SelectiveHandler(prometheus.Gatherers{public, tenants}, pubRec, tenRec)
+	counts := func() []int64 {
+		return []int64{a.collects.Load(), b.collects.Load(), u.collects.Load(), ten.collects.Load(), pubShared.collects.Load()}
+	}
+
+	if got := scrape(t, h, "a_one", "process_resident_memory_bytes", "a_one"); !slices.Equal(got, []string{"a_one", "process_resident_memory_bytes"}) {
+		t.Fatalf("asked a_one and the RSS: got %q", got)
+	}
+	if c := counts(); !slices.Equal(c, []int64{1, 0, 1, 0, 0}) {
+		t.Fatalf("collects (a, b, unchecked, tenant, shared) %v, want a and the unchecked one only", c)
+	}
+	// Asked again, the same (kept) subset runs.
+	scrape(t, h, "process_resident_memory_bytes", "a_one")
+	if c := counts(); !slices.Equal(c, []int64{2, 0, 2, 0, 0}) {
+		t.Fatalf("collects again %v", c)
+	}
+	// A family of both registries is merged, as the full gatherer does.
+	if got := scrape(t, h, "shared", "u"); !slices.Equal(got, []string{"shared", "u"}) {
+		t.Fatalf("asked shared and u: got %q", got)
+	}
+	if c := counts(); !slices.Equal(c, []int64{2, 0, 3, 1, 1}) {
+		t.Fatalf("collects %v", c)
+	}
+	if got := scrape(t, h, "nothing_such"); len(got) != 0 {
+		t.Fatalf("asked a family nobody exports: got %q", got)
+	}
+	all := scrape(t, h)
+	for _, want := range []string{"a_one", "a_two", "a_one_by_tenant", "b", "shared", "u", "process_resident_memory_bytes", "process_start_time_seconds"} {
+		if !slices.Contains(all, want) {
+			t.Fatalf("the full exposition lacks %s: %q", want, all)
+		}
+	}
+	if c := counts(); c[1] != 1 {
+		t.Fatalf("the full exposition did not run b: %v", c)
+	}
+
+	late := newCounting(false, "late")
+	pubRec.MustRegister(late)
+	if got := scrape(t, h, "late", "a_two"); !slices.Equal(got, []string{"a_two", "late"}) {
+		t.Fatalf("after a registration: got %q", got)
+	}
+	if !pubRec.Unregister(a) {
+		t.Fatal("unregister a")
+	}
+	before := a.collects.Load()
+	if got := scrape(t, h, "late", "a_two"); !slices.Equal(got, []string{"late"}) || a.collects.Load() != before {
+		t.Fatalf("after unregistering a: got %q, a collected %d more times", got, a.collects.Load()-before)
+	}
+	if names := pubRec.Names(); slices.Contains(names, "a_one") || !slices.Contains(names, "late") {
+		t.Fatalf("Names after the changes: %q", names)
+	}
+}
+
+// TestSelectiveHandlerBoundsItsSubsets: any number of different name sets
+// (anyone may ask /metrics) is served right while at most maxSubsets
+// gatherers are kept.
+func TestSelectiveHandlerBoundsItsSubsets(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	rec := NewRecorder(reg)
+	var names []string
+	for i := range 3 * maxSubsets {
+		n := "g" + string(rune('a'+i%26)) + string(rune('a'+i/26))
+		names = append(names, n)
+		rec.MustRegister(newCounting(false, n))
+	}
+	h := SelectiveHandler(reg, rec).(*selective)
+	for _, n := range names {
+		if got := scrape(t, h, n); !slices.Equal(got, []string{n}) {
+			t.Fatalf("asked %s: got %q", n, got)
+		}
+		h.mu.Lock()
+		kept := len(h.subsets)
+		h.mu.Unlock()
+		if kept > maxSubsets {
+			t.Fatalf("%d subsets kept, at most %d", kept, maxSubsets)
+		}
+	}
+}
