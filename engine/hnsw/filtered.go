@@ -136,28 +136,14 @@ func (g *Graph) SearchFiltered(q []float32, k, ef int, o FilterOptions) ([]Neigh
 	if e == noEntry {
 		return []Neighbor{}, plan, nil
 	}
-	// On a graph that traverses codes the walk measures codes, and the
-	// best rerank admitted candidates are measured again in float32 at
-	// the end (finish), as in an unfiltered search.
-	st := g.quant()
-	rerank := o.Rerank
-	if st.traverse {
-		if rerank <= 0 {
-			rerank = ef
-		}
-		rerank = max(rerank, k)
-		ef = max(ef, rerank)
-	}
+	// The walk measures codes on a graph that traverses them, and the best
+	// rerank admitted candidates are measured again in float32 at the end
+	// (finish), as in an unfiltered search.
+	st, ef, rerank := g.rerankBudget(k, ef, o.Rerank)
 	s := g.getScratch()
 	defer g.putScratch(s)
 	qq := &s.q
-	g.prepare(qq, st, q)
-	ep, top := unpackEntry(e)
-	tab := g.table.Load().chunks
-	cur, curDist := ep, g.distTo(qq, tab, ep)
-	for l := top; l > 0; l-- {
-		cur, curDist = g.greedyClosest(s, tab, qq, cur, curDist, l)
-	}
+	tab, cur, curDist := g.descend(s, st, q, e)
 	var seen int
 	plan.Density, seen = g.density(s, tab, cur, o.Allow)
 	// A density within the noise of the overall selectivity says that the

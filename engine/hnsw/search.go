@@ -90,24 +90,11 @@ func (g *Graph) search(q []float32, k, ef, rerank int, allow func(id uint32) boo
 	if e == noEntry {
 		return []Neighbor{}, nil
 	}
-	st := g.quant()
-	if st.traverse {
-		if rerank <= 0 {
-			rerank = ef
-		}
-		rerank = max(rerank, k)
-		ef = max(ef, rerank)
-	}
+	st, ef, rerank := g.rerankBudget(k, ef, rerank)
 	s := g.getScratch()
 	defer g.putScratch(s)
 	qq := &s.q
-	g.prepare(qq, st, q)
-	ep, top := unpackEntry(e)
-	tab := g.table.Load().chunks
-	cur, curDist := ep, g.distTo(qq, tab, ep)
-	for l := top; l > 0; l-- {
-		cur, curDist = g.greedyClosest(s, tab, qq, cur, curDist, l)
-	}
+	tab, cur, curDist := g.descend(s, st, q, e)
 	tab, err := g.searchLayer(s, tab, qq, cur, curDist, 0, ef, allow, g.deleted.Load() > 0, noID, stop)
 	if err != nil {
 		return nil, err
@@ -133,6 +120,36 @@ func (g *Graph) finish(s *scratch, st *quantState, tab []*chunk, q []float32, k,
 		out[i] = Neighbor{ID: it.id, Dist: it.dist}
 	}
 	return out, nil
+}
+
+// rerankBudget is the state searches measure with and their ef and
+// rerank: on a graph that traverses codes the walk measures codes, and the
+// best rerank candidates (default ef, at least k) are measured again in
+// float32 at the end (finish), so the walk keeps at least that many.
+func (g *Graph) rerankBudget(k, ef, rerank int) (*quantState, int, int) {
+	st := g.quant()
+	if st.traverse {
+		if rerank <= 0 {
+			rerank = ef
+		}
+		rerank = max(rerank, k)
+		ef = max(ef, rerank)
+	}
+	return st, ef, rerank
+}
+
+// descend prepares q in s.q and walks the upper layers greedily from the
+// entry point e, returning the table it read and where layer 0 starts.
+func (g *Graph) descend(s *scratch, st *quantState, q []float32, e uint64) ([]*chunk, uint32, float32) {
+	qq := &s.q
+	g.prepare(qq, st, q)
+	ep, top := unpackEntry(e)
+	tab := g.table.Load().chunks
+	cur, curDist := ep, g.distTo(qq, tab, ep)
+	for l := top; l > 0; l-- {
+		cur, curDist = g.greedyClosest(s, tab, qq, cur, curDist, l)
+	}
+	return tab, cur, curDist
 }
 
 // greedyClosest walks layer level from cur towards q while some neighbour
