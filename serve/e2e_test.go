@@ -77,6 +77,9 @@ func TestTransportsAgree(t *testing.T) {
 	if w, c := metricValue(t, s, client, "akidb_wal_bytes"), metricValue(t, s, client, "akidb_last_checkpoint_timestamp_seconds"); w < 400*8*4 || c != -1 {
 		t.Fatalf("/metrics: akidb_wal_bytes %v, akidb_last_checkpoint_timestamp_seconds %v; want at least %d and absent", w, c, 400*8*4)
 	}
+	if v := metricValue(t, s, client, "akidb_ready"); v != 1 {
+		t.Fatalf("/metrics: akidb_ready %v while serving, want 1", v)
+	}
 	if v := metricValue(t, s, client, `akidb_build_info{version="`+s.cfg.Version+`"}`); v != 1 {
 		t.Fatalf("/metrics: akidb_build_info for version %q: %v", s.cfg.Version, v)
 	}

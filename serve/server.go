@@ -581,7 +581,7 @@ func (s *Server) stats() metrics.Totals {
 	s.dbMu.Lock()
 	db := s.db
 	s.dbMu.Unlock()
-	var t metrics.Totals
+	t := metrics.Totals{Ready: s.svc.Ready()}
 	if db == nil {
 		return t
 	}

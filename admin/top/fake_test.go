@@ -52,6 +52,8 @@ type fakeServer struct {
 	// Refusals: the key is refused, a route forbidden, an old server.
 	keyRefused, metricsForbidden, storageForbidden, storageMissing bool
 	noBuildInfo                                                    bool
+	// noReadyGauge: an older server, without akidb_ready.
+	noReadyGauge bool
 	// The counters: requests per op (query, insert, get, delete, admin)
 	// and their latency, 429s and 503s per second, per tenant decisions.
 	perSecond        [numOps]float64
@@ -327,6 +329,13 @@ func (f *fakeServer) Metrics(_ context.Context, tenants bool, names ...string) (
 	gauge("go_memstats_heap_alloc_bytes", 61*1024*1024)
 	if !f.noBuildInfo {
 		gauge("akidb_build_info", 1, "version", "v2.0.0")
+	}
+	if !f.noReadyGauge {
+		ready := 0.0
+		if f.readyStatus == 0 || f.readyStatus == 200 {
+			ready = 1
+		}
+		gauge("akidb_ready", ready)
 	}
 	gauge("akidb_collections", 12)
 	gauge("akidb_vectors", 1204331)

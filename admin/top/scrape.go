@@ -54,6 +54,7 @@ var fastFamilies = []string{
 	"akidb_ratelimit_allowed_total", "akidb_ratelimit_limited_total",
 	"akidb_tier_uploads_total", "akidb_tier_bytes_shipped_total", "akidb_collections_resident",
 	"akidb_circuit_breaker_state", "akidb_dlq_entries", "akidb_tier_ship_lag_seconds",
+	"akidb_ready",
 }
 
 // slowFamilies are read with the details, at least every detailsEvery:
@@ -75,10 +76,14 @@ func FastFamilies() []string { return slices.Clone(fastFamilies) }
 
 // Refresh tuning.
 const (
-	// detailsEvery bounds how long readiness and the storage status (and
-	// the DLQ list) go without being asked again when the metrics show no
-	// change, and how long the slowFamilies' values stand.
+	// detailsEvery bounds how long the slowFamilies' values stand, how
+	// often readiness is asked of a server whose metrics do not say it
+	// (akidb_ready), and how often the storage status is asked while the
+	// metrics show the tier at work (uploads, residency, ship lag).
 	detailsEvery = 5 * time.Second
+	// storageEvery bounds how long the storage status (and the DLQ list)
+	// go without being asked again when the metrics show no change at all.
+	storageEvery = 30 * time.Second
 	// dlqLimit bounds the DLQ entries fetched per refresh.
 	dlqLimit = 500
 	// namesEvery bounds how often tenant names are fetched again for an
@@ -117,9 +122,9 @@ type Scraper struct {
 	// failed: the last refresh got no answer (the next asks everything).
 	failed bool
 	// When readiness and the storage status were last asked, and the
-	// storage signature then.
-	readyAt, storageAt time.Time
-	storageSig         string
+	// storage signature and the tier's activity then.
+	readyAt, storageAt          time.Time
+	storageSig, storageActivity string
 	// slow are the slowFamilies as last read, from the exposition
 	// (admin or public) slowTenants says, at slowAt.
 	slow        families
@@ -174,11 +179,14 @@ func (s *Scraper) stop(err error, off *string, forbidden string) bool {
 	return true
 }
 
-// Scrape makes one refresh: the metrics every time (they carry the
-// breaker's state, the DLQ's counts and the ship lag); readiness, and the
-// storage status with the DLQ list, when one of those changed, when the
-// last refresh failed, and at least every detailsEvery. Fewer requests
-// per refresh cost the server less (docs/top.md).
+// Scrape makes one refresh: the metrics every time (they carry
+// readiness, the breaker's state, the DLQ's counts, the uploads and the
+// ship lag); /readyz only when they do not say the server is ready; the
+// storage status with the DLQ list when the breaker or the DLQ changed,
+// when the last refresh failed, at most every detailsEvery while the
+// tier is at work, and at least every storageEvery. A steady server thus
+// gets one request per refresh: each request woken from idleness costs
+// it far more than the same request back to back (docs/top.md).
 func (s *Scraper) Scrape(ctx context.Context) Sample { return s.scrape(ctx, false) }
 
 // ScrapeAll is a refresh that asks for everything now (after an action).
@@ -192,7 +200,11 @@ func (s *Scraper) scrape(ctx context.Context, all bool) Sample {
 	if err := s.scrapeMetrics(ctx, &smp, all); err != nil {
 		return Sample{At: smp.At, Err: err}
 	}
-	if all || smp.MetricsErr != nil || smp.At.Sub(s.readyAt) >= detailsEvery {
+	if ready, ok := smp.Families.scalar("akidb_ready"); ok && ready == 1 {
+		smp.Ready, s.readyAt = readyFromMetrics, smp.At
+	} else if all || smp.MetricsErr != nil || smp.At.Sub(s.readyAt) >= detailsEvery || ok {
+		// An older server, no metrics, or not ready: /readyz says why
+		// (starting, stopping).
 		ready, err := s.c.Ready(ctx)
 		if err == nil {
 			err = tlsMismatch(ready.Status, ready.Body)
@@ -208,6 +220,10 @@ func (s *Scraper) scrape(ctx context.Context, all bool) Sample {
 	s.failed = false
 	return smp
 }
+
+// readyFromMetrics is the readiness of a server whose akidb_ready is 1,
+// as /readyz would have answered.
+var readyFromMetrics = admin.HealthResult{Status: http.StatusOK, Body: `{"status":"ok"}`}
 
 // noAnswer reports whether err means the server did not answer (as
 // opposed to answering with an error).
@@ -306,15 +322,33 @@ func storageSignature(f families) string {
 	return fmt.Sprint(breaker, dlq["pending"], dlq["permanent"])
 }
 
+// tierActivity is what, in the metrics, says the tier is at work, so the
+// storage status's per-collection lags, pending uploads and load states
+// may have moved: the uploads by result, the bytes shipped, the resident
+// collections and the ship lag (which grows with time while it is not 0).
+func tierActivity(f families) string {
+	uploads := f.byLabel("akidb_tier_uploads_total", "result")
+	shipped, _ := f.scalar("akidb_tier_bytes_shipped_total")
+	resident, _ := f.sum("akidb_collections_resident", nil)
+	lag, _ := f.scalar("akidb_tier_ship_lag_seconds")
+	return fmt.Sprint(uploads["success"], uploads["failure"], uploads["breaker_open"], shipped, resident, lag)
+}
+
 func (s *Scraper) scrapeStorage(ctx context.Context, smp *Sample, all bool) {
 	if !s.keyed() || s.storageOff != "" {
 		smp.StorageOff = s.off(s.storageOff)
 		return
 	}
-	sig := storageSignature(smp.Families)
-	if !all && !s.storageAt.IsZero() && smp.At.Sub(s.storageAt) < detailsEvery && sig == s.storageSig {
+	sig, activity := storageSignature(smp.Families), tierActivity(smp.Families)
+	since := smp.At.Sub(s.storageAt)
+	switch {
+	case all || s.storageAt.IsZero() || sig != s.storageSig:
+	case activity != s.storageActivity && since >= detailsEvery:
+	case since >= storageEvery:
+	default:
 		return // nothing changed: the last status stands
 	}
+	s.storageActivity = activity
 	s.storageAt, s.storageSig = smp.At, sig
 	st, err := s.c.StorageStatus(ctx)
 	if err != nil {

@@ -33,10 +33,10 @@ func TestScraperAsksWhatCanAnswer(t *testing.T) {
 	t.Run("operator", func(t *testing.T) {
 		f := brokenServer(&fakeClock{t: base})
 		_, calls := scrapes(f, true, 3)
-		// The metrics at every refresh; readiness, the storage status
-		// and the DLQ list at the first (and every detailsEvery).
+		// The metrics at every refresh (readiness in them); the storage
+		// status and the DLQ list at the first.
 		want := [][]string{
-			{"admin metrics", "ready", "storage", `dlq "" "" 500`, "tenants"},
+			{"admin metrics", "storage", `dlq "" "" 500`, "tenants"},
 			{"admin metrics"},
 			{"admin metrics"},
 		}
@@ -67,19 +67,79 @@ func TestScraperAsksWhatCanAnswer(t *testing.T) {
 		if c := step(time.Second); !slices.Equal(c, []string{"admin metrics"}) {
 			t.Fatalf("no change: %q", c)
 		}
-		if c := step(detailsEvery); !slices.Equal(c, []string{"admin metrics", "ready", "storage", `dlq "" "" 500`}) {
+		// The uploads' counters moved: the tier is at work.
+		if c := step(detailsEvery); !slices.Equal(c, []string{"admin metrics", "storage", `dlq "" "" 500`}) {
 			t.Fatalf("after detailsEvery: %q", c)
 		}
 		sc.ScrapeAll(context.Background())
-		if c := f.Calls(); !slices.Equal(c, []string{"admin metrics", "ready", "storage", `dlq "" "" 500`}) {
+		if c := f.Calls(); !slices.Equal(c, []string{"admin metrics", "storage", `dlq "" "" 500`}) {
 			t.Fatalf("ScrapeAll: %q", c)
 		}
 		// After a refresh without an answer, the next asks everything.
 		f.down = errRefused
 		step(time.Second)
 		f.down = nil
-		if c := step(time.Second); !slices.Equal(c, []string{"admin metrics", "ready", "storage", `dlq "" "" 500`}) {
+		if c := step(time.Second); !slices.Equal(c, []string{"admin metrics", "storage", `dlq "" "" 500`}) {
 			t.Fatalf("after a failure: %q", c)
+		}
+	})
+	t.Run("a steady server gets one request per refresh", func(t *testing.T) {
+		f := healthyServer(&fakeClock{t: base})
+		f.uploads = [3]float64{}
+		for i := range f.storage.Collections {
+			f.storage.Collections[i].ShipLagSeconds = 0
+		}
+		sc := NewScraper(f, true, f.clock.Now)
+		sc.Scrape(context.Background())
+		f.Calls()
+		var storageAt []int
+		for i := 1; i <= 2*int(storageEvery/time.Second); i++ {
+			f.clock.Add(time.Second)
+			smp := sc.Scrape(context.Background())
+			c := f.Calls()
+			if c[0] != "admin metrics" || slices.Contains(c, "ready") || len(c) > 2 {
+				t.Fatalf("refresh %d asked %q", i, c)
+			}
+			if slices.Contains(c, "storage") {
+				storageAt = append(storageAt, i)
+			}
+			if smp.Ready.Status != 200 {
+				t.Fatalf("refresh %d: readiness %+v", i, smp.Ready)
+			}
+		}
+		if want := []int{30, 60}; !slices.Equal(storageAt, want) {
+			t.Fatalf("the storage status was asked at refreshes %v, want %v (every %v)", storageAt, want, storageEvery)
+		}
+	})
+	t.Run("readiness of a server without akidb_ready", func(t *testing.T) {
+		f := healthyServer(&fakeClock{t: base})
+		f.noReadyGauge = true
+		sc := NewScraper(f, true, f.clock.Now)
+		var readyAt []int
+		for i := range 12 {
+			if i > 0 {
+				f.clock.Add(time.Second)
+			}
+			sc.Scrape(context.Background())
+			if slices.Contains(f.Calls(), "ready") {
+				readyAt = append(readyAt, i)
+			}
+		}
+		if want := []int{0, 5, 10}; !slices.Equal(readyAt, want) {
+			t.Fatalf("/readyz asked at refreshes %v, want %v", readyAt, want)
+		}
+	})
+	t.Run("a server that is not ready is asked why at every refresh", func(t *testing.T) {
+		f := healthyServer(&fakeClock{t: base})
+		f.readyStatus, f.readyBody = 503, `{"status":"stopping"}`
+		tr, calls := scrapes(f, true, 3)
+		for i, c := range calls {
+			if !slices.Contains(c, "ready") {
+				t.Fatalf("refresh %d asked %q", i, c)
+			}
+		}
+		if r := tr.snapshot().Header.Readiness; r != "stopping" {
+			t.Fatalf("readiness %q", r)
 		}
 	})
 	t.Run("empty DLQ is not listed", func(t *testing.T) {
@@ -132,7 +192,7 @@ func TestScraperAsksWhatCanAnswer(t *testing.T) {
 		f := brokenServer(&fakeClock{t: base})
 		f.keyRefused = true
 		tr, calls := scrapes(f, true, 3)
-		want := [][]string{{"admin metrics", "metrics", "ready"}, {"metrics"}, {"metrics"}}
+		want := [][]string{{"admin metrics", "metrics"}, {"metrics"}, {"metrics"}}
 		if !slices.EqualFunc(calls, want, slices.Equal) {
 			t.Fatalf("calls %q, want %q", calls, want)
 		}
@@ -143,7 +203,7 @@ func TestScraperAsksWhatCanAnswer(t *testing.T) {
 	})
 	t.Run("no key", func(t *testing.T) {
 		tr, calls := scrapes(brokenServer(&fakeClock{t: base}), false, 2)
-		if !slices.Equal(calls[0], []string{"metrics", "ready"}) || !slices.Equal(calls[1], []string{"metrics"}) {
+		if !slices.Equal(calls[0], []string{"metrics"}) || !slices.Equal(calls[1], []string{"metrics"}) {
 			t.Fatalf("calls without a key: %q", calls)
 		}
 		snap := tr.snapshot()

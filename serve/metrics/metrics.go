@@ -152,6 +152,10 @@ type Totals struct {
 	// LastCheckpoint is when the newest snapshot of any collection was
 	// written (zero: none has one).
 	LastCheckpoint time.Time
+	// Ready is whether /readyz answers 200: requests are accepted. It is
+	// here so a monitor (akidb top) learns it with the metrics it asks
+	// for anyway instead of with a request of its own.
+	Ready bool
 }
 
 // SetStatsSource sets the function akidb_collections, akidb_vectors,
@@ -221,6 +225,7 @@ type statsCollector struct {
 	backlog     *prometheus.Desc
 	walBytes    *prometheus.Desc
 	checkpoint  *prometheus.Desc
+	ready       *prometheus.Desc
 
 	mu  sync.Mutex
 	src func() Totals
@@ -236,6 +241,7 @@ func newStatsCollector() *statsCollector {
 			"Bytes of write-ahead log up to the last record, over every collection: what a restart would replay at most.", nil, nil),
 		checkpoint: prometheus.NewDesc(Namespace+"_last_checkpoint_timestamp_seconds",
 			"When the newest snapshot of any collection was written (Unix time); absent while none has one.", nil, nil),
+		ready: prometheus.NewDesc(Namespace+"_ready", "1 while the server accepts requests (/readyz answers 200), 0 while it starts or stops.", nil, nil),
 	}
 }
 
@@ -251,6 +257,7 @@ func (s *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- s.backlog
 	ch <- s.walBytes
 	ch <- s.checkpoint
+	ch <- s.ready
 }
 
 func (s *statsCollector) Collect(ch chan<- prometheus.Metric) {
@@ -268,6 +275,11 @@ func (s *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	if !t.LastCheckpoint.IsZero() {
 		ch <- gauge(s.checkpoint, float64(t.LastCheckpoint.UnixNano())/1e9)
 	}
+	ready := 0
+	if t.Ready {
+		ready = 1
+	}
+	ch <- gauge(s.ready, ready)
 }
 
 func gauge[N int | int64 | float64](d *prometheus.Desc, v N) prometheus.Metric {

@@ -83,7 +83,7 @@ func driveAll(t *testing.T, m *Metrics) {
 	m.Recovered("c", 500*time.Millisecond, 42)
 	m.Recovered("d", 10*time.Millisecond, 0)
 	m.SetStatsSource(func() Totals {
-		return Totals{Collections: 3, Vectors: 1234, IndexBacklog: 17, WALBytes: 4096, LastCheckpoint: time.Unix(1700000000, 5e8)}
+		return Totals{Collections: 3, Vectors: 1234, IndexBacklog: 17, WALBytes: 4096, LastCheckpoint: time.Unix(1700000000, 5e8), Ready: true}
 	})
 }
 
@@ -116,7 +116,7 @@ func TestEveryMetricPassesLint(t *testing.T) {
 		"akidb_wal_fsync_duration_seconds", "akidb_snapshot_duration_seconds",
 		"akidb_snapshot_failures_total", "akidb_recovery_duration_seconds",
 		"akidb_recovery_replayed_records_total", "akidb_collections", "akidb_vectors", "akidb_index_backlog_vectors",
-		"akidb_wal_bytes", "akidb_last_checkpoint_timestamp_seconds", "go_goroutines", "process_start_time_seconds",
+		"akidb_wal_bytes", "akidb_last_checkpoint_timestamp_seconds", "akidb_ready", "go_goroutines", "process_start_time_seconds",
 	} {
 		if !seen[want] {
 			t.Errorf("metric %s was not gathered", want)
@@ -161,7 +161,7 @@ func TestValues(t *testing.T) {
 		}
 	}
 	for name, want := range map[string]float64{"akidb_collections": 3, "akidb_vectors": 1234, "akidb_index_backlog_vectors": 17,
-		"akidb_wal_bytes": 4096, "akidb_last_checkpoint_timestamp_seconds": 1700000000.5} {
+		"akidb_wal_bytes": 4096, "akidb_last_checkpoint_timestamp_seconds": 1700000000.5, "akidb_ready": 1} {
 		if got := gaugeValue(t, reg, name); got != want {
 			t.Errorf("%s = %v, want %v", name, got, want)
 		}

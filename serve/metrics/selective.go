@@ -72,25 +72,40 @@ func (s *selective) handler(names []string) http.Handler {
 	for _, n := range names {
 		wanted[n] = true
 	}
-	gs := make(prometheus.Gatherers, 0, len(s.recs))
+	var cs []prometheus.Collector
 	for _, r := range s.recs {
-		cs := r.subset(wanted)
-		reg := prometheus.NewRegistry()
-		for _, c := range cs {
-			// Each was registered on the full registry already, so it
-			// registers here too; if it somehow did not, the full
-			// exposition (filtered by promhttp) is still right.
-			if err := reg.Register(c); err != nil {
-				return s.full
-			}
-		}
-		gs = append(gs, reg)
+		cs = append(cs, r.subset(wanted)...)
 	}
-	h = Handler(gs)
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(inOrder(cs)); err != nil {
+		return s.full // cannot happen: it describes nothing
+	}
+	h = Handler(reg)
 	s.mu.Lock()
 	if s.gen == gen {
 		s.subsets[key] = h
 	}
 	s.mu.Unlock()
 	return h
+}
+
+// inOrder collects its collectors one after the other, in the goroutine
+// the registry gives it. A registry runs each of its collectors in a
+// goroutine of its own, started when the previous ones have nothing to
+// send at that moment: for a monitor's request after a second of
+// idleness each start wakes an idle thread of the runtime, which on a
+// small virtual machine costs more than the collecting itself (a paced
+// scrape of top's families cost the server about 2 ms against 0.8 ms for
+// /readyz; docs/top.md). It describes nothing (an unchecked collector):
+// each of its collectors was checked when registered on the full
+// registry, and the registry still checks what is collected for
+// consistency and duplicates.
+type inOrder []prometheus.Collector
+
+func (inOrder) Describe(chan<- *prometheus.Desc) {}
+
+func (cs inOrder) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range cs {
+		c.Collect(ch)
+	}
 }

@@ -2,10 +2,13 @@ package metrics
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
+	"runtime/metrics"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -167,6 +170,45 @@ func TestSelectiveHandlerBoundsItsSubsets(t *testing.T) {
 		h.mu.Unlock()
 		if kept > maxSubsets {
 			t.Fatalf("%d subsets kept, at most %d", kept, maxSubsets)
+		}
+	}
+}
+
+// TestSelectiveHandlerCollectsInOneGoroutine: a request with name[]
+// collects in one goroutine for all the collectors it runs, whichever registry
+// they are on. A registry gathers each collector in a goroutine of its
+// own; for a monitor's request after a second of idleness each start
+// wakes an idle thread of the runtime (docs/top.md).
+func TestSelectiveHandlerCollectsInOneGoroutine(t *testing.T) {
+	public, tenants := prometheus.NewRegistry(), prometheus.NewRegistry()
+	pubRec, tenRec := NewRecorder(public), NewRecorder(tenants)
+	var names []string
+	for i := range 10 {
+		p, q := fmt.Sprintf("akidb_public_%d", i), fmt.Sprintf("akidb_tenant_%d", i)
+		pubRec.MustRegister(newCounting(false, p))
+		tenRec.MustRegister(newCounting(false, q))
+		names = append(names, p, q)
+	}
+	h := SelectiveHandler(prometheus.Gatherers{public, tenants}, pubRec, tenRec)
+	if got := scrape(t, h, names...); len(got) != 20 {
+		t.Fatalf("got %d families, want 20: %q", len(got), got)
+	}
+	// Every GC worker is started by now, so only the scrape creates any.
+	runtime.GC()
+	created := func() uint64 {
+		s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	for range 5 {
+		before := created()
+		if got := scrape(t, h, names...); len(got) != 20 {
+			t.Fatalf("got %d families, want 20: %q", len(got), got)
+		}
+		// The registry's two: the collecting one, and the one closing
+		// its channels when that is done.
+		if n := created() - before; n > 2 {
+			t.Fatalf("a scrape of 20 collectors on 2 registries started %d goroutines, want 2", n)
 		}
 	}
 }
