@@ -185,6 +185,8 @@ func (s *Store) MarkCollectionDropping(ctx context.Context, id string) error {
 // dropping first, so that a crash between removing the directory and the
 // row is rolled forward on restart. An unknown id fails with ErrNotFound.
 func (s *Store) DeleteCollection(ctx context.Context, id string) (err error) {
+	// Its DLQ entries go with it (ON DELETE CASCADE).
+	defer s.dlqCounts.changed()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("delete collection %s: begin: %w", id, TranslateError(err))

@@ -16,7 +16,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -86,6 +88,7 @@ func clipError(s string) string {
 // file details are the new ones), so an object is never queued twice. A
 // zero CreatedAt is the store's clock; Status "" is pending.
 func (s *Store) PutDLQEntry(ctx context.Context, e DLQEntry) (DLQEntry, error) {
+	defer s.dlqCounts.changed()
 	if e.Operation != DLQUpload && e.Operation != DLQDelete {
 		return DLQEntry{}, fmt.Errorf("put dlq entry: operation %q: %w", e.Operation, ErrInvalidArgument)
 	}
@@ -184,6 +187,7 @@ WHERE status = ? AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`,
 // UpdateDLQAttempt records a failed retry of entry id: its retry count,
 // error, next attempt and status.
 func (s *Store) UpdateDLQAttempt(ctx context.Context, id int64, retryCount int, lastError string, next time.Time, status string) error {
+	defer s.dlqCounts.changed()
 	if status != DLQPending && status != DLQPermanent {
 		return fmt.Errorf("update dlq entry %d: status %q: %w", id, status, ErrInvalidArgument)
 	}
@@ -194,6 +198,7 @@ func (s *Store) UpdateDLQAttempt(ctx context.Context, id int64, retryCount int, 
 
 // DeleteDLQEntry removes entry id (ErrNotFound if there is none).
 func (s *Store) DeleteDLQEntry(ctx context.Context, id int64) error {
+	defer s.dlqCounts.changed()
 	res, err := s.db.ExecContext(ctx, `DELETE FROM tier_dlq WHERE id = ?`, id)
 	return oneRow(res, err, fmt.Sprintf("delete dlq entry %d", id))
 }
@@ -219,8 +224,17 @@ type DLQCount struct {
 	Count        int
 }
 
-// CountDLQ counts entries by collection and status.
+// CountDLQ counts entries by collection and status. The answer is kept
+// until a write that can change it (an entry added, updated or deleted, a
+// collection deleted with its entries): the tier's gauges and storage
+// status ask at every metrics scrape, and a query per scrape was the
+// largest part of what a paced scrape of `akidb top` cost the server
+// (docs/top.md).
 func (s *Store) CountDLQ(ctx context.Context) ([]DLQCount, error) {
+	if out, ok := s.dlqCounts.get(); ok {
+		return out, nil
+	}
+	gen := s.dlqCounts.generation()
 	out, err := queryAll(ctx, s.db, func(sc scanner) (DLQCount, error) {
 		var c DLQCount
 		err := sc.Scan(&c.CollectionID, &c.Status, &c.Count)
@@ -229,5 +243,48 @@ func (s *Store) CountDLQ(ctx context.Context) ([]DLQCount, error) {
 	if err != nil {
 		return nil, fmt.Errorf("count dlq: %w", err)
 	}
-	return out, nil
+	s.dlqCounts.put(gen, out)
+	return slices.Clone(out), nil
+}
+
+// dlqCountCache keeps CountDLQ's last answer with the number of changes
+// made before it was queried. A writer counts its change after its
+// statement is done, so an answer kept under generation g saw every
+// change counted up to g; one counted later makes it stale.
+type dlqCountCache struct {
+	mu     sync.Mutex
+	gen    uint64 // changes counted so far
+	kept   []DLQCount
+	keptAt uint64 // the generation kept was queried at
+	ok     bool
+}
+
+func (c *dlqCountCache) changed() {
+	c.mu.Lock()
+	c.gen++
+	c.ok = false
+	c.mu.Unlock()
+}
+
+func (c *dlqCountCache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+func (c *dlqCountCache) get() ([]DLQCount, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.ok || c.keptAt != c.gen {
+		return nil, false
+	}
+	return slices.Clone(c.kept), true
+}
+
+func (c *dlqCountCache) put(gen uint64, counts []DLQCount) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen == c.gen {
+		c.kept, c.keptAt, c.ok = slices.Clone(counts), gen, true
+	}
 }

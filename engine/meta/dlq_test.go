@@ -3,6 +3,7 @@ package meta
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -133,4 +134,83 @@ func TestDLQEntries(t *testing.T) {
 	if left, _ := s.ListDLQ(ctx, DLQFilter{}, 0, 10); len(left) != 0 {
 		t.Fatalf("entries outlived their collection: %+v", left)
 	}
+}
+
+// TestDLQCountsFollowEveryChange: CountDLQ's kept answer is the table's
+// after every kind of change (an entry added, updated, made permanent,
+// deleted, a collection deleted with its entries), and it is kept while
+// nothing changes (a row written behind the Store's back is not seen).
+func TestDLQCountsFollowEveryChange(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTest(t)
+	a, b := readyCollection(t, s, "a"), readyCollection(t, s, "b")
+	direct := func() []DLQCount {
+		t.Helper()
+		rows, err := s.DB().QueryContext(ctx, `SELECT collection_id, status, COUNT(*) FROM tier_dlq GROUP BY collection_id, status ORDER BY collection_id, status`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		out := []DLQCount{}
+		for rows.Next() {
+			var c DLQCount
+			if err := rows.Scan(&c.CollectionID, &c.Status, &c.Count); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, c)
+		}
+		return out
+	}
+	check := func(step string) {
+		t.Helper()
+		for range 2 { // the query, then the kept answer
+			got, err := s.CountDLQ(ctx)
+			if err != nil {
+				t.Fatalf("%s: %v", step, err)
+			}
+			if want := direct(); !slices.Equal(append([]DLQCount{}, got...), want) {
+				t.Fatalf("%s: counts %+v, the table has %+v", step, got, want)
+			}
+		}
+	}
+	put := func(c Collection, key string) DLQEntry {
+		t.Helper()
+		e, err := s.PutDLQEntry(ctx, DLQEntry{CollectionID: c.ID, TenantID: c.TenantID, CollectionName: c.Name, Operation: DLQUpload, Kind: "log",
+			ObjectKey: key, LocalFile: "/x/" + key, Size: 1, SHA256: "ab", LastSeq: 1, LastError: "boom", NextAttemptAt: testNow})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	check("empty")
+	e1 := put(a, "k1")
+	check("one added")
+	put(a, "k2")
+	e3 := put(b, "k3")
+	check("three added")
+	if err := s.UpdateDLQAttempt(ctx, e1.ID, 1, "again", testNow, DLQPermanent); err != nil {
+		t.Fatal(err)
+	}
+	check("one made permanent")
+	if err := s.DeleteDLQEntry(ctx, e3.ID); err != nil {
+		t.Fatal(err)
+	}
+	check("one deleted")
+	// Kept while nothing changes through the Store.
+	kept, _ := s.CountDLQ(ctx)
+	if _, err := s.DB().ExecContext(ctx, `DELETE FROM tier_dlq`); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := s.CountDLQ(ctx); !slices.Equal(again, kept) {
+		t.Fatalf("counts were queried again without a change: %+v then %+v", kept, again)
+	}
+	put(a, "k4")
+	check("added after a write behind its back")
+	if err := s.MarkCollectionDropping(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteCollection(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	check("collection deleted with its entries")
 }

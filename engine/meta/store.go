@@ -46,6 +46,8 @@ type Store struct {
 
 	randMu sync.Mutex // guards rand, which need not be safe for concurrent use
 	rand   io.Reader
+
+	dlqCounts dlqCountCache
 }
 
 // Option changes how Open sets up the Store.
@@ -222,7 +224,9 @@ func (s *Store) Close() error {
 
 // DB is the underlying pool, for packages that keep their own tables in
 // this database (added through migrations here). Transactions begun on it
-// are BEGIN IMMEDIATE; map errors with TranslateError.
+// are BEGIN IMMEDIATE; map errors with TranslateError. The Store's own
+// tables are written through its methods only (CountDLQ keeps its answer
+// until one of them changes tier_dlq).
 func (s *Store) DB() *sql.DB { return s.db }
 
 // Path is the database file's absolute path.
