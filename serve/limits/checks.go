@@ -187,24 +187,39 @@ type TenantReport struct {
 	Effective Effective
 }
 
-// Report is every tenant's usage against its quota: the tenants the usage
-// source reports and those with a quota of their own. For the metrics.
+// Report is the usage against its quota of every tenant a storage limit
+// applies to (the metric shows limited resources only): with default
+// limits every tenant the usage source reports and those with a quota of
+// their own; without, only those with limits of their own. A tenant no
+// limit applies to is not sized: computing usage sizes each collection's
+// files, the costliest part of a metrics scrape that asks for the quota
+// gauges (docs/top.md).
 func (g *Guard) Report() []TenantReport {
-	all := g.usage.AllTenantUsage()
 	g.quotas.mu.RLock()
-	ids := make([]string, 0, len(all)+len(g.quotas.tenants))
+	own := make([]string, 0, len(g.quotas.tenants))
 	for id := range g.quotas.tenants {
-		if _, ok := all[id]; !ok {
-			ids = append(ids, id)
-		}
+		own = append(own, id)
 	}
 	g.quotas.mu.RUnlock()
-	for id := range all {
-		ids = append(ids, id)
+	var out []TenantReport
+	if g.quotas.Effective("").unlimited() {
+		for _, id := range own {
+			if eff := g.quotas.Effective(id); !eff.unlimited() {
+				out = append(out, TenantReport{TenantID: id, Usage: g.usage.TenantUsage(id), Effective: eff})
+			}
+		}
+		return out
 	}
-	out := make([]TenantReport, 0, len(ids))
-	for _, id := range ids {
-		out = append(out, TenantReport{TenantID: id, Usage: all[id], Effective: g.quotas.Effective(id)})
+	all := g.usage.AllTenantUsage()
+	for _, id := range own {
+		if _, ok := all[id]; !ok {
+			all[id] = Usage{}
+		}
+	}
+	for id, u := range all {
+		if eff := g.quotas.Effective(id); !eff.unlimited() {
+			out = append(out, TenantReport{TenantID: id, Usage: u, Effective: eff})
+		}
 	}
 	return out
 }

@@ -90,9 +90,10 @@ func TestQuotasCheckHelpers(t *testing.T) {
 
 // fakeUsage is a UsageSource with settable numbers.
 type fakeUsage struct {
-	mu    sync.Mutex
-	usage map[string]Usage
-	calls atomic.Int64
+	mu       sync.Mutex
+	usage    map[string]Usage
+	calls    atomic.Int64
+	allCalls atomic.Int64
 }
 
 func (f *fakeUsage) TenantUsage(id string) Usage {
@@ -103,6 +104,7 @@ func (f *fakeUsage) TenantUsage(id string) Usage {
 }
 
 func (f *fakeUsage) AllTenantUsage() map[string]Usage {
+	f.allCalls.Add(1)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := make(map[string]Usage, len(f.usage))
@@ -214,5 +216,42 @@ func TestGuardConcurrent(t *testing.T) {
 	}
 	if len(g.pending) != 0 {
 		t.Fatalf("pending left over: %+v", g.pending)
+	}
+}
+
+// TestReportSizesOnlyLimitedTenants: the quota gauges' report computes
+// usage (which sizes each collection's files) only for tenants a storage
+// limit applies to: none without limits, the tenants with limits of
+// their own without defaults, every tenant with defaults.
+func TestReportSizesOnlyLimitedTenants(t *testing.T) {
+	ctx := context.Background()
+	report := func(g *Guard) map[string]Usage {
+		out := map[string]Usage{}
+		for _, r := range g.Report() {
+			out[r.TenantID] = r.Usage
+		}
+		return out
+	}
+	usage := &fakeUsage{usage: map[string]Usage{meta.DefaultTenantID: {Vectors: 5}, "t2": {Vectors: 7}}}
+	s, _ := openStore(t, "")
+	q := newQuotas(t, s, newRuntimeConfig(t, s), Defaults{})
+	g := NewGuard(q, usage)
+	if r := report(g); len(r) != 0 || usage.calls.Load()+usage.allCalls.Load() != 0 {
+		t.Fatalf("without limits: report %v, usage asked %d + %d times", r, usage.calls.Load(), usage.allCalls.Load())
+	}
+	if _, err := q.Set(ctx, meta.DefaultTenantID, QuotaUpdate{MaxVectors: meta.SetTo[int64](100)}); err != nil {
+		t.Fatal(err)
+	}
+	if r := report(g); len(r) != 1 || r[meta.DefaultTenantID].Vectors != 5 || usage.calls.Load() != 1 || usage.allCalls.Load() != 0 {
+		t.Fatalf("one tenant with a limit: report %v, usage asked %d + %d times", r, usage.calls.Load(), usage.allCalls.Load())
+	}
+
+	s2, _ := openStore(t, "")
+	limit := int64(1000)
+	q2 := newQuotas(t, s2, newRuntimeConfig(t, s2), Defaults{MaxVectors: &limit})
+	usage.calls.Store(0)
+	g2 := NewGuard(q2, usage)
+	if r := report(g2); len(r) != 2 || r["t2"].Vectors != 7 || usage.allCalls.Load() != 1 {
+		t.Fatalf("with default limits: report %v, usage asked %d + %d times", r, usage.calls.Load(), usage.allCalls.Load())
 	}
 }
