@@ -144,7 +144,7 @@ func (g *Graph) lines(q *query) int {
 
 // codeAhead is how many nodes ahead measure fetches codes: 3 took 3-13%
 // less CPU per query than 1 on MNIST (BenchmarkSearchTexmex, same process,
-// rotated), 4 was no better.
+// rotated); 4 was not clearly better.
 const codeAhead = 3
 
 // measure writes the distance from q to each node of batch into dists,

@@ -316,8 +316,8 @@ func (g *Graph) searchLayer(s *scratch, tab []*chunk, q *query, ep uint32, epDis
 	return tab, nil
 }
 
-// prefetchList starts loading the neighbour list of id at level (a row of
-// stride words, at most three lines wherever it starts).
+// prefetchList starts loading the neighbour list of id at level: a row of
+// stride words, so its lines plus one, as it may start anywhere in a line.
 func (g *Graph) prefetchList(tab []*chunk, id uint32, level, stride int) {
 	ch := tab[id>>chunkBits]
 	var p *uint32
