@@ -1,0 +1,111 @@
+package cmd
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/akidb/akidb/admin/top"
+)
+
+// BenchmarkTopRequestWakeUp measures single requests woken from a second
+// of idleness, interleaved call by call so each sees the same machine: a
+// minimal Go net/http server's (testdata/floorserver: the floor any Go
+// server pays here), akidb's /readyz, and one refresh's /admin/metrics
+// with top's families (the binary of topBenchServer). Each call's cost is
+// the server's CPU time from just before it to 150 ms after it, less the
+// idle server's over as long; medians of the calls (docs/top.md).
+//
+//	go test ./cmd -run '^$' -bench TopRequestWakeUp -benchtime 1x -timeout 30m
+func BenchmarkTopRequestWakeUp(b *testing.B) {
+	url, pid, key, _, _ := topBenchServer(b, buildAkidb(b))
+	floorBin := filepath.Join(b.TempDir(), "floorserver")
+	if out, err := exec.Command("go", "build", "-o", floorBin, "./testdata/floorserver").CombinedOutput(); err != nil {
+		b.Fatalf("build floorserver: %v\n%s", err, out)
+	}
+	floor := exec.Command(floorBin)
+	stdout, err := floor.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := floor.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = floor.Process.Kill(); _ = floor.Wait() })
+	addr, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		b.Fatalf("floorserver's address: %v", err)
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	get := func(u, key, accept string) func(b *testing.B) {
+		return func(b *testing.B) {
+			req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, u, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if key != "" {
+				req.Header.Set("Authorization", "Bearer "+key)
+			}
+			if accept != "" {
+				req.Header.Set("Accept", accept)
+			}
+			req.Header.Set("Accept-Encoding", "identity")
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Fatalf("GET %s: %d", u, resp.StatusCode)
+			}
+		}
+	}
+	var names []string
+	for _, f := range top.FastFamilies() {
+		names = append(names, "name[]="+f)
+	}
+	proto := `application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.9,text/plain;version=0.0.4;q=0.5`
+	calls := []struct {
+		name string
+		pid  int
+		fn   func(b *testing.B)
+	}{
+		{"floor-go-server", floor.Process.Pid, get("http://"+strings.TrimSpace(addr)+"/ok", "", "")},
+		{"akidb-readyz", pid, get(url+"/readyz", "", "")},
+		{"akidb-refresh-metrics", pid, get(url+"/admin/metrics?"+strings.Join(names, "&"), key, proto)},
+	}
+	idleRate := map[int]float64{}
+	for _, p := range []int{floor.Process.Pid, pid} {
+		cpu0, t0 := serverCPU(b, p), time.Now()
+		<-time.After(5 * time.Second)
+		idleRate[p] = float64(serverCPU(b, p)-cpu0) / float64(time.Since(t0))
+	}
+	const n, after = 20, 150 * time.Millisecond
+	costs := make([][]float64, len(calls))
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for range n {
+		for i, c := range calls {
+			<-tick.C
+			cpu0, t0 := serverCPU(b, c.pid), time.Now()
+			c.fn(b)
+			<-time.After(after)
+			cost := float64(serverCPU(b, c.pid)-cpu0) - idleRate[c.pid]*float64(time.Since(t0))
+			costs[i] = append(costs[i], cost/1e3)
+		}
+	}
+	for i, c := range calls {
+		v := slices.Sorted(slices.Values(costs[i]))
+		b.ReportMetric(v[len(v)/2], c.name+"-µs")
+		b.Logf("%s: median %.0f µs, quartiles %.0f-%.0f", c.name, v[len(v)/2], v[len(v)/4], v[3*len(v)/4])
+	}
+	b.Logf("load average: %s", loadAverage())
+}
