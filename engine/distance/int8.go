@@ -52,8 +52,8 @@ func L2Int8Func() Int8Func  { return l2Int8Impl }
 func DotInt8Func() Int8Func { return dotInt8Impl }
 
 // Int8Implementation names the int8 kernels chosen at init: "generic",
-// "avx2", "neon-dotprod" (SDOT/UDOT) or "neon" (SMULL/UMULL with pairwise
-// accumulation).
+// "avx512vnni" (VPDPBUSD), "avx2", "neon-dotprod" (SDOT/UDOT) or "neon"
+// (SMULL/UMULL with pairwise accumulation).
 func Int8Implementation() string { return int8ImplName }
 
 // L2Int8Generic is the pure-Go reference for L2Int8.

@@ -1,6 +1,7 @@
 //go:build !noasm
 
 #include "textflag.h"
+#include "int8_amd64.h"
 
 // Register use in both kernels:
 //   SI = a, DI = b (advanced as codes are consumed)
@@ -17,13 +18,7 @@
 	VPADDD       Y1, Y0, Y0; \
 	VPADDD       Y3, Y2, Y2; \
 	VPADDD       Y2, Y0, Y0; \
-	VEXTRACTI128 $1, Y0, X1; \
-	VPADDD       X1, X0, X0; \
-	VPSHUFD      $0x4e, X0, X1; \
-	VPADDD       X1, X0, X0; \
-	VPSHUFD      $0xb1, X0, X1; \
-	VPADDD       X1, X0, X0; \
-	VMOVD        X0, AX
+	HSUM_Y0_I32_TO_AX
 
 // func l2Int8AVX2(a, b []int8) int32
 //

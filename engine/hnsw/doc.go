@@ -32,8 +32,11 @@
 // dimensions they are bound by memory latency rather than arithmetic. The
 // search therefore gathers a node's unvisited neighbours first, prefetching
 // their first cache line, and prefetches each next vector whole while it
-// measures the current one (prefetch_*.s: one PREFETCHT0 / PRFM loop, the
-// only assembly here; a no-op under the noasm tag or other architectures).
+// measures the current one (int8 codes, measured in a fraction of the
+// time, three nodes ahead); while it expands a node it fetches the
+// neighbour list of the candidate next in line (prefetch_*.s: one
+// PREFETCHT0 / PRFM loop, the only assembly here; a no-op under the noasm
+// tag or other architectures).
 //
 // # Concurrency
 //

