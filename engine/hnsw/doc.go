@@ -45,7 +45,9 @@
 // take no lock but read every list word atomically, so they may see a list
 // mid-rewrite (a mix of old and new ids, every one valid) exactly as hnswlib's
 // searches do. A node's vector and level are published (atomic meta store)
-// before any list names it. Only an insert that raises the top level takes a
+// before any list names it, and an insert writes its lists bottom up, so a
+// node named on a layer has its lists on the layers below (a walk that
+// reaches it there can go on down from it). Only an insert that raises the top level takes a
 // graph-wide lock (held for that whole insert, as in hnswlib). Encode waits for
 // in-flight Adds and Deletes and holds new ones off; Vacuum excludes
 // everything. SearchUntil and ExactSearchUntil check a stop function every

@@ -107,6 +107,9 @@ type Graph struct {
 	// reserveHook, set by tests, runs in Reserve between taking an id and
 	// writing the node, so a test can hold a node in flight.
 	reserveHook func(id uint32)
+	// linkHook, set by tests, runs in an insert once the node's lists on
+	// a layer and the reverse links to it there are written.
+	linkHook func(id uint32, level int)
 
 	// pool holds *scratch. It is a pointer on purpose: the runtime keeps
 	// every sync.Pool in use (and its victim cache) reachable until two

@@ -223,7 +223,22 @@ func (g *Graph) insert(s *scratch, id uint32, level int, v *query) {
 		cur, curDist = g.greedyClosest(s, tab, v, cur, curDist, l)
 	}
 	epDeleted := metaOf(tab, ep)&metaDeleted != 0
-	for l := min(level, top); l >= 0; l-- {
+	// The neighbours of every layer are chosen top down, each layer's
+	// search starting from the nearest pick of the layer above, and
+	// written bottom up (below): a node must not be named on a layer
+	// before its lists on the layers below are written. Written top down,
+	// as hnswlib does (it locks a node for its whole insert, and its
+	// readers take that lock, which ours do not), a concurrent insert
+	// whose descent reached this node on layer l found its list on layer
+	// l-1 still empty, stopped there, and linked on layer 0 to this node
+	// alone: a node with one out-link, named by one list, which a later
+	// shrink of that list left reachable only the long way round or not
+	// at all (TestInsertNamesNodeOnlyOnceLinkedBelow). The searches do not
+	// read this node's own lists, so the links are those of hnswlib's
+	// order.
+	nl := min(level, top)
+	sels := s.layerSels(nl + 1)
+	for l := nl; l >= 0; l-- {
 		tab, _ = g.searchLayer(s, tab, v, cur, curDist, l, g.efc, nil, true, id, nil) // no stop function: it cannot fail
 		if epDeleted {
 			// As hnswlib: a deleted entry point still offers a link, so a
@@ -239,11 +254,20 @@ func (g *Graph) insert(s *scratch, id uint32, level int, v *query) {
 		if nearest == noID {
 			continue
 		}
-		g.setOwnLinks(s, tab, id, l, s.sel, v.store)
-		for _, nb := range s.sel {
+		sels[l] = append(sels[l], s.sel...)
+		cur, curDist = nearest, d
+	}
+	for l := 0; l <= nl; l++ {
+		if len(sels[l]) == 0 {
+			continue
+		}
+		g.setOwnLinks(s, tab, id, l, sels[l], v.store)
+		for _, nb := range sels[l] {
 			g.addReverseLink(s, tab, nb.id, id, l, v.store)
 		}
-		cur, curDist = nearest, d
+		if g.linkHook != nil {
+			g.linkHook(id, l)
+		}
 	}
 	if raising {
 		g.entry.Store(packEntry(id, level))

@@ -286,7 +286,10 @@ func TestEncodingWhileWriting(t *testing.T) {
 	for id := range vecs {
 		vecs[id] = g.Vector(uint32(id))
 	}
-	queries := clustered(38, 50, 16, 20)
+	// 200 queries: with 50 the two recalls' gap swung by about 0.015
+	// between runs (the graph differs with the writers' interleaving) and
+	// passed the margin in 2 of 60 runs.
+	queries := clustered(38, 200, 16, 20)
 	codes := meanRecall(t, g, vecs, queries, 10, 48, nil)
 	if err := g.DropCodes(); err != nil {
 		t.Fatal(err)

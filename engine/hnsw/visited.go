@@ -52,6 +52,21 @@ type scratch struct {
 	// lv holds the float32 vectors a link decision read from the
 	// originals store (linkvecs.go).
 	lv linkVecs
+	// sels holds an insert's picks for each of its layers until they
+	// are written (insert).
+	sels [][]item
+}
+
+// layerSels returns n empty pick lists, one per layer, reusing their
+// storage.
+func (s *scratch) layerSels(n int) [][]item {
+	for len(s.sels) < n {
+		s.sels = append(s.sels, nil)
+	}
+	for i := range n {
+		s.sels[i] = s.sels[i][:0]
+	}
+	return s.sels[:n]
 }
 
 func (g *Graph) getScratch() *scratch {
