@@ -42,6 +42,23 @@ func openTestDB(t testing.TB, dir string, cfg Config) *DB {
 	return db
 }
 
+// reopen closes db, opens dir again with cfg (closed when the test ends)
+// and returns it with its collection name of the default tenant: a
+// restart in the middle of a test.
+func reopen(t testing.TB, db *DB, dir string, cfg Config, name string) (*DB, *Handle) {
+	t.Helper()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openTestDB(t, dir, cfg)
+	t.Cleanup(func() { _ = db.Close() })
+	h, err := db.Collection(DefaultTenant, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, h
+}
+
 func recs(prefix string, from, to, dim int) []Record {
 	out := make([]Record, 0, to-from)
 	for i := from; i < to; i++ {

@@ -217,16 +217,7 @@ func TestQuantizationLifecycle(t *testing.T) {
 	if err := h.Checkpoint(); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-
-	db = openTestDB(t, dir, Config{CheckpointRecords: -1})
-	defer db.Close()
-	h, err := db.Collection(DefaultTenant, "life")
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, h = reopen(t, db, dir, Config{CheckpointRecords: -1}, "life")
 	if st := h.Stats().Quantization; !st.Traversing || !st.OriginalsOnDisk {
 		t.Fatalf("right after reopening: %+v", st)
 	}
@@ -442,12 +433,7 @@ func TestVacuumQuantizedOnDisk(t *testing.T) {
 		}
 	}
 	check(h)
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db = openTestDB(t, dir, Config{CheckpointRecords: -1})
-	defer db.Close()
-	h, _ = db.Collection(DefaultTenant, "v")
+	db, h = reopen(t, db, dir, Config{CheckpointRecords: -1}, "v")
 	check(h)
 	if r := searchRecall(t, h, stored, clustered(rand.New(rand.NewPCG(10, 10)), 30, dim), SearchRequest{K: 10}, nil); r < 0.9 {
 		t.Fatalf("recall %.4f after vacuum and restart", r)

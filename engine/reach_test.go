@@ -61,15 +61,7 @@ func TestBatchedWritesKeepEveryRecordReachable(t *testing.T) {
 	if err := h.Checkpoint(); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db = openTestDB(t, dir, Config{CheckpointRecords: -1})
-	defer db.Close()
-	h, err := db.Collection(DefaultTenant, "b")
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, h = reopen(t, db, dir, Config{CheckpointRecords: -1}, "b")
 	more := quantRecords(rng, "b", 3000, dim)
 	var (
 		wg   sync.WaitGroup

@@ -33,15 +33,7 @@ func stagedHandle(t *testing.T, dir string) (*DB, *Handle, func()) {
 // of the new DB (closed when the test ends).
 func reopenStaged(t *testing.T, db *DB, dir string) *Handle {
 	t.Helper()
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db2 := openTestDB(t, dir, Config{})
-	t.Cleanup(func() { _ = db2.Close() })
-	h, err := db2.Collection(DefaultTenant, "s")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, h := reopen(t, db, dir, Config{}, "s")
 	return h
 }
 
