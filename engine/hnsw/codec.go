@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"math/bits"
+	"sync/atomic"
 
 	"github.com/akidb/akidb/engine/distance"
 )
@@ -66,6 +67,9 @@ type Frozen struct {
 	dead   []byte
 	links0 []uint32 // n rows of stride0 words
 	upper  []uint32 // rows of strideUp words: every upper layer of every node, by id then layer
+	// pinned: the blocks are counted in g.frozen until the first Encode
+	// ends, so that an Allocator does not reuse them meanwhile.
+	pinned atomic.Bool
 }
 
 // Freeze captures the graph's state for Encode. Adds and Deletes wait
@@ -97,6 +101,10 @@ func (g *Graph) Freeze() *Frozen {
 			}
 			f.blocks[ci] = b
 		}
+	}
+	if f.blocks != nil && g.cfg.Alloc != nil {
+		g.frozen.Add(1)
+		f.pinned.Store(true)
 	}
 	entryID, top := uint32(noID), 0
 	if ent := g.entry.Load(); ent != noEntry {
@@ -165,6 +173,12 @@ func (f *Frozen) Encode(w io.Writer) error {
 	// Keep Vacuum, which rewrites the arena, out while vectors are read.
 	g.structMu.RLock()
 	defer g.structMu.RUnlock()
+	if f.pinned.CompareAndSwap(true, false) {
+		defer g.frozen.Add(-1)
+	}
+	if g.released {
+		return errReleased
+	}
 	size := int64(headerLen) + int64(f.n)*int64(2+4*g.dim+4*g.stride0) + int64(len(f.upper))*4 + 4
 	e := &encoder{w: w, buf: make([]byte, 0, min(size, ioBufSize))}
 	e.bytes(f.header[:])
@@ -272,8 +286,12 @@ func (e *encoder) flush() error {
 // Allocation is bounded by the input: sections are read piecewise and arena
 // chunks are allocated as their bytes arrive, so a header claiming a huge
 // graph followed by little data costs at most one chunk beyond that data.
-func Decode(r io.Reader) (*Graph, error) {
-	d := &decoder{r: r}
+func Decode(r io.Reader) (*Graph, error) { return DecodeWith(r, nil) }
+
+// DecodeWith is Decode with the Allocator (nil: the heap) that the graph's
+// lists and code blocks come from, as Config.Alloc for New.
+func DecodeWith(r io.Reader, alloc Allocator) (*Graph, error) {
+	d := &decoder{r: r, alloc: alloc}
 	g, n, entryID, top, deleted, flags, err := d.header()
 	if err != nil {
 		return nil, err
@@ -376,9 +394,10 @@ func corrupt(off int64, format string, args ...any) error {
 }
 
 type decoder struct {
-	r   io.Reader
-	buf []byte
-	off int64
+	r     io.Reader
+	alloc Allocator
+	buf   []byte
+	off   int64
 }
 
 // full reads exactly len(p) bytes; a short input is corruption (truncation).
@@ -438,6 +457,7 @@ func (d *decoder) header() (g *Graph, n int, entryID uint32, top int, deleted in
 		EfConstruction:  int(le.Uint32(h[16:])),
 		Seed:            int64(le.Uint64(h[24:])),
 		InitialCapacity: int(initCap),
+		Alloc:           d.alloc,
 	}
 	// Zero M or efc would silently take defaults in New; the encoding
 	// always holds the real values.
@@ -482,7 +502,8 @@ func (d *decoder) codeBlock(g *Graph, c *chunk, cnt int) error {
 	case space > 1 || corr > 1:
 		return corrupt(d.off-2, "code block space %d, correction flag %d", space, corr)
 	}
-	b := &codeBlock{space: space, codes: make([]int8, chunkSize*g.dim)}
+	b := g.allocBlock(space, corr == 1)
+	c.codes.Store(b) // given back with the chunk if the decode fails
 	raw, err := d.bytesPiecewise(cnt*g.dim, "codes")
 	if err != nil {
 		return err
@@ -491,12 +512,10 @@ func (d *decoder) codeBlock(g *Graph, c *chunk, cnt int) error {
 		b.codes[i] = int8(x)
 	}
 	if corr == 1 {
-		b.corr = make([]float32, chunkSize)
 		if err := d.floats(b.corr[:cnt]); err != nil {
 			return err
 		}
 	}
-	c.codes.Store(b)
 	return nil
 }
 

@@ -333,6 +333,10 @@ func (g *Graph) compact(tab []*chunk, n int, oldToNew []uint32, ep uint32) {
 	}
 	chunks := make([]*chunk, keep)
 	copy(chunks, tab[:keep])
+	for _, c := range tab[keep:] {
+		g.freeChunk(c)
+	}
+	g.freeRetired()
 	g.table.Store(&chunkTable{chunks: chunks})
 	g.count.Store(uint64(live))
 	g.deleted.Store(0)

@@ -111,6 +111,16 @@ type Graph struct {
 	// a layer and the reverse links to it there are written.
 	linkHook func(id uint32, level int)
 
+	// retired holds code blocks replaced while readers could still hold
+	// them; with an Allocator they are given back at the next exclusive
+	// hold of structMu with no Frozen pending (alloc.go). frozen counts
+	// Frozen states not yet encoded (they hold blocks).
+	retiredMu sync.Mutex
+	retired   []*codeBlock
+	frozen    atomic.Int64
+	// released: Release gave the memory back; the graph is empty.
+	released bool
+
 	// pool holds *scratch. It is a pointer on purpose: the runtime keeps
 	// every sync.Pool in use (and its victim cache) reachable until two
 	// collections have passed, and an embedded one would keep the whole
@@ -172,7 +182,7 @@ func newGraph(cfg Config) (*Graph, error) {
 // while new vectors are encoded.
 func (g *Graph) newChunk() *chunk {
 	st := g.quant()
-	c := &chunk{links0: make([]uint32, chunkSize*g.stride0)}
+	c := &chunk{links0: g.allocWords(chunkSize * g.stride0)}
 	if st.floats {
 		c.vecs = make([]float32, chunkSize*g.dim)
 	}
