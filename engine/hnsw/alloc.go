@@ -152,3 +152,20 @@ func (g *Graph) AllocatedBytes() int64 {
 	}
 	return n
 }
+
+// errNotEmpty is SetAllocator's refusal once the graph has chunks.
+var errNotEmpty = errors.New("hnsw: the allocator can only change on a graph with no chunks yet")
+
+// SetAllocator makes a graph that has no chunks yet (made by New without
+// InitialCapacity) take its lists and code blocks from a (nil: the heap).
+func (g *Graph) SetAllocator(a Allocator) error {
+	g.structMu.Lock()
+	defer g.structMu.Unlock()
+	g.growMu.Lock()
+	defer g.growMu.Unlock()
+	if len(g.table.Load().chunks) > 0 {
+		return errNotEmpty
+	}
+	g.cfg.Alloc = a
+	return nil
+}
