@@ -361,7 +361,7 @@ func DecodeWith(r io.Reader, alloc Allocator) (*Graph, error) {
 				return nil, err
 			}
 		}
-		tab[id>>chunkBits].upper[id&chunkMask] = up
+		tab[id>>chunkBits].upper[id&chunkMask] = &up
 		upperWords += int64(len(up))
 	}
 	var tr [4]byte

@@ -45,8 +45,9 @@ type chunk struct {
 	// neighbour count followed by up to 2*M ids.
 	links0 []uint32
 	// upper[i] is nil for a level-0 node, else level rows of strideUp =
-	// M+1 words (count + ids) for layers 1..level. Only ~1/M of nodes have one.
-	upper [chunkSize][]uint32
+	// M+1 words (count + ids) for layers 1..level. Only ~1/M of nodes have
+	// one, so a pointer (8 bytes a node) rather than a slice header (24).
+	upper [chunkSize]*[]uint32
 	meta  [chunkSize]atomic.Uint32
 	// locks serialise writers of a node's neighbour lists. Readers do not
 	// lock: every list word is read and written atomically, writers store
@@ -250,7 +251,7 @@ func (g *Graph) linkList(tab []*chunk, id uint32, level int) []uint32 {
 		return c.links0[off : off+g.stride0 : off+g.stride0]
 	}
 	off := (level - 1) * g.strideUp
-	return c.upper[i][off : off+g.strideUp : off+g.strideUp]
+	return (*c.upper[i])[off : off+g.strideUp : off+g.strideUp]
 }
 
 func (g *Graph) maxLinks(level int) int {
@@ -362,7 +363,7 @@ func (g *Graph) AppendVector(dst []float32, id uint32) []float32 {
 // layer-0 list and bookkeeping, and its expected share of upper-layer
 // lists (a node has 1/(M-1) upper layers on average).
 func (g *Graph) NodeBytes() int64 {
-	return g.vectorBytes(g.quant()) + int64(g.stride0*4) + 24 + 4 + 8 + int64(g.strideUp*4)/int64(g.m-1)
+	return g.vectorBytes(g.quant()) + int64(g.stride0*4) + 8 + 4 + 8 + int64(g.strideUp*4+24)/int64(g.m-1)
 }
 
 // vectorBytes is what one node's vector and code take in memory under st.
@@ -387,7 +388,7 @@ func (g *Graph) MemoryBytes() int64 {
 	defer g.structMu.RUnlock()
 	tab := g.table.Load().chunks
 	chunks := int64(len(tab))
-	perNode := int64(g.stride0*4) + 24 /* upper slice header */ + 4 /* meta */ + 8 /* lock */
+	perNode := int64(g.stride0*4) + 8 /* upper pointer */ + 4 /* meta */ + 8 /* lock */
 	var vecBytes int64
 	for _, c := range tab {
 		c.codeMu.Lock()
@@ -397,5 +398,8 @@ func (g *Graph) MemoryBytes() int64 {
 			vecBytes += int64(len(b.codes)) + int64(len(b.corr))*4
 		}
 	}
-	return chunks*chunkSize*perNode + vecBytes + g.upperWords.Load()*4
+	// Each upper row set has a slice header (24 bytes) besides its words;
+	// rows over nodes slightly overcounts nodes above layer 0.
+	up := g.upperWords.Load()
+	return chunks*chunkSize*perNode + vecBytes + up*4 + up/int64(g.strideUp)*24
 }
