@@ -209,6 +209,9 @@ func (a *Arena) Free(b []byte) {
 	}
 	for _, s := range a.segs {
 		if s.holds(p) {
+			// The pages leave the process (they stay in the page cache,
+			// which the kernel reclaims as it needs); a reuse clears them.
+			dropPages(unsafe.Slice((*byte)(p), size))
 			a.free[size] = append(a.free[size], p)
 			a.inUse.Add(-int64(size))
 			return

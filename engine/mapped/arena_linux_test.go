@@ -59,3 +59,22 @@ func TestAllocIsZeroedAlignedAndFileBacked(t *testing.T) {
 		}
 	}
 }
+
+// TestFreeKeepsReuseZeroed: Free drops a region's pages from the process
+// (MADV_DONTNEED), after which touching them reads the file again; a
+// reuse of the region must still hand out zeroes.
+func TestFreeKeepsReuseZeroed(t *testing.T) {
+	a := open(t, Options{SegmentBytes: 1 << 20})
+	b := a.Alloc(256 << 10)
+	for i := range b {
+		b[i] = 7
+	}
+	a.Free(b)
+	c := a.Alloc(256 << 10)
+	if &c[0] != &b[0] {
+		t.Fatal("the freed region was not reused")
+	}
+	if !bytes.Equal(c, make([]byte, len(c))) {
+		t.Fatal("a reused region whose pages were dropped is not zeroed")
+	}
+}

@@ -2,6 +2,7 @@ package mapped
 
 import (
 	"os"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,3 +18,17 @@ func mapShared(f *os.File, size int) ([]byte, error) {
 }
 
 func unmap(b []byte) error { return unix.Munmap(b) }
+
+// dropPages takes the whole pages inside b out of the process's resident
+// set (MADV_DONTNEED on a shared file mapping keeps their contents in the
+// file). Best effort: a failure only leaves them resident.
+func dropPages(b []byte) {
+	page := uintptr(os.Getpagesize())
+	start := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	first := (start + page - 1) &^ (page - 1)
+	end := (start + uintptr(len(b))) &^ (page - 1)
+	if end <= first {
+		return
+	}
+	_ = unix.Madvise(b[first-start:end-start], unix.MADV_DONTNEED)
+}

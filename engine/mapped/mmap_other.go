@@ -16,3 +16,5 @@ func fallocate(*os.File, int64) error { return errUnsupported }
 func mapShared(*os.File, int) ([]byte, error) { return nil, errUnsupported }
 
 func unmap([]byte) error { return nil }
+
+func dropPages([]byte) {}
