@@ -2,6 +2,7 @@ package hnsw
 
 import (
 	"errors"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -82,6 +83,20 @@ func (g *Graph) freeChunk(c *chunk) {
 	g.cfg.Alloc.Free(bytesOf(c.links0))
 	c.links0 = nil
 	g.retire(c.codes.Swap(nil))
+}
+
+// pinRef is what unpinning a Frozen state needs (not the state itself,
+// so that a cleanup can run it).
+type pinRef struct {
+	g   *Graph
+	pin *atomic.Bool
+}
+
+// unpin ends a Frozen state's hold on the blocks, once.
+func unpin(r pinRef) {
+	if r.pin.CompareAndSwap(true, false) {
+		r.g.frozen.Add(-1)
+	}
 }
 
 // retire queues a block that readers may still hold (a search under

@@ -3,9 +3,11 @@ package hnsw
 import (
 	"bytes"
 	"errors"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
+	"time"
 	"unsafe"
 
 	"github.com/akidb/akidb/engine/distance"
@@ -296,4 +298,32 @@ func TestAllocatorUnderConcurrency(t *testing.T) {
 		t.Fatalf("allocator holds %d bytes, the graph counts %d", got, want)
 	}
 	checkInvariants(t, g)
+}
+
+// TestFrozenDroppedUnencodedUnpins: a Frozen state that is never encoded
+// (its checkpoint failed before the graph section) stops holding the
+// retired blocks once it is collected, so they are given back at the next
+// exclusive step.
+func TestFrozenDroppedUnencodedUnpins(t *testing.T) {
+	const dim = 8
+	data := clustered(44, 600, dim, 6)
+	pa := newPoisonAlloc(t)
+	g := build(t, Config{Dim: dim, Metric: distance.L2, M: 4, EfConstruction: 16, Seed: 2, Alloc: pa}, data)
+	quantize(t, g, train(t, data, distance.L2, quant.RangesDimension))
+	func() { _ = g.Freeze() }() // dropped without Encode
+	quantize(t, g, train(t, data[:300], distance.L2, quant.RangesCollection))
+	deadline := time.Now().Add(30 * time.Second)
+	for g.frozen.Load() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("a Frozen state dropped unencoded still pins the retired blocks")
+		}
+		runtime.GC()
+		runtime.Gosched()
+	}
+	if err := g.DropCodes(); err != nil { // exclusive: gives the retired blocks back
+		t.Fatal(err)
+	}
+	if got, want := pa.liveBytes(), g.AllocatedBytes(); got != want {
+		t.Fatalf("allocator holds %d bytes after the retired blocks went, the graph counts %d", got, want)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"math/bits"
+	"runtime"
 	"sync/atomic"
 
 	"github.com/akidb/akidb/engine/distance"
@@ -67,9 +68,10 @@ type Frozen struct {
 	dead   []byte
 	links0 []uint32 // n rows of stride0 words
 	upper  []uint32 // rows of strideUp words: every upper layer of every node, by id then layer
-	// pinned: the blocks are counted in g.frozen until the first Encode
-	// ends, so that an Allocator does not reuse them meanwhile.
-	pinned atomic.Bool
+	// pin, when set, counts the blocks in g.frozen until the first Encode
+	// ends (or the state is dropped unencoded), so that an Allocator does
+	// not reuse them meanwhile.
+	pin *atomic.Bool
 }
 
 // Freeze captures the graph's state for Encode. Adds and Deletes wait
@@ -103,8 +105,12 @@ func (g *Graph) Freeze() *Frozen {
 		}
 	}
 	if f.blocks != nil && g.cfg.Alloc != nil {
+		f.pin = new(atomic.Bool)
+		f.pin.Store(true)
 		g.frozen.Add(1)
-		f.pinned.Store(true)
+		// A state dropped without Encode (its checkpoint failed first)
+		// must not keep the retired blocks pinned for good.
+		runtime.AddCleanup(f, unpin, pinRef{g: g, pin: f.pin})
 	}
 	entryID, top := uint32(noID), 0
 	if ent := g.entry.Load(); ent != noEntry {
@@ -173,8 +179,8 @@ func (f *Frozen) Encode(w io.Writer) error {
 	// Keep Vacuum, which rewrites the arena, out while vectors are read.
 	g.structMu.RLock()
 	defer g.structMu.RUnlock()
-	if f.pinned.CompareAndSwap(true, false) {
-		defer g.frozen.Add(-1)
+	if f.pin != nil {
+		defer unpin(pinRef{g: g, pin: f.pin})
 	}
 	if g.released {
 		return errReleased
