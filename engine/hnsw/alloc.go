@@ -125,6 +125,30 @@ func (g *Graph) freeRetired() {
 	g.retired = nil
 }
 
+// collectRetired gives the retired blocks back now, holding the graph
+// exclusively for that moment (stoppable searches give way, as for a
+// Vacuum): a re-encoding would otherwise leave the old space's blocks
+// allocated until the next exclusive step. Nothing to do without an
+// Allocator, with nothing retired, or while a Frozen state holds them.
+func (g *Graph) collectRetired() {
+	if g.cfg.Alloc == nil || g.frozen.Load() > 0 {
+		return
+	}
+	g.retiredMu.Lock()
+	n := len(g.retired)
+	g.retiredMu.Unlock()
+	if n == 0 {
+		return
+	}
+	g.quantMu.Lock()
+	defer g.quantMu.Unlock()
+	g.vacuuming.Add(1)
+	defer g.vacuuming.Add(-1)
+	g.structMu.Lock()
+	defer g.structMu.Unlock()
+	g.freeRetired()
+}
+
 // Release empties the graph and gives all its Allocator memory back, so
 // that the allocator can be closed: searches after it find nothing, and
 // Encode of a state frozen before it fails. It waits for searches and

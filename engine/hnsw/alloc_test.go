@@ -92,8 +92,9 @@ func TestAllocatorHoldsListsAndCodes(t *testing.T) {
 				t.Fatalf("%s: query %d: %v on the allocator, %v on the heap", step, i, c, a)
 			}
 		}
-		// Blocks replaced by a re-encoding stay until the next exclusive
-		// step, so the allocator may hold more than the graph counts.
+		// Blocks replaced by a re-encoding while a Frozen state held them
+		// stay until the next exclusive step, so the allocator may hold
+		// more than the graph counts.
 		if got, want := pa.liveBytes(), g.AllocatedBytes(); got < want {
 			t.Fatalf("%s: allocator holds %d bytes, the graph counts %d", step, got, want)
 		}
@@ -147,6 +148,9 @@ func TestAllocatorHoldsListsAndCodes(t *testing.T) {
 		}
 	}
 	same("re-encoded twice")
+	if got, want := pa.liveBytes(), g.AllocatedBytes(); got != want {
+		t.Fatalf("after a re-encoding: allocator holds %d bytes, the graph counts %d (the old blocks were not given back)", got, want)
+	}
 
 	// Vacuum frees the chunks it no longer needs and the retired blocks.
 	for id := uint32(0); id < uint32(len(data)); id += 2 {

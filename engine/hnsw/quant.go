@@ -263,8 +263,17 @@ func (g *Graph) encodeChunk(st *quantState, space Space, c *chunk, ci int, buf [
 
 // FinishEncoding makes searches measure the current space's codes and
 // forgets the older space. It converts, while writers wait, any chunk
-// EncodeChunks did not (one made while it ran).
+// EncodeChunks did not (one made while it ran). With an Allocator, it then
+// gives the replaced blocks back (collectRetired).
 func (g *Graph) FinishEncoding() error {
+	if err := g.finishEncoding(); err != nil {
+		return err
+	}
+	g.collectRetired()
+	return nil
+}
+
+func (g *Graph) finishEncoding() error {
 	g.quantMu.Lock()
 	defer g.quantMu.Unlock()
 	g.structMu.RLock()
