@@ -710,6 +710,7 @@ func (db *DB) loadNewestSnapshot(h *Handle, cfg CollectionConfig, readOnly bool)
 		}
 		if err == nil {
 			if c.cfg.Dimension != cfg.Dimension || c.cfg.Metric != cfg.Metric {
+				_ = c.closeVectors() // and its arena
 				return nil, fmt.Errorf("snapshot %d is for dimension %d %s, the catalog says %d %s", seq, c.cfg.Dimension, c.cfg.Metric, cfg.Dimension, cfg.Metric)
 			}
 			c.cfg.Name = cfg.Name

@@ -51,7 +51,8 @@ func allocatorOf(a *mapped.Arena) hnsw.Allocator {
 
 // SetMappedDir makes an empty in-memory collection keep its graph's
 // layer-0 lists and codes in file-backed shared mappings under dir
-// (created, emptied, and removed by CloseQuantization), as a durable
+// (created if need be; its segment files are removed now and by
+// CloseQuantization, and so is dir once empty), as a durable
 // collection with originals on disk does in its "mapped" directory. It
 // fails once the collection holds records.
 func (c *Collection) SetMappedDir(dir string) error {

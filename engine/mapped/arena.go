@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"unsafe"
 )
 
@@ -78,8 +80,13 @@ func (s *segment) holds(p unsafe.Pointer) bool {
 	return uintptr(p) >= base && uintptr(p) < base+uintptr(len(s.mem))
 }
 
-// Open empties dir (what an earlier process left there is stale) and
-// returns an arena that makes its segment files in it.
+// segPrefix starts every segment file's name; Open and Close remove only
+// such files, so a directory given by mistake loses nothing else.
+const segPrefix = "seg-"
+
+// Open makes dir if need be, removes the segment files an earlier process
+// left in it (they are stale) and returns an arena that makes its segment
+// files there.
 func Open(dir string, opts Options) (*Arena, error) {
 	if opts.SegmentBytes <= 0 {
 		opts.SegmentBytes = DefaultSegmentBytes
@@ -89,11 +96,11 @@ func Open(dir string, opts Options) (*Arena, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, fmt.Errorf("mapped: empty %s: %w", dir, err)
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("mapped: make %s: %w", dir, err)
+	}
+	if err := removeSegments(dir); err != nil {
+		return nil, err
 	}
 	return &Arena{dir: dir, opts: opts, log: opts.Logger, free: make(map[int][]unsafe.Pointer)}, nil
 }
@@ -169,7 +176,7 @@ func (a *Arena) allocMapped(size int) ([]byte, error) {
 }
 
 func (a *Arena) newSegment(size int) (*segment, error) {
-	name := filepath.Join(a.dir, fmt.Sprintf("seg-%06d", a.nextID))
+	name := filepath.Join(a.dir, fmt.Sprintf("%s%06d", segPrefix, a.nextID))
 	a.nextID++
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -249,8 +256,37 @@ func (a *Arena) Close() error {
 	}
 	a.segs, a.cur, a.free = nil, nil, nil
 	a.inUse.Store(0)
-	if err := os.RemoveAll(a.dir); err != nil {
+	if err := removeSegments(a.dir); err != nil {
+		errs = append(errs, err)
+	}
+	// The directory goes if nothing else is in it (gone already is fine).
+	if err := os.Remove(a.dir); err != nil && !errors.Is(err, os.ErrNotExist) && !isNotEmpty(err) {
 		errs = append(errs, fmt.Errorf("mapped: remove %s: %w", a.dir, err))
 	}
 	return errors.Join(errs...)
+}
+
+// removeSegments removes dir's segment files (a missing dir has none).
+func removeSegments(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("mapped: list %s: %w", dir, err)
+	}
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), segPrefix) || e.IsDir() {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("mapped: remove stale segment: %w", err)
+		}
+	}
+	return nil
+}
+
+func isNotEmpty(err error) bool {
+	var pe *os.PathError
+	return errors.As(err, &pe) && (errors.Is(pe.Err, syscall.ENOTEMPTY) || errors.Is(pe.Err, syscall.EEXIST))
 }

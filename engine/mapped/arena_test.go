@@ -122,6 +122,28 @@ func TestOpenEmptiesAndCloseRemoves(t *testing.T) {
 	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("stale segment survived Open: %v", err)
 	}
+	// Only segment files go: a directory given by mistake loses nothing.
+	other := filepath.Join(t.TempDir(), "precious")
+	if err := os.MkdirAll(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(other, "data"), []byte("keep"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o, err := Open(other, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Alloc(10)[0] = 1
+	if err := o.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if raw, err := os.ReadFile(filepath.Join(other, "data")); err != nil || string(raw) != "keep" {
+		t.Fatalf("a file that is not a segment was touched: %q %v", raw, err)
+	}
+	if ents, _ := os.ReadDir(other); len(ents) != 1 {
+		t.Fatalf("left in the directory: %v", ents)
+	}
 	b := a.Alloc(100)
 	b[0] = 1
 	if err := a.Close(); err != nil {

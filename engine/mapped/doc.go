@@ -7,7 +7,8 @@
 // next touch: a small device trades speed for memory instead of failing.
 //
 // The files are scratch, not durable: the snapshot and the log stay the
-// source of truth, Open empties the directory and Close removes it. A
+// source of truth, Open removes the segment files an earlier process left
+// and Close removes its own (and the directory, once empty). A
 // segment's file is grown with fallocate before it is mapped, so a full
 // disk shows up as an error at allocation (never as SIGBUS on a later
 // write). When a segment cannot be made (no space, no fallocate, any other
