@@ -15,8 +15,8 @@ LDFLAGS := -X github.com/akidb/akidb/cmd.version=$(VERSION) -X github.com/akidb/
 TESTREPORT := $(GO) run ./.ci/testreport
 # Packages whose concurrency is tested under the race detector.
 RACE_PKGS := ./engine/...
-# Packages with architecture-specific code, run for arm64 under qemu.
-ARM64_PKGS := ./engine/distance/... ./engine/quant/... ./engine/hnsw/...
+# Packages with architecture-specific code (or, engine/mapped, memory mapping), run for arm64 under qemu.
+ARM64_PKGS := ./engine/distance/... ./engine/quant/... ./engine/hnsw/... ./engine/mapped/...
 MNIST_DIR ?= /tmp/akidb-mnist
 # The MinIO server the object storage tier's tests run against (a real
 # server on 127.0.0.1; see engine/tier/s3/s3test). Built once into GOBIN

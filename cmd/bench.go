@@ -34,7 +34,9 @@ exact (brute-force) search. Without --gt the ground truth is computed exactly.
 --quantization int8 traverses int8 codes and re-ranks with the float32 vectors
 (--rerank candidates, default ef); --originals disk keeps those in a vectors file.
 The collection's resident memory (rss: the process's growth over the build,
-garbage collected) is reported beside its own account (mem). --plot draws the
+garbage collected; anon: its anonymous part, file: file-backed pages mapped in,
+which with --originals disk hold the graph's lists and codes) is reported beside
+its own account (mem). --plot draws the
 recall/QPS curve of the run and of every --compare file into one HTML page.`,
 		Example: `  akidb bench ann --base base.fvecs --query query.fvecs --gt gt.ivecs --k 10 --m 16 --ef-construction 200
   akidb bench ann --train train-images-idx3-ubyte.gz --test t10k-images-idx3-ubyte.gz --json

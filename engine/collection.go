@@ -110,6 +110,11 @@ type Stats struct {
 	Count          int    `json:"count"`
 	Deleted        int    `json:"deleted"`
 	MemoryBytes    int64  `json:"memory_bytes"`
+	// MappedBytes is the part of MemoryBytes in file-backed shared
+	// mappings rather than the heap: the graph's layer-0 lists and codes
+	// when the originals are on disk (page cache, which the kernel may
+	// drop under memory pressure and read back). Zero otherwise.
+	MappedBytes int64 `json:"mapped_bytes"`
 	// DiskBytes is what the collection's files hold: its log segments
 	// (allocated ahead of the records in them) and its snapshots. Zero
 	// for an in-memory Collection.
@@ -243,6 +248,7 @@ func (c *Collection) Stats() Stats {
 		Name: c.cfg.Name, Dimension: c.cfg.Dimension, Metric: c.cfg.Metric.String(),
 		M: c.cfg.M, EfConstruction: c.cfg.EfConstruction,
 		Count: len(c.byID), Deleted: c.graph.Deleted(), MemoryBytes: mem, AppliedSeq: c.applied,
+		MappedBytes:  c.mappedStats().InUseBytes,
 		Quantization: c.QuantizationStatus(),
 	}
 }

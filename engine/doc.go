@@ -28,5 +28,10 @@
 // they are linked, checkpoints and vacuum wait for the backlog to drain,
 // and writers wait for room when it is full. Replay links synchronously.
 //
+// An int8 collection with its originals on disk keeps its graph's layer-0
+// lists and codes in file-backed shared memory (engine/mapped, wired in
+// mappedmem.go): page cache that the kernel can drop and re-read, with
+// scratch files under the collection's mapped/ directory.
+//
 // The engine imports no transport or CLI packages.
 package engine

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/akidb/akidb/engine/filter"
+	"github.com/akidb/akidb/engine/mapped"
 	"github.com/akidb/akidb/engine/meta"
 	"github.com/akidb/akidb/engine/record"
 	"github.com/akidb/akidb/engine/snapshot"
@@ -688,10 +689,28 @@ func (db *DB) loadNewestSnapshot(h *Handle, cfg CollectionConfig, readOnly bool)
 		return nil, err
 	}
 	env := vectorsEnv(db.cfg.FS, h.vectorsDir(), readOnly)
+	// With int8 and the originals on disk, the graph's lists and codes go
+	// to file-backed memory (mappedmem.go): a new arena per attempt, as
+	// Open empties the directory. Read-only readers (fsck, checks) keep
+	// them on the heap and never touch the scratch directory.
+	mappedMem := !readOnly && wantsMapped(h.quantization())
+	logger := db.log.With("collection", h.info.Name, "tenant", h.info.TenantID)
 	for _, seq := range seqs {
+		var arena *mapped.Arena
+		if mappedMem {
+			arena = openArena(db.cfg.FS, h.mappedDir(), logger)
+			env.alloc = allocatorOf(arena)
+		}
 		c, err := readSnapshot(db.cfg.FS, h.snapshotDir(), seq, env)
+		if err != nil && arena != nil {
+			_ = arena.Close()
+		}
+		if err == nil && arena != nil {
+			c.q.arena = arena
+		}
 		if err == nil {
 			if c.cfg.Dimension != cfg.Dimension || c.cfg.Metric != cfg.Metric {
+				_ = c.closeVectors() // and its arena
 				return nil, fmt.Errorf("snapshot %d is for dimension %d %s, the catalog says %d %s", seq, c.cfg.Dimension, c.cfg.Metric, cfg.Dimension, cfg.Metric)
 			}
 			c.cfg.Name = cfg.Name
@@ -703,7 +722,17 @@ func (db *DB) loadNewestSnapshot(h *Handle, cfg CollectionConfig, readOnly bool)
 		}
 		db.log.Warn("snapshot unusable, trying an older one", "collection", cfg.Name, "seq", seq, "err", err)
 	}
-	return NewCollection(cfg)
+	c, err := NewCollection(cfg)
+	if err != nil || !mappedMem {
+		return c, err
+	}
+	if arena := openArena(db.cfg.FS, h.mappedDir(), logger); arena != nil {
+		if err := c.useArena(arena); err != nil {
+			_ = arena.Close()
+			return nil, err
+		}
+	}
+	return c, nil
 }
 
 // readSnapshot decodes snapshot seq of dir; env opens its vectors file if

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/akidb/akidb/engine/hnsw"
+	"github.com/akidb/akidb/engine/mapped"
 	"github.com/akidb/akidb/engine/meta"
 	"github.com/akidb/akidb/engine/quant"
 	"github.com/akidb/akidb/engine/vecfile"
@@ -151,7 +152,10 @@ type quantizer struct {
 	// it (the graph refuses to vacuum during an encoding).
 	jobMu  sync.Mutex
 	logger *slog.Logger
-	now    func() time.Time
+	// arena holds the graph's lists and codes in file-backed memory
+	// (mappedmem.go); nil: the heap.
+	arena *mapped.Arena
+	now   func() time.Time
 }
 
 func (c *Collection) initQuant(target Quantization) {
@@ -204,16 +208,26 @@ func (c *Collection) vectorsFile() *vecfile.File {
 	return c.q.vectors
 }
 
-// closeVectors closes the vectors file, after the job has stopped.
+// closeVectors closes the vectors file, after the job has stopped, and
+// gives back the graph's file-backed memory if it has some: the
+// collection is leaving memory (or was never installed), and its graph is
+// empty from now on.
 func (c *Collection) closeVectors() error {
 	c.q.mu.Lock()
 	vf := c.q.vectors
 	c.q.vectors = nil
 	c.q.mu.Unlock()
+	err := c.releaseArena()
 	if vf != nil {
-		return vf.Close()
+		return errors.Join(vf.Close(), err)
 	}
-	return nil
+	return err
+}
+
+func (c *Collection) quantLogger() *slog.Logger {
+	c.q.mu.Lock()
+	defer c.q.mu.Unlock()
+	return c.q.logger
 }
 
 // SetQuantization changes the collection's quantization settings and

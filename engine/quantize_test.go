@@ -43,11 +43,15 @@ func searchRecall(t testing.TB, c interface {
 		}
 		want := o.topK(q, req.K, match)
 		total += recallOf(res.Hits, want)
-		// Re-ranked scores are the exact distances.
+		// Re-ranked scores are the exact distances. The oracle may hold
+		// only some of the collection's records (TestRetrainOnDrift's
+		// shifted ones): a hit outside them is a recall miss, not checked.
 		if len(res.Hits) > 0 && o.metric == distance.L2 {
 			h := res.Hits[0]
-			if d := distance.L2SquaredGeneric(q, o.recs[h.ID].Vector); math.Abs(float64(d-h.Score)) > 1e-3*(1+float64(d)) {
-				t.Fatalf("hit %s scores %v, its exact distance is %v", h.ID, h.Score, d)
+			if rec, known := o.recs[h.ID]; known {
+				if d := distance.L2SquaredGeneric(q, rec.Vector); math.Abs(float64(d-h.Score)) > 1e-3*(1+float64(d)) {
+					t.Fatalf("hit %s scores %v, its exact distance is %v", h.ID, h.Score, d)
+				}
 			}
 		}
 	}

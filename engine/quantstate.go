@@ -258,6 +258,9 @@ type stateEnv struct {
 	// openVectors opens the vectors file a state with originals on disk
 	// names; nil refuses such a state.
 	openVectors func(ref vecfile.Ref, dim int) (*vecfile.File, error)
+	// alloc is the Allocator of the graph's lists and codes (nil: the
+	// heap).
+	alloc hnsw.Allocator
 }
 
 // vectorsEnv opens vectors files from dir (read-only: checks only, no

@@ -314,7 +314,7 @@ func decodeState(r io.Reader, env stateEnv) (*Collection, error) {
 			table.chunks[n>>slotChunkBits][n&slotChunkMask].Store(&slot{id: id, meta: meta})
 		}
 	}
-	g, err := hnsw.Decode(br)
+	g, err := hnsw.DecodeWith(br, env.alloc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: graph: %w", errState, err)
 	}

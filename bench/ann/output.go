@@ -18,6 +18,9 @@ func WriteTable(w io.Writer, r Report) error {
 	}
 	if s.RSSBytes != 0 {
 		extra += fmt.Sprintf(" rss=%.1fMiB", float64(s.RSSBytes)/(1<<20))
+		if s.RSSAnonBytes != 0 || s.RSSFileBytes != 0 {
+			extra += fmt.Sprintf(" (anon=%.1fMiB file=%.1fMiB)", float64(s.RSSAnonBytes)/(1<<20), float64(s.RSSFileBytes)/(1<<20))
+		}
 	}
 	if _, err := fmt.Fprintf(w, "n=%d dim=%d queries=%d metric=%s k=%d M=%d efConstruction=%d build=%.2fs threads=%d mem=%.1fMiB%s\n",
 		s.N, s.Dim, s.Queries, s.Metric, s.K, s.M, s.EfConstruction, s.BuildS, s.BuildThreads, float64(s.MemBytes)/(1<<20), extra); err != nil {

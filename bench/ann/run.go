@@ -42,7 +42,7 @@ func Run(ctx context.Context, idx Index, base, queries dataset.Matrix, gt [][]in
 	}
 	gt = gt[:queries.N]
 
-	var rss0 int64
+	var rss0 Resident
 	if cfg.ResidentBytes != nil {
 		rss0 = cfg.ResidentBytes()
 	}
@@ -59,7 +59,10 @@ func Run(ctx context.Context, idx Index, base, queries dataset.Matrix, gt [][]in
 	}
 	rep.MemBytes = idx.MemoryBytes()
 	if cfg.ResidentBytes != nil {
-		rep.RSSBytes = cfg.ResidentBytes() - rss0
+		rss := cfg.ResidentBytes()
+		rep.RSSBytes, rep.RSSAnonBytes = rss.Total-rss0.Total, rss.Anon-rss0.Anon
+		// Shared memory (a scratch directory on tmpfs) is file-backed too.
+		rep.RSSFileBytes = rss.File + rss.Shmem - rss0.File - rss0.Shmem
 	}
 
 	if err := sweep(ctx, idx, base.N, queries, gt, cfg, &rep); err != nil {

@@ -47,9 +47,9 @@ type Config struct {
 	ProgressLines bool
 	// ResidentBytes, when set, reads the process's resident memory; Run
 	// calls it before the build and after it (and Settle), and reports the
-	// difference as the index's resident memory (Setup.RSSBytes). It
-	// should collect garbage first.
-	ResidentBytes func() int64
+	// difference as the index's resident memory (Setup.RSSBytes and its
+	// anonymous and file-backed parts). It should collect garbage first.
+	ResidentBytes func() Resident
 	Clock         func() time.Time // nil = time.Now; must be safe for concurrent use
 
 	ExactQueries  int // queries to time exact search on; 0 = min(1000, queries); < 0 = skip
@@ -57,6 +57,12 @@ type Config struct {
 
 	ChunkRows        int           // rows per Add call; 0 = 1000
 	ProgressInterval time.Duration // progress refresh period; 0 = 200ms (5s with ProgressLines)
+}
+
+// Resident is a reading of the process's resident memory (VmRSS and its
+// RssAnon, RssFile and RssShmem parts on Linux; only Total elsewhere).
+type Resident struct {
+	Total, Anon, File, Shmem int64
 }
 
 // Metric names understood by Run.
@@ -80,8 +86,13 @@ type Setup struct {
 	BuildThreads   int     `json:"build_threads"`
 	MemBytes       int64   `json:"mem_bytes"`
 	// RSSBytes is the growth of the process's resident memory over the
-	// build (Config.ResidentBytes); 0 when not measured.
-	RSSBytes int64 `json:"rss_bytes,omitempty"`
+	// build (Config.ResidentBytes); 0 when not measured. RSSAnonBytes is
+	// the part in anonymous memory (the heap: what the process needs),
+	// RSSFileBytes the part in file-backed pages (page cache mapped into
+	// the process, which the kernel can drop under memory pressure).
+	RSSBytes     int64 `json:"rss_bytes,omitempty"`
+	RSSAnonBytes int64 `json:"rss_anon_bytes,omitempty"`
+	RSSFileBytes int64 `json:"rss_file_bytes,omitempty"`
 	Tags
 }
 

@@ -141,6 +141,11 @@ func Run(ctx context.Context, cfg Config, out, progress io.Writer, logger *slog.
 		}
 		defer os.RemoveAll(dir)
 		col.SetVectorsDir(wal.OSFS{}, dir)
+		// As a durable collection does: the graph's lists and codes in
+		// file-backed memory (page cache), next to the originals.
+		if err := col.SetMappedDir(filepath.Join(dir, engine.MappedDirName)); err != nil {
+			return fmt.Errorf("--originals disk: %w", err)
+		}
 	}
 	defer col.CloseQuantization()
 	label := cfg.Label

@@ -7,6 +7,8 @@ import (
 	"io"
 	"math"
 	"math/bits"
+	"runtime"
+	"sync/atomic"
 
 	"github.com/akidb/akidb/engine/distance"
 )
@@ -66,6 +68,10 @@ type Frozen struct {
 	dead   []byte
 	links0 []uint32 // n rows of stride0 words
 	upper  []uint32 // rows of strideUp words: every upper layer of every node, by id then layer
+	// pin, when set, counts the blocks in g.frozen until the first Encode
+	// ends (or the state is dropped unencoded), so that an Allocator does
+	// not reuse them meanwhile.
+	pin *atomic.Bool
 }
 
 // Freeze captures the graph's state for Encode. Adds and Deletes wait
@@ -97,6 +103,14 @@ func (g *Graph) Freeze() *Frozen {
 			}
 			f.blocks[ci] = b
 		}
+	}
+	if f.blocks != nil && g.cfg.Alloc != nil {
+		f.pin = new(atomic.Bool)
+		f.pin.Store(true)
+		g.frozen.Add(1)
+		// A state dropped without Encode (its checkpoint failed first)
+		// must not keep the retired blocks pinned for good.
+		runtime.AddCleanup(f, unpin, pinRef{g: g, pin: f.pin})
 	}
 	entryID, top := uint32(noID), 0
 	if ent := g.entry.Load(); ent != noEntry {
@@ -165,6 +179,12 @@ func (f *Frozen) Encode(w io.Writer) error {
 	// Keep Vacuum, which rewrites the arena, out while vectors are read.
 	g.structMu.RLock()
 	defer g.structMu.RUnlock()
+	if f.pin != nil {
+		defer unpin(pinRef{g: g, pin: f.pin})
+	}
+	if g.released {
+		return errReleased
+	}
 	size := int64(headerLen) + int64(f.n)*int64(2+4*g.dim+4*g.stride0) + int64(len(f.upper))*4 + 4
 	e := &encoder{w: w, buf: make([]byte, 0, min(size, ioBufSize))}
 	e.bytes(f.header[:])
@@ -272,8 +292,12 @@ func (e *encoder) flush() error {
 // Allocation is bounded by the input: sections are read piecewise and arena
 // chunks are allocated as their bytes arrive, so a header claiming a huge
 // graph followed by little data costs at most one chunk beyond that data.
-func Decode(r io.Reader) (*Graph, error) {
-	d := &decoder{r: r}
+func Decode(r io.Reader) (*Graph, error) { return DecodeWith(r, nil) }
+
+// DecodeWith is Decode with the Allocator (nil: the heap) that the graph's
+// lists and code blocks come from, as Config.Alloc for New.
+func DecodeWith(r io.Reader, alloc Allocator) (*Graph, error) {
+	d := &decoder{r: r, alloc: alloc}
 	g, n, entryID, top, deleted, flags, err := d.header()
 	if err != nil {
 		return nil, err
@@ -343,7 +367,7 @@ func Decode(r io.Reader) (*Graph, error) {
 				return nil, err
 			}
 		}
-		tab[id>>chunkBits].upper[id&chunkMask] = up
+		tab[id>>chunkBits].upper[id&chunkMask] = &up
 		upperWords += int64(len(up))
 	}
 	var tr [4]byte
@@ -376,9 +400,10 @@ func corrupt(off int64, format string, args ...any) error {
 }
 
 type decoder struct {
-	r   io.Reader
-	buf []byte
-	off int64
+	r     io.Reader
+	alloc Allocator
+	buf   []byte
+	off   int64
 }
 
 // full reads exactly len(p) bytes; a short input is corruption (truncation).
@@ -438,6 +463,7 @@ func (d *decoder) header() (g *Graph, n int, entryID uint32, top int, deleted in
 		EfConstruction:  int(le.Uint32(h[16:])),
 		Seed:            int64(le.Uint64(h[24:])),
 		InitialCapacity: int(initCap),
+		Alloc:           d.alloc,
 	}
 	// Zero M or efc would silently take defaults in New; the encoding
 	// always holds the real values.
@@ -482,7 +508,8 @@ func (d *decoder) codeBlock(g *Graph, c *chunk, cnt int) error {
 	case space > 1 || corr > 1:
 		return corrupt(d.off-2, "code block space %d, correction flag %d", space, corr)
 	}
-	b := &codeBlock{space: space, codes: make([]int8, chunkSize*g.dim)}
+	b := g.allocBlock(space, corr == 1)
+	c.codes.Store(b) // given back with the chunk if the decode fails
 	raw, err := d.bytesPiecewise(cnt*g.dim, "codes")
 	if err != nil {
 		return err
@@ -491,12 +518,10 @@ func (d *decoder) codeBlock(g *Graph, c *chunk, cnt int) error {
 		b.codes[i] = int8(x)
 	}
 	if corr == 1 {
-		b.corr = make([]float32, chunkSize)
 		if err := d.floats(b.corr[:cnt]); err != nil {
 			return err
 		}
 	}
-	c.codes.Store(b)
 	return nil
 }
 

@@ -54,6 +54,10 @@ type Config struct {
 	// InitialCapacity pre-allocates arena space for this many vectors. It
 	// is only a hint; the graph grows as needed.
 	InitialCapacity int
+	// Alloc, when set, provides the memory of the layer-0 lists and the
+	// code blocks (alloc.go); nil means the Go heap. It is not part of
+	// the encoding: Decode takes it as an argument.
+	Alloc Allocator
 }
 
 // Errors that callers may branch on.

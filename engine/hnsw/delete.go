@@ -318,7 +318,9 @@ func (g *Graph) compact(tab []*chunk, n int, oldToNew []uint32, ep uint32) {
 			dst.meta[di].Store(src.meta[si].Load())
 		}
 		level := levelOfMeta(dst.meta[di].Load())
-		upperWords += int64(len(dst.upper[di]))
+		if up := dst.upper[di]; up != nil {
+			upperWords += int64(len(*up))
+		}
 		for l := 0; l <= level; l++ {
 			remapList(g.linkList(tab, nw, l), oldToNew)
 		}
@@ -333,6 +335,10 @@ func (g *Graph) compact(tab []*chunk, n int, oldToNew []uint32, ep uint32) {
 	}
 	chunks := make([]*chunk, keep)
 	copy(chunks, tab[:keep])
+	for _, c := range tab[keep:] {
+		g.freeChunk(c)
+	}
+	g.freeRetired()
 	g.table.Store(&chunkTable{chunks: chunks})
 	g.count.Store(uint64(live))
 	g.deleted.Store(0)

@@ -38,6 +38,14 @@
 // PREFETCHT0 / PRFM loop, the only assembly here; a no-op under the noasm
 // tag or other architectures).
 //
+// The layer-0 lists and the code blocks, the arrays that grow with every
+// node, come from Config.Alloc when it is set (alloc.go; the engine gives
+// a collection with its originals on disk file-backed memory from
+// engine/mapped). The graph gives such memory back only when no reader
+// can hold it: a chunk dropped by Vacuum at once (it holds the graph
+// exclusively), a code block replaced by a re-encoding at the next
+// exclusive hold with no Frozen state pending, everything at Release.
+//
 // # Concurrency
 //
 // Add, Search, ExactSearch(IDs), Delete, Encode and the accessors may run

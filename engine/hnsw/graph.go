@@ -45,8 +45,9 @@ type chunk struct {
 	// neighbour count followed by up to 2*M ids.
 	links0 []uint32
 	// upper[i] is nil for a level-0 node, else level rows of strideUp =
-	// M+1 words (count + ids) for layers 1..level. Only ~1/M of nodes have one.
-	upper [chunkSize][]uint32
+	// M+1 words (count + ids) for layers 1..level. Only ~1/M of nodes have
+	// one, so a pointer (8 bytes a node) rather than a slice header (24).
+	upper [chunkSize]*[]uint32
 	meta  [chunkSize]atomic.Uint32
 	// locks serialise writers of a node's neighbour lists. Readers do not
 	// lock: every list word is read and written atomically, writers store
@@ -111,6 +112,16 @@ type Graph struct {
 	// a layer and the reverse links to it there are written.
 	linkHook func(id uint32, level int)
 
+	// retired holds code blocks replaced while readers could still hold
+	// them; with an Allocator they are given back at the next exclusive
+	// hold of structMu with no Frozen pending (alloc.go). frozen counts
+	// Frozen states not yet encoded (they hold blocks).
+	retiredMu sync.Mutex
+	retired   []*codeBlock
+	frozen    atomic.Int64
+	// released: Release gave the memory back; the graph is empty.
+	released bool
+
 	// pool holds *scratch. It is a pointer on purpose: the runtime keeps
 	// every sync.Pool in use (and its victim cache) reachable until two
 	// collections have passed, and an embedded one would keep the whole
@@ -172,7 +183,7 @@ func newGraph(cfg Config) (*Graph, error) {
 // while new vectors are encoded.
 func (g *Graph) newChunk() *chunk {
 	st := g.quant()
-	c := &chunk{links0: make([]uint32, chunkSize*g.stride0)}
+	c := &chunk{links0: g.allocWords(chunkSize * g.stride0)}
 	if st.floats {
 		c.vecs = make([]float32, chunkSize*g.dim)
 	}
@@ -240,7 +251,7 @@ func (g *Graph) linkList(tab []*chunk, id uint32, level int) []uint32 {
 		return c.links0[off : off+g.stride0 : off+g.stride0]
 	}
 	off := (level - 1) * g.strideUp
-	return c.upper[i][off : off+g.strideUp : off+g.strideUp]
+	return (*c.upper[i])[off : off+g.strideUp : off+g.strideUp]
 }
 
 func (g *Graph) maxLinks(level int) int {
@@ -352,7 +363,7 @@ func (g *Graph) AppendVector(dst []float32, id uint32) []float32 {
 // layer-0 list and bookkeeping, and its expected share of upper-layer
 // lists (a node has 1/(M-1) upper layers on average).
 func (g *Graph) NodeBytes() int64 {
-	return g.vectorBytes(g.quant()) + int64(g.stride0*4) + 24 + 4 + 8 + int64(g.strideUp*4)/int64(g.m-1)
+	return g.vectorBytes(g.quant()) + int64(g.stride0*4) + 8 + 4 + 8 + int64(g.strideUp*4+24)/int64(g.m-1)
 }
 
 // vectorBytes is what one node's vector and code take in memory under st.
@@ -377,7 +388,7 @@ func (g *Graph) MemoryBytes() int64 {
 	defer g.structMu.RUnlock()
 	tab := g.table.Load().chunks
 	chunks := int64(len(tab))
-	perNode := int64(g.stride0*4) + 24 /* upper slice header */ + 4 /* meta */ + 8 /* lock */
+	perNode := int64(g.stride0*4) + 8 /* upper pointer */ + 4 /* meta */ + 8 /* lock */
 	var vecBytes int64
 	for _, c := range tab {
 		c.codeMu.Lock()
@@ -387,5 +398,8 @@ func (g *Graph) MemoryBytes() int64 {
 			vecBytes += int64(len(b.codes)) + int64(len(b.corr))*4
 		}
 	}
-	return chunks*chunkSize*perNode + vecBytes + g.upperWords.Load()*4
+	// Each upper row set has a slice header (24 bytes) besides its words;
+	// rows over nodes slightly overcounts nodes above layer 0.
+	up := g.upperWords.Load()
+	return chunks*chunkSize*perNode + vecBytes + up*4 + up/int64(g.strideUp)*24
 }

@@ -45,7 +45,8 @@ func (g *Graph) Reserve(vec []float32) (uint32, error) {
 	i := int(id & chunkMask)
 	level := g.randomLevel()
 	if level > 0 {
-		c.upper[i] = make([]uint32, level*g.strideUp)
+		up := make([]uint32, level*g.strideUp)
+		c.upper[i] = &up
 		g.upperWords.Add(int64(level * g.strideUp))
 	}
 	g.unlinked.Add(1)
@@ -131,7 +132,7 @@ func unlinkedTombstone(m uint32) uint32 {
 // linked (no search or insert reaches it, so nothing reads them).
 func (g *Graph) dropUpper(c *chunk, i int) {
 	if up := c.upper[i]; up != nil {
-		g.upperWords.Add(-int64(len(up)))
+		g.upperWords.Add(-int64(len(*up)))
 		c.upper[i] = nil
 	}
 }

@@ -122,11 +122,7 @@ func (st *quantState) spaceCount() int {
 
 // newBlock makes an empty block in space idx of st.
 func (g *Graph) newBlock(st *quantState, idx uint8) *codeBlock {
-	b := &codeBlock{space: idx, codes: make([]int8, chunkSize*g.dim)}
-	if st.spaces[idx].HasCorr() {
-		b.corr = make([]float32, chunkSize)
-	}
-	return b
+	return g.allocBlock(idx, st.spaces[idx].HasCorr())
 }
 
 // QuantInfo describes the graph's quantization for status reports.
@@ -178,6 +174,7 @@ func (g *Graph) BeginEncoding(space Space) error {
 	defer g.vacuuming.Add(-1)
 	g.structMu.Lock()
 	defer g.structMu.Unlock()
+	g.freeRetired()
 	st := g.quant()
 	if st.spaceCount() == 2 || (st.encode && !st.traverse) {
 		return fmt.Errorf("%w: an encoding is already under way", errQuantState)
@@ -259,14 +256,24 @@ func (g *Graph) encodeChunk(st *quantState, space Space, c *chunk, ci int, buf [
 			nb.corr[i] = corr
 		}
 	}
-	c.codes.Store(nb)
+	old := c.codes.Swap(nb)
+	g.retire(old)
 	return nil
 }
 
 // FinishEncoding makes searches measure the current space's codes and
 // forgets the older space. It converts, while writers wait, any chunk
-// EncodeChunks did not (one made while it ran).
+// EncodeChunks did not (one made while it ran). With an Allocator, it then
+// gives the replaced blocks back (collectRetired).
 func (g *Graph) FinishEncoding() error {
+	if err := g.finishEncoding(); err != nil {
+		return err
+	}
+	g.collectRetired()
+	return nil
+}
+
+func (g *Graph) finishEncoding() error {
 	g.quantMu.Lock()
 	defer g.quantMu.Unlock()
 	g.structMu.RLock()
@@ -329,8 +336,9 @@ func (g *Graph) DropCodes() error {
 		return fmt.Errorf("%w: the vectors are not in memory", errQuantState)
 	}
 	for _, c := range g.table.Load().chunks {
-		c.codes.Store(nil)
+		g.retire(c.codes.Swap(nil))
 	}
+	g.freeRetired()
 	g.qs.Store(st.with(func(n *quantState) {
 		n.spaces, n.cur, n.encode, n.traverse = [2]Space{}, 0, false, false
 	}))

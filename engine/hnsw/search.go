@@ -254,7 +254,7 @@ func (g *Graph) searchLayer(s *scratch, tab []*chunk, q *query, ep uint32, epDis
 			list = ch.links0[off : off+stride]
 		} else {
 			off := (level - 1) * stride
-			list = ch.upper[c.id&chunkMask][off : off+stride]
+			list = (*ch.upper[c.id&chunkMask])[off : off+stride]
 		}
 		n := min(int(atomic.LoadUint32(&list[0])), maxN)
 		list = list[1 : 1+n]
@@ -324,7 +324,7 @@ func (g *Graph) prefetchList(tab []*chunk, id uint32, level, stride int) {
 	if level == 0 {
 		p = &ch.links0[int(id&chunkMask)*stride]
 	} else {
-		p = &ch.upper[id&chunkMask][(level-1)*stride]
+		p = &(*ch.upper[id&chunkMask])[(level-1)*stride]
 	}
 	prefetchLines((*float32)(unsafe.Pointer(p)), (stride*4+63)/64+1)
 }

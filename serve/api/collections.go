@@ -15,7 +15,7 @@ func collectionView(info engine.CollectionInfo, st *engine.Stats) Collection {
 		Quantization: quantizationSettingsView(info.Config.Quantization),
 	}
 	if st != nil {
-		c.Stats = &CollectionStats{Count: st.Count, Deleted: st.Deleted, MemoryBytes: st.MemoryBytes, DiskBytes: st.DiskBytes}
+		c.Stats = &CollectionStats{Count: st.Count, Deleted: st.Deleted, MemoryBytes: st.MemoryBytes, MappedBytes: st.MappedBytes, DiskBytes: st.DiskBytes}
 		if st.Quantization.State != "" {
 			q := st.Quantization
 			c.Stats.Quantization = &q

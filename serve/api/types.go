@@ -76,6 +76,9 @@ type CollectionStats struct {
 	Count       int   `json:"count"`
 	Deleted     int   `json:"deleted"`
 	MemoryBytes int64 `json:"memory_bytes"`
+	// MappedBytes is the part of MemoryBytes in file-backed memory (page
+	// cache): the graph's lists and codes when the originals are on disk.
+	MappedBytes int64 `json:"mapped_bytes,omitempty"`
 	DiskBytes   int64 `json:"disk_bytes"`
 	// Quantization is the state of the collection's quantization.
 	Quantization *QuantizationStatus `json:"quantization,omitempty"`

@@ -57,7 +57,7 @@ func collectionOut(c api.Collection) *akidbv1.Collection {
 	}
 	if c.Stats != nil {
 		out.Stats = &akidbv1.CollectionStats{Count: int64(c.Stats.Count), Deleted: int64(c.Stats.Deleted), MemoryBytes: c.Stats.MemoryBytes,
-			DiskBytes: c.Stats.DiskBytes, Quantization: quantizationStatusOut(c.Stats.Quantization)}
+			DiskBytes: c.Stats.DiskBytes, MappedBytes: c.Stats.MappedBytes, Quantization: quantizationStatusOut(c.Stats.Quantization)}
 	}
 	for _, in := range c.Indexes {
 		out.Indexes = append(out.Indexes, indexOut(in))

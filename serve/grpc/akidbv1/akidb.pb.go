@@ -821,6 +821,10 @@ type CollectionStats struct {
 	// disk_bytes: the collection's log segments, snapshots and vectors
 	// files.
 	DiskBytes int64 `protobuf:"varint,4,opt,name=disk_bytes,json=diskBytes,proto3" json:"disk_bytes,omitempty"`
+	// mapped_bytes: the part of memory_bytes in file-backed memory (page
+	// cache): the graph's lists and codes of an int8 collection with its
+	// originals on disk; 0 otherwise.
+	MappedBytes int64 `protobuf:"varint,5,opt,name=mapped_bytes,json=mappedBytes,proto3" json:"mapped_bytes,omitempty"`
 	// quantization is the state of the collection's quantization.
 	Quantization  *QuantizationStatus `protobuf:"bytes,10,opt,name=quantization,proto3" json:"quantization,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -881,6 +885,13 @@ func (x *CollectionStats) GetMemoryBytes() int64 {
 func (x *CollectionStats) GetDiskBytes() int64 {
 	if x != nil {
 		return x.DiskBytes
+	}
+	return 0
+}
+
+func (x *CollectionStats) GetMappedBytes() int64 {
+	if x != nil {
+		return x.MappedBytes
 	}
 	return 0
 }
@@ -6606,13 +6617,14 @@ const file_akidb_v1_akidb_proto_rawDesc = "" +
 	"collection\x18\x01 \x01(\tR\n" +
 	"collection\x12\x14\n" +
 	"\x05field\x18\x02 \x01(\tR\x05field\"\x13\n" +
-	"\x11DropIndexResponse\"\xc5\x01\n" +
+	"\x11DropIndexResponse\"\xe8\x01\n" +
 	"\x0fCollectionStats\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\x03R\x05count\x12\x18\n" +
 	"\adeleted\x18\x02 \x01(\x03R\adeleted\x12!\n" +
 	"\fmemory_bytes\x18\x03 \x01(\x03R\vmemoryBytes\x12\x1d\n" +
 	"\n" +
-	"disk_bytes\x18\x04 \x01(\x03R\tdiskBytes\x12@\n" +
+	"disk_bytes\x18\x04 \x01(\x03R\tdiskBytes\x12!\n" +
+	"\fmapped_bytes\x18\x05 \x01(\x03R\vmappedBytes\x12@\n" +
 	"\fquantization\x18\n" +
 	" \x01(\v2\x1c.akidb.v1.QuantizationStatusR\fquantization\"\x93\x03\n" +
 	"\n" +
