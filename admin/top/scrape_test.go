@@ -371,10 +371,11 @@ func TestCollectAndFrame(t *testing.T) {
 }
 
 // TestScraperAsksSlowFamiliesWithTheDetails: the families whose
-// collectors cost the server the most (process, Go runtime, quota) are
-// asked for at the first refresh, with the details every detailsEvery,
-// after a failure and on ScrapeAll; the refreshes in between ask the
-// others only, and still show the last process memory and quota use.
+// collectors cost the server the most are asked for at the first
+// refresh, after a failure and on ScrapeAll, and then the Go runtime's
+// and quota's every detailsEvery, the process's every processEvery; the
+// refreshes in between ask the others only, and still show the last
+// process memory and quota use.
 func TestScraperAsksSlowFamiliesWithTheDetails(t *testing.T) {
 	f := healthyServer(&fakeClock{t: base})
 	mib := 1024.0 * 1024
@@ -418,8 +419,12 @@ func TestScraperAsksSlowFamiliesWithTheDetails(t *testing.T) {
 		}
 	}
 	smp, asked = step(time.Second) // detailsEvery since the first
+	if want := slices.Concat(FastFamilies(), slowGroups[0].families); !slices.Equal(asked, want) || rss(smp) != 100*mib {
+		t.Fatalf("after %v asked %q (want %q), rss %v", detailsEvery, asked, want, rss(smp))
+	}
+	smp, asked = step(processEvery - detailsEvery) // processEvery since the first
 	if !slices.Equal(asked, ScrapedFamilies()) || rss(smp) != 200*mib {
-		t.Fatalf("after %v asked %q, rss %v", detailsEvery, asked, rss(smp))
+		t.Fatalf("after %v asked %q, rss %v", processEvery, asked, rss(smp))
 	}
 	if h := tr.snapshot().Header; h.RSSBytes == nil || *h.RSSBytes != 200*mib {
 		t.Fatalf("header: %+v", h.RSSBytes)

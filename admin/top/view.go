@@ -272,7 +272,7 @@ func (m Model) helpLines(w int) []string {
 		fmt.Sprintf("Rates: over the last refresh, made %s after the previous one ended.", m.opts.Interval),
 		fmt.Sprintf("p50/p99: over the last %s. Sparklines: one cell per %s (averaged to fit).", quantileWindow, fmtAgeSeconds(m.snap.Traffic.SparkColumnSeconds)),
 		"top's own reads (probes, metrics, storage status, DLQ) are not counted.",
-		fmt.Sprintf("RSS, heap, quotas, readiness, storage status, DLQ: read every %s,", fmtAgeSeconds(detailsEvery.Seconds())),
+		fmt.Sprintf("Heap, quotas, readiness, storage status, DLQ: read every %s (RSS every %s),", fmtAgeSeconds(detailsEvery.Seconds()), fmtAgeSeconds(processEvery.Seconds())),
 		"the last three at once when the breaker's state or the DLQ's counts change.",
 		"r, R, d and b need an operator's admin key; d and b ask first.",
 		"? or esc closes this help.")

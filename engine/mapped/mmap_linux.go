@@ -14,7 +14,15 @@ func fallocate(f *os.File, size int64) error {
 }
 
 func mapShared(f *os.File, size int) ([]byte, error) {
-	return unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	mem, err := unix.Mmap(int(f.Fd()), 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return nil, err
+	}
+	// A graph walk touches codes and lists in no order: a page read back
+	// after the kernel dropped it should bring that page alone, not the
+	// readahead window around it (which would push out pages in use).
+	_ = unix.Madvise(mem, unix.MADV_RANDOM)
+	return mem, nil
 }
 
 func unmap(b []byte) error { return unix.Munmap(b) }

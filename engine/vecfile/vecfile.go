@@ -146,6 +146,7 @@ func Create(fsys wal.FS, dir string, gen uint64, dim int) (*File, error) {
 		_ = wf.Close()
 		return nil, fmt.Errorf("sync %s: %w", dir, err)
 	}
+	_ = adviseRandom(wf)
 	return f, nil
 }
 
@@ -181,6 +182,7 @@ func open(fsys wal.FS, dir string, dim int, ref Ref, readOnly bool) (*File, erro
 		_ = wf.Close()
 		return nil, err
 	}
+	_ = adviseRandom(wf) // after the check's sequential read
 	return f, nil
 }
 

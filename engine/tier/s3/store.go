@@ -16,6 +16,7 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/s3utils"
 
 	"github.com/akidb/akidb/engine/tier"
 )
@@ -109,6 +110,11 @@ func New(cfg Config) (*Store, error) {
 	}
 	if cfg.Bucket == "" {
 		return nil, errors.New("s3: a bucket is required")
+	}
+	// A name S3 refuses would start the server and then fail every upload
+	// (the breaker open, the DLQ filling) instead of failing here.
+	if err := s3utils.CheckValidBucketNameStrict(cfg.Bucket); err != nil {
+		return nil, fmt.Errorf("s3: bucket %q: %w (3 to 63 lowercase letters, digits, dots and hyphens)", cfg.Bucket, err)
 	}
 	if (cfg.AccessKey == "") != (cfg.SecretKey == "") {
 		return nil, errors.New("s3: access key and secret key go together")

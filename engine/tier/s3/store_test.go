@@ -42,24 +42,29 @@ func TestOpenChecksItsConfiguration(t *testing.T) {
 	if _, err := s3.Open(ctx, cfg); err != nil {
 		t.Fatalf("with create: %v", err)
 	}
-	bad := srv.Config("b")
+	bad := srv.Config("bkt")
 	bad.SecretKey = "wrong-secret-key"
 	if _, err := s3.Open(ctx, bad); err == nil {
 		t.Fatal("wrong credentials accepted")
 	}
 	for _, ep := range []string{"127.0.0.1:9000", "ftp://x:1", "http://x:1/path", "http://user:pw@x:1"} {
-		c := srv.Config("b")
+		c := srv.Config("bkt")
 		c.Endpoint = ep
 		if _, err := s3.Open(ctx, c); err == nil || !strings.Contains(err.Error(), "want http://host:port") {
 			t.Errorf("endpoint %q: %v", ep, err)
 		}
 	}
-	c := srv.Config("b")
+	c := srv.Config("bkt")
 	c.CAFile = "/nonexistent"
 	if _, err := s3.Open(ctx, c); err == nil || !strings.Contains(err.Error(), "https") {
 		t.Errorf("CA file with http: %v", err)
 	}
-	c = srv.Config("b")
+	for _, name := range []string{"bm", "Upper_Case", "-dash-first", "a..b"} {
+		if _, err := s3.Open(ctx, srv.Config(name)); err == nil || !strings.Contains(err.Error(), "bucket \""+name+"\"") {
+			t.Errorf("bucket %q: %v", name, err)
+		}
+	}
+	c = srv.Config("bkt")
 	c.PartSize = 1 << 20
 	if _, err := s3.Open(ctx, c); err == nil {
 		t.Error("a part size below 5 MiB was accepted")
