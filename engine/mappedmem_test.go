@@ -49,6 +49,9 @@ func checkMapped(t *testing.T, h *Handle, nodes, dim int) {
 		t.Fatalf("arena stats %+v", st)
 	case h.Stats().MappedBytes != st.InUseBytes:
 		t.Fatalf("stats report %d mapped bytes, the arena %d", h.Stats().MappedBytes, st.InUseBytes)
+	case h.DiskBytes() < st.MappedBytes+h.wal.Size():
+		// The segment files are fallocated: quotas count the disk they take.
+		t.Fatalf("disk bytes %d do not count the %d bytes of segment files", h.DiskBytes(), st.MappedBytes)
 	}
 	if len(segFiles(t, h)) != st.Segments {
 		t.Fatalf("%d segment files for %d segments", len(segFiles(t, h)), st.Segments)

@@ -367,8 +367,9 @@ func (db *DB) now() time.Time {
 }
 
 // DiskBytes is the size of the collection's local files: log, snapshots,
-// vectors files (originals on disk) and the object storage tier's staged
-// uploads. While the collection is in memory the log's, the snapshots'
+// vectors files (originals on disk), the object storage tier's staged
+// uploads and, while it is loaded, the scratch files of its mapped lists
+// and codes (reserved with fallocate: they take that much of the disk). While the collection is in memory the log's, the snapshots'
 // and the vectors files' sizes are those kept as they change (quotas read
 // them on every write; the live vectors file's rows since the last
 // checkpoint are estimated from the node count) and only the tier's small
@@ -381,7 +382,7 @@ func (h *Handle) DiskBytes() int64 {
 		if h.c.vectorsFile() != nil {
 			n += 64 + int64(h.c.graph.Len())*int64(h.c.cfg.Dimension)*4
 		}
-		return n
+		return n + h.c.mappedStats().MappedBytes
 	}
 	return h.coldDisk.size(h)
 }
