@@ -142,10 +142,7 @@ func (g *Graph) collectRetired() {
 	}
 	g.quantMu.Lock()
 	defer g.quantMu.Unlock()
-	g.vacuuming.Add(1)
-	defer g.vacuuming.Add(-1)
-	g.structMu.Lock()
-	defer g.structMu.Unlock()
+	defer g.holdExclusive()()
 	g.freeRetired()
 }
 
@@ -156,10 +153,7 @@ func (g *Graph) collectRetired() {
 func (g *Graph) Release() {
 	g.quantMu.Lock()
 	defer g.quantMu.Unlock()
-	g.vacuuming.Add(1)
-	defer g.vacuuming.Add(-1)
-	g.structMu.Lock()
-	defer g.structMu.Unlock()
+	defer g.holdExclusive()()
 	g.mutateMu.Lock()
 	defer g.mutateMu.Unlock()
 	if g.released {

@@ -83,10 +83,7 @@ func (g *Graph) vacuum(o Originals) ([]uint32, error) {
 	defer g.quantMu.Unlock()
 	// Stoppable searches in progress give way (ErrInterrupted) instead of
 	// making the vacuum, and whoever waits on it, wait for their end.
-	g.vacuuming.Add(1)
-	defer g.vacuuming.Add(-1)
-	g.structMu.Lock()
-	defer g.structMu.Unlock()
+	defer g.holdExclusive()()
 	if u := g.unlinked.Load(); u > 0 {
 		return nil, fmt.Errorf("hnsw vacuum: %d reserved nodes are not linked yet", u)
 	}

@@ -213,6 +213,19 @@ func (g *Graph) grow(ci int) *chunkTable {
 	return nt
 }
 
+// holdExclusive takes structMu exclusively for a structural change
+// (vacuum, quantization steps, Release), with vacuuming raised so that
+// stoppable searches in progress give way (ErrInterrupted) rather than
+// make it wait for their end. The returned func releases both.
+func (g *Graph) holdExclusive() (release func()) {
+	g.vacuuming.Add(1)
+	g.structMu.Lock()
+	return func() {
+		g.structMu.Unlock()
+		g.vacuuming.Add(-1)
+	}
+}
+
 // allocate hands out the next id and makes sure its chunk exists.
 func (g *Graph) allocate() (uint32, *chunk, error) {
 	for {

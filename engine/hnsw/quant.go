@@ -170,10 +170,7 @@ func (g *Graph) BeginEncoding(space Space) error {
 	// Exclusively: a search prepares its query for the spaces in use when
 	// it starts, so none may be running when blocks of a new space can
 	// appear. Stoppable searches give way.
-	g.vacuuming.Add(1)
-	defer g.vacuuming.Add(-1)
-	g.structMu.Lock()
-	defer g.structMu.Unlock()
+	defer g.holdExclusive()()
 	g.freeRetired()
 	st := g.quant()
 	if st.spaceCount() == 2 || (st.encode && !st.traverse) {
@@ -327,10 +324,7 @@ func (g *Graph) checkBlocks(st *quantState, current bool) error {
 func (g *Graph) DropCodes() error {
 	g.quantMu.Lock()
 	defer g.quantMu.Unlock()
-	g.vacuuming.Add(1)
-	defer g.vacuuming.Add(-1)
-	g.structMu.Lock()
-	defer g.structMu.Unlock()
+	defer g.holdExclusive()()
 	st := g.quant()
 	if !st.floats {
 		return fmt.Errorf("%w: the vectors are not in memory", errQuantState)
@@ -355,10 +349,7 @@ func (g *Graph) SetOriginals(o Originals) error {
 	g.quantMu.Lock()
 	defer g.quantMu.Unlock()
 	if o == nil {
-		g.vacuuming.Add(1)
-		defer g.vacuuming.Add(-1)
-		g.structMu.Lock()
-		defer g.structMu.Unlock()
+		defer g.holdExclusive()()
 	} else {
 		g.structMu.RLock()
 		defer g.structMu.RUnlock()
@@ -417,10 +408,7 @@ func (g *Graph) DropFloats() error {
 	if st.originals == nil || !st.traverse {
 		return fmt.Errorf("%w: vectors leave memory only for a store, on a graph that traverses codes", errQuantState)
 	}
-	g.vacuuming.Add(1)
-	defer g.vacuuming.Add(-1)
-	g.structMu.Lock()
-	defer g.structMu.Unlock()
+	defer g.holdExclusive()()
 	g.mutateMu.Lock()
 	defer g.mutateMu.Unlock()
 	for _, c := range g.table.Load().chunks {
