@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +23,8 @@ import (
 // top's families, and top's whole refresh (Scraper.Scrape: every request
 // a refresh makes, at their cadences) against the binary of
 // topBenchServer. Each call's cost is the server's CPU time from just
-// before it to 150 ms after it, less the idle server's over as long;
+// before it to 150 ms after it, less the idle server's over as long
+// (each call at a random point of its second);
 // medians and means of the calls (docs/top.md). The mean is a refresh's
 // cost on average: it counts the requests made every 5 or 30 s.
 //
@@ -110,6 +112,11 @@ func BenchmarkTopRequestWakeUp(b *testing.B) {
 	for range n {
 		for i, c := range calls {
 			<-tick.C
+			// At a random point of the second: the server's own work
+			// every second (the tier's ship loop) then falls into the
+			// measured window as often as its share of the time, instead
+			// of always or never depending on where the ticks fall.
+			<-time.After(time.Duration(rand.Int64N(int64(500 * time.Millisecond))))
 			cpu0, t0 := serverCPU(b, c.pid), time.Now()
 			c.fn(b)
 			<-time.After(after)

@@ -461,7 +461,22 @@ type ResidencyTotals struct {
 // never loads one.
 func (db *DB) ResidencyTotals() ResidencyTotals {
 	hs := db.handles()
-	t := ResidencyTotals{Budget: db.memoryBudget(), EvictAfter: db.evictAfter(), ResidentBytes: residentBytes(hs), Collections: len(hs)}
+	t := db.residencyCounts(hs)
+	t.ResidentBytes = residentBytes(hs)
+	if db.cfg.Tier != nil {
+		t.CacheBytes = db.cacheBytes(hs)
+	}
+	return t
+}
+
+// ResidencyCounts is ResidencyTotals without ResidentBytes and
+// CacheBytes: those ask every resident collection for its memory and stat
+// the cached snapshots, which a monitor that shows only the counts (akidb
+// top, at every refresh) need not pay for.
+func (db *DB) ResidencyCounts() ResidencyTotals { return db.residencyCounts(db.handles()) }
+
+func (db *DB) residencyCounts(hs []*Handle) ResidencyTotals {
+	t := ResidencyTotals{Budget: db.memoryBudget(), EvictAfter: db.evictAfter(), Collections: len(hs)}
 	for _, h := range hs {
 		r := &h.res
 		r.mu.Lock()
@@ -475,7 +490,6 @@ func (db *DB) ResidencyTotals() ResidencyTotals {
 	}
 	if db.cfg.Tier != nil {
 		t.CacheLimit = db.cfg.Tier.CacheBytes
-		t.CacheBytes = db.cacheBytes(hs)
 	}
 	return t
 }

@@ -399,7 +399,7 @@ func (s *Server) openEngine() {
 	s.db = db
 	s.dbMu.Unlock()
 	s.metrics.SetTierSource(func() (metrics.TierTotals, bool) { return tierTotals(db) })
-	s.metrics.SetResidencySource(func() metrics.ResidencyTotals { return residencyTotals(db) })
+	s.metrics.SetResidencySource(func(sizes bool) metrics.ResidencyTotals { return residencyTotals(db, sizes) })
 	s.svc.SetDB(db)
 	s.grpcAPI.SetServing(true)
 	s.log.Info("ready", "data_dir", s.cfg.DataDir, "collections", len(db.ListCollections("")), "recovery", time.Since(start).Round(time.Millisecond))

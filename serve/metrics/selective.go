@@ -1,8 +1,10 @@
 package metrics
 
 import (
+	"bytes"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -44,8 +46,42 @@ func (s *selective) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.full.ServeHTTP(w, r)
 		return
 	}
-	s.handler(names).ServeHTTP(w, r)
+	// The answer is small (a few kilobytes): buffered, it leaves in one
+	// write with its length, instead of a chunked body whose first chunk
+	// goes out when the writer's buffer fills and whose end goes in
+	// another write, each waking the monitor waiting for it.
+	b := buffers.Get().(*bufferedResponse)
+	defer buffers.Put(b)
+	b.reset()
+	s.handler(names).ServeHTTP(b, r)
+	h := w.Header()
+	for k, v := range b.header {
+		h[k] = v
+	}
+	h.Set("Content-Length", strconv.Itoa(b.body.Len()))
+	w.WriteHeader(b.status)
+	_, _ = w.Write(b.body.Bytes())
 }
+
+// bufferedResponse is an http.ResponseWriter that keeps the response.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+var buffers = sync.Pool{New: func() any { return &bufferedResponse{} }}
+
+func (b *bufferedResponse) reset() {
+	b.header, b.status = http.Header{}, http.StatusOK
+	b.body.Reset()
+}
+
+func (b *bufferedResponse) Header() http.Header { return b.header }
+
+func (b *bufferedResponse) WriteHeader(status int) { b.status = status }
+
+func (b *bufferedResponse) Write(p []byte) (int, error) { return b.body.Write(p) }
 
 // handler is the handler for a set of families, made at its first use
 // and kept while no collector is registered or unregistered.

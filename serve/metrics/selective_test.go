@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -210,5 +211,84 @@ func TestSelectiveHandlerCollectsInOneGoroutine(t *testing.T) {
 		if n := created() - before; n > 2 {
 			t.Fatalf("a scrape of 20 collectors on 2 registries started %d goroutines, want 2", n)
 		}
+	}
+}
+
+// TestResidencyCountsAskNoSizes: a scrape of the residency counts alone
+// (akidb top's refresh) does not make the source size the collections;
+// one that asks for a size does, and the full exposition shows both.
+func TestResidencyCountsAskNoSizes(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	rec := NewRecorder(reg)
+	m, err := New(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sized, counted atomic.Int64
+	m.SetResidencySource(func(sizes bool) ResidencyTotals {
+		if sizes {
+			sized.Add(1)
+			return ResidencyTotals{Resident: 2, ResidentBytes: 100, Budget: 1000, CacheBytes: 7}
+		}
+		counted.Add(1)
+		return ResidencyTotals{Resident: 2}
+	})
+	h := SelectiveHandler(reg, rec)
+	if got := scrape(t, h, "akidb_collections_resident"); !slices.Equal(got, []string{"akidb_collections_resident"}) || sized.Load() != 0 || counted.Load() != 1 {
+		t.Fatalf("asked the resident count: got %q, the source sized %d times and counted %d", got, sized.Load(), counted.Load())
+	}
+	if got := scrape(t, h, "akidb_collections_resident_bytes"); !slices.Equal(got, []string{"akidb_collections_resident_bytes"}) || sized.Load() != 1 {
+		t.Fatalf("asked the resident bytes: got %q, sized %d times", got, sized.Load())
+	}
+	if v := gaugeValue(t, reg, "akidb_collections_resident_bytes"); v != 100 {
+		t.Fatalf("akidb_collections_resident_bytes %v", v)
+	}
+	if v := gaugeValue(t, reg, "akidb_collections_resident"); v != 2 {
+		t.Fatalf("akidb_collections_resident %v", v)
+	}
+}
+
+// TestSelectiveAnswerHasItsLength: an answer to name[] goes out with its
+// Content-Length (one write), not chunked as net/http sends a body of
+// more than 2 KiB written in parts; the full exposition is unchanged.
+func TestSelectiveAnswerHasItsLength(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	rec := NewRecorder(reg)
+	rec.MustRegister(newCounting(false, "a_two"))
+	big := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "a_one", Help: "A test gauge of many series."}, []string{"tenant"})
+	for i := range 300 {
+		big.WithLabelValues(fmt.Sprint("tenant-", i)).Set(float64(i))
+	}
+	rec.MustRegister(big)
+	srv := httptest.NewServer(SelectiveHandler(reg, rec))
+	defer srv.Close()
+	get := func(query string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, srv.URL+"/metrics"+query, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Accept-Encoding", "identity") // as akidb top asks
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	resp := get("?name[]=a_one")
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) != 0 || len(body) < 8<<10 ||
+		!strings.Contains(string(body), `a_one{tenant="tenant-299"} 299`) || strings.Contains(string(body), "a_two") {
+		t.Fatalf("name[]=a_one: status %d, length %d for %d bytes, transfer encoding %q:\n%s", resp.StatusCode, resp.ContentLength, len(body), resp.TransferEncoding, body)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	if full, _ := io.ReadAll(get("").Body); !strings.Contains(string(full), "a_two") {
+		t.Fatalf("the full exposition:\n%s", full)
 	}
 }
