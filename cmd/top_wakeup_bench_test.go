@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/akidb/akidb/admin"
 	"github.com/akidb/akidb/admin/top"
 )
 
@@ -27,6 +29,9 @@ import (
 // (each call at a random point of its second);
 // medians and means of the calls (docs/top.md). The mean is a refresh's
 // cost on average: it counts the requests made every 5 or 30 s.
+//
+// With AKIDB_TOP_REFERENCE set to another akidb binary (for example
+// main's), that binary's metrics request and refresh are interleaved too.
 //
 //	go test ./cmd -run '^$' -bench TopRequestWakeUp -benchtime 1x -timeout 30m
 func BenchmarkTopRequestWakeUp(b *testing.B) {
@@ -82,25 +87,33 @@ func BenchmarkTopRequestWakeUp(b *testing.B) {
 	// the default --interval: what it asks besides the metrics (the Go
 	// heap and quota every 5 s, the process every 30 s, the storage
 	// status every 30 s on an idle tier) comes as often as in use.
-	clock := time.Now()
-	sc := top.NewScraper(remote, true, func() time.Time { return clock })
-	sc.Scrape(context.Background()) // the first refresh asks everything
-	refresh := func(b *testing.B) {
-		clock = clock.Add(time.Second)
-		scrapeChecked(context.Background(), sc)(b)
+	refresher := func(remote *admin.Remote) func(b *testing.B) {
+		clock := time.Now()
+		sc := top.NewScraper(remote, true, func() time.Time { return clock })
+		sc.Scrape(context.Background()) // the first refresh asks everything
+		return func(b *testing.B) {
+			clock = clock.Add(time.Second)
+			scrapeChecked(context.Background(), sc)(b)
+		}
 	}
-	calls := []struct {
-		name string
-		pid  int
-		fn   func(b *testing.B)
-	}{
+	calls := []wakeCall{
 		{"floor-go-server", floor.Process.Pid, get("http://"+strings.TrimSpace(addr)+"/ok", "", "")},
 		{"akidb-readyz", pid, get(url+"/readyz", "", "")},
 		{"akidb-refresh-metrics", pid, get(url+"/admin/metrics?"+strings.Join(names, "&"), key, proto)},
-		{"akidb-top-refresh", pid, refresh},
+		{"akidb-top-refresh", pid, refresher(remote)},
+	}
+	pids := []int{floor.Process.Pid, pid}
+	// A reference binary (AKIDB_TOP_REFERENCE, for example main's) serving
+	// the same data, its calls interleaved with this one's.
+	if ref := os.Getenv("AKIDB_TOP_REFERENCE"); ref != "" {
+		rurl, rpid, rkey, rremote, _ := topBenchServer(b, ref)
+		calls = append(calls,
+			wakeCall{"reference-refresh-metrics", rpid, get(rurl+"/admin/metrics?"+strings.Join(names, "&"), rkey, proto)},
+			wakeCall{"reference-top-refresh", rpid, refresher(rremote)})
+		pids = append(pids, rpid)
 	}
 	idleRate := map[int]float64{}
-	for _, p := range []int{floor.Process.Pid, pid} {
+	for _, p := range pids {
 		cpu0, t0 := serverCPU(b, p), time.Now()
 		<-time.After(5 * time.Second)
 		idleRate[p] = float64(serverCPU(b, p)-cpu0) / float64(time.Since(t0))
@@ -135,4 +148,12 @@ func BenchmarkTopRequestWakeUp(b *testing.B) {
 		b.Logf("%s: median %.0f µs, mean %.0f, quartiles %.0f-%.0f", c.name, v[len(v)/2], mean, v[len(v)/4], v[3*len(v)/4])
 	}
 	b.Logf("load average: %s", loadAverage())
+}
+
+// wakeCall is one of BenchmarkTopRequestWakeUp's calls and the process
+// it costs.
+type wakeCall struct {
+	name string
+	pid  int
+	fn   func(b *testing.B)
 }

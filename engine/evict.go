@@ -457,6 +457,33 @@ type ResidencyTotals struct {
 	CacheBytes    int64
 }
 
+// CollectionTotals are every collection's figures summed, for the
+// metrics.
+type CollectionTotals struct {
+	Collections  int
+	Vectors      int
+	IndexBacklog int
+	WALBytes     int64
+	// LastCheckpoint is the newest snapshot's time (zero: none).
+	LastCheckpoint time.Time
+}
+
+// CollectionTotals sums every open collection's count, index backlog and
+// log size, and finds the newest checkpoint. It never loads one.
+func (db *DB) CollectionTotals() CollectionTotals {
+	hs := db.handles()
+	t := CollectionTotals{Collections: len(hs)}
+	for _, h := range hs {
+		t.Vectors += h.Count()
+		t.IndexBacklog += h.IndexBacklog()
+		t.WALBytes += h.LogBytes()
+		if at := h.LastCheckpoint(); at.After(t.LastCheckpoint) {
+			t.LastCheckpoint = at
+		}
+	}
+	return t
+}
+
 // ResidencyTotals reports the budget and the collections in memory. It
 // never loads one.
 func (db *DB) ResidencyTotals() ResidencyTotals {

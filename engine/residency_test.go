@@ -122,6 +122,12 @@ func TestEvictionUnderBudgetKeepsFactsAndReloadsFromTheLocalSnapshot(t *testing.
 	if got := db.ResidencyCounts(); got != counts {
 		t.Fatalf("counts %+v, want %+v", got, counts)
 	}
+	// The metrics' totals count the evicted collections' records too,
+	// from their facts, and the newest checkpoint (the evictions'), and
+	// read no log of theirs.
+	if ct := db.CollectionTotals(); ct.Collections != 5 || ct.Vectors != 1000 || ct.IndexBacklog != 0 || ct.LastCheckpoint.IsZero() || ct.WALBytes < 0 {
+		t.Fatalf("collection totals: %+v", ct)
+	}
 	if state(hs[0]) != LoadEvicted {
 		t.Fatal("reading the facts loaded the collection")
 	}

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -177,7 +178,7 @@ func TestSelectiveHandlerBoundsItsSubsets(t *testing.T) {
 
 // TestSelectiveHandlerCollectsInOneGoroutine: a request with name[]
 // collects in one goroutine for all the collectors it runs, whichever registry
-// they are on. A registry gathers each collector in a goroutine of its
+// they are on, and starts no other. A registry gathers each collector in a goroutine of its
 // own; for a monitor's request after a second of idleness each start
 // wakes an idle thread of the runtime (docs/top.md).
 func TestSelectiveHandlerCollectsInOneGoroutine(t *testing.T) {
@@ -206,10 +207,10 @@ func TestSelectiveHandlerCollectsInOneGoroutine(t *testing.T) {
 		if got := scrape(t, h, names...); len(got) != 20 {
 			t.Fatalf("got %d families, want 20: %q", len(got), got)
 		}
-		// The registry's two: the collecting one, and the one closing
-		// its channels when that is done.
-		if n := created() - before; n > 2 {
-			t.Fatalf("a scrape of 20 collectors on 2 registries started %d goroutines, want 2", n)
+		// The collecting one (a registry starts a second to close its
+		// channels when that is done).
+		if n := created() - before; n > 1 {
+			t.Fatalf("a scrape of 20 collectors on 2 registries started %d goroutines, want 1", n)
 		}
 	}
 }
@@ -290,5 +291,53 @@ func TestSelectiveAnswerHasItsLength(t *testing.T) {
 	}
 	if full, _ := io.ReadAll(get("").Body); !strings.Contains(string(full), "a_two") {
 		t.Fatalf("the full exposition:\n%s", full)
+	}
+}
+
+// TestSelectiveAnswersAsTheRegistry: the families a name[] scrape gathers
+// without a registry are those the full registries gather (names, help,
+// types, metrics with their labels and values, in the same order), for
+// counters, gauges, histograms and families split over both registries.
+func TestSelectiveAnswersAsTheRegistry(t *testing.T) {
+	public, tenants := prometheus.NewRegistry(), prometheus.NewRegistry()
+	pubRec, tenRec := NewRecorder(public), NewRecorder(tenants)
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "t_requests_total", Help: `Requests, by "op".`}, []string{"op", "code"})
+	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "t_latency_seconds", Help: "Latency.", Buckets: []float64{0.01, 0.1, 1}}, []string{"op"})
+	ready := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "t_ready", Help: "Ready."}, func() float64 { return 1 })
+	for i, op := range []string{"query", "insert", "delete"} {
+		requests.WithLabelValues(op, "200").Add(float64(10 * (i + 1)))
+		requests.WithLabelValues(op, "429").Inc()
+		latency.WithLabelValues(op).Observe(0.05 * float64(i+1))
+	}
+	pubRec.MustRegister(requests, latency, ready, newCounting(false, "t_shared", "t_not_asked"))
+	shared := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "t_shared", Help: "A test gauge."}, []string{"tenant"})
+	shared.WithLabelValues("t0").Set(3)
+	shared.WithLabelValues("t2").Set(4)
+	tenRec.MustRegister(shared)
+	full := prometheus.Gatherers{public, tenants}
+	h := SelectiveHandler(full, pubRec, tenRec)
+	asked := []string{"t_latency_seconds", "t_ready", "t_requests_total", "t_shared"}
+
+	mfs, err := full.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []expfmt.Format{expfmt.NewFormat(expfmt.TypeTextPlain), expfmt.NewFormat(expfmt.TypeProtoDelim)} {
+		var want bytes.Buffer
+		enc := expfmt.NewEncoder(&want, format)
+		for _, mf := range mfs {
+			if slices.Contains(asked, mf.GetName()) {
+				if err := enc.Encode(mf); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		req := httptest.NewRequest(http.MethodGet, "/metrics?"+url.Values{"name[]": asked}.Encode(), nil)
+		req.Header.Set("Accept", string(format))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK || w.Body.String() != want.String() {
+			t.Fatalf("name[] in %s answered %d:\n%q\nthe registries gather:\n%q", format, w.Code, w.Body, want.String())
+		}
 	}
 }
