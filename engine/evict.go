@@ -457,11 +457,53 @@ type ResidencyTotals struct {
 	CacheBytes    int64
 }
 
+// CollectionTotals are every collection's figures summed, for the
+// metrics.
+type CollectionTotals struct {
+	Collections  int
+	Vectors      int
+	IndexBacklog int
+	WALBytes     int64
+	// LastCheckpoint is the newest snapshot's time (zero: none).
+	LastCheckpoint time.Time
+}
+
+// CollectionTotals sums every open collection's count, index backlog and
+// log size, and finds the newest checkpoint. It never loads one.
+func (db *DB) CollectionTotals() CollectionTotals {
+	hs := db.handles()
+	t := CollectionTotals{Collections: len(hs)}
+	for _, h := range hs {
+		t.Vectors += h.Count()
+		t.IndexBacklog += h.IndexBacklog()
+		t.WALBytes += h.LogBytes()
+		if at := h.LastCheckpoint(); at.After(t.LastCheckpoint) {
+			t.LastCheckpoint = at
+		}
+	}
+	return t
+}
+
 // ResidencyTotals reports the budget and the collections in memory. It
 // never loads one.
 func (db *DB) ResidencyTotals() ResidencyTotals {
 	hs := db.handles()
-	t := ResidencyTotals{Budget: db.memoryBudget(), EvictAfter: db.evictAfter(), ResidentBytes: residentBytes(hs), Collections: len(hs)}
+	t := db.residencyCounts(hs)
+	t.ResidentBytes = residentBytes(hs)
+	if db.cfg.Tier != nil {
+		t.CacheBytes = db.cacheBytes(hs)
+	}
+	return t
+}
+
+// ResidencyCounts is ResidencyTotals without ResidentBytes and
+// CacheBytes: those ask every resident collection for its memory and stat
+// the cached snapshots, which a monitor that shows only the counts (akidb
+// top, at every refresh) need not pay for.
+func (db *DB) ResidencyCounts() ResidencyTotals { return db.residencyCounts(db.handles()) }
+
+func (db *DB) residencyCounts(hs []*Handle) ResidencyTotals {
+	t := ResidencyTotals{Budget: db.memoryBudget(), EvictAfter: db.evictAfter(), Collections: len(hs)}
 	for _, h := range hs {
 		r := &h.res
 		r.mu.Lock()
@@ -475,7 +517,6 @@ func (db *DB) ResidencyTotals() ResidencyTotals {
 	}
 	if db.cfg.Tier != nil {
 		t.CacheLimit = db.cfg.Tier.CacheBytes
-		t.CacheBytes = db.cacheBytes(hs)
 	}
 	return t
 }

@@ -144,7 +144,17 @@ func (h *Handle) evictedQuantStatus() QuantizationStatus {
 	}
 	return QuantizationStatus{State: QuantStateNotLoaded}
 }
-func (h *Handle) Count() int { return h.Facts().Count }
+
+// Count is the number of live records (of an evicted collection, as it
+// left). It does not compute the rest of Facts, which a scrape of the
+// totals at every refresh of a monitor need not pay for.
+func (h *Handle) Count() int {
+	if h.hold() {
+		defer h.unpin()
+		return h.c.Count()
+	}
+	return h.Facts().Count
+}
 
 // Get and Scroll read the in-memory state, loading the collection first
 // if it was evicted (without a deadline: use Acquire to bound it). Search

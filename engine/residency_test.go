@@ -112,8 +112,21 @@ func TestEvictionUnderBudgetKeepsFactsAndReloadsFromTheLocalSnapshot(t *testing.
 	if files := dirBytes(t, filepath.Join(dir, "collections", hs[0].info.ID)); st.DiskBytes == 0 || st.DiskBytes != files {
 		t.Fatalf("disk_bytes of an evicted collection: %d, its files hold %d", st.DiskBytes, files)
 	}
-	if tot := db.ResidencyTotals(); tot.Resident != 3 || tot.ResidentBytes > 3*size+size/2 || tot.Collections != 5 {
+	tot := db.ResidencyTotals()
+	if tot.Resident != 3 || tot.ResidentBytes > 3*size+size/2 || tot.Collections != 5 {
 		t.Fatalf("totals: %+v", tot)
+	}
+	// The counts alone are the same, with no sizes read.
+	counts := tot
+	counts.ResidentBytes, counts.CacheBytes = 0, 0
+	if got := db.ResidencyCounts(); got != counts {
+		t.Fatalf("counts %+v, want %+v", got, counts)
+	}
+	// The metrics' totals count the evicted collections' records too,
+	// from their facts, and the newest checkpoint (the evictions'), and
+	// read no log of theirs.
+	if ct := db.CollectionTotals(); ct.Collections != 5 || ct.Vectors != 1000 || ct.IndexBacklog != 0 || ct.LastCheckpoint.IsZero() || ct.WALBytes < 0 {
+		t.Fatalf("collection totals: %+v", ct)
 	}
 	if state(hs[0]) != LoadEvicted {
 		t.Fatal("reading the facts loaded the collection")

@@ -399,7 +399,7 @@ func (s *Server) openEngine() {
 	s.db = db
 	s.dbMu.Unlock()
 	s.metrics.SetTierSource(func() (metrics.TierTotals, bool) { return tierTotals(db) })
-	s.metrics.SetResidencySource(func() metrics.ResidencyTotals { return residencyTotals(db) })
+	s.metrics.SetResidencySource(func(sizes bool) metrics.ResidencyTotals { return residencyTotals(db, sizes) })
 	s.svc.SetDB(db)
 	s.grpcAPI.SetServing(true)
 	s.log.Info("ready", "data_dir", s.cfg.DataDir, "collections", len(db.ListCollections("")), "recovery", time.Since(start).Round(time.Millisecond))
@@ -585,17 +585,8 @@ func (s *Server) stats() metrics.Totals {
 	if db == nil {
 		return t
 	}
-	for _, info := range db.ListCollections("") {
-		t.Collections++
-		if h, err := db.Collection(info.TenantID, info.Name); err == nil {
-			t.Vectors += h.Count()
-			t.IndexBacklog += h.IndexBacklog()
-			t.WALBytes += h.LogBytes()
-			if at := h.LastCheckpoint(); at.After(t.LastCheckpoint) {
-				t.LastCheckpoint = at
-			}
-		}
-	}
+	c := db.CollectionTotals()
+	t.Collections, t.Vectors, t.IndexBacklog, t.WALBytes, t.LastCheckpoint = c.Collections, c.Vectors, c.IndexBacklog, c.WALBytes, c.LastCheckpoint
 	return t
 }
 

@@ -117,9 +117,12 @@ func (s *Server) engineTier() (*engine.TierConfig, error) {
 }
 
 // residencyTotals reads the residency gauges for a scrape (no collection
-// is loaded for it).
-func residencyTotals(db *engine.DB) metrics.ResidencyTotals {
-	t := db.ResidencyTotals()
+// is loaded); without sizes, no collection is asked for its memory.
+func residencyTotals(db *engine.DB, sizes bool) metrics.ResidencyTotals {
+	t := db.ResidencyCounts()
+	if sizes {
+		t = db.ResidencyTotals()
+	}
 	return metrics.ResidencyTotals{Resident: t.Resident, Unavailable: t.Unavailable, ResidentBytes: t.ResidentBytes, Budget: t.Budget, CacheBytes: t.CacheBytes}
 }
 
@@ -129,15 +132,12 @@ func tierTotals(db *engine.DB) (metrics.TierTotals, bool) {
 	if t == nil {
 		return metrics.TierTotals{}, false
 	}
-	st, err := t.Status(context.Background())
+	tot, err := t.Totals(context.Background())
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return metrics.TierTotals{}, false
 	}
-	out := metrics.TierTotals{Store: st.Store, BreakerState: int(st.Breaker.State)}
-	for _, c := range st.Collections {
-		out.ShipLag = max(out.ShipLag, c.ShipLag)
-	}
-	for _, n := range st.DLQ {
+	out := metrics.TierTotals{Store: tot.Store, BreakerState: int(tot.Breaker), ShipLag: tot.ShipLag}
+	for _, n := range tot.DLQ {
 		if n.Status == meta.DLQPermanent {
 			out.DLQPermanent += n.Count
 		} else {

@@ -61,6 +61,35 @@ func (t *Tier) Status(ctx context.Context) (Status, error) {
 	return st, nil
 }
 
+// Totals is what a metrics scrape shows of the tier.
+type Totals struct {
+	Store   string
+	Breaker BreakerState
+	// ShipLag is the largest of the shipped collections' (0: everything
+	// acknowledged is in the store).
+	ShipLag time.Duration
+	// DLQ counts entries by collection id and status.
+	DLQ []meta.DLQCount
+}
+
+// Totals reports what Status does in sum, without a status per
+// collection: a scrape (every refresh of akidb top) needs the largest
+// lag only.
+func (t *Tier) Totals(ctx context.Context) (Totals, error) {
+	now := t.cfg.Clock.Now()
+	tot := Totals{Store: t.store.Name(), Breaker: t.breaker.State()}
+	for _, c := range t.colList() {
+		lag, _ := c.lag(now)
+		tot.ShipLag = max(tot.ShipLag, lag)
+	}
+	counts, err := t.meta.CountDLQ(ctx)
+	if err != nil {
+		return tot, err
+	}
+	tot.DLQ = counts
+	return tot, nil
+}
+
 // CollectionStatus is one collection's state (false if it is not shipped).
 func (t *Tier) CollectionStatus(id string) (CollectionStatus, bool) {
 	c := t.col(id)

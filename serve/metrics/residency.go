@@ -17,7 +17,7 @@ type residencyMetrics struct {
 	loadDuration  *prometheus.HistogramVec
 	evictions     *prometheus.CounterVec
 	evictDuration *prometheus.HistogramVec
-	gauges        *residencyCollector
+	counts, sizes *residencyCollector
 }
 
 func newResidencyMetrics() *residencyMetrics {
@@ -40,7 +40,8 @@ func newResidencyMetrics() *residencyMetrics {
 			Help:    "Duration of evictions (checkpoint, confirmed upload, drop), by reason; failed ones included.",
 			Buckets: longBuckets,
 		}, []string{"reason"}),
-		gauges: newResidencyCollector(),
+		counts: newResidencyCounts(),
+		sizes:  newResidencySizes(),
 	}
 }
 
@@ -55,7 +56,7 @@ func (r *residencyMetrics) collectors() []prometheus.Collector {
 			r.evictions.WithLabelValues(reason, res)
 		}
 	}
-	return []prometheus.Collector{r.loads, r.loadDuration, r.evictions, r.evictDuration, r.gauges}
+	return []prometheus.Collector{r.loads, r.loadDuration, r.evictions, r.evictDuration, r.counts, r.sizes}
 }
 
 func result(err error) string {
@@ -97,42 +98,65 @@ type ResidencyTotals struct {
 // SetResidencySource sets the function the residency gauges are read
 // from at each scrape (akidb_collections_resident,
 // akidb_collections_unavailable, akidb_collections_resident_bytes,
-// akidb_tier_memory_budget_bytes, akidb_tier_s3_cache_bytes).
-func (m *Metrics) SetResidencySource(f func() ResidencyTotals) {
+// akidb_tier_memory_budget_bytes, akidb_tier_s3_cache_bytes). sizes says
+// whether ResidentBytes and CacheBytes are wanted: a scrape that asks
+// only for the counts (name[], as akidb top does) does not make the
+// source size every collection.
+func (m *Metrics) SetResidencySource(f func(sizes bool) ResidencyTotals) {
 	if m == nil {
 		return
 	}
-	m.residency.gauges.set(f)
+	m.residency.counts.set(f)
+	m.residency.sizes.set(f)
 }
 
+// residencyCollector exports some of the residency gauges: the counts,
+// or the sizes (the budget goes with them), from the same source, as two
+// collectors so that a selective scrape runs only the one it needs.
 type residencyCollector struct {
-	resident, unavailable, bytes, budget, cache *prometheus.Desc
+	descs []*prometheus.Desc
+	sizes bool
+	// values picks the gauges of descs from the totals, in their order.
+	values func(ResidencyTotals) []int64
 
 	mu  sync.Mutex
-	src func() ResidencyTotals
+	src func(sizes bool) ResidencyTotals
 }
 
-func newResidencyCollector() *residencyCollector {
-	d := func(name, help string) *prometheus.Desc {
-		return prometheus.NewDesc(Namespace+"_"+name, help, nil, nil)
-	}
+func residencyGauge(name, help string) *prometheus.Desc {
+	return prometheus.NewDesc(Namespace+"_"+name, help, nil, nil)
+}
+
+func newResidencyCounts() *residencyCollector {
 	return &residencyCollector{
-		resident:    d("collections_resident", "Collections in memory (resident or being evicted), over every tenant."),
-		unavailable: d("collections_unavailable", "Collections whose load failed (their requests answer collection_unavailable until it succeeds)."),
-		bytes:       d("collections_resident_bytes", "Memory the collections in memory take (their memory_bytes; those loading at their last size)."),
-		budget:      d("tier_memory_budget_bytes", "The memory budget of the collections in memory (--tier-memory-budget; 0: none, nothing is evicted)."),
-		cache:       d("tier_s3_cache_bytes", "Local snapshots of s3-only collections (bounded by --s3-cache-bytes)."),
+		descs: []*prometheus.Desc{
+			residencyGauge("collections_resident", "Collections in memory (resident or being evicted), over every tenant."),
+			residencyGauge("collections_unavailable", "Collections whose load failed (their requests answer collection_unavailable until it succeeds)."),
+		},
+		values: func(t ResidencyTotals) []int64 { return []int64{int64(t.Resident), int64(t.Unavailable)} },
 	}
 }
 
-func (c *residencyCollector) set(f func() ResidencyTotals) {
+func newResidencySizes() *residencyCollector {
+	return &residencyCollector{
+		descs: []*prometheus.Desc{
+			residencyGauge("collections_resident_bytes", "Memory the collections in memory take (their memory_bytes; those loading at their last size)."),
+			residencyGauge("tier_memory_budget_bytes", "The memory budget of the collections in memory (--tier-memory-budget; 0: none, nothing is evicted)."),
+			residencyGauge("tier_s3_cache_bytes", "Local snapshots of s3-only collections (bounded by --s3-cache-bytes)."),
+		},
+		sizes:  true,
+		values: func(t ResidencyTotals) []int64 { return []int64{t.ResidentBytes, t.Budget, t.CacheBytes} },
+	}
+}
+
+func (c *residencyCollector) set(f func(sizes bool) ResidencyTotals) {
 	c.mu.Lock()
 	c.src = f
 	c.mu.Unlock()
 }
 
 func (c *residencyCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.resident, c.unavailable, c.bytes, c.budget, c.cache} {
+	for _, d := range c.descs {
 		ch <- d
 	}
 }
@@ -144,10 +168,7 @@ func (c *residencyCollector) Collect(ch chan<- prometheus.Metric) {
 	if src == nil {
 		return
 	}
-	t := src()
-	ch <- gauge(c.resident, t.Resident)
-	ch <- gauge(c.unavailable, t.Unavailable)
-	ch <- gauge(c.bytes, int(t.ResidentBytes))
-	ch <- gauge(c.budget, int(t.Budget))
-	ch <- gauge(c.cache, int(t.CacheBytes))
+	for i, v := range c.values(src(c.sizes)) {
+		ch <- gauge(c.descs[i], v)
+	}
 }

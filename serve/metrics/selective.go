@@ -1,8 +1,10 @@
 package metrics
 
 import (
+	"bytes"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -25,6 +27,8 @@ type selective struct {
 	full http.Handler
 	recs []*Recorder
 
+	descs *descNames
+
 	mu      sync.Mutex
 	gen     uint64
 	subsets map[string]http.Handler
@@ -35,7 +39,7 @@ type selective struct {
 // families named (and of their unchecked ones, which do not say what they
 // export). full must gather exactly recs' registries, in their order.
 func SelectiveHandler(full prometheus.Gatherer, recs ...*Recorder) http.Handler {
-	return &selective{full: Handler(full), recs: recs, subsets: map[string]http.Handler{}}
+	return &selective{full: Handler(full), recs: recs, subsets: map[string]http.Handler{}, descs: newDescNames()}
 }
 
 func (s *selective) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -44,8 +48,42 @@ func (s *selective) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.full.ServeHTTP(w, r)
 		return
 	}
-	s.handler(names).ServeHTTP(w, r)
+	// The answer is small (a few kilobytes): buffered, it leaves in one
+	// write with its length, instead of a chunked body whose first chunk
+	// goes out when the writer's buffer fills and whose end goes in
+	// another write, each waking the monitor waiting for it.
+	b := buffers.Get().(*bufferedResponse)
+	defer buffers.Put(b)
+	b.reset()
+	s.handler(names).ServeHTTP(b, r)
+	h := w.Header()
+	for k, v := range b.header {
+		h[k] = v
+	}
+	h.Set("Content-Length", strconv.Itoa(b.body.Len()))
+	w.WriteHeader(b.status)
+	_, _ = w.Write(b.body.Bytes())
 }
+
+// bufferedResponse is an http.ResponseWriter that keeps the response.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+var buffers = sync.Pool{New: func() any { return &bufferedResponse{} }}
+
+func (b *bufferedResponse) reset() {
+	b.header, b.status = http.Header{}, http.StatusOK
+	b.body.Reset()
+}
+
+func (b *bufferedResponse) Header() http.Header { return b.header }
+
+func (b *bufferedResponse) WriteHeader(status int) { b.status = status }
+
+func (b *bufferedResponse) Write(p []byte) (int, error) { return b.body.Write(p) }
 
 // handler is the handler for a set of families, made at its first use
 // and kept while no collector is registered or unregistered.
@@ -76,36 +114,11 @@ func (s *selective) handler(names []string) http.Handler {
 	for _, r := range s.recs {
 		cs = append(cs, r.subset(wanted)...)
 	}
-	reg := prometheus.NewRegistry()
-	if err := reg.Register(inOrder(cs)); err != nil {
-		return s.full // cannot happen: it describes nothing
-	}
-	h = Handler(reg)
+	h = Handler(&subsetGatherer{collectors: cs, wanted: wanted, descs: s.descs})
 	s.mu.Lock()
 	if s.gen == gen {
 		s.subsets[key] = h
 	}
 	s.mu.Unlock()
 	return h
-}
-
-// inOrder collects its collectors one after the other, in the goroutine
-// the registry gives it. A registry runs each of its collectors in a
-// goroutine of its own, started when the previous ones have nothing to
-// send at that moment: for a monitor's request after a second of
-// idleness each start wakes an idle thread of the runtime, which on a
-// small virtual machine costs more than the collecting itself (a paced
-// scrape of top's families cost the server about 2 ms against 0.8 ms for
-// /readyz; docs/top.md). It describes nothing (an unchecked collector):
-// each of its collectors was checked when registered on the full
-// registry, and the registry still checks what is collected for
-// consistency and duplicates.
-type inOrder []prometheus.Collector
-
-func (inOrder) Describe(chan<- *prometheus.Desc) {}
-
-func (cs inOrder) Collect(ch chan<- prometheus.Metric) {
-	for _, c := range cs {
-		c.Collect(ch)
-	}
 }

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -176,7 +178,7 @@ func TestSelectiveHandlerBoundsItsSubsets(t *testing.T) {
 
 // TestSelectiveHandlerCollectsInOneGoroutine: a request with name[]
 // collects in one goroutine for all the collectors it runs, whichever registry
-// they are on. A registry gathers each collector in a goroutine of its
+// they are on, and starts no other. A registry gathers each collector in a goroutine of its
 // own; for a monitor's request after a second of idleness each start
 // wakes an idle thread of the runtime (docs/top.md).
 func TestSelectiveHandlerCollectsInOneGoroutine(t *testing.T) {
@@ -205,10 +207,137 @@ func TestSelectiveHandlerCollectsInOneGoroutine(t *testing.T) {
 		if got := scrape(t, h, names...); len(got) != 20 {
 			t.Fatalf("got %d families, want 20: %q", len(got), got)
 		}
-		// The registry's two: the collecting one, and the one closing
-		// its channels when that is done.
-		if n := created() - before; n > 2 {
-			t.Fatalf("a scrape of 20 collectors on 2 registries started %d goroutines, want 2", n)
+		// The collecting one (a registry starts a second to close its
+		// channels when that is done).
+		if n := created() - before; n > 1 {
+			t.Fatalf("a scrape of 20 collectors on 2 registries started %d goroutines, want 1", n)
+		}
+	}
+}
+
+// TestResidencyCountsAskNoSizes: a scrape of the residency counts alone
+// (akidb top's refresh) does not make the source size the collections;
+// one that asks for a size does, and the full exposition shows both.
+func TestResidencyCountsAskNoSizes(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	rec := NewRecorder(reg)
+	m, err := New(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sized, counted atomic.Int64
+	m.SetResidencySource(func(sizes bool) ResidencyTotals {
+		if sizes {
+			sized.Add(1)
+			return ResidencyTotals{Resident: 2, ResidentBytes: 100, Budget: 1000, CacheBytes: 7}
+		}
+		counted.Add(1)
+		return ResidencyTotals{Resident: 2}
+	})
+	h := SelectiveHandler(reg, rec)
+	if got := scrape(t, h, "akidb_collections_resident"); !slices.Equal(got, []string{"akidb_collections_resident"}) || sized.Load() != 0 || counted.Load() != 1 {
+		t.Fatalf("asked the resident count: got %q, the source sized %d times and counted %d", got, sized.Load(), counted.Load())
+	}
+	if got := scrape(t, h, "akidb_collections_resident_bytes"); !slices.Equal(got, []string{"akidb_collections_resident_bytes"}) || sized.Load() != 1 {
+		t.Fatalf("asked the resident bytes: got %q, sized %d times", got, sized.Load())
+	}
+	if v := gaugeValue(t, reg, "akidb_collections_resident_bytes"); v != 100 {
+		t.Fatalf("akidb_collections_resident_bytes %v", v)
+	}
+	if v := gaugeValue(t, reg, "akidb_collections_resident"); v != 2 {
+		t.Fatalf("akidb_collections_resident %v", v)
+	}
+}
+
+// TestSelectiveAnswerHasItsLength: an answer to name[] goes out with its
+// Content-Length (one write), not chunked as net/http sends a body of
+// more than 2 KiB written in parts; the full exposition is unchanged.
+func TestSelectiveAnswerHasItsLength(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	rec := NewRecorder(reg)
+	rec.MustRegister(newCounting(false, "a_two"))
+	big := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "a_one", Help: "A test gauge of many series."}, []string{"tenant"})
+	for i := range 300 {
+		big.WithLabelValues(fmt.Sprint("tenant-", i)).Set(float64(i))
+	}
+	rec.MustRegister(big)
+	srv := httptest.NewServer(SelectiveHandler(reg, rec))
+	defer srv.Close()
+	get := func(query string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, srv.URL+"/metrics"+query, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Accept-Encoding", "identity") // as akidb top asks
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	resp := get("?name[]=a_one")
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || resp.ContentLength != int64(len(body)) || len(resp.TransferEncoding) != 0 || len(body) < 8<<10 ||
+		!strings.Contains(string(body), `a_one{tenant="tenant-299"} 299`) || strings.Contains(string(body), "a_two") {
+		t.Fatalf("name[]=a_one: status %d, length %d for %d bytes, transfer encoding %q:\n%s", resp.StatusCode, resp.ContentLength, len(body), resp.TransferEncoding, body)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	if full, _ := io.ReadAll(get("").Body); !strings.Contains(string(full), "a_two") {
+		t.Fatalf("the full exposition:\n%s", full)
+	}
+}
+
+// TestSelectiveAnswersAsTheRegistry: the families a name[] scrape gathers
+// without a registry are those the full registries gather (names, help,
+// types, metrics with their labels and values, in the same order), for
+// counters, gauges, histograms and families split over both registries.
+func TestSelectiveAnswersAsTheRegistry(t *testing.T) {
+	public, tenants := prometheus.NewRegistry(), prometheus.NewRegistry()
+	pubRec, tenRec := NewRecorder(public), NewRecorder(tenants)
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "t_requests_total", Help: `Requests, by "op".`}, []string{"op", "code"})
+	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "t_latency_seconds", Help: "Latency.", Buckets: []float64{0.01, 0.1, 1}}, []string{"op"})
+	ready := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "t_ready", Help: "Ready."}, func() float64 { return 1 })
+	for i, op := range []string{"query", "insert", "delete"} {
+		requests.WithLabelValues(op, "200").Add(float64(10 * (i + 1)))
+		requests.WithLabelValues(op, "429").Inc()
+		latency.WithLabelValues(op).Observe(0.05 * float64(i+1))
+	}
+	pubRec.MustRegister(requests, latency, ready, newCounting(false, "t_shared", "t_not_asked"))
+	shared := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "t_shared", Help: "A test gauge."}, []string{"tenant"})
+	shared.WithLabelValues("t0").Set(3)
+	shared.WithLabelValues("t2").Set(4)
+	tenRec.MustRegister(shared)
+	full := prometheus.Gatherers{public, tenants}
+	h := SelectiveHandler(full, pubRec, tenRec)
+	asked := []string{"t_latency_seconds", "t_ready", "t_requests_total", "t_shared"}
+
+	mfs, err := full.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []expfmt.Format{expfmt.NewFormat(expfmt.TypeTextPlain), expfmt.NewFormat(expfmt.TypeProtoDelim)} {
+		var want bytes.Buffer
+		enc := expfmt.NewEncoder(&want, format)
+		for _, mf := range mfs {
+			if slices.Contains(asked, mf.GetName()) {
+				if err := enc.Encode(mf); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		req := httptest.NewRequest(http.MethodGet, "/metrics?"+url.Values{"name[]": asked}.Encode(), nil)
+		req.Header.Set("Accept", string(format))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK || w.Body.String() != want.String() {
+			t.Fatalf("name[] in %s answered %d:\n%q\nthe registries gather:\n%q", format, w.Code, w.Body, want.String())
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -355,10 +356,16 @@ func TestOutageMinIOKilledMidUploadLosesNothing(t *testing.T) {
 	}
 	clock.Advance(time.Minute)
 	st, _ := db.Tier().Status(bg)
+	var maxLag time.Duration
 	for _, c := range st.Collections {
 		if c.ShippedSeq >= c.DurableSeq || c.ShipLag < time.Minute || c.OldestUnshippedAt.IsZero() {
 			t.Fatalf("%s during the outage: shipped %d of %d, ship lag %v", c.Name, c.ShippedSeq, c.DurableSeq, c.ShipLag)
 		}
+		maxLag = max(maxLag, c.ShipLag)
+	}
+	// What a metrics scrape reads agrees with the status.
+	if tot, err := db.Tier().Totals(bg); err != nil || tot.Store != st.Store || tot.Breaker != st.Breaker.State || tot.ShipLag != maxLag || !slices.Equal(tot.DLQ, st.DLQ) || len(tot.DLQ) == 0 {
+		t.Fatalf("totals during the outage: %+v, %v (status: breaker %v, largest lag %v, dlq %+v)", tot, err, st.Breaker.State, maxLag, st.DLQ)
 	}
 
 	// MinIO comes back, and is killed again in the middle of the half-open
@@ -429,6 +436,9 @@ func TestOutageMinIOKilledMidUploadLosesNothing(t *testing.T) {
 		if c.ShippedSeq != c.DurableSeq || c.ShipLag != 0 || c.PendingUploads != 0 {
 			t.Fatalf("%s after recovery: %+v", c.Name, c)
 		}
+	}
+	if tot, err := db.Tier().Totals(bg); err != nil || tot.Breaker != tier.BreakerClosed || tot.ShipLag != 0 || len(tot.DLQ) != 0 {
+		t.Fatalf("totals after recovery: %+v, %v", tot, err)
 	}
 	for i, name := range []string{"alpha", "beta"} {
 		fresh := t.TempDir()
