@@ -119,9 +119,11 @@ func (s *Server) engineTier() (*engine.TierConfig, error) {
 // residencyTotals reads the residency gauges for a scrape (no collection
 // is loaded); without sizes, no collection is asked for its memory.
 func residencyTotals(db *engine.DB, sizes bool) metrics.ResidencyTotals {
-	t := db.ResidencyCounts()
+	var t engine.ResidencyTotals
 	if sizes {
 		t = db.ResidencyTotals()
+	} else {
+		t = db.ResidencyCounts()
 	}
 	return metrics.ResidencyTotals{Resident: t.Resident, Unavailable: t.Unavailable, ResidentBytes: t.ResidentBytes, Budget: t.Budget, CacheBytes: t.CacheBytes}
 }
