@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"regexp"
 	"slices"
 	"sync"
 
@@ -67,10 +66,6 @@ func (r *Recorder) Unregister(c prometheus.Collector) bool {
 	return true
 }
 
-// fqName reads a descriptor's name from its String form, the only place
-// client_golang shows it.
-var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)
-
 // Names returns the sorted names of every metric the registered
 // collectors describe.
 func (r *Recorder) Names() []string {
@@ -93,8 +88,9 @@ func describe(c prometheus.Collector) []string {
 	}()
 	var names []string
 	for d := range ch {
-		if m := fqName.FindStringSubmatch(d.String()); m != nil {
-			names = append(names, m[1])
+		// The name shows only in the descriptor's String form.
+		if name, err := quotedField(d.String(), "fqName: "); err == nil && name != "" {
+			names = append(names, name)
 		}
 	}
 	return names
