@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -24,6 +26,9 @@ type subsetGatherer struct {
 	collectors []prometheus.Collector
 	wanted     map[string]bool
 	descs      *descNames
+	// sent is the most metrics one collection sent: the room the next
+	// gets in its channel.
+	sent atomic.Int64
 }
 
 // Gather implements prometheus.Gatherer: the families asked for, sorted
@@ -31,33 +36,26 @@ type subsetGatherer struct {
 // them. A metric that cannot be written is left out with an error
 // (promhttp serves the rest and logs it).
 func (g *subsetGatherer) Gather() ([]*dto.MetricFamily, error) {
-	ch := make(chan prometheus.Metric, 64)
-	go func() {
-		defer close(ch)
-		for _, c := range g.collectors {
-			c.Collect(ch)
-		}
-	}()
 	byName := map[string]*dto.MetricFamily{}
 	var errs prometheus.MultiError
-	for m := range ch {
+	sent := collectInline(g.collectors, 2*int(g.sent.Load())+minCollectRoom, collectRescueAfter, func(m prometheus.Metric) {
 		name, help, err := g.descs.of(m.Desc())
 		if err != nil {
 			errs = append(errs, err)
-			continue
+			return
 		}
 		if !g.wanted[name] {
-			continue // a family of the same collector not asked for
+			return // a family of the same collector not asked for
 		}
 		pb := &dto.Metric{}
 		if err := m.Write(pb); err != nil {
 			errs = append(errs, fmt.Errorf("collect %s: %w", name, err))
-			continue
+			return
 		}
 		typ, ok := metricType(pb)
 		if !ok {
 			errs = append(errs, fmt.Errorf("collect %s: a metric of no known type", name))
-			continue
+			return
 		}
 		mf := byName[name]
 		if mf == nil {
@@ -65,9 +63,12 @@ func (g *subsetGatherer) Gather() ([]*dto.MetricFamily, error) {
 			byName[name] = mf
 		} else if mf.GetType() != typ {
 			errs = append(errs, fmt.Errorf("collect %s: a %s metric in a %s family", name, typ, mf.GetType()))
-			continue
+			return
 		}
 		mf.Metric = append(mf.Metric, pb)
+	})
+	if int64(sent) > g.sent.Load() {
+		g.sent.Store(int64(sent)) // concurrent scrapes: any of their counts will do
 	}
 	out := make([]*dto.MetricFamily, 0, len(byName))
 	for _, mf := range byName {
@@ -76,6 +77,68 @@ func (g *subsetGatherer) Gather() ([]*dto.MetricFamily, error) {
 	}
 	slices.SortFunc(out, func(a, b *dto.MetricFamily) int { return cmp.Compare(a.GetName(), b.GetName()) })
 	return out, errs.MaybeUnwrap()
+}
+
+// Room for inline collection.
+const (
+	// minCollectRoom is the least room a collection gets in its channel,
+	// over twice the most metrics a collection of the same families sent.
+	minCollectRoom = 256
+	// collectRescueAfter is how long collectors may run in the calling
+	// goroutine before their channel is drained by another, in case they
+	// send more than it has room for.
+	collectRescueAfter = 100 * time.Millisecond
+)
+
+// collectInline runs the collectors in the calling goroutine, one after
+// the other, and hands visit what they sent, in order; it returns how many
+// metrics that was. A prometheus.Registry (and this gatherer before) runs
+// collectors in goroutines of their own, reading their channel as they
+// send: a goroutine started, its stack grown and handed the processor
+// back and forth at every scrape, which for akidb top's scrape every
+// second, served from an idle process, was about a tenth of its cost
+// (docs/top.md). Collectors send into a channel with room for all they
+// are expected to send; should they send more, the sender would block,
+// so a timer started with them drains the channel into a slice after
+// rescueAfter. The rescue costs nothing unless it fires.
+func collectInline(collectors []prometheus.Collector, room int, rescueAfter time.Duration, visit func(prometheus.Metric)) int {
+	ch := make(chan prometheus.Metric, room)
+	var spilled []prometheus.Metric
+	done, rescued := make(chan struct{}), make(chan struct{})
+	rescue := time.AfterFunc(rescueAfter, func() {
+		defer close(rescued)
+		for {
+			select {
+			case m := <-ch:
+				spilled = append(spilled, m)
+			case <-done:
+				return
+			}
+		}
+	})
+	func() {
+		// Deferred so that a collector's panic (recovered by the server)
+		// leaves no rescue behind.
+		defer func() {
+			if !rescue.Stop() {
+				// The rescue started: stop it and take what it drained
+				// (sent before what is still in the channel).
+				close(done)
+				<-rescued
+			}
+		}()
+		for _, c := range collectors {
+			c.Collect(ch)
+		}
+	}()
+	n := len(spilled) + len(ch)
+	for _, m := range spilled {
+		visit(m)
+	}
+	for len(ch) > 0 {
+		visit(<-ch)
+	}
+	return n
 }
 
 // metricType is the type of a written metric.
