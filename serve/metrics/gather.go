@@ -38,13 +38,7 @@ type subsetGatherer struct {
 func (g *subsetGatherer) Gather() ([]*dto.MetricFamily, error) {
 	byName := map[string]*dto.MetricFamily{}
 	var errs prometheus.MultiError
-	collect := func(visit func(prometheus.Metric)) int {
-		if room := 2*int(g.sent.Load()) + minCollectRoom; room <= maxCollectRoom {
-			return collectInline(g.collectors, room, collectRescueAfter, visit)
-		}
-		return collectConcurrently(g.collectors, visit)
-	}
-	sent := collect(func(m prometheus.Metric) {
+	g.collect(func(m prometheus.Metric) {
 		name, help, err := g.descs.of(m.Desc())
 		if err != nil {
 			errs = append(errs, err)
@@ -73,9 +67,6 @@ func (g *subsetGatherer) Gather() ([]*dto.MetricFamily, error) {
 		}
 		mf.Metric = append(mf.Metric, pb)
 	})
-	if int64(sent) > g.sent.Load() {
-		g.sent.Store(int64(sent)) // concurrent scrapes: any of their counts will do
-	}
 	out := make([]*dto.MetricFamily, 0, len(byName))
 	for _, mf := range byName {
 		slices.SortFunc(mf.Metric, compareLabels)
@@ -83,6 +74,21 @@ func (g *subsetGatherer) Gather() ([]*dto.MetricFamily, error) {
 	}
 	slices.SortFunc(out, func(a, b *dto.MetricFamily) int { return cmp.Compare(a.GetName(), b.GetName()) })
 	return out, errs.MaybeUnwrap()
+}
+
+// collect runs the collectors and hands visit, in the calling goroutine,
+// every metric they send: they run in it too unless they sent too many
+// last time.
+func (g *subsetGatherer) collect(visit func(prometheus.Metric)) {
+	var sent int
+	if room := 2*int(g.sent.Load()) + minCollectRoom; room <= maxCollectRoom {
+		sent = collectInline(g.collectors, room, collectRescueAfter, visit)
+	} else {
+		sent = collectConcurrently(g.collectors, visit)
+	}
+	if int64(sent) > g.sent.Load() {
+		g.sent.Store(int64(sent)) // concurrent scrapes: any of their counts will do
+	}
 }
 
 // Room for inline collection.
