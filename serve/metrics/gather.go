@@ -26,8 +26,8 @@ type subsetGatherer struct {
 	collectors []prometheus.Collector
 	wanted     map[string]bool
 	descs      *descNames
-	// sent is the most metrics one collection sent: the room the next
-	// gets in its channel.
+	// sent is the most metrics one collection sent: it sizes the room
+	// the next gets in its channel, or sends it to a goroutine.
 	sent atomic.Int64
 }
 
@@ -38,7 +38,7 @@ type subsetGatherer struct {
 func (g *subsetGatherer) Gather() ([]*dto.MetricFamily, error) {
 	byName := map[string]*dto.MetricFamily{}
 	var errs prometheus.MultiError
-	sent := collectInline(g.collectors, 2*int(g.sent.Load())+minCollectRoom, collectRescueAfter, func(m prometheus.Metric) {
+	g.collect(func(m prometheus.Metric) {
 		name, help, err := g.descs.of(m.Desc())
 		if err != nil {
 			errs = append(errs, err)
@@ -67,9 +67,6 @@ func (g *subsetGatherer) Gather() ([]*dto.MetricFamily, error) {
 		}
 		mf.Metric = append(mf.Metric, pb)
 	})
-	if int64(sent) > g.sent.Load() {
-		g.sent.Store(int64(sent)) // concurrent scrapes: any of their counts will do
-	}
 	out := make([]*dto.MetricFamily, 0, len(byName))
 	for _, mf := range byName {
 		slices.SortFunc(mf.Metric, compareLabels)
@@ -79,11 +76,30 @@ func (g *subsetGatherer) Gather() ([]*dto.MetricFamily, error) {
 	return out, errs.MaybeUnwrap()
 }
 
+// collect runs the collectors and hands visit, in the calling goroutine,
+// every metric they send: they run in it too unless they sent too many
+// last time.
+func (g *subsetGatherer) collect(visit func(prometheus.Metric)) {
+	var sent int
+	if room := 2*int(g.sent.Load()) + minCollectRoom; room <= maxCollectRoom {
+		sent = collectInline(g.collectors, room, collectRescueAfter, visit)
+	} else {
+		sent = collectConcurrently(g.collectors, visit)
+	}
+	if int64(sent) > g.sent.Load() {
+		g.sent.Store(int64(sent)) // concurrent scrapes: any of their counts will do
+	}
+}
+
 // Room for inline collection.
 const (
 	// minCollectRoom is the least room a collection gets in its channel,
 	// over twice the most metrics a collection of the same families sent.
 	minCollectRoom = 256
+	// maxCollectRoom bounds the room (16 bytes a metric): families that
+	// sent more than half of it are collected in a goroutine of their
+	// own, as a registry does, instead of in a channel as large.
+	maxCollectRoom = 4096
 	// collectRescueAfter is how long collectors may run in the calling
 	// goroutine before their channel is drained by another, in case they
 	// send more than it has room for.
@@ -137,6 +153,24 @@ func collectInline(collectors []prometheus.Collector, room int, rescueAfter time
 	}
 	for len(ch) > 0 {
 		visit(<-ch)
+	}
+	return n
+}
+
+// collectConcurrently runs the collectors in a goroutine and hands visit
+// what they send as they send it; it returns how many metrics that was.
+func collectConcurrently(collectors []prometheus.Collector, visit func(prometheus.Metric)) int {
+	ch := make(chan prometheus.Metric, 64)
+	go func() {
+		defer close(ch)
+		for _, c := range collectors {
+			c.Collect(ch)
+		}
+	}()
+	n := 0
+	for m := range ch {
+		visit(m)
+		n++
 	}
 	return n
 }

@@ -268,6 +268,41 @@ func TestCollectInlineRescuesCollectorsSendingMoreThanItsRoom(t *testing.T) {
 	}
 }
 
+// TestSelectiveHandlerCollectsManyMetricsInAGoroutine: a family of more
+// metrics than the inline channel's bounded room is collected in a
+// goroutine of its own after the first scrape has seen its size, and
+// every scrape answers all of it, growing or not.
+func TestSelectiveHandlerCollectsManyMetricsInAGoroutine(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	rec := NewRecorder(reg)
+	big := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "a_many", Help: "A test gauge of many series."}, []string{"tenant"})
+	rec.MustRegister(big)
+	h := SelectiveHandler(reg, rec)
+	created := func() uint64 {
+		s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	for _, n := range []int{10, maxCollectRoom, maxCollectRoom + 1, 3 * maxCollectRoom} {
+		for i := range n {
+			big.WithLabelValues(fmt.Sprint("tenant-", i)).Set(float64(i))
+		}
+		before := created()
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics?name[]=a_many", nil))
+		started := created() - before
+		if got := strings.Count(w.Body.String(), "a_many{"); w.Code != http.StatusOK || got != n {
+			t.Fatalf("%d series: status %d, %d in the answer", n, w.Code, got)
+		}
+		// 10 fit in the room; the first scrape of more than it (4,096
+		// after 10) is rescued (by the timer's goroutine); the ones after
+		// it, with twice 4,096 more than the bound, run in a goroutine.
+		if (started > 0) != (n >= maxCollectRoom) {
+			t.Fatalf("%d series: the scrape started %d goroutines", n, started)
+		}
+	}
+}
+
 // TestResidencyCountsAskNoSizes: a scrape of the residency counts alone
 // (akidb top's refresh) does not make the source size the collections;
 // one that asks for a size does, and the full exposition shows both.
