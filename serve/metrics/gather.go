@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -26,9 +24,6 @@ type subsetGatherer struct {
 	collectors []prometheus.Collector
 	wanted     map[string]bool
 	descs      *descNames
-	// sent is the most metrics one collection sent: it sizes the room
-	// the next gets in its channel, or sends it to a goroutine.
-	sent atomic.Int64
 }
 
 // Gather implements prometheus.Gatherer: the families asked for, sorted
@@ -36,26 +31,33 @@ type subsetGatherer struct {
 // them. A metric that cannot be written is left out with an error
 // (promhttp serves the rest and logs it).
 func (g *subsetGatherer) Gather() ([]*dto.MetricFamily, error) {
+	ch := make(chan prometheus.Metric, 64)
+	go func() {
+		defer close(ch)
+		for _, c := range g.collectors {
+			c.Collect(ch)
+		}
+	}()
 	byName := map[string]*dto.MetricFamily{}
 	var errs prometheus.MultiError
-	g.collect(func(m prometheus.Metric) {
+	for m := range ch {
 		name, help, err := g.descs.of(m.Desc())
 		if err != nil {
 			errs = append(errs, err)
-			return
+			continue
 		}
 		if !g.wanted[name] {
-			return // a family of the same collector not asked for
+			continue // a family of the same collector not asked for
 		}
 		pb := &dto.Metric{}
 		if err := m.Write(pb); err != nil {
 			errs = append(errs, fmt.Errorf("collect %s: %w", name, err))
-			return
+			continue
 		}
 		typ, ok := metricType(pb)
 		if !ok {
 			errs = append(errs, fmt.Errorf("collect %s: a metric of no known type", name))
-			return
+			continue
 		}
 		mf := byName[name]
 		if mf == nil {
@@ -63,10 +65,10 @@ func (g *subsetGatherer) Gather() ([]*dto.MetricFamily, error) {
 			byName[name] = mf
 		} else if mf.GetType() != typ {
 			errs = append(errs, fmt.Errorf("collect %s: a %s metric in a %s family", name, typ, mf.GetType()))
-			return
+			continue
 		}
 		mf.Metric = append(mf.Metric, pb)
-	})
+	}
 	out := make([]*dto.MetricFamily, 0, len(byName))
 	for _, mf := range byName {
 		slices.SortFunc(mf.Metric, compareLabels)
@@ -74,105 +76,6 @@ func (g *subsetGatherer) Gather() ([]*dto.MetricFamily, error) {
 	}
 	slices.SortFunc(out, func(a, b *dto.MetricFamily) int { return cmp.Compare(a.GetName(), b.GetName()) })
 	return out, errs.MaybeUnwrap()
-}
-
-// collect runs the collectors and hands visit, in the calling goroutine,
-// every metric they send: they run in it too unless they sent too many
-// last time.
-func (g *subsetGatherer) collect(visit func(prometheus.Metric)) {
-	var sent int
-	if room := 2*int(g.sent.Load()) + minCollectRoom; room <= maxCollectRoom {
-		sent = collectInline(g.collectors, room, collectRescueAfter, visit)
-	} else {
-		sent = collectConcurrently(g.collectors, visit)
-	}
-	if int64(sent) > g.sent.Load() {
-		g.sent.Store(int64(sent)) // concurrent scrapes: any of their counts will do
-	}
-}
-
-// Room for inline collection.
-const (
-	// minCollectRoom is the least room a collection gets in its channel,
-	// over twice the most metrics a collection of the same families sent.
-	minCollectRoom = 256
-	// maxCollectRoom bounds the room (16 bytes a metric): families that
-	// sent more than half of it are collected in a goroutine of their
-	// own, as a registry does, instead of in a channel as large.
-	maxCollectRoom = 4096
-	// collectRescueAfter is how long collectors may run in the calling
-	// goroutine before their channel is drained by another, in case they
-	// send more than it has room for.
-	collectRescueAfter = 100 * time.Millisecond
-)
-
-// collectInline runs the collectors in the calling goroutine, one after
-// the other, and hands visit what they sent, in order; it returns how many
-// metrics that was. A prometheus.Registry (and this gatherer before) runs
-// collectors in goroutines of their own, reading their channel as they
-// send: a goroutine started, its stack grown and handed the processor
-// back and forth at every scrape, which for akidb top's scrape every
-// second, served from an idle process, was about a tenth of its cost
-// (docs/top.md). Collectors send into a channel with room for all they
-// are expected to send; should they send more, the sender would block,
-// so a timer started with them drains the channel into a slice after
-// rescueAfter. The rescue costs nothing unless it fires.
-func collectInline(collectors []prometheus.Collector, room int, rescueAfter time.Duration, visit func(prometheus.Metric)) int {
-	ch := make(chan prometheus.Metric, room)
-	var spilled []prometheus.Metric
-	done, rescued := make(chan struct{}), make(chan struct{})
-	rescue := time.AfterFunc(rescueAfter, func() {
-		defer close(rescued)
-		for {
-			select {
-			case m := <-ch:
-				spilled = append(spilled, m)
-			case <-done:
-				return
-			}
-		}
-	})
-	func() {
-		// Deferred so that a collector's panic (recovered by the server)
-		// leaves no rescue behind.
-		defer func() {
-			if !rescue.Stop() {
-				// The rescue started: stop it and take what it drained
-				// (sent before what is still in the channel).
-				close(done)
-				<-rescued
-			}
-		}()
-		for _, c := range collectors {
-			c.Collect(ch)
-		}
-	}()
-	n := len(spilled) + len(ch)
-	for _, m := range spilled {
-		visit(m)
-	}
-	for len(ch) > 0 {
-		visit(<-ch)
-	}
-	return n
-}
-
-// collectConcurrently runs the collectors in a goroutine and hands visit
-// what they send as they send it; it returns how many metrics that was.
-func collectConcurrently(collectors []prometheus.Collector, visit func(prometheus.Metric)) int {
-	ch := make(chan prometheus.Metric, 64)
-	go func() {
-		defer close(ch)
-		for _, c := range collectors {
-			c.Collect(ch)
-		}
-	}()
-	n := 0
-	for m := range ch {
-		visit(m)
-		n++
-	}
-	return n
 }
 
 // metricType is the type of a written metric.
