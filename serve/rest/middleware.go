@@ -49,8 +49,8 @@ func saneRequestID(id string) bool {
 // newRequestID makes 128 random bits from the runtime's generator
 // (math/rand/v2, ChaCha8 seeded by the system): an id ties log lines
 // together and nothing relies on it being unguessable, while crypto/rand's
-// generator (a lock and AES rounds, cold after a second of idleness) was
-// about 1.5% of the server's CPU for akidb top's refresh (perf).
+// generator, cold after a second of idleness, was about 1.5% of the
+// server's CPU for akidb top's refresh (perf).
 func newRequestID() string {
 	var b [16]byte
 	binary.LittleEndian.PutUint64(b[:8], rand.Uint64())
