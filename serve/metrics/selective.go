@@ -31,7 +31,26 @@ type selective struct {
 
 	mu      sync.Mutex
 	gen     uint64
-	subsets map[string]http.Handler
+	subsets map[string]*subset
+}
+
+// subset serves one set of families: by the scrape that holds its
+// gatherer's inline slot, collecting in that scrape's goroutine, else by
+// a collecting goroutine.
+type subset struct {
+	g              *subsetGatherer
+	inline, shared http.Handler
+}
+
+func (sub *subset) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !sub.g.inline.TryLock() {
+		sub.shared.ServeHTTP(w, r)
+		return
+	}
+	defer sub.g.inline.Unlock()
+	sub.g.inline.ctx = r.Context()
+	defer func() { sub.g.inline.ctx = nil }()
+	sub.inline.ServeHTTP(w, r)
 }
 
 // SelectiveHandler serves what full gathers; a request with name[] is
@@ -39,7 +58,7 @@ type selective struct {
 // families named (and of their unchecked ones, which do not say what they
 // export). full must gather exactly recs' registries, in their order.
 func SelectiveHandler(full prometheus.Gatherer, recs ...*Recorder) http.Handler {
-	return &selective{full: Handler(full), recs: recs, subsets: map[string]http.Handler{}, descs: newDescNames()}
+	return &selective{full: Handler(full), recs: recs, subsets: map[string]*subset{}, descs: newDescNames()}
 }
 
 func (s *selective) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -87,7 +106,7 @@ func (b *bufferedResponse) Write(p []byte) (int, error) { return b.body.Write(p)
 
 // handler is the handler for a set of families, made at its first use
 // and kept while no collector is registered or unregistered.
-func (s *selective) handler(names []string) http.Handler {
+func (s *selective) handler(names []string) *subset {
 	names = slices.Clone(names)
 	slices.Sort(names)
 	names = slices.Compact(names)
@@ -114,7 +133,8 @@ func (s *selective) handler(names []string) http.Handler {
 	for _, r := range s.recs {
 		cs = append(cs, r.subset(wanted)...)
 	}
-	h = Handler(&subsetGatherer{collectors: cs, wanted: wanted, descs: s.descs})
+	g := newSubsetGatherer(cs, wanted, s.descs)
+	h = &subset{g: g, inline: Handler(inlineGatherer{g}), shared: Handler(g)}
 	s.mu.Lock()
 	if s.gen == gen {
 		s.subsets[key] = h

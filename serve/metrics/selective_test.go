@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,8 +13,10 @@ import (
 	"runtime/metrics"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -57,12 +60,19 @@ func (c *countingCollector) Collect(ch chan<- prometheus.Metric) {
 // names, sorted (a merged exposition's order is not fixed).
 func scrape(t *testing.T, h http.Handler, names ...string) []string {
 	t.Helper()
+	return scrapeIn(t, context.Background(), h, names...)
+}
+
+// scrapeIn is scrape with the request's context (an admitted request of
+// the server has a deadline: its request timeout).
+func scrapeIn(t *testing.T, ctx context.Context, h http.Handler, names ...string) []string {
+	t.Helper()
 	u := "/metrics"
 	if len(names) > 0 {
 		u += "?" + url.Values{"name[]": names}.Encode()
 	}
 	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, u, nil))
+	h.ServeHTTP(w, httptest.NewRequestWithContext(ctx, http.MethodGet, u, nil))
 	if w.Code != http.StatusOK {
 		t.Fatalf("GET %s: %d %s", u, w.Code, w.Body)
 	}
@@ -197,11 +207,7 @@ func TestSelectiveHandlerCollectsInOneGoroutine(t *testing.T) {
 	}
 	// Every GC worker is started by now, so only the scrape creates any.
 	runtime.GC()
-	created := func() uint64 {
-		s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
-		metrics.Read(s)
-		return s[0].Value.Uint64()
-	}
+	created := goroutinesCreated
 	for range 5 {
 		before := created()
 		if got := scrape(t, h, names...); len(got) != 20 {
@@ -213,6 +219,202 @@ func TestSelectiveHandlerCollectsInOneGoroutine(t *testing.T) {
 			t.Fatalf("a scrape of 20 collectors on 2 registries started %d goroutines, want 1", n)
 		}
 	}
+}
+
+// goroutinesCreated is how many goroutines the process has created.
+func goroutinesCreated() uint64 {
+	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// TestSelectiveHandlerCollectsInTheRequestsGoroutine: a request with
+// name[] whose context has a deadline (an admitted request's: its request
+// timeout) runs the collectors in its own goroutine from its subset's
+// second scrape on, and starts none; the first, which learns how many
+// metrics the collectors send, and a request without a deadline start
+// one (TestSelectiveHandlerCollectsInOneGoroutine).
+func TestSelectiveHandlerCollectsInTheRequestsGoroutine(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	rec := NewRecorder(reg)
+	var names []string
+	for i := range 10 {
+		n := fmt.Sprintf("akidb_gauge_%d", i)
+		rec.MustRegister(newCounting(false, n))
+		names = append(names, n)
+	}
+	h := SelectiveHandler(reg, rec)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	if got := scrapeIn(t, ctx, h, names...); len(got) != 10 {
+		t.Fatalf("got %d families, want 10: %q", len(got), got)
+	}
+	runtime.GC() // every GC worker is started by now
+	for range 5 {
+		before := goroutinesCreated()
+		if got := scrapeIn(t, ctx, h, names...); len(got) != 10 {
+			t.Fatalf("got %d families, want 10: %q", len(got), got)
+		}
+		if n := goroutinesCreated() - before; n != 0 {
+			t.Fatalf("a scrape with a deadline started %d goroutines, want none", n)
+		}
+	}
+}
+
+// growingCollector sends n gauges of one family; once sent exceeds
+// fillThen, at the point where the channel it was given is full, it
+// calls then (once) before sending the rest.
+type growingCollector struct {
+	desc     *prometheus.Desc
+	n        atomic.Int64
+	then     func()
+	calledAt atomic.Int64
+}
+
+func (c *growingCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *growingCollector) Collect(ch chan<- prometheus.Metric) {
+	n := int(c.n.Load())
+	for i := range n {
+		if i == cap(ch) && c.then != nil && c.calledAt.Load() == 0 {
+			c.calledAt.Store(int64(i))
+			c.then()
+		}
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(i), fmt.Sprint(i))
+	}
+}
+
+// TestInlineCollectionOutgrowingItsChannel: a collector that sends more
+// than the inline collection's channel holds (a family grown fourfold
+// since the last scrape) blocks until the request's context ends; then
+// the rest is taken by a goroutine and the answer is whole. The next
+// scrape collects inline again, in a channel of room enough.
+func TestInlineCollectionOutgrowingItsChannel(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	rec := NewRecorder(reg)
+	c := &growingCollector{desc: prometheus.NewDesc("akidb_many", "A test gauge.", []string{"i"}, nil)}
+	c.n.Store(10)
+	rec.MustRegister(c)
+	h := SelectiveHandler(reg, rec)
+	count := func(ctx context.Context) int {
+		t.Helper()
+		req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/metrics?name[]=akidb_many", nil)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			t.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+		return strings.Count(w.Body.String(), "akidb_many{")
+	}
+	long, cancelLong := context.WithTimeout(context.Background(), time.Hour)
+	defer cancelLong()
+	for range 2 { // the first learns the count, the second collects inline
+		if n := count(long); n != 10 {
+			t.Fatalf("%d metrics, want 10", n)
+		}
+	}
+	// Grown past the channel (room for 256): the request's context ends
+	// (as at its timeout) once the channel is full.
+	c.n.Store(3000)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	c.then = cancel
+	if n := count(ctx); n != 3000 {
+		t.Fatalf("%d metrics after the channel filled, want 3000", n)
+	}
+	if c.calledAt.Load() != minInlineChan {
+		t.Fatalf("the channel filled at %d metrics, want %d", c.calledAt.Load(), minInlineChan)
+	}
+	// The next scrape's channel has room for them: inline, no goroutine.
+	c.then = nil
+	before := goroutinesCreated()
+	if n := count(long); n != 3000 {
+		t.Fatalf("%d metrics, want 3000", n)
+	}
+	if n := goroutinesCreated() - before; n != 0 {
+		t.Fatalf("the scrape after the rescue started %d goroutines, want none", n)
+	}
+}
+
+// panickyCollector exports one gauge, or panics while panicking is set.
+type panickyCollector struct {
+	desc      *prometheus.Desc
+	panicking atomic.Bool
+}
+
+func (c *panickyCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *panickyCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, 1)
+	if c.panicking.Load() {
+		panic("collector broken")
+	}
+}
+
+// TestInlineCollectionAfterAPanic: a collector that panics in an inline
+// collection panics the request (the server answers it with a 500), leaves
+// nothing waiting on the request's context, and the next scrape answers
+// without what the broken one had sent.
+func TestInlineCollectionAfterAPanic(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	rec := NewRecorder(reg)
+	c := &panickyCollector{desc: prometheus.NewDesc("akidb_panicky", "A test gauge.", nil, nil)}
+	rec.MustRegister(c)
+	h := SelectiveHandler(reg, rec)
+	long, cancelLong := context.WithTimeout(context.Background(), time.Hour)
+	defer cancelLong()
+	for range 2 {
+		scrapeIn(t, long, h, "akidb_panicky")
+	}
+	c.panicking.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	func() {
+		defer func() {
+			if r := recover(); r != "collector broken" {
+				t.Fatalf("recovered %v, want the collector's panic", r)
+			}
+		}()
+		scrapeIn(t, ctx, h, "akidb_panicky")
+	}()
+	before := goroutinesCreated()
+	cancel()
+	if n := goroutinesCreated() - before; n != 0 {
+		t.Fatalf("ending the panicked scrape's context started %d goroutines, want none", n)
+	}
+	c.panicking.Store(false)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequestWithContext(long, http.MethodGet, "/metrics?name[]=akidb_panicky", nil))
+	if n := strings.Count(w.Body.String(), "akidb_panicky 1"); w.Code != http.StatusOK || n != 1 {
+		t.Fatalf("after the panic: status %d, %d gauges:\n%s", w.Code, n, w.Body)
+	}
+}
+
+// TestSelectiveHandlerConcurrentScrapes: scrapes of one subset at once,
+// one collecting inline and the others in a goroutine each, all answer
+// every family (run with -race).
+func TestSelectiveHandlerConcurrentScrapes(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	rec := NewRecorder(reg)
+	var names []string
+	for i := range 8 {
+		n := fmt.Sprintf("akidb_gauge_%d", i)
+		rec.MustRegister(newCounting(false, n))
+		names = append(names, n)
+	}
+	h := SelectiveHandler(reg, rec)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 50 {
+				if got := scrapeIn(t, ctx, h, names...); len(got) != 8 {
+					t.Errorf("got %d families, want 8: %q", len(got), got)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // TestResidencyCountsAskNoSizes: a scrape of the residency counts alone
