@@ -106,47 +106,50 @@ func (ig inlineGatherer) Gather() ([]*dto.MetricFamily, error) {
 	if cap(g.inline.ch) < room {
 		g.inline.ch = make(chan prometheus.Metric, room)
 	}
+	// Taken until emptied: a panic leaves it to be made again.
 	ch := g.inline.ch
-	var rescued []prometheus.Metric
+	g.inline.ch = nil
+	rescued, wasRescued := collectInto(ctx, g.collectors, ch)
+	b := g.newFamilies()
+	if wasRescued {
+		for _, m := range rescued {
+			b.add(m)
+		}
+		return b.done() // the channel was closed: the next scrape makes one
+	}
+	for range len(ch) {
+		b.add(<-ch)
+	}
+	g.inline.ch = ch
+	return b.done()
+}
+
+// collectInto runs the collectors, sending to ch. Should ctx end first
+// (a collector blocked on a full channel keeps it from returning), a
+// goroutine empties ch from then on: then ch is closed and what it took
+// returned, with wasRescued. Else (and if a collector panics, once
+// nothing waits on ch) ch holds everything sent.
+func collectInto(ctx context.Context, collectors []prometheus.Collector, ch chan prometheus.Metric) (rescued []prometheus.Metric, wasRescued bool) {
+	var took []prometheus.Metric
 	emptied := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		defer close(emptied)
 		for m := range ch {
-			rescued = append(rescued, m)
+			took = append(took, m)
 		}
 	})
-	collected := false
 	defer func() {
-		if collected {
-			return
+		if stop() {
+			return // the rescue never started
 		}
-		// A collector panicked: the channel keeps what it had sent, and
-		// a rescue started would wait for its close.
-		g.inline.ch = nil
-		if !stop() {
-			close(ch)
-			<-emptied
-		}
-	}()
-	for _, c := range g.collectors {
-		c.Collect(ch)
-	}
-	collected = true
-	b := g.newFamilies()
-	if stop() {
-		for range len(ch) {
-			b.add(<-ch)
-		}
-	} else {
-		// The rescue started: it empties the channel until it is closed.
 		close(ch)
 		<-emptied
-		g.inline.ch = nil
-		for _, m := range rescued {
-			b.add(m)
-		}
+		rescued, wasRescued = took, true
+	}()
+	for _, c := range collectors {
+		c.Collect(ch)
 	}
-	return b.done()
+	return nil, false
 }
 
 // families groups the metrics of one scrape into their families.
