@@ -228,6 +228,20 @@ func goroutinesCreated() uint64 {
 	return s[0].Value.Uint64()
 }
 
+// gaugesHandler is a selective handler of n counting collectors, one
+// family each, and the families' names.
+func gaugesHandler(n int) (http.Handler, []string) {
+	reg := prometheus.NewRegistry()
+	rec := NewRecorder(reg)
+	var names []string
+	for i := range n {
+		name := fmt.Sprintf("akidb_gauge_%d", i)
+		rec.MustRegister(newCounting(false, name))
+		names = append(names, name)
+	}
+	return SelectiveHandler(reg, rec), names
+}
+
 // TestSelectiveHandlerCollectsInTheRequestsGoroutine: a request with
 // name[] whose context has a deadline (an admitted request's: its request
 // timeout) runs the collectors in its own goroutine from its subset's
@@ -235,15 +249,7 @@ func goroutinesCreated() uint64 {
 // metrics the collectors send, and a request without a deadline start
 // one (TestSelectiveHandlerCollectsInOneGoroutine).
 func TestSelectiveHandlerCollectsInTheRequestsGoroutine(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	rec := NewRecorder(reg)
-	var names []string
-	for i := range 10 {
-		n := fmt.Sprintf("akidb_gauge_%d", i)
-		rec.MustRegister(newCounting(false, n))
-		names = append(names, n)
-	}
-	h := SelectiveHandler(reg, rec)
+	h, names := gaugesHandler(10)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
 	if got := scrapeIn(t, ctx, h, names...); len(got) != 10 {
@@ -392,15 +398,7 @@ func TestInlineCollectionAfterAPanic(t *testing.T) {
 // one collecting inline and the others in a goroutine each, all answer
 // every family (run with -race).
 func TestSelectiveHandlerConcurrentScrapes(t *testing.T) {
-	reg := prometheus.NewRegistry()
-	rec := NewRecorder(reg)
-	var names []string
-	for i := range 8 {
-		n := fmt.Sprintf("akidb_gauge_%d", i)
-		rec.MustRegister(newCounting(false, n))
-		names = append(names, n)
-	}
-	h := SelectiveHandler(reg, rec)
+	h, names := gaugesHandler(8)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
 	defer cancel()
 	var wg sync.WaitGroup
