@@ -485,15 +485,17 @@ func TestRetrainOnDrift(t *testing.T) {
 	for _, r := range shifted[:200] {
 		queries = append(queries, r.Vector)
 	}
-	// At ef 128: at the default ef (64) recall on this data's int8 codes
-	// swings with the graph, which concurrent inserts build a little
-	// differently at each run (0.87 to 0.93 over 24 runs, every node
-	// reachable; a float32 collection of the same data 0.98 to 1.0), and
-	// a bound of 0.9 there failed about one run in ten. At 128 it was
-	// 0.984 to 0.996 in those runs and 0.986 to 0.996 in 30 more.
+	// Searches still find the shifted records. Not what shows the
+	// retraining (the checks above do): with the originals in memory the
+	// re-rank measures float32 vectors, and without any retraining recall
+	// here is about the same. At ef 128: at the default ef (64) it swings
+	// with the graph that concurrent inserts build a little differently
+	// at each run, 0.87 to 0.93 over 24 runs, every node reachable, and
+	// the 0.9 bound failed about one run in ten; at 128 it was 0.93 to
+	// 0.996 over about 100 runs, mostly above 0.98.
 	r := searchRecall(t, h, o, queries, SearchRequest{K: 10, Ef: 128}, nil)
 	t.Logf("recall %.4f", r)
-	if r < 0.95 {
+	if r < 0.9 {
 		t.Fatalf("recall %.4f at ef 128 on the shifted data after retraining", r)
 	}
 }
