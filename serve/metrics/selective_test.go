@@ -186,8 +186,8 @@ func TestSelectiveHandlerBoundsItsSubsets(t *testing.T) {
 	}
 }
 
-// TestSelectiveHandlerCollectsInOneGoroutine: a request with name[]
-// collects in one goroutine for all the collectors it runs, whichever registry
+// TestSelectiveHandlerCollectsInOneGoroutine: a request with name[] and
+// no deadline collects in one goroutine for all the collectors it runs, whichever registry
 // they are on, and starts no other. A registry gathers each collector in a goroutine of its
 // own; for a monitor's request after a second of idleness each start
 // wakes an idle thread of the runtime (docs/top.md).
@@ -207,15 +207,14 @@ func TestSelectiveHandlerCollectsInOneGoroutine(t *testing.T) {
 	}
 	// Every GC worker is started by now, so only the scrape creates any.
 	runtime.GC()
-	created := goroutinesCreated
 	for range 5 {
-		before := created()
+		before := goroutinesCreated()
 		if got := scrape(t, h, names...); len(got) != 20 {
 			t.Fatalf("got %d families, want 20: %q", len(got), got)
 		}
 		// The collecting one (a registry starts a second to close its
 		// channels when that is done).
-		if n := created() - before; n > 1 {
+		if n := goroutinesCreated() - before; n > 1 {
 			t.Fatalf("a scrape of 20 collectors on 2 registries started %d goroutines, want 1", n)
 		}
 	}
@@ -518,6 +517,8 @@ func TestSelectiveAnswersAsTheRegistry(t *testing.T) {
 	h := SelectiveHandler(full, pubRec, tenRec)
 	asked := []string{"t_latency_seconds", "t_ready", "t_requests_total", "t_shared"}
 
+	deadline, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
 	mfs, err := full.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -532,12 +533,16 @@ func TestSelectiveAnswersAsTheRegistry(t *testing.T) {
 				}
 			}
 		}
-		req := httptest.NewRequest(http.MethodGet, "/metrics?"+url.Values{"name[]": asked}.Encode(), nil)
-		req.Header.Set("Accept", string(format))
-		w := httptest.NewRecorder()
-		h.ServeHTTP(w, req)
-		if w.Code != http.StatusOK || w.Body.String() != want.String() {
-			t.Fatalf("name[] in %s answered %d:\n%q\nthe registries gather:\n%q", format, w.Code, w.Body, want.String())
+		// Without a deadline (a goroutine collects; it learns the count),
+		// then with one (the request's goroutine collects).
+		for i, ctx := range []context.Context{context.Background(), deadline, deadline} {
+			req := httptest.NewRequestWithContext(ctx, http.MethodGet, "/metrics?"+url.Values{"name[]": asked}.Encode(), nil)
+			req.Header.Set("Accept", string(format))
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != http.StatusOK || w.Body.String() != want.String() {
+				t.Fatalf("name[] in %s, scrape %d, answered %d:\n%q\nthe registries gather:\n%q", format, i, w.Code, w.Body, want.String())
+			}
 		}
 	}
 }
