@@ -710,6 +710,14 @@ func TestDropDuringALoad(t *testing.T) {
 	<-started
 	dropped := make(chan error, 1)
 	go func() { dropped <- db.DropCollection(bg, DefaultTenant, "c") }()
+	// Let the download finish only once the drop has closed the
+	// collection: released earlier, the load may end (and the Get be
+	// answered, rightly) before the drop has begun.
+	waitUntil(t, "the drop to close the collection", func() bool {
+		h.res.mu.Lock()
+		defer h.res.mu.Unlock()
+		return h.res.closed
+	})
 	close(gate)
 	if err := <-dropped; err != nil {
 		t.Fatal(err)
