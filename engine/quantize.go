@@ -150,8 +150,11 @@ type quantizer struct {
 	paused bool
 	// jobMu is held by a running job; a vacuum skips when it cannot take
 	// it (the graph refuses to vacuum during an encoding).
-	jobMu  sync.Mutex
-	logger *slog.Logger
+	jobMu sync.Mutex
+	// onTrain, set by tests, is called by a training once it has read
+	// the ranges setting, before it fits the quantizer.
+	onTrain func()
+	logger  *slog.Logger
 	// arena holds the graph's lists and codes in file-backed memory
 	// (mappedmem.go); nil: the heap.
 	arena *mapped.Arena
@@ -482,7 +485,11 @@ func (c *Collection) train(reason string) (bool, error) {
 	}
 	c.q.mu.Lock()
 	rg, _ := quant.ParseRanges(c.q.target.Ranges)
+	hook := c.q.onTrain
 	c.q.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
 	qz, err := quant.Train(sample, c.cfg.Metric, rg, live)
 	if err != nil {
 		return false, fmt.Errorf("collection %s: train: %w", c.cfg.Name, err)
@@ -497,7 +504,14 @@ func (c *Collection) train(reason string) (bool, error) {
 	if reason != "" {
 		c.q.status.Retrains++
 	}
+	// The request this training answers is done. A ranges setting
+	// changed after it was read above asks for another training:
+	// clearing the request would lose that one, and the collection would
+	// keep the old layout.
 	c.q.retrain = ""
+	if t := c.q.target; t.Type == QuantInt8 && t.Ranges != RangesAuto && t.Ranges != qz.Params().Ranges.String() {
+		c.q.retrain = "ranges setting changed"
+	}
 	c.q.status.TrainedAt = c.q.now().UTC()
 	c.q.mu.Unlock()
 	c.q.logger.Info("quantizer trained", "collection", c.cfg.Name, "sample", len(sample), "ranges", qz.Params().Ranges.String(),

@@ -384,6 +384,43 @@ func TestQuantizationLifecycle(t *testing.T) {
 	}
 }
 
+// TestRangesChangedDuringATraining: a ranges setting changed while a
+// training runs (after it read the setting) is trained next, not lost
+// with the request the running training answers.
+func TestRangesChangedDuringATraining(t *testing.T) {
+	const dim = 16
+	rng := rand.New(rand.NewPCG(12, 12))
+	c, err := NewCollection(CollectionConfig{Name: "r", Dimension: dim, Metric: distance.L2, M: 16, EfConstruction: 64, Seed: 3,
+		Quantization: Quantization{Type: QuantInt8, Ranges: RangesCollection}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustUpsert(t, c, quantRecords(rng, "", 1500, dim))
+	if st := c.WaitQuantization(); st.State != QuantStateReady || st.RangesInUse != RangesCollection {
+		t.Fatalf("before: %+v", st)
+	}
+	var once sync.Once
+	c.q.mu.Lock()
+	c.q.onTrain = func() {
+		once.Do(func() {
+			if err := c.SetQuantization(Quantization{Type: QuantInt8, Ranges: RangesCollection}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	c.q.mu.Unlock()
+	if err := c.SetQuantization(Quantization{Type: QuantInt8, Ranges: RangesDimension}); err != nil {
+		t.Fatal(err)
+	}
+	st := c.WaitQuantization()
+	if st.State != QuantStateReady || st.RangesInUse != RangesCollection || c.Config().Quantization.Ranges != RangesCollection {
+		t.Fatalf("ranges collection asked last (during the training for dimension): %+v", st)
+	}
+	if c.q.trainings != 3 {
+		t.Fatalf("%d trainings, want 3 (the first, dimension, collection again)", c.q.trainings)
+	}
+}
+
 // TestVacuumQuantizedOnDisk: deleting a third of a collection whose
 // originals are on disk and compacting writes the survivors' rows to a new
 // vectors file; they read back exactly, before and after a restart.
