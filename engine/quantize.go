@@ -247,12 +247,21 @@ func (c *Collection) SetQuantization(q Quantization) error {
 		return invalid("quantization.originals", "disk needs a collection with a data directory")
 	}
 	c.q.target = q
-	if cur := c.curQuantizerLocked(); q.Type == QuantInt8 && q.Ranges != RangesAuto && cur != nil && cur.Params().Ranges.String() != q.Ranges {
-		c.q.retrain = "ranges setting changed"
+	if cur := c.curQuantizerLocked(); cur != nil && otherRanges(q, cur) {
+		c.q.retrain = rangesChanged
 	}
 	c.q.mu.Unlock()
 	c.startQuant()
 	return nil
+}
+
+// rangesChanged is the reason of a retraining for a new ranges setting.
+const rangesChanged = "ranges setting changed"
+
+// otherRanges reports whether settings t ask for a ranges layout other
+// than the one quantizer q was trained with (auto accepts either).
+func otherRanges(t Quantization, q *quant.Quantizer) bool {
+	return t.Type == QuantInt8 && t.Ranges != RangesAuto && t.Ranges != q.Params().Ranges.String()
 }
 
 // QuantizationStatus reports the settings and the background work.
@@ -509,8 +518,8 @@ func (c *Collection) train(reason string) (bool, error) {
 	// clearing the request would lose that one, and the collection would
 	// keep the old layout.
 	c.q.retrain = ""
-	if t := c.q.target; t.Type == QuantInt8 && t.Ranges != RangesAuto && t.Ranges != qz.Params().Ranges.String() {
-		c.q.retrain = "ranges setting changed"
+	if otherRanges(c.q.target, qz) {
+		c.q.retrain = rangesChanged
 	}
 	c.q.status.TrainedAt = c.q.now().UTC()
 	c.q.mu.Unlock()
