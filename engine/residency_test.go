@@ -712,11 +712,12 @@ func TestDropDuringALoad(t *testing.T) {
 	go func() { dropped <- db.DropCollection(bg, DefaultTenant, "c") }()
 	// Let the download finish only once the drop has closed the
 	// collection: released earlier, the load may end (and the Get be
-	// answered, rightly) before the drop has begun.
+	// answered, rightly) before the drop has begun. A drop that failed
+	// before closing it is reported below.
 	waitUntil(t, "the drop to close the collection", func() bool {
 		h.res.mu.Lock()
 		defer h.res.mu.Unlock()
-		return h.res.closed
+		return h.res.closed || len(dropped) > 0
 	})
 	close(gate)
 	if err := <-dropped; err != nil {
